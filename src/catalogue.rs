@@ -1,0 +1,296 @@
+//! Playbook discovery: what the homelab repository can do. Finds the playbooks at the top of
+//! the repository (and under `playbooks/`), reads each one's plays and host patterns, and
+//! reads the YAML inventory so plans can name the hosts they touch.
+//!
+//! Invariant: discovery only reads files; a file it cannot parse is skipped with a warning,
+//! never fatal.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// Larger files are not playbooks anyone wrote by hand; skipping them bounds parse cost.
+const MAX_PLAYBOOK_BYTES: u64 = 1024 * 1024;
+
+/// Words in a playbook's file name that say what it does rather than what it is for.
+const ACTION_WORDS: &[(&str, &str)] = &[
+    ("deployment", "deploy"),
+    ("deploy", "deploy"),
+    ("install", "deploy"),
+    ("setup", "deploy"),
+    ("config", "configure"),
+    ("configure", "configure"),
+    ("update", "configure"),
+    ("upgrade", "upgrade"),
+    ("restart", "restart"),
+    ("remove", "remove"),
+    ("uninstall", "remove"),
+    ("backup", "backup"),
+    ("check", "check"),
+];
+
+/// One playbook the repository offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Playbook {
+    /// Path relative to the repository root, `/`-separated.
+    pub path: String,
+    /// The service it is about, from its file name: `kuma-deployment.yml` → `kuma`.
+    pub service: String,
+    /// What it does to the service: `deploy`, `configure`, `upgrade`, …, or `run`.
+    pub action: String,
+    /// The first play's `name:`, the best human description the author gave.
+    pub description: Option<String>,
+    /// Every play's `hosts:` pattern.
+    pub hosts: Vec<String>,
+}
+
+/// The repository's playbooks and inventory.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalogue {
+    pub root: PathBuf,
+    pub playbooks: Vec<Playbook>,
+    /// Group name → the hosts in it, children included.
+    pub groups: BTreeMap<String, BTreeSet<String>>,
+}
+
+#[derive(Deserialize)]
+struct PlayHead {
+    name: Option<String>,
+    hosts: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct InventoryGroup {
+    #[serde(default)]
+    hosts: Option<BTreeMap<String, serde_json::Value>>,
+    #[serde(default)]
+    children: Option<BTreeMap<String, Option<InventoryGroup>>>,
+}
+
+impl Catalogue {
+    /// Reads the repository at `root`.
+    pub fn discover(root: &Path) -> anyhow::Result<Self> {
+        let mut playbooks = Vec::new();
+        for dir in [root.to_path_buf(), root.join("playbooks")] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let is_yaml = matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("yml" | "yaml")
+                );
+                if !is_yaml || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                match read_playbook(root, &path) {
+                    Ok(Some(playbook)) => playbooks.push(playbook),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(path = %path.display(), "skipping playbook: {error:#}"),
+                }
+            }
+        }
+        if playbooks.is_empty() && !root.is_dir() {
+            anyhow::bail!("the playbook repository {} does not exist", root.display());
+        }
+        playbooks.sort_by(|a, b| a.path.cmp(&b.path));
+        let groups = read_inventory(root).unwrap_or_else(|error| {
+            tracing::warn!(root = %root.display(), "cannot read the inventory: {error:#}");
+            BTreeMap::new()
+        });
+        Ok(Self {
+            root: root.to_owned(),
+            playbooks,
+            groups,
+        })
+    }
+
+    /// Every known service name, sorted.
+    pub fn services(&self) -> BTreeSet<&str> {
+        self.playbooks.iter().map(|p| p.service.as_str()).collect()
+    }
+
+    /// The playbook doing `action` to `service`, if the repository has one.
+    pub fn find(&self, service: &str, action: &str) -> Option<&Playbook> {
+        self.playbooks
+            .iter()
+            .find(|p| p.service == service && p.action == action)
+    }
+
+    /// The hosts a pattern (`all`, a group, a host, `a:b` unions) names in the inventory.
+    pub fn resolve_hosts(&self, pattern: &str) -> BTreeSet<String> {
+        let mut hosts = BTreeSet::new();
+        for part in pattern.split([':', ',']).map(str::trim).filter(|p| !p.is_empty()) {
+            if part == "all" || part == "*" {
+                self.groups.values().for_each(|g| hosts.extend(g.iter().cloned()));
+            } else if let Some(group) = self.groups.get(part) {
+                hosts.extend(group.iter().cloned());
+            } else if self.groups.values().any(|g| g.contains(part)) {
+                hosts.insert(part.to_owned());
+            }
+        }
+        hosts
+    }
+
+    /// Whether `name` is a host or group in the inventory.
+    pub fn knows_target(&self, name: &str) -> bool {
+        self.groups.contains_key(name) || self.groups.values().any(|g| g.contains(name))
+    }
+}
+
+fn read_playbook(root: &Path, path: &Path) -> anyhow::Result<Option<Playbook>> {
+    if std::fs::metadata(path)?.len() > MAX_PLAYBOOK_BYTES {
+        anyhow::bail!("larger than {MAX_PLAYBOOK_BYTES} bytes");
+    }
+    let text = std::fs::read_to_string(path)?;
+    // A playbook is a YAML list of plays; anything else (vars files, compose files) is not one.
+    let Ok(plays) = serde_saphyr::from_str::<Vec<PlayHead>>(&text) else {
+        return Ok(None);
+    };
+    let hosts: Vec<String> = plays
+        .iter()
+        .filter_map(|p| match &p.hosts {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join(":"),
+            ),
+            _ => None,
+        })
+        .collect();
+    if hosts.is_empty() {
+        return Ok(None);
+    }
+    let relative = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/");
+    let stem = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (service, action) = split_name(&stem);
+    Ok(Some(Playbook {
+        path: relative,
+        service,
+        action,
+        description: plays.iter().find_map(|p| p.name.clone()),
+        hosts,
+    }))
+}
+
+/// `kuma-config-update` → (`kuma`, `configure`); `site` → (`site`, `run`).
+fn split_name(stem: &str) -> (String, String) {
+    let mut service = Vec::new();
+    let mut action = None;
+    for word in stem.split(['-', '_', '.']).filter(|w| !w.is_empty()) {
+        match ACTION_WORDS.iter().find(|(w, _)| *w == word) {
+            Some((_, verb)) => {
+                action.get_or_insert(*verb);
+            }
+            None => service.push(word),
+        }
+    }
+    let service = if service.is_empty() {
+        stem.to_owned()
+    } else {
+        service.join("-")
+    };
+    (service, action.unwrap_or("run").to_owned())
+}
+
+/// Reads the YAML inventory named by `ansible.cfg` (or `inventory/hosts.yml`, `hosts.yml`).
+fn read_inventory(root: &Path) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
+    let configured = std::fs::read_to_string(root.join("ansible.cfg"))
+        .ok()
+        .and_then(|cfg| {
+            cfg.lines().find_map(|line| {
+                let (key, value) = line.split_once('=')?;
+                (key.trim() == "inventory").then(|| value.trim().to_owned())
+            })
+        });
+    let candidates = configured
+        .into_iter()
+        .chain(["inventory/hosts.yml".to_owned(), "hosts.yml".to_owned()]);
+    let Some(path) = candidates.map(|c| root.join(c)).find(|p| p.is_file()) else {
+        return Ok(BTreeMap::new());
+    };
+    let text = std::fs::read_to_string(&path)?;
+    let top: BTreeMap<String, Option<InventoryGroup>> = serde_saphyr::from_str(&text)
+        .with_context(|| format!("{} is not a YAML inventory", path.display()))?;
+    let mut groups = BTreeMap::new();
+    for (name, group) in &top {
+        collect_group(name, group.as_ref(), &mut groups);
+    }
+    let all: BTreeSet<String> = groups.values().flatten().cloned().collect();
+    groups.entry("all".to_owned()).or_default().extend(all);
+    Ok(groups)
+}
+
+fn collect_group(
+    name: &str,
+    group: Option<&InventoryGroup>,
+    out: &mut BTreeMap<String, BTreeSet<String>>,
+) -> BTreeSet<String> {
+    let mut hosts: BTreeSet<String> = group
+        .and_then(|g| g.hosts.as_ref())
+        .map(|h| h.keys().cloned().collect())
+        .unwrap_or_default();
+    if let Some(children) = group.and_then(|g| g.children.as_ref()) {
+        for (child, child_group) in children {
+            let child_hosts = collect_group(child, child_group.as_ref(), out);
+            hosts.extend(child_hosts);
+        }
+    }
+    out.entry(name.to_owned()).or_default().extend(hosts.iter().cloned());
+    out[name].clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_split_into_service_and_action() {
+        assert_eq!(split_name("kuma-deployment"), ("kuma".into(), "deploy".into()));
+        assert_eq!(split_name("kuma-config-update"), ("kuma".into(), "configure".into()));
+        assert_eq!(
+            split_name("home-assistant-deployment"),
+            ("home-assistant".into(), "deploy".into())
+        );
+        assert_eq!(split_name("site"), ("site".into(), "run".into()));
+    }
+
+    #[test]
+    fn discovers_playbooks_and_inventory_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ansible.cfg"), "[defaults]\ninventory = inv.yml\n").unwrap();
+        std::fs::write(
+            dir.path().join("inv.yml"),
+            "homelab:\n  children:\n    production:\n      hosts:\n        lola:\n    dns:\n      hosts:\n        pi:\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("kuma-deployment.yml"),
+            "- name: Deploy Uptime Kuma\n  hosts: production\n  tasks: []\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("vars.yml"), "a: 1\n").unwrap();
+        std::fs::write(dir.path().join("broken.yml"), "- [unclosed\n").unwrap();
+        let cat = Catalogue::discover(dir.path()).unwrap();
+        assert_eq!(cat.playbooks.len(), 1);
+        let kuma = cat.find("kuma", "deploy").unwrap();
+        assert_eq!(kuma.description.as_deref(), Some("Deploy Uptime Kuma"));
+        assert_eq!(cat.resolve_hosts("production"), BTreeSet::from(["lola".to_owned()]));
+        assert_eq!(cat.resolve_hosts("homelab").len(), 2);
+        assert!(cat.knows_target("pi") && !cat.knows_target("nowhere"));
+    }
+}

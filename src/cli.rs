@@ -1,0 +1,273 @@
+//! The `chiffon` command line: `serve` runs the orchestrator; every other verb is a client of
+//! its REST API. Exit codes: 0 ok, 1 failure, 2 usage error.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::client::{Client, DEFAULT_SERVER, render};
+use crate::config::{self, Overrides, ServeConfig};
+use crate::orchestrator::api::RequestView;
+use crate::orchestrator::live::LiveEvent;
+
+#[derive(Debug, Parser)]
+#[command(name = "chiffon", version, about = "Plain-language requests to approved, audited Ansible runs for your homelab")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// The Chiffon server the client verbs talk to.
+    #[arg(long, global = true, env = "CHIFFON_SERVER", default_value = DEFAULT_SERVER)]
+    server: String,
+    /// Log format: text or json.
+    #[arg(long, global = true, env = "CHIFFON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the orchestrator, with an infra and a desktop agent inside it.
+    Serve(ServeArgs),
+    /// Ask for something in plain words; prints the plan to approve.
+    Request {
+        /// What you want done, e.g. "deploy uptime kuma and add our portals to its config".
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+        /// Mark the request as high-value (affects LLM routing once configured).
+        #[arg(long)]
+        high_value: bool,
+        /// Approve the plan right away (only if it has no open questions).
+        #[arg(long)]
+        yes: bool,
+        /// With --yes: show progress live until the end.
+        #[arg(long, requires = "yes")]
+        follow: bool,
+    },
+    /// Approve a request's plan so it runs.
+    Approve {
+        id: String,
+        /// Show progress live until the end, then a summary.
+        #[arg(long)]
+        follow: bool,
+        /// Refuse if the plan is no longer this version.
+        #[arg(long)]
+        plan_version: Option<u32>,
+    },
+    /// Reject a request's plan; nothing runs.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show one request (with its steps' progress), or the latest requests.
+    Status {
+        id: Option<String>,
+        /// Keep showing progress until the request finishes.
+        #[arg(long, requires = "id")]
+        follow: bool,
+    },
+    /// List the agents and their capacity.
+    Agents,
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print a commented configuration file.
+    Example,
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address for the API, live events and docs.
+    #[arg(long, env = "CHIFFON_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Where the database, audit repository and ansible venv live. Default: ./.chiffon
+    #[arg(long, env = "CHIFFON_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The homelab's Ansible repository. Default: the bundled example.
+    #[arg(long, env = "CHIFFON_PLAYBOOKS")]
+    playbooks: Option<PathBuf>,
+    /// Database URL. Default: sqlite:<data-dir>/chiffon.db
+    #[arg(long, env = "CHIFFON_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Path to ansible-playbook. Default: found on PATH, else installed into the data dir.
+    #[arg(long, env = "CHIFFON_ANSIBLE_PLAYBOOK")]
+    ansible_playbook: Option<PathBuf>,
+    /// A TOML configuration file (see `chiffon config example`).
+    #[arg(long, env = "CHIFFON_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    let default = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHIFFON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},sqlx=warn")));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if cli.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let client = || Client::new(&cli.server);
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Request { text, high_value, yes, follow } => {
+            let client = client()?;
+            let view = client.create_request(&text.join(" "), high_value).await?;
+            print!("{}", render::plan(&view));
+            if !yes {
+                return Ok(ExitCode::SUCCESS);
+            }
+            approve(&client, view.request.id.as_str(), Some(view.request.plan.version), follow).await
+        }
+        Command::Approve { id, follow, plan_version } => approve(&client()?, &id, plan_version, follow).await,
+        Command::Reject { id, reason } => {
+            let view = client()?.reject(&id, &reason).await?;
+            println!("Rejected request {}: {reason}\nNothing was run.", view.request.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Status { id: Some(id), follow } => {
+            let client = client()?;
+            let mut stream = if follow { Some(client.subscribe(&id).await?) } else { None };
+            let view = client.get_request(&id).await?;
+            print!("{}", render::plan(&view));
+            if !view.tasks.is_empty() && (view.request.status.is_terminal() || stream.is_none()) {
+                print!("{}", render::summary(&view, true));
+            }
+            match stream.as_mut() {
+                Some(stream) if !view.request.status.is_terminal() => follow_to_end(&client, stream, view).await,
+                _ => Ok(exit_for(&view)),
+            }
+        }
+        Command::Status { id: None, .. } => {
+            let page = client()?.list_requests(20).await?;
+            if page.items.is_empty() {
+                println!("No requests yet. Try: chiffon request \"deploy uptime kuma\"");
+            }
+            for request in page.items {
+                let text: String = request.text.chars().take(60).collect();
+                println!("{}  {:<18} {}  {text}", request.id, request.status.as_str(), request.created_at.format("%Y-%m-%d %H:%M"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agents => {
+            let page = client()?.agents().await?;
+            print!("{}", render::agents(&page.items));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { command: ConfigCommand::Example } => {
+            print!("{}", config::EXAMPLE);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn approve(client: &Client, id: &str, plan_version: Option<u32>, follow: bool) -> anyhow::Result<ExitCode> {
+    // Subscribe before approving so the first events are not missed.
+    let mut stream = if follow { Some(client.subscribe(id).await?) } else { None };
+    let view = client.approve(id, plan_version).await?;
+    println!("Approved plan v{} of request {}.", view.request.plan.version, view.request.id);
+    match stream.as_mut() {
+        Some(stream) => follow_to_end(client, stream, view).await,
+        None => {
+            println!("It runs now; watch it with: chiffon status {} --follow", view.request.id);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn follow_to_end(client: &Client, stream: &mut crate::client::LiveStream, view: RequestView) -> anyhow::Result<ExitCode> {
+    let id = view.request.id.to_string();
+    while let Some(event) = stream.next().await {
+        if let Some(line) = render::live(&event, &view) {
+            println!("{line}");
+        }
+        if let LiveEvent::Request { status, .. } = event {
+            if status.is_terminal() {
+                break;
+            }
+        }
+    }
+    let view = client.get_request(&id).await?;
+    print!("{}", render::summary(&view, true));
+    Ok(exit_for(&view))
+}
+
+fn exit_for(view: &RequestView) -> ExitCode {
+    use crate::model::RequestStatus::{Aborted, Failed};
+    if matches!(view.request.status, Failed | Aborted) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        playbooks: args.playbooks,
+        database_url: args.database_url,
+        ansible_playbook: args.ansible_playbook,
+    };
+    let config = ServeConfig::load(args.config.as_deref(), overrides)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (is another chiffon running? use --listen)", config.listen))?;
+    let address = listener.local_addr()?;
+    eprintln!(
+        "Chiffon {} serving http://{address} (data in {}, playbooks from {}). API docs: http://{address}/docs",
+        env!("CARGO_PKG_VERSION"),
+        config.data_dir.display(),
+        config.playbooks.display()
+    );
+    crate::orchestrator::serve(config, listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C or SIGTERM (systemd's stop).
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

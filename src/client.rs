@@ -1,0 +1,129 @@
+//! The REST/WebSocket client the CLI uses (`chiffon request`, `approve`, …): every client verb
+//! is a call to the API, so the CLI can do nothing the API does not allow.
+
+pub mod render;
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::orchestrator::AgentInfo;
+use crate::orchestrator::api::{Page, RequestView, TaskView};
+use crate::orchestrator::live::LiveEvent;
+
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
+
+/// A connection to one Chiffon server.
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(server: &str) -> anyhow::Result<Self> {
+        let base = server.trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            bail!("--server must be an http:// or https:// URL, not {server:?}");
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()?;
+        Ok(Self { base, http })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> anyhow::Result<T> {
+        let response = request.send().await.map_err(|error| {
+            if error.is_connect() || error.is_timeout() {
+                anyhow::anyhow!("cannot reach Chiffon at {}: is `chiffon serve` running? ({error})", self.base)
+            } else {
+                anyhow::anyhow!("request to {} failed: {error}", self.base)
+            }
+        })?;
+        let status = response.status();
+        let body = response.bytes().await.context("reading the server's answer")?;
+        if !status.is_success() {
+            let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+            let error = parsed.as_ref().and_then(|v| v.get("error"));
+            let code = error.and_then(|e| e["code"].as_str()).unwrap_or("http_error");
+            let message = error
+                .and_then(|e| e["message"].as_str())
+                .map(str::to_owned)
+                .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+            bail!("{message} ({code}, HTTP {})", status.as_u16());
+        }
+        serde_json::from_slice(&body).context("the server answered with unexpected JSON")
+    }
+
+    pub async fn create_request(&self, text: &str, high_value: bool) -> anyhow::Result<RequestView> {
+        self.send(self.http.post(self.url("/requests")).json(&serde_json::json!({"text": text, "high_value": high_value})))
+            .await
+    }
+
+    pub async fn get_request(&self, id: &str) -> anyhow::Result<RequestView> {
+        self.send(self.http.get(self.url(&format!("/requests/{id}")))).await
+    }
+
+    pub async fn list_requests(&self, limit: u32) -> anyhow::Result<Page<crate::model::Request>> {
+        self.send(self.http.get(self.url(&format!("/requests?limit={limit}")))).await
+    }
+
+    pub async fn approve(&self, id: &str, plan_version: Option<u32>) -> anyhow::Result<RequestView> {
+        self.send(self.http.post(self.url(&format!("/requests/{id}/approve"))).json(&serde_json::json!({"plan_version": plan_version})))
+            .await
+    }
+
+    pub async fn reject(&self, id: &str, reason: &str) -> anyhow::Result<RequestView> {
+        self.send(self.http.post(self.url(&format!("/requests/{id}/reject"))).json(&serde_json::json!({"reason": reason})))
+            .await
+    }
+
+    pub async fn task(&self, id: &str) -> anyhow::Result<TaskView> {
+        self.send(self.http.get(self.url(&format!("/tasks/{id}")))).await
+    }
+
+    pub async fn agents(&self) -> anyhow::Result<Page<AgentInfo>> {
+        self.send(self.http.get(self.url("/agents"))).await
+    }
+
+    /// Opens the live event stream for one request. Open it before approving, so no event
+    /// is missed.
+    pub async fn subscribe(&self, request_id: &str) -> anyhow::Result<LiveStream> {
+        let ws = self.base.replacen("http", "ws", 1);
+        let url = format!("{ws}/api/v1/ws?request_id={request_id}");
+        let (socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .with_context(|| format!("cannot open the live event stream at {url}"))?;
+        Ok(LiveStream { socket })
+    }
+}
+
+/// Live events for one request.
+#[derive(Debug)]
+pub struct LiveStream {
+    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl LiveStream {
+    /// The next event, or `None` when the server closed the stream.
+    pub async fn next(&mut self) -> Option<LiveEvent> {
+        while let Some(message) = self.socket.next().await {
+            match message {
+                Ok(WsMessage::Text(text)) => match serde_json::from_str(&text) {
+                    Ok(event) => return Some(event),
+                    Err(error) => tracing::debug!("skipped an unknown live event: {error}"),
+                },
+                Ok(WsMessage::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+        None
+    }
+}

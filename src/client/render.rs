@@ -1,0 +1,243 @@
+//! How the CLI shows plans, live progress and summaries: plain text a person reads in under a
+//! minute, with the ids they need for the next command.
+
+use std::fmt::Write;
+
+use crate::model::{RequestStatus, TaskStatus};
+use crate::orchestrator::AgentInfo;
+use crate::orchestrator::api::RequestView;
+use crate::orchestrator::live::LiveEvent;
+
+/// `95` → `1m 35s`.
+pub fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0);
+    if s < 10.0 {
+        format!("{s:.1}s")
+    } else if s < 60.0 {
+        format!("{}s", s.round() as u64)
+    } else if s < 3600.0 {
+        let s = s.round() as u64;
+        format!("{}m {}s", s / 60, s % 60)
+    } else {
+        let s = s.round() as u64;
+        format!("{}h {}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+fn status_word(status: RequestStatus) -> &'static str {
+    match status {
+        RequestStatus::AwaitingApproval => "awaiting approval",
+        RequestStatus::Approved => "approved",
+        RequestStatus::Running => "running",
+        RequestStatus::Paused => "paused",
+        RequestStatus::Succeeded => "succeeded",
+        RequestStatus::Failed => "failed",
+        RequestStatus::Aborted => "aborted",
+        RequestStatus::Rejected => "rejected",
+    }
+}
+
+/// The request and its plan, numbered, with risk and what to do next.
+pub fn plan(view: &RequestView) -> String {
+    let request = &view.request;
+    let plan = &request.plan;
+    let mut out = String::new();
+    let _ = writeln!(out, "Request {}  [{}]", request.id, status_word(request.status));
+    let _ = writeln!(out, "  \"{}\"", request.text);
+    let _ = writeln!(out);
+    let steps = plan.steps.len();
+    let _ = writeln!(
+        out,
+        "Plan v{} ({} planner): {} step{}, about {}",
+        plan.version,
+        plan.planner,
+        steps,
+        if steps == 1 { "" } else { "s" },
+        duration(plan.estimated_duration_s as f64)
+    );
+    let number = |id: &str| {
+        plan.steps
+            .iter()
+            .position(|s| s.id == id)
+            .map_or_else(|| id.to_owned(), |i| (i + 1).to_string())
+    };
+    for (index, step) in plan.steps.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", index + 1, step.title);
+        let _ = writeln!(
+            out,
+            "     runs:       {} on the {} agent{}",
+            step.playbook.as_deref().unwrap_or("(no playbook)"),
+            step.agent_type,
+            step.limit.as_ref().map(|l| format!(", limited to {l}")).unwrap_or_default()
+        );
+        let deps = if step.depends_on.is_empty() {
+            "nothing".to_owned()
+        } else {
+            step.depends_on.iter().map(|d| format!("step {}", number(d))).collect::<Vec<_>>().join(", ")
+        };
+        let _ = writeln!(out, "     depends on: {deps}");
+        let mut resources = format!("{} CPU core{}", step.resources.cpu_cores, if step.resources.cpu_cores == 1.0 { "" } else { "s" });
+        if step.resources.gpu_vram_gb > 0.0 {
+            let _ = write!(resources, ", {} GB GPU memory", step.resources.gpu_vram_gb);
+        }
+        let _ = writeln!(out, "     estimate:   {}   resources: {resources}", duration(step.estimated_duration_s as f64));
+        if step.status != "pending" {
+            let _ = writeln!(out, "     status:     {}", step.status);
+        }
+    }
+    if !plan.open_questions.is_empty() {
+        let _ = writeln!(out, "\nOpen questions (the plan cannot run until they are answered):");
+        for question in &plan.open_questions {
+            let _ = writeln!(out, "  ? {question}");
+        }
+    }
+    let _ = writeln!(out, "\nRisk: {}", plan.risk.level.as_str().to_uppercase());
+    for reason in &plan.risk.reasons {
+        let _ = writeln!(out, "  - {reason}");
+    }
+    if request.status == RequestStatus::AwaitingApproval {
+        if plan.steps.is_empty() || !plan.open_questions.is_empty() {
+            let _ = writeln!(out, "\nNothing to approve yet: reject this request and ask again with more detail.");
+        } else {
+            let _ = writeln!(out, "\nApproval needed. Nothing runs until you approve this plan:");
+            let _ = writeln!(out, "  chiffon approve {} --follow", request.id);
+            let _ = writeln!(out, "  chiffon reject {} --reason \"…\"", request.id);
+        }
+    } else if let Some(reason) = &request.reason {
+        let _ = writeln!(out, "\n{}: {reason}", status_word(request.status));
+    }
+    out
+}
+
+/// One line for a live event, or nothing for events a person does not need to see.
+pub fn live(event: &LiveEvent, view: &RequestView) -> Option<String> {
+    let number = |step_id: &str| {
+        view.request
+            .plan
+            .steps
+            .iter()
+            .position(|s| s.id == step_id)
+            .map_or_else(|| step_id.to_owned(), |i| (i + 1).to_string())
+    };
+    match event {
+        LiveEvent::Request { status, reason, .. } => Some(match reason {
+            Some(reason) => format!("request {}: {reason}", status_word(*status)),
+            None => format!("request {}", status_word(*status)),
+        }),
+        LiveEvent::Task { step_id, title, status, outcome, agent_id, audit_commit, .. } => match status {
+            TaskStatus::Running => Some(format!(
+                "▶ step {} running: {title}{}",
+                number(step_id),
+                agent_id.as_ref().map(|a| format!(" (agent {a})")).unwrap_or_default()
+            )),
+            s if s.is_terminal() && audit_commit.is_some() => Some(format!(
+                "{} step {} {}",
+                if *s == TaskStatus::Succeeded { "✔" } else { "✘" },
+                number(step_id),
+                outcome.clone().unwrap_or_else(|| format!("{s}: {title}"))
+            )),
+            _ => None,
+        },
+        LiveEvent::Execution { event, .. } => match event.kind.as_str() {
+            "task_result" => {
+                let status = event.status.as_deref().unwrap_or("?");
+                let mut line = format!(
+                    "    {:<9} {:<10} {}",
+                    status,
+                    event.host.as_deref().unwrap_or(""),
+                    event.task.as_deref().unwrap_or("")
+                );
+                if matches!(status, "failed" | "unreachable") {
+                    if let Some(msg) = &event.msg {
+                        let _ = write!(line, "\n              {}", msg.lines().next().unwrap_or(""));
+                    }
+                }
+                Some(line)
+            }
+            "play_start" => Some(format!("  play: {}", event.play.as_deref().unwrap_or(""))),
+            _ => None,
+        },
+        LiveEvent::Agent { .. } | LiveEvent::Lagged { .. } => None,
+    }
+}
+
+/// The end of a run: each step's result, the total time and the audit commits.
+pub fn summary(view: &RequestView, audit_hint: bool) -> String {
+    let mut out = String::new();
+    let request = &view.request;
+    let total = (request.updated_at - request.created_at).num_milliseconds() as f64 / 1000.0;
+    let run_time: f64 = {
+        let start = view.tasks.iter().filter_map(|t| t.started_at).min();
+        let end = view.tasks.iter().filter_map(|t| t.finished_at).max();
+        match (start, end) {
+            (Some(s), Some(e)) => (e - s).num_milliseconds() as f64 / 1000.0,
+            _ => 0.0,
+        }
+    };
+    let _ = writeln!(out, "\nSummary: request {} {}", request.id, status_word(request.status));
+    for (index, step) in request.plan.steps.iter().enumerate() {
+        let task = view.tasks.iter().rev().find(|t| t.step_id == step.id);
+        match task {
+            Some(task) => {
+                let took = match (task.started_at, task.finished_at) {
+                    (Some(s), Some(e)) => duration((e - s).num_milliseconds() as f64 / 1000.0),
+                    _ => "-".to_owned(),
+                };
+                let _ = writeln!(out, "  {}. {}", index + 1, step.title);
+                let _ = writeln!(
+                    out,
+                    "     {}  ({took})  audit commit {}",
+                    task.outcome.as_deref().unwrap_or(task.status.as_str()),
+                    task.audit_commit.as_deref().map_or("-", |c| &c[..c.len().min(12)])
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  {}. {}\n     not run", index + 1, step.title);
+            }
+        }
+    }
+    let _ = writeln!(out, "Execution time: {} (request open for {})", duration(run_time), duration(total));
+    if let Some(reason) = &request.reason {
+        let _ = writeln!(out, "Reason: {reason}");
+    }
+    if audit_hint && view.tasks.iter().any(|t| t.audit_commit.is_some()) {
+        let _ = writeln!(out, "Audit trail: git -C <data-dir>/audit show <commit>");
+    }
+    out
+}
+
+/// The agents table.
+pub fn agents(agents: &[AgentInfo]) -> String {
+    if agents.is_empty() {
+        return "No agents have registered yet.\n".to_owned();
+    }
+    let mut out = format!("{:<28} {:<8} {:<8} {:<20} {}\n", "AGENT", "TYPE", "STATUS", "HOST", "CAPACITY");
+    for agent in agents {
+        let capacity = agent
+            .capacity
+            .as_ref()
+            .map(|c| {
+                let mut text = format!("{:.1}/{} cores free, {} MB RAM free", c.free_cpu_cores, c.cpu_cores, c.memory_free_mb);
+                for gpu in &c.gpus {
+                    let _ = write!(text, ", {} {}/{} MB VRAM free", gpu.name, gpu.vram_free_mb, gpu.vram_total_mb);
+                }
+                text
+            })
+            .unwrap_or_else(|| "-".to_owned());
+        let _ = writeln!(out, "{:<28} {:<8} {:<8} {:<20} {capacity}", agent.id, agent.agent_type, agent.status, agent.host);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(2.345), "2.3s");
+        assert_eq!(duration(42.0), "42s");
+        assert_eq!(duration(125.0), "2m 5s");
+        assert_eq!(duration(7260.0), "2h 1m");
+    }
+}

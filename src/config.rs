@@ -1,0 +1,212 @@
+//! Configuration for `chiffon serve`, in layers: built-in defaults, then the TOML file
+//! (`--config`), then `CHIFFON_…` environment variables and flags (clap reads both; a flag
+//! wins over its variable). `chiffon config example` prints a commented file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The file layer. Every key is optional; unknown keys are an error, so typos are caught.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub playbooks: Option<PathBuf>,
+    pub database_url: Option<String>,
+    #[serde(default)]
+    pub ansible: AnsibleFileConfig,
+    #[serde(default)]
+    pub timeouts: TimeoutsFileConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnsibleFileConfig {
+    /// Path to `ansible-playbook`; found on PATH or installed when unset.
+    pub playbook_bin: Option<PathBuf>,
+    /// Variables passed to every run with `--extra-vars`.
+    #[serde(default)]
+    pub extra_vars: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutsFileConfig {
+    pub ack_s: Option<u64>,
+    pub execution_s: Option<u64>,
+    pub heartbeat_s: Option<u64>,
+}
+
+/// Everything `chiffon serve` runs with, after all layers are applied.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub playbooks: PathBuf,
+    /// The SQLite database file.
+    pub database_path: PathBuf,
+    pub ansible_playbook: Option<PathBuf>,
+    pub extra_vars: serde_json::Map<String, serde_json::Value>,
+    /// A dispatched task must be taken by an agent within this time.
+    pub ack_timeout: Duration,
+    /// A running task must finish within this time.
+    pub execution_deadline: Duration,
+    pub heartbeat_interval: Duration,
+    /// Run the infra and desktop agents inside the server.
+    pub local_agents: bool,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATA_DIR: &str = ".chiffon";
+pub const DEFAULT_ACK_TIMEOUT_S: u64 = 30;
+pub const DEFAULT_EXECUTION_S: u64 = 3600;
+pub const DEFAULT_HEARTBEAT_S: u64 = 10;
+
+/// Values from flags or the environment; `None` where neither was given.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    pub playbooks: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub ansible_playbook: Option<PathBuf>,
+}
+
+impl ServeConfig {
+    /// Applies the layers. `config_file` is read when given.
+    pub fn load(config_file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
+        let file: FileConfig = match config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("{} is not a valid Chiffon config", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = overrides
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let playbooks = match overrides.playbooks.or(file.playbooks) {
+            Some(dir) => dir,
+            None => default_playbooks()?,
+        };
+        let database_path = match overrides.database_url.or(file.database_url) {
+            None => data_dir.join("chiffon.db"),
+            Some(url) => sqlite_path(&url)?,
+        };
+        let seconds = |value: Option<u64>, default: u64| Duration::from_secs(value.unwrap_or(default).max(1));
+        Ok(Self {
+            listen: overrides
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address")),
+            data_dir,
+            playbooks,
+            database_path,
+            ansible_playbook: overrides.ansible_playbook.or(file.ansible.playbook_bin),
+            extra_vars: file.ansible.extra_vars,
+            ack_timeout: seconds(file.timeouts.ack_s, DEFAULT_ACK_TIMEOUT_S),
+            execution_deadline: seconds(file.timeouts.execution_s, DEFAULT_EXECUTION_S),
+            heartbeat_interval: seconds(file.timeouts.heartbeat_s, DEFAULT_HEARTBEAT_S),
+            local_agents: true,
+        })
+    }
+}
+
+/// `sqlite:PATH`, `sqlite://PATH` or a plain path. Other databases arrive with distributed mode.
+fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        return Ok(PathBuf::from(path));
+    }
+    if url.contains("://") {
+        anyhow::bail!(
+            "database URL {:?} is not supported by this build: only SQLite (sqlite:PATH) is available so far",
+            url.split("://").next().unwrap_or_default()
+        );
+    }
+    Ok(PathBuf::from(url))
+}
+
+/// The example homelab repository: next to the current directory when run from a checkout,
+/// else where the source tree was built.
+fn default_playbooks() -> anyhow::Result<PathBuf> {
+    let relative = PathBuf::from("examples/homelab-infra");
+    if relative.is_dir() {
+        return Ok(relative);
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab-infra");
+    if built.is_dir() {
+        return Ok(built);
+    }
+    anyhow::bail!("no playbook repository given: pass --playbooks DIR (or set CHIFFON_PLAYBOOKS)")
+}
+
+/// A commented configuration file with every key at its default.
+pub const EXAMPLE: &str = r#"# Chiffon configuration. Every key is optional; flags and CHIFFON_* variables override it.
+
+# Where the API and web UI listen.                       (--listen, CHIFFON_LISTEN)
+listen = "127.0.0.1:8080"
+# SQLite database, audit repository and ansible venv.   (--data-dir, CHIFFON_DATA_DIR)
+data_dir = ".chiffon"
+# The homelab's Ansible repository.                      (--playbooks, CHIFFON_PLAYBOOKS)
+playbooks = "examples/homelab-infra"
+# Default: sqlite:<data_dir>/chiffon.db                  (--database-url, CHIFFON_DATABASE_URL)
+# database_url = "sqlite:/var/lib/chiffon/chiffon.db"
+
+[ansible]
+# Found on PATH, else installed into <data_dir>/ansible-venv.  (CHIFFON_ANSIBLE_PLAYBOOK)
+# playbook_bin = "/usr/bin/ansible-playbook"
+# Passed to every run as --extra-vars.
+# extra_vars = { homelab_root = "/srv/homelab" }
+
+[timeouts]
+# An agent must acknowledge a dispatched task within this many seconds.
+ack_s = 30
+# A task must finish within this many seconds, or it is stopped and marked failed.
+execution_s = 3600
+# Agents send a heartbeat this often; one is stale after three intervals.
+heartbeat_s = 10
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_parses_and_flags_win_over_the_file() {
+        let file: FileConfig = toml::from_str(EXAMPLE).unwrap();
+        assert_eq!(file.timeouts.ack_s, Some(30));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chiffon.toml");
+        std::fs::write(&path, "data_dir = \"/from/file\"\nplaybooks = \"/pb\"\n[ansible]\nextra_vars = { homelab_root = \"/x\" }\n").unwrap();
+        let config = ServeConfig::load(
+            Some(&path),
+            Overrides { data_dir: Some("/from/flag".into()), ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(config.playbooks, PathBuf::from("/pb"));
+        assert_eq!(config.database_path, PathBuf::from("/from/flag/chiffon.db"));
+        assert_eq!(config.extra_vars["homelab_root"], "/x");
+    }
+
+    #[test]
+    fn typos_and_unsupported_databases_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chiffon.toml");
+        std::fs::write(&path, "lisen = \"0.0.0.0:1\"\n").unwrap();
+        let error = format!("{:#}", ServeConfig::load(Some(&path), Overrides::default()).unwrap_err());
+        assert!(error.contains("lisen"), "{error}");
+        let error = ServeConfig::load(
+            None,
+            Overrides { database_url: Some("mysql://x".into()), playbooks: Some("/pb".into()), ..Default::default() },
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("only SQLite"), "{error}");
+    }
+}

@@ -1,0 +1,467 @@
+//! Runs `ansible-playbook`: the only place in Chiffon that starts processes.
+//!
+//! A run is a child process started without a shell, from an argument list, with a clean
+//! environment, in its own process group (so abort stops everything it started: SIGTERM, then
+//! SIGKILL). Structured events come from Chiffon's callback plugin over a Unix socket; the
+//! human log on stdout/stderr is kept as a redacted tail for error messages.
+//!
+//! This module also finds `ansible-playbook`, or installs ansible-core into a venv in the data
+//! dir on first run.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Component, Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::UnixListener;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::model::HostCounts;
+use crate::protocol::{ExecEvent, Failure};
+
+/// The callback plugin, shipped inside the binary.
+const CALLBACK_PLUGIN: &str = include_str!("../../assets/ansible/chiffon_events.py");
+const CALLBACK_NAME: &str = "chiffon_events";
+/// How long a terminated run gets to exit before it is killed.
+const TERM_GRACE: Duration = Duration::from_secs(5);
+/// Lines of human output kept for error messages.
+const LOG_TAIL_LINES: usize = 40;
+
+/// A ready-to-use Ansible installation plus Chiffon's callback plugin.
+#[derive(Debug, Clone)]
+pub struct Ansible {
+    playbook_bin: PathBuf,
+    callback_dir: PathBuf,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// Playbook path relative to the repository.
+    pub playbook: String,
+    pub limit: Option<String>,
+    pub check_mode: bool,
+    pub extra_vars: serde_json::Map<String, serde_json::Value>,
+    pub deadline: Duration,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    pub exit_code: Option<i32>,
+    pub duration: Duration,
+    pub hosts: BTreeMap<String, HostCounts>,
+    pub failures: Vec<Failure>,
+    /// Set when the run was stopped (abort or deadline).
+    pub aborted: bool,
+    /// Why it did not succeed, in plain words; `None` on success.
+    pub error: Option<String>,
+}
+
+/// A playbook path or limit that must not reach `ansible-playbook`.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidRun {
+    #[error("playbook {0:?} must be a relative path inside the playbook repository")]
+    PlaybookOutsideRepo(String),
+    #[error("playbook {0:?} does not exist in the playbook repository")]
+    NoSuchPlaybook(String),
+    #[error("host limit {0:?} may only contain letters, digits and . _ - : , ! & *")]
+    BadLimit(String),
+}
+
+/// One line from the callback plugin.
+#[derive(Debug, Deserialize)]
+struct CallbackLine {
+    kind: String,
+    play: Option<String>,
+    task: Option<String>,
+    host: Option<String>,
+    status: Option<String>,
+    msg: Option<String>,
+    duration_ms: Option<u64>,
+    hosts: Option<BTreeMap<String, HostCounts>>,
+}
+
+impl Ansible {
+    /// Uses `configured` if given, else a venv in `data_dir`, else `ansible-playbook` on PATH,
+    /// else installs ansible-core into `<data_dir>/ansible-venv` (printing pip's progress).
+    /// Writes the callback plugin under `<data_dir>/ansible/callback_plugins`.
+    pub async fn locate_or_install(configured: Option<&Path>, data_dir: &Path) -> anyhow::Result<Self> {
+        let venv = data_dir.join("ansible-venv");
+        let playbook_bin = match configured {
+            Some(path) if path.is_file() => path.to_owned(),
+            Some(path) => anyhow::bail!(
+                "ansible-playbook was configured as {} but that file does not exist; fix ansible.playbook_bin (CHIFFON_ANSIBLE_PLAYBOOK) or unset it",
+                path.display()
+            ),
+            None => {
+                let in_venv = venv.join("bin/ansible-playbook");
+                if in_venv.is_file() {
+                    in_venv
+                } else if let Some(found) = find_on_path("ansible-playbook") {
+                    found
+                } else {
+                    install_ansible_core(&venv).await?
+                }
+            }
+        };
+        let callback_dir = data_dir.join("ansible/callback_plugins");
+        tokio::fs::create_dir_all(&callback_dir).await?;
+        tokio::fs::write(callback_dir.join(format!("{CALLBACK_NAME}.py")), CALLBACK_PLUGIN)
+            .await
+            .context("cannot write the Ansible callback plugin")?;
+        tracing::info!(ansible_playbook = %playbook_bin.display(), "using ansible-playbook");
+        Ok(Self {
+            playbook_bin,
+            callback_dir,
+        })
+    }
+
+    pub fn playbook_bin(&self) -> &Path {
+        &self.playbook_bin
+    }
+
+    /// Checks a run's playbook and limit before anything starts.
+    pub fn validate(repo: &Path, spec: &RunSpec) -> Result<PathBuf, InvalidRun> {
+        let relative = Path::new(&spec.playbook);
+        let inside = !spec.playbook.is_empty()
+            && relative
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)));
+        if !inside {
+            return Err(InvalidRun::PlaybookOutsideRepo(spec.playbook.clone()));
+        }
+        let path = repo.join(relative);
+        let canonical_repo = repo.canonicalize().map_err(|_| InvalidRun::NoSuchPlaybook(spec.playbook.clone()))?;
+        match path.canonicalize() {
+            Ok(real) if real.starts_with(&canonical_repo) && real.is_file() => {}
+            Ok(_) => return Err(InvalidRun::PlaybookOutsideRepo(spec.playbook.clone())),
+            Err(_) => return Err(InvalidRun::NoSuchPlaybook(spec.playbook.clone())),
+        }
+        if let Some(limit) = &spec.limit {
+            let ok = !limit.is_empty()
+                && limit.len() <= 512
+                && limit.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b',' | b'!' | b'&' | b'*')
+                });
+            if !ok {
+                return Err(InvalidRun::BadLimit(limit.clone()));
+            }
+        }
+        Ok(path)
+    }
+
+    /// Runs `spec` in `repo`, sending live events to `events` until it ends, is cancelled
+    /// through `cancel`, or passes its deadline.
+    pub async fn run(
+        &self,
+        repo: &Path,
+        spec: &RunSpec,
+        events: mpsc::UnboundedSender<ExecEvent>,
+        cancel: oneshot::Receiver<String>,
+    ) -> anyhow::Result<RunOutcome> {
+        Self::validate(repo, spec)?;
+        let started = Instant::now();
+        // A private directory for the socket and the extra-vars file (0700 by tempfile).
+        let scratch = tempfile::Builder::new().prefix("chiffon-run-").tempdir()?;
+        let socket_path = scratch.path().join("events.sock");
+        let listener = UnixListener::bind(&socket_path)
+            .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
+        let vars_path = scratch.path().join("extra-vars.json");
+        std::fs::write(&vars_path, serde_json::to_vec(&spec.extra_vars)?)?;
+
+        let mut command = Command::new(&self.playbook_bin);
+        command.arg(&spec.playbook);
+        if let Some(limit) = &spec.limit {
+            command.arg("--limit").arg(limit);
+        }
+        if spec.check_mode {
+            command.arg("--check").arg("--diff");
+        }
+        command.arg("--extra-vars").arg(format!("@{}", vars_path.display()));
+        command
+            .current_dir(repo)
+            .env_clear()
+            .envs(self.environment(repo, &socket_path, scratch.path()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.playbook_bin.display()))?;
+        let pid = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
+
+        let (log_tx, mut log_rx) = mpsc::unbounded_channel::<String>();
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log_tx = log_tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if log_tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(log_tx);
+
+        let mut outcome = RunOutcome::default();
+        let (line_tx, mut line_rx) = mpsc::unbounded_channel::<CallbackLine>();
+        let reader = tokio::spawn(async move {
+            // The plugin connects once, when ansible-playbook loads it.
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match serde_json::from_str::<CallbackLine>(&line) {
+                    Ok(parsed) => {
+                        if line_tx.send(parsed).is_err() {
+                            break;
+                        }
+                    }
+                    Err(error) => tracing::warn!("unreadable callback event: {error}"),
+                }
+            }
+        });
+
+        let mut tail: VecDeque<String> = VecDeque::with_capacity(LOG_TAIL_LINES);
+        let deadline = tokio::time::sleep(spec.deadline);
+        tokio::pin!(deadline);
+        let mut cancel = cancel;
+        let mut stop_reason: Option<String> = None;
+        let status = loop {
+            tokio::select! {
+                Some(line) = line_rx.recv() => self.absorb(line, &mut outcome, &events),
+                Some(line) = log_rx.recv() => {
+                    if tail.len() == LOG_TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(crate::redact::text(&line).into_owned());
+                }
+                status = child.wait() => break status?,
+                reason = &mut cancel, if stop_reason.is_none() => {
+                    let reason = reason.unwrap_or_else(|_| "the agent is shutting down".to_owned());
+                    stop_reason = Some(format!("aborted: {reason}"));
+                    terminate(pid);
+                }
+                () = &mut deadline, if stop_reason.is_none() => {
+                    stop_reason = Some(format!("aborted: passed its deadline of {} s", spec.deadline.as_secs()));
+                    terminate(pid);
+                }
+            }
+        };
+        // The process is gone: drain whatever events are still buffered.
+        let _ = reader.await;
+        while let Ok(line) = line_rx.try_recv() {
+            self.absorb(line, &mut outcome, &events);
+        }
+        while let Ok(line) = log_rx.try_recv() {
+            if tail.len() == LOG_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(crate::redact::text(&line).into_owned());
+        }
+        outcome.duration = started.elapsed();
+        outcome.exit_code = status.code();
+        outcome.aborted = stop_reason.is_some();
+        outcome.error = match (stop_reason, status.success()) {
+            (Some(reason), _) => Some(reason),
+            (None, true) => None,
+            (None, false) if !outcome.failures.is_empty() => Some(
+                outcome
+                    .failures
+                    .iter()
+                    .map(|f| format!("{} on {}: {}", f.task, f.host, f.msg))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            (None, false) => Some(format!(
+                "ansible-playbook exited with {}: {}",
+                status.code().map_or("a signal".to_owned(), |c| format!("code {c}")),
+                last_error_lines(&tail)
+            )),
+        };
+        Ok(outcome)
+    }
+
+    fn absorb(&self, line: CallbackLine, outcome: &mut RunOutcome, events: &mpsc::UnboundedSender<ExecEvent>) {
+        if let Some(hosts) = line.hosts {
+            outcome.hosts = hosts;
+        }
+        let msg = line.msg.map(|m| crate::redact::text(&m).into_owned());
+        if line.kind == "task_result" && matches!(line.status.as_deref(), Some("failed" | "unreachable")) {
+            outcome.failures.push(Failure {
+                host: line.host.clone().unwrap_or_default(),
+                task: line.task.clone().unwrap_or_default(),
+                msg: msg.clone().unwrap_or_else(|| "no message".to_owned()),
+            });
+        }
+        let _ = events.send(ExecEvent {
+            kind: line.kind,
+            play: line.play,
+            task: line.task,
+            host: line.host,
+            status: line.status,
+            msg,
+            duration_ms: line.duration_ms,
+        });
+    }
+
+    /// Only what ansible-playbook needs: no inherited secrets, no stray ANSIBLE_* settings.
+    fn environment(&self, repo: &Path, socket: &Path, scratch: &Path) -> Vec<(String, String)> {
+        let mut path = Vec::new();
+        if let Some(bin_dir) = self.playbook_bin.parent() {
+            path.push(bin_dir.to_path_buf());
+        }
+        path.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(PathBuf::from));
+        let path = std::env::join_paths(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let home = std::env::var("HOME").unwrap_or_else(|_| scratch.to_string_lossy().into_owned());
+        let mut env = vec![
+            ("PATH".to_owned(), path),
+            ("HOME".to_owned(), home),
+            ("LANG".to_owned(), "C.UTF-8".to_owned()),
+            ("ANSIBLE_CALLBACK_PLUGINS".to_owned(), self.callback_dir.to_string_lossy().into_owned()),
+            ("ANSIBLE_CALLBACKS_ENABLED".to_owned(), CALLBACK_NAME.to_owned()),
+            ("ANSIBLE_NOCOLOR".to_owned(), "1".to_owned()),
+            ("ANSIBLE_RETRY_FILES_ENABLED".to_owned(), "0".to_owned()),
+            ("CHIFFON_EVENTS_SOCKET".to_owned(), socket.to_string_lossy().into_owned()),
+        ];
+        let cfg = repo.join("ansible.cfg");
+        if cfg.is_file() {
+            env.push(("ANSIBLE_CONFIG".to_owned(), cfg.to_string_lossy().into_owned()));
+        }
+        // Remote hosts need the user's SSH agent; it holds keys, not secrets in clear.
+        for name in ["USER", "LOGNAME", "SSH_AUTH_SOCK", "TZ"] {
+            if let Ok(value) = std::env::var(name) {
+                env.push((name.to_owned(), value));
+            }
+        }
+        env
+    }
+}
+
+/// SIGTERM to the whole process group, then SIGKILL if it is still there after the grace time.
+fn terminate(pid: Option<rustix::process::Pid>) {
+    let Some(pid) = pid else { return };
+    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
+    tokio::spawn(async move {
+        tokio::time::sleep(TERM_GRACE).await;
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    });
+}
+
+fn last_error_lines(tail: &VecDeque<String>) -> String {
+    let errors: Vec<&str> = tail
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| l.starts_with("ERROR") || l.contains("error"))
+        .collect();
+    let pick: Vec<&str> = if errors.is_empty() {
+        tail.iter().rev().take(3).map(|l| l.trim()).collect::<Vec<_>>().into_iter().rev().collect()
+    } else {
+        errors
+    };
+    pick.join(" ").chars().take(1000).collect()
+}
+
+fn find_on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Creates `<venv>` and installs ansible-core into it, printing progress on stderr.
+async fn install_ansible_core(venv: &Path) -> anyhow::Result<PathBuf> {
+    const HOW_TO_FIX: &str = "Install ansible-core yourself (for example `python3 -m pip install --user ansible-core`, or `pipx install ansible-core`) so that ansible-playbook is on PATH, or set CHIFFON_ANSIBLE_PLAYBOOK to its path, then start chiffon again.";
+    let python = ["python3", "python"]
+        .iter()
+        .find_map(|name| find_on_path(name))
+        .with_context(|| format!("ansible-playbook is not installed and no python3 was found to install it. {HOW_TO_FIX}"))?;
+    eprintln!(
+        "chiffon: ansible-playbook not found; installing ansible-core into {} (one time, about a minute)…",
+        venv.display()
+    );
+    let status = Command::new(&python)
+        .args(["-m", "venv"])
+        .arg(venv)
+        .stdin(Stdio::null())
+        .status()
+        .await
+        .context("cannot run python3 -m venv")?;
+    if !status.success() {
+        let _ = tokio::fs::remove_dir_all(venv).await;
+        anyhow::bail!(
+            "`{} -m venv` failed (on Debian/Ubuntu install the python3-venv package). {HOW_TO_FIX}",
+            python.display()
+        );
+    }
+    let mut pip = Command::new(venv.join("bin/pip"))
+        .args(["install", "--disable-pip-version-check", "--progress-bar", "off", "ansible-core"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run pip in the new venv")?;
+    let mut lines = BufReader::new(pip.stdout.take().context("pip has no stdout")?).lines();
+    while let Some(line) = lines.next_line().await? {
+        eprintln!("chiffon: pip: {line}");
+    }
+    let output = pip.wait_with_output().await?;
+    if !output.status.success() {
+        let _ = tokio::fs::remove_dir_all(venv).await;
+        anyhow::bail!(
+            "installing ansible-core failed: {}. {HOW_TO_FIX}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    eprintln!("chiffon: ansible-core installed.");
+    Ok(venv.join("bin/ansible-playbook"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(playbook: &str, limit: Option<&str>) -> RunSpec {
+        RunSpec {
+            playbook: playbook.into(),
+            limit: limit.map(Into::into),
+            check_mode: false,
+            extra_vars: serde_json::Map::new(),
+            deadline: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn playbooks_outside_the_repo_and_odd_limits_are_refused() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join("site.yml"), "- hosts: all\n").unwrap();
+        assert!(Ansible::validate(repo.path(), &spec("site.yml", Some("lola:nas"))).is_ok());
+        for bad in ["../etc/passwd", "/etc/passwd", "", "a/../../x.yml"] {
+            assert!(
+                matches!(Ansible::validate(repo.path(), &spec(bad, None)), Err(InvalidRun::PlaybookOutsideRepo(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Ansible::validate(repo.path(), &spec("missing.yml", None)),
+            Err(InvalidRun::NoSuchPlaybook(_))
+        ));
+        assert!(matches!(
+            Ansible::validate(repo.path(), &spec("site.yml", Some("lola; rm -rf /"))),
+            Err(InvalidRun::BadLimit(_))
+        ));
+    }
+}

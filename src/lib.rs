@@ -1,0 +1,19 @@
+//! Chiffon: plain-language homelab requests become plans a person approves, executed by agents
+//! running the homelab's own Ansible playbooks, with every step stored and audited in git.
+//!
+//! `ARCHITECTURE.md` maps the modules; `docs/protocol.md` describes the agent protocol.
+
+pub mod audit;
+pub mod bus;
+pub mod catalogue;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod desktop_agent;
+pub mod infra_agent;
+pub mod model;
+pub mod orchestrator;
+pub mod planner;
+pub mod protocol;
+pub mod redact;
+pub mod store;

@@ -1,0 +1,664 @@
+//! The orchestrator (`chiffon serve`): plans requests, waits for approval, dispatches steps to
+//! agents over the bus, records every state change in the store and the audit trail, and
+//! serves the REST API and live events.
+//!
+//! Invariant: a step is dispatched only from `execute`, which only runs after an approval of
+//! the exact plan version moved the request from `awaiting_approval` to `approved`.
+
+pub mod api;
+pub mod live;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, oneshot, watch};
+
+use crate::audit::{AuditEntry, AuditLog};
+use crate::bus::{Bus, Queue};
+use crate::catalogue::Catalogue;
+use crate::config::ServeConfig;
+use crate::desktop_agent::{self, DesktopAgentConfig};
+use crate::infra_agent::{self, InfraAgentConfig, ansible::Ansible};
+use crate::model::{
+    AgentId, AgentType, Request, RequestId, RequestStatus, Step, Task, TaskId, TaskStatus,
+};
+use crate::planner::{self, PlaybookHistory};
+use crate::protocol::{Capacity, Dispatch, Envelope, Message, ResultStatus, TaskResult};
+use crate::store::{Store, TaskFinish};
+use live::LiveEvent;
+
+/// How many live events a slow WebSocket listener may fall behind before it is told so.
+const LIVE_BUFFER: usize = 1024;
+/// Past runs of a playbook kept for duration estimates.
+const HISTORY_RUNS: u32 = 20;
+
+/// An agent as the registry sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub agent_type: AgentType,
+    /// `online`, `offline` (said goodbye or heartbeat expired).
+    pub status: String,
+    pub host: String,
+    pub version: String,
+    pub last_heartbeat_at: DateTime<Utc>,
+    /// When the last heartbeat stops counting.
+    #[serde(skip)]
+    pub expires_at: DateTime<Utc>,
+    pub capacity: Option<Capacity>,
+}
+
+/// State shared by the API handlers, the executor and the event consumer.
+#[derive(Debug)]
+pub struct Core {
+    pub config: ServeConfig,
+    pub store: Store,
+    pub bus: Bus,
+    pub audit: AuditLog,
+    catalogue: RwLock<Arc<Catalogue>>,
+    history: Mutex<BTreeMap<String, PlaybookHistory>>,
+    pub live: broadcast::Sender<LiveEvent>,
+    agents: Mutex<BTreeMap<String, AgentInfo>>,
+    /// Executors waiting for a task's result, by task id.
+    waiters: Mutex<HashMap<String, oneshot::Sender<TaskResult>>>,
+    /// Tasks dispatched but not yet acknowledged, by task id.
+    unacked: Mutex<HashMap<String, oneshot::Sender<String>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs the orchestrator on `listener` until `shutdown` completes.
+pub async fn serve(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let store = Store::open_sqlite(&config.database_path).await?;
+    let interrupted = store
+        .fail_interrupted("the orchestrator restarted while this was in flight")
+        .await?;
+    if !interrupted.is_empty() {
+        tracing::warn!(count = interrupted.len(), "marked tasks interrupted by a restart as failed");
+    }
+    let audit = AuditLog::open_or_init(&config.data_dir.join("audit"))?;
+    let catalogue = Catalogue::discover(&config.playbooks)?;
+    tracing::info!(
+        playbooks = catalogue.playbooks.len(),
+        repo = %config.playbooks.display(),
+        "playbook catalogue loaded"
+    );
+    let (live, _) = broadcast::channel(LIVE_BUFFER);
+    let core = Arc::new(Core {
+        store,
+        bus: Bus::in_process(),
+        audit,
+        catalogue: RwLock::new(Arc::new(catalogue)),
+        history: Mutex::new(BTreeMap::new()),
+        live,
+        agents: Mutex::new(BTreeMap::new()),
+        waiters: Mutex::new(HashMap::new()),
+        unacked: Mutex::new(HashMap::new()),
+        config,
+    });
+    core.load_history().await?;
+    let events = tokio::spawn(consume_events(core.clone()));
+    let sweeper = tokio::spawn(sweep_agents(core.clone()));
+
+    let (stop_agents, agents_stopped) = watch::channel(false);
+    let mut agent_tasks = Vec::new();
+    if core.config.local_agents {
+        let ansible = Ansible::locate_or_install(core.config.ansible_playbook.as_deref(), &core.config.data_dir).await?;
+        let host = desktop_agent::hostname();
+        let infra = InfraAgentConfig {
+            id: AgentId::parse(&format!("infra-{host}")).unwrap_or_else(|| AgentId::parse("infra-local").expect("valid id")),
+            playbooks: core.config.playbooks.clone(),
+            extra_vars: core.config.extra_vars.clone(),
+            heartbeat_interval: core.config.heartbeat_interval,
+        };
+        let desktop = DesktopAgentConfig {
+            id: AgentId::parse(&format!("desktop-{host}")).unwrap_or_else(|| AgentId::parse("desktop-local").expect("valid id")),
+            heartbeat_interval: core.config.heartbeat_interval,
+            system_root: "/".into(),
+        };
+        agent_tasks.push(tokio::spawn(infra_agent::run(infra, ansible, core.bus.clone(), agents_stopped.clone())));
+        agent_tasks.push(tokio::spawn(desktop_agent::run(desktop, core.bus.clone(), agents_stopped)));
+    }
+
+    let address = listener.local_addr()?;
+    tracing::info!(%address, data_dir = %core.config.data_dir.display(), "chiffon is listening");
+    let app = api::router(core.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed")?;
+
+    let _ = stop_agents.send(true);
+    for task in agent_tasks {
+        match tokio::time::timeout(Duration::from_secs(5), task).await {
+            Ok(Ok(Err(error))) => tracing::warn!("an agent stopped with an error: {error:#}"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("an agent did not stop within 5 s"),
+        }
+    }
+    events.abort();
+    sweeper.abort();
+    Ok(())
+}
+
+impl Core {
+    fn emit(&self, event: LiveEvent) {
+        // No listeners is fine: events are also in the store.
+        let _ = self.live.send(event);
+    }
+
+    pub fn catalogue(&self) -> Arc<Catalogue> {
+        self.catalogue.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn agents(&self) -> Vec<AgentInfo> {
+        lock(&self.agents).values().cloned().collect()
+    }
+
+    async fn load_history(&self) -> anyhow::Result<()> {
+        let mut history = BTreeMap::new();
+        for (playbook, runs, last_failed) in self.store.playbook_runs().await? {
+            let durations_s = self.store.playbook_durations(&playbook, HISTORY_RUNS).await?;
+            history.insert(playbook, PlaybookHistory { durations_s, last_failed, runs });
+        }
+        *lock(&self.history) = history;
+        Ok(())
+    }
+
+    /// Plans `text` and stores the request awaiting approval.
+    pub async fn create_request(&self, text: &str, high_value: bool) -> anyhow::Result<Request> {
+        // Re-read the repository so a playbook added a minute ago can be planned with.
+        match Catalogue::discover(&self.config.playbooks) {
+            Ok(fresh) => *self.catalogue.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh),
+            Err(error) => tracing::warn!("keeping the previous playbook catalogue: {error:#}"),
+        }
+        let plan = {
+            let history = lock(&self.history);
+            planner::plan(text, &self.catalogue(), &history, 1)
+        };
+        let now = Utc::now();
+        let request = Request {
+            id: RequestId::generate(),
+            text: text.to_owned(),
+            status: RequestStatus::AwaitingApproval,
+            high_value,
+            plan,
+            reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_request(&request).await?;
+        tracing::info!(request = %request.id, steps = request.plan.steps.len(), risk = %request.plan.risk.level, "planned a request");
+        self.emit(LiveEvent::Request {
+            request_id: request.id.to_string(),
+            status: request.status,
+            reason: None,
+            at: now,
+        });
+        Ok(request)
+    }
+
+    /// Records a status change of a request: store first, then audit (for decisions), then live.
+    async fn request_status(&self, request: &Request, from: &[RequestStatus], to: RequestStatus, reason: Option<&str>) -> anyhow::Result<bool> {
+        if !self.store.transition_request(&request.id, from, to, reason).await? {
+            return Ok(false);
+        }
+        self.emit(LiveEvent::Request {
+            request_id: request.id.to_string(),
+            status: to,
+            reason: reason.map(str::to_owned),
+            at: Utc::now(),
+        });
+        Ok(true)
+    }
+
+    /// Approves `request` (already checked executable by the API) and starts executing it.
+    /// Returns false if it was no longer awaiting approval.
+    pub async fn approve(self: &Arc<Self>, request: &Request) -> anyhow::Result<bool> {
+        if !self
+            .request_status(request, &[RequestStatus::AwaitingApproval], RequestStatus::Approved, None)
+            .await?
+        {
+            return Ok(false);
+        }
+        self.audit
+            .record(AuditEntry {
+                kind: "approval",
+                subject: format!("approve request {} (plan v{})", request.id, request.plan.version),
+                subject_id: request.id.to_string(),
+                recorded_at: Utc::now(),
+                details: serde_json::json!({
+                    "request": {"id": request.id, "text": request.text},
+                    "plan": request.plan,
+                }),
+            })
+            .await?;
+        let core = self.clone();
+        let request = request.clone();
+        tokio::spawn(async move {
+            let id = request.id.clone();
+            if let Err(error) = core.execute(request).await {
+                tracing::error!(request = %id, "execution stopped: {error:#}");
+            }
+        });
+        Ok(true)
+    }
+
+    pub async fn reject(&self, request: &Request, reason: &str) -> anyhow::Result<bool> {
+        if !self
+            .request_status(request, &[RequestStatus::AwaitingApproval], RequestStatus::Rejected, Some(reason))
+            .await?
+        {
+            return Ok(false);
+        }
+        self.audit
+            .record(AuditEntry {
+                kind: "rejection",
+                subject: format!("reject request {}: {reason}", request.id),
+                subject_id: request.id.to_string(),
+                recorded_at: Utc::now(),
+                details: serde_json::json!({
+                    "request": {"id": request.id, "text": request.text},
+                    "plan": request.plan,
+                    "reason": reason,
+                }),
+            })
+            .await?;
+        Ok(true)
+    }
+
+    /// Runs the approved plan's steps in dependency order; a step whose dependency did not
+    /// succeed is cancelled, not run.
+    async fn execute(&self, request: Request) -> anyhow::Result<()> {
+        self.request_status(&request, &[RequestStatus::Approved], RequestStatus::Running, None)
+            .await?;
+        let mut outcome: BTreeMap<String, TaskStatus> = BTreeMap::new();
+        for step in request.plan.execution_order() {
+            let blocked = step
+                .depends_on
+                .iter()
+                .find(|d| outcome.get(*d) != Some(&TaskStatus::Succeeded));
+            let status = match blocked {
+                Some(dependency) => {
+                    self.cancel_step(&request, step, &format!("not run: step {dependency} did not succeed"))
+                        .await?
+                }
+                None => self.run_step(&request, step).await?,
+            };
+            outcome.insert(step.id.clone(), status);
+        }
+        let (status, reason) = if outcome.values().all(|s| *s == TaskStatus::Succeeded) {
+            (RequestStatus::Succeeded, None)
+        } else if outcome.values().any(|s| *s == TaskStatus::Aborted) {
+            (RequestStatus::Aborted, Some("a step was aborted".to_owned()))
+        } else {
+            let failed: Vec<&str> = outcome
+                .iter()
+                .filter(|(_, s)| **s == TaskStatus::Failed)
+                .map(|(id, _)| id.as_str())
+                .collect();
+            (RequestStatus::Failed, Some(format!("step {} failed", failed.join(", "))))
+        };
+        self.request_status(&request, &[RequestStatus::Running], status, reason.as_deref())
+            .await?;
+        tracing::info!(request = %request.id, %status, "request finished");
+        Ok(())
+    }
+
+    fn new_task(request: &Request, step: &Step, status: TaskStatus) -> Task {
+        let now = Utc::now();
+        Task {
+            id: TaskId::generate(),
+            request_id: request.id.clone(),
+            step_id: step.id.clone(),
+            plan_version: request.plan.version,
+            title: step.title.clone(),
+            status,
+            outcome: None,
+            resource_usage: serde_json::json!({}),
+            service_touched: step.service.clone(),
+            agent_id: None,
+            playbook: step.playbook.clone(),
+            error: None,
+            resource_state_at_failure: None,
+            suggestions: serde_json::json!([]),
+            audit_commit: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+        }
+    }
+
+    fn emit_task(&self, task: &Task) {
+        self.emit(LiveEvent::Task {
+            request_id: task.request_id.to_string(),
+            task_id: task.id.to_string(),
+            step_id: task.step_id.clone(),
+            title: task.title.clone(),
+            status: task.status,
+            outcome: task.outcome.clone(),
+            agent_id: task.agent_id.clone(),
+            audit_commit: task.audit_commit.clone(),
+            at: Utc::now(),
+        });
+    }
+
+    async fn cancel_step(&self, request: &Request, step: &Step, reason: &str) -> anyhow::Result<TaskStatus> {
+        let mut task = Self::new_task(request, step, TaskStatus::Queued);
+        self.store.insert_task(&task).await?;
+        let finish = TaskFinish {
+            status: TaskStatus::Cancelled,
+            outcome: format!("cancelled: {reason}"),
+            resource_usage: serde_json::json!({}),
+            error: Some(reason.to_owned()),
+            resource_state_at_failure: None,
+        };
+        self.store.finish_task(&task.id, &finish).await?;
+        task.status = TaskStatus::Cancelled;
+        task.outcome = Some(finish.outcome.clone());
+        task.error = finish.error.clone();
+        self.audit_task(request, step, &task, None).await?;
+        Ok(TaskStatus::Cancelled)
+    }
+
+    /// Dispatches one step and waits for its result (or a timeout), then audits it.
+    async fn run_step(&self, request: &Request, step: &Step) -> anyhow::Result<TaskStatus> {
+        let mut task = Self::new_task(request, step, TaskStatus::Queued);
+        self.store.insert_task(&task).await?;
+        self.emit_task(&task);
+        let (result_tx, result_rx) = oneshot::channel();
+        let (ack_tx, ack_rx) = oneshot::channel();
+        lock(&self.waiters).insert(task.id.to_string(), result_tx);
+        lock(&self.unacked).insert(task.id.to_string(), ack_tx);
+        let dispatch = Dispatch {
+            task_id: task.id.to_string(),
+            request_id: request.id.to_string(),
+            step_id: step.id.clone(),
+            title: step.title.clone(),
+            action: step.action.clone(),
+            playbook: step.playbook.clone(),
+            limit: step.limit.clone(),
+            check_mode: false,
+            resources: step.resources.clone(),
+            deadline_s: self.config.execution_deadline.as_secs(),
+        };
+        let envelope = Envelope::new("orchestrator", Some(task.id.to_string()), Message::Dispatch(dispatch));
+        self.bus.publish(&Queue::Work(step.agent_type), envelope.encode()).await?;
+        self.store.mark_task(&task.id, TaskStatus::Dispatched, None).await?;
+        task.status = TaskStatus::Dispatched;
+        self.emit_task(&task);
+
+        let failure = |error: String| TaskResult {
+            task_id: task.id.to_string(),
+            outcome: ResultStatus::Failed,
+            exit_code: None,
+            duration_ms: 0,
+            hosts: BTreeMap::new(),
+            failures: Vec::new(),
+            error: Some(error),
+            capacity: None,
+        };
+        let ack = tokio::time::timeout(self.config.ack_timeout, ack_rx).await;
+        let result = match ack {
+            Err(_) | Ok(Err(_)) => failure(format!(
+                "no {} agent took the task within {} s (ack timeout); check `chiffon agents`",
+                step.agent_type,
+                self.config.ack_timeout.as_secs()
+            )),
+            Ok(Ok(agent)) => {
+                task.agent_id = Some(agent);
+                // The agent enforces the deadline itself; the margin covers its clean-up.
+                let wait = self.config.execution_deadline + Duration::from_secs(30);
+                match tokio::time::timeout(wait, result_rx).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(_)) | Err(_) => failure(format!(
+                        "no result from agent {} within the {} s execution deadline",
+                        task.agent_id.as_deref().unwrap_or("?"),
+                        self.config.execution_deadline.as_secs()
+                    )),
+                }
+            }
+        };
+        lock(&self.waiters).remove(task.id.as_str());
+        lock(&self.unacked).remove(task.id.as_str());
+        // The event consumer normally stored the result already; this covers timeouts.
+        let finish = finish_of(&result);
+        self.store.finish_task(&task.id, &finish).await?;
+        task.status = finish.status;
+        task.outcome = Some(finish.outcome.clone());
+        task.error = finish.error.clone();
+        task.resource_usage = finish.resource_usage.clone();
+        self.record_history(step, &result, finish.status);
+        self.audit_task(request, step, &task, Some(&result)).await?;
+        Ok(task.status)
+    }
+
+    fn record_history(&self, step: &Step, result: &TaskResult, status: TaskStatus) {
+        let Some(playbook) = &step.playbook else { return };
+        let mut history = lock(&self.history);
+        let entry = history.entry(playbook.clone()).or_default();
+        entry.runs += 1;
+        entry.last_failed = status == TaskStatus::Failed;
+        if status == TaskStatus::Succeeded {
+            entry.durations_s.insert(0, result.duration_ms as f64 / 1000.0);
+            entry.durations_s.truncate(HISTORY_RUNS as usize);
+        }
+    }
+
+    /// One commit per finished task, naming the task, the request, the plan, the dispatch
+    /// and the result; the commit id goes back on the task row.
+    async fn audit_task(&self, request: &Request, step: &Step, task: &Task, result: Option<&TaskResult>) -> anyhow::Result<()> {
+        let stored = self.store.get_task(&task.id).await?.unwrap_or_else(|| task.clone());
+        let entry = AuditEntry {
+            kind: "task",
+            subject: format!("task {} {}: {}", task.id, task.status, step.title),
+            subject_id: task.id.to_string(),
+            recorded_at: Utc::now(),
+            details: serde_json::json!({
+                "task": {
+                    "id": task.id,
+                    "status": task.status,
+                    "outcome": task.outcome,
+                    "error": task.error,
+                    "created_at": stored.created_at,
+                    "started_at": stored.started_at,
+                    "finished_at": stored.finished_at,
+                },
+                "request": {"id": request.id, "text": request.text},
+                "plan": {"version": request.plan.version, "step": step, "risk": request.plan.risk},
+                "dispatch": {
+                    "agent_type": step.agent_type,
+                    "agent_id": stored.agent_id,
+                    "playbook": step.playbook,
+                    "limit": step.limit,
+                },
+                "result": result,
+            }),
+        };
+        let commit = self.audit.record(entry).await?;
+        self.store.set_task_audit_commit(&task.id, &commit).await?;
+        let mut task = stored;
+        task.audit_commit = Some(commit);
+        self.emit_task(&task);
+        Ok(())
+    }
+
+    /// Applies one message from an agent. Errors are logged by the caller; the message is
+    /// acknowledged only after this returns.
+    async fn handle_event(&self, envelope: Envelope) -> anyhow::Result<()> {
+        let sender = envelope.sender.clone();
+        let kind = envelope.message.type_name();
+        match envelope.message {
+            Message::Hello(hello) => {
+                let now = Utc::now();
+                lock(&self.agents).insert(sender.clone(), AgentInfo {
+                    id: sender.clone(),
+                    agent_type: hello.agent_type,
+                    status: "online".into(),
+                    host: hello.host,
+                    version: hello.version,
+                    last_heartbeat_at: now,
+                    expires_at: now + self.config.heartbeat_interval * 3,
+                    capacity: None,
+                });
+                tracing::info!(agent = %sender, "agent joined");
+                self.emit(LiveEvent::Agent { agent_id: sender, status: "online".into(), at: now });
+            }
+            Message::Heartbeat(beat) => {
+                let now = Utc::now();
+                let mut agents = lock(&self.agents);
+                let agent = agents.entry(sender.clone()).or_insert_with(|| AgentInfo {
+                    id: sender.clone(),
+                    agent_type: beat.agent_type,
+                    status: "online".into(),
+                    host: String::new(),
+                    version: String::new(),
+                    last_heartbeat_at: now,
+                    expires_at: now,
+                    capacity: None,
+                });
+                agent.last_heartbeat_at = now;
+                agent.expires_at = now + chrono::Duration::seconds(beat.ttl_s as i64);
+                agent.capacity = Some(beat.capacity);
+                agent.status = "online".into();
+            }
+            Message::Goodbye(_) => {
+                if let Some(agent) = lock(&self.agents).get_mut(&sender) {
+                    agent.status = "offline".into();
+                }
+                self.emit(LiveEvent::Agent { agent_id: sender, status: "offline".into(), at: Utc::now() });
+            }
+            Message::Ack(ack) => {
+                let Some(task_id) = TaskId::parse(&ack.task_id) else { return Ok(()) };
+                self.store.mark_task(&task_id, TaskStatus::Running, Some(&sender)).await?;
+                if let Some(task) = self.store.get_task(&task_id).await? {
+                    self.emit_task(&task);
+                }
+                if let Some(waiter) = lock(&self.unacked).remove(&ack.task_id) {
+                    let _ = waiter.send(sender);
+                }
+            }
+            Message::Progress(progress) => {
+                let Some(task_id) = TaskId::parse(&progress.task_id) else { return Ok(()) };
+                let mut event = progress.event;
+                if let Some(msg) = &event.msg {
+                    event.msg = Some(crate::redact::text(msg).into_owned());
+                }
+                self.store.append_event(&task_id, &event).await?;
+                if let Some(task) = self.store.get_task(&task_id).await? {
+                    self.emit(LiveEvent::Execution {
+                        request_id: task.request_id.to_string(),
+                        task_id: task.id.to_string(),
+                        step_id: task.step_id,
+                        event,
+                        at: Utc::now(),
+                    });
+                }
+            }
+            Message::Result(result) => {
+                let Some(task_id) = TaskId::parse(&result.task_id) else { return Ok(()) };
+                self.store.finish_task(&task_id, &finish_of(&result)).await?;
+                if let Some(waiter) = lock(&self.waiters).remove(&result.task_id) {
+                    let _ = waiter.send(result);
+                }
+            }
+            Message::Error(error) => {
+                tracing::warn!(agent = %sender, code = ?error.code, "agent reported an error: {}", error.message);
+            }
+            Message::Dispatch(_) | Message::Cancel(_) => {
+                tracing::warn!(agent = %sender, "ignored a {kind} message on the events queue");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The task row's end state from an agent's result.
+fn finish_of(result: &TaskResult) -> TaskFinish {
+    let status = match result.outcome {
+        ResultStatus::Succeeded => TaskStatus::Succeeded,
+        ResultStatus::Failed => TaskStatus::Failed,
+        ResultStatus::Aborted => TaskStatus::Aborted,
+    };
+    let recap: Vec<String> = result
+        .hosts
+        .iter()
+        .map(|(host, c)| format!("{host} ok={} changed={} failed={}", c.ok, c.changed, c.failed + c.unreachable))
+        .collect();
+    let outcome = match (&result.error, recap.is_empty()) {
+        (None, false) => format!("{status}: {}", recap.join(", ")),
+        (None, true) => status.to_string(),
+        (Some(error), _) => format!("{status}: {}", error.chars().take(300).collect::<String>()),
+    };
+    TaskFinish {
+        status,
+        outcome,
+        resource_usage: serde_json::json!({
+            "duration_ms": result.duration_ms,
+            "exit_code": result.exit_code,
+            "hosts": result.hosts,
+        }),
+        error: result.error.clone(),
+        resource_state_at_failure: result
+            .capacity
+            .as_ref()
+            .filter(|_| status != TaskStatus::Succeeded)
+            .and_then(|c| serde_json::to_value(c).ok()),
+    }
+}
+
+/// Consumes the events queue for the life of the server.
+async fn consume_events(core: Arc<Core>) {
+    let mut consumer = core.bus.consume(&Queue::Events);
+    while let Some(delivery) = consumer.next().await {
+        match Envelope::decode(&delivery.body) {
+            Ok(envelope) => {
+                let kind = envelope.message.type_name();
+                if let Err(error) = core.handle_event(envelope).await {
+                    tracing::error!(kind, "could not apply an agent message: {error:#}");
+                }
+            }
+            Err(error) => tracing::warn!(code = ?error.code, "refused a message on the events queue: {}", error.message),
+        }
+        if let Err(error) = delivery.ack().await {
+            tracing::warn!("could not acknowledge a message: {error:#}");
+        }
+    }
+}
+
+/// Marks agents whose heartbeat expired as offline.
+async fn sweep_agents(core: Arc<Core>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = Utc::now();
+        let expired: Vec<String> = lock(&core.agents)
+            .values_mut()
+            .filter(|a| a.status == "online" && a.expires_at < now)
+            .map(|a| {
+                a.status = "offline".into();
+                a.id.clone()
+            })
+            .collect();
+        for agent_id in expired {
+            tracing::warn!(agent = %agent_id, "agent heartbeat expired");
+            core.emit(LiveEvent::Agent { agent_id, status: "offline".into(), at: now });
+        }
+    }
+}

@@ -1,0 +1,403 @@
+//! The REST API under `/api/v1`, plus `/openapi.json` and the `/docs` page. JSON in and out;
+//! errors are `{"error": {"code", "message"}}` with a fitting status. The OpenAPI document in
+//! `assets/openapi.json` describes exactly these routes (a test holds the two together).
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request as HttpRequest, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde::de::DeserializeOwned;
+
+use crate::model::{Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus};
+use crate::orchestrator::{Core, live};
+use crate::store::TaskFilter;
+
+/// Request bodies larger than this are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The longest request text accepted, in characters.
+pub const MAX_REQUEST_TEXT: usize = 4000;
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 500;
+
+const OPENAPI: &str = include_str!("../../assets/openapi.json");
+const DOCS_PAGE: &str = include_str!("../../assets/docs.html");
+
+pub fn router(core: Arc<Core>) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/status", get(status))
+        .route("/requests", post(create_request).get(list_requests))
+        .route("/requests/{id}", get(get_request))
+        .route("/requests/{id}/approve", post(approve))
+        .route("/requests/{id}/reject", post(reject))
+        .route("/tasks", get(list_tasks))
+        .route("/tasks/{id}", get(get_task))
+        .route("/agents", get(list_agents))
+        .route("/playbooks", get(list_playbooks))
+        .route("/ws", get(live::websocket))
+        .route("/openapi.json", get(openapi))
+        .fallback(unknown_route);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/openapi.json", get(openapi))
+        .route("/docs", get(docs))
+        .route("/", get(|| async { axum::response::Redirect::temporary("/docs") }))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(core)
+}
+
+/// An error answer: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    fn not_found(what: &str, id: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} with id {id:?}"))
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        tracing::error!("internal error: {error:#}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has the details")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// `Json<T>` whose rejections are API errors with codes instead of plain text.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: HttpRequest, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(match rejection {
+                JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "send the body as JSON with Content-Type: application/json",
+                ),
+                JsonRejection::JsonSyntaxError(e) => {
+                    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {}", e.body_text()))
+                }
+                JsonRejection::JsonDataError(e) => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text())
+                }
+                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                ),
+                other => ApiError::new(other.status(), "bad_request", other.body_text()),
+            }),
+        }
+    }
+}
+
+fn parse_request_id(id: &str) -> ApiResult<RequestId> {
+    RequestId::parse(id).ok_or_else(|| ApiError::not_found("request", id))
+}
+
+/// A list page.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// A request as the API shows it: the plan's steps carry their execution status, and the
+/// tasks that executed them come along.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct RequestView {
+    #[serde(flatten)]
+    pub request: Request,
+    pub tasks: Vec<Task>,
+}
+
+async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
+    let tasks = core
+        .store
+        .list_tasks(&TaskFilter { request_id: Some(request.id.clone()), limit: 1000, ..Default::default() })
+        .await?;
+    for step in &mut request.plan.steps {
+        if let Some(task) = tasks.iter().rev().find(|t| t.step_id == step.id && t.plan_version == request.plan.version) {
+            step.status = task.status.to_string();
+        }
+    }
+    Ok(RequestView { request, tasks })
+}
+
+async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
+    let id = parse_request_id(id)?;
+    core.store.get_request(&id).await?.ok_or_else(|| ApiError::not_found("request", id.as_str()))
+}
+
+// ---- requests ---------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRequest {
+    text: String,
+    #[serde(default)]
+    high_value: bool,
+}
+
+async fn create_request(State(core): State<Arc<Core>>, ApiJson(body): ApiJson<NewRequest>) -> ApiResult<(StatusCode, Json<RequestView>)> {
+    let text = body.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_text", "say what you want done, e.g. \"deploy uptime kuma\""));
+    }
+    let length = text.chars().count();
+    if length > MAX_REQUEST_TEXT {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "text_too_long",
+            format!("the request is {length} characters; the limit is {MAX_REQUEST_TEXT}"),
+        ));
+    }
+    let request = core.create_request(text, body.high_value).await?;
+    Ok((StatusCode::CREATED, Json(view(&core, request).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageQuery {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list_requests(State(core): State<Arc<Core>>, Query(query): Query<PageQuery>) -> ApiResult<Json<Page<Request>>> {
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let cursor = query.cursor.as_deref().map(parse_request_id).transpose()?;
+    let items = core.store.list_requests(cursor.as_ref(), limit).await?;
+    let next = (items.len() as u32 == limit).then(|| items.last().map(|r| r.id.to_string())).flatten();
+    Ok(Json(Page { items, next }))
+}
+
+async fn get_request(State(core): State<Arc<Core>>, Path(id): Path<String>) -> ApiResult<Json<RequestView>> {
+    let request = load_request(&core, &id).await?;
+    Ok(Json(view(&core, request).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    /// The plan version the person read; approving refuses if it is no longer current.
+    plan_version: Option<u32>,
+}
+
+async fn approve(State(core): State<Arc<Core>>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult<(StatusCode, Json<RequestView>)> {
+    // The body is optional: an empty one approves whatever version is current.
+    let body: ApproveBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ApproveBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            let code = if e.is_syntax() || e.is_eof() { "malformed_json" } else { "invalid_body" };
+            let status = if code == "malformed_json" { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
+            ApiError::new(status, code, e.to_string())
+        })?
+    };
+    let request = load_request(&core, &id).await?;
+    if let Some(version) = body.plan_version {
+        if version != request.plan.version {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "plan_version_mismatch",
+                format!("you approved plan v{version} but the current plan is v{}; read it and approve again", request.plan.version),
+            ));
+        }
+    }
+    if request.status != RequestStatus::AwaitingApproval {
+        return Err(not_awaiting(&request, "approved"));
+    }
+    if request.plan.steps.is_empty() || !request.plan.open_questions.is_empty() {
+        let detail = if request.plan.open_questions.is_empty() {
+            "the plan has no steps".to_owned()
+        } else {
+            format!("the plan has open questions: {}", request.plan.open_questions.join(" "))
+        };
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "plan_not_executable",
+            format!("{detail}; reject it and make a new request"),
+        ));
+    }
+    if !core.approve(&request).await? {
+        let current = load_request(&core, &id).await?;
+        return Err(not_awaiting(&current, "approved"));
+    }
+    let request = load_request(&core, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(view(&core, request).await?)))
+}
+
+fn not_awaiting(request: &Request, verb: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "invalid_state",
+        format!("request {} is {}; only a request awaiting approval can be {verb}", request.id, request.status),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RejectBody {
+    reason: String,
+}
+
+async fn reject(State(core): State<Arc<Core>>, Path(id): Path<String>, ApiJson(body): ApiJson<RejectBody>) -> ApiResult<Json<RequestView>> {
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REQUEST_TEXT {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_reason",
+            format!("give a reason of 1 to {MAX_REQUEST_TEXT} characters"),
+        ));
+    }
+    let request = load_request(&core, &id).await?;
+    if request.status != RequestStatus::AwaitingApproval || !core.reject(&request, reason).await? {
+        let current = load_request(&core, &id).await?;
+        return Err(not_awaiting(&current, "rejected"));
+    }
+    let request = load_request(&core, &id).await?;
+    Ok(Json(view(&core, request).await?))
+}
+
+// ---- tasks --------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TaskQuery {
+    status: Option<String>,
+    service: Option<String>,
+    request_id: Option<String>,
+    since: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    limit: Option<u32>,
+}
+
+async fn list_tasks(State(core): State<Arc<Core>>, Query(query): Query<TaskQuery>) -> ApiResult<Json<Page<Task>>> {
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| {
+            TaskStatus::parse(s).ok_or_else(|| {
+                let known: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("status must be one of {}", known.join(", ")))
+            })
+        })
+        .transpose()?;
+    let request_id = query.request_id.as_deref().map(parse_request_id).transpose()?;
+    let filter = TaskFilter {
+        status,
+        service: query.service,
+        request_id,
+        since: query.since,
+        until: query.until,
+        limit: query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
+    };
+    let items = core.store.list_tasks(&filter).await?;
+    Ok(Json(Page { items, next: None }))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskView {
+    #[serde(flatten)]
+    pub task: Task,
+    pub events: Vec<TaskEvent>,
+}
+
+async fn get_task(State(core): State<Arc<Core>>, Path(id): Path<String>) -> ApiResult<Json<TaskView>> {
+    let task_id = TaskId::parse(&id).ok_or_else(|| ApiError::not_found("task", &id))?;
+    let task = core.store.get_task(&task_id).await?.ok_or_else(|| ApiError::not_found("task", &id))?;
+    let events = core.store.task_events(&task_id).await?;
+    Ok(Json(TaskView { task, events }))
+}
+
+// ---- agents, playbooks, health ------------------------------------------------------------
+
+async fn list_agents(State(core): State<Arc<Core>>) -> Json<Page<crate::orchestrator::AgentInfo>> {
+    Json(Page { items: core.agents(), next: None })
+}
+
+async fn list_playbooks(State(core): State<Arc<Core>>) -> Json<Page<crate::catalogue::Playbook>> {
+    Json(Page { items: core.catalogue().playbooks.clone(), next: None })
+}
+
+async fn health(State(core): State<Arc<Core>>) -> Response {
+    let store = match core.store.ping().await {
+        Ok(()) => serde_json::json!({"status": "ok", "kind": "sqlite", "path": core.config.database_path}),
+        Err(error) => serde_json::json!({"status": "down", "error": error.to_string()}),
+    };
+    let audit = match core.audit.check() {
+        Ok(head) => serde_json::json!({"status": "ok", "path": core.audit.path(), "head": head}),
+        Err(error) => serde_json::json!({"status": "down", "error": error.to_string()}),
+    };
+    let agents = core.agents();
+    let online = agents.iter().filter(|a| a.status == "online").count();
+    let healthy = store["status"] == "ok" && audit["status"] == "ok";
+    let body = serde_json::json!({
+        "status": if healthy { "ok" } else { "degraded" },
+        "version": env!("CARGO_PKG_VERSION"),
+        "components": {
+            "store": store,
+            "bus": {"status": "ok", "kind": core.bus.describe()},
+            "audit": audit,
+            "agents": {"status": if online > 0 { "ok" } else { "none_online" }, "online": online, "known": agents.len()},
+            "playbooks": {"status": "ok", "path": core.config.playbooks, "count": core.catalogue().playbooks.len()},
+        }
+    });
+    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (code, Json(body)).into_response()
+}
+
+async fn status(State(core): State<Arc<Core>>) -> ApiResult<Json<serde_json::Value>> {
+    let (requests, tasks) = core.store.status_counts().await?;
+    let to_map = |rows: Vec<(String, i64)>| {
+        rows.into_iter()
+            .map(|(status, count)| (status, serde_json::Value::from(count)))
+            .collect::<serde_json::Map<String, serde_json::Value>>()
+    };
+    let agents = core.agents();
+    Ok(Json(serde_json::json!({
+        "requests": to_map(requests),
+        "tasks": to_map(tasks),
+        "agents": {"online": agents.iter().filter(|a| a.status == "online").count(), "known": agents.len()},
+    })))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn docs() -> Html<&'static str> {
+    Html(DOCS_PAGE)
+}
+
+async fn unknown_route(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_route", format!("no API route {}; see /docs", uri.path()))
+}

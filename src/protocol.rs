@@ -1,0 +1,340 @@
+//! The message protocol between the orchestrator and its agents: a versioned JSON envelope
+//! and the message types it carries. `docs/protocol.md` is the human reference for this file.
+//!
+//! Invariant: this module depends on nothing else in the crate except `model` ids and types,
+//! so an agent written elsewhere needs only this contract.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AgentType, HostCounts, Resources};
+
+/// The version this build speaks. Peers with another major version are refused.
+pub const PROTOCOL_VERSION: &str = "1.0";
+
+/// Every message on the bus is one of these, serialized as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub protocol_version: String,
+    pub message_id: String,
+    /// Ties replies to what they answer: the task id for task traffic.
+    pub correlation_id: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    /// Who sent it: `orchestrator` or an agent id.
+    pub sender: String,
+    #[serde(flatten)]
+    pub message: Message,
+}
+
+/// The message set. On the wire: `"type": "<name>", "payload": {…}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "payload", rename_all = "snake_case")]
+pub enum Message {
+    Dispatch(Dispatch),
+    Ack(Ack),
+    Progress(Progress),
+    Result(TaskResult),
+    Cancel(Cancel),
+    Heartbeat(Heartbeat),
+    Hello(Hello),
+    Goodbye(Goodbye),
+    Error(ErrorReply),
+}
+
+impl Message {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Message::Dispatch(_) => "dispatch",
+            Message::Ack(_) => "ack",
+            Message::Progress(_) => "progress",
+            Message::Result(_) => "result",
+            Message::Cancel(_) => "cancel",
+            Message::Heartbeat(_) => "heartbeat",
+            Message::Hello(_) => "hello",
+            Message::Goodbye(_) => "goodbye",
+            Message::Error(_) => "error",
+        }
+    }
+}
+
+/// Work for an agent: run one plan step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dispatch {
+    pub task_id: String,
+    pub request_id: String,
+    pub step_id: String,
+    pub title: String,
+    pub action: String,
+    /// Path relative to the agent's playbook repository.
+    pub playbook: Option<String>,
+    /// Ansible `--limit`.
+    pub limit: Option<String>,
+    /// Preview only (`--check --diff`).
+    #[serde(default)]
+    pub check_mode: bool,
+    pub resources: Resources,
+    /// The agent must give up and report failure after this many seconds.
+    pub deadline_s: u64,
+}
+
+/// "I have the task and I am starting it."
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ack {
+    pub task_id: String,
+}
+
+/// A live execution event of a task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Progress {
+    pub task_id: String,
+    pub event: ExecEvent,
+}
+
+/// One structured event of a playbook run, as the Ansible callback reports it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ExecEvent {
+    /// `playbook_start`, `play_start`, `task_start`, `task_result`, `stats`, `output`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// For `task_result`: `ok`, `changed`, `failed`, `skipped`, `unreachable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+/// How a task ended, with the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskResult {
+    pub task_id: String,
+    pub outcome: ResultStatus,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// Ansible's recap, per host.
+    #[serde(default)]
+    pub hosts: BTreeMap<String, HostCounts>,
+    /// Tasks that failed, with their messages.
+    #[serde(default)]
+    pub failures: Vec<Failure>,
+    /// Why the task could not run or finish, in plain words.
+    pub error: Option<String>,
+    /// The agent's capacity when it finished, attached on failure.
+    pub capacity: Option<Capacity>,
+}
+
+/// The three ways a task ends on an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultStatus {
+    Succeeded,
+    Failed,
+    Aborted,
+}
+
+/// One failed Ansible task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub host: String,
+    pub task: String,
+    pub msg: String,
+}
+
+/// Stop a task: the agent terminates it and answers with a `result` of `aborted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cancel {
+    pub task_id: String,
+    pub reason: String,
+}
+
+/// An agent's periodic sign of life, with what it can take on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    pub agent_type: AgentType,
+    pub capacity: Capacity,
+    /// Seconds until this heartbeat is stale.
+    pub ttl_s: u64,
+}
+
+/// What a machine has free right now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    pub cpu_load_percent: f64,
+    pub cpu_cores: u32,
+    pub free_cpu_cores: f64,
+    pub memory_total_mb: u64,
+    pub memory_free_mb: u64,
+    pub gpus: Vec<Gpu>,
+}
+
+/// One GPU's memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gpu {
+    pub name: String,
+    pub vram_total_mb: u64,
+    pub vram_free_mb: u64,
+}
+
+/// An agent joining.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hello {
+    pub agent_type: AgentType,
+    pub version: String,
+    pub host: String,
+}
+
+/// An agent leaving on purpose.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Goodbye {
+    pub reason: String,
+}
+
+/// A refusal or failure to process a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorReply {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retryable: bool,
+}
+
+/// Why a message was refused. Stable strings: agents branch on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not an envelope.
+    MalformedMessage,
+    /// `protocol_version` with a major version this build does not speak.
+    IncompatibleVersion,
+    /// A `type` this build does not know.
+    UnknownType,
+    /// The payload does not fit its type.
+    InvalidPayload,
+    /// The agent cannot run this work (no such playbook, no capacity, …).
+    Rejected,
+    /// Something broke on the receiving side.
+    Internal,
+}
+
+impl Envelope {
+    /// Wraps a message for sending now.
+    pub fn new(sender: &str, correlation_id: Option<String>, message: Message) -> Self {
+        Self {
+            protocol_version: PROTOCOL_VERSION.to_owned(),
+            message_id: uuid::Uuid::now_v7().to_string(),
+            correlation_id,
+            sent_at: Utc::now(),
+            sender: sender.to_owned(),
+            message,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("envelopes always serialize")
+    }
+
+    /// Parses and checks a message from the bus, telling apart the ways it can be wrong
+    /// so the receiver can answer with the right error code.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError {
+                code: ErrorCode::MalformedMessage,
+                message: format!("not JSON: {e}"),
+            })?;
+        let version = value
+            .get("protocol_version")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| DecodeError {
+                code: ErrorCode::MalformedMessage,
+                message: "missing protocol_version".into(),
+            })?;
+        if version.split('.').next() != PROTOCOL_VERSION.split('.').next() {
+            return Err(DecodeError {
+                code: ErrorCode::IncompatibleVersion,
+                message: format!("protocol_version {version} is not compatible with {PROTOCOL_VERSION}"),
+            });
+        }
+        let kind = value.get("type").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        const KNOWN: &[&str] = &[
+            "dispatch", "ack", "progress", "result", "cancel", "heartbeat", "hello", "goodbye",
+            "error",
+        ];
+        if !KNOWN.contains(&kind.as_str()) {
+            return Err(DecodeError {
+                code: ErrorCode::UnknownType,
+                message: format!("unknown message type {kind:?}"),
+            });
+        }
+        serde_json::from_value(value).map_err(|e| DecodeError {
+            code: ErrorCode::InvalidPayload,
+            message: format!("invalid {kind} message: {e}"),
+        })
+    }
+}
+
+/// Why an incoming message was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct DecodeError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_round_trip_with_type_and_payload_on_the_wire() {
+        let env = Envelope::new(
+            "orchestrator",
+            Some("task_1".into()),
+            Message::Ack(Ack {
+                task_id: "task_1".into(),
+            }),
+        );
+        let wire: serde_json::Value = serde_json::from_slice(&env.encode()).unwrap();
+        assert_eq!(wire["type"], "ack");
+        assert_eq!(wire["payload"]["task_id"], "task_1");
+        assert_eq!(wire["protocol_version"], "1.0");
+        assert_eq!(Envelope::decode(&env.encode()).unwrap(), env);
+    }
+
+    #[test]
+    fn bad_messages_get_distinct_codes() {
+        let code = |bytes: &[u8]| Envelope::decode(bytes).unwrap_err().code;
+        assert_eq!(code(b"{not json"), ErrorCode::MalformedMessage);
+        assert_eq!(code(br#"{"type":"ack"}"#), ErrorCode::MalformedMessage);
+        let base = r#"{"protocol_version":"V","message_id":"m","correlation_id":null,"sent_at":"2026-01-01T00:00:00Z","sender":"x","type":"T","payload":P}"#;
+        let msg = |v: &str, t: &str, p: &str| base.replace('V', v).replace('T', t).replace('P', p);
+        assert_eq!(
+            code(msg("2.0", "ack", r#"{"task_id":"t"}"#).as_bytes()),
+            ErrorCode::IncompatibleVersion
+        );
+        assert_eq!(
+            code(msg("1.0", "launch_missiles", "{}").as_bytes()),
+            ErrorCode::UnknownType
+        );
+        assert_eq!(
+            code(msg("1.0", "ack", r#"{"task_id":"t","extra":1}"#).as_bytes()),
+            ErrorCode::InvalidPayload
+        );
+        assert!(Envelope::decode(msg("1.1", "ack", r#"{"task_id":"t"}"#).as_bytes()).is_ok());
+    }
+}

@@ -1,0 +1,488 @@
+//! The state store: requests, plan versions, tasks and their events, in SQLite.
+//! Schema changes are numbered migrations under `migrations/`, applied at start-up.
+//!
+//! Invariant: only the orchestrator uses the store; agents report through the bus.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use anyhow::Context;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
+use sqlx::{Row, SqlitePool};
+
+use crate::model::{
+    Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus,
+};
+use crate::protocol::ExecEvent;
+
+/// Migrations in order. Never edit a released one: add the next.
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+)];
+
+/// Filters for listing tasks; all optional, combined with AND.
+#[derive(Debug, Default, Clone)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub service: Option<String>,
+    pub request_id: Option<RequestId>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub limit: u32,
+}
+
+/// How a task finished, as written to its row.
+#[derive(Debug, Clone)]
+pub struct TaskFinish {
+    pub status: TaskStatus,
+    pub outcome: String,
+    pub resource_usage: serde_json::Value,
+    pub error: Option<String>,
+    pub resource_state_at_failure: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+fn ts(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_ts(text: &str) -> anyhow::Result<DateTime<Utc>> {
+    Ok(DateTime::parse_from_rfc3339(text)
+        .with_context(|| format!("bad timestamp {text:?} in the store"))?
+        .with_timezone(&Utc))
+}
+
+fn parse_opt_ts(text: Option<String>) -> anyhow::Result<Option<DateTime<Utc>>> {
+    text.as_deref().map(parse_ts).transpose()
+}
+
+fn json_col(row: &SqliteRow, col: &str) -> anyhow::Result<serde_json::Value> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_str(&text).with_context(|| format!("bad JSON in column {col}"))
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` and migrates it forward.
+    pub async fn open_sqlite(path: &Path) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the database at {}", path.display()))?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> anyhow::Result<()> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS chiffon_migrations (
+                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for (version, name, sql) in SQLITE_MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            let applied: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM chiffon_migrations WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if applied.is_some() {
+                continue;
+            }
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .with_context(|| format!("migration {version} ({name}) failed"))?;
+            sqlx::query("INSERT INTO chiffon_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+                .bind(version)
+                .bind(name)
+                .bind(ts(Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, name, "applied database migration");
+        }
+        Ok(())
+    }
+
+    /// Answers whether the database is reachable, for `/health`.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Stores a new request with its first plan, in one transaction.
+    pub async fn create_request(&self, request: &Request) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO requests (id, text, status, high_value, plan_version, reason, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(request.id.as_str())
+        .bind(&request.text)
+        .bind(request.status.as_str())
+        .bind(request.high_value)
+        .bind(request.plan.version)
+        .bind(&request.reason)
+        .bind(ts(request.created_at))
+        .bind(ts(request.updated_at))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO plans (request_id, version, plan, created_at) VALUES (?, ?, ?, ?)")
+            .bind(request.id.as_str())
+            .bind(request.plan.version)
+            .bind(serde_json::to_string(&request.plan)?)
+            .bind(ts(request.created_at))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    const REQUEST_COLUMNS: &str = "r.id, r.text, r.status, r.high_value, r.reason, r.created_at, r.updated_at, p.plan
+         FROM requests r JOIN plans p ON p.request_id = r.id AND p.version = r.plan_version";
+
+    fn request_from_row(row: &SqliteRow) -> anyhow::Result<Request> {
+        let id: String = row.try_get("id")?;
+        let status: String = row.try_get("status")?;
+        let plan: String = row.try_get("plan")?;
+        Ok(Request {
+            id: RequestId::parse(&id).with_context(|| format!("bad request id {id:?}"))?,
+            text: row.try_get("text")?,
+            status: RequestStatus::parse(&status)
+                .with_context(|| format!("bad request status {status:?}"))?,
+            high_value: row.try_get("high_value")?,
+            plan: serde_json::from_str::<Plan>(&plan).context("bad plan JSON")?,
+            reason: row.try_get("reason")?,
+            created_at: parse_ts(row.try_get("created_at")?)?,
+            updated_at: parse_ts(row.try_get("updated_at")?)?,
+        })
+    }
+
+    pub async fn get_request(&self, id: &RequestId) -> anyhow::Result<Option<Request>> {
+        let sql = format!("SELECT {} WHERE r.id = ?", Self::REQUEST_COLUMNS);
+        let row = sqlx::query(&sql)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::request_from_row).transpose()
+    }
+
+    /// Newest first. `before` is the id of the last request of the previous page.
+    pub async fn list_requests(
+        &self,
+        before: Option<&RequestId>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Request>> {
+        let sql = format!(
+            "SELECT {} WHERE (? IS NULL OR r.id < ?) ORDER BY r.id DESC LIMIT ?",
+            Self::REQUEST_COLUMNS
+        );
+        let before = before.map(|b| b.as_str());
+        let rows = sqlx::query(&sql)
+            .bind(before)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::request_from_row).collect()
+    }
+
+    /// Moves a request to `to` only if it is currently in one of `from`; returns whether it
+    /// moved. This compare-and-set is what makes "approve twice" run the plan once.
+    pub async fn transition_request(
+        &self,
+        id: &RequestId,
+        from: &[RequestStatus],
+        to: RequestStatus,
+        reason: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        let placeholders = vec!["?"; from.len()].join(", ");
+        let sql = format!(
+            "UPDATE requests SET status = ?, reason = COALESCE(?, reason), updated_at = ?
+             WHERE id = ? AND status IN ({placeholders})"
+        );
+        let mut query = sqlx::query(&sql)
+            .bind(to.as_str())
+            .bind(reason)
+            .bind(ts(Utc::now()))
+            .bind(id.as_str());
+        for status in from {
+            query = query.bind(status.as_str());
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+    }
+
+    pub async fn insert_task(&self, task: &Task) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO tasks (task_id, request_id, step_id, plan_version, title, status, outcome,
+                resource_usage, service_touched, agent_id, playbook, error, resource_state_at_failure,
+                suggestions, audit_commit, created_at, updated_at, started_at, finished_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(task.id.as_str())
+        .bind(task.request_id.as_str())
+        .bind(&task.step_id)
+        .bind(task.plan_version)
+        .bind(&task.title)
+        .bind(task.status.as_str())
+        .bind(&task.outcome)
+        .bind(task.resource_usage.to_string())
+        .bind(&task.service_touched)
+        .bind(&task.agent_id)
+        .bind(&task.playbook)
+        .bind(&task.error)
+        .bind(task.resource_state_at_failure.as_ref().map(|v| v.to_string()))
+        .bind(task.suggestions.to_string())
+        .bind(&task.audit_commit)
+        .bind(ts(task.created_at))
+        .bind(ts(task.updated_at))
+        .bind(task.started_at.map(ts))
+        .bind(task.finished_at.map(ts))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that a task left the orchestrator (`dispatched`) or that an agent took it
+    /// (`running`, with the agent's id and the start time). Never moves a finished task.
+    pub async fn mark_task(
+        &self,
+        id: &TaskId,
+        status: TaskStatus,
+        agent_id: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let now = ts(Utc::now());
+        let started = (status == TaskStatus::Running).then(|| now.clone());
+        sqlx::query(
+            "UPDATE tasks SET status = ?, agent_id = COALESCE(?, agent_id),
+                started_at = COALESCE(started_at, ?), updated_at = ?
+             WHERE task_id = ? AND status NOT IN ('succeeded', 'failed', 'aborted', 'cancelled')",
+        )
+        .bind(status.as_str())
+        .bind(agent_id)
+        .bind(started)
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Writes a task's end. Returns false if it had already finished (a duplicate result).
+    pub async fn finish_task(&self, id: &TaskId, finish: &TaskFinish) -> anyhow::Result<bool> {
+        let now = ts(Utc::now());
+        let done = sqlx::query(
+            "UPDATE tasks SET status = ?, outcome = ?, resource_usage = ?, error = ?,
+                resource_state_at_failure = ?, finished_at = ?, updated_at = ?
+             WHERE task_id = ? AND status NOT IN ('succeeded', 'failed', 'aborted', 'cancelled')",
+        )
+        .bind(finish.status.as_str())
+        .bind(&finish.outcome)
+        .bind(finish.resource_usage.to_string())
+        .bind(&finish.error)
+        .bind(finish.resource_state_at_failure.as_ref().map(|v| v.to_string()))
+        .bind(&now)
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn set_task_audit_commit(&self, id: &TaskId, commit: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE tasks SET audit_commit = ?, updated_at = ? WHERE task_id = ?")
+            .bind(commit)
+            .bind(ts(Utc::now()))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    fn task_from_row(row: &SqliteRow) -> anyhow::Result<Task> {
+        let id: String = row.try_get("task_id")?;
+        let request_id: String = row.try_get("request_id")?;
+        let status: String = row.try_get("status")?;
+        let failure_state: Option<String> = row.try_get("resource_state_at_failure")?;
+        Ok(Task {
+            id: TaskId::parse(&id).with_context(|| format!("bad task id {id:?}"))?,
+            request_id: RequestId::parse(&request_id)
+                .with_context(|| format!("bad request id {request_id:?}"))?,
+            step_id: row.try_get("step_id")?,
+            plan_version: row.try_get("plan_version")?,
+            title: row.try_get("title")?,
+            status: TaskStatus::parse(&status)
+                .with_context(|| format!("bad task status {status:?}"))?,
+            outcome: row.try_get("outcome")?,
+            resource_usage: json_col(row, "resource_usage")?,
+            service_touched: row.try_get("service_touched")?,
+            agent_id: row.try_get("agent_id")?,
+            playbook: row.try_get("playbook")?,
+            error: row.try_get("error")?,
+            resource_state_at_failure: failure_state
+                .map(|s| serde_json::from_str(&s))
+                .transpose()?,
+            suggestions: json_col(row, "suggestions")?,
+            audit_commit: row.try_get("audit_commit")?,
+            created_at: parse_ts(row.try_get("created_at")?)?,
+            updated_at: parse_ts(row.try_get("updated_at")?)?,
+            started_at: parse_opt_ts(row.try_get("started_at")?)?,
+            finished_at: parse_opt_ts(row.try_get("finished_at")?)?,
+        })
+    }
+
+    pub async fn get_task(&self, id: &TaskId) -> anyhow::Result<Option<Task>> {
+        let row = sqlx::query("SELECT * FROM tasks WHERE task_id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::task_from_row).transpose()
+    }
+
+    /// Tasks matching `filter`, oldest first.
+    pub async fn list_tasks(&self, filter: &TaskFilter) -> anyhow::Result<Vec<Task>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tasks
+             WHERE (?1 IS NULL OR status = ?1)
+               AND (?2 IS NULL OR service_touched = ?2)
+               AND (?3 IS NULL OR request_id = ?3)
+               AND (?4 IS NULL OR created_at >= ?4)
+               AND (?5 IS NULL OR created_at < ?5)
+             ORDER BY created_at, task_id LIMIT ?6",
+        )
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(&filter.service)
+        .bind(filter.request_id.as_ref().map(|r| r.as_str()))
+        .bind(filter.since.map(ts))
+        .bind(filter.until.map(ts))
+        .bind(filter.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::task_from_row).collect()
+    }
+
+    /// Appends an execution event to a task; events keep their arrival order.
+    pub async fn append_event(&self, task: &TaskId, event: &ExecEvent) -> anyhow::Result<i64> {
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO task_events (task_id, seq, at, event)
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_events WHERE task_id = ?1), ?2, ?3)
+             RETURNING seq",
+        )
+        .bind(task.as_str())
+        .bind(ts(Utc::now()))
+        .bind(serde_json::to_string(event)?)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(seq)
+    }
+
+    pub async fn task_events(&self, task: &TaskId) -> anyhow::Result<Vec<TaskEvent>> {
+        let rows = sqlx::query("SELECT seq, at, event FROM task_events WHERE task_id = ? ORDER BY seq")
+            .bind(task.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let event: String = row.try_get("event")?;
+                Ok(TaskEvent {
+                    seq: row.try_get("seq")?,
+                    task_id: task.clone(),
+                    at: parse_ts(row.try_get("at")?)?,
+                    event: serde_json::from_str(&event)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Durations in seconds of a playbook's past successful runs, newest first, for estimates.
+    pub async fn playbook_durations(&self, playbook: &str, limit: u32) -> anyhow::Result<Vec<f64>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT started_at, finished_at FROM tasks
+             WHERE playbook = ? AND status = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL
+             ORDER BY finished_at DESC LIMIT ?",
+        )
+        .bind(playbook)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|(start, end)| {
+                Ok((parse_ts(end)? - parse_ts(start)?).num_milliseconds() as f64 / 1000.0)
+            })
+            .collect()
+    }
+
+    /// For every playbook that has finished at least once: (playbook, finished runs, whether
+    /// the latest run failed).
+    pub async fn playbook_runs(&self) -> anyhow::Result<Vec<(String, u32, bool)>> {
+        let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT t.playbook, COUNT(*),
+                (SELECT l.status FROM tasks l WHERE l.playbook = t.playbook
+                   AND l.status IN ('succeeded', 'failed', 'aborted')
+                   ORDER BY l.finished_at DESC LIMIT 1)
+             FROM tasks t
+             WHERE t.playbook IS NOT NULL AND t.status IN ('succeeded', 'failed', 'aborted')
+             GROUP BY t.playbook",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(playbook, runs, last)| (playbook, runs as u32, last.as_deref() == Some("failed")))
+            .collect())
+    }
+
+    /// After a restart nothing is still executing: tasks and requests that were in flight are
+    /// marked failed with the reason, so no work is silently lost. Returns the tasks it closed.
+    pub async fn fail_interrupted(&self, reason: &str) -> anyhow::Result<Vec<TaskId>> {
+        let now = ts(Utc::now());
+        let mut tx = self.pool.begin().await?;
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE tasks SET status = 'failed', error = ?, outcome = ?, finished_at = ?, updated_at = ?
+             WHERE status IN ('queued', 'dispatched', 'running') RETURNING task_id",
+        )
+        .bind(reason)
+        .bind(format!("failed: {reason}"))
+        .bind(&now)
+        .bind(&now)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE requests SET status = 'failed', reason = ?, updated_at = ?
+             WHERE status IN ('approved', 'running', 'paused')",
+        )
+        .bind(reason)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ids.iter().filter_map(|id| TaskId::parse(id)).collect())
+    }
+
+    /// Counts of requests by status and tasks by status, for `/status`.
+    pub async fn status_counts(&self) -> anyhow::Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
+        let requests = sqlx::query_as("SELECT status, COUNT(*) FROM requests GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        let tasks = sqlx::query_as("SELECT status, COUNT(*) FROM tasks GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((requests, tasks))
+    }
+}
