@@ -119,6 +119,18 @@ impl Agent {
 
     async fn execute(&self, dispatch: Dispatch) -> anyhow::Result<()> {
         let task = dispatch.task_id.clone();
+        if dispatch.expires_at < chrono::Utc::now() {
+            // The orchestrator has already failed this task for want of an ack: running it
+            // now would change the homelab behind everyone's back.
+            tracing::warn!(task = %task, "dropping a dispatch that expired before it was received");
+            return self
+                .send(Some(&task), Message::Error(ErrorReply {
+                    code: ErrorCode::Rejected,
+                    message: format!("dispatch for {task} expired at {} before this agent received it", dispatch.expires_at),
+                    retryable: false,
+                }))
+                .await;
+        }
         self.send(Some(&task), Message::Ack(Ack { task_id: task.clone() })).await?;
         let Some(playbook) = dispatch.playbook.clone() else {
             return self.fail(&task, format!("step {:?} has no playbook for an infra agent to run", dispatch.title)).await;

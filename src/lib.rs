@@ -17,3 +17,4 @@ pub mod planner;
 pub mod protocol;
 pub mod redact;
 pub mod store;
+

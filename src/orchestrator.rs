@@ -397,6 +397,7 @@ impl Core {
             check_mode: false,
             resources: step.resources.clone(),
             deadline_s: self.config.execution_deadline.as_secs(),
+            expires_at: Utc::now() + self.config.ack_timeout,
         };
         let envelope = Envelope::new("orchestrator", Some(task.id.to_string()), Message::Dispatch(dispatch));
         self.bus.publish(&Queue::Work(step.agent_type), envelope.encode()).await?;
@@ -504,6 +505,7 @@ impl Core {
     async fn handle_event(&self, envelope: Envelope) -> anyhow::Result<()> {
         let sender = envelope.sender.clone();
         let kind = envelope.message.type_name();
+        let correlation_id = envelope.correlation_id.clone();
         match envelope.message {
             Message::Hello(hello) => {
                 let now = Utc::now();
@@ -572,14 +574,33 @@ impl Core {
                 }
             }
             Message::Result(result) => {
-                let Some(task_id) = TaskId::parse(&result.task_id) else { return Ok(()) };
+                let Some(task_id) = TaskId::parse(&result.task_id) else {
+                    tracing::warn!(agent = %sender, "result for a malformed task id {:?}", result.task_id);
+                    return Ok(());
+                };
                 self.store.finish_task(&task_id, &finish_of(&result)).await?;
-                if let Some(waiter) = lock(&self.waiters).remove(&result.task_id) {
-                    let _ = waiter.send(result);
-                }
+                self.resolve(task_id.as_str(), &sender, result);
             }
             Message::Error(error) => {
                 tracing::warn!(agent = %sender, code = ?error.code, "agent reported an error: {}", error.message);
+                // An error about a task that is being waited for fails that task with the reason.
+                if let Some(task_id) = correlation_id.as_deref().and_then(TaskId::parse) {
+                    let waited = lock(&self.waiters).contains_key(task_id.as_str());
+                    if waited {
+                        let result = TaskResult {
+                            task_id: task_id.to_string(),
+                            outcome: ResultStatus::Failed,
+                            exit_code: None,
+                            duration_ms: 0,
+                            hosts: BTreeMap::new(),
+                            failures: Vec::new(),
+                            error: Some(format!("agent {sender} refused the task: {}", error.message)),
+                            capacity: None,
+                        };
+                        self.store.finish_task(&task_id, &finish_of(&result)).await?;
+                        self.resolve(task_id.as_str(), &sender, result);
+                    }
+                }
             }
             Message::Dispatch(_) | Message::Cancel(_) => {
                 tracing::warn!(agent = %sender, "ignored a {kind} message on the events queue");
@@ -589,7 +610,20 @@ impl Core {
     }
 }
 
-/// The task row's end state from an agent's result.
+impl Core {
+    /// Hands a task's result to its executor. A result can arrive without an ack (an agent
+    /// that refuses work straight away), so it settles the ack wait too.
+    fn resolve(&self, task_id: &str, agent: &str, result: TaskResult) {
+        if let Some(waiter) = lock(&self.unacked).remove(task_id) {
+            let _ = waiter.send(agent.to_owned());
+        }
+        if let Some(waiter) = lock(&self.waiters).remove(task_id) {
+            let _ = waiter.send(result);
+        }
+    }
+}
+
+/// The task row's end state from an agent's result, with secrets redacted.
 fn finish_of(result: &TaskResult) -> TaskFinish {
     let status = match result.outcome {
         ResultStatus::Succeeded => TaskStatus::Succeeded,
@@ -601,7 +635,8 @@ fn finish_of(result: &TaskResult) -> TaskFinish {
         .iter()
         .map(|(host, c)| format!("{host} ok={} changed={} failed={}", c.ok, c.changed, c.failed + c.unreachable))
         .collect();
-    let outcome = match (&result.error, recap.is_empty()) {
+    let error = result.error.as_deref().map(|e| crate::redact::text(e).into_owned());
+    let outcome = match (&error, recap.is_empty()) {
         (None, false) => format!("{status}: {}", recap.join(", ")),
         (None, true) => status.to_string(),
         (Some(error), _) => format!("{status}: {}", error.chars().take(300).collect::<String>()),
@@ -614,7 +649,7 @@ fn finish_of(result: &TaskResult) -> TaskFinish {
             "exit_code": result.exit_code,
             "hosts": result.hosts,
         }),
-        error: result.error.clone(),
+        error,
         resource_state_at_failure: result
             .capacity
             .as_ref()

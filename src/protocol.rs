@@ -78,9 +78,13 @@ pub struct Dispatch {
     pub resources: Resources,
     /// The agent must give up and report failure after this many seconds.
     pub deadline_s: u64,
+    /// The orchestrator stops waiting for an ack at this time; an agent that receives the
+    /// dispatch later must not run it (it answers with an `error`, code `rejected`).
+    pub expires_at: DateTime<Utc>,
 }
 
-/// "I have the task and I am starting it."
+/// "I have the task." Sent on receipt, before the work is checked and started; a task that
+/// cannot run is then reported as a failed `result`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ack {
@@ -98,7 +102,7 @@ pub struct Progress {
 /// One structured event of a playbook run, as the Ansible callback reports it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExecEvent {
-    /// `playbook_start`, `play_start`, `task_start`, `task_result`, `stats`, `output`.
+    /// `playbook_start`, `play_start`, `task_start`, `task_result` or `stats`.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub play: Option<String>,
@@ -106,13 +110,17 @@ pub struct ExecEvent {
     pub task: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// For `task_result`: `ok`, `changed`, `failed`, `skipped`, `unreachable`.
+    /// For `task_result`: `ok`, `changed`, `failed`, `skipped`, `unreachable`, `ignored`
+    /// (failed with `ignore_errors`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+    /// For `stats`: the play recap per host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<BTreeMap<String, HostCounts>>,
 }
 
 /// How a task ended, with the evidence.
@@ -250,42 +258,61 @@ impl Envelope {
     }
 
     /// Parses and checks a message from the bus, telling apart the ways it can be wrong
-    /// so the receiver can answer with the right error code.
+    /// so the receiver can answer with the right error code: not an envelope
+    /// (`malformed_message`), another major version (`incompatible_version`), a type this
+    /// build does not know (`unknown_type`), or a payload that does not fit (`invalid_payload`).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let malformed = |message: String| DecodeError { code: ErrorCode::MalformedMessage, message };
         let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|e| DecodeError {
-                code: ErrorCode::MalformedMessage,
-                message: format!("not JSON: {e}"),
-            })?;
-        let version = value
-            .get("protocol_version")
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| DecodeError {
-                code: ErrorCode::MalformedMessage,
-                message: "missing protocol_version".into(),
-            })?;
-        if version.split('.').next() != PROTOCOL_VERSION.split('.').next() {
+            serde_json::from_slice(bytes).map_err(|e| malformed(format!("not JSON: {e}")))?;
+        let header: Header = serde_json::from_value(value.clone())
+            .map_err(|e| malformed(format!("not a Chiffon envelope: {e}")))?;
+        if major(&header.protocol_version) != major(PROTOCOL_VERSION) {
             return Err(DecodeError {
                 code: ErrorCode::IncompatibleVersion,
-                message: format!("protocol_version {version} is not compatible with {PROTOCOL_VERSION}"),
+                message: format!(
+                    "protocol_version {} is not compatible with {PROTOCOL_VERSION}",
+                    header.protocol_version
+                ),
             });
         }
-        let kind = value.get("type").and_then(|v| v.as_str()).unwrap_or("").to_owned();
-        const KNOWN: &[&str] = &[
-            "dispatch", "ack", "progress", "result", "cancel", "heartbeat", "hello", "goodbye",
-            "error",
-        ];
-        if !KNOWN.contains(&kind.as_str()) {
+        if !KNOWN_TYPES.contains(&header.kind.as_str()) {
             return Err(DecodeError {
                 code: ErrorCode::UnknownType,
-                message: format!("unknown message type {kind:?}"),
+                message: format!("unknown message type {:?}", header.kind),
             });
         }
         serde_json::from_value(value).map_err(|e| DecodeError {
             code: ErrorCode::InvalidPayload,
-            message: format!("invalid {kind} message: {e}"),
+            message: format!("invalid {} message: {e}", header.kind),
         })
     }
+}
+
+/// Every message type name, as on the wire.
+const KNOWN_TYPES: &[&str] = &[
+    "dispatch", "ack", "progress", "result", "cancel", "heartbeat", "hello", "goodbye", "error",
+];
+
+/// The envelope without its payload: what must be right before the payload is looked at.
+#[derive(Deserialize)]
+struct Header {
+    protocol_version: String,
+    #[allow(dead_code)]
+    message_id: String,
+    #[allow(dead_code)]
+    sent_at: DateTime<Utc>,
+    #[allow(dead_code)]
+    sender: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// `"1.0"` → 1. Versions must be `MAJOR.MINOR`.
+fn major(version: &str) -> Option<u32> {
+    let (major, minor) = version.split_once('.')?;
+    minor.parse::<u32>().ok()?;
+    major.parse().ok()
 }
 
 /// Why an incoming message was refused.
@@ -321,8 +348,11 @@ mod tests {
         let code = |bytes: &[u8]| Envelope::decode(bytes).unwrap_err().code;
         assert_eq!(code(b"{not json"), ErrorCode::MalformedMessage);
         assert_eq!(code(br#"{"type":"ack"}"#), ErrorCode::MalformedMessage);
-        let base = r#"{"protocol_version":"V","message_id":"m","correlation_id":null,"sent_at":"2026-01-01T00:00:00Z","sender":"x","type":"T","payload":P}"#;
-        let msg = |v: &str, t: &str, p: &str| base.replace('V', v).replace('T', t).replace('P', p);
+        let msg = |v: &str, t: &str, p: &str| {
+            format!(
+                r#"{{"protocol_version":"{v}","message_id":"m","correlation_id":null,"sent_at":"2026-01-01T00:00:00Z","sender":"x","type":"{t}","payload":{p}}}"#
+            )
+        };
         assert_eq!(
             code(msg("2.0", "ack", r#"{"task_id":"t"}"#).as_bytes()),
             ErrorCode::IncompatibleVersion
@@ -334,6 +364,14 @@ mod tests {
         assert_eq!(
             code(msg("1.0", "ack", r#"{"task_id":"t","extra":1}"#).as_bytes()),
             ErrorCode::InvalidPayload
+        );
+        assert_eq!(
+            code(msg("one", "ack", r#"{"task_id":"t"}"#).as_bytes()),
+            ErrorCode::IncompatibleVersion
+        );
+        assert_eq!(
+            code(br#"{"protocol_version":"1.0","type":"ack","payload":{"task_id":"t"}}"#),
+            ErrorCode::MalformedMessage
         );
         assert!(Envelope::decode(msg("1.1", "ack", r#"{"task_id":"t"}"#).as_bytes()).is_ok());
     }

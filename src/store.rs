@@ -44,6 +44,17 @@ pub struct TaskFinish {
     pub resource_state_at_failure: Option<serde_json::Value>,
 }
 
+/// The statements of a migration file. Statements end with `;`; comments are whole `--`
+/// lines. (Statement by statement because `raw_sql` over a transaction is not `Send` in sqlx 0.8,
+/// and the server future must be.)
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(';').map(str::trim).filter(|statement| {
+        statement
+            .lines()
+            .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with("--"))
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
@@ -104,10 +115,12 @@ impl Store {
             if applied.is_some() {
                 continue;
             }
-            sqlx::raw_sql(sql)
-                .execute(&mut *tx)
-                .await
-                .with_context(|| format!("migration {version} ({name}) failed"))?;
+            for statement in statements(sql) {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .with_context(|| format!("migration {version} ({name}) failed"))?;
+            }
             sqlx::query("INSERT INTO chiffon_migrations (version, name, applied_at) VALUES (?, ?, ?)")
                 .bind(version)
                 .bind(name)

@@ -56,7 +56,7 @@ pub struct RunOutcome {
     pub duration: Duration,
     pub hosts: BTreeMap<String, HostCounts>,
     pub failures: Vec<Failure>,
-    /// Set when the run was stopped (abort or deadline).
+    /// Set when the run was stopped because it was cancelled (a deadline is a failure).
     pub aborted: bool,
     /// Why it did not succeed, in plain words; `None` on success.
     pub error: Option<String>,
@@ -239,7 +239,10 @@ impl Ansible {
         let deadline = tokio::time::sleep(spec.deadline);
         tokio::pin!(deadline);
         let mut cancel = cancel;
+        // Why the run was stopped early, and whether a person asked for it (abort) rather
+        // than the deadline (a failure).
         let mut stop_reason: Option<String> = None;
+        let mut cancelled = false;
         let status = loop {
             tokio::select! {
                 Some(line) = line_rx.recv() => self.absorb(line, &mut outcome, &events),
@@ -253,10 +256,11 @@ impl Ansible {
                 reason = &mut cancel, if stop_reason.is_none() => {
                     let reason = reason.unwrap_or_else(|_| "the agent is shutting down".to_owned());
                     stop_reason = Some(format!("aborted: {reason}"));
+                    cancelled = true;
                     terminate(pid);
                 }
                 () = &mut deadline, if stop_reason.is_none() => {
-                    stop_reason = Some(format!("aborted: passed its deadline of {} s", spec.deadline.as_secs()));
+                    stop_reason = Some(format!("stopped: the run passed its deadline of {} s", spec.deadline.as_secs()));
                     terminate(pid);
                 }
             }
@@ -274,7 +278,7 @@ impl Ansible {
         }
         outcome.duration = started.elapsed();
         outcome.exit_code = status.code();
-        outcome.aborted = stop_reason.is_some();
+        outcome.aborted = cancelled;
         outcome.error = match (stop_reason, status.success()) {
             (Some(reason), _) => Some(reason),
             (None, true) => None,
@@ -296,8 +300,8 @@ impl Ansible {
     }
 
     fn absorb(&self, line: CallbackLine, outcome: &mut RunOutcome, events: &mpsc::UnboundedSender<ExecEvent>) {
-        if let Some(hosts) = line.hosts {
-            outcome.hosts = hosts;
+        if let Some(hosts) = &line.hosts {
+            outcome.hosts = hosts.clone();
         }
         let msg = line.msg.map(|m| crate::redact::text(&m).into_owned());
         if line.kind == "task_result" && matches!(line.status.as_deref(), Some("failed" | "unreachable")) {
@@ -308,6 +312,7 @@ impl Ansible {
             });
         }
         let _ = events.send(ExecEvent {
+            hosts: line.hosts,
             kind: line.kind,
             play: line.play,
             task: line.task,

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request as HttpRequest, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -48,6 +47,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))
         .route("/", get(|| async { axum::response::Redirect::temporary("/docs") }))
+        .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(core)
 }
@@ -86,7 +86,9 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// `Json<T>` whose rejections are API errors with codes instead of plain text.
+/// A JSON object body, with every way it can be wrong mapped to an API error with a code:
+/// wrong content type (415), too large (413), not JSON or not UTF-8 (400), not an object or
+/// not the expected fields (422).
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -94,29 +96,37 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: HttpRequest, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(match rejection {
-                JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "send the body as JSON with Content-Type: application/json",
-                ),
-                JsonRejection::JsonSyntaxError(e) => {
-                    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {}", e.body_text()))
-                }
-                JsonRejection::JsonDataError(e) => {
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.body_text())
-                }
-                JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-                ),
-                other => ApiError::new(other.status(), "bad_request", other.body_text()),
-            }),
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is larger than {MAX_BODY_BYTES} bytes"))
+            } else {
+                ApiError::new(rejection.status(), "bad_request", rejection.body_text())
+            }
+        })?;
+        parse_body(&bytes).map(Self)
     }
+}
+
+/// Parses a JSON object body into `T`.
+fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "the body must be a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string()))
 }
 
 fn parse_request_id(id: &str) -> ApiResult<RequestId> {
@@ -216,11 +226,7 @@ async fn approve(State(core): State<Arc<Core>>, Path(id): Path<String>, body: ax
     let body: ApproveBody = if body.iter().all(u8::is_ascii_whitespace) {
         ApproveBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            let code = if e.is_syntax() || e.is_eof() { "malformed_json" } else { "invalid_body" };
-            let status = if code == "malformed_json" { StatusCode::BAD_REQUEST } else { StatusCode::UNPROCESSABLE_ENTITY };
-            ApiError::new(status, code, e.to_string())
-        })?
+        parse_body(&body)?
     };
     let request = load_request(&core, &id).await?;
     if let Some(version) = body.plan_version {
@@ -399,5 +405,5 @@ async fn docs() -> Html<&'static str> {
 }
 
 async fn unknown_route(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "unknown_route", format!("no API route {}; see /docs", uri.path()))
+    ApiError::new(StatusCode::NOT_FOUND, "unknown_route", format!("no route {}; the API is under /api/v1, see /docs", uri.path()))
 }

@@ -1,0 +1,214 @@
+//! `TestApp`: the real orchestrator with the embedded default (SQLite, in-process bus, local
+//! agents), the bundled example homelab, real `ansible-playbook`, and a fresh temp data dir.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chiffon::client::Client;
+use chiffon::config::ServeConfig;
+use chiffon::model::RequestStatus;
+use chiffon::orchestrator::api::RequestView;
+use chiffon::orchestrator::live::LiveEvent;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+/// The longest a whole request may take in a test before it counts as hung.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(240);
+
+pub const KUMA_REQUEST: &str = "Deploy Kuma Uptime to homelab and add our existing portals to the config";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub http: reqwest::Client,
+    pub data_dir: PathBuf,
+    /// Where the example playbooks render their files (`homelab_root`).
+    pub homelab_root: PathBuf,
+    _temp: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// `ansible-playbook` for the tests: `CHIFFON_ANSIBLE_PLAYBOOK`, else on PATH.
+fn ansible_playbook() -> PathBuf {
+    if let Some(path) = std::env::var_os("CHIFFON_ANSIBLE_PLAYBOOK") {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join("ansible-playbook"))
+        .find(|p| p.is_file())
+        .expect("the tests run real playbooks: put ansible-playbook on PATH (bash .ci/run installs it) or set CHIFFON_ANSIBLE_PLAYBOOK")
+}
+
+pub fn example_repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab-infra")
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let temp = tempfile::tempdir().expect("temp dir");
+        let data_dir = temp.path().join("data");
+        let homelab_root = temp.path().join("homelab");
+        let mut extra_vars = serde_json::Map::new();
+        extra_vars.insert("homelab_root".into(), Value::String(homelab_root.display().to_string()));
+        let config = ServeConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database_path: data_dir.join("chiffon.db"),
+            data_dir: data_dir.clone(),
+            playbooks: example_repo(),
+            ansible_playbook: Some(ansible_playbook()),
+            extra_vars,
+            ack_timeout: Duration::from_secs(30),
+            execution_deadline: Duration::from_secs(180),
+            heartbeat_interval: Duration::from_secs(10),
+            local_agents: true,
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = format!("http://{}", listener.local_addr().expect("address"));
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = tokio::spawn(chiffon::orchestrator::serve(config, listener, async {
+            let _ = stop.await;
+        }));
+        let app = Self {
+            client: Client::new(&address).expect("client"),
+            http: reqwest::Client::new(),
+            address,
+            data_dir,
+            homelab_root,
+            _temp: temp,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        };
+        app.wait_until_agents_online().await;
+        app
+    }
+
+    /// The server is ready for work once both local agents have said hello.
+    async fn wait_until_agents_online(&self) {
+        for _ in 0..200 {
+            if let Ok(page) = self.client.agents().await {
+                if page.items.iter().filter(|a| a.status == "online").count() >= 2 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the local agents did not come online within 10 s");
+    }
+
+    pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/api/v1{path}", self.address))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("POST");
+        Self::decode(response).await
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(format!("{}{path}", self.address)).send().await.expect("GET");
+        Self::decode(response).await
+    }
+
+    async fn decode(response: reqwest::Response) -> (u16, Value) {
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    /// Creates a request and returns its id.
+    pub async fn request(&self, text: &str) -> String {
+        let view = self.client.create_request(text, false).await.expect("create request");
+        assert_eq!(view.request.status, RequestStatus::AwaitingApproval);
+        view.request.id.to_string()
+    }
+
+    /// Approves `id` and follows its live events until it finishes; returns the events seen
+    /// and the final state.
+    pub async fn approve_and_wait(&self, id: &str) -> (Vec<LiveEvent>, RequestView) {
+        let stream = self.client.subscribe(id).await.expect("subscribe");
+        self.client.approve(id, None).await.expect("approve");
+        self.follow(id, stream).await
+    }
+
+    /// Waits for a request that is already approved to finish.
+    pub async fn approve_and_wait_after_approval(&self, id: &str) -> (Vec<LiveEvent>, RequestView) {
+        let stream = self.client.subscribe(id).await.expect("subscribe");
+        let view = self.client.get_request(id).await.expect("get request");
+        if view.request.status.is_terminal() {
+            return (Vec::new(), view);
+        }
+        self.follow(id, stream).await
+    }
+
+    async fn follow(&self, id: &str, mut stream: chiffon::client::LiveStream) -> (Vec<LiveEvent>, RequestView) {
+        let mut events = Vec::new();
+        let collect = async {
+            while let Some(event) = stream.next().await {
+                let done = matches!(&event, LiveEvent::Request { status, .. } if status.is_terminal());
+                events.push(event);
+                if done {
+                    break;
+                }
+            }
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, collect)
+            .await
+            .unwrap_or_else(|_| panic!("request {id} did not finish within {REQUEST_TIMEOUT:?}"));
+        let view = self.client.get_request(id).await.expect("get request");
+        (events, view)
+    }
+
+    /// `git -C <data-dir>/audit …` output.
+    pub fn git(&self, args: &[&str]) -> String {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(self.data_dir.join("audit"))
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).expect("utf-8")
+    }
+
+    /// Files under the homelab root, relative to it, sorted.
+    pub fn rendered_files(&self) -> Vec<String> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, root, out);
+                } else {
+                    out.push(path.strip_prefix(root).unwrap_or(&path).display().to_string());
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(&self.homelab_root, &self.homelab_root, &mut files);
+        files.sort();
+        files
+    }
+
+    /// Stops the server the way ctrl-c would and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}

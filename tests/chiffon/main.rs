@@ -1,0 +1,9 @@
+//! Chiffon's integration tests: one binary, a module per area. Each test boots the real
+//! orchestrator on port 0 with its own data dir (see `helpers::TestApp`) and drives it the way
+//! a user does: through the REST API, the live event stream and the `chiffon` CLI.
+
+mod api_docs;
+mod bad_input;
+mod cli;
+mod full_loop;
+mod helpers;
