@@ -46,14 +46,21 @@ impl AuditLog {
             writer: Arc::new(Mutex::new(())),
         };
         if !path.join("HEAD").exists() {
-            std::fs::create_dir_all(path)
-                .with_context(|| format!("cannot create the audit repository at {}", path.display()))?;
-            let repo = gix::init_bare(path)
-                .with_context(|| format!("cannot create the audit repository at {}", path.display()))?;
+            std::fs::create_dir_all(path).with_context(|| {
+                format!("cannot create the audit repository at {}", path.display())
+            })?;
+            let repo = gix::init_bare(path).with_context(|| {
+                format!("cannot create the audit repository at {}", path.display())
+            })?;
             let readme = "# Chiffon audit trail\n\n\
                 One commit per finished task, approval and rejection. Entries live under\n\
                 `entries/YYYY/MM/DD/` as JSON. This history is append-only: never rewrite it.\n";
-            commit_file(&repo, "README.md", readme.as_bytes(), "Start the Chiffon audit trail")?;
+            commit_file(
+                &repo,
+                "README.md",
+                readme.as_bytes(),
+                "Start the Chiffon audit trail",
+            )?;
         }
         Ok(log)
     }
@@ -85,8 +92,12 @@ impl AuditLog {
         let subject = crate::redact::text(&entry.subject).into_owned();
         let message = format!("{subject}\n\nEntry: {file}\n");
         let _guard = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let repo = gix::open(&self.path)
-            .with_context(|| format!("cannot open the audit repository at {}", self.path.display()))?;
+        let repo = gix::open(&self.path).with_context(|| {
+            format!(
+                "cannot open the audit repository at {}",
+                self.path.display()
+            )
+        })?;
         commit_file(&repo, &file, &body, &message)
     }
 
@@ -99,7 +110,12 @@ impl AuditLog {
 }
 
 /// Adds one file to HEAD's tree and commits it on top of HEAD (or as the root commit).
-fn commit_file(repo: &gix::Repository, file: &str, contents: &[u8], message: &str) -> anyhow::Result<String> {
+fn commit_file(
+    repo: &gix::Repository,
+    file: &str,
+    contents: &[u8],
+    message: &str,
+) -> anyhow::Result<String> {
     let parent = repo.head_id().ok().map(|id| id.detach());
     let base_tree = match parent {
         Some(_) => repo.head_commit()?.tree_id()?.detach(),
@@ -160,8 +176,21 @@ mod tests {
             "task 2 succeeded\ntask 1 succeeded\nStart the Chiffon audit trail\n"
         );
         let files = git(&["ls-tree", "-r", "--name-only", "HEAD"]);
-        assert_eq!(files.lines().filter(|f| f.starts_with("entries/")).count(), 2, "{files}");
-        let entry = git(&["show", &format!("HEAD:{}", files.lines().find(|f| f.ends_with("task_2.json")).unwrap())]);
-        assert!(entry.contains("\"n\": 2") && !entry.contains("never-written"), "{entry}");
+        assert_eq!(
+            files.lines().filter(|f| f.starts_with("entries/")).count(),
+            2,
+            "{files}"
+        );
+        let entry = git(&[
+            "show",
+            &format!(
+                "HEAD:{}",
+                files.lines().find(|f| f.ends_with("task_2.json")).unwrap()
+            ),
+        ]);
+        assert!(
+            entry.contains("\"n\": 2") && !entry.contains("never-written"),
+            "{entry}"
+        );
     }
 }

@@ -89,7 +89,9 @@ impl Catalogue {
                 match read_playbook(root, &path) {
                     Ok(Some(playbook)) => playbooks.push(playbook),
                     Ok(None) => {}
-                    Err(error) => tracing::warn!(path = %path.display(), "skipping playbook: {error:#}"),
+                    Err(error) => {
+                        tracing::warn!(path = %path.display(), "skipping playbook: {error:#}");
+                    }
                 }
             }
         }
@@ -123,9 +125,15 @@ impl Catalogue {
     /// The hosts a pattern (`all`, a group, a host, `a:b` unions) names in the inventory.
     pub fn resolve_hosts(&self, pattern: &str) -> BTreeSet<String> {
         let mut hosts = BTreeSet::new();
-        for part in pattern.split([':', ',']).map(str::trim).filter(|p| !p.is_empty()) {
+        for part in pattern
+            .split([':', ','])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             if part == "all" || part == "*" {
-                self.groups.values().for_each(|g| hosts.extend(g.iter().cloned()));
+                self.groups
+                    .values()
+                    .for_each(|g| hosts.extend(g.iter().cloned()));
             } else if let Some(group) = self.groups.get(part) {
                 hosts.extend(group.iter().cloned());
             } else if self.groups.values().any(|g| g.contains(part)) {
@@ -250,7 +258,9 @@ fn collect_group(
             hosts.extend(child_hosts);
         }
     }
-    out.entry(name.to_owned()).or_default().extend(hosts.iter().cloned());
+    out.entry(name.to_owned())
+        .or_default()
+        .extend(hosts.iter().cloned());
     out[name].clone()
 }
 
@@ -260,8 +270,14 @@ mod tests {
 
     #[test]
     fn file_names_split_into_service_and_action() {
-        assert_eq!(split_name("kuma-deployment"), ("kuma".into(), "deploy".into()));
-        assert_eq!(split_name("kuma-config-update"), ("kuma".into(), "configure".into()));
+        assert_eq!(
+            split_name("kuma-deployment"),
+            ("kuma".into(), "deploy".into())
+        );
+        assert_eq!(
+            split_name("kuma-config-update"),
+            ("kuma".into(), "configure".into())
+        );
         assert_eq!(
             split_name("home-assistant-deployment"),
             ("home-assistant".into(), "deploy".into())
@@ -272,7 +288,11 @@ mod tests {
     #[test]
     fn discovers_playbooks_and_inventory_groups() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("ansible.cfg"), "[defaults]\ninventory = inv.yml\n").unwrap();
+        std::fs::write(
+            dir.path().join("ansible.cfg"),
+            "[defaults]\ninventory = inv.yml\n",
+        )
+        .unwrap();
         std::fs::write(
             dir.path().join("inv.yml"),
             "homelab:\n  children:\n    production:\n      hosts:\n        lola:\n    dns:\n      hosts:\n        pi:\n",
@@ -289,7 +309,10 @@ mod tests {
         assert_eq!(cat.playbooks.len(), 1);
         let kuma = cat.find("kuma", "deploy").unwrap();
         assert_eq!(kuma.description.as_deref(), Some("Deploy Uptime Kuma"));
-        assert_eq!(cat.resolve_hosts("production"), BTreeSet::from(["lola".to_owned()]));
+        assert_eq!(
+            cat.resolve_hosts("production"),
+            BTreeSet::from(["lola".to_owned()])
+        );
         assert_eq!(cat.resolve_hosts("homelab").len(), 2);
         assert!(cat.knows_target("pi") && !cat.knows_target("nowhere"));
     }

@@ -14,7 +14,11 @@ use crate::orchestrator::api::RequestView;
 use crate::orchestrator::live::LiveEvent;
 
 #[derive(Debug, Parser)]
-#[command(name = "chiffon", version, about = "Plain-language requests to approved, audited Ansible runs for your homelab")]
+#[command(
+    name = "chiffon",
+    version,
+    about = "Plain-language requests to approved, audited Ansible runs for your homelab"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -126,10 +130,16 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(cli: &Cli) {
-    let default = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let default = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHIFFON_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},sqlx=warn")));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if cli.log_format == "json" {
         builder.json().init();
     } else {
@@ -141,31 +151,58 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let client = || Client::new(&cli.server);
     match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Request { text, high_value, yes, follow } => {
+        Command::Request {
+            text,
+            high_value,
+            yes,
+            follow,
+        } => {
             let client = client()?;
             let view = client.create_request(&text.join(" "), high_value).await?;
             print!("{}", render::plan(&view));
             if !yes {
                 return Ok(ExitCode::SUCCESS);
             }
-            approve(&client, view.request.id.as_str(), Some(view.request.plan.version), follow).await
+            approve(
+                &client,
+                view.request.id.as_str(),
+                Some(view.request.plan.version),
+                follow,
+            )
+            .await
         }
-        Command::Approve { id, follow, plan_version } => approve(&client()?, &id, plan_version, follow).await,
+        Command::Approve {
+            id,
+            follow,
+            plan_version,
+        } => approve(&client()?, &id, plan_version, follow).await,
         Command::Reject { id, reason } => {
             let view = client()?.reject(&id, &reason).await?;
-            println!("Rejected request {}: {reason}\nNothing was run.", view.request.id);
+            println!(
+                "Rejected request {}: {reason}\nNothing was run.",
+                view.request.id
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Status { id: Some(id), follow } => {
+        Command::Status {
+            id: Some(id),
+            follow,
+        } => {
             let client = client()?;
-            let mut stream = if follow { Some(client.subscribe(&id).await?) } else { None };
+            let mut stream = if follow {
+                Some(client.subscribe(&id).await?)
+            } else {
+                None
+            };
             let view = client.get_request(&id).await?;
             print!("{}", render::plan(&view));
             if !view.tasks.is_empty() && (view.request.status.is_terminal() || stream.is_none()) {
                 print!("{}", render::summary(&view, true));
             }
             match stream.as_mut() {
-                Some(stream) if !view.request.status.is_terminal() => follow_to_end(&client, stream, view).await,
+                Some(stream) if !view.request.status.is_terminal() => {
+                    follow_to_end(&client, stream, view).await
+                }
                 _ => Ok(exit_for(&view)),
             }
         }
@@ -176,7 +213,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             for request in page.items {
                 let text: String = request.text.chars().take(60).collect();
-                println!("{}  {:<18} {}  {text}", request.id, request.status.as_str(), request.created_at.format("%Y-%m-%d %H:%M"));
+                println!(
+                    "{}  {:<18} {}  {text}",
+                    request.id,
+                    request.status.as_str(),
+                    request.created_at.format("%Y-%m-%d %H:%M")
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -185,37 +227,58 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", render::agents(&page.items));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config { command: ConfigCommand::Example } => {
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-async fn approve(client: &Client, id: &str, plan_version: Option<u32>, follow: bool) -> anyhow::Result<ExitCode> {
+async fn approve(
+    client: &Client,
+    id: &str,
+    plan_version: Option<u32>,
+    follow: bool,
+) -> anyhow::Result<ExitCode> {
     // Subscribe before approving so the first events are not missed.
-    let mut stream = if follow { Some(client.subscribe(id).await?) } else { None };
+    let mut stream = if follow {
+        Some(client.subscribe(id).await?)
+    } else {
+        None
+    };
     let view = client.approve(id, plan_version).await?;
-    println!("Approved plan v{} of request {}.", view.request.plan.version, view.request.id);
+    println!(
+        "Approved plan v{} of request {}.",
+        view.request.plan.version, view.request.id
+    );
     match stream.as_mut() {
         Some(stream) => follow_to_end(client, stream, view).await,
         None => {
-            println!("It runs now; watch it with: chiffon status {} --follow", view.request.id);
+            println!(
+                "It runs now; watch it with: chiffon status {} --follow",
+                view.request.id
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-async fn follow_to_end(client: &Client, stream: &mut crate::client::LiveStream, view: RequestView) -> anyhow::Result<ExitCode> {
+async fn follow_to_end(
+    client: &Client,
+    stream: &mut crate::client::LiveStream,
+    view: RequestView,
+) -> anyhow::Result<ExitCode> {
     let id = view.request.id.to_string();
     while let Some(event) = stream.next().await {
         if let Some(line) = render::live(&event, &view) {
             println!("{line}");
         }
-        if let LiveEvent::Request { status, .. } = event {
-            if status.is_terminal() {
-                break;
-            }
+        if let LiveEvent::Request { status, .. } = event
+            && status.is_terminal()
+        {
+            break;
         }
     }
     let view = client.get_request(&id).await?;
@@ -243,7 +306,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ServeConfig::load(args.config.as_deref(), overrides)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .with_context(|| format!("cannot listen on {} (is another chiffon running? use --listen)", config.listen))?;
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (is another chiffon running? use --listen)",
+                config.listen
+            )
+        })?;
     let address = listener.local_addr()?;
     eprintln!(
         "Chiffon {} serving http://{address} (data in {}, playbooks from {}). API docs: http://{address}/docs",

@@ -39,20 +39,31 @@ impl Client {
         format!("{}/api/v1{path}", self.base)
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> anyhow::Result<T> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> anyhow::Result<T> {
         let response = request.send().await.map_err(|error| {
             if error.is_connect() || error.is_timeout() {
-                anyhow::anyhow!("cannot reach Chiffon at {}: is `chiffon serve` running? ({error})", self.base)
+                anyhow::anyhow!(
+                    "cannot reach Chiffon at {}: is `chiffon serve` running? ({error})",
+                    self.base
+                )
             } else {
                 anyhow::anyhow!("request to {} failed: {error}", self.base)
             }
         })?;
         let status = response.status();
-        let body = response.bytes().await.context("reading the server's answer")?;
+        let body = response
+            .bytes()
+            .await
+            .context("reading the server's answer")?;
         if !status.is_success() {
             let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
             let error = parsed.as_ref().and_then(|v| v.get("error"));
-            let code = error.and_then(|e| e["code"].as_str()).unwrap_or("http_error");
+            let code = error
+                .and_then(|e| e["code"].as_str())
+                .unwrap_or("http_error");
             let message = error
                 .and_then(|e| e["message"].as_str())
                 .map(str::to_owned)
@@ -62,31 +73,54 @@ impl Client {
         serde_json::from_slice(&body).context("the server answered with unexpected JSON")
     }
 
-    pub async fn create_request(&self, text: &str, high_value: bool) -> anyhow::Result<RequestView> {
-        self.send(self.http.post(self.url("/requests")).json(&serde_json::json!({"text": text, "high_value": high_value})))
-            .await
+    pub async fn create_request(
+        &self,
+        text: &str,
+        high_value: bool,
+    ) -> anyhow::Result<RequestView> {
+        self.send(
+            self.http
+                .post(self.url("/requests"))
+                .json(&serde_json::json!({"text": text, "high_value": high_value})),
+        )
+        .await
     }
 
     pub async fn get_request(&self, id: &str) -> anyhow::Result<RequestView> {
-        self.send(self.http.get(self.url(&format!("/requests/{id}")))).await
+        self.send(self.http.get(self.url(&format!("/requests/{id}"))))
+            .await
     }
 
     pub async fn list_requests(&self, limit: u32) -> anyhow::Result<Page<crate::model::Request>> {
-        self.send(self.http.get(self.url(&format!("/requests?limit={limit}")))).await
+        self.send(self.http.get(self.url(&format!("/requests?limit={limit}"))))
+            .await
     }
 
-    pub async fn approve(&self, id: &str, plan_version: Option<u32>) -> anyhow::Result<RequestView> {
-        self.send(self.http.post(self.url(&format!("/requests/{id}/approve"))).json(&serde_json::json!({"plan_version": plan_version})))
-            .await
+    pub async fn approve(
+        &self,
+        id: &str,
+        plan_version: Option<u32>,
+    ) -> anyhow::Result<RequestView> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/requests/{id}/approve")))
+                .json(&serde_json::json!({"plan_version": plan_version})),
+        )
+        .await
     }
 
     pub async fn reject(&self, id: &str, reason: &str) -> anyhow::Result<RequestView> {
-        self.send(self.http.post(self.url(&format!("/requests/{id}/reject"))).json(&serde_json::json!({"reason": reason})))
-            .await
+        self.send(
+            self.http
+                .post(self.url(&format!("/requests/{id}/reject")))
+                .json(&serde_json::json!({"reason": reason})),
+        )
+        .await
     }
 
     pub async fn task(&self, id: &str) -> anyhow::Result<TaskView> {
-        self.send(self.http.get(self.url(&format!("/tasks/{id}")))).await
+        self.send(self.http.get(self.url(&format!("/tasks/{id}"))))
+            .await
     }
 
     pub async fn agents(&self) -> anyhow::Result<Page<AgentInfo>> {
@@ -108,7 +142,9 @@ impl Client {
 /// Live events for one request.
 #[derive(Debug)]
 pub struct LiveStream {
-    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
 }
 
 impl LiveStream {

@@ -83,7 +83,8 @@ impl ServeConfig {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("cannot read the config file {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("{} is not a valid Chiffon config", path.display()))?
+                toml::from_str(&text)
+                    .with_context(|| format!("{} is not a valid Chiffon config", path.display()))?
             }
             None => FileConfig::default(),
         };
@@ -99,7 +100,8 @@ impl ServeConfig {
             None => data_dir.join("chiffon.db"),
             Some(url) => sqlite_path(&url)?,
         };
-        let seconds = |value: Option<u64>, default: u64| Duration::from_secs(value.unwrap_or(default).max(1));
+        let seconds =
+            |value: Option<u64>, default: u64| Duration::from_secs(value.unwrap_or(default).max(1));
         Ok(Self {
             listen: overrides
                 .listen
@@ -120,7 +122,10 @@ impl ServeConfig {
 
 /// `sqlite:PATH`, `sqlite://PATH` or a plain path. Other databases arrive with distributed mode.
 fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         return Ok(PathBuf::from(path));
     }
     if url.contains("://") {
@@ -186,7 +191,10 @@ mod tests {
         std::fs::write(&path, "data_dir = \"/from/file\"\nplaybooks = \"/pb\"\n[ansible]\nextra_vars = { homelab_root = \"/x\" }\n").unwrap();
         let config = ServeConfig::load(
             Some(&path),
-            Overrides { data_dir: Some("/from/flag".into()), ..Default::default() },
+            Overrides {
+                data_dir: Some("/from/flag".into()),
+                ..Default::default()
+            },
         )
         .unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
@@ -200,11 +208,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chiffon.toml");
         std::fs::write(&path, "lisen = \"0.0.0.0:1\"\n").unwrap();
-        let error = format!("{:#}", ServeConfig::load(Some(&path), Overrides::default()).unwrap_err());
+        let error = format!(
+            "{:#}",
+            ServeConfig::load(Some(&path), Overrides::default()).unwrap_err()
+        );
         assert!(error.contains("lisen"), "{error}");
         let error = ServeConfig::load(
             None,
-            Overrides { database_url: Some("mysql://x".into()), playbooks: Some("/pb".into()), ..Default::default() },
+            Overrides {
+                database_url: Some("mysql://x".into()),
+                playbooks: Some("/pb".into()),
+                ..Default::default()
+            },
         )
         .unwrap_err();
         assert!(error.to_string().contains("only SQLite"), "{error}");

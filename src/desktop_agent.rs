@@ -24,7 +24,11 @@ pub struct DesktopAgentConfig {
 }
 
 /// Runs until `shutdown` turns true.
-pub async fn run(config: DesktopAgentConfig, bus: Bus, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+pub async fn run(
+    config: DesktopAgentConfig,
+    bus: Bus,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
     let send = |message: Message, correlation: Option<String>| {
         let envelope = Envelope::new(config.id.as_str(), correlation, message);
         let bus = bus.clone();
@@ -68,7 +72,13 @@ pub async fn run(config: DesktopAgentConfig, bus: Bus, mut shutdown: watch::Rece
             }
         }
     }
-    send(Message::Goodbye(Goodbye { reason: "shutting down".to_owned() }), None).await
+    send(
+        Message::Goodbye(Goodbye {
+            reason: "shutting down".to_owned(),
+        }),
+        None,
+    )
+    .await
 }
 
 /// This machine's capacity right now.
@@ -122,7 +132,11 @@ fn amd_gpus(root: &Path) -> Vec<Gpu> {
         .filter_map(|card| {
             let device = card.path().join("device");
             let read = |file: &str| -> Option<u64> {
-                std::fs::read_to_string(device.join(file)).ok()?.trim().parse().ok()
+                std::fs::read_to_string(device.join(file))
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
             };
             let total = read("mem_info_vram_total")?;
             let used = read("mem_info_vram_used").unwrap_or(0);
@@ -156,9 +170,17 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let p = root.path();
         std::fs::create_dir_all(p.join("proc")).unwrap();
-        std::fs::write(p.join("proc/cpuinfo"), "processor\t: 0\nprocessor\t: 1\nprocessor\t: 2\nprocessor\t: 3\n").unwrap();
+        std::fs::write(
+            p.join("proc/cpuinfo"),
+            "processor\t: 0\nprocessor\t: 1\nprocessor\t: 2\nprocessor\t: 3\n",
+        )
+        .unwrap();
         std::fs::write(p.join("proc/loadavg"), "1.00 0.50 0.25 1/100 42\n").unwrap();
-        std::fs::write(p.join("proc/meminfo"), "MemTotal:       16384000 kB\nMemAvailable:    8192000 kB\n").unwrap();
+        std::fs::write(
+            p.join("proc/meminfo"),
+            "MemTotal:       16384000 kB\nMemAvailable:    8192000 kB\n",
+        )
+        .unwrap();
         let device = p.join("sys/class/drm/card0/device");
         std::fs::create_dir_all(&device).unwrap();
         std::fs::write(device.join("mem_info_vram_total"), "17179869184\n").unwrap();
@@ -170,6 +192,13 @@ mod tests {
         assert_eq!(cap.free_cpu_cores, 3.0);
         assert_eq!(cap.memory_total_mb, 16000);
         assert_eq!(cap.memory_free_mb, 8000);
-        assert_eq!(cap.gpus, vec![Gpu { name: "card0".into(), vram_total_mb: 16384, vram_free_mb: 12288 }]);
+        assert_eq!(
+            cap.gpus,
+            vec![Gpu {
+                name: "card0".into(),
+                vram_total_mb: 16384,
+                vram_free_mb: 12288
+            }]
+        );
     }
 }

@@ -45,11 +45,14 @@ pub async fn run(
         running: Mutex::new(HashMap::new()),
     });
     agent
-        .send(None, Message::Hello(Hello {
-            agent_type: AgentType::Infra,
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            host: crate::desktop_agent::hostname(),
-        }))
+        .send(
+            None,
+            Message::Hello(Hello {
+                agent_type: AgentType::Infra,
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                host: crate::desktop_agent::hostname(),
+            }),
+        )
         .await?;
     let heartbeat = tokio::spawn(heartbeat_loop(agent.clone(), shutdown.clone()));
     let control = tokio::spawn(control_loop(agent.clone()));
@@ -67,7 +70,12 @@ pub async fn run(
     heartbeat.abort();
     control.abort();
     agent
-        .send(None, Message::Goodbye(Goodbye { reason: "shutting down".to_owned() }))
+        .send(
+            None,
+            Message::Goodbye(Goodbye {
+                reason: "shutting down".to_owned(),
+            }),
+        )
         .await?;
     Ok(())
 }
@@ -83,7 +91,11 @@ struct Agent {
 
 impl Agent {
     async fn send(&self, correlation: Option<&str>, message: Message) -> anyhow::Result<()> {
-        let envelope = Envelope::new(self.config.id.as_str(), correlation.map(str::to_owned), message);
+        let envelope = Envelope::new(
+            self.config.id.as_str(),
+            correlation.map(str::to_owned),
+            message,
+        );
         self.bus.publish(&Queue::Events, envelope.encode()).await
     }
 
@@ -93,7 +105,14 @@ impl Agent {
             Err(error) => {
                 tracing::warn!(code = ?error.code, "refused a work message: {}", error.message);
                 let _ = self
-                    .send(None, Message::Error(ErrorReply { code: error.code, message: error.message, retryable: false }))
+                    .send(
+                        None,
+                        Message::Error(ErrorReply {
+                            code: error.code,
+                            message: error.message,
+                            retryable: false,
+                        }),
+                    )
                     .await;
                 return;
             }
@@ -107,11 +126,17 @@ impl Agent {
             }
             other => {
                 let _ = self
-                    .send(correlation.as_deref(), Message::Error(ErrorReply {
-                        code: ErrorCode::UnknownType,
-                        message: format!("an infra agent's work queue takes dispatch messages, not {}", other.type_name()),
-                        retryable: false,
-                    }))
+                    .send(
+                        correlation.as_deref(),
+                        Message::Error(ErrorReply {
+                            code: ErrorCode::UnknownType,
+                            message: format!(
+                                "an infra agent's work queue takes dispatch messages, not {}",
+                                other.type_name()
+                            ),
+                            retryable: false,
+                        }),
+                    )
                     .await;
             }
         }
@@ -124,16 +149,36 @@ impl Agent {
             // now would change the homelab behind everyone's back.
             tracing::warn!(task = %task, "dropping a dispatch that expired before it was received");
             return self
-                .send(Some(&task), Message::Error(ErrorReply {
-                    code: ErrorCode::Rejected,
-                    message: format!("dispatch for {task} expired at {} before this agent received it", dispatch.expires_at),
-                    retryable: false,
-                }))
+                .send(
+                    Some(&task),
+                    Message::Error(ErrorReply {
+                        code: ErrorCode::Rejected,
+                        message: format!(
+                            "dispatch for {task} expired at {} before this agent received it",
+                            dispatch.expires_at
+                        ),
+                        retryable: false,
+                    }),
+                )
                 .await;
         }
-        self.send(Some(&task), Message::Ack(Ack { task_id: task.clone() })).await?;
+        self.send(
+            Some(&task),
+            Message::Ack(Ack {
+                task_id: task.clone(),
+            }),
+        )
+        .await?;
         let Some(playbook) = dispatch.playbook.clone() else {
-            return self.fail(&task, format!("step {:?} has no playbook for an infra agent to run", dispatch.title)).await;
+            return self
+                .fail(
+                    &task,
+                    format!(
+                        "step {:?} has no playbook for an infra agent to run",
+                        dispatch.title
+                    ),
+                )
+                .await;
         };
         let spec = RunSpec {
             playbook,
@@ -146,10 +191,15 @@ impl Agent {
             return self.fail(&task, invalid.to_string()).await;
         }
         let (cancel_tx, cancel_rx) = oneshot::channel();
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).insert(task.clone(), cancel_tx);
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(task.clone(), cancel_tx);
 
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-        let run = self.ansible.run(&self.config.playbooks, &spec, events_tx, cancel_rx);
+        let run = self
+            .ansible
+            .run(&self.config.playbooks, &spec, events_tx, cancel_rx);
         tokio::pin!(run);
         let outcome = loop {
             tokio::select! {
@@ -160,9 +210,19 @@ impl Agent {
             }
         };
         while let Ok(event) = events_rx.try_recv() {
-            self.send(Some(&task), Message::Progress(Progress { task_id: task.clone(), event })).await?;
+            self.send(
+                Some(&task),
+                Message::Progress(Progress {
+                    task_id: task.clone(),
+                    event,
+                }),
+            )
+            .await?;
         }
-        self.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&task);
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&task);
         let result = match outcome {
             Ok(outcome) => TaskResult {
                 task_id: task.clone(),
@@ -177,7 +237,10 @@ impl Agent {
                 duration_ms: outcome.duration.as_millis() as u64,
                 hosts: outcome.hosts,
                 failures: outcome.failures,
-                capacity: outcome.error.as_ref().map(|_| crate::desktop_agent::probe_capacity()),
+                capacity: outcome
+                    .error
+                    .as_ref()
+                    .map(|_| crate::desktop_agent::probe_capacity()),
                 error: outcome.error,
             },
             Err(error) => return self.fail(&task, format!("{error:#}")).await,
@@ -186,16 +249,19 @@ impl Agent {
     }
 
     async fn fail(&self, task: &str, error: String) -> anyhow::Result<()> {
-        self.send(Some(task), Message::Result(TaskResult {
-            task_id: task.to_owned(),
-            outcome: ResultStatus::Failed,
-            exit_code: None,
-            duration_ms: 0,
-            hosts: Default::default(),
-            failures: Vec::new(),
-            error: Some(error),
-            capacity: Some(crate::desktop_agent::probe_capacity()),
-        }))
+        self.send(
+            Some(task),
+            Message::Result(TaskResult {
+                task_id: task.to_owned(),
+                outcome: ResultStatus::Failed,
+                exit_code: None,
+                duration_ms: 0,
+                hosts: Default::default(),
+                failures: Vec::new(),
+                error: Some(error),
+                capacity: Some(crate::desktop_agent::probe_capacity()),
+            }),
+        )
         .await
     }
 }
@@ -223,17 +289,31 @@ async fn control_loop(agent: Arc<Agent>) {
     let mut control = agent.bus.consume(&Queue::Agent(agent.config.id.clone()));
     while let Some(delivery) = control.next().await {
         match Envelope::decode(&delivery.body) {
-            Ok(Envelope { message: Message::Cancel(cancel), .. }) => {
-                let handle = agent.running.lock().unwrap_or_else(|e| e.into_inner()).remove(&cancel.task_id);
+            Ok(Envelope {
+                message: Message::Cancel(cancel),
+                ..
+            }) => {
+                let handle = agent
+                    .running
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&cancel.task_id);
                 match handle {
                     Some(handle) => {
                         let _ = handle.send(cancel.reason);
                     }
-                    None => tracing::info!(task = %cancel.task_id, "cancel for a task that is not running here"),
+                    None => {
+                        tracing::info!(task = %cancel.task_id, "cancel for a task that is not running here");
+                    }
                 }
             }
-            Ok(other) => tracing::warn!(kind = other.message.type_name(), "ignored a control message"),
-            Err(error) => tracing::warn!(code = ?error.code, "refused a control message: {}", error.message),
+            Ok(other) => tracing::warn!(
+                kind = other.message.type_name(),
+                "ignored a control message"
+            ),
+            Err(error) => {
+                tracing::warn!(code = ?error.code, "refused a control message: {}", error.message);
+            }
         }
         let _ = delivery.ack().await;
     }

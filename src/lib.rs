@@ -17,4 +17,3 @@ pub mod planner;
 pub mod protocol;
 pub mod redact;
 pub mod store;
-

@@ -372,7 +372,11 @@ mod tests {
             estimated_duration_s: 3,
             open_questions: vec![],
         };
-        let ids: Vec<_> = plan.execution_order().iter().map(|s| s.id.clone()).collect();
+        let ids: Vec<_> = plan
+            .execution_order()
+            .iter()
+            .map(|s| s.id.clone())
+            .collect();
         assert_eq!(ids, ["s1", "s2", "s3"]);
     }
 }

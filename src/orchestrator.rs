@@ -82,14 +82,21 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
     let store = Store::open_sqlite(&config.database_path).await?;
     let interrupted = store
         .fail_interrupted("the orchestrator restarted while this was in flight")
         .await?;
     if !interrupted.is_empty() {
-        tracing::warn!(count = interrupted.len(), "marked tasks interrupted by a restart as failed");
+        tracing::warn!(
+            count = interrupted.len(),
+            "marked tasks interrupted by a restart as failed"
+        );
     }
     let audit = AuditLog::open_or_init(&config.data_dir.join("audit"))?;
     let catalogue = Catalogue::discover(&config.playbooks)?;
@@ -118,21 +125,36 @@ pub async fn serve(
     let (stop_agents, agents_stopped) = watch::channel(false);
     let mut agent_tasks = Vec::new();
     if core.config.local_agents {
-        let ansible = Ansible::locate_or_install(core.config.ansible_playbook.as_deref(), &core.config.data_dir).await?;
+        let ansible = Ansible::locate_or_install(
+            core.config.ansible_playbook.as_deref(),
+            &core.config.data_dir,
+        )
+        .await?;
         let host = desktop_agent::hostname();
         let infra = InfraAgentConfig {
-            id: AgentId::parse(&format!("infra-{host}")).unwrap_or_else(|| AgentId::parse("infra-local").expect("valid id")),
+            id: AgentId::parse(&format!("infra-{host}"))
+                .unwrap_or_else(|| AgentId::parse("infra-local").expect("valid id")),
             playbooks: core.config.playbooks.clone(),
             extra_vars: core.config.extra_vars.clone(),
             heartbeat_interval: core.config.heartbeat_interval,
         };
         let desktop = DesktopAgentConfig {
-            id: AgentId::parse(&format!("desktop-{host}")).unwrap_or_else(|| AgentId::parse("desktop-local").expect("valid id")),
+            id: AgentId::parse(&format!("desktop-{host}"))
+                .unwrap_or_else(|| AgentId::parse("desktop-local").expect("valid id")),
             heartbeat_interval: core.config.heartbeat_interval,
             system_root: "/".into(),
         };
-        agent_tasks.push(tokio::spawn(infra_agent::run(infra, ansible, core.bus.clone(), agents_stopped.clone())));
-        agent_tasks.push(tokio::spawn(desktop_agent::run(desktop, core.bus.clone(), agents_stopped)));
+        agent_tasks.push(tokio::spawn(infra_agent::run(
+            infra,
+            ansible,
+            core.bus.clone(),
+            agents_stopped.clone(),
+        )));
+        agent_tasks.push(tokio::spawn(desktop_agent::run(
+            desktop,
+            core.bus.clone(),
+            agents_stopped,
+        )));
     }
 
     let address = listener.local_addr()?;
@@ -163,7 +185,10 @@ impl Core {
     }
 
     pub fn catalogue(&self) -> Arc<Catalogue> {
-        self.catalogue.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.catalogue
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn agents(&self) -> Vec<AgentInfo> {
@@ -173,8 +198,18 @@ impl Core {
     async fn load_history(&self) -> anyhow::Result<()> {
         let mut history = BTreeMap::new();
         for (playbook, runs, last_failed) in self.store.playbook_runs().await? {
-            let durations_s = self.store.playbook_durations(&playbook, HISTORY_RUNS).await?;
-            history.insert(playbook, PlaybookHistory { durations_s, last_failed, runs });
+            let durations_s = self
+                .store
+                .playbook_durations(&playbook, HISTORY_RUNS)
+                .await?;
+            history.insert(
+                playbook,
+                PlaybookHistory {
+                    durations_s,
+                    last_failed,
+                    runs,
+                },
+            );
         }
         *lock(&self.history) = history;
         Ok(())
@@ -184,7 +219,9 @@ impl Core {
     pub async fn create_request(&self, text: &str, high_value: bool) -> anyhow::Result<Request> {
         // Re-read the repository so a playbook added a minute ago can be planned with.
         match Catalogue::discover(&self.config.playbooks) {
-            Ok(fresh) => *self.catalogue.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh),
+            Ok(fresh) => {
+                *self.catalogue.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(fresh);
+            }
             Err(error) => tracing::warn!("keeping the previous playbook catalogue: {error:#}"),
         }
         let plan = {
@@ -214,8 +251,18 @@ impl Core {
     }
 
     /// Records a status change of a request: store first, then audit (for decisions), then live.
-    async fn request_status(&self, request: &Request, from: &[RequestStatus], to: RequestStatus, reason: Option<&str>) -> anyhow::Result<bool> {
-        if !self.store.transition_request(&request.id, from, to, reason).await? {
+    async fn request_status(
+        &self,
+        request: &Request,
+        from: &[RequestStatus],
+        to: RequestStatus,
+        reason: Option<&str>,
+    ) -> anyhow::Result<bool> {
+        if !self
+            .store
+            .transition_request(&request.id, from, to, reason)
+            .await?
+        {
             return Ok(false);
         }
         self.emit(LiveEvent::Request {
@@ -231,7 +278,12 @@ impl Core {
     /// Returns false if it was no longer awaiting approval.
     pub async fn approve(self: &Arc<Self>, request: &Request) -> anyhow::Result<bool> {
         if !self
-            .request_status(request, &[RequestStatus::AwaitingApproval], RequestStatus::Approved, None)
+            .request_status(
+                request,
+                &[RequestStatus::AwaitingApproval],
+                RequestStatus::Approved,
+                None,
+            )
             .await?
         {
             return Ok(false);
@@ -239,7 +291,10 @@ impl Core {
         self.audit
             .record(AuditEntry {
                 kind: "approval",
-                subject: format!("approve request {} (plan v{})", request.id, request.plan.version),
+                subject: format!(
+                    "approve request {} (plan v{})",
+                    request.id, request.plan.version
+                ),
                 subject_id: request.id.to_string(),
                 recorded_at: Utc::now(),
                 details: serde_json::json!({
@@ -261,7 +316,12 @@ impl Core {
 
     pub async fn reject(&self, request: &Request, reason: &str) -> anyhow::Result<bool> {
         if !self
-            .request_status(request, &[RequestStatus::AwaitingApproval], RequestStatus::Rejected, Some(reason))
+            .request_status(
+                request,
+                &[RequestStatus::AwaitingApproval],
+                RequestStatus::Rejected,
+                Some(reason),
+            )
             .await?
         {
             return Ok(false);
@@ -285,8 +345,13 @@ impl Core {
     /// Runs the approved plan's steps in dependency order; a step whose dependency did not
     /// succeed is cancelled, not run.
     async fn execute(&self, request: Request) -> anyhow::Result<()> {
-        self.request_status(&request, &[RequestStatus::Approved], RequestStatus::Running, None)
-            .await?;
+        self.request_status(
+            &request,
+            &[RequestStatus::Approved],
+            RequestStatus::Running,
+            None,
+        )
+        .await?;
         let mut outcome: BTreeMap<String, TaskStatus> = BTreeMap::new();
         for step in request.plan.execution_order() {
             let blocked = step
@@ -295,8 +360,12 @@ impl Core {
                 .find(|d| outcome.get(*d) != Some(&TaskStatus::Succeeded));
             let status = match blocked {
                 Some(dependency) => {
-                    self.cancel_step(&request, step, &format!("not run: step {dependency} did not succeed"))
-                        .await?
+                    self.cancel_step(
+                        &request,
+                        step,
+                        &format!("not run: step {dependency} did not succeed"),
+                    )
+                    .await?
                 }
                 None => self.run_step(&request, step).await?,
             };
@@ -305,17 +374,28 @@ impl Core {
         let (status, reason) = if outcome.values().all(|s| *s == TaskStatus::Succeeded) {
             (RequestStatus::Succeeded, None)
         } else if outcome.values().any(|s| *s == TaskStatus::Aborted) {
-            (RequestStatus::Aborted, Some("a step was aborted".to_owned()))
+            (
+                RequestStatus::Aborted,
+                Some("a step was aborted".to_owned()),
+            )
         } else {
             let failed: Vec<&str> = outcome
                 .iter()
                 .filter(|(_, s)| **s == TaskStatus::Failed)
                 .map(|(id, _)| id.as_str())
                 .collect();
-            (RequestStatus::Failed, Some(format!("step {} failed", failed.join(", "))))
+            (
+                RequestStatus::Failed,
+                Some(format!("step {} failed", failed.join(", "))),
+            )
         };
-        self.request_status(&request, &[RequestStatus::Running], status, reason.as_deref())
-            .await?;
+        self.request_status(
+            &request,
+            &[RequestStatus::Running],
+            status,
+            reason.as_deref(),
+        )
+        .await?;
         tracing::info!(request = %request.id, %status, "request finished");
         Ok(())
     }
@@ -359,7 +439,12 @@ impl Core {
         });
     }
 
-    async fn cancel_step(&self, request: &Request, step: &Step, reason: &str) -> anyhow::Result<TaskStatus> {
+    async fn cancel_step(
+        &self,
+        request: &Request,
+        step: &Step,
+        reason: &str,
+    ) -> anyhow::Result<TaskStatus> {
         let mut task = Self::new_task(request, step, TaskStatus::Queued);
         self.store.insert_task(&task).await?;
         let finish = TaskFinish {
@@ -399,9 +484,17 @@ impl Core {
             deadline_s: self.config.execution_deadline.as_secs(),
             expires_at: Utc::now() + self.config.ack_timeout,
         };
-        let envelope = Envelope::new("orchestrator", Some(task.id.to_string()), Message::Dispatch(dispatch));
-        self.bus.publish(&Queue::Work(step.agent_type), envelope.encode()).await?;
-        self.store.mark_task(&task.id, TaskStatus::Dispatched, None).await?;
+        let envelope = Envelope::new(
+            "orchestrator",
+            Some(task.id.to_string()),
+            Message::Dispatch(dispatch),
+        );
+        self.bus
+            .publish(&Queue::Work(step.agent_type), envelope.encode())
+            .await?;
+        self.store
+            .mark_task(&task.id, TaskStatus::Dispatched, None)
+            .await?;
         task.status = TaskStatus::Dispatched;
         self.emit_task(&task);
 
@@ -451,21 +544,35 @@ impl Core {
     }
 
     fn record_history(&self, step: &Step, result: &TaskResult, status: TaskStatus) {
-        let Some(playbook) = &step.playbook else { return };
+        let Some(playbook) = &step.playbook else {
+            return;
+        };
         let mut history = lock(&self.history);
         let entry = history.entry(playbook.clone()).or_default();
         entry.runs += 1;
         entry.last_failed = status == TaskStatus::Failed;
         if status == TaskStatus::Succeeded {
-            entry.durations_s.insert(0, result.duration_ms as f64 / 1000.0);
+            entry
+                .durations_s
+                .insert(0, result.duration_ms as f64 / 1000.0);
             entry.durations_s.truncate(HISTORY_RUNS as usize);
         }
     }
 
     /// One commit per finished task, naming the task, the request, the plan, the dispatch
     /// and the result; the commit id goes back on the task row.
-    async fn audit_task(&self, request: &Request, step: &Step, task: &Task, result: Option<&TaskResult>) -> anyhow::Result<()> {
-        let stored = self.store.get_task(&task.id).await?.unwrap_or_else(|| task.clone());
+    async fn audit_task(
+        &self,
+        request: &Request,
+        step: &Step,
+        task: &Task,
+        result: Option<&TaskResult>,
+    ) -> anyhow::Result<()> {
+        let stored = self
+            .store
+            .get_task(&task.id)
+            .await?
+            .unwrap_or_else(|| task.clone());
         let entry = AuditEntry {
             kind: "task",
             subject: format!("task {} {}: {}", task.id, task.status, step.title),
@@ -509,18 +616,25 @@ impl Core {
         match envelope.message {
             Message::Hello(hello) => {
                 let now = Utc::now();
-                lock(&self.agents).insert(sender.clone(), AgentInfo {
-                    id: sender.clone(),
-                    agent_type: hello.agent_type,
-                    status: "online".into(),
-                    host: hello.host,
-                    version: hello.version,
-                    last_heartbeat_at: now,
-                    expires_at: now + self.config.heartbeat_interval * 3,
-                    capacity: None,
-                });
+                lock(&self.agents).insert(
+                    sender.clone(),
+                    AgentInfo {
+                        id: sender.clone(),
+                        agent_type: hello.agent_type,
+                        status: "online".into(),
+                        host: hello.host,
+                        version: hello.version,
+                        last_heartbeat_at: now,
+                        expires_at: now + self.config.heartbeat_interval * 3,
+                        capacity: None,
+                    },
+                );
                 tracing::info!(agent = %sender, "agent joined");
-                self.emit(LiveEvent::Agent { agent_id: sender, status: "online".into(), at: now });
+                self.emit(LiveEvent::Agent {
+                    agent_id: sender,
+                    status: "online".into(),
+                    at: now,
+                });
             }
             Message::Heartbeat(beat) => {
                 let now = Utc::now();
@@ -544,11 +658,19 @@ impl Core {
                 if let Some(agent) = lock(&self.agents).get_mut(&sender) {
                     agent.status = "offline".into();
                 }
-                self.emit(LiveEvent::Agent { agent_id: sender, status: "offline".into(), at: Utc::now() });
+                self.emit(LiveEvent::Agent {
+                    agent_id: sender,
+                    status: "offline".into(),
+                    at: Utc::now(),
+                });
             }
             Message::Ack(ack) => {
-                let Some(task_id) = TaskId::parse(&ack.task_id) else { return Ok(()) };
-                self.store.mark_task(&task_id, TaskStatus::Running, Some(&sender)).await?;
+                let Some(task_id) = TaskId::parse(&ack.task_id) else {
+                    return Ok(());
+                };
+                self.store
+                    .mark_task(&task_id, TaskStatus::Running, Some(&sender))
+                    .await?;
                 if let Some(task) = self.store.get_task(&task_id).await? {
                     self.emit_task(&task);
                 }
@@ -557,7 +679,9 @@ impl Core {
                 }
             }
             Message::Progress(progress) => {
-                let Some(task_id) = TaskId::parse(&progress.task_id) else { return Ok(()) };
+                let Some(task_id) = TaskId::parse(&progress.task_id) else {
+                    return Ok(());
+                };
                 let mut event = progress.event;
                 if let Some(msg) = &event.msg {
                     event.msg = Some(crate::redact::text(msg).into_owned());
@@ -578,7 +702,9 @@ impl Core {
                     tracing::warn!(agent = %sender, "result for a malformed task id {:?}", result.task_id);
                     return Ok(());
                 };
-                self.store.finish_task(&task_id, &finish_of(&result)).await?;
+                self.store
+                    .finish_task(&task_id, &finish_of(&result))
+                    .await?;
                 self.resolve(task_id.as_str(), &sender, result);
             }
             Message::Error(error) => {
@@ -594,10 +720,15 @@ impl Core {
                             duration_ms: 0,
                             hosts: BTreeMap::new(),
                             failures: Vec::new(),
-                            error: Some(format!("agent {sender} refused the task: {}", error.message)),
+                            error: Some(format!(
+                                "agent {sender} refused the task: {}",
+                                error.message
+                            )),
                             capacity: None,
                         };
-                        self.store.finish_task(&task_id, &finish_of(&result)).await?;
+                        self.store
+                            .finish_task(&task_id, &finish_of(&result))
+                            .await?;
                         self.resolve(task_id.as_str(), &sender, result);
                     }
                 }
@@ -633,9 +764,19 @@ fn finish_of(result: &TaskResult) -> TaskFinish {
     let recap: Vec<String> = result
         .hosts
         .iter()
-        .map(|(host, c)| format!("{host} ok={} changed={} failed={}", c.ok, c.changed, c.failed + c.unreachable))
+        .map(|(host, c)| {
+            format!(
+                "{host} ok={} changed={} failed={}",
+                c.ok,
+                c.changed,
+                c.failed + c.unreachable
+            )
+        })
         .collect();
-    let error = result.error.as_deref().map(|e| crate::redact::text(e).into_owned());
+    let error = result
+        .error
+        .as_deref()
+        .map(|e| crate::redact::text(e).into_owned());
     let outcome = match (&error, recap.is_empty()) {
         (None, false) => format!("{status}: {}", recap.join(", ")),
         (None, true) => status.to_string(),
@@ -669,7 +810,9 @@ async fn consume_events(core: Arc<Core>) {
                     tracing::error!(kind, "could not apply an agent message: {error:#}");
                 }
             }
-            Err(error) => tracing::warn!(code = ?error.code, "refused a message on the events queue: {}", error.message),
+            Err(error) => {
+                tracing::warn!(code = ?error.code, "refused a message on the events queue: {}", error.message);
+            }
         }
         if let Err(error) = delivery.ack().await {
             tracing::warn!("could not acknowledge a message: {error:#}");
@@ -693,7 +836,11 @@ async fn sweep_agents(core: Arc<Core>) {
             .collect();
         for agent_id in expired {
             tracing::warn!(agent = %agent_id, "agent heartbeat expired");
-            core.emit(LiveEvent::Agent { agent_id, status: "offline".into(), at: now });
+            core.emit(LiveEvent::Agent {
+                agent_id,
+                status: "offline".into(),
+                at: now,
+            });
         }
     }
 }

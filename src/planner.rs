@@ -44,7 +44,15 @@ const ALIASES: &[(&str, &str, &[&str])] = &[
     (
         "kuma",
         "Uptime Kuma",
-        &["uptime kuma", "kuma uptime", "uptime-kuma", "uptimekuma", "uptime monitor", "status page", "kuma"],
+        &[
+            "uptime kuma",
+            "kuma uptime",
+            "uptime-kuma",
+            "uptimekuma",
+            "uptime monitor",
+            "status page",
+            "kuma",
+        ],
     ),
     (
         "home-assistant",
@@ -60,15 +68,31 @@ const ALIASES: &[(&str, &str, &[&str])] = &[
 /// Verbs → actions, checked in this order so "add … to the config" is a configuration change
 /// rather than a deployment.
 const VERBS: &[(&str, &[&str])] = &[
-    ("remove", &["remove", "uninstall", "delete", "tear down", "decommission"]),
+    (
+        "remove",
+        &["remove", "uninstall", "delete", "tear down", "decommission"],
+    ),
     ("upgrade", &["upgrade"]),
     ("restart", &["restart", "reboot", "bounce"]),
     ("check", &["check", "status", "verify", "health"]),
     (
         "configure",
-        &["configure", "config", "configuration", "reconfigure", "update", "add", "monitors"],
+        &[
+            "configure",
+            "config",
+            "configuration",
+            "reconfigure",
+            "update",
+            "add",
+            "monitors",
+        ],
     ),
-    ("deploy", &["deploy", "install", "set up", "setup", "bring up", "spin up", "launch", "run"]),
+    (
+        "deploy",
+        &[
+            "deploy", "install", "set up", "setup", "bring up", "spin up", "launch", "run",
+        ],
+    ),
 ];
 
 /// The service's name for people.
@@ -163,7 +187,11 @@ pub fn plan(
         last_step_of_service.insert(intent.service.clone(), id);
     }
     if steps.is_empty() && questions.is_empty() {
-        let services: Vec<String> = catalogue.services().iter().map(|s| display_name(s)).collect();
+        let services: Vec<String> = catalogue
+            .services()
+            .iter()
+            .map(|s| display_name(s))
+            .collect();
         questions.push(format!(
             "Which service do you mean? The playbook repository knows: {}.",
             services.join(", ")
@@ -260,7 +288,11 @@ fn assess_risk(
         }
         reasons.push(reason);
     };
-    let production = catalogue.groups.get("production").cloned().unwrap_or_default();
+    let production = catalogue
+        .groups
+        .get("production")
+        .cloned()
+        .unwrap_or_default();
     let mut touched: BTreeSet<String> = BTreeSet::new();
     for step in steps {
         let Some(path) = &step.playbook else { continue };
@@ -308,7 +340,10 @@ fn assess_risk(
         let names: Vec<&str> = in_production.iter().map(|h| h.as_str()).collect();
         raise(
             RiskLevel::Medium,
-            format!("changes hosts in the production group: {}", names.join(", ")),
+            format!(
+                "changes hosts in the production group: {}",
+                names.join(", ")
+            ),
             &mut level,
         );
     }
@@ -320,7 +355,10 @@ fn assess_risk(
         );
     }
     if reasons.is_empty() && !steps.is_empty() {
-        reasons.push("every playbook has run successfully before and no production host is touched".to_owned());
+        reasons.push(
+            "every playbook has run successfully before and no production host is touched"
+                .to_owned(),
+        );
     }
     Risk { level, reasons }
 }
@@ -331,7 +369,13 @@ fn parse(text: &str, catalogue: &Catalogue, questions: &mut Vec<String>) -> Vec<
     let normalized: String = text
         .to_lowercase()
         .chars()
-        .map(|c| if c.is_alphanumeric() || c == '-' || c == '\'' { c } else { ' ' })
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '\'' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     let words: Vec<&str> = normalized.split_whitespace().collect();
     let mut clauses: Vec<Vec<&str>> = vec![Vec::new()];
@@ -346,6 +390,7 @@ fn parse(text: &str, catalogue: &Catalogue, questions: &mut Vec<String>) -> Vec<
     let mut intents: Vec<Intent> = Vec::new();
     let mut previous_action: Option<String> = None;
     let mut previous_services: Vec<String> = Vec::new();
+    let mut previous_targets: Vec<String> = Vec::new();
     for clause in clauses.iter().filter(|c| !c.is_empty()) {
         let joined = format!(" {} ", clause.join(" "));
         let action = VERBS
@@ -353,16 +398,17 @@ fn parse(text: &str, catalogue: &Catalogue, questions: &mut Vec<String>) -> Vec<
             .find(|(_, verbs)| verbs.iter().any(|v| joined.contains(&format!(" {v} "))))
             .map(|(action, _)| (*action).to_owned());
         let mut services = find_services(&joined, clause, &known);
-        let targets: Vec<String> = clause
+        let mut targets: Vec<String> = clause
             .iter()
             .filter(|w| catalogue.knows_target(w) && !services.iter().any(|s| s == *w))
             .map(|w| (*w).to_owned())
             .collect();
-        if services.len() > 1 && action.is_none() {
-            // "kuma and jellyfin" as one clause is fine; two unexplained services are not a guess we make
-        }
         if services.is_empty() {
             services.clone_from(&previous_services);
+        }
+        // "deploy kuma on lola and add the portals to its config": the config change is on lola too.
+        if targets.is_empty() {
+            targets.clone_from(&previous_targets);
         }
         let Some(action) = action.or_else(|| previous_action.clone()) else {
             if !services.is_empty() {
@@ -373,19 +419,22 @@ fn parse(text: &str, catalogue: &Catalogue, questions: &mut Vec<String>) -> Vec<
             }
             continue;
         };
-        let detail: Vec<&str> = clause.to_vec();
         for service in &services {
             let intent = Intent {
                 action: action.clone(),
                 service: service.clone(),
                 targets: targets.clone(),
-                clause: detail.join(" "),
+                clause: clause.join(" "),
             };
-            if !intents.iter().any(|i| i.action == intent.action && i.service == intent.service) {
+            if !intents
+                .iter()
+                .any(|i| i.action == intent.action && i.service == intent.service)
+            {
                 intents.push(intent);
             }
         }
         previous_action = Some(action);
+        previous_targets = targets;
         if !services.is_empty() {
             previous_services = services;
         }
@@ -399,7 +448,11 @@ fn known_services(catalogue: &Catalogue) -> Vec<(String, String)> {
     let mut names: Vec<(String, String)> = Vec::new();
     for (service, _, aliases) in ALIASES {
         if services.contains(service) {
-            names.extend(aliases.iter().map(|a| ((*a).to_owned(), (*service).to_owned())));
+            names.extend(
+                aliases
+                    .iter()
+                    .map(|a| ((*a).to_owned(), (*service).to_owned())),
+            );
         }
     }
     for service in services {
@@ -464,7 +517,10 @@ mod tests {
         groups.insert("production".to_owned(), BTreeSet::from(["lola".to_owned()]));
         groups.insert("monitoring".to_owned(), BTreeSet::from(["lola".to_owned()]));
         groups.insert("storage".to_owned(), BTreeSet::from(["nas".to_owned()]));
-        groups.insert("homelab".to_owned(), BTreeSet::from(["lola".to_owned(), "nas".to_owned()]));
+        groups.insert(
+            "homelab".to_owned(),
+            BTreeSet::from(["lola".to_owned(), "nas".to_owned()]),
+        );
         Catalogue {
             root: "/repo".into(),
             playbooks: vec![
@@ -488,7 +544,13 @@ mod tests {
         let steps: Vec<_> = plan
             .steps
             .iter()
-            .map(|s| (s.id.as_str(), s.playbook.as_deref().unwrap(), s.depends_on.clone()))
+            .map(|s| {
+                (
+                    s.id.as_str(),
+                    s.playbook.as_deref().unwrap(),
+                    s.depends_on.clone(),
+                )
+            })
             .collect();
         assert_eq!(
             steps,
@@ -497,9 +559,18 @@ mod tests {
                 ("s2", "kuma-config-update.yml", vec!["s1".to_owned()]),
             ]
         );
-        assert!(plan.steps[1].title.contains("existing portals"), "{}", plan.steps[1].title);
+        assert!(
+            plan.steps[1].title.contains("existing portals"),
+            "{}",
+            plan.steps[1].title
+        );
         assert_eq!(plan.risk.level, RiskLevel::Medium);
-        assert!(plan.risk.reasons.iter().any(|r| r.contains("production group: lola")));
+        assert!(
+            plan.risk
+                .reasons
+                .iter()
+                .any(|r| r.contains("production group: lola"))
+        );
         assert!(plan.approval_required);
         assert_eq!(plan.estimated_duration_s, 180);
     }
@@ -525,14 +596,21 @@ mod tests {
     #[test]
     fn typos_are_tolerated() {
         let plan = plan("deploy jelyfin", &catalogue(), &BTreeMap::new(), 1);
-        assert_eq!(plan.steps[0].playbook.as_deref(), Some("jellyfin-deployment.yml"));
+        assert_eq!(
+            plan.steps[0].playbook.as_deref(),
+            Some("jellyfin-deployment.yml")
+        );
     }
 
     #[test]
     fn unknown_services_and_missing_playbooks_become_questions() {
         let unknown = plan("make me a sandwich", &catalogue(), &BTreeMap::new(), 1);
         assert!(unknown.steps.is_empty());
-        assert!(unknown.open_questions[0].contains("Which service"), "{:?}", unknown.open_questions);
+        assert!(
+            unknown.open_questions[0].contains("Which service"),
+            "{:?}",
+            unknown.open_questions
+        );
         let missing = plan("remove jellyfin", &catalogue(), &BTreeMap::new(), 1);
         assert!(missing.steps.is_empty());
         assert!(missing.open_questions[0].contains("generate a template"));

@@ -262,7 +262,10 @@ impl Envelope {
     /// (`malformed_message`), another major version (`incompatible_version`), a type this
     /// build does not know (`unknown_type`), or a payload that does not fit (`invalid_payload`).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let malformed = |message: String| DecodeError { code: ErrorCode::MalformedMessage, message };
+        let malformed = |message: String| DecodeError {
+            code: ErrorCode::MalformedMessage,
+            message,
+        };
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| malformed(format!("not JSON: {e}")))?;
         let header: Header = serde_json::from_value(value.clone())
@@ -291,7 +294,15 @@ impl Envelope {
 
 /// Every message type name, as on the wire.
 const KNOWN_TYPES: &[&str] = &[
-    "dispatch", "ack", "progress", "result", "cancel", "heartbeat", "hello", "goodbye", "error",
+    "dispatch",
+    "ack",
+    "progress",
+    "result",
+    "cancel",
+    "heartbeat",
+    "hello",
+    "goodbye",
+    "error",
 ];
 
 /// The envelope without its payload: what must be right before the payload is looked at.

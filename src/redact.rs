@@ -56,7 +56,9 @@ pub fn text(input: &str) -> std::borrow::Cow<'_, str> {
         while let Some(pos) = lower[from..].find(word) {
             let mut i = from + pos + word.len();
             // allow the rest of an identifier: `password_file`, `token2`
-            while i < lower.len() && (lower.as_bytes()[i].is_ascii_alphanumeric() || lower.as_bytes()[i] == b'_') {
+            while i < lower.len()
+                && (lower.as_bytes()[i].is_ascii_alphanumeric() || lower.as_bytes()[i] == b'_')
+            {
                 i += 1;
             }
             let rest = &lower.as_bytes()[i..];
@@ -66,7 +68,8 @@ pub fn text(input: &str) -> std::borrow::Cow<'_, str> {
                 .count();
             if matches!(rest.get(sep), Some(b'=') | Some(b':')) {
                 let mut start = i + sep + 1;
-                while start < lower.len() && matches!(lower.as_bytes()[start], b' ' | b'"' | b'\'') {
+                while start < lower.len() && matches!(lower.as_bytes()[start], b' ' | b'"' | b'\'')
+                {
                     start += 1;
                 }
                 let end = lower[start..]
@@ -110,7 +113,10 @@ mod tests {
         });
         json(&mut value);
         let out = value.to_string();
-        assert!(!out.contains("hunter2") && !out.contains("abc") && !out.contains("s3cr3t"), "{out}");
+        assert!(
+            !out.contains("hunter2") && !out.contains("abc") && !out.contains("s3cr3t"),
+            "{out}"
+        );
         assert!(out.contains("kuma"));
     }
 
@@ -120,7 +126,10 @@ mod tests {
             text("vault_password_file: /x/y ok"),
             format!("vault_password_file: {REDACTED} ok")
         );
-        assert_eq!(text("password=\"p w\" then"), format!("password=\"{REDACTED} w\" then"));
+        assert_eq!(
+            text("password=\"p w\" then"),
+            format!("password=\"{REDACTED} w\" then")
+        );
         assert_eq!(text("nothing to see"), "nothing to see");
         assert_eq!(text("my token is fine"), "my token is fine");
     }

@@ -11,9 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlitePool};
 
-use crate::model::{
-    Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus,
-};
+use crate::model::{Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus};
 use crate::protocol::ExecEvent;
 
 /// Migrations in order. Never edit a released one: add the next.
@@ -70,8 +68,8 @@ fn parse_ts(text: &str) -> anyhow::Result<DateTime<Utc>> {
         .with_timezone(&Utc))
 }
 
-fn parse_opt_ts(text: Option<String>) -> anyhow::Result<Option<DateTime<Utc>>> {
-    text.as_deref().map(parse_ts).transpose()
+fn parse_opt_ts(text: Option<&str>) -> anyhow::Result<Option<DateTime<Utc>>> {
+    text.map(parse_ts).transpose()
 }
 
 fn json_col(row: &SqliteRow, col: &str) -> anyhow::Result<serde_json::Value> {
@@ -121,12 +119,14 @@ impl Store {
                     .await
                     .with_context(|| format!("migration {version} ({name}) failed"))?;
             }
-            sqlx::query("INSERT INTO chiffon_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-                .bind(version)
-                .bind(name)
-                .bind(ts(Utc::now()))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO chiffon_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(ts(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             tracing::info!(version, name, "applied database migration");
         }
@@ -156,18 +156,21 @@ impl Store {
         .bind(ts(request.updated_at))
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO plans (request_id, version, plan, created_at) VALUES (?, ?, ?, ?)")
-            .bind(request.id.as_str())
-            .bind(request.plan.version)
-            .bind(serde_json::to_string(&request.plan)?)
-            .bind(ts(request.created_at))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO plans (request_id, version, plan, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(request.id.as_str())
+        .bind(request.plan.version)
+        .bind(serde_json::to_string(&request.plan)?)
+        .bind(ts(request.created_at))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    const REQUEST_COLUMNS: &str = "r.id, r.text, r.status, r.high_value, r.reason, r.created_at, r.updated_at, p.plan
+    const REQUEST_COLUMNS: &str =
+        "r.id, r.text, r.status, r.high_value, r.reason, r.created_at, r.updated_at, p.plan
          FROM requests r JOIN plans p ON p.request_id = r.id AND p.version = r.plan_version";
 
     fn request_from_row(row: &SqliteRow) -> anyhow::Result<Request> {
@@ -309,7 +312,12 @@ impl Store {
         .bind(&finish.outcome)
         .bind(finish.resource_usage.to_string())
         .bind(&finish.error)
-        .bind(finish.resource_state_at_failure.as_ref().map(|v| v.to_string()))
+        .bind(
+            finish
+                .resource_state_at_failure
+                .as_ref()
+                .map(|v| v.to_string()),
+        )
         .bind(&now)
         .bind(&now)
         .bind(id.as_str())
@@ -406,10 +414,11 @@ impl Store {
     }
 
     pub async fn task_events(&self, task: &TaskId) -> anyhow::Result<Vec<TaskEvent>> {
-        let rows = sqlx::query("SELECT seq, at, event FROM task_events WHERE task_id = ? ORDER BY seq")
-            .bind(task.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT seq, at, event FROM task_events WHERE task_id = ? ORDER BY seq")
+                .bind(task.as_str())
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|row| {
                 let event: String = row.try_get("event")?;
@@ -457,7 +466,9 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(playbook, runs, last)| (playbook, runs as u32, last.as_deref() == Some("failed")))
+            .map(|(playbook, runs, last)| {
+                (playbook, runs as u32, last.as_deref() == Some("failed"))
+            })
             .collect())
     }
 
@@ -490,12 +501,14 @@ impl Store {
 
     /// Counts of requests by status and tasks by status, for `/status`.
     pub async fn status_counts(&self) -> anyhow::Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
-        let requests = sqlx::query_as("SELECT status, COUNT(*) FROM requests GROUP BY status ORDER BY status")
-            .fetch_all(&self.pool)
-            .await?;
-        let tasks = sqlx::query_as("SELECT status, COUNT(*) FROM tasks GROUP BY status ORDER BY status")
-            .fetch_all(&self.pool)
-            .await?;
+        let requests =
+            sqlx::query_as("SELECT status, COUNT(*) FROM requests GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await?;
+        let tasks =
+            sqlx::query_as("SELECT status, COUNT(*) FROM tasks GROUP BY status ORDER BY status")
+                .fetch_all(&self.pool)
+                .await?;
         Ok((requests, tasks))
     }
 }

@@ -8,15 +8,16 @@ use tokio::sync::mpsc;
 use crate::bus::{Delivery, Queue};
 
 type Receiver = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>>;
+type Channel = (mpsc::UnboundedSender<Vec<u8>>, Receiver);
 
 /// Queues are created on first use, like declaring a queue on a broker.
 #[derive(Debug, Clone, Default)]
 pub struct InProcessBus {
-    queues: Arc<Mutex<HashMap<String, (mpsc::UnboundedSender<Vec<u8>>, Receiver)>>>,
+    queues: Arc<Mutex<HashMap<String, Channel>>>,
 }
 
 impl InProcessBus {
-    fn queue(&self, queue: &Queue) -> (mpsc::UnboundedSender<Vec<u8>>, Receiver) {
+    fn queue(&self, queue: &Queue) -> Channel {
         let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
         queues
             .entry(queue.name())

@@ -42,7 +42,12 @@ pub fn plan(view: &RequestView) -> String {
     let request = &view.request;
     let plan = &request.plan;
     let mut out = String::new();
-    let _ = writeln!(out, "Request {}  [{}]", request.id, status_word(request.status));
+    let _ = writeln!(
+        out,
+        "Request {}  [{}]",
+        request.id,
+        status_word(request.status)
+    );
     let _ = writeln!(out, "  \"{}\"", request.text);
     let _ = writeln!(out);
     let steps = plan.steps.len();
@@ -68,25 +73,47 @@ pub fn plan(view: &RequestView) -> String {
             "     runs:       {} on the {} agent{}",
             step.playbook.as_deref().unwrap_or("(no playbook)"),
             step.agent_type,
-            step.limit.as_ref().map(|l| format!(", limited to {l}")).unwrap_or_default()
+            step.limit
+                .as_ref()
+                .map(|l| format!(", limited to {l}"))
+                .unwrap_or_default()
         );
         let deps = if step.depends_on.is_empty() {
             "nothing".to_owned()
         } else {
-            step.depends_on.iter().map(|d| format!("step {}", number(d))).collect::<Vec<_>>().join(", ")
+            step.depends_on
+                .iter()
+                .map(|d| format!("step {}", number(d)))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let _ = writeln!(out, "     depends on: {deps}");
-        let mut resources = format!("{} CPU core{}", step.resources.cpu_cores, if step.resources.cpu_cores == 1.0 { "" } else { "s" });
+        let mut resources = format!(
+            "{} CPU core{}",
+            step.resources.cpu_cores,
+            if step.resources.cpu_cores == 1.0 {
+                ""
+            } else {
+                "s"
+            }
+        );
         if step.resources.gpu_vram_gb > 0.0 {
             let _ = write!(resources, ", {} GB GPU memory", step.resources.gpu_vram_gb);
         }
-        let _ = writeln!(out, "     estimate:   {}   resources: {resources}", duration(step.estimated_duration_s as f64));
+        let _ = writeln!(
+            out,
+            "     estimate:   {}   resources: {resources}",
+            duration(step.estimated_duration_s as f64)
+        );
         if step.status != "pending" {
             let _ = writeln!(out, "     status:     {}", step.status);
         }
     }
     if !plan.open_questions.is_empty() {
-        let _ = writeln!(out, "\nOpen questions (the plan cannot run until they are answered):");
+        let _ = writeln!(
+            out,
+            "\nOpen questions (the plan cannot run until they are answered):"
+        );
         for question in &plan.open_questions {
             let _ = writeln!(out, "  ? {question}");
         }
@@ -97,9 +124,15 @@ pub fn plan(view: &RequestView) -> String {
     }
     if request.status == RequestStatus::AwaitingApproval {
         if plan.steps.is_empty() || !plan.open_questions.is_empty() {
-            let _ = writeln!(out, "\nNothing to approve yet: reject this request and ask again with more detail.");
+            let _ = writeln!(
+                out,
+                "\nNothing to approve yet: reject this request and ask again with more detail."
+            );
         } else {
-            let _ = writeln!(out, "\nApproval needed. Nothing runs until you approve this plan:");
+            let _ = writeln!(
+                out,
+                "\nApproval needed. Nothing runs until you approve this plan:"
+            );
             let _ = writeln!(out, "  chiffon approve {} --follow", request.id);
             let _ = writeln!(out, "  chiffon reject {} --reason \"…\"", request.id);
         }
@@ -124,15 +157,30 @@ pub fn live(event: &LiveEvent, view: &RequestView) -> Option<String> {
             Some(reason) => format!("request {}: {reason}", status_word(*status)),
             None => format!("request {}", status_word(*status)),
         }),
-        LiveEvent::Task { step_id, title, status, outcome, agent_id, audit_commit, .. } => match status {
+        LiveEvent::Task {
+            step_id,
+            title,
+            status,
+            outcome,
+            agent_id,
+            audit_commit,
+            ..
+        } => match status {
             TaskStatus::Running => Some(format!(
                 "▶ step {} running: {title}{}",
                 number(step_id),
-                agent_id.as_ref().map(|a| format!(" (agent {a})")).unwrap_or_default()
+                agent_id
+                    .as_ref()
+                    .map(|a| format!(" (agent {a})"))
+                    .unwrap_or_default()
             )),
             s if s.is_terminal() && audit_commit.is_some() => Some(format!(
                 "{} step {} {}",
-                if *s == TaskStatus::Succeeded { "✔" } else { "✘" },
+                if *s == TaskStatus::Succeeded {
+                    "✔"
+                } else {
+                    "✘"
+                },
                 number(step_id),
                 outcome.clone().unwrap_or_else(|| format!("{s}: {title}"))
             )),
@@ -147,10 +195,10 @@ pub fn live(event: &LiveEvent, view: &RequestView) -> Option<String> {
                     event.host.as_deref().unwrap_or(""),
                     event.task.as_deref().unwrap_or("")
                 );
-                if matches!(status, "failed" | "unreachable") {
-                    if let Some(msg) = &event.msg {
-                        let _ = write!(line, "\n              {}", msg.lines().next().unwrap_or(""));
-                    }
+                if matches!(status, "failed" | "unreachable")
+                    && let Some(msg) = &event.msg
+                {
+                    let _ = write!(line, "\n              {}", msg.lines().next().unwrap_or(""));
                 }
                 Some(line)
             }
@@ -174,7 +222,12 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
             _ => 0.0,
         }
     };
-    let _ = writeln!(out, "\nSummary: request {} {}", request.id, status_word(request.status));
+    let _ = writeln!(
+        out,
+        "\nSummary: request {} {}",
+        request.id,
+        status_word(request.status)
+    );
     for (index, step) in request.plan.steps.iter().enumerate() {
         let task = view.tasks.iter().rev().find(|t| t.step_id == step.id);
         match task {
@@ -188,7 +241,9 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
                     out,
                     "     {}  ({took})  audit commit {}",
                     task.outcome.as_deref().unwrap_or(task.status.as_str()),
-                    task.audit_commit.as_deref().map_or("-", |c| &c[..c.len().min(12)])
+                    task.audit_commit
+                        .as_deref()
+                        .map_or("-", |c| &c[..c.len().min(12)])
                 );
             }
             None => {
@@ -196,7 +251,12 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
             }
         }
     }
-    let _ = writeln!(out, "Execution time: {} (request open for {})", duration(run_time), duration(total));
+    let _ = writeln!(
+        out,
+        "Execution time: {} (request open for {})",
+        duration(run_time),
+        duration(total)
+    );
     if let Some(reason) = &request.reason {
         let _ = writeln!(out, "Reason: {reason}");
     }
@@ -211,20 +271,34 @@ pub fn agents(agents: &[AgentInfo]) -> String {
     if agents.is_empty() {
         return "No agents have registered yet.\n".to_owned();
     }
-    let mut out = format!("{:<28} {:<8} {:<8} {:<20} {}\n", "AGENT", "TYPE", "STATUS", "HOST", "CAPACITY");
+    let mut out = format!(
+        "{:<28} {:<8} {:<8} {:<20} {}\n",
+        "AGENT", "TYPE", "STATUS", "HOST", "CAPACITY"
+    );
     for agent in agents {
         let capacity = agent
             .capacity
             .as_ref()
             .map(|c| {
-                let mut text = format!("{:.1}/{} cores free, {} MB RAM free", c.free_cpu_cores, c.cpu_cores, c.memory_free_mb);
+                let mut text = format!(
+                    "{:.1}/{} cores free, {} MB RAM free",
+                    c.free_cpu_cores, c.cpu_cores, c.memory_free_mb
+                );
                 for gpu in &c.gpus {
-                    let _ = write!(text, ", {} {}/{} MB VRAM free", gpu.name, gpu.vram_free_mb, gpu.vram_total_mb);
+                    let _ = write!(
+                        text,
+                        ", {} {}/{} MB VRAM free",
+                        gpu.name, gpu.vram_free_mb, gpu.vram_total_mb
+                    );
                 }
                 text
             })
             .unwrap_or_else(|| "-".to_owned());
-        let _ = writeln!(out, "{:<28} {:<8} {:<8} {:<20} {capacity}", agent.id, agent.agent_type, agent.status, agent.host);
+        let _ = writeln!(
+            out,
+            "{:<28} {:<8} {:<8} {:<20} {capacity}",
+            agent.id, agent.agent_type, agent.status, agent.host
+        );
     }
     out
 }

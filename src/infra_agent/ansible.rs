@@ -90,7 +90,10 @@ impl Ansible {
     /// Uses `configured` if given, else a venv in `data_dir`, else `ansible-playbook` on PATH,
     /// else installs ansible-core into `<data_dir>/ansible-venv` (printing pip's progress).
     /// Writes the callback plugin under `<data_dir>/ansible/callback_plugins`.
-    pub async fn locate_or_install(configured: Option<&Path>, data_dir: &Path) -> anyhow::Result<Self> {
+    pub async fn locate_or_install(
+        configured: Option<&Path>,
+        data_dir: &Path,
+    ) -> anyhow::Result<Self> {
         let venv = data_dir.join("ansible-venv");
         let playbook_bin = match configured {
             Some(path) if path.is_file() => path.to_owned(),
@@ -111,9 +114,12 @@ impl Ansible {
         };
         let callback_dir = data_dir.join("ansible/callback_plugins");
         tokio::fs::create_dir_all(&callback_dir).await?;
-        tokio::fs::write(callback_dir.join(format!("{CALLBACK_NAME}.py")), CALLBACK_PLUGIN)
-            .await
-            .context("cannot write the Ansible callback plugin")?;
+        tokio::fs::write(
+            callback_dir.join(format!("{CALLBACK_NAME}.py")),
+            CALLBACK_PLUGIN,
+        )
+        .await
+        .context("cannot write the Ansible callback plugin")?;
         tracing::info!(ansible_playbook = %playbook_bin.display(), "using ansible-playbook");
         Ok(Self {
             playbook_bin,
@@ -136,7 +142,9 @@ impl Ansible {
             return Err(InvalidRun::PlaybookOutsideRepo(spec.playbook.clone()));
         }
         let path = repo.join(relative);
-        let canonical_repo = repo.canonicalize().map_err(|_| InvalidRun::NoSuchPlaybook(spec.playbook.clone()))?;
+        let canonical_repo = repo
+            .canonicalize()
+            .map_err(|_| InvalidRun::NoSuchPlaybook(spec.playbook.clone()))?;
         match path.canonicalize() {
             Ok(real) if real.starts_with(&canonical_repo) && real.is_file() => {}
             Ok(_) => return Err(InvalidRun::PlaybookOutsideRepo(spec.playbook.clone())),
@@ -146,7 +154,8 @@ impl Ansible {
             let ok = !limit.is_empty()
                 && limit.len() <= 512
                 && limit.bytes().all(|b| {
-                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b':' | b',' | b'!' | b'&' | b'*')
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'_' | b'-' | b':' | b',' | b'!' | b'&' | b'*')
                 });
             if !ok {
                 return Err(InvalidRun::BadLimit(limit.clone()));
@@ -182,7 +191,9 @@ impl Ansible {
         if spec.check_mode {
             command.arg("--check").arg("--diff");
         }
-        command.arg("--extra-vars").arg(format!("@{}", vars_path.display()));
+        command
+            .arg("--extra-vars")
+            .arg(format!("@{}", vars_path.display()));
         command
             .current_dir(repo)
             .env_clear()
@@ -195,12 +206,20 @@ impl Ansible {
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start {}", self.playbook_bin.display()))?;
-        let pid = child.id().and_then(|id| rustix::process::Pid::from_raw(id as i32));
+        let pid = child
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32));
 
         let (log_tx, mut log_rx) = mpsc::unbounded_channel::<String>();
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -221,7 +240,9 @@ impl Ansible {
         let (line_tx, mut line_rx) = mpsc::unbounded_channel::<CallbackLine>();
         let reader = tokio::spawn(async move {
             // The plugin connects once, when ansible-playbook loads it.
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 match serde_json::from_str::<CallbackLine>(&line) {
@@ -292,19 +313,28 @@ impl Ansible {
             ),
             (None, false) => Some(format!(
                 "ansible-playbook exited with {}: {}",
-                status.code().map_or("a signal".to_owned(), |c| format!("code {c}")),
+                status
+                    .code()
+                    .map_or("a signal".to_owned(), |c| format!("code {c}")),
                 last_error_lines(&tail)
             )),
         };
         Ok(outcome)
     }
 
-    fn absorb(&self, line: CallbackLine, outcome: &mut RunOutcome, events: &mpsc::UnboundedSender<ExecEvent>) {
+    fn absorb(
+        &self,
+        line: CallbackLine,
+        outcome: &mut RunOutcome,
+        events: &mpsc::UnboundedSender<ExecEvent>,
+    ) {
         if let Some(hosts) = &line.hosts {
             outcome.hosts = hosts.clone();
         }
         let msg = line.msg.map(|m| crate::redact::text(&m).into_owned());
-        if line.kind == "task_result" && matches!(line.status.as_deref(), Some("failed" | "unreachable")) {
+        if line.kind == "task_result"
+            && matches!(line.status.as_deref(), Some("failed" | "unreachable"))
+        {
             outcome.failures.push(Failure {
                 host: line.host.clone().unwrap_or_default(),
                 task: line.task.clone().unwrap_or_default(),
@@ -330,21 +360,35 @@ impl Ansible {
             path.push(bin_dir.to_path_buf());
         }
         path.extend(["/usr/local/bin", "/usr/bin", "/bin"].map(PathBuf::from));
-        let path = std::env::join_paths(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = std::env::join_paths(path)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let home = std::env::var("HOME").unwrap_or_else(|_| scratch.to_string_lossy().into_owned());
         let mut env = vec![
             ("PATH".to_owned(), path),
             ("HOME".to_owned(), home),
             ("LANG".to_owned(), "C.UTF-8".to_owned()),
-            ("ANSIBLE_CALLBACK_PLUGINS".to_owned(), self.callback_dir.to_string_lossy().into_owned()),
-            ("ANSIBLE_CALLBACKS_ENABLED".to_owned(), CALLBACK_NAME.to_owned()),
+            (
+                "ANSIBLE_CALLBACK_PLUGINS".to_owned(),
+                self.callback_dir.to_string_lossy().into_owned(),
+            ),
+            (
+                "ANSIBLE_CALLBACKS_ENABLED".to_owned(),
+                CALLBACK_NAME.to_owned(),
+            ),
             ("ANSIBLE_NOCOLOR".to_owned(), "1".to_owned()),
             ("ANSIBLE_RETRY_FILES_ENABLED".to_owned(), "0".to_owned()),
-            ("CHIFFON_EVENTS_SOCKET".to_owned(), socket.to_string_lossy().into_owned()),
+            (
+                "CHIFFON_EVENTS_SOCKET".to_owned(),
+                socket.to_string_lossy().into_owned(),
+            ),
         ];
         let cfg = repo.join("ansible.cfg");
         if cfg.is_file() {
-            env.push(("ANSIBLE_CONFIG".to_owned(), cfg.to_string_lossy().into_owned()));
+            env.push((
+                "ANSIBLE_CONFIG".to_owned(),
+                cfg.to_string_lossy().into_owned(),
+            ));
         }
         // Remote hosts need the user's SSH agent; it holds keys, not secrets in clear.
         for name in ["USER", "LOGNAME", "SSH_AUTH_SOCK", "TZ"] {
@@ -373,7 +417,14 @@ fn last_error_lines(tail: &VecDeque<String>) -> String {
         .filter(|l| l.starts_with("ERROR") || l.contains("error"))
         .collect();
     let pick: Vec<&str> = if errors.is_empty() {
-        tail.iter().rev().take(3).map(|l| l.trim()).collect::<Vec<_>>().into_iter().rev().collect()
+        tail.iter()
+            .rev()
+            .take(3)
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect()
     } else {
         errors
     };
@@ -413,7 +464,13 @@ async fn install_ansible_core(venv: &Path) -> anyhow::Result<PathBuf> {
         );
     }
     let mut pip = Command::new(venv.join("bin/pip"))
-        .args(["install", "--disable-pip-version-check", "--progress-bar", "off", "ansible-core"])
+        .args([
+            "install",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "ansible-core",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -456,7 +513,10 @@ mod tests {
         assert!(Ansible::validate(repo.path(), &spec("site.yml", Some("lola:nas"))).is_ok());
         for bad in ["../etc/passwd", "/etc/passwd", "", "a/../../x.yml"] {
             assert!(
-                matches!(Ansible::validate(repo.path(), &spec(bad, None)), Err(InvalidRun::PlaybookOutsideRepo(_))),
+                matches!(
+                    Ansible::validate(repo.path(), &spec(bad, None)),
+                    Err(InvalidRun::PlaybookOutsideRepo(_))
+                ),
                 "{bad}"
             );
         }

@@ -10,8 +10,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus};
 use crate::orchestrator::{Core, live};
@@ -46,8 +46,12 @@ pub fn router(core: Arc<Core>) -> Router {
         .nest("/api/v1", api)
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))
-        .route("/", get(|| async { axum::response::Redirect::temporary("/docs") }))
+        .route(
+            "/",
+            get(|| async { axum::response::Redirect::temporary("/docs") }),
+        )
         .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(core)
 }
@@ -62,18 +66,30 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     fn not_found(what: &str, id: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("no {what} with id {id:?}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no {what} with id {id:?}"),
+        )
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> Self {
         tracing::error!("internal error: {error:#}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; the server log has the details")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the server log has the details",
+        )
     }
 }
 
@@ -108,25 +124,100 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is larger than {MAX_BODY_BYTES} bytes"))
-            } else {
-                ApiError::new(rejection.status(), "bad_request", rejection.body_text())
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                    )
+                } else {
+                    ApiError::new(rejection.status(), "bad_request", rejection.body_text())
+                }
+            })?;
         parse_body(&bytes).map(Self)
+    }
+}
+
+/// `Query<T>` whose rejections are `400 invalid_query` errors.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    rejection.body_text(),
+                )
+            })
+    }
+}
+
+/// An optional JSON object body: empty means `T::default()`.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: HttpRequest, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| body_rejection(&r))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(T::default()));
+        }
+        parse_body(&bytes).map(Self)
+    }
+}
+
+fn body_rejection(rejection: &axum::extract::rejection::BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    } else {
+        ApiError::new(rejection.status(), "bad_request", rejection.body_text())
     }
 }
 
 /// Parses a JSON object body into `T`.
 fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
     if !value.is_object() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "the body must be a JSON object"));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "the body must be a JSON object",
+        ));
     }
-    serde_json::from_value(value).map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e.to_string()))
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            e.to_string(),
+        )
+    })
 }
 
 fn parse_request_id(id: &str) -> ApiResult<RequestId> {
@@ -152,10 +243,18 @@ pub struct RequestView {
 async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
     let tasks = core
         .store
-        .list_tasks(&TaskFilter { request_id: Some(request.id.clone()), limit: 1000, ..Default::default() })
+        .list_tasks(&TaskFilter {
+            request_id: Some(request.id.clone()),
+            limit: 1000,
+            ..Default::default()
+        })
         .await?;
     for step in &mut request.plan.steps {
-        if let Some(task) = tasks.iter().rev().find(|t| t.step_id == step.id && t.plan_version == request.plan.version) {
+        if let Some(task) = tasks
+            .iter()
+            .rev()
+            .find(|t| t.step_id == step.id && t.plan_version == request.plan.version)
+        {
             step.status = task.status.to_string();
         }
     }
@@ -164,7 +263,10 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
 
 async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
     let id = parse_request_id(id)?;
-    core.store.get_request(&id).await?.ok_or_else(|| ApiError::not_found("request", id.as_str()))
+    core.store
+        .get_request(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("request", id.as_str()))
 }
 
 // ---- requests ---------------------------------------------------------------------------
@@ -177,10 +279,17 @@ struct NewRequest {
     high_value: bool,
 }
 
-async fn create_request(State(core): State<Arc<Core>>, ApiJson(body): ApiJson<NewRequest>) -> ApiResult<(StatusCode, Json<RequestView>)> {
+async fn create_request(
+    State(core): State<Arc<Core>>,
+    ApiJson(body): ApiJson<NewRequest>,
+) -> ApiResult<(StatusCode, Json<RequestView>)> {
     let text = body.text.trim();
     if text.is_empty() {
-        return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "empty_text", "say what you want done, e.g. \"deploy uptime kuma\""));
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_text",
+            "say what you want done, e.g. \"deploy uptime kuma\"",
+        ));
     }
     let length = text.chars().count();
     if length > MAX_REQUEST_TEXT {
@@ -201,15 +310,23 @@ struct PageQuery {
     cursor: Option<String>,
 }
 
-async fn list_requests(State(core): State<Arc<Core>>, Query(query): Query<PageQuery>) -> ApiResult<Json<Page<Request>>> {
+async fn list_requests(
+    State(core): State<Arc<Core>>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Page<Request>>> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let cursor = query.cursor.as_deref().map(parse_request_id).transpose()?;
     let items = core.store.list_requests(cursor.as_ref(), limit).await?;
-    let next = (items.len() as u32 == limit).then(|| items.last().map(|r| r.id.to_string())).flatten();
+    let next = (items.len() as u32 == limit)
+        .then(|| items.last().map(|r| r.id.to_string()))
+        .flatten();
     Ok(Json(Page { items, next }))
 }
 
-async fn get_request(State(core): State<Arc<Core>>, Path(id): Path<String>) -> ApiResult<Json<RequestView>> {
+async fn get_request(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RequestView>> {
     let request = load_request(&core, &id).await?;
     Ok(Json(view(&core, request).await?))
 }
@@ -221,31 +338,36 @@ struct ApproveBody {
     plan_version: Option<u32>,
 }
 
-async fn approve(State(core): State<Arc<Core>>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult<(StatusCode, Json<RequestView>)> {
+async fn approve(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
     // The body is optional: an empty one approves whatever version is current.
-    let body: ApproveBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ApproveBody::default()
-    } else {
-        parse_body(&body)?
-    };
+    OptionalJson(body): OptionalJson<ApproveBody>,
+) -> ApiResult<(StatusCode, Json<RequestView>)> {
     let request = load_request(&core, &id).await?;
-    if let Some(version) = body.plan_version {
-        if version != request.plan.version {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "plan_version_mismatch",
-                format!("you approved plan v{version} but the current plan is v{}; read it and approve again", request.plan.version),
-            ));
-        }
-    }
     if request.status != RequestStatus::AwaitingApproval {
         return Err(not_awaiting(&request, "approved"));
+    }
+    if let Some(version) = body.plan_version
+        && version != request.plan.version
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "plan_version_mismatch",
+            format!(
+                "you approved plan v{version} but the current plan is v{}; read it and approve again",
+                request.plan.version
+            ),
+        ));
     }
     if request.plan.steps.is_empty() || !request.plan.open_questions.is_empty() {
         let detail = if request.plan.open_questions.is_empty() {
             "the plan has no steps".to_owned()
         } else {
-            format!("the plan has open questions: {}", request.plan.open_questions.join(" "))
+            format!(
+                "the plan has open questions: {}",
+                request.plan.open_questions.join(" ")
+            )
         };
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -265,7 +387,10 @@ fn not_awaiting(request: &Request, verb: &str) -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "invalid_state",
-        format!("request {} is {}; only a request awaiting approval can be {verb}", request.id, request.status),
+        format!(
+            "request {} is {}; only a request awaiting approval can be {verb}",
+            request.id, request.status
+        ),
     )
 }
 
@@ -275,7 +400,11 @@ struct RejectBody {
     reason: String,
 }
 
-async fn reject(State(core): State<Arc<Core>>, Path(id): Path<String>, ApiJson(body): ApiJson<RejectBody>) -> ApiResult<Json<RequestView>> {
+async fn reject(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<RejectBody>,
+) -> ApiResult<Json<RequestView>> {
     let reason = body.reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REQUEST_TEXT {
         return Err(ApiError::new(
@@ -306,18 +435,29 @@ struct TaskQuery {
     limit: Option<u32>,
 }
 
-async fn list_tasks(State(core): State<Arc<Core>>, Query(query): Query<TaskQuery>) -> ApiResult<Json<Page<Task>>> {
+async fn list_tasks(
+    State(core): State<Arc<Core>>,
+    ApiQuery(query): ApiQuery<TaskQuery>,
+) -> ApiResult<Json<Page<Task>>> {
     let status = query
         .status
         .as_deref()
         .map(|s| {
             TaskStatus::parse(s).ok_or_else(|| {
                 let known: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", format!("status must be one of {}", known.join(", ")))
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("status must be one of {}", known.join(", ")),
+                )
             })
         })
         .transpose()?;
-    let request_id = query.request_id.as_deref().map(parse_request_id).transpose()?;
+    let request_id = query
+        .request_id
+        .as_deref()
+        .map(parse_request_id)
+        .transpose()?;
     let filter = TaskFilter {
         status,
         service: query.service,
@@ -337,9 +477,16 @@ pub struct TaskView {
     pub events: Vec<TaskEvent>,
 }
 
-async fn get_task(State(core): State<Arc<Core>>, Path(id): Path<String>) -> ApiResult<Json<TaskView>> {
+async fn get_task(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TaskView>> {
     let task_id = TaskId::parse(&id).ok_or_else(|| ApiError::not_found("task", &id))?;
-    let task = core.store.get_task(&task_id).await?.ok_or_else(|| ApiError::not_found("task", &id))?;
+    let task = core
+        .store
+        .get_task(&task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task", &id))?;
     let events = core.store.task_events(&task_id).await?;
     Ok(Json(TaskView { task, events }))
 }
@@ -347,16 +494,24 @@ async fn get_task(State(core): State<Arc<Core>>, Path(id): Path<String>) -> ApiR
 // ---- agents, playbooks, health ------------------------------------------------------------
 
 async fn list_agents(State(core): State<Arc<Core>>) -> Json<Page<crate::orchestrator::AgentInfo>> {
-    Json(Page { items: core.agents(), next: None })
+    Json(Page {
+        items: core.agents(),
+        next: None,
+    })
 }
 
 async fn list_playbooks(State(core): State<Arc<Core>>) -> Json<Page<crate::catalogue::Playbook>> {
-    Json(Page { items: core.catalogue().playbooks.clone(), next: None })
+    Json(Page {
+        items: core.catalogue().playbooks.clone(),
+        next: None,
+    })
 }
 
 async fn health(State(core): State<Arc<Core>>) -> Response {
     let store = match core.store.ping().await {
-        Ok(()) => serde_json::json!({"status": "ok", "kind": "sqlite", "path": core.config.database_path}),
+        Ok(()) => {
+            serde_json::json!({"status": "ok", "kind": "sqlite", "path": core.config.database_path})
+        }
         Err(error) => serde_json::json!({"status": "down", "error": error.to_string()}),
     };
     let audit = match core.audit.check() {
@@ -377,7 +532,11 @@ async fn health(State(core): State<Arc<Core>>) -> Response {
             "playbooks": {"status": "ok", "path": core.config.playbooks, "count": core.catalogue().playbooks.len()},
         }
     });
-    let code = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (code, Json(body)).into_response()
 }
 
@@ -404,6 +563,21 @@ async fn docs() -> Html<&'static str> {
     Html(DOCS_PAGE)
 }
 
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}; see /docs", uri.path()),
+    )
+}
+
 async fn unknown_route(uri: axum::http::Uri) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "unknown_route", format!("no route {}; the API is under /api/v1, see /docs", uri.path()))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_route",
+        format!(
+            "no route {}; the API is under /api/v1, see /docs",
+            uri.path()
+        ),
+    )
 }

@@ -81,7 +81,11 @@ pub async fn websocket(
     upgrade.on_upgrade(move |socket| stream(socket, events, filter.request_id))
 }
 
-async fn stream(mut socket: WebSocket, mut events: broadcast::Receiver<LiveEvent>, only: Option<String>) {
+async fn stream(
+    mut socket: WebSocket,
+    mut events: broadcast::Receiver<LiveEvent>,
+    only: Option<String>,
+) {
     loop {
         tokio::select! {
             event = events.recv() => {
@@ -90,11 +94,10 @@ async fn stream(mut socket: WebSocket, mut events: broadcast::Receiver<LiveEvent
                     Err(broadcast::error::RecvError::Lagged(missed)) => LiveEvent::Lagged { missed },
                     Err(broadcast::error::RecvError::Closed) => break,
                 };
-                if let (Some(only), Some(id)) = (&only, event.request_id()) {
-                    if only != id {
+                if let (Some(only), Some(id)) = (&only, event.request_id())
+                    && only != id {
                         continue;
                     }
-                }
                 let Ok(text) = serde_json::to_string(&event) else { continue };
                 if socket.send(WsMessage::Text(text.into())).await.is_err() {
                     break;

@@ -16,7 +16,11 @@ async fn chiffon(app: &TestApp, args: &[&str]) -> Output {
 }
 
 fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +48,10 @@ async fn request_approve_follow_and_status_from_the_command_line() {
         .find(|w| w.starts_with("req_"))
         .expect("the plan names its request id")
         .to_owned();
-    assert!(app.rendered_files().is_empty(), "nothing runs before approval");
+    assert!(
+        app.rendered_files().is_empty(),
+        "nothing runs before approval"
+    );
 
     let followed = chiffon(&app, &["approve", &id, "--follow"]).await;
     let out = text(&followed);
@@ -70,7 +77,10 @@ async fn request_approve_follow_and_status_from_the_command_line() {
 
     let status = chiffon(&app, &["status", &id]).await;
     let out = text(&status);
-    assert!(status.status.success() && out.contains("[succeeded]"), "{out}");
+    assert!(
+        status.status.success() && out.contains("[succeeded]"),
+        "{out}"
+    );
 
     let listed = chiffon(&app, &["status"]).await;
     assert!(text(&listed).contains(&id));
@@ -86,7 +96,11 @@ async fn reject_errors_and_usage_have_the_documented_exit_codes() {
 
     let again = chiffon(&app, &["approve", &id]).await;
     assert_eq!(again.status.code(), Some(1));
-    assert!(text(&again).contains("only a request awaiting approval can be approved"), "{}", text(&again));
+    assert!(
+        text(&again).contains("only a request awaiting approval can be approved"),
+        "{}",
+        text(&again)
+    );
 
     let unknown = chiffon(&app, &["status", "req_0000000000000000000000000000dead"]).await;
     assert_eq!(unknown.status.code(), Some(1));
@@ -101,5 +115,9 @@ async fn reject_errors_and_usage_have_the_documented_exit_codes() {
         .await
         .unwrap();
     assert_eq!(unreachable.status.code(), Some(1));
-    assert!(text(&unreachable).contains("is `chiffon serve` running?"), "{}", text(&unreachable));
+    assert!(
+        text(&unreachable).contains("is `chiffon serve` running?"),
+        "{}",
+        text(&unreachable)
+    );
 }

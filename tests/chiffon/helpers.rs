@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use chiffon::client::Client;
 use chiffon::config::ServeConfig;
+use chiffon::infra_agent::ansible::Ansible;
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::api::RequestView;
 use chiffon::orchestrator::live::LiveEvent;
@@ -15,7 +16,8 @@ use tokio::sync::oneshot;
 /// The longest a whole request may take in a test before it counts as hung.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(240);
 
-pub const KUMA_REQUEST: &str = "Deploy Kuma Uptime to homelab and add our existing portals to the config";
+pub const KUMA_REQUEST: &str =
+    "Deploy Kuma Uptime to homelab and add our existing portals to the config";
 
 pub struct TestApp {
     pub address: String,
@@ -29,16 +31,24 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-/// `ansible-playbook` for the tests: `CHIFFON_ANSIBLE_PLAYBOOK`, else on PATH.
-fn ansible_playbook() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHIFFON_ANSIBLE_PLAYBOOK") {
-        return PathBuf::from(path);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("ansible-playbook"))
-        .find(|p| p.is_file())
-        .expect("the tests run real playbooks: put ansible-playbook on PATH (bash .ci/run installs it) or set CHIFFON_ANSIBLE_PLAYBOOK")
+/// `ansible-playbook` for the tests: `CHIFFON_ANSIBLE_PLAYBOOK`, else on PATH, else installed
+/// once by Chiffon's own first-run installer into the target dir (so a plain `cargo test`
+/// works on a machine with only Python 3).
+async fn ansible_playbook() -> PathBuf {
+    static ANSIBLE: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
+    ANSIBLE
+        .get_or_init(|| async {
+            if let Some(path) = std::env::var_os("CHIFFON_ANSIBLE_PLAYBOOK") {
+                return PathBuf::from(path);
+            }
+            let shared = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chiffon-tests");
+            let ansible = Ansible::locate_or_install(None, &shared).await.expect(
+                "the tests run real playbooks and could not find or install ansible-playbook",
+            );
+            ansible.playbook_bin().to_owned()
+        })
+        .await
+        .clone()
 }
 
 pub fn example_repo() -> PathBuf {
@@ -51,20 +61,25 @@ impl TestApp {
         let data_dir = temp.path().join("data");
         let homelab_root = temp.path().join("homelab");
         let mut extra_vars = serde_json::Map::new();
-        extra_vars.insert("homelab_root".into(), Value::String(homelab_root.display().to_string()));
+        extra_vars.insert(
+            "homelab_root".into(),
+            Value::String(homelab_root.display().to_string()),
+        );
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_path: data_dir.join("chiffon.db"),
             data_dir: data_dir.clone(),
             playbooks: example_repo(),
-            ansible_playbook: Some(ansible_playbook()),
+            ansible_playbook: Some(ansible_playbook().await),
             extra_vars,
             ack_timeout: Duration::from_secs(30),
             execution_deadline: Duration::from_secs(180),
             heartbeat_interval: Duration::from_secs(10),
             local_agents: true,
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(chiffon::orchestrator::serve(config, listener, async {
@@ -87,10 +102,10 @@ impl TestApp {
     /// The server is ready for work once both local agents have said hello.
     async fn wait_until_agents_online(&self) {
         for _ in 0..200 {
-            if let Ok(page) = self.client.agents().await {
-                if page.items.iter().filter(|a| a.status == "online").count() >= 2 {
-                    return;
-                }
+            if let Ok(page) = self.client.agents().await
+                && page.items.iter().filter(|a| a.status == "online").count() >= 2
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -110,19 +125,31 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.address)).send().await.expect("GET");
+        let response = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("GET");
         Self::decode(response).await
     }
 
     async fn decode(response: reqwest::Response) -> (u16, Value) {
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Creates a request and returns its id.
     pub async fn request(&self, text: &str) -> String {
-        let view = self.client.create_request(text, false).await.expect("create request");
+        let view = self
+            .client
+            .create_request(text, false)
+            .await
+            .expect("create request");
         assert_eq!(view.request.status, RequestStatus::AwaitingApproval);
         view.request.id.to_string()
     }
@@ -145,11 +172,16 @@ impl TestApp {
         self.follow(id, stream).await
     }
 
-    async fn follow(&self, id: &str, mut stream: chiffon::client::LiveStream) -> (Vec<LiveEvent>, RequestView) {
+    async fn follow(
+        &self,
+        id: &str,
+        mut stream: chiffon::client::LiveStream,
+    ) -> (Vec<LiveEvent>, RequestView) {
         let mut events = Vec::new();
         let collect = async {
             while let Some(event) = stream.next().await {
-                let done = matches!(&event, LiveEvent::Request { status, .. } if status.is_terminal());
+                let done =
+                    matches!(&event, LiveEvent::Request { status, .. } if status.is_terminal());
                 events.push(event);
                 if done {
                     break;
@@ -171,20 +203,31 @@ impl TestApp {
             .args(args)
             .output()
             .expect("git");
-        assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).expect("utf-8")
     }
 
     /// Files under the homelab root, relative to it, sorted.
     pub fn rendered_files(&self) -> Vec<String> {
         fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
-            let Ok(entries) = std::fs::read_dir(dir) else { return };
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
             for entry in entries.flatten() {
                 let path = entry.path();
                 if path.is_dir() {
                     walk(&path, root, out);
                 } else {
-                    out.push(path.strip_prefix(root).unwrap_or(&path).display().to_string());
+                    out.push(
+                        path.strip_prefix(root)
+                            .unwrap_or(&path)
+                            .display()
+                            .to_string(),
+                    );
                 }
             }
         }
@@ -200,7 +243,10 @@ impl TestApp {
             let _ = shutdown.send(());
         }
         if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server stopped cleanly");
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
     }
 }

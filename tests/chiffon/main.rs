@@ -2,8 +2,11 @@
 //! orchestrator on port 0 with its own data dir (see `helpers::TestApp`) and drives it the way
 //! a user does: through the REST API, the live event stream and the `chiffon` CLI.
 
+#![allow(clippy::unwrap_used)]
+
 mod api_docs;
 mod bad_input;
 mod cli;
 mod full_loop;
 mod helpers;
+mod tidy;
