@@ -139,6 +139,7 @@ fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("{default},sqlx=warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if cli.log_format == "json" {
         builder.json().init();
@@ -314,7 +315,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         })?;
     let address = listener.local_addr()?;
     eprintln!(
-        "Chiffon {} serving http://{address} (data in {}, playbooks from {}). API docs: http://{address}/docs",
+        "Chiffon {} starting on http://{address} (data in {}, playbooks from {})",
         env!("CARGO_PKG_VERSION"),
         config.data_dir.display(),
         config.playbooks.display()

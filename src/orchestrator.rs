@@ -158,7 +158,10 @@ pub async fn serve(
     }
 
     let address = listener.local_addr()?;
-    tracing::info!(%address, data_dir = %core.config.data_dir.display(), "chiffon is listening");
+    tracing::info!(
+        data_dir = %core.config.data_dir.display(),
+        "ready on http://{address} (API docs at http://{address}/docs)"
+    );
     let app = api::router(core.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
