@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chiffon::client::Client;
-use chiffon::config::ServeConfig;
+use chiffon::config::{Database, ServeConfig};
 use chiffon::infra_agent::ansible::Ansible;
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::live::LiveEvent;
@@ -52,7 +52,7 @@ async fn chiffon_run(ansible_playbook: &Path, scratch: &Path) -> (Duration, Dura
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: scratch.join("data"),
         playbooks: repo(),
-        database_path: scratch.join("data/chiffon.db"),
+        database: Database::Sqlite(scratch.join("data/chiffon.db")),
         ansible_playbook: Some(ansible_playbook.to_owned()),
         extra_vars,
         ack_timeout: Duration::from_secs(30),

@@ -47,8 +47,7 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub playbooks: PathBuf,
-    /// The SQLite database file.
-    pub database_path: PathBuf,
+    pub database: Database,
     pub ansible_playbook: Option<PathBuf>,
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
     /// A dispatched task must be taken by an agent within this time.
@@ -96,9 +95,9 @@ impl ServeConfig {
             Some(dir) => dir,
             None => default_playbooks()?,
         };
-        let database_path = match overrides.database_url.or(file.database_url) {
-            None => data_dir.join("chiffon.db"),
-            Some(url) => sqlite_path(&url)?,
+        let database = match overrides.database_url.or(file.database_url) {
+            None => Database::Sqlite(data_dir.join("chiffon.db")),
+            Some(url) => Database::parse(&url)?,
         };
         let seconds =
             |value: Option<u64>, default: u64| Duration::from_secs(value.unwrap_or(default).max(1));
@@ -109,7 +108,7 @@ impl ServeConfig {
                 .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("valid default address")),
             data_dir,
             playbooks,
-            database_path,
+            database,
             ansible_playbook: overrides.ansible_playbook.or(file.ansible.playbook_bin),
             extra_vars: file.ansible.extra_vars,
             ack_timeout: seconds(file.timeouts.ack_s, DEFAULT_ACK_TIMEOUT_S),
@@ -120,21 +119,53 @@ impl ServeConfig {
     }
 }
 
-/// `sqlite:PATH`, `sqlite://PATH` or a plain path. Other databases arrive with distributed mode.
-fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-    {
-        return Ok(PathBuf::from(path));
+/// Where the state lives.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded default: a SQLite file.
+    Sqlite(PathBuf),
+    /// `postgres://user:password@host/db`: for distributed mode.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    // The URL may hold a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
+            Database::Postgres(_) => f.write_str("Postgres(…)"),
+        }
     }
-    if url.contains("://") {
-        anyhow::bail!(
-            "database URL {:?} is not supported by this build: only SQLite (sqlite:PATH) is available so far",
-            url.split("://").next().unwrap_or_default()
-        );
+}
+
+impl Database {
+    /// `sqlite:PATH`, `sqlite://PATH`, a plain path, or `postgres://…` / `postgresql://…`.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        if url.contains("://") {
+            anyhow::bail!(
+                "database URL scheme {:?} is not supported: use sqlite:PATH or postgres://USER:PASSWORD@HOST/DATABASE",
+                url.split("://").next().unwrap_or_default()
+            );
+        }
+        Ok(Database::Sqlite(PathBuf::from(url)))
     }
-    Ok(PathBuf::from(url))
+
+    /// Back-end name for `/health`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Database::Sqlite(_) => "sqlite",
+            Database::Postgres(_) => "postgres",
+        }
+    }
 }
 
 /// The example homelab repository: next to the current directory when run from a checkout,
@@ -161,7 +192,7 @@ data_dir = ".chiffon"
 # The homelab's Ansible repository.                      (--playbooks, CHIFFON_PLAYBOOKS)
 playbooks = "examples/homelab-infra"
 # Default: sqlite:<data_dir>/chiffon.db                  (--database-url, CHIFFON_DATABASE_URL)
-# database_url = "sqlite:/var/lib/chiffon/chiffon.db"
+# database_url = "postgres://chiffon:secret@db.home.arpa/chiffon"
 
 [ansible]
 # Found on PATH, else installed into <data_dir>/ansible-venv.  (CHIFFON_ANSIBLE_PLAYBOOK)
@@ -199,7 +230,10 @@ mod tests {
         .unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
         assert_eq!(config.playbooks, PathBuf::from("/pb"));
-        assert_eq!(config.database_path, PathBuf::from("/from/flag/chiffon.db"));
+        assert_eq!(
+            config.database,
+            Database::Sqlite("/from/flag/chiffon.db".into())
+        );
         assert_eq!(config.extra_vars["homelab_root"], "/x");
     }
 
@@ -222,6 +256,9 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert!(error.to_string().contains("only SQLite"), "{error}");
+        assert!(error.to_string().contains("postgres://"), "{error}");
+        let pg = Database::parse("postgres://chiffon:hunter2@db/chiffon").unwrap();
+        assert_eq!(pg.kind(), "postgres");
+        assert!(!format!("{pg:?}").contains("hunter2"));
     }
 }

@@ -22,7 +22,7 @@ use tokio::sync::{broadcast, oneshot, watch};
 use crate::audit::{AuditEntry, AuditLog};
 use crate::bus::{Bus, Queue};
 use crate::catalogue::Catalogue;
-use crate::config::ServeConfig;
+use crate::config::{Database, ServeConfig};
 use crate::desktop_agent::{self, DesktopAgentConfig};
 use crate::infra_agent::{self, InfraAgentConfig, ansible::Ansible};
 use crate::model::{
@@ -88,7 +88,10 @@ pub async fn serve(
             config.data_dir.display()
         )
     })?;
-    let store = Store::open_sqlite(&config.database_path).await?;
+    let store = match &config.database {
+        Database::Sqlite(path) => Store::open_sqlite(path).await?,
+        Database::Postgres(url) => Store::open_postgres(url).await?,
+    };
     let interrupted = store
         .fail_interrupted("the orchestrator restarted while this was in flight")
         .await?;

@@ -1,25 +1,47 @@
-//! The state store: requests, plan versions, tasks and their events, in SQLite.
-//! Schema changes are numbered migrations under `migrations/`, applied at start-up.
+//! The state store: requests, plan versions, tasks and their events, in SQLite (the embedded
+//! default) or PostgreSQL (`--database-url postgres://…`). Both back-ends share every query
+//! (sqlx's `Any` driver, `$N` placeholders, timestamps as fixed-width RFC 3339 text); schema
+//! changes are numbered migrations per back-end under `migrations/`, applied at start-up.
 //!
 //! Invariant: only the orchestrator uses the store; agents report through the bus.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
 
 use crate::model::{Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus};
 use crate::protocol::ExecEvent;
 
-/// Migrations in order. Never edit a released one: add the next.
+/// Migrations in order, per back-end. Never edit a released one: add the next.
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
     1,
     "initial",
     include_str!("../migrations/sqlite/0001_initial.sql"),
 )];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/postgres/0001_initial.sql"),
+)];
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
 
 /// Filters for listing tasks; all optional, combined with AND.
 #[derive(Debug, Default, Clone)]
@@ -42,22 +64,29 @@ pub struct TaskFinish {
     pub resource_state_at_failure: Option<serde_json::Value>,
 }
 
-/// The statements of a migration file. Statements end with `;`; comments are whole `--`
-/// lines. (Statement by statement because `raw_sql` over a transaction is not `Send` in sqlx 0.8,
-/// and the server future must be.)
-fn statements(sql: &str) -> impl Iterator<Item = &str> {
-    sql.split(';').map(str::trim).filter(|statement| {
-        statement
-            .lines()
-            .any(|line| !line.trim().is_empty() && !line.trim_start().starts_with("--"))
-    })
+/// The statements of a migration file: `--` comment lines are dropped, then statements are
+/// split at `;` (so a migration must not put `;` inside a string). Statement by statement
+/// because `raw_sql` over a transaction is not `Send` in sqlx 0.8, and the server future must be.
+fn statements(sql: &str) -> Vec<String> {
+    let code: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    code.split(';')
+        .map(str::trim)
+        .filter(|statement| !statement.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
 
+/// Fixed width (microseconds, `Z`), so text order is time order on both back-ends.
 fn ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
@@ -72,41 +101,97 @@ fn parse_opt_ts(text: Option<&str>) -> anyhow::Result<Option<DateTime<Utc>>> {
     text.map(parse_ts).transpose()
 }
 
-fn json_col(row: &SqliteRow, col: &str) -> anyhow::Result<serde_json::Value> {
+fn json_col(row: &AnyRow, col: &str) -> anyhow::Result<serde_json::Value> {
     let text: String = row.try_get(col)?;
     serde_json::from_str(&text).with_context(|| format!("bad JSON in column {col}"))
+}
+
+/// `sqlite://` URL for a file path; the driver percent-decodes it.
+fn sqlite_url(path: &Path) -> anyhow::Result<String> {
+    let absolute = std::path::absolute(path)?;
+    let mut url = String::from("sqlite://");
+    for byte in absolute.to_string_lossy().bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'/' | b'.' | b'-' | b'_') {
+            url.push(byte as char);
+        } else {
+            url.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    url.push_str("?mode=rwc");
+    Ok(url)
+}
+
+/// The URL without its password, for messages.
+fn redacted_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or_default();
+            format!("{}{user}:…{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 impl Store {
     /// Opens (creating if needed) the SQLite database at `path` and migrates it forward.
     pub async fn open_sqlite(path: &Path) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        Self::connect(&sqlite_url(path)?, Backend::Sqlite)
             .await
-            .with_context(|| format!("cannot open the database at {}", path.display()))?;
-        let store = Self { pool };
+            .with_context(|| format!("cannot open the database at {}", path.display()))
+    }
+
+    /// Opens `postgres://…` and migrates it forward.
+    pub async fn open_postgres(url: &str) -> anyhow::Result<Self> {
+        Self::connect(url, Backend::Postgres)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot use the PostgreSQL database at {}",
+                    redacted_url(url)
+                )
+            })
+    }
+
+    async fn connect(url: &str, backend: Backend) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        if backend == Backend::Sqlite {
+            // Readers never wait for the writer; the setting is kept in the file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let store = Self { pool, backend };
         store.migrate().await?;
         Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     async fn migrate(&self) -> anyhow::Result<()> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS chiffon_migrations (
-                version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+                version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
         )
         .execute(&self.pool)
         .await?;
-        for (version, name, sql) in SQLITE_MIGRATIONS {
+        let migrations = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        for (version, name, sql) in migrations {
             let mut tx = self.pool.begin().await?;
             let applied: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM chiffon_migrations WHERE version = ?")
+                sqlx::query_scalar("SELECT version FROM chiffon_migrations WHERE version = $1")
                     .bind(version)
                     .fetch_optional(&mut *tx)
                     .await?;
@@ -114,13 +199,13 @@ impl Store {
                 continue;
             }
             for statement in statements(sql) {
-                sqlx::query(statement)
+                sqlx::query(&statement)
                     .execute(&mut *tx)
                     .await
                     .with_context(|| format!("migration {version} ({name}) failed"))?;
             }
             sqlx::query(
-                "INSERT INTO chiffon_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                "INSERT INTO chiffon_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             )
             .bind(version)
             .bind(name)
@@ -144,23 +229,23 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO requests (id, text, status, high_value, plan_version, reason, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(request.id.as_str())
         .bind(&request.text)
         .bind(request.status.as_str())
-        .bind(request.high_value)
-        .bind(request.plan.version)
+        .bind(i64::from(request.high_value))
+        .bind(i64::from(request.plan.version))
         .bind(&request.reason)
         .bind(ts(request.created_at))
         .bind(ts(request.updated_at))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO plans (request_id, version, plan, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO plans (request_id, version, plan, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(request.id.as_str())
-        .bind(request.plan.version)
+        .bind(i64::from(request.plan.version))
         .bind(serde_json::to_string(&request.plan)?)
         .bind(ts(request.created_at))
         .execute(&mut *tx)
@@ -173,7 +258,7 @@ impl Store {
         "r.id, r.text, r.status, r.high_value, r.reason, r.created_at, r.updated_at, p.plan
          FROM requests r JOIN plans p ON p.request_id = r.id AND p.version = r.plan_version";
 
-    fn request_from_row(row: &SqliteRow) -> anyhow::Result<Request> {
+    fn request_from_row(row: &AnyRow) -> anyhow::Result<Request> {
         let id: String = row.try_get("id")?;
         let status: String = row.try_get("status")?;
         let plan: String = row.try_get("plan")?;
@@ -182,7 +267,7 @@ impl Store {
             text: row.try_get("text")?,
             status: RequestStatus::parse(&status)
                 .with_context(|| format!("bad request status {status:?}"))?,
-            high_value: row.try_get("high_value")?,
+            high_value: row.try_get::<i64, _>("high_value")? != 0,
             plan: serde_json::from_str::<Plan>(&plan).context("bad plan JSON")?,
             reason: row.try_get("reason")?,
             created_at: parse_ts(row.try_get("created_at")?)?,
@@ -191,7 +276,7 @@ impl Store {
     }
 
     pub async fn get_request(&self, id: &RequestId) -> anyhow::Result<Option<Request>> {
-        let sql = format!("SELECT {} WHERE r.id = ?", Self::REQUEST_COLUMNS);
+        let sql = format!("SELECT {} WHERE r.id = $1", Self::REQUEST_COLUMNS);
         let row = sqlx::query(&sql)
             .bind(id.as_str())
             .fetch_optional(&self.pool)
@@ -206,14 +291,13 @@ impl Store {
         limit: u32,
     ) -> anyhow::Result<Vec<Request>> {
         let sql = format!(
-            "SELECT {} WHERE (? IS NULL OR r.id < ?) ORDER BY r.id DESC LIMIT ?",
+            "SELECT {} WHERE ($1 IS NULL OR r.id < $1) ORDER BY r.id DESC LIMIT $2",
             Self::REQUEST_COLUMNS
         );
         let before = before.map(|b| b.as_str());
         let rows = sqlx::query(&sql)
             .bind(before)
-            .bind(before)
-            .bind(limit)
+            .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(Self::request_from_row).collect()
@@ -228,10 +312,11 @@ impl Store {
         to: RequestStatus,
         reason: Option<&str>,
     ) -> anyhow::Result<bool> {
-        let placeholders = vec!["?"; from.len()].join(", ");
+        let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 5)).collect();
+        let placeholders = placeholders.join(", ");
         let sql = format!(
-            "UPDATE requests SET status = ?, reason = COALESCE(?, reason), updated_at = ?
-             WHERE id = ? AND status IN ({placeholders})"
+            "UPDATE requests SET status = $1, reason = COALESCE($2, reason), updated_at = $3
+             WHERE id = $4 AND status IN ({placeholders})"
         );
         let mut query = sqlx::query(&sql)
             .bind(to.as_str())
@@ -249,12 +334,12 @@ impl Store {
             "INSERT INTO tasks (task_id, request_id, step_id, plan_version, title, status, outcome,
                 resource_usage, service_touched, agent_id, playbook, error, resource_state_at_failure,
                 suggestions, audit_commit, created_at, updated_at, started_at, finished_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(task.id.as_str())
         .bind(task.request_id.as_str())
         .bind(&task.step_id)
-        .bind(task.plan_version)
+        .bind(i64::from(task.plan_version))
         .bind(&task.title)
         .bind(task.status.as_str())
         .bind(&task.outcome)
@@ -286,9 +371,9 @@ impl Store {
         let now = ts(Utc::now());
         let started = (status == TaskStatus::Running).then(|| now.clone());
         sqlx::query(
-            "UPDATE tasks SET status = ?, agent_id = COALESCE(?, agent_id),
-                started_at = COALESCE(started_at, ?), updated_at = ?
-             WHERE task_id = ? AND status NOT IN ('succeeded', 'failed', 'aborted', 'cancelled')",
+            "UPDATE tasks SET status = $1, agent_id = COALESCE($2, agent_id),
+                started_at = COALESCE(started_at, $3), updated_at = $4
+             WHERE task_id = $5 AND status NOT IN ('succeeded', 'failed', 'aborted', 'cancelled')",
         )
         .bind(status.as_str())
         .bind(agent_id)
@@ -304,9 +389,9 @@ impl Store {
     pub async fn finish_task(&self, id: &TaskId, finish: &TaskFinish) -> anyhow::Result<bool> {
         let now = ts(Utc::now());
         let done = sqlx::query(
-            "UPDATE tasks SET status = ?, outcome = ?, resource_usage = ?, error = ?,
-                resource_state_at_failure = ?, finished_at = ?, updated_at = ?
-             WHERE task_id = ? AND status NOT IN ('succeeded', 'failed', 'aborted', 'cancelled')",
+            "UPDATE tasks SET status = $1, outcome = $2, resource_usage = $3, error = $4,
+                resource_state_at_failure = $5, finished_at = $6, updated_at = $7
+             WHERE task_id = $8 AND status NOT IN ('succeeded', 'failed', 'aborted', 'cancelled')",
         )
         .bind(finish.status.as_str())
         .bind(&finish.outcome)
@@ -327,7 +412,7 @@ impl Store {
     }
 
     pub async fn set_task_audit_commit(&self, id: &TaskId, commit: &str) -> anyhow::Result<()> {
-        sqlx::query("UPDATE tasks SET audit_commit = ?, updated_at = ? WHERE task_id = ?")
+        sqlx::query("UPDATE tasks SET audit_commit = $1, updated_at = $2 WHERE task_id = $3")
             .bind(commit)
             .bind(ts(Utc::now()))
             .bind(id.as_str())
@@ -336,7 +421,7 @@ impl Store {
         Ok(())
     }
 
-    fn task_from_row(row: &SqliteRow) -> anyhow::Result<Task> {
+    fn task_from_row(row: &AnyRow) -> anyhow::Result<Task> {
         let id: String = row.try_get("task_id")?;
         let request_id: String = row.try_get("request_id")?;
         let status: String = row.try_get("status")?;
@@ -346,7 +431,7 @@ impl Store {
             request_id: RequestId::parse(&request_id)
                 .with_context(|| format!("bad request id {request_id:?}"))?,
             step_id: row.try_get("step_id")?,
-            plan_version: row.try_get("plan_version")?,
+            plan_version: u32::try_from(row.try_get::<i64, _>("plan_version")?)?,
             title: row.try_get("title")?,
             status: TaskStatus::parse(&status)
                 .with_context(|| format!("bad task status {status:?}"))?,
@@ -369,7 +454,7 @@ impl Store {
     }
 
     pub async fn get_task(&self, id: &TaskId) -> anyhow::Result<Option<Task>> {
-        let row = sqlx::query("SELECT * FROM tasks WHERE task_id = ?")
+        let row = sqlx::query("SELECT * FROM tasks WHERE task_id = $1")
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -380,19 +465,19 @@ impl Store {
     pub async fn list_tasks(&self, filter: &TaskFilter) -> anyhow::Result<Vec<Task>> {
         let rows = sqlx::query(
             "SELECT * FROM tasks
-             WHERE (?1 IS NULL OR status = ?1)
-               AND (?2 IS NULL OR service_touched = ?2)
-               AND (?3 IS NULL OR request_id = ?3)
-               AND (?4 IS NULL OR created_at >= ?4)
-               AND (?5 IS NULL OR created_at < ?5)
-             ORDER BY created_at, task_id LIMIT ?6",
+             WHERE ($1 IS NULL OR status = $1)
+               AND ($2 IS NULL OR service_touched = $2)
+               AND ($3 IS NULL OR request_id = $3)
+               AND ($4 IS NULL OR created_at >= $4)
+               AND ($5 IS NULL OR created_at < $5)
+             ORDER BY created_at, task_id LIMIT $6",
         )
         .bind(filter.status.map(|s| s.as_str()))
         .bind(&filter.service)
         .bind(filter.request_id.as_ref().map(|r| r.as_str()))
         .bind(filter.since.map(ts))
         .bind(filter.until.map(ts))
-        .bind(filter.limit)
+        .bind(i64::from(filter.limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::task_from_row).collect()
@@ -402,7 +487,7 @@ impl Store {
     pub async fn append_event(&self, task: &TaskId, event: &ExecEvent) -> anyhow::Result<i64> {
         let seq: i64 = sqlx::query_scalar(
             "INSERT INTO task_events (task_id, seq, at, event)
-             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_events WHERE task_id = ?1), ?2, ?3)
+             VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM task_events WHERE task_id = $1), $2, $3)
              RETURNING seq",
         )
         .bind(task.as_str())
@@ -415,7 +500,7 @@ impl Store {
 
     pub async fn task_events(&self, task: &TaskId) -> anyhow::Result<Vec<TaskEvent>> {
         let rows =
-            sqlx::query("SELECT seq, at, event FROM task_events WHERE task_id = ? ORDER BY seq")
+            sqlx::query("SELECT seq, at, event FROM task_events WHERE task_id = $1 ORDER BY seq")
                 .bind(task.as_str())
                 .fetch_all(&self.pool)
                 .await?;
@@ -436,11 +521,11 @@ impl Store {
     pub async fn playbook_durations(&self, playbook: &str, limit: u32) -> anyhow::Result<Vec<f64>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT started_at, finished_at FROM tasks
-             WHERE playbook = ? AND status = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL
-             ORDER BY finished_at DESC LIMIT ?",
+             WHERE playbook = $1 AND status = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL
+             ORDER BY finished_at DESC LIMIT $2",
         )
         .bind(playbook)
-        .bind(limit)
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -478,7 +563,7 @@ impl Store {
         let now = ts(Utc::now());
         let mut tx = self.pool.begin().await?;
         let ids: Vec<String> = sqlx::query_scalar(
-            "UPDATE tasks SET status = 'failed', error = ?, outcome = ?, finished_at = ?, updated_at = ?
+            "UPDATE tasks SET status = 'failed', error = $1, outcome = $2, finished_at = $3, updated_at = $4
              WHERE status IN ('queued', 'dispatched', 'running') RETURNING task_id",
         )
         .bind(reason)
@@ -488,7 +573,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE requests SET status = 'failed', reason = ?, updated_at = ?
+            "UPDATE requests SET status = 'failed', reason = $1, updated_at = $2
              WHERE status IN ('approved', 'running', 'paused')",
         )
         .bind(reason)

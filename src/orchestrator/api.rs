@@ -510,7 +510,7 @@ async fn list_playbooks(State(core): State<Arc<Core>>) -> Json<Page<crate::catal
 async fn health(State(core): State<Arc<Core>>) -> Response {
     let store = match core.store.ping().await {
         Ok(()) => {
-            serde_json::json!({"status": "ok", "kind": "sqlite", "path": core.config.database_path})
+            serde_json::json!({"status": "ok", "kind": core.store.backend().as_str()})
         }
         Err(error) => serde_json::json!({"status": "down", "error": error.to_string()}),
     };

@@ -25,99 +25,103 @@ fn text(output: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_approve_follow_and_status_from_the_command_line() {
-    let app = TestApp::spawn().await;
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
 
-    let planned = chiffon(&app, &["request", KUMA_REQUEST]).await;
-    let out = text(&planned);
-    assert!(planned.status.success(), "{out}");
-    for expected in [
-        "awaiting approval",
-        "1. Deploy Uptime Kuma",
-        "2. Update Uptime Kuma's configuration",
-        "kuma-deployment.yml",
-        "kuma-config-update.yml",
-        "depends on: step 1",
-        "Risk: MEDIUM",
-        "never run through Chiffon",
-        "Approval needed",
-    ] {
-        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+        let planned = chiffon(&app, &["request", KUMA_REQUEST]).await;
+        let out = text(&planned);
+        assert!(planned.status.success(), "{out}");
+        for expected in [
+            "awaiting approval",
+            "1. Deploy Uptime Kuma",
+            "2. Update Uptime Kuma's configuration",
+            "kuma-deployment.yml",
+            "kuma-config-update.yml",
+            "depends on: step 1",
+            "Risk: MEDIUM",
+            "never run through Chiffon",
+            "Approval needed",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+        }
+        let id = out
+            .split_whitespace()
+            .find(|w| w.starts_with("req_"))
+            .expect("the plan names its request id")
+            .to_owned();
+        assert!(
+            app.rendered_files().is_empty(),
+            "nothing runs before approval"
+        );
+
+        let followed = chiffon(&app, &["approve", &id, "--follow"]).await;
+        let out = text(&followed);
+        assert!(followed.status.success(), "{out}");
+        for expected in [
+            "▶ step 1 running: Deploy Uptime Kuma",
+            "changed   lola       compose_stack : Render the Uptime Kuma compose file",
+            "✔ step 1 succeeded: lola ok=",
+            "✔ step 2 succeeded",
+            "Summary: request",
+            "succeeded",
+            "audit commit ",
+            "Execution time:",
+        ] {
+            assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+        }
+        // The audit commit ids shown are the real ones.
+        let view = app.client.get_request(&id).await.unwrap();
+        for task in &view.tasks {
+            let commit = task.audit_commit.as_deref().unwrap();
+            assert!(out.contains(&commit[..12]), "{commit} not shown in:\n{out}");
+        }
+
+        let status = chiffon(&app, &["status", &id]).await;
+        let out = text(&status);
+        assert!(
+            status.status.success() && out.contains("[succeeded]"),
+            "{out}"
+        );
+
+        let listed = chiffon(&app, &["status"]).await;
+        assert!(text(&listed).contains(&id));
     }
-    let id = out
-        .split_whitespace()
-        .find(|w| w.starts_with("req_"))
-        .expect("the plan names its request id")
-        .to_owned();
-    assert!(
-        app.rendered_files().is_empty(),
-        "nothing runs before approval"
-    );
-
-    let followed = chiffon(&app, &["approve", &id, "--follow"]).await;
-    let out = text(&followed);
-    assert!(followed.status.success(), "{out}");
-    for expected in [
-        "▶ step 1 running: Deploy Uptime Kuma",
-        "changed   lola       compose_stack : Render the Uptime Kuma compose file",
-        "✔ step 1 succeeded: lola ok=",
-        "✔ step 2 succeeded",
-        "Summary: request",
-        "succeeded",
-        "audit commit ",
-        "Execution time:",
-    ] {
-        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
-    }
-    // The audit commit ids shown are the real ones.
-    let view = app.client.get_request(&id).await.unwrap();
-    for task in &view.tasks {
-        let commit = task.audit_commit.as_deref().unwrap();
-        assert!(out.contains(&commit[..12]), "{commit} not shown in:\n{out}");
-    }
-
-    let status = chiffon(&app, &["status", &id]).await;
-    let out = text(&status);
-    assert!(
-        status.status.success() && out.contains("[succeeded]"),
-        "{out}"
-    );
-
-    let listed = chiffon(&app, &["status"]).await;
-    assert!(text(&listed).contains(&id));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_errors_and_usage_have_the_documented_exit_codes() {
-    let app = TestApp::spawn().await;
-    let id = app.request(KUMA_REQUEST).await;
-    let rejected = chiffon(&app, &["reject", &id, "--reason", "wrong week"]).await;
-    assert!(rejected.status.success(), "{}", text(&rejected));
-    assert!(text(&rejected).contains("Nothing was run"));
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request(KUMA_REQUEST).await;
+        let rejected = chiffon(&app, &["reject", &id, "--reason", "wrong week"]).await;
+        assert!(rejected.status.success(), "{}", text(&rejected));
+        assert!(text(&rejected).contains("Nothing was run"));
 
-    let again = chiffon(&app, &["approve", &id]).await;
-    assert_eq!(again.status.code(), Some(1));
-    assert!(
-        text(&again).contains("only a request awaiting approval can be approved"),
-        "{}",
-        text(&again)
-    );
+        let again = chiffon(&app, &["approve", &id]).await;
+        assert_eq!(again.status.code(), Some(1));
+        assert!(
+            text(&again).contains("only a request awaiting approval can be approved"),
+            "{}",
+            text(&again)
+        );
 
-    let unknown = chiffon(&app, &["status", "req_0000000000000000000000000000dead"]).await;
-    assert_eq!(unknown.status.code(), Some(1));
-    assert!(text(&unknown).contains("not_found"), "{}", text(&unknown));
+        let unknown = chiffon(&app, &["status", "req_0000000000000000000000000000dead"]).await;
+        assert_eq!(unknown.status.code(), Some(1));
+        assert!(text(&unknown).contains("not_found"), "{}", text(&unknown));
 
-    let usage = chiffon(&app, &["approve"]).await;
-    assert_eq!(usage.status.code(), Some(2));
+        let usage = chiffon(&app, &["approve"]).await;
+        assert_eq!(usage.status.code(), Some(2));
 
-    let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
-        .args(["--server", "http://127.0.0.1:9", "status"])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(unreachable.status.code(), Some(1));
-    assert!(
-        text(&unreachable).contains("is `chiffon serve` running?"),
-        "{}",
-        text(&unreachable)
-    );
+        let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+            .args(["--server", "http://127.0.0.1:9", "status"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(unreachable.status.code(), Some(1));
+        assert!(
+            text(&unreachable).contains("is `chiffon serve` running?"),
+            "{}",
+            text(&unreachable)
+        );
+    }
 }

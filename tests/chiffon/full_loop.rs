@@ -3,236 +3,240 @@
 
 use chiffon::model::{RequestStatus, RiskLevel, TaskStatus};
 use chiffon::orchestrator::live::LiveEvent;
-use chiffon::store::{Store, TaskFilter};
+use chiffon::store::TaskFilter;
 
 use crate::helpers::{KUMA_REQUEST, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
-    let app = TestApp::spawn().await;
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
 
-    // The plan a person reads before anything happens.
-    let view = app
-        .client
-        .create_request(KUMA_REQUEST, false)
-        .await
-        .unwrap();
-    let plan = &view.request.plan;
-    assert_eq!(view.request.status, RequestStatus::AwaitingApproval);
-    assert!(plan.approval_required);
-    assert!(plan.open_questions.is_empty(), "{:?}", plan.open_questions);
-    let playbooks: Vec<_> = plan
-        .steps
-        .iter()
-        .map(|s| s.playbook.clone().unwrap())
-        .collect();
-    assert_eq!(playbooks, ["kuma-deployment.yml", "kuma-config-update.yml"]);
-    assert_eq!(plan.steps[1].depends_on, [plan.steps[0].id.clone()]);
-    assert_eq!(plan.risk.level, RiskLevel::Medium);
-    assert!(
-        plan.risk
-            .reasons
+        // The plan a person reads before anything happens.
+        let view = app
+            .client
+            .create_request(KUMA_REQUEST, false)
+            .await
+            .unwrap();
+        let plan = &view.request.plan;
+        assert_eq!(view.request.status, RequestStatus::AwaitingApproval);
+        assert!(plan.approval_required);
+        assert!(plan.open_questions.is_empty(), "{:?}", plan.open_questions);
+        let playbooks: Vec<_> = plan
+            .steps
             .iter()
-            .any(|r| r.contains("never run through Chiffon")),
-        "{:?}",
-        plan.risk.reasons
-    );
-    assert!(plan.estimated_duration_s > 0);
-    // Planning ran nothing.
-    assert!(app.rendered_files().is_empty());
-    assert!(view.tasks.is_empty());
+            .map(|s| s.playbook.clone().unwrap())
+            .collect();
+        assert_eq!(playbooks, ["kuma-deployment.yml", "kuma-config-update.yml"]);
+        assert_eq!(plan.steps[1].depends_on, [plan.steps[0].id.clone()]);
+        assert_eq!(plan.risk.level, RiskLevel::Medium);
+        assert!(
+            plan.risk
+                .reasons
+                .iter()
+                .any(|r| r.contains("never run through Chiffon")),
+            "{:?}",
+            plan.risk.reasons
+        );
+        assert!(plan.estimated_duration_s > 0);
+        // Planning ran nothing.
+        assert!(app.rendered_files().is_empty());
+        assert!(view.tasks.is_empty());
 
-    let id = view.request.id.to_string();
-    let (events, done) = app.approve_and_wait(&id).await;
-    assert_eq!(
-        done.request.status,
-        RequestStatus::Succeeded,
-        "{:?}",
-        done.request.reason
-    );
+        let id = view.request.id.to_string();
+        let (events, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.request.reason
+        );
 
-    // The live stream showed each step running, the playbook's own tasks, and the end.
-    let running = events
-        .iter()
-        .filter(|e| {
-            matches!(
-                e,
-                LiveEvent::Task {
-                    status: TaskStatus::Running,
-                    ..
-                }
-            )
-        })
-        .count();
-    assert_eq!(running, 2);
-    assert!(events.iter().any(|e| matches!(e,
+        // The live stream showed each step running, the playbook's own tasks, and the end.
+        let running = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    LiveEvent::Task {
+                        status: TaskStatus::Running,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(running, 2);
+        assert!(events.iter().any(|e| matches!(e,
         LiveEvent::Execution { event, .. }
             if event.kind == "task_result"
             && event.task.as_deref().is_some_and(|t| t.contains("Render the Uptime Kuma compose file"))
             && event.status.as_deref() == Some("changed"))));
 
-    // The playbooks really ran: Kuma's stack and the monitors for the existing portals.
-    assert_eq!(
-        app.rendered_files(),
-        [
-            "lola/stacks/uptime-kuma/compose.yml",
-            "lola/stacks/uptime-kuma/monitors.json"
-        ]
-    );
-    let monitors = std::fs::read_to_string(
-        app.homelab_root
-            .join("lola/stacks/uptime-kuma/monitors.json"),
-    )
-    .unwrap();
-    for portal in ["Portainer", "Jellyfin", "Pi-hole", "Home Assistant"] {
-        assert!(
-            monitors.contains(portal),
-            "{portal} missing from {monitors}"
-        );
-    }
-
-    // The task rows, read straight from the SQLite file.
-    let store = Store::open_sqlite(&app.data_dir.join("chiffon.db"))
-        .await
-        .unwrap();
-    let tasks = store
-        .list_tasks(&TaskFilter {
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    assert_eq!(tasks.len(), 2);
-    for (task, playbook) in tasks.iter().zip(&playbooks) {
-        assert_eq!(task.status, TaskStatus::Succeeded);
-        assert_eq!(task.request_id.as_str(), id);
-        assert_eq!(task.playbook.as_ref(), Some(playbook));
-        assert_eq!(task.service_touched.as_deref(), Some("kuma"));
-        assert!(
-            task.agent_id
-                .as_deref()
-                .is_some_and(|a| a.starts_with("infra-"))
-        );
-        assert!(task.started_at.is_some() && task.finished_at >= task.started_at);
-        assert!(task.error.is_none());
-        assert!(
-            task.resource_usage["hosts"]["lola"]["changed"]
-                .as_u64()
-                .unwrap()
-                > 0,
-            "{}",
-            task.resource_usage
-        );
-        assert!(task.outcome.as_deref().unwrap().contains("lola ok="));
-        let commit = task
-            .audit_commit
-            .as_deref()
-            .expect("audit commit on the row");
-        // The commit names the task, and its entry carries request, plan, dispatch and result.
-        let message = app.git(&["log", "-1", "--format=%s", commit]);
-        assert!(message.contains(task.id.as_str()), "{message}");
-        let files = app.git(&["show", "--name-only", "--format=", commit]);
-        let entry = app.git(&["show", &format!("{commit}:{}", files.trim())]);
-        let entry: serde_json::Value = serde_json::from_str(&entry).unwrap();
-        assert_eq!(entry["details"]["request"]["text"], KUMA_REQUEST);
-        assert_eq!(entry["details"]["plan"]["version"], 1);
-        assert_eq!(entry["details"]["dispatch"]["playbook"], playbook.as_str());
-        assert_eq!(entry["details"]["result"]["outcome"], "succeeded");
-    }
-    // Events were stored with the task.
-    let events = store.task_events(&tasks[0].id).await.unwrap();
-    assert!(events.iter().any(|e| e.event.kind == "stats"));
-
-    // The second run changes nothing, and history now informs the plan.
-    let again = app
-        .client
-        .create_request(KUMA_REQUEST, false)
-        .await
-        .unwrap();
-    assert!(
-        !again
-            .request
-            .plan
-            .risk
-            .reasons
-            .iter()
-            .any(|r| r.contains("never run")),
-        "{:?}",
-        again.request.plan.risk.reasons
-    );
-    assert!(again.request.plan.estimated_duration_s < plan.estimated_duration_s);
-    let (_, second) = app.approve_and_wait(again.request.id.as_str()).await;
-    assert_eq!(second.request.status, RequestStatus::Succeeded);
-    for task in &second.tasks {
+        // The playbooks really ran: Kuma's stack and the monitors for the existing portals.
         assert_eq!(
-            task.resource_usage["hosts"]["lola"]["changed"], 0,
-            "{}",
-            task.resource_usage
+            app.rendered_files(),
+            [
+                "lola/stacks/uptime-kuma/compose.yml",
+                "lola/stacks/uptime-kuma/monitors.json"
+            ]
         );
-    }
+        let monitors = std::fs::read_to_string(
+            app.homelab_root
+                .join("lola/stacks/uptime-kuma/monitors.json"),
+        )
+        .unwrap();
+        for portal in ["Portainer", "Jellyfin", "Pi-hole", "Home Assistant"] {
+            assert!(
+                monitors.contains(portal),
+                "{portal} missing from {monitors}"
+            );
+        }
 
-    // One audit commit per finished task, on top of the approvals, in order.
-    let log = app.git(&["log", "--reverse", "--format=%s"]);
-    let subjects: Vec<&str> = log.lines().collect();
-    assert_eq!(subjects.len(), 1 + 2 * (1 + 2), "{log}");
-    assert_eq!(subjects[0], "Start the Chiffon audit trail");
-    assert!(subjects[1].starts_with("approve request"));
-    assert!(subjects[2].contains("succeeded: Deploy Uptime Kuma"));
-    assert_eq!(
-        subjects.iter().filter(|s| s.starts_with("task ")).count(),
-        4
-    );
-    app.stop().await;
+        // The task rows, read straight from the SQLite file.
+        let store = app.store().await;
+        let tasks = store
+            .list_tasks(&TaskFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(tasks.len(), 2);
+        for (task, playbook) in tasks.iter().zip(&playbooks) {
+            assert_eq!(task.status, TaskStatus::Succeeded);
+            assert_eq!(task.request_id.as_str(), id);
+            assert_eq!(task.playbook.as_ref(), Some(playbook));
+            assert_eq!(task.service_touched.as_deref(), Some("kuma"));
+            assert!(
+                task.agent_id
+                    .as_deref()
+                    .is_some_and(|a| a.starts_with("infra-"))
+            );
+            assert!(task.started_at.is_some() && task.finished_at >= task.started_at);
+            assert!(task.error.is_none());
+            assert!(
+                task.resource_usage["hosts"]["lola"]["changed"]
+                    .as_u64()
+                    .unwrap()
+                    > 0,
+                "{}",
+                task.resource_usage
+            );
+            assert!(task.outcome.as_deref().unwrap().contains("lola ok="));
+            let commit = task
+                .audit_commit
+                .as_deref()
+                .expect("audit commit on the row");
+            // The commit names the task, and its entry carries request, plan, dispatch and result.
+            let message = app.git(&["log", "-1", "--format=%s", commit]);
+            assert!(message.contains(task.id.as_str()), "{message}");
+            let files = app.git(&["show", "--name-only", "--format=", commit]);
+            let entry = app.git(&["show", &format!("{commit}:{}", files.trim())]);
+            let entry: serde_json::Value = serde_json::from_str(&entry).unwrap();
+            assert_eq!(entry["details"]["request"]["text"], KUMA_REQUEST);
+            assert_eq!(entry["details"]["plan"]["version"], 1);
+            assert_eq!(entry["details"]["dispatch"]["playbook"], playbook.as_str());
+            assert_eq!(entry["details"]["result"]["outcome"], "succeeded");
+        }
+        // Events were stored with the task.
+        let events = store.task_events(&tasks[0].id).await.unwrap();
+        assert!(events.iter().any(|e| e.event.kind == "stats"));
+
+        // The second run changes nothing, and history now informs the plan.
+        let again = app
+            .client
+            .create_request(KUMA_REQUEST, false)
+            .await
+            .unwrap();
+        assert!(
+            !again
+                .request
+                .plan
+                .risk
+                .reasons
+                .iter()
+                .any(|r| r.contains("never run")),
+            "{:?}",
+            again.request.plan.risk.reasons
+        );
+        assert!(again.request.plan.estimated_duration_s < plan.estimated_duration_s);
+        let (_, second) = app.approve_and_wait(again.request.id.as_str()).await;
+        assert_eq!(second.request.status, RequestStatus::Succeeded);
+        for task in &second.tasks {
+            assert_eq!(
+                task.resource_usage["hosts"]["lola"]["changed"], 0,
+                "{}",
+                task.resource_usage
+            );
+        }
+
+        // One audit commit per finished task, on top of the approvals, in order.
+        let log = app.git(&["log", "--reverse", "--format=%s"]);
+        let subjects: Vec<&str> = log.lines().collect();
+        assert_eq!(subjects.len(), 1 + 2 * (1 + 2), "{log}");
+        assert_eq!(subjects[0], "Start the Chiffon audit trail");
+        assert!(subjects[1].starts_with("approve request"));
+        assert!(subjects[2].contains("succeeded: Deploy Uptime Kuma"));
+        assert_eq!(
+            subjects.iter().filter(|s| s.starts_with("task ")).count(),
+            4
+        );
+        app.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_step_fails_the_request_with_the_playbooks_reason() {
-    let app = TestApp::spawn().await;
-    // Configuring Kuma before it is deployed: the playbook itself refuses.
-    let id = app
-        .request("add our existing portals to the kuma config")
-        .await;
-    let (_, done) = app.approve_and_wait(&id).await;
-    assert_eq!(done.request.status, RequestStatus::Failed);
-    assert_eq!(done.tasks.len(), 1);
-    let task = &done.tasks[0];
-    assert_eq!(task.status, TaskStatus::Failed);
-    let error = task.error.as_deref().unwrap();
-    assert!(
-        error.contains("Uptime Kuma is not deployed on lola"),
-        "{error}"
-    );
-    assert!(task.resource_state_at_failure.is_some());
-    assert!(task.audit_commit.is_some());
-    assert!(app.rendered_files().is_empty());
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        // Configuring Kuma before it is deployed: the playbook itself refuses.
+        let id = app
+            .request("add our existing portals to the kuma config")
+            .await;
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(done.request.status, RequestStatus::Failed);
+        assert_eq!(done.tasks.len(), 1);
+        let task = &done.tasks[0];
+        assert_eq!(task.status, TaskStatus::Failed);
+        let error = task.error.as_deref().unwrap();
+        assert!(
+            error.contains("Uptime Kuma is not deployed on lola"),
+            "{error}"
+        );
+        assert!(task.resource_state_at_failure.is_some());
+        assert!(task.audit_commit.is_some());
+        assert!(app.rendered_files().is_empty());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejecting_a_request_runs_nothing_and_is_audited() {
-    let app = TestApp::spawn().await;
-    let id = app.request(KUMA_REQUEST).await;
-    let rejected = app
-        .client
-        .reject(&id, "not during the movie night")
-        .await
-        .unwrap();
-    assert_eq!(rejected.request.status, RequestStatus::Rejected);
-    assert_eq!(
-        rejected.request.reason.as_deref(),
-        Some("not during the movie night")
-    );
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request(KUMA_REQUEST).await;
+        let rejected = app
+            .client
+            .reject(&id, "not during the movie night")
+            .await
+            .unwrap();
+        assert_eq!(rejected.request.status, RequestStatus::Rejected);
+        assert_eq!(
+            rejected.request.reason.as_deref(),
+            Some("not during the movie night")
+        );
 
-    let (status, body) = app.post(&format!("/requests/{id}/approve"), "").await;
-    assert_eq!(status, 409, "{body}");
-    assert_eq!(body["error"]["code"], "invalid_state");
+        let (status, body) = app.post(&format!("/requests/{id}/approve"), "").await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["error"]["code"], "invalid_state");
 
-    let view = app.client.get_request(&id).await.unwrap();
-    assert_eq!(view.request.status, RequestStatus::Rejected);
-    assert!(view.tasks.is_empty());
-    assert!(app.rendered_files().is_empty());
-    let log = app.git(&["log", "--format=%s"]);
-    assert!(
-        log.starts_with(&format!("reject request {id}: not during the movie night")),
-        "{log}"
-    );
+        let view = app.client.get_request(&id).await.unwrap();
+        assert_eq!(view.request.status, RequestStatus::Rejected);
+        assert!(view.tasks.is_empty());
+        assert!(app.rendered_files().is_empty());
+        let log = app.git(&["log", "--format=%s"]);
+        assert!(
+            log.starts_with(&format!("reject request {id}: not during the movie night")),
+            "{log}"
+        );
+    }
 }

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chiffon::client::Client;
-use chiffon::config::ServeConfig;
+use chiffon::config::{Database, ServeConfig};
 use chiffon::infra_agent::ansible::Ansible;
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::api::RequestView;
 use chiffon::orchestrator::live::LiveEvent;
+use chiffon::store::Store;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -19,14 +20,91 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(240);
 pub const KUMA_REQUEST: &str =
     "Deploy Kuma Uptime to homelab and add our existing portals to the config";
 
+/// The state back-ends a scenario runs on: SQLite always, PostgreSQL when
+/// `CHIFFON_TEST_DATABASE_URL` names a server (CI sets it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn backends() -> Vec<Backend> {
+    let mut backends = vec![Backend::Sqlite];
+    if std::env::var_os("CHIFFON_TEST_DATABASE_URL").is_some() {
+        backends.push(Backend::Postgres);
+    }
+    backends
+}
+
+/// A PostgreSQL schema of its own for one test, so tests run in parallel on one database.
+struct PgSchema {
+    base_url: String,
+    name: String,
+}
+
+impl PgSchema {
+    async fn create() -> Self {
+        let base_url =
+            std::env::var("CHIFFON_TEST_DATABASE_URL").expect("CHIFFON_TEST_DATABASE_URL");
+        let name = format!("chiffon_test_{}", uuid::Uuid::now_v7().simple());
+        let pool = sqlx::PgPool::connect(&base_url).await.unwrap_or_else(|e| {
+            panic!("CHIFFON_TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
+        });
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&pool)
+            .await
+            .expect("create schema");
+        pool.close().await;
+        Self { base_url, name }
+    }
+
+    /// The URL that puts every connection in this schema.
+    fn url(&self) -> String {
+        let separator = if self.base_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.base_url, self.name
+        )
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.base_url.clone(), self.name.clone());
+        // Drop runs outside async code: clean up on a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA {name} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 pub struct TestApp {
+    pub backend: Backend,
     pub address: String,
     pub client: Client,
     pub http: reqwest::Client,
     pub data_dir: PathBuf,
     /// Where the example playbooks render their files (`homelab_root`).
     pub homelab_root: PathBuf,
+    database: Database,
     _temp: tempfile::TempDir,
+    _schema: Option<PgSchema>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -56,7 +134,16 @@ pub fn example_repo() -> PathBuf {
 }
 
 impl TestApp {
-    pub async fn spawn() -> Self {
+    /// One app per back-end under test, each with fresh state.
+    pub async fn each() -> Vec<Self> {
+        let mut apps = Vec::new();
+        for backend in backends() {
+            apps.push(Self::spawn_on(backend).await);
+        }
+        apps
+    }
+
+    pub async fn spawn_on(backend: Backend) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("data");
         let homelab_root = temp.path().join("homelab");
@@ -65,9 +152,17 @@ impl TestApp {
             "homelab_root".into(),
             Value::String(homelab_root.display().to_string()),
         );
+        let schema = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgSchema::create().await),
+        };
+        let database = match &schema {
+            None => Database::Sqlite(data_dir.join("chiffon.db")),
+            Some(schema) => Database::Postgres(schema.url()),
+        };
         let config = ServeConfig {
             listen: "127.0.0.1:0".parse().expect("address"),
-            database_path: data_dir.join("chiffon.db"),
+            database: database.clone(),
             data_dir: data_dir.clone(),
             playbooks: example_repo(),
             ansible_playbook: Some(ansible_playbook().await),
@@ -86,6 +181,9 @@ impl TestApp {
             let _ = stop.await;
         }));
         let app = Self {
+            backend,
+            database,
+            _schema: schema,
             client: Client::new(&address).expect("client"),
             http: reqwest::Client::new(),
             address,
@@ -102,6 +200,9 @@ impl TestApp {
     /// The server is ready for work once both local agents have said hello.
     async fn wait_until_agents_online(&self) {
         for _ in 0..200 {
+            if self.server.as_ref().is_some_and(|s| s.is_finished()) {
+                panic!("the server stopped during start-up; run with --nocapture to see its error");
+            }
             if let Ok(page) = self.client.agents().await
                 && page.items.iter().filter(|a| a.status == "online").count() >= 2
             {
@@ -193,6 +294,14 @@ impl TestApp {
             .unwrap_or_else(|_| panic!("request {id} did not finish within {REQUEST_TIMEOUT:?}"));
         let view = self.client.get_request(id).await.expect("get request");
         (events, view)
+    }
+
+    /// The app's store, opened beside the server, to read rows as they are stored.
+    pub async fn store(&self) -> Store {
+        match &self.database {
+            Database::Sqlite(path) => Store::open_sqlite(path).await.expect("open SQLite"),
+            Database::Postgres(url) => Store::open_postgres(url).await.expect("open PostgreSQL"),
+        }
     }
 
     /// `git -C <data-dir>/audit …` output.

@@ -9,4 +9,5 @@ mod bad_input;
 mod cli;
 mod full_loop;
 mod helpers;
+mod store;
 mod tidy;
