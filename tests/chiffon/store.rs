@@ -312,7 +312,7 @@ async fn story(store: &Store) {
 
     // A restart closes what was in flight, with the reason.
     let closed = store.fail_interrupted("restarted").await.unwrap();
-    assert_eq!(closed, [running.id.clone()]);
+    assert_eq!(closed, std::slice::from_ref(&running.id));
     let interrupted = store.get_task(&running.id).await.unwrap().unwrap();
     assert_eq!(
         (interrupted.status, interrupted.error.as_deref()),
