@@ -59,6 +59,7 @@ async fn chiffon_run(ansible_playbook: &Path, scratch: &Path) -> (Duration, Dura
         execution_deadline: Duration::from_secs(300),
         heartbeat_interval: Duration::from_secs(10),
         local_agents: true,
+        bus: chiffon::config::BusConfig::InProcess,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -1,13 +1,17 @@
 //! The message bus between the orchestrator and agents. Messages are encoded envelopes
-//! (`protocol::Envelope::encode`) addressed to named queues, so the in-process bus and a
-//! broker-backed one carry exactly the same bytes and every receiver runs the same decoding.
+//! (`protocol::Envelope::encode`) addressed to named queues, so the in-process bus and the
+//! RabbitMQ bus carry exactly the same bytes and every receiver runs the same decoding.
 //!
 //! Invariant: the bus knows queues and bytes, never message meaning.
 
+pub mod amqp;
 mod in_process;
+
+use std::time::Duration;
 
 use crate::model::{AgentId, AgentType};
 
+pub use amqp::{AmqpBus, AmqpOptions};
 pub use in_process::InProcessBus;
 
 /// Where a message goes.
@@ -22,12 +26,16 @@ pub enum Queue {
 }
 
 impl Queue {
-    /// The queue's name, the same one a broker would show.
+    /// The queue's name under the default prefix, as a broker shows it.
     pub fn name(&self) -> String {
+        self.name_with("chiffon")
+    }
+
+    pub fn name_with(&self, prefix: &str) -> String {
         match self {
-            Queue::Work(kind) => format!("chiffon.work.{kind}"),
-            Queue::Agent(id) => format!("chiffon.agent.{id}"),
-            Queue::Events => "chiffon.events".to_owned(),
+            Queue::Work(kind) => format!("{prefix}.work.{kind}"),
+            Queue::Agent(id) => format!("{prefix}.agent.{id}"),
+            Queue::Events => format!("{prefix}.events"),
         }
     }
 }
@@ -37,6 +45,7 @@ impl Queue {
 #[derive(Debug, Clone)]
 pub enum Bus {
     InProcess(InProcessBus),
+    Amqp(AmqpBus),
 }
 
 impl Bus {
@@ -44,10 +53,25 @@ impl Bus {
         Bus::InProcess(InProcessBus::default())
     }
 
-    /// Sends `body` to `queue`. Returns once the bus has accepted it.
+    /// Sends `body` to `queue`. Returns once the bus has accepted it (for RabbitMQ: confirmed).
     pub async fn publish(&self, queue: &Queue, body: Vec<u8>) -> anyhow::Result<()> {
         match self {
             Bus::InProcess(bus) => bus.publish(queue, body),
+            Bus::Amqp(bus) => bus.publish(queue, &body, None).await,
+        }
+    }
+
+    /// Like `publish`, but the message is dropped unread after `ttl` (a stale heartbeat must
+    /// not make a dead agent look alive). In-process delivery is immediate, so it has no TTL.
+    pub async fn publish_expiring(
+        &self,
+        queue: &Queue,
+        body: Vec<u8>,
+        ttl: Duration,
+    ) -> anyhow::Result<()> {
+        match self {
+            Bus::InProcess(bus) => bus.publish(queue, body),
+            Bus::Amqp(bus) => bus.publish(queue, &body, Some(ttl)).await,
         }
     }
 
@@ -55,6 +79,7 @@ impl Bus {
     pub fn consume(&self, queue: &Queue) -> Consumer {
         match self {
             Bus::InProcess(bus) => Consumer::InProcess(bus.consume(queue)),
+            Bus::Amqp(bus) => Consumer::Amqp(bus.consume(queue)),
         }
     }
 
@@ -62,6 +87,15 @@ impl Bus {
     pub fn describe(&self) -> &'static str {
         match self {
             Bus::InProcess(_) => "in-process",
+            Bus::Amqp(_) => "rabbitmq",
+        }
+    }
+
+    /// Whether the bus can carry messages now, for `/health`.
+    pub async fn healthy(&self) -> bool {
+        match self {
+            Bus::InProcess(_) => true,
+            Bus::Amqp(bus) => bus.connected().await,
         }
     }
 }
@@ -70,6 +104,7 @@ impl Bus {
 #[derive(Debug)]
 pub enum Consumer {
     InProcess(in_process::InProcessConsumer),
+    Amqp(amqp::AmqpConsumer),
 }
 
 impl Consumer {
@@ -77,20 +112,73 @@ impl Consumer {
     pub async fn next(&mut self) -> Option<Delivery> {
         match self {
             Consumer::InProcess(consumer) => consumer.next().await,
+            Consumer::Amqp(consumer) => consumer.next().await,
         }
     }
 }
 
-/// One received message. Acknowledge it once what it says has been acted on.
+/// One received message. Acknowledge it once what it says has been acted on; reject it when
+/// it can never be processed (it goes to the dead-letter queue).
 #[derive(Debug)]
 pub struct Delivery {
     pub body: Vec<u8>,
+    /// The broker delivered it before and it was not acknowledged (a crash or reconnect).
+    pub redelivered: bool,
+    acker: Acker,
+}
+
+#[derive(Debug)]
+enum Acker {
+    /// In-process delivery is final when received.
+    None,
+    Amqp(lapin::Acker),
 }
 
 impl Delivery {
-    /// Marks the message handled. In-process delivery is already final; a broker-backed bus
-    /// acknowledges here so that an unacknowledged message is redelivered after a crash.
+    fn in_process(body: Vec<u8>) -> Self {
+        Self {
+            body,
+            redelivered: false,
+            acker: Acker::None,
+        }
+    }
+
+    /// Marks the message handled. Unacknowledged broker messages are redelivered after a crash.
     pub async fn ack(self) -> anyhow::Result<()> {
-        Ok(())
+        match self.acker {
+            Acker::None => Ok(()),
+            Acker::Amqp(acker) => {
+                if !acker
+                    .ack(lapin::options::BasicAckOptions::default())
+                    .await?
+                {
+                    anyhow::bail!(
+                        "the channel this message came on is gone; the broker will redeliver it"
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Refuses the message for good: the broker moves it to the dead-letter queue.
+    pub async fn reject(self) -> anyhow::Result<()> {
+        match self.acker {
+            Acker::None => Ok(()),
+            Acker::Amqp(acker) => {
+                if !acker
+                    .nack(lapin::options::BasicNackOptions {
+                        requeue: false,
+                        multiple: false,
+                    })
+                    .await?
+                {
+                    anyhow::bail!(
+                        "the channel this message came on is gone; the broker will redeliver it"
+                    );
+                }
+                Ok(())
+            }
+        }
     }
 }

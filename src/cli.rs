@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::client::{Client, DEFAULT_SERVER, render};
-use crate::config::{self, Overrides, ServeConfig};
+use crate::config::{self, AgentSettings, Overrides, ServeConfig};
 use crate::orchestrator::api::RequestView;
 use crate::orchestrator::live::LiveEvent;
 
@@ -74,11 +74,52 @@ enum Command {
     },
     /// List the agents and their capacity.
     Agents,
+    /// Run an agent on this host, talking to the orchestrator over RabbitMQ.
+    Agent {
+        #[command(subcommand)]
+        kind: AgentCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentCommand {
+    /// Runs playbooks from a repository on this host.
+    Infra {
+        #[command(flatten)]
+        common: AgentArgs,
+        /// The homelab's Ansible repository on this host.
+        #[arg(long, env = "CHIFFON_PLAYBOOKS")]
+        playbooks: PathBuf,
+        /// Where the callback plugin (and, if needed, an ansible-core venv) are kept.
+        #[arg(long, env = "CHIFFON_DATA_DIR", default_value = ".chiffon-agent")]
+        data_dir: PathBuf,
+        /// Path to ansible-playbook. Default: found on PATH, else installed into the data dir.
+        #[arg(long, env = "CHIFFON_ANSIBLE_PLAYBOOK")]
+        ansible_playbook: Option<PathBuf>,
+    },
+    /// Reports this machine's free CPU, memory and GPU memory.
+    Desktop {
+        #[command(flatten)]
+        common: AgentArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct AgentArgs {
+    /// RabbitMQ, e.g. amqp://chiffon:secret@mq.home.arpa:5672/%2f
+    #[arg(long, env = "CHIFFON_AMQP_URL")]
+    amqp_url: String,
+    /// This agent's name (letters, digits, . _ -). Default: <type>-<hostname>.
+    #[arg(long, env = "CHIFFON_AGENT_ID")]
+    id: Option<String>,
+    /// A TOML file with [amqp], [ansible] and [timeouts] sections (see `chiffon config example`).
+    #[arg(long, env = "CHIFFON_CONFIG")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,6 +145,12 @@ struct ServeArgs {
     /// Path to ansible-playbook. Default: found on PATH, else installed into the data dir.
     #[arg(long, env = "CHIFFON_ANSIBLE_PLAYBOOK")]
     ansible_playbook: Option<PathBuf>,
+    /// RabbitMQ URL for distributed mode. Default: the in-process bus.
+    #[arg(long, env = "CHIFFON_AMQP_URL")]
+    amqp_url: Option<String>,
+    /// Run no agents inside the server (they run elsewhere with `chiffon agent`).
+    #[arg(long, env = "CHIFFON_NO_LOCAL_AGENTS")]
+    no_local_agents: bool,
     /// A TOML configuration file (see `chiffon config example`).
     #[arg(long, env = "CHIFFON_CONFIG")]
     config: Option<PathBuf>,
@@ -228,6 +275,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", render::agents(&page.items));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Agent { kind } => run_agent(kind).await,
         Command::Config {
             command: ConfigCommand::Example,
         } => {
@@ -303,6 +351,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         playbooks: args.playbooks,
         database_url: args.database_url,
         ansible_playbook: args.ansible_playbook,
+        amqp_url: args.amqp_url,
+        no_local_agents: args.no_local_agents,
     };
     let config = ServeConfig::load(args.config.as_deref(), overrides)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -321,6 +371,61 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.playbooks.display()
     );
     crate::orchestrator::serve(config, listener, shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_agent(kind: AgentCommand) -> anyhow::Result<ExitCode> {
+    let (common, agent_type) = match &kind {
+        AgentCommand::Infra { common, .. } => (common, "infra"),
+        AgentCommand::Desktop { common } => (common, "desktop"),
+    };
+    let agent = AgentSettings::load(
+        common.config.as_deref(),
+        &common.amqp_url,
+        common.id.as_deref(),
+        agent_type,
+    )?;
+    let bus = agent.bus.open().await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    eprintln!(
+        "Chiffon {agent_type} agent {} connected to RabbitMQ",
+        agent.id
+    );
+    match kind {
+        AgentCommand::Infra {
+            playbooks,
+            data_dir,
+            ansible_playbook,
+            ..
+        } => {
+            std::fs::create_dir_all(&data_dir)
+                .with_context(|| format!("cannot create {}", data_dir.display()))?;
+            let ansible = crate::infra_agent::ansible::Ansible::locate_or_install(
+                ansible_playbook.or(agent.ansible_playbook).as_deref(),
+                &data_dir,
+            )
+            .await?;
+            let config = crate::infra_agent::InfraAgentConfig {
+                id: agent.id,
+                playbooks,
+                extra_vars: agent.extra_vars,
+                heartbeat_interval: agent.heartbeat_interval,
+            };
+            crate::infra_agent::run(config, ansible, bus, stopped).await?;
+        }
+        AgentCommand::Desktop { .. } => {
+            let config = crate::desktop_agent::DesktopAgentConfig {
+                id: agent.id,
+                heartbeat_interval: agent.heartbeat_interval,
+                system_root: "/".into(),
+            };
+            crate::desktop_agent::run(config, bus, stopped).await?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

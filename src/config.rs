@@ -9,6 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::bus::{AmqpBus, AmqpOptions, Bus};
+use crate::model::AgentId;
+
 /// The file layer. Every key is optional; unknown keys are an error, so typos are caught.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -17,10 +20,26 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub playbooks: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub amqp_url: Option<String>,
+    pub local_agents: Option<bool>,
+    #[serde(default)]
+    pub amqp: AmqpFileConfig,
     #[serde(default)]
     pub ansible: AnsibleFileConfig,
     #[serde(default)]
     pub timeouts: TimeoutsFileConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpFileConfig {
+    /// Exchange and queue names start with this.
+    pub prefix: Option<String>,
+    /// Unacknowledged messages a consumer may hold.
+    pub prefetch: Option<u16>,
+    /// Delete queues (and their exchanges) unused for this many seconds. For throw-away
+    /// installations such as tests; every process on one prefix must agree on it.
+    pub queue_expiry_s: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -57,6 +76,58 @@ pub struct ServeConfig {
     pub heartbeat_interval: Duration,
     /// Run the infra and desktop agents inside the server.
     pub local_agents: bool,
+    pub bus: BusConfig,
+}
+
+/// Which message bus carries agent traffic.
+#[derive(Clone)]
+pub enum BusConfig {
+    /// The embedded default: channels inside this process.
+    InProcess,
+    /// RabbitMQ at `url` (`amqp://user:password@host:5672/%2f`).
+    Amqp { url: String, options: AmqpOptions },
+}
+
+impl std::fmt::Debug for BusConfig {
+    // The URL holds a password: never print it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BusConfig::InProcess => f.write_str("InProcess"),
+            BusConfig::Amqp { options, .. } => write!(f, "Amqp(prefix {})", options.prefix),
+        }
+    }
+}
+
+impl BusConfig {
+    /// Opens the bus this describes.
+    pub async fn open(&self) -> anyhow::Result<Bus> {
+        Ok(match self {
+            BusConfig::InProcess => Bus::in_process(),
+            BusConfig::Amqp { url, options } => {
+                Bus::Amqp(AmqpBus::connect(url, options.clone()).await?)
+            }
+        })
+    }
+
+    fn from_layers(url: Option<String>, file: &AmqpFileConfig) -> anyhow::Result<Self> {
+        let Some(url) = url else {
+            return Ok(BusConfig::InProcess);
+        };
+        if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+            anyhow::bail!(
+                "the AMQP URL must start with amqp:// (for example amqp://guest:guest@127.0.0.1:5672/%2f)"
+            );
+        }
+        let mut options = AmqpOptions::default();
+        if let Some(prefix) = &file.prefix {
+            options.prefix.clone_from(prefix);
+        }
+        if let Some(prefetch) = file.prefetch {
+            options.prefetch = prefetch.max(1);
+        }
+        options.queue_expiry = file.queue_expiry_s.map(Duration::from_secs);
+        Ok(BusConfig::Amqp { url, options })
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -73,20 +144,15 @@ pub struct Overrides {
     pub playbooks: Option<PathBuf>,
     pub database_url: Option<String>,
     pub ansible_playbook: Option<PathBuf>,
+    pub amqp_url: Option<String>,
+    /// `--no-local-agents`.
+    pub no_local_agents: bool,
 }
 
 impl ServeConfig {
     /// Applies the layers. `config_file` is read when given.
     pub fn load(config_file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
-        let file: FileConfig = match config_file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
-                toml::from_str(&text)
-                    .with_context(|| format!("{} is not a valid Chiffon config", path.display()))?
-            }
-            None => FileConfig::default(),
-        };
+        let file = read_file(config_file)?;
         let data_dir = overrides
             .data_dir
             .or(file.data_dir)
@@ -114,8 +180,65 @@ impl ServeConfig {
             ack_timeout: seconds(file.timeouts.ack_s, DEFAULT_ACK_TIMEOUT_S),
             execution_deadline: seconds(file.timeouts.execution_s, DEFAULT_EXECUTION_S),
             heartbeat_interval: seconds(file.timeouts.heartbeat_s, DEFAULT_HEARTBEAT_S),
-            local_agents: true,
+            local_agents: !overrides.no_local_agents && file.local_agents.unwrap_or(true),
+            bus: BusConfig::from_layers(overrides.amqp_url.or(file.amqp_url), &file.amqp)?,
         })
+    }
+}
+
+/// What `chiffon agent infra|desktop` runs with.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    pub id: AgentId,
+    pub bus: BusConfig,
+    pub ansible_playbook: Option<PathBuf>,
+    pub extra_vars: serde_json::Map<String, serde_json::Value>,
+    pub heartbeat_interval: Duration,
+}
+
+impl AgentSettings {
+    /// The agent's layers: its flags, then the shared file format.
+    pub fn load(
+        config_file: Option<&Path>,
+        amqp_url: &str,
+        id: Option<&str>,
+        agent_type: &str,
+    ) -> anyhow::Result<Self> {
+        let file = read_file(config_file)?;
+        let id = match id {
+            Some(id) => AgentId::parse(id).with_context(|| {
+                format!("agent id {id:?} may only use letters, digits, . _ - (at most 64)")
+            })?,
+            None => AgentId::parse(&format!(
+                "{agent_type}-{}",
+                crate::desktop_agent::hostname()
+            ))
+            .context("the host name does not make a valid agent id: pass --id")?,
+        };
+        Ok(Self {
+            id,
+            bus: BusConfig::from_layers(Some(amqp_url.to_owned()), &file.amqp)?,
+            ansible_playbook: file.ansible.playbook_bin,
+            extra_vars: file.ansible.extra_vars,
+            heartbeat_interval: Duration::from_secs(
+                file.timeouts
+                    .heartbeat_s
+                    .unwrap_or(DEFAULT_HEARTBEAT_S)
+                    .max(1),
+            ),
+        })
+    }
+}
+
+fn read_file(config_file: Option<&Path>) -> anyhow::Result<FileConfig> {
+    match config_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the config file {}", path.display()))?;
+            toml::from_str(&text)
+                .with_context(|| format!("{} is not a valid Chiffon config", path.display()))
+        }
+        None => Ok(FileConfig::default()),
     }
 }
 
@@ -193,6 +316,16 @@ data_dir = ".chiffon"
 playbooks = "examples/homelab-infra"
 # Default: sqlite:<data_dir>/chiffon.db                  (--database-url, CHIFFON_DATABASE_URL)
 # database_url = "postgres://chiffon:secret@db.home.arpa/chiffon"
+# Default: the in-process bus. RabbitMQ for agents on other hosts. (--amqp-url, CHIFFON_AMQP_URL)
+# amqp_url = "amqp://chiffon:secret@mq.home.arpa:5672/%2f"
+# Run an infra and a desktop agent inside the server.    (--no-local-agents, CHIFFON_NO_LOCAL_AGENTS)
+local_agents = true
+
+[amqp]
+# Exchange and queue names start with this.
+prefix = "chiffon"
+# Unacknowledged messages a consumer may hold at once.
+prefetch = 16
 
 [ansible]
 # Found on PATH, else installed into <data_dir>/ansible-venv.  (CHIFFON_ANSIBLE_PLAYBOOK)

@@ -50,13 +50,23 @@ pub async fn run(
             capacity: capacity_at(&config.system_root),
             ttl_s: config.heartbeat_interval.as_secs() * 3,
         };
-        send(Message::Heartbeat(beat), None).await?;
+        let envelope = Envelope::new(config.id.as_str(), None, Message::Heartbeat(beat));
+        bus.publish_expiring(
+            &Queue::Events,
+            envelope.encode(),
+            config.heartbeat_interval * 3,
+        )
+        .await?;
         tokio::select! {
             _ = tokio::time::sleep(config.heartbeat_interval) => {}
             _ = shutdown.changed() => break,
             Some(delivery) = work.next() => {
                 // Desktop steps (GPU work) are not defined yet: refuse them clearly rather than drop them.
-                if let Ok(Envelope { message: Message::Dispatch(dispatch), .. }) = Envelope::decode(&delivery.body) {
+                let Ok(Envelope { message: Message::Dispatch(dispatch), .. }) = Envelope::decode(&delivery.body) else {
+                    delivery.reject().await?;
+                    continue;
+                };
+                {
                     send(Message::Result(TaskResult {
                         task_id: dispatch.task_id.clone(),
                         outcome: ResultStatus::Failed,

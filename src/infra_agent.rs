@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::bus::{Bus, Queue};
+use crate::bus::{Bus, Delivery, Queue};
 use crate::model::{AgentId, AgentType};
 use crate::protocol::{
     Ack, Dispatch, Envelope, ErrorCode, ErrorReply, Goodbye, Heartbeat, Hello, Message, Progress,
@@ -62,8 +62,7 @@ pub async fn run(
             _ = shutdown.changed() => break,
             delivery = work.next() => {
                 let Some(delivery) = delivery else { break };
-                agent.handle_work(&delivery.body).await;
-                delivery.ack().await?;
+                agent.handle_work(delivery).await;
             }
         }
     }
@@ -99,8 +98,12 @@ impl Agent {
         self.bus.publish(&Queue::Events, envelope.encode()).await
     }
 
-    async fn handle_work(&self, body: &[u8]) {
-        let envelope = match Envelope::decode(body) {
+    /// One message from the work queue. A message that is not a valid dispatch is answered
+    /// with an `error` and dead-lettered; a dispatch is acknowledged on the bus as soon as this
+    /// agent has taken it, so a crash mid-run does not hand the same work to another agent
+    /// behind a person's back (the orchestrator fails it as "agent lost" instead).
+    async fn handle_work(&self, delivery: Delivery) {
+        let envelope = match Envelope::decode(&delivery.body) {
             Ok(envelope) => envelope,
             Err(error) => {
                 tracing::warn!(code = ?error.code, "refused a work message: {}", error.message);
@@ -114,13 +117,14 @@ impl Agent {
                         }),
                     )
                     .await;
+                let _ = delivery.reject().await;
                 return;
             }
         };
         let correlation = envelope.correlation_id.clone();
         match envelope.message {
             Message::Dispatch(dispatch) => {
-                if let Err(error) = self.execute(dispatch).await {
+                if let Err(error) = self.execute(dispatch, delivery).await {
                     tracing::error!("could not report a task: {error:#}");
                 }
             }
@@ -129,7 +133,7 @@ impl Agent {
                     .send(
                         correlation.as_deref(),
                         Message::Error(ErrorReply {
-                            code: ErrorCode::UnknownType,
+                            code: ErrorCode::InvalidPayload,
                             message: format!(
                                 "an infra agent's work queue takes dispatch messages, not {}",
                                 other.type_name()
@@ -138,13 +142,15 @@ impl Agent {
                         }),
                     )
                     .await;
+                let _ = delivery.reject().await;
             }
         }
     }
 
-    async fn execute(&self, dispatch: Dispatch) -> anyhow::Result<()> {
+    async fn execute(&self, dispatch: Dispatch, delivery: Delivery) -> anyhow::Result<()> {
         let task = dispatch.task_id.clone();
         if dispatch.expires_at < chrono::Utc::now() {
+            delivery.ack().await?;
             // The orchestrator has already failed this task for want of an ack: running it
             // now would change the homelab behind everyone's back.
             tracing::warn!(task = %task, "dropping a dispatch that expired before it was received");
@@ -169,6 +175,7 @@ impl Agent {
             }),
         )
         .await?;
+        delivery.ack().await?;
         let Some(playbook) = dispatch.playbook.clone() else {
             return self
                 .fail(
@@ -274,7 +281,13 @@ async fn heartbeat_loop(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) 
             capacity: crate::desktop_agent::probe_capacity(),
             ttl_s: interval.as_secs() * 3,
         };
-        if let Err(error) = agent.send(None, Message::Heartbeat(beat)).await {
+        let envelope = Envelope::new(agent.config.id.as_str(), None, Message::Heartbeat(beat));
+        let ttl = interval * 3;
+        if let Err(error) = agent
+            .bus
+            .publish_expiring(&Queue::Events, envelope.encode(), ttl)
+            .await
+        {
             tracing::warn!("heartbeat not sent: {error:#}");
         }
         tokio::select! {

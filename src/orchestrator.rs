@@ -70,6 +70,8 @@ pub struct Core {
     waiters: Mutex<HashMap<String, oneshot::Sender<TaskResult>>>,
     /// Tasks dispatched but not yet acknowledged, by task id.
     unacked: Mutex<HashMap<String, oneshot::Sender<String>>>,
+    /// Which agent runs each task in flight, so a lost agent fails its tasks.
+    running: Mutex<HashMap<String, String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -108,10 +110,14 @@ pub async fn serve(
         repo = %config.playbooks.display(),
         "playbook catalogue loaded"
     );
+    store
+        .forget_messages(Utc::now() - chrono::Duration::days(7))
+        .await?;
+    let bus = config.bus.open().await?;
     let (live, _) = broadcast::channel(LIVE_BUFFER);
     let core = Arc::new(Core {
         store,
-        bus: Bus::in_process(),
+        bus,
         audit,
         catalogue: RwLock::new(Arc::new(catalogue)),
         history: Mutex::new(BTreeMap::new()),
@@ -119,6 +125,7 @@ pub async fn serve(
         agents: Mutex::new(BTreeMap::new()),
         waiters: Mutex::new(HashMap::new()),
         unacked: Mutex::new(HashMap::new()),
+        running: Mutex::new(HashMap::new()),
         config,
     });
     core.load_history().await?;
@@ -681,6 +688,7 @@ impl Core {
                     self.emit_task(&task);
                 }
                 if let Some(waiter) = lock(&self.unacked).remove(&ack.task_id) {
+                    lock(&self.running).insert(ack.task_id.clone(), sender.clone());
                     let _ = waiter.send(sender);
                 }
             }
@@ -748,9 +756,42 @@ impl Core {
 }
 
 impl Core {
+    /// An agent stopped answering: the tasks it was running end `failed` ("agent lost") rather
+    /// than stay `running` forever. They are not re-dispatched: a playbook that stopped half way
+    /// may have changed things, and a person should decide whether to run it again.
+    async fn agent_lost(&self, agent_id: &str) {
+        let tasks: Vec<String> = lock(&self.running)
+            .iter()
+            .filter(|(_, agent)| agent.as_str() == agent_id)
+            .map(|(task, _)| task.clone())
+            .collect();
+        for task_id in tasks {
+            let Some(id) = TaskId::parse(&task_id) else {
+                continue;
+            };
+            let result = TaskResult {
+                task_id: task_id.clone(),
+                outcome: ResultStatus::Failed,
+                exit_code: None,
+                duration_ms: 0,
+                hosts: BTreeMap::new(),
+                failures: Vec::new(),
+                error: Some(format!(
+                    "agent lost: {agent_id} stopped sending heartbeats while running this task"
+                )),
+                capacity: None,
+            };
+            if let Err(error) = self.store.finish_task(&id, &finish_of(&result)).await {
+                tracing::error!(task = %task_id, "could not record the lost agent's task: {error:#}");
+            }
+            self.resolve(&task_id, agent_id, result);
+        }
+    }
+
     /// Hands a task's result to its executor. A result can arrive without an ack (an agent
     /// that refuses work straight away), so it settles the ack wait too.
     fn resolve(&self, task_id: &str, agent: &str, result: TaskResult) {
+        lock(&self.running).remove(task_id);
         if let Some(waiter) = lock(&self.unacked).remove(task_id) {
             let _ = waiter.send(agent.to_owned());
         }
@@ -805,23 +846,77 @@ fn finish_of(result: &TaskResult) -> TaskFinish {
     }
 }
 
-/// Consumes the events queue for the life of the server.
+/// Consumes the events queue for the life of the server. A message is acknowledged only after
+/// what it says is stored; one that can never be applied goes to the dead-letter queue.
 async fn consume_events(core: Arc<Core>) {
     let mut consumer = core.bus.consume(&Queue::Events);
     while let Some(delivery) = consumer.next().await {
-        match Envelope::decode(&delivery.body) {
-            Ok(envelope) => {
-                let kind = envelope.message.type_name();
-                if let Err(error) = core.handle_event(envelope).await {
-                    tracing::error!(kind, "could not apply an agent message: {error:#}");
-                }
-            }
+        let envelope = match Envelope::decode(&delivery.body) {
+            Ok(envelope) => envelope,
             Err(error) => {
                 tracing::warn!(code = ?error.code, "refused a message on the events queue: {}", error.message);
+                core.reply_error(&delivery.body, &error).await;
+                if let Err(error) = delivery.reject().await {
+                    tracing::warn!("could not dead-letter a message: {error:#}");
+                }
+                continue;
             }
+        };
+        let kind = envelope.message.type_name();
+        // Task traffic must count once even when the broker redelivers it.
+        let tracked = matches!(
+            envelope.message,
+            Message::Ack(_) | Message::Progress(_) | Message::Result(_) | Message::Error(_)
+        );
+        let fresh = if tracked {
+            match core.store.remember_message(&envelope.message_id).await {
+                Ok(fresh) => fresh,
+                Err(error) => {
+                    // Not acknowledged: the broker will deliver it again once the store is back.
+                    tracing::error!(kind, "could not record a message id: {error:#}");
+                    continue;
+                }
+            }
+        } else {
+            true
+        };
+        if !fresh {
+            tracing::debug!(kind, message_id = %envelope.message_id, "dropped a duplicate message");
+        } else if let Err(error) = core.handle_event(envelope).await {
+            tracing::error!(kind, "could not apply an agent message: {error:#}");
         }
         if let Err(error) = delivery.ack().await {
             tracing::warn!("could not acknowledge a message: {error:#}");
+        }
+    }
+}
+
+impl Core {
+    /// Tells the sender of a refused message why, when the message names a sender we can reach.
+    async fn reply_error(&self, body: &[u8], error: &crate::protocol::DecodeError) {
+        let sender = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("sender")
+                    .and_then(|s| s.as_str())
+                    .and_then(AgentId::parse)
+            });
+        let Some(sender) = sender else { return };
+        let reply = Envelope::new(
+            "orchestrator",
+            None,
+            Message::Error(crate::protocol::ErrorReply {
+                code: error.code,
+                message: error.message.clone(),
+                retryable: false,
+            }),
+        );
+        if let Err(error) = self
+            .bus
+            .publish(&Queue::Agent(sender), reply.encode())
+            .await
+        {
+            tracing::warn!("could not send an error reply: {error:#}");
         }
     }
 }
@@ -842,6 +937,7 @@ async fn sweep_agents(core: Arc<Core>) {
             .collect();
         for agent_id in expired {
             tracing::warn!(agent = %agent_id, "agent heartbeat expired");
+            core.agent_lost(&agent_id).await;
             core.emit(LiveEvent::Agent {
                 agent_id,
                 status: "offline".into(),

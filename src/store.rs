@@ -16,16 +16,30 @@ use crate::model::{Plan, Request, RequestId, RequestStatus, Task, TaskEvent, Tas
 use crate::protocol::ExecEvent;
 
 /// Migrations in order, per back-end. Never edit a released one: add the next.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "bus_messages",
+        include_str!("../migrations/sqlite/0002_bus_messages.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "bus_messages",
+        include_str!("../migrations/postgres/0002_bus_messages.sql"),
+    ),
+];
 
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -582,6 +596,28 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(ids.iter().filter_map(|id| TaskId::parse(id)).collect())
+    }
+
+    /// Records that the bus message `message_id` was applied. Returns false if it already was
+    /// (a redelivery), so the caller skips it.
+    pub async fn remember_message(&self, message_id: &str) -> anyhow::Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO bus_messages (message_id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(message_id)
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets message ids older than `before`; a broker does not redeliver after so long.
+    pub async fn forget_messages(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
+        let done = sqlx::query("DELETE FROM bus_messages WHERE received_at < $1")
+            .bind(ts(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Counts of requests by status and tasks by status, for `/status`.

@@ -50,7 +50,7 @@ pub struct InProcessConsumer {
 impl InProcessConsumer {
     pub async fn next(&mut self) -> Option<Delivery> {
         let body = self.receiver.lock().await.recv().await?;
-        Some(Delivery { body })
+        Some(Delivery::in_process(body))
     }
 }
 

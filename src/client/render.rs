@@ -297,7 +297,10 @@ pub fn agents(agents: &[AgentInfo]) -> String {
         let _ = writeln!(
             out,
             "{:<28} {:<8} {:<8} {:<20} {capacity}",
-            agent.id, agent.agent_type, agent.status, agent.host
+            agent.id,
+            agent.agent_type.as_str(),
+            agent.status,
+            agent.host
         );
     }
     out

@@ -520,13 +520,14 @@ async fn health(State(core): State<Arc<Core>>) -> Response {
     };
     let agents = core.agents();
     let online = agents.iter().filter(|a| a.status == "online").count();
-    let healthy = store["status"] == "ok" && audit["status"] == "ok";
+    let bus_ok = core.bus.healthy().await;
+    let healthy = store["status"] == "ok" && audit["status"] == "ok" && bus_ok;
     let body = serde_json::json!({
         "status": if healthy { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "components": {
             "store": store,
-            "bus": {"status": "ok", "kind": core.bus.describe()},
+            "bus": {"status": if bus_ok { "ok" } else { "down" }, "kind": core.bus.describe()},
             "audit": audit,
             "agents": {"status": if online > 0 { "ok" } else { "none_online" }, "online": online, "known": agents.len()},
             "playbooks": {"status": "ok", "path": core.config.playbooks, "count": core.catalogue().playbooks.len()},

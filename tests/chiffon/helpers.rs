@@ -4,8 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chiffon::bus::AmqpOptions;
 use chiffon::client::Client;
-use chiffon::config::{Database, ServeConfig};
+use chiffon::config::{BusConfig, Database, ServeConfig};
 use chiffon::infra_agent::ansible::Ansible;
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::api::RequestView;
@@ -20,18 +21,19 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(240);
 pub const KUMA_REQUEST: &str =
     "Deploy Kuma Uptime to homelab and add our existing portals to the config";
 
-/// The state back-ends a scenario runs on: SQLite always, PostgreSQL when
-/// `CHIFFON_TEST_DATABASE_URL` names a server (CI sets it).
+/// The deployments a scenario runs on: the embedded default (SQLite, in-process bus) always,
+/// and the distributed one (PostgreSQL, and RabbitMQ when `CHIFFON_TEST_AMQP_URL` is set) when
+/// `CHIFFON_TEST_DATABASE_URL` names a server. CI sets both.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
-    Sqlite,
-    Postgres,
+    Embedded,
+    Distributed,
 }
 
 pub fn backends() -> Vec<Backend> {
-    let mut backends = vec![Backend::Sqlite];
+    let mut backends = vec![Backend::Embedded];
     if std::env::var_os("CHIFFON_TEST_DATABASE_URL").is_some() {
-        backends.push(Backend::Postgres);
+        backends.push(Backend::Distributed);
     }
     backends
 }
@@ -94,8 +96,29 @@ impl Drop for PgSchema {
     }
 }
 
+/// How a test wants its server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub local_agents: bool,
+    pub heartbeat: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            local_agents: true,
+            heartbeat: Duration::from_secs(10),
+        }
+    }
+}
+
 pub struct TestApp {
     pub backend: Backend,
+    /// A config file for `chiffon agent …` processes: the same bus prefix, extra vars and
+    /// heartbeat as the server.
+    pub agent_config: PathBuf,
+    pub amqp_url: Option<String>,
+    pub amqp_prefix: String,
     pub address: String,
     pub client: Client,
     pub http: reqwest::Client,
@@ -112,7 +135,7 @@ pub struct TestApp {
 /// `ansible-playbook` for the tests: `CHIFFON_ANSIBLE_PLAYBOOK`, else on PATH, else installed
 /// once by Chiffon's own first-run installer into the target dir (so a plain `cargo test`
 /// works on a machine with only Python 3).
-async fn ansible_playbook() -> PathBuf {
+pub async fn ansible_playbook() -> PathBuf {
     static ANSIBLE: tokio::sync::OnceCell<PathBuf> = tokio::sync::OnceCell::const_new();
     ANSIBLE
         .get_or_init(|| async {
@@ -144,6 +167,33 @@ impl TestApp {
     }
 
     pub async fn spawn_on(backend: Backend) -> Self {
+        Self::spawn_with(backend, Options::default()).await
+    }
+
+    /// The distributed deployment with no agents inside the server, for tests that run agents
+    /// as separate processes; `None` when RabbitMQ is not configured for the tests.
+    pub async fn distributed_without_local_agents(heartbeat: Duration) -> Option<Self> {
+        if std::env::var_os("CHIFFON_TEST_DATABASE_URL").is_none()
+            || std::env::var_os("CHIFFON_TEST_AMQP_URL").is_none()
+        {
+            eprintln!(
+                "skipped: set CHIFFON_TEST_DATABASE_URL and CHIFFON_TEST_AMQP_URL (bash .ci/run does)"
+            );
+            return None;
+        }
+        Some(
+            Self::spawn_with(
+                Backend::Distributed,
+                Options {
+                    local_agents: false,
+                    heartbeat,
+                },
+            )
+            .await,
+        )
+    }
+
+    pub async fn spawn_with(backend: Backend, options: Options) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("data");
         let homelab_root = temp.path().join("homelab");
@@ -153,14 +203,41 @@ impl TestApp {
             Value::String(homelab_root.display().to_string()),
         );
         let schema = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(PgSchema::create().await),
+            Backend::Embedded => None,
+            Backend::Distributed => Some(PgSchema::create().await),
         };
         let database = match &schema {
             None => Database::Sqlite(data_dir.join("chiffon.db")),
             Some(schema) => Database::Postgres(schema.url()),
         };
+        // Queues of their own, gone five minutes after the test.
+        let prefix = format!("chiffon-test-{}", uuid::Uuid::now_v7().simple());
+        let amqp_url = std::env::var("CHIFFON_TEST_AMQP_URL")
+            .ok()
+            .filter(|_| backend == Backend::Distributed);
+        let bus = match &amqp_url {
+            Some(url) => BusConfig::Amqp {
+                url: url.clone(),
+                options: AmqpOptions {
+                    prefix: prefix.clone(),
+                    prefetch: 16,
+                    queue_expiry: Some(Duration::from_secs(300)),
+                },
+            },
+            None => BusConfig::InProcess,
+        };
+        let agent_config = temp.path().join("agent.toml");
+        std::fs::write(
+            &agent_config,
+            format!(
+                "[amqp]\nprefix = \"{prefix}\"\nqueue_expiry_s = 300\n[ansible]\nextra_vars = {{ homelab_root = \"{}\" }}\n[timeouts]\nheartbeat_s = {}\n",
+                homelab_root.display(),
+                options.heartbeat.as_secs()
+            ),
+        )
+        .expect("agent config");
         let config = ServeConfig {
+            bus,
             listen: "127.0.0.1:0".parse().expect("address"),
             database: database.clone(),
             data_dir: data_dir.clone(),
@@ -169,8 +246,8 @@ impl TestApp {
             extra_vars,
             ack_timeout: Duration::from_secs(30),
             execution_deadline: Duration::from_secs(180),
-            heartbeat_interval: Duration::from_secs(10),
-            local_agents: true,
+            heartbeat_interval: options.heartbeat,
+            local_agents: options.local_agents,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -180,8 +257,11 @@ impl TestApp {
         let server = tokio::spawn(chiffon::orchestrator::serve(config, listener, async {
             let _ = stop.await;
         }));
-        let app = Self {
+        let mut app = Self {
             backend,
+            agent_config,
+            amqp_url,
+            amqp_prefix: prefix,
             database,
             _schema: schema,
             client: Client::new(&address).expect("client"),
@@ -193,24 +273,29 @@ impl TestApp {
             shutdown: Some(shutdown),
             server: Some(server),
         };
-        app.wait_until_agents_online().await;
+        if options.local_agents {
+            app.wait_until_agents_online(2).await;
+        }
         app
     }
 
-    /// The server is ready for work once both local agents have said hello.
-    async fn wait_until_agents_online(&self) {
+    /// Waits until `count` agents are online (the server is ready for work once its local
+    /// agents have said hello).
+    pub async fn wait_until_agents_online(&mut self, count: usize) {
         for _ in 0..200 {
             if self.server.as_ref().is_some_and(|s| s.is_finished()) {
-                panic!("the server stopped during start-up; run with --nocapture to see its error");
+                let ended = self.server.take().expect("server").await;
+                panic!("the server stopped: {ended:?}");
             }
             if let Ok(page) = self.client.agents().await
-                && page.items.iter().filter(|a| a.status == "online").count() >= 2
+                && page.items.iter().filter(|a| a.status == "online").count() >= count
             {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("the local agents did not come online within 10 s");
+        let agents = self.client.agents().await.map(|p| p.items);
+        panic!("{count} agents did not come online within 10 s: {agents:?}");
     }
 
     pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {

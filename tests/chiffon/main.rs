@@ -7,6 +7,7 @@
 mod api_docs;
 mod bad_input;
 mod cli;
+mod distributed;
 mod full_loop;
 mod helpers;
 mod store;

@@ -1,0 +1,411 @@
+//! The RabbitMQ bus (distributed mode), with lapin.
+//!
+//! Topology, all durable: a direct exchange `<prefix>` routes each message to the queue of the
+//! same name (`<prefix>.work.infra`, `<prefix>.agent.<id>`, `<prefix>.events`, …); every queue
+//! dead-letters to the fanout exchange `<prefix>.dead-letter`, bound to the queue of the same
+//! name, where refused messages wait for a person. Messages are persistent; every publish waits
+//! for the broker's confirm; consumers acknowledge by hand after acting and take at most
+//! `prefetch` unacknowledged messages at a time. A lost connection is re-opened with back-off by
+//! whoever needs it next; unacknowledged messages are redelivered by the broker, so receivers
+//! must be idempotent (the orchestrator drops duplicates by `message_id`).
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
+
+use crate::bus::{Acker, Delivery, Queue};
+
+/// How long a publish keeps retrying through a broker outage before it reports failure.
+const PUBLISH_PATIENCE: Duration = Duration::from_secs(60);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Settings of the RabbitMQ bus.
+#[derive(Debug, Clone)]
+pub struct AmqpOptions {
+    /// Names of the exchanges and queues start with this (default `chiffon`), so several
+    /// installations, or parallel tests, can share a broker.
+    pub prefix: String,
+    /// Unacknowledged messages a consumer holds at once.
+    pub prefetch: u16,
+    /// Delete queues unused for this long (tests only: in production a queue must outlive an
+    /// orchestrator that is down for a while).
+    pub queue_expiry: Option<Duration>,
+}
+
+impl Default for AmqpOptions {
+    fn default() -> Self {
+        Self {
+            prefix: "chiffon".to_owned(),
+            prefetch: 16,
+            queue_expiry: None,
+        }
+    }
+}
+
+/// A connection to RabbitMQ shared by every publisher and consumer of this process.
+#[derive(Clone)]
+pub struct AmqpBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    url: String,
+    options: AmqpOptions,
+    link: tokio::sync::Mutex<Option<Link>>,
+    /// Queues declared on the current connection.
+    declared: Mutex<HashSet<String>>,
+}
+
+struct Link {
+    connection: Arc<Connection>,
+    publisher: Channel,
+}
+
+impl std::fmt::Debug for AmqpBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL holds the password: show only the host part.
+        let host = self.inner.url.rsplit('@').next().unwrap_or_default();
+        f.debug_struct("AmqpBus")
+            .field("host", &host)
+            .field("prefix", &self.inner.options.prefix)
+            .finish()
+    }
+}
+
+impl AmqpBus {
+    /// Connects and declares the topology, so a wrong URL or a missing broker is reported at
+    /// start-up rather than at the first dispatch.
+    pub async fn connect(url: &str, options: AmqpOptions) -> anyhow::Result<Self> {
+        let bus = Self {
+            inner: Arc::new(Inner {
+                url: url.to_owned(),
+                options,
+                link: tokio::sync::Mutex::new(None),
+                declared: Mutex::new(HashSet::new()),
+            }),
+        };
+        bus.publisher().await?;
+        Ok(bus)
+    }
+
+    pub fn queue_name(&self, queue: &Queue) -> String {
+        queue.name_with(&self.inner.options.prefix)
+    }
+
+    fn exchange(&self) -> String {
+        self.inner.options.prefix.clone()
+    }
+
+    fn dead_letter(&self) -> String {
+        format!("{}.dead-letter", self.inner.options.prefix)
+    }
+
+    /// The publishing channel, opening the connection (and the topology) if it is gone.
+    async fn publisher(&self) -> anyhow::Result<Channel> {
+        Ok(self.link().await?.0)
+    }
+
+    /// (publisher channel, connection), re-opened if the connection dropped.
+    async fn link(&self) -> anyhow::Result<(Channel, Arc<Connection>)> {
+        let mut link = self.inner.link.lock().await;
+        if let Some(current) = link.as_ref()
+            && current.connection.status().connected()
+            && current.publisher.status().connected()
+        {
+            return Ok((current.publisher.clone(), current.connection.clone()));
+        }
+        let connection = Connection::connect(
+            &self.inner.url,
+            ConnectionProperties::default().with_connection_name("chiffon".into()),
+        )
+        .await
+        .with_context(|| format!("cannot connect to RabbitMQ at {:?}", self))?;
+        let connection = Arc::new(connection);
+        let publisher = connection.create_channel().await?;
+        publisher
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        // Test installations (queues that expire) also let their exchanges go when unused.
+        let temporary = self.inner.options.queue_expiry.is_some();
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            auto_delete: temporary,
+            ..Default::default()
+        };
+        publisher
+            .exchange_declare(
+                self.exchange().into(),
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        publisher
+            .exchange_declare(
+                self.dead_letter().into(),
+                ExchangeKind::Fanout,
+                durable,
+                FieldTable::default(),
+            )
+            .await?;
+        let mut dead_letter_arguments = FieldTable::default();
+        if let Some(expiry) = self.inner.options.queue_expiry {
+            dead_letter_arguments.insert(
+                "x-expires".into(),
+                AMQPValue::LongLongInt(expiry.as_millis() as i64),
+            );
+        }
+        publisher
+            .queue_declare(
+                self.dead_letter().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                dead_letter_arguments,
+            )
+            .await?;
+        publisher
+            .queue_bind(
+                self.dead_letter().into(),
+                self.dead_letter().into(),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        self.inner
+            .declared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+        tracing::info!(bus = ?self, "connected to RabbitMQ");
+        *link = Some(Link {
+            connection: connection.clone(),
+            publisher: publisher.clone(),
+        });
+        Ok((publisher, connection))
+    }
+
+    async fn forget_link(&self) {
+        *self.inner.link.lock().await = None;
+    }
+
+    /// Declares `name` (durable, dead-lettering) and binds it to the exchange by its name.
+    async fn declare(&self, channel: &Channel, name: &str) -> anyhow::Result<()> {
+        if self
+            .inner
+            .declared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(name)
+        {
+            return Ok(());
+        }
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(self.dead_letter().into()),
+        );
+        if let Some(expiry) = self.inner.options.queue_expiry {
+            arguments.insert(
+                "x-expires".into(),
+                AMQPValue::LongLongInt(expiry.as_millis() as i64),
+            );
+        }
+        channel
+            .queue_declare(
+                name.into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                arguments,
+            )
+            .await
+            .with_context(|| format!("cannot declare queue {name}"))?;
+        channel
+            .queue_bind(
+                name.into(),
+                self.exchange().into(),
+                name.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        self.inner
+            .declared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_owned());
+        Ok(())
+    }
+
+    /// Publishes and waits for the broker's confirm, retrying through a broker outage for up
+    /// to a minute. `ttl` makes the message expire unread (heartbeats).
+    pub async fn publish(
+        &self,
+        queue: &Queue,
+        body: &[u8],
+        ttl: Option<Duration>,
+    ) -> anyhow::Result<()> {
+        let started = tokio::time::Instant::now();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.try_publish(queue, body, ttl).await {
+                Ok(()) => return Ok(()),
+                Err(error) if started.elapsed() < PUBLISH_PATIENCE => {
+                    tracing::warn!(queue = %self.queue_name(queue), "publish failed, retrying: {error:#}");
+                    self.forget_link().await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(error) => {
+                    return Err(error.context(format!(
+                        "publishing to {} failed for {PUBLISH_PATIENCE:?}",
+                        self.queue_name(queue)
+                    )));
+                }
+            }
+        }
+    }
+
+    async fn try_publish(
+        &self,
+        queue: &Queue,
+        body: &[u8],
+        ttl: Option<Duration>,
+    ) -> anyhow::Result<()> {
+        let channel = self.publisher().await?;
+        let name = self.queue_name(queue);
+        self.declare(&channel, &name).await?;
+        let mut properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into());
+        if let Some(ttl) = ttl {
+            properties = properties.with_expiration(ttl.as_millis().to_string().into());
+        }
+        let confirm = channel
+            .basic_publish(
+                self.exchange().into(),
+                name.clone().into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                body,
+                properties,
+            )
+            .await?
+            .await?;
+        match confirm {
+            Confirmation::Ack(None) | Confirmation::NotRequested => Ok(()),
+            Confirmation::Ack(Some(_)) => bail!("RabbitMQ could not route the message to {name}"),
+            Confirmation::Nack(_) => bail!("RabbitMQ refused the message for {name}"),
+        }
+    }
+
+    /// Consumes `queue`. Work queues hand an agent one task at a time (prefetch 1), so
+    /// queued work waits in the broker for whichever agent is free instead of in a busy
+    /// agent's buffer.
+    pub fn consume(&self, queue: &Queue) -> AmqpConsumer {
+        let prefetch = match queue {
+            Queue::Work(_) => 1,
+            Queue::Agent(_) | Queue::Events => self.inner.options.prefetch,
+        };
+        AmqpConsumer {
+            bus: self.clone(),
+            queue: self.queue_name(queue),
+            prefetch,
+            stream: None,
+        }
+    }
+
+    /// Whether the connection is up, for `/health`.
+    pub async fn connected(&self) -> bool {
+        self.link().await.is_ok()
+    }
+}
+
+/// Consumes one queue, re-subscribing with back-off whenever the connection drops.
+pub struct AmqpConsumer {
+    bus: AmqpBus,
+    queue: String,
+    prefetch: u16,
+    stream: Option<lapin::Consumer>,
+}
+
+impl std::fmt::Debug for AmqpConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpConsumer")
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
+impl AmqpConsumer {
+    async fn subscribe(&mut self) -> anyhow::Result<()> {
+        let (_, connection) = self.bus.link().await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
+        self.bus.declare(&channel, &self.queue).await?;
+        let consumer = channel
+            .basic_consume(
+                self.queue.as_str().into(),
+                "".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        self.stream = Some(consumer);
+        Ok(())
+    }
+
+    /// The next message. Waits through broker outages; never ends on its own.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if self.stream.is_none() {
+                if let Err(error) = self.subscribe().await {
+                    tracing::warn!(queue = %self.queue, "cannot consume, retrying in {backoff:?}: {error:#}");
+                    self.bus.forget_link().await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    continue;
+                }
+                backoff = Duration::from_millis(100);
+            }
+            let stream = self.stream.as_mut()?;
+            match stream.next().await {
+                Some(Ok(delivery)) => {
+                    return Some(Delivery {
+                        body: delivery.data,
+                        redelivered: delivery.redelivered,
+                        acker: Acker::Amqp(delivery.acker),
+                    });
+                }
+                Some(Err(error)) => {
+                    tracing::warn!(queue = %self.queue, "lost the subscription: {error}");
+                    self.stream = None;
+                }
+                None => {
+                    tracing::warn!(queue = %self.queue, "the subscription ended");
+                    self.stream = None;
+                }
+            }
+        }
+    }
+}
