@@ -21,8 +21,10 @@ pub enum Queue {
     Work(AgentType),
     /// Work or control for one agent.
     Agent(AgentId),
-    /// Everything agents report back; the orchestrator consumes it.
+    /// Everything agents report back but heartbeats; the orchestrator consumes it.
     Events,
+    /// Agents' heartbeats, kept apart: frequent, and worthless once stale.
+    Heartbeats,
 }
 
 impl Queue {
@@ -36,6 +38,7 @@ impl Queue {
             Queue::Work(kind) => format!("{prefix}.work.{kind}"),
             Queue::Agent(id) => format!("{prefix}.agent.{id}"),
             Queue::Events => format!("{prefix}.events"),
+            Queue::Heartbeats => format!("{prefix}.heartbeats"),
         }
     }
 }
@@ -156,6 +159,23 @@ impl Delivery {
                         "the channel this message came on is gone; the broker will redeliver it"
                     );
                 }
+                Ok(())
+            }
+        }
+    }
+
+    /// Hands the message back to the broker to be delivered again (it could not be applied
+    /// now, for example because the database is down).
+    pub async fn requeue(self) -> anyhow::Result<()> {
+        match self.acker {
+            Acker::None => anyhow::bail!("in-process messages cannot be requeued"),
+            Acker::Amqp(acker) => {
+                acker
+                    .nack(lapin::options::BasicNackOptions {
+                        requeue: true,
+                        multiple: false,
+                    })
+                    .await?;
                 Ok(())
             }
         }

@@ -79,6 +79,11 @@ enum Command {
         #[command(subcommand)]
         kind: AgentCommand,
     },
+    /// The agent message protocol.
+    Protocol {
+        #[command(subcommand)]
+        command: ProtocolCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -120,6 +125,15 @@ struct AgentArgs {
     /// A TOML file with [amqp], [ansible] and [timeouts] sections (see `chiffon config example`).
     #[arg(long, env = "CHIFFON_CONFIG")]
     config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProtocolCommand {
+    /// Print the JSON Schema of the envelope (all message types), or of one type's payload.
+    Schema {
+        /// dispatch, ack, progress, result, cancel, heartbeat, hello, goodbye or error.
+        message_type: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +290,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agent { kind } => run_agent(kind).await,
+        Command::Protocol {
+            command: ProtocolCommand::Schema { message_type },
+        } => {
+            let schema = match message_type.as_deref() {
+                None => crate::protocol::envelope_schema(),
+                Some(kind) => crate::protocol::payload_schema(kind).with_context(|| {
+                    format!(
+                        "unknown message type {kind:?}; the types are: {}",
+                        crate::protocol::MESSAGE_TYPES.join(", ")
+                    )
+                })?,
+            };
+            // A closed pipe (`… | head`) is not an error worth a panic.
+            let mut stdout = std::io::stdout().lock();
+            let _ = std::io::Write::write_all(
+                &mut stdout,
+                serde_json::to_string_pretty(&schema)?.as_bytes(),
+            );
+            let _ = std::io::Write::write_all(&mut stdout, b"\n");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config {
             command: ConfigCommand::Example,
         } => {

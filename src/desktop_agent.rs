@@ -52,7 +52,7 @@ pub async fn run(
         };
         let envelope = Envelope::new(config.id.as_str(), None, Message::Heartbeat(beat));
         bus.publish_expiring(
-            &Queue::Events,
+            &Queue::Heartbeats,
             envelope.encode(),
             config.heartbeat_interval * 3,
         )

@@ -285,7 +285,7 @@ async fn heartbeat_loop(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) 
         let ttl = interval * 3;
         if let Err(error) = agent
             .bus
-            .publish_expiring(&Queue::Events, envelope.encode(), ttl)
+            .publish_expiring(&Queue::Heartbeats, envelope.encode(), ttl)
             .await
         {
             tracing::warn!("heartbeat not sent: {error:#}");

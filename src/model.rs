@@ -88,7 +88,7 @@ impl fmt::Display for AgentId {
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
@@ -176,7 +176,7 @@ text_enum!(
 );
 
 /// What a step needs from the agent that runs it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Resources {
     /// GPU memory the step needs free, in GB (0 when it needs no GPU).
     #[serde(default)]
@@ -275,7 +275,7 @@ pub struct Request {
 }
 
 /// Per-host counts from one playbook run, as Ansible's recap reports them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HostCounts {
     pub ok: u32,
     pub changed: u32,

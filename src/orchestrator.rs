@@ -129,7 +129,8 @@ pub async fn serve(
         config,
     });
     core.load_history().await?;
-    let events = tokio::spawn(consume_events(core.clone()));
+    let events = tokio::spawn(consume_events(core.clone(), Queue::Events));
+    let heartbeats = tokio::spawn(consume_events(core.clone(), Queue::Heartbeats));
     let sweeper = tokio::spawn(sweep_agents(core.clone()));
 
     let (stop_agents, agents_stopped) = watch::channel(false);
@@ -187,6 +188,7 @@ pub async fn serve(
         }
     }
     events.abort();
+    heartbeats.abort();
     sweeper.abort();
     Ok(())
 }
@@ -629,7 +631,11 @@ impl Core {
         match envelope.message {
             Message::Hello(hello) => {
                 let now = Utc::now();
-                lock(&self.agents).insert(
+                // Heartbeats travel on their own queue and may overtake the hello: keep the
+                // capacity one already reported.
+                let mut agents = lock(&self.agents);
+                let capacity = agents.get(&sender).and_then(|a| a.capacity.clone());
+                agents.insert(
                     sender.clone(),
                     AgentInfo {
                         id: sender.clone(),
@@ -639,9 +645,10 @@ impl Core {
                         version: hello.version,
                         last_heartbeat_at: now,
                         expires_at: now + self.config.heartbeat_interval * 3,
-                        capacity: None,
+                        capacity,
                     },
                 );
+                drop(agents);
                 tracing::info!(agent = %sender, "agent joined");
                 self.emit(LiveEvent::Agent {
                     agent_id: sender,
@@ -848,8 +855,8 @@ fn finish_of(result: &TaskResult) -> TaskFinish {
 
 /// Consumes the events queue for the life of the server. A message is acknowledged only after
 /// what it says is stored; one that can never be applied goes to the dead-letter queue.
-async fn consume_events(core: Arc<Core>) {
-    let mut consumer = core.bus.consume(&Queue::Events);
+async fn consume_events(core: Arc<Core>, queue: Queue) {
+    let mut consumer = core.bus.consume(&queue);
     while let Some(delivery) = consumer.next().await {
         let envelope = match Envelope::decode(&delivery.body) {
             Ok(envelope) => envelope,
@@ -882,8 +889,26 @@ async fn consume_events(core: Arc<Core>) {
         };
         if !fresh {
             tracing::debug!(kind, message_id = %envelope.message_id, "dropped a duplicate message");
-        } else if let Err(error) = core.handle_event(envelope).await {
-            tracing::error!(kind, "could not apply an agent message: {error:#}");
+        } else {
+            let message_id = envelope.message_id.clone();
+            if let Err(error) = core.handle_event(envelope).await {
+                tracing::error!(
+                    kind,
+                    "could not apply an agent message, will retry it: {error:#}"
+                );
+                // Forget it was seen and hand it back, after a pause so a broken database does
+                // not turn into a busy loop. In-process there is no broker to hand it back to.
+                if tracked {
+                    let _ = core.store.forget_message(&message_id).await;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if !matches!(core.bus, Bus::InProcess(_)) {
+                    if let Err(error) = delivery.requeue().await {
+                        tracing::warn!("could not requeue a message: {error:#}");
+                    }
+                    continue;
+                }
+            }
         }
         if let Err(error) = delivery.ack().await {
             tracing::warn!("could not acknowledge a message: {error:#}");

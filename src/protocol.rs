@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{AgentType, HostCounts, Resources};
@@ -15,7 +16,7 @@ use crate::model::{AgentType, HostCounts, Resources};
 pub const PROTOCOL_VERSION: &str = "1.0";
 
 /// Every message on the bus is one of these, serialized as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Envelope {
     pub protocol_version: String,
     pub message_id: String,
@@ -29,7 +30,7 @@ pub struct Envelope {
 }
 
 /// The message set. On the wire: `"type": "<name>", "payload": {…}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "payload", rename_all = "snake_case")]
 pub enum Message {
     Dispatch(Dispatch),
@@ -60,7 +61,7 @@ impl Message {
 }
 
 /// Work for an agent: run one plan step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dispatch {
     pub task_id: String,
@@ -85,14 +86,14 @@ pub struct Dispatch {
 
 /// "I have the task." Sent on receipt, before the work is checked and started; a task that
 /// cannot run is then reported as a failed `result`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ack {
     pub task_id: String,
 }
 
 /// A live execution event of a task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Progress {
     pub task_id: String,
@@ -100,7 +101,7 @@ pub struct Progress {
 }
 
 /// One structured event of a playbook run, as the Ansible callback reports it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ExecEvent {
     /// `playbook_start`, `play_start`, `task_start`, `task_result` or `stats`.
     pub kind: String,
@@ -124,7 +125,7 @@ pub struct ExecEvent {
 }
 
 /// How a task ended, with the evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskResult {
     pub task_id: String,
@@ -144,7 +145,7 @@ pub struct TaskResult {
 }
 
 /// The three ways a task ends on an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ResultStatus {
     Succeeded,
@@ -153,7 +154,7 @@ pub enum ResultStatus {
 }
 
 /// One failed Ansible task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Failure {
     pub host: String,
     pub task: String,
@@ -161,7 +162,7 @@ pub struct Failure {
 }
 
 /// Stop a task: the agent terminates it and answers with a `result` of `aborted`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cancel {
     pub task_id: String,
@@ -169,7 +170,7 @@ pub struct Cancel {
 }
 
 /// An agent's periodic sign of life, with what it can take on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Heartbeat {
     pub agent_type: AgentType,
@@ -179,7 +180,7 @@ pub struct Heartbeat {
 }
 
 /// What a machine has free right now.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Capacity {
     pub cpu_load_percent: f64,
     pub cpu_cores: u32,
@@ -190,7 +191,7 @@ pub struct Capacity {
 }
 
 /// One GPU's memory.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Gpu {
     pub name: String,
     pub vram_total_mb: u64,
@@ -198,7 +199,7 @@ pub struct Gpu {
 }
 
 /// An agent joining.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Hello {
     pub agent_type: AgentType,
@@ -207,14 +208,14 @@ pub struct Hello {
 }
 
 /// An agent leaving on purpose.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Goodbye {
     pub reason: String,
 }
 
 /// A refusal or failure to process a message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorReply {
     pub code: ErrorCode,
@@ -223,7 +224,7 @@ pub struct ErrorReply {
 }
 
 /// Why a message was refused. Stable strings: agents branch on them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Not JSON, or not an envelope.
@@ -291,6 +292,32 @@ impl Envelope {
         })
     }
 }
+
+/// The JSON Schema (draft 2020-12) of an envelope carrying any message type: what
+/// `chiffon protocol schema` prints, for anyone writing an agent in another language.
+pub fn envelope_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Envelope)).expect("schemas serialize")
+}
+
+/// The JSON Schema of one message type's `payload`, or `None` for a type this build does not know.
+pub fn payload_schema(kind: &str) -> Option<serde_json::Value> {
+    let schema = match kind {
+        "dispatch" => schemars::schema_for!(Dispatch),
+        "ack" => schemars::schema_for!(Ack),
+        "progress" => schemars::schema_for!(Progress),
+        "result" => schemars::schema_for!(TaskResult),
+        "cancel" => schemars::schema_for!(Cancel),
+        "heartbeat" => schemars::schema_for!(Heartbeat),
+        "hello" => schemars::schema_for!(Hello),
+        "goodbye" => schemars::schema_for!(Goodbye),
+        "error" => schemars::schema_for!(ErrorReply),
+        _ => return None,
+    };
+    Some(serde_json::to_value(schema).expect("schemas serialize"))
+}
+
+/// Every message type name, as on the wire.
+pub const MESSAGE_TYPES: &[&str] = KNOWN_TYPES;
 
 /// Every message type name, as on the wire.
 const KNOWN_TYPES: &[&str] = &[

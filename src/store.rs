@@ -611,6 +611,16 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Forgets one message id, so a redelivery of a message that could not be applied is
+    /// applied then.
+    pub async fn forget_message(&self, message_id: &str) -> anyhow::Result<()> {
+        sqlx::query("DELETE FROM bus_messages WHERE message_id = $1")
+            .bind(message_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Forgets message ids older than `before`; a broker does not redeliver after so long.
     pub async fn forget_messages(&self, before: DateTime<Utc>) -> anyhow::Result<u64> {
         let done = sqlx::query("DELETE FROM bus_messages WHERE received_at < $1")

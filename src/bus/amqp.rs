@@ -1,9 +1,10 @@
 //! The RabbitMQ bus (distributed mode), with lapin.
 //!
 //! Topology, all durable: a direct exchange `<prefix>` routes each message to the queue of the
-//! same name (`<prefix>.work.infra`, `<prefix>.agent.<id>`, `<prefix>.events`, …); every queue
-//! dead-letters to the fanout exchange `<prefix>.dead-letter`, bound to the queue of the same
-//! name, where refused messages wait for a person. Messages are persistent; every publish waits
+//! same name (`<prefix>.work.infra`, `<prefix>.agent.<id>`, `<prefix>.events`, …); those queues
+//! dead-letter to the fanout exchange `<prefix>.dead-letter`, whose queue of the same name keeps
+//! refused messages for a person. Heartbeats have a queue of their own, `<prefix>.heartbeats`,
+//! without dead-lettering: a heartbeat that expires unread is simply dropped. Messages are persistent; every publish waits
 //! for the broker's confirm; consumers acknowledge by hand after acting and take at most
 //! `prefetch` unacknowledged messages at a time. A lost connection is re-opened with back-off by
 //! whoever needs it next; unacknowledged messages are redelivered by the broker, so receivers
@@ -214,10 +215,13 @@ impl AmqpBus {
             return Ok(());
         }
         let mut arguments = FieldTable::default();
-        arguments.insert(
-            "x-dead-letter-exchange".into(),
-            AMQPValue::LongString(self.dead_letter().into()),
-        );
+        // Heartbeats are not worth keeping once refused or stale.
+        if !name.ends_with(".heartbeats") {
+            arguments.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(self.dead_letter().into()),
+            );
+        }
         if let Some(expiry) = self.inner.options.queue_expiry {
             arguments.insert(
                 "x-expires".into(),
@@ -322,7 +326,7 @@ impl AmqpBus {
     pub fn consume(&self, queue: &Queue) -> AmqpConsumer {
         let prefetch = match queue {
             Queue::Work(_) => 1,
-            Queue::Agent(_) | Queue::Events => self.inner.options.prefetch,
+            Queue::Agent(_) | Queue::Events | Queue::Heartbeats => self.inner.options.prefetch,
         };
         AmqpConsumer {
             bus: self.clone(),

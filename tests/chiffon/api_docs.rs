@@ -69,7 +69,18 @@ async fn health_reports_each_component() {
             );
         }
         assert_eq!(health["components"]["agents"]["online"], 2);
-        let (_, agents) = app.get("/api/v1/agents").await;
+        // Capacity arrives with the first heartbeat, which may trail the hello a little.
+        let mut agents = serde_json::Value::Null;
+        for _ in 0..100 {
+            agents = app.get("/api/v1/agents").await.1;
+            let reported = agents["items"]
+                .as_array()
+                .is_some_and(|items| items.iter().all(|a| a["capacity"].is_object()));
+            if reported {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let types: Vec<&str> = agents["items"]
             .as_array()
             .unwrap()

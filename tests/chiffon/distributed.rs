@@ -142,14 +142,14 @@ async fn an_agent_killed_mid_task_fails_the_task_as_agent_lost() {
     assert_eq!(agents["items"][0]["status"], "offline");
 }
 
-async fn dead_letters(url: &str, prefix: &str) -> u32 {
+async fn message_count(url: &str, queue: &str) -> u32 {
     let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
         .await
         .unwrap();
     let channel = connection.create_channel().await.unwrap();
     let queue = channel
         .queue_declare(
-            format!("{prefix}.dead-letter").as_str().into(),
+            queue.into(),
             QueueDeclareOptions {
                 passive: true,
                 ..Default::default()
@@ -189,11 +189,123 @@ async fn unprocessable_messages_are_dead_lettered_and_the_orchestrator_carries_o
     for body in &bad {
         bus.publish(&Queue::Events, body, None).await.unwrap();
     }
+    // A stale heartbeat expires unread and is dropped, not dead-lettered.
+    bus.publish(&Queue::Heartbeats, b"{}", Some(Duration::from_millis(1)))
+        .await
+        .unwrap();
     // The consumer is not wedged: agents still register and work still runs.
     let _infra = spawn_agent(&app, "infra", "infra-lola").await;
     app.wait_until_agents_online(1).await;
     let id = app.request("deploy jellyfin on the nas").await;
     let (_, done) = app.approve_and_wait(&id).await;
     assert_eq!(done.request.status, RequestStatus::Succeeded);
-    assert_eq!(dead_letters(&url, &app.amqp_prefix).await, bad.len() as u32);
+    assert_eq!(
+        message_count(&url, &format!("{}.heartbeats", app.amqp_prefix)).await,
+        0,
+        "the stale heartbeat is gone"
+    );
+    assert_eq!(
+        message_count(&url, &format!("{}.dead-letter", app.amqp_prefix)).await,
+        bad.len() as u32
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_on_the_bus_matches_the_published_json_schema() {
+    // Heartbeats every 2 s, so the run surely carries some.
+    let Some(mut app) = TestApp::distributed_without_local_agents(Duration::from_secs(2)).await
+    else {
+        return;
+    };
+    // A tap: one more queue bound to the exchange under every routing key the run uses, so it
+    // receives a copy of each message the orchestrator and the agents exchange.
+    let url = app.amqp_url.clone().unwrap();
+    let prefix = app.amqp_prefix.clone();
+    let connection = lapin::Connection::connect(&url, lapin::ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let tap = format!("{prefix}.tap");
+    channel
+        .queue_declare(
+            tap.as_str().into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    // The exchange exists once everyone is connected; hello messages come before the tap, the
+    // rest of the run after it.
+    let _infra = spawn_agent(&app, "infra", "infra-lola").await;
+    let _desktop = spawn_agent(&app, "desktop", "desktop-gpu1").await;
+    app.wait_until_agents_online(2).await;
+    for queue in [
+        "events",
+        "heartbeats",
+        "work.infra",
+        "work.desktop",
+        "agent.infra-lola",
+        "agent.desktop-gpu1",
+    ] {
+        let key = format!("{prefix}.{queue}");
+        channel
+            .queue_bind(
+                tap.as_str().into(),
+                prefix.as_str().into(),
+                key.as_str().into(),
+                Default::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+    }
+    let id = app.request(KUMA_REQUEST).await;
+    let (_, done) = app.approve_and_wait(&id).await;
+    assert_eq!(done.request.status, RequestStatus::Succeeded);
+
+    let envelope_schema = chiffon::protocol::envelope_schema();
+    let envelope_validator = jsonschema::validator_for(&envelope_schema).expect("a valid schema");
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(message) = channel
+        .basic_get(
+            tap.as_str().into(),
+            lapin::options::BasicGetOptions { no_ack: true },
+        )
+        .await
+        .unwrap()
+    {
+        let value: serde_json::Value = serde_json::from_slice(&message.delivery.data).unwrap();
+        let errors: Vec<String> = envelope_validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{value} does not match the envelope schema: {errors:?}"
+        );
+        let kind = value["type"].as_str().unwrap().to_owned();
+        let payload_schema = chiffon::protocol::payload_schema(&kind).unwrap();
+        assert!(
+            jsonschema::is_valid(&payload_schema, &value["payload"]),
+            "{kind} payload {}",
+            value["payload"]
+        );
+        // The schema is strict enough to catch what the decoder refuses.
+        let mut tampered = value.clone();
+        tampered["payload"]["unexpected"] = serde_json::json!(1);
+        assert!(
+            !envelope_validator.is_valid(&tampered),
+            "the schema accepted an unknown {kind} field"
+        );
+        seen.insert(kind);
+    }
+    for kind in ["heartbeat", "dispatch", "ack", "progress", "result"] {
+        assert!(
+            seen.contains(kind),
+            "no {kind} message went over the bus: {seen:?}"
+        );
+    }
 }
