@@ -10,7 +10,9 @@ use chiffon::orchestrator::live::LiveEvent;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 
-use crate::helpers::{KUMA_REQUEST, TestApp, ansible_playbook, example_repo};
+use crate::helpers::{
+    BROKER, Backend, KUMA_REQUEST, Options, TestApp, ansible_playbook, example_repo,
+};
 
 /// A `chiffon agent …` process, killed when dropped.
 struct AgentProcess(tokio::process::Child);
@@ -308,4 +310,87 @@ async fn every_message_on_the_bus_matches_the_published_json_schema() {
             "no {kind} message went over the bus: {seen:?}"
         );
     }
+}
+
+/// `rabbitmqctl stop_app` / `start_app`: bounce the broker, keep the node.
+async fn rabbitmqctl(command: &str) {
+    let status = tokio::process::Command::new("rabbitmqctl")
+        .arg(command)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .expect("rabbitmqctl (the broker-restart test runs on the machine that runs RabbitMQ)");
+    assert!(status.success(), "rabbitmqctl {command} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_restart_mid_playbook_loses_nothing_and_duplicates_nothing() {
+    if std::env::var_os("CHIFFON_TEST_DATABASE_URL").is_none()
+        || std::env::var_os("CHIFFON_TEST_AMQP_URL").is_none()
+    {
+        eprintln!(
+            "skipped: set CHIFFON_TEST_DATABASE_URL and CHIFFON_TEST_AMQP_URL (bash .ci/run does)"
+        );
+        return;
+    }
+    // Nobody else may use the broker while it is down.
+    let _exclusive = BROKER.write().await;
+    let app = TestApp::spawn_with(
+        Backend::Distributed,
+        Options {
+            local_agents: true,
+            heartbeat: Duration::from_secs(10),
+            share_broker: false,
+        },
+    )
+    .await;
+    let id = app.request("deploy uptime kuma").await;
+    let mut stream = app.client.subscribe(&id).await.unwrap();
+    app.client.approve(&id, None).await.unwrap();
+    let mut bounced = false;
+    let outcome = tokio::time::timeout(Duration::from_secs(240), async {
+        while let Some(event) = stream.next().await {
+            match event {
+                LiveEvent::Task {
+                    status: TaskStatus::Running,
+                    ..
+                } if !bounced => {
+                    rabbitmqctl("stop_app").await;
+                    rabbitmqctl("start_app").await;
+                    bounced = true;
+                }
+                LiveEvent::Request { status, .. } if status.is_terminal() => return status,
+                _ => {}
+            }
+        }
+        panic!("the live stream ended");
+    })
+    .await
+    .expect("the request did not finish after the broker came back");
+    assert!(bounced);
+    assert_eq!(outcome, RequestStatus::Succeeded);
+    let view = app.client.get_request(&id).await.unwrap();
+    assert_eq!(view.tasks.len(), 1);
+    assert_eq!(view.tasks[0].status, TaskStatus::Succeeded);
+    // Exactly one audit commit for the task, and one stats event: nothing applied twice.
+    let log = app.git(&["log", "--format=%s"]);
+    assert_eq!(
+        log.lines().filter(|l| l.starts_with("task ")).count(),
+        1,
+        "{log}"
+    );
+    let (_, task) = app
+        .get(&format!("/api/v1/tasks/{}", view.tasks[0].id))
+        .await;
+    let stats = task["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["kind"] == "stats")
+        .count();
+    assert_eq!(stats, 1, "{task}");
+    assert_eq!(
+        app.rendered_files(),
+        ["lola/stacks/uptime-kuma/compose.yml"]
+    );
 }

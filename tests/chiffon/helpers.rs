@@ -101,13 +101,21 @@ impl Drop for PgSchema {
 pub struct Options {
     pub local_agents: bool,
     pub heartbeat: Duration,
+    /// Share the broker with other tests (a read hold on `BROKER`). Only the broker-restart
+    /// test, which holds it exclusively, turns this off.
+    pub share_broker: bool,
 }
+
+/// Tests that use RabbitMQ hold this for reading; a test that restarts the broker holds it for
+/// writing, so no other test sees the outage.
+pub static BROKER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             local_agents: true,
             heartbeat: Duration::from_secs(10),
+            share_broker: true,
         }
     }
 }
@@ -128,6 +136,7 @@ pub struct TestApp {
     database: Database,
     _temp: tempfile::TempDir,
     _schema: Option<PgSchema>,
+    _broker: Option<tokio::sync::RwLockReadGuard<'static, ()>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -187,6 +196,7 @@ impl TestApp {
                 Options {
                     local_agents: false,
                     heartbeat,
+                    share_broker: true,
                 },
             )
             .await,
@@ -215,6 +225,10 @@ impl TestApp {
         let amqp_url = std::env::var("CHIFFON_TEST_AMQP_URL")
             .ok()
             .filter(|_| backend == Backend::Distributed);
+        let broker = match (&amqp_url, options.share_broker) {
+            (Some(_), true) => Some(BROKER.read().await),
+            _ => None,
+        };
         let bus = match &amqp_url {
             Some(url) => BusConfig::Amqp {
                 url: url.clone(),
@@ -264,6 +278,7 @@ impl TestApp {
             amqp_prefix: prefix,
             database,
             _schema: schema,
+            _broker: broker,
             client: Client::new(&address).expect("client"),
             http: reqwest::Client::new(),
             address,
