@@ -504,17 +504,9 @@ impl Core {
             Some(task.id.to_string()),
             Message::Dispatch(dispatch),
         );
-        self.bus
-            .publish(&Queue::Work(step.agent_type), envelope.encode())
-            .await?;
-        self.store
-            .mark_task(&task.id, TaskStatus::Dispatched, None)
-            .await?;
-        task.status = TaskStatus::Dispatched;
-        self.emit_task(&task);
-
-        let failure = |error: String| TaskResult {
-            task_id: task.id.to_string(),
+        let task_id = task.id.to_string();
+        let failure = move |error: String| TaskResult {
+            task_id: task_id.clone(),
             outcome: ResultStatus::Failed,
             exit_code: None,
             duration_ms: 0,
@@ -523,8 +515,52 @@ impl Core {
             error: Some(error),
             capacity: None,
         };
+        // A dispatch the bus will not take fails the task with the reason rather than leaving
+        // the request `running` until a restart.
+        let published = self
+            .bus
+            .publish(&Queue::Work(step.agent_type), envelope.encode())
+            .await;
+        let result = match published {
+            Err(error) => failure(format!(
+                "could not send the task to the {} agents: {error:#}",
+                step.agent_type
+            )),
+            Ok(()) => {
+                self.store
+                    .mark_task(&task.id, TaskStatus::Dispatched, None)
+                    .await?;
+                task.status = TaskStatus::Dispatched;
+                self.emit_task(&task);
+                self.await_result(&mut task, step, ack_rx, result_rx, failure)
+                    .await
+            }
+        };
+        lock(&self.waiters).remove(task.id.as_str());
+        lock(&self.unacked).remove(task.id.as_str());
+        // The event consumer normally stored the result already; this covers timeouts.
+        let finish = finish_of(&result);
+        self.store.finish_task(&task.id, &finish).await?;
+        task.status = finish.status;
+        task.outcome = Some(finish.outcome.clone());
+        task.error = finish.error.clone();
+        task.resource_usage = finish.resource_usage.clone();
+        self.record_history(step, &result, finish.status);
+        self.audit_task(request, step, &task, Some(&result)).await?;
+        Ok(task.status)
+    }
+
+    /// Waits for the agent's ack, then for its result, each within its timeout.
+    async fn await_result(
+        &self,
+        task: &mut Task,
+        step: &Step,
+        ack_rx: oneshot::Receiver<String>,
+        result_rx: oneshot::Receiver<TaskResult>,
+        failure: impl Fn(String) -> TaskResult,
+    ) -> TaskResult {
         let ack = tokio::time::timeout(self.config.ack_timeout, ack_rx).await;
-        let result = match ack {
+        match ack {
             Err(_) | Ok(Err(_)) => failure(format!(
                 "no {} agent took the task within {} s (ack timeout); check `chiffon agents`",
                 step.agent_type,
@@ -543,19 +579,7 @@ impl Core {
                     )),
                 }
             }
-        };
-        lock(&self.waiters).remove(task.id.as_str());
-        lock(&self.unacked).remove(task.id.as_str());
-        // The event consumer normally stored the result already; this covers timeouts.
-        let finish = finish_of(&result);
-        self.store.finish_task(&task.id, &finish).await?;
-        task.status = finish.status;
-        task.outcome = Some(finish.outcome.clone());
-        task.error = finish.error.clone();
-        task.resource_usage = finish.resource_usage.clone();
-        self.record_history(step, &result, finish.status);
-        self.audit_task(request, step, &task, Some(&result)).await?;
-        Ok(task.status)
+        }
     }
 
     fn record_history(&self, step: &Step, result: &TaskResult, status: TaskStatus) {
