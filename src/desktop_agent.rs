@@ -11,9 +11,7 @@ use tokio::sync::watch;
 
 use crate::bus::{Bus, Queue};
 use crate::model::{AgentId, AgentType};
-use crate::protocol::{
-    Capacity, Envelope, Goodbye, Gpu, Heartbeat, Hello, Message, ResultStatus, TaskResult,
-};
+use crate::protocol::{Capacity, Envelope, Goodbye, Gpu, Heartbeat, Hello, Message, TaskResult};
 
 #[derive(Debug, Clone)]
 pub struct DesktopAgentConfig {
@@ -66,18 +64,12 @@ pub async fn run(
                     delivery.reject().await?;
                     continue;
                 };
-                {
-                    send(Message::Result(TaskResult {
-                        task_id: dispatch.task_id.clone(),
-                        outcome: ResultStatus::Failed,
-                        exit_code: None,
-                        duration_ms: 0,
-                        hosts: Default::default(),
-                        failures: Vec::new(),
-                        error: Some(format!("desktop agents do not run {:?} steps yet", dispatch.action)),
-                        capacity: Some(capacity_at(&config.system_root)),
-                    }), Some(dispatch.task_id)).await?;
-                }
+                let refusal = TaskResult::failed(
+                    &dispatch.task_id,
+                    format!("desktop agents do not run {:?} steps yet", dispatch.action),
+                    Some(capacity_at(&config.system_root)),
+                );
+                send(Message::Result(refusal), Some(dispatch.task_id)).await?;
                 delivery.ack().await?;
             }
         }

@@ -258,16 +258,11 @@ impl Agent {
     async fn fail(&self, task: &str, error: String) -> anyhow::Result<()> {
         self.send(
             Some(task),
-            Message::Result(TaskResult {
-                task_id: task.to_owned(),
-                outcome: ResultStatus::Failed,
-                exit_code: None,
-                duration_ms: 0,
-                hosts: Default::default(),
-                failures: Vec::new(),
-                error: Some(error),
-                capacity: Some(crate::desktop_agent::probe_capacity()),
-            }),
+            Message::Result(TaskResult::failed(
+                task,
+                error,
+                Some(crate::desktop_agent::probe_capacity()),
+            )),
         )
         .await
     }

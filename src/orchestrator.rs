@@ -505,16 +505,7 @@ impl Core {
             Message::Dispatch(dispatch),
         );
         let task_id = task.id.to_string();
-        let failure = move |error: String| TaskResult {
-            task_id: task_id.clone(),
-            outcome: ResultStatus::Failed,
-            exit_code: None,
-            duration_ms: 0,
-            hosts: BTreeMap::new(),
-            failures: Vec::new(),
-            error: Some(error),
-            capacity: None,
-        };
+        let failure = move |error: String| TaskResult::failed(&task_id, error, None);
         // A dispatch the bus will not take fails the task with the reason rather than leaving
         // the request `running` until a restart.
         let published = self
@@ -758,19 +749,11 @@ impl Core {
                 if let Some(task_id) = correlation_id.as_deref().and_then(TaskId::parse) {
                     let waited = lock(&self.waiters).contains_key(task_id.as_str());
                     if waited {
-                        let result = TaskResult {
-                            task_id: task_id.to_string(),
-                            outcome: ResultStatus::Failed,
-                            exit_code: None,
-                            duration_ms: 0,
-                            hosts: BTreeMap::new(),
-                            failures: Vec::new(),
-                            error: Some(format!(
-                                "agent {sender} refused the task: {}",
-                                error.message
-                            )),
-                            capacity: None,
-                        };
+                        let result = TaskResult::failed(
+                            &task_id.to_string(),
+                            format!("agent {sender} refused the task: {}", error.message),
+                            None,
+                        );
                         self.store
                             .finish_task(&task_id, &finish_of(&result))
                             .await?;
@@ -800,18 +783,13 @@ impl Core {
             let Some(id) = TaskId::parse(&task_id) else {
                 continue;
             };
-            let result = TaskResult {
-                task_id: task_id.clone(),
-                outcome: ResultStatus::Failed,
-                exit_code: None,
-                duration_ms: 0,
-                hosts: BTreeMap::new(),
-                failures: Vec::new(),
-                error: Some(format!(
+            let result = TaskResult::failed(
+                &task_id.clone(),
+                format!(
                     "agent lost: {agent_id} stopped sending heartbeats while running this task"
-                )),
-                capacity: None,
-            };
+                ),
+                None,
+            );
             if let Err(error) = self.store.finish_task(&id, &finish_of(&result)).await {
                 tracing::error!(task = %task_id, "could not record the lost agent's task: {error:#}");
             }

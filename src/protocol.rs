@@ -144,6 +144,22 @@ pub struct TaskResult {
     pub capacity: Option<Capacity>,
 }
 
+impl TaskResult {
+    /// A task that failed before or without running anything, with the reason.
+    pub fn failed(task_id: &str, error: String, capacity: Option<Capacity>) -> Self {
+        Self {
+            task_id: task_id.to_owned(),
+            outcome: ResultStatus::Failed,
+            exit_code: None,
+            duration_ms: 0,
+            hosts: BTreeMap::new(),
+            failures: Vec::new(),
+            error: Some(error),
+            capacity,
+        }
+    }
+}
+
 /// The three ways a task ends on an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
