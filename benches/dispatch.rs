@@ -5,8 +5,8 @@
 //!   (confirmed), and the first side receives and acknowledges the answer;
 //! - chiffon: the orchestrator's path — a `dispatch` envelope published on `AmqpBus` to the infra
 //!   work queue, an agent loop that decodes it and publishes its `ack` envelope to the events
-//!   queue, and the orchestrator side that decodes the ack, records its message id and marks the
-//!   task running in the store (SQLite) before acknowledging the delivery.
+//!   queue, and the orchestrator side that decodes the ack and marks the task running in the
+//!   store (SQLite) before acknowledging the delivery, as `orchestrator::consume_events` does.
 //!
 //! Run: `cargo bench --bench dispatch` with RabbitMQ on 127.0.0.1:5672 (or
 //! `CHIFFON_BENCH_AMQP_URL`); `CHIFFON_BENCH_ROUNDS` (default 1000). The figures replace the
@@ -193,7 +193,6 @@ async fn chiffon(url: &str, prefix: &str, store: &Store, task: &TaskId, rounds: 
             .unwrap();
         let delivery = events.next().await.unwrap();
         let ack = Envelope::decode(&delivery.body).unwrap();
-        assert!(store.remember_message(&ack.message_id).await.unwrap());
         store
             .mark_task(task, TaskStatus::Running, Some(&ack.sender))
             .await

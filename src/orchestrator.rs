@@ -872,11 +872,10 @@ async fn consume_events(core: Arc<Core>, queue: Queue) {
             }
         };
         let kind = envelope.message.type_name();
-        // Task traffic must count once even when the broker redelivers it.
-        let tracked = matches!(
-            envelope.message,
-            Message::Ack(_) | Message::Progress(_) | Message::Result(_) | Message::Error(_)
-        );
+        // A redelivered message must not count twice. Acks, results and errors are idempotent
+        // already (task status moves by compare-and-set, and a finished task never moves), so
+        // only progress events, which are appended, are recorded by message id.
+        let tracked = matches!(envelope.message, Message::Progress(_));
         let fresh = if tracked {
             match core.store.remember_message(&envelope.message_id).await {
                 Ok(fresh) => fresh,
