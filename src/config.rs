@@ -113,7 +113,14 @@ impl BusConfig {
         let Some(url) = url else {
             return Ok(BusConfig::InProcess);
         };
-        if !(url.starts_with("amqp://") || url.starts_with("amqps://")) {
+        if url.starts_with("amqps://") {
+            // The RabbitMQ client is built without TLS; connecting in clear text to an amqps://
+            // URL would betray what the user asked for.
+            anyhow::bail!(
+                "amqps:// (TLS) is not supported by this build yet: use amqp:// on a network you trust, or a TLS tunnel to the broker"
+            );
+        }
+        if !url.starts_with("amqp://") {
             anyhow::bail!(
                 "the AMQP URL must start with amqp:// (for example amqp://guest:guest@127.0.0.1:5672/%2f)"
             );
@@ -390,6 +397,12 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("postgres://"), "{error}");
+        let tls = BusConfig::from_layers(
+            Some("amqps://mq:5671/%2f".into()),
+            &AmqpFileConfig::default(),
+        )
+        .unwrap_err();
+        assert!(tls.to_string().contains("not supported"), "{tls}");
         let pg = Database::parse("postgres://chiffon:hunter2@db/chiffon").unwrap();
         assert_eq!(pg.kind(), "postgres");
         assert!(!format!("{pg:?}").contains("hunter2"));

@@ -97,7 +97,7 @@ async fn agents_in_their_own_processes_run_the_kuma_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_mid_task_fails_the_task_as_agent_lost() {
-    let Some(mut app) = TestApp::distributed_without_local_agents(Duration::from_secs(1)).await
+    let Some(mut app) = TestApp::distributed_without_local_agents(Duration::from_secs(2)).await
     else {
         return;
     };
@@ -108,13 +108,19 @@ async fn an_agent_killed_mid_task_fails_the_task_as_agent_lost() {
     let mut stream = app.client.subscribe(&id).await.unwrap();
     app.client.approve(&id, None).await.unwrap();
     let mut killed = false;
+    let mut seen = Vec::new();
     let outcome = tokio::time::timeout(Duration::from_secs(120), async {
         while let Some(event) = stream.next().await {
+            seen.push(format!("{event:?}"));
             match event {
+                // Running, or the first playbook event if the status change was missed.
                 LiveEvent::Task {
                     status: TaskStatus::Running,
                     ..
-                } if !killed => {
+                }
+                | LiveEvent::Execution { .. }
+                    if !killed =>
+                {
                     infra.0.kill().await.unwrap();
                     killed = true;
                 }
@@ -126,9 +132,13 @@ async fn an_agent_killed_mid_task_fails_the_task_as_agent_lost() {
     })
     .await
     .expect("the request never finished after its agent died");
-    assert!(killed);
-    assert_eq!(outcome, RequestStatus::Failed);
     let view = app.client.get_request(&id).await.unwrap();
+    assert!(
+        killed,
+        "the task never ran: {:?}\nevents: {seen:#?}",
+        view.tasks
+    );
+    assert_eq!(outcome, RequestStatus::Failed);
     let task = &view.tasks[0];
     assert_eq!(task.status, TaskStatus::Failed);
     assert!(
