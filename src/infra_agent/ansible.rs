@@ -112,7 +112,10 @@ impl Ansible {
                 }
             }
         };
-        let callback_dir = data_dir.join("ansible/callback_plugins");
+        // Runs start in the playbook repository, so relative paths (the default data dir is
+        // `./.chiffon`) would point somewhere else there.
+        let playbook_bin = std::path::absolute(&playbook_bin)?;
+        let callback_dir = std::path::absolute(data_dir.join("ansible/callback_plugins"))?;
         tokio::fs::create_dir_all(&callback_dir).await?;
         tokio::fs::write(
             callback_dir.join(format!("{CALLBACK_NAME}.py")),
@@ -504,6 +507,20 @@ mod tests {
             extra_vars: serde_json::Map::new(),
             deadline: Duration::from_secs(60),
         }
+    }
+
+    #[tokio::test]
+    async fn paths_handed_to_ansible_are_absolute() {
+        // The default data dir is relative, but runs start in the playbook repository.
+        let data = tempfile::tempdir_in(".").unwrap();
+        let relative = data.path().file_name().unwrap();
+        let ansible =
+            Ansible::locate_or_install(Some(Path::new("Cargo.toml")), Path::new(relative))
+                .await
+                .unwrap();
+        assert!(ansible.playbook_bin().is_absolute());
+        assert!(ansible.callback_dir.is_absolute());
+        assert!(ansible.callback_dir.join("chiffon_events.py").is_file());
     }
 
     #[test]
