@@ -506,6 +506,13 @@ impl Core {
         );
         let task_id = task.id.to_string();
         let failure = move |error: String| TaskResult::failed(&task_id, error, None);
+        // Marked before publishing: a fast agent's ack can arrive before a later write would,
+        // and the status must only move forward (queued → dispatched → running).
+        self.store
+            .mark_task(&task.id, TaskStatus::Dispatched, None)
+            .await?;
+        task.status = TaskStatus::Dispatched;
+        self.emit_task(&task);
         // A dispatch the bus will not take fails the task with the reason rather than leaving
         // the request `running` until a restart.
         let published = self
@@ -518,11 +525,6 @@ impl Core {
                 step.agent_type
             )),
             Ok(()) => {
-                self.store
-                    .mark_task(&task.id, TaskStatus::Dispatched, None)
-                    .await?;
-                task.status = TaskStatus::Dispatched;
-                self.emit_task(&task);
                 self.await_result(&mut task, step, ack_rx, result_rx, failure)
                     .await
             }

@@ -375,7 +375,8 @@ impl Store {
     }
 
     /// Records that a task left the orchestrator (`dispatched`) or that an agent took it
-    /// (`running`, with the agent's id and the start time). Never moves a finished task.
+    /// (`running`, with the agent's id and the start time). Status only moves forward
+    /// (queued → dispatched → running), so a late write never undoes an earlier one.
     pub async fn mark_task(
         &self,
         id: &TaskId,
@@ -387,7 +388,8 @@ impl Store {
         sqlx::query(
             "UPDATE tasks SET status = $1, agent_id = COALESCE($2, agent_id),
                 started_at = COALESCE(started_at, $3), updated_at = $4
-             WHERE task_id = $5 AND status NOT IN ('succeeded', 'failed', 'aborted', 'cancelled')",
+             WHERE task_id = $5 AND status IN ('queued', 'dispatched')
+               AND ($1 = 'running' OR status = 'queued')",
         )
         .bind(status.as_str())
         .bind(agent_id)
