@@ -160,13 +160,7 @@ impl AmqpBus {
                 FieldTable::default(),
             )
             .await?;
-        let mut dead_letter_arguments = FieldTable::default();
-        if let Some(expiry) = self.inner.options.queue_expiry {
-            dead_letter_arguments.insert(
-                "x-expires".into(),
-                AMQPValue::LongLongInt(expiry.as_millis() as i64),
-            );
-        }
+        let dead_letter_arguments = self.queue_arguments(false);
         publisher
             .queue_declare(
                 self.dead_letter().into(),
@@ -199,6 +193,24 @@ impl AmqpBus {
         Ok((publisher, connection))
     }
 
+    /// Arguments of a queue: dead-lettering unless told otherwise, and the test-only expiry.
+    fn queue_arguments(&self, dead_letter: bool) -> FieldTable {
+        let mut arguments = FieldTable::default();
+        if dead_letter {
+            arguments.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(self.dead_letter().into()),
+            );
+        }
+        if let Some(expiry) = self.inner.options.queue_expiry {
+            arguments.insert(
+                "x-expires".into(),
+                AMQPValue::LongLongInt(expiry.as_millis() as i64),
+            );
+        }
+        arguments
+    }
+
     async fn forget_link(&self) {
         *self.inner.link.lock().await = None;
     }
@@ -214,20 +226,8 @@ impl AmqpBus {
         {
             return Ok(());
         }
-        let mut arguments = FieldTable::default();
         // Heartbeats are not worth keeping once refused or stale.
-        if !name.ends_with(".heartbeats") {
-            arguments.insert(
-                "x-dead-letter-exchange".into(),
-                AMQPValue::LongString(self.dead_letter().into()),
-            );
-        }
-        if let Some(expiry) = self.inner.options.queue_expiry {
-            arguments.insert(
-                "x-expires".into(),
-                AMQPValue::LongLongInt(expiry.as_millis() as i64),
-            );
-        }
+        let arguments = self.queue_arguments(!name.ends_with(".heartbeats"));
         channel
             .queue_declare(
                 name.into(),

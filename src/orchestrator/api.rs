@@ -126,17 +126,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
-                    )
-                } else {
-                    ApiError::new(rejection.status(), "bad_request", rejection.body_text())
-                }
-            })?;
+            .map_err(|r| body_rejection(&r))?;
         parse_body(&bytes).map(Self)
     }
 }
