@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use chiffon::client::Client;
 use chiffon::config::{Database, ServeConfig};
-use chiffon::infra_agent::ansible::Ansible;
+use chiffon::agent::ansible::Ansible;
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::live::LiveEvent;
 
@@ -58,6 +58,7 @@ async fn chiffon_run(ansible_playbook: &Path, scratch: &Path) -> (Duration, Dura
         ack_timeout: Duration::from_secs(30),
         execution_deadline: Duration::from_secs(300),
         heartbeat_interval: Duration::from_secs(10),
+        agent_thresholds: Default::default(),
         local_agents: true,
         bus: chiffon::config::BusConfig::InProcess,
     };

@@ -86,6 +86,17 @@ impl Bus {
         }
     }
 
+    /// Agents whose consumer of their own queue (`Queue::Agent`) went away: the process died
+    /// or its connection dropped. RabbitMQ reports it through the `rabbitmq_event_exchange`
+    /// plugin; an error here means the plugin is off and only heartbeat expiry detects a
+    /// killed agent.
+    pub async fn departures(&self) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<AgentId>> {
+        match self {
+            Bus::InProcess(bus) => Ok(bus.departures()),
+            Bus::Amqp(bus) => bus.departures().await,
+        }
+    }
+
     /// A short description for `/health`.
     pub fn describe(&self) -> &'static str {
         match self {

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::model::{AgentType, Resources};
+
 /// Larger files are not playbooks anyone wrote by hand; skipping them bounds parse cost.
 const MAX_PLAYBOOK_BYTES: u64 = 1024 * 1024;
 
@@ -44,6 +46,21 @@ pub struct Playbook {
     pub description: Option<String>,
     /// Every play's `hosts:` pattern.
     pub hosts: Vec<String>,
+    /// What a run needs, from the first play's `vars: chiffon_resources:` (`gpu_vram_gb`,
+    /// `cpu_cores`); nothing declared means no placement by capacity.
+    pub resources: Resources,
+    /// Which agents run it: `chiffon_resources.agent`, else `desktop` when it needs a GPU,
+    /// else `infra`.
+    pub agent_type: AgentType,
+}
+
+/// `vars: chiffon_resources:` in a play.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DeclaredResources {
+    agent: Option<String>,
+    gpu_vram_gb: f64,
+    cpu_cores: f64,
 }
 
 /// The repository's playbooks and inventory.
@@ -59,6 +76,7 @@ pub struct Catalogue {
 struct PlayHead {
     name: Option<String>,
     hosts: Option<serde_json::Value>,
+    vars: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -186,12 +204,35 @@ fn read_playbook(root: &Path, path: &Path) -> anyhow::Result<Option<Playbook>> {
         .unwrap_or_default()
         .to_ascii_lowercase();
     let (service, action) = split_name(&stem);
+    let declared = plays
+        .iter()
+        .find_map(|p| p.vars.as_ref()?.get("chiffon_resources").cloned())
+        .map(serde_json::from_value::<DeclaredResources>)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("chiffon_resources: {e}"))?
+        .unwrap_or_default();
+    let valid = |n: f64| n.is_finite() && n >= 0.0;
+    if !valid(declared.gpu_vram_gb) || !valid(declared.cpu_cores) {
+        anyhow::bail!("chiffon_resources: gpu_vram_gb and cpu_cores must be numbers of 0 or more");
+    }
+    let agent_type = match declared.agent.as_deref() {
+        Some(agent) => AgentType::parse(agent).ok_or_else(|| {
+            anyhow::anyhow!("chiffon_resources.agent must be infra or desktop, not {agent:?}")
+        })?,
+        None if declared.gpu_vram_gb > 0.0 => AgentType::Desktop,
+        None => AgentType::Infra,
+    };
     Ok(Some(Playbook {
         path: relative,
         service,
         action,
         description: plays.iter().find_map(|p| p.name.clone()),
         hosts,
+        resources: Resources {
+            gpu_vram_gb: declared.gpu_vram_gb,
+            cpu_cores: declared.cpu_cores,
+        },
+        agent_type,
     }))
 }
 

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::client::{Client, DEFAULT_SERVER, render};
 use crate::config::{self, AgentSettings, Overrides, ServeConfig};
+use crate::model::AgentType;
 use crate::orchestrator::api::RequestView;
 use crate::orchestrator::live::LiveEvent;
 
@@ -74,6 +75,12 @@ enum Command {
     },
     /// List the agents and their capacity.
     Agents,
+    /// Print what a desktop agent on this machine would report (CPU, memory, each GPU) and
+    /// where each figure comes from.
+    Probe {
+        #[command(flatten)]
+        probe: ProbeArgs,
+    },
     /// Run an agent on this host, talking to the orchestrator over RabbitMQ.
     Agent {
         #[command(subcommand)]
@@ -107,11 +114,49 @@ enum AgentCommand {
         #[arg(long, env = "CHIFFON_ANSIBLE_PLAYBOOK")]
         ansible_playbook: Option<PathBuf>,
     },
-    /// Reports this machine's free CPU, memory and GPU memory.
+    /// Reports this machine's free CPU, memory and each GPU's memory; runs GPU-heavy steps
+    /// when given a playbook repository.
     Desktop {
         #[command(flatten)]
         common: AgentArgs,
+        /// The homelab's Ansible repository on this host. Without it the agent only reports
+        /// capacity and refuses work with the reason.
+        #[arg(long, env = "CHIFFON_PLAYBOOKS")]
+        playbooks: Option<PathBuf>,
+        /// Where the callback plugin (and, if needed, an ansible-core venv) are kept.
+        #[arg(long, env = "CHIFFON_DATA_DIR", default_value = ".chiffon-agent")]
+        data_dir: PathBuf,
+        /// Path to ansible-playbook. Default: found on PATH, else installed into the data dir.
+        #[arg(long, env = "CHIFFON_ANSIBLE_PLAYBOOK")]
+        ansible_playbook: Option<PathBuf>,
+        #[command(flatten)]
+        probe: ProbeArgs,
     },
+}
+
+/// Where capacity is read from: the real machine by default, recorded files for tests and
+/// bug reports.
+#[derive(Debug, Args)]
+struct ProbeArgs {
+    /// Read /proc and /sys under this directory instead of /.
+    #[arg(long, env = "CHIFFON_SYSTEM_ROOT", default_value = "/")]
+    system_root: PathBuf,
+    /// Read NVIDIA GPUs from recorded data (nvml.json or nvidia-smi.csv) in this directory
+    /// instead of NVML.
+    #[arg(long, env = "CHIFFON_GPU_FIXTURE")]
+    gpu_fixture: Option<PathBuf>,
+}
+
+impl ProbeArgs {
+    fn config(&self) -> crate::agent::probe::ProbeConfig {
+        crate::agent::probe::ProbeConfig {
+            system_root: self.system_root.clone(),
+            nvidia: match &self.gpu_fixture {
+                Some(dir) => crate::agent::nvidia::NvidiaSource::Fixture(dir.clone()),
+                None => crate::agent::nvidia::NvidiaSource::Auto,
+            },
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +335,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Agent { kind } => run_agent(kind).await,
+        Command::Probe { probe } => {
+            let mut probe = crate::agent::probe::Probe::new(probe.config());
+            eprintln!("{}", probe.describe());
+            let capacity = probe.sample().await;
+            println!("{}", serde_json::to_string_pretty(&capacity)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Protocol {
             command: ProtocolCommand::Schema { message_type },
         } => {
@@ -412,7 +464,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 async fn run_agent(kind: AgentCommand) -> anyhow::Result<ExitCode> {
     let (common, agent_type) = match &kind {
         AgentCommand::Infra { common, .. } => (common, "infra"),
-        AgentCommand::Desktop { common } => (common, "desktop"),
+        AgentCommand::Desktop { common, .. } => (common, "desktop"),
     };
     let agent = AgentSettings::load(
         common.config.as_deref(),
@@ -430,37 +482,56 @@ async fn run_agent(kind: AgentCommand) -> anyhow::Result<ExitCode> {
         "Chiffon {agent_type} agent {} connected to RabbitMQ",
         agent.id
     );
-    match kind {
+    let (agent_type, playbooks, data_dir, ansible_playbook, probe) = match kind {
         AgentCommand::Infra {
             playbooks,
             data_dir,
             ansible_playbook,
             ..
-        } => {
+        } => (
+            AgentType::Infra,
+            Some(playbooks),
+            data_dir,
+            ansible_playbook,
+            crate::agent::probe::ProbeConfig::default(),
+        ),
+        AgentCommand::Desktop {
+            playbooks,
+            data_dir,
+            ansible_playbook,
+            probe,
+            ..
+        } => (
+            AgentType::Desktop,
+            playbooks,
+            data_dir,
+            ansible_playbook,
+            probe.config(),
+        ),
+    };
+    let ansible = match &playbooks {
+        Some(_) => {
             std::fs::create_dir_all(&data_dir)
                 .with_context(|| format!("cannot create {}", data_dir.display()))?;
-            let ansible = crate::infra_agent::ansible::Ansible::locate_or_install(
-                ansible_playbook.or(agent.ansible_playbook).as_deref(),
-                &data_dir,
+            Some(
+                crate::agent::ansible::Ansible::locate_or_install(
+                    ansible_playbook.or(agent.ansible_playbook).as_deref(),
+                    &data_dir,
+                )
+                .await?,
             )
-            .await?;
-            let config = crate::infra_agent::InfraAgentConfig {
-                id: agent.id,
-                playbooks,
-                extra_vars: agent.extra_vars,
-                heartbeat_interval: agent.heartbeat_interval,
-            };
-            crate::infra_agent::run(config, ansible, bus, stopped).await?;
         }
-        AgentCommand::Desktop { .. } => {
-            let config = crate::desktop_agent::DesktopAgentConfig {
-                id: agent.id,
-                heartbeat_interval: agent.heartbeat_interval,
-                system_root: "/".into(),
-            };
-            crate::desktop_agent::run(config, bus, stopped).await?;
-        }
-    }
+        None => None,
+    };
+    let config = crate::agent::AgentConfig {
+        agent_type,
+        id: agent.id,
+        playbooks,
+        extra_vars: agent.extra_vars,
+        heartbeat_interval: agent.heartbeat_interval,
+        probe,
+    };
+    crate::agent::run(config, ansible, bus, stopped).await?;
     Ok(ExitCode::SUCCESS)
 }
 

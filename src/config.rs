@@ -58,6 +58,8 @@ pub struct TimeoutsFileConfig {
     pub ack_s: Option<u64>,
     pub execution_s: Option<u64>,
     pub heartbeat_s: Option<u64>,
+    pub agent_suspect_s: Option<u64>,
+    pub agent_offline_s: Option<u64>,
 }
 
 /// Everything `chiffon serve` runs with, after all layers are applied.
@@ -74,6 +76,8 @@ pub struct ServeConfig {
     /// A running task must finish within this time.
     pub execution_deadline: Duration,
     pub heartbeat_interval: Duration,
+    /// When a silent agent becomes suspect and offline, and a report stale.
+    pub agent_thresholds: crate::orchestrator::registry::Thresholds,
     /// Run the infra and desktop agents inside the server.
     pub local_agents: bool,
     pub bus: BusConfig,
@@ -141,7 +145,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATA_DIR: &str = ".chiffon";
 pub const DEFAULT_ACK_TIMEOUT_S: u64 = 30;
 pub const DEFAULT_EXECUTION_S: u64 = 3600;
-pub const DEFAULT_HEARTBEAT_S: u64 = 10;
+pub const DEFAULT_HEARTBEAT_S: u64 = 30;
+pub const DEFAULT_AGENT_SUSPECT_S: u64 = 45;
+pub const DEFAULT_AGENT_OFFLINE_S: u64 = 75;
 
 /// Values from flags or the environment; `None` where neither was given.
 #[derive(Debug, Default, Clone)]
@@ -187,6 +193,11 @@ impl ServeConfig {
             ack_timeout: seconds(file.timeouts.ack_s, DEFAULT_ACK_TIMEOUT_S),
             execution_deadline: seconds(file.timeouts.execution_s, DEFAULT_EXECUTION_S),
             heartbeat_interval: seconds(file.timeouts.heartbeat_s, DEFAULT_HEARTBEAT_S),
+            agent_thresholds: crate::orchestrator::registry::Thresholds {
+                suspect_after: seconds(file.timeouts.agent_suspect_s, DEFAULT_AGENT_SUSPECT_S),
+                offline_after: seconds(file.timeouts.agent_offline_s, DEFAULT_AGENT_OFFLINE_S),
+                stale_after: Duration::from_secs(60),
+            },
             local_agents: !overrides.no_local_agents && file.local_agents.unwrap_or(true),
             bus: BusConfig::from_layers(overrides.amqp_url.or(file.amqp_url), &file.amqp)?,
         })
@@ -218,7 +229,7 @@ impl AgentSettings {
             })?,
             None => AgentId::parse(&format!(
                 "{agent_type}-{}",
-                crate::desktop_agent::hostname()
+                crate::agent::hostname()
             ))
             .context("the host name does not make a valid agent id: pass --id")?,
         };
@@ -345,8 +356,14 @@ prefetch = 16
 ack_s = 30
 # A task must finish within this many seconds, or it is stopped and marked failed.
 execution_s = 3600
-# Agents send a heartbeat this often; one is stale after three intervals.
-heartbeat_s = 10
+# Agents send a heartbeat this often (±10 % jitter); the broker drops one unread after
+# two and a half intervals.
+heartbeat_s = 30
+# A silent agent is shown suspect after this many seconds without a heartbeat …
+agent_suspect_s = 45
+# … and offline after this many (its running tasks then fail as "agent lost"). An agent
+# whose connection drops is offline within seconds when RabbitMQ's event exchange is on.
+agent_offline_s = 75
 "#;
 
 #[cfg(test)]

@@ -3,14 +3,13 @@
 //!
 //! `ARCHITECTURE.md` maps the modules; `docs/protocol.md` describes the agent protocol.
 
+pub mod agent;
 pub mod audit;
 pub mod bus;
 pub mod catalogue;
 pub mod cli;
 pub mod client;
 pub mod config;
-pub mod desktop_agent;
-pub mod infra_agent;
 pub mod model;
 pub mod orchestrator;
 pub mod planner;

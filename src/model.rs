@@ -113,6 +113,16 @@ macro_rules! text_enum {
 }
 
 text_enum!(
+    /// An agent's liveness as the orchestrator sees it, by the orchestrator's clock.
+    AgentState {
+        Online => "online",
+        Suspect => "suspect",
+        Offline => "offline",
+        Leaving => "leaving",
+    }
+);
+
+text_enum!(
     /// Where a request is in its life: planned, waiting for a person, executing, or finished.
     RequestStatus {
         AwaitingApproval => "awaiting_approval",

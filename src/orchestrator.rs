@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod live;
+pub mod registry;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -14,8 +15,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
+
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot, watch};
 
@@ -23,37 +24,25 @@ use crate::audit::{AuditEntry, AuditLog};
 use crate::bus::{Bus, Queue};
 use crate::catalogue::Catalogue;
 use crate::config::{Database, ServeConfig};
-use crate::desktop_agent::{self, DesktopAgentConfig};
-use crate::infra_agent::{self, InfraAgentConfig, ansible::Ansible};
+use crate::agent::{self, AgentConfig, ansible::Ansible};
 use crate::model::{
-    AgentId, AgentType, Request, RequestId, RequestStatus, Step, Task, TaskId, TaskStatus,
+    AgentId, AgentState, AgentType, Request, RequestId, RequestStatus, Step, Task, TaskId, TaskStatus,
 };
 use crate::planner::{self, PlaybookHistory};
-use crate::protocol::{Capacity, Dispatch, Envelope, Message, ResultStatus, TaskResult};
+use crate::protocol::{Dispatch, Envelope, Message, ResultStatus, TaskResult};
 use crate::store::{Store, TaskFinish};
 use live::LiveEvent;
+pub use registry::AgentInfo;
+use registry::{Placement, Registry, Transition};
 
 /// How many live events a slow WebSocket listener may fall behind before it is told so.
 const LIVE_BUFFER: usize = 1024;
+/// How long a dropped connection waits for the goodbye that may be on its way.
+const DEPARTURE_GRACE: Duration = Duration::from_secs(1);
+/// How often a step waiting for room looks again without news.
+const ROOM_RECHECK: Duration = Duration::from_secs(5);
 /// Past runs of a playbook kept for duration estimates.
 const HISTORY_RUNS: u32 = 20;
-
-/// An agent as the registry sees it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AgentInfo {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub agent_type: AgentType,
-    /// `online`, `offline` (said goodbye or heartbeat expired).
-    pub status: String,
-    pub host: String,
-    pub version: String,
-    pub last_heartbeat_at: DateTime<Utc>,
-    /// When the last heartbeat stops counting.
-    #[serde(skip)]
-    pub expires_at: DateTime<Utc>,
-    pub capacity: Option<Capacity>,
-}
 
 /// State shared by the API handlers, the executor and the event consumer.
 #[derive(Debug)]
@@ -65,7 +54,11 @@ pub struct Core {
     catalogue: RwLock<Arc<Catalogue>>,
     history: Mutex<BTreeMap<String, PlaybookHistory>>,
     pub live: broadcast::Sender<LiveEvent>,
-    agents: Mutex<BTreeMap<String, AgentInfo>>,
+    registry: Mutex<Registry>,
+    /// Woken on every capacity report, so steps waiting for room look again.
+    capacity_changed: tokio::sync::Notify,
+    /// Why the dispatch queue is paused, when it is (see `wait_for_room`).
+    paused: Mutex<Option<String>>,
     /// Executors waiting for a task's result, by task id.
     waiters: Mutex<HashMap<String, oneshot::Sender<TaskResult>>>,
     /// Tasks dispatched but not yet acknowledged, by task id.
@@ -115,6 +108,17 @@ pub async fn serve(
         .await?;
     let bus = config.bus.open().await?;
     let (live, _) = broadcast::channel(LIVE_BUFFER);
+    let mut registry = Registry::new(config.agent_thresholds);
+    registry.restore(store.load_agents().await?, Utc::now());
+    let paused = store
+        .queue_events(1)
+        .await?
+        .into_iter()
+        .find(|e| e.kind == "paused")
+        .map(|e| e.reason);
+    if let Some(reason) = &paused {
+        tracing::warn!("the dispatch queue is still paused: {reason}");
+    }
     let core = Arc::new(Core {
         store,
         bus,
@@ -122,7 +126,9 @@ pub async fn serve(
         catalogue: RwLock::new(Arc::new(catalogue)),
         history: Mutex::new(BTreeMap::new()),
         live,
-        agents: Mutex::new(BTreeMap::new()),
+        registry: Mutex::new(registry),
+        capacity_changed: tokio::sync::Notify::new(),
+        paused: Mutex::new(paused),
         waiters: Mutex::new(HashMap::new()),
         unacked: Mutex::new(HashMap::new()),
         running: Mutex::new(HashMap::new()),
@@ -132,6 +138,17 @@ pub async fn serve(
     let events = tokio::spawn(consume_events(core.clone(), Queue::Events));
     let heartbeats = tokio::spawn(consume_events(core.clone(), Queue::Heartbeats));
     let sweeper = tokio::spawn(sweep_agents(core.clone()));
+    let departures = match core.bus.departures().await {
+        Ok(departures) => Some(tokio::spawn(watch_departures(core.clone(), departures))),
+        Err(error) => {
+            tracing::warn!(
+                "killed agents will be noticed only when their heartbeats stop ({} s): {error:#}",
+                core.config.agent_thresholds.offline_after.as_secs()
+            );
+            None
+        }
+    };
+    core.resume_paused_requests().await?;
 
     let (stop_agents, agents_stopped) = watch::channel(false);
     let mut agent_tasks = Vec::new();
@@ -141,31 +158,25 @@ pub async fn serve(
             &core.config.data_dir,
         )
         .await?;
-        let host = desktop_agent::hostname();
-        let infra = InfraAgentConfig {
-            id: AgentId::parse(&format!("infra-{host}"))
-                .unwrap_or_else(|| AgentId::parse("infra-local").expect("valid id")),
-            playbooks: core.config.playbooks.clone(),
-            extra_vars: core.config.extra_vars.clone(),
-            heartbeat_interval: core.config.heartbeat_interval,
-        };
-        let desktop = DesktopAgentConfig {
-            id: AgentId::parse(&format!("desktop-{host}"))
-                .unwrap_or_else(|| AgentId::parse("desktop-local").expect("valid id")),
-            heartbeat_interval: core.config.heartbeat_interval,
-            system_root: "/".into(),
-        };
-        agent_tasks.push(tokio::spawn(infra_agent::run(
-            infra,
-            ansible,
-            core.bus.clone(),
-            agents_stopped.clone(),
-        )));
-        agent_tasks.push(tokio::spawn(desktop_agent::run(
-            desktop,
-            core.bus.clone(),
-            agents_stopped,
-        )));
+        let host = agent::hostname();
+        for agent_type in [AgentType::Infra, AgentType::Desktop] {
+            let config = AgentConfig {
+                agent_type,
+                id: AgentId::parse(&format!("{agent_type}-{host}"))
+                    .or_else(|| AgentId::parse(&format!("{agent_type}-local")))
+                    .expect("valid id"),
+                playbooks: Some(core.config.playbooks.clone()),
+                extra_vars: core.config.extra_vars.clone(),
+                heartbeat_interval: core.config.heartbeat_interval,
+                probe: Default::default(),
+            };
+            agent_tasks.push(tokio::spawn(agent::run(
+                config,
+                Some(ansible.clone()),
+                core.bus.clone(),
+                agents_stopped.clone(),
+            )));
+        }
     }
 
     let address = listener.local_addr()?;
@@ -190,6 +201,9 @@ pub async fn serve(
     events.abort();
     heartbeats.abort();
     sweeper.abort();
+    if let Some(departures) = departures {
+        departures.abort();
+    }
     Ok(())
 }
 
@@ -207,7 +221,20 @@ impl Core {
     }
 
     pub fn agents(&self) -> Vec<AgentInfo> {
-        lock(&self.agents).values().cloned().collect()
+        lock(&self.registry).list(Utc::now())
+    }
+
+    pub fn agent(&self, id: &str) -> Option<AgentInfo> {
+        lock(&self.registry).get(id, Utc::now())
+    }
+
+    pub fn resources(&self) -> registry::Totals {
+        lock(&self.registry).totals(Utc::now())
+    }
+
+    /// Why the dispatch queue is paused, if it is.
+    pub fn paused(&self) -> Option<String> {
+        lock(&self.paused).clone()
     }
 
     async fn load_history(&self) -> anyhow::Result<()> {
@@ -322,7 +349,7 @@ impl Core {
         let request = request.clone();
         tokio::spawn(async move {
             let id = request.id.clone();
-            if let Err(error) = core.execute(request).await {
+            if let Err(error) = core.execute(request, false).await {
                 tracing::error!(request = %id, "execution stopped: {error:#}");
             }
         });
@@ -359,16 +386,35 @@ impl Core {
 
     /// Runs the approved plan's steps in dependency order; a step whose dependency did not
     /// succeed is cancelled, not run.
-    async fn execute(&self, request: Request) -> anyhow::Result<()> {
-        self.request_status(
-            &request,
-            &[RequestStatus::Approved],
-            RequestStatus::Running,
-            None,
-        )
-        .await?;
+    ///
+    /// `resumed`: a request that was paused waiting for capacity when the orchestrator
+    /// stopped; steps that already finished keep their outcome and are not run again.
+    async fn execute(&self, request: Request, resumed: bool) -> anyhow::Result<()> {
         let mut outcome: BTreeMap<String, TaskStatus> = BTreeMap::new();
+        if resumed {
+            let filter = crate::store::TaskFilter {
+                request_id: Some(request.id.clone()),
+                limit: 1000,
+                ..Default::default()
+            };
+            for task in self.store.list_tasks(&filter).await? {
+                if task.plan_version == request.plan.version && task.status.is_terminal() {
+                    outcome.insert(task.step_id.clone(), task.status);
+                }
+            }
+        } else {
+            self.request_status(
+                &request,
+                &[RequestStatus::Approved],
+                RequestStatus::Running,
+                None,
+            )
+            .await?;
+        }
         for step in request.plan.execution_order() {
+            if outcome.contains_key(&step.id) {
+                continue;
+            }
             let blocked = step
                 .depends_on
                 .iter()
@@ -406,12 +452,132 @@ impl Core {
         };
         self.request_status(
             &request,
-            &[RequestStatus::Running],
+            &[RequestStatus::Running, RequestStatus::Paused],
             status,
             reason.as_deref(),
         )
         .await?;
         tracing::info!(request = %request.id, %status, "request finished");
+        Ok(())
+    }
+
+    /// Waits until an agent has room for `step`, pausing the dispatch queue (and the
+    /// request) meanwhile; see `registry` for the formula. A paused queue resumes only when
+    /// an agent fits the step on two consecutive reports.
+    async fn wait_for_room(&self, request: &Request, step: &Step) -> anyhow::Result<Placement> {
+        let mut request_paused = request.status == RequestStatus::Paused;
+        loop {
+            // Registered before looking, so a report that arrives in between still wakes us.
+            let notified = self.capacity_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let queue_paused = self.paused().is_some();
+            let decision = {
+                let registry = lock(&self.registry);
+                let now = Utc::now();
+                registry
+                    .place(step.agent_type, &step.resources, queue_paused, now)
+                    .map_err(|why| {
+                        if registry.all_full(step.agent_type, &step.resources, now) {
+                            format!(
+                                "every online {} agent is below {:.0} % free; {why}",
+                                step.agent_type,
+                                registry::FULL_BELOW * 100.0
+                            )
+                        } else {
+                            why
+                        }
+                    })
+            };
+            match decision {
+                Ok(placement) => {
+                    if queue_paused {
+                        self.set_queue(None, &format!("room again on {}", placement.reason))
+                            .await?;
+                    }
+                    if request_paused {
+                        self.request_status(request, &[RequestStatus::Paused], RequestStatus::Running, None)
+                            .await?;
+                    }
+                    return Ok(placement);
+                }
+                Err(why) => {
+                    let reason = format!(
+                        "waiting for room: step {} ({}) needs {}; {why}",
+                        step.id,
+                        step.title,
+                        describe_needs(&step.resources)
+                    );
+                    if !queue_paused {
+                        self.set_queue(Some(&reason), &reason).await?;
+                    }
+                    if !request_paused {
+                        self.request_status(request, &[RequestStatus::Running], RequestStatus::Paused, Some(&reason))
+                            .await?;
+                        request_paused = true;
+                    }
+                    tokio::select! {
+                        _ = notified => {}
+                        _ = tokio::time::sleep(ROOM_RECHECK) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pauses (`Some(reason)`) or resumes (`None`) the dispatch queue: stored, audited,
+    /// streamed and logged. A no-op when it already is in that state.
+    async fn set_queue(&self, pause: Option<&str>, reason: &str) -> anyhow::Result<()> {
+        {
+            let mut paused = lock(&self.paused);
+            if paused.is_some() == pause.is_some() {
+                return Ok(());
+            }
+            *paused = pause.map(str::to_owned);
+        }
+        let kind = if pause.is_some() { "paused" } else { "resumed" };
+        let now = Utc::now();
+        if pause.is_some() {
+            tracing::warn!("dispatch queue paused: {reason}");
+        } else {
+            tracing::info!("dispatch queue resumed: {reason}");
+        }
+        let id = self.store.record_queue_event(kind, reason, now).await?;
+        let commit = self
+            .audit
+            .record(AuditEntry {
+                kind: "queue",
+                subject: format!("queue {kind}: {reason}"),
+                subject_id: format!("queue-{id}"),
+                recorded_at: now,
+                details: serde_json::json!({"event": kind, "reason": reason, "agents": self.agents()}),
+            })
+            .await?;
+        self.store.set_queue_event_audit(id, &commit).await?;
+        self.emit(LiveEvent::Queue {
+            paused: pause.is_some(),
+            reason: reason.to_owned(),
+            at: now,
+        });
+        Ok(())
+    }
+
+    /// Requests that were waiting for capacity when the orchestrator stopped carry on.
+    async fn resume_paused_requests(self: &Arc<Self>) -> anyhow::Result<()> {
+        let paused = self
+            .store
+            .requests_in(RequestStatus::Paused)
+            .await?;
+        for request in paused {
+            tracing::info!(request = %request.id, "resuming a request that was waiting for capacity");
+            let core = self.clone();
+            tokio::spawn(async move {
+                let id = request.id.clone();
+                if let Err(error) = core.execute(request, true).await {
+                    tracing::error!(request = %id, "execution stopped: {error:#}");
+                }
+            });
+        }
         Ok(())
     }
 
@@ -479,9 +645,39 @@ impl Core {
 
     /// Dispatches one step and waits for its result (or a timeout), then audits it.
     async fn run_step(&self, request: &Request, step: &Step) -> anyhow::Result<TaskStatus> {
+        let needs_room = step.resources.gpu_vram_gb > 0.0 || step.resources.cpu_cores > 0.0;
+        let placement = if needs_room {
+            Some(self.wait_for_room(request, step).await?)
+        } else {
+            None
+        };
         let mut task = Self::new_task(request, step, TaskStatus::Queued);
         self.store.insert_task(&task).await?;
         self.emit_task(&task);
+        if let Some(placement) = &placement {
+            lock(&self.registry).book(task.id.as_str(), placement, &step.resources);
+            tracing::info!(task = %task.id, agent = %placement.agent_id, "placed by capacity: {}", placement.reason);
+            let event = crate::protocol::ExecEvent {
+                kind: "placement".to_owned(),
+                msg: Some(format!("sent to {}", placement.reason)),
+                ..Default::default()
+            };
+            self.store.append_event(&task.id, &event).await?;
+        }
+        let status = self.dispatch_and_wait(request, step, &mut task, placement.as_ref()).await;
+        lock(&self.registry).release(task.id.as_str());
+        status
+    }
+
+    /// Sends the task to its agent (the placed one, or any of the step's type) and waits for
+    /// the result, then stores and audits it.
+    async fn dispatch_and_wait(
+        &self,
+        request: &Request,
+        step: &Step,
+        task: &mut Task,
+        placement: Option<&Placement>,
+    ) -> anyhow::Result<TaskStatus> {
         let (result_tx, result_rx) = oneshot::channel();
         let (ack_tx, ack_rx) = oneshot::channel();
         lock(&self.waiters).insert(task.id.to_string(), result_tx);
@@ -512,20 +708,21 @@ impl Core {
             .mark_task(&task.id, TaskStatus::Dispatched, None)
             .await?;
         task.status = TaskStatus::Dispatched;
-        self.emit_task(&task);
+        self.emit_task(task);
         // A dispatch the bus will not take fails the task with the reason rather than leaving
         // the request `running` until a restart.
-        let published = self
-            .bus
-            .publish(&Queue::Work(step.agent_type), envelope.encode())
-            .await;
+        let queue = match placement.and_then(|p| AgentId::parse(&p.agent_id)) {
+            Some(agent) => Queue::Agent(agent),
+            None => Queue::Work(step.agent_type),
+        };
+        let published = self.bus.publish(&queue, envelope.encode()).await;
         let result = match published {
             Err(error) => failure(format!(
                 "could not send the task to the {} agents: {error:#}",
                 step.agent_type
             )),
             Ok(()) => {
-                self.await_result(&mut task, step, ack_rx, result_rx, failure)
+                self.await_result(task, step, ack_rx, result_rx, failure)
                     .await
             }
         };
@@ -539,7 +736,7 @@ impl Core {
         task.error = finish.error.clone();
         task.resource_usage = finish.resource_usage.clone();
         self.record_history(step, &result, finish.status);
-        self.audit_task(request, step, &task, Some(&result)).await?;
+        self.audit_task(request, step, task, Some(&result)).await?;
         Ok(task.status)
     }
 
@@ -647,59 +844,18 @@ impl Core {
         let correlation_id = envelope.correlation_id.clone();
         match envelope.message {
             Message::Hello(hello) => {
-                let now = Utc::now();
-                // Heartbeats travel on their own queue and may overtake the hello: keep the
-                // capacity one already reported.
-                let mut agents = lock(&self.agents);
-                let capacity = agents.get(&sender).and_then(|a| a.capacity.clone());
-                agents.insert(
-                    sender.clone(),
-                    AgentInfo {
-                        id: sender.clone(),
-                        agent_type: hello.agent_type,
-                        status: "online".into(),
-                        host: hello.host,
-                        version: hello.version,
-                        last_heartbeat_at: now,
-                        expires_at: now + self.config.heartbeat_interval * 3,
-                        capacity,
-                    },
-                );
-                drop(agents);
-                tracing::info!(agent = %sender, "agent joined");
-                self.emit(LiveEvent::Agent {
-                    agent_id: sender,
-                    status: "online".into(),
-                    at: now,
-                });
+                let change = lock(&self.registry).hello(&sender, &hello, Utc::now());
+                tracing::info!(agent = %sender, host = %hello.host, version = %hello.version, "agent said hello");
+                self.agent_changed(change).await?;
             }
             Message::Heartbeat(beat) => {
-                let now = Utc::now();
-                let mut agents = lock(&self.agents);
-                let agent = agents.entry(sender.clone()).or_insert_with(|| AgentInfo {
-                    id: sender.clone(),
-                    agent_type: beat.agent_type,
-                    status: "online".into(),
-                    host: String::new(),
-                    version: String::new(),
-                    last_heartbeat_at: now,
-                    expires_at: now,
-                    capacity: None,
-                });
-                agent.last_heartbeat_at = now;
-                agent.expires_at = now + chrono::Duration::seconds(beat.ttl_s as i64);
-                agent.capacity = Some(beat.capacity);
-                agent.status = "online".into();
+                let change = lock(&self.registry).heartbeat(&sender, beat, Utc::now());
+                self.capacity_changed.notify_waiters();
+                self.agent_changed(change).await?;
             }
-            Message::Goodbye(_) => {
-                if let Some(agent) = lock(&self.agents).get_mut(&sender) {
-                    agent.status = "offline".into();
-                }
-                self.emit(LiveEvent::Agent {
-                    agent_id: sender,
-                    status: "offline".into(),
-                    at: Utc::now(),
-                });
+            Message::Goodbye(goodbye) => {
+                let change = lock(&self.registry).goodbye(&sender, &goodbye.reason, Utc::now());
+                self.agent_changed(change).await?;
             }
             Message::Ack(ack) => {
                 let Some(task_id) = TaskId::parse(&ack.task_id) else {
@@ -775,7 +931,7 @@ impl Core {
     /// An agent stopped answering: the tasks it was running end `failed` ("agent lost") rather
     /// than stay `running` forever. They are not re-dispatched: a playbook that stopped half way
     /// may have changed things, and a person should decide whether to run it again.
-    async fn agent_lost(&self, agent_id: &str) {
+    async fn agent_lost(&self, agent_id: &str, why: &str) {
         let tasks: Vec<String> = lock(&self.running)
             .iter()
             .filter(|(_, agent)| agent.as_str() == agent_id)
@@ -787,9 +943,7 @@ impl Core {
             };
             let result = TaskResult::failed(
                 &task_id.clone(),
-                format!(
-                    "agent lost: {agent_id} stopped sending heartbeats while running this task"
-                ),
+                format!("agent lost: {agent_id} went offline while running this task ({why})"),
                 None,
             );
             if let Err(error) = self.store.finish_task(&id, &finish_of(&result)).await {
@@ -797,6 +951,33 @@ impl Core {
             }
             self.resolve(&task_id, agent_id, result);
         }
+    }
+
+    /// Stores, streams and logs an agent's status change; an agent gone offline fails the
+    /// tasks it was running.
+    async fn agent_changed(&self, change: Option<Transition>) -> anyhow::Result<()> {
+        let Some(change) = change else {
+            return Ok(());
+        };
+        let info = self.agent(&change.agent_id);
+        match change.to {
+            AgentState::Online => tracing::info!(agent = %change.agent_id, "agent online: {}", change.reason),
+            _ => tracing::warn!(agent = %change.agent_id, status = %change.to, "agent {}: {}", change.to, change.reason),
+        }
+        if let Some(info) = &info {
+            self.store.record_agent_transition(info, &change).await?;
+        }
+        if change.to == AgentState::Offline {
+            self.agent_lost(&change.agent_id, &change.reason).await;
+        }
+        self.emit(LiveEvent::Agent {
+            agent_id: change.agent_id,
+            status: change.to,
+            reason: change.reason,
+            at: change.at,
+        });
+        self.capacity_changed.notify_waiters();
+        Ok(())
     }
 
     /// Hands a task's result to its executor. A result can arrive without an ack (an agent
@@ -810,6 +991,18 @@ impl Core {
             let _ = waiter.send(result);
         }
     }
+}
+
+/// "8 GB of GPU memory and 2 cores", for messages.
+fn describe_needs(needs: &crate::model::Resources) -> String {
+    let mut parts = Vec::new();
+    if needs.gpu_vram_gb > 0.0 {
+        parts.push(format!("{} GB of GPU memory on one GPU", needs.gpu_vram_gb));
+    }
+    if needs.cpu_cores > 0.0 {
+        parts.push(format!("{} CPU cores", needs.cpu_cores));
+    }
+    parts.join(" and ")
 }
 
 /// The task row's end state from an agent's result, with secrets redacted.
@@ -949,28 +1142,31 @@ impl Core {
     }
 }
 
-/// Marks agents whose heartbeat expired as offline.
+/// Moves silent agents to suspect and offline, once a second.
 async fn sweep_agents(core: Arc<Core>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let now = Utc::now();
-        let expired: Vec<String> = lock(&core.agents)
-            .values_mut()
-            .filter(|a| a.status == "online" && a.expires_at < now)
-            .map(|a| {
-                a.status = "offline".into();
-                a.id.clone()
-            })
-            .collect();
-        for agent_id in expired {
-            tracing::warn!(agent = %agent_id, "agent heartbeat expired");
-            core.agent_lost(&agent_id).await;
-            core.emit(LiveEvent::Agent {
-                agent_id,
-                status: "offline".into(),
-                at: now,
-            });
+        let changes = lock(&core.registry).sweep(Utc::now());
+        for change in changes {
+            if let Err(error) = core.agent_changed(Some(change)).await {
+                tracing::error!("could not record an agent status change: {error:#}");
+            }
         }
+    }
+}
+
+/// Agents whose bus connection dropped: offline at once, unless a goodbye arrives within a
+/// second (a clean stop closes the connection right after saying goodbye).
+async fn watch_departures(core: Arc<Core>, mut departures: tokio::sync::mpsc::UnboundedReceiver<AgentId>) {
+    while let Some(agent) = departures.recv().await {
+        let core = core.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(DEPARTURE_GRACE).await;
+            let change = lock(&core.registry).connection_lost(agent.as_str(), Utc::now());
+            if let Err(error) = core.agent_changed(change).await {
+                tracing::error!("could not record an agent status change: {error:#}");
+            }
+        });
     }
 }

@@ -172,16 +172,13 @@ pub fn plan(
             id: id.clone(),
             title: title(intent, playbook),
             action: intent.action.clone(),
-            agent_type: AgentType::Infra,
+            agent_type: playbook.agent_type,
             playbook: Some(playbook.path.clone()),
             service: Some(intent.service.clone()),
             limit,
             depends_on,
             estimated_duration_s: estimate(playbook, history),
-            resources: Resources {
-                gpu_vram_gb: 0.0,
-                cpu_cores: 1.0,
-            },
+            resources: playbook.resources.clone(),
             status: "pending".to_owned(),
         });
         last_step_of_service.insert(intent.service.clone(), id);
@@ -512,6 +509,8 @@ mod tests {
             action: action.into(),
             description: None,
             hosts: vec![hosts.into()],
+            resources: Resources::default(),
+            agent_type: AgentType::Infra,
         };
         let mut groups = BTreeMap::new();
         groups.insert("production".to_owned(), BTreeSet::from(["lola".to_owned()]));

@@ -191,27 +191,57 @@ pub struct Cancel {
 pub struct Heartbeat {
     pub agent_type: AgentType,
     pub capacity: Capacity,
-    /// Seconds until this heartbeat is stale.
+    /// Seconds until this heartbeat is stale (the broker drops it unread after that).
     pub ttl_s: u64,
+    /// Counts up from 0 for each heartbeat since the agent started.
+    #[serde(default)]
+    pub seq: u64,
+    /// Changes every time the agent process starts, so a restart is visible even when the
+    /// agent keeps its id.
+    #[serde(default)]
+    pub boot_id: String,
+    /// How often this agent means to send heartbeats, in seconds (before jitter).
+    #[serde(default)]
+    pub interval_s: u64,
 }
 
 /// What a machine has free right now.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Capacity {
+    /// Share of CPU time busy since the previous report, 0–100.
     pub cpu_load_percent: f64,
+    /// `/proc/loadavg`'s first figure.
+    #[serde(default)]
+    pub load_average_1m: f64,
     pub cpu_cores: u32,
+    /// Cores' worth of idle CPU time: `cpu_cores × (1 − busy share)`.
     pub free_cpu_cores: f64,
     pub memory_total_mb: u64,
     pub memory_free_mb: u64,
+    /// Every GPU on its own; never summed.
     pub gpus: Vec<Gpu>,
 }
 
-/// One GPU's memory.
+/// One GPU's memory and load.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Gpu {
+    /// The vendor's device index (NVML index, DRM card number).
+    #[serde(default)]
+    pub index: u32,
+    /// `nvidia` or `amd`.
+    #[serde(default)]
+    pub vendor: String,
     pub name: String,
+    #[serde(default)]
+    pub uuid: Option<String>,
     pub vram_total_mb: u64,
     pub vram_free_mb: u64,
+    /// Busy share of the GPU's engines, 0–100, when the driver reports it.
+    #[serde(default)]
+    pub utilization_percent: Option<f64>,
+    /// Where the figures came from: `nvml`, `nvidia-smi` or `sysfs`.
+    #[serde(default)]
+    pub source: String,
 }
 
 /// An agent joining.

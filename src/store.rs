@@ -12,7 +12,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use crate::model::{Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus};
+use crate::model::{
+    AgentState, AgentType, Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus,
+};
+use crate::orchestrator::registry::{AgentInfo, Transition};
 use crate::protocol::ExecEvent;
 
 /// Migrations in order, per back-end. Never edit a released one: add the next.
@@ -27,6 +30,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "bus_messages",
         include_str!("../migrations/sqlite/0002_bus_messages.sql"),
     ),
+    (
+        3,
+        "agents",
+        include_str!("../migrations/sqlite/0003_agents.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -38,6 +46,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "bus_messages",
         include_str!("../migrations/postgres/0002_bus_messages.sql"),
+    ),
+    (
+        3,
+        "agents",
+        include_str!("../migrations/postgres/0003_agents.sql"),
     ),
 ];
 
@@ -317,6 +330,19 @@ impl Store {
         rows.iter().map(Self::request_from_row).collect()
     }
 
+    /// Every request in `status`, oldest first.
+    pub async fn requests_in(&self, status: RequestStatus) -> anyhow::Result<Vec<Request>> {
+        let sql = format!(
+            "SELECT {} WHERE r.status = $1 ORDER BY r.id",
+            Self::REQUEST_COLUMNS
+        );
+        let rows = sqlx::query(&sql)
+            .bind(status.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::request_from_row).collect()
+    }
+
     /// Moves a request to `to` only if it is currently in one of `from`; returns whether it
     /// moved. This compare-and-set is what makes "approve twice" run the plan once.
     pub async fn transition_request(
@@ -590,7 +616,7 @@ impl Store {
         .await?;
         sqlx::query(
             "UPDATE requests SET status = 'failed', reason = $1, updated_at = $2
-             WHERE status IN ('approved', 'running', 'paused')",
+             WHERE status IN ('approved', 'running')",
         )
         .bind(reason)
         .bind(&now)
@@ -643,5 +669,159 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         Ok((requests, tasks))
+    }
+}
+
+/// A pause or resume of the dispatch queue, as stored.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QueueEvent {
+    pub id: i64,
+    /// `paused` or `resumed`.
+    pub kind: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub audit_commit: Option<String>,
+}
+
+impl Store {
+    /// Stores an agent's status change: its row (for a restart) and the change itself.
+    pub async fn record_agent_transition(
+        &self,
+        agent: &AgentInfo,
+        change: &Transition,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO agents (agent_id, agent_type, host, version, boot_id, status, status_reason, status_since, last_heartbeat_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (agent_id) DO UPDATE SET agent_type = $2, host = $3, version = $4, boot_id = $5,
+                 status = $6, status_reason = $7, status_since = $8, last_heartbeat_at = $9",
+        )
+        .bind(&agent.id)
+        .bind(agent.agent_type.as_str())
+        .bind(&agent.host)
+        .bind(&agent.version)
+        .bind(&agent.boot_id)
+        .bind(agent.status.as_str())
+        .bind(&agent.status_reason)
+        .bind(ts(agent.status_since))
+        .bind(agent.last_heartbeat_at.map(ts))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO agent_events (agent_id, from_status, to_status, reason, at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&change.agent_id)
+        .bind(change.from.map(AgentState::as_str))
+        .bind(change.to.as_str())
+        .bind(&change.reason)
+        .bind(ts(change.at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every agent as last stored.
+    pub async fn load_agents(&self) -> anyhow::Result<Vec<AgentInfo>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, agent_type, host, version, boot_id, status, status_reason, status_since, last_heartbeat_at
+             FROM agents ORDER BY agent_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("agent_type")?;
+                let status: String = row.try_get("status")?;
+                let since: String = row.try_get("status_since")?;
+                let last: Option<String> = row.try_get("last_heartbeat_at")?;
+                Ok(AgentInfo {
+                    id: row.try_get("agent_id")?,
+                    agent_type: AgentType::parse(&kind)
+                        .with_context(|| format!("unknown agent type {kind:?} in the store"))?,
+                    status: AgentState::parse(&status)
+                        .with_context(|| format!("unknown agent status {status:?} in the store"))?,
+                    status_reason: row.try_get("status_reason")?,
+                    status_since: parse_ts(&since)?,
+                    host: row.try_get("host")?,
+                    version: row.try_get("version")?,
+                    boot_id: row.try_get("boot_id")?,
+                    last_heartbeat_at: parse_opt_ts(last.as_deref())?,
+                    capacity: None,
+                    capacity_reported_at: None,
+                    booked: Default::default(),
+                })
+            })
+            .collect()
+    }
+
+    /// An agent's status changes, newest first.
+    pub async fn agent_events(&self, agent_id: &str, limit: u32) -> anyhow::Result<Vec<Transition>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, from_status, to_status, reason, at FROM agent_events
+             WHERE agent_id = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(agent_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let from: Option<String> = row.try_get("from_status")?;
+                let to: String = row.try_get("to_status")?;
+                let at: String = row.try_get("at")?;
+                Ok(Transition {
+                    agent_id: row.try_get("agent_id")?,
+                    from: from.as_deref().and_then(AgentState::parse),
+                    to: AgentState::parse(&to).context("unknown agent status in the store")?,
+                    reason: row.try_get("reason")?,
+                    at: parse_ts(&at)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records a pause or resume of the dispatch queue; returns its id.
+    pub async fn record_queue_event(&self, kind: &str, reason: &str, at: DateTime<Utc>) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO queue_events (kind, reason, at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(kind)
+        .bind(reason)
+        .bind(ts(at))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_queue_event_audit(&self, id: i64, commit: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE queue_events SET audit_commit = $1 WHERE id = $2")
+            .bind(commit)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The queue's pauses and resumes, newest first; the first one is its current state.
+    pub async fn queue_events(&self, limit: u32) -> anyhow::Result<Vec<QueueEvent>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, reason, at, audit_commit FROM queue_events ORDER BY id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let at: String = row.try_get("at")?;
+                Ok(QueueEvent {
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    reason: row.try_get("reason")?,
+                    at: parse_ts(&at)?,
+                    audit_commit: row.try_get("audit_commit")?,
+                })
+            })
+            .collect()
     }
 }

@@ -26,10 +26,13 @@ use lapin::{
 };
 
 use crate::bus::{Acker, Delivery, Queue};
+use crate::model::AgentId;
 
 /// How long a publish keeps retrying through a broker outage before it reports failure.
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(60);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Where the `rabbitmq_event_exchange` plugin publishes broker events.
+const EVENT_EXCHANGE: &str = "amq.rabbitmq.event";
 
 /// Settings of the RabbitMQ bus.
 #[derive(Debug, Clone)]
@@ -334,6 +337,105 @@ impl AmqpBus {
             prefetch,
             stream: None,
         }
+    }
+
+    /// Agents whose own queue lost its consumer, from the broker's `consumer.deleted` events
+    /// (plugin `rabbitmq_event_exchange`). Fails at once when the plugin is off; after that,
+    /// re-subscribes through outages like any consumer.
+    pub async fn departures(&self) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<AgentId>> {
+        let (_, connection) = self.link().await?;
+        let probe = connection.create_channel().await?;
+        probe
+            .exchange_declare(
+                EVENT_EXCHANGE.into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .context("RabbitMQ's event exchange is missing: enable it with `rabbitmq-plugins enable rabbitmq_event_exchange`")?;
+        let _ = probe.close(200, "checked".into()).await;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let bus = self.clone();
+        let agent_queue = format!("{}.agent.", self.inner.options.prefix);
+        tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match bus.watch_consumer_events(&agent_queue, &tx).await {
+                    Ok(()) => return, // nobody listens any more
+                    Err(error) => {
+                        tracing::warn!("lost RabbitMQ's consumer events, retrying in {backoff:?}: {error:#}");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
+    /// Follows `consumer.deleted` events until the connection drops (error) or `tx` closes.
+    async fn watch_consumer_events(
+        &self,
+        agent_queue: &str,
+        tx: &tokio::sync::mpsc::UnboundedSender<AgentId>,
+    ) -> anyhow::Result<()> {
+        let (_, connection) = self.link().await?;
+        let channel = connection.create_channel().await?;
+        // A private queue that goes with this connection: events are only useful live.
+        let queue = channel
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        channel
+            .queue_bind(
+                queue.name().clone(),
+                EVENT_EXCHANGE.into(),
+                "consumer.deleted".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let mut events = channel
+            .basic_consume(
+                queue.name().clone(),
+                "".into(),
+                BasicConsumeOptions {
+                    no_ack: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        while let Some(event) = events.next().await {
+            let event = event?;
+            let queue = event
+                .properties
+                .headers()
+                .as_ref()
+                .and_then(|h| h.inner().get("queue").cloned());
+            let name = match queue {
+                Some(AMQPValue::LongString(name)) => name.to_string(),
+                Some(AMQPValue::ShortString(name)) => name.to_string(),
+                _ => continue,
+            };
+            if let Some(agent) = name.strip_prefix(agent_queue).and_then(AgentId::parse)
+                && tx.send(agent).is_err()
+            {
+                return Ok(());
+            }
+        }
+        anyhow::bail!("the event subscription ended")
     }
 
     /// Whether the connection is up, for `/health`.

@@ -6,6 +6,9 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::bus::{Delivery, Queue};
+use crate::model::AgentId;
+
+type Watchers = Arc<Mutex<Vec<mpsc::UnboundedSender<AgentId>>>>;
 
 type Receiver = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>>;
 type Channel = (mpsc::UnboundedSender<Vec<u8>>, Receiver);
@@ -14,6 +17,8 @@ type Channel = (mpsc::UnboundedSender<Vec<u8>>, Receiver);
 #[derive(Debug, Clone, Default)]
 pub struct InProcessBus {
     queues: Arc<Mutex<HashMap<String, Channel>>>,
+    /// Told when an agent's own consumer is dropped (its task ended without a goodbye).
+    departures: Watchers,
 }
 
 impl InProcessBus {
@@ -37,7 +42,20 @@ impl InProcessBus {
     pub fn consume(&self, queue: &Queue) -> InProcessConsumer {
         InProcessConsumer {
             receiver: self.queue(queue).1,
+            owner: match queue {
+                Queue::Agent(id) => Some((id.clone(), self.departures.clone())),
+                _ => None,
+            },
         }
+    }
+
+    pub fn departures(&self) -> mpsc::UnboundedReceiver<AgentId> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.departures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
     }
 }
 
@@ -45,6 +63,19 @@ impl InProcessBus {
 #[derive(Debug)]
 pub struct InProcessConsumer {
     receiver: Receiver,
+    /// For an agent's own queue: who to tell when this consumer goes away.
+    owner: Option<(AgentId, Watchers)>,
+}
+
+impl Drop for InProcessConsumer {
+    fn drop(&mut self) {
+        if let Some((agent, watchers)) = &self.owner {
+            watchers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|w| w.send(agent.clone()).is_ok());
+        }
+    }
 }
 
 impl InProcessConsumer {

@@ -205,6 +205,11 @@ pub fn live(event: &LiveEvent, view: &RequestView) -> Option<String> {
             "play_start" => Some(format!("  play: {}", event.play.as_deref().unwrap_or(""))),
             _ => None,
         },
+        LiveEvent::Queue { paused, reason, .. } => Some(if *paused {
+            format!("⏸ queue paused: {reason}")
+        } else {
+            format!("⏵ queue resumed: {reason}")
+        }),
         LiveEvent::Agent { .. } | LiveEvent::Lagged { .. } => None,
     }
 }
@@ -287,19 +292,19 @@ pub fn agents(agents: &[AgentInfo]) -> String {
                 for gpu in &c.gpus {
                     let _ = write!(
                         text,
-                        ", {} {}/{} MB VRAM free",
-                        gpu.name, gpu.vram_free_mb, gpu.vram_total_mb
+                        ", GPU {} {} {}/{} MB VRAM free",
+                        gpu.index, gpu.name, gpu.vram_free_mb, gpu.vram_total_mb
                     );
                 }
                 text
             })
-            .unwrap_or_else(|| "-".to_owned());
+            .unwrap_or_else(|| "unknown (no report in the last 60 s)".to_owned());
         let _ = writeln!(
             out,
             "{:<28} {:<8} {:<8} {:<20} {capacity}",
             agent.id,
             agent.agent_type.as_str(),
-            agent.status,
+            agent.status.as_str(),
             agent.host
         );
     }

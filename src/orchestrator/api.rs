@@ -13,7 +13,9 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus};
+use crate::model::{
+    AgentState, AgentType, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus,
+};
 use crate::orchestrator::{Core, live};
 use crate::store::TaskFilter;
 
@@ -38,6 +40,10 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}", get(get_task))
         .route("/agents", get(list_agents))
+        .route("/agents/{id}", get(get_agent))
+        .route("/agents/{id}/capacity", get(agent_capacity))
+        .route("/resources", get(resources))
+        .route("/queue", get(queue))
         .route("/playbooks", get(list_playbooks))
         .route("/ws", get(live::websocket))
         .route("/openapi.json", get(openapi))
@@ -483,11 +489,116 @@ async fn get_task(
 
 // ---- agents, playbooks, health ------------------------------------------------------------
 
-async fn list_agents(State(core): State<Arc<Core>>) -> Json<Page<crate::orchestrator::AgentInfo>> {
-    Json(Page {
-        items: core.agents(),
-        next: None,
-    })
+/// Filters of `GET /agents`: all optional, all must hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentQuery {
+    /// Only agents that are (true) or are not (false) online.
+    online: Option<bool>,
+    #[serde(rename = "type")]
+    agent_type: Option<String>,
+    /// At least this much free GPU memory on one GPU, in GB (1 GB = 1024 MiB).
+    min_free_vram_gb: Option<f64>,
+    min_free_cores: Option<f64>,
+}
+
+async fn list_agents(
+    State(core): State<Arc<Core>>,
+    ApiQuery(query): ApiQuery<AgentQuery>,
+) -> ApiResult<Json<Page<crate::orchestrator::AgentInfo>>> {
+    let agent_type = query
+        .agent_type
+        .as_deref()
+        .map(|t| {
+            AgentType::parse(t).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("unknown agent type {t:?}: use infra or desktop"),
+                )
+            })
+        })
+        .transpose()?;
+    for (name, value) in [
+        ("min_free_vram_gb", query.min_free_vram_gb),
+        ("min_free_cores", query.min_free_cores),
+    ] {
+        if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("{name} must be a number of 0 or more"),
+            ));
+        }
+    }
+    let items = core
+        .agents()
+        .into_iter()
+        .filter(|a| query.online.is_none_or(|want| (a.status == AgentState::Online) == want))
+        .filter(|a| agent_type.is_none_or(|t| a.agent_type == t))
+        .filter(|a| {
+            // Stale or missing reports are unknown: they never pass a capacity filter.
+            let need_vram = query.min_free_vram_gb.map(crate::orchestrator::registry::gb_to_mb);
+            let need_cores = query.min_free_cores;
+            if need_vram.is_none() && need_cores.is_none() {
+                return true;
+            }
+            let Some(c) = &a.capacity else { return false };
+            need_vram.is_none_or(|mb| c.gpus.iter().any(|g| g.vram_free_mb >= mb))
+                && need_cores.is_none_or(|n| c.free_cpu_cores >= n)
+        })
+        .collect();
+    Ok(Json(Page { items, next: None }))
+}
+
+fn agent_not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "agent_not_found",
+        format!("no agent {id:?} has registered; see GET /api/v1/agents"),
+    )
+}
+
+async fn get_agent(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let agent = core.agent(&id).ok_or_else(|| agent_not_found(&id))?;
+    let history = core.store.agent_events(&id, 50).await?;
+    Ok(Json(serde_json::json!({"agent": agent, "history": history})))
+}
+
+/// `get_available_capacity`: what the agent has free now, minus what Chiffon booked there.
+async fn agent_capacity(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let agent = core.agent(&id).ok_or_else(|| agent_not_found(&id))?;
+    let known = agent.capacity.is_some();
+    Ok(Json(serde_json::json!({
+        "agent_id": agent.id,
+        "status": agent.status,
+        "known": known,
+        "reported_at": agent.capacity_reported_at,
+        "capacity": agent.capacity,
+        "booked": agent.booked,
+        "note": if known { None } else { Some("no report younger than 60 s: unknown, not free") },
+    })))
+}
+
+async fn resources(State(core): State<Arc<Core>>) -> Json<crate::orchestrator::registry::Totals> {
+    Json(core.resources())
+}
+
+/// Whether the dispatch queue is paused, and its recent pauses and resumes.
+async fn queue(State(core): State<Arc<Core>>) -> ApiResult<Json<serde_json::Value>> {
+    let history = core.store.queue_events(20).await?;
+    let paused = core.paused();
+    Ok(Json(serde_json::json!({
+        "paused": paused.is_some(),
+        "reason": paused,
+        "history": history,
+    })))
 }
 
 async fn list_playbooks(State(core): State<Arc<Core>>) -> Json<Page<crate::catalogue::Playbook>> {
@@ -509,7 +620,7 @@ async fn health(State(core): State<Arc<Core>>) -> Response {
         Err(error) => serde_json::json!({"status": "down", "error": error.to_string()}),
     };
     let agents = core.agents();
-    let online = agents.iter().filter(|a| a.status == "online").count();
+    let online = agents.iter().filter(|a| a.status == AgentState::Online).count();
     let bus_ok = core.bus.healthy().await;
     let healthy = store["status"] == "ok" && audit["status"] == "ok" && bus_ok;
     let body = serde_json::json!({
@@ -542,7 +653,7 @@ async fn status(State(core): State<Arc<Core>>) -> ApiResult<Json<serde_json::Val
     Ok(Json(serde_json::json!({
         "requests": to_map(requests),
         "tasks": to_map(tasks),
-        "agents": {"online": agents.iter().filter(|a| a.status == "online").count(), "known": agents.len()},
+        "agents": {"online": agents.iter().filter(|a| a.status == AgentState::Online).count(), "known": agents.len()},
     })))
 }
 

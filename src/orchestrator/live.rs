@@ -47,7 +47,14 @@ pub enum LiveEvent {
     /// An agent joined, left or went quiet.
     Agent {
         agent_id: String,
-        status: String,
+        status: crate::model::AgentState,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// The dispatch queue paused (no agent has room for the next step) or resumed.
+    Queue {
+        paused: bool,
+        reason: String,
         at: DateTime<Utc>,
     },
     /// This listener fell behind and missed `missed` events; re-read state over REST.
@@ -60,7 +67,7 @@ impl LiveEvent {
             LiveEvent::Request { request_id, .. }
             | LiveEvent::Task { request_id, .. }
             | LiveEvent::Execution { request_id, .. } => Some(request_id),
-            LiveEvent::Agent { .. } | LiveEvent::Lagged { .. } => None,
+            LiveEvent::Agent { .. } | LiveEvent::Queue { .. } | LiveEvent::Lagged { .. } => None,
         }
     }
 }

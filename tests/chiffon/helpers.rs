@@ -7,7 +7,8 @@ use std::time::Duration;
 use chiffon::bus::AmqpOptions;
 use chiffon::client::Client;
 use chiffon::config::{BusConfig, Database, ServeConfig};
-use chiffon::infra_agent::ansible::Ansible;
+use chiffon::agent::ansible::Ansible;
+use chiffon::orchestrator::registry::Thresholds;
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::api::RequestView;
 use chiffon::orchestrator::live::LiveEvent;
@@ -261,6 +262,11 @@ impl TestApp {
             ack_timeout: Duration::from_secs(30),
             execution_deadline: Duration::from_secs(180),
             heartbeat_interval: options.heartbeat,
+            agent_thresholds: Thresholds {
+                suspect_after: options.heartbeat.mul_f64(1.5),
+                offline_after: options.heartbeat.mul_f64(2.5),
+                stale_after: Duration::from_secs(60),
+            },
             local_agents: options.local_agents,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -303,7 +309,7 @@ impl TestApp {
                 panic!("the server stopped: {ended:?}");
             }
             if let Ok(page) = self.client.agents().await
-                && page.items.iter().filter(|a| a.status == "online").count() >= count
+                && page.items.iter().filter(|a| a.status == chiffon::model::AgentState::Online).count() >= count
             {
                 return;
             }

@@ -1,62 +1,82 @@
-//! The infrastructure agent: takes `dispatch` messages for `infra` steps, runs the step's
-//! playbook with `ansible-playbook`, streams its events back and reports the result.
+//! An agent: takes `dispatch` messages for its type (and ones addressed to it by id), runs
+//! the step's playbook with `ansible-playbook`, streams its events back, reports the result,
+//! and sends heartbeats with what its machine has free.
 //!
-//! Invariant: it talks to the orchestrator only through the bus and the protocol.
+//! Two kinds share this runtime: `infra` agents run playbooks against the homelab; `desktop`
+//! agents report GPU and CPU capacity and run GPU-heavy steps when given a playbook repository.
+//!
+//! Invariant: an agent talks to the orchestrator only through the bus and the protocol.
 
 pub mod ansible;
+pub mod heartbeat;
+pub mod nvidia;
+pub mod probe;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::bus::{Bus, Delivery, Queue};
 use crate::model::{AgentId, AgentType};
 use crate::protocol::{
-    Ack, Dispatch, Envelope, ErrorCode, ErrorReply, Goodbye, Heartbeat, Hello, Message, Progress,
-    ResultStatus, TaskResult,
+    Ack, Capacity, Dispatch, Envelope, ErrorCode, ErrorReply, Goodbye, Heartbeat, Hello, Message,
+    Progress, ResultStatus, TaskResult,
 };
 use ansible::{Ansible, RunSpec};
+use probe::{Probe, ProbeConfig};
 
-/// What an infra agent needs to run.
+pub use probe::hostname;
+
+/// What an agent needs to run.
 #[derive(Debug, Clone)]
-pub struct InfraAgentConfig {
+pub struct AgentConfig {
+    pub agent_type: AgentType,
     pub id: AgentId,
-    /// The homelab's playbook repository.
-    pub playbooks: PathBuf,
+    /// The homelab's playbook repository; without one the agent reports capacity only and
+    /// refuses work with the reason.
+    pub playbooks: Option<PathBuf>,
     /// Extra variables passed to every run (`--extra-vars`).
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
     pub heartbeat_interval: Duration,
+    pub probe: ProbeConfig,
 }
 
-/// Runs until `shutdown` turns true, then says goodbye.
+/// Runs until `shutdown` turns true, then says goodbye. `ansible` is needed to run
+/// playbooks; an agent without it only reports capacity.
 pub async fn run(
-    config: InfraAgentConfig,
-    ansible: Ansible,
+    config: AgentConfig,
+    ansible: Option<Ansible>,
     bus: Bus,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let probe = Probe::new(config.probe.clone());
+    tracing::info!(agent = %config.id, "{}", probe.describe());
     let agent = Arc::new(Agent {
+        ansible: ansible.zip(config.playbooks.clone()),
         config,
-        ansible,
         bus,
         running: Mutex::new(HashMap::new()),
+        probe: tokio::sync::Mutex::new(probe),
+        seq: AtomicU64::new(0),
+        boot_id: uuid::Uuid::now_v7().simple().to_string(),
     });
     agent
         .send(
             None,
             Message::Hello(Hello {
-                agent_type: AgentType::Infra,
+                agent_type: agent.config.agent_type,
                 version: env!("CARGO_PKG_VERSION").to_owned(),
-                host: crate::desktop_agent::hostname(),
+                host: hostname(),
             }),
         )
         .await?;
     let heartbeat = tokio::spawn(heartbeat_loop(agent.clone(), shutdown.clone()));
     let control = tokio::spawn(control_loop(agent.clone()));
-    let mut work = agent.bus.consume(&Queue::Work(AgentType::Infra));
+    let mut work = agent.bus.consume(&Queue::Work(agent.config.agent_type));
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -81,11 +101,15 @@ pub async fn run(
 
 #[derive(Debug)]
 struct Agent {
-    config: InfraAgentConfig,
-    ansible: Ansible,
+    config: AgentConfig,
+    /// Ansible and the repository it runs from, when this agent runs playbooks.
+    ansible: Option<(Ansible, PathBuf)>,
     bus: Bus,
     /// Cancel handles of the runs in progress, by task id.
     running: Mutex<HashMap<String, oneshot::Sender<String>>>,
+    probe: tokio::sync::Mutex<Probe>,
+    seq: AtomicU64,
+    boot_id: String,
 }
 
 impl Agent {
@@ -98,7 +122,11 @@ impl Agent {
         self.bus.publish(&Queue::Events, envelope.encode()).await
     }
 
-    /// One message from the work queue. A message that is not a valid dispatch is answered
+    async fn capacity(&self) -> Capacity {
+        self.probe.lock().await.sample().await
+    }
+
+    /// One message from a work queue. A message that is not a valid dispatch is answered
     /// with an `error` and dead-lettered; a dispatch is acknowledged on the bus as soon as this
     /// agent has taken it, so a crash mid-run does not hand the same work to another agent
     /// behind a person's back (the orchestrator fails it as "agent lost" instead).
@@ -135,7 +163,7 @@ impl Agent {
                         Message::Error(ErrorReply {
                             code: ErrorCode::InvalidPayload,
                             message: format!(
-                                "an infra agent's work queue takes dispatch messages, not {}",
+                                "an agent's work queue takes dispatch messages, not {}",
                                 other.type_name()
                             ),
                             retryable: false,
@@ -168,6 +196,23 @@ impl Agent {
                 )
                 .await;
         }
+        let Some((ansible, playbooks)) = &self.ansible else {
+            // Refused before the ack: the orchestrator fails the task with this reason at once.
+            delivery.ack().await?;
+            return self
+                .send(
+                    Some(&task),
+                    Message::Error(ErrorReply {
+                        code: ErrorCode::Rejected,
+                        message: format!(
+                            "{} agent {} runs no playbooks: start it with --playbooks DIR to take steps like {:?}",
+                            self.config.agent_type, self.config.id, dispatch.title
+                        ),
+                        retryable: false,
+                    }),
+                )
+                .await;
+        };
         self.send(
             Some(&task),
             Message::Ack(Ack {
@@ -181,7 +226,7 @@ impl Agent {
                 .fail(
                     &task,
                     format!(
-                        "step {:?} has no playbook for an infra agent to run",
+                        "step {:?} has no playbook to run",
                         dispatch.title
                     ),
                 )
@@ -194,7 +239,7 @@ impl Agent {
             extra_vars: self.config.extra_vars.clone(),
             deadline: Duration::from_secs(dispatch.deadline_s.max(1)),
         };
-        if let Err(invalid) = Ansible::validate(&self.config.playbooks, &spec) {
+        if let Err(invalid) = Ansible::validate(playbooks, &spec) {
             return self.fail(&task, invalid.to_string()).await;
         }
         let (cancel_tx, cancel_rx) = oneshot::channel();
@@ -204,9 +249,7 @@ impl Agent {
             .insert(task.clone(), cancel_tx);
 
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
-        let run = self
-            .ansible
-            .run(&self.config.playbooks, &spec, events_tx, cancel_rx);
+        let run = ansible.run(playbooks, &spec, events_tx, cancel_rx);
         tokio::pin!(run);
         let outcome = loop {
             tokio::select! {
@@ -230,6 +273,10 @@ impl Agent {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&task);
+        let capacity = match &outcome {
+            Ok(outcome) if outcome.error.is_none() => None,
+            _ => Some(self.capacity().await),
+        };
         let result = match outcome {
             Ok(outcome) => TaskResult {
                 task_id: task.clone(),
@@ -244,10 +291,7 @@ impl Agent {
                 duration_ms: outcome.duration.as_millis() as u64,
                 hosts: outcome.hosts,
                 failures: outcome.failures,
-                capacity: outcome
-                    .error
-                    .as_ref()
-                    .map(|_| crate::desktop_agent::probe_capacity()),
+                capacity,
                 error: outcome.error,
             },
             Err(error) => return self.fail(&task, format!("{error:#}")).await,
@@ -261,42 +305,87 @@ impl Agent {
             Message::Result(TaskResult::failed(
                 task,
                 error,
-                Some(crate::desktop_agent::probe_capacity()),
+                Some(self.capacity().await),
             )),
         )
         .await
     }
 }
 
+/// Heartbeats: one at once, then every interval with jitter, and early when a GPU's free
+/// memory moves (checked every [`heartbeat::MIN_GAP`], only on machines with a GPU).
 async fn heartbeat_loop(agent: Arc<Agent>, mut shutdown: watch::Receiver<bool>) {
     let interval = agent.config.heartbeat_interval;
+    let mut reported = agent.beat().await;
+    let mut last_beat = Instant::now();
+    let mut next_beat = tokio::time::Instant::now() + heartbeat::jittered(interval);
+    let mut gpu_check = tokio::time::interval(heartbeat::MIN_GAP);
+    gpu_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next_beat) => {}
+            _ = gpu_check.tick(), if !reported.gpus.is_empty() => {
+                let gpus = agent.probe.lock().await.gpus().await;
+                if !heartbeat::vram_moved(&reported.gpus, &gpus) || last_beat.elapsed() < heartbeat::MIN_GAP {
+                    continue;
+                }
+                tracing::debug!("free GPU memory moved: reporting early");
+            }
+            _ = shutdown.changed() => return,
+        }
+        reported = agent.beat().await;
+        last_beat = Instant::now();
+        next_beat = tokio::time::Instant::now() + heartbeat::jittered(interval);
+    }
+}
+
+impl Agent {
+    /// Samples the machine and sends one heartbeat; returns what it reported.
+    async fn beat(&self) -> Capacity {
+        let interval = self.config.heartbeat_interval;
+        let capacity = self.capacity().await;
+        // Stale after two and a half intervals: by then the orchestrator counts the agent
+        // offline anyway, and an old heartbeat must not revive it.
+        let ttl = interval.mul_f64(2.5);
         let beat = Heartbeat {
-            agent_type: AgentType::Infra,
-            capacity: crate::desktop_agent::probe_capacity(),
-            ttl_s: interval.as_secs() * 3,
+            agent_type: self.config.agent_type,
+            capacity: capacity.clone(),
+            ttl_s: ttl.as_secs().max(1),
+            seq: self.seq.fetch_add(1, Ordering::Relaxed),
+            boot_id: self.boot_id.clone(),
+            interval_s: interval.as_secs(),
         };
-        let envelope = Envelope::new(agent.config.id.as_str(), None, Message::Heartbeat(beat));
-        let ttl = interval * 3;
-        if let Err(error) = agent
+        let envelope = Envelope::new(self.config.id.as_str(), None, Message::Heartbeat(beat));
+        if let Err(error) = self
             .bus
             .publish_expiring(&Queue::Heartbeats, envelope.encode(), ttl)
             .await
         {
             tracing::warn!("heartbeat not sent: {error:#}");
         }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.changed() => return,
-        }
+        capacity
     }
 }
 
-/// Control messages addressed to this agent: cancel a running task.
+/// Messages addressed to this agent by id: targeted work (a step the orchestrator placed
+/// here for its capacity), cancels, and the orchestrator's error replies.
 async fn control_loop(agent: Arc<Agent>) {
     let mut control = agent.bus.consume(&Queue::Agent(agent.config.id.clone()));
     while let Some(delivery) = control.next().await {
         match Envelope::decode(&delivery.body) {
+            Ok(Envelope {
+                message: Message::Dispatch(dispatch),
+                ..
+            }) => {
+                // Runs beside this loop, so a cancel can still reach it.
+                let agent = agent.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = agent.execute(dispatch, delivery).await {
+                        tracing::error!("could not report a task: {error:#}");
+                    }
+                });
+                continue;
+            }
             Ok(Envelope {
                 message: Message::Cancel(cancel),
                 ..
@@ -315,6 +404,14 @@ async fn control_loop(agent: Arc<Agent>) {
                     }
                 }
             }
+            Ok(Envelope {
+                message: Message::Error(error),
+                ..
+            }) => tracing::warn!(
+                code = ?error.code,
+                "the orchestrator refused a message from this agent: {}",
+                error.message
+            ),
             Ok(other) => tracing::warn!(
                 kind = other.message.type_name(),
                 "ignored a control message"
