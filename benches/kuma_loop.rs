@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use chiffon::agent::ansible::Ansible;
 use chiffon::client::Client;
 use chiffon::config::{Database, ServeConfig};
-use chiffon::agent::ansible::Ansible;
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::live::LiveEvent;
 

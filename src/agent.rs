@@ -74,8 +74,12 @@ pub async fn run(
             }),
         )
         .await?;
-    let heartbeat = tokio::spawn(heartbeat_loop(agent.clone(), shutdown.clone()));
-    let control = tokio::spawn(control_loop(agent.clone()));
+    // Stopped with this function, however it ends (returned, or the task running it aborted).
+    let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat_loop(
+        agent.clone(),
+        shutdown.clone(),
+    )));
+    let _control = AbortOnDrop(tokio::spawn(control_loop(agent.clone())));
     let mut work = agent.bus.consume(&Queue::Work(agent.config.agent_type));
     loop {
         tokio::select! {
@@ -86,8 +90,7 @@ pub async fn run(
             }
         }
     }
-    heartbeat.abort();
-    control.abort();
+    // Goodbye first: the orchestrator then reads the closing connection as a clean stop.
     agent
         .send(
             None,
@@ -97,6 +100,16 @@ pub async fn run(
         )
         .await?;
     Ok(())
+}
+
+/// Aborts a spawned task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[derive(Debug)]
@@ -225,10 +238,7 @@ impl Agent {
             return self
                 .fail(
                     &task,
-                    format!(
-                        "step {:?} has no playbook to run",
-                        dispatch.title
-                    ),
+                    format!("step {:?} has no playbook to run", dispatch.title),
                 )
                 .await;
         };
@@ -302,11 +312,7 @@ impl Agent {
     async fn fail(&self, task: &str, error: String) -> anyhow::Result<()> {
         self.send(
             Some(task),
-            Message::Result(TaskResult::failed(
-                task,
-                error,
-                Some(self.capacity().await),
-            )),
+            Message::Result(TaskResult::failed(task, error, Some(self.capacity().await))),
         )
         .await
     }

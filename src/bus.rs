@@ -90,7 +90,9 @@ impl Bus {
     /// or its connection dropped. RabbitMQ reports it through the `rabbitmq_event_exchange`
     /// plugin; an error here means the plugin is off and only heartbeat expiry detects a
     /// killed agent.
-    pub async fn departures(&self) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<AgentId>> {
+    pub async fn departures(
+        &self,
+    ) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<AgentId>> {
         match self {
             Bus::InProcess(bus) => Ok(bus.departures()),
             Bus::Amqp(bus) => bus.departures().await,

@@ -227,11 +227,8 @@ impl AgentSettings {
             Some(id) => AgentId::parse(id).with_context(|| {
                 format!("agent id {id:?} may only use letters, digits, . _ - (at most 64)")
             })?,
-            None => AgentId::parse(&format!(
-                "{agent_type}-{}",
-                crate::agent::hostname()
-            ))
-            .context("the host name does not make a valid agent id: pass --id")?,
+            None => AgentId::parse(&format!("{agent_type}-{}", crate::agent::hostname()))
+                .context("the host name does not make a valid agent id: pass --id")?,
         };
         Ok(Self {
             id,

@@ -20,13 +20,14 @@ use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot, watch};
 
+use crate::agent::{self, AgentConfig, ansible::Ansible};
 use crate::audit::{AuditEntry, AuditLog};
 use crate::bus::{Bus, Queue};
 use crate::catalogue::Catalogue;
 use crate::config::{Database, ServeConfig};
-use crate::agent::{self, AgentConfig, ansible::Ansible};
 use crate::model::{
-    AgentId, AgentState, AgentType, Request, RequestId, RequestStatus, Step, Task, TaskId, TaskStatus,
+    AgentId, AgentState, AgentType, Request, RequestId, RequestStatus, Step, Task, TaskId,
+    TaskStatus,
 };
 use crate::planner::{self, PlaybookHistory};
 use crate::protocol::{Dispatch, Envelope, Message, ResultStatus, TaskResult};
@@ -59,6 +60,8 @@ pub struct Core {
     capacity_changed: tokio::sync::Notify,
     /// Why the dispatch queue is paused, when it is (see `wait_for_room`).
     paused: Mutex<Option<String>>,
+    /// Requests being executed, stopped with the server.
+    executions: Mutex<tokio::task::JoinSet<()>>,
     /// Executors waiting for a task's result, by task id.
     waiters: Mutex<HashMap<String, oneshot::Sender<TaskResult>>>,
     /// Tasks dispatched but not yet acknowledged, by task id.
@@ -74,6 +77,18 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Runs the orchestrator on `listener` until `shutdown` completes.
 pub async fn serve(
     config: ServeConfig,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let bus = config.bus.open().await?;
+    serve_on(config, bus, listener, shutdown).await
+}
+
+/// Like [`serve`], on a bus that is already open: agents running in this process (tests,
+/// benchmarks) can share an in-process bus with it.
+pub async fn serve_on(
+    config: ServeConfig,
+    bus: Bus,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -106,7 +121,6 @@ pub async fn serve(
     store
         .forget_messages(Utc::now() - chrono::Duration::days(7))
         .await?;
-    let bus = config.bus.open().await?;
     let (live, _) = broadcast::channel(LIVE_BUFFER);
     let mut registry = Registry::new(config.agent_thresholds);
     registry.restore(store.load_agents().await?, Utc::now());
@@ -129,6 +143,7 @@ pub async fn serve(
         registry: Mutex::new(registry),
         capacity_changed: tokio::sync::Notify::new(),
         paused: Mutex::new(paused),
+        executions: Mutex::new(tokio::task::JoinSet::new()),
         waiters: Mutex::new(HashMap::new()),
         unacked: Mutex::new(HashMap::new()),
         running: Mutex::new(HashMap::new()),
@@ -198,6 +213,7 @@ pub async fn serve(
             Err(_) => tracing::warn!("an agent did not stop within 5 s"),
         }
     }
+    lock(&core.executions).abort_all();
     events.abort();
     heartbeats.abort();
     sweeper.abort();
@@ -345,14 +361,7 @@ impl Core {
                 }),
             })
             .await?;
-        let core = self.clone();
-        let request = request.clone();
-        tokio::spawn(async move {
-            let id = request.id.clone();
-            if let Err(error) = core.execute(request, false).await {
-                tracing::error!(request = %id, "execution stopped: {error:#}");
-            }
-        });
+        self.spawn_execution(request.clone(), false);
         Ok(true)
     }
 
@@ -496,8 +505,13 @@ impl Core {
                             .await?;
                     }
                     if request_paused {
-                        self.request_status(request, &[RequestStatus::Paused], RequestStatus::Running, None)
-                            .await?;
+                        self.request_status(
+                            request,
+                            &[RequestStatus::Paused],
+                            RequestStatus::Running,
+                            None,
+                        )
+                        .await?;
                     }
                     return Ok(placement);
                 }
@@ -508,13 +522,19 @@ impl Core {
                         step.title,
                         describe_needs(&step.resources)
                     );
+                    // The request first: whoever sees the queue paused sees why it waits.
+                    if !request_paused {
+                        self.request_status(
+                            request,
+                            &[RequestStatus::Running],
+                            RequestStatus::Paused,
+                            Some(&reason),
+                        )
+                        .await?;
+                        request_paused = true;
+                    }
                     if !queue_paused {
                         self.set_queue(Some(&reason), &reason).await?;
-                    }
-                    if !request_paused {
-                        self.request_status(request, &[RequestStatus::Running], RequestStatus::Paused, Some(&reason))
-                            .await?;
-                        request_paused = true;
                     }
                     tokio::select! {
                         _ = notified => {}
@@ -564,21 +584,25 @@ impl Core {
 
     /// Requests that were waiting for capacity when the orchestrator stopped carry on.
     async fn resume_paused_requests(self: &Arc<Self>) -> anyhow::Result<()> {
-        let paused = self
-            .store
-            .requests_in(RequestStatus::Paused)
-            .await?;
+        let paused = self.store.requests_in(RequestStatus::Paused).await?;
         for request in paused {
             tracing::info!(request = %request.id, "resuming a request that was waiting for capacity");
-            let core = self.clone();
-            tokio::spawn(async move {
-                let id = request.id.clone();
-                if let Err(error) = core.execute(request, true).await {
-                    tracing::error!(request = %id, "execution stopped: {error:#}");
-                }
-            });
+            self.spawn_execution(request, true);
         }
         Ok(())
+    }
+
+    /// Runs `execute` in the background; the server stops these when it shuts down.
+    fn spawn_execution(self: &Arc<Self>, request: Request, resumed: bool) {
+        let core = self.clone();
+        let mut executions = lock(&self.executions);
+        while executions.try_join_next().is_some() {}
+        executions.spawn(async move {
+            let id = request.id.clone();
+            if let Err(error) = core.execute(request, resumed).await {
+                tracing::error!(request = %id, "execution stopped: {error:#}");
+            }
+        });
     }
 
     fn new_task(request: &Request, step: &Step, status: TaskStatus) -> Task {
@@ -664,7 +688,9 @@ impl Core {
             };
             self.store.append_event(&task.id, &event).await?;
         }
-        let status = self.dispatch_and_wait(request, step, &mut task, placement.as_ref()).await;
+        let status = self
+            .dispatch_and_wait(request, step, &mut task, placement.as_ref())
+            .await;
         lock(&self.registry).release(task.id.as_str());
         status
     }
@@ -961,8 +987,12 @@ impl Core {
         };
         let info = self.agent(&change.agent_id);
         match change.to {
-            AgentState::Online => tracing::info!(agent = %change.agent_id, "agent online: {}", change.reason),
-            _ => tracing::warn!(agent = %change.agent_id, status = %change.to, "agent {}: {}", change.to, change.reason),
+            AgentState::Online => {
+                tracing::info!(agent = %change.agent_id, "agent online: {}", change.reason);
+            }
+            _ => {
+                tracing::warn!(agent = %change.agent_id, status = %change.to, "agent {}: {}", change.to, change.reason);
+            }
         }
         if let Some(info) = &info {
             self.store.record_agent_transition(info, &change).await?;
@@ -1158,7 +1188,10 @@ async fn sweep_agents(core: Arc<Core>) {
 
 /// Agents whose bus connection dropped: offline at once, unless a goodbye arrives within a
 /// second (a clean stop closes the connection right after saying goodbye).
-async fn watch_departures(core: Arc<Core>, mut departures: tokio::sync::mpsc::UnboundedReceiver<AgentId>) {
+async fn watch_departures(
+    core: Arc<Core>,
+    mut departures: tokio::sync::mpsc::UnboundedReceiver<AgentId>,
+) {
     while let Some(agent) = departures.recv().await {
         let core = core.clone();
         tokio::spawn(async move {

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalogue::{Catalogue, Playbook};
-use crate::model::{AgentType, Plan, Resources, Risk, RiskLevel, Step};
+use crate::model::{Plan, Risk, RiskLevel, Step};
 
 /// The planner's name in plans it makes.
 pub const NAME: &str = "deterministic";
@@ -500,6 +500,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{AgentType, Resources};
     use std::collections::BTreeSet;
 
     fn catalogue() -> Catalogue {

@@ -13,7 +13,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
 use crate::model::{
-    AgentState, AgentType, Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId, TaskStatus,
+    AgentState, AgentType, Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId,
+    TaskStatus,
 };
 use crate::orchestrator::registry::{AgentInfo, Transition};
 use crate::protocol::ExecEvent;
@@ -757,7 +758,11 @@ impl Store {
     }
 
     /// An agent's status changes, newest first.
-    pub async fn agent_events(&self, agent_id: &str, limit: u32) -> anyhow::Result<Vec<Transition>> {
+    pub async fn agent_events(
+        &self,
+        agent_id: &str,
+        limit: u32,
+    ) -> anyhow::Result<Vec<Transition>> {
         let rows = sqlx::query(
             "SELECT agent_id, from_status, to_status, reason, at FROM agent_events
              WHERE agent_id = $1 ORDER BY id DESC LIMIT $2",
@@ -783,7 +788,12 @@ impl Store {
     }
 
     /// Records a pause or resume of the dispatch queue; returns its id.
-    pub async fn record_queue_event(&self, kind: &str, reason: &str, at: DateTime<Utc>) -> anyhow::Result<i64> {
+    pub async fn record_queue_event(
+        &self,
+        kind: &str,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<i64> {
         Ok(sqlx::query_scalar(
             "INSERT INTO queue_events (kind, reason, at) VALUES ($1, $2, $3) RETURNING id",
         )

@@ -63,16 +63,21 @@ mod tests {
     fn jitter_stays_within_ten_percent_and_varies() {
         let interval = Duration::from_secs(30);
         let samples: Vec<Duration> = (0..200).map(|_| jittered(interval)).collect();
-        assert!(samples
-            .iter()
-            .all(|d| *d >= Duration::from_secs(27) && *d <= Duration::from_secs(33)));
+        assert!(
+            samples
+                .iter()
+                .all(|d| *d >= Duration::from_secs(27) && *d <= Duration::from_secs(33))
+        );
         let distinct: std::collections::BTreeSet<_> = samples.iter().collect();
         assert!(distinct.len() > 100, "jitter must spread beats out");
     }
 
     #[test]
     fn only_a_real_vram_move_is_news() {
-        assert!(!vram_moved(&[gpu(20000)], &[gpu(19500)]), "0.5 GiB is noise");
+        assert!(
+            !vram_moved(&[gpu(20000)], &[gpu(19500)]),
+            "0.5 GiB is noise"
+        );
         assert!(vram_moved(&[gpu(20000)], &[gpu(18900)]), "over 1 GiB");
         let mut small = gpu(1000);
         small.vram_total_mb = 4096;

@@ -123,7 +123,8 @@ impl NvidiaProbe {
                         }
                     }
                 } else {
-                    let csv = std::fs::read_to_string(dir.join("nvidia-smi.csv")).unwrap_or_default();
+                    let csv =
+                        std::fs::read_to_string(dir.join("nvidia-smi.csv")).unwrap_or_default();
                     parse_smi(&csv)
                 }
             }
@@ -151,7 +152,9 @@ impl NvidiaProbe {
 
 /// Asks NVML for every device. The whole answer or an error: a half-read GPU list would make
 /// the missing GPUs look gone.
-pub fn read_nvml(nvml: &nvml_wrapper::Nvml) -> Result<Vec<NvmlDevice>, nvml_wrapper::error::NvmlError> {
+pub fn read_nvml(
+    nvml: &nvml_wrapper::Nvml,
+) -> Result<Vec<NvmlDevice>, nvml_wrapper::error::NvmlError> {
     let count = nvml.device_count()?;
     (0..count)
         .map(|index| {
@@ -276,7 +279,10 @@ mod tests {
         let gpus = probe.gpus().await;
         assert_eq!(gpus.len(), 2, "never summed");
         assert_eq!(gpus[0].name, "NVIDIA GeForce RTX 3090");
-        assert_eq!((gpus[0].vram_total_mb, gpus[0].vram_free_mb), (24576, 20480));
+        assert_eq!(
+            (gpus[0].vram_total_mb, gpus[0].vram_free_mb),
+            (24576, 20480)
+        );
         assert_eq!(gpus[0].utilization_percent, Some(12.0));
         assert_eq!(gpus[0].source, "nvml");
         assert_eq!((gpus[1].index, gpus[1].vram_free_mb), (1, 1024));
@@ -293,6 +299,23 @@ mod tests {
         assert_eq!(gpus[0].vram_free_mb, 20480);
         assert_eq!(gpus[1].utilization_percent, None);
         assert_eq!(gpus[1].source, "nvidia-smi");
+    }
+
+    #[test]
+    fn a_real_nvidia_smi_answer_reads_like_nvml() {
+        // Recorded on an NVIDIA H200 (driver 580.159.04); NVML said 143771 MiB total and
+        // 143155 MiB free in the same minute.
+        let gpus = parse_smi(
+            "0, GPU-7b2c127e-1725-dfdf-5032-78bcb2ffa37d, NVIDIA H200, 143771, 143156, 0\n",
+        );
+        assert_eq!(gpus.len(), 1);
+        assert_eq!(gpus[0].name, "NVIDIA H200");
+        assert_eq!(gpus[0].vram_total_mb, 143771);
+        assert_eq!(gpus[0].vram_free_mb, 143156);
+        assert_eq!(
+            gpus[0].uuid.as_deref(),
+            Some("GPU-7b2c127e-1725-dfdf-5032-78bcb2ffa37d")
+        );
     }
 
     #[tokio::test]
@@ -316,7 +339,11 @@ mod tests {
         // This machine has no NVIDIA driver: NVML fails to load and the probe says why.
         let probe = NvidiaProbe::new(NvidiaSource::Auto);
         if probe.nvml.is_none() {
-            assert!(probe.describe().contains("NVML unavailable"), "{}", probe.describe());
+            assert!(
+                probe.describe().contains("NVML unavailable"),
+                "{}",
+                probe.describe()
+            );
         }
         let _ = probe.gpus().await;
     }

@@ -181,7 +181,12 @@ fn amd_gpus(root: &Path) -> Vec<Gpu> {
         .filter_map(|(index, card)| {
             let device = card.join("device");
             let read = |file: &str| -> Option<String> {
-                Some(std::fs::read_to_string(device.join(file)).ok()?.trim().to_owned())
+                Some(
+                    std::fs::read_to_string(device.join(file))
+                        .ok()?
+                        .trim()
+                        .to_owned(),
+                )
             };
             let number = |file: &str| -> Option<u64> { read(file)?.parse().ok() };
             let total = number("mem_info_vram_total")?;
@@ -242,10 +247,22 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let p = root.path();
         machine(p);
-        write(p, "sys/class/drm/card1/device/mem_info_vram_total", "17179869184\n");
-        write(p, "sys/class/drm/card1/device/mem_info_vram_used", "4294967296\n");
+        write(
+            p,
+            "sys/class/drm/card1/device/mem_info_vram_total",
+            "17179869184\n",
+        );
+        write(
+            p,
+            "sys/class/drm/card1/device/mem_info_vram_used",
+            "4294967296\n",
+        );
         write(p, "sys/class/drm/card1/device/gpu_busy_percent", "37\n");
-        write(p, "sys/class/drm/card1/device/product_name", "Radeon RX 7800 XT\n");
+        write(
+            p,
+            "sys/class/drm/card1/device/product_name",
+            "Radeon RX 7800 XT\n",
+        );
         // A connector and an integrated GPU without VRAM files are not GPUs to report.
         write(p, "sys/class/drm/card1-DP-1/status", "connected\n");
         write(p, "sys/class/drm/card0/device/vendor", "0x8086\n");
@@ -277,7 +294,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let p = root.path();
         machine(p);
-        write(p, "proc/stat", "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3 4\n");
+        write(
+            p,
+            "proc/stat",
+            "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 1 2 3 4\n",
+        );
         let mut probe = Probe::new(ProbeConfig {
             system_root: p.to_owned(),
             nvidia: NvidiaSource::Off,

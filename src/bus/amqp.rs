@@ -342,7 +342,9 @@ impl AmqpBus {
     /// Agents whose own queue lost its consumer, from the broker's `consumer.deleted` events
     /// (plugin `rabbitmq_event_exchange`). Fails at once when the plugin is off; after that,
     /// re-subscribes through outages like any consumer.
-    pub async fn departures(&self) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<AgentId>> {
+    pub async fn departures(
+        &self,
+    ) -> anyhow::Result<tokio::sync::mpsc::UnboundedReceiver<AgentId>> {
         let (_, connection) = self.link().await?;
         let probe = connection.create_channel().await?;
         probe
@@ -367,7 +369,9 @@ impl AmqpBus {
                 match bus.watch_consumer_events(&agent_queue, &tx).await {
                     Ok(()) => return, // nobody listens any more
                     Err(error) => {
-                        tracing::warn!("lost RabbitMQ's consumer events, retrying in {backoff:?}: {error:#}");
+                        tracing::warn!(
+                            "lost RabbitMQ's consumer events, retrying in {backoff:?}: {error:#}"
+                        );
                         tokio::time::sleep(backoff).await;
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }

@@ -534,11 +534,17 @@ async fn list_agents(
     let items = core
         .agents()
         .into_iter()
-        .filter(|a| query.online.is_none_or(|want| (a.status == AgentState::Online) == want))
+        .filter(|a| {
+            query
+                .online
+                .is_none_or(|want| (a.status == AgentState::Online) == want)
+        })
         .filter(|a| agent_type.is_none_or(|t| a.agent_type == t))
         .filter(|a| {
             // Stale or missing reports are unknown: they never pass a capacity filter.
-            let need_vram = query.min_free_vram_gb.map(crate::orchestrator::registry::gb_to_mb);
+            let need_vram = query
+                .min_free_vram_gb
+                .map(crate::orchestrator::registry::gb_to_mb);
             let need_cores = query.min_free_cores;
             if need_vram.is_none() && need_cores.is_none() {
                 return true;
@@ -565,7 +571,9 @@ async fn get_agent(
 ) -> ApiResult<Json<serde_json::Value>> {
     let agent = core.agent(&id).ok_or_else(|| agent_not_found(&id))?;
     let history = core.store.agent_events(&id, 50).await?;
-    Ok(Json(serde_json::json!({"agent": agent, "history": history})))
+    Ok(Json(
+        serde_json::json!({"agent": agent, "history": history}),
+    ))
 }
 
 /// `get_available_capacity`: what the agent has free now, minus what Chiffon booked there.
@@ -620,7 +628,10 @@ async fn health(State(core): State<Arc<Core>>) -> Response {
         Err(error) => serde_json::json!({"status": "down", "error": error.to_string()}),
     };
     let agents = core.agents();
-    let online = agents.iter().filter(|a| a.status == AgentState::Online).count();
+    let online = agents
+        .iter()
+        .filter(|a| a.status == AgentState::Online)
+        .count();
     let bus_ok = core.bus.healthy().await;
     let healthy = store["status"] == "ok" && audit["status"] == "ok" && bus_ok;
     let body = serde_json::json!({

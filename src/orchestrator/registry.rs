@@ -178,7 +178,12 @@ impl Registry {
         })
     }
 
-    fn set(entry: &mut Entry, to: AgentState, reason: &str, now: DateTime<Utc>) -> Option<Transition> {
+    fn set(
+        entry: &mut Entry,
+        to: AgentState,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Transition> {
         if entry.info.status == to {
             return None;
         }
@@ -207,7 +212,12 @@ impl Registry {
     }
 
     /// A heartbeat: the agent is alive and this is what it has free.
-    pub fn heartbeat(&mut self, id: &str, beat: Heartbeat, now: DateTime<Utc>) -> Option<Transition> {
+    pub fn heartbeat(
+        &mut self,
+        id: &str,
+        beat: Heartbeat,
+        now: DateTime<Utc>,
+    ) -> Option<Transition> {
         let entry = self.entry(id, beat.agent_type, now);
         entry.info.last_heartbeat_at = Some(now);
         if entry.info.boot_id != beat.boot_id {
@@ -230,7 +240,12 @@ impl Registry {
     pub fn goodbye(&mut self, id: &str, reason: &str, now: DateTime<Utc>) -> Option<Transition> {
         let entry = self.agents.get_mut(id)?;
         entry.info.capacity = None;
-        Self::set(entry, AgentState::Leaving, &format!("said goodbye: {reason}"), now)
+        Self::set(
+            entry,
+            AgentState::Leaving,
+            &format!("said goodbye: {reason}"),
+            now,
+        )
     }
 
     /// The agent's bus connection dropped without a goodbye (killed, crashed, cable pulled).
@@ -343,14 +358,21 @@ impl Registry {
     ) -> Result<Placement, String> {
         let mut best: Option<(f64, Placement)> = None;
         let mut skipped: Vec<String> = Vec::new();
-        for entry in self.agents.values().filter(|e| e.info.agent_type == agent_type) {
+        for entry in self
+            .agents
+            .values()
+            .filter(|e| e.info.agent_type == agent_type)
+        {
             let id = &entry.info.id;
             if entry.info.status != AgentState::Online {
                 skipped.push(format!("{id} is {}", entry.info.status));
                 continue;
             }
             let Some(capacity) = self.fresh(entry, now) else {
-                skipped.push(format!("{id} has no report younger than {} s", self.thresholds.stale_after.as_secs()));
+                skipped.push(format!(
+                    "{id} has no report younger than {} s",
+                    self.thresholds.stale_after.as_secs()
+                ));
                 continue;
             };
             let booked = self.booked(id);
@@ -390,7 +412,10 @@ impl Registry {
         match best {
             Some((_, placement)) => Ok(placement),
             None if skipped.is_empty() => Err(format!("no {agent_type} agent has registered")),
-            None => Err(format!("no {agent_type} agent can take it: {}", skipped.join("; "))),
+            None => Err(format!(
+                "no {agent_type} agent can take it: {}",
+                skipped.join("; ")
+            )),
         }
     }
 
@@ -428,7 +453,10 @@ impl Registry {
     pub fn totals(&self, now: DateTime<Utc>) -> Totals {
         let mut totals = Totals::default();
         for entry in self.agents.values() {
-            *totals.agents.entry(entry.info.status.to_string()).or_default() += 1;
+            *totals
+                .agents
+                .entry(entry.info.status.to_string())
+                .or_default() += 1;
             if entry.info.status != AgentState::Online {
                 continue;
             }
@@ -511,11 +539,19 @@ fn fits(
         ));
     }
     if needs.gpu_vram_gb <= 0.0 {
-        let share = if c.cpu_cores > 0 { free_cores / f64::from(c.cpu_cores) } else { 0.0 };
+        let share = if c.cpu_cores > 0 {
+            free_cores / f64::from(c.cpu_cores)
+        } else {
+            0.0
+        };
         if share < min_share {
             return Err(format!("only {:.0} % of its cores free", share * 100.0));
         }
-        return Ok((free_cores, None, format!("{free_cores:.1} cores free after bookings")));
+        return Ok((
+            free_cores,
+            None,
+            format!("{free_cores:.1} cores free after bookings"),
+        ));
     }
     let need = gb_to_mb(needs.gpu_vram_gb);
     let mut best: Option<(u64, u32, String)> = None;
@@ -613,7 +649,10 @@ mod tests {
         assert_eq!(offline[0].to, AgentState::Offline);
         assert_eq!(registry.get("pc", at(75)).unwrap().capacity, None);
         let back = registry.heartbeat("pc", beat(&[20000]), at(80)).unwrap();
-        assert_eq!((back.from, back.to), (Some(AgentState::Offline), AgentState::Online));
+        assert_eq!(
+            (back.from, back.to),
+            (Some(AgentState::Offline), AgentState::Online)
+        );
     }
 
     #[test]
@@ -625,7 +664,11 @@ mod tests {
             // 30 s ± 10 s: the worst case the thresholds must tolerate.
             let gap = if i % 2 == 0 { 40 } else { 20 };
             for s in 1..=gap {
-                assert!(registry.sweep(at(t + s)).is_empty(), "false alarm at {}", t + s);
+                assert!(
+                    registry.sweep(at(t + s)).is_empty(),
+                    "false alarm at {}",
+                    t + s
+                );
             }
             t += gap;
         }
@@ -636,9 +679,19 @@ mod tests {
         let mut registry = Registry::new(Thresholds::default());
         registry.heartbeat("a", beat(&[20000]), at(0));
         registry.heartbeat("b", beat(&[20000]), at(0));
-        assert_eq!(registry.connection_lost("a", at(1)).unwrap().to, AgentState::Offline);
-        assert_eq!(registry.goodbye("b", "stopping", at(1)).unwrap().to, AgentState::Leaving);
-        assert_eq!(registry.connection_lost("b", at(2)), None, "leaving stays leaving");
+        assert_eq!(
+            registry.connection_lost("a", at(1)).unwrap().to,
+            AgentState::Offline
+        );
+        assert_eq!(
+            registry.goodbye("b", "stopping", at(1)).unwrap().to,
+            AgentState::Leaving
+        );
+        assert_eq!(
+            registry.connection_lost("b", at(2)),
+            None,
+            "leaving stays leaving"
+        );
     }
 
     #[test]
@@ -650,7 +703,11 @@ mod tests {
         // The orchestrator was down for ten minutes.
         after.restore(saved, at(600));
         assert!(after.sweep(at(601)).is_empty(), "not declared dead at once");
-        assert_eq!(after.get("pc", at(601)).unwrap().capacity, None, "old report is unknown");
+        assert_eq!(
+            after.get("pc", at(601)).unwrap().capacity,
+            None,
+            "old report is unknown"
+        );
         assert_eq!(after.sweep(at(675))[0].to, AgentState::Offline);
     }
 
@@ -662,8 +719,14 @@ mod tests {
             stale_after: Duration::from_secs(60),
         });
         registry.heartbeat("pc", beat(&[20000]), at(0));
-        assert!(registry.place(AgentType::Desktop, &gpu_step(8.0), false, at(59)).is_ok());
-        let err = registry.place(AgentType::Desktop, &gpu_step(8.0), false, at(61)).unwrap_err();
+        assert!(
+            registry
+                .place(AgentType::Desktop, &gpu_step(8.0), false, at(59))
+                .is_ok()
+        );
+        let err = registry
+            .place(AgentType::Desktop, &gpu_step(8.0), false, at(61))
+            .unwrap_err();
         assert!(err.contains("no report younger than 60 s"), "{err}");
         assert_eq!(registry.totals(at(61)).unknown, 1);
     }
@@ -674,15 +737,26 @@ mod tests {
         // Two small GPUs of 6 GiB free each must not add up to fit an 8 GiB step.
         registry.heartbeat("twin", beat(&[6144, 6144]), at(0));
         registry.heartbeat("big", beat(&[10000]), at(0));
-        let placed = registry.place(AgentType::Desktop, &gpu_step(8.0), false, at(1)).unwrap();
-        assert_eq!((placed.agent_id.as_str(), placed.gpu_index), ("big", Some(0)));
+        let placed = registry
+            .place(AgentType::Desktop, &gpu_step(8.0), false, at(1))
+            .unwrap();
+        assert_eq!(
+            (placed.agent_id.as_str(), placed.gpu_index),
+            ("big", Some(0))
+        );
         assert!(placed.reason.contains("headroom"), "{}", placed.reason);
         // Booked: 10000 − 8192 − 1228 headroom leaves no room for a second one.
         registry.book("t1", &placed, &gpu_step(8.0));
-        let err = registry.place(AgentType::Desktop, &gpu_step(8.0), false, at(1)).unwrap_err();
+        let err = registry
+            .place(AgentType::Desktop, &gpu_step(8.0), false, at(1))
+            .unwrap_err();
         assert!(err.contains("8192 booked"), "{err}");
         registry.release("t1");
-        assert!(registry.place(AgentType::Desktop, &gpu_step(8.0), false, at(1)).is_ok());
+        assert!(
+            registry
+                .place(AgentType::Desktop, &gpu_step(8.0), false, at(1))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -691,9 +765,21 @@ mod tests {
         registry.heartbeat("pc", beat(&[1000]), at(0));
         assert!(registry.all_full(AgentType::Desktop, &gpu_step(8.0), at(0)));
         registry.heartbeat("pc", beat(&[20000]), at(30));
-        assert!(registry.place(AgentType::Desktop, &gpu_step(8.0), false, at(30)).is_ok());
-        assert!(registry.place(AgentType::Desktop, &gpu_step(8.0), true, at(30)).is_err());
+        assert!(
+            registry
+                .place(AgentType::Desktop, &gpu_step(8.0), false, at(30))
+                .is_ok()
+        );
+        assert!(
+            registry
+                .place(AgentType::Desktop, &gpu_step(8.0), true, at(30))
+                .is_err()
+        );
         registry.heartbeat("pc", beat(&[20000]), at(60));
-        assert!(registry.place(AgentType::Desktop, &gpu_step(8.0), true, at(60)).is_ok());
+        assert!(
+            registry
+                .place(AgentType::Desktop, &gpu_step(8.0), true, at(60))
+                .is_ok()
+        );
     }
 }

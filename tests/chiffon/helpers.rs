@@ -4,14 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chiffon::bus::AmqpOptions;
+use chiffon::agent::ansible::Ansible;
+use chiffon::bus::{AmqpOptions, Bus};
 use chiffon::client::Client;
 use chiffon::config::{BusConfig, Database, ServeConfig};
-use chiffon::agent::ansible::Ansible;
-use chiffon::orchestrator::registry::Thresholds;
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::api::RequestView;
 use chiffon::orchestrator::live::LiveEvent;
+use chiffon::orchestrator::registry::Thresholds;
 use chiffon::store::Store;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -105,6 +105,8 @@ pub struct Options {
     /// Share the broker with other tests (a read hold on `BROKER`). Only the broker-restart
     /// test, which holds it exclusively, turns this off.
     pub share_broker: bool,
+    /// Detection thresholds; default 1.5 and 2.5 heartbeats.
+    pub thresholds: Option<Thresholds>,
 }
 
 /// Tests that use RabbitMQ hold this for reading; a test that restarts the broker holds it for
@@ -117,6 +119,7 @@ impl Default for Options {
             local_agents: true,
             heartbeat: Duration::from_secs(10),
             share_broker: true,
+            thresholds: None,
         }
     }
 }
@@ -140,6 +143,9 @@ pub struct TestApp {
     _broker: Option<tokio::sync::RwLockReadGuard<'static, ()>>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    config: ServeConfig,
+    /// The server's bus: agents a test runs in-process join it.
+    pub bus: Bus,
 }
 
 /// `ansible-playbook` for the tests: `CHIFFON_ANSIBLE_PLAYBOOK`, else on PATH, else installed
@@ -198,6 +204,7 @@ impl TestApp {
                     local_agents: false,
                     heartbeat,
                     share_broker: true,
+                    thresholds: None,
                 },
             )
             .await,
@@ -262,21 +269,23 @@ impl TestApp {
             ack_timeout: Duration::from_secs(30),
             execution_deadline: Duration::from_secs(180),
             heartbeat_interval: options.heartbeat,
-            agent_thresholds: Thresholds {
+            agent_thresholds: options.thresholds.unwrap_or(Thresholds {
                 suspect_after: options.heartbeat.mul_f64(1.5),
                 offline_after: options.heartbeat.mul_f64(2.5),
                 stale_after: Duration::from_secs(60),
-            },
+            }),
             local_agents: options.local_agents,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let server = tokio::spawn(chiffon::orchestrator::serve(config, listener, async {
-            let _ = stop.await;
-        }));
+        // In-process, the test keeps the bus so agents it runs itself can share it.
+        let bus = match &config.bus {
+            BusConfig::InProcess => Bus::in_process(),
+            amqp => amqp.open().await.expect("RabbitMQ"),
+        };
+        let (shutdown, server) = Self::start(config.clone(), bus.clone(), listener);
         let mut app = Self {
             backend,
             agent_config,
@@ -293,6 +302,8 @@ impl TestApp {
             _temp: temp,
             shutdown: Some(shutdown),
             server: Some(server),
+            config,
+            bus,
         };
         if options.local_agents {
             app.wait_until_agents_online(2).await;
@@ -309,7 +320,12 @@ impl TestApp {
                 panic!("the server stopped: {ended:?}");
             }
             if let Ok(page) = self.client.agents().await
-                && page.items.iter().filter(|a| a.status == chiffon::model::AgentState::Online).count() >= count
+                && page
+                    .items
+                    .iter()
+                    .filter(|a| a.status == chiffon::model::AgentState::Online)
+                    .count()
+                    >= count
             {
                 return;
             }
@@ -450,6 +466,47 @@ impl TestApp {
         walk(&self.homelab_root, &self.homelab_root, &mut files);
         files.sort();
         files
+    }
+
+    fn start(
+        config: ServeConfig,
+        bus: Bus,
+        listener: tokio::net::TcpListener,
+    ) -> (
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = tokio::spawn(chiffon::orchestrator::serve_on(
+            config,
+            bus,
+            listener,
+            async {
+                let _ = stop.await;
+            },
+        ));
+        (shutdown, server)
+    }
+
+    /// Stops the server as ctrl-c would and starts it again on the same address, database,
+    /// data directory and bus (agents keep running).
+    pub async fn restart(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+        let address = self.address.trim_start_matches("http://").to_owned();
+        let listener = tokio::net::TcpListener::bind(&address)
+            .await
+            .expect("bind the same address again");
+        let (shutdown, server) = Self::start(self.config.clone(), self.bus.clone(), listener);
+        self.shutdown = Some(shutdown);
+        self.server = Some(server);
     }
 
     /// Stops the server the way ctrl-c would and waits for it.

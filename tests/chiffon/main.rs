@@ -6,6 +6,7 @@
 
 mod api_docs;
 mod bad_input;
+mod capacity;
 mod cli;
 mod distributed;
 mod full_loop;

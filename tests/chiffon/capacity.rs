@@ -1,0 +1,365 @@
+//! Desktop agents with recorded GPUs (NVML-shaped fixture files read through the real probe):
+//! listed with their own resources, filtered by capacity, a GPU step routed to the one GPU that
+//! fits, a killed agent offline within seconds and back on a fresh heartbeat, a full fleet
+//! pausing the queue (across an orchestrator restart) and freed capacity resuming it. Run on
+//! both back-ends: agents as tasks on the in-process bus, and as `chiffon agent desktop`
+//! processes over RabbitMQ.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use chiffon::agent::nvidia::NvidiaSource;
+use chiffon::agent::probe::ProbeConfig;
+use chiffon::agent::{self, AgentConfig};
+use chiffon::model::{AgentId, AgentType, RequestStatus, TaskStatus};
+use chiffon::orchestrator::registry::Thresholds;
+use serde_json::Value;
+
+use crate::helpers::{Backend, Options, TestApp, ansible_playbook, backends, example_repo};
+
+const GIB: u64 = 1024 * 1024 * 1024;
+
+/// Writes an `nvml.json` with one GPU of `total_gib`, `free_gib` free.
+fn record_gpu(dir: &Path, name: &str, total_gib: u64, free_gib: f64) {
+    let free = (free_gib * GIB as f64) as u64;
+    let json = serde_json::json!([{
+        "index": 0,
+        "name": name,
+        "uuid": format!("GPU-{}", uuid::Uuid::now_v7()),
+        "memory": {"total": total_gib * GIB, "free": free, "used": total_gib * GIB - free},
+        "utilization": {"gpu": 3, "memory": 1},
+    }]);
+    // Written whole then renamed, as a probe must never read half a file.
+    let temp = dir.join("nvml.json.tmp");
+    std::fs::write(&temp, json.to_string()).unwrap();
+    std::fs::rename(temp, dir.join("nvml.json")).unwrap();
+}
+
+/// One desktop agent: a task on the in-process bus, or a `chiffon agent desktop` process.
+enum Desktop {
+    Task(tokio::task::JoinHandle<anyhow::Result<()>>),
+    Process(tokio::process::Child),
+}
+
+impl Desktop {
+    async fn start(app: &TestApp, id: &str, fixture: &Path) -> Self {
+        match app.backend {
+            Backend::Embedded => {
+                let ansible = chiffon::agent::ansible::Ansible::locate_or_install(
+                    Some(&ansible_playbook().await),
+                    &app.data_dir.join(format!("agent-{id}")),
+                )
+                .await
+                .unwrap();
+                let mut extra_vars = serde_json::Map::new();
+                extra_vars.insert(
+                    "homelab_root".into(),
+                    Value::String(app.homelab_root.display().to_string()),
+                );
+                let config = AgentConfig {
+                    agent_type: AgentType::Desktop,
+                    id: AgentId::parse(id).unwrap(),
+                    playbooks: Some(example_repo()),
+                    extra_vars,
+                    heartbeat_interval: Duration::from_secs(1),
+                    probe: ProbeConfig {
+                        system_root: "/".into(),
+                        nvidia: NvidiaSource::Fixture(fixture.to_owned()),
+                    },
+                };
+                // Never told to stop: aborting it is this test's "kill -9".
+                let (_never, stop) = tokio::sync::watch::channel(false);
+                let bus = app.bus.clone();
+                Desktop::Task(tokio::spawn(async move {
+                    let _keep = _never;
+                    agent::run(config, Some(ansible), bus, stop).await
+                }))
+            }
+            Backend::Distributed => {
+                let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+                    .args(["agent", "desktop", "--id", id, "--amqp-url"])
+                    .arg(app.amqp_url.as_deref().unwrap())
+                    .arg("--config")
+                    .arg(&app.agent_config)
+                    .arg("--gpu-fixture")
+                    .arg(fixture)
+                    .arg("--playbooks")
+                    .arg(example_repo())
+                    .arg("--data-dir")
+                    .arg(app.data_dir.join(format!("agent-{id}")))
+                    .arg("--ansible-playbook")
+                    .arg(ansible_playbook().await)
+                    .kill_on_drop(true)
+                    .spawn()
+                    .unwrap();
+                Desktop::Process(child)
+            }
+        }
+    }
+
+    /// Gone without a goodbye.
+    async fn kill(&mut self) {
+        match self {
+            Desktop::Task(task) => {
+                task.abort();
+                let _ = task.await;
+            }
+            Desktop::Process(child) => child.kill().await.unwrap(),
+        }
+    }
+}
+
+async fn agent(app: &TestApp, id: &str) -> Value {
+    let (code, body) = app.get(&format!("/api/v1/agents/{id}")).await;
+    assert_eq!(code, 200, "{body}");
+    body["agent"].clone()
+}
+
+async fn ids(app: &TestApp, query: &str) -> Vec<String> {
+    let (code, body) = app.get(&format!("/api/v1/agents{query}")).await;
+    assert_eq!(code, 200, "{body}");
+    body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Polls until `check` holds, failing with `what` after `within`.
+async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if check().await {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {within:?}");
+}
+
+async fn free_vram_mb(app: &TestApp, id: &str) -> Option<u64> {
+    agent(app, id).await["capacity"]["gpus"][0]["vram_free_mb"].as_u64()
+}
+
+async fn request_status(app: &TestApp, id: &str) -> RequestStatus {
+    app.client.get_request(id).await.unwrap().request.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gpu_work_goes_where_vram_is_free_and_waits_when_none_is() {
+    for backend in backends() {
+        if backend == Backend::Distributed && std::env::var_os("CHIFFON_TEST_AMQP_URL").is_none() {
+            continue;
+        }
+        scenario(backend).await;
+    }
+}
+
+async fn scenario(backend: Backend) {
+    let mut app = TestApp::spawn_with(
+        backend,
+        Options {
+            local_agents: false,
+            heartbeat: Duration::from_secs(1),
+            share_broker: true,
+            // Silence alone takes 30 s to mark an agent offline here, so an agent seen offline
+            // within 5 s of being killed was detected by its dropped connection.
+            thresholds: Some(Thresholds {
+                suspect_after: Duration::from_secs(20),
+                offline_after: Duration::from_secs(30),
+                stale_after: Duration::from_secs(60),
+            }),
+        },
+    )
+    .await;
+    let fixtures = tempfile::tempdir().unwrap();
+    let dir = |name: &str| -> PathBuf {
+        let dir = fixtures.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    };
+    let (big, mid, small) = (dir("big"), dir("mid"), dir("small"));
+    // big: 24 GiB card nearly full; mid: 12 GiB card with 11 free; small: 8 GiB card.
+    record_gpu(&big, "NVIDIA GeForce RTX 4090", 24, 3.0);
+    record_gpu(&mid, "NVIDIA GeForce RTX 3060", 12, 11.0);
+    record_gpu(&small, "NVIDIA GeForce RTX 3070", 8, 6.0);
+    let mut agents = vec![
+        Desktop::start(&app, "desk-big", &big).await,
+        Desktop::start(&app, "desk-mid", &mid).await,
+        Desktop::start(&app, "desk-small", &small).await,
+    ];
+    app.wait_until_agents_online(3).await;
+    eventually(Duration::from_secs(10), "all three report", || async {
+        ids(&app, "?min_free_vram_gb=0").await.len() == 3
+    })
+    .await;
+
+    // Each listed with its own GPU, never summed.
+    let listed = agent(&app, "desk-big").await;
+    assert_eq!(listed["type"], "desktop");
+    assert_eq!(listed["capacity"]["gpus"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        listed["capacity"]["gpus"][0]["name"],
+        "NVIDIA GeForce RTX 4090"
+    );
+    assert_eq!(listed["capacity"]["gpus"][0]["vram_total_mb"], 24 * 1024);
+    assert_eq!(listed["capacity"]["gpus"][0]["source"], "nvml");
+    // Filters: 8 GB free on one GPU is only the 3060; nobody has a thousand free cores.
+    assert_eq!(
+        ids(&app, "?online=true&min_free_vram_gb=8").await,
+        ["desk-mid"]
+    );
+    assert!(ids(&app, "?min_free_cores=1000").await.is_empty());
+    let (code, bad) = app.get("/api/v1/agents?min_free_vram_gb=-1").await;
+    assert_eq!(
+        (code, bad["error"]["code"].as_str()),
+        (400, Some("invalid_query"))
+    );
+    let (_, capacity) = app.get("/api/v1/agents/desk-mid/capacity").await;
+    assert_eq!(capacity["known"], true);
+    assert_eq!(capacity["capacity"]["gpus"][0]["vram_free_mb"], 11 * 1024);
+    let (_, totals) = app.get("/api/v1/resources").await;
+    assert_eq!(totals["gpus"], 3);
+    assert_eq!(totals["largest_free_vram_mb"], 11 * 1024);
+
+    // A GPU step goes to the one GPU that fits: 11 GiB − 0.6 GiB headroom ≥ 8 GiB.
+    let id = app.request("deploy ollama").await;
+    let (_, view) = app.approve_and_wait(&id).await;
+    assert_eq!(
+        view.request.status,
+        RequestStatus::Succeeded,
+        "{:?}",
+        view.tasks
+    );
+    let task = &view.tasks[0];
+    assert_eq!(task.agent_id.as_deref(), Some("desk-mid"));
+    let (_, detail) = app.get(&format!("/api/v1/tasks/{}", task.id)).await;
+    let placement = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event"]["kind"] == "placement")
+        .unwrap_or_else(|| panic!("no placement event: {detail}"));
+    assert!(
+        placement["event"]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("desk-mid"),
+        "{placement}"
+    );
+
+    // Killed: offline within 5 s, from the dropped connection (not silence, which takes 30 s).
+    agents[1].kill().await;
+    let took = eventually(
+        Duration::from_secs(5),
+        "killed agent shown offline",
+        || async { agent(&app, "desk-mid").await["status"] == "offline" },
+    )
+    .await;
+    let gone = agent(&app, "desk-mid").await;
+    assert!(
+        gone["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("connection"),
+        "{gone}"
+    );
+    assert!(
+        gone["capacity"].is_null(),
+        "an offline agent has no free capacity"
+    );
+    eprintln!("{backend:?}: killed agent offline after {took:?}");
+    // Back: online again on its first heartbeat.
+    agents[1] = Desktop::start(&app, "desk-mid", &mid).await;
+    eventually(
+        Duration::from_secs(15),
+        "restarted agent online",
+        || async { agent(&app, "desk-mid").await["status"] == "online" },
+    )
+    .await;
+    // Both changes are stored, with their reasons (newest first).
+    eventually(Duration::from_secs(5), "status changes stored", || async {
+        let (_, history) = app.get("/api/v1/agents/desk-mid").await;
+        let changes: Vec<String> = history["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["to"].as_str().unwrap().to_owned())
+            .collect();
+        changes.len() >= 2 && changes[..2] == ["online", "offline"]
+    })
+    .await;
+
+    // Fill every GPU: the next GPU step waits and the queue pauses, with the reason.
+    record_gpu(&big, "NVIDIA GeForce RTX 4090", 24, 1.0);
+    record_gpu(&mid, "NVIDIA GeForce RTX 3060", 12, 0.5);
+    record_gpu(&small, "NVIDIA GeForce RTX 3070", 8, 0.5);
+    eventually(Duration::from_secs(15), "full GPUs reported", || async {
+        free_vram_mb(&app, "desk-mid")
+            .await
+            .is_some_and(|mb| mb < 1024)
+            && free_vram_mb(&app, "desk-big")
+                .await
+                .is_some_and(|mb| mb < 2048)
+            && free_vram_mb(&app, "desk-small")
+                .await
+                .is_some_and(|mb| mb < 1024)
+    })
+    .await;
+    let waiting = app.request("deploy ollama").await;
+    app.client.approve(&waiting, None).await.unwrap();
+    eventually(Duration::from_secs(15), "queue paused", || async {
+        app.get("/api/v1/queue").await.1["paused"] == true
+    })
+    .await;
+    let (_, queue) = app.get("/api/v1/queue").await;
+    let reason = queue["reason"].as_str().unwrap();
+    assert!(reason.contains("8 GB of GPU memory"), "{reason}");
+    assert!(reason.contains("below 10 % free"), "{reason}");
+    assert_eq!(request_status(&app, &waiting).await, RequestStatus::Paused);
+
+    // Still paused after an orchestrator restart; the waiting request is still waiting.
+    app.restart().await;
+    app.wait_until_agents_online(3).await;
+    let (_, queue) = app.get("/api/v1/queue").await;
+    assert_eq!(queue["paused"], true, "{queue}");
+    assert_eq!(request_status(&app, &waiting).await, RequestStatus::Paused);
+
+    // Free one: it resumes by itself once that GPU has room on two reports in a row.
+    record_gpu(&big, "NVIDIA GeForce RTX 4090", 24, 20.0);
+    let (_, view) = app.approve_and_wait_after_approval(&waiting).await;
+    assert_eq!(
+        view.request.status,
+        RequestStatus::Succeeded,
+        "{:?}",
+        view.tasks
+    );
+    assert_eq!(view.tasks[0].status, TaskStatus::Succeeded);
+    assert_eq!(view.tasks[0].agent_id.as_deref(), Some("desk-big"));
+    let (_, queue) = app.get("/api/v1/queue").await;
+    assert_eq!(queue["paused"], false);
+    let kinds: Vec<&str> = queue["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[..2], ["resumed", "paused"]);
+    assert!(queue["history"][0]["audit_commit"].is_string());
+    let log = app.git(&["log", "--format=%s"]);
+    assert!(log.contains("queue paused: waiting for room"), "{log}");
+    assert!(
+        log.contains("queue resumed: room again on desk-big"),
+        "{log}"
+    );
+
+    for mut desktop in agents {
+        desktop.kill().await;
+    }
+    app.stop().await;
+}
