@@ -73,7 +73,7 @@ async fn chiffon_run(ansible_playbook: &Path, scratch: &Path) -> (Duration, Dura
     let client = Client::new(&address).expect("client");
     // Ready once the infra agent has said hello.
     loop {
-        if let Ok(page) = client.agents().await
+        if let Ok(page) = client.agents(&[]).await
             && page.items.iter().any(|a| a.id.starts_with("infra-"))
         {
             break;

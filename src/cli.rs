@@ -73,8 +73,18 @@ enum Command {
         #[arg(long, requires = "id")]
         follow: bool,
     },
-    /// List the agents and their capacity.
-    Agents,
+    /// List the agents, their status and capacity, and whether the dispatch queue is paused.
+    Agents {
+        /// Only agents that are online.
+        #[arg(long)]
+        online: bool,
+        /// Only agents with at least this much free memory on one GPU, in GB.
+        #[arg(long)]
+        min_free_vram_gb: Option<f64>,
+        /// Only agents with at least this many idle cores.
+        #[arg(long)]
+        min_free_cores: Option<f64>,
+    },
     /// Print what a desktop agent on this machine would report (CPU, memory, each GPU) and
     /// where each figure comes from.
     Probe {
@@ -329,9 +339,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Agents => {
-            let page = client()?.agents().await?;
+        Command::Agents {
+            online,
+            min_free_vram_gb,
+            min_free_cores,
+        } => {
+            let client = client()?;
+            let mut query = Vec::new();
+            if online {
+                query.push(("online", "true".to_owned()));
+            }
+            if let Some(gb) = min_free_vram_gb {
+                query.push(("min_free_vram_gb", gb.to_string()));
+            }
+            if let Some(cores) = min_free_cores {
+                query.push(("min_free_cores", cores.to_string()));
+            }
+            let page = client.agents(&query).await?;
+            let totals = client.resources().await?;
+            let queue = client.queue().await?;
             print!("{}", render::agents(&page.items));
+            print!("{}", render::resources(&totals, &queue));
             Ok(ExitCode::SUCCESS)
         }
         Command::Agent { kind } => run_agent(kind).await,

@@ -123,8 +123,26 @@ impl Client {
             .await
     }
 
-    pub async fn agents(&self) -> anyhow::Result<Page<AgentInfo>> {
-        self.send(self.http.get(self.url("/agents"))).await
+    /// Agents, filtered by `query` (`online`, `type`, `min_free_vram_gb`, `min_free_cores`).
+    pub async fn agents(&self, query: &[(&str, String)]) -> anyhow::Result<Page<AgentInfo>> {
+        // Values are numbers and booleans: nothing to escape.
+        let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let path = if query.is_empty() {
+            "/agents".to_owned()
+        } else {
+            format!("/agents?{}", query.join("&"))
+        };
+        self.send(self.http.get(self.url(&path))).await
+    }
+
+    /// Totals over the online agents.
+    pub async fn resources(&self) -> anyhow::Result<crate::orchestrator::registry::Totals> {
+        self.send(self.http.get(self.url("/resources"))).await
+    }
+
+    /// Whether the dispatch queue is paused (`{paused, reason, history}`).
+    pub async fn queue(&self) -> anyhow::Result<serde_json::Value> {
+        self.send(self.http.get(self.url("/queue"))).await
     }
 
     /// Opens the live event stream for one request. Open it before approving, so no event

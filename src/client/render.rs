@@ -311,6 +311,40 @@ pub fn agents(agents: &[AgentInfo]) -> String {
     out
 }
 
+/// The fleet's totals and the dispatch queue's state, under the agents table.
+pub fn resources(
+    totals: &crate::orchestrator::registry::Totals,
+    queue: &serde_json::Value,
+) -> String {
+    let mut out = format!(
+        "\nOnline: {:.1}/{} cores free, {}/{} MB RAM free, {} GPU(s), largest free VRAM on one GPU {} MB",
+        totals.free_cpu_cores,
+        totals.cpu_cores,
+        totals.memory_free_mb,
+        totals.memory_total_mb,
+        totals.gpus,
+        totals.largest_free_vram_mb
+    );
+    if totals.unknown > 0 {
+        let _ = write!(
+            out,
+            " ({} online agent(s) with no recent report: unknown)",
+            totals.unknown
+        );
+    }
+    out.push('\n');
+    if queue["paused"] == true {
+        let _ = writeln!(
+            out,
+            "Queue: PAUSED — {}",
+            queue["reason"].as_str().unwrap_or("no reason given")
+        );
+    } else {
+        out.push_str("Queue: running\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

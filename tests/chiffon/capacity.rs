@@ -146,6 +146,18 @@ async fn free_vram_mb(app: &TestApp, id: &str) -> Option<u64> {
     agent(app, id).await["capacity"]["gpus"][0]["vram_free_mb"].as_u64()
 }
 
+/// `chiffon agents …` against the test server, as a user runs it.
+async fn chiffon_agents(app: &TestApp, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args(["--server", &app.address, "agents"])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
 async fn request_status(app: &TestApp, id: &str) -> RequestStatus {
     app.client.get_request(id).await.unwrap().request.status
 }
@@ -215,6 +227,14 @@ async fn scenario(backend: Backend) {
         ["desk-mid"]
     );
     assert!(ids(&app, "?min_free_cores=1000").await.is_empty());
+    let table = chiffon_agents(&app, &["--online", "--min-free-vram-gb", "8"]).await;
+    assert!(table.contains("desk-mid"), "{table}");
+    assert!(!table.contains("desk-big"), "{table}");
+    assert!(
+        table.contains("GPU 0 NVIDIA GeForce RTX 3060 11264/12288 MB VRAM free"),
+        "{table}"
+    );
+    assert!(table.contains("Queue: running"), "{table}");
     let (code, bad) = app.get("/api/v1/agents?min_free_vram_gb=-1").await;
     assert_eq!(
         (code, bad["error"]["code"].as_str()),
@@ -322,6 +342,11 @@ async fn scenario(backend: Backend) {
     assert!(reason.contains("8 GB of GPU memory"), "{reason}");
     assert!(reason.contains("below 10 % free"), "{reason}");
     assert_eq!(request_status(&app, &waiting).await, RequestStatus::Paused);
+    let table = chiffon_agents(&app, &[]).await;
+    assert!(
+        table.contains("Queue: PAUSED — waiting for room"),
+        "{table}"
+    );
 
     // Still paused after an orchestrator restart; the waiting request is still waiting.
     app.restart().await;

@@ -319,7 +319,7 @@ impl TestApp {
                 let ended = self.server.take().expect("server").await;
                 panic!("the server stopped: {ended:?}");
             }
-            if let Ok(page) = self.client.agents().await
+            if let Ok(page) = self.client.agents(&[]).await
                 && page
                     .items
                     .iter()
@@ -331,7 +331,7 @@ impl TestApp {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let agents = self.client.agents().await.map(|p| p.items);
+        let agents = self.client.agents(&[]).await.map(|p| p.items);
         panic!("{count} agents did not come online within 10 s: {agents:?}");
     }
 
