@@ -730,8 +730,13 @@ impl Core {
         let failure = move |error: String| TaskResult::failed(&task_id, error, None);
         // Marked before publishing: a fast agent's ack can arrive before a later write would,
         // and the status must only move forward (queued → dispatched → running).
+        // A placed task belongs to its agent from the start: only it may acknowledge it.
         self.store
-            .mark_task(&task.id, TaskStatus::Dispatched, None)
+            .mark_task(
+                &task.id,
+                TaskStatus::Dispatched,
+                placement.map(|p| p.agent_id.as_str()),
+            )
             .await?;
         task.status = TaskStatus::Dispatched;
         self.emit_task(task);
@@ -887,6 +892,9 @@ impl Core {
                 let Some(task_id) = TaskId::parse(&ack.task_id) else {
                     return Ok(());
                 };
+                if self.refuse_foreign(&task_id, &sender, kind).await? {
+                    return Ok(());
+                }
                 self.store
                     .mark_task(&task_id, TaskStatus::Running, Some(&sender))
                     .await?;
@@ -902,6 +910,9 @@ impl Core {
                 let Some(task_id) = TaskId::parse(&progress.task_id) else {
                     return Ok(());
                 };
+                if self.refuse_foreign(&task_id, &sender, kind).await? {
+                    return Ok(());
+                }
                 let mut event = progress.event;
                 if let Some(msg) = &event.msg {
                     event.msg = Some(crate::redact::text(msg).into_owned());
@@ -922,6 +933,9 @@ impl Core {
                     tracing::warn!(agent = %sender, "result for a malformed task id {:?}", result.task_id);
                     return Ok(());
                 };
+                if self.refuse_foreign(&task_id, &sender, kind).await? {
+                    return Ok(());
+                }
                 self.store
                     .finish_task(&task_id, &finish_of(&result))
                     .await?;
@@ -932,7 +946,7 @@ impl Core {
                 // An error about a task that is being waited for fails that task with the reason.
                 if let Some(task_id) = correlation_id.as_deref().and_then(TaskId::parse) {
                     let waited = lock(&self.waiters).contains_key(task_id.as_str());
-                    if waited {
+                    if waited && !self.refuse_foreign(&task_id, &sender, kind).await? {
                         let result = TaskResult::failed(
                             &task_id.to_string(),
                             format!("agent {sender} refused the task: {}", error.message),
@@ -1143,6 +1157,37 @@ async fn consume_events(core: Arc<Core>, queue: Queue) {
 }
 
 impl Core {
+    /// A task's `ack`, `progress`, `result` or `error` counts only from the agent the task was
+    /// placed on or that acknowledged it first. Another sender is told so (`error`
+    /// `rejected`) and its message changes nothing. Returns whether it was refused.
+    async fn refuse_foreign(
+        &self,
+        task_id: &TaskId,
+        sender: &str,
+        kind: &str,
+    ) -> anyhow::Result<bool> {
+        let owner = self.store.get_task(task_id).await?.and_then(|t| t.agent_id);
+        let Some(owner) = owner.filter(|owner| owner != sender) else {
+            return Ok(false);
+        };
+        tracing::warn!(agent = %sender, task = %task_id, %owner, "refused a {kind} for a task that belongs to another agent");
+        if let Some(agent) = AgentId::parse(sender) {
+            let reply = Envelope::new(
+                "orchestrator",
+                Some(task_id.to_string()),
+                Message::Error(crate::protocol::ErrorReply {
+                    code: crate::protocol::ErrorCode::Rejected,
+                    message: format!("{kind} refused: task {task_id} belongs to agent {owner}"),
+                    retryable: false,
+                }),
+            );
+            if let Err(error) = self.bus.publish(&Queue::Agent(agent), reply.encode()).await {
+                tracing::warn!("could not send an error reply: {error:#}");
+            }
+        }
+        Ok(true)
+    }
+
     /// Tells the sender of a refused message why, when the message names a sender we can reach.
     async fn reply_error(&self, body: &[u8], error: &crate::protocol::DecodeError) {
         let sender = serde_json::from_slice::<serde_json::Value>(body)

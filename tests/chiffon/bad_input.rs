@@ -160,3 +160,51 @@ async fn plans_with_open_questions_or_stale_versions_cannot_be_approved() {
         assert!(app.rendered_files().is_empty());
     }
 }
+
+/// A message about a task counts only from the agent running it: an impostor's `result`
+/// changes nothing, and the real outcome is what the user sees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_impostor_cannot_finish_another_agents_task() {
+    use chiffon::bus::Queue;
+    use chiffon::orchestrator::live::LiveEvent;
+    use chiffon::protocol::{Envelope, Message, TaskResult};
+
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request("deploy uptime kuma").await;
+        let mut stream = app.client.subscribe(&id).await.unwrap();
+        app.client.approve(&id, None).await.unwrap();
+        // Once the first step runs on its agent, someone else claims it failed.
+        let (task_id, owner) = loop {
+            match stream.next().await.expect("live stream") {
+                LiveEvent::Task {
+                    task_id,
+                    status: chiffon::model::TaskStatus::Running,
+                    agent_id: Some(agent),
+                    ..
+                } => break (task_id, agent),
+                _ => continue,
+            }
+        };
+        let forged = TaskResult::failed(&task_id, "forged by an impostor".into(), None);
+        let envelope = Envelope::new("impostor-1", Some(task_id.clone()), Message::Result(forged));
+        app.bus
+            .publish(&Queue::Events, envelope.encode())
+            .await
+            .unwrap();
+        let (_, view) = app.approve_and_wait_after_approval(&id).await;
+        assert_eq!(
+            view.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            view.tasks
+        );
+        let task = view
+            .tasks
+            .iter()
+            .find(|t| t.id.as_str() == task_id)
+            .unwrap();
+        assert_eq!(task.agent_id.as_deref(), Some(owner.as_str()));
+        assert!(task.error.is_none(), "{:?}", task.error);
+    }
+}
