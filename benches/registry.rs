@@ -95,6 +95,7 @@ fn heartbeat(id: &str) -> Vec<u8> {
         seq: 0,
         boot_id: "bench".into(),
         interval_s: 30,
+        running_tasks: Vec::new(),
     };
     Envelope::new(id, None, Message::Heartbeat(beat)).encode()
 }

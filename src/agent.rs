@@ -360,6 +360,12 @@ impl Agent {
             seq: self.seq.fetch_add(1, Ordering::Relaxed),
             boot_id: self.boot_id.clone(),
             interval_s: interval.as_secs(),
+            running_tasks: {
+                let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+                let mut ids: Vec<String> = running.keys().cloned().collect();
+                ids.sort();
+                ids
+            },
         };
         let envelope = Envelope::new(self.config.id.as_str(), None, Message::Heartbeat(beat));
         if let Err(error) = self

@@ -60,6 +60,9 @@ pub struct Core {
     capacity_changed: tokio::sync::Notify,
     /// Why the dispatch queue is paused, when it is (see `wait_for_room`).
     paused: Mutex<Option<String>>,
+    /// When this orchestrator started: agents' heartbeats after it tell which in-flight tasks
+    /// survived a restart.
+    started_at: chrono::DateTime<Utc>,
     /// Requests being executed, stopped with the server.
     executions: Mutex<tokio::task::JoinSet<()>>,
     /// Executors waiting for a task's result, by task id.
@@ -102,15 +105,7 @@ pub async fn serve_on(
         Database::Sqlite(path) => Store::open_sqlite(path).await?,
         Database::Postgres(url) => Store::open_postgres(url).await?,
     };
-    let interrupted = store
-        .fail_interrupted("the orchestrator restarted while this was in flight")
-        .await?;
-    if !interrupted.is_empty() {
-        tracing::warn!(
-            count = interrupted.len(),
-            "marked tasks interrupted by a restart as failed"
-        );
-    }
+    let started_at = Utc::now();
     let audit = AuditLog::open_or_init(&config.data_dir.join("audit"))?;
     let catalogue = Catalogue::discover(&config.playbooks)?;
     tracing::info!(
@@ -144,6 +139,7 @@ pub async fn serve_on(
         capacity_changed: tokio::sync::Notify::new(),
         paused: Mutex::new(paused),
         executions: Mutex::new(tokio::task::JoinSet::new()),
+        started_at,
         waiters: Mutex::new(HashMap::new()),
         unacked: Mutex::new(HashMap::new()),
         running: Mutex::new(HashMap::new()),
@@ -163,7 +159,7 @@ pub async fn serve_on(
             None
         }
     };
-    core.resume_paused_requests().await?;
+    core.resume_requests().await?;
 
     let (stop_agents, agents_stopped) = watch::channel(false);
     let mut agent_tasks = Vec::new();
@@ -400,18 +396,12 @@ impl Core {
     /// stopped; steps that already finished keep their outcome and are not run again.
     async fn execute(&self, request: Request, resumed: bool) -> anyhow::Result<()> {
         let mut outcome: BTreeMap<String, TaskStatus> = BTreeMap::new();
+        let mut in_flight: BTreeMap<String, Task> = BTreeMap::new();
         if resumed {
-            let filter = crate::store::TaskFilter {
-                request_id: Some(request.id.clone()),
-                limit: 1000,
-                ..Default::default()
-            };
-            for task in self.store.list_tasks(&filter).await? {
-                if task.plan_version == request.plan.version && task.status.is_terminal() {
-                    outcome.insert(task.step_id.clone(), task.status);
-                }
-            }
-        } else {
+            self.take_stock(&request, &mut outcome, &mut in_flight)
+                .await?;
+        }
+        if request.status == RequestStatus::Approved || !resumed {
             self.request_status(
                 &request,
                 &[RequestStatus::Approved],
@@ -422,6 +412,11 @@ impl Core {
         }
         for step in request.plan.execution_order() {
             if outcome.contains_key(&step.id) {
+                continue;
+            }
+            if let Some(task) = in_flight.remove(&step.id) {
+                let status = self.adopt(&request, step, task).await?;
+                outcome.insert(step.id.clone(), status);
                 continue;
             }
             let blocked = step
@@ -468,6 +463,141 @@ impl Core {
         .await?;
         tracing::info!(request = %request.id, %status, "request finished");
         Ok(())
+    }
+
+    /// After a restart: what each step of `request` already did. Finished steps keep their
+    /// outcome (audited now if the stop came between the two); steps sent to an agent are
+    /// adopted; a task created but never sent is closed and its step runs again.
+    async fn take_stock(
+        &self,
+        request: &Request,
+        outcome: &mut BTreeMap<String, TaskStatus>,
+        in_flight: &mut BTreeMap<String, Task>,
+    ) -> anyhow::Result<()> {
+        let filter = crate::store::TaskFilter {
+            request_id: Some(request.id.clone()),
+            limit: 1000,
+            ..Default::default()
+        };
+        // Oldest first: the last task of a step is its current one.
+        let mut latest: BTreeMap<String, Task> = BTreeMap::new();
+        for task in self.store.list_tasks(&filter).await? {
+            if task.plan_version == request.plan.version {
+                latest.insert(task.step_id.clone(), task);
+            }
+        }
+        for (step_id, task) in latest {
+            let Some(step) = request.plan.steps.iter().find(|s| s.id == step_id) else {
+                continue;
+            };
+            match task.status {
+                status if status.is_terminal() => {
+                    if task.audit_commit.is_none() {
+                        self.audit_task(request, step, &task, None).await?;
+                    }
+                    outcome.insert(step_id, status);
+                }
+                TaskStatus::Queued => {
+                    let reason = "not sent before the orchestrator stopped; sent again";
+                    let finish = TaskFinish {
+                        status: TaskStatus::Cancelled,
+                        outcome: format!("cancelled: {reason}"),
+                        resource_usage: serde_json::json!({}),
+                        error: Some(reason.to_owned()),
+                        resource_state_at_failure: None,
+                    };
+                    self.store.finish_task(&task.id, &finish).await?;
+                    if let Some(closed) = self.store.get_task(&task.id).await? {
+                        self.audit_task(request, step, &closed, None).await?;
+                    }
+                }
+                _ => {
+                    in_flight.insert(step_id, task);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for a task that was in flight when the orchestrator stopped. Its agent confirms
+    /// it still runs it by listing it in a heartbeat after this restart; its result may also
+    /// be waiting in the events queue. A task no agent owns up to within `agent_offline_s`
+    /// fails with the reason; one whose agent goes offline fails as "agent lost".
+    async fn adopt(
+        &self,
+        request: &Request,
+        step: &Step,
+        mut task: Task,
+    ) -> anyhow::Result<TaskStatus> {
+        tracing::info!(task = %task.id, agent = ?task.agent_id, "adopting a task that was in flight before the restart");
+        let (result_tx, mut result_rx) = oneshot::channel();
+        lock(&self.waiters).insert(task.id.to_string(), result_tx);
+        if let Some(agent) = &task.agent_id {
+            lock(&self.running).insert(task.id.to_string(), agent.clone());
+        }
+        let window = self.config.agent_thresholds.offline_after;
+        let task_id = task.id.to_string();
+        let failure = |error: String| TaskResult::failed(&task_id, error, None);
+        let mut not_listed_since: Option<std::time::Instant> = None;
+        let result = loop {
+            let stored = self.store.get_task(&task.id).await?;
+            if let Some(stored) = stored.as_ref().filter(|t| t.status.is_terminal()) {
+                // Its result was applied from the queue before we got here.
+                lock(&self.waiters).remove(task.id.as_str());
+                lock(&self.running).remove(task.id.as_str());
+                if stored.audit_commit.is_none() {
+                    self.audit_task(request, step, stored, None).await?;
+                }
+                return Ok(stored.status);
+            }
+            match tokio::time::timeout(Duration::from_secs(1), &mut result_rx).await {
+                Ok(Ok(result)) => break result,
+                Ok(Err(_)) => break failure("the task's waiter was dropped".to_owned()),
+                Err(_) => {}
+            }
+            let owner = stored.and_then(|t| t.agent_id);
+            let report = owner
+                .as_deref()
+                .and_then(|agent| self.agent(agent))
+                .filter(|info| {
+                    info.last_heartbeat_at
+                        .is_some_and(|at| at >= self.started_at)
+                });
+            match (&owner, report) {
+                (Some(agent), Some(info)) if info.running_tasks.contains(&task_id) => {
+                    tracing::info!(task = %task.id, %agent, "the agent still runs it");
+                    task.agent_id = Some(agent.clone());
+                    lock(&self.running).insert(task_id.clone(), agent.clone());
+                    let wait = self.config.execution_deadline + Duration::from_secs(30);
+                    break match tokio::time::timeout(wait, &mut result_rx).await {
+                        Ok(Ok(result)) => result,
+                        _ => failure(format!(
+                            "no result from agent {agent} within the {} s execution deadline",
+                            self.config.execution_deadline.as_secs()
+                        )),
+                    };
+                }
+                (Some(agent), Some(_)) => {
+                    // It reported after the restart without this task: its result may still
+                    // be on its way; give it a few seconds.
+                    let since = *not_listed_since.get_or_insert_with(std::time::Instant::now);
+                    if since.elapsed() > Duration::from_secs(5) {
+                        break failure(format!(
+                            "agent {agent} no longer runs this task after the orchestrator restarted, and its result never arrived"
+                        ));
+                    }
+                }
+                _ if (Utc::now() - self.started_at).to_std().unwrap_or_default() > window => {
+                    break failure(format!(
+                        "no agent reported running this task within {} s of the orchestrator restarting",
+                        window.as_secs()
+                    ));
+                }
+                _ => {}
+            }
+        };
+        lock(&self.running).remove(task.id.as_str());
+        self.conclude(request, step, &mut task, result).await
     }
 
     /// Waits until an agent has room for `step`, pausing the dispatch queue (and the
@@ -582,12 +712,18 @@ impl Core {
         Ok(())
     }
 
-    /// Requests that were waiting for capacity when the orchestrator stopped carry on.
-    async fn resume_paused_requests(self: &Arc<Self>) -> anyhow::Result<()> {
-        let paused = self.store.requests_in(RequestStatus::Paused).await?;
-        for request in paused {
-            tracing::info!(request = %request.id, "resuming a request that was waiting for capacity");
-            self.spawn_execution(request, true);
+    /// Requests that were approved, running or waiting for capacity when the orchestrator
+    /// stopped carry on from where they were (see `execute`).
+    async fn resume_requests(self: &Arc<Self>) -> anyhow::Result<()> {
+        for status in [
+            RequestStatus::Approved,
+            RequestStatus::Running,
+            RequestStatus::Paused,
+        ] {
+            for request in self.store.requests_in(status).await? {
+                tracing::info!(request = %request.id, %status, "resuming a request after a restart");
+                self.spawn_execution(request, true);
+            }
         }
         Ok(())
     }
@@ -759,6 +895,18 @@ impl Core {
         };
         lock(&self.waiters).remove(task.id.as_str());
         lock(&self.unacked).remove(task.id.as_str());
+        self.conclude(request, step, task, result).await
+    }
+
+    /// Stores (once), records and audits a task's result.
+    async fn conclude(
+        &self,
+        request: &Request,
+        step: &Step,
+        task: &mut Task,
+        result: TaskResult,
+    ) -> anyhow::Result<TaskStatus> {
+        lock(&self.waiters).remove(task.id.as_str());
         // The event consumer normally stored the result already; this covers timeouts.
         let finish = finish_of(&result);
         self.store.finish_task(&task.id, &finish).await?;

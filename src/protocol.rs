@@ -203,6 +203,10 @@ pub struct Heartbeat {
     /// How often this agent means to send heartbeats, in seconds (before jitter).
     #[serde(default)]
     pub interval_s: u64,
+    /// The tasks this agent is running now, so a restarted orchestrator can tell which of its
+    /// in-flight tasks are still alive.
+    #[serde(default)]
+    pub running_tasks: Vec<String>,
 }
 
 /// What a machine has free right now.

@@ -752,6 +752,7 @@ impl Store {
                     capacity: None,
                     capacity_reported_at: None,
                     booked: Default::default(),
+                    running_tasks: Vec::new(),
                 })
             })
             .collect()

@@ -73,6 +73,9 @@ pub struct AgentInfo {
     pub capacity_reported_at: Option<DateTime<Utc>>,
     /// What Chiffon has placed on this agent and not seen finish.
     pub booked: Booked,
+    /// The tasks it said it was running in its last heartbeat.
+    #[serde(default)]
+    pub running_tasks: Vec<String>,
 }
 
 /// Resources booked on an agent by steps in flight.
@@ -172,6 +175,7 @@ impl Registry {
                 capacity: None,
                 capacity_reported_at: None,
                 booked: Booked::default(),
+                running_tasks: Vec::new(),
             },
             previous: None,
             window_from: now,
@@ -220,6 +224,7 @@ impl Registry {
     ) -> Option<Transition> {
         let entry = self.entry(id, beat.agent_type, now);
         entry.info.last_heartbeat_at = Some(now);
+        entry.info.running_tasks = beat.running_tasks;
         if entry.info.boot_id != beat.boot_id {
             // A restarted agent: its earlier report says nothing about now.
             entry.previous = None;
@@ -627,6 +632,7 @@ mod tests {
             seq: 0,
             boot_id: "b1".into(),
             interval_s: 30,
+            running_tasks: Vec::new(),
         }
     }
 

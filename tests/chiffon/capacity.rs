@@ -8,14 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chiffon::agent::nvidia::NvidiaSource;
-use chiffon::agent::probe::ProbeConfig;
-use chiffon::agent::{self, AgentConfig};
-use chiffon::model::{AgentId, AgentType, RequestStatus, TaskStatus};
+use chiffon::model::{RequestStatus, TaskStatus};
 use chiffon::orchestrator::registry::Thresholds;
 use serde_json::Value;
 
-use crate::helpers::{Backend, Options, TestApp, ansible_playbook, backends, example_repo};
+use crate::helpers::{Backend, Options, TestAgent, TestApp, backends};
 
 const GIB: u64 = 1024 * 1024 * 1024;
 
@@ -33,80 +30,6 @@ fn record_gpu(dir: &Path, name: &str, total_gib: u64, free_gib: f64) {
     let temp = dir.join("nvml.json.tmp");
     std::fs::write(&temp, json.to_string()).unwrap();
     std::fs::rename(temp, dir.join("nvml.json")).unwrap();
-}
-
-/// One desktop agent: a task on the in-process bus, or a `chiffon agent desktop` process.
-enum Desktop {
-    Task(tokio::task::JoinHandle<anyhow::Result<()>>),
-    Process(tokio::process::Child),
-}
-
-impl Desktop {
-    async fn start(app: &TestApp, id: &str, fixture: &Path) -> Self {
-        match app.backend {
-            Backend::Embedded => {
-                let ansible = chiffon::agent::ansible::Ansible::locate_or_install(
-                    Some(&ansible_playbook().await),
-                    &app.data_dir.join(format!("agent-{id}")),
-                )
-                .await
-                .unwrap();
-                let mut extra_vars = serde_json::Map::new();
-                extra_vars.insert(
-                    "homelab_root".into(),
-                    Value::String(app.homelab_root.display().to_string()),
-                );
-                let config = AgentConfig {
-                    agent_type: AgentType::Desktop,
-                    id: AgentId::parse(id).unwrap(),
-                    playbooks: Some(example_repo()),
-                    extra_vars,
-                    heartbeat_interval: Duration::from_secs(1),
-                    probe: ProbeConfig {
-                        system_root: "/".into(),
-                        nvidia: NvidiaSource::Fixture(fixture.to_owned()),
-                    },
-                };
-                // Never told to stop: aborting it is this test's "kill -9".
-                let (_never, stop) = tokio::sync::watch::channel(false);
-                let bus = app.bus.clone();
-                Desktop::Task(tokio::spawn(async move {
-                    let _keep = _never;
-                    agent::run(config, Some(ansible), bus, stop).await
-                }))
-            }
-            Backend::Distributed => {
-                let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
-                    .args(["agent", "desktop", "--id", id, "--amqp-url"])
-                    .arg(app.amqp_url.as_deref().unwrap())
-                    .arg("--config")
-                    .arg(&app.agent_config)
-                    .arg("--gpu-fixture")
-                    .arg(fixture)
-                    .arg("--playbooks")
-                    .arg(example_repo())
-                    .arg("--data-dir")
-                    .arg(app.data_dir.join(format!("agent-{id}")))
-                    .arg("--ansible-playbook")
-                    .arg(ansible_playbook().await)
-                    .kill_on_drop(true)
-                    .spawn()
-                    .unwrap();
-                Desktop::Process(child)
-            }
-        }
-    }
-
-    /// Gone without a goodbye.
-    async fn kill(&mut self) {
-        match self {
-            Desktop::Task(task) => {
-                task.abort();
-                let _ = task.await;
-            }
-            Desktop::Process(child) => child.kill().await.unwrap(),
-        }
-    }
 }
 
 async fn agent(app: &TestApp, id: &str) -> Value {
@@ -201,9 +124,9 @@ async fn scenario(backend: Backend) {
     record_gpu(&mid, "NVIDIA GeForce RTX 3060", 12, 11.0);
     record_gpu(&small, "NVIDIA GeForce RTX 3070", 8, 6.0);
     let mut agents = vec![
-        Desktop::start(&app, "desk-big", &big).await,
-        Desktop::start(&app, "desk-mid", &mid).await,
-        Desktop::start(&app, "desk-small", &small).await,
+        TestAgent::desktop(&app, "desk-big", &big).await,
+        TestAgent::desktop(&app, "desk-mid", &mid).await,
+        TestAgent::desktop(&app, "desk-small", &small).await,
     ];
     app.wait_until_agents_online(3).await;
     eventually(Duration::from_secs(10), "all three report", || async {
@@ -295,7 +218,7 @@ async fn scenario(backend: Backend) {
     );
     eprintln!("{backend:?}: killed agent offline after {took:?}");
     // Back: online again on its first heartbeat.
-    agents[1] = Desktop::start(&app, "desk-mid", &mid).await;
+    agents[1] = TestAgent::desktop(&app, "desk-mid", &mid).await;
     eventually(
         Duration::from_secs(15),
         "restarted agent online",

@@ -530,3 +530,103 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// An agent a test runs itself, so it outlives server restarts and can be killed: a task on
+/// the in-process bus, or a `chiffon agent` process over RabbitMQ. Both run playbooks from the
+/// example repository with a 1 s heartbeat.
+pub enum TestAgent {
+    Task(tokio::task::JoinHandle<anyhow::Result<()>>),
+    Process(tokio::process::Child),
+}
+
+impl TestAgent {
+    /// A desktop agent whose NVIDIA GPUs are read from recorded NVML data in `gpu_fixture`.
+    pub async fn desktop(app: &TestApp, id: &str, gpu_fixture: &Path) -> Self {
+        Self::start(
+            app,
+            chiffon::model::AgentType::Desktop,
+            id,
+            Some(gpu_fixture),
+        )
+        .await
+    }
+
+    pub async fn infra(app: &TestApp, id: &str) -> Self {
+        Self::start(app, chiffon::model::AgentType::Infra, id, None).await
+    }
+
+    async fn start(
+        app: &TestApp,
+        agent_type: chiffon::model::AgentType,
+        id: &str,
+        gpu_fixture: Option<&Path>,
+    ) -> Self {
+        use chiffon::agent::nvidia::NvidiaSource;
+        match app.backend {
+            Backend::Embedded => {
+                let ansible = Ansible::locate_or_install(
+                    Some(&ansible_playbook().await),
+                    &app.data_dir.join(format!("agent-{id}")),
+                )
+                .await
+                .expect("ansible");
+                let mut extra_vars = serde_json::Map::new();
+                extra_vars.insert(
+                    "homelab_root".into(),
+                    Value::String(app.homelab_root.display().to_string()),
+                );
+                let config = chiffon::agent::AgentConfig {
+                    agent_type,
+                    id: chiffon::model::AgentId::parse(id).expect("agent id"),
+                    playbooks: Some(example_repo()),
+                    extra_vars,
+                    heartbeat_interval: Duration::from_secs(1),
+                    probe: chiffon::agent::probe::ProbeConfig {
+                        system_root: "/".into(),
+                        nvidia: match gpu_fixture {
+                            Some(dir) => NvidiaSource::Fixture(dir.to_owned()),
+                            None => NvidiaSource::Off,
+                        },
+                    },
+                };
+                // Never told to stop: aborting the task is this agent's "kill -9".
+                let (keep, stop) = tokio::sync::watch::channel(false);
+                let bus = app.bus.clone();
+                TestAgent::Task(tokio::spawn(async move {
+                    let _keep = keep;
+                    chiffon::agent::run(config, Some(ansible), bus, stop).await
+                }))
+            }
+            Backend::Distributed => {
+                let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"));
+                command
+                    .args(["agent", agent_type.as_str(), "--id", id, "--amqp-url"])
+                    .arg(app.amqp_url.as_deref().expect("RabbitMQ"))
+                    .arg("--config")
+                    .arg(&app.agent_config)
+                    .arg("--playbooks")
+                    .arg(example_repo())
+                    .arg("--data-dir")
+                    .arg(app.data_dir.join(format!("agent-{id}")))
+                    .arg("--ansible-playbook")
+                    .arg(ansible_playbook().await)
+                    .kill_on_drop(true);
+                if let Some(dir) = gpu_fixture {
+                    command.arg("--gpu-fixture").arg(dir);
+                }
+                TestAgent::Process(command.spawn().expect("start chiffon agent"))
+            }
+        }
+    }
+
+    /// Gone without a goodbye.
+    pub async fn kill(&mut self) {
+        match self {
+            TestAgent::Task(task) => {
+                task.abort();
+                let _ = task.await;
+            }
+            TestAgent::Process(child) => child.kill().await.expect("kill the agent"),
+        }
+    }
+}

@@ -11,5 +11,6 @@ mod cli;
 mod distributed;
 mod full_loop;
 mod helpers;
+mod restart;
 mod store;
 mod tidy;
