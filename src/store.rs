@@ -600,33 +600,6 @@ impl Store {
             .collect())
     }
 
-    /// After a restart nothing is still executing: tasks and requests that were in flight are
-    /// marked failed with the reason, so no work is silently lost. Returns the tasks it closed.
-    pub async fn fail_interrupted(&self, reason: &str) -> anyhow::Result<Vec<TaskId>> {
-        let now = ts(Utc::now());
-        let mut tx = self.pool.begin().await?;
-        let ids: Vec<String> = sqlx::query_scalar(
-            "UPDATE tasks SET status = 'failed', error = $1, outcome = $2, finished_at = $3, updated_at = $4
-             WHERE status IN ('queued', 'dispatched', 'running') RETURNING task_id",
-        )
-        .bind(reason)
-        .bind(format!("failed: {reason}"))
-        .bind(&now)
-        .bind(&now)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE requests SET status = 'failed', reason = $1, updated_at = $2
-             WHERE status IN ('approved', 'running')",
-        )
-        .bind(reason)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(ids.iter().filter_map(|id| TaskId::parse(id)).collect())
-    }
-
     /// Records that the bus message `message_id` was applied. Returns false if it already was
     /// (a redelivery), so the caller skips it.
     pub async fn remember_message(&self, message_id: &str) -> anyhow::Result<bool> {

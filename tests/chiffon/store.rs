@@ -310,28 +310,84 @@ async fn story(store: &Store) {
         ]
     );
 
-    // A restart closes what was in flight, with the reason.
-    let closed = store.fail_interrupted("restarted").await.unwrap();
-    assert_eq!(closed, std::slice::from_ref(&running.id));
-    let interrupted = store.get_task(&running.id).await.unwrap().unwrap();
+    // After a restart the orchestrator finds the requests to resume by status.
+    let resumable = store.requests_in(RequestStatus::Running).await.unwrap();
     assert_eq!(
-        (interrupted.status, interrupted.error.as_deref()),
-        (TaskStatus::Failed, Some("restarted"))
+        resumable.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        [&first.id]
     );
-    assert_eq!(
-        store.get_request(&first.id).await.unwrap().unwrap().status,
-        RequestStatus::Failed
+    assert!(
+        store
+            .requests_in(RequestStatus::Paused)
+            .await
+            .unwrap()
+            .is_empty()
     );
 
-    let (requests, tasks) = store.status_counts().await.unwrap();
+    // Agents: a status change stores the agent's row and the change; both read back.
+    let mut agent = chiffon::orchestrator::AgentInfo {
+        id: "desk-1".into(),
+        agent_type: chiffon::model::AgentType::Desktop,
+        status: chiffon::model::AgentState::Online,
+        status_reason: "said hello".into(),
+        status_since: Utc::now(),
+        host: "tower".into(),
+        version: "0.1.0".into(),
+        boot_id: "b1".into(),
+        last_heartbeat_at: Some(Utc::now()),
+        capacity: None,
+        capacity_reported_at: None,
+        booked: Default::default(),
+        running_tasks: Vec::new(),
+    };
+    let change = |from, to, reason: &str| chiffon::orchestrator::registry::Transition {
+        agent_id: "desk-1".into(),
+        from,
+        to,
+        reason: reason.into(),
+        at: Utc::now(),
+    };
+    use chiffon::model::AgentState::{Offline, Online};
+    store
+        .record_agent_transition(&agent, &change(Some(Offline), Online, "said hello"))
+        .await
+        .unwrap();
+    agent.status = Offline;
+    agent.status_reason = "no heartbeat for 75 s".into();
+    store
+        .record_agent_transition(
+            &agent,
+            &change(Some(Online), Offline, "no heartbeat for 75 s"),
+        )
+        .await
+        .unwrap();
+    // (The server's own local agents are in this database too.)
+    let loaded = store.load_agents().await.unwrap();
+    let desk = loaded.iter().find(|a| a.id == "desk-1").unwrap();
+    assert_eq!((desk.status, desk.host.as_str()), (Offline, "tower"));
+    let history = store.agent_events("desk-1", 10).await.unwrap();
     assert_eq!(
-        requests,
-        [("failed".to_owned(), 1), ("rejected".to_owned(), 1)]
+        history.iter().map(|c| c.to).collect::<Vec<_>>(),
+        [Offline, Online],
+        "newest first"
     );
+
+    // The dispatch queue's pauses and resumes; the newest is its state.
+    let paused = store
+        .record_queue_event("paused", "no GPU has 8 GB free", Utc::now())
+        .await
+        .unwrap();
+    store.set_queue_event_audit(paused, "abc123").await.unwrap();
+    let resumed = store
+        .record_queue_event("resumed", "room again", Utc::now())
+        .await
+        .unwrap();
+    let events = store.queue_events(10).await.unwrap();
     assert_eq!(
-        tasks,
-        [("failed".to_owned(), 2), ("succeeded".to_owned(), 1)]
+        events.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [resumed, paused]
     );
+    assert_eq!(events[1].audit_commit.as_deref(), Some("abc123"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
