@@ -183,13 +183,14 @@ fn main() {
          | process | mean RSS (MiB) | peak RSS (MiB) | CPU (of one core) | child processes (max) |\n\
          |---|---|---|---|---|\n{agent_row}{node_row}\n\
          Target: ≤ 15 MiB RSS and ≤ 0.05 % of a core, no child processes. Ratios to node_exporter: \
-         RSS {:.2}×, CPU {:.2}×.\n\n",
+         peak RSS {:.2}×, CPU {}.\n\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         agent_peak / node_peak,
         if node_cpu > 0.0 {
-            agent_cpu / node_cpu
+            format!("{:.2}×", agent_cpu / node_cpu)
         } else {
-            f64::NAN
+            "not comparable (node_exporter used less than one 10 ms clock tick in the whole run)"
+                .to_owned()
         },
     );
     print!("{section}");
