@@ -311,3 +311,73 @@ async fn scenario(backend: Backend) {
     }
     app.stop().await;
 }
+
+/// A desktop agent with a long heartbeat interval still reports at once when it starts, early
+/// when a GPU's free memory moves by more than 1 GiB, not for a small move, and says goodbye
+/// when stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gpu_memory_change_is_reported_before_the_next_heartbeat_is_due() {
+    use chiffon::agent::{AgentConfig, nvidia::NvidiaSource, probe::ProbeConfig};
+    use chiffon::bus::{Bus, Queue};
+    use chiffon::model::{AgentId, AgentType};
+    use chiffon::protocol::{Envelope, Heartbeat, Message};
+
+    let fixture = tempfile::tempdir().unwrap();
+    record_gpu(fixture.path(), "NVIDIA GeForce RTX 4090", 24, 20.0);
+    let bus = Bus::in_process();
+    let mut beats = bus.consume(&Queue::Heartbeats);
+    let mut events = bus.consume(&Queue::Events);
+    let config = AgentConfig {
+        agent_type: AgentType::Desktop,
+        id: AgentId::parse("desk-early").unwrap(),
+        playbooks: None,
+        extra_vars: serde_json::Map::new(),
+        heartbeat_interval: Duration::from_secs(600),
+        probe: ProbeConfig {
+            system_root: "/".into(),
+            nvidia: NvidiaSource::Fixture(fixture.path().to_owned()),
+        },
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let agent = tokio::spawn(chiffon::agent::run(config, None, bus.clone(), stopped));
+    let mut next_beat = async |within: Duration| -> Option<Heartbeat> {
+        let delivery = tokio::time::timeout(within, beats.next()).await.ok()??;
+        match Envelope::decode(&delivery.body).unwrap().message {
+            Message::Heartbeat(beat) => Some(beat),
+            other => panic!("not a heartbeat: {other:?}"),
+        }
+    };
+    let first = next_beat(Duration::from_secs(5))
+        .await
+        .expect("a heartbeat at start-up");
+    assert_eq!(first.seq, 0);
+    assert_eq!(first.capacity.gpus[0].vram_free_mb, 20 * 1024);
+
+    // 10 GiB taken: reported within one GPU check (5 s), not at the 10-minute interval.
+    record_gpu(fixture.path(), "NVIDIA GeForce RTX 4090", 24, 10.0);
+    let early = next_beat(Duration::from_secs(8))
+        .await
+        .expect("an early heartbeat");
+    assert_eq!(early.seq, 1);
+    assert_eq!(early.capacity.gpus[0].vram_free_mb, 10 * 1024);
+    assert_eq!(early.boot_id, first.boot_id);
+
+    // 200 MiB is noise: no heartbeat for it.
+    record_gpu(fixture.path(), "NVIDIA GeForce RTX 4090", 24, 9.8);
+    assert!(next_beat(Duration::from_secs(7)).await.is_none());
+
+    stop.send(true).unwrap();
+    agent.await.unwrap().unwrap();
+    let mut kinds = Vec::new();
+    while let Ok(Some(delivery)) =
+        tokio::time::timeout(Duration::from_millis(200), events.next()).await
+    {
+        kinds.push(
+            Envelope::decode(&delivery.body)
+                .unwrap()
+                .message
+                .type_name(),
+        );
+    }
+    assert_eq!(kinds, ["hello", "goodbye"]);
+}
