@@ -603,7 +603,12 @@ impl Core {
     /// Waits until an agent has room for `step`, pausing the dispatch queue (and the
     /// request) meanwhile; see `registry` for the formula. A paused queue resumes only when
     /// an agent fits the step on two consecutive reports.
-    async fn wait_for_room(&self, request: &Request, step: &Step) -> anyhow::Result<Placement> {
+    async fn wait_for_room(
+        &self,
+        request: &Request,
+        step: &Step,
+        passed_over: &[String],
+    ) -> anyhow::Result<Placement> {
         let mut request_paused = request.status == RequestStatus::Paused;
         loop {
             // Registered before looking, so a report that arrives in between still wakes us.
@@ -615,7 +620,13 @@ impl Core {
                 let registry = lock(&self.registry);
                 let now = Utc::now();
                 registry
-                    .place(step.agent_type, &step.resources, queue_paused, now)
+                    .place(
+                        step.agent_type,
+                        &step.resources,
+                        passed_over,
+                        queue_paused,
+                        now,
+                    )
                     .map_err(|why| {
                         if registry.all_full(step.agent_type, &step.resources, now) {
                             format!(
@@ -806,29 +817,62 @@ impl Core {
     /// Dispatches one step and waits for its result (or a timeout), then audits it.
     async fn run_step(&self, request: &Request, step: &Step) -> anyhow::Result<TaskStatus> {
         let needs_room = step.resources.gpu_vram_gb > 0.0 || step.resources.cpu_cores > 0.0;
-        let placement = if needs_room {
-            Some(self.wait_for_room(request, step).await?)
-        } else {
-            None
-        };
-        let mut task = Self::new_task(request, step, TaskStatus::Queued);
-        self.store.insert_task(&task).await?;
-        self.emit_task(&task);
-        if let Some(placement) = &placement {
-            lock(&self.registry).book(task.id.as_str(), placement, &step.resources);
-            tracing::info!(task = %task.id, agent = %placement.agent_id, "placed by capacity: {}", placement.reason);
-            let event = crate::protocol::ExecEvent {
-                kind: "placement".to_owned(),
-                msg: Some(format!("sent to {}", placement.reason)),
-                ..Default::default()
+        // Agents that let a placed task down (no ack in time, or a refusal): the step is sent
+        // to the next agent with room, at most twice.
+        let mut passed_over: Vec<String> = Vec::new();
+        loop {
+            let placement = if needs_room {
+                Some(self.wait_for_room(request, step, &passed_over).await?)
+            } else {
+                None
             };
-            self.store.append_event(&task.id, &event).await?;
+            let mut task = Self::new_task(request, step, TaskStatus::Queued);
+            self.store.insert_task(&task).await?;
+            self.emit_task(&task);
+            if let Some(placement) = &placement {
+                lock(&self.registry).book(task.id.as_str(), placement, &step.resources);
+                tracing::info!(task = %task.id, agent = %placement.agent_id, "placed by capacity: {}", placement.reason);
+                let event = crate::protocol::ExecEvent {
+                    kind: "placement".to_owned(),
+                    msg: Some(format!("sent to {}", placement.reason)),
+                    ..Default::default()
+                };
+                self.store.append_event(&task.id, &event).await?;
+            }
+            let status = self
+                .dispatch_and_wait(request, step, &mut task, placement.as_ref())
+                .await;
+            lock(&self.registry).release(task.id.as_str());
+            let status = status?;
+            let Some(placement) = placement else {
+                return Ok(status);
+            };
+            let never_started = self
+                .store
+                .get_task(&task.id)
+                .await?
+                .is_some_and(|t| t.started_at.is_none());
+            if status != TaskStatus::Failed || !never_started || passed_over.len() >= 2 {
+                return Ok(status);
+            }
+            passed_over.push(placement.agent_id.clone());
+            let elsewhere = lock(&self.registry).place(
+                step.agent_type,
+                &step.resources,
+                &passed_over,
+                false,
+                Utc::now(),
+            );
+            match elsewhere {
+                Ok(next) => tracing::warn!(
+                    task = %task.id,
+                    "agent {} did not take the task; sending the step to {}",
+                    placement.agent_id,
+                    next.agent_id
+                ),
+                Err(_) => return Ok(status),
+            }
         }
-        let status = self
-            .dispatch_and_wait(request, step, &mut task, placement.as_ref())
-            .await;
-        lock(&self.registry).release(task.id.as_str());
-        status
     }
 
     /// Sends the task to its agent (the placed one, or any of the step's type) and waits for

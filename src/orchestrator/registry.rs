@@ -358,6 +358,7 @@ impl Registry {
         &self,
         agent_type: AgentType,
         needs: &Resources,
+        passed_over: &[String],
         two_reports: bool,
         now: DateTime<Utc>,
     ) -> Result<Placement, String> {
@@ -369,6 +370,10 @@ impl Registry {
             .filter(|e| e.info.agent_type == agent_type)
         {
             let id = &entry.info.id;
+            if passed_over.contains(id) {
+                skipped.push(format!("{id} did not take it when it was sent there"));
+                continue;
+            }
             if entry.info.status != AgentState::Online {
                 skipped.push(format!("{id} is {}", entry.info.status));
                 continue;
@@ -727,11 +732,11 @@ mod tests {
         registry.heartbeat("pc", beat(&[20000]), at(0));
         assert!(
             registry
-                .place(AgentType::Desktop, &gpu_step(8.0), false, at(59))
+                .place(AgentType::Desktop, &gpu_step(8.0), &[], false, at(59))
                 .is_ok()
         );
         let err = registry
-            .place(AgentType::Desktop, &gpu_step(8.0), false, at(61))
+            .place(AgentType::Desktop, &gpu_step(8.0), &[], false, at(61))
             .unwrap_err();
         assert!(err.contains("no report younger than 60 s"), "{err}");
         assert_eq!(registry.totals(at(61)).unknown, 1);
@@ -744,7 +749,7 @@ mod tests {
         registry.heartbeat("twin", beat(&[6144, 6144]), at(0));
         registry.heartbeat("big", beat(&[10000]), at(0));
         let placed = registry
-            .place(AgentType::Desktop, &gpu_step(8.0), false, at(1))
+            .place(AgentType::Desktop, &gpu_step(8.0), &[], false, at(1))
             .unwrap();
         assert_eq!(
             (placed.agent_id.as_str(), placed.gpu_index),
@@ -754,13 +759,24 @@ mod tests {
         // Booked: 10000 − 8192 − 1228 headroom leaves no room for a second one.
         registry.book("t1", &placed, &gpu_step(8.0));
         let err = registry
-            .place(AgentType::Desktop, &gpu_step(8.0), false, at(1))
+            .place(AgentType::Desktop, &gpu_step(8.0), &[], false, at(1))
             .unwrap_err();
         assert!(err.contains("8192 booked"), "{err}");
+        // An agent that let a step down is passed over for it.
+        let passed = registry
+            .place(
+                AgentType::Desktop,
+                &gpu_step(8.0),
+                &["big".to_owned()],
+                false,
+                at(1),
+            )
+            .unwrap_err();
+        assert!(passed.contains("big did not take it"), "{passed}");
         registry.release("t1");
         assert!(
             registry
-                .place(AgentType::Desktop, &gpu_step(8.0), false, at(1))
+                .place(AgentType::Desktop, &gpu_step(8.0), &[], false, at(1))
                 .is_ok()
         );
     }
@@ -773,18 +789,18 @@ mod tests {
         registry.heartbeat("pc", beat(&[20000]), at(30));
         assert!(
             registry
-                .place(AgentType::Desktop, &gpu_step(8.0), false, at(30))
+                .place(AgentType::Desktop, &gpu_step(8.0), &[], false, at(30))
                 .is_ok()
         );
         assert!(
             registry
-                .place(AgentType::Desktop, &gpu_step(8.0), true, at(30))
+                .place(AgentType::Desktop, &gpu_step(8.0), &[], true, at(30))
                 .is_err()
         );
         registry.heartbeat("pc", beat(&[20000]), at(60));
         assert!(
             registry
-                .place(AgentType::Desktop, &gpu_step(8.0), true, at(60))
+                .place(AgentType::Desktop, &gpu_step(8.0), &[], true, at(60))
                 .is_ok()
         );
     }

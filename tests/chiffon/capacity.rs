@@ -381,3 +381,66 @@ async fn a_gpu_memory_change_is_reported_before_the_next_heartbeat_is_due() {
     }
     assert_eq!(kinds, ["hello", "goodbye"]);
 }
+
+/// A placed step whose agent will not take it goes to the next agent with room: here the
+/// emptiest GPU belongs to a capacity-only agent, which refuses, and the step runs on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_placement_is_sent_to_the_next_agent_with_room() {
+    for backend in backends() {
+        if backend == Backend::Distributed && std::env::var_os("CHIFFON_TEST_AMQP_URL").is_none() {
+            continue;
+        }
+        eprintln!("scenario on {backend:?}");
+        let mut app = TestApp::spawn_with(
+            backend,
+            Options {
+                local_agents: false,
+                heartbeat: Duration::from_secs(1),
+                ..Options::default()
+            },
+        )
+        .await;
+        let fixtures = tempfile::tempdir().unwrap();
+        let (roomy, mid) = (fixtures.path().join("roomy"), fixtures.path().join("mid"));
+        for dir in [&roomy, &mid] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        record_gpu(&roomy, "NVIDIA GeForce RTX 4090", 24, 23.0);
+        record_gpu(&mid, "NVIDIA GeForce RTX 3060", 12, 11.0);
+        let mut agents = vec![
+            TestAgent::capacity_only(&app, "desk-report-only", &roomy).await,
+            TestAgent::desktop(&app, "desk-mid", &mid).await,
+        ];
+        app.wait_until_agents_online(2).await;
+        eventually(Duration::from_secs(10), "both report", || async {
+            ids(&app, "?min_free_vram_gb=8").await.len() == 2
+        })
+        .await;
+        let id = app.request("deploy ollama").await;
+        let (_, view) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            view.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            view.tasks
+        );
+        let (refused, ran) = (&view.tasks[0], &view.tasks[1]);
+        assert_eq!(refused.status, TaskStatus::Failed);
+        assert_eq!(refused.agent_id.as_deref(), Some("desk-report-only"));
+        assert!(
+            refused
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("runs no playbooks"),
+            "{:?}",
+            refused.error
+        );
+        assert_eq!(ran.status, TaskStatus::Succeeded);
+        assert_eq!(ran.agent_id.as_deref(), Some("desk-mid"));
+        for agent in &mut agents {
+            agent.kill().await;
+        }
+        app.stop().await;
+    }
+}

@@ -542,17 +542,18 @@ pub enum TestAgent {
 impl TestAgent {
     /// A desktop agent whose NVIDIA GPUs are read from recorded NVML data in `gpu_fixture`.
     pub async fn desktop(app: &TestApp, id: &str, gpu_fixture: &Path) -> Self {
-        Self::start(
-            app,
-            chiffon::model::AgentType::Desktop,
-            id,
-            Some(gpu_fixture),
-        )
-        .await
+        let desktop = chiffon::model::AgentType::Desktop;
+        Self::start(app, desktop, id, Some(gpu_fixture), true).await
+    }
+
+    /// A desktop agent that only reports capacity (no playbook repository): it refuses work.
+    pub async fn capacity_only(app: &TestApp, id: &str, gpu_fixture: &Path) -> Self {
+        let desktop = chiffon::model::AgentType::Desktop;
+        Self::start(app, desktop, id, Some(gpu_fixture), false).await
     }
 
     pub async fn infra(app: &TestApp, id: &str) -> Self {
-        Self::start(app, chiffon::model::AgentType::Infra, id, None).await
+        Self::start(app, chiffon::model::AgentType::Infra, id, None, true).await
     }
 
     async fn start(
@@ -560,6 +561,7 @@ impl TestAgent {
         agent_type: chiffon::model::AgentType,
         id: &str,
         gpu_fixture: Option<&Path>,
+        playbooks: bool,
     ) -> Self {
         use chiffon::agent::nvidia::NvidiaSource;
         match app.backend {
@@ -578,7 +580,7 @@ impl TestAgent {
                 let config = chiffon::agent::AgentConfig {
                     agent_type,
                     id: chiffon::model::AgentId::parse(id).expect("agent id"),
-                    playbooks: Some(example_repo()),
+                    playbooks: playbooks.then(example_repo),
                     extra_vars,
                     heartbeat_interval: Duration::from_secs(1),
                     probe: chiffon::agent::probe::ProbeConfig {
@@ -594,7 +596,7 @@ impl TestAgent {
                 let bus = app.bus.clone();
                 TestAgent::Task(tokio::spawn(async move {
                     let _keep = keep;
-                    chiffon::agent::run(config, Some(ansible), bus, stop).await
+                    chiffon::agent::run(config, playbooks.then_some(ansible), bus, stop).await
                 }))
             }
             Backend::Distributed => {
@@ -604,13 +606,14 @@ impl TestAgent {
                     .arg(app.amqp_url.as_deref().expect("RabbitMQ"))
                     .arg("--config")
                     .arg(&app.agent_config)
-                    .arg("--playbooks")
-                    .arg(example_repo())
                     .arg("--data-dir")
                     .arg(app.data_dir.join(format!("agent-{id}")))
                     .arg("--ansible-playbook")
                     .arg(ansible_playbook().await)
                     .kill_on_drop(true);
+                if playbooks {
+                    command.arg("--playbooks").arg(example_repo());
+                }
                 if let Some(dir) = gpu_fixture {
                     command.arg("--gpu-fixture").arg(dir);
                 }
