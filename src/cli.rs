@@ -96,6 +96,11 @@ enum Command {
         #[command(subcommand)]
         kind: AgentCommand,
     },
+    /// Work on a playbook repository directly (no server needed).
+    Playbooks {
+        #[command(subcommand)]
+        command: PlaybooksCommand,
+    },
     /// The agent message protocol.
     Protocol {
         #[command(subcommand)]
@@ -180,6 +185,25 @@ struct AgentArgs {
     /// A TOML file with [amqp], [ansible] and [timeouts] sections (see `chiffon config example`).
     #[arg(long, env = "CHIFFON_CONFIG")]
     config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum PlaybooksCommand {
+    /// Suggest improvements: non-idempotent commands, unpinned images, missing restart
+    /// policies and healthchecks, plaintext secrets, unguarded reboots, moving downloads, …
+    Lint {
+        /// The repository (default: the example homelab).
+        dir: Option<PathBuf>,
+        /// An array of {id, rule, file, line, severity, message, diff} instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Skip ansible-lint even when it is installed.
+        #[arg(long)]
+        no_ansible_lint: bool,
+        /// ansible-lint to run. Default: next to CHIFFON_ANSIBLE_PLAYBOOK, else on PATH.
+        #[arg(long, env = "CHIFFON_ANSIBLE_LINT")]
+        ansible_lint: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -368,6 +392,43 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("{}", probe.describe());
             let capacity = probe.sample().await;
             println!("{}", serde_json::to_string_pretty(&capacity)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Playbooks {
+            command:
+                PlaybooksCommand::Lint {
+                    dir,
+                    json,
+                    no_ansible_lint,
+                    ansible_lint,
+                },
+        } => {
+            let dir = match dir {
+                Some(dir) => dir,
+                None => config::example_playbooks()?,
+            };
+            if !dir.is_dir() {
+                anyhow::bail!("{} is not a directory", dir.display());
+            }
+            let mut found = crate::suggest::analyse(&dir);
+            let configured = std::env::var_os("CHIFFON_ANSIBLE_PLAYBOOK").map(PathBuf::from);
+            let lint = ansible_lint
+                .or_else(|| crate::agent::ansible::find_ansible_lint(configured.as_deref()));
+            match (no_ansible_lint, lint) {
+                (true, _) => {}
+                (false, None) => {
+                    eprintln!("ansible-lint is not installed: only Chiffon's own rules ran");
+                }
+                (false, Some(lint)) => {
+                    let findings = crate::agent::ansible::ansible_lint(&lint, &dir).await?;
+                    crate::suggest::merge_lint(&dir, &mut found, findings);
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&found)?);
+            } else {
+                print!("{}", render::suggestions(&found));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Protocol {

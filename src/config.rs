@@ -308,6 +308,10 @@ impl Database {
 
 /// The example homelab repository: next to the current directory when run from a checkout,
 /// else where the source tree was built.
+pub fn example_playbooks() -> anyhow::Result<PathBuf> {
+    default_playbooks()
+}
+
 fn default_playbooks() -> anyhow::Result<PathBuf> {
     let relative = PathBuf::from("examples/homelab-infra");
     if relative.is_dir() {

@@ -16,3 +16,4 @@ pub mod planner;
 pub mod protocol;
 pub mod redact;
 pub mod store;
+pub mod suggest;

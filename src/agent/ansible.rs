@@ -434,6 +434,108 @@ fn last_error_lines(tail: &VecDeque<String>) -> String {
     pick.join(" ").chars().take(1000).collect()
 }
 
+/// One finding of `ansible-lint -f json` (its Code Climate format).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LintFinding {
+    pub check: String,
+    /// Relative to the repository, as ansible-lint prints it.
+    pub file: String,
+    pub line: usize,
+    /// `info`, `minor`, `major`, `critical` or `blocker`.
+    pub severity: String,
+    pub message: String,
+}
+
+/// `ansible-lint` next to `ansible_playbook` (the same venv), else on PATH.
+pub fn find_ansible_lint(ansible_playbook: Option<&Path>) -> Option<PathBuf> {
+    ansible_playbook
+        .and_then(Path::parent)
+        .map(|dir| dir.join("ansible-lint"))
+        .filter(|p| p.is_file())
+        .or_else(|| find_on_path("ansible-lint"))
+}
+
+/// How long ansible-lint may take over a repository before it is stopped.
+const LINT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Runs `ansible-lint -f json --offline` over `repo` (argument list, clean environment,
+/// stopped after 3 minutes). ansible-lint exits 2 when it finds something; that is a result,
+/// not a failure.
+pub async fn ansible_lint(lint: &Path, repo: &Path) -> anyhow::Result<Vec<LintFinding>> {
+    let scratch = tempfile::tempdir()?;
+    let mut command = Command::new(lint);
+    command
+        .args(["-f", "json", "--offline", "-q"])
+        .current_dir(repo)
+        .env_clear()
+        .env(
+            "PATH",
+            lint.parent().map_or_else(
+                || "/usr/bin:/bin".to_owned(),
+                |dir| format!("{}:/usr/bin:/bin", dir.display()),
+            ),
+        )
+        .env("HOME", scratch.path())
+        .env("LANG", "C.UTF-8")
+        .env("ANSIBLE_LOCAL_TEMP", scratch.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", lint.display()))?;
+    let output = tokio::time::timeout(LINT_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "ansible-lint took longer than {} s; stopped it",
+                LINT_TIMEOUT.as_secs()
+            )
+        })??;
+    if !matches!(output.status.code(), Some(0 | 2)) {
+        anyhow::bail!(
+            "ansible-lint failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    parse_lint(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Reads ansible-lint's JSON: `location` is `{"path", "lines": {"begin"}}` or
+/// `{"path", "positions": {"begin": {"line"}}}`.
+pub fn parse_lint(json: &str) -> anyhow::Result<Vec<LintFinding>> {
+    let json = json.trim();
+    if json.is_empty() {
+        return Ok(Vec::new());
+    }
+    let items: Vec<serde_json::Value> =
+        serde_json::from_str(json).context("ansible-lint did not print a JSON array")?;
+    Ok(items
+        .iter()
+        .map(|item| {
+            let location = &item["location"];
+            let line = location["lines"]["begin"]
+                .as_u64()
+                .or_else(|| location["positions"]["begin"]["line"].as_u64())
+                .unwrap_or(1);
+            LintFinding {
+                check: item["check_name"].as_str().unwrap_or("unknown").to_owned(),
+                file: location["path"].as_str().unwrap_or_default().to_owned(),
+                line: line as usize,
+                severity: item["severity"].as_str().unwrap_or("minor").to_owned(),
+                message: item["description"].as_str().unwrap_or_default().to_owned(),
+            }
+        })
+        .collect())
+}
+
 fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

@@ -311,6 +311,35 @@ pub fn agents(agents: &[AgentInfo]) -> String {
     out
 }
 
+/// Suggestions as a person reads them: where, how bad, why, and the change when there is one.
+pub fn suggestions(found: &[crate::suggest::Suggestion]) -> String {
+    if found.is_empty() {
+        return "No suggestions: nothing the rules look for was found.\n".to_owned();
+    }
+    let mut out = String::new();
+    for s in found {
+        let severity = match s.severity {
+            crate::suggest::Severity::High => "high",
+            crate::suggest::Severity::Medium => "medium",
+            crate::suggest::Severity::Low => "low",
+        };
+        let _ = writeln!(
+            out,
+            "{}:{} [{severity}] {} ({})",
+            s.file, s.line, s.rule, s.id
+        );
+        let _ = writeln!(out, "  {}", s.message);
+        if let Some(diff) = &s.diff {
+            for line in diff.lines() {
+                let _ = writeln!(out, "    {line}");
+            }
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{} suggestion(s).", found.len());
+    out
+}
+
 /// The fleet's totals and the dispatch queue's state, under the agents table.
 pub fn resources(
     totals: &crate::orchestrator::registry::Totals,

@@ -45,6 +45,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/resources", get(resources))
         .route("/queue", get(queue))
         .route("/playbooks", get(list_playbooks))
+        .route("/suggestions", get(suggestions))
         .route("/ws", get(live::websocket))
         .route("/openapi.json", get(openapi))
         .fallback(unknown_route);
@@ -614,6 +615,32 @@ async fn list_playbooks(State(core): State<Arc<Core>>) -> Json<Page<crate::catal
         items: core.catalogue().playbooks.clone(),
         next: None,
     })
+}
+
+/// Improvement suggestions for the playbook repository: Chiffon's rules, plus ansible-lint's
+/// findings when it is installed next to ansible-playbook or on PATH.
+async fn suggestions(
+    State(core): State<Arc<Core>>,
+) -> ApiResult<Json<Page<crate::suggest::Suggestion>>> {
+    let repo = core.config.playbooks.clone();
+    let mut found = {
+        let repo = repo.clone();
+        tokio::task::spawn_blocking(move || crate::suggest::analyse(&repo))
+            .await
+            .map_err(anyhow::Error::from)?
+    };
+    if let Some(lint) =
+        crate::agent::ansible::find_ansible_lint(core.config.ansible_playbook.as_deref())
+    {
+        match crate::agent::ansible::ansible_lint(&lint, &repo).await {
+            Ok(findings) => crate::suggest::merge_lint(&repo, &mut found, findings),
+            Err(error) => tracing::warn!("ansible-lint findings left out: {error:#}"),
+        }
+    }
+    Ok(Json(Page {
+        items: found,
+        next: None,
+    }))
 }
 
 async fn health(State(core): State<Arc<Core>>) -> Response {

@@ -13,4 +13,5 @@ mod full_loop;
 mod helpers;
 mod restart;
 mod store;
+mod suggestions;
 mod tidy;

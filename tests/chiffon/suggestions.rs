@@ -1,0 +1,125 @@
+//! Improvement suggestions, as `chiffon playbooks lint` and `GET /api/v1/suggestions` show
+//! them: Chiffon's rules with lines and diffs, merged with ansible-lint's findings when it is
+//! installed (CI installs it).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+fn fixture() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/messy-homelab")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lint_points_at_each_mistake_with_a_reason_and_a_change() {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args(["playbooks", "lint", "--json"])
+        .arg(fixture())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let found: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let ours: Vec<(String, String, u64)> = found
+        .iter()
+        .filter(|s| !s["rule"].as_str().unwrap().starts_with("ansible-lint/"))
+        .map(|s| {
+            (
+                s["rule"].as_str().unwrap().to_owned(),
+                s["file"].as_str().unwrap().to_owned(),
+                s["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected = [
+        (
+            "default-password",
+            "roles/media/jellyfin/defaults/main.yml",
+            2,
+        ),
+        (
+            "toggle-gates-nothing",
+            "roles/media/jellyfin/defaults/main.yml",
+            3,
+        ),
+        (
+            "command-not-idempotent",
+            "roles/media/jellyfin/tasks/main.yml",
+            3,
+        ),
+        (
+            "command-not-idempotent",
+            "roles/media/jellyfin/tasks/main.yml",
+            6,
+        ),
+        ("restart-in-tasks", "roles/media/jellyfin/tasks/main.yml", 9),
+        (
+            "unconditional-reboot",
+            "roles/media/jellyfin/tasks/main.yml",
+            14,
+        ),
+        ("no-healthcheck", "stacks/gitea/docker-compose.yml", 2),
+        ("no-restart-policy", "stacks/gitea/docker-compose.yml", 2),
+        ("unpinned-image", "stacks/gitea/docker-compose.yml", 3),
+        ("plaintext-secret", "stacks/gitea/docker-compose.yml", 5),
+    ];
+    assert_eq!(
+        ours,
+        expected
+            .iter()
+            .map(|(r, f, l)| (r.to_string(), f.to_string(), *l))
+            .collect::<Vec<_>>()
+    );
+    for suggestion in &found {
+        for field in ["id", "rule", "file", "severity", "message"] {
+            assert!(suggestion[field].is_string(), "{field} in {suggestion}");
+        }
+        assert!(suggestion["line"].as_u64().unwrap() >= 1);
+        // Every diff applies to the file as it is: its removed and context lines are there.
+        if let Some(diff) = suggestion["diff"].as_str() {
+            let text =
+                std::fs::read_to_string(fixture().join(suggestion["file"].as_str().unwrap()))
+                    .unwrap();
+            for line in diff.lines().skip(3) {
+                if let Some(old) = line.strip_prefix(' ').or_else(|| line.strip_prefix('-')) {
+                    assert!(text.lines().any(|l| l == old), "{old:?} not in the file");
+                }
+            }
+        }
+    }
+    let lint: Vec<&str> = found
+        .iter()
+        .filter_map(|s| s["rule"].as_str())
+        .filter(|r| r.starts_with("ansible-lint/"))
+        .collect();
+    if chiffon::agent::ansible::find_ansible_lint(None).is_some() {
+        // Merged, without repeating what Chiffon's own rule already says.
+        assert!(
+            lint.contains(&"ansible-lint/command-instead-of-shell"),
+            "{lint:?}"
+        );
+        assert!(!lint.contains(&"ansible-lint/no-changed-when"), "{lint:?}");
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("ansible-lint is not installed"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_lists_suggestions_for_the_served_repository() {
+    let app = TestApp::spawn_on(crate::helpers::Backend::Embedded).await;
+    let (code, page) = app.get("/api/v1/suggestions").await;
+    assert_eq!(code, 200, "{page}");
+    let items = page["items"].as_array().unwrap();
+    // The example homelab is tidy but for healthchecks.
+    assert!(
+        items
+            .iter()
+            .any(|s| s["rule"] == "no-healthcheck" && s["file"] == "stacks/jellyfin/compose.yml"),
+        "{page}"
+    );
+    assert!(items.iter().all(|s| s["severity"] == "low"), "{page}");
+    app.stop().await;
+}
