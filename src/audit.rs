@@ -109,8 +109,9 @@ impl AuditLog {
     }
 }
 
-/// Adds one file to HEAD's tree and commits it on top of HEAD (or as the root commit).
-fn commit_file(
+/// Adds one file to HEAD's tree and commits it on top of HEAD (or as the root commit), as
+/// Chiffon. Used for the audit repository and for suggestions applied to a playbook repository.
+pub(crate) fn commit_file(
     repo: &gix::Repository,
     file: &str,
     contents: &[u8],

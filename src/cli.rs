@@ -189,6 +189,18 @@ struct AgentArgs {
 
 #[derive(Debug, Subcommand)]
 enum PlaybooksCommand {
+    /// Apply one suggestion's change: patch the file, check it with `ansible-playbook
+    /// --syntax-check`, and commit it to the repository (which must be a git repository).
+    Apply {
+        /// The suggestion's id, from `chiffon playbooks lint`.
+        id: String,
+        /// The repository (default: the example homelab).
+        #[arg(long, env = "CHIFFON_PLAYBOOKS")]
+        playbooks: Option<PathBuf>,
+        /// Path to ansible-playbook. Default: on PATH.
+        #[arg(long, env = "CHIFFON_ANSIBLE_PLAYBOOK")]
+        ansible_playbook: Option<PathBuf>,
+    },
     /// Suggest improvements: non-idempotent commands, unpinned images, missing restart
     /// policies and healthchecks, plaintext secrets, unguarded reboots, moving downloads, …
     Lint {
@@ -392,6 +404,42 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("{}", probe.describe());
             let capacity = probe.sample().await;
             println!("{}", serde_json::to_string_pretty(&capacity)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Playbooks {
+            command:
+                PlaybooksCommand::Apply {
+                    id,
+                    playbooks,
+                    ansible_playbook,
+                },
+        } => {
+            let dir = match playbooks {
+                Some(dir) => dir,
+                None => config::example_playbooks()?,
+            };
+            let ansible = ansible_playbook
+                .or_else(|| {
+                    std::env::var_os("PATH").and_then(|path| {
+                        std::env::split_paths(&path)
+                            .map(|d| d.join("ansible-playbook"))
+                            .find(|p| p.is_file())
+                    })
+                })
+                .context(
+                    "ansible-playbook is needed to check the change: pass --ansible-playbook",
+                )?;
+            let applied =
+                crate::suggest::apply::apply(&dir, &id, &ansible, "chiffon playbooks apply")
+                    .await?;
+            println!(
+                "Applied {} ({}) to {}:{} — commit {}",
+                applied.suggestion.id,
+                applied.suggestion.rule,
+                applied.suggestion.file,
+                applied.suggestion.line,
+                &applied.commit[..12.min(applied.commit.len())]
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Playbooks {

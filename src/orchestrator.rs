@@ -232,6 +232,16 @@ impl Core {
             .clone()
     }
 
+    /// Reads the playbook repository again (after Chiffon changed it).
+    pub fn reload_catalogue(&self) {
+        match Catalogue::discover(&self.config.playbooks) {
+            Ok(catalogue) => {
+                *self.catalogue.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(catalogue);
+            }
+            Err(error) => tracing::warn!("kept the previous playbook catalogue: {error:#}"),
+        }
+    }
+
     pub fn agents(&self) -> Vec<AgentInfo> {
         lock(&self.registry).list(Utc::now())
     }

@@ -4,9 +4,10 @@
 //! mechanical (for example `restart: unless-stopped`); where only a person can choose the
 //! change (which image version to pin), `diff` is absent and the message says what to decide.
 //!
-//! Invariant: reading only. Nothing here writes to the repository or starts a process, and a
-//! vault-encrypted file is never opened past its header.
+//! Invariant: finding suggestions only reads (no writes, no processes), and a vault-encrypted
+//! file is never opened past its header; `apply` is the one place that changes the repository.
 
+pub mod apply;
 pub mod outline;
 
 use std::collections::BTreeSet;

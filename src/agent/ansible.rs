@@ -434,6 +434,59 @@ fn last_error_lines(tail: &VecDeque<String>) -> String {
     pick.join(" ").chars().take(1000).collect()
 }
 
+/// `ansible-playbook --syntax-check` over `playbooks` (relative to `repo`): `Ok(Err(output))`
+/// when Ansible refuses them, `Err` when it could not be run at all.
+pub async fn syntax_check(
+    ansible_playbook: &Path,
+    repo: &Path,
+    playbooks: &[String],
+) -> anyhow::Result<Result<(), String>> {
+    if playbooks.is_empty() {
+        return Ok(Ok(()));
+    }
+    let scratch = tempfile::tempdir()?;
+    let mut command = Command::new(ansible_playbook);
+    command
+        .arg("--syntax-check")
+        .args(playbooks)
+        .current_dir(repo)
+        .env_clear()
+        .env(
+            "PATH",
+            ansible_playbook.parent().map_or_else(
+                || "/usr/bin:/bin".to_owned(),
+                |dir| format!("{}:/usr/bin:/bin", dir.display()),
+            ),
+        )
+        .env("HOME", scratch.path())
+        .env("LANG", "C.UTF-8")
+        .env("ANSIBLE_LOCAL_TEMP", scratch.path())
+        .env("ANSIBLE_NOCOLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", ansible_playbook.display()))?;
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .map_err(|_| anyhow::anyhow!("the syntax check took longer than 120 s; stopped it"))??;
+    if output.status.success() {
+        return Ok(Ok(()));
+    }
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(Err(crate::redact::text(text.trim())
+        .chars()
+        .take(2000)
+        .collect()))
+}
+
 /// One finding of `ansible-lint -f json` (its Code Climate format).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LintFinding {

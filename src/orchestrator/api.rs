@@ -46,6 +46,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/queue", get(queue))
         .route("/playbooks", get(list_playbooks))
         .route("/suggestions", get(suggestions))
+        .route("/suggestions/{id}/apply", post(apply_suggestion))
         .route("/ws", get(live::websocket))
         .route("/openapi.json", get(openapi))
         .fallback(unknown_route);
@@ -641,6 +642,48 @@ async fn suggestions(
         items: found,
         next: None,
     }))
+}
+
+/// Applies one suggestion to the served repository: patched, syntax-checked, committed.
+async fn apply_suggestion(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::suggest::apply::Applied>> {
+    use crate::suggest::apply::ApplyError;
+    let ansible = core.config.ansible_playbook.clone().or_else(|| {
+        let venv = core
+            .config
+            .data_dir
+            .join("ansible-venv/bin/ansible-playbook");
+        venv.is_file().then_some(venv)
+    });
+    let Some(ansible) = ansible else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ansible_unavailable",
+            "ansible-playbook is needed to check the change; configure ansible.playbook_bin",
+        ));
+    };
+    let applied = crate::suggest::apply::apply(
+        &core.config.playbooks,
+        &id,
+        &ansible,
+        "POST /api/v1/suggestions/{id}/apply",
+    )
+    .await
+    .map_err(|error| {
+        let (status, code) = match &error {
+            ApplyError::NotFound(_) => (StatusCode::NOT_FOUND, "suggestion_not_found"),
+            ApplyError::NoDiff(..) => (StatusCode::UNPROCESSABLE_ENTITY, "no_automatic_change"),
+            ApplyError::Stale(_) => (StatusCode::CONFLICT, "file_changed"),
+            ApplyError::CheckFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "check_failed"),
+            ApplyError::Repository(_) => (StatusCode::CONFLICT, "repository_not_ready"),
+            ApplyError::Other(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        ApiError::new(status, code, error.to_string())
+    })?;
+    core.reload_catalogue();
+    Ok(Json(applied))
 }
 
 async fn health(State(core): State<Arc<Core>>) -> Response {

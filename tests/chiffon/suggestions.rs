@@ -123,3 +123,121 @@ async fn the_api_lists_suggestions_for_the_served_repository() {
     assert!(items.iter().all(|s| s["severity"] == "low"), "{page}");
     app.stop().await;
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn chiffon(args: &[&str], repo: &Path) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args(args)
+        .arg("--playbooks")
+        .arg(repo)
+        .arg("--ansible-playbook")
+        .arg(crate::helpers::ansible_playbook().await)
+        .output()
+        .await
+        .unwrap()
+}
+
+async fn suggestions(repo: &Path) -> Vec<Value> {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args(["playbooks", "lint", "--no-ansible-lint", "--json"])
+        .arg(repo)
+        .output()
+        .await
+        .unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn id_of(found: &[Value], rule: &str) -> String {
+    found.iter().find(|s| s["rule"] == rule).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_suggestion_is_applied_checked_and_committed() {
+    // A git repository of the untidy fixture, as a homelab keeps its playbooks.
+    let scratch = tempfile::tempdir().unwrap();
+    let repo = scratch.path().join("homelab");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(fixture())
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "homelab"]);
+
+    let found = suggestions(&repo).await;
+    let restart = id_of(&found, "no-restart-policy");
+    let out = chiffon(&["playbooks", "apply", &restart], &repo).await;
+    assert!(out.status.success(), "{out:?}");
+    let compose = std::fs::read_to_string(repo.join("stacks/gitea/docker-compose.yml")).unwrap();
+    assert!(
+        compose.contains("    image: gitea/gitea:latest\n    restart: unless-stopped\n"),
+        "{compose}"
+    );
+    let subject = git(&repo, &["log", "-1", "--format=%s%n%an"]);
+    assert!(
+        subject.starts_with(&format!("Apply suggestion {restart} (no-restart-policy)")),
+        "{subject}"
+    );
+    assert!(subject.contains("Chiffon"), "{subject}");
+    assert_eq!(
+        git(&repo, &["status", "--porcelain"]),
+        "",
+        "committed, nothing left over"
+    );
+
+    // Applied once: the same id is gone now.
+    let again = chiffon(&["playbooks", "apply", &restart], &repo).await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("list the suggestions again"));
+
+    // A role change is checked with ansible-playbook --syntax-check, then committed.
+    let toggle = id_of(&found, "toggle-gates-nothing");
+    let out = chiffon(&["playbooks", "apply", &toggle], &repo).await;
+    assert!(out.status.success(), "{out:?}");
+    let defaults =
+        std::fs::read_to_string(repo.join("roles/media/jellyfin/defaults/main.yml")).unwrap();
+    assert!(!defaults.contains("jellyfin_hwaccel_enabled"), "{defaults}");
+
+    // No automatic change for an image pin: refused with the reason, nothing touched.
+    let pin = id_of(&found, "unpinned-image");
+    let out = chiffon(&["playbooks", "apply", &pin], &repo).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no automatic change"),
+        "{out:?}"
+    );
+
+    // Someone's staged work is never swept into Chiffon's commit.
+    std::fs::write(
+        repo.join("site.yml"),
+        "---\n- name: Media\n  hosts: media\n",
+    )
+    .unwrap();
+    git(&repo, &["add", "site.yml"]);
+    let reboot = id_of(&suggestions(&repo).await, "unconditional-reboot");
+    let out = chiffon(&["playbooks", "apply", &reboot], &repo).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("staged changes"),
+        "{out:?}"
+    );
+    let tasks = std::fs::read_to_string(repo.join("roles/media/jellyfin/tasks/main.yml")).unwrap();
+    assert!(!tasks.contains("reboot_required"), "left as it was");
+}
