@@ -99,6 +99,15 @@ impl Bus {
         }
     }
 
+    /// Whether `agent`'s own queue has a consumer now: `None` when the bus cannot tell (the
+    /// broker is down), which must not be read as "gone".
+    pub async fn agent_connected(&self, agent: &AgentId) -> Option<bool> {
+        match self {
+            Bus::InProcess(bus) => Some(bus.has_consumer(agent)),
+            Bus::Amqp(bus) => bus.has_consumer(&Queue::Agent(agent.clone())).await.ok(),
+        }
+    }
+
     /// A short description for `/health`.
     pub fn describe(&self) -> &'static str {
         match self {

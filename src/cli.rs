@@ -189,6 +189,24 @@ struct AgentArgs {
 
 #[derive(Debug, Subcommand)]
 enum PlaybooksCommand {
+    /// Write a playbook and role that deploy a service with docker compose (pinned image,
+    /// restart policy, healthcheck, idempotent). Never overwrites a file.
+    Template {
+        /// The service name: lowercase letters, digits and '-'.
+        service: String,
+        /// The image with a version tag, e.g. gitea/gitea:1.22.3.
+        #[arg(long)]
+        image: String,
+        /// The port the service listens on.
+        #[arg(long)]
+        port: u16,
+        /// Inventory group or host pattern to deploy to.
+        #[arg(long, default_value = "docker_hosts")]
+        hosts: String,
+        /// The repository to write into (default: the example homelab).
+        #[arg(long, env = "CHIFFON_PLAYBOOKS")]
+        playbooks: Option<PathBuf>,
+    },
     /// Apply one suggestion's change: patch the file, check it with `ansible-playbook
     /// --syntax-check`, and commit it to the repository (which must be a git repository).
     Apply {
@@ -404,6 +422,31 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("{}", probe.describe());
             let capacity = probe.sample().await;
             println!("{}", serde_json::to_string_pretty(&capacity)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Playbooks {
+            command:
+                PlaybooksCommand::Template {
+                    service,
+                    image,
+                    port,
+                    hosts,
+                    playbooks,
+                },
+        } => {
+            let dir = match playbooks {
+                Some(dir) => dir,
+                None => config::example_playbooks()?,
+            };
+            let spec = crate::template::TemplateSpec {
+                service,
+                image,
+                port,
+                hosts,
+            };
+            for file in crate::template::write(&dir, &spec)? {
+                println!("wrote {}", dir.join(file).display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Playbooks {

@@ -17,3 +17,4 @@ pub mod protocol;
 pub mod redact;
 pub mod store;
 pub mod suggest;
+pub mod template;

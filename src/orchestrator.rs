@@ -1434,7 +1434,8 @@ async fn sweep_agents(core: Arc<Core>) {
 }
 
 /// Agents whose bus connection dropped: offline at once, unless a goodbye arrives within a
-/// second (a clean stop closes the connection right after saying goodbye).
+/// second (a clean stop closes the connection right after saying goodbye) or their queue has
+/// a consumer again (a broker restart, a reconnect).
 async fn watch_departures(
     core: Arc<Core>,
     mut departures: tokio::sync::mpsc::UnboundedReceiver<AgentId>,
@@ -1443,6 +1444,16 @@ async fn watch_departures(
         let core = core.clone();
         tokio::spawn(async move {
             tokio::time::sleep(DEPARTURE_GRACE).await;
+            // Only a queue nobody consumes any more means the agent is gone: a broker that is
+            // restarting drops every consumer at once, and they come back by themselves.
+            match core.bus.agent_connected(&agent).await {
+                Some(false) => {}
+                Some(true) => return,
+                None => {
+                    tracing::info!(agent = %agent, "the broker cannot say whether the agent is still connected; leaving it to heartbeats");
+                    return;
+                }
+            }
             let change = lock(&core.registry).connection_lost(agent.as_str(), Utc::now());
             if let Err(error) = core.agent_changed(change).await {
                 tracing::error!("could not record an agent status change: {error:#}");

@@ -395,6 +395,25 @@ impl AmqpBus {
         Ok(rx)
     }
 
+    /// Whether `queue` has a consumer now (a passive declare); an error when the broker cannot
+    /// say (it is down or restarting).
+    pub async fn has_consumer(&self, queue: &Queue) -> anyhow::Result<bool> {
+        let (_, connection) = self.link().await?;
+        let channel = connection.create_channel().await?;
+        let declared = channel
+            .queue_declare(
+                self.queue_name(queue).as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await;
+        let _ = channel.close(200, "checked".into()).await;
+        Ok(declared?.consumer_count() > 0)
+    }
+
     /// Follows `consumer.deleted` events until the connection drops (error) or `tx` closes.
     async fn watch_consumer_events(
         &self,

@@ -9,6 +9,7 @@ use crate::bus::{Delivery, Queue};
 use crate::model::AgentId;
 
 type Watchers = Arc<Mutex<Vec<mpsc::UnboundedSender<AgentId>>>>;
+type ConsumerCounts = Arc<Mutex<HashMap<AgentId, usize>>>;
 
 type Receiver = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>>;
 type Channel = (mpsc::UnboundedSender<Vec<u8>>, Receiver);
@@ -19,6 +20,8 @@ pub struct InProcessBus {
     queues: Arc<Mutex<HashMap<String, Channel>>>,
     /// Told when an agent's own consumer is dropped (its task ended without a goodbye).
     departures: Watchers,
+    /// Live consumers of each agent's own queue.
+    agent_consumers: ConsumerCounts,
 }
 
 impl InProcessBus {
@@ -43,10 +46,31 @@ impl InProcessBus {
         InProcessConsumer {
             receiver: self.queue(queue).1,
             owner: match queue {
-                Queue::Agent(id) => Some((id.clone(), self.departures.clone())),
+                Queue::Agent(id) => {
+                    *self
+                        .agent_consumers
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(id.clone())
+                        .or_default() += 1;
+                    Some((
+                        id.clone(),
+                        self.departures.clone(),
+                        self.agent_consumers.clone(),
+                    ))
+                }
                 _ => None,
             },
         }
+    }
+
+    /// Whether anyone consumes `agent`'s own queue now.
+    pub fn has_consumer(&self, agent: &AgentId) -> bool {
+        self.agent_consumers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(agent)
+            .is_some_and(|n| *n > 0)
     }
 
     pub fn departures(&self) -> mpsc::UnboundedReceiver<AgentId> {
@@ -64,12 +88,19 @@ impl InProcessBus {
 pub struct InProcessConsumer {
     receiver: Receiver,
     /// For an agent's own queue: who to tell when this consumer goes away.
-    owner: Option<(AgentId, Watchers)>,
+    owner: Option<(AgentId, Watchers, ConsumerCounts)>,
 }
 
 impl Drop for InProcessConsumer {
     fn drop(&mut self) {
-        if let Some((agent, watchers)) = &self.owner {
+        if let Some((agent, watchers, counts)) = &self.owner {
+            if let Some(n) = counts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(agent)
+            {
+                *n = n.saturating_sub(1);
+            }
             watchers
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

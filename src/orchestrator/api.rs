@@ -45,6 +45,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/resources", get(resources))
         .route("/queue", get(queue))
         .route("/playbooks", get(list_playbooks))
+        .route("/playbooks/templates", post(create_template))
         .route("/suggestions", get(suggestions))
         .route("/suggestions/{id}/apply", post(apply_suggestion))
         .route("/ws", get(live::websocket))
@@ -642,6 +643,53 @@ async fn suggestions(
         items: found,
         next: None,
     }))
+}
+
+/// `POST /playbooks/templates`: what to generate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateBody {
+    service: String,
+    image: String,
+    port: u16,
+    #[serde(default = "default_template_hosts")]
+    hosts: String,
+}
+
+fn default_template_hosts() -> String {
+    "docker_hosts".to_owned()
+}
+
+/// Writes a playbook + role template into the served repository (never overwriting).
+async fn create_template(
+    State(core): State<Arc<Core>>,
+    ApiJson(body): ApiJson<TemplateBody>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let spec = crate::template::TemplateSpec {
+        service: body.service,
+        image: body.image,
+        port: body.port,
+        hosts: body.hosts,
+    };
+    crate::template::validate(&spec).map_err(|error| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_template",
+            error.to_string(),
+        )
+    })?;
+    let files = crate::template::write(&core.config.playbooks, &spec).map_err(|error| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "template_not_written",
+            format!("{error:#}"),
+        )
+    })?;
+    core.reload_catalogue();
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({"files": files})),
+    ))
 }
 
 /// Applies one suggestion to the served repository: patched, syntax-checked, committed.

@@ -379,8 +379,8 @@ async fn a_broker_restart_mid_playbook_loses_nothing_and_duplicates_nothing() {
     .await
     .expect("the request did not finish after the broker came back");
     assert!(bounced);
-    assert_eq!(outcome, RequestStatus::Succeeded);
     let view = app.client.get_request(&id).await.unwrap();
+    assert_eq!(outcome, RequestStatus::Succeeded, "{:#?}", view.tasks);
     assert_eq!(view.tasks.len(), 1);
     assert_eq!(view.tasks[0].status, TaskStatus::Succeeded);
     // Exactly one audit commit for the task, and one stats event: nothing applied twice.

@@ -241,3 +241,121 @@ async fn an_accepted_suggestion_is_applied_checked_and_committed() {
     let tasks = std::fs::read_to_string(repo.join("roles/media/jellyfin/tasks/main.yml")).unwrap();
     assert!(!tasks.contains("reboot_required"), "left as it was");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_template_passes_every_check_and_is_idempotent() {
+    let scratch = tempfile::tempdir().unwrap();
+    let repo = scratch.path().join("homelab");
+    std::fs::create_dir_all(repo.join("inventory")).unwrap();
+    std::fs::write(
+        repo.join("ansible.cfg"),
+        "[defaults]\ninventory = inventory/hosts.yml\nroles_path = roles\n",
+    )
+    .unwrap();
+    std::fs::write(
+        repo.join("inventory/hosts.yml"),
+        "all:\n  children:\n    docker_hosts:\n      hosts:\n        box:\n          ansible_connection: local\n          ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n",
+    )
+    .unwrap();
+    let ansible = crate::helpers::ansible_playbook().await;
+    let template = |service: &str| {
+        let repo = repo.clone();
+        let service = service.to_owned();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+                .args([
+                    "playbooks",
+                    "template",
+                    &service,
+                    "--image",
+                    "gitea/gitea:1.22.3",
+                ])
+                .args(["--port", "3000", "--playbooks"])
+                .arg(&repo)
+                .output()
+                .await
+                .unwrap()
+        }
+    };
+    let out = template("gitea").await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gitea-deployment.yml"));
+
+    // Ansible accepts it, ansible-lint has nothing to say, and neither do Chiffon's rules.
+    let checked =
+        chiffon::agent::ansible::syntax_check(&ansible, &repo, &["gitea-deployment.yml".into()])
+            .await
+            .unwrap();
+    assert_eq!(checked, Ok(()));
+    if let Some(lint) = chiffon::agent::ansible::find_ansible_lint(Some(&ansible)) {
+        let findings = chiffon::agent::ansible::ansible_lint(&lint, &repo)
+            .await
+            .unwrap();
+        assert!(findings.is_empty(), "{findings:#?}");
+    }
+    assert!(
+        chiffon::suggest::analyse(&repo).is_empty(),
+        "{:#?}",
+        chiffon::suggest::analyse(&repo)
+    );
+
+    // It runs, and a second run changes nothing (no container runtime here: files only).
+    let run = || {
+        let (repo, ansible, root) = (repo.clone(), ansible.clone(), scratch.path().join("root"));
+        async move {
+            let out = tokio::process::Command::new(&ansible)
+                .arg("gitea-deployment.yml")
+                .arg("-e")
+                .arg(format!("homelab_root={}", root.display()))
+                .current_dir(&repo)
+                .output()
+                .await
+                .unwrap();
+            assert!(out.status.success(), "{out:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let first = run().await;
+    assert!(first.contains("changed=2"), "{first}");
+    assert!(
+        scratch
+            .path()
+            .join("root/box/stacks/gitea/compose.yml")
+            .is_file(),
+        "{first}"
+    );
+    let second = run().await;
+    assert!(second.contains("changed=0"), "{second}");
+
+    // Never overwrites.
+    let again = template("gitea").await;
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_refuses_a_template_that_would_be_bad() {
+    let app = TestApp::spawn_on(crate::helpers::Backend::Embedded).await;
+    let (code, body) = app
+        .post(
+            "/playbooks/templates",
+            r#"{"service": "gitea", "image": "gitea/gitea:latest", "port": 3000}"#,
+        )
+        .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (422, Some("invalid_template"))
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not pinned")
+    );
+    assert!(
+        !crate::helpers::example_repo()
+            .join("gitea-deployment.yml")
+            .exists()
+    );
+    app.stop().await;
+}
