@@ -189,6 +189,26 @@ struct AgentArgs {
 
 #[derive(Debug, Subcommand)]
 enum PlaybooksCommand {
+    /// List the deployable units: playbooks, roles (also nested or orphaned), per-service task
+    /// files and compose services, with how to run each.
+    List {
+        /// The repository (default: the example homelab).
+        #[arg(long, env = "CHIFFON_PLAYBOOKS")]
+        playbooks: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which unit deploys what `text` asks for: match, ambiguous or none, ranked with reasons.
+    Match {
+        /// What you want, e.g. "set up the status page".
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+        /// The repository (default: the example homelab).
+        #[arg(long, env = "CHIFFON_PLAYBOOKS")]
+        playbooks: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a playbook and role that deploy a service with docker compose (pinned image,
     /// restart policy, healthcheck, idempotent). Never overwrites a file.
     Template {
@@ -422,6 +442,35 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("{}", probe.describe());
             let capacity = probe.sample().await;
             println!("{}", serde_json::to_string_pretty(&capacity)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Playbooks {
+            command: PlaybooksCommand::List { playbooks, json },
+        } => {
+            let dir = repository(playbooks)?;
+            let units = crate::matcher::units(&dir);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&units)?);
+            } else {
+                print!("{}", render::units(&units));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Playbooks {
+            command:
+                PlaybooksCommand::Match {
+                    text,
+                    playbooks,
+                    json,
+                },
+        } => {
+            let dir = repository(playbooks)?;
+            let found = crate::matcher::find(&crate::matcher::units(&dir), &text.join(" "));
+            if json {
+                println!("{}", serde_json::to_string_pretty(&found)?);
+            } else {
+                print!("{}", render::matched(&found));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Playbooks {
@@ -713,6 +762,18 @@ async fn run_agent(kind: AgentCommand) -> anyhow::Result<ExitCode> {
     };
     crate::agent::run(config, ansible, bus, stopped).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--playbooks DIR`, else the example homelab; it must be a directory.
+fn repository(playbooks: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = match playbooks {
+        Some(dir) => dir,
+        None => config::example_playbooks()?,
+    };
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a directory: pass --playbooks DIR", dir.display());
+    }
+    Ok(dir)
 }
 
 /// Ctrl-C or SIGTERM (systemd's stop).

@@ -311,6 +311,55 @@ pub fn agents(agents: &[AgentInfo]) -> String {
     out
 }
 
+/// The deployable units of a repository, a line each.
+pub fn units(units: &[crate::matcher::Unit]) -> String {
+    let mut out = format!(
+        "{:<9} {:<18} {:<45} {}\n",
+        "KIND", "SERVICE", "PATH", "RUN WITH"
+    );
+    for unit in units {
+        let kind = serde_json::to_value(unit.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let run = unit.entrypoint.as_ref().map_or_else(
+            || "- (no playbook uses it)".to_owned(),
+            |e| {
+                let mut run = e.playbook.clone();
+                if !e.tags.is_empty() {
+                    let _ = write!(run, " --tags {}", e.tags.join(","));
+                }
+                for (key, value) in &e.extra_vars {
+                    let _ = write!(run, " -e {key}={value}");
+                }
+                run
+            },
+        );
+        let _ = writeln!(
+            out,
+            "{kind:<9} {:<18} {:<45} {run}",
+            unit.service, unit.path
+        );
+    }
+    out
+}
+
+/// The answer of `chiffon playbooks match`.
+pub fn matched(found: &crate::matcher::Match) -> String {
+    let mut out = format!("{}\n", found.verdict);
+    if let Some(advice) = &found.advice {
+        let _ = writeln!(out, "{advice}");
+    }
+    for c in &found.candidates {
+        let _ = writeln!(
+            out,
+            "  {:.2}  {} ({:?}, {}): {}",
+            c.score, c.unit.path, c.unit.kind, c.unit.service, c.why
+        );
+    }
+    out
+}
+
 /// Suggestions as a person reads them: where, how bad, why, and the change when there is one.
 pub fn suggestions(found: &[crate::suggest::Suggestion]) -> String {
     if found.is_empty() {

@@ -46,6 +46,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/queue", get(queue))
         .route("/playbooks", get(list_playbooks))
         .route("/playbooks/templates", post(create_template))
+        .route("/playbooks/match", get(match_playbook))
         .route("/suggestions", get(suggestions))
         .route("/suggestions/{id}/apply", post(apply_suggestion))
         .route("/ws", get(live::websocket))
@@ -643,6 +644,31 @@ async fn suggestions(
         items: found,
         next: None,
     }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatchQuery {
+    q: String,
+}
+
+/// Which unit of the served repository deploys what `q` asks for.
+async fn match_playbook(
+    State(core): State<Arc<Core>>,
+    ApiQuery(query): ApiQuery<MatchQuery>,
+) -> ApiResult<Json<crate::matcher::Match>> {
+    if query.q.trim().is_empty() || query.q.len() > 2000 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "q must be 1 to 2000 characters of what you want deployed",
+        ));
+    }
+    let repo = core.config.playbooks.clone();
+    let units = tokio::task::spawn_blocking(move || crate::matcher::units(&repo))
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(Json(crate::matcher::find(&units, &query.q)))
 }
 
 /// `POST /playbooks/templates`: what to generate.

@@ -11,6 +11,7 @@ mod cli;
 mod distributed;
 mod full_loop;
 mod helpers;
+mod matching;
 mod restart;
 mod store;
 mod suggestions;

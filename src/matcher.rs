@@ -1,0 +1,648 @@
+//! Which part of a homelab repository deploys what a person asked for. The repository is read
+//! as deployable units, whatever its layout: playbooks (at the top, under `playbooks/`, or in a
+//! subfolder with its own `ansible.cfg`), roles (also nested, `roles/media/jellyfin`, used by a
+//! playbook or orphaned), per-service task files pulled in by `include_tasks`/`import_tasks`
+//! under a `<app>_enabled` toggle and tags, and compose files (also Jinja templates). A request
+//! is matched against their service names through a synonym table and typo tolerance, and the
+//! answer is `match`, `ambiguous` (two services fit equally) or `none` (with the closest units
+//! and "custom playbook needed").
+//!
+//! Invariant: reads only, and never opens a vault-encrypted file past its header.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::suggest::outline::{self, Node};
+
+/// What a unit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    Playbook,
+    Role,
+    Tasks,
+    Compose,
+}
+
+/// How to run a unit: the playbook, tags and extra variables that reach it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Entrypoint {
+    pub playbook: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub extra_vars: BTreeMap<String, serde_json::Value>,
+}
+
+/// One deployable unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unit {
+    /// File or folder, relative to the repository.
+    pub path: String,
+    pub kind: UnitKind,
+    pub service: String,
+    /// `None` for an orphan role or a compose file no playbook renders.
+    pub entrypoint: Option<Entrypoint>,
+}
+
+/// A ranked candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    #[serde(flatten)]
+    pub unit: Unit,
+    pub score: f64,
+    pub why: String,
+}
+
+/// The answer to "what deploys this".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Match {
+    /// `match`, `ambiguous` or `none`.
+    pub verdict: String,
+    pub candidates: Vec<Candidate>,
+    /// For `none`: what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+}
+
+/// Names people use for services; each group is one service (compared without `-`, `_`, spaces).
+const SYNONYMS: &[&[&str]] = &[
+    &[
+        "uptimekuma",
+        "kuma",
+        "uptimemonitor",
+        "statuspage",
+        "uptime",
+    ],
+    &["homeassistant", "hass"],
+    &["pihole", "adblocker"],
+    &["adguardhome", "adguard"],
+    &["jellyfin", "mediaserver"],
+    &["plex", "mediaserver"],
+    &["portainer", "dockerui"],
+    &["traefik", "reverseproxy"],
+    &["nextcloud", "owncloud", "filesync"],
+    &["vaultwarden", "bitwarden", "passwordmanager"],
+    &["grafana", "dashboards"],
+    &["ollama", "localllm"],
+    &["gitea", "gitserver"],
+];
+
+/// Below this, nothing counts as a match.
+const MATCH_AT: f64 = 0.6;
+/// Two different services this close are a tie.
+const TIE: f64 = 0.05;
+
+fn normalize(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Every deployable unit of the repository at `root`.
+pub fn units(root: &Path) -> Vec<Unit> {
+    let mut units = Vec::new();
+    let mut playbook_dirs = vec![root.to_owned(), root.join("playbooks")];
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() && path.join("ansible.cfg").is_file() {
+                playbook_dirs.push(path.clone());
+                playbook_dirs.push(path.join("playbooks"));
+            }
+        }
+    }
+    // Roles and task files the playbooks reach, with how.
+    let mut reached_roles: BTreeMap<String, Entrypoint> = BTreeMap::new();
+    let mut reached_tasks: BTreeMap<String, (Entrypoint, String)> = BTreeMap::new();
+    let mut rendered: Vec<String> = Vec::new();
+    for dir in &playbook_dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for path in files {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if !(name.ends_with(".yml") || name.ends_with(".yaml")) || !path.is_file() {
+                continue;
+            }
+            let Some(text) = read(&path) else { continue };
+            let plays = outline::parse(&text);
+            if !plays
+                .iter()
+                .any(|p| p.is_item() && p.get("hosts").is_some())
+            {
+                continue;
+            }
+            let relative = relative(root, &path);
+            let stem = name.trim_end_matches(".yml").trim_end_matches(".yaml");
+            units.push(Unit {
+                path: relative.clone(),
+                kind: UnitKind::Playbook,
+                service: service_of_playbook(stem),
+                entrypoint: Some(Entrypoint {
+                    playbook: relative.clone(),
+                    ..Entrypoint::default()
+                }),
+            });
+            for play in &plays {
+                if let Some(roles) = play.get("roles") {
+                    for role in &roles.children {
+                        let name = role
+                            .get("role")
+                            .or_else(|| role.get("name"))
+                            .map_or_else(|| role.scalar().to_owned(), |n| n.scalar().to_owned());
+                        reached_roles.entry(name).or_insert_with(|| Entrypoint {
+                            playbook: relative.clone(),
+                            tags: tags(role),
+                            extra_vars: BTreeMap::new(),
+                        });
+                    }
+                }
+                for section in ["pre_tasks", "tasks", "post_tasks"] {
+                    if let Some(tasks) = play.get(section) {
+                        collect_includes(
+                            &tasks.children,
+                            &relative,
+                            &mut reached_tasks,
+                            &mut reached_roles,
+                        );
+                    }
+                }
+            }
+            rendered.push(text);
+        }
+    }
+    // Roles: any folder with tasks/main.yml under roles/, however deep.
+    let roles_dir = root.join("roles");
+    for role_dir in find_dirs_with(&roles_dir, "tasks/main.yml") {
+        let name = relative(&roles_dir, &role_dir);
+        let leaf = name.rsplit('/').next().unwrap_or(&name).to_owned();
+        let entrypoint = reached_roles
+            .get(&name)
+            .or_else(|| reached_roles.get(&leaf))
+            .cloned();
+        units.push(Unit {
+            path: relative(root, &role_dir),
+            kind: UnitKind::Role,
+            service: leaf,
+            entrypoint,
+        });
+    }
+    // Per-service task files reached by include/import.
+    for (path, (entrypoint, service)) in reached_tasks {
+        if root.join(&path).is_file() {
+            units.push(Unit {
+                path,
+                kind: UnitKind::Tasks,
+                service,
+                entrypoint: Some(entrypoint),
+            });
+        }
+    }
+    // Compose files, one unit per service in them.
+    for file in compose_files(root) {
+        let Some(text) = read(&file) else { continue };
+        let nodes = outline::parse(&text);
+        let Some(services) = nodes.iter().find(|n| n.key.as_deref() == Some("services")) else {
+            continue;
+        };
+        let path = relative(root, &file);
+        for service in services.children.iter().filter_map(|s| s.key.clone()) {
+            units.push(Unit {
+                path: path.clone(),
+                kind: UnitKind::Compose,
+                service,
+                entrypoint: None,
+            });
+        }
+    }
+    units.sort_by(|a, b| (&a.path, a.kind, &a.service).cmp(&(&b.path, b.kind, &b.service)));
+    units.dedup();
+    units
+}
+
+/// `kuma-deployment` → `kuma`; `site` stays `site`.
+fn service_of_playbook(stem: &str) -> String {
+    const ACTIONS: &[&str] = &[
+        "-deployment",
+        "-deploy",
+        "-install",
+        "-config-update",
+        "-config",
+        "-configure",
+        "-upgrade",
+        "-update",
+        "-restart",
+        "-remove",
+        "-uninstall",
+        "-check",
+        "-setup",
+    ];
+    let lower = stem.to_ascii_lowercase();
+    for action in ACTIONS {
+        if let Some(service) = lower.strip_suffix(action) {
+            return service.to_owned();
+        }
+    }
+    lower
+}
+
+fn tags(node: &Node) -> Vec<String> {
+    let Some(tags) = node.get("tags") else {
+        return Vec::new();
+    };
+    if tags.children.is_empty() {
+        tags.scalar()
+            .trim_matches(['[', ']'])
+            .split(',')
+            .map(|t| t.trim().trim_matches(['"', '\'']).to_owned())
+            .filter(|t| !t.is_empty())
+            .collect()
+    } else {
+        tags.children
+            .iter()
+            .map(|t| t.scalar().to_owned())
+            .collect()
+    }
+}
+
+/// `include_tasks`/`import_tasks` (also looped, and in blocks) and `include_role`/`import_role`.
+fn collect_includes(
+    tasks: &[Node],
+    playbook: &str,
+    reached_tasks: &mut BTreeMap<String, (Entrypoint, String)>,
+    reached_roles: &mut BTreeMap<String, Entrypoint>,
+) {
+    for task in tasks.iter().filter(|t| t.is_item()) {
+        for nested in ["block", "rescue", "always"] {
+            if let Some(block) = task.get(nested) {
+                collect_includes(&block.children, playbook, reached_tasks, reached_roles);
+            }
+        }
+        let toggle_vars = |task: &Node| -> BTreeMap<String, serde_json::Value> {
+            let mut vars = BTreeMap::new();
+            if let Some(when) = task.get("when") {
+                let conditions: Vec<String> = if when.children.is_empty() {
+                    vec![when.scalar().to_owned()]
+                } else {
+                    when.children
+                        .iter()
+                        .map(|c| c.scalar().to_owned())
+                        .collect()
+                };
+                for condition in conditions {
+                    let variable = condition.split_whitespace().next().unwrap_or_default();
+                    if variable.ends_with("_enabled") {
+                        vars.insert(variable.to_owned(), serde_json::Value::Bool(true));
+                    }
+                }
+            }
+            vars
+        };
+        for (key, child) in task
+            .children
+            .iter()
+            .filter_map(|c| Some((c.key.as_deref()?, c)))
+        {
+            let short = key.rsplit('.').next().unwrap_or(key);
+            let entrypoint = || Entrypoint {
+                playbook: playbook.to_owned(),
+                tags: tags(task),
+                extra_vars: toggle_vars(task),
+            };
+            match short {
+                "include_tasks" | "import_tasks" => {
+                    let file = child
+                        .get("file")
+                        .map_or_else(|| child.scalar().to_owned(), |f| f.scalar().to_owned());
+                    if file.contains("{{") {
+                        // Looped includes: `tasks/{{ item }}.yml` over a list of names.
+                        for item in loop_items(task) {
+                            let path = file.replace("{{ item }}", &item);
+                            reached_tasks.insert(join(playbook, &path), (entrypoint(), item));
+                        }
+                    } else {
+                        let stem = file.rsplit('/').next().unwrap_or(&file);
+                        let service = stem
+                            .trim_end_matches(".yml")
+                            .trim_end_matches(".yaml")
+                            .to_owned();
+                        reached_tasks.insert(join(playbook, &file), (entrypoint(), service));
+                    }
+                }
+                "include_role" | "import_role" => {
+                    if let Some(name) = child.get("name") {
+                        reached_roles.insert(name.scalar().to_owned(), entrypoint());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn loop_items(task: &Node) -> Vec<String> {
+    let Some(items) = task.get("loop").or_else(|| task.get("with_items")) else {
+        return Vec::new();
+    };
+    if items.children.is_empty() {
+        items
+            .scalar()
+            .trim_matches(['[', ']'])
+            .split(',')
+            .map(|i| i.trim().trim_matches(['"', '\'']).to_owned())
+            .filter(|i| !i.is_empty() && !i.contains("{{"))
+            .collect()
+    } else {
+        items
+            .children
+            .iter()
+            .map(|i| i.scalar().to_owned())
+            .collect()
+    }
+}
+
+/// A path relative to the playbook's folder, made relative to the repository.
+fn join(playbook: &str, file: &str) -> String {
+    let dir = playbook.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in file.split('/') {
+        match part {
+            ".." => {
+                parts.pop();
+            }
+            "." | "" => {}
+            part => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+fn read(path: &Path) -> Option<String> {
+    if std::fs::metadata(path).ok()?.len() > 1024 * 1024 {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    (!text.starts_with("$ANSIBLE_VAULT")).then_some(text)
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Folders under `dir` that contain `marker`, without descending into them.
+fn find_dirs_with(dir: &Path, marker: &str) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if path.join(marker).is_file() {
+                found.push(path);
+            } else {
+                stack.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+fn compose_files(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name == "molecule" {
+                continue;
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            } else if (name.contains("compose") || name.contains("docker-compose"))
+                && [".yml", ".yaml", ".yml.j2", ".yaml.j2"]
+                    .iter()
+                    .any(|e| name.ends_with(e))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// How well `unit` answers `text`, with the reason; 0 when not at all.
+fn score(words: &[String], joined: &str, unit: &Unit) -> (f64, String) {
+    let name = normalize(&unit.service);
+    if name.is_empty() {
+        return (0.0, String::new());
+    }
+    let group = SYNONYMS.iter().find(|g| {
+        g.contains(&name.as_str()) || g.iter().any(|s| name.starts_with(s) && s.len() >= 5)
+    });
+    let mut best = (0.0, String::new());
+    let mut consider = |score: f64, why: String| {
+        if score > best.0 {
+            best = (score, why);
+        }
+    };
+    // Whole words and adjacent pairs ("home assistant" → "homeassistant").
+    let mut phrases: Vec<String> = words.to_vec();
+    phrases.extend(words.windows(2).map(|w| format!("{}{}", w[0], w[1])));
+    phrases.extend(
+        words
+            .windows(3)
+            .map(|w| format!("{}{}{}", w[0], w[1], w[2])),
+    );
+    for phrase in &phrases {
+        if *phrase == name {
+            consider(1.0, format!("names {:?}", unit.service));
+        } else if let Some(group) = group
+            && group.contains(&phrase.as_str())
+        {
+            consider(
+                0.9,
+                format!("{phrase:?} is another name for {:?}", unit.service),
+            );
+        } else if phrase.len() >= 4 && name.len() >= 4 {
+            let distance = edit_distance(phrase, &name);
+            let allowed = if name.len() >= 7 { 2 } else { 1 };
+            if distance <= allowed {
+                consider(
+                    0.85 - 0.05 * distance as f64,
+                    format!("{phrase:?} is close to {:?} (typo)", unit.service),
+                );
+            }
+        }
+    }
+    let nothing_yet = best.0 == 0.0;
+    if nothing_yet && name.len() >= 5 && joined.contains(&name) {
+        return (0.8, format!("mentions {:?}", unit.service));
+    }
+    best
+}
+
+/// Ranks the repository's units for `text`.
+pub fn find(units: &[Unit], text: &str) -> Match {
+    let lowered = text.to_lowercase();
+    let words: Vec<String> = lowered
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(normalize)
+        .collect();
+    let joined = normalize(&lowered);
+    // A configuration change prefers a playbook that configures; anything else one that deploys.
+    let configure = [
+        "config",
+        "configure",
+        "reconfigure",
+        "update",
+        "add",
+        "change",
+    ]
+    .iter()
+    .any(|w| words.iter().any(|x| x == w));
+    let mut candidates: Vec<Candidate> = units
+        .iter()
+        .filter_map(|unit| {
+            let (score, why) = score(&words, &joined, unit);
+            let path = unit.path.to_ascii_lowercase();
+            let fits_action = if configure {
+                path.contains("config")
+            } else {
+                ["deploy", "install", "setup"]
+                    .iter()
+                    .any(|w| path.contains(w))
+            };
+            (score > 0.0).then(|| Candidate {
+                unit: unit.clone(),
+                // Prefer what can be run as is: playbook, then role, tasks, compose.
+                score: score
+                    - 0.01 * unit.kind as u8 as f64
+                    - if unit.entrypoint.is_none() { 0.02 } else { 0.0 }
+                    - if fits_action { 0.0 } else { 0.005 },
+                why,
+            })
+        })
+        .collect();
+    candidates.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.unit.path.cmp(&b.unit.path))
+    });
+    let strong: Vec<&Candidate> = candidates.iter().filter(|c| c.score >= MATCH_AT).collect();
+    match strong.first() {
+        None => {
+            let mut closest: Vec<Candidate> = units
+                .iter()
+                .map(|unit| {
+                    let name = normalize(&unit.service);
+                    let nearest = words
+                        .iter()
+                        .map(|w| edit_distance(w, &name))
+                        .min()
+                        .unwrap_or(usize::MAX);
+                    let similarity = 1.0 - nearest as f64 / name.len().max(1) as f64;
+                    Candidate {
+                        unit: unit.clone(),
+                        score: (similarity.clamp(0.0, 0.59) * 100.0).round() / 100.0,
+                        why: "closest name in the repository, not a match".to_owned(),
+                    }
+                })
+                .collect();
+            closest.sort_by(|a, b| b.score.total_cmp(&a.score));
+            closest.truncate(3);
+            Match {
+                verdict: "none".to_owned(),
+                candidates: closest,
+                advice: Some("custom playbook needed: nothing in this repository deploys it (`chiffon playbooks template` writes a starting point)".to_owned()),
+            }
+        }
+        Some(top) => {
+            let rival = strong.iter().find(|c| {
+                normalize(&c.unit.service) != normalize(&top.unit.service)
+                    && top.score - c.score < TIE
+                    && !same_group(&c.unit.service, &top.unit.service)
+            });
+            Match {
+                verdict: if rival.is_some() {
+                    "ambiguous"
+                } else {
+                    "match"
+                }
+                .to_owned(),
+                candidates: candidates.into_iter().take(5).collect(),
+                advice: None,
+            }
+        }
+    }
+}
+
+fn same_group(a: &str, b: &str) -> bool {
+    let (a, b) = (normalize(a), normalize(b));
+    a.starts_with(&b)
+        || b.starts_with(&a)
+        || SYNONYMS
+            .iter()
+            .any(|g| g.contains(&a.as_str()) && g.contains(&b.as_str()))
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looped_and_relative_includes_resolve() {
+        assert_eq!(join("playbooks/site.yml", "../tasks/a.yml"), "tasks/a.yml");
+        assert_eq!(join("site.yml", "tasks/a.yml"), "tasks/a.yml");
+        let nodes = outline::parse(
+            "- name: each\n  include_tasks: \"tasks/{{ item }}.yml\"\n  loop: [gitea, drone]\n",
+        );
+        let mut tasks = BTreeMap::new();
+        let mut roles = BTreeMap::new();
+        collect_includes(&nodes, "site.yml", &mut tasks, &mut roles);
+        assert_eq!(
+            tasks.keys().collect::<Vec<_>>(),
+            ["tasks/drone.yml", "tasks/gitea.yml"]
+        );
+    }
+}
