@@ -968,6 +968,29 @@ impl Core {
         task.outcome = Some(finish.outcome.clone());
         task.error = finish.error.clone();
         task.resource_usage = finish.resource_usage.clone();
+        if finish.status == TaskStatus::Failed {
+            // What the failure usually means, at the failed task's line (never secrets: the
+            // messages were redacted by the agent and again here).
+            let failures: Vec<crate::protocol::Failure> = result
+                .failures
+                .iter()
+                .map(|f| crate::protocol::Failure {
+                    msg: crate::redact::text(&f.msg).into_owned(),
+                    ..f.clone()
+                })
+                .collect();
+            let found = crate::suggest::runs::from_failures(
+                &self.config.playbooks,
+                step.playbook.as_deref(),
+                &failures,
+                finish.error.as_deref(),
+            );
+            if !found.is_empty() {
+                let value = serde_json::to_value(&found)?;
+                self.store.set_task_suggestions(&task.id, &value).await?;
+                task.suggestions = value;
+            }
+        }
         self.record_history(step, &result, finish.status);
         self.audit_task(request, step, task, Some(&result)).await?;
         Ok(task.status)
@@ -1059,6 +1082,7 @@ impl Core {
                     "limit": step.limit,
                 },
                 "result": result,
+                "suggestions": stored.suggestions,
             }),
         };
         let commit = self.audit.record(entry).await?;

@@ -464,6 +464,21 @@ impl Store {
         Ok(())
     }
 
+    /// Suggestions made from a task's failure (see `suggest::runs`).
+    pub async fn set_task_suggestions(
+        &self,
+        id: &TaskId,
+        suggestions: &serde_json::Value,
+    ) -> anyhow::Result<()> {
+        sqlx::query("UPDATE tasks SET suggestions = $1, updated_at = $2 WHERE task_id = $3")
+            .bind(suggestions.to_string())
+            .bind(ts(Utc::now()))
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     fn task_from_row(row: &AnyRow) -> anyhow::Result<Task> {
         let id: String = row.try_get("task_id")?;
         let request_id: String = row.try_get("request_id")?;

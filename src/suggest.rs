@@ -9,6 +9,7 @@
 
 pub mod apply;
 pub mod outline;
+pub mod runs;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

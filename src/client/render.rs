@@ -250,6 +250,12 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
                         .as_deref()
                         .map_or("-", |c| &c[..c.len().min(12)])
                 );
+                // What the failure usually means, when Chiffon recognised it.
+                for hint in task.suggestions.as_array().into_iter().flatten() {
+                    if let Some(message) = hint["message"].as_str() {
+                        let _ = writeln!(out, "     hint: {message}");
+                    }
+                }
             }
             None => {
                 let _ = writeln!(out, "  {}. {}\n     not run", index + 1, step.title);

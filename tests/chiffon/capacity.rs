@@ -109,6 +109,7 @@ async fn scenario(backend: Backend) {
                 offline_after: Duration::from_secs(30),
                 stale_after: Duration::from_secs(60),
             }),
+            ..Options::default()
         },
     )
     .await;

@@ -352,6 +352,7 @@ async fn a_broker_restart_mid_playbook_loses_nothing_and_duplicates_nothing() {
             heartbeat: Duration::from_secs(10),
             share_broker: false,
             thresholds: None,
+            homelab_root: None,
         },
     )
     .await;

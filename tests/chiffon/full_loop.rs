@@ -206,7 +206,55 @@ async fn a_failing_step_fails_the_request_with_the_playbooks_reason() {
         assert!(task.resource_state_at_failure.is_some());
         assert!(task.audit_commit.is_some());
         assert!(app.rendered_files().is_empty());
+        // A failure Chiffon does not recognise gets no made-up advice.
+        assert_eq!(task.suggestions, serde_json::json!([]));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_chiffon_recognises_comes_with_advice_at_the_failed_task() {
+    // /sys cannot be written to, even as root: the first task that creates a directory fails
+    // with "Operation not permitted".
+    let app = crate::helpers::TestApp::spawn_with(
+        crate::helpers::Backend::Embedded,
+        crate::helpers::Options {
+            homelab_root: Some("/sys/chiffon-test".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let id = app.request("deploy uptime kuma").await;
+    let (_, done) = app.approve_and_wait(&id).await;
+    assert_eq!(done.request.status, RequestStatus::Failed);
+    let task = &done.tasks[0];
+    let hints = task.suggestions.as_array().unwrap();
+    assert_eq!(hints.len(), 1, "{hints:?}");
+    assert_eq!(hints[0]["rule"], "permission-denied");
+    assert_eq!(hints[0]["file"], "roles/compose_stack/tasks/main.yml", "{hints:?} {:?}", task.error);
+    let line = hints[0]["line"].as_u64().unwrap() as usize;
+    let tasks = std::fs::read_to_string(
+        crate::helpers::example_repo().join("roles/compose_stack/tasks/main.yml"),
+    )
+    .unwrap();
+    assert!(
+        tasks
+            .lines()
+            .nth(line - 1)
+            .unwrap()
+            .contains("name: Create the stack directory"),
+        "line {line}"
+    );
+    assert!(
+        hints[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("become: true")
+    );
+    // Stored with the task and in its audit commit.
+    let commit = task.audit_commit.as_deref().unwrap();
+    let entry = app.git(&["show", "--format=", commit]);
+    assert!(entry.contains("permission-denied"), "{entry}");
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

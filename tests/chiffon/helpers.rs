@@ -107,6 +107,8 @@ pub struct Options {
     pub share_broker: bool,
     /// Detection thresholds; default 1.5 and 2.5 heartbeats.
     pub thresholds: Option<Thresholds>,
+    /// Where the playbooks render files instead of a fresh temp dir (to make them fail).
+    pub homelab_root: Option<PathBuf>,
 }
 
 /// Tests that use RabbitMQ hold this for reading; a test that restarts the broker holds it for
@@ -120,6 +122,7 @@ impl Default for Options {
             heartbeat: Duration::from_secs(10),
             share_broker: true,
             thresholds: None,
+            homelab_root: None,
         }
     }
 }
@@ -205,6 +208,7 @@ impl TestApp {
                     heartbeat,
                     share_broker: true,
                     thresholds: None,
+                    homelab_root: None,
                 },
             )
             .await,
@@ -214,7 +218,10 @@ impl TestApp {
     pub async fn spawn_with(backend: Backend, options: Options) -> Self {
         let temp = tempfile::tempdir().expect("temp dir");
         let data_dir = temp.path().join("data");
-        let homelab_root = temp.path().join("homelab");
+        let homelab_root = options
+            .homelab_root
+            .clone()
+            .unwrap_or_else(|| temp.path().join("homelab"));
         let mut extra_vars = serde_json::Map::new();
         extra_vars.insert(
             "homelab_root".into(),
