@@ -60,6 +60,7 @@ pub async fn run(
         config,
         bus,
         running: Mutex::new(HashMap::new()),
+        early_cancels: Mutex::new(HashMap::new()),
         probe: tokio::sync::Mutex::new(probe),
         seq: AtomicU64::new(0),
         boot_id: uuid::Uuid::now_v7().simple().to_string(),
@@ -120,6 +121,8 @@ struct Agent {
     bus: Bus,
     /// Cancel handles of the runs in progress, by task id.
     running: Mutex<HashMap<String, oneshot::Sender<String>>>,
+    /// Cancels that arrived before their task started here (an abort right after the ack).
+    early_cancels: Mutex<HashMap<String, String>>,
     probe: tokio::sync::Mutex<Probe>,
     seq: AtomicU64,
     boot_id: String,
@@ -253,10 +256,25 @@ impl Agent {
             return self.fail(&task, invalid.to_string()).await;
         }
         let (cancel_tx, cancel_rx) = oneshot::channel();
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(task.clone(), cancel_tx);
+        let cancelled = {
+            let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+            let early = self
+                .early_cancels
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&task);
+            if early.is_none() {
+                running.insert(task.clone(), cancel_tx);
+            }
+            early
+        };
+        if let Some(reason) = cancelled {
+            // Cancelled between the ack and now: nothing ran.
+            let mut result =
+                TaskResult::failed(&task, format!("aborted before it started: {reason}"), None);
+            result.outcome = ResultStatus::Aborted;
+            return self.send(Some(&task), Message::Result(result)).await;
+        }
 
         let (events_tx, mut events_rx) = mpsc::unbounded_channel();
         let run = ansible.run(playbooks, &spec, events_tx, cancel_rx);
@@ -402,17 +420,24 @@ async fn control_loop(agent: Arc<Agent>) {
                 message: Message::Cancel(cancel),
                 ..
             }) => {
-                let handle = agent
-                    .running
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&cancel.task_id);
-                match handle {
+                // Both maps under the `running` lock, in the order `execute` takes them, so a
+                // cancel cannot slip between "not running yet" and "started".
+                let mut running = agent.running.lock().unwrap_or_else(|e| e.into_inner());
+                match running.remove(&cancel.task_id) {
                     Some(handle) => {
                         let _ = handle.send(cancel.reason);
                     }
                     None => {
-                        tracing::info!(task = %cancel.task_id, "cancel for a task that is not running here");
+                        // Perhaps acknowledged but not started yet: remembered for a while.
+                        tracing::info!(task = %cancel.task_id, "cancel for a task that is not running here (yet)");
+                        let mut early = agent
+                            .early_cancels
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner());
+                        if early.len() >= 1000 {
+                            early.clear();
+                        }
+                        early.insert(cancel.task_id, cancel.reason);
                     }
                 }
             }

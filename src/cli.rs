@@ -66,6 +66,13 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Stop a running request: the playbook in progress is stopped (SIGTERM, then SIGKILL)
+    /// and ends aborted; steps not started are not run.
+    Abort {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Show one request (with its steps' progress), or the latest requests.
     Status {
         id: Option<String>,
@@ -367,6 +374,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             follow,
             plan_version,
         } => approve(&client()?, &id, plan_version, follow).await,
+        Command::Abort { id, reason } => {
+            let view = client()?.abort(&id, reason.as_deref()).await?;
+            println!(
+                "Aborting request {}: the step in progress is being stopped.\nFollow it with `chiffon status {} --follow`.",
+                view.request.id, view.request.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Reject { id, reason } => {
             let view = client()?.reject(&id, &reason).await?;
             println!(

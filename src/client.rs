@@ -118,6 +118,15 @@ impl Client {
         .await
     }
 
+    pub async fn abort(&self, id: &str, reason: Option<&str>) -> anyhow::Result<RequestView> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/requests/{id}/abort")))
+                .json(&serde_json::json!({ "reason": reason })),
+        )
+        .await
+    }
+
     pub async fn task(&self, id: &str) -> anyhow::Result<TaskView> {
         self.send(self.http.get(self.url(&format!("/tasks/{id}"))))
             .await

@@ -63,6 +63,8 @@ pub struct Core {
     /// When this orchestrator started: agents' heartbeats after it tell which in-flight tasks
     /// survived a restart.
     started_at: chrono::DateTime<Utc>,
+    /// Requests a person asked to abort, with the reason.
+    aborting: Mutex<HashMap<String, String>>,
     /// Requests being executed, stopped with the server.
     executions: Mutex<tokio::task::JoinSet<()>>,
     /// Executors waiting for a task's result, by task id.
@@ -139,6 +141,7 @@ pub async fn serve_on(
         capacity_changed: tokio::sync::Notify::new(),
         paused: Mutex::new(paused),
         executions: Mutex::new(tokio::task::JoinSet::new()),
+        aborting: Mutex::new(HashMap::new()),
         started_at,
         waiters: Mutex::new(HashMap::new()),
         unacked: Mutex::new(HashMap::new()),
@@ -424,6 +427,18 @@ impl Core {
             if outcome.contains_key(&step.id) {
                 continue;
             }
+            let abort = lock(&self.aborting).get(request.id.as_str()).cloned();
+            if let Some(reason) = abort {
+                let status = self
+                    .cancel_step(
+                        &request,
+                        step,
+                        &format!("not run: the request was aborted ({reason})"),
+                    )
+                    .await?;
+                outcome.insert(step.id.clone(), status);
+                continue;
+            }
             if let Some(task) = in_flight.remove(&step.id) {
                 let status = self.adopt(&request, step, task).await?;
                 outcome.insert(step.id.clone(), status);
@@ -446,7 +461,10 @@ impl Core {
             };
             outcome.insert(step.id.clone(), status);
         }
-        let (status, reason) = if outcome.values().all(|s| *s == TaskStatus::Succeeded) {
+        let aborted_by = lock(&self.aborting).remove(request.id.as_str());
+        let (status, reason) = if let Some(why) = aborted_by {
+            (RequestStatus::Aborted, Some(format!("aborted: {why}")))
+        } else if outcome.values().all(|s| *s == TaskStatus::Succeeded) {
             (RequestStatus::Succeeded, None)
         } else if outcome.values().any(|s| *s == TaskStatus::Aborted) {
             (
@@ -618,13 +636,17 @@ impl Core {
         request: &Request,
         step: &Step,
         passed_over: &[String],
-    ) -> anyhow::Result<Placement> {
+    ) -> anyhow::Result<Option<Placement>> {
         let mut request_paused = request.status == RequestStatus::Paused;
         loop {
             // Registered before looking, so a report that arrives in between still wakes us.
             let notified = self.capacity_changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            let abort = lock(&self.aborting).get(request.id.as_str()).cloned();
+            if abort.is_some() {
+                return Ok(None);
+            }
             let queue_paused = self.paused().is_some();
             let decision = {
                 let registry = lock(&self.registry);
@@ -664,7 +686,7 @@ impl Core {
                         )
                         .await?;
                     }
-                    return Ok(placement);
+                    return Ok(Some(placement));
                 }
                 Err(why) => {
                     let reason = format!(
@@ -731,6 +753,62 @@ impl Core {
             at: now,
         });
         Ok(())
+    }
+
+    /// Stops a running request: the step in progress is cancelled on its agent (SIGTERM to
+    /// the playbook, then SIGKILL) and ends `aborted`; steps not started are not run. Returns
+    /// false when the request is not approved, running or paused.
+    pub async fn abort(&self, request: &Request, reason: &str) -> anyhow::Result<bool> {
+        if !matches!(
+            request.status,
+            RequestStatus::Approved | RequestStatus::Running | RequestStatus::Paused
+        ) {
+            return Ok(false);
+        }
+        lock(&self.aborting).insert(request.id.to_string(), reason.to_owned());
+        tracing::warn!(request = %request.id, "abort requested: {reason}");
+        // The task in progress, if an agent has it.
+        let running: Vec<(String, String)> = lock(&self.running)
+            .iter()
+            .map(|(task, agent)| (task.clone(), agent.clone()))
+            .collect();
+        for (task_id, agent) in running {
+            let Some(id) = TaskId::parse(&task_id) else {
+                continue;
+            };
+            let ours = self
+                .store
+                .get_task(&id)
+                .await?
+                .is_some_and(|t| t.request_id == request.id);
+            if ours {
+                self.send_cancel(&task_id, &agent, reason).await;
+            }
+        }
+        // A step waiting for room looks again, and sees the abort.
+        self.capacity_changed.notify_waiters();
+        Ok(true)
+    }
+
+    async fn send_cancel(&self, task_id: &str, agent: &str, reason: &str) {
+        let Some(agent) = AgentId::parse(agent) else {
+            return;
+        };
+        let envelope = Envelope::new(
+            "orchestrator",
+            Some(task_id.to_owned()),
+            Message::Cancel(crate::protocol::Cancel {
+                task_id: task_id.to_owned(),
+                reason: reason.to_owned(),
+            }),
+        );
+        if let Err(error) = self
+            .bus
+            .publish(&Queue::Agent(agent), envelope.encode())
+            .await
+        {
+            tracing::error!(task = %task_id, "could not send the cancel: {error:#}");
+        }
     }
 
     /// Requests that were approved, running or waiting for capacity when the orchestrator
@@ -832,7 +910,13 @@ impl Core {
         let mut passed_over: Vec<String> = Vec::new();
         loop {
             let placement = if needs_room {
-                Some(self.wait_for_room(request, step, &passed_over).await?)
+                match self.wait_for_room(request, step, &passed_over).await? {
+                    Some(placement) => Some(placement),
+                    None => {
+                        let reason = "not run: the request was aborted while it waited for room";
+                        return self.cancel_step(request, step, reason).await;
+                    }
+                }
             } else {
                 None
             };
@@ -1013,6 +1097,10 @@ impl Core {
                 self.config.ack_timeout.as_secs()
             )),
             Ok(Ok(agent)) => {
+                let abort = lock(&self.aborting).get(task.request_id.as_str()).cloned();
+                if let Some(reason) = abort {
+                    self.send_cancel(task.id.as_str(), &agent, &reason).await;
+                }
                 task.agent_id = Some(agent);
                 // The agent enforces the deadline itself; the margin covers its clean-up.
                 let wait = self.config.execution_deadline + Duration::from_secs(30);

@@ -289,8 +289,16 @@ impl Ansible {
                 }
             }
         };
-        // The process is gone: drain whatever events are still buffered.
-        let _ = reader.await;
+        // The process is gone: drain whatever events are still buffered. A run stopped before
+        // the plugin connected leaves the reader waiting for a connection that never comes,
+        // so it gets a moment, not forever.
+        let reader_abort = reader.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(2), reader)
+            .await
+            .is_err()
+        {
+            reader_abort.abort();
+        }
         while let Ok(line) = line_rx.try_recv() {
             self.absorb(line, &mut outcome, &events);
         }

@@ -37,6 +37,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/requests/{id}", get(get_request))
         .route("/requests/{id}/approve", post(approve))
         .route("/requests/{id}/reject", post(reject))
+        .route("/requests/{id}/abort", post(abort))
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}", get(get_task))
         .route("/agents", get(list_agents))
@@ -420,6 +421,53 @@ async fn reject(
     }
     let request = load_request(&core, &id).await?;
     Ok(Json(view(&core, request).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AbortBody {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// Stops an approved, running or paused request (202: the step in progress is being stopped;
+/// watch the live events or poll the request for `aborted`).
+async fn abort(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<AbortBody>,
+) -> ApiResult<(StatusCode, Json<RequestView>)> {
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "aborted by a person".to_owned());
+    if reason.chars().count() > MAX_REQUEST_TEXT {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_reason",
+            format!("give a reason of at most {MAX_REQUEST_TEXT} characters"),
+        ));
+    }
+    let request = load_request(&core, &id).await?;
+    if !core.abort(&request, &reason).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            format!(
+                "request {} is {}; only an approved, running or paused request can be aborted{}",
+                request.id,
+                request.status,
+                if request.status == RequestStatus::AwaitingApproval {
+                    " (reject it instead)"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    let request = load_request(&core, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(view(&core, request).await?)))
 }
 
 // ---- tasks --------------------------------------------------------------------------------

@@ -230,7 +230,11 @@ async fn a_failure_chiffon_recognises_comes_with_advice_at_the_failed_task() {
     let hints = task.suggestions.as_array().unwrap();
     assert_eq!(hints.len(), 1, "{hints:?}");
     assert_eq!(hints[0]["rule"], "permission-denied");
-    assert_eq!(hints[0]["file"], "roles/compose_stack/tasks/main.yml", "{hints:?} {:?}", task.error);
+    assert_eq!(
+        hints[0]["file"], "roles/compose_stack/tasks/main.yml",
+        "{hints:?} {:?}",
+        task.error
+    );
     let line = hints[0]["line"].as_u64().unwrap() as usize;
     let tasks = std::fs::read_to_string(
         crate::helpers::example_repo().join("roles/compose_stack/tasks/main.yml"),
@@ -285,6 +289,65 @@ async fn rejecting_a_request_runs_nothing_and_is_audited() {
         assert!(
             log.starts_with(&format!("reject request {id}: not during the movie night")),
             "{log}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_request_can_be_aborted() {
+    use chiffon::orchestrator::live::LiveEvent;
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request(KUMA_REQUEST).await;
+        let mut stream = app.client.subscribe(&id).await.unwrap();
+        app.client.approve(&id, None).await.unwrap();
+        // As soon as the first playbook runs, a person stops it.
+        loop {
+            if let Some(LiveEvent::Task {
+                status: TaskStatus::Running,
+                ..
+            }) = stream.next().await
+            {
+                break;
+            }
+        }
+        let (code, body) = app
+            .post(
+                &format!("/requests/{id}/abort"),
+                r#"{"reason": "movie night"}"#,
+            )
+            .await;
+        assert_eq!(code, 202, "{body}");
+        let (_, done) = app.approve_and_wait_after_approval(&id).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Aborted,
+            "{:?}",
+            done.tasks
+        );
+        assert!(
+            done.request
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("movie night")
+        );
+        let (first, second) = (&done.tasks[0], &done.tasks[1]);
+        assert_eq!(first.status, TaskStatus::Aborted, "{first:?}");
+        assert_eq!(second.status, TaskStatus::Cancelled);
+        assert!(
+            second
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("aborted (movie night)")
+        );
+        assert!(first.audit_commit.is_some() && second.audit_commit.is_some());
+        // A finished request cannot be aborted.
+        let (code, body) = app.post(&format!("/requests/{id}/abort"), "").await;
+        assert_eq!(
+            (code, body["error"]["code"].as_str()),
+            (409, Some("invalid_state"))
         );
     }
 }
