@@ -463,11 +463,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: PlaybooksCommand::List { playbooks, json },
         } => {
             let dir = repository(playbooks)?;
-            let units = crate::matcher::units(&dir);
+            let scan = crate::matcher::scan(&dir);
             if json {
-                println!("{}", serde_json::to_string_pretty(&units)?);
+                println!("{}", serde_json::to_string_pretty(&scan)?);
             } else {
-                print!("{}", render::units(&units));
+                print!("{}", render::units(&scan.units));
+                for problem in &scan.problems {
+                    println!(
+                        "cannot read {}:{}: {} (skipped)",
+                        problem.file, problem.line, problem.message
+                    );
+                }
+                for file in &scan.encrypted {
+                    println!("{file}: vault-encrypted, not opened");
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

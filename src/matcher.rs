@@ -102,6 +102,76 @@ fn normalize(text: &str) -> String {
         .collect()
 }
 
+/// A file the scan could not read, with where and why; the scan goes on without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: u64,
+    pub message: String,
+}
+
+/// The units, and what could not be read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scan {
+    pub units: Vec<Unit>,
+    /// Invalid YAML, with file and line.
+    pub problems: Vec<Problem>,
+    /// Vault-encrypted files: never decrypted, never an error.
+    pub encrypted: Vec<String>,
+}
+
+/// Units plus every YAML file that does not parse (and the encrypted ones, skipped).
+pub fn scan(root: &Path) -> Scan {
+    let mut scan = Scan {
+        units: units(root),
+        ..Scan::default()
+    };
+    let mut stack = vec![root.to_owned()];
+    let mut files = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            } else if name.ends_with(".yml") || name.ends_with(".yaml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let file = relative(root, &path);
+        if text.starts_with("$ANSIBLE_VAULT") {
+            scan.encrypted.push(file);
+            continue;
+        }
+        // Every document of the file (inventories and vars files may hold several).
+        if let Err(error) = serde_saphyr::from_multiple::<serde_json::Value>(&text) {
+            scan.problems.push(Problem {
+                line: error.location().map_or(1, |l| l.line()),
+                message: error
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("invalid YAML")
+                    .to_owned(),
+                file,
+            });
+        }
+    }
+    scan
+}
+
 /// Every deployable unit of the repository at `root`.
 pub fn units(root: &Path) -> Vec<Unit> {
     let mut units = Vec::new();

@@ -247,3 +247,35 @@ async fn match_shows_how_to_run_what_it_found() {
     assert_eq!(code, 400);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_and_encrypted_files_are_reported_not_fatal() {
+    let scan = chiffon::matcher::scan(&repo("toggle-homelab"));
+    assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+    let problem = &scan.problems[0];
+    assert_eq!(problem.file, "tasks/broken.yml");
+    assert!((4..=6).contains(&problem.line), "{problem:?}");
+    assert!(!problem.message.is_empty());
+    assert_eq!(scan.encrypted, ["group_vars/all/vault.yml"]);
+    // The scan went on: every service is still there.
+    assert_eq!(
+        scan.units
+            .iter()
+            .filter(|u| u.kind == chiffon::matcher::UnitKind::Tasks)
+            .count(),
+        4
+    );
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args(["playbooks", "list", "--playbooks"])
+        .arg(repo("toggle-homelab"))
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(text.contains("cannot read tasks/broken.yml:"), "{text}");
+    assert!(
+        text.contains("group_vars/all/vault.yml: vault-encrypted, not opened"),
+        "{text}"
+    );
+}
