@@ -66,6 +66,9 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
+    /// Run a request's plan in check mode before approving it: nothing changes on the hosts;
+    /// prints what each step would change, with the diffs.
+    Preview { id: String },
     /// Stop a running request: the playbook in progress is stopped (SIGTERM, then SIGKILL)
     /// and ends aborted; steps not started are not run.
     Abort {
@@ -374,6 +377,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             follow,
             plan_version,
         } => approve(&client()?, &id, plan_version, follow).await,
+        Command::Preview { id } => {
+            eprintln!("Running the plan in check mode (nothing on the hosts changes)…");
+            let view = client()?.preview(&id).await?;
+            print!("{}", render::preview(&view));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Abort { id, reason } => {
             let view = client()?.abort(&id, reason.as_deref()).await?;
             println!(

@@ -118,6 +118,12 @@ impl Client {
         .await
     }
 
+    /// Runs the plan in check mode and returns the request with its preview.
+    pub async fn preview(&self, id: &str) -> anyhow::Result<RequestView> {
+        self.send(self.http.post(self.url(&format!("/requests/{id}/preview"))))
+            .await
+    }
+
     pub async fn abort(&self, id: &str, reason: Option<&str>) -> anyhow::Result<RequestView> {
         self.send(
             self.http

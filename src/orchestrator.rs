@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
+use serde::{Deserialize, Serialize};
 
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, oneshot, watch};
@@ -63,6 +64,8 @@ pub struct Core {
     /// When this orchestrator started: agents' heartbeats after it tell which in-flight tasks
     /// survived a restart.
     started_at: chrono::DateTime<Utc>,
+    /// Live events of check-mode preview runs, by their (unstored) task id.
+    previews: Mutex<HashMap<String, Vec<crate::protocol::ExecEvent>>>,
     /// Requests a person asked to abort, with the reason.
     aborting: Mutex<HashMap<String, String>>,
     /// Requests being executed, stopped with the server.
@@ -142,6 +145,7 @@ pub async fn serve_on(
         paused: Mutex::new(paused),
         executions: Mutex::new(tokio::task::JoinSet::new()),
         aborting: Mutex::new(HashMap::new()),
+        previews: Mutex::new(HashMap::new()),
         started_at,
         waiters: Mutex::new(HashMap::new()),
         unacked: Mutex::new(HashMap::new()),
@@ -757,6 +761,113 @@ impl Core {
         Ok(())
     }
 
+    /// Runs every step of `request`'s current plan in check mode (`--check --diff`): nothing
+    /// on the hosts changes, and the preview says, per step, whether it would change something,
+    /// the diffs, or why it would fail. Kept with the plan version and shown with the request.
+    pub async fn preview(&self, request: &Request) -> anyhow::Result<Preview> {
+        let mut steps = Vec::new();
+        for step in request.plan.execution_order() {
+            steps.push(self.preview_step(request, step).await);
+        }
+        let preview = Preview {
+            plan_version: request.plan.version,
+            previewed_at: Utc::now(),
+            steps,
+        };
+        self.store
+            .save_preview(
+                &request.id,
+                request.plan.version,
+                &serde_json::to_value(&preview)?,
+            )
+            .await?;
+        Ok(preview)
+    }
+
+    async fn preview_step(&self, request: &Request, step: &Step) -> StepPreview {
+        let mut preview = StepPreview {
+            step_id: step.id.clone(),
+            title: step.title.clone(),
+            outcome: "not_previewed".to_owned(),
+            changed: 0,
+            diffs: Vec::new(),
+            error: None,
+        };
+        if step.playbook.is_none() {
+            preview.error = Some("this step runs no playbook".to_owned());
+            return preview;
+        }
+        let task_id = TaskId::generate().to_string();
+        let (result_tx, result_rx) = oneshot::channel();
+        let (ack_tx, ack_rx) = oneshot::channel();
+        lock(&self.waiters).insert(task_id.clone(), result_tx);
+        lock(&self.unacked).insert(task_id.clone(), ack_tx);
+        lock(&self.previews).insert(task_id.clone(), Vec::new());
+        let dispatch = Dispatch {
+            task_id: task_id.clone(),
+            request_id: request.id.to_string(),
+            step_id: step.id.clone(),
+            title: format!("Preview: {}", step.title),
+            action: step.action.clone(),
+            playbook: step.playbook.clone(),
+            limit: step.limit.clone(),
+            check_mode: true,
+            resources: Default::default(),
+            deadline_s: self.config.execution_deadline.as_secs(),
+            expires_at: Utc::now() + self.config.ack_timeout,
+        };
+        let envelope = Envelope::new(
+            "orchestrator",
+            Some(task_id.clone()),
+            Message::Dispatch(dispatch),
+        );
+        let sent = self
+            .bus
+            .publish(&Queue::Work(step.agent_type), envelope.encode())
+            .await;
+        let result = match sent {
+            Err(error) => Err(format!("could not send the preview: {error:#}")),
+            Ok(()) => match tokio::time::timeout(self.config.ack_timeout, ack_rx).await {
+                Err(_) | Ok(Err(_)) => Err(format!(
+                    "no {} agent took the preview within {} s",
+                    step.agent_type,
+                    self.config.ack_timeout.as_secs()
+                )),
+                Ok(Ok(_)) => tokio::time::timeout(self.config.execution_deadline, result_rx)
+                    .await
+                    .map_err(|_| "the preview did not finish in time".to_owned())
+                    .and_then(|r| r.map_err(|_| "the preview was lost".to_owned())),
+            },
+        };
+        lock(&self.waiters).remove(&task_id);
+        lock(&self.unacked).remove(&task_id);
+        lock(&self.running).remove(&task_id);
+        let events = lock(&self.previews).remove(&task_id).unwrap_or_default();
+        preview.diffs = events
+            .into_iter()
+            .filter(|e| e.kind == "diff")
+            .map(|e| PreviewDiff {
+                host: e.host.unwrap_or_default(),
+                task: e.task.unwrap_or_default(),
+                diff: e.msg.unwrap_or_default(),
+            })
+            .collect();
+        match result {
+            Err(error) => preview.error = Some(error),
+            Ok(result) => {
+                preview.changed = result.hosts.values().map(|c| u64::from(c.changed)).sum();
+                preview.outcome = match result.outcome {
+                    ResultStatus::Succeeded if preview.changed > 0 => "would_change",
+                    ResultStatus::Succeeded => "no_change",
+                    _ => "would_fail",
+                }
+                .to_owned();
+                preview.error = result.error.map(|e| crate::redact::text(&e).into_owned());
+            }
+        }
+        preview
+    }
+
     /// Stops a running request: the step in progress is cancelled on its agent (SIGTERM to
     /// the playbook, then SIGKILL) and ends `aborted`; steps not started are not run. Returns
     /// false when the request is not approved, running or paused.
@@ -1233,6 +1344,11 @@ impl Core {
                 if let Some(msg) = &event.msg {
                     event.msg = Some(crate::redact::text(msg).into_owned());
                 }
+                // A preview run's events stay with the preview, not in the task tables.
+                if let Some(events) = lock(&self.previews).get_mut(task_id.as_str()) {
+                    events.push(event);
+                    return Ok(());
+                }
                 self.store.append_event(&task_id, &event).await?;
                 if let Some(task) = self.store.get_task(&task_id).await? {
                     self.emit(LiveEvent::Execution {
@@ -1351,6 +1467,35 @@ impl Core {
             let _ = waiter.send(result);
         }
     }
+}
+
+/// A check-mode run of a plan version (`Core::preview`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    pub plan_version: u32,
+    pub previewed_at: chrono::DateTime<Utc>,
+    pub steps: Vec<StepPreview>,
+}
+
+/// What one step would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepPreview {
+    pub step_id: String,
+    pub title: String,
+    /// `would_change`, `no_change`, `would_fail` or `not_previewed`.
+    pub outcome: String,
+    /// Changes Ansible reported, summed over hosts.
+    pub changed: u64,
+    pub diffs: Vec<PreviewDiff>,
+    pub error: Option<String>,
+}
+
+/// One file or state change a task would make, as Ansible's `--diff` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewDiff {
+    pub host: String,
+    pub task: String,
+    pub diff: String,
 }
 
 /// "8 GB of GPU memory and 2 cores", for messages.

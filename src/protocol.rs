@@ -103,7 +103,8 @@ pub struct Progress {
 /// One structured event of a playbook run, as the Ansible callback reports it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ExecEvent {
-    /// `playbook_start`, `play_start`, `task_start`, `task_result` or `stats`.
+    /// `playbook_start`, `play_start`, `task_start`, `task_result`, `diff` (with `--diff`: the
+    /// change a task makes or, in check mode, would make, in `msg`) or `stats`.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub play: Option<String>,

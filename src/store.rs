@@ -36,6 +36,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "agents",
         include_str!("../migrations/sqlite/0003_agents.sql"),
     ),
+    (
+        4,
+        "previews",
+        include_str!("../migrations/sqlite/0004_previews.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -52,6 +57,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "agents",
         include_str!("../migrations/postgres/0003_agents.sql"),
+    ),
+    (
+        4,
+        "previews",
+        include_str!("../migrations/postgres/0004_previews.sql"),
     ),
 ];
 
@@ -462,6 +472,43 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Keeps the check-mode preview of a plan version (replacing an earlier one).
+    pub async fn save_preview(
+        &self,
+        request: &RequestId,
+        plan_version: u32,
+        preview: &serde_json::Value,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO plan_previews (request_id, plan_version, preview, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (request_id, plan_version) DO UPDATE SET preview = $3, created_at = $4",
+        )
+        .bind(request.as_str())
+        .bind(i64::from(plan_version))
+        .bind(preview.to_string())
+        .bind(ts(Utc::now()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The preview of a plan version, if one was made.
+    pub async fn preview(
+        &self,
+        request: &RequestId,
+        plan_version: u32,
+    ) -> anyhow::Result<Option<serde_json::Value>> {
+        let text: Option<String> = sqlx::query_scalar(
+            "SELECT preview FROM plan_previews WHERE request_id = $1 AND plan_version = $2",
+        )
+        .bind(request.as_str())
+        .bind(i64::from(plan_version))
+        .fetch_optional(&self.pool)
+        .await?;
+        text.map(|t| serde_json::from_str(&t).context("a stored preview is not JSON"))
+            .transpose()
     }
 
     /// Suggestions made from a task's failure (see `suggest::runs`).

@@ -25,6 +25,7 @@ import time
 from ansible.plugins.callback import CallbackBase
 
 MAX_MSG = 2000
+MAX_DIFF = 20000
 
 
 class CallbackModule(CallbackBase):
@@ -107,6 +108,31 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_unreachable(self, result):
         self._result(result, "unreachable", self._message(result))
+
+    # -- diffs (with --diff: what a task changes, or would change in check mode) ------------
+
+    def v2_on_file_diff(self, result):
+        if result._task.no_log or result._result.get("_ansible_no_log"):
+            return
+        res = result._result
+        diffs = []
+        if result._task.loop and "results" in res:
+            diffs = [r.get("diff") for r in res["results"] if r.get("diff") and r.get("changed")]
+        elif res.get("diff"):
+            diffs = [res["diff"]]
+        text = ""
+        for diff in diffs:
+            try:
+                text += self._get_diff(diff)
+            except Exception:  # a diff shape this Ansible cannot print: leave it out
+                continue
+        if text.strip():
+            self._emit(
+                kind="diff",
+                task=result._task.get_name().strip(),
+                host=result._host.get_name(),
+                msg=text[:MAX_DIFF],
+            )
 
     # -- the recap ------------------------------------------------------------------------
 

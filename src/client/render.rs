@@ -317,6 +317,36 @@ pub fn agents(agents: &[AgentInfo]) -> String {
     out
 }
 
+/// A plan's check-mode preview: per step what would change, and the diffs.
+pub fn preview(view: &RequestView) -> String {
+    let Some(preview) = &view.preview else {
+        return "No preview for this plan version.\n".to_owned();
+    };
+    let mut out = format!(
+        "Preview of plan v{} (check mode, nothing was changed):\n",
+        preview.plan_version
+    );
+    for (index, step) in preview.steps.iter().enumerate() {
+        let what = match step.outcome.as_str() {
+            "would_change" => format!("would change {} thing(s)", step.changed),
+            "no_change" => "would change nothing".to_owned(),
+            "would_fail" => "would fail".to_owned(),
+            _ => "not previewed".to_owned(),
+        };
+        let _ = writeln!(out, "  {}. {} — {what}", index + 1, step.title);
+        if let Some(error) = &step.error {
+            let _ = writeln!(out, "     {error}");
+        }
+        for diff in &step.diffs {
+            let _ = writeln!(out, "     {} on {}:", diff.task, diff.host);
+            for line in diff.diff.lines() {
+                let _ = writeln!(out, "       {line}");
+            }
+        }
+    }
+    out
+}
+
 /// The deployable units of a repository, a line each.
 pub fn units(units: &[crate::matcher::Unit]) -> String {
     let mut out = format!(

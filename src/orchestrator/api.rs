@@ -38,6 +38,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/requests/{id}/approve", post(approve))
         .route("/requests/{id}/reject", post(reject))
         .route("/requests/{id}/abort", post(abort))
+        .route("/requests/{id}/preview", post(preview))
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}", get(get_task))
         .route("/agents", get(list_agents))
@@ -239,6 +240,10 @@ pub struct RequestView {
     #[serde(flatten)]
     pub request: Request,
     pub tasks: Vec<Task>,
+    /// The check-mode preview of the current plan version, when one was made
+    /// (`POST /requests/{id}/preview`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<crate::orchestrator::Preview>,
 }
 
 async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
@@ -259,7 +264,16 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
             step.status = task.status.to_string();
         }
     }
-    Ok(RequestView { request, tasks })
+    let preview = core
+        .store
+        .preview(&request.id, request.plan.version)
+        .await?
+        .and_then(|p| serde_json::from_value(p).ok());
+    Ok(RequestView {
+        request,
+        tasks,
+        preview,
+    })
 }
 
 async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
@@ -419,6 +433,35 @@ async fn reject(
         let current = load_request(&core, &id).await?;
         return Err(not_awaiting(&current, "rejected"));
     }
+    let request = load_request(&core, &id).await?;
+    Ok(Json(view(&core, request).await?))
+}
+
+/// Runs the plan in check mode (`--check --diff`) before approval: nothing on the hosts
+/// changes; each step says what it would change, with the diffs. Waits for the preview.
+async fn preview(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<RequestView>> {
+    let request = load_request(&core, &id).await?;
+    if request.status != RequestStatus::AwaitingApproval {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            format!(
+                "request {} is {}; a preview is for a plan awaiting approval",
+                request.id, request.status
+            ),
+        ));
+    }
+    if !request.plan.open_questions.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "plan_has_questions",
+            "the plan has open questions; answer them (modify the request) before previewing it",
+        ));
+    }
+    core.preview(&request).await?;
     let request = load_request(&core, &id).await?;
     Ok(Json(view(&core, request).await?))
 }

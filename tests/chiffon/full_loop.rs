@@ -351,3 +351,54 @@ async fn a_running_request_can_be_aborted() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_is_previewed_in_check_mode_before_approval_and_changes_nothing() {
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request(KUMA_REQUEST).await;
+        let (code, view) = app.post(&format!("/requests/{id}/preview"), "").await;
+        assert_eq!(code, 200, "{view}");
+        let steps = view["preview"]["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 2, "{view}");
+        // Deploying would render the compose file: the diff shows its new lines.
+        assert_eq!(steps[0]["outcome"], "would_change", "{view}");
+        let diffs = steps[0]["diffs"].as_array().unwrap();
+        assert!(
+            diffs.iter().any(|d| d["diff"]
+                .as_str()
+                .unwrap()
+                .contains("+    image: louislam/uptime-kuma")),
+            "{diffs:#?}"
+        );
+        // Configuring needs the deployment first, so on its own it would fail, and says why.
+        assert_eq!(steps[1]["outcome"], "would_fail", "{view}");
+        assert!(
+            steps[1]["error"].as_str().unwrap().contains("not deployed"),
+            "{view}"
+        );
+        // Nothing happened: no files, no tasks, still waiting for a person.
+        assert!(
+            app.rendered_files().is_empty(),
+            "{:?}",
+            app.rendered_files()
+        );
+        let current = app.client.get_request(&id).await.unwrap();
+        assert_eq!(current.request.status, RequestStatus::AwaitingApproval);
+        assert!(current.tasks.is_empty());
+        assert_eq!(current.preview.unwrap().steps.len(), 2);
+        // The real run still works, and a preview after approval is refused.
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        let (code, body) = app.post(&format!("/requests/{id}/preview"), "").await;
+        assert_eq!(
+            (code, body["error"]["code"].as_str()),
+            (409, Some("invalid_state"))
+        );
+    }
+}
