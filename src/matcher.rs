@@ -30,6 +30,9 @@ pub enum UnitKind {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Entrypoint {
     pub playbook: String,
+    /// The play's `hosts:` pattern.
+    #[serde(default)]
+    pub hosts: String,
     #[serde(default)]
     pub tags: Vec<String>,
     #[serde(default)]
@@ -45,6 +48,15 @@ pub struct Unit {
     pub service: String,
     /// `None` for an orphan role or a compose file no playbook renders.
     pub entrypoint: Option<Entrypoint>,
+    /// Container images it deploys (`image:` in its compose files or tasks).
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Ports it publishes (`ports:` entries, as written).
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// Its files, relative to the repository.
+    #[serde(default)]
+    pub files: Vec<String>,
 }
 
 /// A ranked candidate.
@@ -213,16 +225,29 @@ pub fn units(root: &Path) -> Vec<Unit> {
             }
             let relative = relative(root, &path);
             let stem = name.trim_end_matches(".yml").trim_end_matches(".yaml");
+            let (images, ports) = images_and_ports(&plays);
             units.push(Unit {
                 path: relative.clone(),
                 kind: UnitKind::Playbook,
                 service: service_of_playbook(stem),
                 entrypoint: Some(Entrypoint {
                     playbook: relative.clone(),
+                    hosts: plays
+                        .iter()
+                        .filter_map(|p| p.get("hosts").map(|h| h.scalar().to_owned()))
+                        .collect::<Vec<_>>()
+                        .join(":"),
                     ..Entrypoint::default()
                 }),
+                images,
+                ports,
+                files: vec![relative.clone()],
             });
             for play in &plays {
+                let hosts = play
+                    .get("hosts")
+                    .map(|h| h.scalar().to_owned())
+                    .unwrap_or_default();
                 if let Some(roles) = play.get("roles") {
                     for role in &roles.children {
                         let name = role
@@ -231,6 +256,7 @@ pub fn units(root: &Path) -> Vec<Unit> {
                             .map_or_else(|| role.scalar().to_owned(), |n| n.scalar().to_owned());
                         reached_roles.entry(name).or_insert_with(|| Entrypoint {
                             playbook: relative.clone(),
+                            hosts: hosts.clone(),
                             tags: tags(role),
                             extra_vars: BTreeMap::new(),
                         });
@@ -240,7 +266,7 @@ pub fn units(root: &Path) -> Vec<Unit> {
                     if let Some(tasks) = play.get(section) {
                         collect_includes(
                             &tasks.children,
-                            &relative,
+                            (&relative, &hosts),
                             &mut reached_tasks,
                             &mut reached_roles,
                         );
@@ -259,21 +285,39 @@ pub fn units(root: &Path) -> Vec<Unit> {
             .get(&name)
             .or_else(|| reached_roles.get(&leaf))
             .cloned();
+        let files = files_under(root, &role_dir);
+        let (images, ports) = images_and_ports(
+            &files
+                .iter()
+                .filter_map(|f| read(&root.join(f)))
+                .flat_map(|text| outline::parse(&text))
+                .collect::<Vec<_>>(),
+        );
         units.push(Unit {
             path: relative(root, &role_dir),
             kind: UnitKind::Role,
             service: leaf,
             entrypoint,
+            images,
+            ports,
+            files,
         });
     }
     // Per-service task files reached by include/import.
     for (path, (entrypoint, service)) in reached_tasks {
         if root.join(&path).is_file() {
+            let nodes = read(&root.join(&path))
+                .map(|t| outline::parse(&t))
+                .unwrap_or_default();
+            let (images, ports) = images_and_ports(&nodes);
             units.push(Unit {
+                files: vec![path.clone()],
                 path,
                 kind: UnitKind::Tasks,
                 service,
                 entrypoint: Some(entrypoint),
+                images,
+                ports,
             });
         }
     }
@@ -285,18 +329,69 @@ pub fn units(root: &Path) -> Vec<Unit> {
             continue;
         };
         let path = relative(root, &file);
-        for service in services.children.iter().filter_map(|s| s.key.clone()) {
+        for service in services.children.iter().filter(|s| s.key.is_some()) {
+            let (images, ports) = images_and_ports(std::slice::from_ref(service));
             units.push(Unit {
                 path: path.clone(),
                 kind: UnitKind::Compose,
-                service,
+                service: service.key.clone().unwrap_or_default(),
                 entrypoint: None,
+                images,
+                ports,
+                files: vec![path.clone()],
             });
         }
     }
     units.sort_by(|a, b| (&a.path, a.kind, &a.service).cmp(&(&b.path, b.kind, &b.service)));
     units.dedup();
     units
+}
+
+/// `image:` values and `ports:` entries anywhere under `nodes`.
+fn images_and_ports(nodes: &[Node]) -> (Vec<String>, Vec<String>) {
+    fn walk(node: &Node, images: &mut Vec<String>, ports: &mut Vec<String>) {
+        match node.key.as_deref() {
+            Some("image") if !node.scalar().is_empty() => images.push(node.scalar().to_owned()),
+            Some("ports") => {
+                ports.extend(node.children.iter().map(|p| p.scalar().to_owned()));
+            }
+            _ => {}
+        }
+        for child in &node.children {
+            walk(child, images, ports);
+        }
+    }
+    let (mut images, mut ports) = (Vec::new(), Vec::new());
+    for node in nodes {
+        walk(node, &mut images, &mut ports);
+    }
+    images.sort();
+    images.dedup();
+    ports.sort();
+    ports.dedup();
+    (images, ports)
+}
+
+/// Files under `dir`, relative to `root`, sorted (at most 200).
+fn files_under(root: &Path, dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(path);
+            } else {
+                out.push(relative(root, &path));
+            }
+        }
+    }
+    out.sort();
+    out.truncate(200);
+    out
 }
 
 /// `kuma-deployment` → `kuma`; `site` stays `site`.
@@ -347,14 +442,19 @@ fn tags(node: &Node) -> Vec<String> {
 /// `include_tasks`/`import_tasks` (also looped, and in blocks) and `include_role`/`import_role`.
 fn collect_includes(
     tasks: &[Node],
-    playbook: &str,
+    (playbook, hosts): (&str, &str),
     reached_tasks: &mut BTreeMap<String, (Entrypoint, String)>,
     reached_roles: &mut BTreeMap<String, Entrypoint>,
 ) {
     for task in tasks.iter().filter(|t| t.is_item()) {
         for nested in ["block", "rescue", "always"] {
             if let Some(block) = task.get(nested) {
-                collect_includes(&block.children, playbook, reached_tasks, reached_roles);
+                collect_includes(
+                    &block.children,
+                    (playbook, hosts),
+                    reached_tasks,
+                    reached_roles,
+                );
             }
         }
         let toggle_vars = |task: &Node| -> BTreeMap<String, serde_json::Value> {
@@ -385,6 +485,7 @@ fn collect_includes(
             let short = key.rsplit('.').next().unwrap_or(key);
             let entrypoint = || Entrypoint {
                 playbook: playbook.to_owned(),
+                hosts: hosts.to_owned(),
                 tags: tags(task),
                 extra_vars: toggle_vars(task),
             };
@@ -709,7 +810,7 @@ mod tests {
         );
         let mut tasks = BTreeMap::new();
         let mut roles = BTreeMap::new();
-        collect_includes(&nodes, "site.yml", &mut tasks, &mut roles);
+        collect_includes(&nodes, ("site.yml", "all"), &mut tasks, &mut roles);
         assert_eq!(
             tasks.keys().collect::<Vec<_>>(),
             ["tasks/drone.yml", "tasks/gitea.yml"]

@@ -704,11 +704,26 @@ async fn queue(State(core): State<Arc<Core>>) -> ApiResult<Json<serde_json::Valu
     })))
 }
 
-async fn list_playbooks(State(core): State<Arc<Core>>) -> Json<Page<crate::catalogue::Playbook>> {
-    Json(Page {
+/// `GET /playbooks`: the playbooks the planner plans with (`items`), and the repository read as
+/// deployable units, with the files it could not read.
+#[derive(Debug, Serialize)]
+struct PlaybooksView {
+    items: Vec<crate::catalogue::Playbook>,
+    next: Option<String>,
+    #[serde(flatten)]
+    scan: crate::matcher::Scan,
+}
+
+async fn list_playbooks(State(core): State<Arc<Core>>) -> ApiResult<Json<PlaybooksView>> {
+    let repo = core.config.playbooks.clone();
+    let scan = tokio::task::spawn_blocking(move || crate::matcher::scan(&repo))
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(Json(PlaybooksView {
         items: core.catalogue().playbooks.clone(),
         next: None,
-    })
+        scan,
+    }))
 }
 
 /// Improvement suggestions for the playbook repository: Chiffon's rules, plus ansible-lint's

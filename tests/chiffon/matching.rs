@@ -214,6 +214,16 @@ async fn match_shows_how_to_run_what_it_found() {
             .entrypoint
             .is_none()
     );
+    // What each unit deploys and where it is reached from.
+    let gitea = units.iter().find(|u| u.service == "gitea").unwrap();
+    assert_eq!(gitea.images, ["gitea/gitea:latest"]);
+    assert_eq!(gitea.ports, ["3000:3000"]);
+    assert_eq!(gitea.files, ["stacks/gitea/docker-compose.yml"]);
+    assert_eq!(entry.hosts, "monitoring");
+    assert!(
+        kuma.files
+            .contains(&"roles/monitoring/uptime_kuma/tasks/main.yml".to_owned())
+    );
 
     // The CLI's JSON is the documented shape.
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
@@ -245,6 +255,24 @@ async fn match_shows_how_to_run_what_it_found() {
     );
     let (code, _) = app.get("/api/v1/playbooks/match?q=").await;
     assert_eq!(code, 400);
+    // The catalogue, as the planner and the scan see it.
+    let (code, body) = app.get("/api/v1/playbooks").await;
+    assert_eq!(code, 200);
+    assert!(
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["path"] == "kuma-deployment.yml")
+    );
+    let units = body["units"].as_array().unwrap();
+    assert!(
+        units
+            .iter()
+            .any(|u| u["kind"] == "role" && u["path"] == "roles/compose_stack"),
+        "{body}"
+    );
+    assert!(body["problems"].as_array().unwrap().is_empty(), "{body}");
     app.stop().await;
 }
 
