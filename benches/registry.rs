@@ -127,6 +127,7 @@ async fn main() {
         playbooks: Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab-infra"),
         ansible_playbook: None,
         extra_vars: serde_json::Map::new(),
+        vault_password_file: None,
         ack_timeout: Duration::from_secs(30),
         execution_deadline: Duration::from_secs(3600),
         heartbeat_interval: Duration::from_secs(30),

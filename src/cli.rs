@@ -780,7 +780,8 @@ async fn run_agent(kind: AgentCommand) -> anyhow::Result<ExitCode> {
                     ansible_playbook.or(agent.ansible_playbook).as_deref(),
                     &data_dir,
                 )
-                .await?,
+                .await?
+                .with_vault_password_file(agent.vault_password_file.as_deref())?,
             )
         }
         None => None,

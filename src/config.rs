@@ -50,6 +50,8 @@ pub struct AnsibleFileConfig {
     /// Variables passed to every run with `--extra-vars`.
     #[serde(default)]
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
+    /// A file holding the ansible-vault password, for repositories with encrypted files.
+    pub vault_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +73,8 @@ pub struct ServeConfig {
     pub database: Database,
     pub ansible_playbook: Option<PathBuf>,
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
+    /// Passed to every run as `--vault-password-file`.
+    pub vault_password_file: Option<PathBuf>,
     /// A dispatched task must be taken by an agent within this time.
     pub ack_timeout: Duration,
     /// A running task must finish within this time.
@@ -189,6 +193,9 @@ impl ServeConfig {
             playbooks,
             database,
             ansible_playbook: overrides.ansible_playbook.or(file.ansible.playbook_bin),
+            vault_password_file: std::env::var_os("CHIFFON_VAULT_PASSWORD_FILE")
+                .map(PathBuf::from)
+                .or(file.ansible.vault_password_file.clone()),
             extra_vars: file.ansible.extra_vars,
             ack_timeout: seconds(file.timeouts.ack_s, DEFAULT_ACK_TIMEOUT_S),
             execution_deadline: seconds(file.timeouts.execution_s, DEFAULT_EXECUTION_S),
@@ -211,6 +218,7 @@ pub struct AgentSettings {
     pub bus: BusConfig,
     pub ansible_playbook: Option<PathBuf>,
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
+    pub vault_password_file: Option<PathBuf>,
     pub heartbeat_interval: Duration,
 }
 
@@ -234,6 +242,9 @@ impl AgentSettings {
             id,
             bus: BusConfig::from_layers(Some(amqp_url.to_owned()), &file.amqp)?,
             ansible_playbook: file.ansible.playbook_bin,
+            vault_password_file: std::env::var_os("CHIFFON_VAULT_PASSWORD_FILE")
+                .map(PathBuf::from)
+                .or(file.ansible.vault_password_file),
             extra_vars: file.ansible.extra_vars,
             heartbeat_interval: Duration::from_secs(
                 file.timeouts
@@ -351,6 +362,8 @@ prefetch = 16
 # playbook_bin = "/usr/bin/ansible-playbook"
 # Passed to every run as --extra-vars.
 # extra_vars = { homelab_root = "/srv/homelab" }
+# For repositories with ansible-vault encrypted files.         (CHIFFON_VAULT_PASSWORD_FILE)
+# vault_password_file = "/etc/chiffon/vault-password"
 
 [timeouts]
 # An agent must acknowledge a dispatched task within this many seconds.

@@ -176,7 +176,8 @@ pub async fn serve_on(
             core.config.ansible_playbook.as_deref(),
             &core.config.data_dir,
         )
-        .await?;
+        .await?
+        .with_vault_password_file(core.config.vault_password_file.as_deref())?;
         let host = agent::hostname();
         for agent_type in [AgentType::Infra, AgentType::Desktop] {
             let config = AgentConfig {

@@ -36,6 +36,8 @@ const LOG_TAIL_LINES: usize = 40;
 pub struct Ansible {
     playbook_bin: PathBuf,
     callback_dir: PathBuf,
+    /// Handed to ansible-playbook as `--vault-password-file`; never read by Chiffon.
+    vault_password_file: Option<PathBuf>,
 }
 
 /// What to run.
@@ -127,7 +129,23 @@ impl Ansible {
         Ok(Self {
             playbook_bin,
             callback_dir,
+            vault_password_file: None,
         })
+    }
+
+    /// Runs get `--vault-password-file file` (absolute), so encrypted variables decrypt.
+    pub fn with_vault_password_file(mut self, file: Option<&Path>) -> anyhow::Result<Self> {
+        if let Some(file) = file {
+            let absolute = std::path::absolute(file)?;
+            if !absolute.is_file() {
+                anyhow::bail!(
+                    "the vault password file {} does not exist; fix ansible.vault_password_file (CHIFFON_VAULT_PASSWORD_FILE) or unset it",
+                    absolute.display()
+                );
+            }
+            self.vault_password_file = Some(absolute);
+        }
+        Ok(self)
     }
 
     pub fn playbook_bin(&self) -> &Path {
@@ -193,6 +211,9 @@ impl Ansible {
         }
         if spec.check_mode {
             command.arg("--check").arg("--diff");
+        }
+        if let Some(file) = &self.vault_password_file {
+            command.arg("--vault-password-file").arg(file);
         }
         command
             .arg("--extra-vars")

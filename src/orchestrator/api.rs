@@ -824,10 +824,19 @@ async fn create_template(
     ))
 }
 
+/// `POST /suggestions/{id}/apply`: optionally, the task that prompted the change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyBody {
+    #[serde(default)]
+    task_id: Option<String>,
+}
+
 /// Applies one suggestion to the served repository: patched, syntax-checked, committed.
 async fn apply_suggestion(
     State(core): State<Arc<Core>>,
     Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<ApplyBody>,
 ) -> ApiResult<Json<crate::suggest::apply::Applied>> {
     use crate::suggest::apply::ApplyError;
     let ansible = core.config.ansible_playbook.clone().or_else(|| {
@@ -844,24 +853,41 @@ async fn apply_suggestion(
             "ansible-playbook is needed to check the change; configure ansible.playbook_bin",
         ));
     };
-    let applied = crate::suggest::apply::apply(
-        &core.config.playbooks,
-        &id,
-        &ansible,
-        "POST /api/v1/suggestions/{id}/apply",
-    )
-    .await
-    .map_err(|error| {
-        let (status, code) = match &error {
-            ApplyError::NotFound(_) => (StatusCode::NOT_FOUND, "suggestion_not_found"),
-            ApplyError::NoDiff(..) => (StatusCode::UNPROCESSABLE_ENTITY, "no_automatic_change"),
-            ApplyError::Stale(_) => (StatusCode::CONFLICT, "file_changed"),
-            ApplyError::CheckFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "check_failed"),
-            ApplyError::Repository(_) => (StatusCode::CONFLICT, "repository_not_ready"),
-            ApplyError::Other(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        ApiError::new(status, code, error.to_string())
-    })?;
+    // The commit names the task that prompted the change, when there was one.
+    let prompted_by = match body.task_id.as_deref() {
+        Some(task) => {
+            let task_id = TaskId::parse(task).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_task_id",
+                    format!("{task:?} is not a task id"),
+                )
+            })?;
+            let found = core
+                .store
+                .get_task(&task_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("task", task))?;
+            format!(
+                "task {} ({}: {}) of request {}",
+                found.id, found.status, found.title, found.request_id
+            )
+        }
+        None => "POST /api/v1/suggestions/{id}/apply".to_owned(),
+    };
+    let applied = crate::suggest::apply::apply(&core.config.playbooks, &id, &ansible, &prompted_by)
+        .await
+        .map_err(|error| {
+            let (status, code) = match &error {
+                ApplyError::NotFound(_) => (StatusCode::NOT_FOUND, "suggestion_not_found"),
+                ApplyError::NoDiff(..) => (StatusCode::UNPROCESSABLE_ENTITY, "no_automatic_change"),
+                ApplyError::Stale(_) => (StatusCode::CONFLICT, "file_changed"),
+                ApplyError::CheckFailed(_) => (StatusCode::UNPROCESSABLE_ENTITY, "check_failed"),
+                ApplyError::Repository(_) => (StatusCode::CONFLICT, "repository_not_ready"),
+                ApplyError::Other(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            };
+            ApiError::new(status, code, error.to_string())
+        })?;
     core.reload_catalogue();
     Ok(Json(applied))
 }

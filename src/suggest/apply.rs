@@ -78,7 +78,7 @@ pub async fn apply(
         return Err(restore(error));
     }
     let message = format!(
-        "Apply suggestion {} ({}) to {}:{}\n\n{}\n\nRequested by: {reason}\n",
+        "Apply suggestion {} ({}) to {}:{}\n\n{}\n\nPrompted by: {reason}\n",
         suggestion.id, suggestion.rule, suggestion.file, suggestion.line, suggestion.message
     );
     let commit = open().map_err(&restore).and_then(|repo| {

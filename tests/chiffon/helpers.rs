@@ -273,6 +273,7 @@ impl TestApp {
             playbooks: example_repo(),
             ansible_playbook: Some(ansible_playbook().await),
             extra_vars,
+            vault_password_file: None,
             ack_timeout: Duration::from_secs(30),
             execution_deadline: Duration::from_secs(180),
             heartbeat_interval: options.heartbeat,

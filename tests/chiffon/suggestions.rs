@@ -357,5 +357,87 @@ async fn the_api_refuses_a_template_that_would_be_bad() {
             .join("gitea-deployment.yml")
             .exists()
     );
+    // Applying names the task that prompted it; a bogus one is refused before anything runs.
+    let (code, body) = app
+        .post("/suggestions/abc/apply", r#"{"task_id": "not-a-task"}"#)
+        .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (422, Some("invalid_task_id"))
+    );
+    let (code, body) = app.post("/suggestions/abc/apply", "").await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (404, Some("suggestion_not_found"))
+    );
     app.stop().await;
+}
+
+/// A repository with ansible-vault encrypted variables runs when the vault password file is
+/// configured, and fails with Ansible's reason when it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vault_encrypted_variables_decrypt_with_the_configured_password_file() {
+    use chiffon::agent::ansible::{Ansible, RunSpec};
+    let scratch = tempfile::tempdir().unwrap();
+    let repo = scratch.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let password = scratch.path().join("vault-password");
+    std::fs::write(&password, "correct horse battery staple\n").unwrap();
+    std::fs::write(repo.join("secrets.yml"), "db_password: hunter2\n").unwrap();
+    let playbook_bin = crate::helpers::ansible_playbook().await;
+    let vault_bin = playbook_bin.with_file_name("ansible-vault");
+    let encrypted = std::process::Command::new(&vault_bin)
+        .args(["encrypt", "--vault-password-file"])
+        .arg(&password)
+        .arg(repo.join("secrets.yml"))
+        .output()
+        .unwrap();
+    assert!(encrypted.status.success(), "{encrypted:?}");
+    assert!(
+        std::fs::read_to_string(repo.join("secrets.yml"))
+            .unwrap()
+            .starts_with("$ANSIBLE_VAULT")
+    );
+    std::fs::write(
+        repo.join("check.yml"),
+        "---\n- name: Use a secret\n  hosts: localhost\n  connection: local\n  gather_facts: false\n  vars_files: [secrets.yml]\n  tasks:\n    - name: The secret is readable\n      ansible.builtin.assert:\n        that: db_password == 'hunter2'\n",
+    )
+    .unwrap();
+    let spec = RunSpec {
+        playbook: "check.yml".into(),
+        limit: None,
+        check_mode: false,
+        extra_vars: serde_json::Map::new(),
+        deadline: std::time::Duration::from_secs(120),
+    };
+    let run = |ansible: Ansible| {
+        let (repo, spec) = (repo.clone(), spec.clone());
+        async move {
+            let (events, _keep) = tokio::sync::mpsc::unbounded_channel();
+            let (_cancel, cancelled) = tokio::sync::oneshot::channel();
+            ansible.run(&repo, &spec, events, cancelled).await.unwrap()
+        }
+    };
+    let data = scratch.path().join("data");
+    let ansible = Ansible::locate_or_install(Some(&playbook_bin), &data)
+        .await
+        .unwrap();
+
+    let without = run(ansible.clone()).await;
+    let error = without.error.expect("no password: it must fail");
+    assert!(error.to_lowercase().contains("vault"), "{error}");
+
+    let with = run(ansible.with_vault_password_file(Some(&password)).unwrap()).await;
+    assert_eq!(with.error, None, "{:?}", with.failures);
+
+    // A missing file is refused up front, with the setting to fix.
+    let missing = Ansible::locate_or_install(Some(&playbook_bin), &data)
+        .await
+        .unwrap()
+        .with_vault_password_file(Some(&scratch.path().join("nope")))
+        .unwrap_err();
+    assert!(
+        missing.to_string().contains("vault_password_file"),
+        "{missing}"
+    );
 }
