@@ -180,6 +180,8 @@ async fn chiffon(url: &str, prefix: &str, store: &Store, rounds: usize) -> Vec<f
                 gpu_vram_gb: 0.0,
                 cpu_cores: 1.0,
             },
+            tags: Vec::new(),
+            extra_vars: serde_json::Map::new(),
             deadline_s: 3600,
             expires_at: chrono::Utc::now() + chrono::Duration::seconds(30),
         };

@@ -245,11 +245,16 @@ impl Agent {
                 )
                 .await;
         };
+        // The step's own variables (a unit's on/off switch) come first; what this agent's
+        // operator configured wins on a clash.
+        let mut extra_vars = dispatch.extra_vars.clone();
+        extra_vars.extend(self.config.extra_vars.clone());
         let spec = RunSpec {
             playbook,
             limit: dispatch.limit.clone(),
             check_mode: dispatch.check_mode,
-            extra_vars: self.config.extra_vars.clone(),
+            tags: dispatch.tags.clone(),
+            extra_vars,
             deadline: Duration::from_secs(dispatch.deadline_s.max(1)),
         };
         if let Err(invalid) = Ansible::validate(playbooks, &spec) {

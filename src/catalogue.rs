@@ -70,6 +70,10 @@ pub struct Catalogue {
     pub playbooks: Vec<Playbook>,
     /// Group name → the hosts in it, children included.
     pub groups: BTreeMap<String, BTreeSet<String>>,
+    /// The repository read as deployable units (roles, toggled task files, …), for services
+    /// no playbook is named after.
+    #[serde(skip)]
+    pub units: Vec<crate::matcher::Unit>,
 }
 
 #[derive(Deserialize)]
@@ -125,12 +129,27 @@ impl Catalogue {
             root: root.to_owned(),
             playbooks,
             groups,
+            units: crate::matcher::units(root),
         })
     }
 
     /// Every known service name, sorted.
     pub fn services(&self) -> BTreeSet<&str> {
         self.playbooks.iter().map(|p| p.service.as_str()).collect()
+    }
+
+    /// A role or task file for `service` that a playbook reaches (with its tags and switches),
+    /// when no playbook is named after the service.
+    pub fn unit_for(&self, service: &str) -> Option<&crate::matcher::Unit> {
+        self.units.iter().find(|u| {
+            u.service == service
+                && u.entrypoint.is_some()
+                && !u.shared
+                && matches!(
+                    u.kind,
+                    crate::matcher::UnitKind::Role | crate::matcher::UnitKind::Tasks
+                )
+        })
     }
 
     /// The playbook doing `action` to `service`, if the repository has one.

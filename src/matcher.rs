@@ -57,6 +57,9 @@ pub struct Unit {
     /// Its files, relative to the repository.
     #[serde(default)]
     pub files: Vec<String>,
+    /// A role several playbooks use: a building block rather than a service of its own.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 /// A ranked candidate.
@@ -199,6 +202,7 @@ pub fn units(root: &Path) -> Vec<Unit> {
     }
     // Roles and task files the playbooks reach, with how.
     let mut reached_roles: BTreeMap<String, Entrypoint> = BTreeMap::new();
+    let mut role_users: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
     let mut reached_tasks: BTreeMap<String, (Entrypoint, String)> = BTreeMap::new();
     let mut rendered: Vec<String> = Vec::new();
     for dir in &playbook_dirs {
@@ -242,6 +246,7 @@ pub fn units(root: &Path) -> Vec<Unit> {
                 images,
                 ports,
                 files: vec![relative.clone()],
+                shared: false,
             });
             for play in &plays {
                 let hosts = play
@@ -254,6 +259,10 @@ pub fn units(root: &Path) -> Vec<Unit> {
                             .get("role")
                             .or_else(|| role.get("name"))
                             .map_or_else(|| role.scalar().to_owned(), |n| n.scalar().to_owned());
+                        role_users
+                            .entry(name.clone())
+                            .or_default()
+                            .insert(relative.clone());
                         reached_roles.entry(name).or_insert_with(|| Entrypoint {
                             playbook: relative.clone(),
                             hosts: hosts.clone(),
@@ -293,6 +302,10 @@ pub fn units(root: &Path) -> Vec<Unit> {
                 .flat_map(|text| outline::parse(&text))
                 .collect::<Vec<_>>(),
         );
+        let users = role_users
+            .get(&name)
+            .or_else(|| role_users.get(&leaf))
+            .map_or(0, std::collections::BTreeSet::len);
         units.push(Unit {
             path: relative(root, &role_dir),
             kind: UnitKind::Role,
@@ -301,6 +314,7 @@ pub fn units(root: &Path) -> Vec<Unit> {
             images,
             ports,
             files,
+            shared: users > 1,
         });
     }
     // Per-service task files reached by include/import.
@@ -318,6 +332,7 @@ pub fn units(root: &Path) -> Vec<Unit> {
                 entrypoint: Some(entrypoint),
                 images,
                 ports,
+                shared: false,
             });
         }
     }
@@ -339,6 +354,7 @@ pub fn units(root: &Path) -> Vec<Unit> {
                 images,
                 ports,
                 files: vec![path.clone()],
+                shared: false,
             });
         }
     }
@@ -494,6 +510,18 @@ fn collect_includes(
                     let file = child
                         .get("file")
                         .map_or_else(|| child.scalar().to_owned(), |f| f.scalar().to_owned());
+                    // A dynamic include hands its tags to the included tasks only through
+                    // `apply`; without it, `--tags` would run the include and skip its tasks,
+                    // so the whole playbook runs (with the switch on) instead.
+                    let tags_reach = short == "import_tasks"
+                        || child.get("apply").and_then(|a| a.get("tags")).is_some();
+                    let entrypoint = || {
+                        let mut entry = entrypoint();
+                        if !tags_reach {
+                            entry.tags.clear();
+                        }
+                        entry
+                    };
                     if file.contains("{{") {
                         // Looped includes: `tasks/{{ item }}.yml` over a list of names.
                         for item in loop_items(task) {

@@ -215,6 +215,12 @@ pub struct Step {
     pub depends_on: Vec<String>,
     pub estimated_duration_s: u64,
     pub resources: Resources,
+    /// `--tags` for the run: set when the step reaches its unit through a shared playbook.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Extra variables the step needs, e.g. the unit's `<app>_enabled` switch.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra_vars: serde_json::Map<String, serde_json::Value>,
     /// Filled in from the step's task when a request is read back; `pending` until dispatched.
     #[serde(default = "pending")]
     pub status: String,
@@ -368,6 +374,8 @@ mod tests {
             depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
             estimated_duration_s: 1,
             resources: Resources::default(),
+            tags: Vec::new(),
+            extra_vars: serde_json::Map::new(),
             status: pending(),
         };
         let plan = Plan {

@@ -814,6 +814,8 @@ impl Core {
             limit: step.limit.clone(),
             check_mode: true,
             resources: Default::default(),
+            tags: step.tags.clone(),
+            extra_vars: step.extra_vars.clone(),
             deadline_s: self.config.execution_deadline.as_secs(),
             expires_at: Utc::now() + self.config.ack_timeout,
         };
@@ -1106,6 +1108,8 @@ impl Core {
             limit: step.limit.clone(),
             check_mode: false,
             resources: step.resources.clone(),
+            tags: step.tags.clone(),
+            extra_vars: step.extra_vars.clone(),
             deadline_s: self.config.execution_deadline.as_secs(),
             expires_at: Utc::now() + self.config.ack_timeout,
         };

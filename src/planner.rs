@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalogue::{Catalogue, Playbook};
-use crate::model::{Plan, Risk, RiskLevel, Step};
+use crate::model::{AgentType, Plan, Resources, Risk, RiskLevel, Step};
 
 /// The planner's name in plans it makes.
 pub const NAME: &str = "deterministic";
@@ -138,7 +138,64 @@ pub fn plan(
     let mut steps: Vec<Step> = Vec::new();
     let mut last_step_of_service: BTreeMap<String, String> = BTreeMap::new();
     for intent in &intents {
-        let Some(playbook) = catalogue.find(&intent.service, &intent.action) else {
+        let id = format!("s{}", steps.len() + 1);
+        let depends_on: Vec<String> = last_step_of_service
+            .get(&intent.service)
+            .cloned()
+            .into_iter()
+            .collect();
+        let limit = (!intent.targets.is_empty()).then(|| intent.targets.join(":"));
+        if let Some(playbook) = catalogue.find(&intent.service, &intent.action) {
+            steps.push(Step {
+                id: id.clone(),
+                title: title(intent, playbook),
+                action: intent.action.clone(),
+                agent_type: playbook.agent_type,
+                playbook: Some(playbook.path.clone()),
+                service: Some(intent.service.clone()),
+                limit,
+                depends_on,
+                estimated_duration_s: estimate(playbook, history),
+                resources: playbook.resources.clone(),
+                tags: Vec::new(),
+                extra_vars: serde_json::Map::new(),
+                status: "pending".to_owned(),
+            });
+        } else if let Some((unit, entry)) = (intent.action == "deploy")
+            .then(|| catalogue.unit_for(&intent.service))
+            .flatten()
+            .and_then(|u| Some((u, u.entrypoint.as_ref()?)))
+        {
+            // No playbook is named after the service, but a role or task file deploys it
+            // through a shared playbook: run that playbook with the unit's tags and switch.
+            let kind = match unit.kind {
+                crate::matcher::UnitKind::Role => "role",
+                _ => "tasks",
+            };
+            steps.push(Step {
+                id: id.clone(),
+                title: format!(
+                    "Deploy {} ({kind} {} via {})",
+                    display_name(&intent.service.replace('_', "-")),
+                    unit.path,
+                    entry.playbook
+                ),
+                action: intent.action.clone(),
+                agent_type: AgentType::Infra,
+                playbook: Some(entry.playbook.clone()),
+                service: Some(intent.service.clone()),
+                limit,
+                depends_on,
+                estimated_duration_s: DEFAULT_DURATION_S
+                    .iter()
+                    .find(|(a, _)| *a == intent.action)
+                    .map_or(60, |(_, s)| *s),
+                resources: Resources::default(),
+                tags: entry.tags.clone(),
+                extra_vars: entry.extra_vars.clone().into_iter().collect(),
+                status: "pending".to_owned(),
+            });
+        } else {
             let have: Vec<String> = catalogue
                 .playbooks
                 .iter()
@@ -160,27 +217,7 @@ pub fn plan(
                 )
             });
             continue;
-        };
-        let id = format!("s{}", steps.len() + 1);
-        let depends_on: Vec<String> = last_step_of_service
-            .get(&intent.service)
-            .cloned()
-            .into_iter()
-            .collect();
-        let limit = (!intent.targets.is_empty()).then(|| intent.targets.join(":"));
-        steps.push(Step {
-            id: id.clone(),
-            title: title(intent, playbook),
-            action: intent.action.clone(),
-            agent_type: playbook.agent_type,
-            playbook: Some(playbook.path.clone()),
-            service: Some(intent.service.clone()),
-            limit,
-            depends_on,
-            estimated_duration_s: estimate(playbook, history),
-            resources: playbook.resources.clone(),
-            status: "pending".to_owned(),
-        });
+        }
         last_step_of_service.insert(intent.service.clone(), id);
     }
     if steps.is_empty() && questions.is_empty() {
@@ -456,6 +493,21 @@ fn known_services(catalogue: &Catalogue) -> Vec<(String, String)> {
         names.push((service.to_owned(), service.to_owned()));
         names.push((service.replace('-', " "), service.to_owned()));
     }
+    // Services only a role or a toggled task file deploys (no playbook named after them).
+    for unit in &catalogue.units {
+        if unit.entrypoint.is_some()
+            && !unit.shared
+            && matches!(
+                unit.kind,
+                crate::matcher::UnitKind::Role | crate::matcher::UnitKind::Tasks
+            )
+            && !names.iter().any(|(_, s)| *s == unit.service)
+        {
+            let service = unit.service.to_ascii_lowercase();
+            names.push((service.clone(), unit.service.clone()));
+            names.push((service.replace(['-', '_'], " "), unit.service.clone()));
+        }
+    }
     // longest names first, so "uptime kuma" wins over "kuma"
     names.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
     names
@@ -500,7 +552,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AgentType, Resources};
     use std::collections::BTreeSet;
 
     fn catalogue() -> Catalogue {
@@ -529,6 +580,7 @@ mod tests {
                 playbook("jellyfin-deployment.yml", "jellyfin", "deploy", "storage"),
             ],
             groups,
+            units: Vec::new(),
         }
     }
 

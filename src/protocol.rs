@@ -77,6 +77,12 @@ pub struct Dispatch {
     #[serde(default)]
     pub check_mode: bool,
     pub resources: Resources,
+    /// Ansible `--tags`: letters, digits, `_`, `-`, `.`.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Extra variables for this step (on top of the agent's own), e.g. `{"gitea_enabled": true}`.
+    #[serde(default)]
+    pub extra_vars: serde_json::Map<String, serde_json::Value>,
     /// The agent must give up and report failure after this many seconds.
     pub deadline_s: u64,
     /// The orchestrator stops waiting for an ack at this time; an agent that receives the

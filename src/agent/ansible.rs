@@ -47,6 +47,8 @@ pub struct RunSpec {
     pub playbook: String,
     pub limit: Option<String>,
     pub check_mode: bool,
+    /// `--tags`: only the tasks tagged so.
+    pub tags: Vec<String>,
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
     pub deadline: Duration,
 }
@@ -73,6 +75,10 @@ pub enum InvalidRun {
     NoSuchPlaybook(String),
     #[error("host limit {0:?} may only contain letters, digits and . _ - : , ! & *")]
     BadLimit(String),
+    #[error("tag {0:?} may only contain letters, digits and . _ -")]
+    BadTag(String),
+    #[error("variable name {0:?} is not a valid Ansible variable name")]
+    BadVariable(String),
 }
 
 /// One line from the callback plugin.
@@ -182,6 +188,27 @@ impl Ansible {
                 return Err(InvalidRun::BadLimit(limit.clone()));
             }
         }
+        for tag in &spec.tags {
+            let ok = !tag.is_empty()
+                && tag.len() <= 100
+                && tag
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !ok {
+                return Err(InvalidRun::BadTag(tag.clone()));
+            }
+        }
+        for name in spec.extra_vars.keys() {
+            let ok = name.len() <= 100
+                && name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !ok {
+                return Err(InvalidRun::BadVariable(name.clone()));
+            }
+        }
         Ok(path)
     }
 
@@ -211,6 +238,9 @@ impl Ansible {
         }
         if spec.check_mode {
             command.arg("--check").arg("--diff");
+        }
+        if !spec.tags.is_empty() {
+            command.arg("--tags").arg(spec.tags.join(","));
         }
         if let Some(file) = &self.vault_password_file {
             command.arg("--vault-password-file").arg(file);
@@ -688,6 +718,7 @@ mod tests {
             playbook: playbook.into(),
             limit: limit.map(Into::into),
             check_mode: false,
+            tags: Vec::new(),
             extra_vars: serde_json::Map::new(),
             deadline: Duration::from_secs(60),
         }

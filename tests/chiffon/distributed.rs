@@ -353,6 +353,7 @@ async fn a_broker_restart_mid_playbook_loses_nothing_and_duplicates_nothing() {
             share_broker: false,
             thresholds: None,
             homelab_root: None,
+            playbooks: None,
         },
     )
     .await;

@@ -109,6 +109,8 @@ pub struct Options {
     pub thresholds: Option<Thresholds>,
     /// Where the playbooks render files instead of a fresh temp dir (to make them fail).
     pub homelab_root: Option<PathBuf>,
+    /// Another playbook repository than the example homelab.
+    pub playbooks: Option<PathBuf>,
 }
 
 /// Tests that use RabbitMQ hold this for reading; a test that restarts the broker holds it for
@@ -123,6 +125,7 @@ impl Default for Options {
             share_broker: true,
             thresholds: None,
             homelab_root: None,
+            playbooks: None,
         }
     }
 }
@@ -209,6 +212,7 @@ impl TestApp {
                     share_broker: true,
                     thresholds: None,
                     homelab_root: None,
+                    playbooks: None,
                 },
             )
             .await,
@@ -270,7 +274,7 @@ impl TestApp {
             listen: "127.0.0.1:0".parse().expect("address"),
             database: database.clone(),
             data_dir: data_dir.clone(),
-            playbooks: example_repo(),
+            playbooks: options.playbooks.clone().unwrap_or_else(example_repo),
             ansible_playbook: Some(ansible_playbook().await),
             extra_vars,
             vault_password_file: None,

@@ -284,7 +284,7 @@ async fn broken_and_encrypted_files_are_reported_not_fatal() {
     assert_eq!(problem.file, "tasks/broken.yml");
     assert!((4..=6).contains(&problem.line), "{problem:?}");
     assert!(!problem.message.is_empty());
-    assert_eq!(scan.encrypted, ["group_vars/all/vault.yml"]);
+    assert_eq!(scan.encrypted, ["secrets/vault.yml"]);
     // The scan went on: every service is still there.
     assert_eq!(
         scan.units
@@ -303,7 +303,46 @@ async fn broken_and_encrypted_files_are_reported_not_fatal() {
     assert!(output.status.success());
     assert!(text.contains("cannot read tasks/broken.yml:"), "{text}");
     assert!(
-        text.contains("group_vars/all/vault.yml: vault-encrypted, not opened"),
+        text.contains("secrets/vault.yml: vault-encrypted, not opened"),
         "{text}"
     );
+}
+
+/// The planner uses the same reading of the repository: a service that only a toggled task
+/// file deploys is planned as its playbook with the unit's tag and switch, and only it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_planner_deploys_a_service_through_its_toggled_task_file() {
+    for backend in crate::helpers::backends() {
+        eprintln!("scenario on {backend:?}");
+        let app = TestApp::spawn_with(
+            backend,
+            crate::helpers::Options {
+                playbooks: Some(repo("toggle-homelab")),
+                ..Default::default()
+            },
+        )
+        .await;
+        // Grafana is switched off in site.yml: the plan switches it on for this run only.
+        let id = app.request("deploy grafana").await;
+        let view = app.client.get_request(&id).await.unwrap();
+        let step = &view.request.plan.steps[0];
+        assert_eq!(step.playbook.as_deref(), Some("site.yml"));
+        assert_eq!(step.tags, ["grafana"]);
+        assert_eq!(step.extra_vars["grafana_enabled"], true);
+        assert!(
+            step.title.contains("tasks/grafana.yml via site.yml"),
+            "{}",
+            step.title
+        );
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            chiffon::model::RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        // Only Grafana was deployed, not the services switched on by default.
+        assert_eq!(app.rendered_files(), ["box/grafana/compose.yml"]);
+        app.stop().await;
+    }
 }

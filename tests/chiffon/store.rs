@@ -32,6 +32,8 @@ fn request(text: &str) -> Request {
                 depends_on: vec![],
                 estimated_duration_s: 60,
                 resources: Resources::default(),
+                tags: Vec::new(),
+                extra_vars: serde_json::Map::new(),
                 status: "pending".into(),
             }],
             risk: Risk {

@@ -407,6 +407,7 @@ async fn vault_encrypted_variables_decrypt_with_the_configured_password_file() {
         playbook: "check.yml".into(),
         limit: None,
         check_mode: false,
+        tags: Vec::new(),
         extra_vars: serde_json::Map::new(),
         deadline: std::time::Duration::from_secs(120),
     };
