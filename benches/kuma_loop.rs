@@ -56,6 +56,7 @@ async fn chiffon_run(ansible_playbook: &Path, scratch: &Path) -> (Duration, Dura
         ansible_playbook: Some(ansible_playbook.to_owned()),
         extra_vars,
         vault_password_file: None,
+        api_token: None,
         ack_timeout: Duration::from_secs(30),
         execution_deadline: Duration::from_secs(300),
         heartbeat_interval: Duration::from_secs(10),

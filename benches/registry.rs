@@ -128,6 +128,7 @@ async fn main() {
         ansible_playbook: None,
         extra_vars: serde_json::Map::new(),
         vault_password_file: None,
+        api_token: None,
         ack_timeout: Duration::from_secs(30),
         execution_deadline: Duration::from_secs(3600),
         heartbeat_interval: Duration::from_secs(30),

@@ -283,6 +283,13 @@ enum ConfigCommand {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
+    /// Require this bearer token on the API (prefer CHIFFON_API_TOKEN or --api-token-file:
+    /// command-line arguments are visible to other users in `ps`).
+    #[arg(long, env = "CHIFFON_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// A file holding the API's bearer token.
+    #[arg(long, env = "CHIFFON_API_TOKEN_FILE")]
+    api_token_file: Option<PathBuf>,
     /// Address for the API, live events and docs.
     #[arg(long, env = "CHIFFON_LISTEN")]
     listen: Option<SocketAddr>,
@@ -349,7 +356,8 @@ fn init_logging(cli: &Cli) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let client = || Client::new(&cli.server);
+    let client =
+        || Client::new(&cli.server).map(|c| c.with_token(std::env::var("CHIFFON_API_TOKEN").ok()));
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Request {
@@ -695,6 +703,8 @@ fn exit_for(view: &RequestView) -> ExitCode {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let overrides = Overrides {
+        api_token: args.api_token,
+        api_token_file: args.api_token_file,
         listen: args.listen,
         data_dir: args.data_dir,
         playbooks: args.playbooks,

@@ -21,6 +21,8 @@ pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 pub struct Client {
     base: String,
     http: reqwest::Client,
+    /// Sent as `Authorization: Bearer …` when the server requires it.
+    token: Option<String>,
 }
 
 impl Client {
@@ -32,7 +34,17 @@ impl Client {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()?;
-        Ok(Self { base, http })
+        Ok(Self {
+            base,
+            http,
+            token: None,
+        })
+    }
+
+    /// Uses `token` for every call (`CHIFFON_API_TOKEN` in the CLI).
+    pub fn with_token(mut self, token: Option<String>) -> Self {
+        self.token = token.filter(|t| !t.is_empty());
+        self
     }
 
     fn url(&self, path: &str) -> String {
@@ -43,6 +55,10 @@ impl Client {
         &self,
         request: reqwest::RequestBuilder,
     ) -> anyhow::Result<T> {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
         let response = request.send().await.map_err(|error| {
             if error.is_connect() || error.is_timeout() {
                 anyhow::anyhow!(
@@ -165,7 +181,16 @@ impl Client {
     pub async fn subscribe(&self, request_id: &str) -> anyhow::Result<LiveStream> {
         let ws = self.base.replacen("http", "ws", 1);
         let url = format!("{ws}/api/v1/ws?request_id={request_id}");
-        let (socket, _) = tokio_tungstenite::connect_async(&url)
+        let mut upgrade =
+            tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+                url.as_str(),
+            )?;
+        if let Some(token) = &self.token {
+            upgrade
+                .headers_mut()
+                .insert("authorization", format!("Bearer {token}").parse()?);
+        }
+        let (socket, _) = tokio_tungstenite::connect_async(upgrade)
             .await
             .with_context(|| format!("cannot open the live event stream at {url}"))?;
         Ok(LiveStream { socket })

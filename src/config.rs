@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub amqp_url: Option<String>,
     pub local_agents: Option<bool>,
+    /// A file holding the API's bearer token.
+    pub api_token_file: Option<PathBuf>,
     #[serde(default)]
     pub amqp: AmqpFileConfig,
     #[serde(default)]
@@ -75,6 +77,8 @@ pub struct ServeConfig {
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
     /// Passed to every run as `--vault-password-file`.
     pub vault_password_file: Option<PathBuf>,
+    /// When set, every API call but `/api/v1/health` needs `Authorization: Bearer <token>`.
+    pub api_token: Option<ApiToken>,
     /// A dispatched task must be taken by an agent within this time.
     pub ack_timeout: Duration,
     /// A running task must finish within this time.
@@ -156,6 +160,9 @@ pub const DEFAULT_AGENT_OFFLINE_S: u64 = 75;
 /// Values from flags or the environment; `None` where neither was given.
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
+    /// `--api-token` (prefer the environment variable or a file: arguments show in `ps`).
+    pub api_token: Option<String>,
+    pub api_token_file: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     pub playbooks: Option<PathBuf>,
@@ -196,6 +203,10 @@ impl ServeConfig {
             vault_password_file: std::env::var_os("CHIFFON_VAULT_PASSWORD_FILE")
                 .map(PathBuf::from)
                 .or(file.ansible.vault_password_file.clone()),
+            api_token: ApiToken::from_layers(
+                overrides.api_token,
+                overrides.api_token_file.or(file.api_token_file.clone()),
+            )?,
             extra_vars: file.ansible.extra_vars,
             ack_timeout: seconds(file.timeouts.ack_s, DEFAULT_ACK_TIMEOUT_S),
             execution_deadline: seconds(file.timeouts.execution_s, DEFAULT_EXECUTION_S),
@@ -265,6 +276,51 @@ fn read_file(config_file: Option<&Path>) -> anyhow::Result<FileConfig> {
                 .with_context(|| format!("{} is not a valid Chiffon config", path.display()))
         }
         None => Ok(FileConfig::default()),
+    }
+}
+
+/// The API's bearer token. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken([redacted])")
+    }
+}
+
+impl ApiToken {
+    /// At least 16 characters, so a guessable word is refused.
+    pub fn new(token: &str) -> anyhow::Result<Self> {
+        let token = token.trim();
+        if token.chars().count() < 16 || token.chars().any(char::is_whitespace) {
+            anyhow::bail!(
+                "the API token must be at least 16 characters without spaces (e.g. `openssl rand -hex 24`)"
+            );
+        }
+        Ok(Self(token.to_owned()))
+    }
+
+    /// The flag or `CHIFFON_API_TOKEN`, else the token file (`--api-token-file`, `api_token_file`).
+    fn from_layers(token: Option<String>, file: Option<PathBuf>) -> anyhow::Result<Option<Self>> {
+        if let Some(token) = token.filter(|t| !t.is_empty()) {
+            return Self::new(&token).map(Some);
+        }
+        match file {
+            None => Ok(None),
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).with_context(|| {
+                    format!("cannot read the API token file {}", path.display())
+                })?;
+                Self::new(&text).map(Some)
+            }
+        }
+    }
+
+    /// Compares in time independent of where the first difference is.
+    pub fn matches(&self, offered: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), offered.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
 
@@ -350,6 +406,9 @@ playbooks = "examples/homelab-infra"
 # amqp_url = "amqp://chiffon:secret@mq.home.arpa:5672/%2f"
 # Run an infra and a desktop agent inside the server.    (--no-local-agents, CHIFFON_NO_LOCAL_AGENTS)
 local_agents = true
+# Require `Authorization: Bearer <token>` on the API (not on /api/v1/health). The file holds the
+# token (16+ characters).             (--api-token-file; or the token itself in CHIFFON_API_TOKEN)
+# api_token_file = "/etc/chiffon/api-token"
 
 [amqp]
 # Exchange and queue names start with this.

@@ -200,6 +200,11 @@ pub async fn serve_on(
     }
 
     let address = listener.local_addr()?;
+    if core.config.api_token.is_none() && !address.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {address} WITHOUT an API token: anyone who can reach this address can approve and run playbooks; set CHIFFON_API_TOKEN or api_token_file"
+        );
+    }
     tracing::info!(
         data_dir = %core.config.data_dir.display(),
         "ready on http://{address} (API docs at http://{address}/docs)"

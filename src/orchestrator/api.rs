@@ -53,7 +53,11 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/suggestions/{id}/apply", post(apply_suggestion))
         .route("/ws", get(live::websocket))
         .route("/openapi.json", get(openapi))
-        .fallback(unknown_route);
+        .fallback(unknown_route)
+        .route_layer(axum::middleware::from_fn_with_state(
+            core.clone(),
+            require_token,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .route("/openapi.json", get(openapi))
@@ -66,6 +70,45 @@ pub fn router(core: Arc<Core>) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(core)
+}
+
+/// With an API token configured, every `/api/v1` call but `/health` (for probes) needs
+/// `Authorization: Bearer <token>`; a browser's WebSocket may send `?access_token=` instead.
+async fn require_token(
+    State(core): State<Arc<Core>>,
+    request: HttpRequest,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(token) = &core.config.api_token else {
+        return next.run(request).await;
+    };
+    if request.uri().path().ends_with("/health") {
+        return next.run(request).await;
+    }
+    let from_header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let from_query = request.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|pair| pair.strip_prefix("access_token="))
+    });
+    match from_header.or(if request.uri().path().ends_with("/ws") { from_query } else { None }) {
+        Some(offered) if token.matches(offered) => next.run(request).await,
+        Some(_) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_token",
+            "the API token is wrong; check CHIFFON_API_TOKEN",
+        )
+        .into_response(),
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_required",
+            "this Chiffon requires an API token: send `Authorization: Bearer <token>` (the CLI reads CHIFFON_API_TOKEN)",
+        )
+        .into_response(),
+    }
 }
 
 /// An error answer: `{"error": {"code": "...", "message": "..."}}`.

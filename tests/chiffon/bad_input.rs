@@ -208,3 +208,70 @@ async fn an_impostor_cannot_finish_another_agents_task() {
         assert!(task.error.is_none(), "{:?}", task.error);
     }
 }
+
+/// With a token configured, the API and the live stream refuse anyone without it; health
+/// probes stay open; the CLI sends CHIFFON_API_TOKEN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_the_api_refuses_strangers_but_not_health_probes() {
+    let token = "test-token-0123456789abcdef";
+    let app = TestApp::spawn_with(
+        crate::helpers::Backend::Embedded,
+        crate::helpers::Options {
+            api_token: Some(token.to_owned()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (code, body) = app.get("/api/v1/requests").await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (401, Some("token_required"))
+    );
+    let (code, _) = app.get("/api/v1/health").await;
+    assert_eq!(code, 200, "probes need no token");
+    let wrong = app
+        .http
+        .get(format!("{}/api/v1/requests", app.address))
+        .bearer_auth("test-token-0123456789abcdeX")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    let (code, _) = app.post("/requests", r#"{"text": "deploy kuma"}"#).await;
+    assert_eq!(code, 401, "nothing is planned without the token");
+    // The WebSocket too, unless the token comes with it.
+    let ws = app.address.replacen("http", "ws", 1);
+    assert!(
+        tokio_tungstenite::connect_async(format!("{ws}/api/v1/ws"))
+            .await
+            .is_err()
+    );
+    assert!(
+        tokio_tungstenite::connect_async(format!("{ws}/api/v1/ws?access_token={token}"))
+            .await
+            .is_ok()
+    );
+    // The CLI: refused with the fix, then fine with the variable.
+    let cli = |with_token: bool| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"));
+        command.args(["--server", &app.address, "status"]);
+        command.env_remove("CHIFFON_API_TOKEN");
+        if with_token {
+            command.env("CHIFFON_API_TOKEN", token);
+        }
+        command.output()
+    };
+    let refused = cli(false).await.unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("CHIFFON_API_TOKEN"),
+        "{refused:?}"
+    );
+    let allowed = cli(true).await.unwrap();
+    assert!(allowed.status.success(), "{allowed:?}");
+    // And a full request through the token-carrying client.
+    let id = app.request("deploy uptime kuma").await;
+    let (_, done) = app.approve_and_wait(&id).await;
+    assert_eq!(done.request.status, RequestStatus::Succeeded);
+    app.stop().await;
+}

@@ -354,6 +354,7 @@ async fn a_broker_restart_mid_playbook_loses_nothing_and_duplicates_nothing() {
             thresholds: None,
             homelab_root: None,
             playbooks: None,
+            api_token: None,
         },
     )
     .await;

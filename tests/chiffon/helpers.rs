@@ -111,6 +111,8 @@ pub struct Options {
     pub homelab_root: Option<PathBuf>,
     /// Another playbook repository than the example homelab.
     pub playbooks: Option<PathBuf>,
+    /// Require this bearer token on the API (the test's `client` sends it; `http` does not).
+    pub api_token: Option<String>,
 }
 
 /// Tests that use RabbitMQ hold this for reading; a test that restarts the broker holds it for
@@ -126,6 +128,7 @@ impl Default for Options {
             thresholds: None,
             homelab_root: None,
             playbooks: None,
+            api_token: None,
         }
     }
 }
@@ -213,6 +216,7 @@ impl TestApp {
                     thresholds: None,
                     homelab_root: None,
                     playbooks: None,
+                    api_token: None,
                 },
             )
             .await,
@@ -278,6 +282,10 @@ impl TestApp {
             ansible_playbook: Some(ansible_playbook().await),
             extra_vars,
             vault_password_file: None,
+            api_token: options
+                .api_token
+                .as_deref()
+                .map(|t| chiffon::config::ApiToken::new(t).expect("test token")),
             ack_timeout: Duration::from_secs(30),
             execution_deadline: Duration::from_secs(180),
             heartbeat_interval: options.heartbeat,
@@ -306,7 +314,9 @@ impl TestApp {
             database,
             _schema: schema,
             _broker: broker,
-            client: Client::new(&address).expect("client"),
+            client: Client::new(&address)
+                .expect("client")
+                .with_token(options.api_token.clone()),
             http: reqwest::Client::new(),
             address,
             data_dir,
