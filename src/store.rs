@@ -41,6 +41,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "previews",
         include_str!("../migrations/sqlite/0004_previews.sql"),
     ),
+    (
+        5,
+        "annotations",
+        include_str!("../migrations/sqlite/0005_annotations.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -62,6 +67,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "previews",
         include_str!("../migrations/postgres/0004_previews.sql"),
+    ),
+    (
+        5,
+        "annotations",
+        include_str!("../migrations/postgres/0005_annotations.sql"),
     ),
 ];
 
@@ -474,6 +484,52 @@ impl Store {
         Ok(())
     }
 
+    /// Adds a note to a task (append-only); returns it.
+    pub async fn annotate(
+        &self,
+        task: &TaskId,
+        author: &str,
+        text: &str,
+    ) -> anyhow::Result<Annotation> {
+        let now = Utc::now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO task_annotations (task_id, author, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(task.as_str())
+        .bind(author)
+        .bind(text)
+        .bind(ts(now))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Annotation {
+            id,
+            author: author.to_owned(),
+            text: text.to_owned(),
+            created_at: now,
+        })
+    }
+
+    /// A task's notes, oldest first.
+    pub async fn annotations(&self, task: &TaskId) -> anyhow::Result<Vec<Annotation>> {
+        let rows = sqlx::query(
+            "SELECT id, author, text, created_at FROM task_annotations WHERE task_id = $1 ORDER BY id",
+        )
+        .bind(task.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let at: String = row.try_get("created_at")?;
+                Ok(Annotation {
+                    id: row.try_get("id")?,
+                    author: row.try_get("author")?,
+                    text: row.try_get("text")?,
+                    created_at: parse_ts(&at)?,
+                })
+            })
+            .collect()
+    }
+
     /// Keeps the check-mode preview of a plan version (replacing an earlier one).
     pub async fn save_preview(
         &self,
@@ -706,6 +762,15 @@ impl Store {
                 .await?;
         Ok((requests, tasks))
     }
+}
+
+/// A note on a task.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Annotation {
+    pub id: i64,
+    pub author: String,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A pause or resume of the dispatch queue, as stored.

@@ -41,6 +41,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/requests/{id}/preview", post(preview))
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}", get(get_task))
+        .route("/tasks/{id}/annotations", post(annotate_task))
         .route("/agents", get(list_agents))
         .route("/agents/{id}", get(get_agent))
         .route("/agents/{id}/capacity", get(agent_capacity))
@@ -609,6 +610,9 @@ pub struct TaskView {
     #[serde(flatten)]
     pub task: Task,
     pub events: Vec<TaskEvent>,
+    /// Notes people (or a post-mortem agent) added, oldest first.
+    #[serde(default)]
+    pub annotations: Vec<crate::store::Annotation>,
 }
 
 async fn get_task(
@@ -622,7 +626,51 @@ async fn get_task(
         .await?
         .ok_or_else(|| ApiError::not_found("task", &id))?;
     let events = core.store.task_events(&task_id).await?;
-    Ok(Json(TaskView { task, events }))
+    let annotations = core.store.annotations(&task_id).await?;
+    Ok(Json(TaskView {
+        task,
+        events,
+        annotations,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnnotationBody {
+    text: String,
+    #[serde(default)]
+    author: Option<String>,
+}
+
+/// Adds a note to a task; secrets in it are redacted before it is stored.
+async fn annotate_task(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<AnnotationBody>,
+) -> ApiResult<(StatusCode, Json<crate::store::Annotation>)> {
+    let task_id = TaskId::parse(&id).ok_or_else(|| ApiError::not_found("task", &id))?;
+    core.store
+        .get_task(&task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task", &id))?;
+    let text = body.text.trim();
+    if text.is_empty() || text.chars().count() > 10_000 {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_text",
+            "give a note of 1 to 10000 characters",
+        ));
+    }
+    let author = body
+        .author
+        .map(|a| a.trim().chars().take(100).collect::<String>())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "anonymous".to_owned());
+    let note = core
+        .store
+        .annotate(&task_id, &author, &crate::redact::text(text))
+        .await?;
+    Ok((StatusCode::CREATED, Json(note)))
 }
 
 // ---- agents, playbooks, health ------------------------------------------------------------

@@ -208,6 +208,35 @@ async fn a_failing_step_fails_the_request_with_the_playbooks_reason() {
         assert!(app.rendered_files().is_empty());
         // A failure Chiffon does not recognise gets no made-up advice.
         assert_eq!(task.suggestions, serde_json::json!([]));
+        // A person notes what happened for the post-mortem; a secret in it is not kept.
+        let path = format!("/tasks/{}/annotations", task.id);
+        let (code, note) = app
+            .post(&path, r#"{"text": "ran config before deploy; admin password=hunter2", "author": "alice"}"#)
+            .await;
+        assert_eq!(code, 201, "{note}");
+        let (_, detail) = app
+            .get(&format!("/api/v1{}", path.trim_end_matches("/annotations")))
+            .await;
+        let notes = detail["annotations"].as_array().unwrap();
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0]["author"], "alice");
+        let text = notes[0]["text"].as_str().unwrap();
+        assert!(
+            text.contains("ran config before deploy") && !text.contains("hunter2"),
+            "{text}"
+        );
+        let (code, body) = app.post(&path, r#"{"text": "  "}"#).await;
+        assert_eq!(
+            (code, body["error"]["code"].as_str()),
+            (422, Some("invalid_text"))
+        );
+        let (code, _) = app
+            .post(
+                "/tasks/task_0000000000000000000000000000dead/annotations",
+                r#"{"text": "x"}"#,
+            )
+            .await;
+        assert_eq!(code, 404);
     }
 }
 

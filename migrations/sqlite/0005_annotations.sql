@@ -1,0 +1,9 @@
+-- Free-form notes on a task, for people and a future post-mortem agent. Append-only.
+CREATE TABLE task_annotations (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id    TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX task_annotations_by_task ON task_annotations (task_id, id);
