@@ -14,7 +14,8 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark should stop loudly on any failure
 
-use std::path::Path;
+mod common;
+
 use std::time::{Duration, Instant};
 
 use chiffon::bus::{AmqpBus, AmqpOptions, Queue};
@@ -207,18 +208,6 @@ async fn chiffon(url: &str, prefix: &str, store: &Store, rounds: usize) -> Vec<f
     samples
 }
 
-fn update_docs(section: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
-    let text = std::fs::read_to_string(&path).expect("docs/benchmarks.md");
-    let (begin, end) = ("<!-- dispatch:begin -->", "<!-- dispatch:end -->");
-    let block = format!("{begin}\n{section}{end}");
-    let updated = match (text.find(begin), text.find(end)) {
-        (Some(b), Some(e)) => format!("{}{block}{}", &text[..b], &text[e + end.len()..]),
-        _ => format!("{}\n{block}\n", text.trim_end()),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
-}
-
 fn main() {
     let url = std::env::var("CHIFFON_BENCH_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
@@ -258,7 +247,7 @@ fn main() {
         c50 / b50,
     );
     print!("{section}");
-    update_docs(&section);
+    common::update_docs("dispatch", &section);
 }
 
 /// A request and the task the acks are stored against, as the orchestrator would have them.

@@ -15,6 +15,8 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark should stop loudly on any failure
 
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,25 +30,6 @@ struct Sampled {
     max_children: usize,
     cpu_ticks_start: u64,
     cpu_ticks_end: u64,
-}
-
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after `state`.
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
 }
 
 fn children(pid: u32) -> usize {
@@ -68,18 +51,6 @@ fn children(pid: u32) -> usize {
 
 fn mean(values: &[u64]) -> f64 {
     values.iter().sum::<u64>() as f64 / values.len().max(1) as f64
-}
-
-fn update_docs(section: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
-    let text = std::fs::read_to_string(&path).expect("docs/benchmarks.md");
-    let (begin, end) = ("<!-- footprint:begin -->", "<!-- footprint:end -->");
-    let block = format!("{begin}\n{section}{end}");
-    let updated = match (text.find(begin), text.find(end)) {
-        (Some(b), Some(e)) => format!("{}{block}{}", &text[..b], &text[e + end.len()..]),
-        _ => format!("{}\n\n{block}\n", text.trim_end()),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
 }
 
 fn main() {
@@ -130,19 +101,19 @@ fn main() {
     let pids = [agent.id(), node.id()];
     let mut sampled: [Sampled; 2] = Default::default();
     for (s, pid) in sampled.iter_mut().zip(pids) {
-        s.cpu_ticks_start = cpu_ticks(pid);
+        s.cpu_ticks_start = common::cpu_ticks(&pid.to_string());
     }
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(seconds) {
         for (s, pid) in sampled.iter_mut().zip(pids) {
-            s.rss_kb.push(rss_kb(pid));
+            s.rss_kb.push(common::rss_kb(&pid.to_string()));
             s.max_children = s.max_children.max(children(pid));
         }
         std::thread::sleep(Duration::from_secs(1));
     }
     let wall = started.elapsed().as_secs_f64();
     for (s, pid) in sampled.iter_mut().zip(pids) {
-        s.cpu_ticks_end = cpu_ticks(pid);
+        s.cpu_ticks_end = common::cpu_ticks(&pid.to_string());
     }
     let _ = agent.kill();
     let _ = node.kill();
@@ -194,5 +165,5 @@ fn main() {
         },
     );
     print!("{section}");
-    update_docs(&section);
+    common::update_docs("footprint", &section);
 }

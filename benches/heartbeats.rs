@@ -18,13 +18,13 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark should stop loudly on any failure
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chiffon::bus::{AmqpBus, AmqpOptions, Bus, Queue};
 use chiffon::config::{BusConfig, Database, ServeConfig};
-use chiffon::model::AgentType;
-use chiffon::protocol::{Capacity, Envelope, Gpu, Heartbeat, Message};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
@@ -32,36 +32,6 @@ use lapin::options::{
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
-
-fn heartbeat(id: &str, seq: u64) -> Vec<u8> {
-    let beat = Heartbeat {
-        agent_type: AgentType::Desktop,
-        capacity: Capacity {
-            cpu_load_percent: 12.0,
-            load_average_1m: 0.9,
-            cpu_cores: 8,
-            free_cpu_cores: 7.0,
-            memory_total_mb: 32000,
-            memory_free_mb: 20000,
-            gpus: vec![Gpu {
-                index: 0,
-                vendor: "nvidia".into(),
-                name: "NVIDIA GeForce RTX 3060".into(),
-                uuid: Some("GPU-0b2e9a44-77aa-4e0c-8f3e-3c1d2e4f5a66".into()),
-                vram_total_mb: 12288,
-                vram_free_mb: 9000,
-                utilization_percent: Some(5.0),
-                source: "nvml".into(),
-            }],
-        },
-        ttl_s: 600,
-        seq,
-        boot_id: "0190f39e11aa7b3c8d4e5f6a7b8c9d0e".into(),
-        interval_s: 30,
-        running_tasks: Vec::new(),
-    };
-    Envelope::new(id, None, Message::Heartbeat(beat)).encode()
-}
 
 /// Publishes `bodies` to the queue `queue` through the default exchange, persistent, with
 /// confirms awaited in batches.
@@ -146,18 +116,6 @@ async fn bare(connection: &Connection, queue: &str, bodies: &[Vec<u8>]) -> f64 {
     bodies.len() as f64 / started.elapsed().as_secs_f64()
 }
 
-fn update_docs(section: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
-    let text = std::fs::read_to_string(&path).expect("docs/benchmarks.md");
-    let (begin, end) = ("<!-- heartbeats:begin -->", "<!-- heartbeats:end -->");
-    let block = format!("{begin}\n{section}{end}");
-    let updated = match (text.find(begin), text.find(end)) {
-        (Some(b), Some(e)) => format!("{}{block}{}", &text[..b], &text[e + end.len()..]),
-        _ => format!("{}\n\n{block}\n", text.trim_end()),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let url = std::env::var("CHIFFON_BENCH_AMQP_URL")
@@ -168,8 +126,8 @@ async fn main() {
         .unwrap_or(10_000);
     let prefix = format!("chiffon-hb-{}", uuid::Uuid::now_v7().simple());
     let ids: Vec<String> = (0..agents).map(|i| format!("sim-{i:05}")).collect();
-    let first: Vec<Vec<u8>> = ids.iter().map(|id| heartbeat(id, 0)).collect();
-    let second: Vec<Vec<u8>> = ids.iter().map(|id| heartbeat(id, 1)).collect();
+    let first: Vec<Vec<u8>> = ids.iter().map(|id| common::heartbeat(id, 0)).collect();
+    let second: Vec<Vec<u8>> = ids.iter().map(|id| common::heartbeat(id, 1)).collect();
     let body_size = first[0].len();
 
     let connection = Connection::connect(&url, ConnectionProperties::default())
@@ -187,9 +145,13 @@ async fn main() {
     let bus = AmqpBus::connect(&url, options.clone()).await.unwrap();
     let heartbeats = bus.queue_name(&Queue::Heartbeats);
     // Publishing through the bus declares the heartbeats queue as the orchestrator expects it.
-    bus.publish(&Queue::Heartbeats, &heartbeat("sim-warm-up", 0), None)
-        .await
-        .unwrap();
+    bus.publish(
+        &Queue::Heartbeats,
+        &common::heartbeat("sim-warm-up", 0),
+        None,
+    )
+    .await
+    .unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let config = ServeConfig {
         bus: BusConfig::Amqp {
@@ -268,6 +230,6 @@ async fn main() {
         rates[1] / bare_rate,
     );
     print!("{section}");
-    update_docs(&section);
+    common::update_docs("heartbeats", &section);
     std::process::exit(0);
 }

@@ -8,6 +8,8 @@
 //! Run: `cargo bench --bench kuma_loop` (rounds: `CHIFFON_BENCH_ROUNDS`, default 5). The
 //! figures replace the `kuma_loop` section of docs/benchmarks.md.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -110,18 +112,6 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-fn update_docs(section: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".to_owned());
-    let (begin, end) = ("<!-- kuma_loop:begin -->", "<!-- kuma_loop:end -->");
-    let block = format!("{begin}\n{section}{end}");
-    let updated = match (text.find(begin), text.find(end)) {
-        (Some(b), Some(e)) => format!("{}{block}{}", &text[..b], &text[e + end.len()..]),
-        _ => format!("{}\n{block}\n", text.trim_end()),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
-}
-
 fn main() {
     let rounds: usize = std::env::var("CHIFFON_BENCH_ROUNDS")
         .ok()
@@ -173,5 +163,5 @@ fn main() {
         std::env::consts::ARCH,
     );
     print!("{section}");
-    update_docs(&section);
+    common::update_docs("kuma_loop", &section);
 }

@@ -20,6 +20,8 @@
 
 #![allow(clippy::unwrap_used)] // a benchmark should stop loudly on any failure
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
@@ -30,7 +32,7 @@ use std::time::{Duration, Instant};
 use chiffon::bus::{Bus, Queue};
 use chiffon::config::{BusConfig, Database, ServeConfig};
 use chiffon::model::{AgentId, AgentType};
-use chiffon::protocol::{Capacity, Envelope, Gpu, Heartbeat, Hello, Message};
+use chiffon::protocol::{Envelope, Hello, Message};
 use futures_util::StreamExt;
 
 const VICTIMS: usize = 100;
@@ -45,71 +47,11 @@ fn random() -> u64 {
         .finish()
 }
 
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    (fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()) as f64 / 100.0
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap()
-        / 1024.0
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn heartbeat(id: &str) -> Vec<u8> {
-    let beat = Heartbeat {
-        agent_type: AgentType::Desktop,
-        capacity: Capacity {
-            cpu_load_percent: 12.0,
-            load_average_1m: 0.9,
-            cpu_cores: 8,
-            free_cpu_cores: 7.0,
-            memory_total_mb: 32000,
-            memory_free_mb: 20000,
-            gpus: vec![Gpu {
-                index: 0,
-                vendor: "nvidia".into(),
-                name: "NVIDIA GeForce RTX 3060".into(),
-                uuid: None,
-                vram_total_mb: 12288,
-                vram_free_mb: 9000,
-                utilization_percent: Some(5.0),
-                source: "nvml".into(),
-            }],
-        },
-        ttl_s: 75,
-        seq: 0,
-        boot_id: "bench".into(),
-        interval_s: 30,
-        running_tasks: Vec::new(),
-    };
-    Envelope::new(id, None, Message::Heartbeat(beat)).encode()
-}
-
-fn update_docs(section: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/benchmarks.md");
-    let text = std::fs::read_to_string(&path).expect("docs/benchmarks.md");
-    let (begin, end) = ("<!-- registry:begin -->", "<!-- registry:end -->");
-    let block = format!("{begin}\n{section}{end}");
-    let updated = match (text.find(begin), text.find(end)) {
-        (Some(b), Some(e)) => format!("{}{block}{}", &text[..b], &text[e + end.len()..]),
-        _ => format!("{}\n\n{block}\n", text.trim_end()),
-    };
-    std::fs::write(&path, updated).expect("write docs/benchmarks.md");
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +119,7 @@ async fn main() {
         });
     }
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_before = rss_mib();
+    let rss_before = common::rss_kb("self") as f64 / 1024.0;
 
     // The simulated fleet.
     let ids: Vec<String> = (0..agents).map(|i| format!("sim-{i:05}")).collect();
@@ -203,7 +145,7 @@ async fn main() {
         let is_silenced = silenced.contains(id.as_str());
         let (silent, last_beat) = (silent.clone(), last_beat.clone());
         tokio::spawn(async move {
-            let beat = heartbeat(&id);
+            let beat = common::heartbeat(&id, 0);
             tokio::time::sleep(Duration::from_millis(random() % 30_000)).await;
             let hello = Envelope::new(
                 &id,
@@ -229,18 +171,20 @@ async fn main() {
         });
     }
     tokio::time::sleep(WARM_UP.saturating_sub(started.elapsed())).await;
-    let registered = rss_mib();
+    let registered = common::rss_kb("self") as f64 / 1024.0;
 
     // Measured window: kill and silence the victims, then wait past the offline threshold.
-    let cpu_start = cpu_seconds();
+    let cpu_start = common::cpu_ticks("self") as f64 / 100.0;
     let window = Instant::now();
     silent.store(true, Ordering::Relaxed);
     for id in &killed {
         consumers.remove(*id);
     }
     tokio::time::sleep(AFTER).await;
-    let cpu = (cpu_seconds() - cpu_start) / window.elapsed().as_secs_f64() * 100.0;
-    let rss_end = rss_mib();
+    let cpu = (common::cpu_ticks("self") as f64 / 100.0 - cpu_start)
+        / window.elapsed().as_secs_f64()
+        * 100.0;
+    let rss_end = common::rss_kb("self") as f64 / 1024.0;
 
     let events = events.lock().unwrap().clone();
     let last_beat = last_beat.lock().unwrap().clone();
@@ -319,6 +263,6 @@ async fn main() {
         },
     );
     print!("{section}");
-    update_docs(&section);
+    common::update_docs("registry", &section);
     std::process::exit(0);
 }
