@@ -552,13 +552,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => config::example_playbooks()?,
             };
             let ansible = ansible_playbook
-                .or_else(|| {
-                    std::env::var_os("PATH").and_then(|path| {
-                        std::env::split_paths(&path)
-                            .map(|d| d.join("ansible-playbook"))
-                            .find(|p| p.is_file())
-                    })
-                })
+                .or_else(|| crate::agent::ansible::find_on_path("ansible-playbook"))
                 .context(
                     "ansible-playbook is needed to check the change: pass --ansible-playbook",
                 )?;

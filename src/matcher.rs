@@ -14,7 +14,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::planner::edit_distance;
 use crate::suggest::outline::{self, Node};
+use crate::suggest::relative;
 
 /// What a unit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -593,13 +595,6 @@ fn read(path: &Path) -> Option<String> {
     (!text.starts_with("$ANSIBLE_VAULT")).then_some(text)
 }
 
-fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
-}
-
 /// Folders under `dir` that contain `marker`, without descending into them.
 fn find_dirs_with(dir: &Path, marker: &str) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
@@ -806,23 +801,6 @@ fn same_group(a: &str, b: &str) -> bool {
         || SYNONYMS
             .iter()
             .any(|g| g.contains(&a.as_str()) && g.contains(&b.as_str()))
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -1347,7 +1347,12 @@ impl Core {
                 let Some(task_id) = TaskId::parse(&progress.task_id) else {
                     return Ok(());
                 };
-                if self.refuse_foreign(&task_id, &sender, kind).await? {
+                // Read once: for the owner check and for the live event.
+                let task = self.store.get_task(&task_id).await?;
+                if self
+                    .refuse_foreign_to(task.as_ref(), &task_id, &sender, kind)
+                    .await
+                {
                     return Ok(());
                 }
                 let mut event = progress.event;
@@ -1360,7 +1365,7 @@ impl Core {
                     return Ok(());
                 }
                 self.store.append_event(&task_id, &event).await?;
-                if let Some(task) = self.store.get_task(&task_id).await? {
+                if let Some(task) = task {
                     self.emit(LiveEvent::Execution {
                         request_id: task.request_id.to_string(),
                         task_id: task.id.to_string(),
@@ -1637,9 +1642,23 @@ impl Core {
         sender: &str,
         kind: &str,
     ) -> anyhow::Result<bool> {
-        let owner = self.store.get_task(task_id).await?.and_then(|t| t.agent_id);
+        let task = self.store.get_task(task_id).await?;
+        Ok(self
+            .refuse_foreign_to(task.as_ref(), task_id, sender, kind)
+            .await)
+    }
+
+    /// `refuse_foreign` for a task the caller has already read.
+    async fn refuse_foreign_to(
+        &self,
+        task: Option<&Task>,
+        task_id: &TaskId,
+        sender: &str,
+        kind: &str,
+    ) -> bool {
+        let owner = task.and_then(|t| t.agent_id.clone());
         let Some(owner) = owner.filter(|owner| owner != sender) else {
-            return Ok(false);
+            return false;
         };
         tracing::warn!(agent = %sender, task = %task_id, %owner, "refused a {kind} for a task that belongs to another agent");
         if let Some(agent) = AgentId::parse(sender) {
@@ -1656,7 +1675,7 @@ impl Core {
                 tracing::warn!("could not send an error reply: {error:#}");
             }
         }
-        Ok(true)
+        true
     }
 
     /// Tells the sender of a refused message why, when the message names a sender we can reach.

@@ -534,7 +534,8 @@ fn find_services(joined: &str, clause: &[&str], known: &[(String, String)]) -> V
     found
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance, for typo tolerance (also used by `matcher`).
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -624,7 +624,8 @@ fn vars_rules(found: &mut Findings<'_>, vars: &Node, texts: &[(String, String)],
     }
 }
 
-fn relative(root: &Path, path: &Path) -> String {
+/// `path` relative to `root`, `/`-separated (also used by `matcher`).
+pub(crate) fn relative(root: &Path, path: &Path) -> String {
     path.strip_prefix(root)
         .unwrap_or(path)
         .to_string_lossy()

@@ -493,6 +493,32 @@ fn last_error_lines(tail: &VecDeque<String>) -> String {
     pick.join(" ").chars().take(1000).collect()
 }
 
+/// An Ansible tool run in `repo` with a clean environment (its own venv and the system on PATH,
+/// a scratch HOME), output captured, in its own process group, killed when dropped.
+fn tool_command(bin: &Path, repo: &Path, scratch: &Path) -> Command {
+    let mut command = Command::new(bin);
+    command
+        .current_dir(repo)
+        .env_clear()
+        .env(
+            "PATH",
+            bin.parent().map_or_else(
+                || "/usr/bin:/bin".to_owned(),
+                |dir| format!("{}:/usr/bin:/bin", dir.display()),
+            ),
+        )
+        .env("HOME", scratch)
+        .env("LANG", "C.UTF-8")
+        .env("ANSIBLE_LOCAL_TEMP", scratch)
+        .env("ANSIBLE_NOCOLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    command
+}
+
 /// `ansible-playbook --syntax-check` over `playbooks` (relative to `repo`): `Ok(Err(output))`
 /// when Ansible refuses them, `Err` when it could not be run at all.
 pub async fn syntax_check(
@@ -504,28 +530,8 @@ pub async fn syntax_check(
         return Ok(Ok(()));
     }
     let scratch = tempfile::tempdir()?;
-    let mut command = Command::new(ansible_playbook);
-    command
-        .arg("--syntax-check")
-        .args(playbooks)
-        .current_dir(repo)
-        .env_clear()
-        .env(
-            "PATH",
-            ansible_playbook.parent().map_or_else(
-                || "/usr/bin:/bin".to_owned(),
-                |dir| format!("{}:/usr/bin:/bin", dir.display()),
-            ),
-        )
-        .env("HOME", scratch.path())
-        .env("LANG", "C.UTF-8")
-        .env("ANSIBLE_LOCAL_TEMP", scratch.path())
-        .env("ANSIBLE_NOCOLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+    let mut command = tool_command(ansible_playbook, repo, scratch.path());
+    command.arg("--syntax-check").args(playbooks);
     let child = command
         .spawn()
         .with_context(|| format!("cannot start {}", ansible_playbook.display()))?;
@@ -575,26 +581,8 @@ const LINT_TIMEOUT: Duration = Duration::from_secs(180);
 /// not a failure.
 pub async fn ansible_lint(lint: &Path, repo: &Path) -> anyhow::Result<Vec<LintFinding>> {
     let scratch = tempfile::tempdir()?;
-    let mut command = Command::new(lint);
-    command
-        .args(["-f", "json", "--offline", "-q"])
-        .current_dir(repo)
-        .env_clear()
-        .env(
-            "PATH",
-            lint.parent().map_or_else(
-                || "/usr/bin:/bin".to_owned(),
-                |dir| format!("{}:/usr/bin:/bin", dir.display()),
-            ),
-        )
-        .env("HOME", scratch.path())
-        .env("LANG", "C.UTF-8")
-        .env("ANSIBLE_LOCAL_TEMP", scratch.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+    let mut command = tool_command(lint, repo, scratch.path());
+    command.args(["-f", "json", "--offline", "-q"]);
     let child = command
         .spawn()
         .with_context(|| format!("cannot start {}", lint.display()))?;
@@ -648,7 +636,8 @@ pub fn parse_lint(json: &str) -> anyhow::Result<Vec<LintFinding>> {
         .collect())
 }
 
-fn find_on_path(name: &str) -> Option<PathBuf> {
+/// `name` in one of PATH's directories.
+pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))

@@ -77,7 +77,7 @@ impl NvidiaProbe {
                 Ok(nvml) => probe.nvml = Some(nvml),
                 Err(error) => {
                     probe.nvml_unavailable = Some(error.to_string());
-                    probe.smi = find_on_path("nvidia-smi");
+                    probe.smi = super::ansible::find_on_path("nvidia-smi");
                 }
             }
         }
@@ -247,14 +247,6 @@ pub async fn run_smi(smi: &std::path::Path, timeout: Duration) -> anyhow::Result
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-fn find_on_path(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| PathBuf::from(dir).join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]
