@@ -154,6 +154,27 @@ impl Client {
             .await
     }
 
+    /// Tasks, filtered by `query` (`status`, `service`, `since`, `until`, `order`, `limit`,
+    /// `cursor`); values are escaped here.
+    pub async fn tasks(
+        &self,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<Page<crate::model::Task>> {
+        let mut url = reqwest::Url::parse(&self.url("/tasks"))?;
+        url.query_pairs_mut()
+            .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        self.send(self.http.get(url)).await
+    }
+
+    /// A task's audit entry and commit.
+    pub async fn audit_entry(
+        &self,
+        task: &str,
+    ) -> anyhow::Result<crate::orchestrator::api::AuditView> {
+        self.send(self.http.get(self.url(&format!("/audit/{task}"))))
+            .await
+    }
+
     /// Agents, filtered by `query` (`online`, `type`, `min_free_vram_gb`, `min_free_cores`).
     pub async fn agents(&self, query: &[(&str, String)]) -> anyhow::Result<Page<AgentInfo>> {
         // Values are numbers and booleans: nothing to escape.

@@ -317,6 +317,11 @@ impl ApiToken {
         }
     }
 
+    /// The token itself, for `redact::remember` (never print it).
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+
     /// Compares in time independent of where the first difference is.
     pub fn matches(&self, offered: &str) -> bool {
         let (a, b) = (self.0.as_bytes(), offered.as_bytes());

@@ -6,6 +6,7 @@
 //! the exact plan version moved the request from `awaiting_approval` to `approved`.
 
 pub mod api;
+mod audit_queue;
 pub mod live;
 pub mod registry;
 
@@ -53,6 +54,8 @@ pub struct Core {
     pub store: Store,
     pub bus: Bus,
     pub audit: AuditLog,
+    /// The audit trail's durable queue (see `audit_queue`).
+    pub audit_queue: audit_queue::AuditQueue,
     catalogue: RwLock<Arc<Catalogue>>,
     history: Mutex<BTreeMap<String, PlaybookHistory>>,
     pub live: broadcast::Sender<LiveEvent>,
@@ -106,6 +109,7 @@ pub async fn serve_on(
             config.data_dir.display()
         )
     })?;
+    remember_secrets(&config);
     let store = match &config.database {
         Database::Sqlite(path) => Store::open_sqlite(path).await?,
         Database::Postgres(url) => Store::open_postgres(url).await?,
@@ -137,6 +141,7 @@ pub async fn serve_on(
         store,
         bus,
         audit,
+        audit_queue: Default::default(),
         catalogue: RwLock::new(Arc::new(catalogue)),
         history: Mutex::new(BTreeMap::new()),
         live,
@@ -153,6 +158,7 @@ pub async fn serve_on(
         config,
     });
     core.load_history().await?;
+    let audit_writer = tokio::spawn(audit_queue::run_writer(core.clone()));
     let events = tokio::spawn(consume_events(core.clone(), Queue::Events));
     let heartbeats = tokio::spawn(consume_events(core.clone(), Queue::Heartbeats));
     let sweeper = tokio::spawn(sweep_agents(core.clone()));
@@ -226,12 +232,29 @@ pub async fn serve_on(
     lock(&core.executions).abort_all();
     events.abort();
     heartbeats.abort();
+    audit_writer.abort();
     sweeper.abort();
     catalogue_watch.abort();
     if let Some(departures) = departures {
         departures.abort();
     }
     Ok(())
+}
+
+/// Makes the secrets this server was given unprintable: its API token, secret-named extra
+/// variables and the vault password (see `redact`).
+fn remember_secrets(config: &ServeConfig) {
+    if let Some(token) = &config.api_token {
+        crate::redact::remember(token.expose());
+    }
+    crate::redact::remember_secrets_in(&config.extra_vars);
+    if let Some(password) = config
+        .vault_password_file
+        .as_ref()
+        .and_then(|file| std::fs::read_to_string(file).ok())
+    {
+        crate::redact::remember(&password);
+    }
 }
 
 impl Core {
@@ -367,21 +390,20 @@ impl Core {
         {
             return Ok(false);
         }
-        self.audit
-            .record(AuditEntry {
-                kind: "approval",
-                subject: format!(
-                    "approve request {} (plan v{})",
-                    request.id, request.plan.version
-                ),
-                subject_id: request.id.to_string(),
-                recorded_at: Utc::now(),
-                details: serde_json::json!({
-                    "request": {"id": request.id, "text": request.text},
-                    "plan": request.plan,
-                }),
-            })
-            .await?;
+        self.record_audit(AuditEntry {
+            kind: "approval",
+            subject: format!(
+                "approve request {} (plan v{})",
+                request.id, request.plan.version
+            ),
+            subject_id: request.id.to_string(),
+            recorded_at: Utc::now(),
+            details: serde_json::json!({
+                "request": {"id": request.id, "text": request.text},
+                "plan": request.plan,
+            }),
+        })
+        .await?;
         self.spawn_execution(request.clone(), false);
         Ok(true)
     }
@@ -398,19 +420,18 @@ impl Core {
         {
             return Ok(false);
         }
-        self.audit
-            .record(AuditEntry {
-                kind: "rejection",
-                subject: format!("reject request {}: {reason}", request.id),
-                subject_id: request.id.to_string(),
-                recorded_at: Utc::now(),
-                details: serde_json::json!({
-                    "request": {"id": request.id, "text": request.text},
-                    "plan": request.plan,
-                    "reason": reason,
-                }),
-            })
-            .await?;
+        self.record_audit(AuditEntry {
+            kind: "rejection",
+            subject: format!("reject request {}: {reason}", request.id),
+            subject_id: request.id.to_string(),
+            recorded_at: Utc::now(),
+            details: serde_json::json!({
+                "request": {"id": request.id, "text": request.text},
+                "plan": request.plan,
+                "reason": reason,
+            }),
+        })
+        .await?;
         Ok(true)
     }
 
@@ -532,7 +553,7 @@ impl Core {
             };
             match task.status {
                 status if status.is_terminal() => {
-                    if task.audit_commit.is_none() {
+                    if !self.has_audit_entry(task.id.as_str()).await? {
                         self.audit_task(request, step, &task, None).await?;
                     }
                     outcome.insert(step_id, status);
@@ -585,7 +606,7 @@ impl Core {
                 // Its result was applied from the queue before we got here.
                 lock(&self.waiters).remove(task.id.as_str());
                 lock(&self.running).remove(task.id.as_str());
-                if stored.audit_commit.is_none() {
+                if !self.has_audit_entry(stored.id.as_str()).await? {
                     self.audit_task(request, step, stored, None).await?;
                 }
                 return Ok(stored.status);
@@ -748,17 +769,14 @@ impl Core {
             tracing::info!("dispatch queue resumed: {reason}");
         }
         let id = self.store.record_queue_event(kind, reason, now).await?;
-        let commit = self
-            .audit
-            .record(AuditEntry {
-                kind: "queue",
-                subject: format!("queue {kind}: {reason}"),
-                subject_id: format!("queue-{id}"),
-                recorded_at: now,
-                details: serde_json::json!({"event": kind, "reason": reason, "agents": self.agents()}),
-            })
-            .await?;
-        self.store.set_queue_event_audit(id, &commit).await?;
+        self.record_audit(AuditEntry {
+            kind: "queue",
+            subject: format!("queue {kind}: {reason}"),
+            subject_id: format!("queue-{id}"),
+            recorded_at: now,
+            details: serde_json::json!({"event": kind, "reason": reason, "agents": self.agents()}),
+        })
+        .await?;
         self.emit(LiveEvent::Queue {
             paused: pause.is_some(),
             reason: reason.to_owned(),
@@ -1296,10 +1314,10 @@ impl Core {
                 "suggestions": stored.suggestions,
             }),
         };
-        let commit = self.audit.record(entry).await?;
-        self.store.set_task_audit_commit(&task.id, &commit).await?;
+        // The writer puts the commit on the task row (now, or once the repository is back).
+        let commit = self.record_audit(entry).await?;
         let mut task = stored;
-        task.audit_commit = Some(commit);
+        task.audit_commit = commit.or(task.audit_commit);
         self.emit_task(&task);
         Ok(())
     }

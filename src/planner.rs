@@ -476,6 +476,16 @@ fn parse(text: &str, catalogue: &Catalogue, questions: &mut Vec<String>) -> Vec<
     intents
 }
 
+/// The catalogue service a name stands for ("kuma", "status page" → `uptime-kuma`), by the
+/// alias table and the services' own names; no typo guessing (used to filter history).
+pub fn canonical_service(name: &str, catalogue: &Catalogue) -> Option<String> {
+    let wanted = name.trim().to_ascii_lowercase();
+    known_services(catalogue)
+        .into_iter()
+        .find(|(known, _)| *known == wanted)
+        .map(|(_, service)| service)
+}
+
 /// Every name that points at a catalogue service: the alias table, then the service's own name.
 fn known_services(catalogue: &Catalogue) -> Vec<(String, String)> {
     let services = catalogue.services();

@@ -1,6 +1,8 @@
 //! Keeps secrets out of everything Chiffon writes down: logs, events, the database and the
 //! audit trail. Values are hidden by the name they go by (`password`, `token`, …), both in JSON
-//! and in `name=value` / `name: value` text such as Ansible output.
+//! and in `name=value` / `name: value` text such as Ansible output, and by value: the values
+//! of secrets this process was given (the API token, secret-named extra variables, the vault
+//! password) are hidden wherever they appear, even bare.
 
 /// What a hidden value is replaced with.
 pub const REDACTED: &str = "[redacted]";
@@ -17,6 +19,57 @@ const SECRET_WORDS: &[&str] = &[
     "vault_pass",
     "credential",
 ];
+
+/// Secret values this process knows, hidden wherever they appear.
+static KNOWN: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+/// Shorter values are not hidden by value (they would hide ordinary words).
+const MIN_KNOWN_LEN: usize = 6;
+
+/// Hides `value` wherever it appears from now on, in this process.
+pub fn remember(value: &str) {
+    let value = value.trim();
+    if value.chars().count() < MIN_KNOWN_LEN {
+        return;
+    }
+    let mut known = KNOWN.write().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|k| k == value) {
+        known.push(value.to_owned());
+        // Longest first, so a secret containing another is hidden whole.
+        known.sort_by_key(|k| std::cmp::Reverse(k.len()));
+    }
+}
+
+/// Remembers the values of the secret-named variables in `vars` (at any depth).
+pub fn remember_secrets_in(vars: &serde_json::Map<String, serde_json::Value>) {
+    fn strings(value: &serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => remember(s),
+            serde_json::Value::Array(items) => items.iter().for_each(strings),
+            serde_json::Value::Object(map) => map.values().for_each(strings),
+            _ => {}
+        }
+    }
+    for (key, value) in vars {
+        match value {
+            serde_json::Value::Object(inner) if !is_secret_key(key) => remember_secrets_in(inner),
+            _ if is_secret_key(key) => strings(value),
+            _ => {}
+        }
+    }
+}
+
+/// `input` with every known secret value replaced.
+fn known_values(input: &str) -> std::borrow::Cow<'_, str> {
+    let known = KNOWN.read().unwrap_or_else(|e| e.into_inner());
+    if !known.iter().any(|k| input.contains(k.as_str())) {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    let mut out = input.to_owned();
+    for secret in known.iter() {
+        out = out.replace(secret.as_str(), REDACTED);
+    }
+    std::borrow::Cow::Owned(out)
+}
 
 /// Whether a key names a secret (`db_password`, `X-Api-Key`, `vault_pass`, …).
 pub fn is_secret_key(key: &str) -> bool {
@@ -46,9 +99,18 @@ pub fn json(value: &mut serde_json::Value) {
     }
 }
 
-/// Hides the value after `secret_name=` or `secret_name: ` in free text, up to the next
-/// whitespace, comma, quote or closing bracket.
+/// Hides known secret values, and the value after `secret_name=` or `secret_name: ` in free
+/// text, up to the next whitespace, comma, quote or closing bracket.
 pub fn text(input: &str) -> std::borrow::Cow<'_, str> {
+    match known_values(input) {
+        std::borrow::Cow::Borrowed(input) => by_name(input),
+        std::borrow::Cow::Owned(scrubbed) => {
+            std::borrow::Cow::Owned(by_name(&scrubbed).into_owned())
+        }
+    }
+}
+
+fn by_name(input: &str) -> std::borrow::Cow<'_, str> {
     let lower = input.to_ascii_lowercase();
     let mut spans: Vec<(usize, usize)> = Vec::new();
     for word in SECRET_WORDS {
@@ -132,5 +194,26 @@ mod tests {
         );
         assert_eq!(text("nothing to see"), "nothing to see");
         assert_eq!(text("my token is fine"), "my token is fine");
+    }
+
+    #[test]
+    fn remembered_values_are_hidden_even_bare() {
+        let mut vars = serde_json::Map::new();
+        vars.insert("db_password".into(), "unit-test-bare-secret-1".into());
+        vars.insert("homelab_root".into(), "/srv/homelab".into());
+        vars.insert(
+            "smtp".into(),
+            serde_json::json!({"user": "me", "password": "unit-test-nested-secret-2"}),
+        );
+        remember_secrets_in(&vars);
+        remember("short");
+        let line = "connecting with unit-test-bare-secret-1 and unit-test-nested-secret-2 to /srv/homelab as short";
+        assert_eq!(
+            text(line),
+            format!("connecting with {REDACTED} and {REDACTED} to /srv/homelab as short")
+        );
+        let mut value = serde_json::json!({"msg": "got unit-test-bare-secret-1"});
+        json(&mut value);
+        assert_eq!(value["msg"], format!("got {REDACTED}"));
     }
 }

@@ -46,6 +46,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "annotations",
         include_str!("../migrations/sqlite/0005_annotations.sql"),
     ),
+    (
+        6,
+        "audit_entries",
+        include_str!("../migrations/sqlite/0006_audit_entries.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -73,6 +78,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         "annotations",
         include_str!("../migrations/postgres/0005_annotations.sql"),
     ),
+    (
+        6,
+        "audit_entries",
+        include_str!("../migrations/postgres/0006_audit_entries.sql"),
+    ),
 ];
 
 /// Which database a store runs on.
@@ -99,6 +109,10 @@ pub struct TaskFilter {
     pub request_id: Option<RequestId>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
+    /// Continue after this task (the last one of the previous page).
+    pub after: Option<TaskId>,
+    /// Newest first instead of oldest first.
+    pub newest_first: bool,
     pub limit: u32,
 }
 
@@ -126,6 +140,56 @@ fn statements(sql: &str) -> Vec<String> {
         .filter(|statement| !statement.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// The SQL (and its text binds, in order; the page size is bound last) that lists tasks for
+/// `filter`. Absent filters add no predicate: a `$1 IS NULL OR …` form would keep the
+/// planner from using the indexes.
+fn task_query(filter: &TaskFilter) -> (String, Vec<String>) {
+    fn bind(predicate: &str, value: String, binds: &mut Vec<String>) -> String {
+        binds.push(value);
+        predicate.replace('?', &format!("${}", binds.len()))
+    }
+    let mut predicates = Vec::new();
+    let mut binds = Vec::new();
+    if let Some(status) = filter.status {
+        predicates.push(bind("status = ?", status.as_str().to_owned(), &mut binds));
+    }
+    if let Some(service) = &filter.service {
+        predicates.push(bind("service_touched = ?", service.clone(), &mut binds));
+    }
+    if let Some(request) = &filter.request_id {
+        predicates.push(bind("request_id = ?", request.to_string(), &mut binds));
+    }
+    if let Some(since) = filter.since {
+        predicates.push(bind("created_at >= ?", ts(since), &mut binds));
+    }
+    if let Some(until) = filter.until {
+        predicates.push(bind("created_at < ?", ts(until), &mut binds));
+    }
+    let (direction, beyond) = if filter.newest_first {
+        ("DESC", "<")
+    } else {
+        ("ASC", ">")
+    };
+    if let Some(after) = &filter.after {
+        // The cursor task's own position; a cursor that names no task matches nothing.
+        binds.push(after.to_string());
+        let n = binds.len();
+        predicates.push(format!(
+            "(created_at, task_id) {beyond} (SELECT created_at, task_id FROM tasks WHERE task_id = ${n})"
+        ));
+    }
+    let mut sql = "SELECT * FROM tasks".to_owned();
+    if !predicates.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&predicates.join(" AND "));
+    }
+    sql.push_str(&format!(
+        " ORDER BY created_at {direction}, task_id {direction} LIMIT ${}",
+        binds.len() + 1
+    ));
+    (sql, binds)
 }
 
 #[derive(Debug, Clone)]
@@ -622,26 +686,47 @@ impl Store {
         row.as_ref().map(Self::task_from_row).transpose()
     }
 
-    /// Tasks matching `filter`, oldest first.
+    /// Tasks matching `filter`, a page at a time in (created_at, task_id) order, oldest first
+    /// unless `newest_first`. Only the filters given become predicates, so each query is a
+    /// range scan of one of the `tasks_by_*` indexes (see migration 0006 and
+    /// docs/benchmarks.md for the plans).
     pub async fn list_tasks(&self, filter: &TaskFilter) -> anyhow::Result<Vec<Task>> {
-        let rows = sqlx::query(
-            "SELECT * FROM tasks
-             WHERE ($1 IS NULL OR status = $1)
-               AND ($2 IS NULL OR service_touched = $2)
-               AND ($3 IS NULL OR request_id = $3)
-               AND ($4 IS NULL OR created_at >= $4)
-               AND ($5 IS NULL OR created_at < $5)
-             ORDER BY created_at, task_id LIMIT $6",
-        )
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(&filter.service)
-        .bind(filter.request_id.as_ref().map(|r| r.as_str()))
-        .bind(filter.since.map(ts))
-        .bind(filter.until.map(ts))
-        .bind(i64::from(filter.limit))
-        .fetch_all(&self.pool)
-        .await?;
+        let (sql, binds) = task_query(filter);
+        let mut query = sqlx::query(&sql);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(Self::task_from_row).collect()
+    }
+
+    /// The database's own account of how it runs the query for `filter`
+    /// (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on PostgreSQL), one line per row.
+    pub async fn explain_tasks(&self, filter: &TaskFilter) -> anyhow::Result<Vec<String>> {
+        let (sql, binds) = task_query(filter);
+        let explain = match self.backend {
+            Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+            Backend::Postgres => format!("EXPLAIN {sql}"),
+        };
+        let mut query = sqlx::query(&explain);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query
+            .bind(i64::from(filter.limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(match self.backend {
+                    Backend::Sqlite => row.try_get::<String, _>("detail")?,
+                    Backend::Postgres => row.try_get::<String, _>(0)?,
+                })
+            })
+            .collect()
     }
 
     /// Appends an execution event to a task; events keep their arrival order.
@@ -934,5 +1019,168 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+/// One audit entry as stored: the exact bytes committed (or to be committed) and their hash.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredAuditEntry {
+    pub id: i64,
+    pub kind: String,
+    pub subject_id: String,
+    /// Path of the entry inside the audit repository.
+    pub file: String,
+    #[serde(skip)]
+    pub message: String,
+    #[serde(skip)]
+    pub body: String,
+    pub sha256: String,
+    pub recorded_at: DateTime<Utc>,
+    /// Null while the entry is queued (not yet in the repository).
+    pub commit_id: Option<String>,
+    pub written_at: Option<DateTime<Utc>>,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+}
+
+/// An entry ready to be queued: what `audit::prepare` makes of an `AuditEntry`.
+#[derive(Debug, Clone)]
+pub struct NewAuditEntry {
+    pub kind: String,
+    pub subject_id: String,
+    pub file: String,
+    pub message: String,
+    pub body: String,
+    pub sha256: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Queues an audit entry durably; the audit writer commits it. Returns its id.
+    pub async fn enqueue_audit(&self, entry: &NewAuditEntry) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO audit_entries (kind, subject_id, file, message, body, sha256, recorded_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(&entry.kind)
+        .bind(&entry.subject_id)
+        .bind(&entry.file)
+        .bind(&entry.message)
+        .bind(&entry.body)
+        .bind(&entry.sha256)
+        .bind(ts(entry.recorded_at))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    fn audit_from_row(row: &AnyRow) -> anyhow::Result<StoredAuditEntry> {
+        Ok(StoredAuditEntry {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            subject_id: row.try_get("subject_id")?,
+            file: row.try_get("file")?,
+            message: row.try_get("message")?,
+            body: row.try_get("body")?,
+            sha256: row.try_get("sha256")?,
+            recorded_at: parse_ts(row.try_get("recorded_at")?)?,
+            commit_id: row.try_get("commit_id")?,
+            written_at: parse_opt_ts(row.try_get("written_at")?)?,
+            attempts: row.try_get("attempts")?,
+            last_error: row.try_get("last_error")?,
+        })
+    }
+
+    /// The entries still waiting for the repository, oldest first.
+    pub async fn queued_audit(&self, limit: u32) -> anyhow::Result<Vec<StoredAuditEntry>> {
+        let rows =
+            sqlx::query("SELECT * FROM audit_entries WHERE commit_id IS NULL ORDER BY id LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(Self::audit_from_row).collect()
+    }
+
+    /// Every entry with an id above `after`, in order: a page of the ledger for verification.
+    pub async fn audit_entries(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredAuditEntry>> {
+        let rows = sqlx::query("SELECT * FROM audit_entries WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::audit_from_row).collect()
+    }
+
+    /// The whole ledger in id order, without the bodies (only their hashes are compared):
+    /// what `chiffon audit verify` checks the repository against.
+    pub async fn audit_ledger(&self) -> anyhow::Result<Vec<StoredAuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, subject_id, file, '' AS message, '' AS body, sha256, recorded_at,
+                    commit_id, written_at, attempts, last_error
+             FROM audit_entries ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::audit_from_row).collect()
+    }
+
+    /// The entries about `subject_id` (a task, request or queue event), oldest first.
+    pub async fn audit_entries_for(
+        &self,
+        subject_id: &str,
+    ) -> anyhow::Result<Vec<StoredAuditEntry>> {
+        let rows = sqlx::query("SELECT * FROM audit_entries WHERE subject_id = $1 ORDER BY id")
+            .bind(subject_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(Self::audit_from_row).collect()
+    }
+
+    pub async fn mark_audit_written(&self, id: i64, commit: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE audit_entries SET commit_id = $1, written_at = $2, last_error = NULL
+             WHERE id = $3",
+        )
+        .bind(commit)
+        .bind(ts(Utc::now()))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn mark_audit_failed(&self, id: i64, error: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "UPDATE audit_entries SET attempts = attempts + 1, last_error = $1 WHERE id = $2",
+        )
+        .bind(error)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// How many entries wait for the repository.
+    pub async fn audit_queue_len(&self) -> anyhow::Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_entries WHERE commit_id IS NULL")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Finished tasks that have no audit entry at all (neither written nor queued).
+    pub async fn finished_tasks_without_audit(&self) -> anyhow::Result<Vec<TaskId>> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT task_id FROM tasks t
+             WHERE status IN ('succeeded', 'failed', 'aborted', 'cancelled')
+               AND NOT EXISTS (SELECT 1 FROM audit_entries a WHERE a.subject_id = t.task_id)
+             ORDER BY created_at, task_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().filter_map(|id| TaskId::parse(id)).collect())
     }
 }

@@ -149,6 +149,10 @@ impl Ansible {
                     absolute.display()
                 );
             }
+            // An executable vault file is a script, not the password: nothing to hide.
+            if let Ok(password) = std::fs::read_to_string(&absolute) {
+                crate::redact::remember(&password);
+            }
             self.vault_password_file = Some(absolute);
         }
         Ok(self)
@@ -230,6 +234,8 @@ impl Ansible {
             .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
         let vars_path = scratch.path().join("extra-vars.json");
         std::fs::write(&vars_path, serde_json::to_vec(&spec.extra_vars)?)?;
+        // Whatever the run prints, these values stay out of events and errors.
+        crate::redact::remember_secrets_in(&spec.extra_vars);
 
         let mut command = Command::new(&self.playbook_bin);
         command.arg(&spec.playbook);

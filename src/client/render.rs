@@ -459,6 +459,143 @@ pub fn resources(
     out
 }
 
+/// One line per task, for the audit verbs: when, status, service, what, where, the id.
+pub fn task_rows(tasks: &[crate::model::Task]) -> String {
+    let mut out = String::new();
+    for task in tasks {
+        let took = match (task.started_at, task.finished_at) {
+            (Some(start), Some(end)) => duration((end - start).num_milliseconds() as f64 / 1000.0),
+            _ => "-".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "{}  {:<9} {:<16} {:>7}  {}  [{}]  {}",
+            task.created_at.format("%Y-%m-%d %H:%M"),
+            task.status.as_str(),
+            task.service_touched.as_deref().unwrap_or("-"),
+            took,
+            task.title,
+            task.agent_id.as_deref().unwrap_or("no agent"),
+            task.id
+        );
+        if let Some(error) = &task.error {
+            let short: String = error.chars().take(160).collect();
+            let _ = writeln!(out, "    {short}");
+        }
+    }
+    out
+}
+
+/// `chiffon audit show`: the task, how it ended, and where its audit entry is.
+pub fn task_audit(
+    view: &crate::orchestrator::api::TaskView,
+    entry: Option<&crate::orchestrator::api::AuditView>,
+) -> String {
+    let task = &view.task;
+    let mut out = String::new();
+    let _ = writeln!(out, "Task {}: {}", task.id, task.title);
+    let _ = writeln!(out, "  status:   {}", task.status.as_str());
+    let _ = writeln!(
+        out,
+        "  request:  {} (plan v{}, step {})",
+        task.request_id, task.plan_version, task.step_id
+    );
+    if let Some(playbook) = &task.playbook {
+        let _ = writeln!(out, "  playbook: {playbook}");
+    }
+    let _ = writeln!(
+        out,
+        "  agent:    {}",
+        task.agent_id.as_deref().unwrap_or("-")
+    );
+    let _ = writeln!(out, "  created:  {}", task.created_at.to_rfc3339());
+    if let Some(at) = task.started_at {
+        let _ = writeln!(out, "  started:  {}", at.to_rfc3339());
+    }
+    if let Some(at) = task.finished_at {
+        let _ = writeln!(out, "  finished: {}", at.to_rfc3339());
+    }
+    if let Some(outcome) = &task.outcome {
+        let _ = writeln!(out, "  outcome:  {outcome}");
+    }
+    if let Some(error) = &task.error {
+        let _ = writeln!(out, "  error:    {error}");
+    }
+    for note in &view.annotations {
+        let _ = writeln!(
+            out,
+            "  note ({}, {}): {}",
+            note.author,
+            note.created_at.format("%Y-%m-%d %H:%M"),
+            note.text
+        );
+    }
+    match entry {
+        Some(entry) => {
+            let _ = writeln!(out, "Audit entry ({}): {}", entry.state, entry.file);
+            match &entry.commit {
+                Some(commit) => {
+                    let _ = writeln!(out, "  commit:   {commit}");
+                }
+                None => {
+                    let _ = writeln!(
+                        out,
+                        "  commit:   not yet (the audit repository is unavailable; it is written when it is back)"
+                    );
+                }
+            }
+            let _ = writeln!(out, "  sha256:   {}", entry.sha256);
+            let body = serde_json::to_string_pretty(&entry.entry).unwrap_or_default();
+            for line in body.lines() {
+                let _ = writeln!(out, "  | {line}");
+            }
+        }
+        None => {
+            let _ = writeln!(out, "No audit entry yet: the task has not finished.");
+        }
+    }
+    out
+}
+
+/// `chiffon audit verify`'s report.
+pub fn verification(report: &crate::audit::Verification, repo: &std::path::Path) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Audit trail {}: {} commits, {} entries checked against the database{}.",
+        repo.display(),
+        report.commits,
+        report.entries_checked,
+        if report.earlier_commits > 0 {
+            format!(
+                ", {} earlier commits checked for changes only",
+                report.earlier_commits
+            )
+        } else {
+            String::new()
+        }
+    );
+    if report.queued > 0 {
+        let _ = writeln!(
+            out,
+            "{} entries are queued in the database, not yet written (the server writes them when the repository is available).",
+            report.queued
+        );
+    }
+    if report.problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "OK: the history is unbroken and no entry changed after it was written."
+        );
+    } else {
+        let _ = writeln!(out, "{} problems:", report.problems.len());
+        for problem in &report.problems {
+            let _ = writeln!(out, "  - {problem}");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

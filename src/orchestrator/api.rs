@@ -42,6 +42,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}", get(get_task))
         .route("/tasks/{id}/annotations", post(annotate_task))
+        .route("/audit/{task_id}", get(audit_entry))
         .route("/agents", get(list_agents))
         .route("/agents/{id}", get(get_agent))
         .route("/agents/{id}/capacity", get(agent_capacity))
@@ -565,9 +566,46 @@ struct TaskQuery {
     status: Option<String>,
     service: Option<String>,
     request_id: Option<String>,
-    since: Option<DateTime<Utc>>,
-    until: Option<DateTime<Utc>>,
+    /// RFC 3339, or a span back from now: `30m`, `24h`, `7d`.
+    since: Option<String>,
+    until: Option<String>,
     limit: Option<u32>,
+    /// The `next` of the previous page.
+    cursor: Option<String>,
+    /// `asc` (oldest first, the default) or `desc`.
+    order: Option<String>,
+}
+
+/// A point in time given as RFC 3339 or as a span back from `now` (`90s`, `30m`, `24h`, `7d`,
+/// `2w`).
+fn parse_when(name: &str, text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let invalid = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            format!(
+                "{name} must be an RFC 3339 time (2026-11-20T00:00:00Z) or a span back from now such as 30m, 24h, 7d or 2w; got {text:?}"
+            ),
+        )
+    };
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(invalid)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| invalid())?;
+    let span = match unit {
+        "s" => chrono::Duration::try_seconds(number),
+        "m" => chrono::Duration::try_minutes(number),
+        "h" => chrono::Duration::try_hours(number),
+        "d" => chrono::Duration::try_days(number),
+        "w" => chrono::Duration::try_weeks(number),
+        _ => None,
+    }
+    .ok_or_else(invalid)?;
+    now.checked_sub_signed(span).ok_or_else(invalid)
 }
 
 async fn list_tasks(
@@ -593,16 +631,61 @@ async fn list_tasks(
         .as_deref()
         .map(parse_request_id)
         .transpose()?;
+    let now = Utc::now();
+    let since = query
+        .since
+        .as_deref()
+        .map(|t| parse_when("since", t, now))
+        .transpose()?;
+    let until = query
+        .until
+        .as_deref()
+        .map(|t| parse_when("until", t, now))
+        .transpose()?;
+    let newest_first = match query.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_query",
+                format!("order must be asc or desc; got {other:?}"),
+            ));
+        }
+    };
+    let after = query
+        .cursor
+        .as_deref()
+        .map(|c| {
+            TaskId::parse(c).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "cursor must be the `next` of a previous page (a task id)",
+                )
+            })
+        })
+        .transpose()?;
+    // "kuma" finds uptime-kuma's tasks: a name the planner knows becomes the service's own.
+    let service = query
+        .service
+        .map(|name| crate::planner::canonical_service(&name, &core.catalogue()).unwrap_or(name));
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let filter = TaskFilter {
         status,
-        service: query.service,
+        service,
         request_id,
-        since: query.since,
-        until: query.until,
-        limit: query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE),
+        since,
+        until,
+        after,
+        newest_first,
+        limit,
     };
     let items = core.store.list_tasks(&filter).await?;
-    Ok(Json(Page { items, next: None }))
+    let next = (items.len() as u32 == limit)
+        .then(|| items.last().map(|t| t.id.to_string()))
+        .flatten();
+    Ok(Json(Page { items, next }))
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -631,6 +714,82 @@ async fn get_task(
         task,
         events,
         annotations,
+    }))
+}
+
+/// A task's audit entry as the repository holds it (or as queued, while the repository is
+/// unavailable).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AuditView {
+    pub task_id: String,
+    /// `written` (committed) or `queued`.
+    pub state: String,
+    pub commit: Option<String>,
+    /// The entry's path inside the audit repository.
+    pub file: String,
+    pub sha256: String,
+    pub recorded_at: DateTime<Utc>,
+    /// The entry itself (from the repository once written).
+    pub entry: serde_json::Value,
+}
+
+async fn audit_entry(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AuditView>> {
+    let task_id = TaskId::parse(&id).ok_or_else(|| ApiError::not_found("task", &id))?;
+    core.store
+        .get_task(&task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task", &id))?;
+    let stored = core
+        .store
+        .audit_entries_for(task_id.as_str())
+        .await?
+        .into_iter()
+        .rfind(|e| e.kind == "task")
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("task {id} has no audit entry yet: it has not finished"),
+            )
+        })?;
+    let bytes = match &stored.commit_id {
+        Some(commit) => {
+            let audit = core.audit.clone();
+            let (commit, file) = (commit.clone(), stored.file.clone());
+            tokio::task::spawn_blocking(move || audit.read(&commit, &file))
+                .await
+                .map_err(anyhow::Error::from)??
+                .ok_or_else(|| {
+                    ApiError::new(
+                        StatusCode::CONFLICT,
+                        "audit_entry_missing",
+                        format!(
+                            "commit {} does not hold {}; run `chiffon audit verify`",
+                            stored.commit_id.as_deref().unwrap_or("?"),
+                            stored.file
+                        ),
+                    )
+                })?
+        }
+        None => stored.body.clone().into_bytes(),
+    };
+    let entry = serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?;
+    Ok(Json(AuditView {
+        task_id: task_id.to_string(),
+        state: if stored.commit_id.is_some() {
+            "written"
+        } else {
+            "queued"
+        }
+        .to_owned(),
+        commit: stored.commit_id,
+        file: stored.file,
+        sha256: stored.sha256,
+        recorded_at: stored.recorded_at,
+        entry,
     }))
 }
 
@@ -980,6 +1139,24 @@ async fn apply_suggestion(
             ApiError::new(status, code, error.to_string())
         })?;
     core.reload_catalogue();
+    let mut applied = applied;
+    applied.audit_commit = core
+        .record_audit(crate::audit::AuditEntry {
+            kind: "playbook_change",
+            subject: format!(
+                "apply suggestion {id} to the playbook repository (commit {})",
+                applied.commit
+            ),
+            subject_id: id.clone(),
+            recorded_at: Utc::now(),
+            details: serde_json::json!({
+                "suggestion": applied.suggestion,
+                "playbook_repository": core.config.playbooks,
+                "playbook_commit": applied.commit,
+                "prompted_by": prompted_by,
+            }),
+        })
+        .await?;
     Ok(Json(applied))
 }
 
@@ -990,9 +1167,20 @@ async fn health(State(core): State<Arc<Core>>) -> Response {
         }
         Err(error) => serde_json::json!({"status": "down", "error": error.to_string()}),
     };
-    let audit = match core.audit.check() {
-        Ok(head) => serde_json::json!({"status": "ok", "path": core.audit.path(), "head": head}),
-        Err(error) => serde_json::json!({"status": "down", "error": error.to_string()}),
+    let queued = core.store.audit_queue_len().await.unwrap_or(-1);
+    let audit = match (core.audit_queue.failing(), core.audit.check()) {
+        (Some(failing), _) => serde_json::json!({
+            "status": "degraded",
+            "path": core.audit.path(),
+            "queued": queued,
+            "error": failing.error,
+            "since": failing.since,
+            "detail": "entries are kept in the database and written when the repository is writable again",
+        }),
+        (None, Ok(head)) => serde_json::json!({
+            "status": "ok", "path": core.audit.path(), "head": head, "queued": queued,
+        }),
+        (None, Err(error)) => serde_json::json!({"status": "down", "error": format!("{error:#}")}),
     };
     let agents = core.agents();
     let online = agents

@@ -32,6 +32,9 @@ pub struct Applied {
     pub suggestion: Suggestion,
     /// The commit in the playbook repository.
     pub commit: String,
+    /// The audit trail's commit recording the change (set by the orchestrator; `None` while
+    /// the audit entry is queued).
+    pub audit_commit: Option<String>,
 }
 
 /// Applies suggestion `id` to the repository at `root`, checking with `ansible_playbook`.
@@ -88,7 +91,11 @@ pub async fn apply(
             )))
         })
     })?;
-    Ok(Applied { suggestion, commit })
+    Ok(Applied {
+        suggestion,
+        commit,
+        audit_commit: None,
+    })
 }
 
 /// The playbooks that `--syntax-check` covers: every playbook of the repository (a role or a

@@ -351,10 +351,7 @@ async fn a_broker_restart_mid_playbook_loses_nothing_and_duplicates_nothing() {
             local_agents: true,
             heartbeat: Duration::from_secs(10),
             share_broker: false,
-            thresholds: None,
-            homelab_root: None,
-            playbooks: None,
-            api_token: None,
+            ..Options::default()
         },
     )
     .await;

@@ -113,6 +113,10 @@ pub struct Options {
     pub playbooks: Option<PathBuf>,
     /// Require this bearer token on the API (the test's `client` sends it; `http` does not).
     pub api_token: Option<String>,
+    /// Extra variables for every run, besides `homelab_root`.
+    pub extra_vars: Vec<(String, Value)>,
+    /// The vault password file the agents use.
+    pub vault_password_file: Option<PathBuf>,
 }
 
 /// Tests that use RabbitMQ hold this for reading; a test that restarts the broker holds it for
@@ -129,6 +133,8 @@ impl Default for Options {
             homelab_root: None,
             playbooks: None,
             api_token: None,
+            extra_vars: Vec::new(),
+            vault_password_file: None,
         }
     }
 }
@@ -212,11 +218,7 @@ impl TestApp {
                 Options {
                     local_agents: false,
                     heartbeat,
-                    share_broker: true,
-                    thresholds: None,
-                    homelab_root: None,
-                    playbooks: None,
-                    api_token: None,
+                    ..Options::default()
                 },
             )
             .await,
@@ -235,6 +237,7 @@ impl TestApp {
             "homelab_root".into(),
             Value::String(homelab_root.display().to_string()),
         );
+        extra_vars.extend(options.extra_vars.iter().cloned());
         let schema = match backend {
             Backend::Embedded => None,
             Backend::Distributed => Some(PgSchema::create().await),
@@ -281,7 +284,7 @@ impl TestApp {
             playbooks: options.playbooks.clone().unwrap_or_else(example_repo),
             ansible_playbook: Some(ansible_playbook().await),
             extra_vars,
-            vault_password_file: None,
+            vault_password_file: options.vault_password_file.clone(),
             api_token: options
                 .api_token
                 .as_deref()
@@ -327,10 +330,36 @@ impl TestApp {
             config,
             bus,
         };
+        app.wait_until_serving().await;
         if options.local_agents {
             app.wait_until_agents_online(2).await;
         }
         app
+    }
+
+    /// Waits until the server answers (its store is migrated and its routes are up), and
+    /// stops the test with the server's own error if it gave up instead.
+    pub async fn wait_until_serving(&mut self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let health = self
+                .http
+                .get(format!("{}/api/v1/health", self.address))
+                .send()
+                .await;
+            if health.is_ok() {
+                return;
+            }
+            if self.server.as_ref().is_some_and(|s| s.is_finished()) {
+                let outcome = self.server.take().expect("server").await;
+                panic!("the server stopped while starting: {outcome:?}");
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server did not answer within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Waits until `count` agents are online (the server is ready for work once its local
@@ -446,6 +475,68 @@ impl TestApp {
             Database::Sqlite(path) => Store::open_sqlite(path).await.expect("open SQLite"),
             Database::Postgres(url) => Store::open_postgres(url).await.expect("open PostgreSQL"),
         }
+    }
+
+    /// Where `chiffon audit verify` finds this app's database and audit repository.
+    pub fn verify_args(&self) -> Vec<String> {
+        let mut args = vec!["--data-dir".to_owned(), self.data_dir.display().to_string()];
+        if let Database::Postgres(url) = &self.database {
+            args.extend(["--database-url".to_owned(), url.clone()]);
+        }
+        args
+    }
+
+    /// Everything the database holds, as text: SQLite's files byte for byte (free pages and
+    /// the write-ahead log included), or every row of every table of the PostgreSQL schema.
+    pub async fn dump_database(&self) -> String {
+        match &self.database {
+            Database::Sqlite(path) => {
+                let mut all = String::new();
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = format!("{}{suffix}", path.display());
+                    if let Ok(bytes) = std::fs::read(&file) {
+                        all.push_str(&String::from_utf8_lossy(&bytes));
+                    }
+                }
+                all
+            }
+            Database::Postgres(url) => {
+                let pool = sqlx::PgPool::connect(url).await.expect("PostgreSQL");
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+                )
+                .fetch_all(&pool)
+                .await
+                .expect("tables");
+                assert!(tables.len() > 5, "{tables:?}");
+                let mut all = String::new();
+                for table in tables {
+                    let rows: Vec<String> = sqlx::query_scalar(&format!(
+                        "SELECT row_to_json(t)::text FROM \"{table}\" t"
+                    ))
+                    .fetch_all(&pool)
+                    .await
+                    .expect("rows");
+                    all.push_str(&rows.join("\n"));
+                }
+                pool.close().await;
+                all
+            }
+        }
+    }
+
+    /// Runs the `chiffon` binary against this app (`--server` set) and waits for it.
+    pub async fn chiffon(&self, args: &[&str]) -> std::process::Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+            .arg("--server")
+            .arg(&self.address)
+            .args(args)
+            .env_remove("CHIFFON_SERVER")
+            .env_remove("CHIFFON_DATA_DIR")
+            .env_remove("CHIFFON_DATABASE_URL")
+            .output()
+            .await
+            .expect("run chiffon")
     }
 
     /// `git -C <data-dir>/audit …` output.

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api_docs;
+mod audit;
 mod bad_input;
 mod capacity;
 mod cli;

@@ -11,7 +11,7 @@ use chrono::{Duration, Utc};
 
 use crate::helpers::TestApp;
 
-fn request(text: &str) -> Request {
+pub(crate) fn request(text: &str) -> Request {
     let now = Utc::now();
     Request {
         id: RequestId::generate(),
@@ -50,7 +50,7 @@ fn request(text: &str) -> Request {
     }
 }
 
-fn task(request: &Request, service: &str, created_at: chrono::DateTime<Utc>) -> Task {
+pub(crate) fn task(request: &Request, service: &str, created_at: chrono::DateTime<Utc>) -> Task {
     Task {
         id: TaskId::generate(),
         request_id: request.id.clone(),
