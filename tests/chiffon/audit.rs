@@ -445,3 +445,158 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// `chiffon serve` as a process of its own, so a test can kill it outright.
+struct ServerProcess {
+    child: tokio::process::Child,
+    address: String,
+    log: std::path::PathBuf,
+}
+
+impl ServerProcess {
+    async fn start(dir: &std::path::Path, config: &std::path::Path, token: &str) -> Self {
+        let log = dir.join(format!("serve-{}.log", uuid::Uuid::now_v7().simple()));
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .arg("--config")
+            .arg(config)
+            .env(
+                "CHIFFON_ANSIBLE_PLAYBOOK",
+                crate::helpers::ansible_playbook().await,
+            )
+            .env("CHIFFON_API_TOKEN", token)
+            .env_remove("CHIFFON_DATABASE_URL")
+            .env_remove("CHIFFON_AMQP_URL")
+            .stderr(std::fs::File::create(&log).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chiffon serve");
+        // "Chiffon 0.1.0 starting on http://127.0.0.1:PORT (…"
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let address = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(rest) = text.split("starting on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no address: {text}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let server = Self {
+            child,
+            address,
+            log,
+        };
+        let client = server.client(token);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let online = || async {
+            client
+                .agents(&[("online", "true".into())])
+                .await
+                .map_or(0, |p| p.items.len())
+        };
+        while online().await != 2 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "agents did not come online: {}",
+                std::fs::read_to_string(&server.log).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        server
+    }
+
+    fn client(&self, token: &str) -> chiffon::client::Client {
+        chiffon::client::Client::new(&self.address)
+            .unwrap()
+            .with_token(Some(token.to_owned()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_run_leaves_no_task_without_its_audit_entry() {
+    const TOKEN: &str = "planted-crash-token-0123456789";
+    const SECRET: &str = "planted-crash-extra-S3cret";
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("chiffon.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[ansible]\nextra_vars = {{ homelab_root = \"{}\", smtp_password = \"{SECRET}\" }}\n\
+             [timeouts]\nheartbeat_s = 1\nagent_suspect_s = 2\nagent_offline_s = 3\n",
+            dir.path().join("homelab").display()
+        ),
+    )
+    .unwrap();
+    let mut server = ServerProcess::start(dir.path(), &config, TOKEN).await;
+    let client = server.client(TOKEN);
+    let view = client
+        .create_request("deploy uptime kuma and add our existing portals", false)
+        .await
+        .unwrap();
+    let id = view.request.id.to_string();
+    let mut stream = client.subscribe(&id).await.unwrap();
+    client
+        .approve(&id, Some(view.request.plan.version))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Some(chiffon::orchestrator::live::LiveEvent::Task {
+                status: TaskStatus::Running,
+                ..
+            }) = stream.next().await
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the first step never ran");
+    // No shutdown, no goodbye: SIGKILL mid-playbook.
+    server.child.kill().await.unwrap();
+    drop(stream);
+    let first_log = std::fs::read_to_string(&server.log).unwrap();
+
+    let server = ServerProcess::start(dir.path(), &config, TOKEN).await;
+    let client = server.client(TOKEN);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let view = loop {
+        let view = client.get_request(&id).await.unwrap();
+        let audited = view.tasks.iter().all(|t| t.audit_commit.is_some());
+        if view.request.status.is_terminal() && audited {
+            break view;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{view:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(!view.tasks.is_empty());
+    assert!(
+        view.tasks.iter().all(|t| t.status.is_terminal()),
+        "{:?}",
+        view.tasks
+    );
+    let verify = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args(["audit", "verify", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env_remove("CHIFFON_DATABASE_URL")
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(report.contains("OK"), "{report}");
+    // Neither log holds the token or the secret extra variable.
+    let logs = format!(
+        "{first_log}{}",
+        std::fs::read_to_string(&server.log).unwrap()
+    );
+    assert!(logs.contains("ready on"), "the logs were captured: {logs}");
+    for secret in [TOKEN, SECRET] {
+        assert!(!logs.contains(secret), "{secret} is in the server's log");
+    }
+}
