@@ -120,7 +120,7 @@ impl Client {
         self.send(
             self.http
                 .post(self.url(&format!("/requests/{id}/approve")))
-                .json(&serde_json::json!({"plan_version": plan_version})),
+                .json(&serde_json::json!({"plan_version": plan_version, "by": actor()})),
         )
         .await
     }
@@ -129,7 +129,7 @@ impl Client {
         self.send(
             self.http
                 .post(self.url(&format!("/requests/{id}/reject")))
-                .json(&serde_json::json!({"reason": reason})),
+                .json(&serde_json::json!({"reason": reason, "by": actor()})),
         )
         .await
     }
@@ -144,7 +144,7 @@ impl Client {
         self.send(
             self.http
                 .post(self.url(&format!("/requests/{id}/abort")))
-                .json(&serde_json::json!({ "reason": reason })),
+                .json(&serde_json::json!({ "reason": reason, "by": actor() })),
         )
         .await
     }
@@ -241,4 +241,14 @@ impl LiveStream {
         }
         None
     }
+}
+
+/// Who the CLI decides as: `user@host` (`CHIFFON_ACTOR` overrides), stored with approvals,
+/// rejections and aborts.
+fn actor() -> String {
+    if let Ok(actor) = std::env::var("CHIFFON_ACTOR") {
+        return actor;
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
+    format!("{user}@{}", crate::agent::hostname())
 }

@@ -378,7 +378,7 @@ impl Core {
 
     /// Approves `request` (already checked executable by the API) and starts executing it.
     /// Returns false if it was no longer awaiting approval.
-    pub async fn approve(self: &Arc<Self>, request: &Request) -> anyhow::Result<bool> {
+    pub async fn approve(self: &Arc<Self>, request: &Request, actor: &str) -> anyhow::Result<bool> {
         if !self
             .request_status(
                 request,
@@ -390,10 +390,11 @@ impl Core {
         {
             return Ok(false);
         }
+        self.decide(request, "approved", actor, None).await?;
         self.record_audit(AuditEntry {
             kind: "approval",
             subject: format!(
-                "approve request {} (plan v{})",
+                "approve request {} (plan v{}) by {actor}",
                 request.id, request.plan.version
             ),
             subject_id: request.id.to_string(),
@@ -401,6 +402,7 @@ impl Core {
             details: serde_json::json!({
                 "request": {"id": request.id, "text": request.text},
                 "plan": request.plan,
+                "by": actor,
             }),
         })
         .await?;
@@ -408,7 +410,12 @@ impl Core {
         Ok(true)
     }
 
-    pub async fn reject(&self, request: &Request, reason: &str) -> anyhow::Result<bool> {
+    pub async fn reject(
+        &self,
+        request: &Request,
+        reason: &str,
+        actor: &str,
+    ) -> anyhow::Result<bool> {
         if !self
             .request_status(
                 request,
@@ -420,19 +427,40 @@ impl Core {
         {
             return Ok(false);
         }
+        self.decide(request, "rejected", actor, Some(reason))
+            .await?;
         self.record_audit(AuditEntry {
             kind: "rejection",
-            subject: format!("reject request {}: {reason}", request.id),
+            subject: format!("reject request {} by {actor}: {reason}", request.id),
             subject_id: request.id.to_string(),
             recorded_at: Utc::now(),
             details: serde_json::json!({
                 "request": {"id": request.id, "text": request.text},
                 "plan": request.plan,
                 "reason": reason,
+                "by": actor,
             }),
         })
         .await?;
         Ok(true)
+    }
+
+    /// Stores who decided what about `request` (its current plan version).
+    async fn decide(
+        &self,
+        request: &Request,
+        kind: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let decision = crate::store::Decision {
+            kind: kind.to_owned(),
+            plan_version: request.plan.version,
+            actor: actor.to_owned(),
+            reason: reason.map(|r| crate::redact::text(r).into_owned()),
+            at: Utc::now(),
+        };
+        self.store.record_decision(&request.id, &decision).await
     }
 
     /// Runs the approved plan's steps in dependency order; a step whose dependency did not
@@ -897,13 +925,19 @@ impl Core {
     /// Stops a running request: the step in progress is cancelled on its agent (SIGTERM to
     /// the playbook, then SIGKILL) and ends `aborted`; steps not started are not run. Returns
     /// false when the request is not approved, running or paused.
-    pub async fn abort(&self, request: &Request, reason: &str) -> anyhow::Result<bool> {
+    pub async fn abort(
+        &self,
+        request: &Request,
+        reason: &str,
+        actor: &str,
+    ) -> anyhow::Result<bool> {
         if !matches!(
             request.status,
             RequestStatus::Approved | RequestStatus::Running | RequestStatus::Paused
         ) {
             return Ok(false);
         }
+        self.decide(request, "aborted", actor, Some(reason)).await?;
         lock(&self.aborting).insert(request.id.to_string(), reason.to_owned());
         tracing::warn!(request = %request.id, "abort requested: {reason}");
         // The task in progress, if an agent has it.

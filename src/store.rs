@@ -51,6 +51,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_entries",
         include_str!("../migrations/sqlite/0006_audit_entries.sql"),
     ),
+    (
+        7,
+        "decisions",
+        include_str!("../migrations/sqlite/0007_decisions.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -82,6 +87,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "audit_entries",
         include_str!("../migrations/postgres/0006_audit_entries.sql"),
+    ),
+    (
+        7,
+        "decisions",
+        include_str!("../migrations/postgres/0007_decisions.sql"),
     ),
 ];
 
@@ -1021,6 +1031,62 @@ impl Store {
             .collect()
     }
 }
+/// A person's decision about a request: `approved`, `rejected` or `aborted`, by whom, on which
+/// plan version.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Decision {
+    pub kind: String,
+    pub plan_version: u32,
+    /// Who: the `by` the client sent (the CLI sends user@host), else `api client`.
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl Store {
+    pub async fn record_decision(
+        &self,
+        request: &RequestId,
+        decision: &Decision,
+    ) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO decisions (request_id, kind, plan_version, actor, reason, at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(request.as_str())
+        .bind(&decision.kind)
+        .bind(i64::from(decision.plan_version))
+        .bind(&decision.actor)
+        .bind(&decision.reason)
+        .bind(ts(decision.at))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A request's decisions, oldest first.
+    pub async fn decisions(&self, request: &RequestId) -> anyhow::Result<Vec<Decision>> {
+        let rows = sqlx::query(
+            "SELECT kind, plan_version, actor, reason, at FROM decisions
+             WHERE request_id = $1 ORDER BY id",
+        )
+        .bind(request.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Decision {
+                    kind: row.try_get("kind")?,
+                    plan_version: u32::try_from(row.try_get::<i64, _>("plan_version")?)?,
+                    actor: row.try_get("actor")?,
+                    reason: row.try_get("reason")?,
+                    at: parse_ts(row.try_get("at")?)?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// One audit entry as stored: the exact bytes committed (or to be committed) and their hash.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StoredAuditEntry {

@@ -289,6 +289,9 @@ pub struct RequestView {
     /// (`POST /requests/{id}/preview`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<crate::orchestrator::Preview>,
+    /// Approvals, rejections and aborts: who, when, on which plan version.
+    #[serde(default)]
+    pub decisions: Vec<crate::store::Decision>,
 }
 
 async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
@@ -314,10 +317,12 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
         .preview(&request.id, request.plan.version)
         .await?
         .and_then(|p| serde_json::from_value(p).ok());
+    let decisions = core.store.decisions(&request.id).await?;
     Ok(RequestView {
         request,
         tasks,
         preview,
+        decisions,
     })
 }
 
@@ -396,6 +401,23 @@ async fn get_request(
 struct ApproveBody {
     /// The plan version the person read; approving refuses if it is no longer current.
     plan_version: Option<u32>,
+    /// Who decides (stored with the decision); default `api client`.
+    by: Option<String>,
+}
+
+/// The `by` of a decision: 1 to 64 printable characters, else `api client`.
+fn actor(by: Option<&str>) -> ApiResult<String> {
+    match by.map(str::trim) {
+        None | Some("") => Ok("api client".to_owned()),
+        Some(by) if by.chars().count() <= 64 && !by.chars().any(char::is_control) => {
+            Ok(by.to_owned())
+        }
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "`by` must be at most 64 printable characters (a name, e.g. alice@lola)",
+        )),
+    }
 }
 
 async fn approve(
@@ -404,6 +426,7 @@ async fn approve(
     // The body is optional: an empty one approves whatever version is current.
     OptionalJson(body): OptionalJson<ApproveBody>,
 ) -> ApiResult<(StatusCode, Json<RequestView>)> {
+    let actor = actor(body.by.as_deref())?;
     let request = load_request(&core, &id).await?;
     if request.status != RequestStatus::AwaitingApproval {
         return Err(not_awaiting(&request, "approved"));
@@ -435,7 +458,7 @@ async fn approve(
             format!("{detail}; reject it and make a new request"),
         ));
     }
-    if !core.approve(&request).await? {
+    if !core.approve(&request, &actor).await? {
         let current = load_request(&core, &id).await?;
         return Err(not_awaiting(&current, "approved"));
     }
@@ -458,6 +481,7 @@ fn not_awaiting(request: &Request, verb: &str) -> ApiError {
 #[serde(deny_unknown_fields)]
 struct RejectBody {
     reason: String,
+    by: Option<String>,
 }
 
 async fn reject(
@@ -473,8 +497,11 @@ async fn reject(
             format!("give a reason of 1 to {MAX_REQUEST_TEXT} characters"),
         ));
     }
+    let actor = actor(body.by.as_deref())?;
     let request = load_request(&core, &id).await?;
-    if request.status != RequestStatus::AwaitingApproval || !core.reject(&request, reason).await? {
+    if request.status != RequestStatus::AwaitingApproval
+        || !core.reject(&request, reason, &actor).await?
+    {
         let current = load_request(&core, &id).await?;
         return Err(not_awaiting(&current, "rejected"));
     }
@@ -516,6 +543,8 @@ async fn preview(
 struct AbortBody {
     #[serde(default)]
     reason: Option<String>,
+    #[serde(default)]
+    by: Option<String>,
 }
 
 /// Stops an approved, running or paused request (202: the step in progress is being stopped;
@@ -537,8 +566,9 @@ async fn abort(
             format!("give a reason of at most {MAX_REQUEST_TEXT} characters"),
         ));
     }
+    let actor = actor(body.by.as_deref())?;
     let request = load_request(&core, &id).await?;
-    if !core.abort(&request, &reason).await? {
+    if !core.abort(&request, &reason, &actor).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "invalid_state",

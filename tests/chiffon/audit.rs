@@ -270,6 +270,26 @@ async fn audit_verify_catches_an_entry_changed_after_it_was_written() {
         let (_, view) = app.approve_and_wait(&id).await;
         assert_eq!(view.request.status, RequestStatus::Succeeded);
         let task = &view.tasks[0];
+        // Who approved which version is kept with the request.
+        assert_eq!(view.decisions.len(), 1, "{:?}", view.decisions);
+        assert_eq!(view.decisions[0].kind, "approved");
+        assert_eq!(view.decisions[0].plan_version, view.request.plan.version);
+        assert!(
+            view.decisions[0].actor.contains('@'),
+            "user@host: {:?}",
+            view.decisions
+        );
+        let rejected = app.request("restart jellyfin").await;
+        let (code, body) = app
+            .post(
+                &format!("/requests/{rejected}/reject"),
+                r#"{"reason": "not during the film", "by": "alice"}"#,
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["decisions"][0]["actor"], "alice");
+        assert_eq!(body["decisions"][0]["reason"], "not during the film");
+        assert!(app.git(&["log", "-1", "--format=%s"]).contains("by alice"));
         let args = app.verify_args();
         let mut verify = vec!["audit", "verify"];
         verify.extend(args.iter().map(String::as_str));

@@ -315,10 +315,14 @@ async fn rejecting_a_request_runs_nothing_and_is_audited() {
         assert!(view.tasks.is_empty());
         assert!(app.rendered_files().is_empty());
         let log = app.git(&["log", "--format=%s"]);
+        let first = log.lines().next().unwrap_or_default();
         assert!(
-            log.starts_with(&format!("reject request {id}: not during the movie night")),
+            first.starts_with(&format!("reject request {id} by "))
+                && first.ends_with(": not during the movie night"),
             "{log}"
         );
+        assert_eq!(view.decisions.len(), 1);
+        assert_eq!(view.decisions[0].kind, "rejected");
     }
 }
 
