@@ -8,6 +8,7 @@
 pub mod api;
 pub mod live;
 pub mod registry;
+pub mod ui;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
