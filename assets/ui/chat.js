@@ -250,7 +250,7 @@ const ACTION_WORDS = {
 function plainWords(step) {
   const service = step.service || "the service";
   const words = (ACTION_WORDS[step.action] || (() => `Runs ${step.playbook || step.action}`))(service);
-  return step.limit ? `${words}, only on ${step.limit}.` : `${words}.`;
+  return step.limit ? `${words}, on ${step.limit}.` : `${words}.`;
 }
 
 function resourcesText(resources) {
@@ -544,6 +544,7 @@ class RequestPage {
         this.modifyMessage = { text: `Plan v${view.plan.version} replaces the earlier one. Read it, then approve it.`, tone: "ok" };
       } catch (error) {
         if (isUnknownRoute(error)) {
+          this.mode = null;
           this.modifyMessage = {
             text: "This Chiffon server cannot change a plan yet (it is an older version without that feature). Reject this plan and send a new request with what you want instead.",
             tone: "warn",
@@ -630,7 +631,7 @@ function planCard(plan, { current, preview, previewing, compared }) {
             h("dd", {}, step.agent_type === "desktop" ? "a desktop agent with room for it" : "the infrastructure agent"),
             step.depends_on.length ? [h("dt", {}, "After"), h("dd", {}, step.depends_on.map((d) => stepName(plan, d)).join(", "))] : null,
           ),
-          seen ? previewStep(seen) : null,
+          seen ? previewStep(seen, step) : null,
         );
       }),
     ),
@@ -659,12 +660,15 @@ const PREVIEW_WORDS = {
   not_previewed: () => "Not checked (it depends on an earlier step's changes)",
 };
 
-function previewStep(seen) {
+function previewStep(seen, step) {
   const words = (PREVIEW_WORDS[seen.outcome] || (() => seen.outcome))(seen);
   return h(
     "div",
     { class: `preview preview-${seen.outcome}`, dataset: { outcome: seen.outcome } },
     h("p", {}, h("strong", {}, "Dry run: "), words, seen.error ? `: ${seen.error}` : ""),
+    seen.outcome === "would_fail" && step.depends_on.length
+      ? h("p", { class: "small" }, "A dry run changes nothing, so this step cannot see what the steps before it would do. If the reason above is one of those changes, it is expected.")
+      : null,
     seen.diffs.length
       ? h(
           "details",

@@ -87,7 +87,7 @@ export const REQUEST_STATUS = {
   paused: ["Waiting for a free machine", "warn"],
   succeeded: ["Completed", "ok"],
   failed: ["Failed", "err"],
-  aborted: ["Stopped", "err"],
+  aborted: ["Aborted", "err"],
   rejected: ["Rejected", "muted"],
 };
 

@@ -199,14 +199,14 @@ export class Run {
       this.keys.summary = "none";
       return;
     }
+    if (this.suggestions === null) this.loadSuggestions();
     const tasks = this.currentTasks();
-    const key = JSON.stringify([view.status, tasks.map((t) => [t.status, t.audit_commit, t.outcome]), this.suggestions && this.suggestions.items ? this.suggestions.items.length : String(this.suggestions && this.suggestions.error), [...this.applied]]);
+    const key = JSON.stringify([view.status, view.reason, tasks.map((t) => [t.status, t.audit_commit, t.outcome]), this.suggestions, [...this.applied]]);
     if (this.keys.summary === key) return;
     this.keys.summary = key;
     const hadFocus = this.summaryEl.contains(document.activeElement) ? document.activeElement.dataset.suggestion : null;
     fill(this.summaryEl, this.summary(view, tasks));
     if (hadFocus) this.summaryEl.querySelector(`[data-suggestion="${CSS.escape(hadFocus)}"]`)?.focus();
-    if (this.suggestions === null) this.loadSuggestions();
   }
 
   summary(view, tasks) {
@@ -239,7 +239,7 @@ export class Run {
       { class: `card summary summary-${view.status}`, "aria-labelledby": "summary-title", id: "summary" },
       h("h2", { id: "summary-title" }, "Summary"),
       h("p", { class: "verdict" }, `${verdict}${total !== null ? ` in ${duration(total)}` : ""}.`),
-      view.reason && view.status !== "succeeded" ? h("p", { class: "muted" }, `Reason: ${view.reason}`) : null,
+      view.reason && view.status !== "succeeded" ? h("p", { class: "muted" }, `Why: ${plainError(view.reason)}`) : null,
       h(
         "table",
         { class: "results" },
@@ -277,6 +277,7 @@ export class Run {
 
   async loadSuggestions() {
     this.suggestions = { loading: true };
+    // GET /suggestions reads the whole repository (and runs ansible-lint): once per page.
     try {
       const page = await api("/suggestions");
       this.suggestions = { items: page.items };
@@ -303,7 +304,7 @@ export class Run {
     const taskId = tasks[0] && tasks[0].id;
     return h(
       "section",
-      { class: "suggestions", "aria-labelledby": "suggestions-title" },
+      { class: "suggestions", "aria-labelledby": "suggestions-title", dataset: { state: s && s.loading ? "loading" : "loaded" } },
       h("h3", { id: "suggestions-title" }, "Suggestions"),
       fromRuns.length ? h("ul", { class: "suggestion-list" }, fromRuns.map((x) => this.suggestion(x, x.task.id))) : null,
       s && s.loading ? h("p", { class: "muted", role: "status" }, "Looking for improvements to these playbooks…") : null,
@@ -361,9 +362,10 @@ export class Run {
   }
 }
 
-/** "aborted: aborted from the web page" reads oddly; say it once. */
+/** "aborted: aborted from the web page" says it twice; say it once. */
 function plainError(error) {
-  return error.replace(/^aborted: /, "Stopped: ");
+  const text = error.replace(/^aborted: /, "");
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 // ---- one step's log ---------------------------------------------------------------------------
