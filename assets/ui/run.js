@@ -379,7 +379,7 @@ const RESULT_WORDS = {
   ignored: ["!", "failed, ignored by the playbook"],
 };
 
-class Log {
+export class Log {
   constructor(taskId) {
     this.taskId = taskId;
     this.stepId = null;

@@ -17,11 +17,7 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/css; charset=utf-8",
         include_str!("../../assets/ui/style.css"),
     ),
-    (
-        "app.js",
-        JS,
-        include_str!("../../assets/ui/app.js"),
-    ),
+    ("app.js", JS, include_str!("../../assets/ui/app.js")),
     ("api.js", JS, include_str!("../../assets/ui/api.js")),
     ("dom.js", JS, include_str!("../../assets/ui/dom.js")),
     ("chat.js", JS, include_str!("../../assets/ui/chat.js")),
@@ -103,6 +99,14 @@ mod tests {
             }
         }
         assert!(wanted.iter().any(|w| w == "app.js"), "{wanted:?}");
+        // Offline: nothing is fetched from another host (an SVG's xmlns is a name, not a fetch).
+        for text in std::iter::once(INDEX).chain(FILES.iter().map(|(_, _, body)| *body)) {
+            let fetched = text.replace("xmlns=\"http://www.w3.org/2000/svg\"", "");
+            assert!(
+                !fetched.contains("https://") && !fetched.contains("http://"),
+                "the web UI must not load anything from another host"
+            );
+        }
         for name in wanted {
             assert!(
                 FILES.iter().any(|(file, _, _)| *file == name),

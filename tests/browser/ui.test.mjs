@@ -147,7 +147,8 @@ test("approving runs the steps live, then the summary shows results and the audi
   await summary.locator("#suggestions-title").waitFor();
   await summary.locator(".suggestions[data-state=loaded]").waitFor({ timeout: 60_000 });
   assert.ok(label.startsWith("Approve plan v"));
-  await shot("summary");
+  await shot("run");
+  await summary.screenshot({ path: join(ARTEFACTS, "summary.png") });
 });
 
 test("the audit entry opens from the summary", async () => {
@@ -238,7 +239,33 @@ test("a running request can be aborted mid-way from the page", async () => {
   await page.locator(".run-step[data-status=aborted]").first().waitFor();
   await page.locator("#summary .verdict", { hasText: /^Aborted/ }).waitFor();
   assert.match(await page.locator("#summary").innerText(), /Aborted from the web page/);
+  // The playbook it ran has a suggestion with a mechanical fix: accept it from the summary.
+  const suggestion = page.locator("#summary li.suggestion", { hasText: "changed_when: false" });
+  await suggestion.waitFor({ timeout: 60_000 });
+  assert.match(await suggestion.innerText(), /photoprism-deployment\.yml, line \d+/);
   await shot("aborted");
+  await suggestion.getByRole("button", { name: "Accept and apply" }).click();
+  await suggestion.getByText(/^Applied and committed to the playbook repository as [0-9a-f]{12}\.$/).waitFor({ timeout: 60_000 });
+});
+
+test("a long log stays a page long in the DOM, with earlier lines a click away", async () => {
+  const seen = await page.evaluate(async () => {
+    const { Log } = await import("/ui/run.js");
+    const log = new Log("task_long");
+    log.merge([]);
+    document.querySelector("main").append(log.root);
+    for (let i = 0; i < 5000; i++) log.add({ kind: "task_result", task: `task ${i}`, host: "lola", status: "ok", duration_ms: 3 });
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    const lines = log.list.childElementCount;
+    const last = log.list.lastElementChild.textContent;
+    log.more.click();
+    return { lines, last, after: log.list.childElementCount, more: log.more.textContent, count: log.count.textContent };
+  });
+  assert.equal(seen.lines, 200);
+  assert.match(seen.last, /task 4999 on lola/);
+  assert.equal(seen.after, 400);
+  assert.equal(seen.more, "Show earlier lines (4600 hidden)");
+  assert.equal(seen.count, "(5000 lines)");
 });
 
 test("the agents view shows each agent's status and free capacity as bars", async () => {
