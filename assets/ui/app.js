@@ -19,6 +19,8 @@ const ROUTES = [
   [/^#\/audit\/([\w-]+)$/, "audit", (m) => renderAuditEntry(main, m[1])],
 ];
 
+const TITLES = { chat: "Requests", agents: "Agents", playbooks: "Playbooks", audit: "History" };
+
 function route() {
   if (cleanup) cleanup();
   cleanup = null;
@@ -30,6 +32,7 @@ function route() {
       if (link.dataset.nav === section) link.setAttribute("aria-current", "page");
       else link.removeAttribute("aria-current");
     }
+    document.title = `${TITLES[section]} · Chiffon`;
     cleanup = render(match) || null;
     return;
   }

@@ -284,10 +284,15 @@ class RequestPage {
     this.refreshTimer = null;
     fill(root, h("p", { class: "muted" }, "Loading the request…"));
     this.refresh(true);
+    // While the live stream is down, a running request is re-read now and then instead.
+    this.poll = setInterval(() => {
+      if (this.view && ["approved", "running", "paused"].includes(this.view.status) && !live.connected) this.refresh();
+    }, 5000);
   }
 
   close() {
     clearTimeout(this.refreshTimer);
+    clearInterval(this.poll);
     this.run.close();
   }
 

@@ -145,7 +145,8 @@ test("approving runs the steps live, then the summary shows results and the audi
   assert.match(await summary.locator(".resources").innerText(), /Agents: infra-/);
   assert.match(await summary.locator(".resources").innerText(), /lola \(\d+ checks, \d+ changed\)/);
   await summary.locator("#suggestions-title").waitFor();
-  await summary.locator(".suggestions[data-state=loaded]").waitFor({ timeout: 60_000 });
+  // GET /suggestions runs ansible-lint over the repository: tens of seconds on a busy 2-core machine.
+  await summary.locator(".suggestions[data-state=loaded]").waitFor({ timeout: RUN_TIMEOUT });
   assert.ok(label.startsWith("Approve plan v"));
   await shot("run");
   await summary.screenshot({ path: join(ARTEFACTS, "summary.png") });
@@ -241,7 +242,7 @@ test("a running request can be aborted mid-way from the page", async () => {
   assert.match(await page.locator("#summary").innerText(), /Aborted from the web page/);
   // The playbook it ran has a suggestion with a mechanical fix: accept it from the summary.
   const suggestion = page.locator("#summary li.suggestion", { hasText: "changed_when: false" });
-  await suggestion.waitFor({ timeout: 60_000 });
+  await suggestion.waitFor({ timeout: RUN_TIMEOUT });
   assert.match(await suggestion.innerText(), /photoprism-deployment\.yml, line \d+/);
   await shot("aborted");
   await suggestion.getByRole("button", { name: "Accept and apply" }).click();
