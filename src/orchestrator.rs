@@ -9,6 +9,7 @@ pub mod api;
 mod audit_queue;
 pub mod live;
 pub mod registry;
+pub mod ui;
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;

@@ -1,4 +1,5 @@
-//! The REST API under `/api/v1`, plus `/openapi.json` and the `/docs` page. JSON in and out;
+//! The REST API under `/api/v1`, plus `/openapi.json`, the `/docs` page and (from `ui`) the web
+//! UI at `/`. JSON in and out;
 //! errors are `{"error": {"code", "message"}}` with a fitting status. The OpenAPI document in
 //! `assets/openapi.json` describes exactly these routes (a test holds the two together).
 
@@ -64,10 +65,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .nest("/api/v1", api)
         .route("/openapi.json", get(openapi))
         .route("/docs", get(docs))
-        .route(
-            "/",
-            get(|| async { axum::response::Redirect::temporary("/docs") }),
-        )
+        .merge(crate::orchestrator::ui::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,0 +1,341 @@
+// Chiffon's web UI in a real headless Chromium against a real `chiffon serve` running real
+// ansible-playbook (run.sh starts both servers). Each step asserts what a person would see,
+// and waits for it with a deadline: never a bare sleep.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const URL = process.env.CHIFFON_URL;
+const TOKEN_URL = process.env.CHIFFON_TOKEN_URL;
+const TOKEN = process.env.CHIFFON_TOKEN;
+const ARTEFACTS = process.env.ARTEFACTS || "artefacts";
+const KUMA = "Deploy Uptime Kuma to the homelab and add our existing portals to its config";
+/** Real playbooks run here: generous, but bounded. */
+const RUN_TIMEOUT = 120_000;
+
+let context;
+let page;
+let profile;
+const consoleErrors = [];
+
+before(async () => {
+  assert.ok(URL, "CHIFFON_URL is not set: run tests/browser/run.sh");
+  profile = mkdtempSync(join(tmpdir(), "chiffon-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1280, height: 900 },
+    colorScheme: "light",
+    reducedMotion: "reduce",
+  });
+  context.setDefaultTimeout(15_000);
+  page = context.pages()[0] || (await context.newPage());
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(message.text());
+  });
+  page.on("pageerror", (error) => consoleErrors.push(String(error)));
+});
+
+after(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function shot(name, target = page, fullPage = true) {
+  await target.screenshot({ path: join(ARTEFACTS, `${name}.png`), fullPage });
+}
+
+/** The request page's status as the tracker shows it. */
+async function waitForStatus(statuses, timeout = RUN_TIMEOUT) {
+  const wanted = [].concat(statuses);
+  await page.waitForFunction(
+    (wanted) => wanted.includes(document.querySelector(".tracker")?.dataset.status),
+    wanted,
+    { timeout },
+  );
+  return page.locator(".tracker").getAttribute("data-status");
+}
+
+test("the page is served at / and works without any outside host", async () => {
+  const outside = [];
+  page.on("request", (request) => {
+    const url = new globalThis.URL(request.url());
+    if (!["127.0.0.1", "localhost"].includes(url.hostname) && url.protocol !== "data:") outside.push(request.url());
+  });
+  await page.goto(URL + "/");
+  await page.getByRole("heading", { name: "What should Chiffon do?" }).waitFor();
+  await page.locator("#live-state[data-state=live]").waitFor();
+  assert.deepEqual(outside, []);
+  // The API docs stay where they were.
+  const docs = await page.request.get(URL + "/docs");
+  assert.equal(docs.status(), 200);
+});
+
+let kumaId;
+
+test("a typed request gets a plan card a person can read", async () => {
+  await page.getByLabel("New request").fill(KUMA);
+  await page.getByRole("button", { name: "Send request" }).click();
+  await page.waitForURL(/#\/r\/req_/);
+  kumaId = page.url().split("#/r/")[1];
+  assert.equal(await waitForStatus("awaiting_approval", 15_000), "awaiting_approval");
+  await page.getByText("Waiting for your approval").first().waitFor();
+
+  const plan = page.locator("article.plan.current");
+  await plan.getByRole("heading", { name: "Plan v1" }).waitFor();
+  await plan.getByText("Approval needed").waitFor();
+  await plan.locator(".badge[class*=risk-]").waitFor();
+  assert.match(await plan.locator(".plan-summary").innerText(), /2 steps, about .* in all\. Made by Chiffon's built-in rules/);
+  // Steps in order, in plain words, with their playbooks, estimates and needs.
+  const steps = plan.locator("li.step");
+  assert.equal(await steps.count(), 2);
+  assert.match(await steps.nth(0).innerText(), /kuma-deployment\.yml/);
+  assert.match(await steps.nth(0).locator(".step-words").innerText(), /^Sets up .*kuma/i);
+  assert.match(await steps.nth(1).innerText(), /kuma-config-update\.yml/);
+  assert.match(await steps.nth(1).innerText(), /After\s+“/);
+  assert.match(await plan.locator(".facts").first().innerText(), /Takes\s+about/);
+  assert.ok((await plan.locator(".risk li").count()) >= 1, "the risk level comes with its reasons");
+  // The history lists it.
+  await page.locator(`#history-list a[data-request-id="${kumaId}"]`).waitFor();
+  await shot("plan");
+});
+
+test("the dry run shows what each step would change, with the diffs", async () => {
+  await page.getByRole("button", { name: "Show what would change (dry run)" }).click();
+  await page.locator("article.plan.current .preview").first().waitFor({ timeout: RUN_TIMEOUT });
+  const first = page.locator("article.plan.current li.step").first().locator(".preview");
+  assert.equal(await first.getAttribute("data-outcome"), "would_change");
+  await first.getByText(/Show the \d+ changes?/).click();
+  await first.locator("pre.diff .add").first().waitFor();
+  await page.getByText(/Dry run done/).waitFor();
+  await shot("dry-run");
+});
+
+test("approving runs the steps live, then the summary shows results and the audit link", async () => {
+  const approve = page.locator("#approve");
+  const label = await approve.innerText();
+  await approve.click();
+  // The tracker moves through approved / executing to completed.
+  await waitForStatus(["approved", "running", "succeeded"], 15_000);
+  await page.locator(".run-step .ev-result").first().waitFor({ timeout: RUN_TIMEOUT });
+  assert.equal(await waitForStatus(["succeeded", "failed", "aborted"]), "succeeded", await page.locator("main").innerText());
+  await page.locator(".run-step[data-status=succeeded]").nth(1).waitFor();
+  assert.equal(await page.locator(".run-step[data-status=succeeded]").count(), 2);
+  // Ansible's own task names arrived as they ran.
+  assert.match(await page.locator(".run-step").first().locator(".log-lines").innerText(), /Playbook kuma-deployment\.yml started[\s\S]*Recap: lola/);
+
+  const summary = page.locator("#summary");
+  await summary.waitFor();
+  assert.match(await summary.locator(".verdict").innerText(), /^Completed: all 2 steps done in .+\.$/);
+  assert.equal(await summary.locator("tbody tr").count(), 2);
+  assert.match(await summary.locator(".resources").innerText(), /Agents: infra-/);
+  assert.match(await summary.locator(".resources").innerText(), /lola \(\d+ checks, \d+ changed\)/);
+  await summary.locator("#suggestions-title").waitFor();
+  // GET /suggestions runs ansible-lint over the repository: tens of seconds on a busy 2-core machine.
+  await summary.locator(".suggestions[data-state=loaded]").waitFor({ timeout: RUN_TIMEOUT });
+  assert.ok(label.startsWith("Approve plan v"));
+  await shot("run");
+  await summary.screenshot({ path: join(ARTEFACTS, "summary.png") });
+});
+
+test("the audit entry opens from the summary", async () => {
+  await page.locator("#summary a.audit-link").first().click();
+  await page.waitForURL(/#\/audit\/task_/);
+  await page.getByRole("heading", { name: "Audit entry" }).waitFor();
+  await page.waitForFunction(() => /^[0-9a-f]{40}$/.test(document.querySelector("#audit-commit code")?.textContent || ""));
+  assert.match(await page.locator("#audit-state").innerText(), /Written to the audit trail/);
+  // Either the entry itself (GET /audit/{task}) or, on a server without it, how to read it.
+  await page.locator("#audit-json").or(page.locator("#audit-fallback")).first().waitFor();
+  await shot("audit-entry");
+});
+
+test("changing a plan shows the new version beside the old; approval names the version shown; reject", async () => {
+  await page.goto(URL + "/#/");
+  await page.getByLabel("New request").fill("Deploy Pi-hole");
+  await page.getByRole("button", { name: "Send request" }).click();
+  await page.waitForURL(/#\/r\/req_/);
+  const id = page.url().split("#/r/")[1];
+  await waitForStatus("awaiting_approval", 15_000);
+  // Until the server has POST /requests/{id}/modify, the page says so plainly ...
+  const api = await (await page.request.get(`${URL}/api/v1/openapi.json`)).json();
+  const serverCanModify = "/api/v1/requests/{id}/modify" in api.paths;
+  if (!serverCanModify) {
+    await page.getByRole("button", { name: "Change the plan…" }).click();
+    await page.getByLabel(/What should change/).fill("only on the staging host");
+    await page.getByRole("button", { name: "Make a new plan" }).click();
+    const unsupported = page.getByText("This Chiffon server cannot change a plan yet");
+    await unsupported.waitFor();
+    await unsupported.scrollIntoViewIfNeeded();
+    await shot("modify-unsupported", page, false);
+    // ... and the comparison is checked against the answer that endpoint is specified to give
+    // (the request view with plan v2), the rest staying real.
+    await page.route(`**/api/v1/requests/${id}/modify`, async (route) => {
+      const current = await (await page.request.get(`${URL}/api/v1/requests/${id}`)).json();
+      const plan = structuredClone(current.plan);
+      plan.version = 2;
+      plan.steps[0].limit = "staging";
+      plan.steps[0].title += " (staging host only)";
+      await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ ...current, plan }) });
+    });
+  }
+  await page.getByRole("button", { name: "Change the plan…" }).click();
+  // Keyboard: the text box has the focus as soon as it opens.
+  assert.equal(await page.evaluate(() => document.activeElement.id), "modify-text");
+  await page.keyboard.type("only on the staging host");
+  await page.getByRole("button", { name: "Make a new plan" }).click();
+  const compare = page.locator(".plans.compare");
+  await compare.getByRole("heading", { name: "Plan v1 (replaced)" }).waitFor();
+  await compare.getByRole("heading", { name: "Plan v2", exact: true }).waitFor();
+  await compare.scrollIntoViewIfNeeded();
+  await shot("modify", page, false);
+  const approve = page.getByRole("button", { name: "Approve plan v2" });
+  if (!serverCanModify) {
+    await compare.locator("article.plan.current .badge", { hasText: "new in this version" }).waitFor();
+    // The server's plan is still v1: approving the v2 on screen is refused, nothing runs.
+    const sent = page.waitForRequest((r) => r.url().endsWith(`/requests/${id}/approve`));
+    await approve.click();
+    assert.deepEqual((await sent).postDataJSON(), { plan_version: 2 });
+    await page.getByText(/you approved plan v2 but the current plan is v1/).waitFor();
+    await page.unroute(`**/api/v1/requests/${id}/modify`);
+  } else {
+    await approve.waitFor();
+  }
+  assert.equal(await page.locator(".tracker").getAttribute("data-status"), "awaiting_approval");
+  await page.getByRole("button", { name: "Reject…" }).click();
+  await page.getByLabel(/Why not/).fill("not during movie night");
+  await page.getByRole("button", { name: "Reject this plan" }).click();
+  assert.equal(await waitForStatus("rejected", 15_000), "rejected");
+  await page.getByText("You rejected this plan: “not during movie night”. Nothing was run.").waitFor();
+});
+
+test("a running request can be aborted mid-way from the page", async () => {
+  await page.goto(URL + "/#/");
+  const box = page.getByLabel("New request");
+  await box.fill("Deploy PhotoPrism");
+  await box.press("Control+Enter");
+  await page.waitForURL(/#\/r\/req_/);
+  await waitForStatus("awaiting_approval", 15_000);
+  await page.locator("#approve").click();
+  // The long step is running: its first task has reported and the pause has started.
+  const step = page.locator(".run-step").first();
+  await step.locator(".ev-start", { hasText: "Index the photo library" }).waitFor({ timeout: RUN_TIMEOUT });
+  assert.equal(await step.getAttribute("data-status"), "running");
+  await page.getByRole("button", { name: "Abort this run" }).click();
+  await page.getByRole("button", { name: "Yes, abort" }).click();
+  assert.equal(await waitForStatus(["succeeded", "failed", "aborted"], 60_000), "aborted");
+  await page.locator(".run-step[data-status=aborted]").first().waitFor();
+  await page.locator("#summary .verdict", { hasText: /^Aborted/ }).waitFor();
+  assert.match(await page.locator("#summary").innerText(), /Aborted from the web page/);
+  // The playbook it ran has a suggestion with a mechanical fix: accept it from the summary.
+  const suggestion = page.locator("#summary li.suggestion", { hasText: "changed_when: false" });
+  await suggestion.waitFor({ timeout: RUN_TIMEOUT });
+  assert.match(await suggestion.innerText(), /photoprism-deployment\.yml, line \d+/);
+  await shot("aborted");
+  await suggestion.getByRole("button", { name: "Accept and apply" }).click();
+  await suggestion.getByText(/^Applied and committed to the playbook repository as [0-9a-f]{12}\.$/).waitFor({ timeout: 60_000 });
+});
+
+test("a long log stays a page long in the DOM, with earlier lines a click away", async () => {
+  const seen = await page.evaluate(async () => {
+    const { Log } = await import("/ui/run.js");
+    const log = new Log("task_long");
+    log.merge([]);
+    document.querySelector("main").append(log.root);
+    for (let i = 0; i < 5000; i++) log.add({ kind: "task_result", task: `task ${i}`, host: "lola", status: "ok", duration_ms: 3 });
+    await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    const lines = log.list.childElementCount;
+    const last = log.list.lastElementChild.textContent;
+    log.more.click();
+    return { lines, last, after: log.list.childElementCount, more: log.more.textContent, count: log.count.textContent };
+  });
+  assert.equal(seen.lines, 200);
+  assert.match(seen.last, /task 4999 on lola/);
+  assert.equal(seen.after, 400);
+  assert.equal(seen.more, "Show earlier lines (4600 hidden)");
+  assert.equal(seen.count, "(5000 lines)");
+});
+
+test("the agents view shows each agent's status and free capacity as bars", async () => {
+  await page.getByRole("link", { name: "Agents" }).click();
+  const infra = page.locator("article.agent[data-agent-id^=infra-]");
+  await infra.waitFor();
+  assert.equal(await infra.getAttribute("data-status"), "online");
+  const desktop = page.locator("article.agent[data-agent-id^=desktop-]");
+  await desktop.locator('[role=meter][aria-label^="CPU"]').waitFor();
+  await desktop.locator('[role=meter][aria-label^="Memory"]').waitFor();
+  assert.match(await desktop.innerText(), /cores free/);
+  await shot("agents");
+});
+
+test("the playbook catalogue and the history views answer", async () => {
+  await page.getByRole("link", { name: "Playbooks" }).click();
+  await page.locator("table.catalogue tbody tr").first().waitFor();
+  await page.getByLabel("Filter the list").fill("kuma");
+  await page.waitForFunction(() => document.querySelectorAll("table.catalogue tbody tr").length === 2);
+  await page.getByLabel("Which playbook would do this?").fill("set up the status page");
+  await page.getByRole("button", { name: "Find" }).click();
+  await page.locator(".match-out code", { hasText: "kuma-deployment.yml" }).waitFor();
+  await shot("playbooks");
+
+  await page.getByRole("link", { name: "History" }).click();
+  await page.getByRole("heading", { name: /Failures in the last week/ }).waitFor();
+  await page.getByLabel("Changes to a service").fill("kuma");
+  await page.getByRole("button", { name: "Show" }).click();
+  await page.getByRole("heading", { name: /Changes to kuma/ }).waitFor();
+  assert.ok((await page.locator("table.tasks tbody tr").count()) >= 2);
+  await shot("history");
+});
+
+test("on a phone-width screen the plan and the agents fit", async () => {
+  const phone = await context.newPage();
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(`${URL}/#/r/${kumaId}`);
+  await phone.locator("#summary").waitFor();
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+  await shot("phone-request", phone);
+  await phone.close();
+});
+
+test("a server that requires a token asks for it once and keeps it for the session", async () => {
+  if (!TOKEN_URL) return;
+  const tab = await context.newPage();
+  await tab.goto(TOKEN_URL + "/");
+  const dialog = tab.getByRole("dialog", { name: "This Chiffon needs its access token" });
+  await dialog.waitFor();
+  await shot("token", tab);
+  await tab.getByLabel("Access token", { exact: true }).fill("wrong");
+  await tab.getByRole("button", { name: "Use this token" }).click();
+  await dialog.getByText("That token was not accepted").waitFor();
+  await tab.getByLabel("Access token", { exact: true }).fill(TOKEN);
+  await tab.getByRole("button", { name: "Use this token" }).click();
+  await dialog.waitFor({ state: "hidden" });
+  await tab.getByText("No requests yet.").waitFor();
+  await tab.locator("#live-state[data-state=live]").waitFor();
+  // Other screens use the kept token without asking again.
+  await tab.getByRole("link", { name: "Agents" }).click();
+  await tab.getByText(/No agent has connected yet/).waitFor();
+  assert.equal(await dialog.isVisible(), false);
+  await tab.close();
+});
+
+test("the page logged no errors", () => {
+  // Chromium logs every 4xx fetch; the ones the page handles (the token prompt, a missing
+  // route, a refused approval) are expected. Anything else here is a bug.
+  const real = consoleErrors.filter((e) => !/^Failed to load resource: the server responded with a status of (401|404|409)/.test(e));
+  assert.deepEqual(real, []);
+});
