@@ -53,8 +53,9 @@ async fn run() {
         "## Audit queries over {tasks} tasks (`cargo bench --bench audit_queries`)\n\n\
          {tasks} tasks over 365 days, 40 services (kuma: {} tasks), 3 % failed. One \
          50-task page per query, newest first, through `Store::list_tasks`; 200 runs after 10 \
-         warm-up runs. Baseline: the query before this work (`$n IS NULL OR col = $n`, no \
-         index usable), same data, same run. Run on {}.\n\n\
+         warm-up runs. Baseline: the query as it was before this work, with the same filters \
+         (`$n IS NULL OR col = $n` for every filter, oldest first: it could not page or sort \
+         newest first), same data, same run; speed-up = baseline p50 / p50. Run on {}.\n\n\
          | back-end | query | p50 | p95 | max | baseline p50 | speed-up |\n\
          |---|---|---|---|---|---|---|\n",
         tasks / 40,
@@ -233,7 +234,7 @@ async fn measure(
             ms(theirs.0)
         );
         section.push_str(&format!(
-            "| {backend} | {name} | {} | {} | {} | {} | {:.0}× |\n",
+            "| {backend} | {name} | {} | {} | {} | {} | {:.2}× |\n",
             ms(p50),
             ms(p95),
             ms(max),

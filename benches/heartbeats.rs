@@ -154,6 +154,7 @@ async fn main() {
     .unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let config = ServeConfig {
+        llm: Default::default(),
         bus: BusConfig::Amqp {
             url: url.clone(),
             options,

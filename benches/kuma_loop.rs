@@ -51,6 +51,7 @@ async fn chiffon_run(ansible_playbook: &Path, scratch: &Path) -> (Duration, Dura
         scratch.join("homelab").display().to_string().into(),
     );
     let config = ServeConfig {
+        llm: Default::default(),
         listen: "127.0.0.1:0".parse().expect("address"),
         data_dir: scratch.join("data"),
         playbooks: repo(),

@@ -62,6 +62,7 @@ async fn main() {
         .unwrap_or(10_000);
     let scratch = tempfile::tempdir().unwrap();
     let config = ServeConfig {
+        llm: Default::default(),
         bus: BusConfig::InProcess,
         listen: "127.0.0.1:0".parse().unwrap(),
         database: Database::Sqlite(scratch.path().join("chiffon.db")),

@@ -60,6 +60,14 @@ enum Command {
         #[arg(long)]
         plan_version: Option<u32>,
     },
+    /// Change a plan awaiting approval ("use staging first"): prints the new plan version,
+    /// which is the one to approve.
+    Modify {
+        id: String,
+        /// The change, in plain words.
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
     /// Reject a request's plan; nothing runs.
     Reject {
         id: String,
@@ -454,6 +462,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "Aborting request {}: the step in progress is being stopped.\nFollow it with `chiffon status {} --follow`.",
                 view.request.id, view.request.id
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Modify { id, text } => {
+            let view = client()?.modify(&id, &text.join(" ")).await?;
+            print!("{}", render::plan(&view));
             Ok(ExitCode::SUCCESS)
         }
         Command::Reject { id, reason } => {

@@ -125,6 +125,16 @@ impl Client {
         .await
     }
 
+    /// Asks for a change to a plan awaiting approval; answers the request with its new version.
+    pub async fn modify(&self, id: &str, text: &str) -> anyhow::Result<RequestView> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/requests/{id}/modify")))
+                .json(&serde_json::json!({"text": text, "by": actor()})),
+        )
+        .await
+    }
+
     pub async fn reject(&self, id: &str, reason: &str) -> anyhow::Result<RequestView> {
         self.send(
             self.http

@@ -30,6 +30,8 @@ pub struct FileConfig {
     pub ansible: AnsibleFileConfig,
     #[serde(default)]
     pub timeouts: TimeoutsFileConfig,
+    #[serde(default)]
+    pub llm: crate::llm::LlmFileConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,6 +91,8 @@ pub struct ServeConfig {
     /// Run the infra and desktop agents inside the server.
     pub local_agents: bool,
     pub bus: BusConfig,
+    /// LLM providers for planning; none: the rules plan alone.
+    pub llm: crate::llm::LlmConfig,
 }
 
 /// Which message bus carries agent traffic.
@@ -218,6 +222,7 @@ impl ServeConfig {
             },
             local_agents: !overrides.no_local_agents && file.local_agents.unwrap_or(true),
             bus: BusConfig::from_layers(overrides.amqp_url.or(file.amqp_url), &file.amqp)?,
+            llm: crate::llm::LlmConfig::from_file(file.llm)?,
         })
     }
 }
@@ -442,6 +447,33 @@ agent_suspect_s = 45
 # … and offline after this many (its running tasks then fail as "agent lost"). An agent
 # whose connection drops is offline within seconds when RabbitMQ's event exchange is on.
 agent_offline_s = 75
+
+# Optional LLM planning (docs/planner.md). Without providers the rules plan every request.
+# Local models are tried first; the external one when a request is high-value, scores as
+# complex (complexity_threshold), or the local model has < 20 % of its budget left.
+[llm]
+complexity_threshold = 3
+
+# [[llm.providers]]
+# name = "ollama"
+# kind = "openai"                       # any OpenAI-compatible server: Ollama, LiteLLM, vLLM, llama.cpp
+# url = "http://127.0.0.1:11434/v1"
+# model = "qwen2.5:14b"
+# local = true
+# timeout_s = 60
+# token_budget = 5000000                # tokens (in + out) per budget_period
+# budget_period = "day"                 # day or month
+#
+# [[llm.providers]]
+# name = "claude"
+# kind = "anthropic"
+# url = "http://127.0.0.1:4000"         # this build has no TLS: a local proxy (LiteLLM) reaches api.anthropic.com
+# model = "claude-sonnet-4-5"
+# api_key_file = "/etc/chiffon/anthropic-key"   # or api_key = "…" (never logged or stored)
+# cost_budget_usd = 10.0
+# budget_period = "month"
+# usd_per_million_input_tokens = 3.0
+# usd_per_million_output_tokens = 15.0
 "#;
 
 #[cfg(test)]

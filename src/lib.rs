@@ -10,6 +10,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod llm;
 pub mod matcher;
 pub mod model;
 pub mod orchestrator;

@@ -59,6 +59,10 @@ pub struct Core {
     pub audit_queue: audit_queue::AuditQueue,
     catalogue: RwLock<Arc<Catalogue>>,
     history: Mutex<BTreeMap<String, PlaybookHistory>>,
+    /// HTTP client for LLM providers.
+    http: reqwest::Client,
+    /// The last rate-limit headroom each provider reported (0–1), for routing.
+    rate_limits: Mutex<HashMap<String, f64>>,
     pub live: broadcast::Sender<LiveEvent>,
     registry: Mutex<Registry>,
     /// Woken on every capacity report, so steps waiting for room look again.
@@ -145,6 +149,8 @@ pub async fn serve_on(
         audit_queue: Default::default(),
         catalogue: RwLock::new(Arc::new(catalogue)),
         history: Mutex::new(BTreeMap::new()),
+        http: reqwest::Client::new(),
+        rate_limits: Mutex::new(HashMap::new()),
         live,
         registry: Mutex::new(registry),
         capacity_changed: tokio::sync::Notify::new(),
@@ -327,13 +333,16 @@ impl Core {
             }
             Err(error) => tracing::warn!("keeping the previous playbook catalogue: {error:#}"),
         }
-        let plan = {
-            let history = lock(&self.history);
-            planner::plan(text, &self.catalogue(), &history, 1)
+        let id = RequestId::generate();
+        let ask = crate::llm::Ask {
+            text,
+            current: None,
+            change: None,
         };
+        let plan = self.make_plan(&id, &ask, high_value, 1).await?;
         let now = Utc::now();
         let request = Request {
-            id: RequestId::generate(),
+            id,
             text: text.to_owned(),
             status: RequestStatus::AwaitingApproval,
             high_value,
@@ -351,6 +360,138 @@ impl Core {
             at: now,
         });
         Ok(request)
+    }
+
+    /// Plans version `version` of request `id`: the rules, then the configured models in the
+    /// routing policy's order (`llm::route`), falling back to the rules with the reason. The
+    /// routing decision is stored whoever planned.
+    async fn make_plan(
+        &self,
+        id: &RequestId,
+        ask: &crate::llm::Ask<'_>,
+        high_value: bool,
+        version: u32,
+    ) -> anyhow::Result<crate::model::Plan> {
+        // The rules read the request and the change together: "… and use staging first".
+        let text = match ask.change {
+            Some(change) => format!("{}. {change}", ask.text),
+            None => ask.text.to_owned(),
+        };
+        let history = lock(&self.history).clone();
+        let catalogue = self.catalogue();
+        let deterministic = planner::plan(&text, &catalogue, &history, version);
+        let complexity = crate::llm::complexity(&text, &deterministic);
+        let now = Utc::now();
+        let mut quotas = BTreeMap::new();
+        for provider in &self.config.llm.providers {
+            let start = provider.period.start(now);
+            let (tokens, cost) = self.store.llm_usage(&provider.name, start).await?;
+            let rate = lock(&self.rate_limits).get(&provider.name).copied();
+            quotas.insert(
+                provider.name.clone(),
+                crate::llm::Quota::new(provider, start, tokens, cost, rate),
+            );
+        }
+        let route = crate::llm::route(&self.config.llm, &quotas, &complexity, high_value);
+        let decision = crate::llm::Decision {
+            request_id: id.to_string(),
+            plan_version: version,
+            at: now,
+            planner: String::new(),
+            reason_code: route.reason_code.to_owned(),
+            reason: route.reason.clone(),
+            outcome: String::new(),
+            fallback_reason: None,
+            high_value,
+            complexity,
+            quotas: quotas.into_values().collect(),
+            attempts: Vec::new(),
+            tokens: 0,
+            cost_usd: 0.0,
+            latency_ms: 0,
+        };
+        let (plan, decision) = crate::llm::plan_with(
+            &self.http,
+            &self.config.llm,
+            &route,
+            ask,
+            &catalogue,
+            &history,
+            deterministic,
+            decision,
+        )
+        .await;
+        for quota in &decision.quotas {
+            if let Some(rate) = quota.rate_limit_left {
+                lock(&self.rate_limits).insert(quota.provider.clone(), rate);
+            }
+        }
+        self.store.record_llm_decision(&decision).await?;
+        tracing::info!(
+            request = %id,
+            version,
+            planner = %decision.planner,
+            reason = %decision.reason_code,
+            outcome = %decision.outcome,
+            fallback = decision.fallback_reason.as_deref().unwrap_or("-"),
+            tokens = decision.tokens,
+            "planned"
+        );
+        Ok(plan)
+    }
+
+    /// Re-plans `request` with the change a person asked for: a new plan version with the
+    /// original request, the current plan and the change as context. `None` when the request
+    /// no longer awaits approval on the version it was read at (nothing changes).
+    pub async fn modify(
+        &self,
+        request: &Request,
+        change: &str,
+        actor: &str,
+    ) -> anyhow::Result<Option<Request>> {
+        if request.status != RequestStatus::AwaitingApproval {
+            return Ok(None);
+        }
+        // Earlier changes are part of the context too.
+        let mut so_far = request.text.clone();
+        for version in self.store.plan_versions(&request.id).await? {
+            if let Some(earlier) = version.change {
+                so_far.push_str(". ");
+                so_far.push_str(&earlier);
+            }
+        }
+        let ask = crate::llm::Ask {
+            text: &so_far,
+            current: Some(&request.plan),
+            change: Some(change),
+        };
+        let version = request.plan.version + 1;
+        let plan = self
+            .make_plan(&request.id, &ask, request.high_value, version)
+            .await?;
+        if !self
+            .store
+            .add_plan_version(&request.id, request.plan.version, &plan, change)
+            .await?
+        {
+            return Ok(None);
+        }
+        let decision = crate::store::Decision {
+            kind: "modified".to_owned(),
+            plan_version: version,
+            actor: actor.to_owned(),
+            reason: Some(crate::redact::text(change).into_owned()),
+            at: Utc::now(),
+        };
+        self.store.record_decision(&request.id, &decision).await?;
+        tracing::info!(request = %request.id, version, "plan modified: {change}");
+        self.emit(LiveEvent::Request {
+            request_id: request.id.to_string(),
+            status: RequestStatus::AwaitingApproval,
+            reason: Some(format!("plan v{version}: {change}")),
+            at: Utc::now(),
+        });
+        self.store.get_request(&request.id).await
     }
 
     /// Records a status change of a request: store first, then audit (for decisions), then live.

@@ -273,7 +273,7 @@ fn title(intent: &Intent, playbook: &Playbook) -> String {
     }
 }
 
-fn estimate(playbook: &Playbook, history: &BTreeMap<String, PlaybookHistory>) -> u64 {
+pub(crate) fn estimate(playbook: &Playbook, history: &BTreeMap<String, PlaybookHistory>) -> u64 {
     let past = history
         .get(&playbook.path)
         .map(|h| h.durations_s.as_slice())
@@ -291,7 +291,7 @@ fn estimate(playbook: &Playbook, history: &BTreeMap<String, PlaybookHistory>) ->
 }
 
 /// The longest chain of estimates through the DAG.
-fn critical_path_s(steps: &[Step]) -> u64 {
+pub(crate) fn critical_path_s(steps: &[Step]) -> u64 {
     let mut finish: BTreeMap<&str, u64> = BTreeMap::new();
     for _ in 0..steps.len() {
         for step in steps {
@@ -309,7 +309,7 @@ fn critical_path_s(steps: &[Step]) -> u64 {
 }
 
 /// Applies the documented risk rules (docs/planner.md); every rule that fires adds its reason.
-fn assess_risk(
+pub(crate) fn assess_risk(
     steps: &[Step],
     catalogue: &Catalogue,
     history: &BTreeMap<String, PlaybookHistory>,

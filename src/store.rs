@@ -56,6 +56,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "decisions",
         include_str!("../migrations/sqlite/0007_decisions.sql"),
     ),
+    (
+        8,
+        "plan_changes_llm",
+        include_str!("../migrations/sqlite/0008_plan_changes_llm.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -92,6 +97,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         7,
         "decisions",
         include_str!("../migrations/postgres/0007_decisions.sql"),
+    ),
+    (
+        8,
+        "plan_changes_llm",
+        include_str!("../migrations/postgres/0008_plan_changes_llm.sql"),
     ),
 ];
 
@@ -374,6 +384,148 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Makes `plan` the request's current version, if it still awaits approval on version
+    /// `expected` (compare-and-set: two modifications at once make one version each, in turn,
+    /// or the second is refused). `change` is what was asked for. Returns false when refused.
+    pub async fn add_plan_version(
+        &self,
+        request: &RequestId,
+        expected: u32,
+        plan: &Plan,
+        change: &str,
+    ) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let now = ts(Utc::now());
+        let moved = sqlx::query(
+            "UPDATE requests SET plan_version = $1, updated_at = $2
+             WHERE id = $3 AND plan_version = $4 AND status = 'awaiting_approval'",
+        )
+        .bind(i64::from(plan.version))
+        .bind(&now)
+        .bind(request.as_str())
+        .bind(i64::from(expected))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO plans (request_id, version, plan, created_at, change) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(request.as_str())
+        .bind(i64::from(plan.version))
+        .bind(serde_json::to_string(plan)?)
+        .bind(&now)
+        .bind(change)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Every plan version of a request, oldest first, with the change that made it.
+    pub async fn plan_versions(&self, request: &RequestId) -> anyhow::Result<Vec<PlanVersion>> {
+        let rows = sqlx::query(
+            "SELECT plan, change, created_at FROM plans WHERE request_id = $1 ORDER BY version",
+        )
+        .bind(request.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let plan: String = row.try_get("plan")?;
+                Ok(PlanVersion {
+                    plan: serde_json::from_str(&plan).context("bad plan JSON")?,
+                    change: row.try_get("change")?,
+                    created_at: parse_ts(row.try_get("created_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores the routing decision of one plan version, and its calls for the budgets.
+    pub async fn record_llm_decision(&self, decision: &crate::llm::Decision) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO llm_decisions (request_id, plan_version, at, planner, reason_code, decision)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&decision.request_id)
+        .bind(i64::from(decision.plan_version))
+        .bind(ts(decision.at))
+        .bind(&decision.planner)
+        .bind(&decision.reason_code)
+        .bind(serde_json::to_string(decision)?)
+        .execute(&mut *tx)
+        .await?;
+        for attempt in &decision.attempts {
+            sqlx::query(
+                "INSERT INTO llm_calls (provider, at, tokens, cost_micros, outcome) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&attempt.provider)
+            .bind(ts(attempt.at))
+            .bind(i64::try_from(attempt.tokens_in + attempt.tokens_out).unwrap_or(i64::MAX))
+            .bind((attempt.cost_usd * 1e6).round() as i64)
+            .bind(&attempt.outcome)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Routing decisions, newest first; of one request when `request` is given.
+    pub async fn llm_decisions(
+        &self,
+        request: Option<&RequestId>,
+        limit: u32,
+    ) -> anyhow::Result<Vec<crate::llm::Decision>> {
+        let rows = match request {
+            Some(request) => {
+                sqlx::query(
+                    "SELECT decision FROM llm_decisions WHERE request_id = $1 ORDER BY id DESC LIMIT $2",
+                )
+                .bind(request.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query("SELECT decision FROM llm_decisions ORDER BY id DESC LIMIT $1")
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter()
+            .map(|row| {
+                let text: String = row.try_get("decision")?;
+                Ok(serde_json::from_str(&text)?)
+            })
+            .collect()
+    }
+
+    /// Tokens and USD a provider used since `since`.
+    pub async fn llm_usage(
+        &self,
+        provider: &str,
+        since: DateTime<Utc>,
+    ) -> anyhow::Result<(u64, f64)> {
+        let row = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(tokens), 0) AS BIGINT) AS tokens,
+                    CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT) AS cost
+             FROM llm_calls WHERE provider = $1 AND at >= $2",
+        )
+        .bind(provider)
+        .bind(ts(since))
+        .fetch_one(&self.pool)
+        .await?;
+        let tokens: i64 = row.try_get("tokens")?;
+        let cost: i64 = row.try_get("cost")?;
+        Ok((u64::try_from(tokens).unwrap_or(0), cost as f64 / 1e6))
     }
 
     const REQUEST_COLUMNS: &str =
@@ -1085,6 +1237,14 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// One version of a request's plan, with the change that made it (`None` for the first).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlanVersion {
+    pub plan: Plan,
+    pub change: Option<String>,
+    pub created_at: DateTime<Utc>,
 }
 
 /// One audit entry as stored: the exact bytes committed (or to be committed) and their hash.

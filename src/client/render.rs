@@ -60,6 +60,34 @@ pub fn plan(view: &RequestView) -> String {
         if steps == 1 { "" } else { "s" },
         duration(plan.estimated_duration_s as f64)
     );
+    if let Some(routing) = view
+        .routing
+        .as_ref()
+        .filter(|r| r.reason_code != "no_llm_configured")
+    {
+        let why = match &routing.fallback_reason {
+            Some(fallback) => format!("{}; fell back to the rules: {fallback}", routing.reason),
+            None => routing.reason.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "  planned by {} ({}: {why})",
+            routing.planner, routing.reason_code
+        );
+    }
+    if let Some(change) = view
+        .decisions
+        .iter()
+        .rev()
+        .find(|d| d.kind == "modified" && d.plan_version == plan.version)
+    {
+        let _ = writeln!(
+            out,
+            "  changed by {}: \"{}\"",
+            change.actor,
+            change.reason.as_deref().unwrap_or_default()
+        );
+    }
     let number = |id: &str| {
         plan.steps
             .iter()

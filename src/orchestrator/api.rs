@@ -40,6 +40,9 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/requests/{id}/reject", post(reject))
         .route("/requests/{id}/abort", post(abort))
         .route("/requests/{id}/preview", post(preview))
+        .route("/requests/{id}/modify", post(modify))
+        .route("/requests/{id}/plans", get(plan_versions))
+        .route("/llm/decisions", get(llm_decisions))
         .route("/tasks", get(list_tasks))
         .route("/tasks/{id}", get(get_task))
         .route("/tasks/{id}/annotations", post(annotate_task))
@@ -287,9 +290,12 @@ pub struct RequestView {
     /// (`POST /requests/{id}/preview`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<crate::orchestrator::Preview>,
-    /// Approvals, rejections and aborts: who, when, on which plan version.
+    /// Approvals, rejections, modifications and aborts: who, when, on which plan version.
     #[serde(default)]
     pub decisions: Vec<crate::store::Decision>,
+    /// How the current plan version was made: which planner, why, what was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<crate::llm::Decision>,
 }
 
 async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
@@ -316,11 +322,18 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
         .await?
         .and_then(|p| serde_json::from_value(p).ok());
     let decisions = core.store.decisions(&request.id).await?;
+    let routing = core
+        .store
+        .llm_decisions(Some(&request.id), 20)
+        .await?
+        .into_iter()
+        .find(|d| d.plan_version == request.plan.version);
     Ok(RequestView {
         request,
         tasks,
         preview,
         decisions,
+        routing,
     })
 }
 
@@ -505,6 +518,86 @@ async fn reject(
     }
     let request = load_request(&core, &id).await?;
     Ok(Json(view(&core, request).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModifyBody {
+    text: String,
+    by: Option<String>,
+}
+
+/// Re-plans a request awaiting approval with a change ("use staging Kuma first"): a new plan
+/// version, which an approval must then name.
+async fn modify(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ModifyBody>,
+) -> ApiResult<Json<RequestView>> {
+    let change = body.text.trim();
+    if change.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_text",
+            "say what to change, e.g. \"use staging first\"",
+        ));
+    }
+    let length = change.chars().count();
+    if length > MAX_REQUEST_TEXT {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "text_too_long",
+            format!("the change is {length} characters; the limit is {MAX_REQUEST_TEXT}"),
+        ));
+    }
+    let actor = actor(body.by.as_deref())?;
+    let request = load_request(&core, &id).await?;
+    if request.status != RequestStatus::AwaitingApproval {
+        return Err(not_awaiting(&request, "modified"));
+    }
+    let Some(modified) = core.modify(&request, change, &actor).await? else {
+        let current = load_request(&core, &id).await?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "invalid_state",
+            format!(
+                "request {} changed while it was being re-planned (now {}, plan v{}); read it again",
+                current.id, current.status, current.plan.version
+            ),
+        ));
+    };
+    Ok(Json(view(&core, modified).await?))
+}
+
+/// Every plan version of a request, oldest first, each with the change that made it.
+async fn plan_versions(
+    State(core): State<Arc<Core>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<crate::store::PlanVersion>>> {
+    let request = load_request(&core, &id).await?;
+    Ok(Json(core.store.plan_versions(&request.id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LlmDecisionQuery {
+    request_id: Option<String>,
+    limit: Option<u32>,
+}
+
+/// How plans were made, newest first: planner, reason code, quotas, attempts, tokens, cost.
+async fn llm_decisions(
+    State(core): State<Arc<Core>>,
+    ApiQuery(query): ApiQuery<LlmDecisionQuery>,
+) -> ApiResult<Json<Page<crate::llm::Decision>>> {
+    let request = query
+        .request_id
+        .as_deref()
+        .map(parse_request_id)
+        .transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let items = core.store.llm_decisions(request.as_ref(), limit).await?;
+    Ok(Json(Page { items, next: None }))
 }
 
 /// Runs the plan in check mode (`--check --diff`) before approval: nothing on the hosts

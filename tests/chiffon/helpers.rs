@@ -117,6 +117,8 @@ pub struct Options {
     pub extra_vars: Vec<(String, Value)>,
     /// The vault password file the agents use.
     pub vault_password_file: Option<PathBuf>,
+    /// LLM providers for planning (none by default).
+    pub llm: chiffon::llm::LlmConfig,
 }
 
 /// Tests that use RabbitMQ hold this for reading; a test that restarts the broker holds it for
@@ -135,6 +137,7 @@ impl Default for Options {
             api_token: None,
             extra_vars: Vec::new(),
             vault_password_file: None,
+            llm: chiffon::llm::LlmConfig::default(),
         }
     }
 }
@@ -277,6 +280,7 @@ impl TestApp {
         )
         .expect("agent config");
         let config = ServeConfig {
+            llm: options.llm.clone(),
             bus,
             listen: "127.0.0.1:0".parse().expect("address"),
             database: database.clone(),
