@@ -15,6 +15,7 @@ pub mod matcher;
 pub mod model;
 pub mod orchestrator;
 pub mod planner;
+pub mod portals;
 pub mod protocol;
 pub mod redact;
 pub mod store;

@@ -379,7 +379,14 @@ impl Core {
         };
         let history = lock(&self.history).clone();
         let catalogue = self.catalogue();
-        let deterministic = planner::plan(&text, &catalogue, &history, version);
+        // A change that only leaves portals out ("drop pihole") keeps the steps: the rules
+        // plan the request as it was, and `attach_portals` applies the change.
+        let drops_portals = ask.change.is_some_and(|change| {
+            let portals = crate::portals::discover(&self.config.playbooks, &catalogue.groups);
+            !crate::portals::dropped(change, &portals).is_empty()
+        });
+        let rules_text = if drops_portals { ask.text } else { &text };
+        let deterministic = planner::plan(rules_text, &catalogue, &history, version);
         let complexity = crate::llm::complexity(&text, &deterministic);
         let now = Utc::now();
         let mut quotas = BTreeMap::new();
@@ -410,7 +417,7 @@ impl Core {
             cost_usd: 0.0,
             latency_ms: 0,
         };
-        let (plan, decision) = crate::llm::plan_with(
+        let (mut plan, decision) = crate::llm::plan_with(
             &self.http,
             &self.config.llm,
             &route,
@@ -426,6 +433,7 @@ impl Core {
                 lock(&self.rate_limits).insert(quota.provider.clone(), rate);
             }
         }
+        self.attach_portals(&mut plan, &text);
         self.store.record_llm_decision(&decision).await?;
         tracing::info!(
             request = %id,
@@ -438,6 +446,49 @@ impl Core {
             "planned"
         );
         Ok(plan)
+    }
+
+    /// Steps whose playbook takes a list of portals (`portals::input_variable`) get the
+    /// homelab's portals, less those `text` (the request and its changes) drops, in that
+    /// variable, and their titles say which: the person sees what will be monitored.
+    fn attach_portals(&self, plan: &mut crate::model::Plan, text: &str) {
+        let repo = &self.config.playbooks;
+        let mut found: Option<Vec<crate::portals::Portal>> = None;
+        for step in &mut plan.steps {
+            let Some(variable) = step
+                .playbook
+                .as_deref()
+                .and_then(|p| crate::portals::input_variable(repo, p))
+            else {
+                continue;
+            };
+            let all = found
+                .get_or_insert_with(|| crate::portals::discover(repo, &self.catalogue().groups));
+            let dropped = crate::portals::dropped(text, all);
+            let chosen: Vec<&crate::portals::Portal> = all
+                .iter()
+                .filter(|p| !dropped.contains(p.stack.as_str()))
+                .collect();
+            step.extra_vars.insert(
+                variable,
+                serde_json::json!(chosen.iter().map(|p| &p.stack).collect::<Vec<_>>()),
+            );
+            let listed: Vec<String> = chosen
+                .iter()
+                .map(|p| format!("{} ({})", p.name, p.url))
+                .collect();
+            step.title = format!(
+                "{} — {} portal{}: {}",
+                step.title,
+                chosen.len(),
+                if chosen.len() == 1 { "" } else { "s" },
+                if listed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    listed.join(", ")
+                }
+            );
+        }
     }
 
     /// Re-plans `request` with the change a person asked for: a new plan version with the

@@ -506,3 +506,69 @@ async fn modify_makes_a_new_version_that_approval_must_name() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_lists_the_portals_and_modify_drops_some_before_they_are_monitored() {
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app
+            .request("Deploy Kuma Uptime to homelab and add our existing portals to the config")
+            .await;
+        let view = app.client.get_request(&id).await.unwrap();
+        let configure = &view.request.plan.steps[1];
+        assert_eq!(
+            configure.playbook.as_deref(),
+            Some("kuma-config-update.yml")
+        );
+        assert!(configure.title.contains("6 portals"), "{}", configure.title);
+        assert!(
+            configure.title.contains("Pi-hole (http://pi:80/admin/)"),
+            "{}",
+            configure.title
+        );
+        assert_eq!(
+            configure.extra_vars["kuma_portals"]
+                .as_array()
+                .unwrap()
+                .len(),
+            6
+        );
+
+        let modified = app
+            .client
+            .modify(&id, "drop pihole and the traefik dashboard")
+            .await
+            .unwrap();
+        let configure = &modified.request.plan.steps[1];
+        assert!(configure.title.contains("4 portals"), "{}", configure.title);
+        assert!(!configure.title.contains("Pi-hole"), "{}", configure.title);
+        assert_eq!(
+            configure.extra_vars["kuma_portals"],
+            json!(["home-assistant", "jellyfin", "ollama", "portainer"])
+        );
+
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            chiffon::model::RequestStatus::Succeeded
+        );
+        let monitors = std::fs::read_to_string(
+            app.homelab_root
+                .join("lola/stacks/uptime-kuma/monitors.json"),
+        )
+        .unwrap();
+        let monitors: Value = serde_json::from_str(&monitors).unwrap();
+        let names: Vec<&str> = monitors["monitorList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.len(), 4, "{names:?}");
+        assert!(
+            !names.contains(&"Pi-hole") && !names.contains(&"Traefik dashboard"),
+            "{names:?}"
+        );
+        app.stop().await;
+    }
+}
