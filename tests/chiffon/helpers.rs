@@ -650,7 +650,7 @@ impl Drop for TestApp {
 
 /// An agent a test runs itself, so it outlives server restarts and can be killed: a task on
 /// the in-process bus, or a `chiffon agent` process over RabbitMQ. Both run playbooks from the
-/// example repository with a 1 s heartbeat.
+/// app's playbook repository with a 1 s heartbeat.
 pub enum TestAgent {
     Task(tokio::task::JoinHandle<anyhow::Result<()>>),
     Process(tokio::process::Child),
@@ -697,7 +697,7 @@ impl TestAgent {
                 let config = chiffon::agent::AgentConfig {
                     agent_type,
                     id: chiffon::model::AgentId::parse(id).expect("agent id"),
-                    playbooks: playbooks.then(example_repo),
+                    playbooks: playbooks.then(|| app.config.playbooks.clone()),
                     extra_vars,
                     heartbeat_interval: Duration::from_secs(1),
                     probe: chiffon::agent::probe::ProbeConfig {
@@ -729,7 +729,7 @@ impl TestAgent {
                     .arg(ansible_playbook().await)
                     .kill_on_drop(true);
                 if playbooks {
-                    command.arg("--playbooks").arg(example_repo());
+                    command.arg("--playbooks").arg(&app.config.playbooks);
                 }
                 if let Some(dir) = gpu_fixture {
                     command.arg("--gpu-fixture").arg(dir);

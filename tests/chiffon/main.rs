@@ -16,5 +16,6 @@ mod llm;
 mod matching;
 mod restart;
 mod store;
+mod story;
 mod suggestions;
 mod tidy;
