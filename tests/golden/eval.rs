@@ -144,7 +144,12 @@ pub fn differences(case: &Case, plan: &Plan) -> Vec<String> {
             let after: Vec<usize> = s
                 .depends_on
                 .iter()
-                .map(|d| plan.steps.iter().position(|o| &o.id == d).map_or(0, |i| i + 1))
+                .map(|d| {
+                    plan.steps
+                        .iter()
+                        .position(|o| &o.id == d)
+                        .map_or(0, |i| i + 1)
+                })
                 .collect();
             step_line(
                 s.playbook.as_deref().unwrap_or("(no playbook)"),
@@ -157,7 +162,9 @@ pub fn differences(case: &Case, plan: &Plan) -> Vec<String> {
         })
         .collect();
     if expected != got {
-        out.push(format!("steps: expected {expected:#?}\n       got {got:#?}"));
+        out.push(format!(
+            "steps: expected {expected:#?}\n       got {got:#?}"
+        ));
     }
     if case.question.is_empty() {
         if !plan.open_questions.is_empty() {
@@ -182,7 +189,11 @@ pub fn differences(case: &Case, plan: &Plan) -> Vec<String> {
         ));
     }
     if let Some(reason) = &case.risk_reason
-        && !plan.risk.reasons.iter().any(|r| r.contains(reason.as_str()))
+        && !plan
+            .risk
+            .reasons
+            .iter()
+            .any(|r| r.contains(reason.as_str()))
     {
         out.push(format!(
             "no risk reason containing {reason:?}; reasons: {:?}",
