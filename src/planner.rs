@@ -1236,6 +1236,40 @@ mod tests {
     }
 
     #[test]
+    fn typos_keep_their_first_letter_and_transpositions_count_once() {
+        assert_eq!(typo_distance("restrat", "restart"), 1);
+        assert_eq!(typo_distance("upgarde", "upgrade"), 1);
+        assert!(is_typo_of("portaner", "portainer"));
+        assert!(!is_typo_of("container", "portainer"));
+        let plan = plan(
+            "restart the containers on lola",
+            &catalogue(),
+            &BTreeMap::new(),
+            1,
+        );
+        assert!(plan.steps.is_empty());
+        assert!(plan.open_questions[0].contains("Which service"));
+    }
+
+    #[test]
+    fn then_orders_clauses_and_a_target_outside_the_playbook_is_asked_about() {
+        let ordered = plan(
+            "deploy jellyfin, then add the portals to kuma's config",
+            &catalogue(),
+            &BTreeMap::new(),
+            1,
+        );
+        assert_eq!(ordered.steps[1].depends_on, ["s1"]);
+        let outside = plan("deploy jellyfin on lola", &catalogue(), &BTreeMap::new(), 1);
+        assert!(outside.steps.is_empty());
+        assert!(
+            outside.open_questions[0].contains("does not reach lola"),
+            "{:?}",
+            outside.open_questions
+        );
+    }
+
+    #[test]
     fn unknown_services_and_missing_playbooks_become_questions() {
         let unknown = plan("make me a sandwich", &catalogue(), &BTreeMap::new(), 1);
         assert!(unknown.steps.is_empty());

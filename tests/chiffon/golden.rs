@@ -50,7 +50,11 @@ fn the_planner_meets_the_golden_set() {
     if !known.is_empty() {
         eprintln!("known misses:\n  {}", known.join("\n  "));
     }
-    assert!(cases.len() >= 60, "the golden set has {} cases", cases.len());
+    assert!(
+        cases.len() >= 60,
+        "the golden set has {} cases",
+        cases.len()
+    );
     assert!(
         fixed.is_empty(),
         "these known misses pass now; drop their `known_miss`:\n  {}",
