@@ -50,31 +50,91 @@ const ALIASES: &[(&str, &str, &[&str])] = &[
             "uptime-kuma",
             "uptimekuma",
             "uptime monitor",
+            "uptime monitoring",
             "status page",
+            "uptime",
             "kuma",
         ],
     ),
     (
         "home-assistant",
         "Home Assistant",
-        &["home assistant", "homeassistant", "hass"],
+        &[
+            "home assistant",
+            "homeassistant",
+            "hass",
+            "smart home",
+            "home automation",
+        ],
     ),
-    ("pihole", "Pi-hole", &["pi-hole", "pi hole", "pihole"]),
+    (
+        "pihole",
+        "Pi-hole",
+        &[
+            "pi-hole",
+            "pi hole",
+            "pihole",
+            "ad blocker",
+            "adblocker",
+            "ad-blocker",
+            "dns sinkhole",
+        ],
+    ),
     ("jellyfin", "Jellyfin", &["jellyfin", "media server"]),
-    ("portainer", "Portainer", &["portainer"]),
+    (
+        "portainer",
+        "Portainer",
+        &["portainer", "docker ui", "docker dashboard"],
+    ),
     ("traefik", "Traefik", &["traefik", "reverse proxy"]),
+    (
+        "ollama",
+        "Ollama",
+        &["ollama", "local llm", "llm server", "language model", "llm"],
+    ),
 ];
 
 /// Verbs → actions, checked in this order so "add … to the config" is a configuration change
-/// rather than a deployment.
+/// rather than a deployment, "update … to the latest version" an upgrade, and "verify the
+/// deployment" a check. Nouns count too ("a fresh deployment of …").
 const VERBS: &[(&str, &[&str])] = &[
     (
         "remove",
-        &["remove", "uninstall", "delete", "tear down", "decommission"],
+        &[
+            "remove",
+            "removal",
+            "uninstall",
+            "delete",
+            "tear down",
+            "decommission",
+            "destroy",
+            "purge",
+            "get rid of",
+        ],
     ),
-    ("upgrade", &["upgrade"]),
+    (
+        "upgrade",
+        &[
+            "upgrade",
+            "latest version",
+            "new version",
+            "newer version",
+            "to the latest",
+        ],
+    ),
     ("restart", &["restart", "reboot", "bounce"]),
-    ("check", &["check", "status", "verify", "health"]),
+    (
+        "check",
+        &[
+            "check",
+            "status",
+            "verify",
+            "health",
+            "healthy",
+            "healthcheck",
+            "is it running",
+        ],
+    ),
     (
         "configure",
         &[
@@ -83,6 +143,8 @@ const VERBS: &[(&str, &[&str])] = &[
             "configuration",
             "reconfigure",
             "update",
+            "change",
+            "tweak",
             "add",
             "monitors",
         ],
@@ -90,10 +152,137 @@ const VERBS: &[(&str, &[&str])] = &[
     (
         "deploy",
         &[
-            "deploy", "install", "set up", "setup", "bring up", "spin up", "launch", "run",
+            "deploy",
+            "deployment",
+            "redeploy",
+            "re-deploy",
+            "install",
+            "installation",
+            "reinstall",
+            "set up",
+            "setup",
+            "bring up",
+            "spin up",
+            "launch",
+            "roll out",
+            "rollout",
+            "provision",
+            "put",
+            "run",
         ],
     ),
 ];
+
+/// Words that ask for a playbook template rather than a run.
+const TEMPLATE_WORDS: &[&str] = &["template", "templates", "scaffold"];
+
+/// Words that carry no service name: what is left of a clause after its verb, service and
+/// targets, when it names a service the repository lacks ("install gitea on the nas").
+const FILLER: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "my",
+    "our",
+    "your",
+    "their",
+    "to",
+    "on",
+    "onto",
+    "in",
+    "into",
+    "of",
+    "for",
+    "from",
+    "at",
+    "with",
+    "by",
+    "please",
+    "new",
+    "fresh",
+    "me",
+    "us",
+    "i",
+    "id",
+    "im",
+    "we",
+    "you",
+    "want",
+    "like",
+    "would",
+    "could",
+    "can",
+    "need",
+    "let",
+    "lets",
+    "do",
+    "just",
+    "now",
+    "only",
+    "again",
+    "first",
+    "up",
+    "this",
+    "that",
+    "these",
+    "those",
+    "some",
+    "here",
+    "there",
+    "also",
+    "too",
+    "hub",
+    "server",
+    "servers",
+    "service",
+    "services",
+    "app",
+    "apps",
+    "stack",
+    "instance",
+    "box",
+    "machine",
+    "host",
+    "hosts",
+    "network",
+    "homelab",
+    "lab",
+    "it",
+    "its",
+    "them",
+    "container",
+    "containers",
+    "is",
+    "are",
+    "be",
+    "what",
+    "whats",
+    "how",
+    "playbook",
+    "playbooks",
+    "write",
+    "generate",
+    "create",
+    "make",
+    "all",
+    "every",
+];
+
+/// Words that mean "some service", never a name: a request made only of them needs a question.
+const VAGUE: &[&str] = &[
+    "something",
+    "anything",
+    "everything",
+    "stuff",
+    "thing",
+    "things",
+    "cool",
+    "nice",
+    "stuff",
+];
+
+/// Pronouns that point back at the service of the clause before ("… and add portals to its config").
+const PRONOUNS: &[&str] = &["it", "its", "them", "their", "that", "this"];
 
 /// The service's name for people.
 pub fn display_name(service: &str) -> String {
@@ -124,6 +313,21 @@ struct Intent {
     targets: Vec<String>,
     /// The words of the clause, for a title that says what was asked.
     clause: String,
+    /// Which clause of the request it came from (0, 1, …).
+    clause_no: usize,
+    /// "…, then Y": runs after the steps of the clause before.
+    sequential: bool,
+    /// "on mars": a place the inventory does not know.
+    unknown_target: Option<String>,
+}
+
+/// What the request asks of the plan as a whole.
+#[derive(Debug, Default, Clone, Copy)]
+struct Modifiers {
+    /// "dry run", "--dry-run", "check mode": the person wants to see what would change.
+    dry_run: bool,
+    /// "staging first": each step runs on its staging hosts, then on the rest.
+    staging_first: bool,
 }
 
 /// Makes version `version` of the plan for `text`.
@@ -134,38 +338,113 @@ pub fn plan(
     version: u32,
 ) -> Plan {
     let mut questions = Vec::new();
-    let intents = parse(text, catalogue, &mut questions);
+    let (intents, modifiers) = parse(text, catalogue, &mut questions);
     let mut steps: Vec<Step> = Vec::new();
     let mut last_step_of_service: BTreeMap<String, String> = BTreeMap::new();
+    let mut steps_of_clause: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for intent in &intents {
-        let id = format!("s{}", steps.len() + 1);
-        let depends_on: Vec<String> = last_step_of_service
+        if intent.action == "template" {
+            questions.push(template_question(intent, catalogue));
+            continue;
+        }
+        if let Some(place) = &intent.unknown_target {
+            let mut known: Vec<&str> = catalogue.groups.keys().map(String::as_str).collect();
+            known.retain(|g| *g != "all");
+            questions.push(format!(
+                "{place} is not a host or group in the inventory (it has: {}) — where should {} go?",
+                known.join(", "),
+                display_name(&intent.service)
+            ));
+            continue;
+        }
+        let mut depends_on: Vec<String> = last_step_of_service
             .get(&intent.service)
             .cloned()
             .into_iter()
             .collect();
+        if intent.sequential
+            && let Some((_, before)) = steps_of_clause.range(..intent.clause_no).next_back()
+        {
+            depends_on.extend(before.iter().cloned());
+        }
+        depends_on.dedup();
         let limit = (!intent.targets.is_empty()).then(|| intent.targets.join(":"));
         if let Some(playbook) = catalogue.find(&intent.service, &intent.action) {
-            steps.push(Step {
-                id: id.clone(),
-                title: title(intent, playbook),
-                action: intent.action.clone(),
-                agent_type: playbook.agent_type,
-                playbook: Some(playbook.path.clone()),
-                service: Some(intent.service.clone()),
-                limit,
-                depends_on,
-                estimated_duration_s: estimate(playbook, history),
-                resources: playbook.resources.clone(),
-                tags: Vec::new(),
-                extra_vars: serde_json::Map::new(),
-                status: "pending".to_owned(),
-            });
+            let reach: BTreeSet<String> = playbook
+                .hosts
+                .iter()
+                .flat_map(|pattern| catalogue.resolve_hosts(pattern))
+                .collect();
+            let runs_on = format!("it runs on {}", runs_on(playbook, &reach));
+            let reach: BTreeSet<String> = match &limit {
+                Some(limit) => {
+                    let limited = catalogue.resolve_hosts(limit);
+                    let reached: BTreeSet<String> = reach.intersection(&limited).cloned().collect();
+                    if reached.is_empty() {
+                        questions.push(format!(
+                            "{} does not reach {} ({runs_on}) — run it on its own hosts, or name another?",
+                            playbook.path,
+                            intent.targets.join(", ")
+                        ));
+                        continue;
+                    }
+                    reached
+                }
+                None => reach,
+            };
+            // Staging first: the same playbook on the staging hosts it reaches, then on the rest.
+            let mut passes: Vec<(Option<String>, &str)> = vec![(limit, "")];
+            if modifiers.staging_first {
+                let staging = catalogue.groups.get("staging").cloned().unwrap_or_default();
+                let (early, late): (Vec<String>, Vec<String>) =
+                    reach.iter().cloned().partition(|h| staging.contains(h));
+                if early.is_empty() {
+                    questions.push(format!(
+                        "{} reaches no staging host ({runs_on}) — skip the staging pass, or add a staging host to its group?",
+                        playbook.path
+                    ));
+                    continue;
+                }
+                passes = vec![(Some(early.join(":")), " (staging first)")];
+                if !late.is_empty() {
+                    passes.push((Some(late.join(":")), " (after staging)"));
+                }
+            }
+            for (pass_limit, note) in passes {
+                let id = format!("s{}", steps.len() + 1);
+                let mut targeted = intent.clone();
+                if let Some(l) = &pass_limit {
+                    targeted.targets = l.split(':').map(str::to_owned).collect();
+                }
+                steps.push(Step {
+                    id: id.clone(),
+                    title: format!("{}{note}", title(&targeted, playbook)),
+                    action: intent.action.clone(),
+                    agent_type: playbook.agent_type,
+                    playbook: Some(playbook.path.clone()),
+                    service: Some(intent.service.clone()),
+                    limit: pass_limit,
+                    depends_on: depends_on.clone(),
+                    estimated_duration_s: estimate(playbook, history),
+                    resources: playbook.resources.clone(),
+                    tags: Vec::new(),
+                    extra_vars: serde_json::Map::new(),
+                    status: "pending".to_owned(),
+                });
+                depends_on = vec![id.clone()];
+                steps_of_clause
+                    .entry(intent.clause_no)
+                    .or_default()
+                    .push(id.clone());
+                last_step_of_service.insert(intent.service.clone(), id);
+            }
+            continue;
         } else if let Some((unit, entry)) = (intent.action == "deploy")
             .then(|| catalogue.unit_for(&intent.service))
             .flatten()
             .and_then(|u| Some((u, u.entrypoint.as_ref()?)))
         {
+            let id = format!("s{}", steps.len() + 1);
             // No playbook is named after the service, but a role or task file deploys it
             // through a shared playbook: run that playbook with the unit's tags and switch.
             let kind = match unit.kind {
@@ -195,6 +474,11 @@ pub fn plan(
                 extra_vars: entry.extra_vars.clone().into_iter().collect(),
                 status: "pending".to_owned(),
             });
+            steps_of_clause
+                .entry(intent.clause_no)
+                .or_default()
+                .push(id.clone());
+            last_step_of_service.insert(intent.service.clone(), id);
         } else {
             let have: Vec<String> = catalogue
                 .playbooks
@@ -216,9 +500,7 @@ pub fn plan(
                     have.join(", ")
                 )
             });
-            continue;
         }
-        last_step_of_service.insert(intent.service.clone(), id);
     }
     if steps.is_empty() && questions.is_empty() {
         let services: Vec<String> = catalogue
@@ -231,7 +513,13 @@ pub fn plan(
             services.join(", ")
         ));
     }
-    let risk = assess_risk(&steps, catalogue, history);
+    let mut risk = assess_risk(&steps, catalogue, history);
+    if modifiers.dry_run && !steps.is_empty() {
+        risk.reasons.push(
+            "a dry run was asked for: preview this plan in check mode (`chiffon preview`), which changes nothing; approving it changes the hosts"
+                .to_owned(),
+        );
+    }
     let estimated_duration_s = critical_path_s(&steps);
     Plan {
         version,
@@ -397,54 +685,354 @@ pub(crate) fn assess_risk(
     Risk { level, reasons }
 }
 
-/// Splits the request into clauses and reads an intent out of each; a clause without a verb
-/// or a service borrows it from the clause before ("deploy kuma and add the portals to its config").
-fn parse(text: &str, catalogue: &Catalogue, questions: &mut Vec<String>) -> Vec<Intent> {
-    let normalized: String = text
-        .to_lowercase()
+/// "monitoring: lola" — a playbook's host pattern and the hosts it names.
+fn runs_on(playbook: &Playbook, hosts: &BTreeSet<String>) -> String {
+    let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+    format!("{}: {}", playbook.hosts.join(", "), hosts.join(", "))
+}
+
+/// Template generation writes files for review rather than running anything, so a plan
+/// cannot do it: the answer is the command that does, or the playbook that already exists.
+fn template_question(intent: &Intent, catalogue: &Catalogue) -> String {
+    let name = display_name(&intent.service);
+    let command = format!(
+        "`chiffon playbooks template {} --image <image:tag> --port <port>`",
+        intent.service
+    );
+    let have: Vec<&str> = catalogue
+        .playbooks
+        .iter()
+        .filter(|p| p.service == intent.service)
+        .map(|p| p.path.as_str())
+        .collect();
+    if have.is_empty() {
+        format!(
+            "No playbook deploys {name} yet — generate a template? {command} writes one to review; a plan never runs it unseen."
+        )
+    } else {
+        format!(
+            "{name} already has a playbook ({}) — generate a template anyway? {command}",
+            have.join(", ")
+        )
+    }
+}
+
+/// The request's words, lowercased, with "kuma's" read as "kuma", apostrophes dropped and
+/// punctuation as spaces; the modifiers it carries are read and their words taken out.
+fn words_and_modifiers(text: &str) -> (Vec<String>, Modifiers) {
+    let mut lowered = text.to_lowercase();
+    let mut modifiers = Modifiers::default();
+    for phrase in [
+        "--dry-run",
+        "dry-run",
+        "dry run",
+        "dryrun",
+        "--check",
+        "check mode",
+        "check-mode",
+    ] {
+        if lowered.contains(phrase) {
+            modifiers.dry_run = true;
+            lowered = lowered.replace(phrase, " ");
+        }
+    }
+    modifiers.staging_first = [
+        "staging first",
+        "first on staging",
+        "first to staging",
+        "first in staging",
+        "staging before production",
+    ]
+    .iter()
+    .any(|p| lowered.contains(p));
+    let normalized: String = lowered
         .chars()
         .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '\'' {
-                c
+            if c.is_alphanumeric() || c == '-' || c == '\'' || c == '_' {
+                if c == '_' { ' ' } else { c }
             } else {
                 ' '
             }
         })
         .collect();
-    let words: Vec<&str> = normalized.split_whitespace().collect();
-    let mut clauses: Vec<Vec<&str>> = vec![Vec::new()];
-    for word in &words {
-        if matches!(*word, "and" | "then" | "also" | "plus") {
-            clauses.push(Vec::new());
-        } else if let Some(last) = clauses.last_mut() {
-            last.push(word);
+    let words = normalized
+        .split_whitespace()
+        .map(|w| w.strip_suffix("'s").unwrap_or(w).replace('\'', ""))
+        .map(|w| w.trim_matches('-').to_owned())
+        .filter(|w| !w.is_empty())
+        .collect();
+    (words, modifiers)
+}
+
+/// A clause of the request: the words between "and", "then", "also", "plus".
+#[derive(Debug, Default)]
+struct Clause {
+    words: Vec<String>,
+    /// Introduced by "then": it runs after the clause before.
+    sequential: bool,
+}
+
+fn clauses(words: Vec<String>) -> Vec<Clause> {
+    let mut clauses = vec![Clause::default()];
+    for word in words {
+        let Some(last) = clauses.last_mut() else {
+            continue;
+        };
+        match word.as_str() {
+            "and" | "also" | "plus" => {
+                if !last.words.is_empty() {
+                    clauses.push(Clause::default());
+                }
+            }
+            "then" | "afterwards" => {
+                if !last.words.is_empty() {
+                    clauses.push(Clause::default());
+                }
+                if let Some(last) = clauses.last_mut() {
+                    last.sequential = true;
+                }
+            }
+            _ => last.words.push(word),
         }
     }
+    clauses.retain(|c| !c.words.is_empty());
+    clauses
+}
+
+/// Whether `word` is part of a verb phrase.
+fn is_verb_word(word: &str) -> bool {
+    VERBS
+        .iter()
+        .any(|(_, verbs)| verbs.iter().any(|v| v.split(' ').any(|w| w == word)))
+}
+
+/// The inventory target a phrase names: "nas", "gpu desktop" → `gpu_desktops`, "docker hosts".
+fn target_named(phrase: &str, catalogue: &Catalogue) -> Option<String> {
+    let singular = phrase.strip_suffix('s').unwrap_or(phrase);
+    [phrase.to_owned(), format!("{phrase}s"), singular.to_owned()]
+        .into_iter()
+        .find(|c| !c.is_empty() && catalogue.knows_target(c))
+}
+
+/// Levenshtein distance with adjacent transpositions counted once ("restrat", "upgarde").
+fn typo_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// A typo of `name`: the same first letter (people rarely get that wrong, and it keeps
+/// "container" from reading as "portainer"), and one slip, or two in a long name.
+fn is_typo_of(word: &str, name: &str) -> bool {
+    let allowed = if name.len() >= 7 { 2 } else { 1 };
+    word.len() >= 4
+        && name.len() >= 4
+        && word.chars().next() == name.chars().next()
+        && typo_distance(word, name) <= allowed
+}
+
+/// Splits the request into clauses and reads an intent out of each. Services are found
+/// first (by name, alias, then typo), then inventory targets, and the verb is read from what
+/// is left, so "status page" is a service, not a status check. A clause without a verb or a
+/// service borrows it from the clause before ("deploy kuma and add the portals to its
+/// config"); words left over after a verb name a service the repository lacks ("deploy
+/// nextcloud").
+fn parse(
+    text: &str,
+    catalogue: &Catalogue,
+    questions: &mut Vec<String>,
+) -> (Vec<Intent>, Modifiers) {
+    let (words, modifiers) = words_and_modifiers(text);
     let known = known_services(catalogue);
+    let everywhere = catalogue.resolve_hosts("all");
     let mut intents: Vec<Intent> = Vec::new();
     let mut previous_action: Option<String> = None;
     let mut previous_services: Vec<String> = Vec::new();
     let mut previous_targets: Vec<String> = Vec::new();
-    for clause in clauses.iter().filter(|c| !c.is_empty()) {
-        let joined = format!(" {} ", clause.join(" "));
-        let action = VERBS
-            .iter()
-            .find(|(_, verbs)| verbs.iter().any(|v| joined.contains(&format!(" {v} "))))
-            .map(|(action, _)| (*action).to_owned());
-        let mut services = find_services(&joined, clause, &known);
-        let mut targets: Vec<String> = clause
-            .iter()
-            .filter(|w| catalogue.knows_target(w) && !services.iter().any(|s| s == *w))
-            .map(|w| (*w).to_owned())
-            .collect();
-        if services.is_empty() {
-            services.clone_from(&previous_services);
+    for (clause_no, clause) in clauses(words).iter().enumerate() {
+        let words = &clause.words;
+        let n = words.len();
+        let mut used = vec![false; n];
+        // Services by name or alias, longest names first ("uptime kuma" before "kuma").
+        let mut found: Vec<(usize, String)> = Vec::new();
+        for (name, service) in &known {
+            let name_words: Vec<&str> = name.split(' ').collect();
+            let len = name_words.len();
+            for start in 0..(n + 1).saturating_sub(len) {
+                if (0..len).all(|k| !used[start + k] && words[start + k] == name_words[k]) {
+                    (start..start + len).for_each(|k| used[k] = true);
+                    found.push((start, service.clone()));
+                }
+            }
         }
-        // "deploy kuma on lola and add the portals to its config": the config change is on lola too.
-        if targets.is_empty() {
+        // Targets: hosts and groups, also as plain words ("gpu desktop", "docker hosts").
+        let mut targets: Vec<String> = Vec::new();
+        let mut i = 0;
+        while i < n {
+            if used[i] {
+                i += 1;
+                continue;
+            }
+            let pair = (i + 1 < n && !used[i + 1])
+                .then(|| target_named(&format!("{}_{}", words[i], words[i + 1]), catalogue))
+                .flatten();
+            let (target, width) = match pair {
+                Some(t) => (Some(t), 2),
+                None => (target_named(&words[i], catalogue), 1),
+            };
+            if let Some(target) = target {
+                (i..i + width).for_each(|k| used[k] = true);
+                let whole = catalogue.resolve_hosts(&target) == everywhere;
+                let staged =
+                    modifiers.staging_first && matches!(target.as_str(), "staging" | "production");
+                if !whole && !staged && !targets.contains(&target) {
+                    targets.push(target);
+                }
+            }
+            i += width;
+        }
+        // "on mars": a place the inventory does not know is a question, not a silent default.
+        let mut unknown_target = None;
+        for (i, word) in words.iter().enumerate() {
+            if !matches!(word.as_str(), "on" | "onto") {
+                continue;
+            }
+            let next = (i + 1..n).find(|&j| {
+                !matches!(
+                    words[j].as_str(),
+                    "the" | "my" | "our" | "a" | "an" | "all" | "every" | "each"
+                )
+            });
+            if let Some(j) = next
+                && !used[j]
+                && !FILLER.contains(&words[j].as_str())
+                && !is_verb_word(&words[j])
+            {
+                used[j] = true;
+                unknown_target = Some(words[j].clone());
+            }
+        }
+        // Typos of service names, in one word or two run together ("home asistant").
+        if found.is_empty() {
+            let skip = |w: &str| {
+                w.len() < 2 || is_verb_word(w) || FILLER.contains(&w) || VAGUE.contains(&w)
+            };
+            let mut i = 0;
+            while i < n {
+                if used[i] || skip(&words[i]) {
+                    i += 1;
+                    continue;
+                }
+                let mut phrases = Vec::new();
+                if i + 1 < n && !used[i + 1] && !skip(&words[i + 1]) {
+                    phrases.push((format!("{}{}", words[i], words[i + 1]), 2));
+                }
+                phrases.push((words[i].clone(), 1));
+                let hit = phrases.iter().find_map(|(phrase, width)| {
+                    known
+                        .iter()
+                        .find(|(name, _)| is_typo_of(phrase, &name.replace([' ', '-'], "")))
+                        .map(|(_, service)| (service.clone(), *width))
+                });
+                match hit {
+                    Some((service, width)) => {
+                        (i..i + width).for_each(|k| used[k] = true);
+                        if !found.iter().any(|(_, s)| *s == service) {
+                            found.push((i, service));
+                        }
+                        i += width;
+                    }
+                    None => i += 1,
+                }
+            }
+        }
+        found.sort_by_key(|(position, _)| *position);
+        let rest: Vec<&str> = (0..n)
+            .filter(|&i| !used[i])
+            .map(|i| words[i].as_str())
+            .collect();
+        let joined = format!(" {} ", rest.join(" "));
+        let template = rest.iter().any(|w| TEMPLATE_WORDS.contains(w))
+            || (rest.iter().any(|w| matches!(*w, "playbook" | "playbooks"))
+                && rest
+                    .iter()
+                    .any(|w| matches!(*w, "write" | "generate" | "create")));
+        let own_action = if template {
+            Some("template".to_owned())
+        } else {
+            VERBS
+                .iter()
+                .find(|(_, verbs)| verbs.iter().any(|v| joined.contains(&format!(" {v} "))))
+                .or_else(|| {
+                    // A slip in the verb: "instal", "restrat", "upgarde".
+                    VERBS.iter().find(|(_, verbs)| {
+                        verbs
+                            .iter()
+                            .filter(|v| v.len() >= 5 && !v.contains(' '))
+                            .any(|v| {
+                                rest.iter()
+                                    .any(|w| w.len() >= 5 && !is_verb_word(w) && is_typo_of(w, v))
+                            })
+                    })
+                })
+                .map(|(action, _)| (*action).to_owned())
+        };
+        let content: Vec<&str> = rest
+            .iter()
+            .copied()
+            .filter(|w| {
+                !is_verb_word(w)
+                    && !FILLER.contains(w)
+                    && !TEMPLATE_WORDS.contains(w)
+                    && !PRONOUNS.contains(w)
+                    && !w.chars().all(|c| c.is_ascii_digit())
+            })
+            .collect();
+        let vague = content.iter().any(|w| VAGUE.contains(w));
+        let points_back = rest.iter().any(|w| PRONOUNS.contains(w));
+        // A name the repository does not know: what is left after verb, targets and filler.
+        let unknown_name = (!vague && !content.is_empty()).then(|| {
+            content
+                .iter()
+                .take(2)
+                .copied()
+                .collect::<Vec<_>>()
+                .join("-")
+        });
+        let mut services: Vec<String> = found.into_iter().map(|(_, s)| s).collect();
+        if services.is_empty() && !vague {
+            let borrow = || previous_services.clone();
+            services = match (&own_action, unknown_name) {
+                (Some(action), _) if action == "configure" || points_back => borrow(),
+                (Some(_), Some(name)) => vec![name],
+                (Some(_), None) => borrow(),
+                (None, Some(name)) if previous_action.is_some() => vec![name],
+                (None, _) => Vec::new(),
+            };
+        }
+        if targets.is_empty() && unknown_target.is_none() {
+            // "deploy kuma on lola and add the portals to its config": the change is on lola too.
             targets.clone_from(&previous_targets);
         }
-        let Some(action) = action.or_else(|| previous_action.clone()) else {
+        let Some(action) = own_action.or_else(|| previous_action.clone()) else {
             if !services.is_empty() {
                 questions.push(format!(
                     "What should happen to {}? (deploy, configure, upgrade, restart, remove, check)",
@@ -458,7 +1046,10 @@ fn parse(text: &str, catalogue: &Catalogue, questions: &mut Vec<String>) -> Vec<
                 action: action.clone(),
                 service: service.clone(),
                 targets: targets.clone(),
-                clause: clause.join(" "),
+                clause: words.join(" "),
+                clause_no,
+                sequential: clause.sequential,
+                unknown_target: unknown_target.clone(),
             };
             if !intents
                 .iter()
@@ -473,7 +1064,7 @@ fn parse(text: &str, catalogue: &Catalogue, questions: &mut Vec<String>) -> Vec<
             previous_services = services;
         }
     }
-    intents
+    (intents, modifiers)
 }
 
 /// The catalogue service a name stands for ("kuma", "status page" → `uptime-kuma`), by the
@@ -521,27 +1112,6 @@ fn known_services(catalogue: &Catalogue) -> Vec<(String, String)> {
     // longest names first, so "uptime kuma" wins over "kuma"
     names.sort_by_key(|(name, _)| std::cmp::Reverse(name.len()));
     names
-}
-
-fn find_services(joined: &str, clause: &[&str], known: &[(String, String)]) -> Vec<String> {
-    let mut found: Vec<String> = Vec::new();
-    for (name, service) in known {
-        if joined.contains(&format!(" {name} ")) && !found.contains(service) {
-            found.push(service.clone());
-        }
-    }
-    if found.is_empty() {
-        // tolerate typos in one-word names: "jelyfin", "portaner"
-        for word in clause.iter().filter(|w| w.len() >= 4) {
-            for (name, service) in known.iter().filter(|(n, _)| !n.contains(' ')) {
-                let allowed = if name.len() >= 7 { 2 } else { 1 };
-                if edit_distance(word, name) <= allowed && !found.contains(service) {
-                    found.push(service.clone());
-                }
-            }
-        }
-    }
-    found
 }
 
 /// Levenshtein distance, for typo tolerance (also used by `matcher`).
@@ -662,6 +1232,40 @@ mod tests {
         assert_eq!(
             plan.steps[0].playbook.as_deref(),
             Some("jellyfin-deployment.yml")
+        );
+    }
+
+    #[test]
+    fn typos_keep_their_first_letter_and_transpositions_count_once() {
+        assert_eq!(typo_distance("restrat", "restart"), 1);
+        assert_eq!(typo_distance("upgarde", "upgrade"), 1);
+        assert!(is_typo_of("portaner", "portainer"));
+        assert!(!is_typo_of("container", "portainer"));
+        let plan = plan(
+            "restart the containers on lola",
+            &catalogue(),
+            &BTreeMap::new(),
+            1,
+        );
+        assert!(plan.steps.is_empty());
+        assert!(plan.open_questions[0].contains("Which service"));
+    }
+
+    #[test]
+    fn then_orders_clauses_and_a_target_outside_the_playbook_is_asked_about() {
+        let ordered = plan(
+            "deploy jellyfin, then add the portals to kuma's config",
+            &catalogue(),
+            &BTreeMap::new(),
+            1,
+        );
+        assert_eq!(ordered.steps[1].depends_on, ["s1"]);
+        let outside = plan("deploy jellyfin on lola", &catalogue(), &BTreeMap::new(), 1);
+        assert!(outside.steps.is_empty());
+        assert!(
+            outside.open_questions[0].contains("does not reach lola"),
+            "{:?}",
+            outside.open_questions
         );
     }
 

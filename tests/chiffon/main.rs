@@ -11,6 +11,7 @@ mod capacity;
 mod cli;
 mod distributed;
 mod full_loop;
+mod golden;
 mod helpers;
 mod llm;
 mod matching;
