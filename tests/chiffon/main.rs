@@ -14,6 +14,7 @@ mod full_loop;
 mod helpers;
 mod llm;
 mod matching;
+mod properties;
 mod restart;
 mod store;
 mod suggestions;
