@@ -388,19 +388,19 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 }
 
 /// Every object and array in a JSON document, as JSON pointers, parents before children.
-fn containers(value: &Value, at: String, out: &mut Vec<String>) {
+fn containers(value: &Value, at: &str, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
-            out.push(at.clone());
+            out.push(at.to_owned());
             for (key, child) in map {
                 let key = key.replace('~', "~0").replace('/', "~1");
-                containers(child, format!("{at}/{key}"), out);
+                containers(child, &format!("{at}/{key}"), out);
             }
         }
         Value::Array(items) => {
-            out.push(at.clone());
+            out.push(at.to_owned());
             for (i, child) in items.iter().enumerate() {
-                containers(child, format!("{at}/{i}"), out);
+                containers(child, &format!("{at}/{i}"), out);
             }
         }
         _ => {}
@@ -427,7 +427,7 @@ fn mutate(envelope: &Envelope, mutations: &[Mutation]) -> Vec<u8> {
             continue;
         }
         let mut places = Vec::new();
-        containers(&doc, String::new(), &mut places);
+        containers(&doc, "", &mut places);
         let pick = |at: &usize| places[at % places.len()].clone();
         match mutation {
             Mutation::Remove(at) => match doc.pointer_mut(&pick(at)) {
