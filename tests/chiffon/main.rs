@@ -15,6 +15,7 @@ mod golden;
 mod helpers;
 mod llm;
 mod matching;
+mod properties;
 mod restart;
 mod store;
 mod story;
