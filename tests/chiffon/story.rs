@@ -1,5 +1,5 @@
 //! The version 1 story, as a homelab owner lives it, on the embedded default and on PostgreSQL
-//! + RabbitMQ with the infra agent as a separate process: the Kuma request becomes a two-step
+//! with RabbitMQ and the infra agent as a separate process: the Kuma request becomes a two-step
 //! plan that names the portals it will monitor; the owner drops one through Modify; approval
 //! runs both playbooks live; the tasks, the rendered monitors and the audit trail hold what
 //! happened, `chiffon audit show` and `audit verify` agree; a service the repository lacks ends
