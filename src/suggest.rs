@@ -482,6 +482,43 @@ fn is_read_only(command: &str) -> bool {
         || command.starts_with("systemctl is-enabled")
 }
 
+/// The health probe an app's image ships with, by the image's name or, when the image is a
+/// template variable, the service's name. Only probes that use what the image itself contains.
+fn known_healthcheck(service: &str, image: &str) -> Option<&'static str> {
+    const KNOWN: &[(&str, &str)] = &[
+        ("uptime-kuma", r#"["CMD", "extra/healthcheck"]"#),
+        (
+            "jellyfin",
+            r#"["CMD", "curl", "-fsS", "http://localhost:8096/health"]"#,
+        ),
+        (
+            "home-assistant",
+            r#"["CMD", "curl", "-fsS", "http://localhost:8123/"]"#,
+        ),
+        (
+            "homeassistant",
+            r#"["CMD", "curl", "-fsS", "http://localhost:8123/"]"#,
+        ),
+        ("ollama", r#"["CMD", "ollama", "list"]"#),
+    ];
+    let repository = image
+        .rsplit('/')
+        .next()
+        .unwrap_or(image)
+        .split(':')
+        .next()
+        .unwrap_or_default();
+    let name = if image.contains("{{") || image.contains("${") {
+        service
+    } else {
+        repository
+    };
+    KNOWN
+        .iter()
+        .find(|(app, _)| *app == name)
+        .map(|(_, test)| *test)
+}
+
 fn unpinned_image(found: &mut Findings<'_>, image: &Node, owner: &str) {
     let reference = image.scalar();
     if reference.contains("{{") || reference.contains("${") || reference.contains('@') {
@@ -525,12 +562,33 @@ fn compose_rules(found: &mut Findings<'_>, nodes: &[Node]) {
             );
         }
         if service.get("healthcheck").is_none() {
+            // For apps whose own health probe is known, the change is written out.
+            let known = known_healthcheck(name, image.scalar());
+            let change = known.map(|test| {
+                let pad = " ".repeat(image.indent);
+                found.insert_after(
+                    image.last_line(),
+                    &[
+                        format!("{pad}healthcheck:"),
+                        format!("{pad}  test: {test}"),
+                        format!("{pad}  interval: 60s"),
+                        format!("{pad}  timeout: 30s"),
+                        format!("{pad}  retries: 5"),
+                        format!("{pad}  start_period: 3m"),
+                    ],
+                )
+            });
+            let how = match known {
+                Some(test) => format!("this image's own probe is `{test}`"),
+                None => "add a `healthcheck:` that calls the app (its HTTP status page or CLI)"
+                    .to_owned(),
+            };
             found.add(
                 "no-healthcheck",
                 service.line,
                 Severity::Low,
-                format!("{owner} has no healthcheck, so Docker (and Chiffon) report it running while the app inside is stuck. Add a `healthcheck:` that calls the app (its HTTP status page or CLI)."),
-                None,
+                format!("{owner} has no healthcheck, so Docker (and Chiffon) report it running while the app inside is stuck; {how}."),
+                change,
             );
         }
         if let Some(environment) = service.get("environment") {

@@ -2,8 +2,9 @@
 //! with RabbitMQ and the infra agent as a separate process: the Kuma request becomes a two-step
 //! plan that names the portals it will monitor; the owner drops one through Modify; approval
 //! runs both playbooks live; the tasks, the rendered monitors and the audit trail hold what
-//! happened, `chiffon audit show` and `audit verify` agree; a service the repository lacks ends
-//! with a template the owner reviews, and then a plan, not a failure.
+//! happened, `chiffon audit show` and `audit verify` agree; a suggested healthcheck for the Kuma
+//! deployment is accepted, committed and audited, and re-runs stay idempotent; a service the
+//! repository lacks ends with a template the owner reviews, and then a plan, not a failure.
 //!
 //! With `CHIFFON_VALIDATION_OUT=<dir>` the step timings are written there as
 //! `story-<deployment>.json` for docs/validation.md.
@@ -173,6 +174,71 @@ async fn the_kuma_story_from_request_to_audit_on_both_deployments() {
             log.contains(&format!("approve request {id} (plan v2)")),
             "{log}"
         );
+
+        // 4. A suggestion for the Kuma deployment (the image's own healthcheck) is accepted:
+        // applied, checked, committed to the homelab repository and audited; the next run
+        // brings it out and the one after changes nothing.
+        let (code, page) = app.get("/api/v1/suggestions").await;
+        assert_eq!(code, 200, "{page}");
+        let suggestion = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| {
+                s["rule"] == "no-healthcheck" && s["file"] == "templates/uptime-kuma/compose.yml.j2"
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no Kuma healthcheck suggestion: {page}"));
+        assert!(
+            suggestion["diff"]
+                .as_str()
+                .unwrap()
+                .contains("extra/healthcheck"),
+            "{suggestion}"
+        );
+        let deploy_task = view.tasks[0].id.to_string();
+        let started = Instant::now();
+        let (code, applied) = app
+            .post(
+                &format!("/suggestions/{}/apply", suggestion["id"].as_str().unwrap()),
+                &json!({ "task_id": deploy_task }).to_string(),
+            )
+            .await;
+        timed(&mut timings, "apply_suggestion", started);
+        assert_eq!(code, 200, "{applied}");
+        assert!(applied["audit_commit"].is_string(), "{applied}");
+        let head = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["log", "-1", "--format=%H %s"])
+            .output()
+            .unwrap();
+        let head = String::from_utf8_lossy(&head.stdout);
+        assert!(
+            head.starts_with(applied["commit"].as_str().unwrap()),
+            "{head}"
+        );
+        assert!(
+            app.git(&["log", "-1", "--format=%s"])
+                .contains("apply suggestion")
+        );
+        for round in ["brings the healthcheck out", "changes nothing"] {
+            let again = app.request("deploy uptime kuma").await;
+            let (_, rerun) = app.approve_and_wait(&again).await;
+            assert_eq!(rerun.request.status, RequestStatus::Succeeded, "{round}");
+            let changed = rerun.tasks[0].resource_usage["hosts"]["lola"]["changed"]
+                .as_u64()
+                .unwrap();
+            if round == "changes nothing" {
+                assert_eq!(changed, 0, "a second run after the change is idempotent");
+            } else {
+                assert!(changed > 0, "the healthcheck reaches the compose file");
+            }
+        }
+        let compose =
+            std::fs::read_to_string(app.homelab_root.join("lola/stacks/uptime-kuma/compose.yml"))
+                .unwrap();
+        assert!(compose.contains("extra/healthcheck"), "{compose}");
 
         // The same story with a service the repository does not have: a template, then a plan.
         let gitea = app.request("deploy gitea").await;
