@@ -23,6 +23,7 @@ rows = [
     ("step_kuma-config-update.yml", "step 2 ran: kuma-config-update.yml"),
     ("approve_to_done", "approve v2 → request succeeded (both steps, streamed live)"),
     ("audit_verify", "`chiffon audit verify` (a process, reading the database and the repository)"),
+    ("apply_suggestion", "accept the Kuma healthcheck suggestion (patch, syntax check, commit, audit)"),
     ("template", "\"deploy gitea\" → open question → `POST /playbooks/templates`"),
 ]
 deployments = [d for d in ("embedded", "distributed") if d in runs]

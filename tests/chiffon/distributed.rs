@@ -152,6 +152,19 @@ async fn an_agent_killed_mid_task_fails_the_task_as_agent_lost() {
     assert!(task.audit_commit.is_some());
     let (_, agents) = app.get("/api/v1/agents").await;
     assert_eq!(agents["items"][0]["status"], "offline");
+
+    // The owner retries once an agent is back: the same request, approved again, succeeds.
+    let _replacement = spawn_agent(&app, "infra", "infra-replacement").await;
+    app.wait_until_agents_online(1).await;
+    let retry = app.request("deploy uptime kuma").await;
+    let (_, view) = app.approve_and_wait(&retry).await;
+    assert_eq!(
+        view.request.status,
+        RequestStatus::Succeeded,
+        "{:?}",
+        view.tasks
+    );
+    assert_eq!(view.tasks[0].agent_id.as_deref(), Some("infra-replacement"));
 }
 
 async fn message_count(url: &str, queue: &str) -> u32 {
