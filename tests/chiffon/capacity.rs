@@ -445,3 +445,80 @@ async fn a_refused_placement_is_sent_to_the_next_agent_with_room() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_agent_vanishing_while_a_gpu_step_waits_loses_nothing() {
+    for backend in backends() {
+        if backend == Backend::Distributed && std::env::var_os("CHIFFON_TEST_AMQP_URL").is_none() {
+            continue;
+        }
+        eprintln!("scenario on {backend:?}");
+        let mut app = TestApp::spawn_with(
+            backend,
+            Options {
+                local_agents: false,
+                heartbeat: Duration::from_secs(1),
+                ..Options::default()
+            },
+        )
+        .await;
+        let fixtures = tempfile::tempdir().unwrap();
+        let (full, roomy) = (fixtures.path().join("full"), fixtures.path().join("roomy"));
+        for dir in [&full, &roomy] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        // The only desktop has 1 GiB free: the 8 GB Ollama step waits, the queue pauses.
+        record_gpu(&full, "NVIDIA GeForce RTX 3070", 8, 1.0);
+        let mut vanishing = TestAgent::desktop(&app, "desk-vanishing", &full).await;
+        app.wait_until_agents_online(1).await;
+        let id = app.request("deploy ollama").await;
+        app.client.approve(&id, None).await.unwrap();
+        eventually(Duration::from_secs(30), "the GPU step waits", || async {
+            request_status(&app, &id).await == RequestStatus::Paused
+        })
+        .await;
+
+        // The agent it waits on vanishes (killed, no goodbye): the step keeps waiting.
+        vanishing.kill().await;
+        eventually(Duration::from_secs(15), "the agent is offline", || async {
+            agent(&app, "desk-vanishing").await["status"] == "offline"
+        })
+        .await;
+        assert_eq!(request_status(&app, &id).await, RequestStatus::Paused);
+        let (_, queue) = app.get("/api/v1/queue").await;
+        assert_eq!(queue["paused"], true, "{queue}");
+
+        // A desktop with room arrives: the step runs there, once.
+        record_gpu(&roomy, "NVIDIA GeForce RTX 4090", 24, 23.0);
+        let mut arriving = TestAgent::desktop(&app, "desk-arriving", &roomy).await;
+        eventually(Duration::from_secs(60), "the request finishes", || async {
+            request_status(&app, &id).await.is_terminal()
+        })
+        .await;
+        let view = app.client.get_request(&id).await.unwrap();
+        assert_eq!(
+            view.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            view.tasks
+        );
+        let ran: Vec<_> = view
+            .tasks
+            .iter()
+            .filter(|t| t.status == TaskStatus::Succeeded)
+            .collect();
+        assert_eq!(ran.len(), 1, "{:?}", view.tasks);
+        assert_eq!(ran[0].agent_id.as_deref(), Some("desk-arriving"));
+        assert!(
+            view.tasks
+                .iter()
+                .all(|t| t.agent_id.as_deref() != Some("desk-vanishing")),
+            "nothing was sent to the vanished agent: {:?}",
+            view.tasks
+        );
+        let (_, queue) = app.get("/api/v1/queue").await;
+        assert_eq!(queue["paused"], false, "{queue}");
+        arriving.kill().await;
+        app.stop().await;
+    }
+}
