@@ -381,9 +381,11 @@ impl Core {
         let catalogue = self.catalogue();
         // A change that only leaves portals out ("drop pihole") keeps the steps: the rules
         // plan the request as it was, and `attach_portals` applies the change.
+        // Read from the repository at most once per plan, and only when needed.
+        let mut portals: Option<Vec<crate::portals::Portal>> = None;
         let drops_portals = ask.change.is_some_and(|change| {
-            let portals = crate::portals::discover(&self.config.playbooks, &catalogue.groups);
-            !crate::portals::dropped(change, &portals).is_empty()
+            let found = self.portals(&mut portals, &catalogue);
+            !crate::portals::dropped(change, found).is_empty()
         });
         let rules_text = if drops_portals { ask.text } else { &text };
         let deterministic = planner::plan(rules_text, &catalogue, &history, version);
@@ -433,7 +435,7 @@ impl Core {
                 lock(&self.rate_limits).insert(quota.provider.clone(), rate);
             }
         }
-        self.attach_portals(&mut plan, &text);
+        self.attach_portals(&mut plan, &text, &mut portals, &catalogue);
         self.store.record_llm_decision(&decision).await?;
         tracing::info!(
             request = %id,
@@ -451,9 +453,14 @@ impl Core {
     /// Steps whose playbook takes a list of portals (`portals::input_variable`) get the
     /// homelab's portals, less those `text` (the request and its changes) drops, in that
     /// variable, and their titles say which: the person sees what will be monitored.
-    fn attach_portals(&self, plan: &mut crate::model::Plan, text: &str) {
+    fn attach_portals(
+        &self,
+        plan: &mut crate::model::Plan,
+        text: &str,
+        found: &mut Option<Vec<crate::portals::Portal>>,
+        catalogue: &Catalogue,
+    ) {
         let repo = &self.config.playbooks;
-        let mut found: Option<Vec<crate::portals::Portal>> = None;
         for step in &mut plan.steps {
             let Some(variable) = step
                 .playbook
@@ -462,8 +469,7 @@ impl Core {
             else {
                 continue;
             };
-            let all = found
-                .get_or_insert_with(|| crate::portals::discover(repo, &self.catalogue().groups));
+            let all = self.portals(found, catalogue);
             let dropped = crate::portals::dropped(text, all);
             let chosen: Vec<&crate::portals::Portal> = all
                 .iter()
@@ -489,6 +495,17 @@ impl Core {
                 }
             );
         }
+    }
+
+    /// The repository's portals, discovered on first use and kept in `cache`.
+    fn portals<'a>(
+        &self,
+        cache: &'a mut Option<Vec<crate::portals::Portal>>,
+        catalogue: &Catalogue,
+    ) -> &'a [crate::portals::Portal] {
+        cache.get_or_insert_with(|| {
+            crate::portals::discover(&self.config.playbooks, &catalogue.groups)
+        })
     }
 
     /// Re-plans `request` with the change a person asked for: a new plan version with the
