@@ -198,7 +198,7 @@ impl Client {
     }
 
     /// Totals over the online agents.
-    pub async fn resources(&self) -> anyhow::Result<crate::orchestrator::registry::Totals> {
+    pub async fn resources(&self) -> anyhow::Result<crate::registry::Totals> {
         self.send(self.http.get(self.url("/resources"))).await
     }
 

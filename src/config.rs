@@ -87,7 +87,7 @@ pub struct ServeConfig {
     pub execution_deadline: Duration,
     pub heartbeat_interval: Duration,
     /// When a silent agent becomes suspect and offline, and a report stale.
-    pub agent_thresholds: crate::orchestrator::registry::Thresholds,
+    pub agent_thresholds: crate::registry::Thresholds,
     /// Run the infra and desktop agents inside the server.
     pub local_agents: bool,
     pub bus: BusConfig,
@@ -215,7 +215,7 @@ impl ServeConfig {
             ack_timeout: seconds(file.timeouts.ack_s, DEFAULT_ACK_TIMEOUT_S),
             execution_deadline: seconds(file.timeouts.execution_s, DEFAULT_EXECUTION_S),
             heartbeat_interval: seconds(file.timeouts.heartbeat_s, DEFAULT_HEARTBEAT_S),
-            agent_thresholds: crate::orchestrator::registry::Thresholds {
+            agent_thresholds: crate::registry::Thresholds {
                 suspect_after: seconds(file.timeouts.agent_suspect_s, DEFAULT_AGENT_SUSPECT_S),
                 offline_after: seconds(file.timeouts.agent_offline_s, DEFAULT_AGENT_OFFLINE_S),
                 stale_after: Duration::from_secs(60),

@@ -18,6 +18,7 @@ pub mod planner;
 pub mod portals;
 pub mod protocol;
 pub mod redact;
+pub mod registry;
 pub mod store;
 pub mod suggest;
 pub mod template;

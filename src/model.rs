@@ -6,6 +6,8 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod decision;
+
 /// Declares a string identifier newtype. Ids are opaque to callers; `parse` only checks
 /// that the text could be an id we issued (so path segments like `../x` never reach SQL or git).
 macro_rules! id_newtype {
@@ -331,13 +333,38 @@ pub struct Task {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// One structured event of a playbook run, as the Ansible callback reports it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ExecEvent {
+    /// `playbook_start`, `play_start`, `task_start`, `task_result`, `diff` (with `--diff`: the
+    /// change a task makes or, in check mode, would make, in `msg`) or `stats`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub play: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// For `task_result`: `ok`, `changed`, `failed`, `skipped`, `unreachable`, `ignored`
+    /// (failed with `ignore_errors`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// For `stats`: the play recap per host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosts: Option<std::collections::BTreeMap<String, HostCounts>>,
+}
+
 /// One live execution event of a task, stored in order.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskEvent {
     pub seq: i64,
     pub task_id: TaskId,
     pub at: DateTime<Utc>,
-    pub event: crate::protocol::ExecEvent,
+    pub event: ExecEvent,
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 pub mod api;
 mod audit_queue;
 pub mod live;
-pub mod registry;
 pub mod ui;
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,10 +33,10 @@ use crate::model::{
 };
 use crate::planner::{self, PlaybookHistory};
 use crate::protocol::{Dispatch, Envelope, Message, ResultStatus, TaskResult};
+pub use crate::registry::AgentInfo;
+use crate::registry::{self, Placement, Registry, Transition};
 use crate::store::{Store, TaskFinish};
 use live::LiveEvent;
-pub use registry::AgentInfo;
-use registry::{Placement, Registry, Transition};
 
 /// How many live events a slow WebSocket listener may fall behind before it is told so.
 const LIVE_BUFFER: usize = 1024;

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::ExecEvent;
 use crate::model::{AgentType, HostCounts, Resources};
 
 /// The version this build speaks. Peers with another major version are refused.
@@ -104,31 +105,6 @@ pub struct Ack {
 pub struct Progress {
     pub task_id: String,
     pub event: ExecEvent,
-}
-
-/// One structured event of a playbook run, as the Ansible callback reports it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
-pub struct ExecEvent {
-    /// `playbook_start`, `play_start`, `task_start`, `task_result`, `diff` (with `--diff`: the
-    /// change a task makes or, in check mode, would make, in `msg`) or `stats`.
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub play: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<String>,
-    /// For `task_result`: `ok`, `changed`, `failed`, `skipped`, `unreachable`, `ignored`
-    /// (failed with `ignore_errors`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub msg: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_ms: Option<u64>,
-    /// For `stats`: the play recap per host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hosts: Option<BTreeMap<String, HostCounts>>,
 }
 
 /// How a task ended, with the evidence.

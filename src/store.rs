@@ -16,8 +16,8 @@ use crate::model::{
     AgentState, AgentType, Plan, Request, RequestId, RequestStatus, Task, TaskEvent, TaskId,
     TaskStatus,
 };
-use crate::orchestrator::registry::{AgentInfo, Transition};
 use crate::protocol::ExecEvent;
+use crate::registry::{AgentInfo, Transition};
 
 /// Migrations in order, per back-end. Never edit a released one: add the next.
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -447,7 +447,10 @@ impl Store {
     }
 
     /// Stores the routing decision of one plan version, and its calls for the budgets.
-    pub async fn record_llm_decision(&self, decision: &crate::llm::Decision) -> anyhow::Result<()> {
+    pub async fn record_llm_decision(
+        &self,
+        decision: &crate::model::decision::Decision,
+    ) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO llm_decisions (request_id, plan_version, at, planner, reason_code, decision)
@@ -482,7 +485,7 @@ impl Store {
         &self,
         request: Option<&RequestId>,
         limit: u32,
-    ) -> anyhow::Result<Vec<crate::llm::Decision>> {
+    ) -> anyhow::Result<Vec<crate::model::decision::Decision>> {
         let rows = match request {
             Some(request) => {
                 sqlx::query(

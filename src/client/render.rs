@@ -454,10 +454,7 @@ pub fn suggestions(found: &[crate::suggest::Suggestion]) -> String {
 }
 
 /// The fleet's totals and the dispatch queue's state, under the agents table.
-pub fn resources(
-    totals: &crate::orchestrator::registry::Totals,
-    queue: &serde_json::Value,
-) -> String {
+pub fn resources(totals: &crate::registry::Totals, queue: &serde_json::Value) -> String {
     let mut out = format!(
         "\nOnline: {:.1}/{} cores free, {}/{} MB RAM free, {} GPU(s), largest free VRAM on one GPU {} MB",
         totals.free_cpu_cores,

@@ -1008,9 +1008,7 @@ async fn list_agents(
         .filter(|a| agent_type.is_none_or(|t| a.agent_type == t))
         .filter(|a| {
             // Stale or missing reports are unknown: they never pass a capacity filter.
-            let need_vram = query
-                .min_free_vram_gb
-                .map(crate::orchestrator::registry::gb_to_mb);
+            let need_vram = query.min_free_vram_gb.map(crate::registry::gb_to_mb);
             let need_cores = query.min_free_cores;
             if need_vram.is_none() && need_cores.is_none() {
                 return true;
@@ -1060,7 +1058,7 @@ async fn agent_capacity(
     })))
 }
 
-async fn resources(State(core): State<Arc<Core>>) -> Json<crate::orchestrator::registry::Totals> {
+async fn resources(State(core): State<Arc<Core>>) -> Json<crate::registry::Totals> {
     Json(core.resources())
 }
 

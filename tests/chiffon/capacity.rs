@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chiffon::model::{RequestStatus, TaskStatus};
-use chiffon::orchestrator::registry::Thresholds;
+use chiffon::registry::Thresholds;
 use serde_json::Value;
 
 use crate::helpers::{Backend, Options, TestAgent, TestApp, backends};

@@ -11,7 +11,7 @@ use chiffon::config::{BusConfig, Database, ServeConfig};
 use chiffon::model::RequestStatus;
 use chiffon::orchestrator::api::RequestView;
 use chiffon::orchestrator::live::LiveEvent;
-use chiffon::orchestrator::registry::Thresholds;
+use chiffon::registry::Thresholds;
 use chiffon::store::Store;
 use serde_json::Value;
 use tokio::sync::oneshot;

@@ -342,7 +342,7 @@ async fn story(store: &Store) {
         booked: Default::default(),
         running_tasks: Vec::new(),
     };
-    let change = |from, to, reason: &str| chiffon::orchestrator::registry::Transition {
+    let change = |from, to, reason: &str| chiffon::registry::Transition {
         agent_id: "desk-1".into(),
         from,
         to,
