@@ -281,21 +281,7 @@ impl AuditLog {
             .head_name()?
             .map(|name| name.shorten().to_string())
             .unwrap_or_else(|| "main".to_owned());
-        let git = crate::agent::ansible::find_on_path("git")
-            .context("`git` is not installed; install git to push the audit trail")?;
-        let output = std::process::Command::new(git)
-            .arg("-C")
-            .arg(&self.path)
-            .args(["push", "--quiet", remote])
-            .arg(format!("HEAD:refs/heads/{branch}"))
-            .output()
-            .context("cannot run git push")?;
-        anyhow::ensure!(
-            output.status.success(),
-            "git push to {} failed: {}",
-            crate::redact::text(remote),
-            crate::redact::text(String::from_utf8_lossy(&output.stderr).trim())
-        );
+        crate::tools::git::push(&self.path, remote, &branch)?;
         Ok(branch)
     }
 }

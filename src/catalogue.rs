@@ -96,18 +96,8 @@ impl Catalogue {
     pub fn discover(root: &Path) -> anyhow::Result<Self> {
         let mut playbooks = Vec::new();
         for dir in [root.to_path_buf(), root.join("playbooks")] {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let is_yaml = matches!(
-                    path.extension().and_then(|e| e.to_str()),
-                    Some("yml" | "yaml")
-                );
-                if !is_yaml || !entry.file_type().is_ok_and(|t| t.is_file()) {
-                    continue;
-                }
+            let yaml = |name: &str| name.ends_with(".yml") || name.ends_with(".yaml");
+            for path in crate::repo::files_in(root, &dir, yaml) {
                 match read_playbook(root, &path) {
                     Ok(Some(playbook)) => playbooks.push(playbook),
                     Ok(None) => {}
@@ -190,7 +180,8 @@ fn read_playbook(root: &Path, path: &Path) -> anyhow::Result<Option<Playbook>> {
     if std::fs::metadata(path)?.len() > MAX_PLAYBOOK_BYTES {
         anyhow::bail!("larger than {MAX_PLAYBOOK_BYTES} bytes");
     }
-    let text = std::fs::read_to_string(path)?;
+    let text = crate::repo::read_text(path)
+        .ok_or_else(|| anyhow::anyhow!("not a readable text file of at most 1 MiB"))?;
     // A playbook is a YAML list of plays; anything else (vars files, compose files) is not one.
     let Ok(plays) = serde_saphyr::from_str::<Vec<PlayHead>>(&text) else {
         return Ok(None);

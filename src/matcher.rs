@@ -14,9 +14,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::planner::edit_distance;
-use crate::suggest::outline::{self, Node};
-use crate::suggest::relative;
+use crate::repo::outline::{self, Node};
+use crate::repo::relative;
+use crate::text::{edit_distance, normalize};
 
 /// What a unit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -112,13 +112,6 @@ const MATCH_AT: f64 = 0.6;
 /// Two different services this close are a tie.
 const TIE: f64 = 0.05;
 
-fn normalize(text: &str) -> String {
-    text.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
-
 /// A file the scan could not read, with where and why; the scan goes on without it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
@@ -143,28 +136,11 @@ pub fn scan(root: &Path) -> Scan {
         units: units(root),
         ..Scan::default()
     };
-    let mut stack = vec![root.to_owned()];
-    let mut files = Vec::new();
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            } else if name.ends_with(".yml") || name.ends_with(".yaml") {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
+    let files = crate::repo::files(root, root, |name| {
+        name.ends_with(".yml") || name.ends_with(".yaml")
+    });
     for path in files {
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Some(text) = crate::repo::read_text(&path) else {
             continue;
         };
         let file = relative(root, &path);
@@ -189,38 +165,61 @@ pub fn scan(root: &Path) -> Scan {
     scan
 }
 
-/// Every deployable unit of the repository at `root`.
+/// Every deployable unit of the repository at `root`: its playbooks, the roles and task files
+/// they reach (with how), and the services of its compose files.
 pub fn units(root: &Path) -> Vec<Unit> {
-    let mut units = Vec::new();
-    let mut playbook_dirs = vec![root.to_owned(), root.join("playbooks")];
-    if let Ok(entries) = std::fs::read_dir(root) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() && path.join("ansible.cfg").is_file() {
-                playbook_dirs.push(path.clone());
-                playbook_dirs.push(path.join("playbooks"));
-            }
-        }
+    let mut reach = Reach::default();
+    let mut units = playbook_units(root, &mut reach);
+    units.extend(role_units(root, &reach));
+    units.extend(task_units(root, reach.tasks));
+    units.extend(compose_units(root));
+    units.sort_by(|a, b| (&a.path, a.kind, &a.service).cmp(&(&b.path, b.kind, &b.service)));
+    units.dedup();
+    units
+}
+
+/// What the playbooks reach: roles (with the first entrypoint that runs each and every playbook
+/// that uses it) and task files included per service.
+#[derive(Default)]
+struct Reach {
+    roles: BTreeMap<String, Entrypoint>,
+    role_users: BTreeMap<String, std::collections::BTreeSet<String>>,
+    tasks: BTreeMap<String, (Entrypoint, String)>,
+}
+
+/// Where playbooks live: the top, `playbooks/`, and the same in any first-level folder that is
+/// an Ansible project of its own (has an `ansible.cfg`).
+fn playbook_dirs(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut dirs = vec![root.to_owned(), root.join("playbooks")];
+    let mut projects: Vec<_> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            crate::repo::is_real_dir(path)
+                && crate::repo::is_regular_file(&path.join("ansible.cfg"))
+        })
+        .collect();
+    projects.sort();
+    for project in projects {
+        dirs.push(project.clone());
+        dirs.push(project.join("playbooks"));
     }
-    // Roles and task files the playbooks reach, with how.
-    let mut reached_roles: BTreeMap<String, Entrypoint> = BTreeMap::new();
-    let mut role_users: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
-    let mut reached_tasks: BTreeMap<String, (Entrypoint, String)> = BTreeMap::new();
-    let mut rendered: Vec<String> = Vec::new();
-    for dir in &playbook_dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let mut files: Vec<_> = entries.flatten().map(|e| e.path()).collect();
-        files.sort();
-        for path in files {
+    dirs
+}
+
+/// One unit per playbook (a YAML file of plays), recording what each play reaches.
+fn playbook_units(root: &Path, reach: &mut Reach) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for dir in playbook_dirs(root) {
+        for path in crate::repo::files_in(root, &dir, |name| {
+            name.ends_with(".yml") || name.ends_with(".yaml")
+        }) {
             let name = path
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
-            if !(name.ends_with(".yml") || name.ends_with(".yaml")) || !path.is_file() {
-                continue;
-            }
             let Some(text) = read(&path) else { continue };
             let plays = outline::parse(&text);
             if !plays
@@ -251,50 +250,61 @@ pub fn units(root: &Path) -> Vec<Unit> {
                 shared: false,
             });
             for play in &plays {
-                let hosts = play
-                    .get("hosts")
-                    .map(|h| h.scalar().to_owned())
-                    .unwrap_or_default();
-                if let Some(roles) = play.get("roles") {
-                    for role in &roles.children {
-                        let name = role
-                            .get("role")
-                            .or_else(|| role.get("name"))
-                            .map_or_else(|| role.scalar().to_owned(), |n| n.scalar().to_owned());
-                        role_users
-                            .entry(name.clone())
-                            .or_default()
-                            .insert(relative.clone());
-                        reached_roles.entry(name).or_insert_with(|| Entrypoint {
-                            playbook: relative.clone(),
-                            hosts: hosts.clone(),
-                            tags: tags(role),
-                            extra_vars: BTreeMap::new(),
-                        });
-                    }
-                }
-                for section in ["pre_tasks", "tasks", "post_tasks"] {
-                    if let Some(tasks) = play.get(section) {
-                        collect_includes(
-                            &tasks.children,
-                            (&relative, &hosts),
-                            &mut reached_tasks,
-                            &mut reached_roles,
-                        );
-                    }
-                }
+                record_play(play, &relative, reach);
             }
-            rendered.push(text);
         }
     }
-    // Roles: any folder with tasks/main.yml under roles/, however deep.
+    units
+}
+
+/// The roles and included task files one play of `playbook` reaches.
+fn record_play(play: &Node, playbook: &str, reach: &mut Reach) {
+    let hosts = play
+        .get("hosts")
+        .map(|h| h.scalar().to_owned())
+        .unwrap_or_default();
+    if let Some(roles) = play.get("roles") {
+        for role in &roles.children {
+            let name = role
+                .get("role")
+                .or_else(|| role.get("name"))
+                .map_or_else(|| role.scalar().to_owned(), |n| n.scalar().to_owned());
+            reach
+                .role_users
+                .entry(name.clone())
+                .or_default()
+                .insert(playbook.to_owned());
+            reach.roles.entry(name).or_insert_with(|| Entrypoint {
+                playbook: playbook.to_owned(),
+                hosts: hosts.clone(),
+                tags: tags(role),
+                extra_vars: BTreeMap::new(),
+            });
+        }
+    }
+    for section in ["pre_tasks", "tasks", "post_tasks"] {
+        if let Some(tasks) = play.get(section) {
+            collect_includes(
+                &tasks.children,
+                (playbook, &hosts),
+                &mut reach.tasks,
+                &mut reach.roles,
+            );
+        }
+    }
+}
+
+/// Roles: any folder with `tasks/main.yml` under `roles/`, however deep.
+fn role_units(root: &Path, reach: &Reach) -> Vec<Unit> {
     let roles_dir = root.join("roles");
-    for role_dir in find_dirs_with(&roles_dir, "tasks/main.yml") {
+    let mut units = Vec::new();
+    for role_dir in crate::repo::dirs_with(&roles_dir, "tasks/main.yml") {
         let name = relative(&roles_dir, &role_dir);
         let leaf = name.rsplit('/').next().unwrap_or(&name).to_owned();
-        let entrypoint = reached_roles
+        let entrypoint = reach
+            .roles
             .get(&name)
-            .or_else(|| reached_roles.get(&leaf))
+            .or_else(|| reach.roles.get(&leaf))
             .cloned();
         let files = files_under(root, &role_dir);
         let (images, ports) = images_and_ports(
@@ -304,9 +314,10 @@ pub fn units(root: &Path) -> Vec<Unit> {
                 .flat_map(|text| outline::parse(&text))
                 .collect::<Vec<_>>(),
         );
-        let users = role_users
+        let users = reach
+            .role_users
             .get(&name)
-            .or_else(|| role_users.get(&leaf))
+            .or_else(|| reach.role_users.get(&leaf))
             .map_or(0, std::collections::BTreeSet::len);
         units.push(Unit {
             path: relative(root, &role_dir),
@@ -319,9 +330,14 @@ pub fn units(root: &Path) -> Vec<Unit> {
             shared: users > 1,
         });
     }
-    // Per-service task files reached by include/import.
-    for (path, (entrypoint, service)) in reached_tasks {
-        if root.join(&path).is_file() {
+    units
+}
+
+/// Per-service task files reached by include/import.
+fn task_units(root: &Path, tasks: BTreeMap<String, (Entrypoint, String)>) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for (path, (entrypoint, service)) in tasks {
+        if crate::repo::is_regular_file(&root.join(&path)) {
             let nodes = read(&root.join(&path))
                 .map(|t| outline::parse(&t))
                 .unwrap_or_default();
@@ -338,7 +354,12 @@ pub fn units(root: &Path) -> Vec<Unit> {
             });
         }
     }
-    // Compose files, one unit per service in them.
+    units
+}
+
+/// Compose files, one unit per service in them.
+fn compose_units(root: &Path) -> Vec<Unit> {
+    let mut units = Vec::new();
     for file in compose_files(root) {
         let Some(text) = read(&file) else { continue };
         let nodes = outline::parse(&text);
@@ -360,8 +381,6 @@ pub fn units(root: &Path) -> Vec<Unit> {
             });
         }
     }
-    units.sort_by(|a, b| (&a.path, a.kind, &a.service).cmp(&(&b.path, b.kind, &b.service)));
-    units.dedup();
     units
 }
 
@@ -392,22 +411,10 @@ fn images_and_ports(nodes: &[Node]) -> (Vec<String>, Vec<String>) {
 
 /// Files under `dir`, relative to `root`, sorted (at most 200).
 fn files_under(root: &Path, dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            } else {
-                out.push(relative(root, &path));
-            }
-        }
-    }
-    out.sort();
+    let mut out: Vec<String> = crate::repo::files(root, dir, |_| true)
+        .iter()
+        .map(|path| relative(root, path))
+        .collect();
     out.truncate(200);
     out
 }
@@ -588,63 +595,23 @@ fn join(playbook: &str, file: &str) -> String {
 }
 
 fn read(path: &Path) -> Option<String> {
-    if std::fs::metadata(path).ok()?.len() > 1024 * 1024 {
-        return None;
-    }
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = crate::repo::read_text(path)?;
     (!text.starts_with("$ANSIBLE_VAULT")).then_some(text)
 }
 
-/// Folders under `dir` that contain `marker`, without descending into them.
-fn find_dirs_with(dir: &Path, marker: &str) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if path.join(marker).is_file() {
-                found.push(path);
-            } else {
-                stack.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
+/// Compose files and their Jinja templates (test scenarios under `molecule/` are not stacks).
 fn compose_files(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') || name == "molecule" {
-                continue;
-            }
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path);
-            } else if (name.contains("compose") || name.contains("docker-compose"))
-                && [".yml", ".yaml", ".yml.j2", ".yaml.j2"]
-                    .iter()
-                    .any(|e| name.ends_with(e))
-            {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
+    crate::repo::files(root, root, |name| {
+        (name.contains("compose") || name.contains("docker-compose"))
+            && crate::repo::is_yaml_name(name)
+    })
+    .into_iter()
+    .filter(|path| {
+        !relative(root, path)
+            .split('/')
+            .any(|part| part == "molecule")
+    })
+    .collect()
 }
 
 /// How well `unit` answers `text`, with the reason; 0 when not at all.

@@ -8,16 +8,15 @@
 //! file is never opened past its header; `apply` is the one place that changes the repository.
 
 pub mod apply;
-pub mod outline;
 pub mod runs;
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use outline::Node;
+use crate::repo::outline::{self, Node};
+use crate::repo::relative;
 
 /// How much a suggestion matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,9 +41,6 @@ pub struct Suggestion {
     /// A unified diff against the file as it is now, when the change is mechanical.
     pub diff: Option<String>,
 }
-
-/// Files larger than this are not read (nothing hand-written is this large).
-const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
 /// Task keywords: every other key of a task is its module.
 const TASK_KEYWORDS: &[&str] = &[
@@ -105,7 +101,7 @@ pub fn analyse(root: &Path) -> Vec<Suggestion> {
     let texts: Vec<(String, String)> = files
         .iter()
         .filter_map(|path| {
-            let text = std::fs::read_to_string(path).ok()?;
+            let text = crate::repo::read_text(path)?;
             (!text.starts_with("$ANSIBLE_VAULT")).then(|| (relative(root, path), text))
         })
         .collect();
@@ -682,47 +678,9 @@ fn vars_rules(found: &mut Findings<'_>, vars: &Node, texts: &[(String, String)],
     }
 }
 
-/// `path` relative to `root`, `/`-separated (also used by `matcher`).
-pub(crate) fn relative(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .replace('\\', "/")
-}
-
-/// YAML files (and Jinja templates of YAML) under `root`, skipping hidden and rendered output.
+/// YAML files (and Jinja templates of YAML) under `root`, by the repository walker's rules.
 fn yaml_files(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_owned()];
-    let mut seen = BTreeSet::new();
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                continue;
-            };
-            if meta.is_dir() {
-                stack.push(path);
-            } else if meta.is_file()
-                && meta.len() <= MAX_FILE_BYTES
-                && [".yml", ".yaml", ".yml.j2", ".yaml.j2"]
-                    .iter()
-                    .any(|ext| name.ends_with(ext))
-                && seen.insert(path.clone())
-            {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
+    crate::repo::files(root, root, crate::repo::is_yaml_name)
 }
 
 #[cfg(test)]

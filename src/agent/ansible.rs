@@ -1,27 +1,29 @@
-//! Runs `ansible-playbook`: the only place in Chiffon that starts processes.
+//! Runs `ansible-playbook` for the infra agent (started through `crate::tools`).
 //!
 //! A run is a child process started without a shell, from an argument list, with a clean
 //! environment, in its own process group (so abort stops everything it started: SIGTERM, then
 //! SIGKILL). Structured events come from Chiffon's callback plugin over a Unix socket; the
 //! human log on stdout/stderr is kept as a redacted tail for error messages.
 //!
-//! This module also finds `ansible-playbook`, or installs ansible-core into a venv in the data
-//! dir on first run.
+//! This module also finds `ansible-playbook`, or has `tools::ansible` install ansible-core into
+//! a venv in the data dir on first run.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixListener;
-use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::HostCounts;
 use crate::protocol::{ExecEvent, Failure};
+pub use crate::tools::ansible::{
+    LintFinding, ansible_lint, find_ansible_lint, parse_lint, syntax_check,
+};
+pub use crate::tools::find_on_path;
 
 /// The callback plugin, shipped inside the binary.
 const CALLBACK_PLUGIN: &str = include_str!("../../assets/ansible/chiffon_events.py");
@@ -113,10 +115,10 @@ impl Ansible {
                 let in_venv = venv.join("bin/ansible-playbook");
                 if in_venv.is_file() {
                     in_venv
-                } else if let Some(found) = find_on_path("ansible-playbook") {
+                } else if let Some(found) = crate::tools::find_on_path("ansible-playbook") {
                     found
                 } else {
-                    install_ansible_core(&venv).await?
+                    crate::tools::ansible::install_ansible_core(&venv).await?
                 }
             }
         };
@@ -237,35 +239,29 @@ impl Ansible {
         // Whatever the run prints, these values stay out of events and errors.
         crate::redact::remember_secrets_in(&spec.extra_vars);
 
-        let mut command = Command::new(&self.playbook_bin);
-        command.arg(&spec.playbook);
+        let mut args: Vec<std::ffi::OsString> = vec![spec.playbook.clone().into()];
         if let Some(limit) = &spec.limit {
-            command.arg("--limit").arg(limit);
+            args.extend(["--limit".into(), limit.into()]);
         }
         if spec.check_mode {
-            command.arg("--check").arg("--diff");
+            args.extend(["--check".into(), "--diff".into()]);
         }
         if !spec.tags.is_empty() {
-            command.arg("--tags").arg(spec.tags.join(","));
+            args.extend(["--tags".into(), spec.tags.join(",").into()]);
         }
         if let Some(file) = &self.vault_password_file {
-            command.arg("--vault-password-file").arg(file);
+            args.extend(["--vault-password-file".into(), file.into()]);
         }
-        command
-            .arg("--extra-vars")
-            .arg(format!("@{}", vars_path.display()));
-        command
-            .current_dir(repo)
-            .env_clear()
-            .envs(self.environment(repo, &socket_path, scratch.path()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("cannot start {}", self.playbook_bin.display()))?;
+        args.extend([
+            "--extra-vars".into(),
+            format!("@{}", vars_path.display()).into(),
+        ]);
+        let mut child = crate::tools::start(&crate::tools::Program {
+            bin: self.playbook_bin.clone(),
+            args,
+            cwd: repo.to_owned(),
+            env: self.environment(repo, &socket_path, scratch.path()),
+        })?;
         let pid = child
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
@@ -338,11 +334,11 @@ impl Ansible {
                     let reason = reason.unwrap_or_else(|_| "the agent is shutting down".to_owned());
                     stop_reason = Some(format!("aborted: {reason}"));
                     cancelled = true;
-                    terminate(pid);
+                    crate::tools::terminate_group(pid, TERM_GRACE);
                 }
                 () = &mut deadline, if stop_reason.is_none() => {
                     stop_reason = Some(format!("stopped: the run passed its deadline of {} s", spec.deadline.as_secs()));
-                    terminate(pid);
+                    crate::tools::terminate_group(pid, TERM_GRACE);
                 }
             }
         };
@@ -468,16 +464,6 @@ impl Ansible {
     }
 }
 
-/// SIGTERM to the whole process group, then SIGKILL if it is still there after the grace time.
-fn terminate(pid: Option<rustix::process::Pid>) {
-    let Some(pid) = pid else { return };
-    let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::TERM);
-    tokio::spawn(async move {
-        tokio::time::sleep(TERM_GRACE).await;
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    });
-}
-
 fn last_error_lines(tail: &VecDeque<String>) -> String {
     let errors: Vec<&str> = tail
         .iter()
@@ -497,211 +483,6 @@ fn last_error_lines(tail: &VecDeque<String>) -> String {
         errors
     };
     pick.join(" ").chars().take(1000).collect()
-}
-
-/// An Ansible tool run in `repo` with a clean environment (its own venv and the system on PATH,
-/// a scratch HOME), output captured, in its own process group, killed when dropped.
-fn tool_command(bin: &Path, repo: &Path, scratch: &Path) -> Command {
-    let mut command = Command::new(bin);
-    command
-        .current_dir(repo)
-        .env_clear()
-        .env(
-            "PATH",
-            bin.parent().map_or_else(
-                || "/usr/bin:/bin".to_owned(),
-                |dir| format!("{}:/usr/bin:/bin", dir.display()),
-            ),
-        )
-        .env("HOME", scratch)
-        .env("LANG", "C.UTF-8")
-        .env("ANSIBLE_LOCAL_TEMP", scratch)
-        .env("ANSIBLE_NOCOLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
-    command
-}
-
-/// `ansible-playbook --syntax-check` over `playbooks` (relative to `repo`): `Ok(Err(output))`
-/// when Ansible refuses them, `Err` when it could not be run at all.
-pub async fn syntax_check(
-    ansible_playbook: &Path,
-    repo: &Path,
-    playbooks: &[String],
-) -> anyhow::Result<Result<(), String>> {
-    if playbooks.is_empty() {
-        return Ok(Ok(()));
-    }
-    let scratch = tempfile::tempdir()?;
-    let mut command = tool_command(ansible_playbook, repo, scratch.path());
-    command.arg("--syntax-check").args(playbooks);
-    let child = command
-        .spawn()
-        .with_context(|| format!("cannot start {}", ansible_playbook.display()))?;
-    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .map_err(|_| anyhow::anyhow!("the syntax check took longer than 120 s; stopped it"))??;
-    if output.status.success() {
-        return Ok(Ok(()));
-    }
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(Err(crate::redact::text(text.trim())
-        .chars()
-        .take(2000)
-        .collect()))
-}
-
-/// One finding of `ansible-lint -f json` (its Code Climate format).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LintFinding {
-    pub check: String,
-    /// Relative to the repository, as ansible-lint prints it.
-    pub file: String,
-    pub line: usize,
-    /// `info`, `minor`, `major`, `critical` or `blocker`.
-    pub severity: String,
-    pub message: String,
-}
-
-/// `ansible-lint` next to `ansible_playbook` (the same venv), else on PATH.
-pub fn find_ansible_lint(ansible_playbook: Option<&Path>) -> Option<PathBuf> {
-    ansible_playbook
-        .and_then(Path::parent)
-        .map(|dir| dir.join("ansible-lint"))
-        .filter(|p| p.is_file())
-        .or_else(|| find_on_path("ansible-lint"))
-}
-
-/// How long ansible-lint may take over a repository before it is stopped.
-const LINT_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// Runs `ansible-lint -f json --offline` over `repo` (argument list, clean environment,
-/// stopped after 3 minutes). ansible-lint exits 2 when it finds something; that is a result,
-/// not a failure.
-pub async fn ansible_lint(lint: &Path, repo: &Path) -> anyhow::Result<Vec<LintFinding>> {
-    let scratch = tempfile::tempdir()?;
-    let mut command = tool_command(lint, repo, scratch.path());
-    command.args(["-f", "json", "--offline", "-q"]);
-    let child = command
-        .spawn()
-        .with_context(|| format!("cannot start {}", lint.display()))?;
-    let output = tokio::time::timeout(LINT_TIMEOUT, child.wait_with_output())
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "ansible-lint took longer than {} s; stopped it",
-                LINT_TIMEOUT.as_secs()
-            )
-        })??;
-    if !matches!(output.status.code(), Some(0 | 2)) {
-        anyhow::bail!(
-            "ansible-lint failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-    }
-    parse_lint(&String::from_utf8_lossy(&output.stdout))
-}
-
-/// Reads ansible-lint's JSON: `location` is `{"path", "lines": {"begin"}}` or
-/// `{"path", "positions": {"begin": {"line"}}}`.
-pub fn parse_lint(json: &str) -> anyhow::Result<Vec<LintFinding>> {
-    let json = json.trim();
-    if json.is_empty() {
-        return Ok(Vec::new());
-    }
-    let items: Vec<serde_json::Value> =
-        serde_json::from_str(json).context("ansible-lint did not print a JSON array")?;
-    Ok(items
-        .iter()
-        .map(|item| {
-            let location = &item["location"];
-            let line = location["lines"]["begin"]
-                .as_u64()
-                .or_else(|| location["positions"]["begin"]["line"].as_u64())
-                .unwrap_or(1);
-            LintFinding {
-                check: item["check_name"].as_str().unwrap_or("unknown").to_owned(),
-                file: location["path"].as_str().unwrap_or_default().to_owned(),
-                line: line as usize,
-                severity: item["severity"].as_str().unwrap_or("minor").to_owned(),
-                message: item["description"].as_str().unwrap_or_default().to_owned(),
-            }
-        })
-        .collect())
-}
-
-/// `name` in one of PATH's directories.
-pub(crate) fn find_on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
-}
-
-/// Creates `<venv>` and installs ansible-core into it, printing progress on stderr.
-async fn install_ansible_core(venv: &Path) -> anyhow::Result<PathBuf> {
-    const HOW_TO_FIX: &str = "Install ansible-core yourself (for example `python3 -m pip install --user ansible-core`, or `pipx install ansible-core`) so that ansible-playbook is on PATH, or set CHIFFON_ANSIBLE_PLAYBOOK to its path, then start chiffon again.";
-    let python = ["python3", "python"]
-        .iter()
-        .find_map(|name| find_on_path(name))
-        .with_context(|| format!("ansible-playbook is not installed and no python3 was found to install it. {HOW_TO_FIX}"))?;
-    eprintln!(
-        "chiffon: ansible-playbook not found; installing ansible-core into {} (one time, about a minute)…",
-        venv.display()
-    );
-    let status = Command::new(&python)
-        .args(["-m", "venv"])
-        .arg(venv)
-        .stdin(Stdio::null())
-        .status()
-        .await
-        .context("cannot run python3 -m venv")?;
-    if !status.success() {
-        let _ = tokio::fs::remove_dir_all(venv).await;
-        anyhow::bail!(
-            "`{} -m venv` failed (on Debian/Ubuntu install the python3-venv package). {HOW_TO_FIX}",
-            python.display()
-        );
-    }
-    let mut pip = Command::new(venv.join("bin/pip"))
-        .args([
-            "install",
-            "--disable-pip-version-check",
-            "--progress-bar",
-            "off",
-            "ansible-core",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("cannot run pip in the new venv")?;
-    let mut lines = BufReader::new(pip.stdout.take().context("pip has no stdout")?).lines();
-    while let Some(line) = lines.next_line().await? {
-        eprintln!("chiffon: pip: {line}");
-    }
-    let output = pip.wait_with_output().await?;
-    if !output.status.success() {
-        let _ = tokio::fs::remove_dir_all(venv).await;
-        anyhow::bail!(
-            "installing ansible-core failed: {}. {HOW_TO_FIX}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    eprintln!("chiffon: ansible-core installed.");
-    Ok(venv.join("bin/ansible-playbook"))
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ impl NvidiaProbe {
                 Ok(nvml) => probe.nvml = Some(nvml),
                 Err(error) => {
                     probe.nvml_unavailable = Some(error.to_string());
-                    probe.smi = super::ansible::find_on_path("nvidia-smi");
+                    probe.smi = crate::tools::find_on_path("nvidia-smi");
                 }
             }
         }
@@ -136,13 +136,15 @@ impl NvidiaProbe {
                     }
                 }
                 match &self.smi {
-                    Some(smi) => match run_smi(smi, SMI_TIMEOUT).await {
-                        Ok(csv) => parse_smi(&csv),
-                        Err(error) => {
-                            tracing::warn!("nvidia-smi gave no answer: {error:#}");
-                            Vec::new()
+                    Some(smi) => {
+                        match crate::tools::nvidia::run_smi(smi, SMI_QUERY, SMI_TIMEOUT).await {
+                            Ok(csv) => parse_smi(&csv),
+                            Err(error) => {
+                                tracing::warn!("nvidia-smi gave no answer: {error:#}");
+                                Vec::new()
+                            }
                         }
-                    },
+                    }
                     None => Vec::new(),
                 }
             }
@@ -224,31 +226,6 @@ pub fn parse_smi(csv: &str) -> Vec<Gpu> {
         .collect()
 }
 
-/// Runs `nvidia-smi`, killing it if it has not answered within `timeout` (a wedged driver
-/// makes it hang, and the heartbeat must not hang with it).
-pub async fn run_smi(smi: &std::path::Path, timeout: Duration) -> anyhow::Result<String> {
-    let child = tokio::process::Command::new(smi)
-        .arg(format!("--query-gpu={SMI_QUERY}"))
-        .arg("--format=csv,noheader,nounits")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
-    let output = tokio::time::timeout(timeout, child.wait_with_output())
-        .await
-        .map_err(|_| anyhow::anyhow!("no answer within {} s; stopped it", timeout.as_secs()))??;
-    if !output.status.success() {
-        anyhow::bail!(
-            "{} exited with {}: {}",
-            smi.display(),
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,13 +292,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let smi = dir.path().join("nvidia-smi");
         std::fs::write(&smi, "#!/bin/sh\nexec sleep 30\n").unwrap();
-        std::process::Command::new("chmod")
-            .arg("+x")
-            .arg(&smi)
-            .status()
-            .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&smi, std::fs::Permissions::from_mode(0o755)).unwrap();
         let started = std::time::Instant::now();
-        let error = run_smi(&smi, Duration::from_millis(300)).await.unwrap_err();
+        let error = crate::tools::nvidia::run_smi(&smi, SMI_QUERY, Duration::from_millis(300))
+            .await
+            .unwrap_err();
         assert!(error.to_string().contains("no answer"), "{error:#}");
         assert!(started.elapsed() < Duration::from_secs(10));
     }

@@ -146,29 +146,20 @@ fn locate(repo: &Path, playbook: Option<&str>, task: &str) -> (String, usize) {
     let needle = format!("name: {task}");
     let mut files: Vec<String> = playbook.map(str::to_owned).into_iter().collect();
     for dir in ["roles", "tasks"] {
-        let mut stack = vec![repo.join(dir)];
-        while let Some(current) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&current) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml")
-                    && let Ok(relative) = path.strip_prefix(repo)
-                {
-                    files.push(relative.to_string_lossy().replace('\\', "/"));
-                }
-            }
-        }
+        files.extend(
+            crate::repo::files(repo, &repo.join(dir), |name| {
+                name.ends_with(".yml") || name.ends_with(".yaml")
+            })
+            .iter()
+            .map(|path| crate::repo::relative(repo, path)),
+        );
     }
     // The role's own files first.
     if let Some(role) = role {
         files.sort_by_key(|f| !f.contains(&format!("/{role}/")));
     }
     for file in files {
-        let Ok(text) = std::fs::read_to_string(repo.join(&file)) else {
+        let Some(text) = crate::repo::read_text(&repo.join(&file)) else {
             continue;
         };
         if let Some(index) = text.lines().position(|l| {

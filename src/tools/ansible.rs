@@ -1,0 +1,210 @@
+//! The Ansible tools Chiffon starts besides a playbook run: `ansible-playbook --syntax-check`,
+//! `ansible-lint`, and the one-time install of ansible-core into a venv in the data dir.
+//!
+//! Each runs from an argument list with a clean environment (its own venv and the system on
+//! PATH, a scratch HOME), in its own process group, with a time limit, killed when dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// An Ansible tool run in `repo` with a clean environment (its own venv and the system on PATH,
+/// a scratch HOME), output captured, in its own process group, killed when dropped.
+fn tool_command(bin: &Path, repo: &Path, scratch: &Path) -> Command {
+    let mut command = Command::new(bin);
+    command
+        .current_dir(repo)
+        .env_clear()
+        .env(
+            "PATH",
+            bin.parent().map_or_else(
+                || "/usr/bin:/bin".to_owned(),
+                |dir| format!("{}:/usr/bin:/bin", dir.display()),
+            ),
+        )
+        .env("HOME", scratch)
+        .env("LANG", "C.UTF-8")
+        .env("ANSIBLE_LOCAL_TEMP", scratch)
+        .env("ANSIBLE_NOCOLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    command
+}
+
+/// `ansible-playbook --syntax-check` over `playbooks` (relative to `repo`): `Ok(Err(output))`
+/// when Ansible refuses them, `Err` when it could not be run at all.
+pub async fn syntax_check(
+    ansible_playbook: &Path,
+    repo: &Path,
+    playbooks: &[String],
+) -> anyhow::Result<Result<(), String>> {
+    if playbooks.is_empty() {
+        return Ok(Ok(()));
+    }
+    let scratch = tempfile::tempdir()?;
+    let mut command = tool_command(ansible_playbook, repo, scratch.path());
+    command.arg("--syntax-check").args(playbooks);
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", ansible_playbook.display()))?;
+    let output = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .map_err(|_| anyhow::anyhow!("the syntax check took longer than 120 s; stopped it"))??;
+    if output.status.success() {
+        return Ok(Ok(()));
+    }
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(Err(crate::redact::text(text.trim())
+        .chars()
+        .take(2000)
+        .collect()))
+}
+
+/// One finding of `ansible-lint -f json` (its Code Climate format).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LintFinding {
+    pub check: String,
+    /// Relative to the repository, as ansible-lint prints it.
+    pub file: String,
+    pub line: usize,
+    /// `info`, `minor`, `major`, `critical` or `blocker`.
+    pub severity: String,
+    pub message: String,
+}
+
+/// `ansible-lint` next to `ansible_playbook` (the same venv), else on PATH.
+pub fn find_ansible_lint(ansible_playbook: Option<&Path>) -> Option<PathBuf> {
+    ansible_playbook
+        .and_then(Path::parent)
+        .map(|dir| dir.join("ansible-lint"))
+        .filter(|p| p.is_file())
+        .or_else(|| crate::tools::find_on_path("ansible-lint"))
+}
+
+/// How long ansible-lint may take over a repository before it is stopped.
+const LINT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Runs `ansible-lint -f json --offline` over `repo` (argument list, clean environment,
+/// stopped after 3 minutes). ansible-lint exits 2 when it finds something; that is a result,
+/// not a failure.
+pub async fn ansible_lint(lint: &Path, repo: &Path) -> anyhow::Result<Vec<LintFinding>> {
+    let scratch = tempfile::tempdir()?;
+    let mut command = tool_command(lint, repo, scratch.path());
+    command.args(["-f", "json", "--offline", "-q"]);
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", lint.display()))?;
+    let output = tokio::time::timeout(LINT_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "ansible-lint took longer than {} s; stopped it",
+                LINT_TIMEOUT.as_secs()
+            )
+        })??;
+    if !matches!(output.status.code(), Some(0 | 2)) {
+        anyhow::bail!(
+            "ansible-lint failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .take(5)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    parse_lint(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Reads ansible-lint's JSON: `location` is `{"path", "lines": {"begin"}}` or
+/// `{"path", "positions": {"begin": {"line"}}}`.
+pub fn parse_lint(json: &str) -> anyhow::Result<Vec<LintFinding>> {
+    let json = json.trim();
+    if json.is_empty() {
+        return Ok(Vec::new());
+    }
+    let items: Vec<serde_json::Value> =
+        serde_json::from_str(json).context("ansible-lint did not print a JSON array")?;
+    Ok(items
+        .iter()
+        .map(|item| {
+            let location = &item["location"];
+            let line = location["lines"]["begin"]
+                .as_u64()
+                .or_else(|| location["positions"]["begin"]["line"].as_u64())
+                .unwrap_or(1);
+            LintFinding {
+                check: item["check_name"].as_str().unwrap_or("unknown").to_owned(),
+                file: location["path"].as_str().unwrap_or_default().to_owned(),
+                line: line as usize,
+                severity: item["severity"].as_str().unwrap_or("minor").to_owned(),
+                message: item["description"].as_str().unwrap_or_default().to_owned(),
+            }
+        })
+        .collect())
+}
+
+/// Creates `<venv>` and installs ansible-core into it, printing progress on stderr.
+pub async fn install_ansible_core(venv: &Path) -> anyhow::Result<PathBuf> {
+    const HOW_TO_FIX: &str = "Install ansible-core yourself (for example `python3 -m pip install --user ansible-core`, or `pipx install ansible-core`) so that ansible-playbook is on PATH, or set CHIFFON_ANSIBLE_PLAYBOOK to its path, then start chiffon again.";
+    let python = ["python3", "python"]
+        .iter()
+        .find_map(|name| crate::tools::find_on_path(name))
+        .with_context(|| format!("ansible-playbook is not installed and no python3 was found to install it. {HOW_TO_FIX}"))?;
+    eprintln!(
+        "chiffon: ansible-playbook not found; installing ansible-core into {} (one time, about a minute)…",
+        venv.display()
+    );
+    let status = Command::new(&python)
+        .args(["-m", "venv"])
+        .arg(venv)
+        .stdin(Stdio::null())
+        .status()
+        .await
+        .context("cannot run python3 -m venv")?;
+    if !status.success() {
+        let _ = tokio::fs::remove_dir_all(venv).await;
+        anyhow::bail!(
+            "`{} -m venv` failed (on Debian/Ubuntu install the python3-venv package). {HOW_TO_FIX}",
+            python.display()
+        );
+    }
+    let mut pip = Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "ansible-core",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("cannot run pip in the new venv")?;
+    let mut lines = BufReader::new(pip.stdout.take().context("pip has no stdout")?).lines();
+    while let Some(line) = lines.next_line().await? {
+        eprintln!("chiffon: pip: {line}");
+    }
+    let output = pip.wait_with_output().await?;
+    if !output.status.success() {
+        let _ = tokio::fs::remove_dir_all(venv).await;
+        anyhow::bail!(
+            "installing ansible-core failed: {}. {HOW_TO_FIX}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    eprintln!("chiffon: ansible-core installed.");
+    Ok(venv.join("bin/ansible-playbook"))
+}
