@@ -19,6 +19,7 @@ pub mod portals;
 pub mod protocol;
 pub mod redact;
 pub mod registry;
+pub mod server;
 pub mod store;
 pub mod suggest;
 pub mod template;
