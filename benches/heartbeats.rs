@@ -185,7 +185,7 @@ async fn main() {
         let address = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let started = Instant::now();
-        let server = tokio::spawn(chiffon::orchestrator::serve_on(
+        let server = tokio::spawn(chiffon::server::serve_on(
             config.clone(),
             Bus::Amqp(bus.clone()),
             listener,

@@ -72,7 +72,7 @@ async fn chiffon_run(ansible_playbook: &Path, scratch: &Path) -> (Duration, Dura
         .expect("bind");
     let address = format!("http://{}", listener.local_addr().expect("address"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(chiffon::orchestrator::serve(config, listener, async {
+    let server = tokio::spawn(chiffon::server::serve(config, listener, async {
         let _ = stopped.await;
     }));
     let client = Client::new(&address).expect("client");

@@ -81,7 +81,7 @@ async fn main() {
     let bus = Bus::in_process();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(chiffon::orchestrator::serve_on(
+    tokio::spawn(chiffon::server::serve_on(
         config,
         bus.clone(),
         listener,

@@ -933,7 +933,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         config.data_dir.display(),
         config.playbooks.display()
     );
-    crate::orchestrator::serve(config, listener, shutdown_signal()).await?;
+    crate::server::serve(config, listener, shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
 

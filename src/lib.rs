@@ -20,6 +20,7 @@ pub mod protocol;
 pub mod redact;
 pub mod registry;
 pub mod repo;
+pub mod server;
 pub mod store;
 pub mod suggest;
 pub mod template;

@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio::sync::{Notify, oneshot};
 
-use super::{Core, lock};
 use crate::audit::AuditEntry;
 use crate::model::TaskId;
+use crate::orchestrator::{Core, lock};
 use crate::store::StoredAuditEntry;
 
 /// How long a caller waits for its entry's commit before going on without it.
@@ -101,24 +101,26 @@ impl Core {
     }
 }
 
-/// The single writer: commits queued entries oldest first, until the server stops.
-pub(crate) async fn run_writer(core: Arc<Core>) {
-    let mut retry = FIRST_RETRY;
-    loop {
-        // Registered before looking, so an entry queued meanwhile is not missed.
-        let woken = core.audit_queue.wake.notified();
-        match write_queued(&core).await {
-            Ok(true) => {
-                retry = FIRST_RETRY;
-                continue;
-            }
-            Ok(false) => {
-                retry = FIRST_RETRY;
-                woken.await;
-            }
-            Err(()) => {
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(LAST_RETRY);
+impl Core {
+    /// The single writer: commits queued entries oldest first, until the server stops.
+    pub(crate) async fn run_audit_writer(self: Arc<Self>) {
+        let mut retry = FIRST_RETRY;
+        loop {
+            // Registered before looking, so an entry queued meanwhile is not missed.
+            let woken = self.audit_queue.wake.notified();
+            match write_queued(&self).await {
+                Ok(true) => {
+                    retry = FIRST_RETRY;
+                    continue;
+                }
+                Ok(false) => {
+                    retry = FIRST_RETRY;
+                    woken.await;
+                }
+                Err(()) => {
+                    tokio::time::sleep(retry).await;
+                    retry = (retry * 2).min(LAST_RETRY);
+                }
             }
         }
     }

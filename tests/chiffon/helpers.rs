@@ -594,14 +594,9 @@ impl TestApp {
         tokio::task::JoinHandle<anyhow::Result<()>>,
     ) {
         let (shutdown, stop) = oneshot::channel::<()>();
-        let server = tokio::spawn(chiffon::orchestrator::serve_on(
-            config,
-            bus,
-            listener,
-            async {
-                let _ = stop.await;
-            },
-        ));
+        let server = tokio::spawn(chiffon::server::serve_on(config, bus, listener, async {
+            let _ = stop.await;
+        }));
         (shutdown, server)
     }
 

@@ -1,0 +1,144 @@
+//! The check-mode preview of a plan before approval: each step runs with `--check --diff` on
+//! an agent, nothing on the hosts changes, and the person sees per step whether it would
+//! change something, the diffs, or why it would fail.
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use crate::bus::Queue;
+use crate::model::{Request, Step, TaskId};
+use crate::orchestrator::dispatch::Purpose;
+use crate::orchestrator::{Core, lock};
+use crate::protocol::{ResultStatus, TaskResult};
+
+/// A check-mode run of a plan version (`Core::preview`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    pub plan_version: u32,
+    pub previewed_at: chrono::DateTime<Utc>,
+    pub steps: Vec<StepPreview>,
+}
+
+/// What one step would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepPreview {
+    pub step_id: String,
+    pub title: String,
+    /// `would_change`, `no_change`, `would_fail` or `not_previewed`.
+    pub outcome: String,
+    /// Changes Ansible reported, summed over hosts.
+    pub changed: u64,
+    pub diffs: Vec<PreviewDiff>,
+    pub error: Option<String>,
+}
+
+/// One file or state change a task would make, as Ansible's `--diff` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreviewDiff {
+    pub host: String,
+    pub task: String,
+    pub diff: String,
+}
+
+impl Core {
+    /// Runs every step of `request`'s current plan in check mode (`--check --diff`): nothing
+    /// on the hosts changes, and the preview says, per step, whether it would change something,
+    /// the diffs, or why it would fail. Kept with the plan version and shown with the request.
+    pub async fn preview(&self, request: &Request) -> anyhow::Result<Preview> {
+        let mut steps = Vec::new();
+        for step in request.plan.execution_order() {
+            steps.push(self.preview_step(request, step).await);
+        }
+        let preview = Preview {
+            plan_version: request.plan.version,
+            previewed_at: Utc::now(),
+            steps,
+        };
+        self.store
+            .save_preview(
+                &request.id,
+                request.plan.version,
+                &serde_json::to_value(&preview)?,
+            )
+            .await?;
+        Ok(preview)
+    }
+
+    async fn preview_step(&self, request: &Request, step: &Step) -> StepPreview {
+        let mut preview = StepPreview {
+            step_id: step.id.clone(),
+            title: step.title.clone(),
+            outcome: "not_previewed".to_owned(),
+            changed: 0,
+            diffs: Vec::new(),
+            error: None,
+        };
+        if step.playbook.is_none() {
+            preview.error = Some("this step runs no playbook".to_owned());
+            return preview;
+        }
+        let task_id = TaskId::generate().to_string();
+        let result = self.run_check_mode(request, step, &task_id).await;
+        let events = lock(&self.in_flight.previews)
+            .remove(&task_id)
+            .unwrap_or_default();
+        preview.diffs = events
+            .into_iter()
+            .filter(|e| e.kind == "diff")
+            .map(|e| PreviewDiff {
+                host: e.host.unwrap_or_default(),
+                task: e.task.unwrap_or_default(),
+                diff: e.msg.unwrap_or_default(),
+            })
+            .collect();
+        match result {
+            Err(error) => preview.error = Some(error),
+            Ok(result) => {
+                preview.changed = result.hosts.values().map(|c| u64::from(c.changed)).sum();
+                preview.outcome = match result.outcome {
+                    ResultStatus::Succeeded if preview.changed > 0 => "would_change",
+                    ResultStatus::Succeeded => "no_change",
+                    _ => "would_fail",
+                }
+                .to_owned();
+                preview.error = result.error.map(|e| crate::redact::text(&e).into_owned());
+            }
+        }
+        preview
+    }
+
+    /// Sends `step` in check mode to any agent of its type and waits for its ack, then its
+    /// result. The run's events collect under `task_id` in the preview table, which the
+    /// caller empties.
+    async fn run_check_mode(
+        &self,
+        request: &Request,
+        step: &Step,
+        task_id: &str,
+    ) -> Result<TaskResult, String> {
+        let (ack_rx, result_rx) = self.expect_answers(task_id);
+        lock(&self.in_flight.previews).insert(task_id.to_owned(), Vec::new());
+        let envelope = self.build_dispatch(step, Purpose::Preview { request, task_id });
+        let sent = self
+            .bus
+            .publish(&Queue::Work(step.agent_type), envelope.encode())
+            .await;
+        let result = match sent {
+            Err(error) => Err(format!("could not send the preview: {error:#}")),
+            Ok(()) => match tokio::time::timeout(self.config.ack_timeout, ack_rx).await {
+                Err(_) | Ok(Err(_)) => Err(format!(
+                    "no {} agent took the preview within {} s",
+                    step.agent_type,
+                    self.config.ack_timeout.as_secs()
+                )),
+                Ok(Ok(_)) => tokio::time::timeout(self.config.execution_deadline, result_rx)
+                    .await
+                    .map_err(|_| "the preview did not finish in time".to_owned())
+                    .and_then(|r| r.map_err(|_| "the preview was lost".to_owned())),
+            },
+        };
+        self.stop_expecting(task_id);
+        lock(&self.in_flight.running).remove(task_id);
+        result
+    }
+}
