@@ -145,7 +145,7 @@ pub fn analyse(root: &Path) -> Vec<Suggestion> {
 pub fn merge_lint(
     root: &Path,
     found: &mut Vec<Suggestion>,
-    lint: Vec<crate::agent::ansible::LintFinding>,
+    lint: Vec<crate::tools::ansible::LintFinding>,
 ) {
     for finding in lint {
         let file = finding.file.trim_start_matches("./").to_owned();

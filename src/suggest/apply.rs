@@ -120,7 +120,7 @@ async fn check(
     }
     let catalogue = crate::catalogue::Catalogue::discover(root)?;
     let playbooks: Vec<String> = catalogue.playbooks.iter().map(|p| p.path.clone()).collect();
-    crate::agent::ansible::syntax_check(ansible_playbook, root, &playbooks)
+    crate::tools::ansible::syntax_check(ansible_playbook, root, &playbooks)
         .await?
         .map_err(ApplyError::CheckFailed)
 }
