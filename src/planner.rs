@@ -339,84 +339,145 @@ pub fn plan(
 ) -> Plan {
     let mut questions = Vec::new();
     let (intents, modifiers) = parse(text, catalogue, &mut questions);
-    let mut steps: Vec<Step> = Vec::new();
-    let mut last_step_of_service: BTreeMap<String, String> = BTreeMap::new();
-    let mut steps_of_clause: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut plan = Draft {
+        catalogue,
+        history,
+        modifiers,
+        steps: Vec::new(),
+        questions,
+        last_step_of_service: BTreeMap::new(),
+        steps_of_clause: BTreeMap::new(),
+    };
     for intent in &intents {
+        plan.add(intent);
+    }
+    plan.finish(version)
+}
+
+/// A plan being made: the steps so far and what later steps depend on.
+struct Draft<'a> {
+    catalogue: &'a Catalogue,
+    history: &'a BTreeMap<String, PlaybookHistory>,
+    modifiers: Modifiers,
+    steps: Vec<Step>,
+    questions: Vec<String>,
+    /// A service's later steps run after its earlier ones.
+    last_step_of_service: BTreeMap<String, String>,
+    /// "…, then Y": a clause's steps run after the previous clause's.
+    steps_of_clause: BTreeMap<usize, Vec<String>>,
+}
+
+impl Draft<'_> {
+    /// The steps (or the question) for one intent.
+    fn add(&mut self, intent: &Intent) {
+        let catalogue = self.catalogue;
         if intent.action == "template" {
-            questions.push(template_question(intent, catalogue));
-            continue;
+            self.questions.push(template_question(intent, catalogue));
+            return;
         }
         if let Some(place) = &intent.unknown_target {
             let mut known: Vec<&str> = catalogue.groups.keys().map(String::as_str).collect();
             known.retain(|g| *g != "all");
-            questions.push(format!(
+            self.questions.push(format!(
                 "{place} is not a host or group in the inventory (it has: {}) — where should {} go?",
                 known.join(", "),
                 display_name(&intent.service)
             ));
-            continue;
+            return;
         }
-        let mut depends_on: Vec<String> = last_step_of_service
+        let depends_on = self.dependencies(intent);
+        let limit = (!intent.targets.is_empty()).then(|| intent.targets.join(":"));
+        if let Some(playbook) = catalogue.find(&intent.service, &intent.action) {
+            self.playbook_steps(intent, playbook, limit, depends_on);
+        } else if let Some((unit, entry)) = (intent.action == "deploy")
+            .then(|| catalogue.unit_for(&intent.service))
+            .flatten()
+            .and_then(|u| Some((u, u.entrypoint.as_ref()?)))
+        {
+            self.unit_step(intent, unit, entry, limit, depends_on);
+        } else {
+            self.questions
+                .push(missing_playbook_question(intent, catalogue));
+        }
+    }
+
+    /// The steps `intent` waits for: the service's previous step, and after "then" the steps
+    /// of the clause before.
+    fn dependencies(&self, intent: &Intent) -> Vec<String> {
+        let mut depends_on: Vec<String> = self
+            .last_step_of_service
             .get(&intent.service)
             .cloned()
             .into_iter()
             .collect();
         if intent.sequential
-            && let Some((_, before)) = steps_of_clause.range(..intent.clause_no).next_back()
+            && let Some((_, before)) = self.steps_of_clause.range(..intent.clause_no).next_back()
         {
             depends_on.extend(before.iter().cloned());
         }
         depends_on.dedup();
-        let limit = (!intent.targets.is_empty()).then(|| intent.targets.join(":"));
-        if let Some(playbook) = catalogue.find(&intent.service, &intent.action) {
-            let reach: BTreeSet<String> = playbook
-                .hosts
-                .iter()
-                .flat_map(|pattern| catalogue.resolve_hosts(pattern))
-                .collect();
-            let runs_on = format!("it runs on {}", runs_on(playbook, &reach));
-            let reach: BTreeSet<String> = match &limit {
-                Some(limit) => {
-                    let limited = catalogue.resolve_hosts(limit);
-                    let reached: BTreeSet<String> = reach.intersection(&limited).cloned().collect();
-                    if reached.is_empty() {
-                        questions.push(format!(
-                            "{} does not reach {} ({runs_on}) — run it on its own hosts, or name another?",
-                            playbook.path,
-                            intent.targets.join(", ")
-                        ));
-                        continue;
-                    }
-                    reached
-                }
-                None => reach,
-            };
-            // Staging first: the same playbook on the staging hosts it reaches, then on the rest.
-            let mut passes: Vec<(Option<String>, &str)> = vec![(limit, "")];
-            if modifiers.staging_first {
-                let staging = catalogue.groups.get("staging").cloned().unwrap_or_default();
-                let (early, late): (Vec<String>, Vec<String>) =
-                    reach.iter().cloned().partition(|h| staging.contains(h));
-                if early.is_empty() {
-                    questions.push(format!(
-                        "{} reaches no staging host ({runs_on}) — skip the staging pass, or add a staging host to its group?",
-                        playbook.path
+        depends_on
+    }
+
+    /// Runs `playbook` for `intent`: one step, or a staging pass and the rest; a question
+    /// instead when the playbook does not reach the named targets or any staging host.
+    fn playbook_steps(
+        &mut self,
+        intent: &Intent,
+        playbook: &Playbook,
+        limit: Option<String>,
+        mut depends_on: Vec<String>,
+    ) {
+        let catalogue = self.catalogue;
+        let reach: BTreeSet<String> = playbook
+            .hosts
+            .iter()
+            .flat_map(|pattern| catalogue.resolve_hosts(pattern))
+            .collect();
+        let runs_on = format!("it runs on {}", runs_on(playbook, &reach));
+        let reach: BTreeSet<String> = match &limit {
+            Some(limit) => {
+                let limited = catalogue.resolve_hosts(limit);
+                let reached: BTreeSet<String> = reach.intersection(&limited).cloned().collect();
+                if reached.is_empty() {
+                    self.questions.push(format!(
+                        "{} does not reach {} ({runs_on}) — run it on its own hosts, or name another?",
+                        playbook.path,
+                        intent.targets.join(", ")
                     ));
-                    continue;
+                    return;
                 }
-                passes = vec![(Some(early.join(":")), " (staging first)")];
-                if !late.is_empty() {
-                    passes.push((Some(late.join(":")), " (after staging)"));
-                }
+                reached
             }
-            for (pass_limit, note) in passes {
-                let id = format!("s{}", steps.len() + 1);
-                let mut targeted = intent.clone();
-                if let Some(l) = &pass_limit {
-                    targeted.targets = l.split(':').map(str::to_owned).collect();
-                }
-                steps.push(Step {
+            None => reach,
+        };
+        // Staging first: the same playbook on the staging hosts it reaches, then on the rest.
+        let mut passes: Vec<(Option<String>, &str)> = vec![(limit, "")];
+        if self.modifiers.staging_first {
+            let staging = catalogue.groups.get("staging").cloned().unwrap_or_default();
+            let (early, late): (Vec<String>, Vec<String>) =
+                reach.iter().cloned().partition(|h| staging.contains(h));
+            if early.is_empty() {
+                self.questions.push(format!(
+                    "{} reaches no staging host ({runs_on}) — skip the staging pass, or add a staging host to its group?",
+                    playbook.path
+                ));
+                return;
+            }
+            passes = vec![(Some(early.join(":")), " (staging first)")];
+            if !late.is_empty() {
+                passes.push((Some(late.join(":")), " (after staging)"));
+            }
+        }
+        for (pass_limit, note) in passes {
+            let id = format!("s{}", self.steps.len() + 1);
+            let mut targeted = intent.clone();
+            if let Some(l) = &pass_limit {
+                targeted.targets = l.split(':').map(str::to_owned).collect();
+            }
+            self.push(
+                intent,
+                Step {
                     id: id.clone(),
                     title: format!("{}{note}", title(&targeted, playbook)),
                     action: intent.action.clone(),
@@ -425,110 +486,123 @@ pub fn plan(
                     service: Some(intent.service.clone()),
                     limit: pass_limit,
                     depends_on: depends_on.clone(),
-                    estimated_duration_s: estimate(playbook, history),
+                    estimated_duration_s: estimate(playbook, self.history),
                     resources: playbook.resources.clone(),
                     tags: Vec::new(),
                     extra_vars: serde_json::Map::new(),
                     status: "pending".to_owned(),
-                });
-                depends_on = vec![id.clone()];
-                steps_of_clause
-                    .entry(intent.clause_no)
-                    .or_default()
-                    .push(id.clone());
-                last_step_of_service.insert(intent.service.clone(), id);
-            }
-            continue;
-        } else if let Some((unit, entry)) = (intent.action == "deploy")
-            .then(|| catalogue.unit_for(&intent.service))
-            .flatten()
-            .and_then(|u| Some((u, u.entrypoint.as_ref()?)))
-        {
-            let id = format!("s{}", steps.len() + 1);
-            // No playbook is named after the service, but a role or task file deploys it
-            // through a shared playbook: run that playbook with the unit's tags and switch.
-            let kind = match unit.kind {
-                crate::matcher::UnitKind::Role => "role",
-                _ => "tasks",
-            };
-            steps.push(Step {
-                id: id.clone(),
-                title: format!(
-                    "Deploy {} ({kind} {} via {})",
-                    display_name(&intent.service.replace('_', "-")),
-                    unit.path,
-                    entry.playbook
-                ),
-                action: intent.action.clone(),
-                agent_type: AgentType::Infra,
-                playbook: Some(entry.playbook.clone()),
-                service: Some(intent.service.clone()),
-                limit,
-                depends_on,
-                estimated_duration_s: DEFAULT_DURATION_S
-                    .iter()
-                    .find(|(a, _)| *a == intent.action)
-                    .map_or(60, |(_, s)| *s),
-                resources: Resources::default(),
-                tags: entry.tags.clone(),
-                extra_vars: entry.extra_vars.clone().into_iter().collect(),
-                status: "pending".to_owned(),
-            });
-            steps_of_clause
-                .entry(intent.clause_no)
-                .or_default()
-                .push(id.clone());
-            last_step_of_service.insert(intent.service.clone(), id);
-        } else {
-            let have: Vec<String> = catalogue
-                .playbooks
-                .iter()
-                .filter(|p| p.service == intent.service)
-                .map(|p| p.path.clone())
-                .collect();
-            questions.push(if have.is_empty() {
-                format!(
-                    "No playbook to {} {} — generate a template?",
-                    intent.action,
-                    display_name(&intent.service)
-                )
-            } else {
-                format!(
-                    "No playbook to {} {} (the repository has: {}) — generate a template?",
-                    intent.action,
-                    display_name(&intent.service),
-                    have.join(", ")
-                )
-            });
+                },
+            );
+            depends_on = vec![id];
         }
     }
-    if steps.is_empty() && questions.is_empty() {
-        let services: Vec<String> = catalogue
-            .services()
-            .iter()
-            .map(|s| display_name(s))
-            .collect();
-        questions.push(format!(
-            "Which service do you mean? The playbook repository knows: {}.",
-            services.join(", ")
-        ));
+
+    /// No playbook is named after the service, but a role or task file deploys it through a
+    /// shared playbook: run that playbook with the unit's tags and switch.
+    fn unit_step(
+        &mut self,
+        intent: &Intent,
+        unit: &crate::matcher::Unit,
+        entry: &crate::matcher::Entrypoint,
+        limit: Option<String>,
+        depends_on: Vec<String>,
+    ) {
+        let kind = match unit.kind {
+            crate::matcher::UnitKind::Role => "role",
+            _ => "tasks",
+        };
+        let step = Step {
+            id: format!("s{}", self.steps.len() + 1),
+            title: format!(
+                "Deploy {} ({kind} {} via {})",
+                display_name(&intent.service.replace('_', "-")),
+                unit.path,
+                entry.playbook
+            ),
+            action: intent.action.clone(),
+            agent_type: AgentType::Infra,
+            playbook: Some(entry.playbook.clone()),
+            service: Some(intent.service.clone()),
+            limit,
+            depends_on,
+            estimated_duration_s: DEFAULT_DURATION_S
+                .iter()
+                .find(|(a, _)| *a == intent.action)
+                .map_or(60, |(_, s)| *s),
+            resources: Resources::default(),
+            tags: entry.tags.clone(),
+            extra_vars: entry.extra_vars.clone().into_iter().collect(),
+            status: "pending".to_owned(),
+        };
+        self.push(intent, step);
     }
-    let mut risk = assess_risk(&steps, catalogue, history);
-    if modifiers.dry_run && !steps.is_empty() {
-        risk.reasons.push(
-            "a dry run was asked for: preview this plan in check mode (`chiffon preview`), which changes nothing; approving it changes the hosts"
-                .to_owned(),
-        );
+
+    /// Adds `step`, made for `intent`, and remembers it for the steps after it.
+    fn push(&mut self, intent: &Intent, step: Step) {
+        self.steps_of_clause
+            .entry(intent.clause_no)
+            .or_default()
+            .push(step.id.clone());
+        self.last_step_of_service
+            .insert(intent.service.clone(), step.id.clone());
+        self.steps.push(step);
     }
-    let estimated_duration_s = critical_path_s(&steps);
-    Plan {
-        version,
-        planner: NAME.to_owned(),
-        steps,
-        risk,
-        approval_required: true,
-        estimated_duration_s,
-        open_questions: questions,
+
+    /// The plan: risk, estimate, and a question when nothing at all was understood.
+    fn finish(mut self, version: u32) -> Plan {
+        let catalogue = self.catalogue;
+        if self.steps.is_empty() && self.questions.is_empty() {
+            let services: Vec<String> = catalogue
+                .services()
+                .iter()
+                .map(|s| display_name(s))
+                .collect();
+            self.questions.push(format!(
+                "Which service do you mean? The playbook repository knows: {}.",
+                services.join(", ")
+            ));
+        }
+        let mut risk = assess_risk(&self.steps, catalogue, self.history);
+        if self.modifiers.dry_run && !self.steps.is_empty() {
+            risk.reasons.push(
+                "a dry run was asked for: preview this plan in check mode (`chiffon preview`), which changes nothing; approving it changes the hosts"
+                    .to_owned(),
+            );
+        }
+        let estimated_duration_s = critical_path_s(&self.steps);
+        Plan {
+            version,
+            planner: NAME.to_owned(),
+            steps: self.steps,
+            risk,
+            approval_required: true,
+            estimated_duration_s,
+            open_questions: self.questions,
+        }
+    }
+}
+
+/// "No playbook to <action> <service>", with what the repository has for the service.
+fn missing_playbook_question(intent: &Intent, catalogue: &Catalogue) -> String {
+    let have: Vec<String> = catalogue
+        .playbooks
+        .iter()
+        .filter(|p| p.service == intent.service)
+        .map(|p| p.path.clone())
+        .collect();
+    if have.is_empty() {
+        format!(
+            "No playbook to {} {} — generate a template?",
+            intent.action,
+            display_name(&intent.service)
+        )
+    } else {
+        format!(
+            "No playbook to {} {} (the repository has: {}) — generate a template?",
+            intent.action,
+            display_name(&intent.service),
+            have.join(", ")
+        )
     }
 }
 
@@ -869,159 +943,26 @@ fn parse(
     let mut previous_targets: Vec<String> = Vec::new();
     for (clause_no, clause) in clauses(words).iter().enumerate() {
         let words = &clause.words;
-        let n = words.len();
-        let mut used = vec![false; n];
-        // Services by name or alias, longest names first ("uptime kuma" before "kuma").
-        let mut found: Vec<(usize, String)> = Vec::new();
-        for (name, service) in &known {
-            let name_words: Vec<&str> = name.split(' ').collect();
-            let len = name_words.len();
-            for start in 0..(n + 1).saturating_sub(len) {
-                if (0..len).all(|k| !used[start + k] && words[start + k] == name_words[k]) {
-                    (start..start + len).for_each(|k| used[k] = true);
-                    found.push((start, service.clone()));
-                }
-            }
-        }
-        // Targets: hosts and groups, also as plain words ("gpu desktop", "docker hosts").
-        let mut targets: Vec<String> = Vec::new();
-        let mut i = 0;
-        while i < n {
-            if used[i] {
-                i += 1;
-                continue;
-            }
-            let pair = (i + 1 < n && !used[i + 1])
-                .then(|| target_named(&format!("{}_{}", words[i], words[i + 1]), catalogue))
-                .flatten();
-            let (target, width) = match pair {
-                Some(t) => (Some(t), 2),
-                None => (target_named(&words[i], catalogue), 1),
-            };
-            if let Some(target) = target {
-                (i..i + width).for_each(|k| used[k] = true);
-                let whole = catalogue.resolve_hosts(&target) == everywhere;
-                let staged =
-                    modifiers.staging_first && matches!(target.as_str(), "staging" | "production");
-                if !whole && !staged && !targets.contains(&target) {
-                    targets.push(target);
-                }
-            }
-            i += width;
-        }
-        // "on mars": a place the inventory does not know is a question, not a silent default.
-        let mut unknown_target = None;
-        for (i, word) in words.iter().enumerate() {
-            if !matches!(word.as_str(), "on" | "onto") {
-                continue;
-            }
-            let next = (i + 1..n).find(|&j| {
-                !matches!(
-                    words[j].as_str(),
-                    "the" | "my" | "our" | "a" | "an" | "all" | "every" | "each"
-                )
-            });
-            if let Some(j) = next
-                && !used[j]
-                && !FILLER.contains(&words[j].as_str())
-                && !is_verb_word(&words[j])
-            {
-                used[j] = true;
-                unknown_target = Some(words[j].clone());
-            }
-        }
-        // Typos of service names, in one word or two run together ("home asistant").
+        let mut used = vec![false; words.len()];
+        // Services first, then places, then typos of services among the words left.
+        let mut found = named_services(words, &mut used, &known);
+        let mut targets = targets_in(words, &mut used, catalogue, &everywhere, modifiers);
+        let unknown_target = unknown_place(words, &mut used);
         if found.is_empty() {
-            let skip = |w: &str| {
-                w.len() < 2 || is_verb_word(w) || FILLER.contains(&w) || VAGUE.contains(&w)
-            };
-            let mut i = 0;
-            while i < n {
-                if used[i] || skip(&words[i]) {
-                    i += 1;
-                    continue;
-                }
-                let mut phrases = Vec::new();
-                if i + 1 < n && !used[i + 1] && !skip(&words[i + 1]) {
-                    phrases.push((format!("{}{}", words[i], words[i + 1]), 2));
-                }
-                phrases.push((words[i].clone(), 1));
-                let hit = phrases.iter().find_map(|(phrase, width)| {
-                    known
-                        .iter()
-                        .find(|(name, _)| is_typo_of(phrase, &name.replace([' ', '-'], "")))
-                        .map(|(_, service)| (service.clone(), *width))
-                });
-                match hit {
-                    Some((service, width)) => {
-                        (i..i + width).for_each(|k| used[k] = true);
-                        if !found.iter().any(|(_, s)| *s == service) {
-                            found.push((i, service));
-                        }
-                        i += width;
-                    }
-                    None => i += 1,
-                }
-            }
+            found = typo_services(words, &mut used, &known);
         }
         found.sort_by_key(|(position, _)| *position);
-        let rest: Vec<&str> = (0..n)
+        let rest: Vec<&str> = (0..words.len())
             .filter(|&i| !used[i])
             .map(|i| words[i].as_str())
             .collect();
-        let joined = format!(" {} ", rest.join(" "));
-        let template = rest.iter().any(|w| TEMPLATE_WORDS.contains(w))
-            || (rest.iter().any(|w| matches!(*w, "playbook" | "playbooks"))
-                && rest
-                    .iter()
-                    .any(|w| matches!(*w, "write" | "generate" | "create")));
-        let own_action = if template {
-            Some("template".to_owned())
-        } else {
-            VERBS
-                .iter()
-                .find(|(_, verbs)| verbs.iter().any(|v| joined.contains(&format!(" {v} "))))
-                .or_else(|| {
-                    // A slip in the verb: "instal", "restrat", "upgarde".
-                    VERBS.iter().find(|(_, verbs)| {
-                        verbs
-                            .iter()
-                            .filter(|v| v.len() >= 5 && !v.contains(' '))
-                            .any(|v| {
-                                rest.iter()
-                                    .any(|w| w.len() >= 5 && !is_verb_word(w) && is_typo_of(w, v))
-                            })
-                    })
-                })
-                .map(|(action, _)| (*action).to_owned())
-        };
-        let content: Vec<&str> = rest
-            .iter()
-            .copied()
-            .filter(|w| {
-                !is_verb_word(w)
-                    && !FILLER.contains(w)
-                    && !TEMPLATE_WORDS.contains(w)
-                    && !PRONOUNS.contains(w)
-                    && !w.chars().all(|c| c.is_ascii_digit())
-            })
-            .collect();
-        let vague = content.iter().any(|w| VAGUE.contains(w));
-        let points_back = rest.iter().any(|w| PRONOUNS.contains(w));
-        // A name the repository does not know: what is left after verb, targets and filler.
-        let unknown_name = (!vague && !content.is_empty()).then(|| {
-            content
-                .iter()
-                .take(2)
-                .copied()
-                .collect::<Vec<_>>()
-                .join("-")
-        });
+        let own_action = clause_action(&rest);
+        let leftover = Leftover::of(&rest);
         let mut services: Vec<String> = found.into_iter().map(|(_, s)| s).collect();
-        if services.is_empty() && !vague {
+        if services.is_empty() && !leftover.vague {
             let borrow = || previous_services.clone();
-            services = match (&own_action, unknown_name) {
-                (Some(action), _) if action == "configure" || points_back => borrow(),
+            services = match (&own_action, leftover.unknown_name) {
+                (Some(action), _) if action == "configure" || leftover.points_back => borrow(),
                 (Some(_), Some(name)) => vec![name],
                 (Some(_), None) => borrow(),
                 (None, Some(name)) if previous_action.is_some() => vec![name],
@@ -1065,6 +1006,201 @@ fn parse(
         }
     }
     (intents, modifiers)
+}
+
+/// Services by name or alias, longest names first ("uptime kuma" before "kuma"), with the
+/// position of each; marks the words used.
+fn named_services(
+    words: &[String],
+    used: &mut [bool],
+    known: &[(String, String)],
+) -> Vec<(usize, String)> {
+    let n = words.len();
+    let mut found: Vec<(usize, String)> = Vec::new();
+    for (name, service) in known {
+        let name_words: Vec<&str> = name.split(' ').collect();
+        let len = name_words.len();
+        for start in 0..(n + 1).saturating_sub(len) {
+            if (0..len).all(|k| !used[start + k] && words[start + k] == name_words[k]) {
+                (start..start + len).for_each(|k| used[k] = true);
+                found.push((start, service.clone()));
+            }
+        }
+    }
+    found
+}
+
+/// Targets: hosts and groups, also as plain words ("gpu desktop", "docker hosts"). A target
+/// that is the whole inventory, or the staging split of "staging first", narrows nothing.
+fn targets_in(
+    words: &[String],
+    used: &mut [bool],
+    catalogue: &Catalogue,
+    everywhere: &BTreeSet<String>,
+    modifiers: Modifiers,
+) -> Vec<String> {
+    let n = words.len();
+    let mut targets: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if used[i] {
+            i += 1;
+            continue;
+        }
+        let pair = (i + 1 < n && !used[i + 1])
+            .then(|| target_named(&format!("{}_{}", words[i], words[i + 1]), catalogue))
+            .flatten();
+        let (target, width) = match pair {
+            Some(t) => (Some(t), 2),
+            None => (target_named(&words[i], catalogue), 1),
+        };
+        if let Some(target) = target {
+            (i..i + width).for_each(|k| used[k] = true);
+            let whole = catalogue.resolve_hosts(&target) == *everywhere;
+            let staged =
+                modifiers.staging_first && matches!(target.as_str(), "staging" | "production");
+            if !whole && !staged && !targets.contains(&target) {
+                targets.push(target);
+            }
+        }
+        i += width;
+    }
+    targets
+}
+
+/// "on mars": a place the inventory does not know is a question, not a silent default.
+fn unknown_place(words: &[String], used: &mut [bool]) -> Option<String> {
+    let n = words.len();
+    let mut unknown_target = None;
+    for (i, word) in words.iter().enumerate() {
+        if !matches!(word.as_str(), "on" | "onto") {
+            continue;
+        }
+        let next = (i + 1..n).find(|&j| {
+            !matches!(
+                words[j].as_str(),
+                "the" | "my" | "our" | "a" | "an" | "all" | "every" | "each"
+            )
+        });
+        if let Some(j) = next
+            && !used[j]
+            && !FILLER.contains(&words[j].as_str())
+            && !is_verb_word(&words[j])
+        {
+            used[j] = true;
+            unknown_target = Some(words[j].clone());
+        }
+    }
+    unknown_target
+}
+
+/// Typos of service names, in one word or two run together ("home asistant").
+fn typo_services(
+    words: &[String],
+    used: &mut [bool],
+    known: &[(String, String)],
+) -> Vec<(usize, String)> {
+    let n = words.len();
+    let skip =
+        |w: &str| w.len() < 2 || is_verb_word(w) || FILLER.contains(&w) || VAGUE.contains(&w);
+    let mut found: Vec<(usize, String)> = Vec::new();
+    let mut i = 0;
+    while i < n {
+        if used[i] || skip(&words[i]) {
+            i += 1;
+            continue;
+        }
+        let mut phrases = Vec::new();
+        if i + 1 < n && !used[i + 1] && !skip(&words[i + 1]) {
+            phrases.push((format!("{}{}", words[i], words[i + 1]), 2));
+        }
+        phrases.push((words[i].clone(), 1));
+        let hit = phrases.iter().find_map(|(phrase, width)| {
+            known
+                .iter()
+                .find(|(name, _)| is_typo_of(phrase, &name.replace([' ', '-'], "")))
+                .map(|(_, service)| (service.clone(), *width))
+        });
+        match hit {
+            Some((service, width)) => {
+                (i..i + width).for_each(|k| used[k] = true);
+                if !found.iter().any(|(_, s)| *s == service) {
+                    found.push((i, service));
+                }
+                i += width;
+            }
+            None => i += 1,
+        }
+    }
+    found
+}
+
+/// The clause's own verb among the words left ("template" for a playbook-writing request),
+/// allowing a slip in the verb ("instal", "restrat", "upgarde").
+fn clause_action(rest: &[&str]) -> Option<String> {
+    let joined = format!(" {} ", rest.join(" "));
+    let template = rest.iter().any(|w| TEMPLATE_WORDS.contains(w))
+        || (rest.iter().any(|w| matches!(*w, "playbook" | "playbooks"))
+            && rest
+                .iter()
+                .any(|w| matches!(*w, "write" | "generate" | "create")));
+    if template {
+        return Some("template".to_owned());
+    }
+    VERBS
+        .iter()
+        .find(|(_, verbs)| verbs.iter().any(|v| joined.contains(&format!(" {v} "))))
+        .or_else(|| {
+            VERBS.iter().find(|(_, verbs)| {
+                verbs
+                    .iter()
+                    .filter(|v| v.len() >= 5 && !v.contains(' '))
+                    .any(|v| {
+                        rest.iter()
+                            .any(|w| w.len() >= 5 && !is_verb_word(w) && is_typo_of(w, v))
+                    })
+            })
+        })
+        .map(|(action, _)| (*action).to_owned())
+}
+
+/// What is left of a clause after services, places, verbs and filler.
+struct Leftover {
+    /// "something", "stuff": the person did not name a service.
+    vague: bool,
+    /// "it", "its": the clause points back at the previous one's services.
+    points_back: bool,
+    /// A name the repository does not know.
+    unknown_name: Option<String>,
+}
+
+impl Leftover {
+    fn of(rest: &[&str]) -> Self {
+        let content: Vec<&str> = rest
+            .iter()
+            .copied()
+            .filter(|w| {
+                !is_verb_word(w)
+                    && !FILLER.contains(w)
+                    && !TEMPLATE_WORDS.contains(w)
+                    && !PRONOUNS.contains(w)
+                    && !w.chars().all(|c| c.is_ascii_digit())
+            })
+            .collect();
+        let vague = content.iter().any(|w| VAGUE.contains(w));
+        Self {
+            vague,
+            points_back: rest.iter().any(|w| PRONOUNS.contains(w)),
+            unknown_name: (!vague && !content.is_empty()).then(|| {
+                content
+                    .iter()
+                    .take(2)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("-")
+            }),
+        }
+    }
 }
 
 /// The catalogue service a name stands for ("kuma", "status page" → `uptime-kuma`), by the
