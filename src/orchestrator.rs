@@ -5,8 +5,8 @@
 //! Invariant: a step is dispatched only from `execute`, which only runs after an approval of
 //! the exact plan version moved the request from `awaiting_approval` to `approved`.
 
-pub mod api;
 mod audit_queue;
+pub mod http;
 pub mod live;
 pub mod ui;
 
@@ -221,7 +221,7 @@ pub async fn serve_on(
         data_dir = %core.config.data_dir.display(),
         "ready on http://{address} (API docs at http://{address}/docs)"
     );
-    let app = api::router(core.clone());
+    let app = http::router(core.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
