@@ -19,7 +19,7 @@
 
 mod agent_events;
 mod agent_watch;
-pub mod api;
+pub mod http;
 mod audit_queue;
 mod capacity;
 mod catalogue_watch;
