@@ -20,10 +20,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::HostCounts;
 use crate::protocol::{ExecEvent, Failure};
-pub use crate::tools::ansible::{
-    LintFinding, ansible_lint, find_ansible_lint, parse_lint, syntax_check,
-};
-pub use crate::tools::find_on_path;
 
 /// The callback plugin, shipped inside the binary.
 const CALLBACK_PLUGIN: &str = include_str!("../../assets/ansible/chiffon_events.py");

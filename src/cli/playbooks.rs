@@ -162,7 +162,7 @@ async fn apply(
         None => config::example_playbooks()?,
     };
     let ansible = ansible_playbook
-        .or_else(|| crate::agent::ansible::find_on_path("ansible-playbook"))
+        .or_else(|| crate::tools::find_on_path("ansible-playbook"))
         .context("ansible-playbook is needed to check the change: pass --ansible-playbook")?;
     let applied =
         crate::suggest::apply::apply(&dir, id, &ansible, "chiffon playbooks apply").await?;
@@ -193,7 +193,7 @@ async fn lint(
     let mut found = crate::suggest::analyse(&dir);
     let configured = std::env::var_os("CHIFFON_ANSIBLE_PLAYBOOK").map(PathBuf::from);
     let lint =
-        ansible_lint.or_else(|| crate::agent::ansible::find_ansible_lint(configured.as_deref()));
+        ansible_lint.or_else(|| crate::tools::ansible::find_ansible_lint(configured.as_deref()));
     match (no_ansible_lint, lint) {
         (true, _) => {}
         (false, None) => {

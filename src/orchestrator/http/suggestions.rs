@@ -50,7 +50,7 @@ pub async fn add_ansible_lint(
     lint: &FsPath,
     found: &mut Vec<crate::suggest::Suggestion>,
 ) -> anyhow::Result<()> {
-    let findings = crate::agent::ansible::ansible_lint(lint, repo).await?;
+    let findings = crate::tools::ansible::ansible_lint(lint, repo).await?;
     crate::suggest::merge_lint(repo, found, findings);
     Ok(())
 }
@@ -68,7 +68,7 @@ pub(crate) async fn suggestions(
             .map_err(anyhow::Error::from)?
     };
     if let Some(lint) =
-        crate::agent::ansible::find_ansible_lint(core.config.ansible_playbook.as_deref())
+        crate::tools::ansible::find_ansible_lint(core.config.ansible_playbook.as_deref())
         && let Err(error) = add_ansible_lint(&repo, &lint, &mut found).await
     {
         tracing::warn!("ansible-lint findings left out: {error:#}");
