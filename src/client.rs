@@ -26,6 +26,9 @@ pub struct Client {
     http: reqwest::Client,
     /// Sent as `Authorization: Bearer …` when the server requires it.
     token: Option<String>,
+    /// Who decides through this client (`user@host`), stored with approvals, rejections and
+    /// aborts; the CLI sets it.
+    actor: Option<String>,
 }
 
 impl Client {
@@ -41,7 +44,14 @@ impl Client {
             base,
             http,
             token: None,
+            actor: None,
         })
+    }
+
+    /// Names who decides through this client in approvals, rejections and aborts.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
     }
 
     /// Uses `token` for every call (`CHIFFON_API_TOKEN` in the CLI).
@@ -124,7 +134,7 @@ impl Client {
                 .post(self.url(&format!("/requests/{id}/approve")))
                 .json(&Approval {
                     plan_version,
-                    by: Some(actor()),
+                    by: self.actor.clone(),
                 }),
         )
         .await
@@ -137,7 +147,7 @@ impl Client {
                 .post(self.url(&format!("/requests/{id}/modify")))
                 .json(&Modification {
                     text: text.to_owned(),
-                    by: Some(actor()),
+                    by: self.actor.clone(),
                 }),
         )
         .await
@@ -149,7 +159,7 @@ impl Client {
                 .post(self.url(&format!("/requests/{id}/reject")))
                 .json(&Rejection {
                     reason: reason.to_owned(),
-                    by: Some(actor()),
+                    by: self.actor.clone(),
                 }),
         )
         .await
@@ -167,7 +177,7 @@ impl Client {
                 .post(self.url(&format!("/requests/{id}/abort")))
                 .json(&Abort {
                     reason: reason.map(str::to_owned),
-                    by: Some(actor()),
+                    by: self.actor.clone(),
                 }),
         )
         .await
@@ -259,25 +269,4 @@ impl LiveStream {
         }
         None
     }
-}
-
-/// Who the CLI decides as: `user@host` (`CHIFFON_ACTOR` overrides), stored with approvals,
-/// rejections and aborts.
-fn actor() -> String {
-    if let Ok(actor) = std::env::var("CHIFFON_ACTOR") {
-        return actor;
-    }
-    let user = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
-    format!("{user}@{}", hostname())
-}
-
-/// This machine's name, as the kernel has it (the client reads it itself: it imports nothing
-/// of the agent).
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map(|s| s.trim().to_owned())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }

@@ -304,7 +304,7 @@ fn module_graph() -> (
             };
             if refused {
                 let why = match rule {
-                    Allowed::Only(a) if a.is_empty() => {
+                    Allowed::Only([]) => {
                         format!("{from} imports nothing of the crate")
                     }
                     Allowed::Only(a) => format!("{from} may import only {}", a.join(", ")),
@@ -416,13 +416,13 @@ fn no_source_file_passes_1200_lines_and_no_function_150() {
             let Some(name) = function_name(line) else {
                 continue;
             };
-            if let Some(length) = body_length(&code[start..]) {
-                if length > MAX_FN_LINES {
-                    too_long.push(format!(
-                        "{relative}:{}: fn {name} is {length} lines (at most {MAX_FN_LINES})",
-                        start + 1
-                    ));
-                }
+            if let Some(length) = body_length(&code[start..])
+                && length > MAX_FN_LINES
+            {
+                too_long.push(format!(
+                    "{relative}:{}: fn {name} is {length} lines (at most {MAX_FN_LINES})",
+                    start + 1
+                ));
             }
         }
     }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 
 use crate::api::{
     Abort, Approval, ErrorCode, Modification, NewRequest, Page, PageQuery, PlanVersion, Preview,
-    PreviewDiff, Rejection, RequestDecision, RequestView, StepPreview,
+    Rejection, RequestDecision, RequestView,
 };
 use crate::model::{Request, RequestId, RequestStatus};
 use crate::orchestrator::Core;
@@ -35,35 +35,6 @@ impl From<crate::store::PlanVersion> for PlanVersion {
             plan: version.plan,
             change: version.change,
             created_at: version.created_at,
-        }
-    }
-}
-
-impl From<crate::orchestrator::Preview> for Preview {
-    fn from(preview: crate::orchestrator::Preview) -> Self {
-        Self {
-            plan_version: preview.plan_version,
-            previewed_at: preview.previewed_at,
-            steps: preview
-                .steps
-                .into_iter()
-                .map(|step| StepPreview {
-                    step_id: step.step_id,
-                    title: step.title,
-                    outcome: step.outcome,
-                    changed: step.changed,
-                    diffs: step
-                        .diffs
-                        .into_iter()
-                        .map(|d| PreviewDiff {
-                            host: d.host,
-                            task: d.task,
-                            diff: d.diff,
-                        })
-                        .collect(),
-                    error: step.error,
-                })
-                .collect(),
         }
     }
 }
@@ -95,8 +66,7 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
         .store
         .preview(&request.id, request.plan.version)
         .await?
-        .and_then(|p| serde_json::from_value::<crate::orchestrator::Preview>(p).ok())
-        .map(Preview::from);
+        .and_then(|p| serde_json::from_value::<Preview>(p).ok());
     let decisions = core.store.decisions(&request.id).await?;
     let routing = core
         .store
