@@ -358,6 +358,18 @@ pub struct ExecEvent {
     pub hosts: Option<std::collections::BTreeMap<String, HostCounts>>,
 }
 
+/// A pause or resume of the dispatch queue (no agent has room for a step, or one has again),
+/// as stored, audited and shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct QueueEvent {
+    pub id: i64,
+    /// `paused` or `resumed`.
+    pub kind: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    pub audit_commit: Option<String>,
+}
+
 /// One live execution event of a task, stored in order.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskEvent {

@@ -116,13 +116,4 @@ pub struct QueueView {
     pub reason: Option<String>,
 }
 
-/// A pause or resume of the dispatch queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct QueueEvent {
-    pub id: i64,
-    /// `paused` or `resumed`.
-    pub kind: String,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-    pub audit_commit: Option<String>,
-}
+pub use crate::model::QueueEvent;

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 
 use crate::api::{
     AgentDetail, AgentQuery, AgentTransition, AgentView, Booked, CapacityView, ErrorCode, Page,
-    QueueEvent, QueueView, ResourceTotals,
+    QueueView, ResourceTotals,
 };
 use crate::model::{AgentState, AgentType};
 use crate::orchestrator::Core;
@@ -70,18 +70,6 @@ impl From<crate::registry::Totals> for ResourceTotals {
             vram_total_mb: totals.vram_total_mb,
             vram_free_mb: totals.vram_free_mb,
             largest_free_vram_mb: totals.largest_free_vram_mb,
-        }
-    }
-}
-
-impl From<crate::store::QueueEvent> for QueueEvent {
-    fn from(event: crate::store::QueueEvent) -> Self {
-        Self {
-            id: event.id,
-            kind: event.kind,
-            reason: event.reason,
-            at: event.at,
-            audit_commit: event.audit_commit,
         }
     }
 }
@@ -185,7 +173,7 @@ pub(crate) async fn queue(State(core): State<Arc<Core>>) -> ApiResult<Json<Queue
     let history = core.store.queue_events(20).await?;
     let paused = core.paused();
     Ok(Json(QueueView {
-        history: history.into_iter().map(QueueEvent::from).collect(),
+        history,
         paused: paused.is_some(),
         reason: paused,
     }))
