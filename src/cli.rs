@@ -138,22 +138,9 @@ fn init_logging(cli: &Cli) {
     }
 }
 
-/// Who the CLI decides as: `user@host` (`CHIFFON_ACTOR` overrides), stored with approvals,
-/// rejections and aborts.
-fn actor() -> String {
-    if let Ok(actor) = std::env::var("CHIFFON_ACTOR") {
-        return actor;
-    }
-    let user = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
-    format!("{user}@{}", crate::agent::probe::hostname())
-}
-
 /// A client of the server named by `--server`, with `CHIFFON_API_TOKEN` when it is set.
 pub fn connect(server: &str) -> anyhow::Result<Client> {
-    Client::new(server).map(|c| {
-        c.with_token(std::env::var("CHIFFON_API_TOKEN").ok())
-            .with_actor(actor())
-    })
+    Client::new(server).map(|c| c.with_token(std::env::var("CHIFFON_API_TOKEN").ok()))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -44,7 +44,7 @@ impl Client {
             base,
             http,
             token: None,
-            actor: None,
+            actor: Some(actor()),
         })
     }
 
@@ -269,4 +269,25 @@ impl LiveStream {
         }
         None
     }
+}
+
+/// Who the CLI decides as by default: `user@host` (`CHIFFON_ACTOR` overrides), stored with
+/// approvals, rejections and aborts.
+fn actor() -> String {
+    if let Ok(actor) = std::env::var("CHIFFON_ACTOR") {
+        return actor;
+    }
+    let user = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
+    format!("{user}@{}", hostname())
+}
+
+/// This machine's name, as the kernel has it (the client reads it itself: it imports nothing
+/// of the agent).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
