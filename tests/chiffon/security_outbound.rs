@@ -579,9 +579,7 @@ async fn the_bus_connects_over_amqps_and_refuses_a_wrong_certificate() {
     let refused = AmqpBus::connect(&url, amqp_options(None)).await;
     let error = format!(
         "{:#}",
-        refused
-            .err()
-            .expect("an untrusted certificate was accepted")
+        refused.expect_err("an untrusted certificate was accepted")
     );
     assert!(error.contains("certificate"), "{error}");
     let wrong_port = tls_proxy(ca.server(&["mq.example.org"]), upstream).await;
@@ -592,9 +590,7 @@ async fn the_bus_connects_over_amqps_and_refuses_a_wrong_certificate() {
     .await;
     let error = format!(
         "{:#}",
-        refused
-            .err()
-            .expect("a certificate for another name was accepted")
+        refused.expect_err("a certificate for another name was accepted")
     );
     assert!(error.contains("certificate"), "{error}");
 }
