@@ -136,6 +136,7 @@ async fn chiffon(url: &str, prefix: &str, store: &Store, rounds: usize) -> Vec<f
         prefix: prefix.to_owned(),
         prefetch: 16,
         queue_expiry: Some(Duration::from_secs(60)),
+        ca_file: None,
     };
     let orchestrator = AmqpBus::connect(url, options.clone())
         .await

@@ -83,6 +83,9 @@ fn main() {
             "footprint",
             "--amqp-url",
             &url,
+            "--orchestrator-key",
+            // This agent only reports capacity here: no dispatch is sent, any key will do.
+            "0000000000000000000000000000000000000000000000000000000000000000",
             "--config",
         ])
         .arg(&config)

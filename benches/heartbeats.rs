@@ -141,6 +141,7 @@ async fn main() {
         prefix: prefix.clone(),
         prefetch: 16,
         queue_expiry: Some(Duration::from_secs(600)),
+        ca_file: None,
     };
     let bus = AmqpBus::connect(&url, options.clone()).await.unwrap();
     let heartbeats = bus.queue_name(&Queue::Heartbeats);

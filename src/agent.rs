@@ -5,7 +5,9 @@
 //! Two kinds share this runtime: `infra` agents run playbooks against the homelab; `desktop`
 //! agents report GPU and CPU capacity and run GPU-heavy steps when given a playbook repository.
 //!
-//! Invariant: an agent talks to the orchestrator only through the bus and the protocol.
+//! Invariant: an agent talks to the orchestrator only through the bus and the protocol, and
+//! runs or cancels only what the orchestrator signed (`protocol::signing`): anything else is
+//! refused with `unauthenticated` and dead-lettered, never run.
 
 pub mod ansible;
 pub mod heartbeat;
@@ -22,6 +24,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::bus::{Bus, Delivery, Queue};
 use crate::model::{AgentId, AgentType};
+use crate::protocol::signing::VerifyingKey;
 use crate::protocol::{
     Ack, Capacity, Dispatch, Envelope, ErrorCode, ErrorReply, Goodbye, Heartbeat, Hello, Message,
     Progress, ResultStatus, TaskResult,
@@ -43,6 +46,9 @@ pub struct AgentConfig {
     pub extra_vars: serde_json::Map<String, serde_json::Value>,
     pub heartbeat_interval: Duration,
     pub probe: ProbeConfig,
+    /// The orchestrator's public key: only dispatches and cancels signed with it are obeyed.
+    /// Without one, every dispatch is refused (`unauthenticated`) and nothing runs.
+    pub orchestrator_key: Option<VerifyingKey>,
 }
 
 /// Runs until `shutdown` turns true, then says goodbye. `ansible` is needed to run
@@ -61,6 +67,7 @@ pub async fn run(
         bus,
         running: Mutex::new(HashMap::new()),
         early_cancels: Mutex::new(HashMap::new()),
+        seen_dispatches: Mutex::new(HashMap::new()),
         probe: tokio::sync::Mutex::new(probe),
         seq: AtomicU64::new(0),
         boot_id: uuid::Uuid::now_v7().simple().to_string(),
@@ -123,6 +130,9 @@ struct Agent {
     running: Mutex<HashMap<String, oneshot::Sender<String>>>,
     /// Cancels that arrived before their task started here (an abort right after the ack).
     early_cancels: Mutex<HashMap<String, String>>,
+    /// Signed dispatches already taken, by message id, until they expire: a replayed copy of
+    /// a genuine dispatch is refused rather than run twice.
+    seen_dispatches: Mutex<HashMap<String, chrono::DateTime<chrono::Utc>>>,
     probe: tokio::sync::Mutex<Probe>,
     seq: AtomicU64,
     boot_id: String,
@@ -166,6 +176,9 @@ impl Agent {
             }
         };
         let correlation = envelope.correlation_id.clone();
+        if let Err(refusal) = self.check_signed(&envelope) {
+            return self.refuse_unsigned(&envelope, refusal, delivery).await;
+        }
         match envelope.message {
             Message::Dispatch(dispatch) => {
                 if let Err(error) = self.execute(dispatch, delivery).await {
@@ -189,6 +202,64 @@ impl Agent {
                 let _ = delivery.reject().await;
             }
         }
+    }
+
+    /// Whether a `dispatch` or `cancel` comes from the orchestrator: signed with its key, and
+    /// (a dispatch) not a replay of one already taken. Other message types pass.
+    fn check_signed(&self, envelope: &Envelope) -> Result<(), String> {
+        let (Message::Dispatch(_) | Message::Cancel(_)) = &envelope.message else {
+            return Ok(());
+        };
+        let Some(key) = &self.config.orchestrator_key else {
+            return Err(
+                "this agent has no orchestrator key configured (--orchestrator-key-file), so it obeys no one"
+                    .to_owned(),
+            );
+        };
+        key.verify(envelope).map_err(|error| error.to_string())?;
+        if let Message::Dispatch(dispatch) = &envelope.message {
+            let now = chrono::Utc::now();
+            let mut seen = self
+                .seen_dispatches
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            seen.retain(|_, expires| *expires > now);
+            if seen
+                .insert(envelope.message_id.clone(), dispatch.expires_at)
+                .is_some()
+            {
+                return Err(format!(
+                    "message {} was already received: a replayed dispatch is not run again",
+                    envelope.message_id
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a dispatch or cancel that `check_signed` turned down: logged, answered with an
+    /// `error` `unauthenticated` (no correlation: a forged task id must not touch the real
+    /// task), and dead-lettered. Nothing runs.
+    async fn refuse_unsigned(&self, envelope: &Envelope, reason: String, delivery: Delivery) {
+        let claimed = envelope.correlation_id.as_deref().unwrap_or("none");
+        let message = format!(
+            "refused a {} from {:?} (message {}, task {claimed}): {reason}",
+            envelope.message.type_name(),
+            envelope.sender,
+            envelope.message_id
+        );
+        tracing::warn!(agent = %self.config.id, "{message}");
+        let _ = self
+            .send(
+                None,
+                Message::Error(ErrorReply {
+                    code: ErrorCode::Unauthenticated,
+                    message,
+                    retryable: false,
+                }),
+            )
+            .await;
+        let _ = delivery.reject().await;
     }
 
     async fn execute(&self, dispatch: Dispatch, delivery: Delivery) -> anyhow::Result<()> {
@@ -407,7 +478,14 @@ impl Agent {
 async fn control_loop(agent: Arc<Agent>) {
     let mut control = agent.bus.consume(&Queue::Agent(agent.config.id.clone()));
     while let Some(delivery) = control.next().await {
-        match Envelope::decode(&delivery.body) {
+        let envelope = Envelope::decode(&delivery.body);
+        if let Ok(envelope) = &envelope
+            && let Err(refusal) = agent.check_signed(envelope)
+        {
+            agent.refuse_unsigned(envelope, refusal, delivery).await;
+            continue;
+        }
+        match envelope {
             Ok(Envelope {
                 message: Message::Dispatch(dispatch),
                 ..

@@ -44,6 +44,8 @@ pub struct AmqpFileConfig {
     /// Delete queues (and their exchanges) unused for this many seconds. For throw-away
     /// installations such as tests; every process on one prefix must agree on it.
     pub queue_expiry_s: Option<u64>,
+    /// Extra root certificates (PEM) for an `amqps://` broker, on top of the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -129,16 +131,9 @@ impl BusConfig {
         let Some(url) = url else {
             return Ok(BusConfig::InProcess);
         };
-        if url.starts_with("amqps://") {
-            // The RabbitMQ client is built without TLS; connecting in clear text to an amqps://
-            // URL would betray what the user asked for.
+        if !url.starts_with("amqp://") && !url.starts_with("amqps://") {
             anyhow::bail!(
-                "amqps:// (TLS) is not supported by this build yet: use amqp:// on a network you trust, or a TLS tunnel to the broker"
-            );
-        }
-        if !url.starts_with("amqp://") {
-            anyhow::bail!(
-                "the AMQP URL must start with amqp:// (for example amqp://guest:guest@127.0.0.1:5672/%2f)"
+                "the AMQP URL must start with amqps:// (TLS) or amqp:// (for example amqps://chiffon:secret@mq.home.arpa:5671/%2f)"
             );
         }
         let mut options = AmqpOptions::default();
@@ -149,6 +144,9 @@ impl BusConfig {
             options.prefetch = prefetch.max(1);
         }
         options.queue_expiry = file.queue_expiry_s.map(Duration::from_secs);
+        options.ca_file = std::env::var_os("CHIFFON_AMQP_CA_FILE")
+            .map(PathBuf::from)
+            .or(file.ca_file.clone());
         Ok(BusConfig::Amqp { url, options })
     }
 }
@@ -425,6 +423,8 @@ local_agents = true
 prefix = "chiffon"
 # Unacknowledged messages a consumer may hold at once.
 prefetch = 16
+# Extra roots (PEM) for an amqps:// broker, besides the system's.  (CHIFFON_AMQP_CA_FILE)
+# ca_file = "/etc/chiffon/homelab-ca.pem"
 
 [ansible]
 # Found on PATH, else installed into <data_dir>/ansible-venv.  (CHIFFON_ANSIBLE_PLAYBOOK)
@@ -453,6 +453,7 @@ agent_offline_s = 75
 # complex (complexity_threshold), or the local model has < 20 % of its budget left.
 [llm]
 complexity_threshold = 3
+# ca_file = "/etc/chiffon/homelab-ca.pem"  # extra roots (PEM) for https:// providers
 
 # [[llm.providers]]
 # name = "ollama"
@@ -467,7 +468,7 @@ complexity_threshold = 3
 # [[llm.providers]]
 # name = "claude"
 # kind = "anthropic"
-# url = "http://127.0.0.1:4000"         # this build has no TLS: a local proxy (LiteLLM) reaches api.anthropic.com
+# url = "https://api.anthropic.com"     # TLS with the system's roots (plus [llm] ca_file)
 # model = "claude-sonnet-4-5"
 # api_key_file = "/etc/chiffon/anthropic-key"   # or api_key = "…" (never logged or stored)
 # cost_budget_usd = 10.0
@@ -527,9 +528,11 @@ mod tests {
         let tls = BusConfig::from_layers(
             Some("amqps://mq:5671/%2f".into()),
             &AmqpFileConfig::default(),
-        )
-        .unwrap_err();
-        assert!(tls.to_string().contains("not supported"), "{tls}");
+        );
+        assert!(tls.is_ok(), "amqps:// is TLS: {tls:?}");
+        let clear =
+            BusConfig::from_layers(Some("mq:5672".into()), &AmqpFileConfig::default()).unwrap_err();
+        assert!(clear.to_string().contains("amqps://"), "{clear}");
         let pg = Database::parse("postgres://chiffon:hunter2@db/chiffon").unwrap();
         assert_eq!(pg.kind(), "postgres");
         assert!(!format!("{pg:?}").contains("hunter2"));

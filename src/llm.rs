@@ -27,6 +27,21 @@ use crate::model::Plan;
 pub use crate::model::decision::{Attempt, Complexity, Decision, Quota};
 use crate::planner::PlaybookHistory;
 
+/// The HTTP client for every provider call: TLS through rustls with the system's roots (plus
+/// `[llm] ca_file`), and redirects never followed, so an API key is only ever sent to the URL
+/// the owner configured (a 3xx is a provider error, `redirected`).
+pub fn http_client(config: &LlmConfig) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+    if let Some(pem) = &config.extra_roots_pem {
+        let roots = reqwest::Certificate::from_pem_bundle(pem)
+            .context("[llm] ca_file holds no PEM certificate")?;
+        builder = builder.tls_certs_merge(roots);
+    }
+    builder
+        .build()
+        .context("cannot set up the HTTP client for LLM providers")
+}
+
 /// Below this share of its budget left, the local model is passed over for the external one.
 pub const LOCAL_QUOTA_FLOOR: f64 = 0.20;
 /// Complexity score from which a request goes to the external model.
@@ -37,6 +52,9 @@ pub const DEFAULT_COMPLEXITY_THRESHOLD: u32 = 3;
 #[serde(deny_unknown_fields)]
 pub struct LlmFileConfig {
     pub complexity_threshold: Option<u32>,
+    /// A PEM file of extra root certificates trusted for `https://` providers, on top of the
+    /// system's (a homelab's own CA in front of a local model server).
+    pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub providers: Vec<ProviderFileConfig>,
 }
@@ -48,8 +66,8 @@ pub struct ProviderFileConfig {
     pub name: String,
     /// `openai` (any OpenAI-compatible server) or `anthropic`.
     pub kind: ProviderKind,
-    /// Base URL: `http://127.0.0.1:11434/v1` for Ollama; `http://` only in this build (a local
-    /// LiteLLM proxy reaches providers that need TLS).
+    /// Base URL: `http://127.0.0.1:11434/v1` for Ollama, `https://api.anthropic.com` for Claude
+    /// (TLS with the system's roots plus `[llm] ca_file`).
     pub url: String,
     pub model: String,
     /// Runs on your own hardware (tried first).
@@ -141,6 +159,8 @@ pub struct Provider {
 pub struct LlmConfig {
     pub providers: Vec<Provider>,
     pub complexity_threshold: u32,
+    /// Extra roots for `https://` providers (PEM), read at start-up from `[llm] ca_file`.
+    pub extra_roots_pem: Option<Vec<u8>>,
 }
 
 impl LlmConfig {
@@ -154,12 +174,8 @@ impl LlmConfig {
                 "[[llm.providers]]: every provider needs a name of its own ({name:?})"
             );
             anyhow::ensure!(
-                !p.url.starts_with("https://"),
-                "[[llm.providers]] {name}: https:// is not supported by this build yet (no TLS compiled in); point url at a local proxy that speaks to the provider over TLS, such as LiteLLM (http://127.0.0.1:4000)"
-            );
-            anyhow::ensure!(
-                p.url.starts_with("http://"),
-                "[[llm.providers]] {name}: url must start with http://"
+                p.url.starts_with("https://") || p.url.starts_with("http://"),
+                "[[llm.providers]] {name}: url must start with https:// (or http:// for a model server on your own network)"
             );
             anyhow::ensure!(
                 !p.model.trim().is_empty(),
@@ -205,8 +221,20 @@ impl LlmConfig {
                 usd_per_million_out: p.usd_per_million_output_tokens.unwrap_or(0.0),
             });
         }
+        let extra_roots_pem = match &file.ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .with_context(|| format!("[llm] ca_file: cannot read {}", path.display()))?;
+                reqwest::Certificate::from_pem_bundle(&pem).with_context(|| {
+                    format!("[llm] ca_file: {} holds no PEM certificate", path.display())
+                })?;
+                Some(pem)
+            }
+            None => None,
+        };
         Ok(Self {
             providers,
+            extra_roots_pem,
             complexity_threshold: file
                 .complexity_threshold
                 .unwrap_or(DEFAULT_COMPLEXITY_THRESHOLD),
@@ -613,6 +641,7 @@ mod tests {
         LlmConfig {
             providers: vec![provider("cloud", false), provider("ollama", true)],
             complexity_threshold: 3,
+            extra_roots_pem: None,
         }
     }
 

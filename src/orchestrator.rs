@@ -74,6 +74,8 @@ pub struct Core {
     fleet: Fleet,
     in_flight: InFlight,
     executions: Executions,
+    /// Signs every dispatch and cancel (see `dispatch`).
+    signer: crate::protocol::signing::SigningKey,
 }
 
 /// What planning reads besides the request itself (see `planning`).
@@ -177,7 +179,7 @@ impl Core {
             planning: Planning {
                 catalogue: RwLock::new(Arc::new(catalogue)),
                 history: Mutex::new(BTreeMap::new()),
-                http: reqwest::Client::new(),
+                http: crate::llm::http_client(&config.llm)?,
                 rate_limits: Mutex::new(HashMap::new()),
             },
             fleet: Fleet {
@@ -196,6 +198,7 @@ impl Core {
                 aborting: Mutex::new(HashMap::new()),
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
             },
+            signer: dispatch::load_or_create_signing_key(&config.data_dir)?,
             config,
         });
         core.load_history().await?;

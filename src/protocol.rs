@@ -4,6 +4,8 @@
 //! Invariant: this module depends on nothing else in the crate except `model` ids and types,
 //! so an agent written elsewhere needs only this contract.
 
+pub mod signing;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -28,6 +30,10 @@ pub struct Envelope {
     pub sender: String,
     #[serde(flatten)]
     pub message: Message,
+    /// The orchestrator's Ed25519 signature (hex) over this envelope's encoding without this
+    /// field; required on `dispatch` and `cancel` (see `signing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 /// The message set. On the wire: `"type": "<name>", "payload": {…}`.
@@ -272,6 +278,9 @@ pub enum ErrorCode {
     Rejected,
     /// Something broke on the receiving side.
     Internal,
+    /// A `dispatch` or `cancel` without a valid signature from the orchestrator's key: never
+    /// run, dead-lettered.
+    Unauthenticated,
 }
 
 impl Envelope {
@@ -284,6 +293,7 @@ impl Envelope {
             sent_at: Utc::now(),
             sender: sender.to_owned(),
             message,
+            signature: None,
         }
     }
 

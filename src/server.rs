@@ -174,6 +174,7 @@ impl LocalAgents {
                     extra_vars: core.config.extra_vars.clone(),
                     heartbeat_interval: core.config.heartbeat_interval,
                     probe: Default::default(),
+                    orchestrator_key: Some(core.orchestrator_key()),
                 };
                 tasks.push(tokio::spawn(agent::run(
                     config,

@@ -20,6 +20,7 @@ use lapin::options::{
     BasicConsumeOptions, BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
 };
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
@@ -45,6 +46,9 @@ pub struct AmqpOptions {
     /// Delete queues unused for this long (tests only: in production a queue must outlive an
     /// orchestrator that is down for a while).
     pub queue_expiry: Option<Duration>,
+    /// Extra root certificates (a PEM file) trusted for an `amqps://` broker, on top of the
+    /// system's roots (the platform verifier).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for AmqpOptions {
@@ -53,6 +57,7 @@ impl Default for AmqpOptions {
             prefix: "chiffon".to_owned(),
             prefetch: 16,
             queue_expiry: None,
+            ca_file: None,
         }
     }
 }
@@ -65,6 +70,9 @@ pub struct AmqpBus {
 
 struct Inner {
     url: String,
+    /// The extra roots for `amqps://`, read once at start-up (a missing file is an error then,
+    /// not at the first reconnect).
+    tls: OwnedTLSConfig,
     options: AmqpOptions,
     link: tokio::sync::Mutex<Option<Link>>,
     /// Queues declared on the current connection.
@@ -105,9 +113,20 @@ impl AmqpBus {
     /// Connects and declares the topology, so a wrong URL or a missing broker is reported at
     /// start-up rather than at the first dispatch.
     pub async fn connect(url: &str, options: AmqpOptions) -> anyhow::Result<Self> {
+        let cert_chain =
+            match &options.ca_file {
+                Some(path) => Some(std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the broker's CA file {}", path.display())
+                })?),
+                None => None,
+            };
         let bus = Self {
             inner: Arc::new(Inner {
                 url: with_small_frames(url),
+                tls: OwnedTLSConfig {
+                    identity: None,
+                    cert_chain,
+                },
                 options,
                 link: tokio::sync::Mutex::new(None),
                 declared: Mutex::new(HashSet::new()),
@@ -143,9 +162,13 @@ impl AmqpBus {
         {
             return Ok((current.publisher.clone(), current.connection.clone()));
         }
-        let connection = Connection::connect(
+        // For `amqps://` the TLS handshake verifies the broker's certificate against the
+        // system's roots plus `ca_file`; an `amqp://` URL ignores the TLS settings.
+        let connection = Connection::connect_with_config(
             &self.inner.url,
             ConnectionProperties::default().with_connection_name("chiffon".into()),
+            self.inner.tls.clone(),
+            lapin::runtime::default_runtime()?,
         )
         .await
         .with_context(|| format!("cannot connect to RabbitMQ at {:?}", self))?;

@@ -11,6 +11,7 @@ use crate::cli::probe::ProbeArgs;
 use crate::cli::serve::shutdown_signal;
 use crate::config::AgentSettings;
 use crate::model::AgentType;
+use crate::protocol::signing::VerifyingKey;
 
 #[derive(Debug, Subcommand)]
 pub enum AgentCommand {
@@ -59,6 +60,38 @@ pub struct AgentArgs {
     /// A TOML file with [amqp], [ansible] and [timeouts] sections (see `chiffon config example`).
     #[arg(long, env = "CHIFFON_CONFIG")]
     config: Option<PathBuf>,
+    /// The orchestrator's public key file (`<data_dir>/orchestrator.pub` on the server): the
+    /// agent runs only dispatches signed with that key, and will not start without one.
+    #[arg(
+        long,
+        env = "CHIFFON_ORCHESTRATOR_KEY_FILE",
+        conflicts_with = "orchestrator_key"
+    )]
+    orchestrator_key_file: Option<PathBuf>,
+    /// The orchestrator's public key itself (64 hex digits), instead of the file.
+    #[arg(long, env = "CHIFFON_ORCHESTRATOR_KEY")]
+    orchestrator_key: Option<String>,
+}
+
+impl AgentArgs {
+    /// The key this agent obeys; starting without one is refused, since an agent that trusts
+    /// no key could only refuse work and one that trusts anyone would run an impostor's.
+    fn orchestrator_key(&self) -> anyhow::Result<VerifyingKey> {
+        let (text, from) = match (&self.orchestrator_key, &self.orchestrator_key_file) {
+            (Some(key), _) => (key.clone(), "--orchestrator-key".to_owned()),
+            (None, Some(path)) => (
+                std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the orchestrator key {}", path.display())
+                })?,
+                path.display().to_string(),
+            ),
+            (None, None) => anyhow::bail!(
+                "no orchestrator key: copy <data_dir>/orchestrator.pub from the server and pass --orchestrator-key-file FILE (or CHIFFON_ORCHESTRATOR_KEY_FILE); the agent runs only dispatches signed with that key"
+            ),
+        };
+        VerifyingKey::parse(&text)
+            .with_context(|| format!("{from} is not an orchestrator public key (64 hex digits)"))
+    }
 }
 
 pub async fn run(kind: AgentCommand) -> anyhow::Result<ExitCode> {
@@ -66,6 +99,7 @@ pub async fn run(kind: AgentCommand) -> anyhow::Result<ExitCode> {
         AgentCommand::Infra { common, .. } => (common, "infra"),
         AgentCommand::Desktop { common, .. } => (common, "desktop"),
     };
+    let orchestrator_key = common.orchestrator_key()?;
     let agent = AgentSettings::load(
         common.config.as_deref(),
         &common.amqp_url,
@@ -131,6 +165,7 @@ pub async fn run(kind: AgentCommand) -> anyhow::Result<ExitCode> {
         extra_vars: agent.extra_vars,
         heartbeat_interval: agent.heartbeat_interval,
         probe,
+        orchestrator_key: Some(orchestrator_key),
     };
     crate::agent::run(config, ansible, bus, stopped).await?;
     Ok(ExitCode::SUCCESS)

@@ -69,13 +69,37 @@ pub async fn call(
             ));
         }
         Err(error) => {
+            let cause = root_cause(&error);
+            let code = if is_tls_failure(&cause) {
+                "tls"
+            } else {
+                "provider_down"
+            };
             return Err(fail(
-                "provider_down",
-                format!("cannot reach {}: {}", provider.url, root_cause(&error)),
+                code,
+                format!("cannot reach {}: {cause}", provider.url),
                 None,
             ));
         }
     };
+    if response.status().is_redirection() {
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("nowhere")
+            .chars()
+            .take(200)
+            .collect::<String>();
+        return Err(fail(
+            "redirected",
+            format!(
+                "HTTP {status} to {location}: Chiffon never follows a provider's redirect (the API key would go with it); set the provider's url to the final address"
+            ),
+            Some(status),
+        ));
+    }
     let status = response.status().as_u16();
     let (reported_cost_usd, rate_limit_left) = usage_headers(response.headers());
     let body = match response.text().await {
@@ -263,4 +287,19 @@ fn root_cause(error: &reqwest::Error) -> String {
         source = next;
     }
     crate::redact::text(&source.to_string()).into_owned()
+}
+
+/// Whether a connection failed in the TLS handshake (an untrusted or wrong-name certificate,
+/// no common protocol) rather than on the network: rustls' messages name the certificate.
+fn is_tls_failure(cause: &str) -> bool {
+    let cause = cause.to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "unknownissuer",
+        "notvalidforname",
+    ]
+    .iter()
+    .any(|word| cause.contains(word))
 }

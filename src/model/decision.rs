@@ -36,7 +36,7 @@ pub struct Decision {
 pub struct Attempt {
     pub provider: String,
     pub model: String,
-    /// `ok`, or why not: `provider_down`, `rate_limited`, `overloaded`, `server_error`,
+    /// `ok`, or why not: `provider_down`, `tls`, `redirected`, `rate_limited`, `overloaded`, `server_error`,
     /// `timeout`, `auth_failed`, `bad_status`, `invalid_response`, `truncated`,
     /// `invalid_plan`.
     pub outcome: String,

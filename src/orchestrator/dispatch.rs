@@ -1,10 +1,17 @@
 //! Sending work to agents: the one function that builds a `Dispatch`, the in-flight tables
-//! that let an agent's ack and result reach whoever waits for them, and cancels.
+//! that let an agent's ack and result reach whoever waits for them, and cancels. Every dispatch
+//! and cancel is signed with the orchestrator's Ed25519 key (`<data_dir>/orchestrator.key`,
+//! made on first start), which agents check before they obey (`protocol::signing`).
 //!
 //! Invariant: `Core::build_dispatch` builds every dispatch, and whether it is a real run or a
 //! check-mode preview follows from its `Purpose`, never from a separate flag: a real run needs
 //! an `ApprovedRequest`, a preview is always `check_mode: true`.
 
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::Context;
 use chrono::Utc;
 use tokio::sync::oneshot;
 
@@ -12,7 +19,62 @@ use crate::bus::Queue;
 use crate::model::{AgentId, Request, Step, Task};
 use crate::orchestrator::decisions::ApprovedRequest;
 use crate::orchestrator::{Core, lock};
+use crate::protocol::signing::{SigningKey, VerifyingKey};
 use crate::protocol::{Dispatch, Envelope, Message, TaskResult};
+
+/// The orchestrator's private signing key (PKCS#8), readable by its owner only.
+pub const SIGNING_KEY_FILE: &str = "orchestrator.key";
+/// Its public half, 64 hex digits: what `chiffon agent --orchestrator-key-file` reads.
+pub const PUBLIC_KEY_FILE: &str = "orchestrator.pub";
+
+/// Reads the orchestrator's signing key from `data_dir`, making one (mode 0600, never
+/// overwriting) on first start, and (re)writes the public key next to it. A key file others can
+/// read is refused: whoever reads it can make every agent run anything.
+pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = data_dir.join(SIGNING_KEY_FILE);
+    let pkcs8 = match std::fs::symlink_metadata(&path) {
+        Ok(meta) => {
+            anyhow::ensure!(
+                meta.is_file(),
+                "{} is not a regular file: remove it so a new key is made",
+                path.display()
+            );
+            anyhow::ensure!(
+                meta.permissions().mode() & 0o077 == 0,
+                "{} is readable by other users (mode {:o}): run chmod 600 on it (with it, anyone can make agents run playbooks)",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            );
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let pkcs8 = SigningKey::generate_pkcs8().map_err(anyhow::Error::msg)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            file.write_all(&pkcs8)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            tracing::info!(key = %path.display(), "made the orchestrator's signing key");
+            pkcs8
+        }
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot inspect {}", path.display()));
+        }
+    };
+    let key = SigningKey::from_pkcs8(&pkcs8)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("{} is not the orchestrator's key", path.display()))?;
+    let public = data_dir.join(PUBLIC_KEY_FILE);
+    let text = format!("{}\n", key.verifying_key().to_hex());
+    if std::fs::read_to_string(&public).ok().as_deref() != Some(text.as_str()) {
+        std::fs::write(&public, &text)
+            .with_context(|| format!("cannot write {}", public.display()))?;
+    }
+    Ok(key)
+}
 
 /// Why a step is sent to an agent. There are exactly two reasons.
 #[derive(Clone, Copy)]
@@ -67,7 +129,15 @@ impl Core {
             deadline_s: self.config.execution_deadline.as_secs(),
             expires_at: Utc::now() + self.config.ack_timeout,
         };
-        Envelope::new("orchestrator", Some(task_id), Message::Dispatch(dispatch))
+        let mut envelope =
+            Envelope::new("orchestrator", Some(task_id), Message::Dispatch(dispatch));
+        self.signer.sign(&mut envelope);
+        envelope
+    }
+
+    /// The public key agents must be given to obey this orchestrator.
+    pub fn orchestrator_key(&self) -> VerifyingKey {
+        self.signer.verifying_key()
     }
 
     /// Registers a wait for `task_id`'s ack (which names the agent) and result; call it before
@@ -106,7 +176,7 @@ impl Core {
         let Some(agent) = AgentId::parse(agent) else {
             return;
         };
-        let envelope = Envelope::new(
+        let mut envelope = Envelope::new(
             "orchestrator",
             Some(task_id.to_owned()),
             Message::Cancel(crate::protocol::Cancel {
@@ -114,6 +184,7 @@ impl Core {
                 reason: reason.to_owned(),
             }),
         );
+        self.signer.sign(&mut envelope);
         if let Err(error) = self
             .bus
             .publish(&Queue::Agent(agent), envelope.encode())

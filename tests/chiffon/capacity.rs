@@ -338,6 +338,7 @@ async fn a_gpu_memory_change_is_reported_before_the_next_heartbeat_is_due() {
             system_root: "/".into(),
             nvidia: NvidiaSource::Fixture(fixture.path().to_owned()),
         },
+        orchestrator_key: None,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let agent = tokio::spawn(chiffon::agent::run(config, None, bus.clone(), stopped));

@@ -24,6 +24,8 @@ async fn spawn_agent(app: &TestApp, kind: &str, id: &str) -> AgentProcess {
         .arg(app.amqp_url.as_deref().expect("RabbitMQ"))
         .arg("--config")
         .arg(&app.agent_config)
+        .arg("--orchestrator-key-file")
+        .arg(app.orchestrator_key_file())
         .kill_on_drop(true);
     if kind == "infra" {
         command
@@ -197,6 +199,7 @@ async fn unprocessable_messages_are_dead_lettered_and_the_orchestrator_carries_o
         prefix: app.amqp_prefix.clone(),
         prefetch: 16,
         queue_expiry: Some(Duration::from_secs(300)),
+        ca_file: None,
     };
     let bus = AmqpBus::connect(&url, options).await.unwrap();
     let envelope = |version: &str, kind: &str, payload: &str| {

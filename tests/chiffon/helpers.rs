@@ -191,6 +191,16 @@ pub fn example_repo() -> PathBuf {
 }
 
 impl TestApp {
+    /// The orchestrator's public key file, which it writes on start: agents obey only it.
+    pub fn orchestrator_key_file(&self) -> PathBuf {
+        self.data_dir.join("orchestrator.pub")
+    }
+
+    pub fn orchestrator_key(&self) -> chiffon::protocol::signing::VerifyingKey {
+        let text = std::fs::read_to_string(self.orchestrator_key_file()).expect("orchestrator.pub");
+        chiffon::protocol::signing::VerifyingKey::parse(&text).expect("a public key")
+    }
+
     /// One app per back-end under test, each with fresh state.
     pub async fn each() -> Vec<Self> {
         let mut apps = Vec::new();
@@ -265,6 +275,7 @@ impl TestApp {
                     prefix: prefix.clone(),
                     prefetch: 16,
                     queue_expiry: Some(Duration::from_secs(300)),
+                    ca_file: None,
                 },
             },
             None => BusConfig::InProcess,
@@ -702,6 +713,7 @@ impl TestAgent {
                             None => NvidiaSource::Off,
                         },
                     },
+                    orchestrator_key: Some(app.orchestrator_key()),
                 };
                 // Never told to stop: aborting the task is this agent's "kill -9".
                 let (keep, stop) = tokio::sync::watch::channel(false);
@@ -722,6 +734,8 @@ impl TestAgent {
                     .arg(app.data_dir.join(format!("agent-{id}")))
                     .arg("--ansible-playbook")
                     .arg(ansible_playbook().await)
+                    .arg("--orchestrator-key-file")
+                    .arg(app.orchestrator_key_file())
                     .kill_on_drop(true);
                 if playbooks {
                     command.arg("--playbooks").arg(&app.config.playbooks);

@@ -180,6 +180,7 @@ async fn app_with(local: &MockModel, external: &MockModel, local_budget: Option<
             llm: LlmConfig {
                 providers: vec![claude, ollama],
                 complexity_threshold: 3,
+                extra_roots_pem: None,
             },
             ..Options::default()
         },

@@ -358,6 +358,7 @@ fn envelope() -> BoxedStrategy<Envelope> {
                 sent_at,
                 sender,
                 message,
+                signature: None,
             },
         )
         .boxed()
