@@ -67,7 +67,9 @@ fn fingerprint(root: &std::path::Path) -> (u64, u64, Option<std::time::SystemTim
             .any(|e| name.ends_with(e))
     };
     for path in crate::repo::files(root, root, watched) {
-        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
         files += 1;
         size += meta.len();
         newest = newest.max(meta.modified().ok());
