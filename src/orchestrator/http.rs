@@ -218,15 +218,6 @@ pub fn page_limit(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn query_tokens_are_percent_decoded() {
-        assert_eq!(super::percent_decode("a%2Bb%2F%3D+c"), "a+b/=+c");
-        assert_eq!(super::percent_decode("100%"), "100%");
-    }
-}
-
 async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
@@ -244,4 +235,13 @@ async fn unknown_route(uri: axum::http::Uri) -> ApiError {
             uri.path()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_tokens_are_percent_decoded() {
+        assert_eq!(super::percent_decode("a%2Bb%2F%3D+c"), "a+b/=+c");
+        assert_eq!(super::percent_decode("100%"), "100%");
+    }
 }

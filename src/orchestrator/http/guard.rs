@@ -151,7 +151,7 @@ pub fn origin_allowed(
     allowed: &[String],
 ) -> bool {
     let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-    if allowed.iter().any(|a| *a == origin) {
+    if allowed.contains(&origin) {
         return true;
     }
     let scheme = if served.is_some_and(|s| s.tls) {
