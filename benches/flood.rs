@@ -86,8 +86,10 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(10),
     );
-    let limit = raise_file_limit(connections as u64 * 2 + 4096);
-    let connections = connections.min(limit.saturating_sub(4096) as usize);
+    // The flood's sockets are this process's; the server (a child, the same limit) holds at
+    // most `max_connections` of them.
+    let limit = raise_file_limit(connections as u64 + 1024);
+    let connections = connections.min(limit.saturating_sub(512) as usize);
     let scratch = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
