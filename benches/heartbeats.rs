@@ -173,6 +173,7 @@ async fn main() {
         heartbeat_interval: Duration::from_secs(30),
         agent_thresholds: Default::default(),
         local_agents: false,
+        http: Default::default(),
     };
     // Pass 1 registers every agent; pass 2, after a restart that reloads them, only updates
     // the registry. The orchestrator starts after its backlog is queued, so each pass times

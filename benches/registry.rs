@@ -77,6 +77,7 @@ async fn main() {
         heartbeat_interval: Duration::from_secs(30),
         agent_thresholds: Default::default(),
         local_agents: false,
+        http: Default::default(),
     };
     let bus = Bus::in_process();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

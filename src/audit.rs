@@ -30,6 +30,32 @@ pub struct AuditEntry {
     pub details: serde_json::Value,
 }
 
+/// The longest commit subject, in characters; the full text is in the entry.
+pub const MAX_SUBJECT_CHARS: usize = 200;
+
+/// One line for a commit subject: control characters (newlines included) become spaces, runs
+/// of spaces one, and it is cut at `MAX_SUBJECT_CHARS`, so free text (a reason) cannot add
+/// lines such as `Signed-off-by:` to the message.
+pub fn subject_line(text: &str) -> String {
+    let mut line = String::with_capacity(text.len().min(MAX_SUBJECT_CHARS * 4));
+    for c in text.chars() {
+        let c = if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && (line.is_empty() || line.ends_with(' ')) {
+            continue;
+        }
+        line.push(c);
+    }
+    let line = line.trim_end();
+    match line.char_indices().nth(MAX_SUBJECT_CHARS) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line.to_owned(),
+    }
+}
+
 /// Turns `entry` into the exact bytes to commit: redacted, pretty JSON, with its file name in
 /// the repository, the commit message and the SHA-256 of the bytes (kept in the database so
 /// `chiffon audit verify` can tell an entry changed after it was written).
@@ -45,7 +71,7 @@ pub fn prepare(mut entry: AuditEntry) -> NewAuditEntry {
     );
     let mut body = serde_json::to_string_pretty(&entry).unwrap_or_else(|_| "{}".to_owned());
     body.push('\n');
-    let subject = crate::redact::text(&entry.subject).into_owned();
+    let subject = subject_line(&crate::redact::text(&entry.subject));
     let message = format!("{subject}\n\nEntry: {file}\n");
     NewAuditEntry {
         kind: entry.kind.to_owned(),

@@ -167,8 +167,13 @@ impl Client {
 
     /// Runs the plan in check mode and returns the request with its preview.
     pub async fn preview(&self, id: &str) -> anyhow::Result<RequestView> {
-        self.send(self.http.post(self.url(&format!("/requests/{id}/preview"))))
-            .await
+        // State changes are JSON only (a cross-site form cannot send that), even without a body.
+        self.send(
+            self.http
+                .post(self.url(&format!("/requests/{id}/preview")))
+                .header(reqwest::header::CONTENT_TYPE, "application/json"),
+        )
+        .await
     }
 
     pub async fn abort(&self, id: &str, reason: Option<&str>) -> anyhow::Result<RequestView> {

@@ -32,6 +32,32 @@ pub struct FileConfig {
     pub timeouts: TimeoutsFileConfig,
     #[serde(default)]
     pub llm: crate::llm::LlmFileConfig,
+    #[serde(default)]
+    pub http: HttpFileConfig,
+}
+
+/// The `[http]` section: who may reach the API and UI, TLS, and the server's limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFileConfig {
+    /// The address people use to reach Chiffon (`https://chiffon.home.arpa`): its host is
+    /// accepted in `Host` and its origin in `Origin`.
+    pub public_url: Option<String>,
+    /// More host names (`chiffon.lan`, `chiffon.lan:8080`) the server answers to.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// More origins (`https://dash.home.arpa`) allowed to change state and open the live stream.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Listen beyond loopback without an API token (refused otherwise).
+    pub insecure_no_token: Option<bool>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub header_read_timeout_s: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub max_websockets: Option<usize>,
+    pub websocket_max_message_bytes: Option<usize>,
+    pub websocket_idle_s: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -95,6 +121,142 @@ pub struct ServeConfig {
     pub bus: BusConfig,
     /// LLM providers for planning; none: the rules plan alone.
     pub llm: crate::llm::LlmConfig,
+    /// Who may reach the API and UI, TLS, and the HTTP server's limits.
+    pub http: HttpConfig,
+}
+
+pub const DEFAULT_HEADER_READ_TIMEOUT_S: u64 = 10;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+pub const DEFAULT_MAX_WEBSOCKETS: usize = 64;
+pub const DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES: usize = 64 * 1024;
+pub const DEFAULT_WEBSOCKET_IDLE_S: u64 = 120;
+
+/// The browser-facing defences and the server's resource limits (docs/security.md).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Host names (lower case, with an optional `:port`) accepted in `Host` besides loopback
+    /// names and IP addresses: `allowed_hosts` and the host of `public_url`.
+    pub allowed_hosts: Vec<String>,
+    /// Origins (`scheme://host[:port]`, lower case) accepted besides the server's own:
+    /// `allowed_origins` and the origin of `public_url`.
+    pub allowed_origins: Vec<String>,
+    /// The owner said to listen beyond loopback without a token.
+    pub insecure_no_token: bool,
+    /// Serve HTTPS with this certificate chain and key (PEM).
+    pub tls: Option<TlsFiles>,
+    /// A connection must send its request headers (and a TLS handshake) within this time.
+    pub header_read_timeout: Duration,
+    /// Open connections at most; past it the oldest idle one is closed, or the new one refused.
+    pub max_connections: usize,
+    /// Live event streams open at once at most.
+    pub max_websockets: usize,
+    /// The largest WebSocket message (and frame) a client may send.
+    pub websocket_max_message_bytes: usize,
+    /// A live stream whose client answers no ping for this long is closed.
+    pub websocket_idle: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            allowed_hosts: Vec::new(),
+            allowed_origins: Vec::new(),
+            insecure_no_token: false,
+            tls: None,
+            header_read_timeout: Duration::from_secs(DEFAULT_HEADER_READ_TIMEOUT_S),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_websockets: DEFAULT_MAX_WEBSOCKETS,
+            websocket_max_message_bytes: DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
+            websocket_idle: Duration::from_secs(DEFAULT_WEBSOCKET_IDLE_S),
+        }
+    }
+}
+
+/// The PEM files `serve` terminates TLS with.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl HttpConfig {
+    fn from_layers(file: HttpFileConfig, overrides: &Overrides) -> anyhow::Result<Self> {
+        let defaults = Self::default();
+        let mut allowed_hosts: Vec<String> = file
+            .allowed_hosts
+            .iter()
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        let mut allowed_origins: Vec<String> = file
+            .allowed_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+            .filter(|o| !o.is_empty())
+            .collect();
+        if let Some(url) = overrides
+            .public_url
+            .as_deref()
+            .or(file.public_url.as_deref())
+        {
+            let (origin, host) = origin_of(url)?;
+            allowed_origins.push(origin);
+            allowed_hosts.push(host);
+        }
+        let tls = match (
+            overrides.tls_cert.clone().or(file.tls_cert),
+            overrides.tls_key.clone().or(file.tls_key),
+        ) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            _ => anyhow::bail!(
+                "TLS needs both a certificate and its key: give --tls-cert and --tls-key (or tls_cert and tls_key under [http])"
+            ),
+        };
+        let positive = |value: Option<usize>, default: usize| value.unwrap_or(default).max(1);
+        Ok(Self {
+            allowed_hosts,
+            allowed_origins,
+            insecure_no_token: overrides.insecure_no_token
+                || file.insecure_no_token.unwrap_or(false),
+            tls,
+            header_read_timeout: file
+                .header_read_timeout_s
+                .map_or(defaults.header_read_timeout, |s| {
+                    Duration::from_secs(s.max(1))
+                }),
+            max_connections: positive(file.max_connections, defaults.max_connections),
+            max_websockets: positive(file.max_websockets, defaults.max_websockets),
+            websocket_max_message_bytes: positive(
+                file.websocket_max_message_bytes,
+                defaults.websocket_max_message_bytes,
+            ),
+            websocket_idle: file
+                .websocket_idle_s
+                .map_or(defaults.websocket_idle, |s| Duration::from_secs(s.max(1))),
+        })
+    }
+}
+
+/// `https://Chiffon.home.arpa/` → (`https://chiffon.home.arpa`, `chiffon.home.arpa`).
+fn origin_of(url: &str) -> anyhow::Result<(String, String)> {
+    let url = url.trim().to_ascii_lowercase();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        anyhow::bail!("public_url {url:?} must be a URL such as https://chiffon.home.arpa");
+    };
+    if scheme != "http" && scheme != "https" {
+        anyhow::bail!("public_url {url:?} must start with http:// or https://");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    if authority.is_empty() {
+        anyhow::bail!("public_url {url:?} names no host");
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or_default()),
+        None => authority.split(':').next().unwrap_or_default().to_owned(),
+    };
+    Ok((format!("{scheme}://{authority}"), host))
 }
 
 /// Which message bus carries agent traffic.
@@ -173,12 +335,19 @@ pub struct Overrides {
     pub amqp_url: Option<String>,
     /// `--no-local-agents`.
     pub no_local_agents: bool,
+    /// `--public-url`.
+    pub public_url: Option<String>,
+    /// `--insecure-no-token`.
+    pub insecure_no_token: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl ServeConfig {
     /// Applies the layers. `config_file` is read when given.
     pub fn load(config_file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Self> {
-        let file = read_file(config_file)?;
+        let mut file = read_file(config_file)?;
+        let http = HttpConfig::from_layers(std::mem::take(&mut file.http), &overrides)?;
         let data_dir = overrides
             .data_dir
             .or(file.data_dir)
@@ -221,6 +390,7 @@ impl ServeConfig {
             local_agents: !overrides.no_local_agents && file.local_agents.unwrap_or(true),
             bus: BusConfig::from_layers(overrides.amqp_url.or(file.amqp_url), &file.amqp)?,
             llm: crate::llm::LlmConfig::from_file(file.llm)?,
+            http,
         })
     }
 }
@@ -417,6 +587,31 @@ local_agents = true
 # Require `Authorization: Bearer <token>` on the API (not on /api/v1/health). The file holds the
 # token (16+ characters).             (--api-token-file; or the token itself in CHIFFON_API_TOKEN)
 # api_token_file = "/etc/chiffon/api-token"
+
+# Who may reach the API and UI, and the HTTP server's limits (docs/security.md).
+[http]
+# The address people use to reach Chiffon (through a reverse proxy, say); its host is accepted
+# in the Host header and its origin may change state.                       (--public-url)
+# public_url = "https://chiffon.home.arpa"
+# More host names this server answers to (loopback names and IP addresses always work).
+# allowed_hosts = ["chiffon.lan"]
+# More origins (web pages) allowed to change state and open the live event stream.
+# allowed_origins = ["https://dash.home.arpa"]
+# Listening beyond loopback needs an API token; set this to run without one anyway.
+# insecure_no_token = false                                      (--insecure-no-token)
+# Serve HTTPS with this certificate chain and key (PEM).       (--tls-cert, --tls-key)
+# tls_cert = "/etc/chiffon/tls/cert.pem"
+# tls_key = "/etc/chiffon/tls/key.pem"
+# A connection must send its request headers within this many seconds.
+header_read_timeout_s = 10
+# Open connections at most: past it the oldest idle one is closed (or the new one refused).
+max_connections = 1000
+# Live event streams (WebSockets) open at once at most; one more is refused with 503.
+max_websockets = 64
+# The largest message a WebSocket client may send.
+websocket_max_message_bytes = 65536
+# A live event stream whose client answers no ping for this many seconds is closed.
+websocket_idle_s = 120
 
 [amqp]
 # Exchange and queue names start with this.

@@ -2,7 +2,9 @@
 //! audit trail. Values are hidden by the name they go by (`password`, `token`, …), both in JSON
 //! and in `name=value` / `name: value` text such as Ansible output, and by value: the values
 //! of secrets this process was given (the API token, secret-named extra variables, the vault
-//! password) are hidden wherever they appear, even bare.
+//! password) are hidden wherever they appear, even bare; and by shape: a word after `Bearer`
+//! and bare words that look like well-known credentials (`ghp_…`, `sk-…`, `glpat-…`, `AKIA…`,
+//! JSON Web Tokens) — what a person might paste into a reason or a note.
 
 /// What a hidden value is replaced with.
 pub const REDACTED: &str = "[redacted]";
@@ -99,15 +101,95 @@ pub fn json(value: &mut serde_json::Value) {
     }
 }
 
-/// Hides known secret values, and the value after `secret_name=` or `secret_name: ` in free
-/// text, up to the next whitespace, comma, quote or closing bracket.
+/// Hides known secret values, the value after `secret_name=` or `secret_name: ` in free
+/// text (up to the next whitespace, comma, quote or closing bracket), and words shaped like
+/// credentials.
 pub fn text(input: &str) -> std::borrow::Cow<'_, str> {
-    match known_values(input) {
-        std::borrow::Cow::Borrowed(input) => by_name(input),
-        std::borrow::Cow::Owned(scrubbed) => {
-            std::borrow::Cow::Owned(by_name(&scrubbed).into_owned())
-        }
+    use std::borrow::Cow;
+    let known = known_values(input);
+    let named = match by_name(&known) {
+        Cow::Owned(named) => Some(named),
+        Cow::Borrowed(_) => None,
+    };
+    let named = named.map_or(known, Cow::Owned);
+    let shaped = match by_shape(&named) {
+        Cow::Owned(shaped) => Some(shaped),
+        Cow::Borrowed(_) => None,
+    };
+    shaped.map_or(named, Cow::Owned)
+}
+
+/// Prefixes of credentials their issuers made recognisable on purpose.
+const CREDENTIAL_PREFIXES: &[&str] = &[
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "sk-",
+    "xoxb-",
+    "xoxp-",
+    "xapp-",
+    "hvs.",
+    "akia",
+    "asia",
+];
+
+/// Whether a bare word looks like a credential: a known prefix and at least 16 characters of
+/// token alphabet, or a JSON Web Token.
+fn looks_like_credential(word: &str) -> bool {
+    let token_alphabet = word
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+' | '/' | '='));
+    if word.len() < 16 || !token_alphabet {
+        return false;
     }
+    let lower = word.to_ascii_lowercase();
+    CREDENTIAL_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || (word.starts_with("eyJ") && word.matches('.').count() == 2)
+}
+
+fn by_shape(input: &str) -> std::borrow::Cow<'_, str> {
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut after_bearer = false;
+    let mut start = None;
+    let is_separator = |c: char| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                ',' | '"' | '\'' | '(' | ')' | '[' | ']' | '{' | '}' | '<' | '>' | ';'
+            )
+    };
+    for (i, c) in input
+        .char_indices()
+        .chain(std::iter::once((input.len(), ' ')))
+    {
+        if !is_separator(c) {
+            start.get_or_insert(i);
+            continue;
+        }
+        let Some(from) = start.take() else { continue };
+        let word = input[from..i].trim_end_matches(['.', ':', '!', '?']);
+        let end = from + word.len();
+        if after_bearer && word.len() >= 8 || looks_like_credential(word) {
+            spans.push((from, end));
+        }
+        after_bearer = word.eq_ignore_ascii_case("bearer");
+    }
+    if spans.is_empty() {
+        return std::borrow::Cow::Borrowed(input);
+    }
+    let mut out = String::with_capacity(input.len());
+    let mut last = 0;
+    for (from, end) in spans {
+        out.push_str(&input[last..from]);
+        out.push_str(REDACTED);
+        last = end;
+    }
+    out.push_str(&input[last..]);
+    std::borrow::Cow::Owned(out)
 }
 
 fn by_name(input: &str) -> std::borrow::Cow<'_, str> {
@@ -194,6 +276,17 @@ mod tests {
         );
         assert_eq!(text("nothing to see"), "nothing to see");
         assert_eq!(text("my token is fine"), "my token is fine");
+    }
+
+    #[test]
+    fn words_shaped_like_credentials_are_hidden() {
+        let pasted = "oops: ghp_0123456789abcdefABCDEF0123 and Bearer abc.def-123456, sk-live-0123456789abcdef.";
+        assert_eq!(
+            text(pasted),
+            format!("oops: {REDACTED} and Bearer {REDACTED}, {REDACTED}.")
+        );
+        assert_eq!(text("skip the sk-step please"), "skip the sk-step please");
+        assert_eq!(text("a bearer of good news"), "a bearer of good news");
     }
 
     #[test]

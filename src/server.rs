@@ -5,6 +5,8 @@
 //! `serve` takes an already-bound listener and a shutdown future (the binary passes ctrl-c,
 //! tests and benchmarks their own), so nothing here picks a port or sleeps.
 
+pub mod listen;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,11 +46,16 @@ pub async fn serve_on(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    refuse_open_without_token(&config, &listener)?;
+    let tls = match &config.http.tls {
+        Some(files) => Some(listen::tls_acceptor(&files.cert, &files.key)?),
+        None => None,
+    };
     let core = open_core(config, bus).await?;
     let background = Background::start(&core).await;
     core.resume_requests().await?;
     let agents = LocalAgents::start(&core).await?;
-    serve_http(&core, listener, shutdown).await?;
+    serve_http(&core, listener, tls, shutdown).await?;
     agents.stop().await;
     core.stop_executions();
     background.abort();
@@ -200,25 +207,39 @@ impl LocalAgents {
     }
 }
 
+/// Listening beyond loopback without a token hands the API to the network: refused unless the
+/// owner said `--insecure-no-token` (docs/security.md says why no token is generated).
+fn refuse_open_without_token(config: &ServeConfig, listener: &TcpListener) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    if config.api_token.is_some() || address.ip().is_loopback() {
+        return Ok(());
+    }
+    if config.http.insecure_no_token {
+        tracing::warn!(
+            "listening on {address} WITHOUT an API token (--insecure-no-token): anyone who can reach this address can approve and run playbooks"
+        );
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to listen on {address} without an API token: anyone who can reach it could approve and run playbooks. Set one (`openssl rand -hex 24 > /etc/chiffon/api-token`, then --api-token-file /etc/chiffon/api-token or CHIFFON_API_TOKEN), listen on 127.0.0.1, or pass --insecure-no-token if the network is yours alone"
+    )
+}
+
 /// Serves the REST API, the live events and the web UI on `listener` until `shutdown`.
 async fn serve_http(
     core: &Arc<Core>,
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
-    if core.config.api_token.is_none() && !address.ip().is_loopback() {
-        tracing::warn!(
-            "listening on {address} WITHOUT an API token: anyone who can reach this address can approve and run playbooks; set CHIFFON_API_TOKEN or api_token_file"
-        );
-    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
         data_dir = %core.config.data_dir.display(),
-        "ready on http://{address} (API docs at http://{address}/docs)"
+        "ready on {scheme}://{address} (API docs at {scheme}://{address}/docs)"
     );
     let app = orchestrator::http::router(core.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    listen::serve(listener, app, &core.config.http, tls, shutdown)
         .await
         .context("the HTTP server failed")
 }

@@ -56,7 +56,9 @@ function askForToken(rejected) {
 export async function api(path, { method = "GET", body } = {}) {
   for (;;) {
     const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    // State changes are JSON only, even without a body: the server refuses any other type, so
+    // a cross-site form or "simple" request cannot approve anything.
+    if (body !== undefined || method !== "GET") headers["Content-Type"] = "application/json";
     const saved = token();
     if (saved) headers.Authorization = `Bearer ${saved}`;
     let response;

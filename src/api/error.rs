@@ -38,6 +38,10 @@ pub enum ErrorCode {
     RepositoryNotReady,
     InvalidTaskId,
     AnsibleUnavailable,
+    HostNotAllowed,
+    OriginNotAllowed,
+    TooManyStreams,
+    ServerBusy,
 }
 
 /// An error answer: `{"error": {"code": "...", "message": "..."}}`.

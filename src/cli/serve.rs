@@ -40,6 +40,19 @@ pub struct ServeArgs {
     /// Run no agents inside the server (they run elsewhere with `chiffon agent`).
     #[arg(long, env = "CHIFFON_NO_LOCAL_AGENTS")]
     no_local_agents: bool,
+    /// The address people use to reach Chiffon (e.g. through a reverse proxy); its host and
+    /// origin are accepted besides loopback.
+    #[arg(long, env = "CHIFFON_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Listen beyond loopback without an API token (refused otherwise).
+    #[arg(long, env = "CHIFFON_INSECURE_NO_TOKEN")]
+    insecure_no_token: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "CHIFFON_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "CHIFFON_TLS_KEY")]
+    tls_key: Option<PathBuf>,
     /// A TOML configuration file (see `chiffon config example`).
     #[arg(long, env = "CHIFFON_CONFIG")]
     config: Option<PathBuf>,
@@ -56,6 +69,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         ansible_playbook: args.ansible_playbook,
         amqp_url: args.amqp_url,
         no_local_agents: args.no_local_agents,
+        public_url: args.public_url,
+        insecure_no_token: args.insecure_no_token,
+        tls_cert: args.tls_cert,
+        tls_key: args.tls_key,
     };
     let config = ServeConfig::load(args.config.as_deref(), overrides)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -67,8 +84,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
     let address = listener.local_addr()?;
+    let scheme = if config.http.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     eprintln!(
-        "Chiffon {} starting on http://{address} (data in {}, playbooks from {})",
+        "Chiffon {} starting on {scheme}://{address} (data in {}, playbooks from {})",
         env!("CARGO_PKG_VERSION"),
         config.data_dir.display(),
         config.playbooks.display()

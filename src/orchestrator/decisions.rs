@@ -28,6 +28,7 @@ impl Core {
     /// Approves `request` (already checked executable by the API) and starts executing it.
     /// Returns false if it was no longer awaiting approval.
     pub async fn approve(self: &Arc<Self>, request: &Request, actor: &str) -> anyhow::Result<bool> {
+        let actor = &*crate::redact::text(actor);
         if !self
             .request_status(
                 request,
@@ -81,6 +82,8 @@ impl Core {
         reason: &str,
         actor: &str,
     ) -> anyhow::Result<bool> {
+        // Free text is redacted on the way in: stored, streamed, logged and committed clean.
+        let (reason, actor) = (&*crate::redact::text(reason), &*crate::redact::text(actor));
         if !self
             .request_status(
                 request,
@@ -119,6 +122,7 @@ impl Core {
         reason: &str,
         actor: &str,
     ) -> anyhow::Result<bool> {
+        let (reason, actor) = (&*crate::redact::text(reason), &*crate::redact::text(actor));
         if !matches!(
             request.status,
             RequestStatus::Approved | RequestStatus::Running | RequestStatus::Paused

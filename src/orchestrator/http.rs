@@ -8,6 +8,7 @@ pub mod agents;
 pub mod audit;
 pub mod docs;
 pub mod extract;
+pub mod guard;
 pub mod health;
 pub mod llm;
 pub mod playbooks;
@@ -79,15 +80,25 @@ pub fn router(core: Arc<Core>) -> Router {
         .nest("/api/v1", api)
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::docs))
+        .route("/docs/docs.js", get(docs::script))
+        .route("/docs/docs.css", get(docs::style))
         .merge(crate::orchestrator::ui::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            core.clone(),
+            guard::guard,
+        ))
+        .layer(axum::Extension(Arc::new(live::Streams::new(
+            core.config.http.max_websockets,
+        ))))
         .with_state(core)
 }
 
-/// With an API token configured, every `/api/v1` call but `/health` (for probes) needs
-/// `Authorization: Bearer <token>`; a browser's WebSocket may send `?access_token=` instead.
+/// With an API token configured, every `/api/v1` call but exactly `/api/v1/health` (for
+/// probes) needs `Authorization: Bearer <token>`; a browser's WebSocket, which cannot set
+/// headers, may send `?access_token=` (percent-encoded) instead.
 async fn require_token(
     State(core): State<Arc<Core>>,
     request: HttpRequest,
@@ -96,20 +107,25 @@ async fn require_token(
     let Some(token) = &core.config.api_token else {
         return next.run(request).await;
     };
-    if request.uri().path().ends_with("/health") {
+    // Inside the nested router the path has lost its `/api/v1`; accept either spelling.
+    let path = request.uri().path();
+    if path == "/health" || path == "/api/v1/health" {
         return next.run(request).await;
     }
+    let websocket = path == "/ws" || path == "/api/v1/ws";
     let from_header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
     let from_query = request.uri().query().and_then(|q| {
         q.split('&')
             .find_map(|pair| pair.strip_prefix("access_token="))
+            .map(percent_decode)
     });
-    match from_header.or(if request.uri().path().ends_with("/ws") { from_query } else { None }) {
-        Some(offered) if token.matches(offered) => next.run(request).await,
+    match from_header.or(if websocket { from_query } else { None }) {
+        Some(offered) if token.matches(&offered) => next.run(request).await,
         Some(_) => ApiError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::BadToken,
@@ -123,6 +139,27 @@ async fn require_token(
         )
         .into_response(),
     }
+}
+
+/// `%2B` → `+`; a `+` stays a `+` (tokens have no spaces), a broken escape stays as it is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// An error answer: an HTTP status and the `ErrorBody` sent with it.
@@ -198,4 +235,13 @@ async fn unknown_route(uri: axum::http::Uri) -> ApiError {
             uri.path()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_tokens_are_percent_decoded() {
+        assert_eq!(super::percent_decode("a%2Bb%2F%3D+c"), "a+b/=+c");
+        assert_eq!(super::percent_decode("100%"), "100%");
+    }
 }

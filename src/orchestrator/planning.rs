@@ -22,6 +22,8 @@ const HISTORY_RUNS: u32 = 20;
 impl Core {
     /// Plans `text` and stores the request awaiting approval.
     pub async fn create_request(&self, text: &str, high_value: bool) -> anyhow::Result<Request> {
+        // Redacted on the way in: a pasted secret reaches no planner, store, log or stream.
+        let text = &*crate::redact::text(text);
         // Re-read the repository so a playbook added a minute ago can be planned with.
         match Catalogue::discover(&self.config.playbooks) {
             Ok(fresh) => {
@@ -71,6 +73,7 @@ impl Core {
         change: &str,
         actor: &str,
     ) -> anyhow::Result<Option<Request>> {
+        let (change, actor) = (&*crate::redact::text(change), &*crate::redact::text(actor));
         if request.status != RequestStatus::AwaitingApproval {
             return Ok(None);
         }

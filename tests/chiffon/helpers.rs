@@ -119,6 +119,8 @@ pub struct Options {
     pub vault_password_file: Option<PathBuf>,
     /// LLM providers for planning (none by default).
     pub llm: chiffon::llm::LlmConfig,
+    /// Allowed hosts and origins, TLS and the HTTP limits (the defaults by default).
+    pub http: chiffon::config::HttpConfig,
 }
 
 /// Tests that use RabbitMQ hold this for reading; a test that restarts the broker holds it for
@@ -138,6 +140,7 @@ impl Default for Options {
             extra_vars: Vec::new(),
             vault_password_file: None,
             llm: chiffon::llm::LlmConfig::default(),
+            http: chiffon::config::HttpConfig::default(),
         }
     }
 }
@@ -313,6 +316,7 @@ impl TestApp {
                 stale_after: Duration::from_secs(60),
             }),
             local_agents: options.local_agents,
+            http: options.http.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

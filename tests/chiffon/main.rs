@@ -17,6 +17,7 @@ mod llm;
 mod matching;
 mod properties;
 mod restart;
+mod security;
 mod security_outbound;
 mod store;
 mod story;

@@ -1,4 +1,4 @@
-//! Attacks on what Chiffon writes and sends, each against a real server (docs/security-outbound.md):
+//! Attacks on what Chiffon writes and sends, each against a real server (docs/security.md):
 //! a template whose values smuggle Ansible templating, a template write that follows a symlink
 //! out of the repository, an `https://` LLM provider with a good, a wrong-name and an untrusted
 //! certificate, a provider that redirects to steal the API key, `amqps://` through a TLS

@@ -178,7 +178,11 @@ pub(crate) async fn annotate_task(
         .unwrap_or_else(|| "anonymous".to_owned());
     let note = core
         .store
-        .annotate(&task_id, &author, &crate::redact::text(text))
+        .annotate(
+            &task_id,
+            &crate::redact::text(&author),
+            &crate::redact::text(text),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(note.into())))
 }
