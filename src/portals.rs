@@ -37,14 +37,14 @@ pub fn discover(repo: &Path, groups: &BTreeMap<String, BTreeSet<String>>) -> Vec
     };
     let mut portals: Vec<Portal> = entries
         .flatten()
-        .filter(|e| e.path().is_dir())
+        .filter(|e| crate::repo::is_real_dir(&e.path()))
         .filter_map(|e| {
             let stack = e.file_name().to_str()?.to_owned();
             let file = COMPOSE_FILES
                 .iter()
                 .map(|f| e.path().join(f))
                 .find(|p| p.is_file())?;
-            let text = std::fs::read_to_string(file).ok()?;
+            let text = crate::repo::read_text(&file)?;
             let compose: serde_json::Value = serde_saphyr::from_str(&text).ok()?;
             portal(&stack, &compose, groups)
         })
@@ -130,7 +130,7 @@ pub fn input_variable(repo: &Path, playbook: &str) -> Option<String> {
     struct Play {
         vars: Option<serde_json::Value>,
     }
-    let text = std::fs::read_to_string(repo.join(playbook)).ok()?;
+    let text = crate::repo::read_text(&repo.join(playbook))?;
     let plays: Vec<Play> = serde_saphyr::from_str(&text).ok()?;
     plays.iter().find_map(|p| {
         p.vars

@@ -30,9 +30,9 @@ use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row};
 
+pub use crate::model::QueueEvent;
 pub use crate::store::annotations::Annotation;
 pub use crate::store::audit_ledger::{NewAuditEntry, StoredAuditEntry};
-pub use crate::store::queue_events::QueueEvent;
 pub use crate::store::request_decisions::Decision;
 pub use crate::store::requests::PlanVersion;
 pub use crate::store::task_listing::TaskFilter;

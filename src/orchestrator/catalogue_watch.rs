@@ -60,30 +60,19 @@ impl Core {
 
 /// (files, total size, newest modification) of the repository's YAML and config files.
 fn fingerprint(root: &std::path::Path) -> (u64, u64, Option<std::time::SystemTime>) {
-    let mut stack = vec![root.to_owned()];
     let (mut files, mut size, mut newest) = (0, 0, None);
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+    let watched = |name: &str| {
+        [".yml", ".yaml", ".cfg", ".j2"]
+            .iter()
+            .any(|e| name.ends_with(e))
+    };
+    for path in crate::repo::files(root, root, watched) {
+        let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with('.') {
-                continue;
-            }
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else if [".yml", ".yaml", ".cfg", ".j2"]
-                .iter()
-                .any(|e| name.ends_with(e))
-            {
-                files += 1;
-                size += meta.len();
-                newest = newest.max(meta.modified().ok());
-            }
-        }
+        files += 1;
+        size += meta.len();
+        newest = newest.max(meta.modified().ok());
     }
     (files, size, newest)
 }

@@ -149,13 +149,7 @@ impl Core {
     ) -> anyhow::Result<TaskStatus> {
         let mut task = Self::new_task(request, step, TaskStatus::Queued);
         self.store.insert_task(&task).await?;
-        let finish = TaskFinish {
-            status: TaskStatus::Cancelled,
-            outcome: format!("cancelled: {reason}"),
-            resource_usage: serde_json::json!({}),
-            error: Some(reason.to_owned()),
-            resource_state_at_failure: None,
-        };
+        let finish = TaskFinish::cancelled(reason);
         self.store.finish_task(&task.id, &finish).await?;
         task.status = TaskStatus::Cancelled;
         task.outcome = Some(finish.outcome.clone());

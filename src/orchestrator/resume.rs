@@ -52,13 +52,7 @@ impl Core {
                 }
                 TaskStatus::Queued => {
                     let reason = "not sent before the orchestrator stopped; sent again";
-                    let finish = TaskFinish {
-                        status: TaskStatus::Cancelled,
-                        outcome: format!("cancelled: {reason}"),
-                        resource_usage: serde_json::json!({}),
-                        error: Some(reason.to_owned()),
-                        resource_state_at_failure: None,
-                    };
+                    let finish = TaskFinish::cancelled(reason);
                     self.store.finish_task(&task.id, &finish).await?;
                     if let Some(closed) = self.store.get_task(&task.id).await? {
                         self.audit_task(request, step, &closed, None).await?;

@@ -4,18 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::model::QueueEvent;
 use crate::store::{FromStoreRow, Store, ts, ts_col};
-
-/// A pause or resume of the dispatch queue, as stored.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct QueueEvent {
-    pub id: i64,
-    /// `paused` or `resumed`.
-    pub kind: String,
-    pub reason: String,
-    pub at: DateTime<Utc>,
-    pub audit_commit: Option<String>,
-}
 
 impl FromStoreRow for QueueEvent {
     fn from_row(row: &AnyRow) -> anyhow::Result<Self> {

@@ -21,6 +21,19 @@ pub struct TaskFinish {
     pub resource_state_at_failure: Option<serde_json::Value>,
 }
 
+impl TaskFinish {
+    /// A task that never ran, with why.
+    pub fn cancelled(reason: &str) -> Self {
+        Self {
+            status: TaskStatus::Cancelled,
+            outcome: format!("cancelled: {reason}"),
+            resource_usage: serde_json::json!({}),
+            error: Some(reason.to_owned()),
+            resource_state_at_failure: None,
+        }
+    }
+}
+
 /// Read from `SELECT * FROM tasks`.
 impl FromStoreRow for Task {
     fn from_row(row: &AnyRow) -> anyhow::Result<Self> {
