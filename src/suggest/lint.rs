@@ -20,6 +20,9 @@ use tokio::sync::watch;
 use crate::suggest::report::{LintNote, LintStatus, Report};
 use crate::tools::ansible::{LintError, LintFinding};
 
+/// How long one ansible-lint run may take by default (it needs minutes on a large repository).
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(600);
+
 /// Cached results kept per cache folder; older ones are removed.
 const KEEP: usize = 32;
 
