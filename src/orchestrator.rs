@@ -70,6 +70,8 @@ pub struct Core {
     pub audit_queue: audit_queue::AuditQueue,
     /// Live events for WebSocket listeners (see `live`).
     pub live: broadcast::Sender<LiveEvent>,
+    /// ansible-lint for suggestions: cached per repository tree, run in the background.
+    pub linter: crate::suggest::lint::Linter,
     planning: Planning,
     fleet: Fleet,
     in_flight: InFlight,
@@ -170,7 +172,13 @@ impl Core {
         if let Some(reason) = &queue_paused {
             tracing::warn!("the dispatch queue is still paused: {reason}");
         }
+        let linter = crate::suggest::lint::Linter::new(
+            config.data_dir.join("cache").join("ansible-lint"),
+            crate::tools::ansible::find_ansible_lint(config.ansible_playbook.as_deref()),
+            crate::suggest::lint::DEFAULT_LIMIT,
+        );
         let core = Arc::new(Core {
+            linter,
             store,
             bus,
             audit,

@@ -170,6 +170,56 @@ pub struct Suggestion {
     pub message: String,
     /// A unified diff against the file as it is now, when the change is mechanical.
     pub diff: Option<String>,
+    /// Who found it: Chiffon's own rules or ansible-lint.
+    #[serde(default)]
+    pub origin: SuggestionOrigin,
+}
+
+/// Who found a suggestion.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SuggestionOrigin {
+    #[default]
+    Chiffon,
+    AnsibleLint,
+}
+
+/// `GET /suggestions`: the findings that matter, ranked (severity, then homelab impact), each
+/// problem once; ansible-lint's style findings folded per rule; what ansible-lint did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Suggestions {
+    pub items: Vec<Suggestion>,
+    /// Always null: one page.
+    pub next: Option<String>,
+    /// ansible-lint's style findings, one group per rule with a count, largest first.
+    pub groups: Vec<SuggestionGroup>,
+    pub lint: LintNote,
+    /// The content hash of the repository tree the answer is for.
+    pub tree: String,
+}
+
+/// Style findings of one ansible-lint rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SuggestionGroup {
+    pub rule: String,
+    pub count: usize,
+    pub severity: Severity,
+    pub message: String,
+    /// The first few places, `file:line`.
+    pub examples: Vec<String>,
+}
+
+/// What ansible-lint did for this answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LintNote {
+    /// `done`, `running` (in the background; ask again), `failed`, `timed_out` or `not_run`.
+    pub status: String,
+    pub message: String,
+    pub seconds: Option<f64>,
+    /// Whether its findings came from the cache of this repository tree.
+    pub cached: bool,
 }
 
 /// `POST /suggestions/{id}/apply` (the body is optional): the task that prompted the change.

@@ -67,9 +67,14 @@ pub enum PlaybooksCommand {
     Lint {
         /// The repository (default: the example homelab).
         dir: Option<PathBuf>,
-        /// An array of {id, rule, file, line, severity, message, diff} instead of text.
+        /// The answer as JSON: `{items: [{id, rule, file, line, severity, message, diff,
+        /// origin}], groups, lint, tree}` instead of text.
         #[arg(long)]
         json: bool,
+        /// Where ansible-lint's results are cached per repository tree (default: the user's
+        /// cache folder, `~/.cache/chiffon/ansible-lint`).
+        #[arg(long, env = "CHIFFON_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
         /// Skip ansible-lint even when it is installed.
         #[arg(long)]
         no_ansible_lint: bool,
@@ -118,7 +123,8 @@ pub async fn run(command: PlaybooksCommand) -> anyhow::Result<ExitCode> {
             json,
             no_ansible_lint,
             ansible_lint,
-        } => lint(dir, json, no_ansible_lint, ansible_lint).await?,
+            cache_dir,
+        } => lint(dir, json, no_ansible_lint, ansible_lint, cache_dir).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -182,6 +188,7 @@ async fn lint(
     json: bool,
     no_ansible_lint: bool,
     ansible_lint: Option<PathBuf>,
+    cache_dir: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let dir = match dir {
         Some(dir) => dir,
@@ -190,30 +197,50 @@ async fn lint(
     if !dir.is_dir() {
         anyhow::bail!("{} is not a directory", dir.display());
     }
-    let mut found = crate::suggest::analyse(&dir);
     let configured = std::env::var_os("CHIFFON_ANSIBLE_PLAYBOOK").map(PathBuf::from);
-    let lint =
-        ansible_lint.or_else(|| crate::tools::ansible::find_ansible_lint(configured.as_deref()));
-    match (no_ansible_lint, lint) {
-        (true, _) => {}
-        (false, None) => {
-            eprintln!("ansible-lint is not installed: only Chiffon's own rules ran");
+    let program = (!no_ansible_lint)
+        .then(|| {
+            ansible_lint.or_else(|| crate::tools::ansible::find_ansible_lint(configured.as_deref()))
+        })
+        .flatten();
+    let cache_dir = cache_dir.unwrap_or_else(default_cache_dir);
+    let linter =
+        crate::suggest::lint::Linter::new(cache_dir, program, crate::suggest::lint::DEFAULT_LIMIT);
+    // Progress on stderr while ansible-lint runs; the answer waits for it (or its limit).
+    let progress = |elapsed: std::time::Duration| {
+        let seconds = elapsed.as_secs();
+        if seconds.is_multiple_of(5) || seconds < 2 {
+            eprintln!(
+                "chiffon: ansible-lint is reading the repository ({seconds} s; the result is cached for this tree)…"
+            );
         }
-        (false, Some(lint)) => {
-            crate::orchestrator::http::suggestions::add_ansible_lint(&dir, &lint, &mut found)
-                .await?;
-        }
+    };
+    let report = linter
+        .report(&dir, crate::suggest::lint::DEFAULT_LIMIT, &progress)
+        .await;
+    if no_ansible_lint {
+        eprintln!(
+            "chiffon: ansible-lint skipped (--no-ansible-lint): only Chiffon's own rules ran"
+        );
     }
-    let found: Vec<crate::api::Suggestion> = found
-        .into_iter()
-        .map(crate::api::Suggestion::from)
-        .collect();
+    let answer = crate::api::Suggestions::from(report);
     if json {
-        println!("{}", serde_json::to_string_pretty(&found)?);
+        println!("{}", serde_json::to_string_pretty(&answer)?);
     } else {
-        print!("{}", render::suggestions(&found));
+        print!("{}", render::suggestion_report(&answer));
     }
     Ok(())
+}
+
+/// `$XDG_CACHE_HOME/chiffon/ansible-lint`, else `~/.cache/chiffon/ansible-lint`, else a
+/// folder in the system's temporary directory.
+fn default_cache_dir() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("chiffon")
+        .join("ansible-lint")
 }
 
 /// `--playbooks DIR`, else the example homelab; it must be a directory.

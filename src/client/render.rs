@@ -454,6 +454,31 @@ pub fn suggestions(found: &[Suggestion]) -> String {
     out
 }
 
+/// A ranked answer: the findings that matter, then ansible-lint's style findings folded per
+/// rule, then what ansible-lint did.
+pub fn suggestion_report(report: &crate::api::Suggestions) -> String {
+    let mut out = suggestions(&report.items);
+    if !report.groups.is_empty() {
+        let total: usize = report.groups.iter().map(|g| g.count).sum();
+        let _ = writeln!(
+            out,
+            "\nStyle ({total} findings of ansible-lint, folded by rule):"
+        );
+        for group in &report.groups {
+            let _ = writeln!(
+                out,
+                "  {:>5} × {} — {} (e.g. {})",
+                group.count,
+                group.rule,
+                group.message,
+                group.examples.first().map_or("", String::as_str)
+            );
+        }
+    }
+    let _ = writeln!(out, "\nansible-lint: {}", report.lint.message);
+    out
+}
+
 /// The fleet's totals and the dispatch queue's state, under the agents table.
 pub fn resources(totals: &ResourceTotals, queue: &QueueView) -> String {
     let mut out = format!(

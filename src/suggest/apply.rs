@@ -216,7 +216,7 @@ mod tests {
             .lines()
             .map(str::to_owned)
             .collect();
-        let diff = super::super::unified("compose.yml", text, &new);
+        let diff = crate::suggest::unified("compose.yml", text, &new);
         assert_eq!(patch(text, &diff).unwrap(), format!("{}\n", new.join("\n")));
         let moved = text.replace("app:1.2", "app:1.3");
         assert_eq!(patch(&moved, &diff), None, "stale: the image line changed");

@@ -114,7 +114,8 @@ pub fn from_failures(
                 .replace("{task}", &format!("{task:?}"));
             let id = format!(
                 "{:012x}",
-                super::fnv(&format!("{rule}\0{file}\0{host}\0{task}")) & 0xffff_ffff_ffff
+                crate::suggest::findings::fnv(&format!("{rule}\0{file}\0{host}\0{task}"))
+                    & 0xffff_ffff_ffff
             );
             out.push(Suggestion {
                 id,
@@ -124,6 +125,7 @@ pub fn from_failures(
                 severity: *severity,
                 message: format!("The run failed: {text}."),
                 diff: None,
+                origin: crate::suggest::Origin::Chiffon,
             });
             break;
         }

@@ -72,7 +72,7 @@ pub async fn syntax_check(
 }
 
 /// One finding of `ansible-lint -f json` (its Code Climate format).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LintFinding {
     pub check: String,
     /// Relative to the repository, as ansible-lint prints it.
@@ -95,36 +95,64 @@ pub fn find_ansible_lint(ansible_playbook: Option<&Path>) -> Option<PathBuf> {
 /// How long ansible-lint may take over a repository before it is stopped.
 const LINT_TIMEOUT: Duration = Duration::from_secs(180);
 
+/// Why ansible-lint gave no findings.
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
+    #[error("ansible-lint took longer than {0} s; stopped it")]
+    TimedOut(u64),
+    #[error("ansible-lint failed ({status}): {stderr}")]
+    Failed { status: String, stderr: String },
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
 /// Runs `ansible-lint -f json --offline` over `repo` (argument list, clean environment,
 /// stopped after 3 minutes). ansible-lint exits 2 when it finds something; that is a result,
 /// not a failure.
 pub async fn ansible_lint(lint: &Path, repo: &Path) -> anyhow::Result<Vec<LintFinding>> {
-    let scratch = tempfile::tempdir()?;
+    ansible_lint_within(lint, repo, LINT_TIMEOUT)
+        .await
+        .map_err(anyhow::Error::from)
+}
+
+/// [`ansible_lint`] with its own time limit, telling a timeout and a failure apart.
+pub async fn ansible_lint_within(
+    lint: &Path,
+    repo: &Path,
+    limit: Duration,
+) -> Result<Vec<LintFinding>, LintError> {
+    let scratch = tempfile::tempdir().map_err(anyhow::Error::from)?;
     let mut command = tool_command(lint, repo, scratch.path());
     command.args(["-f", "json", "--offline", "-q"]);
     let child = command
         .spawn()
         .with_context(|| format!("cannot start {}", lint.display()))?;
-    let output = tokio::time::timeout(LINT_TIMEOUT, child.wait_with_output())
+    let output = tokio::time::timeout(limit, child.wait_with_output())
         .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "ansible-lint took longer than {} s; stopped it",
-                LINT_TIMEOUT.as_secs()
-            )
-        })??;
+        .map_err(|_| LintError::TimedOut(limit.as_secs()))?
+        .map_err(anyhow::Error::from)?;
     if !matches!(output.status.code(), Some(0 | 2)) {
-        anyhow::bail!(
-            "ansible-lint failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-                .lines()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join(" ")
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(&output.stdout)
         );
+        return Err(LintError::Failed {
+            status: output.status.to_string(),
+            stderr: crate::redact::text(
+                &text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+            .chars()
+            .take(600)
+            .collect(),
+        });
     }
-    parse_lint(&String::from_utf8_lossy(&output.stdout))
+    Ok(parse_lint(&String::from_utf8_lossy(&output.stdout))?)
 }
 
 /// Reads ansible-lint's JSON: `location` is `{"path", "lines": {"begin"}}` or

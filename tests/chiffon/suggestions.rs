@@ -14,15 +14,18 @@ fn fixture() -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lint_points_at_each_mistake_with_a_reason_and_a_change() {
+    let cache = tempfile::tempdir().unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
-        .args(["playbooks", "lint", "--json"])
+        .args(["playbooks", "lint", "--json", "--cache-dir"])
+        .arg(cache.path())
         .arg(fixture())
         .output()
         .await
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    let found: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    let ours: Vec<(String, String, u64)> = found
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found: Vec<Value> = answer["items"].as_array().unwrap().clone();
+    let mut ours: Vec<(String, String, u64)> = found
         .iter()
         .filter(|s| !s["rule"].as_str().unwrap().starts_with("ansible-lint/"))
         .map(|s| {
@@ -33,6 +36,7 @@ async fn lint_points_at_each_mistake_with_a_reason_and_a_change() {
             )
         })
         .collect();
+    ours.sort_by(|a, b| (&a.1, a.2, &a.0).cmp(&(&b.1, b.2, &b.0)));
     let expected = [
         (
             "default-password",
@@ -60,10 +64,12 @@ async fn lint_points_at_each_mistake_with_a_reason_and_a_change() {
             "roles/media/jellyfin/tasks/main.yml",
             14,
         ),
+        ("unused-role", "roles/orphans/plex/tasks/main.yml", 1),
         ("no-healthcheck", "stacks/gitea/docker-compose.yml", 2),
         ("no-restart-policy", "stacks/gitea/docker-compose.yml", 2),
         ("unpinned-image", "stacks/gitea/docker-compose.yml", 3),
         ("plaintext-secret", "stacks/gitea/docker-compose.yml", 5),
+        ("admin-ui-exposed", "stacks/gitea/docker-compose.yml", 7),
     ];
     assert_eq!(
         ours,
@@ -89,22 +95,89 @@ async fn lint_points_at_each_mistake_with_a_reason_and_a_change() {
             }
         }
     }
+    // ansible-lint's findings: those that matter among the items, style folded into groups.
+    let groups = answer["groups"].as_array().unwrap();
     let lint: Vec<&str> = found
         .iter()
+        .chain(groups)
         .filter_map(|s| s["rule"].as_str())
         .filter(|r| r.starts_with("ansible-lint/"))
         .collect();
     if chiffon::tools::ansible::find_ansible_lint(None).is_some() {
+        assert_eq!(answer["lint"]["status"], "done", "{answer}");
         // Merged, without repeating what Chiffon's own rule already says.
         assert!(
             lint.contains(&"ansible-lint/command-instead-of-shell"),
             "{lint:?}"
         );
         assert!(!lint.contains(&"ansible-lint/no-changed-when"), "{lint:?}");
+        assert!(groups.iter().all(|g| g["count"].as_u64().unwrap() >= 1));
+        // Ranked: no finding comes after a less severe one.
+        let rank = |s: &Value| match s["severity"].as_str().unwrap() {
+            "high" => 2,
+            "medium" => 1,
+            _ => 0,
+        };
+        assert!(
+            found.windows(2).all(|w| rank(&w[0]) >= rank(&w[1])),
+            "{answer}"
+        );
     } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("ansible-lint is not installed"), "{stderr}");
+        assert_eq!(answer["lint"]["status"], "not_run", "{answer}");
     }
+}
+
+/// A repository whose own `.ansible-lint` makes ansible-lint refuse to run (exit 1): the
+/// answer still has every finding of Chiffon's own, and says what ansible-lint did; asked
+/// again, the same tree answers from the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lint_keeps_its_own_findings_when_ansible_lint_fails_on_the_repository() {
+    let Some(program) = chiffon::tools::ansible::find_ansible_lint(None) else {
+        eprintln!("ansible-lint is not installed: nothing to fail");
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let repo = scratch.path().join("homelab");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join(".ansible-lint"), "skip_list:\n  - load-failure\n").unwrap();
+    std::fs::write(
+        repo.join("site.yml"),
+        "- name: Patch\n  hosts: all\n  tasks:\n    - name: Reboot\n      ansible.builtin.reboot:\n",
+    )
+    .unwrap();
+    let cache = scratch.path().join("cache");
+    let run = || {
+        let (repo, cache, program) = (repo.clone(), cache.clone(), program.clone());
+        async move {
+            let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+                .args(["playbooks", "lint", "--json", "--ansible-lint"])
+                .arg(&program)
+                .arg("--cache-dir")
+                .arg(&cache)
+                .arg(&repo)
+                .output()
+                .await
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            serde_json::from_slice::<Value>(&output.stdout).unwrap()
+        }
+    };
+    let answer = run().await;
+    let rules: Vec<&str> = answer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["unconditional-reboot"], "{answer}");
+    assert_eq!(answer["lint"]["status"], "failed", "{answer}");
+    let message = answer["lint"]["message"].as_str().unwrap();
+    assert!(message.contains("load-failure"), "{message}");
+    assert_eq!(answer["lint"]["cached"], false);
+    // The same tree: from the cache, the same answer.
+    let again = run().await;
+    assert_eq!(again["lint"]["cached"], true, "{again}");
+    assert_eq!(again["items"], answer["items"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,7 +193,15 @@ async fn the_api_lists_suggestions_for_the_served_repository() {
             .any(|s| s["rule"] == "no-healthcheck" && s["file"] == "stacks/jellyfin/compose.yml"),
         "{page}"
     );
-    assert!(items.iter().all(|s| s["severity"] == "low"), "{page}");
+    // Otherwise only web UIs published on every interface, ranked first.
+    assert!(
+        items
+            .iter()
+            .all(|s| s["rule"] == "no-healthcheck" || s["rule"] == "admin-ui-exposed"),
+        "{page}"
+    );
+    assert_eq!(items[0]["rule"], "admin-ui-exposed", "{page}");
+    assert!(page["lint"]["status"].is_string(), "{page}");
     app.stop().await;
 }
 
@@ -155,7 +236,8 @@ async fn suggestions(repo: &Path) -> Vec<Value> {
         .output()
         .await
         .unwrap();
-    serde_json::from_slice(&output.stdout).unwrap()
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    answer["items"].as_array().unwrap().clone()
 }
 
 fn id_of(found: &[Value], rule: &str) -> String {

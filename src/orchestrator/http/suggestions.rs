@@ -2,15 +2,18 @@
 //! one (patched, syntax-checked, committed, audited). `add_ansible_lint` is the one place
 //! ansible-lint's findings join Chiffon's own, for the server and `chiffon playbooks lint`.
 
-use std::path::Path as FsPath;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::Utc;
 
-use crate::api::{Applied, ApplySuggestion, ErrorCode, Page, Severity, Suggestion};
+use crate::api::{
+    Applied, ApplySuggestion, ErrorCode, LintNote, Severity, Suggestion, SuggestionGroup,
+    SuggestionOrigin, Suggestions,
+};
 use crate::model::TaskId;
 use crate::orchestrator::Core;
 use crate::orchestrator::http::extract::OptionalJson;
@@ -30,6 +33,45 @@ impl From<crate::suggest::Suggestion> for Suggestion {
             },
             message: s.message,
             diff: s.diff,
+            origin: match s.origin {
+                crate::suggest::Origin::Chiffon => SuggestionOrigin::Chiffon,
+                crate::suggest::Origin::AnsibleLint => SuggestionOrigin::AnsibleLint,
+            },
+        }
+    }
+}
+
+impl From<crate::suggest::Report> for Suggestions {
+    fn from(report: crate::suggest::Report) -> Self {
+        let severity = |s| match s {
+            crate::suggest::Severity::Low => Severity::Low,
+            crate::suggest::Severity::Medium => Severity::Medium,
+            crate::suggest::Severity::High => Severity::High,
+        };
+        Self {
+            items: report.items.into_iter().map(Suggestion::from).collect(),
+            next: None,
+            groups: report
+                .groups
+                .into_iter()
+                .map(|g| SuggestionGroup {
+                    rule: g.rule,
+                    count: g.count,
+                    severity: severity(g.severity),
+                    message: g.message,
+                    examples: g.examples,
+                })
+                .collect(),
+            lint: LintNote {
+                status: serde_json::to_value(report.lint.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                message: report.lint.message,
+                seconds: report.lint.seconds,
+                cached: report.lint.cached,
+            },
+            tree: report.tree,
         }
     }
 }
@@ -44,39 +86,15 @@ impl From<crate::suggest::apply::Applied> for Applied {
     }
 }
 
-/// Runs ansible-lint (`lint`) over the repository at `repo` and adds its findings to `found`.
-pub async fn add_ansible_lint(
-    repo: &FsPath,
-    lint: &FsPath,
-    found: &mut Vec<crate::suggest::Suggestion>,
-) -> anyhow::Result<()> {
-    let findings = crate::tools::ansible::ansible_lint(lint, repo).await?;
-    crate::suggest::merge_lint(repo, found, findings);
-    Ok(())
-}
-
-/// Chiffon's rules, plus ansible-lint's findings when it is installed next to ansible-playbook
-/// or on PATH.
-pub(crate) async fn suggestions(
-    State(core): State<Arc<Core>>,
-) -> ApiResult<Json<Page<Suggestion>>> {
-    let repo = core.config.playbooks.clone();
-    let mut found = {
-        let repo = repo.clone();
-        tokio::task::spawn_blocking(move || crate::suggest::analyse(&repo))
-            .await
-            .map_err(anyhow::Error::from)?
-    };
-    if let Some(lint) =
-        crate::tools::ansible::find_ansible_lint(core.config.ansible_playbook.as_deref())
-        && let Err(error) = add_ansible_lint(&repo, &lint, &mut found).await
-    {
-        tracing::warn!("ansible-lint findings left out: {error:#}");
-    }
-    Ok(Json(Page {
-        items: found.into_iter().map(Suggestion::from).collect(),
-        next: None,
-    }))
+/// Chiffon's rules, ranked, with ansible-lint's findings from the cache of this repository
+/// tree; a tree not linted yet is linted in the background and the answer says so (it never
+/// waits for ansible-lint, nor fails because of it).
+pub(crate) async fn suggestions(State(core): State<Arc<Core>>) -> ApiResult<Json<Suggestions>> {
+    let report = core
+        .linter
+        .report(&core.config.playbooks, Duration::ZERO, &|_| {})
+        .await;
+    Ok(Json(report.into()))
 }
 
 /// The commit message's "prompted by": the task, when one is named.

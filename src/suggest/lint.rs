@@ -1,0 +1,297 @@
+//! ansible-lint as optional help: its findings cached per repository tree (a content hash)
+//! and computed in the background, so that a repeated `lint` or `GET /suggestions` on an
+//! unchanged repository answers from the cache, and Chiffon's own findings come back whatever
+//! ansible-lint does (not installed, failing on the repository's own configuration, too slow).
+//!
+//! The server and the CLI share one [`Linter`] per cache folder: [`Linter::report`] runs the
+//! own rules, looks the tree up in the cache, starts ansible-lint in the background when the
+//! tree is new (once per tree, however many ask), and waits for it as long as the caller
+//! allows. Failures and timeouts are cached too: the same tree fails the same way.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use crate::suggest::report::{LintNote, LintStatus, Report};
+use crate::tools::ansible::{LintError, LintFinding};
+
+/// How long one ansible-lint run may take by default (it needs minutes on a large repository).
+pub const DEFAULT_LIMIT: Duration = Duration::from_secs(600);
+
+/// Cached results kept per cache folder; older ones are removed.
+const KEEP: usize = 32;
+
+/// ansible-lint's configuration files, hidden from the repository walker but part of what
+/// decides its answer.
+const LINT_CONFIGS: &[&str] = &[
+    ".ansible-lint",
+    ".ansible-lint.yml",
+    ".ansible-lint.yaml",
+    ".ansible-lint-ignore",
+    ".config/ansible-lint.yml",
+    ".yamllint",
+    ".yamllint.yml",
+    ".yamllint.yaml",
+];
+
+/// One cached ansible-lint outcome.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Cached {
+    status: LintStatus,
+    message: String,
+    seconds: f64,
+    findings: Vec<LintFinding>,
+}
+
+/// ansible-lint runs, cached and in the background. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Linter {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cache_dir: PathBuf,
+    program: Option<PathBuf>,
+    limit: Duration,
+    /// Trees being linted now: a receiver that turns true when the result is in the cache.
+    running: Mutex<HashMap<String, (Instant, watch::Receiver<bool>)>>,
+}
+
+impl Linter {
+    /// `program`: ansible-lint's path (`None`: Chiffon's own rules only). `limit`: how long
+    /// one run may take before it is stopped (and the timeout cached).
+    pub fn new(cache_dir: PathBuf, program: Option<PathBuf>, limit: Duration) -> Linter {
+        Linter {
+            inner: Arc::new(Inner {
+                cache_dir,
+                program,
+                limit,
+                running: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The report for `root`: own findings always; ansible-lint's from the cache, or after
+    /// waiting up to `wait` for a background run (`progress` is called about once a second
+    /// while waiting, with the time since the run started).
+    pub async fn report(
+        &self,
+        root: &Path,
+        wait: Duration,
+        progress: &(dyn Fn(Duration) + Send + Sync),
+    ) -> Report {
+        let scan_root = root.to_owned();
+        let program = self.inner.program.clone();
+        let (own, tree) = tokio::task::spawn_blocking(move || {
+            (
+                crate::suggest::analyse(&scan_root),
+                tree_hash(&scan_root, program.as_deref()),
+            )
+        })
+        .await
+        .unwrap_or_default();
+        if self.inner.program.is_none() {
+            let note = LintNote {
+                status: LintStatus::NotRun,
+                message: "ansible-lint is not installed: Chiffon's own rules only.".to_owned(),
+                seconds: None,
+                cached: false,
+            };
+            return Report::build(own, None, note, tree);
+        }
+        if let Some(cached) = self.cached(&tree) {
+            return report_from(own, cached, tree, true);
+        }
+        let (started, mut done) = self.start(root, &tree);
+        let deadline = Instant::now() + wait;
+        while !*done.borrow() && Instant::now() < deadline {
+            let step = deadline
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(1));
+            let _ = tokio::time::timeout(step, done.changed()).await;
+            if !*done.borrow() {
+                progress(started.elapsed());
+            }
+        }
+        match self.cached(&tree) {
+            Some(cached) => report_from(own, cached, tree, false),
+            None => {
+                let note = LintNote {
+                    status: LintStatus::Running,
+                    message: format!(
+                        "ansible-lint is running in the background (for {} s so far); its findings are added to the next answer for this repository once it is done.",
+                        started.elapsed().as_secs()
+                    ),
+                    seconds: None,
+                    cached: false,
+                };
+                Report::build(own, None, note, tree)
+            }
+        }
+    }
+
+    fn cache_file(&self, tree: &str) -> PathBuf {
+        self.inner.cache_dir.join(format!("{tree}.json"))
+    }
+
+    fn cached(&self, tree: &str) -> Option<Cached> {
+        let text = std::fs::read_to_string(self.cache_file(tree)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Starts ansible-lint over `root` for `tree` unless it already runs.
+    fn start(&self, root: &Path, tree: &str) -> (Instant, watch::Receiver<bool>) {
+        let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((started, done)) = running.get(tree) {
+            return (*started, done.clone());
+        }
+        let (tx, rx) = watch::channel(false);
+        let started = Instant::now();
+        running.insert(tree.to_owned(), (started, rx.clone()));
+        drop(running);
+        let (linter, root, tree) = (self.clone(), root.to_owned(), tree.to_owned());
+        tokio::spawn(async move {
+            let cached = linter.run(&root).await;
+            if let Err(error) = linter.store(&tree, &cached) {
+                tracing::warn!(%error, "cannot cache ansible-lint's result");
+            }
+            linter
+                .inner
+                .running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&tree);
+            let _ = tx.send(true);
+        });
+        (started, rx)
+    }
+
+    async fn run(&self, root: &Path) -> Cached {
+        let Some(program) = &self.inner.program else {
+            unreachable!("started only with a program");
+        };
+        let started = Instant::now();
+        let result =
+            crate::tools::ansible::ansible_lint_within(program, root, self.inner.limit).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let (status, message, findings) = match result {
+            Ok(findings) => (
+                LintStatus::Done,
+                format!(
+                    "ansible-lint found {} things in {seconds:.1} s.",
+                    findings.len()
+                ),
+                findings,
+            ),
+            Err(LintError::TimedOut(limit)) => (
+                LintStatus::TimedOut,
+                format!(
+                    "ansible-lint took longer than {limit} s and was stopped: Chiffon's own rules only."
+                ),
+                Vec::new(),
+            ),
+            Err(error) => (
+                LintStatus::Failed,
+                format!("{error} — Chiffon's own rules only."),
+                Vec::new(),
+            ),
+        };
+        Cached {
+            status,
+            message,
+            seconds,
+            findings,
+        }
+    }
+
+    fn store(&self, tree: &str, cached: &Cached) -> anyhow::Result<()> {
+        std::fs::create_dir_all(&self.inner.cache_dir)?;
+        let path = self.cache_file(tree);
+        let scratch = path.with_extension("json.tmp");
+        std::fs::write(&scratch, serde_json::to_vec(cached)?)?;
+        std::fs::rename(&scratch, &path)?;
+        // Keep the newest few.
+        let mut entries: Vec<(std::time::SystemTime, PathBuf)> =
+            std::fs::read_dir(&self.inner.cache_dir)?
+                .flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+                .collect();
+        entries.sort();
+        let excess = entries.len().saturating_sub(KEEP);
+        for (_, old) in entries.into_iter().take(excess) {
+            let _ = std::fs::remove_file(old);
+        }
+        Ok(())
+    }
+}
+
+fn report_from(
+    own: Vec<crate::suggest::Suggestion>,
+    cached: Cached,
+    tree: String,
+    hit: bool,
+) -> Report {
+    let note = LintNote {
+        status: cached.status,
+        message: if hit {
+            format!("{} (cached for this repository tree)", cached.message)
+        } else {
+            cached.message
+        },
+        seconds: Some(cached.seconds),
+        cached: hit,
+    };
+    let lint = (cached.status == LintStatus::Done).then_some(cached.findings);
+    Report::build(own, lint, note, tree)
+}
+
+/// The SHA-256 of the repository tree: every file the walker yields (path and content; path,
+/// size and modification time for a file that is not text), ansible-lint's configuration
+/// files, and the ansible-lint program itself (an upgrade invalidates the cache).
+pub fn tree_hash(root: &Path, program: Option<&Path>) -> String {
+    let mut hash = Sha256::new();
+    let files = crate::repo::files(root, root, |_| true);
+    let configs = LINT_CONFIGS
+        .iter()
+        .map(|c| root.join(c))
+        .filter(|p| crate::repo::is_regular_file(p));
+    for path in files.into_iter().chain(configs) {
+        hash.update(crate::repo::relative(root, &path).as_bytes());
+        hash.update([0]);
+        match crate::repo::read_text(&path) {
+            Some(text) => hash.update(text.as_bytes()),
+            None => hash.update(metadata_stamp(&path).as_bytes()),
+        }
+        hash.update([0]);
+    }
+    if let Some(program) = program {
+        hash.update(program.to_string_lossy().as_bytes());
+        hash.update(metadata_stamp(program).as_bytes());
+    }
+    hash.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn metadata_stamp(path: &Path) -> String {
+    std::fs::metadata(path).map_or_else(
+        |_| "?".to_owned(),
+        |m| {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{modified}", m.len())
+        },
+    )
+}
