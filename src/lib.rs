@@ -21,6 +21,7 @@ pub mod redact;
 pub mod registry;
 pub mod repo;
 pub mod server;
+pub mod services;
 pub mod store;
 pub mod suggest;
 pub mod template;
