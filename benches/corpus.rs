@@ -150,6 +150,13 @@ fn main() {
         let repository = Repository::discover(&dir);
         let took = started.elapsed();
         discovery_rows.push((repo.to_string(), repository.files, took, repository.apps.len()));
+        if std::env::var("CHIFFON_CORPUS_DUMP").is_ok_and(|d| d == *repo) {
+            for app in &repository.apps {
+                let playbooks: BTreeSet<String> = app.reach.iter().map(|r| format!("{}@{}{:?}", r.playbook, r.hosts, r.tags)).collect();
+                println!("{} {:?} {} {} role={:?} names={:?} pin={:?} switch={:?} own={:?} reach={:?}", app.service, app.unit, app.unit_name, app.file, app.role, app.names, app.pin, app.switch.as_ref().map(|s| &s.var), app.own_tags, playbooks);
+            }
+            println!("roles {:?}\nplaybooks {:?}\ninventory {:?}", repository.roles, repository.playbooks.iter().map(|p| &p.path).collect::<Vec<_>>(), repository.inventory);
+        }
         repositories.insert(*repo, repository);
     }
 

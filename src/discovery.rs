@@ -91,7 +91,9 @@ impl Repository {
                     return None;
                 }
                 let rel = crate::repo::relative(root, path);
-                let nodes = if crate::repo::is_yaml_name(&rel.to_ascii_lowercase()) {
+                let lower = rel.to_ascii_lowercase();
+                let yaml_template = lower.ends_with(".j2") && !lower.ends_with(".service.j2") && !lower.ends_with(".container.j2");
+                let nodes = if crate::repo::is_yaml_name(&lower) || yaml_template {
                     outline::parse(&text)
                 } else {
                     Vec::new()

@@ -182,7 +182,11 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
                 let before: Vec<&str> = tokens[..start].iter().rev().take(2).map(String::as_str).collect();
                 let placed = before.first().is_some_and(|w| matches!(*w, "on" | "to" | "at" | "from"))
                     || before.first() == Some(&"the") && before.get(1).is_some_and(|w| matches!(*w, "on" | "to" | "at"));
-                let is_app = repository.apps.iter().any(|a| a.names.contains(&normalize(&joined)));
+                let as_service = catalogue().lookup(&joined).map(|s| s.id.clone());
+                let is_app = repository
+                    .apps
+                    .iter()
+                    .any(|a| a.names.contains(&normalize(&joined)) || as_service.as_ref() == Some(&a.service));
                 if placed || !is_app {
                     if target.is_none() {
                         target = Some(name);

@@ -46,6 +46,10 @@ pub struct Catalogue {
     by_image: HashMap<String, usize>,
     /// Every normalized name, for typo search: (name, index).
     names: Vec<(String, usize)>,
+    /// Per service: its keyword phrases and category names as stemmed words.
+    phrases: Vec<Vec<Vec<String>>>,
+    /// Inverse document frequency of each stemmed word over those phrases.
+    idf: HashMap<String, f64>,
 }
 
 /// The catalogue, parsed on first use.
@@ -83,11 +87,43 @@ impl Catalogue {
         }
         names.sort();
         names.dedup();
+        let phrases: Vec<Vec<Vec<String>>> = file
+            .service
+            .iter()
+            .map(|service| {
+                service
+                    .keywords
+                    .iter()
+                    .map(|k| k.as_str())
+                    .chain(service.categories.iter().map(|c| c.as_str()))
+                    .map(|phrase| {
+                        words(phrase)
+                            .map(|w| stem(&w))
+                            .filter(|w| !STOP.contains(&w.as_str()))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut frequency: HashMap<String, usize> = HashMap::new();
+        for service in &phrases {
+            let distinct: std::collections::BTreeSet<&String> = service.iter().flatten().collect();
+            for word in distinct {
+                *frequency.entry(word.clone()).or_default() += 1;
+            }
+        }
+        let total = file.service.len() as f64;
+        let idf = frequency
+            .into_iter()
+            .map(|(word, n)| (word, (total / n as f64).ln().max(0.1)))
+            .collect();
         Ok(Catalogue {
             services: file.service,
             by_name,
             by_image,
             names,
+            phrases,
+            idf,
         })
     }
 
@@ -158,31 +194,37 @@ impl Catalogue {
     /// best first, with a score: a keyword phrase all of whose words appear counts most, a
     /// category's words next, purpose words least.
     pub fn for_purpose(&self, text: &str) -> Vec<(&Service, f64)> {
-        let request: Vec<String> = words(text).map(|w| stem(&w)).collect();
+        let request: Vec<String> = words(text)
+            .map(|w| stem(&w))
+            .filter(|w| !STOP.contains(&w.as_str()) && !REQUEST_WORDS.contains(&w.as_str()))
+            .collect();
         if request.is_empty() {
             return Vec::new();
         }
         let has = |w: &str| request.iter().any(|x| x == w);
+        let idf = |w: &str| self.idf.get(w).copied().unwrap_or(1.0);
+        // A phrase all of whose words appear counts fully; one with at least half of them
+        // (and two words or more) counts half. Rare words weigh more.
+        let phrase_score = |phrase: &[String]| -> f64 {
+            if phrase.is_empty() {
+                return 0.0;
+            }
+            let matched: Vec<&String> = phrase.iter().filter(|w| has(w)).collect();
+            let sum: f64 = matched.iter().map(|w| idf(w)).sum();
+            if matched.len() == phrase.len() {
+                sum
+            } else if matched.len() * 2 >= phrase.len() && phrase.len() >= 2 {
+                0.5 * sum
+            } else {
+                0.0
+            }
+        };
         let mut scored = Vec::new();
-        for service in &self.services {
-            let mut score: f64 = 0.0;
-            for phrase in &service.keywords {
-                let phrase_words: Vec<String> = words(phrase)
-                    .map(|w| stem(&w))
-                    .filter(|w| !STOP.contains(&w.as_str()))
-                    .collect();
-                if !phrase_words.is_empty() && phrase_words.iter().all(|w| has(w)) {
-                    score = score.max(1.0 + 0.25 * phrase_words.len() as f64);
-                }
-            }
-            for (rank, category) in service.categories.iter().enumerate() {
-                let category_words: Vec<String> =
-                    category.split('-').map(stem).filter(|w| w.len() > 2).collect();
-                if category_words.iter().all(|w| has(w)) {
-                    let weight = if rank == 0 { 1.2 } else { 0.8 };
-                    score = score.max(weight + 0.2 * category_words.len() as f64);
-                }
-            }
+        for (index, service) in self.services.iter().enumerate() {
+            let score = self.phrases[index]
+                .iter()
+                .map(|p| phrase_score(p))
+                .fold(0.0, f64::max);
             if score > 0.0 {
                 scored.push((service, score));
             }
@@ -273,6 +315,15 @@ pub fn stem(word: &str) -> String {
     }
     w
 }
+
+/// Words of a request that say what to do or point at something, not what it is for.
+const REQUEST_WORDS: &[&str] = &[
+    "show", "me", "log", "logs", "restart", "stop", "start", "deploy", "install", "set", "up", "is", "it",
+    "app", "thing", "service", "container", "running", "again", "bit", "while", "please", "update",
+    "upgrade", "new", "release", "newest", "remove", "get", "rid", "change", "edit", "people", "use",
+    "we", "i", "that", "this", "some", "something", "so", "can", "want", "back", "turn", "off", "on",
+    "everywhere", "go", "through", "site", "tool", "program", "healthy", "status", "bring", "redeploy",
+];
 
 /// Words that carry no meaning of their own in a keyword phrase.
 const STOP: &[&str] = &[

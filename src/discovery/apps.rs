@@ -110,13 +110,22 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
     let mut definitions = Vec::new();
     for source in sources {
         let lower = source.rel.to_ascii_lowercase();
-        if lower.contains("group_vars/") || lower.contains("host_vars/") || lower.contains("/defaults/") || lower.contains("/vars/") {
+        if lower.contains("group_vars/") || lower.contains("host_vars/") || lower.contains("/defaults/") || lower.contains("/vars/") || lower.contains("/handlers/") || lower.contains("/tests/") || lower.contains("/molecule/") {
             continue;
         }
         if lower.ends_with(".service.j2") || lower.ends_with(".service") || lower.ends_with(".container") || lower.ends_with(".container.j2") {
             let name = source.rel.rsplit('/').next().unwrap_or("").trim_end_matches(".j2").to_owned();
             let name = name.replace(".container", ".service");
-            definitions.push(Definition { file: source.rel.clone(), line: 1, name, key: None, image: None, compose: false, fact: None, unit: UnitKind::Systemd });
+            // A container run by the unit: its image reference, for the pin.
+            let image = source
+                .text
+                .split("{{")
+                .skip(1)
+                .filter_map(|part| part.split("}}").next())
+                .map(str::trim)
+                .find(|var| var.ends_with("_image") || var.ends_with("_image_version") || var.ends_with("_version"))
+                .map(|var| format!("{{{{ {var} }}}}"));
+            definitions.push(Definition { file: source.rel.clone(), line: 1, name, key: None, image, compose: false, fact: None, unit: UnitKind::Systemd });
             continue;
         }
         let top_services = source.nodes.iter().any(|n| n.key.as_deref() == Some("services"));
@@ -154,7 +163,7 @@ fn walk(nodes: &[Node], file: &str, path: &mut Vec<String>, top_services: bool, 
             if let Some(module) = SYSTEMD_MODULES.iter().find_map(|m| node.get(m)) {
                 if let Some(name) = module.get("name") {
                     let name = unquote(name.scalar());
-                    if !name.contains("{{") && !name.is_empty() {
+                    if !name.is_empty() {
                         let unit = if name.contains('.') { name.to_owned() } else { format!("{name}.service") };
                         out.push(Definition { file: file.to_owned(), line: module.line, name: unit, key: None, image: None, compose: false, fact: None, unit: UnitKind::Systemd });
                     }
@@ -228,6 +237,9 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
             names.push(n);
         }
     }
+    if definition.unit == UnitKind::Systemd && name.contains("{{") {
+        return None;
+    }
     if definition.unit == UnitKind::Systemd && image.is_none() {
         // Only units of services the catalogue knows, or named like their role.
         let known = catalogue().lookup(&unit_stem).is_some() || role_name.as_deref().is_some_and(|r| normalize(r) == normalize(&unit_stem));
@@ -238,7 +250,7 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
     if name.contains("{{") && definition.unit != UnitKind::Systemd && names.is_empty() {
         return None;
     }
-    let (service, known) = identify(image.as_deref(), &names);
+    let (service, known) = identify(image.as_deref().filter(|_| definition.unit != UnitKind::Systemd), &names);
     if service.is_empty() {
         return None;
     }
@@ -284,7 +296,7 @@ fn reach_of(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &s
         return reach.clone();
     }
     let name = file.rsplit('/').next().unwrap_or(file);
-    let scope = role.map_or_else(|| repository.project_of(file).to_owned(), str::to_owned);
+    let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);
     let mut out = Vec::new();
     let in_tasks = role.is_some_and(|r| file.starts_with(&format!("{r}/tasks/")));
     if in_tasks {
@@ -307,19 +319,34 @@ fn reach_of(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &s
     out
 }
 
+/// Where the tasks rendering a file outside any role live: the folder above its `templates/`
+/// or `files/` folder (`playbooks/<app>/templates/x` → `playbooks/<app>`), else the project.
+fn local_scope(repository: &Repository, file: &str) -> String {
+    for marker in ["/templates/", "/files/"] {
+        if let Some(at) = file.find(marker) {
+            return file[..at].to_owned();
+        }
+    }
+    repository.project_of(file).to_owned()
+}
+
 /// Tags every task of the defining task file carries (adrienko-style `tags: [sonarr]` on each
 /// task), else the tags of the task that renders a template.
 fn own_tags(by_path: &BTreeMap<&str, &Source>, file: &str, repository: &Repository, role: Option<&str>) -> Vec<String> {
+    // Tags on more than half of the file's tasks (a stray untagged assert does not count).
     let common = |nodes: &[Node]| -> Vec<String> {
-        let mut common: Option<BTreeSet<String>> = None;
-        for task in nodes.iter().filter(|n| n.is_item()) {
-            let tags: BTreeSet<String> = tags_of(task).into_iter().collect();
-            common = Some(match common {
-                None => tags,
-                Some(c) => c.intersection(&tags).cloned().collect(),
-            });
+        let tasks: Vec<&Node> = nodes.iter().filter(|n| n.is_item()).collect();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for task in &tasks {
+            for tag in tags_of(task) {
+                *counts.entry(tag).or_default() += 1;
+            }
         }
-        common.unwrap_or_default().into_iter().filter(|t| t != "always").collect()
+        counts
+            .into_iter()
+            .filter(|(tag, n)| tag != "always" && tag != "never" && *n * 2 > tasks.len())
+            .map(|(tag, _)| tag)
+            .collect()
     };
     if let Some(source) = by_path.get(file)
         && role.is_some_and(|r| file.starts_with(&format!("{r}/tasks/")))
@@ -348,7 +375,8 @@ fn compose_project(repository: &Repository, by_path: &BTreeMap<&str, &Source>, f
         role.and_then(|r| r.rsplit('/').next())
             .map_or_else(|| parent(file).rsplit('/').next().unwrap_or("").to_owned(), str::to_owned)
     };
-    let scope = role.unwrap_or_else(|| repository.project_of(file));
+    let local = local_scope(repository, file);
+    let scope = role.unwrap_or(local.as_str());
     for (path, source) in by_path {
         if !(scope.is_empty() || path.starts_with(&format!("{scope}/"))) || !source.text.contains(name) || *path == file {
             continue;

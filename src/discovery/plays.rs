@@ -152,22 +152,16 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
             walker.reach.entry(playbook.path.clone()).or_default().push(context.clone());
             if let Some(roles) = item.get("roles") {
                 for entry in &roles.children {
-                    let (name, tags) = if entry.children.is_empty() {
-                        (unquote(entry.scalar()).to_owned(), Vec::new())
-                    } else if let Some(flow) = entry.scalar().strip_prefix('{') {
+                    let (name, tags) = if let Some(flow) = entry.scalar().strip_prefix('{') {
                         // `- { role: x, tags: [a] }`
-                        let name = flow_field(flow, "role").unwrap_or_default();
+                        let name = flow_field(flow, "role").or_else(|| flow_field(flow, "name")).unwrap_or_default();
                         (name, flow_tags(flow))
+                    } else if entry.children.is_empty() {
+                        (unquote(entry.scalar()).to_owned(), Vec::new())
                     } else {
                         let name = entry.get("role").or_else(|| entry.get("name")).map(|n| unquote(n.scalar()).to_owned()).unwrap_or_default();
                         (name, tags_of(entry))
                     };
-                    let name = if name.is_empty() && entry.scalar().starts_with('{') {
-                        flow_field(entry.scalar().trim_start_matches('{'), "role").unwrap_or_default()
-                    } else {
-                        name
-                    };
-                    let tags = if tags.is_empty() && entry.scalar().starts_with('{') { flow_tags(entry.scalar().trim_start_matches('{')) } else { tags };
                     let mut inner = context.clone();
                     inner.tags.push(tags);
                     walker.role(&name, None, &inner, &playbook.path);
