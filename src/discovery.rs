@@ -191,6 +191,45 @@ impl Repository {
         out
     }
 
+    /// Like [`Repository::expand`], preferring definitions in `host_vars/<name>` or
+    /// `group_vars/<name>` of the given hosts and groups (a per-host project name).
+    pub fn expand_for(&self, text: &str, scope: &[String]) -> String {
+        let mut out = text.to_owned();
+        for _ in 0..3 {
+            if !out.contains("{{") {
+                break;
+            }
+            let mut next = String::new();
+            let mut rest = out.as_str();
+            while let Some(start) = rest.find("{{") {
+                next.push_str(&rest[..start]);
+                let Some(end) = rest[start..].find("}}") else {
+                    next.push_str(&rest[start..]);
+                    rest = "";
+                    break;
+                };
+                let inner = rest[start + 2..start + end].trim();
+                let name = inner.split(['|', ' ']).next().unwrap_or("");
+                let scoped = self.vars.get(name).and_then(|defs| {
+                    defs.iter().find(|d| {
+                        scope.iter().any(|s| d.file.contains(&format!("host_vars/{s}/")) || d.file.contains(&format!("host_vars/{s}.")) || d.file.contains(&format!("group_vars/{s}/")) || d.file.contains(&format!("group_vars/{s}.")))
+                    })
+                });
+                match scoped.or_else(|| self.var_def(name)) {
+                    Some(d) if !d.value.is_empty() => next.push_str(&d.value),
+                    _ => next.push_str(&rest[start..start + end + 2]),
+                }
+                rest = &rest[start + end + 2..];
+            }
+            next.push_str(rest);
+            if next == out {
+                break;
+            }
+            out = next;
+        }
+        out
+    }
+
     /// The best definition of a variable: host_vars, then group_vars, then role vars, then
     /// defaults (Ansible's precedence, roughly); production inventories before others.
     pub fn var_def(&self, name: &str) -> Option<&VarDef> {
@@ -295,7 +334,14 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
                 .children
                 .iter()
                 .filter(|c| c.is_item())
-                .map(|c| c.scalar().to_owned())
+                .map(|c| {
+                    // `- name: x` / `- role: x` items stand for their first value.
+                    if c.scalar().is_empty() {
+                        c.children.first().map(|f| unquote(f.scalar()).to_owned()).unwrap_or_default()
+                    } else {
+                        unquote(c.scalar()).to_owned()
+                    }
+                })
                 .filter(|v| !v.is_empty())
                 .collect::<Vec<_>>();
             let mut items = items;

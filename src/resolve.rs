@@ -144,6 +144,7 @@ const NOT_NAMES: &[&str] = &[
     "app", "thing", "service", "stack", "change", "config", "down", "off", "bit", "while", "redeploy", "bump",
     "home", "media", "dns", "vpn", "wiki", "dashboard", "proxy", "files", "photos", "password", "passwords",
     "music", "books", "notes", "backup", "monitoring", "cloud", "git", "mail", "chat", "request", "requests",
+    "container", "containers", "torrent", "torrents", "client", "broker", "manager", "bridge", "photo",
 ];
 
 /// A name said in the request.
@@ -238,7 +239,7 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
             .iter()
             .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
             .chain(repository.apps.iter().map(|a| (&a.service, a)))
-            .filter(|(n, _)| n.len() >= 4)
+            .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
             .map(|(n, a)| (edit_distance(token, n).min(prefix_distance(token, n)), a))
             .filter(|(d, _)| *d <= allowed.max(1) && *d > 0)
             .min_by_key(|(d, _)| *d);

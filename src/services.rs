@@ -162,7 +162,7 @@ impl Catalogue {
         }
         let mut best: Option<(usize, usize)> = None;
         for (candidate, index) in &self.names {
-            if candidate.len().abs_diff(key.len()) > allowed || candidate.len() < 4 {
+            if candidate.len().abs_diff(key.len()) > allowed || candidate.len() < 4 || candidate.as_bytes()[0] != key.as_bytes()[0] {
                 continue;
             }
             let distance = edit_distance(&key, candidate);
@@ -305,7 +305,7 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 /// A crude English stem: plural and a few endings, so "passwords" meets "password".
 pub fn stem(word: &str) -> String {
     let w = word.to_lowercase();
-    for (suffix, replace) in [("ies", "y"), ("sses", "ss"), ("s", "")] {
+    for (suffix, replace) in [("sses", "ss"), ("s", "")] {
         if w.len() > 4
             && let Some(base) = w.strip_suffix(suffix)
             && !base.ends_with('s')

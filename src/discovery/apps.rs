@@ -57,6 +57,8 @@ pub struct App {
     pub names: Vec<String>,
     pub unit: UnitKind,
     pub unit_name: String,
+    /// The container name (also for a compose service).
+    pub container: String,
     pub image: Option<String>,
     /// Where it is defined.
     pub file: String,
@@ -137,6 +139,33 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
         let Some(app) = build(repository, by_path, definition, role) else { continue };
         if !apps.iter().any(|a| a.service == app.service && a.unit_name == app.unit_name && a.file == app.file) {
             apps.push(app);
+        }
+    }
+    // A compose file holding several apps is addressed container by container.
+    let mut per_file: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for app in apps.iter().filter(|a| a.unit == UnitKind::Compose) {
+        per_file.entry(app.file.clone()).or_default().insert(app.service.clone());
+    }
+    for app in &mut apps {
+        if app.unit == UnitKind::Compose && per_file.get(&app.file).is_some_and(|s| s.len() > 1) {
+            app.unit = UnitKind::Container;
+            app.unit_name = app.container.clone();
+        }
+    }
+    // In one file, a container the file is named after is the app; another one identified only
+    // by the file's name is a sidecar (`barcodebuddy` in `grocy.yml`).
+    let named: BTreeSet<(String, String)> = apps
+        .iter()
+        .filter(|a| a.names.first().is_some_and(|n| catalogue().lookup(n).is_some_and(|s| s.id == a.service)))
+        .map(|a| (a.file.clone(), a.service.clone()))
+        .collect();
+    for app in &mut apps {
+        let own = app.names.first().cloned().unwrap_or_default();
+        let identified_by_own = catalogue().lookup(&own).is_some_and(|s| s.id == app.service)
+            || app.image.as_deref().and_then(|i| catalogue().by_image(i)).is_some_and(|s| s.id == app.service);
+        if !identified_by_own && named.contains(&(app.file.clone(), app.service.clone())) {
+            app.service = own;
+            app.known = false;
         }
     }
     // A systemd unit template outranks a container its role defines (the unit runs it).
@@ -256,7 +285,7 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
     }
     let reach = reach_of(repository, by_path, &definition.file, role.as_deref());
     let unit_name = match definition.unit {
-        UnitKind::Compose => compose_project(repository, by_path, &definition.file, role.as_deref()),
+        UnitKind::Compose => compose_project(repository, by_path, &definition.file, role.as_deref(), &reach),
         _ => name.clone(),
     };
     let own_tags = own_tags(by_path, &definition.file, repository, role.as_deref());
@@ -269,6 +298,7 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
         names,
         unit: definition.unit,
         unit_name,
+        container: name.clone(),
         image,
         file: definition.file,
         line: definition.line,
@@ -369,7 +399,8 @@ fn own_tags(by_path: &BTreeMap<&str, &Source>, file: &str, repository: &Reposito
 }
 
 /// A compose project is named after the folder its file is written to.
-fn compose_project(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &str, role: Option<&str>) -> String {
+fn compose_project(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &str, role: Option<&str>, reach: &[Reach]) -> String {
+    let hosts: Vec<String> = reach.iter().map(|r| r.hosts.clone()).collect();
     let name = file.rsplit('/').next().unwrap_or(file);
     let fallback = || {
         role.and_then(|r| r.rsplit('/').next())
@@ -384,7 +415,7 @@ fn compose_project(repository: &Repository, by_path: &BTreeMap<&str, &Source>, f
         let mut found = None;
         find_dest(&source.nodes, name, &mut found);
         if let Some(dest) = found {
-            let dest = repository.expand(&dest);
+            let dest = repository.expand_for(&dest, &hosts);
             let dest = dest.trim_end_matches('/');
             let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") { parent(dest) } else { dest };
             let last = dir.rsplit('/').next().unwrap_or("");

@@ -151,6 +151,14 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
             index += 1;
             walker.reach.entry(playbook.path.clone()).or_default().push(context.clone());
             if let Some(roles) = item.get("roles") {
+                // `roles: [a, b]`
+                if let Some(flow) = roles.scalar().strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+                    for name in flow.split(',').map(|n| unquote(n.trim()).to_owned()).filter(|n| !n.is_empty()) {
+                        let mut inner = context.clone();
+                        inner.tags.push(Vec::new());
+                        walker.role(&name, None, &inner, &playbook.path);
+                    }
+                }
                 for entry in &roles.children {
                     let (name, tags) = if let Some(flow) = entry.scalar().strip_prefix('{') {
                         // `- { role: x, tags: [a] }`
