@@ -111,6 +111,23 @@ impl Repository {
         let inventory = inventory::read(sources, &projects);
         let vars = variables(sources, &roles);
         let playbooks = plays::playbooks(sources);
+        let mut vars = vars;
+        for playbook in &playbooks {
+            let Some(source) = by_path.get(playbook.path.as_str()) else { continue };
+            for item in &source.nodes {
+                let Some(play_vars) = item.get("vars") else { continue };
+                for node in &play_vars.children {
+                    if let Some(key) = &node.key {
+                        vars.entry(key.clone()).or_default().push(VarDef {
+                            file: playbook.path.clone(),
+                            line: node.line,
+                            value: node.scalar().to_owned(),
+                            items: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
         let mut repository = Repository {
             projects,
             inventory,
@@ -212,6 +229,7 @@ impl Repository {
                 let name = inner.split(['|', ' ']).next().unwrap_or("");
                 let scoped = self.vars.get(name).and_then(|defs| {
                     defs.iter().find(|d| {
+                        scope.contains(&d.file) ||
                         scope.iter().any(|s| d.file.contains(&format!("host_vars/{s}/")) || d.file.contains(&format!("host_vars/{s}.")) || d.file.contains(&format!("group_vars/{s}/")) || d.file.contains(&format!("group_vars/{s}.")))
                     })
                 });
@@ -251,8 +269,10 @@ pub(crate) fn var_rank(file: &str) -> (u8, u8, usize) {
         2
     } else if file.contains("/defaults/") {
         4
-    } else {
+    } else if file.contains("vars/") || file.contains("version") {
         3
+    } else {
+        5 // a play's own vars: only for that play
     };
     let environment = if file.contains("prod") { 0 } else if file.contains("stag") || file.contains("test") { 2 } else { 1 };
     (place, environment, file.len())

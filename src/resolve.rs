@@ -279,7 +279,7 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
             reasons.push("nothing in this repository does what the request describes".to_owned());
             return Resolution { verb, service: idea.clone(), target, answer: Answer::None { reason: "absent".to_owned(), catalogue: idea }, reasons };
         };
-        let close: Vec<String> = present.iter().filter(|(_, s)| *s >= best.1 - 0.05).map(|(id, _)| id.clone()).collect();
+        let close: Vec<String> = present.iter().filter(|(_, s)| *s >= best.1 * 0.8).map(|(id, _)| id.clone()).collect();
         if close.len() > 1 {
             return Resolution {
                 verb,
@@ -345,6 +345,14 @@ fn pick_app<'a>(wired: &[&'a App], target: Option<&str>, repository: &Repository
         choices.dedup();
         return Err(choices);
     }
+    // The same service in different files under different names (three postgres containers):
+    // the person picks.
+    let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
+    let files: BTreeSet<&str> = wired.iter().map(|a| a.file.as_str()).collect();
+    let roles_or_files = wired.iter().map(|a| a.role.clone().unwrap_or_else(|| a.file.clone())).collect::<BTreeSet<_>>();
+    if units.len() > 1 && files.len() > 1 && wired.iter().all(|a| a.unit == UnitKind::Container) && roles_or_files.len() <= 1 {
+        return Err(units.into_iter().map(str::to_owned).collect());
+    }
     // Prefer the app whose unit is named like the service (not a sidecar), defined in a compose
     // file or a unit of its own.
     let best = wired
@@ -378,7 +386,26 @@ pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
             }
         }
     }
-    out.into_iter().collect()
+    // A pattern of several hosts (`box,lab`): the hosts, without test machines when others remain.
+    let mut resolved = BTreeSet::new();
+    for pattern in out {
+        if pattern.contains(',') || pattern.contains(':') {
+            let hosts = repository.inventory.resolve(&pattern);
+            let test: BTreeSet<String> = ["test", "tests", "testing", "staging", "dev"]
+                .iter()
+                .flat_map(|g| repository.inventory.groups.get(*g).cloned().unwrap_or_default())
+                .collect();
+            let production: Vec<String> = hosts.iter().filter(|h| !test.contains(*h)).cloned().collect();
+            if production.is_empty() {
+                resolved.insert(pattern);
+            } else {
+                resolved.extend(production);
+            }
+        } else {
+            resolved.insert(pattern);
+        }
+    }
+    resolved.into_iter().collect()
 }
 
 fn answer_for(repository: &Repository, app: &App, verb: Verb, target: Option<&str>, everywhere: bool, text: &str, reasons: &mut Vec<String>) -> Answer {
@@ -505,6 +532,21 @@ fn entrypoint(
             }
         })
         .unwrap_or_default();
+    // A playbook that selects by verb tags (`install`, `upgrade`): the tag for this verb, even
+    // when the file that tag includes does not mention the app's files.
+    let verbal_elsewhere = repository
+        .reach
+        .values()
+        .flatten()
+        .filter(|r| r.playbook == reach.playbook)
+        .flat_map(|r| r.tags.iter().flatten())
+        .find(|t| verb_tags.contains(&t.as_str()))
+        .cloned();
+    let other_verbs = ["install", "deploy", "setup", "upgrade", "update", "remove", "teardown", "uninstall"];
+    let tags = match verbal_elsewhere {
+        Some(tag) if tags.iter().all(|t| other_verbs.contains(&t.as_str())) => vec![tag],
+        _ => tags,
+    };
     let playbook = repository.playbooks.iter().find(|p| p.path == reach.playbook);
     let limit = target.filter(|_| playbook.is_none_or(|p| p.limit_safe)).map(str::to_owned);
     let alt_playbooks: Vec<String> = repository

@@ -99,7 +99,7 @@ impl Catalogue {
                     .map(|phrase| {
                         words(phrase)
                             .map(|w| stem(&w))
-                            .filter(|w| !STOP.contains(&w.as_str()))
+                            .filter(|w| !STOP.contains(&w.as_str()) && !REQUEST_WORDS.contains(&w.as_str()))
                             .collect::<Vec<_>>()
                     })
                     .collect()

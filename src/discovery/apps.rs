@@ -143,7 +143,7 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
     }
     // A compose file holding several apps is addressed container by container.
     let mut per_file: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for app in apps.iter().filter(|a| a.unit == UnitKind::Compose) {
+    for app in apps.iter().filter(|a| a.unit == UnitKind::Compose && is_main_app(&a.service)) {
         per_file.entry(app.file.clone()).or_default().insert(app.service.clone());
     }
     for app in &mut apps {
@@ -164,7 +164,7 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
         let identified_by_own = catalogue().lookup(&own).is_some_and(|s| s.id == app.service)
             || app.image.as_deref().and_then(|i| catalogue().by_image(i)).is_some_and(|s| s.id == app.service);
         if !identified_by_own && named.contains(&(app.file.clone(), app.service.clone())) {
-            app.service = own;
+            app.service = app.container.to_lowercase().replace('_', "-");
             app.known = false;
         }
     }
@@ -232,6 +232,13 @@ fn walk(nodes: &[Node], file: &str, path: &mut Vec<String>, top_services: bool, 
     }
 }
 
+/// An app of its own, not a database, cache, queue or search engine beside one.
+fn is_main_app(service: &str) -> bool {
+    catalogue().get(service).is_some_and(|s| {
+        !s.categories.iter().any(|c| matches!(c.as_str(), "database" | "message-queue" | "search" | "object-storage"))
+    })
+}
+
 /// Which catalogue service a set of names and an image stand for.
 fn identify(image: Option<&str>, names: &[String]) -> (String, bool) {
     let catalogue = catalogue();
@@ -250,7 +257,7 @@ fn identify(image: Option<&str>, names: &[String]) -> (String, bool) {
             return (service.id.clone(), true);
         }
     }
-    (names.first().cloned().unwrap_or_default(), false)
+    (String::new(), false)
 }
 
 fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition: Definition, role: Option<String>) -> Option<App> {
@@ -280,6 +287,17 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
         return None;
     }
     let (service, known) = identify(image.as_deref().filter(|_| definition.unit != UnitKind::Systemd), &names);
+    // Unknown to the catalogue: the name as the repository spells it (`baby_buddy` → `baby-buddy`).
+    let service = if service.is_empty() {
+        let spelled = [Some(unit_stem.clone()), definition.key.clone(), role_name.clone()]
+            .into_iter()
+            .flatten()
+            .find(|n| !n.contains("{{") && !GENERIC.contains(&normalize(n).as_str()) && normalize(n).len() >= 2)
+            .unwrap_or_default();
+        spelled.to_lowercase().replace('_', "-").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect()
+    } else {
+        service
+    };
     if service.is_empty() {
         return None;
     }
@@ -389,10 +407,22 @@ fn own_tags(by_path: &BTreeMap<&str, &Source>, file: &str, repository: &Reposito
         if path.starts_with(&format!("{role}/tasks/")) && source.text.contains(name) {
             for task in source.nodes.iter().filter(|n| n.is_item()) {
                 if task.children.iter().any(|c| c.children.iter().any(|g| g.key.as_deref() == Some("src") && g.scalar().contains(name))) {
-                    return tags_of(task);
+                    let tags = tags_of(task);
+                    if !tags.is_empty() {
+                        return tags;
+                    }
                 }
             }
-            let _ = repository;
+            let tags = common(&source.nodes);
+            if !tags.is_empty() {
+                return tags;
+            }
+        }
+    }
+    let _ = repository;
+    for ext in ["yml", "yaml"] {
+        if let Some(source) = by_path.get(format!("{role}/tasks/main.{ext}").as_str()) {
+            return common(&source.nodes);
         }
     }
     Vec::new()
@@ -400,7 +430,7 @@ fn own_tags(by_path: &BTreeMap<&str, &Source>, file: &str, repository: &Reposito
 
 /// A compose project is named after the folder its file is written to.
 fn compose_project(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &str, role: Option<&str>, reach: &[Reach]) -> String {
-    let hosts: Vec<String> = reach.iter().map(|r| r.hosts.clone()).collect();
+    let hosts: Vec<String> = reach.iter().flat_map(|r| [r.hosts.clone(), r.playbook.clone()]).collect();
     let name = file.rsplit('/').next().unwrap_or(file);
     let fallback = || {
         role.and_then(|r| r.rsplit('/').next())
@@ -446,10 +476,11 @@ fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>)
     let written = definition.image.as_deref()?;
     let expanded = expanded.unwrap_or(written);
     let tag_of = |image: &str| {
-        let key = image_key(image);
-        let lower = image.trim().to_lowercase();
-        lower.strip_prefix(&key).and_then(|t| t.strip_prefix(':')).map(str::to_owned)
+        let image = image.trim().split('@').next().unwrap_or("");
+        let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+        image[last_slash..].split_once(':').map(|(_, tag)| tag.to_lowercase())
     };
+    let _ = image_key;
     let latest = |image: &str| tag_of(image).is_none_or(|t| t.is_empty() || t == "latest" || t.starts_with("latest"));
     if written.contains("{{") {
         let vars: Vec<&str> = written
@@ -460,11 +491,11 @@ fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>)
             .collect();
         for var in vars.iter().rev() {
             if let Some(definition) = repository.var_def(var) {
-                if latest(expanded) && !expanded.contains("{{") {
-                    return Some(Pin::Latest);
-                }
                 let value = repository.expand(&definition.value);
-                if value == "latest" {
+                // A full image reference at `latest` is a re-pull; a tag variable (even one
+                // set to `latest`) is the pin to change.
+                let holds_image = value.contains('/') || value.contains(':');
+                if holds_image && latest(&value) {
                     return Some(Pin::Latest);
                 }
                 return Some(Pin::Var { file: definition.file.clone(), var: (*var).to_owned(), value });
@@ -541,8 +572,16 @@ fn config_files(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file
             out.push((*path).to_owned());
         }
     }
-    for path in by_path.keys() {
-        if (path.contains("host_vars/") || path.contains("group_vars/")) && named(path) {
+    for (path, source) in by_path {
+        let vars_file = path.contains("host_vars/") || path.contains("group_vars/");
+        let mentions = || {
+            source.nodes.iter().filter_map(|n| n.key.as_deref()).any(|key| {
+                let key = normalize(key);
+                names.iter().take(2).any(|n| n.len() >= 4 && key.starts_with(n.as_str()))
+            })
+        };
+        let segment_named = path.split('/').any(|seg| names.iter().take(3).any(|n| n.len() >= 4 && normalize(seg).starts_with(n.as_str())));
+        if vars_file && (named(path) || mentions()) || !vars_file && segment_named && (path.ends_with(".j2") || path.contains("/files/")) && !out.iter().any(|o| o == path) && *path != file {
             out.push((*path).to_owned());
         }
     }

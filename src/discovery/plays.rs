@@ -79,7 +79,8 @@ pub(crate) fn playbooks(sources: &[Source]) -> Vec<Playbook> {
                 imports.push(join(parent(rel), unquote(import.scalar())));
             } else if let Some(hosts) = item.get("hosts") {
                 let hosts = unquote(hosts.scalar()).to_owned();
-                if plays.is_empty() && matches!(hosts.as_str(), "localhost" | "127.0.0.1") {
+                // A first play on localhost that resolves or adds hosts: `--limit` would skip it.
+                if plays.is_empty() && matches!(hosts.as_str(), "localhost" | "127.0.0.1") && (item.get("roles").is_some() || adds_hosts(&item.children)) {
                     localhost_first = true;
                 }
                 plays.push(Play {
@@ -100,6 +101,12 @@ pub(crate) fn playbooks(sources: &[Source]) -> Vec<Playbook> {
         });
     }
     out
+}
+
+fn adds_hosts(nodes: &[Node]) -> bool {
+    nodes.iter().any(|n| {
+        n.key.as_deref().is_some_and(|k| k.ends_with("add_host") || k.ends_with("group_by")) || adds_hosts(&n.children)
+    })
 }
 
 /// The tags of a play, role entry or task (`tags: x`, `tags: [a, b]`, or a block list).
