@@ -250,6 +250,10 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
         }
     }
 
+    // A themed role holding several apps, named as a stack ("the arr stack").
+    if let Some(answer) = stack(repository, &tokens, verb, target.as_deref(), &mut reasons) {
+        return answer;
+    }
     let in_repo: Vec<&Mention> = mentions.iter().filter(|m| repo_services.contains(m.service.as_str())).collect();
     let service = if let Some(mention) = in_repo.iter().max_by_key(|m| (m.exact, m.position)) {
         reasons.push(format!("the request names {}", mention.service));
@@ -314,6 +318,58 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
     };
     let answer = answer_for(repository, app, verb, target.as_deref(), everywhere, text, &mut reasons);
     Resolution { verb, service: Some(service), target, answer, reasons }
+}
+
+/// "Redeploy the arr stack": a role holding two or more apps, named by its name (or its name
+/// without `stack`/`suite`, followed by one of those words).
+fn stack(repository: &Repository, tokens: &[String], verb: Verb, target: Option<&str>, reasons: &mut Vec<String>) -> Option<Resolution> {
+    if !matches!(verb, Verb::Deploy | Verb::Upgrade) {
+        return None;
+    }
+    let mut per_role: BTreeMap<&str, usize> = BTreeMap::new();
+    for app in repository.apps.iter().filter(|a| a.wired()) {
+        if let Some(role) = &app.role {
+            *per_role.entry(role.as_str()).or_default() += 1;
+        }
+    }
+    for (role, count) in per_role {
+        if count < 2 {
+            continue;
+        }
+        let last = role.rsplit('/').next().unwrap_or(role);
+        let full = normalize(last);
+        let short = full.trim_end_matches("stack").trim_end_matches("suite").to_owned();
+        let said = tokens.windows(2).any(|w| {
+            let pair = format!("{}{}", w[0], w[1]);
+            pair == full || w[0] == short && matches!(w[1].as_str(), "stack" | "suite" | "apps")
+        }) || tokens.iter().any(|t| *t == full && full != short);
+        if !said {
+            continue;
+        }
+        let reach = repository.reach.get(role)?.first()?.clone();
+        let playbook = repository.playbooks.iter().find(|p| p.path == reach.playbook);
+        let tags = reach.tags.iter().rev().find(|l| !l.is_empty()).cloned().unwrap_or_default();
+        let tags = if tags.len() > 1 { tags.into_iter().filter(|t| normalize(t) == full).collect() } else { tags };
+        reasons.push(format!("{role} holds {count} apps; its play runs them all"));
+        let service = last.to_lowercase().replace('_', "-");
+        return Some(Resolution {
+            verb,
+            service: Some(service),
+            target: target.map(str::to_owned),
+            answer: Answer::Entrypoint {
+                playbook: reach.playbook.clone(),
+                alt_playbooks: repository.playbooks.iter().filter(|p| p.imports.contains(&reach.playbook)).map(|p| p.path.clone()).collect(),
+                tags,
+                extra_vars: BTreeMap::new(),
+                limit: target.filter(|_| playbook.is_none_or(|p| p.limit_safe)).map(str::to_owned),
+                pin: None,
+                config: None,
+                switch: None,
+            },
+            reasons: reasons.clone(),
+        });
+    }
+    None
 }
 
 /// `jelly` against `jellyfin` is not a typo; a cut-off name is only one when long.

@@ -147,7 +147,9 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
         per_file.entry(app.file.clone()).or_default().insert(app.service.clone());
     }
     for app in &mut apps {
-        if app.unit == UnitKind::Compose && per_file.get(&app.file).is_some_and(|s| s.len() > 1) {
+        let project = normalize(&app.unit_name);
+        let own_project = project.len() >= 3 && (normalize(&app.service).contains(&project) || app.names.iter().any(|n| n.contains(&project)));
+        if app.unit == UnitKind::Compose && !own_project && per_file.get(&app.file).is_some_and(|s| s.len() > 1) {
             app.unit = UnitKind::Container;
             app.unit_name = app.container.clone();
         }
