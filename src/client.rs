@@ -1,5 +1,6 @@
 //! The REST/WebSocket client the CLI uses (`chiffon request`, `approve`, …): every client verb
-//! is a call to the API, so the CLI can do nothing the API does not allow.
+//! is a call to the API, so the CLI can do nothing the API does not allow. It speaks only the
+//! contract (`crate::api`) and `crate::model`, never the server's own types.
 
 pub mod render;
 
@@ -10,9 +11,11 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
-use crate::orchestrator::AgentInfo;
-use crate::orchestrator::api::{Page, RequestView, TaskView};
-use crate::orchestrator::live::LiveEvent;
+use crate::api::{
+    Abort, AgentView, Approval, AuditView, LiveEvent, Modification, NewRequest, Page, QueueView,
+    Rejection, RequestView, ResourceTotals, TaskView,
+};
+use crate::model::{Request, Task};
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
@@ -23,6 +26,9 @@ pub struct Client {
     http: reqwest::Client,
     /// Sent as `Authorization: Bearer …` when the server requires it.
     token: Option<String>,
+    /// Who decides through this client (`user@host`), stored with approvals, rejections and
+    /// aborts; the CLI sets it.
+    actor: Option<String>,
 }
 
 impl Client {
@@ -38,7 +44,14 @@ impl Client {
             base,
             http,
             token: None,
+            actor: None,
         })
+    }
+
+    /// Names who decides through this client in approvals, rejections and aborts.
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = Some(actor.into());
+        self
     }
 
     /// Uses `token` for every call (`CHIFFON_API_TOKEN` in the CLI).
@@ -94,11 +107,10 @@ impl Client {
         text: &str,
         high_value: bool,
     ) -> anyhow::Result<RequestView> {
-        self.send(
-            self.http
-                .post(self.url("/requests"))
-                .json(&serde_json::json!({"text": text, "high_value": high_value})),
-        )
+        self.send(self.http.post(self.url("/requests")).json(&NewRequest {
+            text: text.to_owned(),
+            high_value,
+        }))
         .await
     }
 
@@ -107,7 +119,7 @@ impl Client {
             .await
     }
 
-    pub async fn list_requests(&self, limit: u32) -> anyhow::Result<Page<crate::model::Request>> {
+    pub async fn list_requests(&self, limit: u32) -> anyhow::Result<Page<Request>> {
         self.send(self.http.get(self.url(&format!("/requests?limit={limit}"))))
             .await
     }
@@ -120,7 +132,10 @@ impl Client {
         self.send(
             self.http
                 .post(self.url(&format!("/requests/{id}/approve")))
-                .json(&serde_json::json!({"plan_version": plan_version, "by": actor()})),
+                .json(&Approval {
+                    plan_version,
+                    by: self.actor.clone(),
+                }),
         )
         .await
     }
@@ -130,7 +145,10 @@ impl Client {
         self.send(
             self.http
                 .post(self.url(&format!("/requests/{id}/modify")))
-                .json(&serde_json::json!({"text": text, "by": actor()})),
+                .json(&Modification {
+                    text: text.to_owned(),
+                    by: self.actor.clone(),
+                }),
         )
         .await
     }
@@ -139,7 +157,10 @@ impl Client {
         self.send(
             self.http
                 .post(self.url(&format!("/requests/{id}/reject")))
-                .json(&serde_json::json!({"reason": reason, "by": actor()})),
+                .json(&Rejection {
+                    reason: reason.to_owned(),
+                    by: self.actor.clone(),
+                }),
         )
         .await
     }
@@ -154,7 +175,10 @@ impl Client {
         self.send(
             self.http
                 .post(self.url(&format!("/requests/{id}/abort")))
-                .json(&serde_json::json!({ "reason": reason, "by": actor() })),
+                .json(&Abort {
+                    reason: reason.map(str::to_owned),
+                    by: self.actor.clone(),
+                }),
         )
         .await
     }
@@ -166,10 +190,7 @@ impl Client {
 
     /// Tasks, filtered by `query` (`status`, `service`, `since`, `until`, `order`, `limit`,
     /// `cursor`); values are escaped here.
-    pub async fn tasks(
-        &self,
-        query: &[(&str, String)],
-    ) -> anyhow::Result<Page<crate::model::Task>> {
+    pub async fn tasks(&self, query: &[(&str, String)]) -> anyhow::Result<Page<Task>> {
         let mut url = reqwest::Url::parse(&self.url("/tasks"))?;
         url.query_pairs_mut()
             .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
@@ -177,16 +198,13 @@ impl Client {
     }
 
     /// A task's audit entry and commit.
-    pub async fn audit_entry(
-        &self,
-        task: &str,
-    ) -> anyhow::Result<crate::orchestrator::api::AuditView> {
+    pub async fn audit_entry(&self, task: &str) -> anyhow::Result<AuditView> {
         self.send(self.http.get(self.url(&format!("/audit/{task}"))))
             .await
     }
 
     /// Agents, filtered by `query` (`online`, `type`, `min_free_vram_gb`, `min_free_cores`).
-    pub async fn agents(&self, query: &[(&str, String)]) -> anyhow::Result<Page<AgentInfo>> {
+    pub async fn agents(&self, query: &[(&str, String)]) -> anyhow::Result<Page<AgentView>> {
         // Values are numbers and booleans: nothing to escape.
         let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let path = if query.is_empty() {
@@ -198,12 +216,12 @@ impl Client {
     }
 
     /// Totals over the online agents.
-    pub async fn resources(&self) -> anyhow::Result<crate::registry::Totals> {
+    pub async fn resources(&self) -> anyhow::Result<ResourceTotals> {
         self.send(self.http.get(self.url("/resources"))).await
     }
 
-    /// Whether the dispatch queue is paused (`{paused, reason, history}`).
-    pub async fn queue(&self) -> anyhow::Result<serde_json::Value> {
+    /// Whether the dispatch queue is paused, and its recent pauses and resumes.
+    pub async fn queue(&self) -> anyhow::Result<QueueView> {
         self.send(self.http.get(self.url("/queue"))).await
     }
 
@@ -251,14 +269,4 @@ impl LiveStream {
         }
         None
     }
-}
-
-/// Who the CLI decides as: `user@host` (`CHIFFON_ACTOR` overrides), stored with approvals,
-/// rejections and aborts.
-fn actor() -> String {
-    if let Ok(actor) = std::env::var("CHIFFON_ACTOR") {
-        return actor;
-    }
-    let user = std::env::var("USER").unwrap_or_else(|_| "someone".to_owned());
-    format!("{user}@{}", crate::agent::hostname())
 }

@@ -4,6 +4,7 @@
 //! `ARCHITECTURE.md` maps the modules; `docs/protocol.md` describes the agent protocol.
 
 pub mod agent;
+pub mod api;
 pub mod audit;
 pub mod bus;
 pub mod catalogue;

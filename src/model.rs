@@ -13,7 +13,7 @@ pub mod decision;
 macro_rules! id_newtype {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -199,7 +199,7 @@ pub struct Resources {
 }
 
 /// One node of a plan's DAG.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Step {
     /// Short and stable within a plan (`s1`, `s2`, …) so `depends_on` reads well.
     pub id: String,
@@ -233,14 +233,14 @@ fn pending() -> String {
 }
 
 /// The plan's risk assessment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Risk {
     pub level: RiskLevel,
     pub reasons: Vec<String>,
 }
 
 /// What the planner proposes for a request; executed only after a person approves this version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     pub version: u32,
     /// Which planner produced it (`deterministic`, later an LLM provider name).
@@ -279,7 +279,7 @@ impl Plan {
 }
 
 /// A person's request and where it stands.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Request {
     pub id: RequestId,
     pub text: String,
@@ -307,7 +307,7 @@ pub struct HostCounts {
 }
 
 /// One step's execution, as stored in the tasks table.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Task {
     pub id: TaskId,
     pub request_id: RequestId,
@@ -359,7 +359,7 @@ pub struct ExecEvent {
 }
 
 /// One live execution event of a task, stored in order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TaskEvent {
     pub seq: i64,
     pub task_id: TaskId,

@@ -19,13 +19,13 @@
 
 mod agent_events;
 mod agent_watch;
-pub mod api;
 mod audit_queue;
 mod capacity;
 mod catalogue_watch;
 mod decisions;
 mod dispatch;
 mod execution;
+pub mod http;
 pub mod live;
 mod planning;
 mod preview;

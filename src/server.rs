@@ -215,7 +215,7 @@ async fn serve_http(
         data_dir = %core.config.data_dir.display(),
         "ready on http://{address} (API docs at http://{address}/docs)"
     );
-    let app = orchestrator::api::router(core.clone());
+    let app = orchestrator::http::router(core.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

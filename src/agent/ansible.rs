@@ -20,10 +20,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::HostCounts;
 use crate::protocol::{ExecEvent, Failure};
-pub use crate::tools::ansible::{
-    LintFinding, ansible_lint, find_ansible_lint, parse_lint, syntax_check,
-};
-pub use crate::tools::find_on_path;
 
 /// The callback plugin, shipped inside the binary.
 const CALLBACK_PLUGIN: &str = include_str!("../../assets/ansible/chiffon_events.py");
@@ -239,26 +235,9 @@ impl Ansible {
         // Whatever the run prints, these values stay out of events and errors.
         crate::redact::remember_secrets_in(&spec.extra_vars);
 
-        let mut args: Vec<std::ffi::OsString> = vec![spec.playbook.clone().into()];
-        if let Some(limit) = &spec.limit {
-            args.extend(["--limit".into(), limit.into()]);
-        }
-        if spec.check_mode {
-            args.extend(["--check".into(), "--diff".into()]);
-        }
-        if !spec.tags.is_empty() {
-            args.extend(["--tags".into(), spec.tags.join(",").into()]);
-        }
-        if let Some(file) = &self.vault_password_file {
-            args.extend(["--vault-password-file".into(), file.into()]);
-        }
-        args.extend([
-            "--extra-vars".into(),
-            format!("@{}", vars_path.display()).into(),
-        ]);
         let mut child = crate::tools::start(&crate::tools::Program {
             bin: self.playbook_bin.clone(),
-            args,
+            args: self.arguments(spec, &vars_path),
             cwd: repo.to_owned(),
             env: self.environment(repo, &socket_path, scratch.path()),
         })?;
@@ -266,51 +245,10 @@ impl Ansible {
             .id()
             .and_then(|id| rustix::process::Pid::from_raw(id as i32));
 
-        let (log_tx, mut log_rx) = mpsc::unbounded_channel::<String>();
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let log_tx = log_tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if log_tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(log_tx);
+        let mut log_rx = stream_output(&mut child);
 
         let mut outcome = RunOutcome::default();
-        let (line_tx, mut line_rx) = mpsc::unbounded_channel::<CallbackLine>();
-        let reader = tokio::spawn(async move {
-            // The plugin connects once, when ansible-playbook loads it.
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                match serde_json::from_str::<CallbackLine>(&line) {
-                    Ok(parsed) => {
-                        if line_tx.send(parsed).is_err() {
-                            break;
-                        }
-                    }
-                    Err(error) => tracing::warn!("unreadable callback event: {error}"),
-                }
-            }
-        });
+        let (reader, mut line_rx) = read_callback(listener);
 
         let mut tail: VecDeque<String> = VecDeque::with_capacity(LOG_TAIL_LINES);
         let deadline = tokio::time::sleep(spec.deadline);
@@ -323,12 +261,7 @@ impl Ansible {
         let status = loop {
             tokio::select! {
                 Some(line) = line_rx.recv() => self.absorb(line, &mut outcome, &events),
-                Some(line) = log_rx.recv() => {
-                    if tail.len() == LOG_TAIL_LINES {
-                        tail.pop_front();
-                    }
-                    tail.push_back(crate::redact::text(&line).into_owned());
-                }
+                Some(line) = log_rx.recv() => keep_tail(&mut tail, &line),
                 status = child.wait() => break status?,
                 reason = &mut cancel, if stop_reason.is_none() => {
                     let reason = reason.unwrap_or_else(|_| "the agent is shutting down".to_owned());
@@ -356,34 +289,35 @@ impl Ansible {
             self.absorb(line, &mut outcome, &events);
         }
         while let Ok(line) = log_rx.try_recv() {
-            if tail.len() == LOG_TAIL_LINES {
-                tail.pop_front();
-            }
-            tail.push_back(crate::redact::text(&line).into_owned());
+            keep_tail(&mut tail, &line);
         }
         outcome.duration = started.elapsed();
         outcome.exit_code = status.code();
         outcome.aborted = cancelled;
-        outcome.error = match (stop_reason, status.success()) {
-            (Some(reason), _) => Some(reason),
-            (None, true) => None,
-            (None, false) if !outcome.failures.is_empty() => Some(
-                outcome
-                    .failures
-                    .iter()
-                    .map(|f| format!("{} on {}: {}", f.task, f.host, f.msg))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            (None, false) => Some(format!(
-                "ansible-playbook exited with {}: {}",
-                status
-                    .code()
-                    .map_or("a signal".to_owned(), |c| format!("code {c}")),
-                last_error_lines(&tail)
-            )),
-        };
+        outcome.error = run_error(stop_reason, status, &outcome, &tail);
         Ok(outcome)
+    }
+
+    /// `ansible-playbook`'s arguments for `spec`, with the extra variables in a file.
+    fn arguments(&self, spec: &RunSpec, vars_path: &Path) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![spec.playbook.clone().into()];
+        if let Some(limit) = &spec.limit {
+            args.extend(["--limit".into(), limit.into()]);
+        }
+        if spec.check_mode {
+            args.extend(["--check".into(), "--diff".into()]);
+        }
+        if !spec.tags.is_empty() {
+            args.extend(["--tags".into(), spec.tags.join(",").into()]);
+        }
+        if let Some(file) = &self.vault_password_file {
+            args.extend(["--vault-password-file".into(), file.into()]);
+        }
+        args.extend([
+            "--extra-vars".into(),
+            format!("@{}", vars_path.display()).into(),
+        ]);
+        args
     }
 
     fn absorb(
@@ -461,6 +395,100 @@ impl Ansible {
             }
         }
         env
+    }
+}
+
+/// The child's stdout and stderr, line by line, on one channel.
+fn stream_output(child: &mut tokio::process::Child) -> mpsc::UnboundedReceiver<String> {
+    let (log_tx, log_rx) = mpsc::unbounded_channel::<String>();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let log_tx = log_tx.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if log_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    log_rx
+}
+
+/// The callback plugin's events: it connects once, when ansible-playbook loads it, and writes
+/// one JSON object a line.
+fn read_callback(
+    listener: UnixListener,
+) -> (
+    tokio::task::JoinHandle<()>,
+    mpsc::UnboundedReceiver<CallbackLine>,
+) {
+    let (line_tx, line_rx) = mpsc::unbounded_channel::<CallbackLine>();
+    let reader = tokio::spawn(async move {
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            match serde_json::from_str::<CallbackLine>(&line) {
+                Ok(parsed) => {
+                    if line_tx.send(parsed).is_err() {
+                        break;
+                    }
+                }
+                Err(error) => tracing::warn!("unreadable callback event: {error}"),
+            }
+        }
+    });
+    (reader, line_rx)
+}
+
+/// Keeps the last lines of the human log, redacted, for error messages.
+fn keep_tail(tail: &mut VecDeque<String>, line: &str) {
+    if tail.len() == LOG_TAIL_LINES {
+        tail.pop_front();
+    }
+    tail.push_back(crate::redact::text(line).into_owned());
+}
+
+/// Why the run failed, if it did: stopped early, the failed tasks, or the exit status with the
+/// log's last error lines.
+fn run_error(
+    stop_reason: Option<String>,
+    status: std::process::ExitStatus,
+    outcome: &RunOutcome,
+    tail: &VecDeque<String>,
+) -> Option<String> {
+    match (stop_reason, status.success()) {
+        (Some(reason), _) => Some(reason),
+        (None, true) => None,
+        (None, false) if !outcome.failures.is_empty() => Some(
+            outcome
+                .failures
+                .iter()
+                .map(|f| format!("{} on {}: {}", f.task, f.host, f.msg))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        (None, false) => Some(format!(
+            "ansible-playbook exited with {}: {}",
+            status
+                .code()
+                .map_or("a signal".to_owned(), |c| format!("code {c}")),
+            last_error_lines(tail)
+        )),
     }
 }
 

@@ -3,10 +3,11 @@
 
 use std::fmt::Write;
 
-use crate::model::{RequestStatus, TaskStatus};
-use crate::orchestrator::AgentInfo;
-use crate::orchestrator::api::RequestView;
-use crate::orchestrator::live::LiveEvent;
+use crate::api::{
+    AgentView, AuditView, LiveEvent, Match, QueueView, RequestView, ResourceTotals, Severity,
+    Suggestion, TaskView, Unit,
+};
+use crate::model::{RequestStatus, Task, TaskStatus};
 
 /// `95` → `1m 35s`.
 pub fn duration(seconds: f64) -> String {
@@ -306,7 +307,7 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
 }
 
 /// The agents table.
-pub fn agents(agents: &[AgentInfo]) -> String {
+pub fn agents(agents: &[AgentView]) -> String {
     if agents.is_empty() {
         return "No agents have registered yet.\n".to_owned();
     }
@@ -376,7 +377,7 @@ pub fn preview(view: &RequestView) -> String {
 }
 
 /// The deployable units of a repository, a line each.
-pub fn units(units: &[crate::matcher::Unit]) -> String {
+pub fn units(units: &[Unit]) -> String {
     let mut out = format!(
         "{:<9} {:<18} {:<45} {}\n",
         "KIND", "SERVICE", "PATH", "RUN WITH"
@@ -409,7 +410,7 @@ pub fn units(units: &[crate::matcher::Unit]) -> String {
 }
 
 /// The answer of `chiffon playbooks match`.
-pub fn matched(found: &crate::matcher::Match) -> String {
+pub fn matched(found: &Match) -> String {
     let mut out = format!("{}\n", found.verdict);
     if let Some(advice) = &found.advice {
         let _ = writeln!(out, "{advice}");
@@ -425,16 +426,16 @@ pub fn matched(found: &crate::matcher::Match) -> String {
 }
 
 /// Suggestions as a person reads them: where, how bad, why, and the change when there is one.
-pub fn suggestions(found: &[crate::suggest::Suggestion]) -> String {
+pub fn suggestions(found: &[Suggestion]) -> String {
     if found.is_empty() {
         return "No suggestions: nothing the rules look for was found.\n".to_owned();
     }
     let mut out = String::new();
     for s in found {
         let severity = match s.severity {
-            crate::suggest::Severity::High => "high",
-            crate::suggest::Severity::Medium => "medium",
-            crate::suggest::Severity::Low => "low",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
         };
         let _ = writeln!(
             out,
@@ -454,7 +455,7 @@ pub fn suggestions(found: &[crate::suggest::Suggestion]) -> String {
 }
 
 /// The fleet's totals and the dispatch queue's state, under the agents table.
-pub fn resources(totals: &crate::registry::Totals, queue: &serde_json::Value) -> String {
+pub fn resources(totals: &ResourceTotals, queue: &QueueView) -> String {
     let mut out = format!(
         "\nOnline: {:.1}/{} cores free, {}/{} MB RAM free, {} GPU(s), largest free VRAM on one GPU {} MB",
         totals.free_cpu_cores,
@@ -472,11 +473,11 @@ pub fn resources(totals: &crate::registry::Totals, queue: &serde_json::Value) ->
         );
     }
     out.push('\n');
-    if queue["paused"] == true {
+    if queue.paused {
         let _ = writeln!(
             out,
             "Queue: PAUSED — {}",
-            queue["reason"].as_str().unwrap_or("no reason given")
+            queue.reason.as_deref().unwrap_or("no reason given")
         );
     } else {
         out.push_str("Queue: running\n");
@@ -485,7 +486,7 @@ pub fn resources(totals: &crate::registry::Totals, queue: &serde_json::Value) ->
 }
 
 /// One line per task, for the audit verbs: when, status, service, what, where, the id.
-pub fn task_rows(tasks: &[crate::model::Task]) -> String {
+pub fn task_rows(tasks: &[Task]) -> String {
     let mut out = String::new();
     for task in tasks {
         let took = match (task.started_at, task.finished_at) {
@@ -512,10 +513,7 @@ pub fn task_rows(tasks: &[crate::model::Task]) -> String {
 }
 
 /// `chiffon audit show`: the task, how it ended, and where its audit entry is.
-pub fn task_audit(
-    view: &crate::orchestrator::api::TaskView,
-    entry: Option<&crate::orchestrator::api::AuditView>,
-) -> String {
+pub fn task_audit(view: &TaskView, entry: Option<&AuditView>) -> String {
     let task = &view.task;
     let mut out = String::new();
     let _ = writeln!(out, "Task {}: {}", task.id, task.title);
@@ -577,45 +575,6 @@ pub fn task_audit(
         }
         None => {
             let _ = writeln!(out, "No audit entry yet: the task has not finished.");
-        }
-    }
-    out
-}
-
-/// `chiffon audit verify`'s report.
-pub fn verification(report: &crate::audit::Verification, repo: &std::path::Path) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Audit trail {}: {} commits, {} entries checked against the database{}.",
-        repo.display(),
-        report.commits,
-        report.entries_checked,
-        if report.earlier_commits > 0 {
-            format!(
-                ", {} earlier commits checked for changes only",
-                report.earlier_commits
-            )
-        } else {
-            String::new()
-        }
-    );
-    if report.queued > 0 {
-        let _ = writeln!(
-            out,
-            "{} entries are queued in the database, not yet written (the server writes them when the repository is available).",
-            report.queued
-        );
-    }
-    if report.problems.is_empty() {
-        let _ = writeln!(
-            out,
-            "OK: the history is unbroken and no entry changed after it was written."
-        );
-    } else {
-        let _ = writeln!(out, "{} problems:", report.problems.len());
-        for problem in &report.problems {
-            let _ = writeln!(out, "  - {problem}");
         }
     }
     out

@@ -58,57 +58,7 @@ pub async fn call(
         http_status: status,
         latency: started.elapsed(),
     };
-    let request = match provider.kind {
-        ProviderKind::Openai => {
-            let mut all = vec![serde_json::json!({"role": "system", "content": system})];
-            all.extend(messages.iter().map(|m| serde_json::json!(m)));
-            let body = serde_json::json!({
-                "model": provider.model,
-                "messages": all,
-                "max_tokens": provider.max_tokens,
-                "temperature": 0,
-                "response_format": {
-                    "type": "json_schema",
-                    "json_schema": {"name": "chiffon_plan", "strict": true, "schema": schema},
-                },
-            });
-            let mut request = http
-                .post(format!(
-                    "{}/chat/completions",
-                    provider.url.trim_end_matches('/')
-                ))
-                .json(&body);
-            if let Some(key) = &provider.api_key {
-                request = request.bearer_auth(key.expose());
-            }
-            request
-        }
-        ProviderKind::Anthropic => {
-            let body = serde_json::json!({
-                "model": provider.model,
-                "max_tokens": provider.max_tokens,
-                "system": system,
-                "messages": messages,
-                "tools": [{
-                    "name": "submit_plan",
-                    "description": "Submit the plan for the request, using only the listed playbooks.",
-                    "input_schema": schema,
-                }],
-                "tool_choice": {"type": "tool", "name": "submit_plan"},
-            });
-            let mut request = http
-                .post(format!(
-                    "{}/v1/messages",
-                    provider.url.trim_end_matches('/')
-                ))
-                .header("anthropic-version", "2023-06-01")
-                .json(&body);
-            if let Some(key) = &provider.api_key {
-                request = request.header("x-api-key", key.expose());
-            }
-            request
-        }
-    };
+    let request = build_request(http, provider, system, messages, schema);
     let response = match request.timeout(provider.timeout).send().await {
         Ok(response) => response,
         Err(error) if error.is_timeout() => {
@@ -127,21 +77,7 @@ pub async fn call(
         }
     };
     let status = response.status().as_u16();
-    let header = |name: &str| -> Option<f64> {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())
-    };
-    let reported_cost_usd = header("x-litellm-response-cost");
-    let rate_limit_left = match (
-        header("x-ratelimit-remaining-tokens"),
-        header("x-ratelimit-limit-tokens"),
-    ) {
-        (Some(left), Some(limit)) if limit > 0.0 => Some((left / limit).clamp(0.0, 1.0)),
-        _ => None,
-    };
+    let (reported_cost_usd, rate_limit_left) = usage_headers(response.headers());
     let body = match response.text().await {
         Ok(body) => body,
         Err(error) if error.is_timeout() => {
@@ -163,16 +99,9 @@ pub async fn call(
         }
     };
     if status != 200 {
-        let code = match status {
-            429 => "rate_limited",
-            529 => "overloaded",
-            401 | 403 => "auth_failed",
-            500..=599 => "server_error",
-            _ => "bad_status",
-        };
         let snippet: String = crate::redact::text(&body).chars().take(200).collect();
         return Err(fail(
-            code,
+            status_code(status),
             format!("HTTP {status}: {snippet}"),
             Some(status),
         ));
@@ -184,33 +113,8 @@ pub async fn call(
             Some(status),
         )
     })?;
-    let usage = &value["usage"];
-    let (text, truncated, tokens_in, tokens_out) = match provider.kind {
-        ProviderKind::Openai => {
-            let choice = &value["choices"][0];
-            let text = choice["message"]["content"].as_str().map(str::to_owned);
-            (
-                text,
-                choice["finish_reason"] == "length",
-                usage["prompt_tokens"].as_u64().unwrap_or(0),
-                usage["completion_tokens"].as_u64().unwrap_or(0),
-            )
-        }
-        ProviderKind::Anthropic => {
-            let tool = value["content"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|block| block["type"] == "tool_use" && block["name"] == "submit_plan");
-            (
-                tool.map(|block| block["input"].to_string()),
-                value["stop_reason"] == "max_tokens",
-                usage["input_tokens"].as_u64().unwrap_or(0),
-                usage["output_tokens"].as_u64().unwrap_or(0),
-            )
-        }
-    };
-    let Some(text) = text else {
+    let answer = Answer::read(provider.kind, &value);
+    let Some(text) = answer.text else {
         return Err(fail(
             "invalid_response",
             "the response holds no plan (no message content or submit_plan tool call)".to_owned(),
@@ -219,13 +123,137 @@ pub async fn call(
     };
     Ok(Reply {
         text,
-        tokens_in,
-        tokens_out,
+        tokens_in: answer.tokens_in,
+        tokens_out: answer.tokens_out,
         reported_cost_usd,
         rate_limit_left,
-        truncated,
+        truncated: answer.truncated,
         latency: started.elapsed(),
     })
+}
+
+/// The HTTP request in the provider's own format: OpenAI-compatible chat completions with a
+/// strict JSON schema, or Anthropic Messages with a forced `submit_plan` tool call.
+fn build_request(
+    http: &reqwest::Client,
+    provider: &Provider,
+    system: &str,
+    messages: &[Message],
+    schema: &serde_json::Value,
+) -> reqwest::RequestBuilder {
+    let base = provider.url.trim_end_matches('/');
+    match provider.kind {
+        ProviderKind::Openai => {
+            let mut all = vec![serde_json::json!({"role": "system", "content": system})];
+            all.extend(messages.iter().map(|m| serde_json::json!(m)));
+            let body = serde_json::json!({
+                "model": provider.model,
+                "messages": all,
+                "max_tokens": provider.max_tokens,
+                "temperature": 0,
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "chiffon_plan", "strict": true, "schema": schema},
+                },
+            });
+            let mut request = http.post(format!("{base}/chat/completions")).json(&body);
+            if let Some(key) = &provider.api_key {
+                request = request.bearer_auth(key.expose());
+            }
+            request
+        }
+        ProviderKind::Anthropic => {
+            let body = serde_json::json!({
+                "model": provider.model,
+                "max_tokens": provider.max_tokens,
+                "system": system,
+                "messages": messages,
+                "tools": [{
+                    "name": "submit_plan",
+                    "description": "Submit the plan for the request, using only the listed playbooks.",
+                    "input_schema": schema,
+                }],
+                "tool_choice": {"type": "tool", "name": "submit_plan"},
+            });
+            let mut request = http
+                .post(format!("{base}/v1/messages"))
+                .header("anthropic-version", "2023-06-01")
+                .json(&body);
+            if let Some(key) = &provider.api_key {
+                request = request.header("x-api-key", key.expose());
+            }
+            request
+        }
+    }
+}
+
+/// LiteLLM's reported cost of the call, and the share of the token rate limit left, when the
+/// server sends them.
+fn usage_headers(headers: &reqwest::header::HeaderMap) -> (Option<f64>, Option<f64>) {
+    let header = |name: &str| -> Option<f64> {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let rate_limit_left = match (
+        header("x-ratelimit-remaining-tokens"),
+        header("x-ratelimit-limit-tokens"),
+    ) {
+        (Some(left), Some(limit)) if limit > 0.0 => Some((left / limit).clamp(0.0, 1.0)),
+        _ => None,
+    };
+    (header("x-litellm-response-cost"), rate_limit_left)
+}
+
+/// The failure code for a non-200 answer.
+fn status_code(status: u16) -> &'static str {
+    match status {
+        429 => "rate_limited",
+        529 => "overloaded",
+        401 | 403 => "auth_failed",
+        500..=599 => "server_error",
+        _ => "bad_status",
+    }
+}
+
+/// What a 200 answer holds: the plan's JSON text (if any), whether it was cut at the token
+/// limit, and the tokens used.
+struct Answer {
+    text: Option<String>,
+    truncated: bool,
+    tokens_in: u64,
+    tokens_out: u64,
+}
+
+impl Answer {
+    fn read(kind: ProviderKind, value: &serde_json::Value) -> Self {
+        let usage = &value["usage"];
+        match kind {
+            ProviderKind::Openai => {
+                let choice = &value["choices"][0];
+                Self {
+                    text: choice["message"]["content"].as_str().map(str::to_owned),
+                    truncated: choice["finish_reason"] == "length",
+                    tokens_in: usage["prompt_tokens"].as_u64().unwrap_or(0),
+                    tokens_out: usage["completion_tokens"].as_u64().unwrap_or(0),
+                }
+            }
+            ProviderKind::Anthropic => {
+                let tool = value["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|block| block["type"] == "tool_use" && block["name"] == "submit_plan");
+                Self {
+                    text: tool.map(|block| block["input"].to_string()),
+                    truncated: value["stop_reason"] == "max_tokens",
+                    tokens_in: usage["input_tokens"].as_u64().unwrap_or(0),
+                    tokens_out: usage["output_tokens"].as_u64().unwrap_or(0),
+                }
+            }
+        }
+    }
 }
 
 /// The innermost cause of a reqwest error ("connection refused"), without the URL's secrets.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// The routing decision for one plan version: stored, shown on the plan and at
 /// `GET /api/v1/llm/decisions`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     pub request_id: String,
     pub plan_version: u32,
@@ -32,7 +32,7 @@ pub struct Decision {
 }
 
 /// One call to a provider, as stored (`llm_calls`) and shown with the decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attempt {
     pub provider: String,
     pub model: String,
@@ -52,7 +52,7 @@ pub struct Attempt {
 }
 
 /// What a provider has used in its current period, and what is left.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Quota {
     pub provider: String,
     pub period_start: Option<DateTime<Utc>>,
@@ -67,7 +67,7 @@ pub struct Quota {
 }
 
 /// How complex a request reads, from features a person can check.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Complexity {
     pub score: u32,
     /// Each feature that scored, e.g. "3 services (+2)".

@@ -1,87 +1,23 @@
-//! Live events: what the WebSocket streams and the CLI's `--follow` shows. Every state change
-//! the orchestrator makes is also published here.
+//! Live events over the WebSocket (`GET /api/v1/ws`): every state change the orchestrator
+//! makes is published as an `api::LiveEvent` and streamed to each listener, optionally only
+//! those about one request.
+
+use std::sync::Arc;
 
 use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::model::{RequestStatus, TaskStatus};
+/// The server publishes the contract's event type as is.
+pub use crate::api::LiveEvent;
+use crate::api::LiveFilter;
 use crate::orchestrator::Core;
-use crate::protocol::ExecEvent;
-use std::sync::Arc;
-
-/// One live event. On the wire: `{"type": "...", ...fields}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LiveEvent {
-    /// A request changed status.
-    Request {
-        request_id: String,
-        status: RequestStatus,
-        reason: Option<String>,
-        at: DateTime<Utc>,
-    },
-    /// A task (one step's execution) changed status.
-    Task {
-        request_id: String,
-        task_id: String,
-        step_id: String,
-        title: String,
-        status: TaskStatus,
-        outcome: Option<String>,
-        agent_id: Option<String>,
-        audit_commit: Option<String>,
-        at: DateTime<Utc>,
-    },
-    /// An execution event from a running playbook.
-    Execution {
-        request_id: String,
-        task_id: String,
-        step_id: String,
-        event: ExecEvent,
-        at: DateTime<Utc>,
-    },
-    /// An agent joined, left or went quiet.
-    Agent {
-        agent_id: String,
-        status: crate::model::AgentState,
-        reason: String,
-        at: DateTime<Utc>,
-    },
-    /// The dispatch queue paused (no agent has room for the next step) or resumed.
-    Queue {
-        paused: bool,
-        reason: String,
-        at: DateTime<Utc>,
-    },
-    /// This listener fell behind and missed `missed` events; re-read state over REST.
-    Lagged { missed: u64 },
-}
-
-impl LiveEvent {
-    fn request_id(&self) -> Option<&str> {
-        match self {
-            LiveEvent::Request { request_id, .. }
-            | LiveEvent::Task { request_id, .. }
-            | LiveEvent::Execution { request_id, .. } => Some(request_id),
-            LiveEvent::Agent { .. } | LiveEvent::Queue { .. } | LiveEvent::Lagged { .. } => None,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct WsFilter {
-    /// Only events about this request (agent events are always sent).
-    request_id: Option<String>,
-}
 
 /// `GET /api/v1/ws[?request_id=…]`
 pub async fn websocket(
     State(core): State<Arc<Core>>,
-    Query(filter): Query<WsFilter>,
+    Query(filter): Query<LiveFilter>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let events = core.live.subscribe();

@@ -3,7 +3,6 @@
 //! change something, the diffs, or why it would fail.
 
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
 
 use crate::bus::Queue;
 use crate::model::{Request, Step, TaskId};
@@ -11,34 +10,9 @@ use crate::orchestrator::dispatch::Purpose;
 use crate::orchestrator::{Core, lock};
 use crate::protocol::{ResultStatus, TaskResult};
 
-/// A check-mode run of a plan version (`Core::preview`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Preview {
-    pub plan_version: u32,
-    pub previewed_at: chrono::DateTime<Utc>,
-    pub steps: Vec<StepPreview>,
-}
-
-/// What one step would do.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepPreview {
-    pub step_id: String,
-    pub title: String,
-    /// `would_change`, `no_change`, `would_fail` or `not_previewed`.
-    pub outcome: String,
-    /// Changes Ansible reported, summed over hosts.
-    pub changed: u64,
-    pub diffs: Vec<PreviewDiff>,
-    pub error: Option<String>,
-}
-
-/// One file or state change a task would make, as Ansible's `--diff` prints it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PreviewDiff {
-    pub host: String,
-    pub task: String,
-    pub diff: String,
-}
+// The preview is a record the person reads and the store keeps as it is shown: its types are
+// the API contract's.
+pub use crate::api::{Preview, PreviewDiff, StepPreview};
 
 impl Core {
     /// Runs every step of `request`'s current plan in check mode (`--check --diff`): nothing

@@ -8,7 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::orchestrator::api::ApiError;
+use crate::api::ErrorCode;
+use crate::orchestrator::http::ApiError;
 
 /// Every file the page loads: name under `/ui/`, content type, contents.
 const FILES: &[(&str, &str, &str)] = &[
@@ -54,7 +55,7 @@ async fn asset(Path(file): Path<String>) -> Response {
         Some((_, content_type, body)) => respond(content_type, body),
         None => ApiError::new(
             StatusCode::NOT_FOUND,
-            "unknown_route",
+            ErrorCode::UnknownRoute,
             format!("no file /ui/{file}; the web UI is at /"),
         )
         .into_response(),

@@ -233,32 +233,296 @@ async fn error_answers_match_the_description() {
     }
 }
 
-/// Every error code the handlers can answer with is in the description's `ErrorCode`.
+/// The description's schemas and the `api` types they describe have the same property names and
+/// the same required fields, so the documentation and the code cannot drift apart. Answers are
+/// compared with what the server writes (every field it always sends is required), bodies with
+/// what it reads (every field it cannot do without is required).
 #[test]
-fn every_error_code_in_the_source_is_documented() {
+fn the_described_answers_match_the_api_types() {
+    use chiffon::api;
+    use chiffon::model;
+    let spec = description();
+    let answer = |name: &str| Described::component(&spec, name);
+    let mut drift = Vec::new();
+    let mut check = |what: &str, described: Described, code: Described| {
+        compare(&mut drift, what, &described, &code);
+    };
+    check("Request", answer("Request"), written::<model::Request>());
+    check("Plan", answer("Plan"), written::<model::Plan>());
+    check("Step", answer("Step"), written::<model::Step>());
+    check("Risk", answer("Risk"), written::<model::Risk>());
+    check(
+        "Resources",
+        answer("Resources"),
+        written::<model::Resources>(),
+    );
+    check(
+        "HostCounts",
+        answer("HostCounts"),
+        written::<model::HostCounts>(),
+    );
+    check("Task", answer("Task"), written::<model::Task>());
+    check(
+        "TaskEvent",
+        answer("TaskEvent"),
+        written::<model::TaskEvent>(),
+    );
+    check(
+        "ExecEvent",
+        answer("ExecEvent"),
+        written::<model::ExecEvent>(),
+    );
+    check(
+        "RequestView",
+        answer("RequestView"),
+        written::<api::RequestView>(),
+    );
+    check("TaskView", answer("TaskView"), written::<api::TaskView>());
+    check(
+        "Capacity",
+        answer("Capacity"),
+        written::<chiffon::protocol::Capacity>(),
+    );
+    check("Gpu", answer("Gpu"), written::<chiffon::protocol::Gpu>());
+    check("Agent", answer("Agent"), written::<api::AgentView>());
+    check("Playbook", answer("Playbook"), written::<api::Playbook>());
+    check(
+        "RequestPage",
+        answer("RequestPage"),
+        written::<api::Page<model::Request>>(),
+    );
+    check(
+        "TaskPage",
+        answer("TaskPage"),
+        written::<api::Page<model::Task>>(),
+    );
+    check(
+        "AgentPage",
+        answer("AgentPage"),
+        written::<api::Page<api::AgentView>>(),
+    );
+    check(
+        "PlaybookPage",
+        answer("PlaybookPage"),
+        written::<api::PlaybooksView>(),
+    );
+    check("Health", answer("Health"), written::<api::Health>());
+    check(
+        "StatusCounts",
+        answer("StatusCounts"),
+        written::<api::StatusCounts>(),
+    );
+    check(
+        "AuditEntry",
+        answer("AuditEntry"),
+        written::<api::AuditView>(),
+    );
+    check(
+        "LlmDecision",
+        answer("LlmDecision"),
+        written::<model::decision::Decision>(),
+    );
+    check("Error", answer("Error"), written::<api::ErrorBody>());
+    let answered = |path: &str, method: &str| {
+        Described::of(
+            &spec,
+            &spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"],
+        )
+    };
+    let plans = &spec["paths"]["/api/v1/requests/{id}/plans"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"]["items"];
+    check(
+        "plan versions",
+        Described::of(&spec, plans),
+        written::<api::PlanVersion>(),
+    );
+    check(
+        "LLM decisions",
+        answered("/api/v1/llm/decisions", "get"),
+        written::<api::Page<model::decision::Decision>>(),
+    );
+    assert_agree(&drift);
+}
+
+/// The bodies the server reads, as described and as `api` declares them.
+#[test]
+fn the_described_bodies_match_the_api_types() {
+    use chiffon::api;
+    let spec = description();
+    let mut drift = Vec::new();
+    let body = |path: &str| {
+        Described::of(
+            &spec,
+            &spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"],
+        )
+    };
+    for (what, path, code) in [
+        ("NewRequest", "/api/v1/requests", read::<api::NewRequest>()),
+        (
+            "Approval",
+            "/api/v1/requests/{id}/approve",
+            read::<api::Approval>(),
+        ),
+        (
+            "Rejection",
+            "/api/v1/requests/{id}/reject",
+            read::<api::Rejection>(),
+        ),
+        (
+            "modify body",
+            "/api/v1/requests/{id}/modify",
+            read::<api::Modification>(),
+        ),
+        (
+            "abort body",
+            "/api/v1/requests/{id}/abort",
+            read::<api::Abort>(),
+        ),
+        (
+            "annotation body",
+            "/api/v1/tasks/{id}/annotations",
+            read::<api::NewAnnotation>(),
+        ),
+        (
+            "template body",
+            "/api/v1/playbooks/templates",
+            read::<api::TemplateRequest>(),
+        ),
+    ] {
+        compare(&mut drift, what, &body(path), &code);
+    }
+    assert_agree(&drift);
+}
+
+/// Each live event is one variant of `LiveEvent`, told apart by `type`; the error codes are
+/// the same set in the description and in `ErrorCode`.
+#[test]
+fn the_described_live_events_and_error_codes_match_the_api_types() {
+    let spec = description();
+    let mut drift = Vec::new();
+    let live = code_schema::<chiffon::api::LiveEvent>(true);
+    for (name, kind) in [
+        ("LiveRequestEvent", "request"),
+        ("LiveTaskEvent", "task"),
+        ("LiveExecutionEvent", "execution"),
+        ("LiveAgentEvent", "agent"),
+        ("LiveQueueEvent", "queue"),
+        ("LiveLaggedEvent", "lagged"),
+    ] {
+        let variant = live["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["properties"]["type"]["const"] == kind)
+            .unwrap_or_else(|| panic!("LiveEvent has no {kind} variant"));
+        let described = Described::component(&spec, name);
+        compare(&mut drift, name, &described, &Described::of(&live, variant));
+    }
+    let codes = |schema: &serde_json::Value| {
+        let mut codes: Vec<String> = schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("ErrorCode's schema should be a plain enum: {schema}"))
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        codes.sort();
+        codes
+    };
+    let described_codes = codes(&spec["components"]["schemas"]["ErrorCode"]);
+    let code_codes = codes(&code_schema::<chiffon::api::ErrorCode>(true));
+    if described_codes != code_codes {
+        drift.push(format!(
+            "ErrorCode: the description has {described_codes:?}, the code has {code_codes:?}"
+        ));
+    }
+    assert_agree(&drift);
+}
+
+fn description() -> serde_json::Value {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let spec: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("assets/openapi.json")).unwrap())
-            .unwrap();
-    let documented = spec["components"]["schemas"]["ErrorCode"]["enum"]
-        .as_array()
-        .unwrap();
-    for file in ["src/orchestrator/api.rs", "src/orchestrator/ui.rs"] {
-        let source = std::fs::read_to_string(root.join(file)).unwrap();
-        // `ApiError::new(STATUS, "code", …)` and `(StatusCode::X, "code")` pairs.
-        for chunk in source.split("StatusCode::").skip(1) {
-            let after = chunk.trim_start_matches(|c: char| c.is_ascii_uppercase() || c == '_');
-            let Some(rest) = after.trim_start().strip_prefix(',') else {
-                continue;
-            };
-            let Some(rest) = rest.trim_start().strip_prefix('"') else {
-                continue;
-            };
-            let code = &rest[..rest.find('"').unwrap()];
-            assert!(
-                documented.iter().any(|c| c == code),
-                "{file} answers with error code {code:?}, which assets/openapi.json's ErrorCode does not list"
-            );
+    serde_json::from_str(&std::fs::read_to_string(root.join("assets/openapi.json")).unwrap())
+        .unwrap()
+}
+
+fn compare(drift: &mut Vec<String>, what: &str, described: &Described, code: &Described) {
+    if described != code {
+        drift.push(format!(
+            "{what}: the description has {described:?}, the code has {code:?}"
+        ));
+    }
+}
+
+fn assert_agree(drift: &[String]) {
+    assert!(
+        drift.is_empty(),
+        "assets/openapi.json and src/api disagree:\n{}",
+        drift.join("\n")
+    );
+}
+
+/// A schema's property names and required fields.
+#[derive(Debug, PartialEq)]
+struct Described {
+    properties: std::collections::BTreeSet<String>,
+    required: std::collections::BTreeSet<String>,
+}
+
+impl Described {
+    fn component(spec: &serde_json::Value, name: &str) -> Self {
+        let schema = &spec["components"]["schemas"][name];
+        assert!(
+            schema.is_object(),
+            "assets/openapi.json has no schema {name}"
+        );
+        Self::of(spec, schema)
+    }
+
+    /// Follows `$ref`s (to `#/components/schemas/` or `#/$defs/` of `root`) and merges `allOf`.
+    fn of(root: &serde_json::Value, schema: &serde_json::Value) -> Self {
+        let mut described = Self {
+            properties: Default::default(),
+            required: Default::default(),
+        };
+        described.add(root, schema);
+        described
+    }
+
+    fn add(&mut self, root: &serde_json::Value, schema: &serde_json::Value) {
+        if let Some(target) = schema["$ref"].as_str() {
+            let path = target.trim_start_matches('#');
+            let resolved = root.pointer(path).unwrap_or_else(|| panic!("no {target}"));
+            self.add(root, resolved);
+        }
+        for part in schema["allOf"].as_array().into_iter().flatten() {
+            self.add(root, part);
+        }
+        if let Some(properties) = schema["properties"].as_object() {
+            self.properties.extend(properties.keys().cloned());
+        }
+        for name in schema["required"].as_array().into_iter().flatten() {
+            self.required.insert(name.as_str().unwrap().to_owned());
         }
     }
+}
+
+fn code_schema<T: schemars::JsonSchema>(written: bool) -> serde_json::Value {
+    let settings = schemars::generate::SchemaSettings::draft2020_12();
+    let settings = if written {
+        settings.for_serialize()
+    } else {
+        settings.for_deserialize()
+    };
+    serde_json::to_value(settings.into_generator().into_root_schema_for::<T>()).unwrap()
+}
+
+/// What the server writes of `T`: every field it always sends is required.
+fn written<T: schemars::JsonSchema>() -> Described {
+    let schema = code_schema::<T>(true);
+    Described::of(&schema, &schema)
+}
+
+/// What the server reads into `T`: only the fields it cannot do without are required.
+fn read<T: schemars::JsonSchema>() -> Described {
+    let schema = code_schema::<T>(false);
+    Described::of(&schema, &schema)
 }

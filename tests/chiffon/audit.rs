@@ -562,7 +562,7 @@ async fn a_server_killed_mid_run_leaves_no_task_without_its_audit_entry() {
         .unwrap();
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
-            if let Some(chiffon::orchestrator::live::LiveEvent::Task {
+            if let Some(chiffon::api::LiveEvent::Task {
                 status: TaskStatus::Running,
                 ..
             }) = stream.next().await

@@ -165,8 +165,8 @@ async fn plans_with_open_questions_or_stale_versions_cannot_be_approved() {
 /// changes nothing, and the real outcome is what the user sees.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_impostor_cannot_finish_another_agents_task() {
+    use chiffon::api::LiveEvent;
     use chiffon::bus::Queue;
-    use chiffon::orchestrator::live::LiveEvent;
     use chiffon::protocol::{Envelope, Message, TaskResult};
 
     for app in TestApp::each().await {

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use chiffon::api::LiveEvent;
 use chiffon::bus::{AmqpBus, AmqpOptions, Queue};
 use chiffon::model::{RequestStatus, TaskStatus};
-use chiffon::orchestrator::live::LiveEvent;
 use lapin::options::QueueDeclareOptions;
 use lapin::types::FieldTable;
 

@@ -1,8 +1,8 @@
 //! The whole loop on the embedded default: request → plan → approval → real Ansible run →
 //! task rows in SQLite → one audit commit per finished task.
 
+use chiffon::api::LiveEvent;
 use chiffon::model::{RequestStatus, RiskLevel, TaskStatus};
-use chiffon::orchestrator::live::LiveEvent;
 use chiffon::store::TaskFilter;
 
 use crate::helpers::{KUMA_REQUEST, TestApp};
@@ -328,7 +328,7 @@ async fn rejecting_a_request_runs_nothing_and_is_audited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_request_can_be_aborted() {
-    use chiffon::orchestrator::live::LiveEvent;
+    use chiffon::api::LiveEvent;
     for app in TestApp::each().await {
         eprintln!("scenario on {:?}", app.backend);
         let id = app.request(KUMA_REQUEST).await;

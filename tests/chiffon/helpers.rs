@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chiffon::agent::ansible::Ansible;
+use chiffon::api::LiveEvent;
+use chiffon::api::RequestView;
 use chiffon::bus::{AmqpOptions, Bus};
 use chiffon::client::Client;
 use chiffon::config::{BusConfig, Database, ServeConfig};
 use chiffon::model::RequestStatus;
-use chiffon::orchestrator::api::RequestView;
-use chiffon::orchestrator::live::LiveEvent;
 use chiffon::registry::Thresholds;
 use chiffon::store::Store;
 use serde_json::Value;

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use chiffon::api::LiveEvent;
 use chiffon::model::{RequestStatus, TaskStatus};
-use chiffon::orchestrator::live::LiveEvent;
 
 use crate::helpers::{Options, TestAgent, TestApp, backends};
 

@@ -11,8 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+use chiffon::api::LiveEvent;
 use chiffon::model::{RequestStatus, TaskStatus};
-use chiffon::orchestrator::live::LiveEvent;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Options, TestAgent, TestApp};

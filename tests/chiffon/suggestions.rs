@@ -94,7 +94,7 @@ async fn lint_points_at_each_mistake_with_a_reason_and_a_change() {
         .filter_map(|s| s["rule"].as_str())
         .filter(|r| r.starts_with("ansible-lint/"))
         .collect();
-    if chiffon::agent::ansible::find_ansible_lint(None).is_some() {
+    if chiffon::tools::ansible::find_ansible_lint(None).is_some() {
         // Merged, without repeating what Chiffon's own rule already says.
         assert!(
             lint.contains(&"ansible-lint/command-instead-of-shell"),
@@ -283,12 +283,12 @@ async fn a_generated_template_passes_every_check_and_is_idempotent() {
 
     // Ansible accepts it, ansible-lint has nothing to say, and neither do Chiffon's rules.
     let checked =
-        chiffon::agent::ansible::syntax_check(&ansible, &repo, &["gitea-deployment.yml".into()])
+        chiffon::tools::ansible::syntax_check(&ansible, &repo, &["gitea-deployment.yml".into()])
             .await
             .unwrap();
     assert_eq!(checked, Ok(()));
-    if let Some(lint) = chiffon::agent::ansible::find_ansible_lint(Some(&ansible)) {
-        let findings = chiffon::agent::ansible::ansible_lint(&lint, &repo)
+    if let Some(lint) = chiffon::tools::ansible::find_ansible_lint(Some(&ansible)) {
+        let findings = chiffon::tools::ansible::ansible_lint(&lint, &repo)
             .await
             .unwrap();
         assert!(findings.is_empty(), "{findings:#?}");

@@ -1,0 +1,129 @@
+//! Requests and their plans: what `POST /requests` and the decision verbs take, and the
+//! request view every one of them answers with.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::decision::Decision as LlmDecision;
+use crate::model::{Plan, Request, Task};
+
+/// `POST /requests`: what a person wants done.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRequest {
+    pub text: String,
+    #[serde(default)]
+    pub high_value: bool,
+}
+
+/// `POST /requests/{id}/approve` (the body is optional).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The plan version the person read; approving refuses if it is no longer current.
+    pub plan_version: Option<u32>,
+    /// Who decides (stored with the decision); default `api client`.
+    pub by: Option<String>,
+}
+
+/// `POST /requests/{id}/reject`.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rejection {
+    pub reason: String,
+    pub by: Option<String>,
+}
+
+/// `POST /requests/{id}/modify`: the change, in plain words.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Modification {
+    pub text: String,
+    pub by: Option<String>,
+}
+
+/// `POST /requests/{id}/abort` (the body is optional).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Abort {
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub by: Option<String>,
+}
+
+/// A request as the API shows it: the plan's steps carry their execution status, and the
+/// tasks that executed them come along.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RequestView {
+    #[serde(flatten)]
+    pub request: Request,
+    pub tasks: Vec<Task>,
+    /// The check-mode preview of the current plan version, when one was made
+    /// (`POST /requests/{id}/preview`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<Preview>,
+    /// Approvals, rejections, modifications and aborts: who, when, on which plan version.
+    #[serde(default)]
+    pub decisions: Vec<RequestDecision>,
+    /// How the current plan version was made: which planner, why, what was tried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<LlmDecision>,
+}
+
+/// A person's decision about a request: `approved`, `rejected`, `modified` or `aborted`, by
+/// whom, on which plan version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RequestDecision {
+    pub kind: String,
+    pub plan_version: u32,
+    /// Who: the `by` the client sent (the CLI sends user@host), else `api client`.
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A check-mode run of a plan version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Preview {
+    pub plan_version: u32,
+    pub previewed_at: DateTime<Utc>,
+    pub steps: Vec<StepPreview>,
+}
+
+/// What one step would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct StepPreview {
+    pub step_id: String,
+    pub title: String,
+    /// `would_change`, `no_change`, `would_fail` or `not_previewed`.
+    pub outcome: String,
+    /// Changes Ansible reported, summed over hosts.
+    pub changed: u64,
+    pub diffs: Vec<PreviewDiff>,
+    pub error: Option<String>,
+}
+
+/// One file or state change a task would make, as Ansible's `--diff` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PreviewDiff {
+    pub host: String,
+    pub task: String,
+    pub diff: String,
+}
+
+/// One version of a request's plan, with the change that made it (`None` for the first).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PlanVersion {
+    pub plan: Plan,
+    pub change: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `GET /llm/decisions?request_id=&limit=`.
+#[derive(Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmDecisionQuery {
+    pub request_id: Option<String>,
+    pub limit: Option<u32>,
+}
