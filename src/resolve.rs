@@ -45,6 +45,22 @@ impl Verb {
         }
     }
 
+    /// The planner's name for an action (`check` is a status).
+    pub fn from_action(action: &str) -> Option<Verb> {
+        Some(match action {
+            "deploy" | "install" => Verb::Deploy,
+            "remove" | "uninstall" => Verb::Remove,
+            "upgrade" | "update" => Verb::Upgrade,
+            "configure" => Verb::Configure,
+            "restart" => Verb::Restart,
+            "stop" => Verb::Stop,
+            "start" => Verb::Start,
+            "status" | "check" => Verb::Status,
+            "logs" => Verb::Logs,
+            _ => return None,
+        })
+    }
+
     /// Verbs Chiffon answers with its own action playbooks.
     pub fn is_builtin(self) -> bool {
         matches!(self, Verb::Restart | Verb::Stop | Verb::Start | Verb::Status | Verb::Logs)
@@ -112,7 +128,7 @@ pub fn verb_of(text: &str) -> Verb {
     if has("log") || has("logs") {
         return Verb::Logs;
     }
-    if has("status") || has("healthy") || has("health") || lower.trim_end().ends_with('?') && (lower.trim_start().starts_with("is ") || has("running") || has("up") || has("alive") || has("down")) {
+    if has("status") || has("healthy") || has("health") || has("check") || has("verify") || lower.trim_end().ends_with('?') && (lower.trim_start().starts_with("is ") || has("running") || has("up") || has("alive") || has("down")) {
         return Verb::Status;
     }
     if ["change", "edit", "configure", "config", "configuration", "tweak", "modify", "point", "settings", "signups", "rewrite", "tile", "widget"].iter().any(|w| has(w)) || phrase(" add a ") {
@@ -157,7 +173,12 @@ struct Mention {
 
 /// Resolves a request against a repository.
 pub fn resolve(repository: &Repository, text: &str) -> Resolution {
-    let verb = verb_of(text);
+    resolve_as(repository, text, None)
+}
+
+/// Like [`resolve`], with the verb already read (the planner reads verbs with typos).
+pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Resolution {
+    let verb = verb.unwrap_or_else(|| verb_of(text));
     let tokens: Vec<String> = words(text).collect();
     let mut reasons = Vec::new();
 
@@ -202,8 +223,22 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
     }
     let everywhere = tokens.iter().any(|t| t == "everywhere");
 
-    // Names: the repository's own app names first, then the catalogue, then typos.
+    // A themed role holding several apps, named as a stack ("the arr stack").
+    if let Some(answer) = stack(repository, &tokens, verb, target.as_deref(), &mut reasons) {
+        return answer;
+    }
     let repo_services: BTreeSet<&str> = repository.apps.iter().map(|a| a.service.as_str()).collect();
+    let mentions = mentions(repository, &tokens, &target_positions);
+    let service = match pick_service(repository, verb, text, &tokens, &target_positions, target.as_deref(), &mentions, &repo_services, &mut reasons) {
+        Ok(service) => service,
+        Err(answer) => return Resolution { verb, service: answer.1, target, answer: answer.0, reasons },
+    };
+    finish(repository, verb, service, target, everywhere, text, reasons)
+}
+
+/// Names said in the request: the repository's own app names first, then the catalogue, then
+/// typos (which keep their first letter).
+fn mentions(repository: &Repository, tokens: &[String], target_positions: &BTreeSet<usize>) -> Vec<Mention> {
     let mut mentions: Vec<Mention> = Vec::new();
     let mut covered = target_positions.clone();
     for length in (1..=3).rev() {
@@ -250,53 +285,89 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
         }
     }
 
-    // A themed role holding several apps, named as a stack ("the arr stack").
-    if let Some(answer) = stack(repository, &tokens, verb, target.as_deref(), &mut reasons) {
-        return answer;
-    }
+    mentions
+}
+
+/// The service meant: the last one named that the repository has; a named one it lacks is
+/// "none"; else what the request says it is for; else the apps on the named target.
+#[allow(clippy::too_many_arguments)]
+fn pick_service(
+    repository: &Repository,
+    verb: Verb,
+    text: &str,
+    tokens: &[String],
+    target_positions: &BTreeSet<usize>,
+    target: Option<&str>,
+    mentions: &[Mention],
+    repo_services: &BTreeSet<&str>,
+    reasons: &mut Vec<String>,
+) -> Result<String, (Answer, Option<String>)> {
     let in_repo: Vec<&Mention> = mentions.iter().filter(|m| repo_services.contains(m.service.as_str())).collect();
-    let service = if let Some(mention) = in_repo.iter().max_by_key(|m| (m.exact, m.position)) {
+    if let Some(mention) = in_repo.iter().max_by_key(|m| (m.exact, m.position)) {
         reasons.push(format!("the request names {}", mention.service));
-        mention.service.clone()
-    } else if let Some(mention) = mentions.first() {
+        return Ok(mention.service.clone());
+    }
+    if let Some(mention) = mentions.first() {
         reasons.push(format!("{} is not in this repository", mention.service));
-        return Resolution {
-            verb,
-            service: Some(mention.service.clone()),
-            target,
-            answer: Answer::None { reason: "absent".to_owned(), catalogue: Some(mention.service.clone()) },
-            reasons,
-        };
-    } else {
-        // What it is for.
-        let scored: Vec<(String, f64)> = catalogue()
-            .for_purpose(text)
-            .into_iter()
-            .map(|(s, score)| (s.id.clone(), score))
-            .collect();
-        let present: Vec<&(String, f64)> = scored
-            .iter()
-            .filter(|(id, _)| repository.apps.iter().any(|a| &a.service == id && a.wired()))
-            .collect();
-        let Some(best) = present.first() else {
+        return Err((Answer::None { reason: "absent".to_owned(), catalogue: Some(mention.service.clone()) }, Some(mention.service.clone())));
+    }
+    // What it is for, read without the target's words.
+    let _ = text;
+    let without_target: String = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !target_positions.contains(i))
+        .map(|(_, t)| t.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let scored: Vec<(String, f64)> = catalogue()
+        .for_purpose(&without_target)
+        .into_iter()
+        .map(|(s, score)| (s.id.clone(), score))
+        .collect();
+    let present: Vec<&(String, f64)> = scored
+        .iter()
+        .filter(|(id, _)| repository.apps.iter().any(|a| &a.service == id && a.wired()))
+        .collect();
+    let close: Vec<String> = match present.first() {
+        Some(best) => present.iter().filter(|(_, s)| *s >= best.1 * 0.8).map(|(id, _)| id.clone()).collect(),
+        None => match target {
+            // "restart the app on docker-1": the apps that run there.
+            Some(target) => {
+                let hosts = repository.inventory.resolve(target);
+                let mut on_target: Vec<String> = repository
+                    .apps
+                    .iter()
+                    .filter(|a| a.wired() && a.known)
+                    .filter(|a| hosts_of(repository, a).iter().any(|h| repository.inventory.resolve(h).iter().any(|x| hosts.contains(x))))
+                    .map(|a| a.service.clone())
+                    .collect();
+                on_target.sort();
+                on_target.dedup();
+                on_target
+            }
+            None => Vec::new(),
+        },
+    };
+    match close.as_slice() {
+        [] => {
             let idea = scored.first().map(|(id, _)| id.clone());
             reasons.push("nothing in this repository does what the request describes".to_owned());
-            return Resolution { verb, service: idea.clone(), target, answer: Answer::None { reason: "absent".to_owned(), catalogue: idea }, reasons };
-        };
-        let close: Vec<String> = present.iter().filter(|(_, s)| *s >= best.1 * 0.8).map(|(id, _)| id.clone()).collect();
-        if close.len() > 1 {
-            return Resolution {
-                verb,
-                service: None,
-                target,
-                answer: Answer::Question { prompt: format!("Which one should I {}?", verb.as_str()), choices: close },
-                reasons: vec!["several apps of this repository do what the request describes".to_owned()],
-            };
+            Err((Answer::None { reason: "absent".to_owned(), catalogue: idea.clone() }, idea))
         }
-        reasons.push(format!("{} is what the request describes", best.0));
-        best.0.clone()
-    };
+        [one] => {
+            reasons.push(format!("{one} is what the request describes"));
+            Ok(one.clone())
+        }
+        several => {
+            reasons.push("several apps of this repository fit".to_owned());
+            Err((Answer::Question { prompt: format!("Which service should I {}?", verb.as_str()), choices: several.to_vec() }, None))
+        }
+    }
+}
 
+/// The answer for a service: its app (or a question between instances), then what to run.
+fn finish(repository: &Repository, verb: Verb, service: String, target: Option<String>, everywhere: bool, text: &str, mut reasons: Vec<String>) -> Resolution {
     let apps: Vec<&App> = repository.apps.iter().filter(|a| a.service == service).collect();
     let wired: Vec<&App> = apps.iter().copied().filter(|a| a.wired()).collect();
     if wired.is_empty() {

@@ -322,7 +322,7 @@ const REQUEST_WORDS: &[&str] = &[
     "app", "thing", "service", "container", "running", "again", "bit", "while", "please", "update",
     "upgrade", "new", "release", "newest", "remove", "get", "rid", "change", "edit", "people", "use",
     "we", "i", "that", "this", "some", "something", "so", "can", "want", "back", "turn", "off", "on",
-    "everywhere", "go", "through", "site", "tool", "program", "healthy", "status", "bring", "redeploy",
+    "everywhere", "all", "every", "go", "through", "site", "tool", "program", "healthy", "status", "bring", "redeploy",
 ];
 
 /// Words that carry no meaning of their own in a keyword phrase.

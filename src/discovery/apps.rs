@@ -137,9 +137,23 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
     for definition in definitions {
         let role = repository.role_of(&definition.file).map(str::to_owned);
         let Some(app) = build(repository, by_path, definition, role) else { continue };
-        if !apps.iter().any(|a| a.service == app.service && a.unit_name == app.unit_name && a.file == app.file) {
-            apps.push(app);
+        // The same unit seen twice in one role (a unit template and the task starting it):
+        // one app, keeping what either knows.
+        if let Some(same) = apps.iter_mut().find(|a| {
+            a.service == app.service && a.unit_name == app.unit_name && (a.file == app.file || a.role.is_some() && a.role == app.role)
+        }) {
+            if same.pin.is_none() {
+                same.pin = app.pin;
+                same.image = same.image.take().or(app.image);
+            }
+            for reach in app.reach {
+                if !same.reach.contains(&reach) {
+                    same.reach.push(reach);
+                }
+            }
+            continue;
         }
+        apps.push(app);
     }
     // A compose file holding several apps is addressed container by container.
     let mut per_file: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -476,7 +490,7 @@ fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
 
 fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>) -> Option<Pin> {
     let written = definition.image.as_deref()?;
-    let expanded = expanded.unwrap_or(written);
+    let _ = expanded;
     let tag_of = |image: &str| {
         let image = image.trim().split('@').next().unwrap_or("");
         let last_slash = image.rfind('/').map_or(0, |i| i + 1);

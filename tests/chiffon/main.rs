@@ -12,6 +12,7 @@ mod cli;
 mod distributed;
 mod full_loop;
 mod golden;
+mod layouts;
 mod helpers;
 mod llm;
 mod matching;
