@@ -58,7 +58,11 @@ fn ratio(a: usize, b: usize) -> f64 {
 fn strings(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -81,37 +85,77 @@ fn judge(label: &Value, repository: &Repository, got: &Resolution) -> (bool, boo
             let have: BTreeSet<String> = choices.iter().cloned().collect();
             (true, want == have)
         }
-        ("builtin", Answer::Builtin { action, unit, name, hosts }) => {
+        (
+            "builtin",
+            Answer::Builtin {
+                action,
+                unit,
+                name,
+                hosts,
+            },
+        ) => {
             let want_unit = &label["unit"];
             let kind = match unit {
                 UnitKind::Compose => "compose",
                 UnitKind::Container => "container",
                 UnitKind::Systemd => "systemd",
             };
-            let unit_right = want_unit["kind"].as_str() == Some(kind) && want_unit["name"].as_str() == Some(name.as_str());
+            let unit_right = want_unit["kind"].as_str() == Some(kind)
+                && want_unit["name"].as_str() == Some(name.as_str());
             let action_right = label["builtin"].as_str() == Some(action.as_str());
-            let resolve = |names: &[String]| -> BTreeSet<String> { names.iter().flat_map(|h| repository.inventory.resolve(h)).collect() };
+            let resolve = |names: &[String]| -> BTreeSet<String> {
+                names
+                    .iter()
+                    .flat_map(|h| repository.inventory.resolve(h))
+                    .collect()
+            };
             let hosts_right = resolve(&strings(label.get("hosts"))) == resolve(hosts);
             let top1 = same_service && unit_right && action_right;
             (top1, top1 && hosts_right)
         }
-        ("entrypoint", Answer::Entrypoint { playbook, alt_playbooks, tags, extra_vars, limit, pin, config, .. }) => {
+        (
+            "entrypoint",
+            Answer::Entrypoint {
+                playbook,
+                alt_playbooks,
+                tags,
+                extra_vars,
+                limit,
+                pin,
+                config,
+                ..
+            },
+        ) => {
             let want_playbook = label["playbook"].as_str().unwrap();
             let alts = strings(label.get("alt_playbooks"));
-            let playbook_right = playbook == want_playbook || alts.contains(playbook) || alt_playbooks.iter().any(|a| a == want_playbook) && alts.contains(playbook);
+            let playbook_right = playbook == want_playbook
+                || alts.contains(playbook)
+                || alt_playbooks.iter().any(|a| a == want_playbook) && alts.contains(playbook);
             let top1 = same_service && playbook_right;
             let want_tags: BTreeSet<String> = strings(label.get("tags")).into_iter().collect();
             let have_tags: BTreeSet<String> = tags.iter().cloned().collect();
-            let want_vars = label.get("extra_vars").map(label_json).unwrap_or(serde_json::json!({}));
+            let want_vars = label
+                .get("extra_vars")
+                .map(label_json)
+                .unwrap_or(serde_json::json!({}));
             let have_vars = serde_json::to_value(extra_vars).unwrap();
             let want_limit = label.get("limit").and_then(Value::as_str);
             let pin_right = match label.get("pin") {
                 None => true,
                 Some(Value::String(s)) if s == "latest" => matches!(pin, Some(Pin::Latest)),
-                Some(table) => matches!(pin, Some(Pin::Var { file, var, .. }) if table["file"].as_str() == Some(file.as_str()) && table["var"].as_str() == Some(var.as_str())),
+                Some(table) => {
+                    matches!(pin, Some(Pin::Var { file, var, .. }) if table["file"].as_str() == Some(file.as_str()) && table["var"].as_str() == Some(var.as_str()))
+                }
             };
-            let config_right = label.get("config").is_none_or(|c| c.as_str() == config.as_deref());
-            let approvable = top1 && want_tags == have_tags && want_vars == have_vars && want_limit == limit.as_deref() && pin_right && config_right;
+            let config_right = label
+                .get("config")
+                .is_none_or(|c| c.as_str() == config.as_deref());
+            let approvable = top1
+                && want_tags == have_tags
+                && want_vars == have_vars
+                && want_limit == limit.as_deref()
+                && pin_right
+                && config_right;
             (top1, approvable)
         }
         _ => (false, false),
@@ -125,18 +169,32 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     let corpus = std::env::var("CHIFFON_CORPUS").map(PathBuf::from);
-    let Ok(corpus) = corpus.as_ref().map(PathBuf::as_path).map(|p| p.to_owned()).map_err(|_| ()) else {
-        println!("corpus benchmark skipped: CHIFFON_CORPUS is not set (see tests/corpus/README.md)");
+    let Ok(corpus) = corpus
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map(|p| p.to_owned())
+        .map_err(|_| ())
+    else {
+        println!(
+            "corpus benchmark skipped: CHIFFON_CORPUS is not set (see tests/corpus/README.md)"
+        );
         return;
     };
     if !corpus.is_dir() {
-        println!("corpus benchmark skipped: {} is not a folder (see tests/corpus/README.md)", corpus.display());
+        println!(
+            "corpus benchmark skipped: {} is not a folder (see tests/corpus/README.md)",
+            corpus.display()
+        );
         return;
     }
     let misses = std::env::var("CHIFFON_CORPUS_MISSES").is_ok();
-    let labels: Value = toml::from_str(&std::fs::read_to_string("tests/corpus/requests.toml").unwrap()).unwrap();
+    let labels: Value =
+        toml::from_str(&std::fs::read_to_string("tests/corpus/requests.toml").unwrap()).unwrap();
     let requests = labels["request"].as_array().unwrap();
-    let repos: BTreeSet<&str> = requests.iter().map(|r| r["repo"].as_str().unwrap()).collect();
+    let repos: BTreeSet<&str> = requests
+        .iter()
+        .map(|r| r["repo"].as_str().unwrap())
+        .collect();
 
     let mut repositories = BTreeMap::new();
     let mut discovery_rows = Vec::new();
@@ -149,13 +207,43 @@ fn main() {
         let started = Instant::now();
         let repository = Repository::discover(&dir);
         let took = started.elapsed();
-        discovery_rows.push((repo.to_string(), repository.files, took, repository.apps.len()));
+        discovery_rows.push((
+            repo.to_string(),
+            repository.files,
+            took,
+            repository.apps.len(),
+        ));
         if std::env::var("CHIFFON_CORPUS_DUMP").is_ok_and(|d| d == *repo) {
             for app in &repository.apps {
-                let playbooks: BTreeSet<String> = app.reach.iter().map(|r| format!("{}@{}{:?}", r.playbook, r.hosts, r.tags)).collect();
-                println!("{} {:?} {} {} role={:?} names={:?} pin={:?} switch={:?} own={:?} reach={:?}", app.service, app.unit, app.unit_name, app.file, app.role, app.names, app.pin, app.switch.as_ref().map(|s| &s.var), app.own_tags, playbooks);
+                let playbooks: BTreeSet<String> = app
+                    .reach
+                    .iter()
+                    .map(|r| format!("{}@{}{:?}", r.playbook, r.hosts, r.tags))
+                    .collect();
+                println!(
+                    "{} {:?} {} {} role={:?} names={:?} pin={:?} switch={:?} own={:?} reach={:?}",
+                    app.service,
+                    app.unit,
+                    app.unit_name,
+                    app.file,
+                    app.role,
+                    app.names,
+                    app.pin,
+                    app.switch.as_ref().map(|s| &s.var),
+                    app.own_tags,
+                    playbooks
+                );
             }
-            println!("roles {:?}\nplaybooks {:?}\ninventory {:?}", repository.roles, repository.playbooks.iter().map(|p| &p.path).collect::<Vec<_>>(), repository.inventory);
+            println!(
+                "roles {:?}\nplaybooks {:?}\ninventory {:?}",
+                repository.roles,
+                repository
+                    .playbooks
+                    .iter()
+                    .map(|p| &p.path)
+                    .collect::<Vec<_>>(),
+                repository.inventory
+            );
         }
         repositories.insert(*repo, repository);
     }
@@ -178,9 +266,18 @@ fn main() {
         }
         let (top1, approvable) = judge(label, repository, &got);
         for key in [split.clone(), "all".to_owned()] {
-            by_split.entry(key.clone()).or_default().add(top1, approvable);
-            by_repo.entry((key.clone(), repo.to_owned())).or_default().add(top1, approvable);
-            by_verb.entry((key.clone(), label["verb"].as_str().unwrap().to_owned())).or_default().add(top1, approvable);
+            by_split
+                .entry(key.clone())
+                .or_default()
+                .add(top1, approvable);
+            by_repo
+                .entry((key.clone(), repo.to_owned()))
+                .or_default()
+                .add(top1, approvable);
+            by_verb
+                .entry((key.clone(), label["verb"].as_str().unwrap().to_owned()))
+                .or_default()
+                .add(top1, approvable);
             let predicted = matches!(got.answer, Answer::None { .. });
             let expected = label["expect"].as_str() == Some("none");
             let entry = none.entry(key).or_default();
@@ -205,7 +302,9 @@ fn main() {
     let us = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6);
     let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1e3);
 
-    let mut section = String::from("## Request → entrypoint on real repositories (`cargo bench --bench corpus`)\n\n");
+    let mut section = String::from(
+        "## Request → entrypoint on real repositories (`cargo bench --bench corpus`)\n\n",
+    );
     section.push_str(&format!(
         "{} labelled requests over {} public homelab repositories (`tests/corpus/requests.toml`, \
          labels written before any tuning; develop on `tune`, report `holdout` apart). Reproduce: \

@@ -92,7 +92,9 @@ impl Repository {
                 }
                 let rel = crate::repo::relative(root, path);
                 let lower = rel.to_ascii_lowercase();
-                let yaml_template = lower.ends_with(".j2") && !lower.ends_with(".service.j2") && !lower.ends_with(".container.j2");
+                let yaml_template = lower.ends_with(".j2")
+                    && !lower.ends_with(".service.j2")
+                    && !lower.ends_with(".container.j2");
                 let nodes = if crate::repo::is_yaml_name(&lower) || yaml_template {
                     outline::parse(&text)
                 } else {
@@ -105,7 +107,8 @@ impl Repository {
     }
 
     fn from_sources(root: &Path, sources: &[Source], files: usize) -> Repository {
-        let by_path: BTreeMap<&str, &Source> = sources.iter().map(|s| (s.rel.as_str(), s)).collect();
+        let by_path: BTreeMap<&str, &Source> =
+            sources.iter().map(|s| (s.rel.as_str(), s)).collect();
         let projects = projects(sources);
         let roles = roles(root, sources);
         let inventory = inventory::read(sources, &projects);
@@ -113,9 +116,13 @@ impl Repository {
         let playbooks = plays::playbooks(sources);
         let mut vars = vars;
         for playbook in &playbooks {
-            let Some(source) = by_path.get(playbook.path.as_str()) else { continue };
+            let Some(source) = by_path.get(playbook.path.as_str()) else {
+                continue;
+            };
             for item in &source.nodes {
-                let Some(play_vars) = item.get("vars") else { continue };
+                let Some(play_vars) = item.get("vars") else {
+                    continue;
+                };
                 for node in &play_vars.children {
                     if let Some(key) = &node.key {
                         vars.entry(key.clone()).or_default().push(VarDef {
@@ -229,8 +236,13 @@ impl Repository {
                 let name = inner.split(['|', ' ']).next().unwrap_or("");
                 let scoped = self.vars.get(name).and_then(|defs| {
                     defs.iter().find(|d| {
-                        scope.contains(&d.file) ||
-                        scope.iter().any(|s| d.file.contains(&format!("host_vars/{s}/")) || d.file.contains(&format!("host_vars/{s}.")) || d.file.contains(&format!("group_vars/{s}/")) || d.file.contains(&format!("group_vars/{s}.")))
+                        scope.contains(&d.file)
+                            || scope.iter().any(|s| {
+                                d.file.contains(&format!("host_vars/{s}/"))
+                                    || d.file.contains(&format!("host_vars/{s}."))
+                                    || d.file.contains(&format!("group_vars/{s}/"))
+                                    || d.file.contains(&format!("group_vars/{s}."))
+                            })
                     })
                 });
                 match scoped.or_else(|| self.var_def(name)) {
@@ -251,11 +263,16 @@ impl Repository {
     /// The best definition of a variable: host_vars, then group_vars, then role vars, then
     /// defaults (Ansible's precedence, roughly); production inventories before others.
     pub fn var_def(&self, name: &str) -> Option<&VarDef> {
-        self.vars.get(name)?.iter().min_by_key(|d| var_rank(&d.file))
+        self.vars
+            .get(name)?
+            .iter()
+            .min_by_key(|d| var_rank(&d.file))
     }
 
     fn var_value(&self, name: &str) -> Option<String> {
-        self.var_def(name).map(|d| d.value.clone()).filter(|v| !v.is_empty())
+        self.var_def(name)
+            .map(|d| d.value.clone())
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -274,12 +291,21 @@ pub(crate) fn var_rank(file: &str) -> (u8, u8, usize) {
     } else {
         5 // a play's own vars: only for that play
     };
-    let environment = if file.contains("prod") { 0 } else if file.contains("stag") || file.contains("test") { 2 } else { 1 };
+    let environment = if file.contains("prod") {
+        0
+    } else if file.contains("stag") || file.contains("test") {
+        2
+    } else {
+        1
+    };
     (place, environment, file.len())
 }
 
 fn common_prefix(a: &str, b: &str) -> usize {
-    a.split('/').zip(b.split('/')).take_while(|(x, y)| x == y).count()
+    a.split('/')
+        .zip(b.split('/'))
+        .take_while(|(x, y)| x == y)
+        .count()
 }
 
 /// Folders with an `ansible.cfg`, plus the root; a folder named `ansible` with playbooks counts
@@ -290,7 +316,11 @@ fn projects(sources: &[Source]) -> Vec<String> {
         if source.rel == "ansible.cfg" || source.rel.ends_with("/ansible.cfg") {
             projects.push(parent(&source.rel).to_owned());
         }
-        if let Some(dir) = source.rel.strip_suffix("/inventory.yaml").or(source.rel.strip_suffix("/inventory.yml")) {
+        if let Some(dir) = source
+            .rel
+            .strip_suffix("/inventory.yaml")
+            .or(source.rel.strip_suffix("/inventory.yml"))
+        {
             projects.push(dir.to_owned());
         }
     }
@@ -310,8 +340,10 @@ fn roles(root: &Path, sources: &[Source]) -> Vec<String> {
             continue;
         };
         for (i, part) in parts.iter().enumerate().skip(roles_at + 2) {
-            if matches!(*part, "tasks" | "defaults" | "handlers" | "meta" | "vars" | "templates" | "files")
-                && i + 1 < parts.len()
+            if matches!(
+                *part,
+                "tasks" | "defaults" | "handlers" | "meta" | "vars" | "templates" | "files"
+            ) && i + 1 < parts.len()
             {
                 roles.push(parts[..i].join("/"));
                 break;
@@ -324,9 +356,13 @@ fn roles(root: &Path, sources: &[Source]) -> Vec<String> {
     let all = roles.clone();
     roles.retain(|r| {
         let has_own = sources.iter().any(|s| {
-            s.rel.starts_with(&format!("{r}/tasks/")) || s.rel.starts_with(&format!("{r}/defaults/"))
+            s.rel.starts_with(&format!("{r}/tasks/"))
+                || s.rel.starts_with(&format!("{r}/defaults/"))
         });
-        has_own || !all.iter().any(|o| o != r && o.starts_with(&format!("{r}/")))
+        has_own
+            || !all
+                .iter()
+                .any(|o| o != r && o.starts_with(&format!("{r}/")))
     });
     roles
 }
@@ -357,7 +393,10 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
                 .map(|c| {
                     // `- name: x` / `- role: x` items stand for their first value.
                     if c.scalar().is_empty() {
-                        c.children.first().map(|f| unquote(f.scalar()).to_owned()).unwrap_or_default()
+                        c.children
+                            .first()
+                            .map(|f| unquote(f.scalar()).to_owned())
+                            .unwrap_or_default()
                     } else {
                         unquote(c.scalar()).to_owned()
                     }
@@ -367,7 +406,11 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
             let mut items = items;
             let inline = node.scalar();
             if let Some(flow) = inline.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
-                items.extend(flow.split(',').map(|x| unquote(x.trim()).to_owned()).filter(|x| !x.is_empty()));
+                items.extend(
+                    flow.split(',')
+                        .map(|x| unquote(x.trim()).to_owned())
+                        .filter(|x| !x.is_empty()),
+                );
             }
             vars.entry(key.clone()).or_default().push(VarDef {
                 file: source.rel.clone(),
@@ -418,7 +461,10 @@ mod tests {
 
     #[test]
     fn paths_join_like_a_file_system() {
-        assert_eq!(join("roles/a/tasks", "../templates/x.j2"), "roles/a/templates/x.j2");
+        assert_eq!(
+            join("roles/a/tasks", "../templates/x.j2"),
+            "roles/a/templates/x.j2"
+        );
         assert_eq!(join("", "./site.yml"), "site.yml");
         assert_eq!(parent("roles/a/tasks/main.yml"), "roles/a/tasks");
     }

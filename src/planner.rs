@@ -296,7 +296,11 @@ impl Draft<'_> {
             .iter()
             .find(|(a, _)| *a == action)
             .map_or(60, |(_, s)| *s);
-        let step = |title: String, playbook: String, tags: Vec<String>, extra_vars: serde_json::Map<String, serde_json::Value>, limit: Option<String>| Step {
+        let step = |title: String,
+                    playbook: String,
+                    tags: Vec<String>,
+                    extra_vars: serde_json::Map<String, serde_json::Value>,
+                    limit: Option<String>| Step {
             id: "s1".to_owned(),
             title,
             action: action.clone(),
@@ -312,8 +316,20 @@ impl Draft<'_> {
             status: "pending".to_owned(),
         };
         match resolution.answer {
-            crate::resolve::Answer::Entrypoint { playbook, tags, extra_vars, limit, pin, config, .. } => {
-                let mut title = format!("{} {} with {playbook}", capitalized(&action), display_name(&service));
+            crate::resolve::Answer::Entrypoint {
+                playbook,
+                tags,
+                extra_vars,
+                limit,
+                pin,
+                config,
+                ..
+            } => {
+                let mut title = format!(
+                    "{} {} with {playbook}",
+                    capitalized(&action),
+                    display_name(&service)
+                );
                 if !tags.is_empty() {
                     title.push_str(&format!(" (tags {})", tags.join(", ")));
                 }
@@ -324,9 +340,20 @@ impl Draft<'_> {
                     title.push_str(&format!("; the setting lives in {config}"));
                 }
                 self.questions.clear();
-                self.steps.push(step(title, playbook, tags, extra_vars.into_iter().collect(), limit));
+                self.steps.push(step(
+                    title,
+                    playbook,
+                    tags,
+                    extra_vars.into_iter().collect(),
+                    limit,
+                ));
             }
-            crate::resolve::Answer::Builtin { action: verb, unit, name, hosts } => {
+            crate::resolve::Answer::Builtin {
+                action: verb,
+                unit,
+                name,
+                hosts,
+            } => {
                 let kind = match unit {
                     crate::discovery::UnitKind::Compose => "compose",
                     crate::discovery::UnitKind::Container => "container",
@@ -343,10 +370,17 @@ impl Draft<'_> {
                     hosts.join(", ")
                 );
                 self.questions.clear();
-                self.steps.push(step(title, format!("chiffon:{}", crate::resolve::builtin_playbook(verb)), Vec::new(), vars, None));
+                self.steps.push(step(
+                    title,
+                    format!("chiffon:{}", crate::resolve::builtin_playbook(verb)),
+                    Vec::new(),
+                    vars,
+                    None,
+                ));
             }
             crate::resolve::Answer::Question { prompt, choices } => {
-                self.questions.push(format!("{prompt} ({})", choices.join(", ")));
+                self.questions
+                    .push(format!("{prompt} ({})", choices.join(", ")));
             }
             crate::resolve::Answer::None { .. } => {}
         }
@@ -399,7 +433,10 @@ impl Draft<'_> {
 
 fn capitalized(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map(|f| f.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|f| f.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// "No playbook to <action> <service>", with what the repository has for the service.

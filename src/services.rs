@@ -99,7 +99,9 @@ impl Catalogue {
                     .map(|phrase| {
                         words(phrase)
                             .map(|w| stem(&w))
-                            .filter(|w| !STOP.contains(&w.as_str()) && !REQUEST_WORDS.contains(&w.as_str()))
+                            .filter(|w| {
+                                !STOP.contains(&w.as_str()) && !REQUEST_WORDS.contains(&w.as_str())
+                            })
                             .collect::<Vec<_>>()
                     })
                     .collect()
@@ -146,7 +148,9 @@ impl Catalogue {
 
     /// By id, name or alias, compared in normal form (`Uptime-Kuma` = `uptime_kuma`).
     pub fn lookup(&self, name: &str) -> Option<&Service> {
-        self.by_name.get(&normalize(name)).map(|&i| &self.services[i])
+        self.by_name
+            .get(&normalize(name))
+            .map(|&i| &self.services[i])
     }
 
     /// By a close typo of an id, name or alias: one edit for names of 5–7 letters, two from 8
@@ -162,7 +166,10 @@ impl Catalogue {
         }
         let mut best: Option<(usize, usize)> = None;
         for (candidate, index) in &self.names {
-            if candidate.len().abs_diff(key.len()) > allowed || candidate.len() < 4 || candidate.as_bytes()[0] != key.as_bytes()[0] {
+            if candidate.len().abs_diff(key.len()) > allowed
+                || candidate.len() < 4
+                || candidate.as_bytes()[0] != key.as_bytes()[0]
+            {
                 continue;
             }
             let distance = edit_distance(&key, candidate);
@@ -256,7 +263,11 @@ impl Catalogue {
                 s.id.len()
                     + s.name.len()
                     + s.purpose.len()
-                    + s.aliases.iter().chain(&s.keywords).chain(&s.images).chain(&s.categories)
+                    + s.aliases
+                        .iter()
+                        .chain(&s.keywords)
+                        .chain(&s.images)
+                        .chain(&s.categories)
                         .map(|x| x.len() + 24)
                         .sum::<usize>()
                     + s.ports.len() * 2
@@ -318,11 +329,65 @@ pub fn stem(word: &str) -> String {
 
 /// Words of a request that say what to do or point at something, not what it is for.
 const REQUEST_WORDS: &[&str] = &[
-    "show", "me", "log", "logs", "restart", "stop", "start", "deploy", "install", "set", "up", "is", "it",
-    "app", "thing", "service", "container", "running", "again", "bit", "while", "please", "update",
-    "upgrade", "new", "release", "newest", "remove", "get", "rid", "change", "edit", "people", "use",
-    "we", "i", "that", "this", "some", "something", "so", "can", "want", "back", "turn", "off", "on",
-    "everywhere", "all", "every", "go", "through", "site", "tool", "program", "healthy", "status", "bring", "redeploy",
+    "show",
+    "me",
+    "log",
+    "logs",
+    "restart",
+    "stop",
+    "start",
+    "deploy",
+    "install",
+    "set",
+    "up",
+    "is",
+    "it",
+    "app",
+    "thing",
+    "service",
+    "container",
+    "running",
+    "again",
+    "bit",
+    "while",
+    "please",
+    "update",
+    "upgrade",
+    "new",
+    "release",
+    "newest",
+    "remove",
+    "get",
+    "rid",
+    "change",
+    "edit",
+    "people",
+    "use",
+    "we",
+    "i",
+    "that",
+    "this",
+    "some",
+    "something",
+    "so",
+    "can",
+    "want",
+    "back",
+    "turn",
+    "off",
+    "on",
+    "everywhere",
+    "all",
+    "every",
+    "go",
+    "through",
+    "site",
+    "tool",
+    "program",
+    "healthy",
+    "status",
+    "bring",
+    "redeploy",
 ];
 
 /// Words that carry no meaning of their own in a keyword phrase.
@@ -339,7 +404,10 @@ mod tests {
         let c = catalogue();
         assert!(c.len() >= 300);
         assert_eq!(c.lookup("Pi-hole").map(|s| s.id.as_str()), Some("pihole"));
-        assert_eq!(c.lookup("adguard").map(|s| s.id.as_str()), Some("adguard-home"));
+        assert_eq!(
+            c.lookup("adguard").map(|s| s.id.as_str()),
+            Some("adguard-home")
+        );
         assert_eq!(
             c.lookup_typo("jellyfn").map(|(s, d)| (s.id.as_str(), d)),
             Some(("jellyfin", 1))
@@ -351,9 +419,15 @@ mod tests {
     fn an_image_names_its_service() {
         let c = catalogue();
         let id = |i: &str| c.by_image(i).map(|s| s.id.clone());
-        assert_eq!(id("lscr.io/linuxserver/bookstack:latest").as_deref(), Some("bookstack"));
+        assert_eq!(
+            id("lscr.io/linuxserver/bookstack:latest").as_deref(),
+            Some("bookstack")
+        );
         assert_eq!(id("pihole/pihole:2024.07.0").as_deref(), Some("pihole"));
-        assert_eq!(image_key("registry:5000/team/app:1.2"), "registry:5000/team/app");
+        assert_eq!(
+            image_key("registry:5000/team/app:1.2"),
+            "registry:5000/team/app"
+        );
     }
 
     #[test]
@@ -371,6 +445,9 @@ mod tests {
             .iter()
             .map(|(s, _)| s.id.as_str())
             .collect();
-        assert!(ad.contains(&"pihole") && ad.contains(&"adguard-home"), "{ad:?}");
+        assert!(
+            ad.contains(&"pihole") && ad.contains(&"adguard-home"),
+            "{ad:?}"
+        );
     }
 }

@@ -32,7 +32,11 @@ pub enum UnitKind {
 #[serde(rename_all = "snake_case")]
 pub enum Pin {
     /// A variable (or a path inside a fact or compose file) in a file.
-    Var { file: String, var: String, value: String },
+    Var {
+        file: String,
+        var: String,
+        value: String,
+    },
     /// Unpinned or `latest`: an upgrade is a re-pull.
     Latest,
 }
@@ -108,15 +112,36 @@ struct Definition {
 }
 
 /// Finds the apps.
-pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeMap<&str, &Source>) -> Vec<App> {
+pub(crate) fn find(
+    repository: &Repository,
+    sources: &[Source],
+    by_path: &BTreeMap<&str, &Source>,
+) -> Vec<App> {
     let mut definitions = Vec::new();
     for source in sources {
         let lower = source.rel.to_ascii_lowercase();
-        if lower.contains("group_vars/") || lower.contains("host_vars/") || lower.contains("/defaults/") || lower.contains("/vars/") || lower.contains("/handlers/") || lower.contains("/tests/") || lower.contains("/molecule/") {
+        if lower.contains("group_vars/")
+            || lower.contains("host_vars/")
+            || lower.contains("/defaults/")
+            || lower.contains("/vars/")
+            || lower.contains("/handlers/")
+            || lower.contains("/tests/")
+            || lower.contains("/molecule/")
+        {
             continue;
         }
-        if lower.ends_with(".service.j2") || lower.ends_with(".service") || lower.ends_with(".container") || lower.ends_with(".container.j2") {
-            let name = source.rel.rsplit('/').next().unwrap_or("").trim_end_matches(".j2").to_owned();
+        if lower.ends_with(".service.j2")
+            || lower.ends_with(".service")
+            || lower.ends_with(".container")
+            || lower.ends_with(".container.j2")
+        {
+            let name = source
+                .rel
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(".j2")
+                .to_owned();
             let name = name.replace(".container", ".service");
             // A container run by the unit: its image reference, for the pin.
             let image = source
@@ -125,22 +150,48 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
                 .skip(1)
                 .filter_map(|part| part.split("}}").next())
                 .map(str::trim)
-                .find(|var| var.ends_with("_image") || var.ends_with("_image_version") || var.ends_with("_version"))
+                .find(|var| {
+                    var.ends_with("_image")
+                        || var.ends_with("_image_version")
+                        || var.ends_with("_version")
+                })
                 .map(|var| format!("{{{{ {var} }}}}"));
-            definitions.push(Definition { file: source.rel.clone(), line: 1, name, key: None, image, compose: false, fact: None, unit: UnitKind::Systemd });
+            definitions.push(Definition {
+                file: source.rel.clone(),
+                line: 1,
+                name,
+                key: None,
+                image,
+                compose: false,
+                fact: None,
+                unit: UnitKind::Systemd,
+            });
             continue;
         }
-        let top_services = source.nodes.iter().any(|n| n.key.as_deref() == Some("services"));
-        walk(&source.nodes, &source.rel, &mut Vec::new(), top_services, &mut definitions);
+        let top_services = source
+            .nodes
+            .iter()
+            .any(|n| n.key.as_deref() == Some("services"));
+        walk(
+            &source.nodes,
+            &source.rel,
+            &mut Vec::new(),
+            top_services,
+            &mut definitions,
+        );
     }
     let mut apps: Vec<App> = Vec::new();
     for definition in definitions {
         let role = repository.role_of(&definition.file).map(str::to_owned);
-        let Some(app) = build(repository, by_path, definition, role) else { continue };
+        let Some(app) = build(repository, by_path, definition, role) else {
+            continue;
+        };
         // The same unit seen twice in one role (a unit template and the task starting it):
         // one app, keeping what either knows.
         if let Some(same) = apps.iter_mut().find(|a| {
-            a.service == app.service && a.unit_name == app.unit_name && (a.file == app.file || a.role.is_some() && a.role == app.role)
+            a.service == app.service
+                && a.unit_name == app.unit_name
+                && (a.file == app.file || a.role.is_some() && a.role == app.role)
         }) {
             if same.pin.is_none() {
                 same.pin = app.pin;
@@ -157,13 +208,24 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
     }
     // A compose file holding several apps is addressed container by container.
     let mut per_file: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for app in apps.iter().filter(|a| a.unit == UnitKind::Compose && is_main_app(&a.service)) {
-        per_file.entry(app.file.clone()).or_default().insert(app.service.clone());
+    for app in apps
+        .iter()
+        .filter(|a| a.unit == UnitKind::Compose && is_main_app(&a.service))
+    {
+        per_file
+            .entry(app.file.clone())
+            .or_default()
+            .insert(app.service.clone());
     }
     for app in &mut apps {
         let project = normalize(&app.unit_name);
-        let own_project = project.len() >= 3 && (normalize(&app.service).contains(&project) || app.names.iter().any(|n| n.contains(&project)));
-        if app.unit == UnitKind::Compose && !own_project && per_file.get(&app.file).is_some_and(|s| s.len() > 1) {
+        let own_project = project.len() >= 3
+            && (normalize(&app.service).contains(&project)
+                || app.names.iter().any(|n| n.contains(&project)));
+        if app.unit == UnitKind::Compose
+            && !own_project
+            && per_file.get(&app.file).is_some_and(|s| s.len() > 1)
+        {
             app.unit = UnitKind::Container;
             app.unit_name = app.container.clone();
         }
@@ -172,13 +234,23 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
     // by the file's name is a sidecar (`barcodebuddy` in `grocy.yml`).
     let named: BTreeSet<(String, String)> = apps
         .iter()
-        .filter(|a| a.names.first().is_some_and(|n| catalogue().lookup(n).is_some_and(|s| s.id == a.service)))
+        .filter(|a| {
+            a.names
+                .first()
+                .is_some_and(|n| catalogue().lookup(n).is_some_and(|s| s.id == a.service))
+        })
         .map(|a| (a.file.clone(), a.service.clone()))
         .collect();
     for app in &mut apps {
         let own = app.names.first().cloned().unwrap_or_default();
-        let identified_by_own = catalogue().lookup(&own).is_some_and(|s| s.id == app.service)
-            || app.image.as_deref().and_then(|i| catalogue().by_image(i)).is_some_and(|s| s.id == app.service);
+        let identified_by_own = catalogue()
+            .lookup(&own)
+            .is_some_and(|s| s.id == app.service)
+            || app
+                .image
+                .as_deref()
+                .and_then(|i| catalogue().by_image(i))
+                .is_some_and(|s| s.id == app.service);
         if !identified_by_own && named.contains(&(app.file.clone(), app.service.clone())) {
             app.service = app.container.to_lowercase().replace('_', "-");
             app.known = false;
@@ -190,27 +262,62 @@ pub(crate) fn find(repository: &Repository, sources: &[Source], by_path: &BTreeM
         .filter(|a| a.unit == UnitKind::Systemd)
         .filter_map(|a| a.role.clone().map(|r| (r, a.service.clone())))
         .collect();
-    apps.retain(|a| a.unit == UnitKind::Systemd || a.role.as_ref().is_none_or(|r| !systemd_roles.contains(&(r.clone(), a.service.clone()))));
+    apps.retain(|a| {
+        a.unit == UnitKind::Systemd
+            || a.role
+                .as_ref()
+                .is_none_or(|r| !systemd_roles.contains(&(r.clone(), a.service.clone())))
+    });
     apps
 }
 
-fn walk(nodes: &[Node], file: &str, path: &mut Vec<String>, top_services: bool, out: &mut Vec<Definition>) {
+fn walk(
+    nodes: &[Node],
+    file: &str,
+    path: &mut Vec<String>,
+    top_services: bool,
+    out: &mut Vec<Definition>,
+) {
     for node in nodes {
         // A task using a container or systemd module.
         if node.is_item() {
             if let Some(module) = CONTAINER_MODULES.iter().find_map(|m| node.get(m)) {
                 if let Some(name) = module.get("name") {
                     let image = module.get("image").map(|i| unquote(i.scalar()).to_owned());
-                    out.push(Definition { file: file.to_owned(), line: module.line, name: unquote(name.scalar()).to_owned(), key: None, image, compose: false, fact: None, unit: UnitKind::Container });
+                    out.push(Definition {
+                        file: file.to_owned(),
+                        line: module.line,
+                        name: unquote(name.scalar()).to_owned(),
+                        key: None,
+                        image,
+                        compose: false,
+                        fact: None,
+                        unit: UnitKind::Container,
+                    });
                 }
                 continue;
             }
-            if let Some(module) = SYSTEMD_MODULES.iter().find_map(|m| node.get(m)) {
-                if let Some(name) = module.get("name") {
+            if let Some(module) = SYSTEMD_MODULES.iter().find_map(|m| node.get(m))
+                && let Some(name) = module.get("name")
+            {
+                {
                     let name = unquote(name.scalar());
                     if !name.is_empty() {
-                        let unit = if name.contains('.') { name.to_owned() } else { format!("{name}.service") };
-                        out.push(Definition { file: file.to_owned(), line: module.line, name: unit, key: None, image: None, compose: false, fact: None, unit: UnitKind::Systemd });
+                        let unit = if name.contains('.') {
+                            name.to_owned()
+                        } else {
+                            format!("{name}.service")
+                        };
+                        out.push(Definition {
+                            file: file.to_owned(),
+                            line: module.line,
+                            name: unit,
+                            key: None,
+                            image: None,
+                            compose: false,
+                            fact: None,
+                            unit: UnitKind::Systemd,
+                        });
                     }
                 }
             }
@@ -233,11 +340,19 @@ fn walk(nodes: &[Node], file: &str, path: &mut Vec<String>, top_services: bool, 
                         file: file.to_owned(),
                         line: image.line,
                         name,
-                        key: if in_services { parent_key.clone() } else { None },
+                        key: if in_services {
+                            parent_key.clone()
+                        } else {
+                            None
+                        },
                         image: Some(unquote(image.scalar()).to_owned()),
                         compose,
                         fact,
-                        unit: if compose { UnitKind::Compose } else { UnitKind::Container },
+                        unit: if compose {
+                            UnitKind::Compose
+                        } else {
+                            UnitKind::Container
+                        },
                     });
                 }
             }
@@ -251,7 +366,12 @@ fn walk(nodes: &[Node], file: &str, path: &mut Vec<String>, top_services: bool, 
 /// An app of its own, not a database, cache, queue or search engine beside one.
 fn is_main_app(service: &str) -> bool {
     catalogue().get(service).is_some_and(|s| {
-        !s.categories.iter().any(|c| matches!(c.as_str(), "database" | "message-queue" | "search" | "object-storage"))
+        !s.categories.iter().any(|c| {
+            matches!(
+                c.as_str(),
+                "database" | "message-queue" | "search" | "object-storage"
+            )
+        })
     })
 }
 
@@ -276,14 +396,38 @@ fn identify(image: Option<&str>, names: &[String]) -> (String, bool) {
     (String::new(), false)
 }
 
-fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition: Definition, role: Option<String>) -> Option<App> {
+fn build(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+    definition: Definition,
+    role: Option<String>,
+) -> Option<App> {
     let name = repository.expand(&definition.name);
     let image = definition.image.as_deref().map(|i| repository.expand(i));
-    let stem = definition.file.rsplit('/').next().unwrap_or("").split('.').next().unwrap_or("").to_owned();
-    let role_name = role.as_deref().and_then(|r| r.rsplit('/').next()).map(str::to_owned);
+    let stem = definition
+        .file
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    let role_name = role
+        .as_deref()
+        .and_then(|r| r.rsplit('/').next())
+        .map(str::to_owned);
     let mut names: Vec<String> = Vec::new();
     let unit_stem = name.split(['@', '.']).next().unwrap_or(&name).to_owned();
-    for n in [Some(unit_stem.clone()), definition.key.clone(), Some(stem.clone()), role_name.clone()].into_iter().flatten() {
+    for n in [
+        Some(unit_stem.clone()),
+        definition.key.clone(),
+        Some(stem),
+        role_name.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    {
         let n = normalize(&n.replace("{{", "").replace("}}", ""));
         if n.len() >= 2 && !names.contains(&n) && !GENERIC.contains(&n.as_str()) {
             names.push(n);
@@ -294,7 +438,10 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
     }
     if definition.unit == UnitKind::Systemd && image.is_none() {
         // Only units of services the catalogue knows, or named like their role.
-        let known = catalogue().lookup(&unit_stem).is_some() || role_name.as_deref().is_some_and(|r| normalize(r) == normalize(&unit_stem));
+        let known = catalogue().lookup(&unit_stem).is_some()
+            || role_name
+                .as_deref()
+                .is_some_and(|r| normalize(r) == normalize(&unit_stem));
         if !known || GENERIC.contains(&normalize(&unit_stem).as_str()) {
             return None;
         }
@@ -302,15 +449,29 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
     if name.contains("{{") && definition.unit != UnitKind::Systemd && names.is_empty() {
         return None;
     }
-    let (service, known) = identify(image.as_deref().filter(|_| definition.unit != UnitKind::Systemd), &names);
+    let (service, known) = identify(
+        image
+            .as_deref()
+            .filter(|_| definition.unit != UnitKind::Systemd),
+        &names,
+    );
     // Unknown to the catalogue: the name as the repository spells it (`baby_buddy` → `baby-buddy`).
     let service = if service.is_empty() {
-        let spelled = [Some(unit_stem.clone()), definition.key.clone(), role_name.clone()]
+        let spelled = [Some(unit_stem), definition.key.clone(), role_name]
             .into_iter()
             .flatten()
-            .find(|n| !n.contains("{{") && !GENERIC.contains(&normalize(n).as_str()) && normalize(n).len() >= 2)
+            .find(|n| {
+                !n.contains("{{")
+                    && !GENERIC.contains(&normalize(n).as_str())
+                    && normalize(n).len() >= 2
+            })
             .unwrap_or_default();
-        spelled.to_lowercase().replace('_', "-").chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').collect()
+        spelled
+            .to_lowercase()
+            .replace('_', "-")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect()
     } else {
         service
     };
@@ -319,20 +480,32 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
     }
     let reach = reach_of(repository, by_path, &definition.file, role.as_deref());
     let unit_name = match definition.unit {
-        UnitKind::Compose => compose_project(repository, by_path, &definition.file, role.as_deref(), &reach),
+        UnitKind::Compose => compose_project(
+            repository,
+            by_path,
+            &definition.file,
+            role.as_deref(),
+            &reach,
+        ),
         _ => name.clone(),
     };
     let own_tags = own_tags(by_path, &definition.file, repository, role.as_deref());
     let pin = pin(repository, &definition, image.as_deref());
     let switch = switch(repository, &names, &definition.file, by_path);
-    let config = config_files(repository, by_path, &definition.file, role.as_deref(), &names);
+    let config = config_files(
+        repository,
+        by_path,
+        &definition.file,
+        role.as_deref(),
+        &names,
+    );
     Some(App {
         service,
         known,
         names,
         unit: definition.unit,
         unit_name,
-        container: name.clone(),
+        container: name,
         image,
         file: definition.file,
         line: definition.line,
@@ -347,15 +520,48 @@ fn build(repository: &Repository, by_path: &BTreeMap<&str, &Source>, definition:
 
 /// Names too generic to identify an app by.
 const GENERIC: &[&str] = &[
-    "main", "docker", "compose", "dockercompose", "app", "service", "services", "container", "containers",
-    "tasks", "setup", "install", "deploy", "config", "default", "ssh", "sshd", "systemdresolved", "cron",
-    "networking", "network", "apt", "ufw", "unattendedupgrades", "server", "web", "api", "frontend", "backend",
-    "worker", "db", "database",
+    "main",
+    "docker",
+    "compose",
+    "dockercompose",
+    "app",
+    "service",
+    "services",
+    "container",
+    "containers",
+    "tasks",
+    "setup",
+    "install",
+    "deploy",
+    "config",
+    "default",
+    "ssh",
+    "sshd",
+    "systemdresolved",
+    "cron",
+    "networking",
+    "network",
+    "apt",
+    "ufw",
+    "unattendedupgrades",
+    "server",
+    "web",
+    "api",
+    "frontend",
+    "backend",
+    "worker",
+    "db",
+    "database",
 ];
 
 /// The plays that reach the file defining an app: the file itself, else the task files of its
 /// role that render it, else the role.
-fn reach_of(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &str, role: Option<&str>) -> Vec<Reach> {
+fn reach_of(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+    file: &str,
+    role: Option<&str>,
+) -> Vec<Reach> {
     if let Some(reach) = repository.reach.get(file) {
         return reach.clone();
     }
@@ -370,7 +576,9 @@ fn reach_of(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &s
         if !(scope.is_empty() || path.starts_with(&format!("{scope}/"))) || path == file {
             continue;
         }
-        let Some(source) = by_path.get(path.as_str()) else { continue };
+        let Some(source) = by_path.get(path.as_str()) else {
+            continue;
+        };
         if source.text.contains(name) {
             out.extend(reaches.iter().cloned());
         }
@@ -396,7 +604,12 @@ fn local_scope(repository: &Repository, file: &str) -> String {
 
 /// Tags every task of the defining task file carries (adrienko-style `tags: [sonarr]` on each
 /// task), else the tags of the task that renders a template.
-fn own_tags(by_path: &BTreeMap<&str, &Source>, file: &str, repository: &Repository, role: Option<&str>) -> Vec<String> {
+fn own_tags(
+    by_path: &BTreeMap<&str, &Source>,
+    file: &str,
+    repository: &Repository,
+    role: Option<&str>,
+) -> Vec<String> {
     // Tags on more than half of the file's tasks (a stray untagged assert does not count).
     let common = |nodes: &[Node]| -> Vec<String> {
         let tasks: Vec<&Node> = nodes.iter().filter(|n| n.is_item()).collect();
@@ -422,7 +635,11 @@ fn own_tags(by_path: &BTreeMap<&str, &Source>, file: &str, repository: &Reposito
     for (path, source) in by_path {
         if path.starts_with(&format!("{role}/tasks/")) && source.text.contains(name) {
             for task in source.nodes.iter().filter(|n| n.is_item()) {
-                if task.children.iter().any(|c| c.children.iter().any(|g| g.key.as_deref() == Some("src") && g.scalar().contains(name))) {
+                if task.children.iter().any(|c| {
+                    c.children
+                        .iter()
+                        .any(|g| g.key.as_deref() == Some("src") && g.scalar().contains(name))
+                }) {
                     let tags = tags_of(task);
                     if !tags.is_empty() {
                         return tags;
@@ -445,17 +662,31 @@ fn own_tags(by_path: &BTreeMap<&str, &Source>, file: &str, repository: &Reposito
 }
 
 /// A compose project is named after the folder its file is written to.
-fn compose_project(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &str, role: Option<&str>, reach: &[Reach]) -> String {
-    let hosts: Vec<String> = reach.iter().flat_map(|r| [r.hosts.clone(), r.playbook.clone()]).collect();
+fn compose_project(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+    file: &str,
+    role: Option<&str>,
+    reach: &[Reach],
+) -> String {
+    let hosts: Vec<String> = reach
+        .iter()
+        .flat_map(|r| [r.hosts.clone(), r.playbook.clone()])
+        .collect();
     let name = file.rsplit('/').next().unwrap_or(file);
     let fallback = || {
-        role.and_then(|r| r.rsplit('/').next())
-            .map_or_else(|| parent(file).rsplit('/').next().unwrap_or("").to_owned(), str::to_owned)
+        role.and_then(|r| r.rsplit('/').next()).map_or_else(
+            || parent(file).rsplit('/').next().unwrap_or("").to_owned(),
+            str::to_owned,
+        )
     };
     let local = local_scope(repository, file);
     let scope = role.unwrap_or(local.as_str());
     for (path, source) in by_path {
-        if !(scope.is_empty() || path.starts_with(&format!("{scope}/"))) || !source.text.contains(name) || *path == file {
+        if !(scope.is_empty() || path.starts_with(&format!("{scope}/")))
+            || !source.text.contains(name)
+            || *path == file
+        {
             continue;
         }
         let mut found = None;
@@ -463,7 +694,11 @@ fn compose_project(repository: &Repository, by_path: &BTreeMap<&str, &Source>, f
         if let Some(dest) = found {
             let dest = repository.expand_for(&dest, &hosts);
             let dest = dest.trim_end_matches('/');
-            let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") { parent(dest) } else { dest };
+            let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") {
+                parent(dest)
+            } else {
+                dest
+            };
             let last = dir.rsplit('/').next().unwrap_or("");
             if !last.is_empty() && !last.contains("{{") && !last.contains('}') {
                 return last.to_owned();
@@ -478,7 +713,9 @@ fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
         if found.is_some() {
             return;
         }
-        if node.get("src").is_some_and(|s| s.scalar().ends_with(name) || s.scalar().contains(&format!("/{name}")))
+        if node
+            .get("src")
+            .is_some_and(|s| s.scalar().ends_with(name) || s.scalar().contains(&format!("/{name}")))
             && let Some(dest) = node.get("dest")
         {
             *found = Some(unquote(dest.scalar()).to_owned());
@@ -494,10 +731,14 @@ fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>)
     let tag_of = |image: &str| {
         let image = image.trim().split('@').next().unwrap_or("");
         let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-        image[last_slash..].split_once(':').map(|(_, tag)| tag.to_lowercase())
+        image[last_slash..]
+            .split_once(':')
+            .map(|(_, tag)| tag.to_lowercase())
     };
     let _ = image_key;
-    let latest = |image: &str| tag_of(image).is_none_or(|t| t.is_empty() || t == "latest" || t.starts_with("latest"));
+    let latest = |image: &str| {
+        tag_of(image).is_none_or(|t| t.is_empty() || t == "latest" || t.starts_with("latest"))
+    };
     if written.contains("{{") {
         let vars: Vec<&str> = written
             .split("{{")
@@ -514,7 +755,11 @@ fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>)
                 if holds_image && latest(&value) {
                     return Some(Pin::Latest);
                 }
-                return Some(Pin::Var { file: definition.file.clone(), var: (*var).to_owned(), value });
+                return Some(Pin::Var {
+                    file: definition.file.clone(),
+                    var: (*var).to_owned(),
+                    value,
+                });
             }
         }
         return None;
@@ -528,16 +773,28 @@ fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>)
         (Some(key), None) => format!("services.{key}.image"),
         _ => "image".to_owned(),
     };
-    Some(Pin::Var { file: definition.file.clone(), var, value: tag_of(written).unwrap_or_default() })
+    Some(Pin::Var {
+        file: definition.file.clone(),
+        var,
+        value: tag_of(written).unwrap_or_default(),
+    })
 }
 
 /// `<app>_enabled`, `enable_<app>`, `<app>_state` set in a vars file, or tested in the
 /// template defining the app (`{% if arr_stack_jellyfin_enabled %}`).
-fn switch(repository: &Repository, names: &[String], file: &str, by_path: &BTreeMap<&str, &Source>) -> Option<Switch> {
+fn switch(
+    repository: &Repository,
+    names: &[String],
+    file: &str,
+    by_path: &BTreeMap<&str, &Source>,
+) -> Option<Switch> {
     let mut best: Option<(Switch, (u8, u8, usize))> = None;
     for (var, definitions) in &repository.vars {
         let lower = var.to_lowercase();
-        let (kind, core) = if let Some(core) = lower.strip_suffix("_enabled").or(lower.strip_suffix("_enable")) {
+        let (kind, core) = if let Some(core) = lower
+            .strip_suffix("_enabled")
+            .or(lower.strip_suffix("_enable"))
+        {
             ("bool", core.to_owned())
         } else if let Some(core) = lower.strip_prefix("enable_") {
             ("bool", core.to_owned())
@@ -547,14 +804,24 @@ fn switch(repository: &Repository, names: &[String], file: &str, by_path: &BTree
             continue;
         };
         let core = normalize(&core);
-        let matches = names.iter().take(3).any(|n| n.len() >= 3 && (core == *n || core.ends_with(n.as_str())));
+        let matches = names
+            .iter()
+            .take(3)
+            .any(|n| n.len() >= 3 && (core == *n || core.ends_with(n.as_str())));
         if !matches {
             continue;
         }
         for definition in definitions {
             let rank = var_rank(&definition.file);
             if best.as_ref().is_none_or(|(_, r)| rank < *r) {
-                best = Some((Switch { file: definition.file.clone(), var: var.clone(), kind: kind.to_owned() }, rank));
+                best = Some((
+                    Switch {
+                        file: definition.file.clone(),
+                        var: var.clone(),
+                        kind: kind.to_owned(),
+                    },
+                    rank,
+                ));
             }
         }
     }
@@ -562,10 +829,28 @@ fn switch(repository: &Repository, names: &[String], file: &str, by_path: &BTree
         && let Some(source) = by_path.get(file)
     {
         for line in source.text.lines() {
-            if let Some(condition) = line.trim().strip_prefix("{% if ").and_then(|l| l.split("%}").next()) {
-                let var = condition.trim().trim_start_matches("not ").split([' ', '|']).next().unwrap_or("");
-                if var.ends_with("_enabled") && names.iter().take(2).any(|n| normalize(var).contains(n.as_str())) {
-                    return Some(Switch { file: file.to_owned(), var: var.to_owned(), kind: "bool".to_owned() });
+            if let Some(condition) = line
+                .trim()
+                .strip_prefix("{% if ")
+                .and_then(|l| l.split("%}").next())
+            {
+                let var = condition
+                    .trim()
+                    .trim_start_matches("not ")
+                    .split([' ', '|'])
+                    .next()
+                    .unwrap_or("");
+                if var.ends_with("_enabled")
+                    && names
+                        .iter()
+                        .take(2)
+                        .any(|n| normalize(var).contains(n.as_str()))
+                {
+                    return Some(Switch {
+                        file: file.to_owned(),
+                        var: var.to_owned(),
+                        kind: "bool".to_owned(),
+                    });
                 }
             }
         }
@@ -575,29 +860,67 @@ fn switch(repository: &Repository, names: &[String], file: &str, by_path: &BTree
 
 /// Files holding an app's configuration: its role's templates and files (not the compose file
 /// itself), vars files named after it, its role's defaults and vars, the defining file.
-fn config_files(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file: &str, role: Option<&str>, names: &[String]) -> Vec<String> {
+fn config_files(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+    file: &str,
+    role: Option<&str>,
+    names: &[String],
+) -> Vec<String> {
     let mut out = Vec::new();
     let named = |path: &str| {
-        let base = normalize(path.rsplit('/').next().unwrap_or(path).split('.').next().unwrap_or(""));
-        names.iter().take(3).any(|n| n.len() >= 3 && (base.contains(n.as_str()) || path.contains(&format!("/{n}/"))))
+        let base = normalize(
+            path.rsplit('/')
+                .next()
+                .unwrap_or(path)
+                .split('.')
+                .next()
+                .unwrap_or(""),
+        );
+        names.iter().take(3).any(|n| {
+            n.len() >= 3 && (base.contains(n.as_str()) || path.contains(&format!("/{n}/")))
+        })
     };
     for path in by_path.keys() {
-        let in_role = role.is_some_and(|r| path.starts_with(&format!("{r}/templates/")) || path.starts_with(&format!("{r}/files/")));
+        let in_role = role.is_some_and(|r| {
+            path.starts_with(&format!("{r}/templates/")) || path.starts_with(&format!("{r}/files/"))
+        });
         let shared_role = role.is_some_and(|r| repository.apps_share_role_hint(r));
-        if *path != file && (in_role && (!shared_role || named(path)) || (path.contains("templates/") || path.contains("files/")) && named(path)) {
+        if *path != file
+            && (in_role && (!shared_role || named(path))
+                || (path.contains("templates/") || path.contains("files/")) && named(path))
+        {
             out.push((*path).to_owned());
         }
     }
     for (path, source) in by_path {
         let vars_file = path.contains("host_vars/") || path.contains("group_vars/");
         let mentions = || {
-            source.nodes.iter().filter_map(|n| n.key.as_deref()).any(|key| {
-                let key = normalize(key);
-                names.iter().take(2).any(|n| n.len() >= 4 && key.starts_with(n.as_str()))
-            })
+            source
+                .nodes
+                .iter()
+                .filter_map(|n| n.key.as_deref())
+                .any(|key| {
+                    let key = normalize(key);
+                    names
+                        .iter()
+                        .take(2)
+                        .any(|n| n.len() >= 4 && key.starts_with(n.as_str()))
+                })
         };
-        let segment_named = path.split('/').any(|seg| names.iter().take(3).any(|n| n.len() >= 4 && normalize(seg).starts_with(n.as_str())));
-        if vars_file && (named(path) || mentions()) || !vars_file && segment_named && (path.ends_with(".j2") || path.contains("/files/")) && !out.iter().any(|o| o == path) && *path != file {
+        let segment_named = path.split('/').any(|seg| {
+            names
+                .iter()
+                .take(3)
+                .any(|n| n.len() >= 4 && normalize(seg).starts_with(n.as_str()))
+        });
+        if vars_file && (named(path) || mentions())
+            || !vars_file
+                && segment_named
+                && (path.ends_with(".j2") || path.contains("/files/"))
+                && !out.iter().any(|o| o == path)
+                && *path != file
+        {
             out.push((*path).to_owned());
         }
     }
@@ -619,6 +942,10 @@ fn config_files(repository: &Repository, by_path: &BTreeMap<&str, &Source>, file
 impl Repository {
     /// A role whose tasks folder holds several per-app task files (a theme role).
     fn apps_share_role_hint(&self, role: &str) -> bool {
-        self.reach.keys().filter(|k| k.starts_with(&format!("{role}/tasks/"))).count() > 3
+        self.reach
+            .keys()
+            .filter(|k| k.starts_with(&format!("{role}/tasks/")))
+            .count()
+            > 3
     }
 }

@@ -26,7 +26,10 @@ impl Inventory {
     pub fn knows(&self, name: &str) -> bool {
         self.hosts.contains(name) || self.groups.contains_key(name) || {
             let lower = name.to_lowercase();
-            self.hosts.iter().chain(self.groups.keys()).any(|n| n.to_lowercase() == lower)
+            self.hosts
+                .iter()
+                .chain(self.groups.keys())
+                .any(|n| n.to_lowercase() == lower)
         }
     }
 
@@ -45,7 +48,11 @@ impl Inventory {
     pub fn resolve(&self, pattern: &str) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         let mut excluded = BTreeSet::new();
-        for part in pattern.split([',', ':']).map(str::trim).filter(|p| !p.is_empty()) {
+        for part in pattern
+            .split([',', ':'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
             if let Some(name) = part.strip_prefix('!') {
                 excluded.extend(self.members(name));
             } else if let Some(name) = part.strip_prefix('&') {
@@ -86,7 +93,11 @@ impl Inventory {
 
 /// Is this file an inventory?
 fn is_inventory(rel: &str, configured: &BTreeSet<String>) -> bool {
-    if configured.contains(rel) || configured.iter().any(|dir| rel.starts_with(&format!("{dir}/"))) {
+    if configured.contains(rel)
+        || configured
+            .iter()
+            .any(|dir| rel.starts_with(&format!("{dir}/")))
+    {
         return !rel.contains("_vars/");
     }
     let name = rel.rsplit('/').next().unwrap_or(rel);
@@ -96,8 +107,14 @@ fn is_inventory(rel: &str, configured: &BTreeSet<String>) -> bool {
     }
     let stem = lower.split('.').next().unwrap_or("");
     matches!(stem, "hosts" | "inventory")
-        || (rel.starts_with("inventory/") || rel.contains("/inventory/") || rel.starts_with("inventories/") || rel.contains("/inventories/"))
-            && (lower.ends_with(".yml") || lower.ends_with(".yaml") || lower.ends_with(".ini") || !lower.contains('.'))
+        || (rel.starts_with("inventory/")
+            || rel.contains("/inventory/")
+            || rel.starts_with("inventories/")
+            || rel.contains("/inventories/"))
+            && (lower.ends_with(".yml")
+                || lower.ends_with(".yaml")
+                || lower.ends_with(".ini")
+                || !lower.contains('.'))
 }
 
 /// Reads every inventory of the repository.
@@ -106,7 +123,11 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
     for source in sources.iter().filter(|s| s.rel.ends_with("ansible.cfg")) {
         for line in source.text.lines() {
             let line = line.trim();
-            if let Some(value) = line.strip_prefix("inventory").map(str::trim_start).and_then(|v| v.strip_prefix('=')) {
+            if let Some(value) = line
+                .strip_prefix("inventory")
+                .map(str::trim_start)
+                .and_then(|v| v.strip_prefix('='))
+            {
                 for entry in value.split(',') {
                     configured.insert(crate::discovery::join(parent(&source.rel), entry.trim()));
                 }
@@ -137,7 +158,9 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
     // group_vars/<g> and host_vars/<h> name groups and hosts.
     for source in sources {
         for (marker, is_host) in [("group_vars/", false), ("host_vars/", true)] {
-            let Some(at) = source.rel.find(marker) else { continue };
+            let Some(at) = source.rel.find(marker) else {
+                continue;
+            };
             let rest = &source.rel[at + marker.len()..];
             let name = rest.split('/').next().unwrap_or("");
             let name = name.trim_end_matches(".yml").trim_end_matches(".yaml");
@@ -164,7 +187,11 @@ fn yaml_group(inventory: &mut Inventory, group: &str, node: &Node) {
                 for host in child.children.iter().filter_map(|h| h.key.clone()) {
                     inventory.hosts.insert(host.clone());
                     if group != "all" {
-                        inventory.groups.entry(group.to_owned()).or_default().insert(host);
+                        inventory
+                            .groups
+                            .entry(group.to_owned())
+                            .or_default()
+                            .insert(host);
                     }
                 }
             }
@@ -172,7 +199,11 @@ fn yaml_group(inventory: &mut Inventory, group: &str, node: &Node) {
                 for sub in &child.children {
                     if let Some(name) = &sub.key {
                         if group != "all" {
-                            inventory.children.entry(group.to_owned()).or_default().insert(name.clone());
+                            inventory
+                                .children
+                                .entry(group.to_owned())
+                                .or_default()
+                                .insert(name.clone());
                         }
                         yaml_group(inventory, name, sub);
                     }
@@ -192,7 +223,16 @@ fn ini(inventory: &mut Inventory, text: &str) {
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             let (group, kind) = name.split_once(':').unwrap_or((name, ""));
-            section = Some((group.to_owned(), if kind == "children" { "children" } else if kind.is_empty() { "hosts" } else { "vars" }));
+            section = Some((
+                group.to_owned(),
+                if kind == "children" {
+                    "children"
+                } else if kind.is_empty() {
+                    "hosts"
+                } else {
+                    "vars"
+                },
+            ));
             if group != "all" {
                 inventory.groups.entry(group.to_owned()).or_default();
             }
@@ -204,13 +244,21 @@ fn ini(inventory: &mut Inventory, text: &str) {
         }
         match &section {
             Some((group, "children")) => {
-                inventory.children.entry(group.clone()).or_default().insert(name.to_owned());
+                inventory
+                    .children
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(name.to_owned());
             }
             Some((_, "vars")) => {}
             Some((group, _)) => {
                 inventory.hosts.insert(name.to_owned());
                 if group != "all" {
-                    inventory.groups.entry(group.clone()).or_default().insert(name.to_owned());
+                    inventory
+                        .groups
+                        .entry(group.clone())
+                        .or_default()
+                        .insert(name.to_owned());
                 }
             }
             None => {

@@ -680,7 +680,15 @@ fn check_plan(text: &str, plan: &Plan) -> Result<(), TestCaseError> {
             playbooks.contains(p)
                 || CATALOGUE.repository.playbooks.iter().any(|d| d.path == p)
                 || p.strip_prefix("chiffon:ansible/actions/").is_some_and(|a| {
-                    ["restart.yml", "stop.yml", "start.yml", "status.yml", "logs.yml", "remove.yml"].contains(&a)
+                    [
+                        "restart.yml",
+                        "stop.yml",
+                        "start.yml",
+                        "status.yml",
+                        "logs.yml",
+                        "remove.yml",
+                    ]
+                    .contains(&a)
                 })
         };
         prop_assert!(
