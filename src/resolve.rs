@@ -15,60 +15,8 @@ use crate::discovery::{App, Pin, Reach, Repository, Switch, UnitKind};
 use crate::services::{catalogue, stem, typo_allowance, words};
 use crate::text::{edit_distance, normalize};
 
-/// What a person wants done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verb {
-    Deploy,
-    Remove,
-    Upgrade,
-    Configure,
-    Restart,
-    Stop,
-    Start,
-    Status,
-    Logs,
-}
-
-impl Verb {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verb::Deploy => "deploy",
-            Verb::Remove => "remove",
-            Verb::Upgrade => "upgrade",
-            Verb::Configure => "configure",
-            Verb::Restart => "restart",
-            Verb::Stop => "stop",
-            Verb::Start => "start",
-            Verb::Status => "status",
-            Verb::Logs => "logs",
-        }
-    }
-
-    /// The planner's name for an action (`check` is a status).
-    pub fn from_action(action: &str) -> Option<Verb> {
-        Some(match action {
-            "deploy" | "install" => Verb::Deploy,
-            "remove" | "uninstall" => Verb::Remove,
-            "upgrade" | "update" => Verb::Upgrade,
-            "configure" => Verb::Configure,
-            "restart" => Verb::Restart,
-            "stop" => Verb::Stop,
-            "start" => Verb::Start,
-            "status" | "check" => Verb::Status,
-            "logs" => Verb::Logs,
-            _ => return None,
-        })
-    }
-
-    /// Verbs Chiffon answers with its own action playbooks.
-    pub fn is_builtin(self) -> bool {
-        matches!(
-            self,
-            Verb::Restart | Verb::Stop | Verb::Start | Verb::Status | Verb::Logs
-        )
-    }
-}
+pub mod verb;
+pub use verb::{Verb, verb_of};
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,95 +72,6 @@ pub struct Resolution {
 /// Where the built-in action playbook for a verb lives (relative to the assets folder).
 pub fn builtin_playbook(verb: Verb) -> String {
     format!("ansible/actions/{}.yml", verb.as_str())
-}
-
-/// Reads the verb of a request.
-pub fn verb_of(text: &str) -> Verb {
-    let lower = format!(" {} ", text.to_lowercase());
-    let tokens: Vec<String> = words(&lower).collect();
-    let has = |w: &str| tokens.iter().any(|t| t == w);
-    let phrase = |p: &str| lower.contains(p);
-    if has("log") || has("logs") {
-        return Verb::Logs;
-    }
-    if has("status")
-        || has("healthy")
-        || has("health")
-        || has("check")
-        || has("verify")
-        || lower.trim_end().ends_with('?')
-            && (lower.trim_start().starts_with("is ")
-                || has("running")
-                || has("up")
-                || has("alive")
-                || has("down"))
-    {
-        return Verb::Status;
-    }
-    if [
-        "change",
-        "edit",
-        "configure",
-        "config",
-        "configuration",
-        "tweak",
-        "modify",
-        "point",
-        "settings",
-        "signups",
-        "rewrite",
-        "tile",
-        "widget",
-    ]
-    .iter()
-    .any(|w| has(w))
-        || phrase(" add a ")
-    {
-        return Verb::Configure;
-    }
-    if [
-        "remove",
-        "uninstall",
-        "delete",
-        "decommission",
-        "teardown",
-        "purge",
-    ]
-    .iter()
-    .any(|w| has(w))
-        || phrase("tear down")
-        || phrase("get rid of")
-        || phrase("take down")
-        || phrase("rip out")
-    {
-        return Verb::Remove;
-    }
-    if ["upgrade", "update", "bump", "newest", "newer", "upgrades"]
-        .iter()
-        .any(|w| has(w))
-        || phrase("new release")
-        || phrase("new version")
-        || phrase("latest version")
-    {
-        return Verb::Upgrade;
-    }
-    if ["restart", "bounce", "reboot", "reload", "kick", "cycle"]
-        .iter()
-        .any(|w| has(w))
-    {
-        return Verb::Restart;
-    }
-    if ["stop", "halt", "pause", "disable"].iter().any(|w| has(w))
-        || phrase("turn off")
-        || phrase("shut down")
-        || phrase("shut off")
-    {
-        return Verb::Stop;
-    }
-    if has("start") || phrase("turn on") || phrase("back up") || phrase("power on") {
-        return Verb::Start;
-    }
-    Verb::Deploy
 }
 
 /// Words never read as a service name even when a catalogue entry is spelled so.
@@ -378,13 +237,30 @@ pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Re
     }
     let everywhere = tokens.iter().any(|t| t == "everywhere");
 
-    // A themed role holding several apps, named as a stack ("the arr stack").
-    if let Some(answer) = stack(repository, &tokens, verb, target.as_deref(), &mut reasons) {
-        return answer;
-    }
     let repo_services: BTreeSet<&str> =
         repository.apps.iter().map(|a| a.service.as_str()).collect();
     let mentions = mentions(repository, &tokens, &target_positions);
+    // A themed role holding several apps, named as a stack ("the arr stack"), when no app of
+    // the repository is named; the target's words are not the stack's.
+    let names_an_app = mentions
+        .iter()
+        .any(|m| repo_services.contains(m.service.as_str()));
+    let free: Vec<String> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if target_positions.contains(&i) {
+                String::new()
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
+    if !names_an_app
+        && let Some(answer) = stack(repository, &free, verb, target.as_deref(), &mut reasons)
+    {
+        return answer;
+    }
     let service = match pick_service(
         repository,
         verb,

@@ -102,7 +102,16 @@ fn is_inventory(rel: &str, configured: &BTreeSet<String>) -> bool {
     }
     let name = rel.rsplit('/').next().unwrap_or(rel);
     let lower = name.to_ascii_lowercase();
-    if rel.contains("group_vars/") || rel.contains("host_vars/") || lower.ends_with(".j2") {
+    // A role's test inventory or a molecule scenario is not the homelab.
+    let scratch = rel.starts_with("tests/")
+        || ["/tests/", "/molecule/", "/test/", "vagrant"]
+            .iter()
+            .any(|d| rel.contains(d));
+    if scratch
+        || rel.contains("group_vars/")
+        || rel.contains("host_vars/")
+        || lower.ends_with(".j2")
+    {
         return false;
     }
     let stem = lower.split('.').next().unwrap_or("");
