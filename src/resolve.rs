@@ -69,6 +69,22 @@ pub struct Resolution {
     pub reasons: Vec<String>,
 }
 
+/// The text of a built-in action playbook, by the name a plan step gives it
+/// (`chiffon:ansible/actions/restart.yml`); `None` for anything else. The agent writes it to
+/// the run's private folder and runs it in the repository, so the repository's inventory and
+/// `ansible.cfg` apply.
+pub fn builtin_action_text(playbook: &str) -> Option<&'static str> {
+    Some(match playbook.strip_prefix("chiffon:ansible/actions/")? {
+        "restart.yml" => include_str!("../assets/ansible/actions/restart.yml"),
+        "stop.yml" => include_str!("../assets/ansible/actions/stop.yml"),
+        "start.yml" => include_str!("../assets/ansible/actions/start.yml"),
+        "status.yml" => include_str!("../assets/ansible/actions/status.yml"),
+        "logs.yml" => include_str!("../assets/ansible/actions/logs.yml"),
+        "remove.yml" => include_str!("../assets/ansible/actions/remove.yml"),
+        _ => return None,
+    })
+}
+
 /// Where the built-in action playbook for a verb lives (relative to the assets folder).
 pub fn builtin_playbook(verb: Verb) -> String {
     format!("ansible/actions/{}.yml", verb.as_str())

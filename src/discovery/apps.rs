@@ -888,11 +888,12 @@ fn config_files(
             n.len() >= 3 && (base.contains(n.as_str()) || path.contains(&format!("/{n}/")))
         })
     };
+    // Computed once: a theme role's templates belong to the app only when named after it.
+    let shared_role = role.is_some_and(|r| repository.apps_share_role_hint(r));
     for path in by_path.keys() {
         let in_role = role.is_some_and(|r| {
             path.starts_with(&format!("{r}/templates/")) || path.starts_with(&format!("{r}/files/"))
         });
-        let shared_role = role.is_some_and(|r| repository.apps_share_role_hint(r));
         if *path != file
             && (in_role && (!shared_role || named(path))
                 || (path.contains("templates/") || path.contains("files/")) && named(path))
@@ -915,16 +916,19 @@ fn config_files(
                         .any(|n| n.len() >= 4 && key.starts_with(n.as_str()))
                 })
         };
-        let segment_named = path.split('/').any(|seg| {
-            names
-                .iter()
-                .take(3)
-                .any(|n| n.len() >= 4 && normalize(seg).starts_with(n.as_str()))
-        });
+        let segment_named = || {
+            path.split('/').any(|seg| {
+                let seg = normalize(seg);
+                names
+                    .iter()
+                    .take(3)
+                    .any(|n| n.len() >= 4 && seg.starts_with(n.as_str()))
+            })
+        };
         if vars_file && (named(path) || mentions())
             || !vars_file
-                && segment_named
                 && (path.ends_with(".j2") || path.contains("/files/"))
+                && segment_named()
                 && !out.iter().any(|o| o == path)
                 && *path != file
         {
