@@ -275,7 +275,11 @@ fn cached_and_cold(dir: &Path, name: &str) -> String {
             cold.as_secs_f64(),
             serde_json::to_value(report.lint.status).unwrap(),
             report.lint.message,
-            report.items.iter().filter(|s| s.origin == chiffon::suggest::Origin::AnsibleLint).count(),
+            report
+                .items
+                .iter()
+                .filter(|s| s.origin == chiffon::suggest::Origin::AnsibleLint)
+                .count(),
             report.groups.iter().map(|g| g.count).sum::<usize>(),
             report.groups.len()
         );

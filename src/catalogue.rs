@@ -74,6 +74,10 @@ pub struct Catalogue {
     /// no playbook is named after.
     #[serde(skip)]
     pub units: Vec<crate::matcher::Unit>,
+    /// The repository as `discovery` reads it (any layout), for what no playbook is named
+    /// after: the planner resolves such a request through `resolve`.
+    #[serde(skip)]
+    pub repository: crate::discovery::Repository,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +124,7 @@ impl Catalogue {
             playbooks,
             groups,
             units: crate::matcher::units(root),
+            repository: crate::discovery::Repository::discover(root),
         })
     }
 

@@ -86,6 +86,18 @@ pub fn plan(
     for intent in &intents {
         plan.add(intent);
     }
+    // Only where the name-based reading found no playbook for the verb or no service: a
+    // question about a target, a staging pass or an unclear verb stays the answer.
+    let only_missing = plan
+        .questions
+        .iter()
+        .all(|q| q.starts_with("No playbook to") || q.starts_with("Which service"));
+    if plan.steps.is_empty() && only_missing && !catalogue.repository.apps.is_empty() {
+        let verb = intents
+            .first()
+            .and_then(|i| crate::resolve::Verb::from_action(&i.action));
+        plan.resolved(text, verb);
+    }
     plan.finish(version)
 }
 
@@ -272,6 +284,108 @@ impl Draft<'_> {
         self.push(intent, step);
     }
 
+    /// Nothing is named after the service or the action: read the request against the
+    /// repository as `discovery` understands it. A resolved entrypoint or built-in action
+    /// replaces the questions the name-based reading asked; `resolve`'s own question or "none"
+    /// is kept with them.
+    fn resolved(&mut self, text: &str, verb: Option<crate::resolve::Verb>) {
+        let resolution = crate::resolve::resolve_as(&self.catalogue.repository, text, verb);
+        let service = resolution.service.clone().unwrap_or_default();
+        let action = resolution.verb.as_str().to_owned();
+        let default_s = DEFAULT_DURATION_S
+            .iter()
+            .find(|(a, _)| *a == action)
+            .map_or(60, |(_, s)| *s);
+        let step = |title: String,
+                    playbook: String,
+                    tags: Vec<String>,
+                    extra_vars: serde_json::Map<String, serde_json::Value>,
+                    limit: Option<String>| Step {
+            id: "s1".to_owned(),
+            title,
+            action: action.clone(),
+            agent_type: AgentType::Infra,
+            playbook: Some(playbook),
+            service: Some(service.clone()),
+            limit,
+            depends_on: Vec::new(),
+            estimated_duration_s: default_s,
+            resources: Resources::default(),
+            tags,
+            extra_vars,
+            status: "pending".to_owned(),
+        };
+        match resolution.answer {
+            crate::resolve::Answer::Entrypoint {
+                playbook,
+                tags,
+                extra_vars,
+                limit,
+                pin,
+                config,
+                ..
+            } => {
+                let mut title = format!(
+                    "{} {} with {playbook}",
+                    capitalized(&action),
+                    display_name(&service)
+                );
+                if !tags.is_empty() {
+                    title.push_str(&format!(" (tags {})", tags.join(", ")));
+                }
+                if let Some(crate::discovery::Pin::Var { file, var, .. }) = &pin {
+                    title.push_str(&format!("; the version is pinned by {var} in {file}"));
+                }
+                if let Some(config) = &config {
+                    title.push_str(&format!("; the setting lives in {config}"));
+                }
+                self.questions.clear();
+                self.steps.push(step(
+                    title,
+                    playbook,
+                    tags,
+                    extra_vars.into_iter().collect(),
+                    limit,
+                ));
+            }
+            crate::resolve::Answer::Builtin {
+                action: verb,
+                unit,
+                name,
+                hosts,
+            } => {
+                let kind = match unit {
+                    crate::discovery::UnitKind::Compose => "compose",
+                    crate::discovery::UnitKind::Container => "container",
+                    crate::discovery::UnitKind::Systemd => "systemd",
+                };
+                let mut vars = serde_json::Map::new();
+                vars.insert("chiffon_hosts".to_owned(), hosts.join(":").into());
+                vars.insert("chiffon_unit_kind".to_owned(), kind.into());
+                vars.insert("chiffon_unit_name".to_owned(), name.clone().into());
+                let title = format!(
+                    "{} {} ({kind} {name} on {}) with Chiffon's built-in action",
+                    capitalized(verb.as_str()),
+                    display_name(&service),
+                    hosts.join(", ")
+                );
+                self.questions.clear();
+                self.steps.push(step(
+                    title,
+                    format!("chiffon:{}", crate::resolve::builtin_playbook(verb)),
+                    Vec::new(),
+                    vars,
+                    None,
+                ));
+            }
+            crate::resolve::Answer::Question { prompt, choices } => {
+                self.questions
+                    .push(format!("{prompt} ({})", choices.join(", ")));
+            }
+            crate::resolve::Answer::None { .. } => {}
+        }
+    }
+
     /// Adds `step`, made for `intent`, and remembers it for the steps after it.
     fn push(&mut self, intent: &Intent, step: Step) {
         self.steps_of_clause
@@ -315,6 +429,14 @@ impl Draft<'_> {
             open_questions: self.questions,
         }
     }
+}
+
+fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|f| f.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// "No playbook to <action> <service>", with what the repository has for the service.
@@ -436,6 +558,7 @@ mod tests {
             ],
             groups,
             units: Vec::new(),
+            repository: Default::default(),
         }
     }
 

@@ -162,6 +162,10 @@ impl Ansible {
 
     /// Checks a run's playbook and limit before anything starts.
     pub fn validate(repo: &Path, spec: &RunSpec) -> Result<PathBuf, InvalidRun> {
+        // Chiffon's own built-in actions (restart, stop, …) are embedded, not in the repository.
+        if crate::resolve::builtin_action_text(&spec.playbook).is_some() {
+            return Self::validate_arguments(spec).map(|()| PathBuf::from(&spec.playbook));
+        }
         let relative = Path::new(&spec.playbook);
         let inside = !spec.playbook.is_empty()
             && relative
@@ -179,6 +183,12 @@ impl Ansible {
             Ok(_) => return Err(InvalidRun::PlaybookOutsideRepo(spec.playbook.clone())),
             Err(_) => return Err(InvalidRun::NoSuchPlaybook(spec.playbook.clone())),
         }
+        Self::validate_arguments(spec)?;
+        Ok(path)
+    }
+
+    /// The limit, tags and extra variable names of a run.
+    fn validate_arguments(spec: &RunSpec) -> Result<(), InvalidRun> {
         if let Some(limit) = &spec.limit {
             let ok = !limit.is_empty()
                 && limit.len() <= 512
@@ -211,7 +221,7 @@ impl Ansible {
                 return Err(InvalidRun::BadVariable(name.clone()));
             }
         }
-        Ok(path)
+        Ok(())
     }
 
     /// Runs `spec` in `repo`, sending live events to `events` until it ends, is cancelled
@@ -230,6 +240,16 @@ impl Ansible {
         let socket_path = scratch.path().join("events.sock");
         let listener = UnixListener::bind(&socket_path)
             .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
+        // A built-in action is written to the private folder and run from there.
+        let playbook: std::ffi::OsString = match crate::resolve::builtin_action_text(&spec.playbook)
+        {
+            Some(text) => {
+                let path = scratch.path().join("chiffon-action.yml");
+                std::fs::write(&path, text)?;
+                path.into_os_string()
+            }
+            None => spec.playbook.clone().into(),
+        };
         let vars_path = scratch.path().join("extra-vars.json");
         std::fs::write(&vars_path, serde_json::to_vec(&spec.extra_vars)?)?;
         // Whatever the run prints, these values stay out of events and errors.
@@ -237,7 +257,7 @@ impl Ansible {
 
         let mut child = crate::tools::start(&crate::tools::Program {
             bin: self.playbook_bin.clone(),
-            args: self.arguments(spec, &vars_path),
+            args: self.arguments(spec, playbook, &vars_path),
             cwd: repo.to_owned(),
             env: self.environment(repo, &socket_path, scratch.path()),
         })?;
@@ -299,8 +319,13 @@ impl Ansible {
     }
 
     /// `ansible-playbook`'s arguments for `spec`, with the extra variables in a file.
-    fn arguments(&self, spec: &RunSpec, vars_path: &Path) -> Vec<std::ffi::OsString> {
-        let mut args: Vec<std::ffi::OsString> = vec![spec.playbook.clone().into()];
+    fn arguments(
+        &self,
+        spec: &RunSpec,
+        playbook: std::ffi::OsString,
+        vars_path: &Path,
+    ) -> Vec<std::ffi::OsString> {
+        let mut args: Vec<std::ffi::OsString> = vec![playbook];
         if let Some(limit) = &spec.limit {
             args.extend(["--limit".into(), limit.into()]);
         }
@@ -562,6 +587,23 @@ mod tests {
         ));
         assert!(matches!(
             Ansible::validate(repo.path(), &spec("site.yml", Some("lola; rm -rf /"))),
+            Err(InvalidRun::BadLimit(_))
+        ));
+    }
+
+    #[test]
+    fn only_the_embedded_built_in_actions_run_from_outside_the_repository() {
+        let repo = tempfile::tempdir().unwrap();
+        let restart = spec("chiffon:ansible/actions/restart.yml", None);
+        assert!(Ansible::validate(repo.path(), &restart).is_ok());
+        assert!(
+            Ansible::validate(repo.path(), &spec("chiffon:ansible/actions/evil.yml", None))
+                .is_err()
+        );
+        assert!(Ansible::validate(repo.path(), &spec("chiffon:../../etc/passwd", None)).is_err());
+        let bad_limit = spec("chiffon:ansible/actions/stop.yml", Some("a;b"));
+        assert!(matches!(
+            Ansible::validate(repo.path(), &bad_limit),
             Err(InvalidRun::BadLimit(_))
         ));
     }

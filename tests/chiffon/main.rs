@@ -13,6 +13,7 @@ mod distributed;
 mod full_loop;
 mod golden;
 mod helpers;
+mod layouts;
 mod llm;
 mod matching;
 mod properties;

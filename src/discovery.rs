@@ -1,0 +1,471 @@
+//! What a homelab repository holds, whatever its layout: Ansible project roots anywhere
+//! (`ansible.cfg`, `roles_path`), inventories (INI and YAML, several environments) with hosts,
+//! groups and children, playbooks and their plays (hosts, tags, roles, includes), roles (nested,
+//! referenced by name or path), the task files each play reaches (through `include_tasks` /
+//! `import_tasks`, also looped over a list; a commented-out include reaches nothing), variables
+//! and where they are set, and the apps (`discovery::apps`): containers, compose projects and
+//! systemd units, each with its service, pin, switch, configuration files and entrypoints.
+//!
+//! Everything is read through `repo` (the one walker) and the line-exact YAML `outline`, which
+//! reads Jinja templates of YAML as well as plain YAML.
+
+pub mod apps;
+pub mod inventory;
+pub mod plays;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::repo::outline::{self, Node};
+
+pub use apps::{App, Pin, Switch, UnitKind};
+pub use inventory::Inventory;
+pub use plays::{Playbook, Reach};
+
+/// A repository as Chiffon understands it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Repository {
+    /// Ansible project folders, relative ("" for the root).
+    pub projects: Vec<String>,
+    pub inventory: Inventory,
+    pub playbooks: Vec<Playbook>,
+    /// Role folders, relative.
+    pub roles: Vec<String>,
+    /// Every variable set at the top of a vars file (group_vars, host_vars, role defaults and
+    /// vars, vars files): name → definitions.
+    pub vars: BTreeMap<String, Vec<VarDef>>,
+    /// Task files and the plays that reach them (with tags), keyed by relative path.
+    pub reach: BTreeMap<String, Vec<Reach>>,
+    pub apps: Vec<App>,
+    /// Files the walk saw.
+    pub files: usize,
+}
+
+/// Where a variable is set and to what.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VarDef {
+    pub file: String,
+    pub line: usize,
+    /// The inline value, unquoted (`""` for a block value).
+    pub value: String,
+    /// The items of a list value, unquoted.
+    pub items: Vec<String>,
+}
+
+/// A file read once: its relative path and text.
+#[derive(Debug)]
+pub(crate) struct Source {
+    pub rel: String,
+    pub text: String,
+    /// The outline, for YAML (and YAML templates).
+    pub nodes: Vec<Node>,
+}
+
+/// The text files discovery reads.
+fn wanted(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    crate::repo::is_yaml_name(&lower)
+        || lower.ends_with(".cfg")
+        || lower.ends_with(".ini")
+        || lower.ends_with(".service")
+        || lower.ends_with(".service.j2")
+        || lower.ends_with(".container")
+        || lower.ends_with(".container.j2")
+        || lower == "hosts"
+        || lower.starts_with("inventory")
+        || lower.ends_with(".j2")
+}
+
+impl Repository {
+    /// Reads the repository at `root`.
+    pub fn discover(root: &Path) -> Repository {
+        let paths = crate::repo::files(root, root, wanted);
+        let files = paths.len();
+        let sources: Vec<Source> = paths
+            .iter()
+            .filter_map(|path| {
+                let text = crate::repo::read_text(path)?;
+                if text.starts_with("$ANSIBLE_VAULT") {
+                    return None;
+                }
+                let rel = crate::repo::relative(root, path);
+                let lower = rel.to_ascii_lowercase();
+                let yaml_template = lower.ends_with(".j2")
+                    && !lower.ends_with(".service.j2")
+                    && !lower.ends_with(".container.j2");
+                let nodes = if crate::repo::is_yaml_name(&lower) || yaml_template {
+                    outline::parse(&text)
+                } else {
+                    Vec::new()
+                };
+                Some(Source { rel, text, nodes })
+            })
+            .collect();
+        Self::from_sources(root, &sources, files)
+    }
+
+    fn from_sources(root: &Path, sources: &[Source], files: usize) -> Repository {
+        let by_path: BTreeMap<&str, &Source> =
+            sources.iter().map(|s| (s.rel.as_str(), s)).collect();
+        let projects = projects(sources);
+        let roles = roles(root, sources);
+        let inventory = inventory::read(sources, &projects);
+        let vars = variables(sources, &roles);
+        let playbooks = plays::playbooks(sources);
+        let mut vars = vars;
+        for playbook in &playbooks {
+            let Some(source) = by_path.get(playbook.path.as_str()) else {
+                continue;
+            };
+            for item in &source.nodes {
+                let Some(play_vars) = item.get("vars") else {
+                    continue;
+                };
+                for node in &play_vars.children {
+                    if let Some(key) = &node.key {
+                        vars.entry(key.clone()).or_default().push(VarDef {
+                            file: playbook.path.clone(),
+                            line: node.line,
+                            value: node.scalar().to_owned(),
+                            items: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+        let mut repository = Repository {
+            projects,
+            inventory,
+            playbooks,
+            roles,
+            vars,
+            files,
+            ..Repository::default()
+        };
+        repository.reach = plays::reach(&repository, &by_path);
+        repository.apps = apps::find(&repository, sources, &by_path);
+        repository
+    }
+
+    /// The role folder a reference names, seen from a file at `from`: a path relative to the
+    /// project (`roles/homelab_svc/ha`), a name under a roles folder (`homelab_svc/ha`), or the
+    /// last part of one (`jellyfin`). The nearest match to `from` wins.
+    pub fn find_role(&self, reference: &str, from: &str) -> Option<&str> {
+        let reference = reference.trim().trim_end_matches('/');
+        if reference.is_empty() || reference.contains("{{") {
+            return None;
+        }
+        let reference = reference.trim_start_matches("./");
+        let matches = |role: &&String| {
+            role.as_str() == reference
+                || role.ends_with(&format!("/{reference}"))
+                || role.rsplit('/').next() == reference.rsplit('/').next()
+                    && !reference.contains('/')
+        };
+        let mut found: Vec<&String> = self.roles.iter().filter(matches).collect();
+        // Exact suffix beats last-part; then the role sharing the longest prefix with `from`.
+        found.sort_by_key(|role| {
+            let suffix = role.as_str() == reference || role.ends_with(&format!("/{reference}"));
+            let shared = common_prefix(role, from);
+            (!suffix, std::cmp::Reverse(shared), role.len())
+        });
+        found.first().map(|r| r.as_str())
+    }
+
+    /// The role folder holding `file`, if any.
+    pub fn role_of(&self, file: &str) -> Option<&str> {
+        self.roles
+            .iter()
+            .filter(|r| file.starts_with(&format!("{r}/")))
+            .max_by_key(|r| r.len())
+            .map(String::as_str)
+    }
+
+    /// The Ansible project folder holding `file` ("" for the root).
+    pub fn project_of(&self, file: &str) -> &str {
+        self.projects
+            .iter()
+            .filter(|p| p.is_empty() || file.starts_with(&format!("{p}/")))
+            .max_by_key(|p| p.len())
+            .map_or("", String::as_str)
+    }
+
+    /// A variable's value with `{{ other }}` references replaced once (enough for
+    /// `{{ image }}:{{ tag }}` and `{{ root }}/app`).
+    pub fn expand(&self, text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("{{") {
+            out.push_str(&rest[..start]);
+            let Some(end) = rest[start..].find("}}") else {
+                out.push_str(&rest[start..]);
+                return out;
+            };
+            let inner = rest[start + 2..start + end].trim();
+            let name = inner.split(['|', ' ']).next().unwrap_or("");
+            match self.var_value(name) {
+                Some(value) if !value.contains("{{") => out.push_str(&value),
+                _ => out.push_str(&rest[start..start + end + 2]),
+            }
+            rest = &rest[start + end + 2..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Like [`Repository::expand`], preferring definitions in `host_vars/<name>` or
+    /// `group_vars/<name>` of the given hosts and groups (a per-host project name).
+    pub fn expand_for(&self, text: &str, scope: &[String]) -> String {
+        let mut out = text.to_owned();
+        for _ in 0..3 {
+            if !out.contains("{{") {
+                break;
+            }
+            let mut next = String::new();
+            let mut rest = out.as_str();
+            while let Some(start) = rest.find("{{") {
+                next.push_str(&rest[..start]);
+                let Some(end) = rest[start..].find("}}") else {
+                    next.push_str(&rest[start..]);
+                    rest = "";
+                    break;
+                };
+                let inner = rest[start + 2..start + end].trim();
+                let name = inner.split(['|', ' ']).next().unwrap_or("");
+                let scoped = self.vars.get(name).and_then(|defs| {
+                    defs.iter().find(|d| {
+                        scope.contains(&d.file)
+                            || scope.iter().any(|s| {
+                                d.file.contains(&format!("host_vars/{s}/"))
+                                    || d.file.contains(&format!("host_vars/{s}."))
+                                    || d.file.contains(&format!("group_vars/{s}/"))
+                                    || d.file.contains(&format!("group_vars/{s}."))
+                            })
+                    })
+                });
+                match scoped.or_else(|| self.var_def(name)) {
+                    Some(d) if !d.value.is_empty() => next.push_str(&d.value),
+                    _ => next.push_str(&rest[start..start + end + 2]),
+                }
+                rest = &rest[start + end + 2..];
+            }
+            next.push_str(rest);
+            if next == out {
+                break;
+            }
+            out = next;
+        }
+        out
+    }
+
+    /// The best definition of a variable: host_vars, then group_vars, then role vars, then
+    /// defaults (Ansible's precedence, roughly); production inventories before others.
+    pub fn var_def(&self, name: &str) -> Option<&VarDef> {
+        self.vars
+            .get(name)?
+            .iter()
+            .min_by_key(|d| var_rank(&d.file))
+    }
+
+    fn var_value(&self, name: &str) -> Option<String> {
+        self.var_def(name)
+            .map(|d| d.value.clone())
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// Lower is more specific.
+pub(crate) fn var_rank(file: &str) -> (u8, u8, usize) {
+    let place = if file.contains("host_vars/") {
+        0
+    } else if file.contains("group_vars/") {
+        1
+    } else if file.contains("/vars/") {
+        2
+    } else if file.contains("/defaults/") {
+        4
+    } else if file.contains("vars/") || file.contains("version") {
+        3
+    } else {
+        5 // a play's own vars: only for that play
+    };
+    let environment = if file.contains("prod") {
+        0
+    } else if file.contains("stag") || file.contains("test") {
+        2
+    } else {
+        1
+    };
+    (place, environment, file.len())
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.split('/')
+        .zip(b.split('/'))
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Folders with an `ansible.cfg`, plus the root; a folder named `ansible` with playbooks counts
+/// too (a project without its own configuration).
+fn projects(sources: &[Source]) -> Vec<String> {
+    let mut projects = vec![String::new()];
+    for source in sources {
+        if source.rel == "ansible.cfg" || source.rel.ends_with("/ansible.cfg") {
+            projects.push(parent(&source.rel).to_owned());
+        }
+        if let Some(dir) = source
+            .rel
+            .strip_suffix("/inventory.yaml")
+            .or(source.rel.strip_suffix("/inventory.yml"))
+        {
+            projects.push(dir.to_owned());
+        }
+    }
+    projects.sort();
+    projects.dedup();
+    projects
+}
+
+/// Role folders: a folder with `tasks/`, `defaults/`, `handlers/` or `meta/main.yml` below a
+/// folder named `roles` (at any depth, also nested: `roles/homelab_svc/ha`).
+fn roles(root: &Path, sources: &[Source]) -> Vec<String> {
+    let _ = root;
+    let mut roles: Vec<String> = Vec::new();
+    for source in sources {
+        let parts: Vec<&str> = source.rel.split('/').collect();
+        let Some(roles_at) = parts.iter().position(|p| *p == "roles") else {
+            continue;
+        };
+        for (i, part) in parts.iter().enumerate().skip(roles_at + 2) {
+            if matches!(
+                *part,
+                "tasks" | "defaults" | "handlers" | "meta" | "vars" | "templates" | "files"
+            ) && i + 1 < parts.len()
+            {
+                roles.push(parts[..i].join("/"));
+                break;
+            }
+        }
+    }
+    roles.sort();
+    roles.dedup();
+    // A folder that only holds other roles is not a role.
+    let all = roles.clone();
+    roles.retain(|r| {
+        let has_own = sources.iter().any(|s| {
+            s.rel.starts_with(&format!("{r}/tasks/"))
+                || s.rel.starts_with(&format!("{r}/defaults/"))
+        });
+        has_own
+            || !all
+                .iter()
+                .any(|o| o != r && o.starts_with(&format!("{r}/")))
+    });
+    roles
+}
+
+/// Variables set at the top of vars files.
+fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDef>> {
+    let mut vars: BTreeMap<String, Vec<VarDef>> = BTreeMap::new();
+    for source in sources {
+        let rel = source.rel.as_str();
+        let in_role_vars = roles.iter().any(|r| {
+            rel.starts_with(&format!("{r}/defaults/")) || rel.starts_with(&format!("{r}/vars/"))
+        });
+        let is_vars = in_role_vars
+            || rel.contains("group_vars/")
+            || rel.contains("host_vars/")
+            || (rel.contains("vars/") && !rel.ends_with(".j2"))
+            || rel.ends_with("versions.yml")
+            || rel.ends_with("versions.yaml");
+        if !is_vars || rel.ends_with(".j2") {
+            continue;
+        }
+        for node in &source.nodes {
+            let Some(key) = &node.key else { continue };
+            let items = node
+                .children
+                .iter()
+                .filter(|c| c.is_item())
+                .map(|c| {
+                    // `- name: x` / `- role: x` items stand for their first value.
+                    if c.scalar().is_empty() {
+                        c.children
+                            .first()
+                            .map(|f| unquote(f.scalar()).to_owned())
+                            .unwrap_or_default()
+                    } else {
+                        unquote(c.scalar()).to_owned()
+                    }
+                })
+                .filter(|v| !v.is_empty())
+                .collect::<Vec<_>>();
+            let mut items = items;
+            let inline = node.scalar();
+            if let Some(flow) = inline.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+                items.extend(
+                    flow.split(',')
+                        .map(|x| unquote(x.trim()).to_owned())
+                        .filter(|x| !x.is_empty()),
+                );
+            }
+            vars.entry(key.clone()).or_default().push(VarDef {
+                file: source.rel.clone(),
+                line: node.line,
+                value: inline.to_owned(),
+                items,
+            });
+        }
+    }
+    vars
+}
+
+pub(crate) fn unquote(v: &str) -> &str {
+    let v = v.trim();
+    v.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+        .unwrap_or(v)
+}
+
+/// The folder part of a relative path ("" at the top).
+pub(crate) fn parent(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// Joins a relative folder and a path, resolving `..` and `.`.
+pub(crate) fn join(dir: &str, path: &str) -> String {
+    let mut parts: Vec<&str> = if path.starts_with('/') {
+        Vec::new()
+    } else {
+        dir.split('/').filter(|p| !p.is_empty()).collect()
+    };
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_join_like_a_file_system() {
+        assert_eq!(
+            join("roles/a/tasks", "../templates/x.j2"),
+            "roles/a/templates/x.j2"
+        );
+        assert_eq!(join("", "./site.yml"), "site.yml");
+        assert_eq!(parent("roles/a/tasks/main.yml"), "roles/a/tasks");
+    }
+}

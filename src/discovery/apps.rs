@@ -1,0 +1,962 @@
+//! The apps a repository runs: container definitions (compose services, also in Jinja
+//! templates; `docker_container` / `podman_container` tasks; facts holding a service
+//! definition), systemd unit templates and managed systemd services. Each app gets its service
+//! (through the catalogue: image first, then its names), how it runs (compose project,
+//! container, systemd unit), its image pin, its on/off switch, its configuration files, the
+//! plays that reach it (none: unwired) and its own tags.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::discovery::plays::tags_of;
+use crate::discovery::{Reach, Repository, Source, parent, unquote, var_rank};
+use crate::repo::outline::Node;
+use crate::services::{catalogue, image_key};
+use crate::text::normalize;
+
+/// How an app runs on its host, which decides how Chiffon's built-in actions address it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitKind {
+    /// A compose project of its own (addressed by its project directory).
+    Compose,
+    /// A container (several apps share one compose file, or no compose at all).
+    Container,
+    /// A systemd unit (native package or a container run by systemd).
+    Systemd,
+}
+
+/// Where an app's version is pinned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pin {
+    /// A variable (or a path inside a fact or compose file) in a file.
+    Var {
+        file: String,
+        var: String,
+        value: String,
+    },
+    /// Unpinned or `latest`: an upgrade is a re-pull.
+    Latest,
+}
+
+/// An on/off switch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Switch {
+    pub file: String,
+    pub var: String,
+    /// `bool` (`<app>_enabled`), `state` (`<app>_state`: present/absent) or `list` (the app is
+    /// an entry of a list of enabled apps).
+    pub kind: String,
+}
+
+/// One app.
+#[derive(Debug, Clone, Serialize)]
+pub struct App {
+    /// Catalogue id, or the normalized name when the catalogue does not know it.
+    pub service: String,
+    pub known: bool,
+    /// The names the repository gives it (container, compose key, task file, role), normalized.
+    pub names: Vec<String>,
+    pub unit: UnitKind,
+    pub unit_name: String,
+    /// The container name (also for a compose service).
+    pub container: String,
+    pub image: Option<String>,
+    /// Where it is defined.
+    pub file: String,
+    pub line: usize,
+    pub role: Option<String>,
+    pub pin: Option<Pin>,
+    pub switch: Option<Switch>,
+    /// Files that hold its configuration (templates, vars), most specific first.
+    pub config: Vec<String>,
+    /// The plays that reach it; empty when no play runs it.
+    pub reach: Vec<Reach>,
+    /// Tags on its own tasks (inside the reached file), if every task carries them.
+    pub own_tags: Vec<String>,
+}
+
+impl App {
+    pub fn wired(&self) -> bool {
+        !self.reach.is_empty()
+    }
+}
+
+const CONTAINER_MODULES: &[&str] = &[
+    "docker_container",
+    "community.docker.docker_container",
+    "podman_container",
+    "containers.podman.podman_container",
+];
+const SYSTEMD_MODULES: &[&str] = &[
+    "systemd",
+    "service",
+    "ansible.builtin.systemd",
+    "ansible.builtin.service",
+    "ansible.builtin.systemd_service",
+    "systemd_service",
+];
+
+struct Definition {
+    file: String,
+    line: usize,
+    name: String,
+    key: Option<String>,
+    image: Option<String>,
+    /// Under the top-level `services:` of a compose file.
+    compose: bool,
+    fact: Option<String>,
+    unit: UnitKind,
+}
+
+/// Finds the apps.
+pub(crate) fn find(
+    repository: &Repository,
+    sources: &[Source],
+    by_path: &BTreeMap<&str, &Source>,
+) -> Vec<App> {
+    let mut definitions = Vec::new();
+    for source in sources {
+        let lower = source.rel.to_ascii_lowercase();
+        if lower.contains("group_vars/")
+            || lower.contains("host_vars/")
+            || lower.contains("/defaults/")
+            || lower.contains("/vars/")
+            || lower.contains("/handlers/")
+            || lower.contains("/tests/")
+            || lower.contains("/molecule/")
+        {
+            continue;
+        }
+        if lower.ends_with(".service.j2")
+            || lower.ends_with(".service")
+            || lower.ends_with(".container")
+            || lower.ends_with(".container.j2")
+        {
+            let name = source
+                .rel
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(".j2")
+                .to_owned();
+            let name = name.replace(".container", ".service");
+            // A container run by the unit: its image reference, for the pin.
+            let image = source
+                .text
+                .split("{{")
+                .skip(1)
+                .filter_map(|part| part.split("}}").next())
+                .map(str::trim)
+                .find(|var| {
+                    var.ends_with("_image")
+                        || var.ends_with("_image_version")
+                        || var.ends_with("_version")
+                })
+                .map(|var| format!("{{{{ {var} }}}}"));
+            definitions.push(Definition {
+                file: source.rel.clone(),
+                line: 1,
+                name,
+                key: None,
+                image,
+                compose: false,
+                fact: None,
+                unit: UnitKind::Systemd,
+            });
+            continue;
+        }
+        let top_services = source
+            .nodes
+            .iter()
+            .any(|n| n.key.as_deref() == Some("services"));
+        walk(
+            &source.nodes,
+            &source.rel,
+            &mut Vec::new(),
+            top_services,
+            &mut definitions,
+        );
+    }
+    let mut apps: Vec<App> = Vec::new();
+    for definition in definitions {
+        let role = repository.role_of(&definition.file).map(str::to_owned);
+        let Some(app) = build(repository, by_path, definition, role) else {
+            continue;
+        };
+        // The same unit seen twice in one role (a unit template and the task starting it):
+        // one app, keeping what either knows.
+        if let Some(same) = apps.iter_mut().find(|a| {
+            a.service == app.service
+                && a.unit_name == app.unit_name
+                && (a.file == app.file || a.role.is_some() && a.role == app.role)
+        }) {
+            if same.pin.is_none() {
+                same.pin = app.pin;
+                same.image = same.image.take().or(app.image);
+            }
+            for reach in app.reach {
+                if !same.reach.contains(&reach) {
+                    same.reach.push(reach);
+                }
+            }
+            continue;
+        }
+        apps.push(app);
+    }
+    settle(&mut apps);
+    apps
+}
+
+fn walk(
+    nodes: &[Node],
+    file: &str,
+    path: &mut Vec<String>,
+    top_services: bool,
+    out: &mut Vec<Definition>,
+) {
+    for node in nodes {
+        // A task using a container or systemd module.
+        if node.is_item() {
+            if let Some(module) = CONTAINER_MODULES.iter().find_map(|m| node.get(m)) {
+                if let Some(name) = module.get("name") {
+                    let image = module.get("image").map(|i| unquote(i.scalar()).to_owned());
+                    out.push(Definition {
+                        file: file.to_owned(),
+                        line: module.line,
+                        name: unquote(name.scalar()).to_owned(),
+                        key: None,
+                        image,
+                        compose: false,
+                        fact: None,
+                        unit: UnitKind::Container,
+                    });
+                }
+                continue;
+            }
+            if let Some(module) = SYSTEMD_MODULES.iter().find_map(|m| node.get(m))
+                && let Some(name) = module.get("name")
+            {
+                {
+                    let name = unquote(name.scalar());
+                    if !name.is_empty() {
+                        let unit = if name.contains('.') {
+                            name.to_owned()
+                        } else {
+                            format!("{name}.service")
+                        };
+                        out.push(Definition {
+                            file: file.to_owned(),
+                            line: module.line,
+                            name: unit,
+                            key: None,
+                            image: None,
+                            compose: false,
+                            fact: None,
+                            unit: UnitKind::Systemd,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(image) = node.get("image").filter(|i| !i.scalar().is_empty()) {
+            let parent_key = node.key.clone();
+            let grandparent = path.last().cloned();
+            if parent_key.as_deref() != Some("vars") {
+                let in_services = grandparent.as_deref() == Some("services");
+                let compose = in_services && top_services && path.len() == 1;
+                let name = node
+                    .get("container_name")
+                    .map(|c| unquote(c.scalar()).to_owned())
+                    .or_else(|| in_services.then(|| parent_key.clone()).flatten())
+                    .or_else(|| node.get("name").map(|c| unquote(c.scalar()).to_owned()))
+                    .or_else(|| parent_key.clone());
+                if let Some(name) = name {
+                    let fact = (!in_services).then(|| parent_key.clone()).flatten();
+                    out.push(Definition {
+                        file: file.to_owned(),
+                        line: image.line,
+                        name,
+                        key: if in_services {
+                            parent_key.clone()
+                        } else {
+                            None
+                        },
+                        image: Some(unquote(image.scalar()).to_owned()),
+                        compose,
+                        fact,
+                        unit: if compose {
+                            UnitKind::Compose
+                        } else {
+                            UnitKind::Container
+                        },
+                    });
+                }
+            }
+        }
+        path.push(node.key.clone().unwrap_or_default());
+        walk(&node.children, file, path, top_services, out);
+        path.pop();
+    }
+}
+
+/// What only shows once every app is known: a compose file shared by several apps is
+/// addressed container by container, sidecars named after their file are told apart, and a
+/// systemd unit outranks the container its role defines.
+fn settle(apps: &mut Vec<App>) {
+    // A compose file holding several apps is addressed container by container.
+    let mut per_file: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for app in apps
+        .iter()
+        .filter(|a| a.unit == UnitKind::Compose && is_main_app(&a.service))
+    {
+        per_file
+            .entry(app.file.clone())
+            .or_default()
+            .insert(app.service.clone());
+    }
+    for app in apps.iter_mut() {
+        let project = normalize(&app.unit_name);
+        let own_project = project.len() >= 3
+            && (normalize(&app.service).contains(&project)
+                || app.names.iter().any(|n| n.contains(&project)));
+        if app.unit == UnitKind::Compose
+            && !own_project
+            && per_file.get(&app.file).is_some_and(|s| s.len() > 1)
+        {
+            app.unit = UnitKind::Container;
+            app.unit_name = app.container.clone();
+        }
+    }
+    // In one file, a container the file is named after is the app; another one identified only
+    // by the file's name is a sidecar (`barcodebuddy` in `grocy.yml`).
+    let named: BTreeSet<(String, String)> = apps
+        .iter()
+        .filter(|a| {
+            a.names
+                .first()
+                .is_some_and(|n| catalogue().lookup(n).is_some_and(|s| s.id == a.service))
+        })
+        .map(|a| (a.file.clone(), a.service.clone()))
+        .collect();
+    for app in apps.iter_mut() {
+        let own = app.names.first().cloned().unwrap_or_default();
+        let identified_by_own = catalogue()
+            .lookup(&own)
+            .is_some_and(|s| s.id == app.service)
+            || app
+                .image
+                .as_deref()
+                .and_then(|i| catalogue().by_image(i))
+                .is_some_and(|s| s.id == app.service);
+        if !identified_by_own && named.contains(&(app.file.clone(), app.service.clone())) {
+            app.service = app.container.to_lowercase().replace('_', "-");
+            app.known = false;
+        }
+    }
+    // A systemd unit template outranks a container its role defines (the unit runs it).
+    let systemd_roles: BTreeSet<(String, String)> = apps
+        .iter()
+        .filter(|a| a.unit == UnitKind::Systemd)
+        .filter_map(|a| a.role.clone().map(|r| (r, a.service.clone())))
+        .collect();
+    apps.retain(|a| {
+        a.unit == UnitKind::Systemd
+            || a.role
+                .as_ref()
+                .is_none_or(|r| !systemd_roles.contains(&(r.clone(), a.service.clone())))
+    });
+}
+
+/// An app of its own, not a database, cache, queue or search engine beside one.
+fn is_main_app(service: &str) -> bool {
+    catalogue().get(service).is_some_and(|s| {
+        !s.categories.iter().any(|c| {
+            matches!(
+                c.as_str(),
+                "database" | "message-queue" | "search" | "object-storage"
+            )
+        })
+    })
+}
+
+/// Which catalogue service a set of names and an image stand for.
+fn identify(image: Option<&str>, names: &[String]) -> (String, bool) {
+    let catalogue = catalogue();
+    if let Some(image) = image.filter(|i| !i.starts_with("{{"))
+        && let Some(service) = catalogue.by_image(image)
+    {
+        return (service.id.clone(), true);
+    }
+    for name in names {
+        if let Some(service) = catalogue.lookup(name) {
+            return (service.id.clone(), true);
+        }
+    }
+    for name in names {
+        if let Some((service, _)) = catalogue.lookup_typo(name) {
+            return (service.id.clone(), true);
+        }
+    }
+    (String::new(), false)
+}
+
+fn build(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+    definition: Definition,
+    role: Option<String>,
+) -> Option<App> {
+    let name = repository.expand(&definition.name);
+    let image = definition.image.as_deref().map(|i| repository.expand(i));
+    let stem = definition
+        .file
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    let role_name = role
+        .as_deref()
+        .and_then(|r| r.rsplit('/').next())
+        .map(str::to_owned);
+    let mut names: Vec<String> = Vec::new();
+    let unit_stem = name.split(['@', '.']).next().unwrap_or(&name).to_owned();
+    for n in [
+        Some(unit_stem.clone()),
+        definition.key.clone(),
+        Some(stem),
+        role_name.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let n = normalize(&n.replace("{{", "").replace("}}", ""));
+        if n.len() >= 2 && !names.contains(&n) && !GENERIC.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    if definition.unit == UnitKind::Systemd && name.contains("{{") {
+        return None;
+    }
+    if definition.unit == UnitKind::Systemd && image.is_none() {
+        // Only units of services the catalogue knows, or named like their role.
+        let known = catalogue().lookup(&unit_stem).is_some()
+            || role_name
+                .as_deref()
+                .is_some_and(|r| normalize(r) == normalize(&unit_stem));
+        if !known || GENERIC.contains(&normalize(&unit_stem).as_str()) {
+            return None;
+        }
+    }
+    if name.contains("{{") && definition.unit != UnitKind::Systemd && names.is_empty() {
+        return None;
+    }
+    let (service, known) = identify(
+        image
+            .as_deref()
+            .filter(|_| definition.unit != UnitKind::Systemd),
+        &names,
+    );
+    // Unknown to the catalogue: the name as the repository spells it (`baby_buddy` → `baby-buddy`).
+    let service = if service.is_empty() {
+        let spelled = [Some(unit_stem), definition.key.clone(), role_name]
+            .into_iter()
+            .flatten()
+            .find(|n| {
+                !n.contains("{{")
+                    && !GENERIC.contains(&normalize(n).as_str())
+                    && normalize(n).len() >= 2
+            })
+            .unwrap_or_default();
+        spelled
+            .to_lowercase()
+            .replace('_', "-")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect()
+    } else {
+        service
+    };
+    if service.is_empty() {
+        return None;
+    }
+    let reach = reach_of(repository, by_path, &definition.file, role.as_deref());
+    let unit_name = match definition.unit {
+        UnitKind::Compose => compose_project(
+            repository,
+            by_path,
+            &definition.file,
+            role.as_deref(),
+            &reach,
+        ),
+        _ => name.clone(),
+    };
+    let own_tags = own_tags(by_path, &definition.file, repository, role.as_deref());
+    let pin = pin(repository, &definition, image.as_deref());
+    let switch = switch(repository, &names, &definition.file, by_path);
+    let config = config_files(
+        repository,
+        by_path,
+        &definition.file,
+        role.as_deref(),
+        &names,
+    );
+    Some(App {
+        service,
+        known,
+        names,
+        unit: definition.unit,
+        unit_name,
+        container: name,
+        image,
+        file: definition.file,
+        line: definition.line,
+        role,
+        pin,
+        switch,
+        config,
+        reach,
+        own_tags,
+    })
+}
+
+/// Names too generic to identify an app by.
+const GENERIC: &[&str] = &[
+    "main",
+    "docker",
+    "compose",
+    "dockercompose",
+    "app",
+    "service",
+    "services",
+    "container",
+    "containers",
+    "tasks",
+    "setup",
+    "install",
+    "deploy",
+    "config",
+    "default",
+    "ssh",
+    "sshd",
+    "systemdresolved",
+    "cron",
+    "networking",
+    "network",
+    "apt",
+    "ufw",
+    "unattendedupgrades",
+    "server",
+    "web",
+    "api",
+    "frontend",
+    "backend",
+    "worker",
+    "db",
+    "database",
+];
+
+/// The plays that reach the file defining an app: the file itself, else the task files of its
+/// role that render it, else the role.
+fn reach_of(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+    file: &str,
+    role: Option<&str>,
+) -> Vec<Reach> {
+    if let Some(reach) = repository.reach.get(file) {
+        return reach.clone();
+    }
+    let name = file.rsplit('/').next().unwrap_or(file);
+    let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);
+    let mut out = Vec::new();
+    let in_tasks = role.is_some_and(|r| file.starts_with(&format!("{r}/tasks/")));
+    if in_tasks {
+        return out; // a task file no include reaches: unwired
+    }
+    for (path, reaches) in &repository.reach {
+        if !(scope.is_empty() || path.starts_with(&format!("{scope}/"))) || path == file {
+            continue;
+        }
+        let Some(source) = by_path.get(path.as_str()) else {
+            continue;
+        };
+        if source.text.contains(name) {
+            out.extend(reaches.iter().cloned());
+        }
+    }
+    if out.is_empty()
+        && let Some(role) = role
+    {
+        out.extend(repository.reach.get(role).into_iter().flatten().cloned());
+    }
+    out
+}
+
+/// Where the tasks rendering a file outside any role live: the folder above its `templates/`
+/// or `files/` folder (`playbooks/<app>/templates/x` → `playbooks/<app>`), else the project.
+fn local_scope(repository: &Repository, file: &str) -> String {
+    for marker in ["/templates/", "/files/"] {
+        if let Some(at) = file.find(marker) {
+            return file[..at].to_owned();
+        }
+    }
+    repository.project_of(file).to_owned()
+}
+
+/// Tags every task of the defining task file carries (adrienko-style `tags: [sonarr]` on each
+/// task), else the tags of the task that renders a template.
+fn own_tags(
+    by_path: &BTreeMap<&str, &Source>,
+    file: &str,
+    repository: &Repository,
+    role: Option<&str>,
+) -> Vec<String> {
+    // Tags on more than half of the file's tasks (a stray untagged assert does not count).
+    let common = |nodes: &[Node]| -> Vec<String> {
+        let tasks: Vec<&Node> = nodes.iter().filter(|n| n.is_item()).collect();
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for task in &tasks {
+            for tag in tags_of(task) {
+                *counts.entry(tag).or_default() += 1;
+            }
+        }
+        counts
+            .into_iter()
+            .filter(|(tag, n)| tag != "always" && tag != "never" && *n * 2 > tasks.len())
+            .map(|(tag, _)| tag)
+            .collect()
+    };
+    if let Some(source) = by_path.get(file)
+        && role.is_some_and(|r| file.starts_with(&format!("{r}/tasks/")))
+    {
+        return common(&source.nodes);
+    }
+    let Some(role) = role else { return Vec::new() };
+    let name = file.rsplit('/').next().unwrap_or(file);
+    for (path, source) in by_path {
+        if path.starts_with(&format!("{role}/tasks/")) && source.text.contains(name) {
+            for task in source.nodes.iter().filter(|n| n.is_item()) {
+                if task.children.iter().any(|c| {
+                    c.children
+                        .iter()
+                        .any(|g| g.key.as_deref() == Some("src") && g.scalar().contains(name))
+                }) {
+                    let tags = tags_of(task);
+                    if !tags.is_empty() {
+                        return tags;
+                    }
+                }
+            }
+            let tags = common(&source.nodes);
+            if !tags.is_empty() {
+                return tags;
+            }
+        }
+    }
+    let _ = repository;
+    for ext in ["yml", "yaml"] {
+        if let Some(source) = by_path.get(format!("{role}/tasks/main.{ext}").as_str()) {
+            return common(&source.nodes);
+        }
+    }
+    Vec::new()
+}
+
+/// A compose project is named after the folder its file is written to.
+fn compose_project(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+    file: &str,
+    role: Option<&str>,
+    reach: &[Reach],
+) -> String {
+    let hosts: Vec<String> = reach
+        .iter()
+        .flat_map(|r| [r.hosts.clone(), r.playbook.clone()])
+        .collect();
+    let name = file.rsplit('/').next().unwrap_or(file);
+    let fallback = || {
+        role.and_then(|r| r.rsplit('/').next()).map_or_else(
+            || parent(file).rsplit('/').next().unwrap_or("").to_owned(),
+            str::to_owned,
+        )
+    };
+    let local = local_scope(repository, file);
+    let scope = role.unwrap_or(local.as_str());
+    for (path, source) in by_path {
+        if !(scope.is_empty() || path.starts_with(&format!("{scope}/")))
+            || !source.text.contains(name)
+            || *path == file
+        {
+            continue;
+        }
+        let mut found = None;
+        find_dest(&source.nodes, name, &mut found);
+        if let Some(dest) = found {
+            let dest = repository.expand_for(&dest, &hosts);
+            let dest = dest.trim_end_matches('/');
+            let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") {
+                parent(dest)
+            } else {
+                dest
+            };
+            let last = dir.rsplit('/').next().unwrap_or("");
+            if !last.is_empty() && !last.contains("{{") && !last.contains('}') {
+                return last.to_owned();
+            }
+        }
+    }
+    fallback()
+}
+
+fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
+    for node in nodes {
+        if found.is_some() {
+            return;
+        }
+        if node
+            .get("src")
+            .is_some_and(|s| s.scalar().ends_with(name) || s.scalar().contains(&format!("/{name}")))
+            && let Some(dest) = node.get("dest")
+        {
+            *found = Some(unquote(dest.scalar()).to_owned());
+            return;
+        }
+        find_dest(&node.children, name, found);
+    }
+}
+
+fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>) -> Option<Pin> {
+    let written = definition.image.as_deref()?;
+    let _ = expanded;
+    let tag_of = |image: &str| {
+        let image = image.trim().split('@').next().unwrap_or("");
+        let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+        image[last_slash..]
+            .split_once(':')
+            .map(|(_, tag)| tag.to_lowercase())
+    };
+    let _ = image_key;
+    let latest = |image: &str| {
+        tag_of(image).is_none_or(|t| t.is_empty() || t == "latest" || t.starts_with("latest"))
+    };
+    if written.contains("{{") {
+        let vars: Vec<&str> = written
+            .split("{{")
+            .skip(1)
+            .filter_map(|part| part.split("}}").next())
+            .map(|v| v.split('|').next().unwrap_or("").trim())
+            .collect();
+        for var in vars.iter().rev() {
+            if let Some(definition) = repository.var_def(var) {
+                let value = repository.expand(&definition.value);
+                // A full image reference at `latest` is a re-pull; a tag variable (even one
+                // set to `latest`) is the pin to change.
+                let holds_image = value.contains('/') || value.contains(':');
+                if holds_image && latest(&value) {
+                    return Some(Pin::Latest);
+                }
+                return Some(Pin::Var {
+                    file: definition.file.clone(),
+                    var: (*var).to_owned(),
+                    value,
+                });
+            }
+        }
+        return None;
+    }
+    if latest(written) {
+        return Some(Pin::Latest);
+    }
+    let var = match (&definition.key, &definition.fact) {
+        (Some(key), _) if definition.compose => format!("services.{key}.image"),
+        (_, Some(fact)) => format!("{fact}.image"),
+        (Some(key), None) => format!("services.{key}.image"),
+        _ => "image".to_owned(),
+    };
+    Some(Pin::Var {
+        file: definition.file.clone(),
+        var,
+        value: tag_of(written).unwrap_or_default(),
+    })
+}
+
+/// `<app>_enabled`, `enable_<app>`, `<app>_state` set in a vars file, or tested in the
+/// template defining the app (`{% if arr_stack_jellyfin_enabled %}`).
+fn switch(
+    repository: &Repository,
+    names: &[String],
+    file: &str,
+    by_path: &BTreeMap<&str, &Source>,
+) -> Option<Switch> {
+    let mut best: Option<(Switch, (u8, u8, usize))> = None;
+    for (var, definitions) in &repository.vars {
+        let lower = var.to_lowercase();
+        let (kind, core) = if let Some(core) = lower
+            .strip_suffix("_enabled")
+            .or(lower.strip_suffix("_enable"))
+        {
+            ("bool", core.to_owned())
+        } else if let Some(core) = lower.strip_prefix("enable_") {
+            ("bool", core.to_owned())
+        } else if let Some(core) = lower.strip_suffix("_state") {
+            ("state", core.to_owned())
+        } else {
+            continue;
+        };
+        let core = normalize(&core);
+        let matches = names
+            .iter()
+            .take(3)
+            .any(|n| n.len() >= 3 && (core == *n || core.ends_with(n.as_str())));
+        if !matches {
+            continue;
+        }
+        for definition in definitions {
+            let rank = var_rank(&definition.file);
+            if best.as_ref().is_none_or(|(_, r)| rank < *r) {
+                best = Some((
+                    Switch {
+                        file: definition.file.clone(),
+                        var: var.clone(),
+                        kind: kind.to_owned(),
+                    },
+                    rank,
+                ));
+            }
+        }
+    }
+    if best.is_none()
+        && let Some(source) = by_path.get(file)
+    {
+        for line in source.text.lines() {
+            if let Some(condition) = line
+                .trim()
+                .strip_prefix("{% if ")
+                .and_then(|l| l.split("%}").next())
+            {
+                let var = condition
+                    .trim()
+                    .trim_start_matches("not ")
+                    .split([' ', '|'])
+                    .next()
+                    .unwrap_or("");
+                if var.ends_with("_enabled")
+                    && names
+                        .iter()
+                        .take(2)
+                        .any(|n| normalize(var).contains(n.as_str()))
+                {
+                    return Some(Switch {
+                        file: file.to_owned(),
+                        var: var.to_owned(),
+                        kind: "bool".to_owned(),
+                    });
+                }
+            }
+        }
+    }
+    best.map(|(s, _)| s)
+}
+
+/// Files holding an app's configuration: its role's templates and files (not the compose file
+/// itself), vars files named after it, its role's defaults and vars, the defining file.
+fn config_files(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+    file: &str,
+    role: Option<&str>,
+    names: &[String],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let named = |path: &str| {
+        let base = normalize(
+            path.rsplit('/')
+                .next()
+                .unwrap_or(path)
+                .split('.')
+                .next()
+                .unwrap_or(""),
+        );
+        names.iter().take(3).any(|n| {
+            n.len() >= 3 && (base.contains(n.as_str()) || path.contains(&format!("/{n}/")))
+        })
+    };
+    // Computed once: a theme role's templates belong to the app only when named after it.
+    let shared_role = role.is_some_and(|r| repository.apps_share_role_hint(r));
+    for path in by_path.keys() {
+        let in_role = role.is_some_and(|r| {
+            path.starts_with(&format!("{r}/templates/")) || path.starts_with(&format!("{r}/files/"))
+        });
+        if *path != file
+            && (in_role && (!shared_role || named(path))
+                || (path.contains("templates/") || path.contains("files/")) && named(path))
+        {
+            out.push((*path).to_owned());
+        }
+    }
+    for (path, source) in by_path {
+        let vars_file = path.contains("host_vars/") || path.contains("group_vars/");
+        let mentions = || {
+            source
+                .nodes
+                .iter()
+                .filter_map(|n| n.key.as_deref())
+                .any(|key| {
+                    let key = normalize(key);
+                    names
+                        .iter()
+                        .take(2)
+                        .any(|n| n.len() >= 4 && key.starts_with(n.as_str()))
+                })
+        };
+        let segment_named = || {
+            path.split('/').any(|seg| {
+                let seg = normalize(seg);
+                names
+                    .iter()
+                    .take(3)
+                    .any(|n| n.len() >= 4 && seg.starts_with(n.as_str()))
+            })
+        };
+        if vars_file && (named(path) || mentions())
+            || !vars_file
+                && (path.ends_with(".j2") || path.contains("/files/"))
+                && segment_named()
+                && !out.iter().any(|o| o == path)
+                && *path != file
+        {
+            out.push((*path).to_owned());
+        }
+    }
+    if let Some(role) = role {
+        for sub in ["defaults", "vars"] {
+            for ext in ["yml", "yaml"] {
+                let path = format!("{role}/{sub}/main.{ext}");
+                if by_path.contains_key(path.as_str()) {
+                    out.push(path);
+                }
+            }
+        }
+    }
+    out.push(file.to_owned());
+    out.dedup();
+    out
+}
+
+impl Repository {
+    /// A role whose tasks folder holds several per-app task files (a theme role).
+    fn apps_share_role_hint(&self, role: &str) -> bool {
+        self.reach
+            .keys()
+            .filter(|k| k.starts_with(&format!("{role}/tasks/")))
+            .count()
+            > 3
+    }
+}

@@ -1,0 +1,278 @@
+//! Inventories, INI and YAML, from every environment the repository has (`inventory/production`,
+//! `inventories/staging/hosts.yml`, a top-level `hosts`): hosts, groups and their children.
+//! `group_vars/<g>` and `host_vars/<h>` name groups and hosts too, even with no inventory file.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::discovery::{Source, parent};
+use crate::repo::outline::Node;
+
+/// Hosts and groups.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Inventory {
+    pub hosts: BTreeSet<String>,
+    /// Group → its direct hosts.
+    pub groups: BTreeMap<String, BTreeSet<String>>,
+    /// Group → its child groups.
+    pub children: BTreeMap<String, BTreeSet<String>>,
+    /// The inventory files read.
+    pub files: Vec<String>,
+}
+
+impl Inventory {
+    /// A host or group of this name (compared as written, then case-insensitively).
+    pub fn knows(&self, name: &str) -> bool {
+        self.hosts.contains(name) || self.groups.contains_key(name) || {
+            let lower = name.to_lowercase();
+            self.hosts
+                .iter()
+                .chain(self.groups.keys())
+                .any(|n| n.to_lowercase() == lower)
+        }
+    }
+
+    /// The exact spelling of a host or group name, case-insensitively.
+    pub fn spelling(&self, name: &str) -> Option<&str> {
+        let lower = name.to_lowercase();
+        self.hosts
+            .iter()
+            .chain(self.groups.keys())
+            .find(|n| n.to_lowercase() == lower)
+            .map(String::as_str)
+    }
+
+    /// The hosts a pattern reaches (`a,b`, `a:b`, `g:!x`, `all`); a name the inventory does
+    /// not know stands for itself, so two answers naming it compare equal.
+    pub fn resolve(&self, pattern: &str) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        let mut excluded = BTreeSet::new();
+        for part in pattern
+            .split([',', ':'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            if let Some(name) = part.strip_prefix('!') {
+                excluded.extend(self.members(name));
+            } else if let Some(name) = part.strip_prefix('&') {
+                let keep = self.members(name);
+                out.retain(|h| keep.contains(h));
+            } else {
+                out.extend(self.members(part));
+            }
+        }
+        out.retain(|h| !excluded.contains(h));
+        out
+    }
+
+    fn members(&self, name: &str) -> BTreeSet<String> {
+        if name == "all" && !self.hosts.is_empty() {
+            return self.hosts.clone();
+        }
+        let mut out = BTreeSet::new();
+        let mut stack = vec![name.to_owned()];
+        let mut seen = BTreeSet::new();
+        while let Some(group) = stack.pop() {
+            if !seen.insert(group.clone()) {
+                continue;
+            }
+            match (self.groups.get(&group), self.children.get(&group)) {
+                (None, None) => {
+                    out.insert(group);
+                }
+                (hosts, children) => {
+                    out.extend(hosts.into_iter().flatten().cloned());
+                    stack.extend(children.into_iter().flatten().cloned());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Is this file an inventory?
+fn is_inventory(rel: &str, configured: &BTreeSet<String>) -> bool {
+    if configured.contains(rel)
+        || configured
+            .iter()
+            .any(|dir| rel.starts_with(&format!("{dir}/")))
+    {
+        return !rel.contains("_vars/");
+    }
+    let name = rel.rsplit('/').next().unwrap_or(rel);
+    let lower = name.to_ascii_lowercase();
+    // A role's test inventory or a molecule scenario is not the homelab.
+    let scratch = rel.starts_with("tests/")
+        || ["/tests/", "/molecule/", "/test/", "vagrant"]
+            .iter()
+            .any(|d| rel.contains(d));
+    if scratch
+        || rel.contains("group_vars/")
+        || rel.contains("host_vars/")
+        || lower.ends_with(".j2")
+    {
+        return false;
+    }
+    let stem = lower.split('.').next().unwrap_or("");
+    matches!(stem, "hosts" | "inventory")
+        || (rel.starts_with("inventory/")
+            || rel.contains("/inventory/")
+            || rel.starts_with("inventories/")
+            || rel.contains("/inventories/"))
+            && (lower.ends_with(".yml")
+                || lower.ends_with(".yaml")
+                || lower.ends_with(".ini")
+                || !lower.contains('.'))
+}
+
+/// Reads every inventory of the repository.
+pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
+    let mut configured = BTreeSet::new();
+    for source in sources.iter().filter(|s| s.rel.ends_with("ansible.cfg")) {
+        for line in source.text.lines() {
+            let line = line.trim();
+            if let Some(value) = line
+                .strip_prefix("inventory")
+                .map(str::trim_start)
+                .and_then(|v| v.strip_prefix('='))
+            {
+                for entry in value.split(',') {
+                    configured.insert(crate::discovery::join(parent(&source.rel), entry.trim()));
+                }
+            }
+        }
+    }
+    let _ = projects;
+    let mut inventory = Inventory::default();
+    for source in sources {
+        if !is_inventory(&source.rel, &configured) {
+            continue;
+        }
+        let is_yaml = source.rel.ends_with(".yml") || source.rel.ends_with(".yaml");
+        let before = inventory.hosts.len() + inventory.groups.len();
+        if is_yaml {
+            for node in &source.nodes {
+                if let Some(group) = &node.key {
+                    yaml_group(&mut inventory, group, node);
+                }
+            }
+        } else {
+            ini(&mut inventory, &source.text);
+        }
+        if inventory.hosts.len() + inventory.groups.len() > before {
+            inventory.files.push(source.rel.clone());
+        }
+    }
+    // group_vars/<g> and host_vars/<h> name groups and hosts.
+    for source in sources {
+        for (marker, is_host) in [("group_vars/", false), ("host_vars/", true)] {
+            let Some(at) = source.rel.find(marker) else {
+                continue;
+            };
+            let rest = &source.rel[at + marker.len()..];
+            let name = rest.split('/').next().unwrap_or("");
+            let name = name.trim_end_matches(".yml").trim_end_matches(".yaml");
+            if name.is_empty() || name == "all" {
+                continue;
+            }
+            if is_host {
+                inventory.hosts.insert(name.to_owned());
+            } else {
+                inventory.groups.entry(name.to_owned()).or_default();
+            }
+        }
+    }
+    inventory
+}
+
+fn yaml_group(inventory: &mut Inventory, group: &str, node: &Node) {
+    if group != "all" {
+        inventory.groups.entry(group.to_owned()).or_default();
+    }
+    for child in &node.children {
+        match child.key.as_deref() {
+            Some("hosts") => {
+                for host in child.children.iter().filter_map(|h| h.key.clone()) {
+                    inventory.hosts.insert(host.clone());
+                    if group != "all" {
+                        inventory
+                            .groups
+                            .entry(group.to_owned())
+                            .or_default()
+                            .insert(host);
+                    }
+                }
+            }
+            Some("children") => {
+                for sub in &child.children {
+                    if let Some(name) = &sub.key {
+                        if group != "all" {
+                            inventory
+                                .children
+                                .entry(group.to_owned())
+                                .or_default()
+                                .insert(name.clone());
+                        }
+                        yaml_group(inventory, name, sub);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn ini(inventory: &mut Inventory, text: &str) {
+    let mut section: Option<(String, &str)> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let (group, kind) = name.split_once(':').unwrap_or((name, ""));
+            section = Some((
+                group.to_owned(),
+                if kind == "children" {
+                    "children"
+                } else if kind.is_empty() {
+                    "hosts"
+                } else {
+                    "vars"
+                },
+            ));
+            if group != "all" {
+                inventory.groups.entry(group.to_owned()).or_default();
+            }
+            continue;
+        }
+        let name = line.split_whitespace().next().unwrap_or("");
+        if name.contains('=') {
+            continue;
+        }
+        match &section {
+            Some((group, "children")) => {
+                inventory
+                    .children
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(name.to_owned());
+            }
+            Some((_, "vars")) => {}
+            Some((group, _)) => {
+                inventory.hosts.insert(name.to_owned());
+                if group != "all" {
+                    inventory
+                        .groups
+                        .entry(group.clone())
+                        .or_default()
+                        .insert(name.to_owned());
+                }
+            }
+            None => {
+                inventory.hosts.insert(name.to_owned());
+            }
+        }
+    }
+}

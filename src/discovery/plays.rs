@@ -1,0 +1,452 @@
+//! Playbooks, their plays, and what each play reaches: roles (by name or path, through `roles:`,
+//! `include_role` and `import_role`, also looped over a list of names) and task files (through
+//! `include_tasks` / `import_tasks`, also looped: `{{ item }}.yml` over a list). A commented-out
+//! include reaches nothing, which is how a file that exists but no play runs is told apart.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::discovery::{Repository, Source, join, parent, unquote};
+use crate::repo::outline::Node;
+
+/// A playbook file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Playbook {
+    pub path: String,
+    pub plays: Vec<Play>,
+    /// Playbooks it imports (`import_playbook`).
+    pub imports: Vec<String>,
+    /// False when a play runs on `localhost` first (a resolver or preflight play that
+    /// `--limit <host>` would skip).
+    pub limit_safe: bool,
+}
+
+/// One play.
+#[derive(Debug, Clone, Serialize)]
+pub struct Play {
+    pub hosts: String,
+    pub tags: Vec<String>,
+    pub line: usize,
+}
+
+/// `(variable, file setting it, item)`: the list entry that switched a looped include on.
+pub type ListEntry = (String, String, String);
+
+/// How a play reaches a file: the playbook, the play's hosts, the tags on the way (outermost
+/// first: play, role, include, …), and the list entry that switched it on, if any.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reach {
+    pub playbook: String,
+    pub play: usize,
+    pub hosts: String,
+    pub tags: Vec<Vec<String>>,
+    /// The role the file belongs to, when reached through one.
+    pub role: Option<String>,
+    /// `(variable, file setting it, item)` when a loop over a list variable reached it.
+    pub list: Option<ListEntry>,
+}
+
+const INCLUDE_TASKS: &[&str] = &[
+    "include_tasks",
+    "import_tasks",
+    "include",
+    "ansible.builtin.include_tasks",
+    "ansible.builtin.import_tasks",
+    "ansible.builtin.include",
+];
+const INCLUDE_ROLE: &[&str] = &[
+    "include_role",
+    "import_role",
+    "ansible.builtin.include_role",
+    "ansible.builtin.import_role",
+];
+const IMPORT_PLAYBOOK: &[&str] = &[
+    "import_playbook",
+    "ansible.builtin.import_playbook",
+    "include_playbook",
+];
+
+/// Every playbook: a YAML list whose items are plays (`hosts:`) or playbook imports.
+pub(crate) fn playbooks(sources: &[Source]) -> Vec<Playbook> {
+    let mut out = Vec::new();
+    for source in sources {
+        let rel = source.rel.as_str();
+        if rel.ends_with(".j2")
+            || rel.split('/').any(|p| {
+                matches!(
+                    p,
+                    "roles"
+                        | "group_vars"
+                        | "host_vars"
+                        | "tasks"
+                        | "vars"
+                        | "defaults"
+                        | "handlers"
+                        | "templates"
+                        | "files"
+                )
+            })
+        {
+            continue;
+        }
+        if source.nodes.is_empty() || !source.nodes.iter().all(Node::is_item) {
+            continue;
+        }
+        let mut plays = Vec::new();
+        let mut imports = Vec::new();
+        let mut localhost_first = false;
+        for item in &source.nodes {
+            if let Some(import) = IMPORT_PLAYBOOK.iter().find_map(|k| item.get(k)) {
+                imports.push(join(parent(rel), unquote(import.scalar())));
+            } else if let Some(hosts) = item.get("hosts") {
+                let hosts = unquote(hosts.scalar()).to_owned();
+                // A first play on localhost that resolves or adds hosts: `--limit` would skip it.
+                if plays.is_empty()
+                    && matches!(hosts.as_str(), "localhost" | "127.0.0.1")
+                    && (item.get("roles").is_some() || adds_hosts(&item.children))
+                {
+                    localhost_first = true;
+                }
+                plays.push(Play {
+                    tags: tags_of(item),
+                    hosts,
+                    line: item.line,
+                });
+            }
+        }
+        if plays.is_empty() && imports.is_empty() {
+            continue;
+        }
+        out.push(Playbook {
+            path: rel.to_owned(),
+            plays,
+            imports,
+            limit_safe: !localhost_first,
+        });
+    }
+    out
+}
+
+fn adds_hosts(nodes: &[Node]) -> bool {
+    nodes.iter().any(|n| {
+        n.key
+            .as_deref()
+            .is_some_and(|k| k.ends_with("add_host") || k.ends_with("group_by"))
+            || adds_hosts(&n.children)
+    })
+}
+
+/// The tags of a play, role entry or task (`tags: x`, `tags: [a, b]`, or a block list).
+pub(crate) fn tags_of(node: &Node) -> Vec<String> {
+    let Some(tags) = node.get("tags") else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = tags
+        .children
+        .iter()
+        .filter(|c| c.is_item())
+        .map(|c| unquote(c.scalar()).to_owned())
+        .collect();
+    let inline = tags.scalar();
+    let inline = inline
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(inline);
+    out.extend(inline.split(',').map(|t| unquote(t).to_owned()));
+    out.retain(|t| !t.is_empty() && !t.contains("{{"));
+    out
+}
+
+struct Walker<'a> {
+    repository: &'a Repository,
+    by_path: &'a BTreeMap<&'a str, &'a Source>,
+    reach: BTreeMap<String, Vec<Reach>>,
+    seen: BTreeSet<(String, String)>,
+}
+
+/// What every play of every playbook reaches.
+pub(crate) fn reach(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+) -> BTreeMap<String, Vec<Reach>> {
+    let mut walker = Walker {
+        repository,
+        by_path,
+        reach: BTreeMap::new(),
+        seen: BTreeSet::new(),
+    };
+    for playbook in &repository.playbooks {
+        let Some(source) = by_path.get(playbook.path.as_str()) else {
+            continue;
+        };
+        let mut index = 0;
+        for item in &source.nodes {
+            let Some(hosts) = item.get("hosts") else {
+                continue;
+            };
+            let context = Reach {
+                playbook: playbook.path.clone(),
+                play: index,
+                hosts: unquote(hosts.scalar()).to_owned(),
+                tags: vec![tags_of(item)],
+                role: None,
+                list: None,
+            };
+            index += 1;
+            walker
+                .reach
+                .entry(playbook.path.clone())
+                .or_default()
+                .push(context.clone());
+            if let Some(roles) = item.get("roles") {
+                // `roles: [a, b]`
+                if let Some(flow) = roles
+                    .scalar()
+                    .strip_prefix('[')
+                    .and_then(|v| v.strip_suffix(']'))
+                {
+                    for name in flow
+                        .split(',')
+                        .map(|n| unquote(n.trim()).to_owned())
+                        .filter(|n| !n.is_empty())
+                    {
+                        let mut inner = context.clone();
+                        inner.tags.push(Vec::new());
+                        walker.role(&name, None, &inner, &playbook.path);
+                    }
+                }
+                for entry in &roles.children {
+                    let (name, tags) = if let Some(flow) = entry.scalar().strip_prefix('{') {
+                        // `- { role: x, tags: [a] }`
+                        let name = flow_field(flow, "role")
+                            .or_else(|| flow_field(flow, "name"))
+                            .unwrap_or_default();
+                        (name, flow_tags(flow))
+                    } else if entry.children.is_empty() {
+                        (unquote(entry.scalar()).to_owned(), Vec::new())
+                    } else {
+                        let name = entry
+                            .get("role")
+                            .or_else(|| entry.get("name"))
+                            .map(|n| unquote(n.scalar()).to_owned())
+                            .unwrap_or_default();
+                        (name, tags_of(entry))
+                    };
+                    let mut inner = context.clone();
+                    inner.tags.push(tags);
+                    walker.role(&name, None, &inner, &playbook.path);
+                }
+            }
+            for key in ["pre_tasks", "tasks", "post_tasks"] {
+                if let Some(tasks) = item.get(key) {
+                    walker.tasks(&tasks.children, &context, parent(&playbook.path), 0);
+                }
+            }
+        }
+    }
+    walker.reach
+}
+
+fn flow_field(flow: &str, field: &str) -> Option<String> {
+    let flow = flow.trim_end_matches('}');
+    flow.split(',').find_map(|part| {
+        let (key, value) = part.split_once(':')?;
+        (key.trim() == field).then(|| unquote(value.trim()).to_owned())
+    })
+}
+
+fn flow_tags(flow: &str) -> Vec<String> {
+    let flow = flow.trim_end_matches('}');
+    let Some(at) = flow.find("tags:") else {
+        return Vec::new();
+    };
+    let rest = flow[at + 5..].trim();
+    let rest = if let Some(list) = rest.strip_prefix('[') {
+        list.split(']').next().unwrap_or("")
+    } else {
+        rest.split(',').next().unwrap_or("")
+    };
+    rest.split(',')
+        .map(|t| unquote(t.trim()).to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+impl Walker<'_> {
+    fn role(&mut self, name: &str, tasks_from: Option<&str>, context: &Reach, from: &str) {
+        let Some(role) = self.repository.find_role(name, from) else {
+            return;
+        };
+        let role = role.to_owned();
+        let mut inner = context.clone();
+        inner.role = Some(role.clone());
+        let stem = tasks_from
+            .unwrap_or("main")
+            .trim_end_matches(".yml")
+            .trim_end_matches(".yaml");
+        self.reach
+            .entry(role.clone())
+            .or_default()
+            .push(inner.clone());
+        for ext in ["yml", "yaml"] {
+            let file = format!("{role}/tasks/{stem}.{ext}");
+            if self.by_path.contains_key(file.as_str()) {
+                self.file(&file, &inner, 0);
+            }
+        }
+    }
+
+    fn file(&mut self, rel: &str, context: &Reach, depth: usize) {
+        let key = (
+            rel.to_owned(),
+            format!(
+                "{}#{}#{:?}#{:?}",
+                context.playbook, context.play, context.tags, context.list
+            ),
+        );
+        if depth > 12 || !self.seen.insert(key) {
+            return;
+        }
+        self.reach
+            .entry(rel.to_owned())
+            .or_default()
+            .push(context.clone());
+        let Some(source) = self.by_path.get(rel) else {
+            return;
+        };
+        let nodes = &source.nodes;
+        self.tasks(nodes, context, parent(rel), depth + 1);
+    }
+
+    fn tasks(&mut self, items: &[Node], context: &Reach, dir: &str, depth: usize) {
+        for item in items {
+            let mut inner = context.clone();
+            let tags = tags_of(item);
+            for block in ["block", "rescue", "always"] {
+                if let Some(children) = item.get(block) {
+                    let mut block_context = inner.clone();
+                    block_context.tags.push(tags.clone());
+                    self.tasks(&children.children, &block_context, dir, depth);
+                }
+            }
+            if let Some(include) = INCLUDE_TASKS.iter().find_map(|k| item.get(k)) {
+                let file = include
+                    .get("file")
+                    .map_or_else(|| include.scalar().to_owned(), |f| f.scalar().to_owned());
+                let apply = include.get("apply").map(tags_of).unwrap_or_default();
+                inner.tags.push(tags.into_iter().chain(apply).collect());
+                for (target, list) in self.expand_loop(item, unquote(&file)) {
+                    let mut looped = inner.clone();
+                    if list.is_some() {
+                        looped.list = list;
+                    }
+                    for candidate in self.task_paths(dir, &target, context.role.as_deref()) {
+                        if self.by_path.contains_key(candidate.as_str()) {
+                            self.file(&candidate, &looped, depth);
+                            break;
+                        }
+                    }
+                }
+            } else if let Some(include) = INCLUDE_ROLE.iter().find_map(|k| item.get(k)) {
+                let name = include
+                    .get("name")
+                    .map(|n| unquote(n.scalar()).to_owned())
+                    .unwrap_or_default();
+                let tasks_from = include
+                    .get("tasks_from")
+                    .map(|n| unquote(n.scalar()).to_owned());
+                let apply = include.get("apply").map(tags_of).unwrap_or_default();
+                inner.tags.push(tags.into_iter().chain(apply).collect());
+                for (target, list) in self.expand_loop(item, &name) {
+                    let mut looped = inner.clone();
+                    if list.is_some() {
+                        looped.list = list;
+                    }
+                    let from = context
+                        .role
+                        .clone()
+                        .unwrap_or_else(|| context.playbook.clone());
+                    self.role(&target, tasks_from.as_deref(), &looped, &from);
+                }
+            }
+        }
+    }
+
+    /// Where an included task file may be: next to the including file, in the role's tasks,
+    /// or from the project root.
+    fn task_paths(&self, dir: &str, file: &str, role: Option<&str>) -> Vec<String> {
+        let mut out = vec![join(dir, file)];
+        if let Some(role) = role {
+            out.push(join(&format!("{role}/tasks"), file));
+        }
+        out.push(join(self.repository.project_of(dir), file));
+        out
+    }
+
+    /// The names an include stands for: itself, or one per loop item when it is templated.
+    fn expand_loop(&self, item: &Node, expression: &str) -> Vec<(String, Option<ListEntry>)> {
+        if !expression.contains("{{") {
+            return vec![(expression.to_owned(), None)];
+        }
+        let loop_var = item
+            .get("loop_control")
+            .and_then(|c| c.get("loop_var"))
+            .map_or("item".to_owned(), |v| unquote(v.scalar()).to_owned());
+        let Some(source) = item
+            .get("loop")
+            .or_else(|| item.get("with_items"))
+            .or_else(|| item.get("with_list"))
+        else {
+            return Vec::new();
+        };
+        let mut values: Vec<(String, Option<ListEntry>)> = Vec::new();
+        let inline = unquote(source.scalar());
+        if let Some(var) = inline.strip_prefix("{{").and_then(|v| v.strip_suffix("}}")) {
+            let var = var.split('|').next().unwrap_or("").trim();
+            for definition in self.repository.vars.get(var).into_iter().flatten() {
+                for value in &definition.items {
+                    values.push((
+                        value.clone(),
+                        Some((var.to_owned(), definition.file.clone(), value.clone())),
+                    ));
+                }
+            }
+        } else {
+            for child in source.children.iter().filter(|c| c.is_item()) {
+                let value = child
+                    .get("name")
+                    .map_or_else(|| child.scalar().to_owned(), |n| n.scalar().to_owned());
+                values.push((unquote(&value).to_owned(), None));
+            }
+        }
+        values
+            .into_iter()
+            .map(|(value, list)| (substitute(expression, &loop_var, &value), list))
+            .collect()
+    }
+}
+
+/// `{{ item }}` (any spacing, also `{{ item.name }}`) replaced by a value.
+fn substitute(expression: &str, var: &str, value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = expression;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        let inner = rest[start + 2..start + end].trim();
+        if inner == var
+            || inner.starts_with(&format!("{var}."))
+            || inner.starts_with(&format!("{var} "))
+        {
+            out.push_str(value);
+        } else {
+            out.push_str(&rest[start..start + end + 2]);
+        }
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
+}

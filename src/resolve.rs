@@ -1,0 +1,1098 @@
+//! A request, read against a discovered repository: the verb (deploy, remove, upgrade,
+//! configure, restart, stop, start, status, logs), the service (a name that is a host or group
+//! of the inventory is a target, never a service), the target, and what to run: the
+//! repository's own entrypoint (playbook, tags, switch values, limit, with the pin or the
+//! configuration file the plan proposes to change), Chiffon's built-in action for the unit, "none"
+//! with the reason, or a question with the choices.
+//!
+//! Pure: takes a `Repository` already discovered; no I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::discovery::{App, Pin, Reach, Repository, Switch, UnitKind};
+use crate::services::{catalogue, stem, typo_allowance, words};
+use crate::text::{edit_distance, normalize};
+
+pub mod verb;
+pub use verb::{Verb, verb_of};
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // made once per request; boxing buys nothing
+pub enum Answer {
+    /// The repository's own playbook.
+    Entrypoint {
+        playbook: String,
+        /// Umbrella playbooks that import it (same tags, same result).
+        alt_playbooks: Vec<String>,
+        tags: Vec<String>,
+        extra_vars: BTreeMap<String, serde_json::Value>,
+        limit: Option<String>,
+        /// Upgrade: where the version is pinned (the plan proposes the change as a diff).
+        pin: Option<Pin>,
+        /// Configure: the file that holds the setting.
+        config: Option<String>,
+        /// Where the on/off switch (or the list of enabled apps) is set.
+        switch: Option<Switch>,
+    },
+    /// Chiffon's built-in action playbook (`assets/ansible/actions/<action>.yml`).
+    Builtin {
+        action: Verb,
+        unit: UnitKind,
+        name: String,
+        hosts: Vec<String>,
+    },
+    /// The repository cannot do it: `absent` (no such app) or `unwired` (files exist, no play
+    /// runs them); `catalogue` is the catalogue's idea of what was asked for.
+    None {
+        reason: String,
+        catalogue: Option<String>,
+    },
+    /// Two or more fit; the person picks.
+    Question {
+        prompt: String,
+        choices: Vec<String>,
+    },
+}
+
+/// A resolved request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resolution {
+    pub verb: Verb,
+    pub service: Option<String>,
+    pub target: Option<String>,
+    pub answer: Answer,
+    /// Why, in plain words, one line each.
+    pub reasons: Vec<String>,
+}
+
+/// The text of a built-in action playbook, by the name a plan step gives it
+/// (`chiffon:ansible/actions/restart.yml`); `None` for anything else. The agent writes it to
+/// the run's private folder and runs it in the repository, so the repository's inventory and
+/// `ansible.cfg` apply.
+pub fn builtin_action_text(playbook: &str) -> Option<&'static str> {
+    Some(match playbook.strip_prefix("chiffon:ansible/actions/")? {
+        "restart.yml" => include_str!("../assets/ansible/actions/restart.yml"),
+        "stop.yml" => include_str!("../assets/ansible/actions/stop.yml"),
+        "start.yml" => include_str!("../assets/ansible/actions/start.yml"),
+        "status.yml" => include_str!("../assets/ansible/actions/status.yml"),
+        "logs.yml" => include_str!("../assets/ansible/actions/logs.yml"),
+        "remove.yml" => include_str!("../assets/ansible/actions/remove.yml"),
+        _ => return None,
+    })
+}
+
+/// Where the built-in action playbook for a verb lives (relative to the assets folder).
+pub fn builtin_playbook(verb: Verb) -> String {
+    format!("ansible/actions/{}.yml", verb.as_str())
+}
+
+/// Words never read as a service name even when a catalogue entry is spelled so.
+const NOT_NAMES: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "it",
+    "on",
+    "to",
+    "up",
+    "in",
+    "of",
+    "for",
+    "and",
+    "is",
+    "are",
+    "me",
+    "our",
+    "my",
+    "we",
+    "i",
+    "show",
+    "logs",
+    "log",
+    "stop",
+    "start",
+    "restart",
+    "deploy",
+    "install",
+    "set",
+    "setup",
+    "remove",
+    "upgrade",
+    "update",
+    "status",
+    "running",
+    "box",
+    "server",
+    "host",
+    "again",
+    "back",
+    "all",
+    "everywhere",
+    "new",
+    "release",
+    "app",
+    "thing",
+    "service",
+    "stack",
+    "change",
+    "config",
+    "down",
+    "off",
+    "bit",
+    "while",
+    "redeploy",
+    "bump",
+    "home",
+    "media",
+    "dns",
+    "vpn",
+    "wiki",
+    "dashboard",
+    "proxy",
+    "files",
+    "photos",
+    "password",
+    "passwords",
+    "music",
+    "books",
+    "notes",
+    "backup",
+    "monitoring",
+    "cloud",
+    "git",
+    "mail",
+    "chat",
+    "request",
+    "requests",
+    "container",
+    "containers",
+    "torrent",
+    "torrents",
+    "client",
+    "broker",
+    "manager",
+    "bridge",
+    "photo",
+];
+
+/// A name said in the request.
+#[derive(Debug, Clone)]
+struct Mention {
+    service: String,
+    position: usize,
+    exact: bool,
+}
+
+/// Resolves a request against a repository.
+pub fn resolve(repository: &Repository, text: &str) -> Resolution {
+    resolve_as(repository, text, None)
+}
+
+/// Like [`resolve`], with the verb already read (the planner reads verbs with typos).
+pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Resolution {
+    let verb = verb.unwrap_or_else(|| verb_of(text));
+    let tokens: Vec<String> = words(text).collect();
+    let mut reasons = Vec::new();
+
+    // Targets: inventory hosts and groups (and play targets), said after "on", "to", "at".
+    let known_target = |name: &str| -> Option<String> {
+        if let Some(spelling) = repository.inventory.spelling(name) {
+            return Some(spelling.to_owned());
+        }
+        repository
+            .playbooks
+            .iter()
+            .flat_map(|p| &p.plays)
+            .find(|p| p.hosts.eq_ignore_ascii_case(name))
+            .map(|p| p.hosts.clone())
+    };
+    let mut target = None;
+    let mut target_positions = BTreeSet::new();
+    for length in (1..=3).rev() {
+        for start in 0..tokens.len().saturating_sub(length - 1) {
+            let parts = &tokens[start..start + length];
+            for joined in [parts.join("-"), parts.join("_"), parts.join("")] {
+                let Some(name) = known_target(&joined) else {
+                    continue;
+                };
+                let before: Vec<&str> = tokens[..start]
+                    .iter()
+                    .rev()
+                    .take(2)
+                    .map(String::as_str)
+                    .collect();
+                let placed = before
+                    .first()
+                    .is_some_and(|w| matches!(*w, "on" | "to" | "at" | "from"))
+                    || before.first() == Some(&"the")
+                        && before
+                            .get(1)
+                            .is_some_and(|w| matches!(*w, "on" | "to" | "at"));
+                let as_service = catalogue().lookup(&joined).map(|s| s.id.clone());
+                let is_app = repository.apps.iter().any(|a| {
+                    a.names.contains(&normalize(&joined)) || as_service.as_ref() == Some(&a.service)
+                });
+                if placed || !is_app {
+                    if target.is_none() {
+                        target = Some(name);
+                    }
+                    target_positions.extend(start..start + length);
+                }
+            }
+        }
+    }
+    if target.is_some() {
+        reasons.push(format!(
+            "\"{}\" is a host or group of the inventory: the target",
+            target.clone().unwrap_or_default()
+        ));
+    }
+    let everywhere = tokens.iter().any(|t| t == "everywhere");
+
+    let repo_services: BTreeSet<&str> =
+        repository.apps.iter().map(|a| a.service.as_str()).collect();
+    let mentions = mentions(repository, &tokens, &target_positions);
+    // A themed role holding several apps, named as a stack ("the arr stack"), when no app of
+    // the repository is named; the target's words are not the stack's.
+    let names_an_app = mentions
+        .iter()
+        .any(|m| repo_services.contains(m.service.as_str()));
+    let free: Vec<String> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if target_positions.contains(&i) {
+                String::new()
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
+    if !names_an_app
+        && let Some(answer) = stack(repository, &free, verb, target.as_deref(), &mut reasons)
+    {
+        return answer;
+    }
+    let service = match pick_service(
+        repository,
+        verb,
+        text,
+        &tokens,
+        &target_positions,
+        target.as_deref(),
+        &mentions,
+        &repo_services,
+        &mut reasons,
+    ) {
+        Ok(service) => service,
+        Err(answer) => {
+            return Resolution {
+                verb,
+                service: answer.1,
+                target,
+                answer: answer.0,
+                reasons,
+            };
+        }
+    };
+    finish(repository, verb, service, target, everywhere, text, reasons)
+}
+
+/// Names said in the request: the repository's own app names first, then the catalogue, then
+/// typos (which keep their first letter).
+fn mentions(
+    repository: &Repository,
+    tokens: &[String],
+    target_positions: &BTreeSet<usize>,
+) -> Vec<Mention> {
+    let mut mentions: Vec<Mention> = Vec::new();
+    let mut covered = target_positions.clone();
+    for length in (1..=3).rev() {
+        for start in 0..tokens.len().saturating_sub(length - 1) {
+            if (start..start + length).any(|i| covered.contains(&i)) {
+                continue;
+            }
+            let parts = &tokens[start..start + length];
+            if length == 1 && (NOT_NAMES.contains(&parts[0].as_str()) || parts[0].len() < 3) {
+                continue;
+            }
+            let joined = parts.concat();
+            let found = repository
+                .apps
+                .iter()
+                .find(|a| {
+                    a.names.first() == Some(&joined)
+                        || a.service == joined
+                        || normalize(&a.service) == joined
+                })
+                .map(|a| a.service.clone())
+                .or_else(|| catalogue().lookup(&joined).map(|s| s.id.clone()))
+                .or_else(|| {
+                    repository
+                        .apps
+                        .iter()
+                        .find(|a| a.names.contains(&joined))
+                        .map(|a| a.service.clone())
+                });
+            if let Some(service) = found {
+                mentions.push(Mention {
+                    service,
+                    position: start,
+                    exact: true,
+                });
+                covered.extend(start..start + length);
+            }
+        }
+    }
+    for (position, token) in tokens.iter().enumerate() {
+        if covered.contains(&position) || NOT_NAMES.contains(&token.as_str()) || token.len() < 4 {
+            continue;
+        }
+        let allowed = typo_allowance(token.len());
+        let in_repo = repository
+            .apps
+            .iter()
+            .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
+            .chain(repository.apps.iter().map(|a| (&a.service, a)))
+            .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
+            .map(|(n, a)| (edit_distance(token, n).min(prefix_distance(token, n)), a))
+            .filter(|(d, _)| *d <= allowed.max(1) && *d > 0)
+            .min_by_key(|(d, _)| *d);
+        if let Some((_, app)) = in_repo {
+            mentions.push(Mention {
+                service: app.service.clone(),
+                position,
+                exact: false,
+            });
+        } else if let Some((service, _)) = catalogue().lookup_typo(token) {
+            mentions.push(Mention {
+                service: service.id.clone(),
+                position,
+                exact: false,
+            });
+        }
+    }
+
+    mentions
+}
+
+/// The service meant: the last one named that the repository has; a named one it lacks is
+/// "none"; else what the request says it is for; else the apps on the named target.
+#[allow(clippy::too_many_arguments, clippy::result_large_err)]
+fn pick_service(
+    repository: &Repository,
+    verb: Verb,
+    text: &str,
+    tokens: &[String],
+    target_positions: &BTreeSet<usize>,
+    target: Option<&str>,
+    mentions: &[Mention],
+    repo_services: &BTreeSet<&str>,
+    reasons: &mut Vec<String>,
+) -> Result<String, (Answer, Option<String>)> {
+    let in_repo: Vec<&Mention> = mentions
+        .iter()
+        .filter(|m| repo_services.contains(m.service.as_str()))
+        .collect();
+    if let Some(mention) = in_repo.iter().max_by_key(|m| (m.exact, m.position)) {
+        reasons.push(format!("the request names {}", mention.service));
+        return Ok(mention.service.clone());
+    }
+    if let Some(mention) = mentions.first() {
+        reasons.push(format!("{} is not in this repository", mention.service));
+        return Err((
+            Answer::None {
+                reason: "absent".to_owned(),
+                catalogue: Some(mention.service.clone()),
+            },
+            Some(mention.service.clone()),
+        ));
+    }
+    // What it is for, read without the target's words.
+    let _ = text;
+    let without_target: String = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !target_positions.contains(i))
+        .map(|(_, t)| t.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let scored: Vec<(String, f64)> = catalogue()
+        .for_purpose(&without_target)
+        .into_iter()
+        .map(|(s, score)| (s.id.clone(), score))
+        .collect();
+    let present: Vec<&(String, f64)> = scored
+        .iter()
+        .filter(|(id, _)| {
+            repository
+                .apps
+                .iter()
+                .any(|a| &a.service == id && a.wired())
+        })
+        .collect();
+    let close: Vec<String> = match present.first() {
+        Some(best) => present
+            .iter()
+            .filter(|(_, s)| *s >= best.1 * 0.8)
+            .map(|(id, _)| id.clone())
+            .collect(),
+        None => match target {
+            // "restart the app on docker-1": the apps that run there.
+            Some(target) => {
+                let hosts = repository.inventory.resolve(target);
+                let mut on_target: Vec<String> = repository
+                    .apps
+                    .iter()
+                    .filter(|a| a.wired() && a.known)
+                    .filter(|a| {
+                        hosts_of(repository, a).iter().any(|h| {
+                            repository
+                                .inventory
+                                .resolve(h)
+                                .iter()
+                                .any(|x| hosts.contains(x))
+                        })
+                    })
+                    .map(|a| a.service.clone())
+                    .collect();
+                on_target.sort();
+                on_target.dedup();
+                on_target
+            }
+            None => Vec::new(),
+        },
+    };
+    match close.as_slice() {
+        [] => {
+            let idea = scored.first().map(|(id, _)| id.clone());
+            reasons.push("nothing in this repository does what the request describes".to_owned());
+            Err((
+                Answer::None {
+                    reason: "absent".to_owned(),
+                    catalogue: idea.clone(),
+                },
+                idea,
+            ))
+        }
+        [one] => {
+            reasons.push(format!("{one} is what the request describes"));
+            Ok(one.clone())
+        }
+        several => {
+            reasons.push("several apps of this repository fit".to_owned());
+            Err((
+                Answer::Question {
+                    prompt: format!("Which service should I {}?", verb.as_str()),
+                    choices: several.to_vec(),
+                },
+                None,
+            ))
+        }
+    }
+}
+
+/// The answer for a service: its app (or a question between instances), then what to run.
+fn finish(
+    repository: &Repository,
+    verb: Verb,
+    service: String,
+    target: Option<String>,
+    everywhere: bool,
+    text: &str,
+    mut reasons: Vec<String>,
+) -> Resolution {
+    let apps: Vec<&App> = repository
+        .apps
+        .iter()
+        .filter(|a| a.service == service)
+        .collect();
+    let wired: Vec<&App> = apps.iter().copied().filter(|a| a.wired()).collect();
+    if wired.is_empty() {
+        reasons.push(format!(
+            "{service} is in the repository ({}) but no play runs it",
+            apps.first().map_or("", |a| a.file.as_str())
+        ));
+        return Resolution {
+            verb,
+            service: Some(service.clone()),
+            target,
+            answer: Answer::None {
+                reason: "unwired".to_owned(),
+                catalogue: Some(service),
+            },
+            reasons,
+        };
+    }
+    let app = pick_app(&wired, target.as_deref(), repository);
+    let app = match app {
+        Ok(app) => app,
+        Err(choices) => {
+            return Resolution {
+                verb,
+                service: Some(service),
+                target,
+                answer: Answer::Question {
+                    prompt: format!("{} runs in several places; which one?", choices.join(", ")),
+                    choices,
+                },
+                reasons,
+            };
+        }
+    };
+    let answer = answer_for(
+        repository,
+        app,
+        verb,
+        target.as_deref(),
+        everywhere,
+        text,
+        &mut reasons,
+    );
+    Resolution {
+        verb,
+        service: Some(service),
+        target,
+        answer,
+        reasons,
+    }
+}
+
+/// "Redeploy the arr stack": a role holding two or more apps, named by its name (or its name
+/// without `stack`/`suite`, followed by one of those words).
+fn stack(
+    repository: &Repository,
+    tokens: &[String],
+    verb: Verb,
+    target: Option<&str>,
+    reasons: &mut Vec<String>,
+) -> Option<Resolution> {
+    if !matches!(verb, Verb::Deploy | Verb::Upgrade) {
+        return None;
+    }
+    let mut per_role: BTreeMap<&str, usize> = BTreeMap::new();
+    for app in repository.apps.iter().filter(|a| a.wired()) {
+        if let Some(role) = &app.role {
+            *per_role.entry(role.as_str()).or_default() += 1;
+        }
+    }
+    for (role, count) in per_role {
+        if count < 2 {
+            continue;
+        }
+        let last = role.rsplit('/').next().unwrap_or(role);
+        let full = normalize(last);
+        let short = full
+            .trim_end_matches("stack")
+            .trim_end_matches("suite")
+            .to_owned();
+        let said = tokens.windows(2).any(|w| {
+            let pair = format!("{}{}", w[0], w[1]);
+            pair == full || w[0] == short && matches!(w[1].as_str(), "stack" | "suite" | "apps")
+        }) || tokens.iter().any(|t| *t == full && full != short);
+        if !said {
+            continue;
+        }
+        let reach = repository.reach.get(role)?.first()?.clone();
+        let playbook = repository
+            .playbooks
+            .iter()
+            .find(|p| p.path == reach.playbook);
+        let tags = reach
+            .tags
+            .iter()
+            .rev()
+            .find(|l| !l.is_empty())
+            .cloned()
+            .unwrap_or_default();
+        let tags = if tags.len() > 1 {
+            tags.into_iter().filter(|t| normalize(t) == full).collect()
+        } else {
+            tags
+        };
+        reasons.push(format!("{role} holds {count} apps; its play runs them all"));
+        let service = last.to_lowercase().replace('_', "-");
+        return Some(Resolution {
+            verb,
+            service: Some(service),
+            target: target.map(str::to_owned),
+            answer: Answer::Entrypoint {
+                playbook: reach.playbook.clone(),
+                alt_playbooks: repository
+                    .playbooks
+                    .iter()
+                    .filter(|p| p.imports.contains(&reach.playbook))
+                    .map(|p| p.path.clone())
+                    .collect(),
+                tags,
+                extra_vars: BTreeMap::new(),
+                limit: target
+                    .filter(|_| playbook.is_none_or(|p| p.limit_safe))
+                    .map(str::to_owned),
+                pin: None,
+                config: None,
+                switch: None,
+            },
+            reasons: reasons.clone(),
+        });
+    }
+    None
+}
+
+/// `jelly` against `jellyfin` is not a typo; a cut-off name is only one when long.
+fn prefix_distance(token: &str, name: &str) -> usize {
+    if token.len() >= 4 && name.starts_with(token) && name.len() - token.len() <= 2 {
+        1
+    } else {
+        usize::MAX
+    }
+}
+
+/// The app instance meant: one wired app, or the one on the target; several hosts running
+/// separate instances is a question.
+fn pick_app<'a>(
+    wired: &[&'a App],
+    target: Option<&str>,
+    repository: &Repository,
+) -> Result<&'a App, Vec<String>> {
+    if wired.len() == 1 {
+        return Ok(wired[0]);
+    }
+    if let Some(target) = target {
+        let hosts = repository.inventory.resolve(target);
+        if let Some(app) = wired.iter().find(|a| {
+            hosts_of(repository, a).iter().any(|h| {
+                repository
+                    .inventory
+                    .resolve(h)
+                    .iter()
+                    .any(|x| hosts.contains(x))
+            })
+        }) {
+            return Ok(app);
+        }
+    }
+    // Different roles on different hosts: separate instances.
+    let places: BTreeSet<String> = wired
+        .iter()
+        .map(|a| hosts_of(repository, a).join(","))
+        .collect();
+    let roles: BTreeSet<Option<&String>> = wired.iter().map(|a| a.role.as_ref()).collect();
+    if places.len() > 1 && roles.len() > 1 {
+        let mut choices: Vec<String> = wired
+            .iter()
+            .map(|a| format!("{}:{}", hosts_of(repository, a).join(","), a.service))
+            .collect();
+        choices.sort();
+        choices.dedup();
+        return Err(choices);
+    }
+    // The same service in different files under different names (three postgres containers):
+    // the person picks.
+    let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
+    let files: BTreeSet<&str> = wired.iter().map(|a| a.file.as_str()).collect();
+    let roles_or_files = wired
+        .iter()
+        .map(|a| a.role.clone().unwrap_or_else(|| a.file.clone()))
+        .collect::<BTreeSet<_>>();
+    if units.len() > 1
+        && files.len() > 1
+        && wired.iter().all(|a| a.unit == UnitKind::Container)
+        && roles_or_files.len() <= 1
+    {
+        return Err(units.into_iter().map(str::to_owned).collect());
+    }
+    // Prefer the app whose unit is named like the service (not a sidecar), defined in a compose
+    // file or a unit of its own.
+    let best = wired
+        .iter()
+        .max_by_key(|a| {
+            let named = a.names.first().is_some_and(|n| {
+                *n == normalize(&a.service)
+                    || catalogue().lookup(n).is_some_and(|s| s.id == a.service)
+            });
+            (
+                named,
+                a.unit == UnitKind::Systemd,
+                a.unit == UnitKind::Compose,
+                std::cmp::Reverse(a.file.len()),
+            )
+        })
+        .copied();
+    best.ok_or_else(Vec::new)
+}
+
+/// Where an app runs: the hosts or groups whose list switched it on, else its plays' hosts.
+pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
+    let _ = repository;
+    let mut out = BTreeSet::new();
+    for reach in &app.reach {
+        match &reach.list {
+            Some((_, file, _)) if file.contains("host_vars/") || file.contains("group_vars/") => {
+                let marker = if file.contains("host_vars/") {
+                    "host_vars/"
+                } else {
+                    "group_vars/"
+                };
+                let rest = &file[file.find(marker).unwrap_or(0) + marker.len()..];
+                let name = rest
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(".yml")
+                    .trim_end_matches(".yaml");
+                if name == "all" {
+                    out.insert(reach.hosts.clone());
+                } else {
+                    out.insert(name.to_owned());
+                }
+            }
+            _ => {
+                out.insert(reach.hosts.clone());
+            }
+        }
+    }
+    // A pattern of several hosts (`box,lab`): the hosts, without test machines when others remain.
+    let mut resolved = BTreeSet::new();
+    for pattern in out {
+        if pattern.contains(',') || pattern.contains(':') {
+            let hosts = repository.inventory.resolve(&pattern);
+            let test: BTreeSet<String> = ["test", "tests", "testing", "staging", "dev"]
+                .iter()
+                .flat_map(|g| {
+                    repository
+                        .inventory
+                        .groups
+                        .get(*g)
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect();
+            let production: Vec<String> = hosts
+                .iter()
+                .filter(|h| !test.contains(*h))
+                .cloned()
+                .collect();
+            if production.is_empty() {
+                resolved.insert(pattern);
+            } else {
+                resolved.extend(production);
+            }
+        } else {
+            resolved.insert(pattern);
+        }
+    }
+    resolved.into_iter().collect()
+}
+
+fn answer_for(
+    repository: &Repository,
+    app: &App,
+    verb: Verb,
+    target: Option<&str>,
+    everywhere: bool,
+    text: &str,
+    reasons: &mut Vec<String>,
+) -> Answer {
+    let builtin = |action: Verb, reasons: &mut Vec<String>| {
+        let hosts = match target {
+            Some(t) if !everywhere => vec![t.to_owned()],
+            _ => hosts_of(repository, app),
+        };
+        reasons.push(format!(
+            "{} runs as {:?} {} on {}",
+            app.service,
+            app.unit,
+            app.unit_name,
+            hosts.join(", ")
+        ));
+        Answer::Builtin {
+            action,
+            unit: app.unit,
+            name: app.unit_name.clone(),
+            hosts,
+        }
+    };
+    if verb.is_builtin() {
+        return builtin(verb, reasons);
+    }
+    // The repository's own way to remove: a switch, a teardown playbook.
+    let mut extra_vars = BTreeMap::new();
+    let switch = app.switch.clone().or_else(|| {
+        app.reach
+            .iter()
+            .find_map(|r| r.list.as_ref())
+            .map(|(var, file, _)| Switch {
+                file: file.clone(),
+                var: var.clone(),
+                kind: "list".to_owned(),
+            })
+    });
+    let mut reach_filter: Box<dyn Fn(&Reach) -> bool> =
+        Box::new(|r: &Reach| !is_teardown(&r.playbook));
+    if verb == Verb::Remove {
+        match switch.as_ref().map(|s| s.kind.as_str()) {
+            Some("state") => {
+                let var = switch.as_ref().map(|s| s.var.clone()).unwrap_or_default();
+                extra_vars.insert(var, serde_json::Value::from("absent"));
+            }
+            Some("bool") => {
+                let var = switch.as_ref().map(|s| s.var.clone()).unwrap_or_default();
+                extra_vars.insert(var, serde_json::Value::Bool(false));
+            }
+            Some(_) => {}
+            None => {
+                let teardown = app.reach.iter().any(|r| is_teardown(&r.playbook));
+                let by_role = teardown_for_role(repository, app);
+                if !teardown && by_role.is_none() {
+                    reasons.push("the repository has no way to remove it; Chiffon's own action removes the unit".to_owned());
+                    return builtin(Verb::Remove, reasons);
+                }
+                if let Some(reach) = by_role {
+                    return entrypoint(
+                        repository,
+                        app,
+                        &[reach],
+                        verb,
+                        target,
+                        extra_vars,
+                        None,
+                        text,
+                        reasons,
+                    );
+                }
+                reach_filter = Box::new(|r: &Reach| is_teardown(&r.playbook));
+            }
+        }
+    } else if verb == Verb::Deploy || verb == Verb::Upgrade {
+        match switch.as_ref().map(|s| s.kind.as_str()) {
+            Some("state") => {
+                let var = switch.as_ref().map(|s| s.var.clone()).unwrap_or_default();
+                extra_vars.insert(var, serde_json::Value::from("present"));
+            }
+            Some("bool") if verb == Verb::Deploy => {
+                let var = switch.as_ref().map(|s| s.var.clone()).unwrap_or_default();
+                extra_vars.insert(var, serde_json::Value::Bool(true));
+            }
+            _ => {}
+        }
+        if verb == Verb::Upgrade {
+            extra_vars.retain(|_, _| false);
+        }
+    }
+    let reaches: Vec<Reach> = app
+        .reach
+        .iter()
+        .filter(|r| reach_filter(r))
+        .cloned()
+        .collect();
+    let reaches = if reaches.is_empty() {
+        app.reach.clone()
+    } else {
+        reaches
+    };
+    entrypoint(
+        repository, app, &reaches, verb, target, extra_vars, switch, text, reasons,
+    )
+}
+
+fn is_teardown(playbook: &str) -> bool {
+    let name = playbook
+        .rsplit('/')
+        .next()
+        .unwrap_or(playbook)
+        .to_lowercase();
+    [
+        "teardown",
+        "remove",
+        "uninstall",
+        "destroy",
+        "cleanup",
+        "purge",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
+}
+
+/// A teardown playbook that runs the app's role (`tasks_from: teardown`).
+fn teardown_for_role(repository: &Repository, app: &App) -> Option<Reach> {
+    let role = app.role.as_ref()?;
+    repository
+        .reach
+        .get(role)?
+        .iter()
+        .find(|r| is_teardown(&r.playbook))
+        .cloned()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn entrypoint(
+    repository: &Repository,
+    app: &App,
+    reaches: &[Reach],
+    verb: Verb,
+    target: Option<&str>,
+    extra_vars: BTreeMap<String, serde_json::Value>,
+    switch: Option<Switch>,
+    text: &str,
+    reasons: &mut Vec<String>,
+) -> Answer {
+    let names: Vec<String> = app
+        .names
+        .iter()
+        .cloned()
+        .chain([normalize(&app.service)])
+        .collect();
+    let verb_tags: &[&str] = match verb {
+        Verb::Upgrade => &["upgrade", "update"],
+        Verb::Remove => &["remove", "teardown", "uninstall"],
+        _ => &["install", "deploy", "setup"],
+    };
+    let score = |reach: &Reach| {
+        let playbook = normalize(reach.playbook.rsplit('/').next().unwrap_or(""));
+        let named = names
+            .iter()
+            .any(|n| n.len() >= 3 && playbook.contains(n.as_str())) as i32;
+        let tag_fit = reach
+            .tags
+            .iter()
+            .flatten()
+            .any(|t| verb_tags.contains(&t.as_str())) as i32;
+        let other_verb = reach.tags.iter().flatten().any(|t| {
+            ["upgrade", "update", "install", "remove", "teardown"].contains(&t.as_str())
+                && !verb_tags.contains(&t.as_str())
+        }) as i32;
+        let utility = ["update", "upgrade", "backup", "restore", "test", "verify"]
+            .iter()
+            .any(|w| playbook.contains(w))
+            && verb != Verb::Upgrade;
+        (
+            tag_fit - other_verb,
+            named,
+            -(utility as i32),
+            -(reach.playbook.len() as i32),
+        )
+    };
+    let Some(reach) = reaches.iter().max_by_key(|r| score(r)) else {
+        return Answer::None {
+            reason: "unwired".to_owned(),
+            catalogue: Some(app.service.clone()),
+        };
+    };
+    let mut levels: Vec<Vec<String>> = reach.tags.clone();
+    levels.push(app.own_tags.clone());
+    let tags = levels
+        .iter()
+        .rev()
+        .find(|level| level.iter().any(|t| t != "always"))
+        .map(|level| {
+            let level: Vec<String> = level.iter().filter(|t| *t != "always").cloned().collect();
+            let named: Vec<String> = level
+                .iter()
+                .filter(|t| names.contains(&normalize(t)))
+                .cloned()
+                .collect();
+            let verbal: Vec<String> = level
+                .iter()
+                .filter(|t| verb_tags.contains(&t.as_str()))
+                .cloned()
+                .collect();
+            if !named.is_empty() {
+                named
+            } else if !verbal.is_empty() {
+                verbal
+            } else if level.len() > 1 {
+                level.into_iter().take(1).collect()
+            } else {
+                level
+            }
+        })
+        .unwrap_or_default();
+    // A playbook that selects by verb tags (`install`, `upgrade`): the tag for this verb, even
+    // when the file that tag includes does not mention the app's files.
+    let verbal_elsewhere = repository
+        .reach
+        .values()
+        .flatten()
+        .filter(|r| r.playbook == reach.playbook)
+        .flat_map(|r| r.tags.iter().flatten())
+        .find(|t| verb_tags.contains(&t.as_str()))
+        .cloned();
+    let other_verbs = [
+        "install",
+        "deploy",
+        "setup",
+        "upgrade",
+        "update",
+        "remove",
+        "teardown",
+        "uninstall",
+    ];
+    let tags = match verbal_elsewhere {
+        Some(tag) if tags.iter().all(|t| other_verbs.contains(&t.as_str())) => vec![tag],
+        _ => tags,
+    };
+    let playbook = repository
+        .playbooks
+        .iter()
+        .find(|p| p.path == reach.playbook);
+    let limit = target
+        .filter(|_| playbook.is_none_or(|p| p.limit_safe))
+        .map(str::to_owned);
+    let alt_playbooks: Vec<String> = repository
+        .playbooks
+        .iter()
+        .filter(|p| p.imports.contains(&reach.playbook))
+        .map(|p| p.path.clone())
+        .collect();
+    let pin = (verb == Verb::Upgrade).then(|| app.pin.clone()).flatten();
+    let config = (verb == Verb::Configure)
+        .then(|| best_config(repository, app, text))
+        .flatten();
+    reasons.push(format!(
+        "{} reaches {} ({})",
+        reach.playbook,
+        app.file,
+        if tags.is_empty() {
+            "no tags".to_owned()
+        } else {
+            format!("tags {}", tags.join(","))
+        }
+    ));
+    Answer::Entrypoint {
+        playbook: reach.playbook.clone(),
+        alt_playbooks,
+        tags,
+        extra_vars,
+        limit,
+        pin,
+        config,
+        switch,
+    }
+}
+
+/// The configuration file a configure request means: the candidate sharing most words with the
+/// request (file name first, then content), else the most specific.
+fn best_config(repository: &Repository, app: &App, text: &str) -> Option<String> {
+    let _ = repository;
+    let request: BTreeSet<String> = words(text)
+        .map(|w| stem(&w))
+        .filter(|w| w.len() > 2 && !NOT_NAMES.contains(&w.as_str()) && !app.names.contains(w))
+        .collect();
+    let mut best: Option<(usize, usize, &String)> = None;
+    for (rank, file) in app.config.iter().enumerate() {
+        let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
+            .map(|w| stem(&w))
+            .collect();
+        let name_hits = request.intersection(&name_words).count();
+        let score = name_hits * 10;
+        if best.is_none_or(|(s, r, _)| score > s || score == s && rank < r) {
+            best = Some((score, rank, file));
+        }
+    }
+    best.map(|(_, _, f)| f.clone())
+}

@@ -1,0 +1,150 @@
+//! The verb of a request: deploy, remove, upgrade, configure, restart, stop, start, status or
+//! logs, from the words people use ("bounce it", "bump … to the newest release", "is … up?").
+
+use serde::Serialize;
+
+use crate::services::words;
+
+/// What a person wants done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verb {
+    Deploy,
+    Remove,
+    Upgrade,
+    Configure,
+    Restart,
+    Stop,
+    Start,
+    Status,
+    Logs,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Deploy => "deploy",
+            Verb::Remove => "remove",
+            Verb::Upgrade => "upgrade",
+            Verb::Configure => "configure",
+            Verb::Restart => "restart",
+            Verb::Stop => "stop",
+            Verb::Start => "start",
+            Verb::Status => "status",
+            Verb::Logs => "logs",
+        }
+    }
+
+    /// The planner's name for an action (`check` is a status).
+    pub fn from_action(action: &str) -> Option<Verb> {
+        Some(match action {
+            "deploy" | "install" => Verb::Deploy,
+            "remove" | "uninstall" => Verb::Remove,
+            "upgrade" | "update" => Verb::Upgrade,
+            "configure" => Verb::Configure,
+            "restart" => Verb::Restart,
+            "stop" => Verb::Stop,
+            "start" => Verb::Start,
+            "status" | "check" => Verb::Status,
+            "logs" => Verb::Logs,
+            _ => return None,
+        })
+    }
+
+    /// Verbs Chiffon answers with its own action playbooks.
+    pub fn is_builtin(self) -> bool {
+        matches!(
+            self,
+            Verb::Restart | Verb::Stop | Verb::Start | Verb::Status | Verb::Logs
+        )
+    }
+}
+
+/// Reads the verb of a request.
+pub fn verb_of(text: &str) -> Verb {
+    let lower = format!(" {} ", text.to_lowercase());
+    let tokens: Vec<String> = words(&lower).collect();
+    let has = |w: &str| tokens.iter().any(|t| t == w);
+    let phrase = |p: &str| lower.contains(p);
+    if has("log") || has("logs") {
+        return Verb::Logs;
+    }
+    if has("status")
+        || has("healthy")
+        || has("health")
+        || has("check")
+        || has("verify")
+        || lower.trim_end().ends_with('?')
+            && (lower.trim_start().starts_with("is ")
+                || has("running")
+                || has("up")
+                || has("alive")
+                || has("down"))
+    {
+        return Verb::Status;
+    }
+    if [
+        "change",
+        "edit",
+        "configure",
+        "config",
+        "configuration",
+        "tweak",
+        "modify",
+        "point",
+        "settings",
+        "signups",
+        "rewrite",
+        "tile",
+        "widget",
+    ]
+    .iter()
+    .any(|w| has(w))
+        || phrase(" add a ")
+    {
+        return Verb::Configure;
+    }
+    if [
+        "remove",
+        "uninstall",
+        "delete",
+        "decommission",
+        "teardown",
+        "purge",
+    ]
+    .iter()
+    .any(|w| has(w))
+        || phrase("tear down")
+        || phrase("get rid of")
+        || phrase("take down")
+        || phrase("rip out")
+    {
+        return Verb::Remove;
+    }
+    if ["upgrade", "update", "bump", "newest", "newer", "upgrades"]
+        .iter()
+        .any(|w| has(w))
+        || phrase("new release")
+        || phrase("new version")
+        || phrase("latest version")
+    {
+        return Verb::Upgrade;
+    }
+    if ["restart", "bounce", "reboot", "reload", "kick", "cycle"]
+        .iter()
+        .any(|w| has(w))
+    {
+        return Verb::Restart;
+    }
+    if ["stop", "halt", "pause", "disable"].iter().any(|w| has(w))
+        || phrase("turn off")
+        || phrase("shut down")
+        || phrase("shut off")
+    {
+        return Verb::Stop;
+    }
+    if has("start") || phrase("turn on") || phrase("back up") || phrase("power on") {
+        return Verb::Start;
+    }
+    Verb::Deploy
+}
