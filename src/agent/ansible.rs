@@ -8,7 +8,7 @@
 //! This module also finds `ansible-playbook`, or has `tools::ansible` install ansible-core into
 //! a venv in the data dir on first run.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -58,6 +58,8 @@ pub struct RunOutcome {
     pub duration: Duration,
     pub hosts: BTreeMap<String, HostCounts>,
     pub failures: Vec<Failure>,
+    /// Hosts Ansible reported unreachable (their failures get SSH advice in `error`).
+    pub unreachable_hosts: BTreeSet<String>,
     /// Set when the run was stopped because it was cancelled (a deadline is a failure).
     pub aborted: bool,
     /// Why it did not succeed, in plain words; `None` on success.
@@ -355,6 +357,11 @@ impl Ansible {
             outcome.hosts = hosts.clone();
         }
         let msg = line.msg.map(|m| crate::redact::text(&m).into_owned());
+        if line.kind == "task_result" && line.status.as_deref() == Some("unreachable") {
+            outcome
+                .unreachable_hosts
+                .insert(line.host.clone().unwrap_or_default());
+        }
         if line.kind == "task_result"
             && matches!(line.status.as_deref(), Some("failed" | "unreachable"))
         {
@@ -503,7 +510,11 @@ fn run_error(
             outcome
                 .failures
                 .iter()
-                .map(|f| format!("{} on {}: {}", f.task, f.host, f.msg))
+                .map(|f| {
+                    let unreachable = outcome.unreachable_hosts.contains(&f.host);
+                    crate::agent::ssh_advice::describe(&f.host, &f.task, &f.msg, unreachable)
+                        .unwrap_or_else(|| format!("{} on {}: {}", f.task, f.host, f.msg))
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
         ),

@@ -20,6 +20,8 @@ mod properties;
 mod restart;
 mod security;
 mod security_outbound;
+mod ssh;
+mod ssh_hosts;
 mod store;
 mod story;
 mod suggestions;
