@@ -43,7 +43,7 @@ async fn the_kuma_story_runs_over_ssh_with_become_and_host_key_checking_on_both_
             ],
             &keys.known_hosts,
         );
-        let (app, _repo) = crate::story::kuma_story(backend, Some(&inventory)).await;
+        let (app, _repo, _agent) = crate::story::kuma_story(backend, Some(&inventory)).await;
 
         // The second host: Jellyfin goes to the storage host, nas.
         let id = app.request("deploy jellyfin").await;
@@ -174,6 +174,7 @@ async fn an_unreachable_host_a_refused_key_and_an_unknown_host_key_fail_their_st
             let task = &view.tasks[0];
             assert_eq!(task.status, TaskStatus::Failed, "{request}");
             let error = task.error.as_deref().unwrap_or_default();
+            eprintln!("{request} → {error}");
             for words in expected {
                 assert!(
                     error.contains(words),

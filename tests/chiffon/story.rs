@@ -26,17 +26,21 @@ async fn the_kuma_story_from_request_to_audit_on_both_deployments() {
             continue;
         }
         eprintln!("story on {backend:?}");
-        let (mut app, _repo) = kuma_story(backend, None).await;
+        let (mut app, _repo, _agent) = kuma_story(backend, None).await;
         app.restart().await; // and it still comes back clean
         app.wait_until_serving().await;
         app.stop().await;
     }
 }
 
-/// The story on `backend`, up to the template for a missing service; returns the running app
-/// and the scratch folder holding the homelab repository. With `inventory`, the repository's
-/// `inventory/hosts.yml` is that text (the SSH variant, `ssh.rs`), and no timings are written.
-pub async fn kuma_story(backend: Backend, inventory: Option<&str>) -> (TestApp, tempfile::TempDir) {
+/// The story on `backend`, up to the template for a missing service; returns the running app,
+/// the scratch folder holding the homelab repository and, on the distributed deployment, the
+/// infra agent process. With `inventory`, the repository's `inventory/hosts.yml` is that text
+/// (the SSH variant, `ssh.rs`), and no timings are written.
+pub async fn kuma_story(
+    backend: Backend,
+    inventory: Option<&str>,
+) -> (TestApp, tempfile::TempDir, Option<TestAgent>) {
     // The homelab's own repository, in git, as a user has it.
     let scratch = tempfile::tempdir().unwrap();
     let repo = scratch.path().join("homelab");
@@ -59,7 +63,7 @@ pub async fn kuma_story(backend: Backend, inventory: Option<&str>) -> (TestApp, 
         },
     )
     .await;
-    let _agent = if distributed {
+    let agent = if distributed {
         let agent = TestAgent::infra(&app, "infra-story").await;
         app.wait_until_agents_online(1).await;
         Some(agent)
@@ -296,7 +300,7 @@ pub async fn kuma_story(backend: Backend, inventory: Option<&str>) -> (TestApp, 
         )
         .unwrap();
     }
-    (app, scratch)
+    (app, scratch, agent)
 }
 
 fn git(dir: &std::path::Path, args: &[&str]) {
