@@ -11,6 +11,18 @@ use crate::protocol::Failure;
 /// (rule, severity, needles in the lowercased message, advice; `{host}` and `{task}` filled in).
 const RULES: &[(&str, Severity, &[&str], &str)] = &[
     (
+        // Before `permission-denied`: ssh's "Permission denied (publickey)" is a login, not
+        // a missing `become`.
+        "ssh-login-refused",
+        Severity::High,
+        &[
+            "permission denied (publickey",
+            "host key verification failed",
+            "remote host identification has changed",
+        ],
+        "the agent's SSH login to {host} was refused: the step's error says whether the key or the host key is missing and what to change (docs/deploy.md, \"Reaching your hosts over SSH\")",
+    ),
+    (
         "port-in-use",
         Severity::High,
         &[
@@ -259,5 +271,27 @@ mod tests {
             Some("write error: No space left on device"),
         );
         assert_eq!(found[0].rule, "disk-full");
+    }
+
+    #[test]
+    fn a_refused_ssh_login_is_not_taken_for_a_missing_become() {
+        let repo = tempfile::tempdir().unwrap();
+        let found = from_failures(
+            repo.path(),
+            None,
+            &[failure(
+                "pi",
+                "Render",
+                "Make sure this host can be reached over ssh: chiffon@192.168.1.2: Permission denied (publickey).",
+            )],
+            None,
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].rule, "ssh-login-refused");
+        assert!(
+            found[0].message.contains("SSH login to pi"),
+            "{}",
+            found[0].message
+        );
     }
 }

@@ -181,6 +181,19 @@ async fn an_unreachable_host_a_refused_key_and_an_unknown_host_key_fail_their_st
                     "{request}: {words:?} not in {error:?}"
                 );
             }
+            // The run's suggestion points at the connection, not at the playbook.
+            let rule = if host == "nas" {
+                "host-unreachable"
+            } else {
+                "ssh-login-refused"
+            };
+            assert!(
+                task.suggestions
+                    .as_array()
+                    .is_some_and(|all| all.iter().any(|s| s["rule"] == rule)),
+                "{request}: {}",
+                task.suggestions
+            );
             // The live log showed the host as unreachable when it happened.
             assert!(
                 events
