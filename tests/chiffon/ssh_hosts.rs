@@ -62,7 +62,7 @@ fn prepare_machine() -> Result<(), String> {
     if run("id", &["-u", LOGIN_USER]).is_err() {
         // `-p '*'`: no password that works, but not a locked account, which sshd would refuse.
         let made = run(
-            "useradd",
+            &sbin("useradd"),
             &[
                 "--system",
                 "--create-home",
@@ -83,7 +83,10 @@ fn prepare_machine() -> Result<(), String> {
     if std::fs::read_to_string(SUDOERS_FILE).ok().as_deref() != Some(line.as_str()) {
         let draft = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
         std::fs::write(draft.path(), &line).map_err(|e| e.to_string())?;
-        run("visudo", &["-cqf", &draft.path().display().to_string()])?;
+        run(
+            &sbin("visudo"),
+            &["-cqf", &draft.path().display().to_string()],
+        )?;
         std::fs::copy(draft.path(), SUDOERS_FILE).map_err(|e| e.to_string())?;
         std::fs::set_permissions(SUDOERS_FILE, std::fs::Permissions::from_mode(0o440))
             .map_err(|e| e.to_string())?;
@@ -92,6 +95,16 @@ fn prepare_machine() -> Result<(), String> {
     // service creates it at boot, a test's sshd has to find it too.
     std::fs::create_dir_all("/run/sshd").map_err(|e| format!("/run/sshd: {e}"))?;
     Ok(())
+}
+
+/// `/usr/sbin/<name>` where it is (a test's PATH may lack `/usr/sbin`), else `name`.
+fn sbin(name: &str) -> String {
+    let path = Path::new("/usr/sbin").join(name);
+    if path.is_file() {
+        path.display().to_string()
+    } else {
+        name.to_owned()
+    }
 }
 
 /// A program's stdout, or why it failed.
