@@ -53,7 +53,7 @@ pub fn classify(msg: &str) -> Trouble {
         "connection reset",
     ]) {
         Trouble::NoAnswer
-    } else if has(&["missing sudo password", "a password is required"]) {
+    } else if has(&["missing sudo password", "sudo: a password is required"]) {
         Trouble::SudoPassword
     } else if has(&[
         "is not in the sudoers file",
@@ -78,7 +78,13 @@ pub fn describe(host: &str, task: &str, msg: &str, unreachable: bool) -> Option<
             advice(host, &words, trouble)
         )),
         _ if unreachable => Some(format!(
-            "{host} UNREACHABLE over SSH ({}) at task {task:?}: {words}. {}",
+            "{host} UNREACHABLE{} ({}) at task {task:?}: {words}. {}",
+            // Another connection plugin (docker, winrm, …) fails in its own words.
+            if msg.to_lowercase().contains("ssh") {
+                " over SSH"
+            } else {
+                ""
+            },
             what(trouble),
             advice(host, &words, trouble)
         )),
@@ -137,8 +143,8 @@ fn advice(host: &str, words: &str, trouble: Trouble) -> String {
              ansible_become_method for {host} to one the host has"
         ),
         Trouble::Other => format!(
-            "Check that `ssh` as the agent's user reaches {host} with the inventory's \
-             ansible_host, ansible_port, ansible_user and ansible_ssh_private_key_file"
+            "Check that `ansible {host} -m ping`, run as the agent's user, reaches {host} with \
+             the inventory's ansible_connection, ansible_host, ansible_port and ansible_user"
         ),
     }
 }
@@ -233,6 +239,17 @@ mod tests {
         );
         let sudo = describe("nas", "Install", "Missing sudo password", false).unwrap();
         assert!(sudo.contains("NOPASSWD"), "{sudo}");
+        let docker = describe(
+            "db",
+            "Start",
+            "Failed to create temporary directory. docker exec failed",
+            true,
+        )
+        .unwrap();
+        assert!(
+            docker.starts_with("db UNREACHABLE (could not connect)"),
+            "{docker}"
+        );
         assert_eq!(
             describe("nas", "Render", "Permission denied: '/srv'", false),
             None
