@@ -109,16 +109,23 @@ async fn run() {
     let checking = started.elapsed();
 
     let build = if cfg!(debug_assertions) {
-        "debug build (`--profile dev`)"
+        "debug build (`--profile dev`: SQLite's C code, SHA-256 and tar unoptimised, so a \
+         release build is faster; not measured here)"
     } else {
         "release build"
     };
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned());
     let per_commit = bundling.as_secs_f64() / commits.max(1) as f64;
     let section = format!(
         "## Backup of the {tasks}-task database (`cargo bench --bench backup`)\n\n\
          The audit benchmark's database ({tasks} tasks, {} requests, generated in SQLite as \
          `benches/audit_queries.rs` does) and an audit repository of {commits} commits; {build} \
-         on {} ({} cores, shared with other work). Run on {}.\n\n\
+         on {} ({} cores, shared with other work: load average {load} at the end). Run on \
+         {}. The whole backup is more than its two parts because it also reads every byte \
+         twice more (the SHA-256 of each member, then the tar copy).\n\n\
          | figure | value |\n|---|---:|\n\
          | live database | {} |\n\
          | `VACUUM INTO` snapshot | {} ({}) |\n\

@@ -257,15 +257,16 @@ fn playbooks_findings(root: &Path, depth: Depth) -> Vec<Finding> {
         ));
     }
     let repository = crate::discovery::Repository::discover(root);
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let summary = format!(
-        "{}: {} playbooks, {} inventory hosts in {} groups, {} roles, {} apps ({} files read)",
+        "{}: {}, {} in {}, {}, {} ({} read)",
         root.display(),
-        repository.playbooks.len(),
-        repository.inventory.hosts.len(),
-        repository.inventory.groups.len(),
-        repository.roles.len(),
-        repository.apps.len(),
-        repository.files
+        count(repository.playbooks.len(), "playbook"),
+        count(repository.inventory.hosts.len(), "inventory host"),
+        count(repository.inventory.groups.len(), "group"),
+        count(repository.roles.len(), "role"),
+        count(repository.apps.len(), "app"),
+        count(repository.files, "file")
     );
     findings.push(if repository.playbooks.is_empty() {
         Finding::problem(
@@ -287,8 +288,10 @@ fn playbooks_findings(root: &Path, depth: Depth) -> Vec<Finding> {
 
 /// `file: error` for each YAML file of the repository that does not parse.
 fn unparseable_yaml(root: &Path) -> Vec<String> {
+    // Jinja templates of YAML (`.yml.j2`) are YAML only once rendered.
     let files = crate::repo::files(root, root, |name| {
-        crate::repo::is_yaml_name(&name.to_ascii_lowercase())
+        let name = name.to_ascii_lowercase();
+        crate::repo::is_yaml_name(&name) && !name.ends_with(".j2")
     });
     files
         .iter()
@@ -427,5 +430,43 @@ fn disk_finding(data_dir: &Path) -> Finding {
         Finding::warning(CHECK, summary, fix)
     } else {
         Finding::ok(CHECK, summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansible_tags_and_templates_are_not_parse_problems_but_broken_yaml_is() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("site.yml"),
+            "- hosts: all\n  vars:\n    secret: !vault |\n      $ANSIBLE_VAULT;1.1;AES256\n      3132\n    raw: !unsafe '{{ not templated }}'\n  tasks: []\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("compose.yml.j2"), "a: {{ b }}\n").unwrap();
+        assert_eq!(unparseable_yaml(dir.path()), Vec::<String>::new());
+        std::fs::write(dir.path().join("broken.yml"), "a: [1, 2\nb: c\n").unwrap();
+        let found = unparseable_yaml(dir.path());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].starts_with("broken.yml: "), "{found:?}");
+    }
+
+    #[test]
+    fn the_report_puts_each_fix_under_its_problem_and_counts_them() {
+        let report = render(&[
+            Finding::ok("disk", "plenty"),
+            Finding::problem("audit", "cannot write", "chown it"),
+        ]);
+        assert!(
+            report.contains("PROBLEM  audit      cannot write\n"),
+            "{report}"
+        );
+        assert!(report.contains("fix: chown it"), "{report}");
+        assert!(
+            report.contains("1 problem(s), 0 warning(s) in 2 checks."),
+            "{report}"
+        );
     }
 }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyConnection, Connection, Row};
 
-use crate::store::{Backend, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+use crate::store::{Backend, POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS, Store};
 
 /// What a backup's manifest says about the database it holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,11 +67,15 @@ pub async fn snapshot_sqlite(live: &Path, out: &Path) -> anyhow::Result<Database
         "{} already exists; the snapshot needs a new file",
         out.display()
     );
-    // Read-write only because a read-only connection cannot open a WAL database whose
-    // shared-memory file it may not create; nothing is written to `live`.
-    let mut conn = connect(&sqlite_url_in_mode(live, "rw")?)
-        .await
-        .with_context(|| format!("cannot open the database at {}", live.display()))?;
+    // Read-write first, because a read-only connection cannot open a WAL database whose
+    // shared-memory file does not exist yet (the server is stopped); nothing is written to
+    // `live`. Read-only next, for a user who may only read the data directory.
+    let mut conn = match connect(&sqlite_url_in_mode(live, "rw")?).await {
+        Ok(conn) => conn,
+        Err(_) => connect(&sqlite_url_in_mode(live, "ro")?)
+            .await
+            .with_context(|| format!("cannot open the database at {}", live.display()))?,
+    };
     let target = out
         .to_str()
         .context("the snapshot's path must be valid UTF-8")?;
@@ -182,4 +186,29 @@ pub async fn postgres_migration_state(url: &str) -> anyhow::Result<MigrationStat
         applied: applied?,
         known: latest_migration(Backend::Postgres),
     })
+}
+
+impl Store {
+    /// The newest `limit` agent message ids the orchestrator applied (UUID v7, stamped with the
+    /// sender's clock), each with the time the orchestrator stored it (its own clock): how
+    /// `chiffon doctor` compares the agents' clocks with the orchestrator's.
+    pub async fn recent_messages(
+        &self,
+        limit: i64,
+    ) -> anyhow::Result<Vec<(String, chrono::DateTime<chrono::Utc>)>> {
+        let rows = sqlx::query(
+            "SELECT message_id, received_at FROM bus_messages ORDER BY received_at DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("message_id")?,
+                    crate::store::ts_col(row, "received_at")?,
+                ))
+            })
+            .collect()
+    }
 }

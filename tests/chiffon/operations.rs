@@ -519,6 +519,42 @@ async fn doctor_names_the_plugin_when_the_broker_has_no_event_exchange() {
 }
 
 #[tokio::test]
+async fn doctor_finds_an_agent_clock_running_ahead_from_its_messages() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("data");
+    let store = chiffon::store::Store::open_sqlite(&data_dir.join("chiffon.db"))
+        .await
+        .unwrap();
+    chiffon::audit::AuditLog::open_or_init(&data_dir.join("audit")).unwrap();
+    // A message an agent stamped two minutes ahead of the orchestrator's clock.
+    let ahead = chrono::Utc::now() + chrono::Duration::seconds(120);
+    let stamp = uuid::Timestamp::from_unix(uuid::NoContext, ahead.timestamp() as u64, 0);
+    assert!(
+        store
+            .remember_message(&uuid::Uuid::new_v7(stamp).to_string())
+            .await
+            .unwrap()
+    );
+    store.close().await;
+    let doctor = chiffon(&[
+        "doctor",
+        "--no-ping",
+        "--data-dir",
+        &data_dir.display().to_string(),
+        "--playbooks",
+        &example_repo().display().to_string(),
+        "--ansible-playbook",
+        &ansible_playbook().await.display().to_string(),
+    ])
+    .await;
+    let said = text(&doctor);
+    assert_eq!(doctor.status.code(), Some(1), "{said}");
+    assert!(said.contains("an agent's clock runs ahead"), "{said}");
+    assert!(said.contains("timedatectl set-ntp true"), "{said}");
+    assert!(said.contains("audit trail verified"), "{said}");
+}
+
+#[tokio::test]
 async fn version_and_health_name_the_commit() {
     let version = chiffon(&["--version"]).await;
     let said = text(&version);

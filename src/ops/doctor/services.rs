@@ -205,59 +205,68 @@ async fn audit_verified(store: &Store, audit: &Path) -> Finding {
     }
 }
 
-/// Heartbeats are recorded with the orchestrator's clock; one recorded in the future means
-/// that clock and this machine's disagree (or jumped back), which skews every "offline
-/// after" decision and the audit timestamps.
+/// Two readings of the clocks. Each agent message's id is a UUID v7 stamped by the agent's
+/// clock when it sent it, and the orchestrator stores it with its own clock when it applies
+/// it: a message applied before it was sent means the agent's clock runs ahead. And a
+/// heartbeat recorded in this machine's future means the orchestrator's clock and this one
+/// disagree. Either skews "offline after" decisions and the audit trail's timestamps.
 async fn clocks(store: &Store, config: &ServeConfig) -> Finding {
     const CHECK: &str = "clocks";
-    let agents = match store.load_agents().await {
-        Ok(agents) => agents,
-        Err(error) => {
+    const FIX: &str = "keep every host's clock in sync with NTP (`timedatectl set-ntp true`, or chrony) on the agents' hosts and the orchestrator's";
+    let (agents, messages) = match (store.load_agents().await, store.recent_messages(1000).await) {
+        (Ok(agents), Ok(messages)) => (agents, messages),
+        (Err(error), _) | (_, Err(error)) => {
             return Finding::warning(
                 CHECK,
-                format!("cannot read the agents: {error:#}"),
+                format!("cannot read the agents and their messages: {error:#}"),
                 "run `chiffon audit verify` to check the database",
             );
         }
     };
     let now = Utc::now();
-    let ahead: Vec<String> = agents
+    let mut ahead: Vec<String> = agents
         .iter()
         .filter_map(|agent| {
             let at = agent.last_heartbeat_at?;
-            let ahead = (at - now).num_seconds();
-            (ahead > CLOCK_TOLERANCE_S).then(|| format!("{} ({ahead} s ahead)", agent.id))
+            let by = (at - now).num_seconds();
+            (by > CLOCK_TOLERANCE_S).then(|| {
+                format!(
+                    "agent {}'s last heartbeat is recorded {by} s in this machine's future",
+                    agent.id
+                )
+            })
         })
         .collect();
-    if !ahead.is_empty() {
-        return Finding::problem(
-            CHECK,
-            format!(
-                "heartbeats recorded in this machine's future: {}",
-                ahead.join(", ")
-            ),
-            "keep every host's clock in sync with NTP (`timedatectl set-ntp true`, or chrony) on this machine and the orchestrator's",
-        );
-    }
-    let newest = agents
+    let lead = messages
         .iter()
-        .filter_map(|a| a.last_heartbeat_at)
-        .max()
-        .map(|at| (now - at).num_seconds());
+        .filter_map(|(id, received)| Some((sent_at(id)? - *received).num_seconds()))
+        .max();
+    if let Some(lead) = lead.filter(|s| *s > CLOCK_TOLERANCE_S) {
+        ahead.push(format!(
+            "an agent message was applied {lead} s before its sender's clock says it was sent: an agent's clock runs ahead of the orchestrator's"
+        ));
+    }
+    if !ahead.is_empty() {
+        return Finding::problem(CHECK, ahead.join("; "), FIX);
+    }
     Finding::ok(
         CHECK,
-        match newest {
-            Some(age) => format!(
-                "{} agents known; newest heartbeat {age} s ago by this clock (offline after {} s of silence)",
-                agents.len(),
-                config.agent_thresholds.offline_after.as_secs()
-            ),
-            None => format!(
-                "{} agents known; none has sent a heartbeat yet",
-                agents.len()
-            ),
-        },
+        format!(
+            "{} agents known, {} recent agent messages: none from the future (tolerance {CLOCK_TOLERANCE_S} s; offline after {} s of silence)",
+            agents.len(),
+            messages.len(),
+            config.agent_thresholds.offline_after.as_secs()
+        ),
     )
+}
+
+/// The time in a UUID v7 message id: when its sender made it, by the sender's clock.
+fn sent_at(message_id: &str) -> Option<chrono::DateTime<Utc>> {
+    let (seconds, nanos) = uuid::Uuid::parse_str(message_id)
+        .ok()?
+        .get_timestamp()?
+        .to_unix();
+    chrono::DateTime::from_timestamp(i64::try_from(seconds).ok()?, nanos)
 }
 
 /// RabbitMQ reachable, with the event exchange that makes a killed agent show offline in
@@ -302,5 +311,20 @@ pub async fn rabbitmq(config: &ServeConfig) -> Finding {
             CHECK,
             format!("RabbitMQ at {host} reachable, event exchange plugin enabled"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_id_tells_when_its_sender_made_it() {
+        let before = Utc::now() - chrono::Duration::milliseconds(1);
+        let id = uuid::Uuid::now_v7().to_string();
+        let at = sent_at(&id).unwrap();
+        assert!(at >= before && at <= Utc::now(), "{at}");
+        assert_eq!(sent_at("not-a-uuid"), None);
+        assert_eq!(sent_at(&uuid::Uuid::nil().to_string()), None);
     }
 }
