@@ -378,6 +378,133 @@ async fn backup_of_a_postgresql_server_points_to_pg_dump_and_audit_only_bundles_
     );
 }
 
+#[tokio::test]
+async fn an_audit_only_backup_restores_against_the_postgresql_database_and_verifies() {
+    if std::env::var_os("CHIFFON_TEST_DATABASE_URL").is_none() {
+        eprintln!("skipped: set CHIFFON_TEST_DATABASE_URL (bash .ci/run does)");
+        return;
+    }
+    let app = TestApp::spawn_with(
+        Backend::Distributed,
+        Options {
+            local_agents: false,
+            ..Options::default()
+        },
+    )
+    .await;
+    let id = app.request(KUMA_REQUEST).await;
+    app.client.reject(&id, "not today").await.unwrap();
+    let database_url = app.verify_args()[3].clone();
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("audit.tar").display().to_string();
+    let data_dir = app.data_dir.display().to_string();
+    // Once the rejection's entry is committed, the trail has something to verify.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while app.git(&["log", "--format=%s"]).lines().count() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no rejection commit"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let backup = chiffon(&[
+        "backup",
+        "--data-dir",
+        &data_dir,
+        "--audit-only",
+        "--out",
+        &out,
+    ])
+    .await;
+    assert!(backup.status.success(), "{}", text(&backup));
+    // As after `pg_restore`: the database is there, the data directory is new.
+    let restored = scratch.path().join("restored").display().to_string();
+    let restore = chiffon(&[
+        "restore",
+        &out,
+        "--data-dir",
+        &restored,
+        "--database-url",
+        &database_url,
+    ])
+    .await;
+    assert!(restore.status.success(), "{}", text(&restore));
+    assert!(
+        text(&restore).contains("Audit verify: OK (2 commits, 1 entries match the database"),
+        "{}",
+        text(&restore)
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_backup_with_secrets_brings_back_the_signing_key_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn_with(
+        Backend::Embedded,
+        Options {
+            local_agents: false,
+            api_token: Some("a-test-token-of-24-chars".to_owned()),
+            ..Options::default()
+        },
+    )
+    .await;
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("secrets.tar").display().to_string();
+    let data_dir = app.data_dir.display().to_string();
+    let backup = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args([
+            "backup",
+            "--include-secrets",
+            "--data-dir",
+            &data_dir,
+            "--out",
+            &out,
+        ])
+        .env("CHIFFON_API_TOKEN", "a-test-token-of-24-chars")
+        .output()
+        .await
+        .unwrap();
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(
+        text(&backup).contains("secrets/api-token"),
+        "{}",
+        text(&backup)
+    );
+    assert!(
+        !text(&backup).contains("a-test-token-of-24-chars"),
+        "the token itself is never printed"
+    );
+    let restored = scratch.path().join("restored");
+    let restore = chiffon(&[
+        "restore",
+        &out,
+        "--data-dir",
+        &restored.display().to_string(),
+    ])
+    .await;
+    assert!(restore.status.success(), "{}", text(&restore));
+    let key = restored.join("orchestrator.key");
+    assert_eq!(
+        std::fs::read(&key).unwrap(),
+        std::fs::read(app.data_dir.join("orchestrator.key")).unwrap()
+    );
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let token = restored.join("restored-secrets/api-token");
+    assert_eq!(
+        std::fs::read_to_string(&token).unwrap().trim(),
+        "a-test-token-of-24-chars"
+    );
+    assert_eq!(
+        std::fs::metadata(&token).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    app.stop().await;
+}
+
 /// `--database-url` and `--amqp-url` for the distributed deployment's doctor.
 fn distributed_args() -> Vec<String> {
     let mut args = Vec::new();
