@@ -10,7 +10,10 @@ trap 'rm -rf "$scratch"' EXIT
 sed "s#/usr/local/bin/chiffon#$binary#g" chiffon.service > "$scratch/chiffon.service"
 # A template unit is verified through an instance of it.
 sed "s#/usr/local/bin/chiffon#$binary#g" 'chiffon-agent@.service' > "$scratch/chiffon-agent@ci.service"
-out="$(systemd-analyze verify "$scratch/chiffon.service" "$scratch/chiffon-agent@ci.service" 2>&1)" || {
+sed "s#/usr/local/bin/chiffon#$binary#g" chiffon-backup.service > "$scratch/chiffon-backup.service"
+cp chiffon-backup.timer "$scratch/"
+out="$(systemd-analyze verify "$scratch/chiffon.service" "$scratch/chiffon-agent@ci.service" \
+    "$scratch/chiffon-backup.service" "$scratch/chiffon-backup.timer" 2>&1)" || {
     printf '%s\n' "$out" >&2
     exit 1
 }
@@ -19,4 +22,4 @@ if [ -n "$out" ]; then
     printf 'systemd-analyze verify reported:\n%s\n' "$out" >&2
     exit 1
 fi
-echo "deploy/: chiffon.service and chiffon-agent@.service verify cleanly"
+echo "deploy/: chiffon.service, chiffon-agent@.service and chiffon-backup.service/.timer verify cleanly"

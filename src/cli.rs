@@ -8,7 +8,9 @@ pub mod agent;
 pub mod agents;
 pub mod approve;
 pub mod audit;
+pub mod backup;
 pub mod config;
+pub mod doctor;
 pub mod modify;
 pub mod playbooks;
 pub mod preview;
@@ -28,7 +30,7 @@ use crate::client::{Client, DEFAULT_SERVER};
 #[derive(Debug, Parser)]
 #[command(
     name = "chiffon",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CHIFFON_COMMIT"), ")"),
     about = "Plain-language requests to approved, audited Ansible runs for your homelab"
 )]
 pub struct Cli {
@@ -92,6 +94,16 @@ enum Command {
         #[command(subcommand)]
         command: protocol::ProtocolCommand,
     },
+    /// Check this set-up (ansible-playbook, the playbook repository and its hosts, the
+    /// database, RabbitMQ, the audit trail, the token, disk space, clocks) and print each
+    /// problem with its fix. Exit 1 when there is one.
+    Doctor(doctor::DoctorArgs),
+    /// Back up a data directory into one archive while the server runs: a consistent
+    /// database snapshot and the audit repository, secrets left out unless asked.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data directory: checks every file, verifies the audit
+    /// trail, and writes nothing if anything is wrong.
+    Restore(backup::RestoreArgs),
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -161,5 +173,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => audit::run(server, command).await,
         Command::Protocol { command } => protocol::run(command),
         Command::Config { command } => config::run(&command),
+        Command::Doctor(args) => doctor::run(args).await,
+        Command::Backup(args) => backup::run_backup(args).await,
+        Command::Restore(args) => backup::run_restore(args).await,
     }
 }

@@ -15,6 +15,7 @@ pub mod discovery;
 pub mod llm;
 pub mod matcher;
 pub mod model;
+pub mod ops;
 pub mod orchestrator;
 pub mod planner;
 pub mod portals;

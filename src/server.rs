@@ -51,6 +51,7 @@ pub async fn serve_on(
         Some(files) => Some(listen::tls_acceptor(&files.cert, &files.key)?),
         None => None,
     };
+    crate::ops::doctor::warn_at_start_up(&config).await;
     let core = open_core(config, bus).await?;
     let background = Background::start(&core).await;
     core.resume_requests().await?;

@@ -14,6 +14,7 @@ mod annotations;
 mod audit_ledger;
 mod bus_messages;
 mod llm_decisions;
+pub mod maintenance;
 mod previews;
 mod queue_events;
 mod request_decisions;
@@ -349,6 +350,11 @@ impl Store {
     ) -> anyhow::Result<Option<T>> {
         let row = query.fetch_optional(&self.pool).await?;
         row.as_ref().map(T::from_row).transpose()
+    }
+
+    /// Closes every connection (a restore verifies a copy before moving it into place).
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Answers whether the database is reachable, for `/health`.

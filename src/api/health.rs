@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// The server's health, component by component (HTTP 503 when `degraded`).
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Health {
+    /// The commit the server was built from (`git rev-parse --short`), or `unknown`.
+    #[serde(default)]
+    pub commit: String,
     pub components: HealthComponents,
     /// `ok` or `degraded`.
     pub status: String,

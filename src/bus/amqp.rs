@@ -576,6 +576,49 @@ impl AmqpConsumer {
     }
 }
 
+/// Connects to the broker at `url` without declaring anything and answers whether its event
+/// exchange exists (the `rabbitmq_event_exchange` plugin is on), for `chiffon doctor`. Fails
+/// when the broker cannot be reached or refuses the credentials.
+pub async fn probe_event_exchange(
+    url: &str,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<bool> {
+    let cert_chain = match ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the broker's CA file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let host = url.rsplit('@').next().unwrap_or_default().to_owned();
+    let connection = Connection::connect_with_config(
+        &with_small_frames(url),
+        ConnectionProperties::default().with_connection_name("chiffon-doctor".into()),
+        OwnedTLSConfig {
+            identity: None,
+            cert_chain,
+        },
+        lapin::runtime::default_runtime()?,
+    )
+    .await
+    .with_context(|| format!("cannot connect to RabbitMQ at {host}"))?;
+    let channel = connection.create_channel().await?;
+    let found = channel
+        .exchange_declare(
+            EVENT_EXCHANGE.into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .is_ok();
+    let _ = connection.close(200, "checked".into()).await;
+    Ok(found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,19 +159,8 @@ async fn verify_audit(
         }
         config::Database::Postgres(url) => crate::store::Store::open_postgres(url).await?,
     };
-    let ledger = store.audit_ledger().await?;
-    let missing = store.finished_tasks_without_audit().await?;
+    let report = crate::ops::verify_trail(&store, &audit_path).await?;
     let log = crate::audit::AuditLog::open_or_init(&audit_path)?;
-    let mut report = tokio::task::spawn_blocking({
-        let log = log.clone();
-        move || log.verify(&ledger)
-    })
-    .await??;
-    for task in &missing {
-        report.problems.push(format!(
-            "task {task} finished but has no audit entry, written or queued"
-        ));
-    }
     let pushed = match &push {
         Some(remote) if report.problems.is_empty() => Some(log.push(remote)?),
         _ => None,

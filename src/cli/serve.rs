@@ -90,8 +90,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "http"
     };
     eprintln!(
-        "Chiffon {} starting on {scheme}://{address} (data in {}, playbooks from {})",
+        "Chiffon {} (commit {}) starting on {scheme}://{address} (data in {}, playbooks from {})",
         env!("CARGO_PKG_VERSION"),
+        env!("CHIFFON_COMMIT"),
         config.data_dir.display(),
         config.playbooks.display()
     );

@@ -236,3 +236,87 @@ pub async fn install_ansible_core(venv: &Path) -> anyhow::Result<PathBuf> {
     eprintln!("chiffon: ansible-core installed.");
     Ok(venv.join("bin/ansible-playbook"))
 }
+
+/// The first line of `ansible-playbook --version` (`ansible-playbook [core 2.19.4]`).
+pub async fn version(ansible_playbook: &Path) -> anyhow::Result<String> {
+    let scratch = tempfile::tempdir()?;
+    let mut command = tool_command(ansible_playbook, scratch.path(), scratch.path());
+    command.arg("--version");
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", ansible_playbook.display()))?;
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .map_err(|_| anyhow::anyhow!("`ansible-playbook --version` took longer than 30 s"))??;
+    let text = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "`{} --version` failed: {}",
+        ansible_playbook.display(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    Ok(text.lines().next().unwrap_or_default().trim().to_owned())
+}
+
+/// One inventory host's answer to `ansible -m ping`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingAnswer {
+    pub host: String,
+    pub reachable: bool,
+    /// Ansible's words when it is not (redacted, shortened).
+    pub message: String,
+}
+
+/// `ansible all -m ansible.builtin.ping` in `repo` (so its `ansible.cfg` and inventory apply),
+/// with `connect_timeout` per host and the whole run stopped after `limit`. The `ansible`
+/// program is the one next to `ansible_playbook`.
+pub async fn ping_all(
+    ansible_playbook: &Path,
+    repo: &Path,
+    connect_timeout: Duration,
+    limit: Duration,
+) -> anyhow::Result<Vec<PingAnswer>> {
+    let ansible = ansible_playbook.with_file_name("ansible");
+    anyhow::ensure!(
+        ansible.is_file(),
+        "no `ansible` program next to {}",
+        ansible_playbook.display()
+    );
+    let scratch = tempfile::tempdir()?;
+    let mut command = tool_command(&ansible, repo, scratch.path());
+    command
+        .args(["all", "-m", "ansible.builtin.ping", "-o", "-T"])
+        .arg(connect_timeout.as_secs().max(1).to_string());
+    let child = command
+        .spawn()
+        .with_context(|| format!("cannot start {}", ansible.display()))?;
+    let output = tokio::time::timeout(limit, child.wait_with_output())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "`ansible -m ping` took longer than {} s; stopped it",
+                limit.as_secs()
+            )
+        })??;
+    Ok(parse_ping(&String::from_utf8_lossy(&output.stdout)))
+}
+
+/// Reads `ansible -o` lines: `lola | SUCCESS => {…}`, `pi | UNREACHABLE! => {…}`.
+pub fn parse_ping(stdout: &str) -> Vec<PingAnswer> {
+    stdout
+        .lines()
+        .filter_map(|line| {
+            let (host, rest) = line.split_once(" | ")?;
+            let (status, detail) = rest.split_once(" => ").unwrap_or((rest, ""));
+            let reachable = status.trim() == "SUCCESS";
+            let detail: serde_json::Value =
+                serde_json::from_str(detail.trim()).unwrap_or(serde_json::Value::Null);
+            let message = detail["msg"].as_str().unwrap_or(status.trim()).to_owned();
+            Some(PingAnswer {
+                host: host.trim().to_owned(),
+                reachable,
+                message: crate::redact::text(&message).chars().take(300).collect(),
+            })
+        })
+        .collect()
+}

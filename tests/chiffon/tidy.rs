@@ -227,6 +227,10 @@ const IMPORT_RULES: &[(&str, Allowed)] = &[
         "orchestrator",
         Allowed::Never(&["agent", "server", "cli", "client"]),
     ),
+    (
+        "ops",
+        Allowed::Never(&["orchestrator", "server", "cli", "client", "agent"]),
+    ),
 ];
 
 /// Every `crate::<module>` a file's code names, with its line, by top-level module.

@@ -67,6 +67,7 @@ pub(crate) async fn health(State(core): State<Arc<Core>>) -> Response {
     let body = Health {
         status: if healthy { "ok" } else { "degraded" }.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        commit: env!("CHIFFON_COMMIT").to_owned(),
         components: HealthComponents {
             store,
             bus: BusHealth {
