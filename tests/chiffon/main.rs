@@ -18,6 +18,7 @@ mod llm;
 mod matching;
 mod properties;
 mod restart;
+mod revert;
 mod security;
 mod security_outbound;
 mod store;

@@ -44,7 +44,7 @@ pub fn parse_request_id(id: &str) -> ApiResult<RequestId> {
 }
 
 /// The request with its steps' execution status, its tasks, preview, decisions and routing.
-async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
+pub(crate) async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
     let tasks = core
         .store
         .list_tasks(&TaskFilter {
@@ -83,7 +83,7 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
     })
 }
 
-async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
+pub(crate) async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
     let id = parse_request_id(id)?;
     core.store
         .get_request(&id)
