@@ -92,10 +92,13 @@ impl Change {
             if self.existed != Some(false) {
                 self.reversible = false;
             }
-            self.note = Some(
-                "the file holds a secret: its content was not kept, so it cannot be restored"
-                    .to_owned(),
-            );
+            // Worded so that redacting it again (the orchestrator does) leaves it as it is.
+            self.note = Some(if self.reversible {
+                "the file holds a secret, so Chiffon kept none of its content".to_owned()
+            } else {
+                "the file holds a secret, so Chiffon kept none of its content and cannot put it back"
+                    .to_owned()
+            });
         }
     }
 
@@ -155,5 +158,14 @@ mod tests {
         plain.withhold_secrets(hide);
         assert_eq!(plain.before_content.as_deref(), Some("port=80\n"));
         assert!(plain.reversible);
+    }
+
+    #[test]
+    fn the_orchestrator_withholding_again_keeps_the_note_readable() {
+        let mut change = file("password=hunter2\n");
+        change.withhold_secrets(|t: &str| t.replace("hunter2", "[REDACTED]"));
+        let note = change.note.clone();
+        change.withhold_secrets(|t: &str| crate::redact::text(t).into_owned());
+        assert_eq!(change.note, note);
     }
 }
