@@ -180,6 +180,14 @@ async fn a_file_changed_since_the_run_stops_the_undo_until_the_person_chooses() 
 
     // The preview shows the conflict before approval; run anyway, nothing changes.
     let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
+    let reworded = app
+        .client
+        .modify(undo.request.id.as_str(), "deploy jellyfin too")
+        .await;
+    assert!(
+        reworded.is_err(),
+        "an undo plan is not re-planned from words"
+    );
     let previewed = app.client.preview(undo.request.id.as_str()).await.unwrap();
     let preview = serde_json::to_string(&previewed.preview).unwrap();
     assert!(

@@ -261,6 +261,14 @@ pub(crate) async fn modify(
     if request.status != RequestStatus::AwaitingApproval {
         return Err(not_awaiting(&request, "modified"));
     }
+    // An undo plan comes from what the runs recorded, never from words the planner reads.
+    if core.store.revert_of(&request.id).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidState,
+            "an undo plan is made from what the run recorded, not from words: reject it and ask for the undo again (chiffon revert … --keep-theirs PATH / --restore-ours PATH)",
+        ));
+    }
     let Some(modified) = core.modify(&request, change, &actor).await? else {
         let current = load_request(&core, &id).await?;
         return Err(ApiError::new(
