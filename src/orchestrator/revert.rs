@@ -357,6 +357,142 @@ pub fn base64(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::ConflictChoice;
+    use crate::model::change::ResourceState;
+
+    fn change(kind: &str, target: &str, existed: Option<bool>, after_sha1: &str) -> Change {
+        Change {
+            host: "lola".into(),
+            task: "Render".into(),
+            module: "ansible.builtin.template".into(),
+            kind: kind.into(),
+            target: target.into(),
+            existed,
+            before: None,
+            after: Some(ResourceState {
+                state: Some(
+                    if kind == "directory" {
+                        "directory"
+                    } else {
+                        "file"
+                    }
+                    .into(),
+                ),
+                sha1: Some(after_sha1.into()).filter(|s: &String| !s.is_empty()),
+                ..ResourceState::default()
+            }),
+            before_content: None,
+            after_content: None,
+            diff: None,
+            reversible: true,
+            note: None,
+        }
+    }
+
+    fn stored(change: Change, seq: i64) -> StoredChange {
+        StoredChange {
+            task_id: TaskId::generate(),
+            seq,
+            change,
+            recorded_at: Utc::now(),
+        }
+    }
+
+    fn original() -> Request {
+        Request {
+            id: RequestId::generate(),
+            text: "deploy kuma".into(),
+            status: RequestStatus::Succeeded,
+            high_value: false,
+            plan: Plan {
+                version: 1,
+                planner: "deterministic".into(),
+                steps: Vec::new(),
+                risk: Risk {
+                    level: RiskLevel::Low,
+                    reasons: Vec::new(),
+                },
+                approval_required: true,
+                estimated_duration_s: 0,
+                open_questions: Vec::new(),
+            },
+            reason: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_undo_puts_each_path_back_to_before_its_first_change_latest_first() {
+        let mut monitors = change("file", "/srv/kuma/monitors.json", Some(true), "b");
+        monitors.before_content = Some("old\n".into());
+        let mut again = change("file", "/srv/kuma/monitors.json", Some(true), "c");
+        again.before_content = Some("middle\n".into());
+        let mut command = change("command", "docker", None, "");
+        command.reversible = false;
+        command.note = Some("a command ran".into());
+        let changes = [
+            stored(change("directory", "/srv/kuma", Some(false), ""), 1),
+            stored(change("file", "/srv/kuma/compose.yml", Some(false), "a"), 2),
+            stored(monitors, 3),
+            stored(again, 4),
+            stored(command, 5),
+        ];
+        let keep = Resolution {
+            host: None,
+            path: "/srv/kuma/compose.yml".into(),
+            choice: ConflictChoice::KeepTheirs,
+        };
+        let undo = plan_revert(&original(), &changes, &[keep]);
+        assert_eq!(undo.plan.steps.len(), 1);
+        let step = &undo.plan.steps[0];
+        assert_eq!(step.playbook.as_deref(), Some(REVERT_PLAYBOOK));
+        assert_eq!(step.limit.as_deref(), Some("lola"));
+        let entries = step.extra_vars["chiffon_revert_files"].as_array().unwrap();
+        let paths: Vec<&str> = entries
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/srv/kuma/monitors.json",
+                "/srv/kuma/compose.yml",
+                "/srv/kuma"
+            ]
+        );
+        // Back to before the first change, checked against what the last one left.
+        assert_eq!(entries[0]["action"], "restore");
+        assert_eq!(entries[0]["content_b64"], base64(b"old\n"));
+        assert_eq!(entries[0]["expect_sha1"], "c");
+        assert_eq!(entries[0]["on_conflict"], "ask");
+        assert_eq!(entries[1]["action"], "remove");
+        assert_eq!(entries[1]["on_conflict"], "keep_theirs");
+        assert_eq!(entries[2]["action"], "remove_dir");
+        assert_eq!(undo.irreversible.len(), 1, "{:?}", undo.irreversible);
+        assert_eq!(undo.plan.risk.level, RiskLevel::High);
+        assert!(
+            undo.plan
+                .risk
+                .reasons
+                .iter()
+                .any(|r| r.starts_with("cannot undo: on lola: command docker"))
+        );
+    }
+
+    #[test]
+    fn a_file_whose_content_was_not_kept_is_listed_not_planned() {
+        let mut secret = change("file", "/srv/app.env", Some(true), "b");
+        secret.reversible = false;
+        secret.note = Some("the file holds a secret".into());
+        let undo = plan_revert(&original(), &[stored(secret, 1)], &[]);
+        assert!(undo.plan.steps.is_empty());
+        assert!(
+            undo.irreversible[0].contains("holds a secret"),
+            "{:?}",
+            undo.irreversible
+        );
+    }
 
     #[test]
     fn base64_matches_the_standard_alphabet_and_padding() {
