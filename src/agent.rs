@@ -398,6 +398,7 @@ impl Agent {
                 failures: outcome.failures,
                 capacity,
                 error: outcome.error,
+                changes: outcome.changes,
             },
             Err(error) => return self.fail(&task, format!("{error:#}")).await,
         };

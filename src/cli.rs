@@ -9,6 +9,7 @@ pub mod agents;
 pub mod approve;
 pub mod audit;
 pub mod backup;
+pub mod changes;
 pub mod config;
 pub mod doctor;
 pub mod modify;
@@ -18,6 +19,7 @@ pub mod probe;
 pub mod protocol;
 pub mod reject;
 pub mod request;
+pub mod revert;
 pub mod serve;
 pub mod status;
 
@@ -65,6 +67,10 @@ enum Command {
     Abort(abort::AbortArgs),
     /// Show one request (with its steps' progress), or the latest requests.
     Status(status::StatusArgs),
+    /// Show what a task (or every task of a request) changed on each host, before → after.
+    Changes(changes::ChangesArgs),
+    /// Plan the undo of a request (or one task): a new request to preview and approve.
+    Revert(revert::RevertArgs),
     /// List the agents, their status and capacity, and whether the dispatch queue is paused.
     Agents(agents::AgentsArgs),
     /// Print what a desktop agent on this machine would report (CPU, memory, each GPU) and
@@ -166,6 +172,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Preview(args) => preview::run(server, args).await,
         Command::Abort(args) => abort::run(server, args).await,
         Command::Status(args) => status::run(server, args).await,
+        Command::Changes(args) => changes::run(server, args).await,
+        Command::Revert(args) => revert::run(server, args).await,
         Command::Agents(args) => agents::run(server, args).await,
         Command::Probe { probe } => probe::run(&probe).await,
         Command::Agent { kind } => agent::run(kind).await,

@@ -188,6 +188,26 @@ impl Client {
         .await
     }
 
+    /// What a task changed on each host, before → after.
+    pub async fn task_changes(&self, id: &str) -> anyhow::Result<crate::api::TaskChanges> {
+        self.send(self.http.get(self.url(&format!("/tasks/{id}/changes"))))
+            .await
+    }
+
+    /// Asks for a new request whose plan undoes request `id` (or the tasks in `body`).
+    pub async fn revert(
+        &self,
+        id: &str,
+        body: &crate::api::RevertBody,
+    ) -> anyhow::Result<RequestView> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/requests/{id}/revert")))
+                .json(body),
+        )
+        .await
+    }
+
     pub async fn task(&self, id: &str) -> anyhow::Result<TaskView> {
         self.send(self.http.get(self.url(&format!("/tasks/{id}"))))
             .await

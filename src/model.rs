@@ -6,6 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod change;
 pub mod decision;
 
 /// Declares a string identifier newtype. Ids are opaque to callers; `parse` only checks

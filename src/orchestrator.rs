@@ -30,6 +30,7 @@ pub mod live;
 mod planning;
 mod preview;
 mod resume;
+pub mod revert;
 pub mod ui;
 
 use std::collections::{BTreeMap, HashMap};

@@ -131,6 +131,9 @@ pub struct TaskResult {
     pub error: Option<String>,
     /// The agent's capacity when it finished, attached on failure.
     pub capacity: Option<Capacity>,
+    /// What a real run changed on each host, in order, with enough to undo it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::model::change::Change>,
 }
 
 impl TaskResult {
@@ -145,6 +148,7 @@ impl TaskResult {
             failures: Vec::new(),
             error: Some(error),
             capacity,
+            changes: Vec::new(),
         }
     }
 }

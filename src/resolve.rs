@@ -81,6 +81,8 @@ pub fn builtin_action_text(playbook: &str) -> Option<&'static str> {
         "status.yml" => include_str!("../assets/ansible/actions/status.yml"),
         "logs.yml" => include_str!("../assets/ansible/actions/logs.yml"),
         "remove.yml" => include_str!("../assets/ansible/actions/remove.yml"),
+        // Undo (docs/revert.md): planned by the orchestrator's revert, never by a verb.
+        "revert_files.yml" => include_str!("../assets/ansible/actions/revert_files.yml"),
         _ => return None,
     })
 }

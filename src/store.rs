@@ -13,6 +13,7 @@ mod agents;
 mod annotations;
 mod audit_ledger;
 mod bus_messages;
+mod changes;
 mod llm_decisions;
 pub mod maintenance;
 mod previews;
@@ -34,6 +35,7 @@ use sqlx::{Any, AnyPool, Row};
 pub use crate::model::QueueEvent;
 pub use crate::store::annotations::Annotation;
 pub use crate::store::audit_ledger::{NewAuditEntry, StoredAuditEntry};
+pub use crate::store::changes::{RevertLink, StoredChange};
 pub use crate::store::request_decisions::Decision;
 pub use crate::store::requests::PlanVersion;
 pub use crate::store::task_listing::TaskFilter;
@@ -81,6 +83,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "plan_changes_llm",
         include_str!("../migrations/sqlite/0008_plan_changes_llm.sql"),
     ),
+    (
+        9,
+        "changes",
+        include_str!("../migrations/sqlite/0009_changes.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -122,6 +129,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "plan_changes_llm",
         include_str!("../migrations/postgres/0008_plan_changes_llm.sql"),
+    ),
+    (
+        9,
+        "changes",
+        include_str!("../migrations/postgres/0009_changes.sql"),
     ),
 ];
 

@@ -17,6 +17,8 @@ requirements:
   - CHIFFON_EVENTS_SOCKET set to the socket path the agent listens on
 """
 
+import difflib
+import hashlib
 import json
 import os
 import socket
@@ -26,6 +28,22 @@ from ansible.plugins.callback import CallbackBase
 
 MAX_MSG = 2000
 MAX_DIFF = 20000
+# The most bytes of a file's content kept for undo (Chiffon's MAX_KEPT_CONTENT).
+MAX_KEPT = 256 * 1024
+
+# Modules whose changes are files, and the result key that names the file.
+FILE_MODULES = {
+    "template": "dest", "copy": "dest", "lineinfile": "path", "blockinfile": "path",
+    "replace": "path", "file": "path", "get_url": "dest", "unarchive": "dest",
+    "assemble": "dest", "ini_file": "path",
+}
+COMMAND_MODULES = {"command", "shell", "raw", "script", "expect"}
+PACKAGE_MODULES = {"package", "apt", "dnf", "yum", "pip", "apk", "pacman", "zypper", "snap"}
+SERVICE_MODULES = {"service", "systemd", "systemd_service", "sysvinit"}
+CONTAINER_MODULES = {
+    "docker_container", "docker_compose_v2", "docker_compose", "podman_container",
+    "docker_image", "podman_image", "docker_network", "docker_volume",
+}
 
 
 class CallbackModule(CallbackBase):
@@ -38,6 +56,8 @@ class CallbackModule(CallbackBase):
         super().__init__(*args, **kwargs)
         self._sock = None
         self._task_started = {}
+        # Set by the agent on real runs: record what each task changed, with enough to undo it.
+        self._capture = os.environ.get("CHIFFON_CAPTURE") == "1"
         path = os.environ.get("CHIFFON_EVENTS_SOCKET")
         if path:
             try:
@@ -99,6 +119,13 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_ok(self, result):
         self._result(result, "changed" if result._result.get("changed") else "ok")
+        if self._capture and result._result.get("changed"):
+            try:
+                self._capture_changes(result)
+            except Exception as err:  # never let capture break a run: say what is unknown
+                self._emit_change(result, dict(
+                    module=result._task.action, kind="other", target="",
+                    reversible=False, note="Chiffon could not read this change: %s" % err))
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         self._result(result, "ignored" if ignore_errors else "failed", self._message(result))
@@ -112,6 +139,9 @@ class CallbackModule(CallbackBase):
     # -- diffs (with --diff: what a task changes, or would change in check mode) ------------
 
     def v2_on_file_diff(self, result):
+        # A real run's changes travel as `change` records (kept by the store, not the event log).
+        if self._capture:
+            return
         if result._task.no_log or result._result.get("_ansible_no_log"):
             return
         res = result._result
@@ -134,6 +164,22 @@ class CallbackModule(CallbackBase):
                 msg=text[:MAX_DIFF],
             )
 
+    # -- what changed (real runs, CHIFFON_CAPTURE=1) -------------------------------------------
+
+    def _emit_change(self, result, change):
+        change.setdefault("host", result._host.get_name())
+        change.setdefault("task", result._task.get_name().strip())
+        self._emit(kind="change", change=change)
+
+    def _capture_changes(self, result):
+        task = result._task
+        res = result._result
+        hidden = bool(task.no_log or res.get("_ansible_no_log"))
+        items = res["results"] if task.loop and isinstance(res.get("results"), list) else [res]
+        for item in items:
+            if isinstance(item, dict) and item.get("changed"):
+                self._emit_change(result, _describe(task.action, item, hidden))
+
     # -- the recap ------------------------------------------------------------------------
 
     def v2_playbook_on_stats(self, stats):
@@ -150,3 +196,152 @@ class CallbackModule(CallbackBase):
                 "ignored": s.get("ignored", 0),
             }
         self._emit(kind="stats", hosts=hosts)
+
+
+# -- reading a changed result into a change record (kept in step with src/model/change.rs) --
+
+
+def _short(action):
+    return action.rsplit(".", 1)[-1]
+
+
+def _diffs(res):
+    diff = res.get("diff")
+    if isinstance(diff, dict):
+        return [diff]
+    if isinstance(diff, list):
+        return [d for d in diff if isinstance(d, dict)]
+    return []
+
+
+def _text_diff(res):
+    """The first diff with text on both sides, and whether its file existed before."""
+    for diff in _diffs(res):
+        before, after = diff.get("before"), diff.get("after")
+        if isinstance(before, str) and isinstance(after, str):
+            return before, after, "before_header" in diff
+    return None
+
+
+def _exact(text):
+    """The text if Chiffon may keep it (UTF-8, within the cap), and the SHA-1 of its bytes."""
+    try:
+        data = text.encode("utf-8")
+    except UnicodeError:  # undecodable bytes Ansible carried as surrogates: not text
+        return None, None
+    return (text if len(data) <= MAX_KEPT else None), hashlib.sha1(data).hexdigest()
+
+
+def _file_state(res, state=None):
+    out = {}
+    for key in ("mode", "owner", "group", "size"):
+        if res.get(key) is not None:
+            out[key] = res[key]
+    if res.get("checksum"):
+        out["sha1"] = res["checksum"]
+    out["state"] = state or res.get("state") or "file"
+    if out["state"] == "touch":
+        out["state"] = "file"
+    return out
+
+
+def _describe(action, res, hidden):
+    module = _short(action)
+    change = dict(module=action, kind="other", target="", reversible=False)
+    if module in FILE_MODULES:
+        _describe_file(change, module, res, hidden)
+    elif module in COMMAND_MODULES:
+        argv = res.get("cmd")
+        name = argv[0] if isinstance(argv, list) and argv else str(argv or module).split(" ")[0]
+        change.update(
+            kind="command",
+            target=os.path.basename(str(name)),
+            note="a command ran (%s): Chiffon cannot know what it changed, so it cannot undo it" % action,
+        )
+    elif module in PACKAGE_MODULES:
+        names = res.get("name") or res.get("invocation", {}).get("module_args", {}).get("name")
+        change.update(
+            kind="package",
+            target=", ".join(map(str, names)) if isinstance(names, list) else str(names or ""),
+            note="packages changed (%s): undo does not install or remove packages; do it by hand" % action,
+        )
+    elif module in SERVICE_MODULES:
+        name = str(res.get("name") or "")
+        change.update(
+            kind="service",
+            target=name,
+            after={"state": str(res["state"])} if res.get("state") else None,
+            note="service %s changed (%s): undo does not start or stop services; do it by hand" % (name, action),
+        )
+    elif module in CONTAINER_MODULES:
+        container = res.get("container") if isinstance(res.get("container"), dict) else {}
+        image = (container.get("Config") or {}).get("Image")
+        change.update(
+            kind="container",
+            target=str(container.get("Name") or res.get("name") or ""),
+            after={"image": image} if image else None,
+            note="container changed (%s): its previous image and definition were not recorded" % action,
+        )
+    else:
+        change["note"] = "%s changed something Chiffon cannot read back" % action
+    if hidden and change["kind"] != "file":
+        change["note"] = (change.get("note") or "") + " (no_log task: nothing of it kept)"
+    return change
+
+
+def _describe_file(change, module, res, hidden):
+    path = res.get(FILE_MODULES[module]) or res.get("path") or res.get("dest") or ""
+    change.update(kind="file", target=str(path))
+    if module == "file":
+        _describe_file_state(change, res)
+        return
+    change["after"] = _file_state(res)
+    if hidden:
+        change["note"] = "no_log task: its content was not kept, so it cannot be undone"
+        return
+    found = _text_diff(res)
+    if found is None:
+        change["note"] = "the previous content was not reported (binary, too large, or %s gives no diff)" % module
+        return
+    before, after, existed = found
+    if module not in ("template", "copy") and before == "":
+        existed = None  # lineinfile and friends show a missing file as empty
+    before_kept, before_sha1 = _exact(before)
+    after_kept, after_sha1 = _exact(after)
+    change["existed"] = existed
+    change["before"] = {"state": "absent"} if existed is False else {"state": "file", "sha1": before_sha1}
+    if after_sha1 and not change["after"].get("sha1"):
+        change["after"]["sha1"] = after_sha1
+    if existed is False:
+        change["reversible"] = True
+    elif before_kept is not None:
+        change.update(before_content=before_kept, reversible=True)
+    else:
+        change["note"] = "the previous content was not kept (over %d bytes, or not UTF-8 text)" % MAX_KEPT
+    if after_kept is not None:
+        change["after_content"] = after_kept
+    target = str(change["target"])
+    lines = difflib.unified_diff(before.splitlines(True), after.splitlines(True), target, target)
+    change["diff"] = "".join(lines)[:MAX_DIFF]
+
+
+def _describe_file_state(change, res):
+    """ansible.builtin.file: its diff holds the path's state and mode before and after."""
+    diff = (_diffs(res) or [{}])[0]
+    before = diff.get("before") if isinstance(diff.get("before"), dict) else {}
+    after_state = res.get("state")
+    before_state = before.get("state")
+    change["after"] = _file_state(res, after_state)
+    change["before"] = {k: str(before[k]) for k in ("state", "mode") if before.get(k) is not None}
+    if after_state == "directory":
+        change["kind"] = "directory"
+    elif after_state in ("link", "hard"):
+        change["kind"] = "link"
+    if before_state == "absent":
+        change.update(existed=False, reversible=True)
+    elif after_state == "absent":
+        change.update(existed=True, note="the path was removed and its content was not read before")
+    elif before_state:
+        change.update(existed=True, reversible=True)
+    else:
+        change["note"] = "the previous state was not reported"

@@ -139,6 +139,7 @@ export class Run {
           el.detail,
           task && task.error ? h("p", { class: "step-error" }, plainError(task.error)) : null,
           task && task.outcome && !task.error ? h("p", { class: "muted small" }, task.outcome) : null,
+          task && FINISHED.has(task.status) ? whatChanged(task.id) : null,
         );
       }
       const log = task ? this.logs.get(task.id) : [...this.logs.values()].find((l) => l.stepId === step.id);
@@ -271,6 +272,7 @@ export class Run {
           : null,
         h("li", {}, gpu || cores ? `Reserved: ${[gpu ? `${gpu} GB graphics memory` : "", cores ? `${cores} CPU cores` : ""].filter(Boolean).join(", ")}` : "Reserved: no graphics card or extra CPU"),
       ),
+      undoControls(view),
       this.suggestionList(tasks),
     );
   }
@@ -515,4 +517,86 @@ function line(event) {
     default:
       return h("li", {}, `${event.kind}: ${event.msg || ""}`);
   }
+}
+
+// ---- what changed, and undo (docs/revert.md) ----
+
+/** A finished step's "What changed": read from `GET /tasks/{id}/changes` when opened. */
+function whatChanged(taskId) {
+  const body = h("div", { class: "changes", role: "status" }, "Reading what this step changed…");
+  const details = h("details", { class: "what-changed", dataset: { task: taskId } }, h("summary", {}, "What changed"), body);
+  let loaded = false;
+  details.addEventListener("toggle", async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    try {
+      fill(body, changeList(await api(`/tasks/${taskId}/changes`)));
+      body.removeAttribute("role");
+    } catch (error) {
+      loaded = false;
+      fill(body, notice(`Could not read the changes: ${error.message}`));
+    }
+  });
+  return details;
+}
+
+/** Per host, one item per file or resource: before → after, the diff, and whether undo can. */
+function changeList(changes) {
+  if (!changes.hosts.length) return h("p", { class: "muted small" }, "Nothing changed on any machine.");
+  const state = (s) => (s ? [s.state || "?", s.sha1 ? `sha1 ${s.sha1.slice(0, 12)}` : "", s.mode ? `mode ${s.mode}` : ""].filter(Boolean).join(", ") : "unknown");
+  return changes.hosts.map((host) =>
+    h(
+      "section",
+      { class: "changes-host" },
+      h("h4", {}, `On ${host.host}`),
+      h(
+        "ul",
+        { class: "change-list" },
+        host.changes.map((c) =>
+          h(
+            "li",
+            { class: c.reversible ? "change" : "change irreversible", dataset: { kind: c.kind } },
+            h("p", {}, h("strong", {}, `${c.kind} ${c.target}`), h("span", { class: "muted small" }, ` (${c.module}, task “${c.task}”)`)),
+            h("p", { class: "small" }, `${c.existed === false ? "absent" : state(c.before)} → ${state(c.after)}`),
+            h("p", { class: c.reversible ? "muted small" : "small step-error" }, c.reversible ? (c.content_kept ? "Can be undone: the previous content is kept." : "Can be undone.") : "Cannot be undone."),
+            c.note ? h("p", { class: "muted small" }, c.note) : null,
+            c.diff ? h("details", {}, h("summary", {}, "Show the diff"), diffView(c.diff)) : null,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The summary's Undo: a new request whose plan puts this one's changes back, to review. */
+function undoControls(view) {
+  const status = h("div", { class: "undo-status" });
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "undo",
+      id: "undo",
+      onclick: async () => {
+        button.disabled = true;
+        fill(status, h("p", { class: "muted", role: "status" }, "Planning the undo…"));
+        try {
+          const undo = await api(`/requests/${view.id}/revert`, { method: "POST", body: {} });
+          location.hash = `#/r/${undo.id}`;
+        } catch (error) {
+          button.disabled = false;
+          fill(status, notice(`Cannot undo: ${error.message}`));
+        }
+      },
+    },
+    "Undo these changes",
+  );
+  return h(
+    "section",
+    { class: "undo-section", "aria-labelledby": "undo-title" },
+    h("h3", { id: "undo-title" }, "Undo"),
+    h("p", { class: "muted small" }, "Plans a new request that puts back what this one changed, for you to preview and approve. Nothing changes until you approve it."),
+    h("div", { class: "actions" }, button),
+    status,
+  );
 }

@@ -19,6 +19,7 @@ use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::HostCounts;
+use crate::model::change::Change;
 use crate::protocol::{ExecEvent, Failure};
 
 /// The callback plugin, shipped inside the binary.
@@ -28,6 +29,9 @@ const CALLBACK_NAME: &str = "chiffon_events";
 const TERM_GRACE: Duration = Duration::from_secs(5);
 /// Lines of human output kept for error messages.
 const LOG_TAIL_LINES: usize = 40;
+/// The most file content one run keeps for undo, all changes together; past it, changes are
+/// still recorded, without content.
+const MAX_RUN_CONTENT: usize = 16 * 1024 * 1024;
 
 /// A ready-to-use Ansible installation plus Chiffon's callback plugin.
 #[derive(Debug, Clone)]
@@ -36,6 +40,9 @@ pub struct Ansible {
     callback_dir: PathBuf,
     /// Handed to ansible-playbook as `--vault-password-file`; never read by Chiffon.
     vault_password_file: Option<PathBuf>,
+    /// Whether real runs record what they change (`--diff` and the plugin's `change`
+    /// records); on unless a benchmark turns it off to measure what it costs.
+    capture: bool,
 }
 
 /// What to run.
@@ -64,6 +71,8 @@ pub struct RunOutcome {
     pub aborted: bool,
     /// Why it did not succeed, in plain words; `None` on success.
     pub error: Option<String>,
+    /// What a real run changed, per task and host, in the order it happened.
+    pub changes: Vec<Change>,
 }
 
 /// A playbook path or limit that must not reach `ansible-playbook`.
@@ -92,6 +101,7 @@ struct CallbackLine {
     msg: Option<String>,
     duration_ms: Option<u64>,
     hosts: Option<BTreeMap<String, HostCounts>>,
+    change: Option<Change>,
 }
 
 impl Ansible {
@@ -136,6 +146,7 @@ impl Ansible {
             playbook_bin,
             callback_dir,
             vault_password_file: None,
+            capture: true,
         })
     }
 
@@ -156,6 +167,12 @@ impl Ansible {
             self.vault_password_file = Some(absolute);
         }
         Ok(self)
+    }
+
+    /// Real runs no longer record what they change (for the capture benchmark only).
+    pub fn without_capture(mut self) -> Self {
+        self.capture = false;
+        self
     }
 
     pub fn playbook_bin(&self) -> &Path {
@@ -261,7 +278,7 @@ impl Ansible {
             bin: self.playbook_bin.clone(),
             args: self.arguments(spec, playbook, &vars_path),
             cwd: repo.to_owned(),
-            env: self.environment(repo, &socket_path, scratch.path()),
+            env: self.environment(repo, &socket_path, scratch.path(), spec.check_mode),
         })?;
         let pid = child
             .id()
@@ -333,6 +350,9 @@ impl Ansible {
         }
         if spec.check_mode {
             args.extend(["--check".into(), "--diff".into()]);
+        } else if self.capture {
+            // The diff carries a file's content before and after, which undo needs.
+            args.push("--diff".into());
         }
         if !spec.tags.is_empty() {
             args.extend(["--tags".into(), spec.tags.join(",").into()]);
@@ -355,6 +375,12 @@ impl Ansible {
     ) {
         if let Some(hosts) = &line.hosts {
             outcome.hosts = hosts.clone();
+        }
+        if line.kind == "change" {
+            if let Some(change) = line.change {
+                keep_change(outcome, change);
+            }
+            return;
         }
         let msg = line.msg.map(|m| crate::redact::text(&m).into_owned());
         if line.kind == "task_result" && line.status.as_deref() == Some("unreachable") {
@@ -384,7 +410,13 @@ impl Ansible {
     }
 
     /// Only what ansible-playbook needs: no inherited secrets, no stray ANSIBLE_* settings.
-    fn environment(&self, repo: &Path, socket: &Path, scratch: &Path) -> Vec<(String, String)> {
+    fn environment(
+        &self,
+        repo: &Path,
+        socket: &Path,
+        scratch: &Path,
+        check_mode: bool,
+    ) -> Vec<(String, String)> {
         let mut path = Vec::new();
         if let Some(bin_dir) = self.playbook_bin.parent() {
             path.push(bin_dir.to_path_buf());
@@ -413,6 +445,9 @@ impl Ansible {
                 socket.to_string_lossy().into_owned(),
             ),
         ];
+        if self.capture && !check_mode {
+            env.push(("CHIFFON_CAPTURE".to_owned(), "1".to_owned()));
+        }
         let cfg = repo.join("ansible.cfg");
         if cfg.is_file() {
             env.push((
@@ -428,6 +463,16 @@ impl Ansible {
         }
         env
     }
+}
+
+/// Keeps a change the plugin reported: secrets withheld, content within the run's budget.
+fn keep_change(outcome: &mut RunOutcome, mut change: Change) {
+    change.withhold_secrets(|text| crate::redact::text(text).into_owned());
+    let kept: usize = outcome.changes.iter().map(Change::kept_bytes).sum();
+    if kept + change.kept_bytes() > MAX_RUN_CONTENT {
+        change.drop_content("the run changed more file content than Chiffon keeps (16 MiB): content not kept, so it cannot be restored");
+    }
+    outcome.changes.push(change);
 }
 
 /// The child's stdout and stderr, line by line, on one channel.

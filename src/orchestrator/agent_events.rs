@@ -202,7 +202,12 @@ impl Core {
     }
 
     /// A task's result: stored, then handed to its executor.
-    async fn on_result(&self, result: TaskResult, sender: &str, kind: &str) -> anyhow::Result<()> {
+    async fn on_result(
+        &self,
+        mut result: TaskResult,
+        sender: &str,
+        kind: &str,
+    ) -> anyhow::Result<()> {
         let Some(task_id) = TaskId::parse(&result.task_id) else {
             tracing::warn!(agent = %sender, "result for a malformed task id {:?}", result.task_id);
             return Ok(());
@@ -210,6 +215,9 @@ impl Core {
         if self.refuse_foreign(&task_id, sender, kind).await? {
             return Ok(());
         }
+        // What the run changed is kept before the task counts as finished, so an undo never
+        // misses a change of a finished task.
+        self.keep_changes(&task_id, &mut result).await?;
         self.store
             .finish_task(&task_id, &finish_of(&result))
             .await?;

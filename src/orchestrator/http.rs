@@ -6,6 +6,7 @@
 
 pub mod agents;
 pub mod audit;
+pub mod changes;
 pub mod docs;
 pub mod extract;
 pub mod guard;
@@ -51,10 +52,12 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/requests/{id}/preview", post(requests::preview))
         .route("/requests/{id}/modify", post(requests::modify))
         .route("/requests/{id}/plans", get(requests::plan_versions))
+        .route("/requests/{id}/revert", post(changes::revert))
         .route("/llm/decisions", get(llm::llm_decisions))
         .route("/tasks", get(tasks::list_tasks))
         .route("/tasks/{id}", get(tasks::get_task))
         .route("/tasks/{id}/annotations", post(tasks::annotate_task))
+        .route("/tasks/{id}/changes", get(changes::task_changes))
         .route("/audit/{task_id}", get(audit::audit_entry))
         .route("/agents", get(agents::list_agents))
         .route("/agents/{id}", get(agents::get_agent))

@@ -152,6 +152,19 @@ test("approving runs the steps live, then the summary shows results and the audi
   await summary.screenshot({ path: join(ARTEFACTS, "summary.png") });
 });
 
+test("a finished step shows what it changed on each machine, and the summary offers Undo", async () => {
+  const changed = page.locator(".run-step .what-changed").nth(1);
+  await changed.locator("summary").click();
+  await changed.locator(".change-list li").first().waitFor({ timeout: RUN_TIMEOUT });
+  const text = await changed.innerText();
+  assert.match(text, /On lola/);
+  assert.match(text, /file \S*monitors\.json/);
+  assert.match(text, /absent → file/);
+  assert.match(text, /Can be undone/);
+  await page.locator("#summary #undo").waitFor();
+  assert.equal(await page.locator("#summary #undo").innerText(), "Undo these changes");
+});
+
 test("the audit entry opens from the summary", async () => {
   await page.locator("#summary a.audit-link").first().click();
   await page.waitForURL(/#\/audit\/task_/);

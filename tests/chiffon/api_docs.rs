@@ -323,6 +323,21 @@ fn the_described_answers_match_the_api_types() {
         written::<model::decision::Decision>(),
     );
     check("Error", answer("Error"), written::<api::ErrorBody>());
+    check(
+        "TaskChanges",
+        answer("TaskChanges"),
+        written::<api::TaskChanges>(),
+    );
+    check(
+        "ChangeView",
+        answer("ChangeView"),
+        written::<api::ChangeView>(),
+    );
+    check(
+        "ResourceState",
+        answer("ResourceState"),
+        written::<model::change::ResourceState>(),
+    );
     let answered = |path: &str, method: &str| {
         Described::of(
             &spec,
@@ -387,6 +402,11 @@ fn the_described_bodies_match_the_api_types() {
             "template body",
             "/api/v1/playbooks/templates",
             read::<api::TemplateRequest>(),
+        ),
+        (
+            "revert body",
+            "/api/v1/requests/{id}/revert",
+            read::<api::RevertBody>(),
         ),
     ] {
         compare(&mut drift, what, &body(path), &code);

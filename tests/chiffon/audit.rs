@@ -421,6 +421,28 @@ async fn planted_secrets_reach_no_event_row_or_audit_entry() {
         );
 
         let mut everywhere = live.join("\n");
+        // The files the run wrote are recorded as changed, without their secret content.
+        let changes = app
+            .client
+            .task_changes(view.tasks[0].id.as_str())
+            .await
+            .unwrap();
+        let files: Vec<&chiffon::api::ChangeView> = changes
+            .hosts
+            .iter()
+            .flat_map(|h| &h.changes)
+            .filter(|c| c.change.kind == "file")
+            .collect();
+        assert_eq!(files.len(), 2, "{changes:?}");
+        for file in &files {
+            assert!(!file.content_kept && file.change.diff.is_none(), "{file:?}");
+            let note = file.change.note.as_deref().unwrap_or_default();
+            assert!(
+                note.contains("secret") || note.contains("no_log"),
+                "{file:?}"
+            );
+        }
+        everywhere.push_str(&serde_json::to_string(&changes).unwrap());
         for task in &view.tasks {
             let (_, shown) = app
                 .client

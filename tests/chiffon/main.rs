@@ -19,6 +19,7 @@ mod matching;
 mod operations;
 mod properties;
 mod restart;
+mod revert;
 mod security;
 mod security_outbound;
 mod ssh;

@@ -260,6 +260,7 @@ fn task_result() -> impl Strategy<Value = TaskResult> {
                     failures,
                     error,
                     capacity,
+                    changes: Vec::new(),
                 }
             },
         )

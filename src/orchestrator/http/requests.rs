@@ -44,7 +44,7 @@ pub fn parse_request_id(id: &str) -> ApiResult<RequestId> {
 }
 
 /// The request with its steps' execution status, its tasks, preview, decisions and routing.
-async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
+pub(crate) async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
     let tasks = core
         .store
         .list_tasks(&TaskFilter {
@@ -83,7 +83,7 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
     })
 }
 
-async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
+pub(crate) async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
     let id = parse_request_id(id)?;
     core.store
         .get_request(&id)
@@ -260,6 +260,14 @@ pub(crate) async fn modify(
     let request = load_request(&core, &id).await?;
     if request.status != RequestStatus::AwaitingApproval {
         return Err(not_awaiting(&request, "modified"));
+    }
+    // An undo plan comes from what the runs recorded, never from words the planner reads.
+    if core.store.revert_of(&request.id).await?.is_some() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidState,
+            "an undo plan is made from what the run recorded, not from words: reject it and ask for the undo again (chiffon revert … --keep-theirs PATH / --restore-ours PATH)",
+        ));
     }
     let Some(modified) = core.modify(&request, change, &actor).await? else {
         let current = load_request(&core, &id).await?;

@@ -1,0 +1,506 @@
+//! Reversible by design (`docs/revert.md`): what a run changed is kept when its result
+//! arrives, and `revert` turns a finished request's changes into a NEW request whose plan puts
+//! them back (one step per host, Chiffon's built-in `revert_files.yml`, in reverse order),
+//! awaiting approval like any plan. What cannot be undone is named in the plan's risk reasons.
+//!
+//! Invariant: a revert plan restores only content the store kept exactly (never a secret's,
+//! never a `no_log` task's), and a path changed since the run is a conflict the play stops on
+//! before it changes anything, unless the person chose `keep_theirs` or `restore_ours`.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use crate::api::Resolution;
+use crate::model::change::Change;
+use crate::model::{
+    AgentType, Plan, Request, RequestId, RequestStatus, Resources, Risk, RiskLevel, Step, TaskId,
+};
+use crate::orchestrator::Core;
+use crate::orchestrator::live::LiveEvent;
+use crate::protocol::TaskResult;
+use crate::store::{RevertLink, StoredChange};
+
+/// The built-in action that puts files back.
+pub const REVERT_PLAYBOOK: &str = "chiffon:ansible/actions/revert_files.yml";
+
+/// Why a revert cannot be made; each is the person's to fix, nothing was created.
+#[derive(Debug, thiserror::Error)]
+pub enum RevertRefused {
+    #[error("request {0} is {1}: only a finished request can be undone")]
+    NotFinished(String, RequestStatus),
+    #[error("task {0} is not a task of request {1}")]
+    ForeignTask(String, String),
+    #[error("request {0} recorded no change Chiffon can undo{1}")]
+    NothingToUndo(String, String),
+}
+
+impl Core {
+    /// Keeps what a task's run changed (secrets withheld again with the orchestrator's own
+    /// list), then leaves only a summary in the result, so the audit entry says what changed
+    /// without carrying file content.
+    pub(crate) async fn keep_changes(
+        &self,
+        task_id: &TaskId,
+        result: &mut TaskResult,
+    ) -> anyhow::Result<()> {
+        if result.changes.is_empty() {
+            return Ok(());
+        }
+        let Some(task) = self.store.get_task(task_id).await? else {
+            return Ok(()); // a preview's result: previews change nothing
+        };
+        for change in &mut result.changes {
+            change.withhold_secrets(|text| crate::redact::text(text).into_owned());
+        }
+        self.store
+            .record_changes(task_id, &task.request_id, &result.changes)
+            .await?;
+        for change in &mut result.changes {
+            change.before_content = None;
+            change.after_content = None;
+            change.diff = None;
+        }
+        Ok(())
+    }
+
+    /// Plans the undo of `original` (its `tasks`, or all of them) as a new request awaiting
+    /// approval, linked to the one it reverts.
+    pub async fn revert(
+        &self,
+        original: &Request,
+        tasks: &[TaskId],
+        resolve: &[Resolution],
+    ) -> anyhow::Result<Result<Request, RevertRefused>> {
+        if !matches!(
+            original.status,
+            RequestStatus::Succeeded | RequestStatus::Failed | RequestStatus::Aborted
+        ) {
+            return Ok(Err(RevertRefused::NotFinished(
+                original.id.to_string(),
+                original.status,
+            )));
+        }
+        let mut changes = self.store.request_changes(&original.id, true).await?;
+        if !tasks.is_empty() {
+            for task in tasks {
+                let known = self.store.get_task(task).await?;
+                if known.is_none_or(|t| t.request_id != original.id) {
+                    return Ok(Err(RevertRefused::ForeignTask(
+                        task.to_string(),
+                        original.id.to_string(),
+                    )));
+                }
+            }
+            changes.retain(|c| tasks.contains(&c.task_id));
+        }
+        let undo = plan_revert(original, &changes, resolve);
+        if undo.plan.steps.is_empty() {
+            let why = if undo.irreversible.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", undo.irreversible.join("; "))
+            };
+            return Ok(Err(RevertRefused::NothingToUndo(
+                original.id.to_string(),
+                why,
+            )));
+        }
+        let now = Utc::now();
+        let request = Request {
+            id: RequestId::generate(),
+            text: format!("Undo request {}: {}", original.id, original.text),
+            status: RequestStatus::AwaitingApproval,
+            high_value: false,
+            plan: undo.plan,
+            reason: None,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_request(&request).await?;
+        let undone: Vec<TaskId> = if tasks.is_empty() {
+            let mut ids: Vec<TaskId> = changes.iter().map(|c| c.task_id.clone()).collect();
+            ids.dedup();
+            ids
+        } else {
+            tasks.to_vec()
+        };
+        self.store
+            .record_revert(&RevertLink {
+                request_id: request.id.clone(),
+                reverts: original.id.clone(),
+                tasks: undone,
+            })
+            .await?;
+        tracing::info!(request = %request.id, reverts = %original.id, steps = request.plan.steps.len(), "planned an undo");
+        self.emit(LiveEvent::Request {
+            request_id: request.id.to_string(),
+            status: request.status,
+            reason: Some(format!("undoes request {}", original.id)),
+            at: now,
+        });
+        Ok(Ok(request))
+    }
+}
+
+/// A revert plan and what it cannot undo.
+#[derive(Debug)]
+pub struct RevertPlan {
+    pub plan: Plan,
+    /// One line per change that stays, with the reason.
+    pub irreversible: Vec<String>,
+}
+
+/// One path on one host, from the first change the run made to it to the last.
+struct PathHistory<'a> {
+    first: &'a Change,
+    last: &'a Change,
+}
+
+/// The plan that undoes `changes` (in the order they happened) of `original`: per host, every
+/// path back to its state before its first change, checked against its state after its last.
+pub fn plan_revert(
+    original: &Request,
+    changes: &[StoredChange],
+    resolve: &[Resolution],
+) -> RevertPlan {
+    let mut irreversible = Vec::new();
+    // Hosts in the order they were last changed, so the latest is undone first.
+    let mut hosts: Vec<&str> = Vec::new();
+    let mut paths: BTreeMap<&str, Vec<(&str, PathHistory<'_>)>> = BTreeMap::new();
+    for stored in changes {
+        let change = &stored.change;
+        hosts.retain(|h| *h != change.host);
+        hosts.push(&change.host);
+        if !matches!(change.kind.as_str(), "file" | "directory" | "link") {
+            irreversible.push(cannot_undo(change));
+            continue;
+        }
+        let list = paths.entry(&change.host).or_default();
+        match list.iter_mut().find(|(path, _)| *path == change.target) {
+            Some((_, history)) => history.last = change,
+            None => list.push((
+                &change.target,
+                PathHistory {
+                    first: change,
+                    last: change,
+                },
+            )),
+        }
+    }
+    let mut steps = Vec::new();
+    let (mut restored, mut removed) = (0usize, 0usize);
+    for host in hosts.iter().rev() {
+        let Some(list) = paths.get(host) else {
+            continue;
+        };
+        let mut entries = Vec::new();
+        // Latest first: files made inside a directory the run made go before it.
+        for (path, history) in list.iter().rev() {
+            match undo_entry(host, path, history, resolve) {
+                Ok(entry) => {
+                    if entry["action"] == "restore" || entry["action"] == "mode" {
+                        restored += 1;
+                    } else {
+                        removed += 1;
+                    }
+                    entries.push(entry);
+                }
+                Err(why) => irreversible.push(why),
+            }
+        }
+        if entries.is_empty() {
+            continue;
+        }
+        let mut extra_vars = serde_json::Map::new();
+        extra_vars.insert("chiffon_hosts".into(), json!(host));
+        extra_vars.insert("chiffon_revert_files".into(), Value::Array(entries.clone()));
+        steps.push(Step {
+            id: format!("s{}", steps.len() + 1),
+            title: format!(
+                "Put back {} path{} on {host} as they were before request {}",
+                entries.len(),
+                if entries.len() == 1 { "" } else { "s" },
+                original.id.short()
+            ),
+            action: "revert".to_owned(),
+            agent_type: AgentType::Infra,
+            playbook: Some(REVERT_PLAYBOOK.to_owned()),
+            service: original.plan.steps.iter().find_map(|s| s.service.clone()),
+            limit: Some((*host).to_owned()),
+            depends_on: steps
+                .last()
+                .map(|s: &Step| vec![s.id.clone()])
+                .unwrap_or_default(),
+            estimated_duration_s: 10,
+            resources: Resources::default(),
+            tags: Vec::new(),
+            extra_vars,
+            status: "pending".to_owned(),
+        });
+    }
+    let mut reasons = vec![format!(
+        "undoes request {}: {restored} path(s) put back, {removed} made by the run removed",
+        original.id
+    )];
+    reasons.push(
+        "a path changed since the run is a conflict: the run stops before changing anything until you choose keep_theirs or restore_ours (the preview shows them)".to_owned(),
+    );
+    let level = if irreversible.is_empty() {
+        RiskLevel::Medium
+    } else {
+        RiskLevel::High
+    };
+    reasons.extend(
+        irreversible
+            .iter()
+            .map(|line| format!("cannot undo: {line}")),
+    );
+    let estimated_duration_s = steps.iter().map(|s| s.estimated_duration_s).sum();
+    RevertPlan {
+        plan: Plan {
+            version: 1,
+            planner: "revert".to_owned(),
+            steps,
+            risk: Risk { level, reasons },
+            approval_required: true,
+            estimated_duration_s,
+            open_questions: Vec::new(),
+        },
+        irreversible,
+    }
+}
+
+/// The play's entry for one path, or why it cannot be put back.
+fn undo_entry(
+    host: &str,
+    path: &str,
+    history: &PathHistory<'_>,
+    resolve: &[Resolution],
+) -> Result<Value, String> {
+    let (first, last) = (history.first, history.last);
+    if !first.reversible || !path.starts_with('/') {
+        return Err(cannot_undo(first));
+    }
+    let after = last.after.clone().unwrap_or_default();
+    let expect_state = match after.state.as_deref() {
+        Some("directory") => "directory",
+        Some("link" | "hard") => "link",
+        Some("absent") => "absent",
+        _ => "file",
+    };
+    let on_conflict = resolve
+        .iter()
+        .find(|r| r.path == path && r.host.as_deref().is_none_or(|h| h == host))
+        .map_or("ask", |r| r.choice.as_str());
+    let mut entry = json!({
+        "path": path,
+        "expect_state": expect_state,
+        "expect_sha1": after.sha1,
+        "on_conflict": on_conflict,
+    });
+    let before_mode = first.before.as_ref().and_then(|b| b.mode.clone());
+    if first.existed == Some(false) {
+        entry["action"] = json!(if first.kind == "directory" {
+            "remove_dir"
+        } else {
+            "remove"
+        });
+    } else if let Some(content) = &first.before_content {
+        entry["action"] = json!("restore");
+        entry["content_b64"] = json!(base64(content.as_bytes()));
+        entry["mode"] = json!(before_mode);
+    } else if first.kind != "file" && before_mode.is_some() {
+        entry["action"] = json!("mode");
+        entry["mode"] = json!(before_mode);
+    } else {
+        return Err(cannot_undo(first));
+    }
+    Ok(entry)
+}
+
+/// "on lola: <what> (<task>): <why>".
+fn cannot_undo(change: &Change) -> String {
+    let why = change
+        .note
+        .clone()
+        .unwrap_or_else(|| "its previous state was not recorded".to_owned());
+    format!(
+        "on {}: {} {} ({}, task {:?}): {why}",
+        change.host, change.kind, change.target, change.module, change.task
+    )
+}
+
+/// Standard base64 with padding (RFC 4648), what Ansible's `b64decode` reads.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::ConflictChoice;
+    use crate::model::change::ResourceState;
+
+    fn change(kind: &str, target: &str, existed: Option<bool>, after_sha1: &str) -> Change {
+        Change {
+            host: "lola".into(),
+            task: "Render".into(),
+            module: "ansible.builtin.template".into(),
+            kind: kind.into(),
+            target: target.into(),
+            existed,
+            before: None,
+            after: Some(ResourceState {
+                state: Some(
+                    if kind == "directory" {
+                        "directory"
+                    } else {
+                        "file"
+                    }
+                    .into(),
+                ),
+                sha1: Some(after_sha1.into()).filter(|s: &String| !s.is_empty()),
+                ..ResourceState::default()
+            }),
+            before_content: None,
+            after_content: None,
+            diff: None,
+            reversible: true,
+            note: None,
+        }
+    }
+
+    fn stored(change: Change, seq: i64) -> StoredChange {
+        StoredChange {
+            task_id: TaskId::generate(),
+            seq,
+            change,
+            recorded_at: Utc::now(),
+        }
+    }
+
+    fn original() -> Request {
+        Request {
+            id: RequestId::generate(),
+            text: "deploy kuma".into(),
+            status: RequestStatus::Succeeded,
+            high_value: false,
+            plan: Plan {
+                version: 1,
+                planner: "deterministic".into(),
+                steps: Vec::new(),
+                risk: Risk {
+                    level: RiskLevel::Low,
+                    reasons: Vec::new(),
+                },
+                approval_required: true,
+                estimated_duration_s: 0,
+                open_questions: Vec::new(),
+            },
+            reason: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_undo_puts_each_path_back_to_before_its_first_change_latest_first() {
+        let mut monitors = change("file", "/srv/kuma/monitors.json", Some(true), "b");
+        monitors.before_content = Some("old\n".into());
+        let mut again = change("file", "/srv/kuma/monitors.json", Some(true), "c");
+        again.before_content = Some("middle\n".into());
+        let mut command = change("command", "docker", None, "");
+        command.reversible = false;
+        command.note = Some("a command ran".into());
+        let changes = [
+            stored(change("directory", "/srv/kuma", Some(false), ""), 1),
+            stored(change("file", "/srv/kuma/compose.yml", Some(false), "a"), 2),
+            stored(monitors, 3),
+            stored(again, 4),
+            stored(command, 5),
+        ];
+        let keep = Resolution {
+            host: None,
+            path: "/srv/kuma/compose.yml".into(),
+            choice: ConflictChoice::KeepTheirs,
+        };
+        let undo = plan_revert(&original(), &changes, &[keep]);
+        assert_eq!(undo.plan.steps.len(), 1);
+        let step = &undo.plan.steps[0];
+        assert_eq!(step.playbook.as_deref(), Some(REVERT_PLAYBOOK));
+        assert_eq!(step.limit.as_deref(), Some("lola"));
+        let entries = step.extra_vars["chiffon_revert_files"].as_array().unwrap();
+        let paths: Vec<&str> = entries
+            .iter()
+            .map(|e| e["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/srv/kuma/monitors.json",
+                "/srv/kuma/compose.yml",
+                "/srv/kuma"
+            ]
+        );
+        // Back to before the first change, checked against what the last one left.
+        assert_eq!(entries[0]["action"], "restore");
+        assert_eq!(entries[0]["content_b64"], base64(b"old\n"));
+        assert_eq!(entries[0]["expect_sha1"], "c");
+        assert_eq!(entries[0]["on_conflict"], "ask");
+        assert_eq!(entries[1]["action"], "remove");
+        assert_eq!(entries[1]["on_conflict"], "keep_theirs");
+        assert_eq!(entries[2]["action"], "remove_dir");
+        assert_eq!(undo.irreversible.len(), 1, "{:?}", undo.irreversible);
+        assert_eq!(undo.plan.risk.level, RiskLevel::High);
+        assert!(
+            undo.plan
+                .risk
+                .reasons
+                .iter()
+                .any(|r| r.starts_with("cannot undo: on lola: command docker"))
+        );
+    }
+
+    #[test]
+    fn a_file_whose_content_was_not_kept_is_listed_not_planned() {
+        let mut secret = change("file", "/srv/app.env", Some(true), "b");
+        secret.reversible = false;
+        secret.note = Some("the file holds a secret".into());
+        let undo = plan_revert(&original(), &[stored(secret, 1)], &[]);
+        assert!(undo.plan.steps.is_empty());
+        assert!(
+            undo.irreversible[0].contains("holds a secret"),
+            "{:?}",
+            undo.irreversible
+        );
+    }
+
+    #[test]
+    fn base64_matches_the_standard_alphabet_and_padding() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64("{\"é\": 1}\n".as_bytes()), "eyLDqSI6IDF9Cg==");
+    }
+}

@@ -1,0 +1,386 @@
+//! Reversible by design (docs/revert.md), with real `ansible-playbook` on the example homelab:
+//! what each run changed is recorded per task and host; a revert is a new request whose
+//! approved plan puts files back byte for byte or removes what the run made; a file changed
+//! since the run is a conflict settled by the person; commands are shown as irreversible; a
+//! revert survives an orchestrator restart mid-run like any request.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chiffon::api::{ConflictChoice, LiveEvent, RequestView, Resolution, RevertBody, TaskChanges};
+use chiffon::model::{RequestStatus, TaskStatus};
+use serde_json::Value;
+
+use crate::helpers::{KUMA_REQUEST, Options, TestAgent, TestApp, backends};
+
+const REVERT_PLAYBOOK: &str = "chiffon:ansible/actions/revert_files.yml";
+
+fn monitors_file(app: &TestApp) -> PathBuf {
+    app.homelab_root
+        .join("lola/stacks/uptime-kuma/monitors.json")
+}
+
+/// Runs the Kuma request (with `change` as a Modify first, when given) to success.
+async fn run_kuma(app: &TestApp, change: Option<&str>) -> RequestView {
+    let id = app.request(KUMA_REQUEST).await;
+    if let Some(change) = change {
+        app.client.modify(&id, change).await.unwrap();
+    }
+    let (_, view) = app.approve_and_wait(&id).await;
+    assert_eq!(
+        view.request.status,
+        RequestStatus::Succeeded,
+        "{:?}",
+        view.tasks
+    );
+    view
+}
+
+/// Asks for the undo of `id` and checks it is a plan awaiting approval that runs the built-in
+/// revert playbook.
+async fn plan_undo(app: &TestApp, id: &str, body: &RevertBody) -> RequestView {
+    let view = app.client.revert(id, body).await.unwrap();
+    assert_eq!(view.request.status, RequestStatus::AwaitingApproval);
+    assert!(view.request.text.contains(id), "{}", view.request.text);
+    assert!(!view.request.plan.steps.is_empty());
+    for step in &view.request.plan.steps {
+        assert_eq!(step.playbook.as_deref(), Some(REVERT_PLAYBOOK));
+    }
+    view
+}
+
+async fn changes_of(app: &TestApp, view: &RequestView, playbook: &str) -> TaskChanges {
+    let task = view
+        .tasks
+        .iter()
+        .find(|t| t.playbook.as_deref() == Some(playbook))
+        .unwrap_or_else(|| panic!("no task ran {playbook}: {:?}", view.tasks));
+    app.client.task_changes(task.id.as_str()).await.unwrap()
+}
+
+fn portal_names(bytes: &[u8]) -> Vec<String> {
+    let monitors: Value = serde_json::from_slice(bytes).unwrap();
+    monitors["monitorList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_run_reverts_byte_for_byte_and_the_first_run_reverts_to_nothing() {
+    for backend in backends() {
+        eprintln!("scenario on {backend:?}");
+        let app = TestApp::spawn_on(backend).await;
+        // Something of the owner's that no run touches.
+        let own = app.homelab_root.join("lola/notes.txt");
+        std::fs::create_dir_all(own.parent().unwrap()).unwrap();
+        std::fs::write(&own, "mine\n").unwrap();
+
+        let first = run_kuma(&app, None).await;
+        let first_bytes = std::fs::read(monitors_file(&app)).unwrap();
+        assert_eq!(portal_names(&first_bytes).len(), 6);
+        // What the first run changed: the monitors file did not exist before.
+        let config = changes_of(&app, &first, "kuma-config-update.yml").await;
+        assert_eq!(config.hosts.len(), 1, "{config:?}");
+        assert_eq!(config.hosts[0].host, "lola");
+        let monitors = &config.hosts[0].changes[0];
+        assert_eq!(monitors.change.kind, "file");
+        assert!(
+            monitors
+                .change
+                .target
+                .ends_with("uptime-kuma/monitors.json")
+        );
+        assert_eq!(monitors.change.existed, Some(false));
+        assert!(monitors.change.reversible);
+        let deploy = changes_of(&app, &first, "kuma-deployment.yml").await;
+        let kinds: Vec<&str> = deploy.hosts[0]
+            .changes
+            .iter()
+            .map(|c| c.change.kind.as_str())
+            .collect();
+        assert!(
+            kinds.contains(&"directory") && kinds.contains(&"file"),
+            "{kinds:?}"
+        );
+
+        // The same request changed: a portal left out.
+        let second = run_kuma(&app, Some("leave out the Ollama API")).await;
+        let second_bytes = std::fs::read(monitors_file(&app)).unwrap();
+        assert_eq!(portal_names(&second_bytes).len(), 5);
+        let config = changes_of(&app, &second, "kuma-config-update.yml").await;
+        let monitors = &config.hosts[0].changes[0];
+        assert_eq!(monitors.change.existed, Some(true));
+        assert!(
+            monitors.content_kept && monitors.change.reversible,
+            "{monitors:?}"
+        );
+        let diff = monitors.change.diff.as_deref().unwrap();
+        assert!(
+            diff.lines()
+                .any(|l| l.starts_with('-') && l.contains("Ollama")),
+            "{diff}"
+        );
+        // The deployment was already in place: its second run changed nothing.
+        let deploy = changes_of(&app, &second, "kuma-deployment.yml").await;
+        assert!(deploy.hosts.is_empty(), "{deploy:?}");
+        // The CLI shows the same, per request.
+        let out = app.chiffon(&["changes", second.request.id.as_str()]).await;
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shown}");
+        assert!(
+            shown.contains("monitors.json") && shown.contains("can undo"),
+            "{shown}"
+        );
+
+        // Undo the second run: the monitors file is again exactly what the first wrote.
+        let undo = plan_undo(&app, second.request.id.as_str(), &RevertBody::default()).await;
+        let (_, done) = app.approve_and_wait(undo.request.id.as_str()).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        assert_eq!(std::fs::read(monitors_file(&app)).unwrap(), first_bytes);
+
+        // Undo the first: every file it made is gone, the owner's file untouched.
+        let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
+        let (_, done) = app.approve_and_wait(undo.request.id.as_str()).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        assert_eq!(app.rendered_files(), vec!["lola/notes.txt".to_owned()]);
+        assert!(!app.homelab_root.join("lola/stacks/uptime-kuma").exists());
+        assert_eq!(std::fs::read_to_string(&own).unwrap(), "mine\n");
+        // The undo's audit entries name the request they revert.
+        let log = app.git(&["log", "--format=%s"]);
+        assert!(log.contains("Put back"), "{log}");
+        let task = &done.tasks[0];
+        let out = app.chiffon(&["audit", "show", task.id.as_str()]).await;
+        let entry = String::from_utf8_lossy(&out.stdout);
+        assert!(entry.contains(first.request.id.as_str()), "{entry}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_since_the_run_stops_the_undo_until_the_person_chooses() {
+    let app = TestApp::spawn_on(crate::helpers::Backend::Embedded).await;
+    let first = run_kuma(&app, None).await;
+    let file = monitors_file(&app);
+    // Someone edits the monitors file after the run.
+    let theirs = b"{\"monitorList\": []}\n".to_vec();
+    std::fs::write(&file, &theirs).unwrap();
+
+    // The preview shows the conflict before approval; run anyway, nothing changes.
+    let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
+    let reworded = app
+        .client
+        .modify(undo.request.id.as_str(), "deploy jellyfin too")
+        .await;
+    assert!(
+        reworded.is_err(),
+        "an undo plan is not re-planned from words"
+    );
+    let previewed = app.client.preview(undo.request.id.as_str()).await.unwrap();
+    let preview = serde_json::to_string(&previewed.preview).unwrap();
+    assert!(
+        preview.contains("conflict") && preview.contains("monitors.json"),
+        "{preview}"
+    );
+    let (_, done) = app.approve_and_wait(undo.request.id.as_str()).await;
+    assert_eq!(done.request.status, RequestStatus::Failed);
+    assert!(
+        done.tasks[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("conflict"),
+        "{:?}",
+        done.tasks
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), theirs);
+    assert!(
+        app.homelab_root
+            .join("lola/stacks/uptime-kuma/compose.yml")
+            .exists()
+    );
+
+    // Keep theirs: the rest of the first run is undone, their file and its folder stay.
+    let body = RevertBody {
+        tasks: Vec::new(),
+        resolve: vec![Resolution {
+            host: None,
+            path: file.display().to_string(),
+            choice: ConflictChoice::KeepTheirs,
+        }],
+    };
+    let undo = plan_undo(&app, first.request.id.as_str(), &body).await;
+    let (_, done) = app.approve_and_wait(undo.request.id.as_str()).await;
+    assert_eq!(
+        done.request.status,
+        RequestStatus::Succeeded,
+        "{:?}",
+        done.tasks
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), theirs);
+    assert!(
+        !app.homelab_root
+            .join("lola/stacks/uptime-kuma/compose.yml")
+            .exists()
+    );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_ran_is_shown_as_irreversible_in_changes_and_in_the_undo_plan() {
+    // A container runtime that answers and "starts" the stack, so `docker compose up` runs.
+    let scratch = tempfile::tempdir().unwrap();
+    let docker = scratch.path().join("docker");
+    std::fs::write(
+        &docker,
+        "#!/bin/sh\necho ' Container kuma  Started' >&2\nexit 0\n",
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&docker).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&docker, permissions).unwrap();
+    let app = TestApp::spawn_with(
+        crate::helpers::Backend::Embedded,
+        Options {
+            extra_vars: vec![(
+                "compose_stack_docker".into(),
+                Value::String(docker.display().to_string()),
+            )],
+            ..Options::default()
+        },
+    )
+    .await;
+    let first = run_kuma(&app, None).await;
+    let deploy = changes_of(&app, &first, "kuma-deployment.yml").await;
+    let command = deploy.hosts[0]
+        .changes
+        .iter()
+        .find(|c| c.change.kind == "command")
+        .unwrap_or_else(|| panic!("no command recorded: {deploy:?}"));
+    assert!(!command.change.reversible);
+    assert!(
+        command
+            .change
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("cannot undo")
+    );
+    let out = app.chiffon(&["changes", first.request.id.as_str()]).await;
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("CANNOT UNDO"), "{shown}");
+
+    let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
+    let risk = &undo.request.plan.risk;
+    assert!(
+        risk.reasons
+            .iter()
+            .any(|r| r.starts_with("cannot undo") && r.contains("command")),
+        "{risk:?}"
+    );
+    assert_eq!(risk.level.to_string(), "high");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undo_survives_an_orchestrator_restart_mid_run() {
+    for backend in backends() {
+        if backend == crate::helpers::Backend::Distributed
+            && std::env::var_os("CHIFFON_TEST_AMQP_URL").is_none()
+        {
+            continue;
+        }
+        eprintln!("scenario on {backend:?}");
+        let mut app = TestApp::spawn_with(
+            backend,
+            Options {
+                local_agents: false,
+                heartbeat: Duration::from_secs(1),
+                ..Options::default()
+            },
+        )
+        .await;
+        let mut agent = TestAgent::infra(&app, "infra-revert").await;
+        app.wait_until_agents_online(1).await;
+        let first = run_kuma(&app, None).await;
+        let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
+        let id = undo.request.id.to_string();
+        let mut stream = app.client.subscribe(&id).await.unwrap();
+        app.client.approve(&id, None).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                if let Some(LiveEvent::Task {
+                    status: TaskStatus::Running,
+                    ..
+                }) = stream.next().await
+                {
+                    return;
+                }
+            }
+        })
+        .await
+        .expect("the undo never ran");
+        drop(stream);
+        app.restart().await;
+
+        let (_, view) = app.approve_and_wait_after_approval(&id).await;
+        assert_eq!(
+            view.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            view.tasks
+        );
+        assert_eq!(view.tasks.len(), 1, "the undo ran once: {:?}", view.tasks);
+        assert!(view.tasks[0].audit_commit.is_some());
+        assert!(
+            app.rendered_files().is_empty(),
+            "{:?}",
+            app.rendered_files()
+        );
+        agent.kill().await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_finished_request_with_recorded_changes_can_be_undone() {
+    let app = TestApp::spawn_on(crate::helpers::Backend::Embedded).await;
+    let id = app.request(KUMA_REQUEST).await;
+    let (status, body) = app.post(&format!("/requests/{id}/revert"), "{}").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("finished"),
+        "{body}"
+    );
+    let (status, body) = app
+        .post(
+            &format!("/requests/{id}/revert"),
+            r#"{"resolve":[{"path":"relative/x","choice":"keep_theirs"}]}"#,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    let (status, _) = app
+        .post(&format!("/requests/{id}/revert"), r#"{"surprise":1}"#)
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .get("/api/v1/tasks/task_00000000000000000000000000000000/changes")
+        .await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
