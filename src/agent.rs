@@ -397,6 +397,7 @@ impl Agent {
                 failures: outcome.failures,
                 capacity,
                 error: outcome.error,
+                warnings: outcome.warnings,
             },
             Err(error) => return self.fail(&task, format!("{error:#}")).await,
         };

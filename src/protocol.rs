@@ -131,6 +131,11 @@ pub struct TaskResult {
     pub error: Option<String>,
     /// The agent's capacity when it finished, attached on failure.
     pub capacity: Option<Capacity>,
+    /// What the person must read even when the run succeeded: the playbook's own warnings
+    /// (a `debug` message starting `WARNING:`), key tasks (tagged `chiffon_key`) skipped, and
+    /// Ansible's warnings. A succeeded result with warnings is "done with warnings".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl TaskResult {
@@ -145,6 +150,7 @@ impl TaskResult {
             failures: Vec::new(),
             error: Some(error),
             capacity,
+            warnings: Vec::new(),
         }
     }
 }

@@ -80,6 +80,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "plan_changes_llm",
         include_str!("../migrations/sqlite/0008_plan_changes_llm.sql"),
     ),
+    (
+        11,
+        "task_warnings",
+        include_str!("../migrations/sqlite/0011_task_warnings.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -121,6 +126,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "plan_changes_llm",
         include_str!("../migrations/postgres/0008_plan_changes_llm.sql"),
+    ),
+    (
+        11,
+        "task_warnings",
+        include_str!("../migrations/postgres/0011_task_warnings.sql"),
     ),
 ];
 

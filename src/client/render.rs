@@ -25,7 +25,8 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-fn status_word(status: RequestStatus) -> &'static str {
+/// A request's status in the words the web page uses too.
+pub fn status_word(status: RequestStatus) -> &'static str {
     match status {
         RequestStatus::AwaitingApproval => "awaiting approval",
         RequestStatus::Approved => "approved",
@@ -35,6 +36,26 @@ fn status_word(status: RequestStatus) -> &'static str {
         RequestStatus::Failed => "failed",
         RequestStatus::Aborted => "aborted",
         RequestStatus::Rejected => "rejected",
+    }
+}
+
+/// Who made a plan, in the words the web page uses (`PLANNER_WORDS` in `assets/ui/chat.js`).
+pub fn planner_words(planner: &str) -> String {
+    if planner == "deterministic" || planner == "rules" {
+        "Chiffon's built-in rules (no AI)".to_owned()
+    } else if planner.starts_with("llm") || planner.contains("model") {
+        format!("an AI model ({planner}), checked by Chiffon's rules")
+    } else {
+        planner.to_owned()
+    }
+}
+
+/// A step's status in words: `succeeded with warnings` when its run warned.
+fn step_status_words(step: &crate::model::Step) -> String {
+    if step.status == "succeeded" && !step.warnings.is_empty() {
+        "succeeded with warnings".to_owned()
+    } else {
+        step.status.replace('_', " ")
     }
 }
 
@@ -54,12 +75,12 @@ pub fn plan(view: &RequestView) -> String {
     let steps = plan.steps.len();
     let _ = writeln!(
         out,
-        "Plan v{} ({} planner): {} step{}, about {}",
+        "Plan v{}: {} step{}, about {}. Made by {}.",
         plan.version,
-        plan.planner,
         steps,
         if steps == 1 { "" } else { "s" },
-        duration(plan.estimated_duration_s as f64)
+        duration(plan.estimated_duration_s as f64),
+        planner_words(&plan.planner)
     );
     if let Some(routing) = view
         .routing
@@ -97,6 +118,9 @@ pub fn plan(view: &RequestView) -> String {
     };
     for (index, step) in plan.steps.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", index + 1, step.title);
+        for detail in &step.details {
+            let _ = writeln!(out, "     - {detail}");
+        }
         let _ = writeln!(
             out,
             "     runs:       {} on the {} agent{}",
@@ -135,7 +159,10 @@ pub fn plan(view: &RequestView) -> String {
             duration(step.estimated_duration_s as f64)
         );
         if step.status != "pending" {
-            let _ = writeln!(out, "     status:     {}", step.status);
+            let _ = writeln!(out, "     status:     {}", step_status_words(step));
+            for warning in &step.warnings {
+                let _ = writeln!(out, "     ⚠ {warning}");
+            }
         }
     }
     if !plan.open_questions.is_empty() {
@@ -205,10 +232,10 @@ pub fn live(event: &LiveEvent, view: &RequestView) -> Option<String> {
             )),
             s if s.is_terminal() && audit_commit.is_some() => Some(format!(
                 "{} step {} {}",
-                if *s == TaskStatus::Succeeded {
-                    "✔"
-                } else {
-                    "✘"
+                match outcome.as_deref() {
+                    Some(o) if o.starts_with("succeeded with") => "⚠",
+                    _ if *s == TaskStatus::Succeeded => "✔",
+                    _ => "✘",
                 },
                 number(step_id),
                 outcome.clone().unwrap_or_else(|| format!("{s}: {title}"))
@@ -244,7 +271,9 @@ pub fn live(event: &LiveEvent, view: &RequestView) -> Option<String> {
 }
 
 /// The end of a run: each step's result, the total time and the audit commits.
-pub fn summary(view: &RequestView, audit_hint: bool) -> String {
+/// `audit_dir`: the server's audit repository (from `/health`), for a `git -C` line that can
+/// be pasted as it is; without it no such line is printed.
+pub fn summary(view: &RequestView, audit_dir: Option<&str>) -> String {
     let mut out = String::new();
     let request = &view.request;
     let total = (request.updated_at - request.created_at).num_milliseconds() as f64 / 1000.0;
@@ -256,12 +285,11 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
             _ => 0.0,
         }
     };
-    let _ = writeln!(
-        out,
-        "\nSummary: request {} {}",
-        request.id,
-        status_word(request.status)
-    );
+    let ended = match view.outcome.as_deref() {
+        Some("succeeded_with_warnings") => "done with warnings",
+        _ => status_word(request.status),
+    };
+    let _ = writeln!(out, "\nSummary: request {} {ended}", request.id);
     for (index, step) in request.plan.steps.iter().enumerate() {
         let task = view.tasks.iter().rev().find(|t| t.step_id == step.id);
         match task {
@@ -279,6 +307,9 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
                         .as_deref()
                         .map_or("-", |c| &c[..c.len().min(12)])
                 );
+                for warning in &task.warnings {
+                    let _ = writeln!(out, "     ⚠ {warning}");
+                }
                 // What the failure usually means, when Chiffon recognised it.
                 for hint in task.suggestions.as_array().into_iter().flatten() {
                     if let Some(message) = hint["message"].as_str() {
@@ -300,8 +331,17 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
     if let Some(reason) = &request.reason {
         let _ = writeln!(out, "Reason: {reason}");
     }
-    if audit_hint && view.tasks.iter().any(|t| t.audit_commit.is_some()) {
-        let _ = writeln!(out, "Audit trail: git -C <data-dir>/audit show <commit>");
+    let last_commit = view
+        .tasks
+        .iter()
+        .rev()
+        .find_map(|t| t.audit_commit.as_deref());
+    if let (Some(dir), Some(commit)) = (audit_dir, last_commit) {
+        let _ = writeln!(
+            out,
+            "Audit trail: git -C {dir} show {}",
+            &commit[..commit.len().min(12)]
+        );
     }
     out
 }
@@ -357,9 +397,14 @@ pub fn preview(view: &RequestView) -> String {
     );
     for (index, step) in preview.steps.iter().enumerate() {
         let what = match step.outcome.as_str() {
-            "would_change" => format!("would change {} thing(s)", step.changed),
+            "would_change" if step.changed == 1 => "would change 1 thing".to_owned(),
+            "would_change" => format!("would change {} things", step.changed),
             "no_change" => "would change nothing".to_owned(),
             "would_fail" => "would fail".to_owned(),
+            "checked_after" => format!(
+                "checked after {} runs (a dry run does not make the changes it needs)",
+                after_steps_words(&step.after_steps, view)
+            ),
             _ => "not previewed".to_owned(),
         };
         let _ = writeln!(out, "  {}. {} — {what}", index + 1, step.title);
@@ -374,6 +419,26 @@ pub fn preview(view: &RequestView) -> String {
         }
     }
     out
+}
+
+/// "step 1", "steps 1 and 2": the steps a preview waits on, by their number in the plan.
+fn after_steps_words(ids: &[String], view: &RequestView) -> String {
+    let numbers: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            view.request
+                .plan
+                .steps
+                .iter()
+                .position(|s| &s.id == id)
+                .map_or_else(|| id.clone(), |i| (i + 1).to_string())
+        })
+        .collect();
+    match numbers.as_slice() {
+        [one] => format!("step {one}"),
+        [rest @ .., last] => format!("steps {} and {last}", rest.join(", ")),
+        [] => "an earlier step".to_owned(),
+    }
 }
 
 /// The deployable units of a repository, a line each.

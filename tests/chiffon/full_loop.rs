@@ -51,6 +51,34 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             "{:?}",
             done.request.reason
         );
+        // No container engine answers on this machine: the playbook wrote Kuma's files but
+        // started nothing, and the request says so instead of a plain success.
+        assert_eq!(
+            done.outcome.as_deref(),
+            Some("succeeded_with_warnings"),
+            "{:?}",
+            done.tasks
+        );
+        let deploy = &done.request.plan.steps[0];
+        assert!(
+            deploy
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("Uptime Kuma was not started on lola")
+                    && w.contains("no container runtime answers")),
+            "{:?}",
+            deploy.warnings
+        );
+        assert!(
+            deploy
+                .warnings
+                .iter()
+                .any(|w| w
+                    == "A key task was skipped on lola: Run docker compose up for Uptime Kuma"),
+            "{:?}",
+            deploy.warnings
+        );
+        assert!(done.request.plan.steps[1].warnings.is_empty());
 
         // The live stream showed each step running, the playbook's own tasks, and the end.
         let running = events
@@ -123,6 +151,18 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
                 task.resource_usage
             );
             assert!(task.outcome.as_deref().unwrap().contains("lola ok="));
+            // The deployment's warnings are on its row and in its audit entry's result.
+            let warned = playbook == "kuma-deployment.yml";
+            assert_eq!(!task.warnings.is_empty(), warned, "{:?}", task.warnings);
+            assert_eq!(
+                task.outcome
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("succeeded with 2 warnings: "),
+                warned,
+                "{:?}",
+                task.outcome
+            );
             let commit = task
                 .audit_commit
                 .as_deref()
@@ -137,6 +177,13 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             assert_eq!(entry["details"]["plan"]["version"], 1);
             assert_eq!(entry["details"]["dispatch"]["playbook"], playbook.as_str());
             assert_eq!(entry["details"]["result"]["outcome"], "succeeded");
+            assert_eq!(
+                entry["details"]["result"]["warnings"]
+                    .as_array()
+                    .map(Vec::len),
+                warned.then_some(2),
+                "{entry}"
+            );
         }
         // Events were stored with the task.
         let events = store.task_events(&tasks[0].id).await.unwrap();
@@ -404,8 +451,14 @@ async fn a_plan_is_previewed_in_check_mode_before_approval_and_changes_nothing()
                 .contains("+    image: louislam/uptime-kuma")),
             "{diffs:#?}"
         );
-        // Configuring needs the deployment first, so on its own it would fail, and says why.
-        assert_eq!(steps[1]["outcome"], "would_fail", "{view}");
+        // Configuring needs the deployment first, which a dry run does not make: it is checked
+        // after step 1 runs (not a red "would fail"), and the stumble says why.
+        assert_eq!(steps[1]["outcome"], "checked_after", "{view}");
+        assert_eq!(
+            steps[1]["after_steps"],
+            serde_json::json!([steps[0]["step_id"]]),
+            "{view}"
+        );
         assert!(
             steps[1]["error"].as_str().unwrap().contains("not deployed"),
             "{view}"
