@@ -39,6 +39,13 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             plan.risk.reasons
         );
         assert!(plan.estimated_duration_s > 0);
+        // A first guess for playbooks never run is seconds, not minutes (the example runs in
+        // a few seconds).
+        assert!(
+            plan.estimated_duration_s <= 60,
+            "{}",
+            plan.estimated_duration_s
+        );
         // Planning ran nothing.
         assert!(app.rendered_files().is_empty());
         assert!(view.tasks.is_empty());
@@ -206,7 +213,16 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             "{:?}",
             again.request.plan.risk.reasons
         );
-        assert!(again.request.plan.estimated_duration_s < plan.estimated_duration_s);
+        // History informs the plan: each step's estimate is now its playbook's last run (the
+        // first plan had only the defaults for playbooks never run).
+        for (step, task) in again.request.plan.steps.iter().zip(&tasks) {
+            let ran_s = task.resource_usage["duration_ms"]
+                .as_u64()
+                .unwrap()
+                .div_ceil(1000)
+                .max(1);
+            assert_eq!(step.estimated_duration_s, ran_s, "{}", step.title);
+        }
         let (_, second) = app.approve_and_wait(again.request.id.as_str()).await;
         assert_eq!(second.request.status, RequestStatus::Succeeded);
         for task in &second.tasks {
