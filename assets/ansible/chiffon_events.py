@@ -119,7 +119,7 @@ class CallbackModule(CallbackBase):
 
     # -- warnings: what the person must hear even when the run succeeds ----------------------
     #
-    # The convention (docs/playbooks.md): a `debug` task whose message starts with "WARNING:",
+    # The convention (docs/repositories.md, "warnings"): a `debug` task whose message starts with "WARNING:",
     # a task tagged `chiffon_key` that is skipped, and Ansible's own module warnings.
 
     def _warnings_of(self, result, status):

@@ -39,6 +39,14 @@ pub fn status_word(status: RequestStatus) -> &'static str {
     }
 }
 
+/// Where a request stands, in words: "done with warnings" for a succeeded run that warned.
+fn ended_words(view: &RequestView) -> &'static str {
+    match view.outcome.as_deref() {
+        Some("succeeded_with_warnings") => "done with warnings",
+        _ => status_word(view.request.status),
+    }
+}
+
 /// Who made a plan, in the words the web page uses (`PLANNER_WORDS` in `assets/ui/chat.js`).
 pub fn planner_words(planner: &str) -> String {
     if planner == "deterministic" || planner == "rules" {
@@ -64,12 +72,7 @@ pub fn plan(view: &RequestView) -> String {
     let request = &view.request;
     let plan = &request.plan;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Request {}  [{}]",
-        request.id,
-        status_word(request.status)
-    );
+    let _ = writeln!(out, "Request {}  [{}]", request.id, ended_words(view));
     let _ = writeln!(out, "  \"{}\"", request.text);
     let _ = writeln!(out);
     let steps = plan.steps.len();
@@ -285,11 +288,12 @@ pub fn summary(view: &RequestView, audit_dir: Option<&str>) -> String {
             _ => 0.0,
         }
     };
-    let ended = match view.outcome.as_deref() {
-        Some("succeeded_with_warnings") => "done with warnings",
-        _ => status_word(request.status),
-    };
-    let _ = writeln!(out, "\nSummary: request {} {ended}", request.id);
+    let _ = writeln!(
+        out,
+        "\nSummary: request {} {}",
+        request.id,
+        ended_words(view)
+    );
     for (index, step) in request.plan.steps.iter().enumerate() {
         let task = view.tasks.iter().rev().find(|t| t.step_id == step.id);
         match task {
