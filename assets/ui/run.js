@@ -218,12 +218,13 @@ export class Run {
     const total = starts.length && ends.length ? (Math.max(...ends) - Math.min(...starts)) / 1000 : null;
     const done = tasks.filter((t) => t.status === "succeeded").length;
     const warned = tasks.filter((t) => t.status === "succeeded" && t.warnings && t.warnings.length);
+    const took = total !== null ? ` in ${duration(total)}` : "";
     const verdict = {
       succeeded: warned.length
-        ? `Done with warnings: all ${plural(done, "step")} ran, but ${plural(warned.length, "step")} warned, read below`
-        : `Completed: all ${plural(done, "step")} done`,
-      failed: `Failed: ${done} of ${order.length} steps done`,
-      aborted: `Aborted: ${done} of ${order.length} steps done`,
+        ? `Done with warnings: all ${plural(done, "step")} ran${took}, but ${plural(warned.length, "step")} warned (see below)`
+        : `Completed: all ${plural(done, "step")} done${took}`,
+      failed: `Failed: ${done} of ${order.length} steps done${took}`,
+      aborted: `Aborted: ${done} of ${order.length} steps done${took}`,
     }[view.status];
     const hosts = new Map();
     for (const task of tasks) {
@@ -242,7 +243,7 @@ export class Run {
       "article",
       { class: `card summary summary-${view.status}${warned.length ? " summary-warned" : ""}`, "aria-labelledby": "summary-title", id: "summary" },
       h("h2", { id: "summary-title" }, "Summary"),
-      h("p", { class: "verdict" }, `${verdict}${total !== null ? ` in ${duration(total)}` : ""}.`),
+      h("p", { class: "verdict" }, `${verdict}.`),
       summaryWarnings(order, byStep),
       view.reason && view.status !== "succeeded" ? h("p", { class: "muted" }, `Why: ${plainError(view.reason)}`) : null,
       h(

@@ -214,7 +214,8 @@ function needs(resources) {
 
 function matchResult(m) {
   if (m.verdict === "none") {
-    return h("p", { class: "notice warn" }, "No playbook does that yet. ", m.advice || "A custom playbook is needed.");
+    // The advice is the planner's own answer (what a request with this text would ask).
+    return h("p", { class: "notice warn" }, m.advice || "No playbook does that yet: a custom playbook is needed.");
   }
   const top = m.candidates.slice(0, m.verdict === "ambiguous" ? 3 : 1);
   return h(

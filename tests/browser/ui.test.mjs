@@ -184,7 +184,7 @@ test("approving runs the steps live, then the summary shows results and the audi
 
   const summary = page.locator("#summary");
   await summary.waitFor();
-  assert.match(await summary.locator(".verdict").innerText(), /^Done with warnings: all 2 steps ran, but 1 step warned, read below in .+\.$/);
+  assert.match(await summary.locator(".verdict").innerText(), /^Done with warnings: all 2 steps ran in .+, but 1 step warned \(see below\)\.$/);
   assert.match(await summary.locator(".summary-warnings").innerText(), /Step 1: Uptime Kuma was not started on lola/);
   assert.match(await summary.locator("tbody tr").first().innerText(), /Done with warnings/);
   await summaryTableFits(summary);
