@@ -218,6 +218,12 @@ impl Client {
             .map(str::to_owned)
     }
 
+    /// Every version of a request's plan, oldest first, each with the change that made it.
+    pub async fn plan_versions(&self, id: &str) -> anyhow::Result<Vec<crate::api::PlanVersion>> {
+        self.send(self.http.get(self.url(&format!("/requests/{id}/plans"))))
+            .await
+    }
+
     /// A task's audit entry and commit.
     pub async fn audit_entry(&self, task: &str) -> anyhow::Result<AuditView> {
         self.send(self.http.get(self.url(&format!("/audit/{task}"))))

@@ -58,6 +58,39 @@ pub fn planner_words(planner: &str) -> String {
     }
 }
 
+/// What plan `current` changed from `previous`: steps removed and added (by what they run),
+/// and in a step kept, the particulars that went and came ("Removed: Ollama (http://…)").
+pub fn version_changes(previous: &crate::model::Plan, current: &crate::model::Plan) -> String {
+    let key = |s: &crate::model::Step| (s.playbook.clone(), s.limit.clone(), s.tags.clone());
+    let mut lines = Vec::new();
+    for old in &previous.steps {
+        match current.steps.iter().find(|s| key(s) == key(old)) {
+            None => lines.push(format!("Removed: {}", old.title)),
+            Some(new) => {
+                for detail in old.details.iter().filter(|d| !new.details.contains(d)) {
+                    lines.push(format!("Removed: {detail}"));
+                }
+                for detail in new.details.iter().filter(|d| !old.details.contains(d)) {
+                    lines.push(format!("Added: {detail}"));
+                }
+            }
+        }
+    }
+    for new in &current.steps {
+        if !previous.steps.iter().any(|s| key(s) == key(new)) {
+            lines.push(format!("Added: {}", new.title));
+        }
+    }
+    let mut out = format!("\nWhat changed from v{}:\n", previous.version);
+    if lines.is_empty() {
+        out.push_str("  the same steps; only their details differ\n");
+    }
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
+}
+
 /// A step's status in words: `succeeded with warnings` when its run warned.
 fn step_status_words(step: &crate::model::Step) -> String {
     if step.status == "succeeded" && !step.warnings.is_empty() {

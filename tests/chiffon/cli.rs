@@ -151,3 +151,22 @@ async fn reject_errors_and_usage_have_the_documented_exit_codes() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modify_names_what_the_new_plan_version_changed() {
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request(KUMA_REQUEST).await;
+        let modified = chiffon(&app, &["modify", &id, "drop pihole"]).await;
+        let out = text(&modified);
+        assert!(modified.status.success(), "{out}");
+        assert!(out.contains("What changed from v1:"), "{out}");
+        assert!(out.contains("  Removed: Pi-hole ("), "{out}");
+        assert!(!out.contains("Added:"), "{out}");
+        // The plan header speaks the web page's words.
+        assert!(
+            out.contains("Made by Chiffon's built-in rules (no AI)."),
+            "{out}"
+        );
+    }
+}

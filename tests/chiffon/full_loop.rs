@@ -86,6 +86,32 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             deploy.warnings
         );
         assert!(done.request.plan.steps[1].warnings.is_empty());
+        // The same, as the API's JSON says it.
+        let (_, raw) = app.get(&format!("/api/v1/requests/{id}")).await;
+        assert_eq!(raw["status"], "succeeded");
+        assert_eq!(raw["outcome"], "succeeded_with_warnings", "{raw}");
+        assert_eq!(
+            raw["plan"]["steps"][0]["warnings"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(raw["plan"]["steps"][1].get("warnings").is_none(), "{raw}");
+        let deploy_task = raw["tasks"][0]["id"].as_str().unwrap();
+        let (_, task) = app.get(&format!("/api/v1/tasks/{deploy_task}")).await;
+        assert_eq!(
+            task["warnings"], raw["plan"]["steps"][0]["warnings"],
+            "{task}"
+        );
+        assert!(
+            task["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["event"]["kind"] == "warning"),
+            "the warnings were streamed live too"
+        );
 
         // The live stream showed each step running, the playbook's own tasks, and the end.
         let running = events
