@@ -612,7 +612,8 @@ mod tests {
                 .any(|r| r.contains("production group: lola"))
         );
         assert!(plan.approval_required);
-        assert_eq!(plan.estimated_duration_s, 180);
+        // Never run: the defaults for a deployment then a configuration, 20 s + 10 s.
+        assert_eq!(plan.estimated_duration_s, 30);
     }
 
     #[test]
