@@ -350,7 +350,8 @@ pub struct Task {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExecEvent {
     /// `playbook_start`, `play_start`, `task_start`, `task_result`, `diff` (with `--diff`: the
-    /// change a task makes or, in check mode, would make, in `msg`) or `stats`.
+    /// change a task makes or, in check mode, would make, in `msg`), `warning` (a text the
+    /// person must read, in `msg`: see `Task::warnings`) or `stats`.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub play: Option<String>,
