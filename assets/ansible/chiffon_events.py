@@ -132,11 +132,21 @@ class CallbackModule(CallbackBase):
             text = result._result.get("msg")
             if isinstance(text, str) and text.lstrip().upper().startswith(WARNING_PREFIX):
                 self._warn(name, host, text.lstrip()[len(WARNING_PREFIX):].strip())
-        if status == "skipped" and KEY_TAG in (task.tags or []):
+        # A dry run skips what it cannot do in check mode: no alarm about key tasks there.
+        if status == "skipped" and KEY_TAG in (task.tags or []) and not self._check_mode():
             short = name.split(" : ", 1)[-1]
             self._warn(name, host, "A key task was skipped on %s: %s" % (host, short))
         for text in result._result.get("warnings") or []:
             self._warn(name, host, str(text))
+
+    @staticmethod
+    def _check_mode():
+        try:
+            from ansible import context
+
+            return bool(context.CLIARGS.get("check"))
+        except Exception:  # an Ansible without CLIARGS: treat it as a real run
+            return False
 
     def _warn(self, task, host, text):
         if text:

@@ -775,6 +775,7 @@ function previewStep(seen, step, order = []) {
     "div",
     { class: `preview preview-${seen.outcome}`, dataset: { outcome: seen.outcome } },
     h("p", {}, h("strong", {}, "Dry run: "), words, seen.error ? `: ${seen.error}` : ""),
+    seen.warnings && seen.warnings.length ? h("ul", { class: "warnings" }, seen.warnings.map((w) => h("li", {}, `Warning: ${w}`))) : null,
     seen.outcome === "would_fail" && step.depends_on.length
       ? h("p", { class: "small" }, "A dry run changes nothing, so this step cannot see what the steps before it would do. If the reason above is one of those changes, it is expected.")
       : null,

@@ -124,6 +124,10 @@ pub struct StepPreview {
     pub after_steps: Vec<String>,
     /// Changes Ansible reported, summed over hosts.
     pub changed: u64,
+    /// What the run would warn about (`Task::warnings`), e.g. that the stack would be written
+    /// but not started, known before approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub diffs: Vec<PreviewDiff>,
     pub error: Option<String>,
 }

@@ -448,6 +448,9 @@ pub fn preview(view: &RequestView) -> String {
         if let Some(error) = &step.error {
             let _ = writeln!(out, "     {error}");
         }
+        for warning in &step.warnings {
+            let _ = writeln!(out, "     ⚠ {warning}");
+        }
         for diff in &step.diffs {
             let _ = writeln!(out, "     {} on {}:", diff.task, diff.host);
             for line in diff.diff.lines() {

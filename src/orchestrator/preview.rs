@@ -47,6 +47,7 @@ impl Core {
             outcome: "not_previewed".to_owned(),
             after_steps: Vec::new(),
             changed: 0,
+            warnings: Vec::new(),
             diffs: Vec::new(),
             error: None,
         };
@@ -79,6 +80,11 @@ impl Core {
                 }
                 .to_owned();
                 preview.error = result.error.map(|e| crate::redact::text(&e).into_owned());
+                preview.warnings = result
+                    .warnings
+                    .iter()
+                    .map(|w| crate::redact::text(w).into_owned())
+                    .collect();
             }
         }
         preview
@@ -154,6 +160,7 @@ mod tests {
             outcome: outcome.to_owned(),
             after_steps: Vec::new(),
             changed: 0,
+            warnings: Vec::new(),
             diffs: Vec::new(),
             error: Some("Uptime Kuma is not deployed".to_owned()),
         }

@@ -485,6 +485,22 @@ async fn a_plan_is_previewed_in_check_mode_before_approval_and_changes_nothing()
         assert_eq!(steps.len(), 2, "{view}");
         // Deploying would render the compose file: the diff shows its new lines.
         assert_eq!(steps[0]["outcome"], "would_change", "{view}");
+        // And the person learns before approving that nothing would start here; the dry
+        // run's own skips (it never starts containers) raise no alarm.
+        let warnings = steps[0]["warnings"].as_array().unwrap();
+        assert!(
+            warnings.iter().any(|w| w
+                .as_str()
+                .unwrap()
+                .starts_with("Uptime Kuma was not started on lola")),
+            "{view}"
+        );
+        assert!(
+            !warnings
+                .iter()
+                .any(|w| w.as_str().unwrap().contains("key task was skipped")),
+            "{view}"
+        );
         let diffs = steps[0]["diffs"].as_array().unwrap();
         assert!(
             diffs.iter().any(|d| d["diff"]
