@@ -592,7 +592,9 @@ function approverName() {
   } catch {
     // Storage refused (private mode): the approval is still recorded, as from the web page.
   }
-  return name ? `${name} (web page)` : "web page";
+  // The server takes at most 64 printable characters: the name is cut to fit with its suffix.
+  const kept = name.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 50).trim();
+  return kept ? `${kept} (web page)` : "web page";
 }
 
 function approverField() {
@@ -602,7 +604,7 @@ function approverField() {
   } catch {
     saved = "";
   }
-  const input = h("input", { id: "approver-name", type: "text", maxlength: 80, autocomplete: "name", value: saved, placeholder: "e.g. Lola" });
+  const input = h("input", { id: "approver-name", type: "text", maxlength: 50, autocomplete: "name", value: saved, placeholder: "e.g. Lola" });
   input.addEventListener("change", () => {
     try {
       localStorage.setItem(APPROVER_KEY, input.value.trim());
