@@ -296,6 +296,7 @@ async fn seed_task(store: &Store) -> TaskId {
         updated_at: now,
         started_at: None,
         finished_at: None,
+        warnings: Vec::new(),
     };
     store.insert_task(&task).await.expect("task");
     task.id

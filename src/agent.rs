@@ -399,6 +399,7 @@ impl Agent {
                 capacity,
                 error: outcome.error,
                 changes: outcome.changes,
+                warnings: outcome.warnings,
             },
             Err(error) => return self.fail(&task, format!("{error:#}")).await,
         };

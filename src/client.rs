@@ -222,6 +222,28 @@ impl Client {
         self.send(self.http.get(url)).await
     }
 
+    /// Where the server keeps its audit repository (`/health`), for a `git -C` line a person
+    /// can paste; `None` when the server does not say (an older server, or one that cannot
+    /// be read).
+    pub async fn audit_dir(&self) -> Option<String> {
+        let request = self.http.get(self.url("/health"));
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        // `/health` answers 503 with the same body when degraded: the path is still there.
+        let health: serde_json::Value = request.send().await.ok()?.json().await.ok()?;
+        health["components"]["audit"]["path"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Every version of a request's plan, oldest first, each with the change that made it.
+    pub async fn plan_versions(&self, id: &str) -> anyhow::Result<Vec<crate::api::PlanVersion>> {
+        self.send(self.http.get(self.url(&format!("/requests/{id}/plans"))))
+            .await
+    }
+
     /// A task's audit entry and commit.
     pub async fn audit_entry(&self, task: &str) -> anyhow::Result<AuditView> {
         self.send(self.http.get(self.url(&format!("/audit/{task}"))))

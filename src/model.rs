@@ -204,8 +204,12 @@ pub struct Resources {
 pub struct Step {
     /// Short and stable within a plan (`s1`, `s2`, …) so `depends_on` reads well.
     pub id: String,
-    /// What the step does, in plain words.
+    /// What the step does, in plain words: short, so it fits a table row.
     pub title: String,
+    /// The particulars behind the title, one per line (the portals a step monitors, with their
+    /// URLs), shown as a list under it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
     /// The verb: `deploy`, `configure`, …
     pub action: String,
     pub agent_type: AgentType,
@@ -227,6 +231,10 @@ pub struct Step {
     /// Filled in from the step's task when a request is read back; `pending` until dispatched.
     #[serde(default = "pending")]
     pub status: String,
+    /// The step's task's warnings, filled in like `status`: a `succeeded` step with warnings
+    /// is "done with warnings".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn pending() -> String {
@@ -332,13 +340,19 @@ pub struct Task {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// What the person must read although the run succeeded (the playbook's `WARNING:` notes,
+    /// key tasks skipped, Ansible's warnings): a succeeded task with warnings is "done with
+    /// warnings".
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// One structured event of a playbook run, as the Ansible callback reports it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExecEvent {
     /// `playbook_start`, `play_start`, `task_start`, `task_result`, `diff` (with `--diff`: the
-    /// change a task makes or, in check mode, would make, in `msg`) or `stats`.
+    /// change a task makes or, in check mode, would make, in `msg`), `warning` (a text the
+    /// person must read, in `msg`: see `Task::warnings`) or `stats`.
     pub kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub play: Option<String>,
@@ -417,6 +431,8 @@ mod tests {
             tags: Vec::new(),
             extra_vars: serde_json::Map::new(),
             status: pending(),
+            warnings: Vec::new(),
+            details: Vec::new(),
         };
         let plan = Plan {
             version: 1,

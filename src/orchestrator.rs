@@ -282,9 +282,20 @@ pub(crate) fn finish_of(result: &TaskResult) -> TaskFinish {
         .error
         .as_deref()
         .map(|e| crate::redact::text(e).into_owned());
+    let warnings: Vec<String> = result
+        .warnings
+        .iter()
+        .map(|w| crate::redact::text(w).into_owned())
+        .collect();
+    // "succeeded with 2 warnings: …" so a list of outcomes does not read as plain success.
+    let label = match (status, warnings.len()) {
+        (TaskStatus::Succeeded, 1) => "succeeded with 1 warning".to_owned(),
+        (TaskStatus::Succeeded, n) if n > 1 => format!("succeeded with {n} warnings"),
+        _ => status.to_string(),
+    };
     let outcome = match (&error, recap.is_empty()) {
-        (None, false) => format!("{status}: {}", recap.join(", ")),
-        (None, true) => status.to_string(),
+        (None, false) => format!("{label}: {}", recap.join(", ")),
+        (None, true) => label,
         (Some(error), _) => format!("{status}: {}", error.chars().take(300).collect::<String>()),
     };
     TaskFinish {
@@ -301,5 +312,6 @@ pub(crate) fn finish_of(result: &TaskResult) -> TaskFinish {
             .as_ref()
             .filter(|_| status != TaskStatus::Succeeded)
             .and_then(|c| serde_json::to_value(c).ok()),
+        warnings,
     }
 }

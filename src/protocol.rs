@@ -134,6 +134,11 @@ pub struct TaskResult {
     /// What a real run changed on each host, in order, with enough to undo it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<crate::model::change::Change>,
+    /// What the person must read even when the run succeeded: the playbook's own warnings
+    /// (a `debug` message starting `WARNING:`), key tasks (tagged `chiffon_key`) skipped, and
+    /// Ansible's warnings. A succeeded result with warnings is "done with warnings".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl TaskResult {
@@ -149,6 +154,7 @@ impl TaskResult {
             error: Some(error),
             capacity,
             changes: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 }

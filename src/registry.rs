@@ -462,6 +462,8 @@ impl Registry {
     /// Totals over online agents with a fresh report.
     pub fn totals(&self, now: DateTime<Utc>) -> Totals {
         let mut totals = Totals::default();
+        // An infra and a desktop agent on one machine report the same machine: count it once.
+        let mut machines = std::collections::BTreeSet::new();
         for entry in self.agents.values() {
             *totals
                 .agents
@@ -474,6 +476,9 @@ impl Registry {
                 totals.unknown += 1;
                 continue;
             };
+            if !entry.info.host.is_empty() && !machines.insert(machine_key(&entry.info.host, c)) {
+                continue;
+            }
             totals.cpu_cores += c.cpu_cores;
             totals.free_cpu_cores += c.free_cpu_cores;
             totals.memory_total_mb += c.memory_total_mb;
@@ -488,6 +493,29 @@ impl Registry {
         totals.free_cpu_cores = (totals.free_cpu_cores * 10.0).round() / 10.0;
         totals
     }
+}
+
+/// What tells one machine from another in the totals: its host name and the hardware it
+/// reports (two simulated desktops on one test host differ in their recorded GPUs).
+fn machine_key(host: &str, c: &Capacity) -> String {
+    let gpus: Vec<String> = c
+        .gpus
+        .iter()
+        .map(|g| {
+            format!(
+                "{}/{}/{}",
+                g.name,
+                g.vram_total_mb,
+                g.uuid.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    format!(
+        "{host}|{}|{}|{}",
+        c.cpu_cores,
+        c.memory_total_mb,
+        gpus.join(",")
+    )
 }
 
 /// Resources over the online agents (`GET /api/v1/resources`).
@@ -720,6 +748,38 @@ mod tests {
             "old report is unknown"
         );
         assert_eq!(after.sweep(at(675))[0].to, AgentState::Offline);
+    }
+
+    #[test]
+    fn two_agents_of_one_machine_count_it_once_in_the_totals() {
+        let mut registry = Registry::new(Thresholds::default());
+        for (id, agent_type) in [
+            ("infra-lola", AgentType::Infra),
+            ("desktop-lola", AgentType::Desktop),
+        ] {
+            let hello = Hello {
+                agent_type,
+                version: "1".into(),
+                host: "lola".into(),
+            };
+            registry.hello(id, &hello, at(0));
+            registry.heartbeat(id, beat(&[20000]), at(1));
+        }
+        let hello = Hello {
+            agent_type: AgentType::Desktop,
+            version: "1".into(),
+            host: "nas".into(),
+        };
+        registry.hello("desktop-nas", &hello, at(0));
+        registry.heartbeat("desktop-nas", beat(&[20000]), at(1));
+        let totals = registry.totals(at(2));
+        assert_eq!(totals.agents.get("online"), Some(&3));
+        assert_eq!(
+            (totals.cpu_cores, totals.gpus),
+            (16, 2),
+            "lola once, nas once"
+        );
+        assert_eq!(totals.memory_total_mb, 64000);
     }
 
     #[test]

@@ -88,6 +88,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "changes",
         include_str!("../migrations/sqlite/0009_changes.sql"),
     ),
+    (
+        11,
+        "task_warnings",
+        include_str!("../migrations/sqlite/0011_task_warnings.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -134,6 +139,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "changes",
         include_str!("../migrations/postgres/0009_changes.sql"),
+    ),
+    (
+        11,
+        "task_warnings",
+        include_str!("../migrations/postgres/0011_task_warnings.sql"),
     ),
 ];
 

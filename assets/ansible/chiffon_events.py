@@ -44,6 +44,13 @@ CONTAINER_MODULES = {
     "docker_container", "docker_compose_v2", "docker_compose", "podman_container",
     "docker_image", "podman_image", "docker_network", "docker_volume",
 }
+# A debug message that starts so is a warning for the person (see _warnings_of).
+WARNING_PREFIX = "WARNING:"
+# A task tagged so matters: skipping it is a warning.
+KEY_TAG = "chiffon_key"
+# Where Ansible keeps its temporary copies (never a path the person knows).
+TEMP_MARKS = ("/.ansible/tmp/", "/ansible-local-", "/ansible-tmp-")
+DEBUG_ACTIONS = ("debug", "ansible.builtin.debug", "ansible.legacy.debug")
 
 
 class CallbackModule(CallbackBase):
@@ -107,6 +114,7 @@ class CallbackModule(CallbackBase):
         if msg:
             event["msg"] = msg
         self._emit(**event)
+        self._warnings_of(result, status)
 
     @staticmethod
     def _message(result):
@@ -136,6 +144,41 @@ class CallbackModule(CallbackBase):
     def v2_runner_on_unreachable(self, result):
         self._result(result, "unreachable", self._message(result))
 
+    # -- warnings: what the person must hear even when the run succeeds ----------------------
+    #
+    # The convention (docs/repositories.md, "warnings"): a `debug` task whose message starts with "WARNING:",
+    # a task tagged `chiffon_key` that is skipped, and Ansible's own module warnings.
+
+    def _warnings_of(self, result, status):
+        task = result._task
+        if task.no_log or result._result.get("_ansible_no_log"):
+            return
+        name = task.get_name().strip()
+        host = result._host.get_name()
+        if status == "ok" and task.action in DEBUG_ACTIONS:
+            text = result._result.get("msg")
+            if isinstance(text, str) and text.lstrip().upper().startswith(WARNING_PREFIX):
+                self._warn(name, host, text.lstrip()[len(WARNING_PREFIX):].strip())
+        # A dry run skips what it cannot do in check mode: no alarm about key tasks there.
+        if status == "skipped" and KEY_TAG in (task.tags or []) and not self._check_mode():
+            short = name.split(" : ", 1)[-1]
+            self._warn(name, host, "A key task was skipped on %s: %s" % (host, short))
+        for text in result._result.get("warnings") or []:
+            self._warn(name, host, str(text))
+
+    @staticmethod
+    def _check_mode():
+        try:
+            from ansible import context
+
+            return bool(context.CLIARGS.get("check"))
+        except Exception:  # an Ansible without CLIARGS: treat it as a real run
+            return False
+
+    def _warn(self, task, host, text):
+        if text:
+            self._emit(kind="warning", task=task, host=host, msg=text[:MAX_MSG])
+
     # -- diffs (with --diff: what a task changes, or would change in check mode) ------------
 
     def v2_on_file_diff(self, result):
@@ -153,7 +196,7 @@ class CallbackModule(CallbackBase):
         text = ""
         for diff in diffs:
             try:
-                text += self._get_diff(diff)
+                text += self._get_diff(self._with_real_paths(diff, res))
             except Exception:  # a diff shape this Ansible cannot print: leave it out
                 continue
         if text.strip():
@@ -179,6 +222,24 @@ class CallbackModule(CallbackBase):
         for item in items:
             if isinstance(item, dict) and item.get("changed"):
                 self._emit_change(result, _describe(task.action, item, hidden))
+    @staticmethod
+    def _with_real_paths(diff, res):
+        """A template's diff names Ansible's temporary copy of the source; the person wants
+        the file it writes (the task's `dest`)."""
+        if isinstance(diff, list):
+            return [CallbackModule._with_real_paths(d, res) for d in diff]
+        if not isinstance(diff, dict):
+            return diff
+        args = (res.get("invocation") or {}).get("module_args") or {}
+        dest = res.get("dest") or args.get("dest") or args.get("path")
+        if not dest:
+            return diff
+        fixed = dict(diff)
+        for key in ("before_header", "after_header"):
+            header = fixed.get(key)
+            if header is None or any(mark in str(header) for mark in TEMP_MARKS):
+                fixed[key] = str(dest)
+        return fixed
 
     # -- the recap ------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 // live run and the summary (run.js).
 
 import { api, ApiError, isUnknownRoute, live } from "./api.js";
-import { h, fill, badge, REQUEST_STATUS, estimate, ago, executionOrder, notice, diffView } from "./dom.js";
+import { h, fill, badge, REQUEST_STATUS, estimate, ago, executionOrder, notice, diffView, plural } from "./dom.js";
 import { Run } from "./run.js";
 
 const EXAMPLES = [
@@ -205,9 +205,10 @@ function trackPosition(status) {
   }
 }
 
-function statusTracker(status) {
+function statusTracker(status, outcome) {
   const position = trackPosition(status);
-  const finalWords = { succeeded: "Completed", failed: "Failed", aborted: "Aborted", rejected: "Rejected" };
+  const warned = status === "succeeded" && outcome === "succeeded_with_warnings";
+  const finalWords = { succeeded: warned ? "Done with warnings" : "Completed", failed: "Failed", aborted: "Aborted", rejected: "Rejected" };
   return h(
     "div",
     { class: "tracker-wrap" },
@@ -215,7 +216,7 @@ function statusTracker(status) {
       "p",
       { class: "request-status", role: "status", "aria-live": "polite" },
       "Status: ",
-      badge(REQUEST_STATUS, status),
+      badge(REQUEST_STATUS, warned ? outcome : status),
     ),
     h(
       "ol",
@@ -225,7 +226,7 @@ function statusTracker(status) {
         if (key === "done" && finalWords[status]) label = finalWords[status];
         if (key === "executing" && status === "paused") label = "Waiting for a machine";
         const state = index < position ? "past" : index === position ? "current" : "future";
-        const tone = index === 4 && position === 4 ? ` ${status}` : "";
+        const tone = index === 4 && position === 4 ? ` ${warned ? outcome : status}` : "";
         return h(
           "li",
           { class: `${state}${tone}`, "aria-current": state === "current" ? "step" : null },
@@ -362,7 +363,7 @@ class RequestPage {
       h("div", { class: "bubble user" }, h("span", { class: "sr-only" }, "You asked: "), view.text),
       h("p", { class: "muted small" }, "Asked ", ago(view.created_at)),
     ]);
-    this.section("tracker", `${view.status}`, () => statusTracker(view.status));
+    this.section("tracker", `${view.status} ${view.outcome}`, () => statusTracker(view.status, view.outcome));
     const versions = [...(seenPlans.get(this.id) || new Map()).values()].sort((a, b) => a.version - b.version);
     const earlier = versions.filter((p) => p.version < view.plan.version);
     const previous = earlier.length ? earlier[earlier.length - 1] : null;
@@ -385,6 +386,7 @@ class RequestPage {
       preview: this.preview,
       previewing: this.previewing,
       compared: previous,
+      status: view.status,
     });
     if (!previous) return h("div", { class: "plans" }, current);
     return h(
@@ -437,6 +439,7 @@ class RequestPage {
       ),
     );
     out.push(buttons);
+    out.push(approverField());
     if (blocked) {
       out.push(
         h(
@@ -522,7 +525,7 @@ class RequestPage {
 
   approve(version) {
     return this.act(async () => {
-      const view = await api(`/requests/${this.id}/approve`, { method: "POST", body: { plan_version: version } });
+      const view = await api(`/requests/${this.id}/approve`, { method: "POST", body: { plan_version: version, by: approverName() } });
       this.view = view;
       this.mode = null;
       await this.run.update(view);
@@ -577,9 +580,49 @@ class RequestPage {
   }
 }
 
+// ---- who approves ---------------------------------------------------------------------------------
+
+const APPROVER_KEY = "chiffon.approver";
+
+/** The name this browser approves as (given once, kept in localStorage), for the audit trail. */
+function approverName() {
+  let name = "";
+  try {
+    name = (localStorage.getItem(APPROVER_KEY) || "").trim();
+  } catch {
+    // Storage refused (private mode): the approval is still recorded, as from the web page.
+  }
+  // The server takes at most 64 printable characters: the name is cut to fit with its suffix.
+  const kept = name.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 50).trim();
+  return kept ? `${kept} (web page)` : "web page";
+}
+
+function approverField() {
+  let saved = "";
+  try {
+    saved = localStorage.getItem(APPROVER_KEY) || "";
+  } catch {
+    saved = "";
+  }
+  const input = h("input", { id: "approver-name", type: "text", maxlength: 50, autocomplete: "name", value: saved, placeholder: "e.g. Lola" });
+  input.addEventListener("change", () => {
+    try {
+      localStorage.setItem(APPROVER_KEY, input.value.trim());
+    } catch {
+      // Not kept: asked again next time.
+    }
+  });
+  return h(
+    "p",
+    { class: "approver small" },
+    h("label", { for: "approver-name" }, "Approving as (kept in this browser, written in the audit trail): "),
+    input,
+  );
+}
+
 // ---- the plan card ------------------------------------------------------------------------------
 
-function planCard(plan, { current, preview, previewing, compared }) {
+function planCard(plan, { current, preview, previewing, compared, status }) {
   const steps = executionOrder(plan.steps);
   const previewByStep = new Map(((preview && preview.steps) || []).map((s) => [s.step_id, s]));
   const oldTitles = compared ? new Set(compared.steps.map((s) => `${s.title}|${s.playbook}|${s.limit}`)) : null;
@@ -595,10 +638,9 @@ function planCard(plan, { current, preview, previewing, compared }) {
       { class: "plan-head" },
       h("h2", { id: `plan-title-${plan.version}` }, `Plan v${plan.version}`, current ? "" : " (replaced)"),
       h("span", { class: `badge risk-${plan.risk.level}` }, RISK_WORDS[plan.risk.level] || plan.risk.level),
-      plan.approval_required
-        ? h("span", { class: "badge warn" }, "Approval needed")
-        : h("span", { class: "badge muted" }, "No approval needed"),
+      approvalBadge(plan, current, status),
     ),
+    current && compared ? versionChanges(compared, plan) : null,
     h(
       "p",
       { class: "plan-summary" },
@@ -622,6 +664,7 @@ function planCard(plan, { current, preview, previewing, compared }) {
           "li",
           { class: "step", dataset: { stepId: step.id } },
           h("h3", { class: "step-title" }, step.title, isNew ? h("span", { class: "badge info" }, "new in this version") : null),
+          titleDetails(step),
           h("p", { class: "step-words" }, plainWords(step)),
           h(
             "dl",
@@ -636,7 +679,7 @@ function planCard(plan, { current, preview, previewing, compared }) {
             h("dd", {}, step.agent_type === "desktop" ? "a desktop agent with room for it" : "the infrastructure agent"),
             step.depends_on.length ? [h("dt", {}, "After"), h("dd", {}, step.depends_on.map((d) => stepName(plan, d)).join(", "))] : null,
           ),
-          seen ? previewStep(seen, step) : null,
+          seen ? previewStep(seen, step, steps) : null,
         );
       }),
     ),
@@ -653,24 +696,88 @@ function planCard(plan, { current, preview, previewing, compared }) {
   );
 }
 
+/** Whether the plan still waits for a person: only then "Approval needed". */
+function approvalBadge(plan, current, status) {
+  if (!plan.approval_required) return h("span", { class: "badge muted" }, "No approval needed");
+  if (!current || !status || status === "awaiting_approval") return current ? h("span", { class: "badge warn" }, "Approval needed") : null;
+  if (status === "rejected") return h("span", { class: "badge muted" }, "Rejected");
+  return h("span", { class: "badge ok" }, "Approved");
+}
+
+/** Plan v2 says what changed from the version it replaced: steps removed, added, changed. */
+function versionChanges(previous, plan) {
+  const key = (s) => `${s.playbook}|${s.limit}|${(s.tags || []).join(",")}`;
+  const before = new Map(previous.steps.map((s) => [key(s), s]));
+  const after = new Map(plan.steps.map((s) => [key(s), s]));
+  const lines = [];
+  for (const [k, s] of before) if (!after.has(k)) lines.push(["Removed", s.title]);
+  for (const [k, s] of after) if (!before.has(k)) lines.push(["Added", s.title]);
+  for (const [k, s] of after) {
+    const old = before.get(k);
+    if (!old) continue;
+    // A step kept: its particulars (the portals it monitors) say what went and what came.
+    const had = new Set(old.details || []);
+    const has = new Set(s.details || []);
+    for (const d of had) if (!has.has(d)) lines.push(["Removed", d]);
+    for (const d of has) if (!had.has(d)) lines.push(["Added", d]);
+    if (old.title !== s.title && !had.size && !has.size) lines.push(["Changed", `${old.title} → ${s.title}`]);
+  }
+  return h(
+    "div",
+    { class: "version-changes", role: "note" },
+    h("h3", {}, `What changed from v${previous.version}`),
+    lines.length
+      ? h("ul", {}, lines.map(([what, title]) => h("li", {}, h("strong", {}, `${what}: `), title)))
+      : h("p", { class: "muted small" }, "The same steps; only the details above differ."),
+  );
+}
+
+/** The particulars behind a step's short title (the portals it monitors), as a list. */
+function titleDetails(step) {
+  const items = step.details || [];
+  return items.length ? h("ul", { class: "step-details" }, items.map((i) => h("li", {}, i))) : null;
+}
+
 function stepName(plan, id) {
   const step = plan.steps.find((s) => s.id === id);
   return step ? `“${step.title}”` : id;
 }
 
 const PREVIEW_WORDS = {
-  would_change: (s) => `Would change ${s.changed} thing${s.changed === 1 ? "" : "s"}`,
+  would_change: (s) => `Would change ${plural(s.changed, "thing")}`,
   no_change: () => "Already as planned: nothing would change",
   would_fail: () => "Would fail",
   not_previewed: () => "Not checked (it depends on an earlier step's changes)",
+  checked_after: (s, order) => `Checked after ${afterWords(s.after_steps, order)} runs`,
 };
 
-function previewStep(seen, step) {
-  const words = (PREVIEW_WORDS[seen.outcome] || (() => seen.outcome))(seen);
+/** "step 1", "steps 1 and 2": by their place in the order shown. */
+function afterWords(ids, order) {
+  const numbers = (ids || []).map((id) => {
+    const index = order.findIndex((s) => s.id === id);
+    return index >= 0 ? String(index + 1) : id;
+  });
+  if (numbers.length <= 1) return `step ${numbers[0] || "before it"}`;
+  return `steps ${numbers.slice(0, -1).join(", ")} and ${numbers[numbers.length - 1]}`;
+}
+
+function previewStep(seen, step, order = []) {
+  const words = (PREVIEW_WORDS[seen.outcome] || (() => seen.outcome))(seen, order);
+  if (seen.outcome === "checked_after") {
+    // Neutral, not red: a dry run changes nothing, so this step cannot see the earlier one's work.
+    return h(
+      "div",
+      { class: `preview preview-${seen.outcome}`, dataset: { outcome: seen.outcome } },
+      h("p", {}, h("strong", {}, "Dry run: "), words, "."),
+      h("p", { class: "small muted" }, "A dry run makes no changes, so this step needs the earlier one to really run first."),
+      seen.error ? h("details", { class: "small" }, h("summary", {}, "What the dry run saw"), h("p", {}, seen.error)) : null,
+    );
+  }
   return h(
     "div",
     { class: `preview preview-${seen.outcome}`, dataset: { outcome: seen.outcome } },
     h("p", {}, h("strong", {}, "Dry run: "), words, seen.error ? `: ${seen.error}` : ""),
+    seen.warnings && seen.warnings.length ? h("ul", { class: "warnings" }, seen.warnings.map((w) => h("li", {}, `Warning: ${w}`))) : null,
     seen.outcome === "would_fail" && step.depends_on.length
       ? h("p", { class: "small" }, "A dry run changes nothing, so this step cannot see what the steps before it would do. If the reason above is one of those changes, it is expected.")
       : null,
@@ -678,7 +785,7 @@ function previewStep(seen, step) {
       ? h(
           "details",
           {},
-          h("summary", {}, `Show the ${seen.diffs.length} change${seen.diffs.length === 1 ? "" : "s"}`),
+          h("summary", {}, seen.diffs.length === 1 ? "Show the change" : `Show the ${seen.diffs.length} changes`),
           seen.diffs.map((d) => h("div", { class: "diff-item" }, h("p", { class: "small" }, `${d.task} on ${d.host}`), diffView(d.diff))),
         )
       : null,

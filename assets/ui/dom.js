@@ -86,6 +86,7 @@ export const REQUEST_STATUS = {
   running: ["Running", "info"],
   paused: ["Waiting for a free machine", "warn"],
   succeeded: ["Completed", "ok"],
+  succeeded_with_warnings: ["Done with warnings", "warn"],
   failed: ["Failed", "err"],
   aborted: ["Aborted", "err"],
   rejected: ["Rejected", "muted"],
@@ -98,10 +99,29 @@ export const STEP_STATUS = {
   dispatched: ["Sent to an agent", "info"],
   running: ["Running", "info"],
   succeeded: ["Done", "ok"],
+  succeeded_with_warnings: ["Done with warnings", "warn"],
   failed: ["Error", "err"],
   aborted: ["Stopped", "err"],
   cancelled: ["Not run", "muted"],
 };
+
+/**
+ * A request's status as shown: "succeeded_with_warnings" when it ran but a playbook warned
+ * (the API's `outcome`), else its status.
+ */
+export function shownRequestStatus(view) {
+  return view.outcome === "succeeded_with_warnings" && view.status === "succeeded" ? view.outcome : view.status;
+}
+
+/** A task's status as shown: a succeeded run with warnings is "succeeded_with_warnings". */
+export function shownTaskStatus(task) {
+  return task.status === "succeeded" && task.warnings && task.warnings.length ? "succeeded_with_warnings" : task.status;
+}
+
+/** "1 thing", "3 things". */
+export function plural(count, word, many = `${word}s`) {
+  return `${count} ${count === 1 ? word : many}`;
+}
 
 export function badge(table, status) {
   const [text, tone] = table[status] || [status, "muted"];

@@ -3,7 +3,7 @@
 // Abort button, and when it is over the summary with suggestions and links to the audit entries.
 
 import { api, ApiError } from "./api.js";
-import { h, fill, badge, STEP_STATUS, duration, executionOrder, notice, diffView } from "./dom.js";
+import { h, fill, badge, STEP_STATUS, duration, executionOrder, notice, diffView, shownTaskStatus, plural } from "./dom.js";
 
 /** Lines of a step's log kept in the page at once; more are shown a page at a time on request. */
 const PAGE = 200;
@@ -43,7 +43,7 @@ export class Run {
     const started = view.tasks.length > 0 || ACTIVE.has(view.status) || FINISHED.has(view.status);
     this.root.hidden = !started;
     if (!started) return;
-    for (const task of this.currentTasks()) this.stepStatus.set(task.step_id, task.status);
+    for (const task of this.currentTasks()) this.stepStatus.set(task.step_id, shownTaskStatus(task));
     this.render();
     await Promise.all(this.currentTasks().map((task) => this.load(task.id)));
   }
@@ -58,7 +58,7 @@ export class Run {
   }
 
   onTask(event) {
-    this.stepStatus.set(event.step_id, event.status);
+    this.stepStatus.set(event.step_id, liveTaskStatus(event));
     if (!this.view) return;
     this.root.hidden = false;
     this.log(event.task_id, event.step_id);
@@ -124,7 +124,7 @@ export class Run {
       const task = tasksByStep.get(step.id);
       const status = this.stepStatus.get(step.id) || (task ? task.status : step.status) || "pending";
       el.li.dataset.status = status;
-      const key = JSON.stringify([status, step.title, task && task.id, task && task.outcome, task && task.error, task && task.audit_commit]);
+      const key = JSON.stringify([status, step.title, task && task.id, task && task.outcome, task && task.error, task && task.audit_commit, task && task.warnings]);
       if (el.key !== key) {
         el.key = key;
         fill(
@@ -140,6 +140,7 @@ export class Run {
           task && task.error ? h("p", { class: "step-error" }, plainError(task.error)) : null,
           task && task.outcome && !task.error ? h("p", { class: "muted small" }, task.outcome) : null,
           task && FINISHED.has(task.status) ? whatChanged(task.id) : null,
+          task ? warningList(task.warnings) : null,
         );
       }
       const log = task ? this.logs.get(task.id) : [...this.logs.values()].find((l) => l.stepId === step.id);
@@ -217,10 +218,14 @@ export class Run {
     const ends = tasks.map((t) => t.finished_at).filter(Boolean).map((t) => Date.parse(t));
     const total = starts.length && ends.length ? (Math.max(...ends) - Math.min(...starts)) / 1000 : null;
     const done = tasks.filter((t) => t.status === "succeeded").length;
+    const warned = tasks.filter((t) => t.status === "succeeded" && t.warnings && t.warnings.length);
+    const took = total !== null ? ` in ${duration(total)}` : "";
     const verdict = {
-      succeeded: `Completed: all ${done} step${done === 1 ? "" : "s"} done`,
-      failed: `Failed: ${done} of ${order.length} steps done`,
-      aborted: `Aborted: ${done} of ${order.length} steps done`,
+      succeeded: warned.length
+        ? `Done with warnings: all ${plural(done, "step")} ran${took}, but ${plural(warned.length, "step")} warned (see below)`
+        : `Completed: all ${plural(done, "step")} done${took}`,
+      failed: `Failed: ${done} of ${order.length} steps done${took}`,
+      aborted: `Aborted: ${done} of ${order.length} steps done${took}`,
     }[view.status];
     const hosts = new Map();
     for (const task of tasks) {
@@ -237,9 +242,10 @@ export class Run {
     const cores = view.plan.steps.reduce((s, step) => s + (step.resources.cpu_cores || 0), 0);
     return h(
       "article",
-      { class: `card summary summary-${view.status}`, "aria-labelledby": "summary-title", id: "summary" },
+      { class: `card summary summary-${view.status}${warned.length ? " summary-warned" : ""}`, "aria-labelledby": "summary-title", id: "summary" },
       h("h2", { id: "summary-title" }, "Summary"),
-      h("p", { class: "verdict" }, `${verdict}${total !== null ? ` in ${duration(total)}` : ""}.`),
+      h("p", { class: "verdict" }, `${verdict}.`),
+      summaryWarnings(order, byStep),
       view.reason && view.status !== "succeeded" ? h("p", { class: "muted" }, `Why: ${plainError(view.reason)}`) : null,
       h(
         "table",
@@ -255,7 +261,7 @@ export class Run {
               "tr",
               { dataset: { stepId: step.id } },
               h("th", { scope: "row" }, step.title),
-              h("td", {}, badge(STEP_STATUS, task ? task.status : "pending"), task && task.error ? h("div", { class: "small" }, plainError(task.error)) : null),
+              h("td", {}, badge(STEP_STATUS, task ? shownTaskStatus(task) : "pending"), task && task.error ? h("div", { class: "small" }, plainError(task.error)) : null),
               h("td", {}, task && task.resource_usage && task.resource_usage.duration_ms !== undefined ? duration(task.resource_usage.duration_ms / 1000) : "—"),
               h("td", {}, task ? h("a", { href: `#/audit/${task.id}`, class: "audit-link" }, "Audit entry") : "—"),
             );
@@ -364,6 +370,28 @@ export class Run {
   }
 }
 
+/** A live task event's status as shown: the outcome line says when a run warned. */
+function liveTaskStatus(event) {
+  return event.status === "succeeded" && /^succeeded with \d+ warnings?/.test(event.outcome || "") ? "succeeded_with_warnings" : event.status;
+}
+
+/** What a step's playbook warned about, each on its own line. */
+function warningList(warnings) {
+  if (!warnings || !warnings.length) return null;
+  return h("ul", { class: "warnings", "aria-label": "Warnings" }, warnings.map((w) => h("li", {}, w)));
+}
+
+/** Under the verdict: every warning, with the step that gave it, so "done" is never misread. */
+function summaryWarnings(order, byStep) {
+  const items = [];
+  order.forEach((step, index) => {
+    const task = byStep.get(step.id);
+    for (const warning of (task && task.status === "succeeded" && task.warnings) || []) items.push(h("li", {}, h("strong", {}, `Step ${index + 1}: `), warning));
+  });
+  if (!items.length) return null;
+  return h("div", { class: "notice warn summary-warnings", role: "status" }, h("p", {}, h("strong", {}, "Read this before you rely on it:")), h("ul", { class: "warnings" }, items));
+}
+
 /** "aborted: aborted from the web page" says it twice; say it once. */
 function plainError(error) {
   const text = error.replace(/^aborted: /, "");
@@ -433,11 +461,13 @@ export class Log {
     this.dropped = 0;
     this.first = 0;
     this.pending = [];
+    this.replaceLast = null;
     this.list.replaceChildren();
     for (const event of all) this.push(event);
   }
 
   push(event) {
+    if (this.settles(event)) return;
     this.events.push(event);
     if (this.events.length > KEEP) {
       this.events.shift();
@@ -448,9 +478,28 @@ export class Log {
     if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
   }
 
+  /**
+   * A task's result replaces its "… started" line in place (one line per task, pending then
+   * done), when that line is the last one; a task on several hosts adds a line per host.
+   */
+  settles(event) {
+    const last = this.events[this.events.length - 1];
+    if (!last || event.kind !== "task_result" || last.kind !== "task_start" || last.task !== event.task) return false;
+    this.events[this.events.length - 1] = event;
+    const waiting = this.pending.indexOf(last);
+    if (waiting >= 0) this.pending[waiting] = event;
+    else this.replaceLast = event;
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+    return true;
+  }
+
   /** Appends what arrived since the last frame, trimming the oldest lines beyond a page. */
   flush() {
     this.frame = null;
+    if (this.replaceLast) {
+      this.list.lastElementChild?.replaceWith(line(this.replaceLast));
+      this.replaceLast = null;
+    }
     const fragment = document.createDocumentFragment();
     for (const event of this.pending) fragment.append(line(event));
     this.pending = [];
@@ -512,6 +561,8 @@ function line(event) {
           .map(([host, c]) => `${host} ok=${c.ok} changed=${c.changed} failed=${c.failed} unreachable=${c.unreachable}`)
           .join("; "),
       );
+    case "warning":
+      return h("li", { class: "ev-warning" }, `⚠ ${event.msg || ""}`);
     case "diff":
       return h("li", { class: "ev-diff" }, `${event.task || ""} on ${event.host || ""}`, diffView(event.msg || ""));
     default:

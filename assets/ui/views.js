@@ -1,9 +1,9 @@
 // The other screens: agents (status, free CPU, memory and each GPU's memory as bars), the
-// playbook catalogue, the history of tasks (failures in the last week, changes to a service)
+// playbook catalogue, the history of tasks (recent activity, failures in the last week, changes to a service)
 // and one task's audit entry.
 
 import { api, isUnknownRoute, live } from "./api.js";
-import { h, fill, badge, STEP_STATUS, ago, mb, duration, notice } from "./dom.js";
+import { h, fill, badge, STEP_STATUS, ago, mb, duration, notice, shownTaskStatus } from "./dom.js";
 
 // ---- agents -----------------------------------------------------------------------------------
 
@@ -214,7 +214,8 @@ function needs(resources) {
 
 function matchResult(m) {
   if (m.verdict === "none") {
-    return h("p", { class: "notice warn" }, "No playbook does that yet. ", m.advice || "A custom playbook is needed.");
+    // The advice is the planner's own answer (what a request with this text would ask).
+    return h("p", { class: "notice warn" }, m.advice || "No playbook does that yet: a custom playbook is needed.");
   }
   const top = m.candidates.slice(0, m.verdict === "ambiguous" ? 3 : 1);
   return h(
@@ -229,6 +230,8 @@ function matchResult(m) {
 
 export function renderAudit(main, params) {
   const service = params.get("service") || "";
+  // History opens on what happened lately; failures and one service's changes are a click away.
+  const failures = !service && params.get("view") === "failures";
   const out = h("div", { id: "audit-results" }, h("p", { class: "muted" }, "Loading…"));
   const serviceInput = h("input", { id: "audit-service", name: "service", value: service, list: "audit-services", placeholder: "e.g. kuma", required: true });
   const options = h("datalist", { id: "audit-services" });
@@ -239,7 +242,8 @@ export function renderAudit(main, params) {
     h(
       "div",
       { class: "tabs", role: "group", "aria-label": "What to show" },
-      h("a", { href: "#/audit", class: "tab", "aria-current": service ? null : "page" }, "Failures in the last week"),
+      h("a", { href: "#/audit", class: "tab", "aria-current": service || failures ? null : "page" }, "Recent activity"),
+      h("a", { href: "#/audit?view=failures", class: "tab", "aria-current": failures ? "page" : null }, "Failures in the last week"),
       h(
         "form",
         {
@@ -262,8 +266,12 @@ export function renderAudit(main, params) {
     .then((page) => fill(options, [...new Set(page.items.map((p) => p.service))].sort().map((s) => h("option", { value: s }))))
     .catch(() => {});
   const weekAgo = new Date(Date.now() - 7 * 86400 * 1000).toISOString();
-  const query = service ? `/tasks?service=${encodeURIComponent(service)}&limit=200` : `/tasks?status=failed&since=${encodeURIComponent(weekAgo)}&limit=200`;
-  const title = service ? `Changes to ${service}` : "Failures in the last week";
+  const query = service
+    ? `/tasks?service=${encodeURIComponent(service)}&limit=200`
+    : failures
+      ? `/tasks?status=failed&since=${encodeURIComponent(weekAgo)}&limit=200`
+      : "/tasks?order=desc&limit=50";
+  const title = service ? `Changes to ${service}` : failures ? "Failures in the last week" : "Recent activity";
   api(query)
     .then((page) => {
       const items = page.items.slice().sort((a, b) => (b.created_at > a.created_at ? 1 : -1));
@@ -285,7 +293,7 @@ export function renderAudit(main, params) {
                     { dataset: { taskId: t.id } },
                     h("td", {}, ago(t.finished_at || t.created_at)),
                     h("th", { scope: "row" }, h("a", { href: `#/r/${t.request_id}` }, t.title)),
-                    h("td", {}, badge(STEP_STATUS, t.status)),
+                    h("td", {}, badge(STEP_STATUS, shownTaskStatus(t))),
                     h("td", {}, t.service_touched || "—"),
                     h("td", { class: "small" }, t.error || t.outcome || ""),
                     h("td", {}, h("a", { href: `#/audit/${t.id}` }, "Audit entry")),
@@ -293,7 +301,11 @@ export function renderAudit(main, params) {
                 ),
               ),
             )
-          : h("p", {}, service ? `Chiffon has not changed ${service} yet.` : "No failures in the last week."),
+          : h(
+              "p",
+              {},
+              service ? `Chiffon has not changed ${service} yet.` : failures ? "No failures in the last week." : "Nothing has run yet. Approved plans show up here as they run.",
+            ),
       );
     })
     .catch((error) => fill(out, notice(error.message)));
@@ -328,17 +340,54 @@ async function load(body, taskId) {
       return;
     }
   }
-  fill(body, entryView(taskId, entry, task));
+  // Who approved it: the request's decisions (the audit entry records the run, not the person).
+  let request = null;
+  const requestId = (task && task.request_id) || (entry && entry.entry && entry.entry.details && entry.entry.details.request && entry.entry.details.request.id);
+  if (requestId) {
+    try {
+      request = await api(`/requests/${encodeURIComponent(requestId)}`);
+    } catch {
+      request = null;
+    }
+  }
+  fill(body, entryView(taskId, entry, task, request));
 }
 
-function entryView(taskId, entry, task) {
+/** "Lola (web page), 4 Dec 2026, 23:40, plan v2": who approved the plan version that ran. */
+function approvalWords(task, request) {
+  if (!request || !request.decisions) return null;
+  const version = task ? task.plan_version : request.plan.version;
+  const approval = request.decisions.filter((d) => d.kind === "approved" && d.plan_version === version).pop();
+  if (!approval) return null;
+  return `${approval.actor}, ${new Date(approval.at).toLocaleString()} (plan v${approval.plan_version})`;
+}
+
+/** What ran: the playbook with its limit, tags and switches, from the entry's dispatch. */
+function whatRan(entry, task) {
+  const details = entry && entry.entry && entry.entry.details;
+  const step = details && details.plan && details.plan.step;
+  const playbook = (details && details.dispatch && details.dispatch.playbook) || (task && task.playbook);
+  if (!playbook) return null;
+  const parts = [playbook];
+  if (step && step.limit) parts.push(`limited to ${step.limit}`);
+  if (step && step.tags && step.tags.length) parts.push(`tags ${step.tags.join(", ")}`);
+  return parts.join(", ");
+}
+
+function entryView(taskId, entry, task, request) {
   const commit = (entry && entry.commit) || (task && task.audit_commit);
   const state = entry ? entry.state : commit ? "written" : "queued";
+  const approved = approvalWords(task, request);
+  const ran = whatRan(entry, task);
   return [
-    task ? h("p", { class: "lead" }, task.title, " ", badge(STEP_STATUS, task.status)) : null,
+    task ? h("p", { class: "lead" }, task.title, " ", badge(STEP_STATUS, shownTaskStatus(task))) : null,
+    request ? h("p", {}, "Asked: “", request.text, "”") : null,
     h(
       "dl",
       { class: "facts wide" },
+      h("dt", {}, "Approved by"),
+      h("dd", { id: "audit-approver" }, approved || "not recorded"),
+      ran ? [h("dt", {}, "What ran"), h("dd", { id: "audit-ran" }, h("code", {}, ran))] : null,
       h("dt", {}, "Task"),
       h("dd", {}, h("code", {}, taskId)),
       h("dt", {}, "Commit"),
@@ -347,14 +396,21 @@ function entryView(taskId, entry, task) {
       h("dd", { id: "audit-state" }, state === "written" ? "Written to the audit trail" : "Waiting to be written (the audit repository was busy or unavailable)"),
       entry && entry.file ? [h("dt", {}, "File"), h("dd", {}, h("code", {}, entry.file))] : null,
       task ? [h("dt", {}, "Request"), h("dd", {}, h("a", { href: `#/r/${task.request_id}` }, task.request_id))] : null,
-      task && task.playbook ? [h("dt", {}, "Playbook"), h("dd", {}, h("code", {}, task.playbook))] : null,
       task && task.agent_id ? [h("dt", {}, "Agent"), h("dd", {}, task.agent_id)] : null,
       task && task.started_at ? [h("dt", {}, "Ran"), h("dd", {}, new Date(task.started_at).toLocaleString(), task.finished_at ? ` for ${duration((Date.parse(task.finished_at) - Date.parse(task.started_at)) / 1000)}` : "")] : null,
       task && task.outcome ? [h("dt", {}, "Outcome"), h("dd", {}, task.outcome)] : null,
       task && task.error ? [h("dt", {}, "Error"), h("dd", { class: "step-error" }, task.error)] : null,
+      task && task.warnings && task.warnings.length
+        ? [h("dt", {}, "Warnings"), h("dd", {}, h("ul", { class: "warnings" }, task.warnings.map((w) => h("li", {}, w))))]
+        : null,
     ),
     entry && entry.entry
-      ? h("section", {}, h("h2", {}, "The entry as recorded"), h("pre", { class: "json", id: "audit-json", tabindex: "0" }, JSON.stringify(entry.entry, null, 2)))
+      ? h(
+          "details",
+          { class: "audit-raw" },
+          h("summary", {}, "The entry as recorded (JSON)"),
+          h("pre", { class: "json", id: "audit-json", tabindex: "0" }, JSON.stringify(entry.entry, null, 2)),
+        )
       : h(
           "p",
           { class: "muted", id: "audit-fallback" },

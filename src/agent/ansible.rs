@@ -73,6 +73,8 @@ pub struct RunOutcome {
     pub error: Option<String>,
     /// What a real run changed, per task and host, in the order it happened.
     pub changes: Vec<Change>,
+    /// What the person must read even on success (`protocol::TaskResult::warnings`).
+    pub warnings: Vec<String>,
 }
 
 /// A playbook path or limit that must not reach `ansible-playbook`.
@@ -300,7 +302,10 @@ impl Ansible {
         let status = loop {
             tokio::select! {
                 Some(line) = line_rx.recv() => self.absorb(line, &mut outcome, &events),
-                Some(line) = log_rx.recv() => keep_tail(&mut tail, &line),
+                Some(line) = log_rx.recv() => {
+                    note_ansible_warning(&mut outcome, &line);
+                    keep_tail(&mut tail, &line);
+                }
                 status = child.wait() => break status?,
                 reason = &mut cancel, if stop_reason.is_none() => {
                     let reason = reason.unwrap_or_else(|_| "the agent is shutting down".to_owned());
@@ -328,6 +333,7 @@ impl Ansible {
             self.absorb(line, &mut outcome, &events);
         }
         while let Ok(line) = log_rx.try_recv() {
+            note_ansible_warning(&mut outcome, &line);
             keep_tail(&mut tail, &line);
         }
         outcome.duration = started.elapsed();
@@ -387,6 +393,11 @@ impl Ansible {
             outcome
                 .unreachable_hosts
                 .insert(line.host.clone().unwrap_or_default());
+        }
+        if line.kind == "warning"
+            && let Some(text) = &msg
+        {
+            add_warning(outcome, text);
         }
         if line.kind == "task_result"
             && matches!(line.status.as_deref(), Some("failed" | "unreachable"))
@@ -530,6 +541,27 @@ fn read_callback(
         }
     });
     (reader, line_rx)
+}
+
+/// A warning the playbook or Ansible gave, kept once (a role run on three hosts warns thrice
+/// only when the texts differ).
+fn add_warning(outcome: &mut RunOutcome, text: &str) {
+    let text = text.trim();
+    // Bounded: a looping playbook must not grow the result without end.
+    if !text.is_empty()
+        && outcome.warnings.len() < 50
+        && !outcome.warnings.iter().any(|w| w == text)
+    {
+        outcome.warnings.push(text.to_owned());
+    }
+}
+
+/// Ansible's own `[WARNING]: …` lines on its output (a host pattern that matched nothing, a
+/// deprecated setting) are warnings too, redacted like every line.
+fn note_ansible_warning(outcome: &mut RunOutcome, line: &str) {
+    if let Some(text) = line.trim_start().strip_prefix("[WARNING]:") {
+        add_warning(outcome, &crate::redact::text(text));
+    }
 }
 
 /// Keeps the last lines of the human log, redacted, for error messages.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::model::decision::Decision as LlmDecision;
-use crate::model::{Plan, Request, Task};
+use crate::model::{Plan, Request, RequestStatus, Task};
 
 /// `POST /requests`: what a person wants done.
 #[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
@@ -69,6 +69,24 @@ pub struct RequestView {
     /// How the current plan version was made: which planner, why, what was tried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<LlmDecision>,
+    /// How a finished request ended, in one word a person can trust: `succeeded`,
+    /// `succeeded_with_warnings` (it ran, but a step's playbook warned: its `warnings` say
+    /// what, e.g. files written but the stack not started), `failed`, `aborted` or
+    /// `rejected`; absent while it is not finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+/// `RequestView::outcome` for a request in `status` whose current steps warned `warned`.
+pub fn request_outcome(status: RequestStatus, warned: bool) -> Option<String> {
+    match status {
+        RequestStatus::Succeeded if warned => Some("succeeded_with_warnings".to_owned()),
+        RequestStatus::Succeeded
+        | RequestStatus::Failed
+        | RequestStatus::Aborted
+        | RequestStatus::Rejected => Some(status.to_string()),
+        _ => None,
+    }
 }
 
 /// A person's decision about a request: `approved`, `rejected`, `modified` or `aborted`, by
@@ -96,10 +114,20 @@ pub struct Preview {
 pub struct StepPreview {
     pub step_id: String,
     pub title: String,
-    /// `would_change`, `no_change`, `would_fail` or `not_previewed`.
+    /// `would_change`, `no_change`, `would_fail`, `not_previewed`, or `checked_after`: the
+    /// check-mode run stumbled, but a step it depends on would change things first, which a
+    /// dry run does not make, so the step is really checked only after that one runs
+    /// (`after_steps`; the stumble is in `error`).
     pub outcome: String,
+    /// For `checked_after`: the steps (ids) whose changes this one needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_steps: Vec<String>,
     /// Changes Ansible reported, summed over hosts.
     pub changed: u64,
+    /// What the run would warn about (`Task::warnings`), e.g. that the stack would be written
+    /// but not started, known before approval.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     pub diffs: Vec<PreviewDiff>,
     pub error: Option<String>,
 }

@@ -23,8 +23,9 @@ pub enum AgentCommand {
         #[arg(long, env = "CHIFFON_PLAYBOOKS")]
         playbooks: PathBuf,
         /// Where the callback plugin (and, if needed, an ansible-core venv) are kept.
-        #[arg(long, env = "CHIFFON_DATA_DIR", default_value = ".chiffon-agent")]
-        data_dir: PathBuf,
+        /// Default: $XDG_STATE_HOME/chiffon/agent, else ~/.local/state/chiffon/agent.
+        #[arg(long, env = "CHIFFON_DATA_DIR")]
+        data_dir: Option<PathBuf>,
         /// Path to ansible-playbook. Default: found on PATH, else installed into the data dir.
         #[arg(long, env = "CHIFFON_ANSIBLE_PLAYBOOK")]
         ansible_playbook: Option<PathBuf>,
@@ -39,8 +40,9 @@ pub enum AgentCommand {
         #[arg(long, env = "CHIFFON_PLAYBOOKS")]
         playbooks: Option<PathBuf>,
         /// Where the callback plugin (and, if needed, an ansible-core venv) are kept.
-        #[arg(long, env = "CHIFFON_DATA_DIR", default_value = ".chiffon-agent")]
-        data_dir: PathBuf,
+        /// Default: $XDG_STATE_HOME/chiffon/agent, else ~/.local/state/chiffon/agent.
+        #[arg(long, env = "CHIFFON_DATA_DIR")]
+        data_dir: Option<PathBuf>,
         /// Path to ansible-playbook. Default: found on PATH, else installed into the data dir.
         #[arg(long, env = "CHIFFON_ANSIBLE_PLAYBOOK")]
         ansible_playbook: Option<PathBuf>,
@@ -143,6 +145,10 @@ pub async fn run(kind: AgentCommand) -> anyhow::Result<ExitCode> {
             probe.config(),
         ),
     };
+    let data_dir = match data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
     let ansible = match &playbooks {
         Some(_) => {
             std::fs::create_dir_all(&data_dir)
@@ -169,4 +175,49 @@ pub async fn run(kind: AgentCommand) -> anyhow::Result<ExitCode> {
     };
     crate::agent::run(config, ansible, bus, stopped).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The agent's own files live in the user's state directory (the XDG base directory
+/// specification), never in whatever directory it was started from.
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    state_data_dir(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME"))
+        .context("neither XDG_STATE_HOME nor HOME is set: pass --data-dir")
+}
+
+/// `$XDG_STATE_HOME/chiffon/agent` (a relative one is ignored, as the specification says),
+/// else `$HOME/.local/state/chiffon/agent`.
+fn state_data_dir(
+    xdg_state_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    let state = xdg_state_home
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| home.map(|home| PathBuf::from(home).join(".local/state")))?;
+    Some(state.join("chiffon").join("agent"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_agent_keeps_its_files_in_the_users_state_directory() {
+        let dir = |xdg: Option<&str>, home: Option<&str>| {
+            state_data_dir(xdg.map(Into::into), home.map(Into::into))
+        };
+        assert_eq!(
+            dir(Some("/var/state"), Some("/home/lola")),
+            Some(PathBuf::from("/var/state/chiffon/agent"))
+        );
+        assert_eq!(
+            dir(Some("relative"), Some("/home/lola")),
+            Some(PathBuf::from("/home/lola/.local/state/chiffon/agent"))
+        );
+        assert_eq!(
+            dir(None, Some("/home/lola")),
+            Some(PathBuf::from("/home/lola/.local/state/chiffon/agent"))
+        );
+        assert_eq!(dir(None, None), None);
+    }
 }

@@ -66,7 +66,18 @@ pub async fn follow_to_end(
     view: RequestView,
 ) -> anyhow::Result<ExitCode> {
     let id = view.request.id.to_string();
+    // A finished task is announced again when its audit commit lands: print it once.
+    let mut finished = std::collections::HashSet::new();
     while let Some(event) = stream.next().await {
+        if let LiveEvent::Task {
+            task_id, status, ..
+        } = &event
+            && status.is_terminal()
+            && render::live(&event, &view).is_some()
+            && !finished.insert(task_id.clone())
+        {
+            continue;
+        }
         if let Some(line) = render::live(&event, &view) {
             println!("{line}");
         }
@@ -77,7 +88,8 @@ pub async fn follow_to_end(
         }
     }
     let view = client.get_request(&id).await?;
-    print!("{}", render::summary(&view, true));
+    let audit_dir = client.audit_dir().await;
+    print!("{}", render::summary(&view, audit_dir.as_deref()));
     Ok(exit_for(&view))
 }
 

@@ -149,7 +149,10 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<()> {
 }
 
 fn matched(dir: &Path, text: &str, json: bool) -> anyhow::Result<()> {
-    let found = crate::api::Match::from(crate::matcher::find(&crate::matcher::units(dir), text));
+    // The planner's answer, as `GET /playbooks/match` gives it.
+    let catalogue = crate::catalogue::Catalogue::discover(dir)?;
+    let units = crate::matcher::units(dir);
+    let found = crate::api::Match::from(crate::planner::finder::find(text, &catalogue, &units));
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
     } else {

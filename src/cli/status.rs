@@ -33,7 +33,8 @@ async fn one(server: &str, id: &str, follow: bool) -> anyhow::Result<ExitCode> {
     let view = client.get_request(id).await?;
     print!("{}", render::plan(&view));
     if !view.tasks.is_empty() && (view.request.status.is_terminal() || stream.is_none()) {
-        print!("{}", render::summary(&view, true));
+        let audit_dir = client.audit_dir().await;
+        print!("{}", render::summary(&view, audit_dir.as_deref()));
     }
     match stream.as_mut() {
         Some(stream) if !view.request.status.is_terminal() => {
@@ -47,13 +48,24 @@ async fn latest(server: &str) -> anyhow::Result<ExitCode> {
     let page = crate::cli::connect(server)?.list_requests(20).await?;
     if page.items.is_empty() {
         println!("No requests yet. Try: chiffon request \"deploy uptime kuma\"");
+        return Ok(ExitCode::SUCCESS);
     }
+    let id_width = page
+        .items
+        .iter()
+        .map(|r| r.id.as_str().len())
+        .max()
+        .unwrap_or(7);
+    println!(
+        "{:<id_width$}  {:<18} {:<16}  REQUEST",
+        "ID", "STATUS", "CREATED (UTC)"
+    );
     for request in page.items {
         let text: String = request.text.chars().take(60).collect();
         println!(
-            "{}  {:<18} {}  {text}",
-            request.id,
-            request.status.as_str(),
+            "{:<id_width$}  {:<18} {:<16}  {text}",
+            request.id.as_str(),
+            render::status_word(request.status),
             request.created_at.format("%Y-%m-%d %H:%M")
         );
     }

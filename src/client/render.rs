@@ -25,7 +25,8 @@ pub fn duration(seconds: f64) -> String {
     }
 }
 
-fn status_word(status: RequestStatus) -> &'static str {
+/// A request's status in the words the web page uses too.
+pub fn status_word(status: RequestStatus) -> &'static str {
     match status {
         RequestStatus::AwaitingApproval => "awaiting approval",
         RequestStatus::Approved => "approved",
@@ -38,28 +39,84 @@ fn status_word(status: RequestStatus) -> &'static str {
     }
 }
 
+/// Where a request stands, in words: "done with warnings" for a succeeded run that warned.
+fn ended_words(view: &RequestView) -> &'static str {
+    match view.outcome.as_deref() {
+        Some("succeeded_with_warnings") => "done with warnings",
+        _ => status_word(view.request.status),
+    }
+}
+
+/// Who made a plan, in the words the web page uses (`PLANNER_WORDS` in `assets/ui/chat.js`).
+pub fn planner_words(planner: &str) -> String {
+    if planner == "deterministic" || planner == "rules" {
+        "Chiffon's built-in rules (no AI)".to_owned()
+    } else if planner.starts_with("llm") || planner.contains("model") {
+        format!("an AI model ({planner}), checked by Chiffon's rules")
+    } else {
+        planner.to_owned()
+    }
+}
+
+/// What plan `current` changed from `previous`: steps removed and added (by what they run),
+/// and in a step kept, the particulars that went and came ("Removed: Ollama (http://…)").
+pub fn version_changes(previous: &crate::model::Plan, current: &crate::model::Plan) -> String {
+    let key = |s: &crate::model::Step| (s.playbook.clone(), s.limit.clone(), s.tags.clone());
+    let mut lines = Vec::new();
+    for old in &previous.steps {
+        match current.steps.iter().find(|s| key(s) == key(old)) {
+            None => lines.push(format!("Removed: {}", old.title)),
+            Some(new) => {
+                for detail in old.details.iter().filter(|d| !new.details.contains(d)) {
+                    lines.push(format!("Removed: {detail}"));
+                }
+                for detail in new.details.iter().filter(|d| !old.details.contains(d)) {
+                    lines.push(format!("Added: {detail}"));
+                }
+            }
+        }
+    }
+    for new in &current.steps {
+        if !previous.steps.iter().any(|s| key(s) == key(new)) {
+            lines.push(format!("Added: {}", new.title));
+        }
+    }
+    let mut out = format!("\nWhat changed from v{}:\n", previous.version);
+    if lines.is_empty() {
+        out.push_str("  the same steps; only their details differ\n");
+    }
+    for line in lines {
+        let _ = writeln!(out, "  {line}");
+    }
+    out
+}
+
+/// A step's status in words: `succeeded with warnings` when its run warned.
+fn step_status_words(step: &crate::model::Step) -> String {
+    if step.status == "succeeded" && !step.warnings.is_empty() {
+        "succeeded with warnings".to_owned()
+    } else {
+        step.status.replace('_', " ")
+    }
+}
+
 /// The request and its plan, numbered, with risk and what to do next.
 pub fn plan(view: &RequestView) -> String {
     let request = &view.request;
     let plan = &request.plan;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Request {}  [{}]",
-        request.id,
-        status_word(request.status)
-    );
+    let _ = writeln!(out, "Request {}  [{}]", request.id, ended_words(view));
     let _ = writeln!(out, "  \"{}\"", request.text);
     let _ = writeln!(out);
     let steps = plan.steps.len();
     let _ = writeln!(
         out,
-        "Plan v{} ({} planner): {} step{}, about {}",
+        "Plan v{}: {} step{}, about {}. Made by {}.",
         plan.version,
-        plan.planner,
         steps,
         if steps == 1 { "" } else { "s" },
-        duration(plan.estimated_duration_s as f64)
+        duration(plan.estimated_duration_s as f64),
+        planner_words(&plan.planner)
     );
     if let Some(routing) = view
         .routing
@@ -97,6 +154,9 @@ pub fn plan(view: &RequestView) -> String {
     };
     for (index, step) in plan.steps.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", index + 1, step.title);
+        for detail in &step.details {
+            let _ = writeln!(out, "     - {detail}");
+        }
         let _ = writeln!(
             out,
             "     runs:       {} on the {} agent{}",
@@ -135,7 +195,10 @@ pub fn plan(view: &RequestView) -> String {
             duration(step.estimated_duration_s as f64)
         );
         if step.status != "pending" {
-            let _ = writeln!(out, "     status:     {}", step.status);
+            let _ = writeln!(out, "     status:     {}", step_status_words(step));
+            for warning in &step.warnings {
+                let _ = writeln!(out, "     ⚠ {warning}");
+            }
         }
     }
     if !plan.open_questions.is_empty() {
@@ -205,10 +268,10 @@ pub fn live(event: &LiveEvent, view: &RequestView) -> Option<String> {
             )),
             s if s.is_terminal() && audit_commit.is_some() => Some(format!(
                 "{} step {} {}",
-                if *s == TaskStatus::Succeeded {
-                    "✔"
-                } else {
-                    "✘"
+                match outcome.as_deref() {
+                    Some(o) if o.starts_with("succeeded with") => "⚠",
+                    _ if *s == TaskStatus::Succeeded => "✔",
+                    _ => "✘",
                 },
                 number(step_id),
                 outcome.clone().unwrap_or_else(|| format!("{s}: {title}"))
@@ -244,7 +307,9 @@ pub fn live(event: &LiveEvent, view: &RequestView) -> Option<String> {
 }
 
 /// The end of a run: each step's result, the total time and the audit commits.
-pub fn summary(view: &RequestView, audit_hint: bool) -> String {
+/// `audit_dir`: the server's audit repository (from `/health`), for a `git -C` line that can
+/// be pasted as it is; without it no such line is printed.
+pub fn summary(view: &RequestView, audit_dir: Option<&str>) -> String {
     let mut out = String::new();
     let request = &view.request;
     let total = (request.updated_at - request.created_at).num_milliseconds() as f64 / 1000.0;
@@ -260,7 +325,7 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
         out,
         "\nSummary: request {} {}",
         request.id,
-        status_word(request.status)
+        ended_words(view)
     );
     for (index, step) in request.plan.steps.iter().enumerate() {
         let task = view.tasks.iter().rev().find(|t| t.step_id == step.id);
@@ -279,6 +344,9 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
                         .as_deref()
                         .map_or("-", |c| &c[..c.len().min(12)])
                 );
+                for warning in &task.warnings {
+                    let _ = writeln!(out, "     ⚠ {warning}");
+                }
                 // What the failure usually means, when Chiffon recognised it.
                 for hint in task.suggestions.as_array().into_iter().flatten() {
                     if let Some(message) = hint["message"].as_str() {
@@ -300,8 +368,17 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
     if let Some(reason) = &request.reason {
         let _ = writeln!(out, "Reason: {reason}");
     }
-    if audit_hint && view.tasks.iter().any(|t| t.audit_commit.is_some()) {
-        let _ = writeln!(out, "Audit trail: git -C <data-dir>/audit show <commit>");
+    let last_commit = view
+        .tasks
+        .iter()
+        .rev()
+        .find_map(|t| t.audit_commit.as_deref());
+    if let (Some(dir), Some(commit)) = (audit_dir, last_commit) {
+        let _ = writeln!(
+            out,
+            "Audit trail: git -C {dir} show {}",
+            &commit[..commit.len().min(12)]
+        );
     }
     out
 }
@@ -357,14 +434,22 @@ pub fn preview(view: &RequestView) -> String {
     );
     for (index, step) in preview.steps.iter().enumerate() {
         let what = match step.outcome.as_str() {
-            "would_change" => format!("would change {} thing(s)", step.changed),
+            "would_change" if step.changed == 1 => "would change 1 thing".to_owned(),
+            "would_change" => format!("would change {} things", step.changed),
             "no_change" => "would change nothing".to_owned(),
             "would_fail" => "would fail".to_owned(),
+            "checked_after" => format!(
+                "checked after {} runs (a dry run does not make the changes it needs)",
+                after_steps_words(&step.after_steps, view)
+            ),
             _ => "not previewed".to_owned(),
         };
         let _ = writeln!(out, "  {}. {} — {what}", index + 1, step.title);
         if let Some(error) = &step.error {
             let _ = writeln!(out, "     {error}");
+        }
+        for warning in &step.warnings {
+            let _ = writeln!(out, "     ⚠ {warning}");
         }
         for diff in &step.diffs {
             let _ = writeln!(out, "     {} on {}:", diff.task, diff.host);
@@ -374,6 +459,26 @@ pub fn preview(view: &RequestView) -> String {
         }
     }
     out
+}
+
+/// "step 1", "steps 1 and 2": the steps a preview waits on, by their number in the plan.
+fn after_steps_words(ids: &[String], view: &RequestView) -> String {
+    let numbers: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            view.request
+                .plan
+                .steps
+                .iter()
+                .position(|s| &s.id == id)
+                .map_or_else(|| id.clone(), |i| (i + 1).to_string())
+        })
+        .collect();
+    match numbers.as_slice() {
+        [one] => format!("step {one}"),
+        [rest @ .., last] => format!("steps {} and {last}", rest.join(", ")),
+        [] => "an earlier step".to_owned(),
+    }
 }
 
 /// The deployable units of a repository, a line each.

@@ -166,6 +166,8 @@ pub fn validate(
             tags: Vec::new(),
             extra_vars: serde_json::Map::new(),
             status: "pending".to_owned(),
+            warnings: Vec::new(),
+            details: Vec::new(),
         });
     }
     if problems.is_empty() && has_cycle(&steps) {

@@ -137,6 +137,7 @@ impl Core {
             updated_at: now,
             started_at: None,
             finished_at: None,
+            warnings: Vec::new(),
         }
     }
 
@@ -359,6 +360,7 @@ impl Core {
         task.outcome = Some(finish.outcome.clone());
         task.error = finish.error.clone();
         task.resource_usage = finish.resource_usage.clone();
+        task.warnings = finish.warnings.clone();
         if finish.status == TaskStatus::Failed {
             self.suggest_fixes(step, task, &result, &finish).await?;
         }

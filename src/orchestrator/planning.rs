@@ -252,17 +252,19 @@ impl Core {
                 .iter()
                 .map(|p| format!("{} ({})", p.name, p.url))
                 .collect();
+            // The count in the title, the portals (with their URLs) as the step's details: a
+            // title holding five URLs squeezed every table it was shown in.
             step.title = format!(
-                "{} — {} portal{}: {}",
+                "{} — {} portal{}",
                 step.title,
                 chosen.len(),
                 if chosen.len() == 1 { "" } else { "s" },
-                if listed.is_empty() {
-                    "none".to_owned()
-                } else {
-                    listed.join(", ")
-                }
             );
+            step.details = if listed.is_empty() {
+                vec!["no portals: nothing to monitor".to_owned()]
+            } else {
+                listed
+            };
         }
     }
 

@@ -19,9 +19,11 @@ impl Core {
     /// on the hosts changes, and the preview says, per step, whether it would change something,
     /// the diffs, or why it would fail. Kept with the plan version and shown with the request.
     pub async fn preview(&self, request: &Request) -> anyhow::Result<Preview> {
-        let mut steps = Vec::new();
+        let mut steps: Vec<StepPreview> = Vec::new();
         for step in request.plan.execution_order() {
-            steps.push(self.preview_step(request, step).await);
+            let mut preview = self.preview_step(request, step).await;
+            waits_for_earlier_changes(&mut preview, step, &steps);
+            steps.push(preview);
         }
         let preview = Preview {
             plan_version: request.plan.version,
@@ -43,7 +45,9 @@ impl Core {
             step_id: step.id.clone(),
             title: step.title.clone(),
             outcome: "not_previewed".to_owned(),
+            after_steps: Vec::new(),
             changed: 0,
+            warnings: Vec::new(),
             diffs: Vec::new(),
             error: None,
         };
@@ -76,11 +80,39 @@ impl Core {
                 }
                 .to_owned();
                 preview.error = result.error.map(|e| crate::redact::text(&e).into_owned());
+                preview.warnings = result
+                    .warnings
+                    .iter()
+                    .map(|w| crate::redact::text(w).into_owned())
+                    .collect();
             }
         }
         preview
     }
+}
 
+/// A dry run changes nothing, so a step that needs an earlier step's changes (the directory
+/// it writes, the network it creates) stumbles in check mode although the real run would
+/// work: when a step it depends on would change something (or waits itself), its stumble is
+/// `checked_after` those steps, not `would_fail`. A failure with nothing changing before it
+/// stays a failure.
+fn waits_for_earlier_changes(preview: &mut StepPreview, step: &Step, earlier: &[StepPreview]) {
+    if preview.outcome != "would_fail" {
+        return;
+    }
+    let after: Vec<String> = earlier
+        .iter()
+        .filter(|e| step.depends_on.contains(&e.step_id))
+        .filter(|e| matches!(e.outcome.as_str(), "would_change" | "checked_after"))
+        .map(|e| e.step_id.clone())
+        .collect();
+    if !after.is_empty() {
+        preview.outcome = "checked_after".to_owned();
+        preview.after_steps = after;
+    }
+}
+
+impl Core {
     /// Sends `step` in check mode to any agent of its type and waits for its ack, then its
     /// result. The run's events collect under `task_id` in the preview table, which the
     /// caller empties.
@@ -114,5 +146,56 @@ impl Core {
         self.stop_expecting(task_id);
         lock(&self.in_flight.running).remove(task_id);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn previewed(id: &str, outcome: &str) -> StepPreview {
+        StepPreview {
+            step_id: id.to_owned(),
+            title: id.to_owned(),
+            outcome: outcome.to_owned(),
+            after_steps: Vec::new(),
+            changed: 0,
+            warnings: Vec::new(),
+            diffs: Vec::new(),
+            error: Some("Uptime Kuma is not deployed".to_owned()),
+        }
+    }
+
+    fn step(id: &str, depends_on: &[&str]) -> Step {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "title": id, "action": "configure", "agent_type": "infra",
+            "playbook": "kuma-config-update.yml", "service": "kuma", "limit": null,
+            "depends_on": depends_on, "estimated_duration_s": 10,
+            "resources": {"gpu_vram_gb": 0.0, "cpu_cores": 0.0},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_step_that_needs_an_earlier_steps_changes_is_checked_after_it_not_failed() {
+        let earlier = [previewed("s1", "would_change")];
+        let mut second = previewed("s2", "would_fail");
+        waits_for_earlier_changes(&mut second, &step("s2", &["s1"]), &earlier);
+        assert_eq!(second.outcome, "checked_after");
+        assert_eq!(second.after_steps, ["s1"]);
+        assert!(second.error.is_some(), "what the dry run saw is kept");
+    }
+
+    #[test]
+    fn a_failure_with_nothing_changing_before_it_stays_a_failure() {
+        for (earlier, depends_on) in [
+            (vec![previewed("s1", "no_change")], vec!["s1"]),
+            (vec![previewed("s1", "would_change")], vec![]),
+        ] {
+            let mut second = previewed("s2", "would_fail");
+            waits_for_earlier_changes(&mut second, &step("s2", &depends_on), &earlier);
+            assert_eq!(second.outcome, "would_fail");
+            assert!(second.after_steps.is_empty());
+        }
     }
 }

@@ -238,6 +238,8 @@ pub fn plan_revert(
             tags: Vec::new(),
             extra_vars,
             status: "pending".to_owned(),
+            details: Vec::new(),
+            warnings: Vec::new(),
         });
     }
     let mut reasons = vec![format!(

@@ -19,6 +19,8 @@ pub struct TaskFinish {
     pub resource_usage: serde_json::Value,
     pub error: Option<String>,
     pub resource_state_at_failure: Option<serde_json::Value>,
+    /// What the run warned about (`model::Task::warnings`).
+    pub warnings: Vec<String>,
 }
 
 impl TaskFinish {
@@ -30,6 +32,7 @@ impl TaskFinish {
             resource_usage: serde_json::json!({}),
             error: Some(reason.to_owned()),
             resource_state_at_failure: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -57,6 +60,7 @@ impl FromStoreRow for Task {
             updated_at: ts_col(row, "updated_at")?,
             started_at: opt_ts_col(row, "started_at")?,
             finished_at: opt_ts_col(row, "finished_at")?,
+            warnings: opt_json_col(row, "warnings")?.unwrap_or_default(),
         })
     }
 }
@@ -136,7 +140,7 @@ impl Store {
         let now = ts(Utc::now());
         let done = sqlx::query(
             "UPDATE tasks SET status = $1, outcome = $2, resource_usage = $3, error = $4,
-                resource_state_at_failure = $5, finished_at = $6, updated_at = $7
+                resource_state_at_failure = $5, finished_at = $6, updated_at = $7, warnings = $9
              WHERE task_id = $8 AND status NOT IN ('succeeded', 'failed', 'aborted', 'cancelled')",
         )
         .bind(finish.status.as_str())
@@ -152,6 +156,7 @@ impl Store {
         .bind(&now)
         .bind(&now)
         .bind(id.as_str())
+        .bind(serde_json::to_string(&finish.warnings)?)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

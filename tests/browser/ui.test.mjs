@@ -70,6 +70,18 @@ async function waitForStatus(statuses, timeout = RUN_TIMEOUT) {
   return page.locator(".tracker").getAttribute("data-status");
 }
 
+/** No cell of the summary's table is squeezed to a letter a line (it once was, by a long title). */
+async function summaryTableFits(summary) {
+  const cells = await summary.locator("table.results tbody td").evaluateAll((tds) =>
+    tds.map((td) => ({ text: td.innerText.trim(), width: td.getBoundingClientRect().width, height: td.getBoundingClientRect().height })),
+  );
+  for (const cell of cells) {
+    if (!cell.text || cell.text === "—") continue;
+    assert.ok(cell.width >= 40, `a result cell is ${cell.width}px wide: ${JSON.stringify(cell)}`);
+    assert.ok(cell.height <= 90, `a result cell is ${cell.height}px tall: ${JSON.stringify(cell)}`);
+  }
+}
+
 test("the page is served at / and works without any outside host", async () => {
   const outside = [];
   page.on("request", (request) => {
@@ -107,6 +119,11 @@ test("a typed request gets a plan card a person can read", async () => {
   assert.match(await steps.nth(0).locator(".step-words").innerText(), /^Sets up .*kuma/i);
   assert.match(await steps.nth(1).innerText(), /kuma-config-update\.yml/);
   assert.match(await steps.nth(1).innerText(), /After\s+“/);
+  // Short titles; the portals (with their URLs) are a list under the title, not in it.
+  const second = steps.nth(1);
+  assert.match(await second.locator(".step-title").innerText(), /portals?$/);
+  assert.doesNotMatch(await second.locator(".step-title").innerText(), /https?:/);
+  assert.ok((await second.locator(".step-details li").count()) >= 1, "the portals are listed");
   assert.match(await plan.locator(".facts").first().innerText(), /Takes\s+about/);
   assert.ok((await plan.locator(".risk li").count()) >= 1, "the risk level comes with its reasons");
   // The history lists it.
@@ -119,8 +136,18 @@ test("the dry run shows what each step would change, with the diffs", async () =
   await page.locator("article.plan.current .preview").first().waitFor({ timeout: RUN_TIMEOUT });
   const first = page.locator("article.plan.current li.step").first().locator(".preview");
   assert.equal(await first.getAttribute("data-outcome"), "would_change");
-  await first.getByText(/Show the \d+ changes?/).click();
+  await first.getByText(/Show the( \d+)? changes?/).click();
   await first.locator("pre.diff .add").first().waitFor();
+  // Diffs name the files the playbook writes, not Ansible's temporary copies.
+  const diffs = await first.locator("pre.diff").allInnerTexts();
+  assert.ok(diffs.some((d) => /compose\.yml/.test(d)), diffs.join("\n"));
+  assert.ok(diffs.every((d) => !/ansible-local-|\.ansible\/tmp/.test(d)), diffs.join("\n"));
+  // The configuration step needs the deployment's files, which a dry run does not write: it is
+  // checked after step 1 runs, said neutrally, not a red "Would fail".
+  const second = page.locator("article.plan.current li.step").nth(1).locator(".preview");
+  assert.equal(await second.getAttribute("data-outcome"), "checked_after");
+  assert.match(await second.innerText(), /Checked after step 1 runs/);
+  assert.doesNotMatch(await second.innerText(), /Would fail/);
   await page.getByText(/Dry run done/).waitFor();
   await shot("dry-run");
 });
@@ -128,19 +155,39 @@ test("the dry run shows what each step would change, with the diffs", async () =
 test("approving runs the steps live, then the summary shows results and the audit link", async () => {
   const approve = page.locator("#approve");
   const label = await approve.innerText();
+  // The name this browser approves as, given once and kept, goes into the audit trail.
+  await page.locator("#approver-name").fill("Lola");
   await approve.click();
   // The tracker moves through approved / executing to completed.
   await waitForStatus(["approved", "running", "succeeded"], 15_000);
   await page.locator(".run-step .ev-result").first().waitFor({ timeout: RUN_TIMEOUT });
   assert.equal(await waitForStatus(["succeeded", "failed", "aborted"]), "succeeded", await page.locator("main").innerText());
-  await page.locator(".run-step[data-status=succeeded]").nth(1).waitFor();
-  assert.equal(await page.locator(".run-step[data-status=succeeded]").count(), 2);
-  // Ansible's own task names arrived as they ran.
-  assert.match(await page.locator(".run-step").first().locator(".log-lines").innerText(), /Playbook kuma-deployment\.yml started[\s\S]*Recap: lola/);
+  // No container engine answers here: the deployment wrote the files but started nothing, and
+  // its step says so instead of a plain "Done".
+  await page.locator(".run-step[data-status=succeeded_with_warnings]").first().waitFor();
+  await page.locator(".run-step[data-status=succeeded]").first().waitFor();
+  assert.equal(await page.locator(".run-step[data-status=succeeded_with_warnings]").count(), 1);
+  assert.equal(await page.locator(".run-step[data-status=succeeded]").count(), 1);
+  const deploy = page.locator(".run-step").first();
+  assert.match(await deploy.locator("ul.warnings").innerText(), /Uptime Kuma was not started on lola/);
+  // Ansible's own task names arrived as they ran, each task on one line (its pending line
+  // became its result), never twice.
+  const log = await deploy.locator(".log-lines").innerText();
+  assert.match(log, /Playbook kuma-deployment\.yml started[\s\S]*Recap: lola/);
+  assert.equal(log.split("\n").filter((l) => l.includes("Render the Uptime Kuma compose file")).length, 1, log);
+  assert.equal(await deploy.locator(".ev-start").count(), 0, log);
+  // A finished plan no longer asks for approval.
+  const plan = page.locator("article.plan.current");
+  assert.equal(await plan.getByText("Approval needed").count(), 0);
+  await plan.locator(".plan-head .badge", { hasText: "Approved" }).waitFor();
+  await page.locator(".request-status .badge", { hasText: "Done with warnings" }).waitFor();
 
   const summary = page.locator("#summary");
   await summary.waitFor();
-  assert.match(await summary.locator(".verdict").innerText(), /^Completed: all 2 steps done in .+\.$/);
+  assert.match(await summary.locator(".verdict").innerText(), /^Done with warnings: all 2 steps ran in .+, but 1 step warned \(see below\)\.$/);
+  assert.match(await summary.locator(".summary-warnings").innerText(), /Step 1: Uptime Kuma was not started on lola/);
+  assert.match(await summary.locator("tbody tr").first().innerText(), /Done with warnings/);
+  await summaryTableFits(summary);
   assert.equal(await summary.locator("tbody tr").count(), 2);
   assert.match(await summary.locator(".resources").innerText(), /Agents: infra-/);
   assert.match(await summary.locator(".resources").innerText(), /lola \(\d+ checks, \d+ changed\)/);
@@ -171,9 +218,14 @@ test("the audit entry opens from the summary", async () => {
   await page.getByRole("heading", { name: "Audit entry" }).waitFor();
   await page.waitForFunction(() => /^[0-9a-f]{40}$/.test(document.querySelector("#audit-commit code")?.textContent || ""));
   assert.match(await page.locator("#audit-state").innerText(), /Written to the audit trail/);
-  // Either the entry itself (GET /audit/{task}) or, on a server without it, how to read it.
-  await page.locator("#audit-json").or(page.locator("#audit-fallback")).first().waitFor();
+  // Readable first: who approved, when, what ran; the recorded JSON is folded away.
+  assert.match(await page.locator("#audit-approver").innerText(), /^Lola \(web page\), .+ \(plan v1\)$/);
+  assert.match(await page.locator("#audit-ran").innerText(), /kuma-deployment\.yml/);
   await shot("audit-entry");
+  const raw = page.locator("details.audit-raw");
+  assert.equal(await raw.getAttribute("open"), null);
+  await raw.locator("summary").click();
+  await page.locator("#audit-json").waitFor();
 });
 
 test("changing a plan shows the new version beside the old; approval names the version shown; reject", async () => {
@@ -214,6 +266,10 @@ test("changing a plan shows the new version beside the old; approval names the v
   await compare.getByRole("heading", { name: "Plan v1 (replaced)" }).waitFor();
   await compare.getByRole("heading", { name: "Plan v2", exact: true }).waitFor();
   await compare.scrollIntoViewIfNeeded();
+  // Plan v2 says what changed from v1.
+  const changes = compare.locator("article.plan.current .version-changes");
+  await changes.getByRole("heading", { name: "What changed from v1" }).waitFor();
+  assert.match(await changes.innerText(), /(Removed|Added|Changed): /);
   await shot("modify", page, false);
   const approve = page.getByRole("button", { name: "Approve plan v2" });
   if (!serverCanModify) {
@@ -221,7 +277,7 @@ test("changing a plan shows the new version beside the old; approval names the v
     // The server's plan is still v1: approving the v2 on screen is refused, nothing runs.
     const sent = page.waitForRequest((r) => r.url().endsWith(`/requests/${id}/approve`));
     await approve.click();
-    assert.deepEqual((await sent).postDataJSON(), { plan_version: 2 });
+    assert.deepEqual((await sent).postDataJSON(), { plan_version: 2, by: "Lola (web page)" });
     await page.getByText(/you approved plan v2 but the current plan is v1/).waitFor();
     await page.unroute(`**/api/v1/requests/${id}/modify`);
   } else {
@@ -305,6 +361,10 @@ test("the playbook catalogue and the history views answer", async () => {
   await shot("playbooks");
 
   await page.getByRole("link", { name: "History" }).click();
+  // History opens on what happened lately, not on an empty list of failures.
+  await page.getByRole("heading", { name: /Recent activity/ }).waitFor();
+  assert.ok((await page.locator("table.tasks tbody tr").count()) >= 2);
+  await page.getByRole("link", { name: "Failures in the last week" }).click();
   await page.getByRole("heading", { name: /Failures in the last week/ }).waitFor();
   await page.getByLabel("Changes to a service").fill("kuma");
   await page.getByRole("button", { name: "Show" }).click();
@@ -320,6 +380,7 @@ test("on a phone-width screen the plan and the agents fit", async () => {
   await phone.locator("#summary").waitFor();
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+  await summaryTableFits(phone.locator("#summary"));
   await shot("phone-request", phone);
   await phone.close();
 });

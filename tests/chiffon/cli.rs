@@ -60,15 +60,33 @@ async fn request_approve_follow_and_status_from_the_command_line() {
         for expected in [
             "▶ step 1 running: Deploy Uptime Kuma",
             "changed   lola       compose_stack : Render the Uptime Kuma compose file",
-            "✔ step 1 succeeded: lola ok=",
+            // No container engine answers here: the deployment wrote files, started nothing,
+            // and says so.
+            "⚠ step 1 succeeded with 2 warnings: lola ok=",
             "✔ step 2 succeeded",
             "Summary: request",
-            "succeeded",
+            "done with warnings",
+            "⚠ Uptime Kuma was not started on lola",
+            "⚠ A key task was skipped on lola: Run docker compose up for Uptime Kuma",
             "audit commit ",
             "Execution time:",
         ] {
             assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
         }
+        // Each step's end is printed once, though the server announces it again when its
+        // audit commit lands.
+        for once in ["step 1 succeeded", "step 2 succeeded"] {
+            assert_eq!(out.matches(once).count(), 1, "{once:?} in:\n{out}");
+        }
+        // The audit hint is a command to paste, with the server's real audit repository.
+        let audit_dir = app.data_dir.join("audit");
+        assert!(
+            out.contains(&format!(
+                "Audit trail: git -C {} show ",
+                audit_dir.display()
+            )),
+            "{out}"
+        );
         // The audit commit ids shown are the real ones.
         let view = app.client.get_request(&id).await.unwrap();
         for task in &view.tasks {
@@ -79,12 +97,20 @@ async fn request_approve_follow_and_status_from_the_command_line() {
         let status = chiffon(&app, &["status", &id]).await;
         let out = text(&status);
         assert!(
-            status.status.success() && out.contains("[succeeded]"),
+            status.status.success() && out.contains("[done with warnings]"),
             "{out}"
         );
 
         let listed = chiffon(&app, &["status"]).await;
-        assert!(text(&listed).contains(&id));
+        let listed = text(&listed);
+        assert!(listed.contains(&id));
+        // A header, and statuses in words.
+        assert!(listed.starts_with("ID "), "{listed}");
+        assert!(
+            listed.lines().next().unwrap().contains("STATUS"),
+            "{listed}"
+        );
+        assert!(!listed.contains("awaiting_approval"), "{listed}");
     }
 }
 
@@ -122,6 +148,25 @@ async fn reject_errors_and_usage_have_the_documented_exit_codes() {
             text(&unreachable).contains("is `chiffon serve` running?"),
             "{}",
             text(&unreachable)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modify_names_what_the_new_plan_version_changed() {
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request(KUMA_REQUEST).await;
+        let modified = chiffon(&app, &["modify", &id, "drop pihole"]).await;
+        let out = text(&modified);
+        assert!(modified.status.success(), "{out}");
+        assert!(out.contains("What changed from v1:"), "{out}");
+        assert!(out.contains("  Removed: Pi-hole ("), "{out}");
+        assert!(!out.contains("Added:"), "{out}");
+        // The plan header speaks the web page's words.
+        assert!(
+            out.contains("Made by Chiffon's built-in rules (no AI)."),
+            "{out}"
         );
     }
 }

@@ -39,6 +39,13 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             plan.risk.reasons
         );
         assert!(plan.estimated_duration_s > 0);
+        // A first guess for playbooks never run is seconds, not minutes (the example runs in
+        // a few seconds).
+        assert!(
+            plan.estimated_duration_s <= 60,
+            "{}",
+            plan.estimated_duration_s
+        );
         // Planning ran nothing.
         assert!(app.rendered_files().is_empty());
         assert!(view.tasks.is_empty());
@@ -50,6 +57,60 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             RequestStatus::Succeeded,
             "{:?}",
             done.request.reason
+        );
+        // No container engine answers on this machine: the playbook wrote Kuma's files but
+        // started nothing, and the request says so instead of a plain success.
+        assert_eq!(
+            done.outcome.as_deref(),
+            Some("succeeded_with_warnings"),
+            "{:?}",
+            done.tasks
+        );
+        let deploy = &done.request.plan.steps[0];
+        assert!(
+            deploy
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("Uptime Kuma was not started on lola")
+                    && w.contains("no container runtime answers")),
+            "{:?}",
+            deploy.warnings
+        );
+        assert!(
+            deploy
+                .warnings
+                .iter()
+                .any(|w| w
+                    == "A key task was skipped on lola: Run docker compose up for Uptime Kuma"),
+            "{:?}",
+            deploy.warnings
+        );
+        assert!(done.request.plan.steps[1].warnings.is_empty());
+        // The same, as the API's JSON says it.
+        let (_, raw) = app.get(&format!("/api/v1/requests/{id}")).await;
+        assert_eq!(raw["status"], "succeeded");
+        assert_eq!(raw["outcome"], "succeeded_with_warnings", "{raw}");
+        assert_eq!(
+            raw["plan"]["steps"][0]["warnings"]
+                .as_array()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(raw["plan"]["steps"][1].get("warnings").is_none(), "{raw}");
+        let deploy_task = raw["tasks"][0]["id"].as_str().unwrap();
+        let (_, task) = app.get(&format!("/api/v1/tasks/{deploy_task}")).await;
+        assert_eq!(
+            task["warnings"], raw["plan"]["steps"][0]["warnings"],
+            "{task}"
+        );
+        assert!(
+            task["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["event"]["kind"] == "warning"),
+            "the warnings were streamed live too"
         );
 
         // The live stream showed each step running, the playbook's own tasks, and the end.
@@ -123,6 +184,18 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
                 task.resource_usage
             );
             assert!(task.outcome.as_deref().unwrap().contains("lola ok="));
+            // The deployment's warnings are on its row and in its audit entry's result.
+            let warned = playbook == "kuma-deployment.yml";
+            assert_eq!(!task.warnings.is_empty(), warned, "{:?}", task.warnings);
+            assert_eq!(
+                task.outcome
+                    .as_deref()
+                    .unwrap()
+                    .starts_with("succeeded with 2 warnings: "),
+                warned,
+                "{:?}",
+                task.outcome
+            );
             let commit = task
                 .audit_commit
                 .as_deref()
@@ -137,6 +210,13 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             assert_eq!(entry["details"]["plan"]["version"], 1);
             assert_eq!(entry["details"]["dispatch"]["playbook"], playbook.as_str());
             assert_eq!(entry["details"]["result"]["outcome"], "succeeded");
+            assert_eq!(
+                entry["details"]["result"]["warnings"]
+                    .as_array()
+                    .map(Vec::len),
+                warned.then_some(2),
+                "{entry}"
+            );
         }
         // Events were stored with the task.
         let events = store.task_events(&tasks[0].id).await.unwrap();
@@ -159,7 +239,16 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             "{:?}",
             again.request.plan.risk.reasons
         );
-        assert!(again.request.plan.estimated_duration_s < plan.estimated_duration_s);
+        // History informs the plan: each step's estimate is now its playbook's last run (the
+        // first plan had only the defaults for playbooks never run).
+        for (step, task) in again.request.plan.steps.iter().zip(&tasks) {
+            let ran_s = task.resource_usage["duration_ms"]
+                .as_u64()
+                .unwrap()
+                .div_ceil(1000)
+                .max(1);
+            assert_eq!(step.estimated_duration_s, ran_s, "{}", step.title);
+        }
         let (_, second) = app.approve_and_wait(again.request.id.as_str()).await;
         assert_eq!(second.request.status, RequestStatus::Succeeded);
         for task in &second.tasks {
@@ -396,6 +485,22 @@ async fn a_plan_is_previewed_in_check_mode_before_approval_and_changes_nothing()
         assert_eq!(steps.len(), 2, "{view}");
         // Deploying would render the compose file: the diff shows its new lines.
         assert_eq!(steps[0]["outcome"], "would_change", "{view}");
+        // And the person learns before approving that nothing would start here; the dry
+        // run's own skips (it never starts containers) raise no alarm.
+        let warnings = steps[0]["warnings"].as_array().unwrap();
+        assert!(
+            warnings.iter().any(|w| w
+                .as_str()
+                .unwrap()
+                .starts_with("Uptime Kuma was not started on lola")),
+            "{view}"
+        );
+        assert!(
+            !warnings
+                .iter()
+                .any(|w| w.as_str().unwrap().contains("key task was skipped")),
+            "{view}"
+        );
         let diffs = steps[0]["diffs"].as_array().unwrap();
         assert!(
             diffs.iter().any(|d| d["diff"]
@@ -404,8 +509,14 @@ async fn a_plan_is_previewed_in_check_mode_before_approval_and_changes_nothing()
                 .contains("+    image: louislam/uptime-kuma")),
             "{diffs:#?}"
         );
-        // Configuring needs the deployment first, so on its own it would fail, and says why.
-        assert_eq!(steps[1]["outcome"], "would_fail", "{view}");
+        // Configuring needs the deployment first, which a dry run does not make: it is checked
+        // after step 1 runs (not a red "would fail"), and the stumble says why.
+        assert_eq!(steps[1]["outcome"], "checked_after", "{view}");
+        assert_eq!(
+            steps[1]["after_steps"],
+            serde_json::json!([steps[0]["step_id"]]),
+            "{view}"
+        );
         assert!(
             steps[1]["error"].as_str().unwrap().contains("not deployed"),
             "{view}"

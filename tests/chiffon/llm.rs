@@ -523,9 +523,12 @@ async fn the_plan_lists_the_portals_and_modify_drops_some_before_they_are_monito
         );
         assert!(configure.title.contains("6 portals"), "{}", configure.title);
         assert!(
-            configure.title.contains("Pi-hole (http://pi:80/admin/)"),
-            "{}",
-            configure.title
+            configure
+                .details
+                .iter()
+                .any(|d| d == "Pi-hole (http://pi:80/admin/)"),
+            "{:?}",
+            configure.details
         );
         assert_eq!(
             configure.extra_vars["kuma_portals"]
@@ -542,7 +545,12 @@ async fn the_plan_lists_the_portals_and_modify_drops_some_before_they_are_monito
             .unwrap();
         let configure = &modified.request.plan.steps[1];
         assert!(configure.title.contains("4 portals"), "{}", configure.title);
-        assert!(!configure.title.contains("Pi-hole"), "{}", configure.title);
+        assert!(
+            !configure.details.iter().any(|d| d.contains("Pi-hole")),
+            "{:?}",
+            configure.details
+        );
+        assert_eq!(configure.details.len(), 4, "{:?}", configure.details);
         assert_eq!(
             configure.extra_vars["kuma_portals"],
             json!(["home-assistant", "jellyfin", "ollama", "portainer"])

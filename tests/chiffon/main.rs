@@ -10,6 +10,7 @@ mod bad_input;
 mod capacity;
 mod cli;
 mod distributed;
+mod first_hour;
 mod full_loop;
 mod golden;
 mod helpers;

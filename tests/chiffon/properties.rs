@@ -248,9 +248,20 @@ fn task_result() -> impl Strategy<Value = TaskResult> {
         proptest::collection::vec(failure, 0..3),
         proptest::option::of(text()),
         proptest::option::of(capacity()),
+        proptest::collection::vec(text(), 0..3),
     )
         .prop_map(
-            |(task_id, outcome, exit_code, duration_ms, hosts, failures, error, capacity)| {
+            |(
+                task_id,
+                outcome,
+                exit_code,
+                duration_ms,
+                hosts,
+                failures,
+                error,
+                capacity,
+                warnings,
+            )| {
                 TaskResult {
                     task_id,
                     outcome,
@@ -261,6 +272,7 @@ fn task_result() -> impl Strategy<Value = TaskResult> {
                     error,
                     capacity,
                     changes: Vec::new(),
+                    warnings,
                 }
             },
         )

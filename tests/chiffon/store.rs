@@ -35,6 +35,8 @@ pub(crate) fn request(text: &str) -> Request {
                 tags: Vec::new(),
                 extra_vars: serde_json::Map::new(),
                 status: "pending".into(),
+                warnings: Vec::new(),
+                details: Vec::new(),
             }],
             risk: Risk {
                 level: RiskLevel::Low,
@@ -71,6 +73,7 @@ pub(crate) fn task(request: &Request, service: &str, created_at: chrono::DateTim
         updated_at: created_at,
         started_at: None,
         finished_at: None,
+        warnings: Vec::new(),
     }
 }
 
@@ -82,6 +85,11 @@ fn finish(status: TaskStatus) -> TaskFinish {
         error: (status == TaskStatus::Failed).then(|| "it broke".to_owned()),
         resource_state_at_failure: (status == TaskStatus::Failed)
             .then(|| serde_json::json!({"cpu_cores": 2})),
+        warnings: if status == TaskStatus::Succeeded {
+            vec!["Uptime Kuma was not started on lola".to_owned()]
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -218,6 +226,16 @@ async fn story(store: &Store) {
     );
     assert_eq!(stored.audit_commit.as_deref(), Some("abc123"));
     assert!(stored.started_at.is_some() && stored.finished_at.is_some());
+    assert!(
+        stored.warnings.is_empty(),
+        "the failed run warned of nothing"
+    );
+    let done = store.get_task(&old.id).await.unwrap().unwrap();
+    assert_eq!(
+        done.warnings,
+        ["Uptime Kuma was not started on lola"],
+        "a run's warnings are kept with its task"
+    );
     for kind in ["play_start", "task_result", "stats"] {
         store
             .append_event(

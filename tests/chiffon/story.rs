@@ -86,15 +86,18 @@ pub async fn kuma_story(
     assert_eq!(steps[0].playbook.as_deref(), Some("kuma-deployment.yml"));
     assert_eq!(steps[1].playbook.as_deref(), Some("kuma-config-update.yml"));
     assert_eq!(steps[1].depends_on, vec![steps[0].id.clone()]);
-    // 2. It names the portals it found in the stacks, with their URLs.
-    assert!(steps[1].title.contains("6 portals"), "{}", steps[1].title);
+    // 2. It names the portals it found in the stacks, with their URLs: the count in the
+    //    short title, each portal a line of the step's details.
+    assert!(steps[1].title.ends_with("6 portals"), "{}", steps[1].title);
     assert!(
         steps[1]
-            .title
-            .contains("Jellyfin (https://jellyfin.home.arpa)"),
-        "{}",
-        steps[1].title
+            .details
+            .iter()
+            .any(|d| d == "Jellyfin (https://jellyfin.home.arpa)"),
+        "{:?}",
+        steps[1].details
     );
+    assert_eq!(steps[1].details.len(), 6, "{:?}", steps[1].details);
     let started = Instant::now();
     let modified = app
         .client
@@ -135,6 +138,16 @@ pub async fn kuma_story(
         assert!(seen.contains(&format!("{step}:succeeded")), "{seen:?}");
     }
     let view = app.client.get_request(&id).await.unwrap();
+    // Nothing starts containers on this machine, and the story ends saying so.
+    assert_eq!(view.outcome.as_deref(), Some("succeeded_with_warnings"));
+    assert!(
+        view.request.plan.steps[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("Uptime Kuma was not started on lola")),
+        "{:?}",
+        view.request.plan.steps[0]
+    );
     for task in &view.tasks {
         assert_eq!(task.status, TaskStatus::Succeeded);
         assert!(task.resource_usage["duration_ms"].as_u64().unwrap() > 0);
@@ -244,6 +257,11 @@ pub async fn kuma_story(
         let again = app.request("deploy uptime kuma").await;
         let (_, rerun) = app.approve_and_wait(&again).await;
         assert_eq!(rerun.request.status, RequestStatus::Succeeded, "{round}");
+        assert_eq!(
+            rerun.outcome.as_deref(),
+            Some("succeeded_with_warnings"),
+            "{round}: the stack is still not started"
+        );
         let changed = rerun.tasks[0].resource_usage["hosts"]["lola"]["changed"]
             .as_u64()
             .unwrap();

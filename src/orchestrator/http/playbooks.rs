@@ -117,7 +117,8 @@ pub(crate) async fn list_playbooks(
     }))
 }
 
-/// Which unit of the served repository deploys what `q` asks for.
+/// Which playbook of the served repository would do what `q` asks for: the planner's own
+/// answer (`planner::finder`), so the finder never disagrees with a request's plan.
 pub(crate) async fn match_playbook(
     State(core): State<Arc<Core>>,
     ApiQuery(query): ApiQuery<MatchQuery>,
@@ -133,7 +134,8 @@ pub(crate) async fn match_playbook(
     let units = tokio::task::spawn_blocking(move || crate::matcher::units(&repo))
         .await
         .map_err(anyhow::Error::from)?;
-    Ok(Json(crate::matcher::find(&units, &query.q).into()))
+    let found = crate::planner::finder::find(&query.q, &core.catalogue(), &units);
+    Ok(Json(found.into()))
 }
 
 /// Writes a playbook + role template into the served repository (never overwriting).

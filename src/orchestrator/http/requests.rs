@@ -60,8 +60,11 @@ pub(crate) async fn view(core: &Core, mut request: Request) -> ApiResult<Request
             .find(|t| t.step_id == step.id && t.plan_version == request.plan.version)
         {
             step.status = task.status.to_string();
+            step.warnings = task.warnings.clone();
         }
     }
+    let warned = request.plan.steps.iter().any(|s| !s.warnings.is_empty());
+    let outcome = crate::api::request_outcome(request.status, warned);
     let preview = core
         .store
         .preview(&request.id, request.plan.version)
@@ -80,6 +83,7 @@ pub(crate) async fn view(core: &Core, mut request: Request) -> ApiResult<Request
         preview,
         decisions: decisions.into_iter().map(RequestDecision::from).collect(),
         routing,
+        outcome,
     })
 }
 
