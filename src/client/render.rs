@@ -450,21 +450,54 @@ pub fn suggestions(found: &[Suggestion]) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "{} suggestion(s).", found.len());
+    let _ = match found.len() {
+        1 => writeln!(out, "1 suggestion."),
+        n => writeln!(out, "{n} suggestions."),
+    };
     out
 }
 
-/// A ranked answer: the findings that matter, then ansible-lint's style findings folded per
-/// rule, then what ansible-lint did.
+/// A ranked answer: the findings that matter, then the folded ones (Chiffon's low-severity
+/// findings and ansible-lint's style findings, one line per rule with a count), then what
+/// ansible-lint did.
 pub fn suggestion_report(report: &crate::api::Suggestions) -> String {
-    let mut out = suggestions(&report.items);
-    if !report.groups.is_empty() {
-        let total: usize = report.groups.iter().map(|g| g.count).sum();
+    let mut out = if report.items.is_empty() && !report.groups.is_empty() {
+        "Nothing urgent: no medium or high-severity finding.\n".to_owned()
+    } else {
+        suggestions(&report.items)
+    };
+    let (own, style): (Vec<_>, Vec<_>) = report
+        .groups
+        .iter()
+        .partition(|g| g.origin == crate::api::SuggestionOrigin::Chiffon);
+    if !own.is_empty() {
+        let total: usize = own.iter().map(|g| g.count).sum();
+        let _ = writeln!(
+            out,
+            "\nLess urgent ({total} low-severity findings, folded by rule; `--json` lists each):"
+        );
+        for group in own {
+            let _ = writeln!(
+                out,
+                "  {:>5} × {} — {}",
+                group.count, group.rule, group.message
+            );
+            let places: Vec<String> = group
+                .items
+                .iter()
+                .take(3)
+                .map(|s| format!("{}:{} ({})", s.file, s.line, s.id))
+                .collect();
+            let _ = writeln!(out, "          e.g. {}", places.join(", "));
+        }
+    }
+    if !style.is_empty() {
+        let total: usize = style.iter().map(|g| g.count).sum();
         let _ = writeln!(
             out,
             "\nStyle ({total} findings of ansible-lint, folded by rule):"
         );
-        for group in &report.groups {
+        for group in style {
             let _ = writeln!(
                 out,
                 "  {:>5} × {} — {} (e.g. {})",

@@ -83,6 +83,21 @@ pub struct LintFinding {
     pub message: String,
 }
 
+/// The `ansible-playbook` Chiffon runs, found the same way wherever it is needed (the agents'
+/// runs, the syntax check of an applied suggestion): the configured path, else the venv in
+/// the data dir (where Chiffon installs ansible-core on first start), else on PATH. `None`
+/// when none of these has one (or the configured file is missing: the agent refuses that).
+pub fn locate_ansible_playbook(configured: Option<&Path>, data_dir: &Path) -> Option<PathBuf> {
+    if let Some(path) = configured {
+        return path.is_file().then(|| path.to_owned());
+    }
+    let in_venv = data_dir.join("ansible-venv/bin/ansible-playbook");
+    if in_venv.is_file() {
+        return Some(in_venv);
+    }
+    crate::tools::find_on_path("ansible-playbook")
+}
+
 /// `ansible-lint` next to `ansible_playbook` (the same venv), else on PATH.
 pub fn find_ansible_lint(ansible_playbook: Option<&Path>) -> Option<PathBuf> {
     ansible_playbook

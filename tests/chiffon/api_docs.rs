@@ -323,6 +323,23 @@ fn the_described_answers_match_the_api_types() {
         written::<model::decision::Decision>(),
     );
     check("Error", answer("Error"), written::<api::ErrorBody>());
+    check(
+        "Suggestions",
+        answer("Suggestions"),
+        written::<api::Suggestions>(),
+    );
+    check(
+        "SuggestionGroup",
+        answer("SuggestionGroup"),
+        written::<api::SuggestionGroup>(),
+    );
+    check(
+        "Suggestion",
+        answer("Suggestion"),
+        written::<api::Suggestion>(),
+    );
+    check("LintNote", answer("LintNote"), written::<api::LintNote>());
+    check("Applied", answer("Applied"), written::<api::Applied>());
     let answered = |path: &str, method: &str| {
         Described::of(
             &spec,
@@ -387,6 +404,11 @@ fn the_described_bodies_match_the_api_types() {
             "template body",
             "/api/v1/playbooks/templates",
             read::<api::TemplateRequest>(),
+        ),
+        (
+            "apply body",
+            "/api/v1/suggestions/{id}/apply",
+            read::<api::ApplySuggestion>(),
         ),
     ] {
         compare(&mut drift, what, &body(path), &code);
