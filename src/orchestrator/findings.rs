@@ -41,11 +41,15 @@ impl Core {
         };
         let report = self.linter.report_cached(&self.config.playbooks).await;
         let catalogue = self.catalogue();
-        let found: Vec<_> =
-            crate::suggest::related::findings_for(&catalogue.repository, &[playbook], report.all())
-                .into_iter()
-                .take(PER_STEP)
-                .collect();
+        let found: Vec<_> = crate::suggest::related::findings_for(
+            &catalogue.repository,
+            &self.config.playbooks,
+            &[playbook],
+            report.all(),
+        )
+        .into_iter()
+        .take(PER_STEP)
+        .collect();
         if found.is_empty() {
             return;
         }

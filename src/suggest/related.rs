@@ -4,6 +4,7 @@
 //! what just ran rather than the whole repository's.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use crate::discovery::Repository;
 use crate::suggest::Suggestion;
@@ -26,8 +27,8 @@ impl Used {
     }
 }
 
-/// What a run of each of `playbooks` (paths relative to the repository) reads.
-pub fn used_by(repository: &Repository, playbooks: &[&str]) -> Used {
+/// What a run of each of `playbooks` (paths relative to `root`, the repository) reads.
+pub fn used_by(repository: &Repository, root: &Path, playbooks: &[&str]) -> Used {
     let mut used = Used::default();
     let mut pending: Vec<String> = playbooks.iter().map(|p| (*p).to_owned()).collect();
     // Imported playbooks run as part of the playbook that imports them.
@@ -50,10 +51,25 @@ pub fn used_by(repository: &Repository, playbooks: &[&str]) -> Used {
             }
         }
     }
+    // An app whose role only these playbooks run is theirs; one deployed through a role that
+    // other playbooks share (a generic `compose_stack`) is theirs when they name it.
+    let texts: Vec<String> = used
+        .files
+        .iter()
+        .filter_map(|p| crate::repo::read_text(&root.join(p)))
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    let named = |app: &crate::discovery::App| {
+        std::iter::once(&app.service)
+            .chain(&app.names)
+            .chain(std::iter::once(&app.container))
+            .filter(|n| n.len() >= 3)
+            .any(|n| texts.iter().any(|t| t.contains(&n.to_ascii_lowercase())))
+    };
     for app in &repository.apps {
-        if app.reach.iter().any(|r| runs(&r.playbook))
-            || app.role.as_ref().is_some_and(|r| roles.contains(r))
-        {
+        let reached = app.reach.iter().any(|r| runs(&r.playbook));
+        let only_these = app.reach.iter().all(|r| runs(&r.playbook));
+        if reached && (only_these || named(app)) {
             files.insert(app.file.clone());
             files.extend(app.config.iter().cloned());
         }
@@ -66,10 +82,11 @@ pub fn used_by(repository: &Repository, playbooks: &[&str]) -> Used {
 /// The findings among `found` (ranked) that are about files a run of `playbooks` used.
 pub fn findings_for<'a>(
     repository: &Repository,
+    root: &Path,
     playbooks: &[&str],
     found: impl Iterator<Item = &'a Suggestion>,
 ) -> Vec<Suggestion> {
-    let used = used_by(repository, playbooks);
+    let used = used_by(repository, root, playbooks);
     found.filter(|s| used.contains(&s.file)).cloned().collect()
 }
 
@@ -85,6 +102,26 @@ mod tests {
             std::fs::write(path, text).unwrap();
         }
         dir
+    }
+
+    #[test]
+    fn in_the_example_a_kuma_run_uses_the_kuma_stack_and_not_the_other_stacks() {
+        let example =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab-infra");
+        let repository = Repository::discover(&example);
+        let used = used_by(&repository, &example, &["kuma-deployment.yml"]);
+        for file in [
+            "kuma-deployment.yml",
+            "templates/uptime-kuma/compose.yml.j2",
+            "roles/compose_stack/tasks/main.yml",
+        ] {
+            assert!(used.contains(file), "{file}: {used:?}");
+        }
+        for file in ["stacks/jellyfin/compose.yml", "jellyfin-deployment.yml"] {
+            assert!(!used.contains(file), "{file}: {used:?}");
+        }
+        let used = used_by(&repository, &example, &["jellyfin-deployment.yml"]);
+        assert!(used.contains("stacks/jellyfin/compose.yml"), "{used:?}");
     }
 
     #[test]
@@ -114,7 +151,7 @@ mod tests {
             ),
         ]);
         let repository = Repository::discover(dir.path());
-        let used = used_by(&repository, &["site.yml"]);
+        let used = used_by(&repository, dir.path(), &["site.yml"]);
         for file in [
             "site.yml",
             "media.yml",

@@ -721,3 +721,34 @@ async fn a_suggestion_applies_on_a_default_server_that_finds_ansible_playbook_on
         serve_log()
     );
 }
+
+/// A run's summary carries the findings about what it ran — the Kuma stack's published port —
+/// and not those of stacks it never touched, on both deployments, without waiting for
+/// ansible-lint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_summary_carries_the_findings_of_the_files_its_playbook_used() {
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request("Deploy Uptime Kuma to the homelab").await;
+        let (_, view) = app.approve_and_wait(&id).await;
+        let kuma = view
+            .tasks
+            .iter()
+            .find(|t| t.playbook.as_deref() == Some("kuma-deployment.yml"))
+            .unwrap_or_else(|| panic!("no Kuma step: {:?}", view.tasks));
+        let found = kuma.suggestions.as_array().expect("a list");
+        assert!(
+            found.iter().any(|s| s["rule"] == "admin-ui-exposed"
+                && s["file"] == "templates/uptime-kuma/compose.yml.j2"
+                && s["diff"].is_string()),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .all(|s| !s["file"].as_str().unwrap().starts_with("stacks/")),
+            "only what the Kuma run used: {found:?}"
+        );
+        app.stop().await;
+    }
+}
