@@ -321,7 +321,7 @@ export class Run {
               "summary",
               {},
               `The rest of the repository: ${plural(others.length, "finding")} that matter${others.length === 1 ? "s" : ""}`,
-              folded ? `, ${plural(folded, "more")} folded by rule` : "",
+              folded ? `, ${folded} more folded by rule` : "",
             ),
             others.length ? findingList(others, this.applied, onApply) : null,
             groupsView(report.groups, this.applied, onApply),

@@ -256,7 +256,7 @@ export function renderSuggestions(main) {
         "p",
         { class: "small", id: "suggestions-count" },
         `${plural(report.items.length, "finding")} that matter${report.items.length === 1 ? "s" : ""}`,
-        folded ? `, ${plural(folded, "more")} folded below` : "",
+        folded ? `, ${folded} more folded below` : "",
         ".",
       ),
       reportView(report, applied, (item) => applyFinding(item, applied, draw), { emptyText: "Nothing that matters: no medium or high-severity finding." }),

@@ -279,11 +279,35 @@ pub fn summary(view: &RequestView, audit_hint: bool) -> String {
                         .as_deref()
                         .map_or("-", |c| &c[..c.len().min(12)])
                 );
-                // What the failure usually means, when Chiffon recognised it.
-                for hint in task.suggestions.as_array().into_iter().flatten() {
+                // What the failure usually means, when Chiffon recognised it; then the
+                // findings about the files the step used, a few by name.
+                let (found, hints): (Vec<_>, Vec<_>) = task
+                    .suggestions
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .partition(|s| s["about"] == "repository");
+                for hint in hints {
                     if let Some(message) = hint["message"].as_str() {
                         let _ = writeln!(out, "     hint: {message}");
                     }
+                }
+                for finding in found.iter().take(3) {
+                    let _ = writeln!(
+                        out,
+                        "     suggestion: {}:{} {} ({})",
+                        finding["file"].as_str().unwrap_or_default(),
+                        finding["line"],
+                        finding["rule"].as_str().unwrap_or_default(),
+                        finding["id"].as_str().unwrap_or_default()
+                    );
+                }
+                if found.len() > 3 {
+                    let _ = writeln!(
+                        out,
+                        "     … {} more about this step's files (chiffon playbooks lint)",
+                        found.len() - 3
+                    );
                 }
             }
             None => {

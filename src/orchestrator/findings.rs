@@ -55,7 +55,12 @@ impl Core {
         }
         let mut all: Vec<serde_json::Value> =
             task.suggestions.as_array().cloned().unwrap_or_default();
-        all.extend(found.iter().filter_map(|s| serde_json::to_value(s).ok()));
+        // Marked, so that clients tell them from the advice about a failure.
+        all.extend(found.iter().filter_map(|s| {
+            let mut value = serde_json::to_value(s).ok()?;
+            value["about"] = serde_json::json!("repository");
+            Some(value)
+        }));
         let value = serde_json::Value::Array(all);
         match self.store.set_task_suggestions(&task.id, &value).await {
             Ok(()) => task.suggestions = value,

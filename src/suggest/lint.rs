@@ -242,10 +242,11 @@ impl Linter {
         let (status, message, findings) = match result {
             Ok(findings) => (
                 LintStatus::Done,
-                format!(
-                    "ansible-lint found {} things in {seconds:.1} s.",
-                    findings.len()
-                ),
+                match findings.len() {
+                    0 => format!("ansible-lint found nothing in {seconds:.1} s."),
+                    1 => format!("ansible-lint found one thing in {seconds:.1} s."),
+                    n => format!("ansible-lint found {n} things in {seconds:.1} s."),
+                },
                 findings,
             ),
             Err(LintError::TimedOut(limit)) => (

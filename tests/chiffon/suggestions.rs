@@ -740,6 +740,7 @@ async fn a_runs_summary_carries_the_findings_of_the_files_its_playbook_used() {
         assert!(
             found.iter().any(|s| s["rule"] == "admin-ui-exposed"
                 && s["file"] == "templates/uptime-kuma/compose.yml.j2"
+                && s["about"] == "repository"
                 && s["diff"].is_string()),
             "{found:?}"
         );
