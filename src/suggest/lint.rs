@@ -174,7 +174,9 @@ impl Linter {
             let step = deadline
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_secs(1));
-            let _ = tokio::time::timeout(step, done.changed()).await;
+            if let Ok(Err(_)) = tokio::time::timeout(step, done.changed()).await {
+                break; // stopped (`Linter::stop`): nothing more will come
+            }
             if !*done.borrow() {
                 progress(started.elapsed());
             }
@@ -375,4 +377,78 @@ fn metadata_stamp(path: &Path) -> String {
             format!("{}:{modified}", m.len())
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for ansible-lint that notes when two of it run at once.
+    fn fake_lint(dir: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let program = dir.join("ansible-lint");
+        let (lock, log) = (dir.join("running"), dir.join("log"));
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\nif [ -e {lock} ]; then echo overlap >> {log}; fi\ntouch {lock}\nsleep 0.3\nrm -f {lock}\necho ran >> {log}\necho '[]'\n",
+                lock = lock.display(),
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        program
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ansible_lint_runs_one_at_a_time_in_the_background_and_its_answer_is_cached() {
+        let tools = tempfile::tempdir().unwrap();
+        let program = fake_lint(tools.path());
+        let cache = tempfile::tempdir().unwrap();
+        let linter = Linter::new(cache.path().to_owned(), Some(program), DEFAULT_LIMIT);
+        let repos: Vec<tempfile::TempDir> = (0..3)
+            .map(|n| {
+                let dir = tempfile::tempdir().unwrap();
+                std::fs::write(dir.path().join("site.yml"), format!("# {n}\n")).unwrap();
+                dir
+            })
+            .collect();
+        // Asked at once for three trees: answered at once, each with a `running` note.
+        for repo in &repos {
+            let report = linter.report(repo.path(), Duration::ZERO, &|_| {}).await;
+            assert_eq!(report.lint.status, LintStatus::Running, "{:?}", report.lint);
+        }
+        assert!(linter.busy());
+        // Waited for, each is done; never two at the same time.
+        for repo in &repos {
+            let report = linter
+                .report(repo.path(), Duration::from_secs(30), &|_| {})
+                .await;
+            assert_eq!(report.lint.status, LintStatus::Done, "{:?}", report.lint);
+        }
+        let log = std::fs::read_to_string(tools.path().join("log")).unwrap();
+        assert_eq!(log, "ran\nran\nran\n");
+        // Asked again: from the cache, without a run, also when only what is known is asked.
+        let again = linter.report_cached(repos[0].path()).await;
+        assert!(again.lint.cached, "{:?}", again.lint);
+        assert!(!linter.busy());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_summary_never_starts_ansible_lint() {
+        let tools = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let linter = Linter::new(
+            cache.path().to_owned(),
+            Some(fake_lint(tools.path())),
+            DEFAULT_LIMIT,
+        );
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join("site.yml"), "---\n").unwrap();
+        let report = linter.report_cached(repo.path()).await;
+        assert_eq!(report.lint.status, LintStatus::NotRun, "{:?}", report.lint);
+        assert!(!linter.busy());
+        assert!(!tools.path().join("log").exists());
+    }
 }
