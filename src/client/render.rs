@@ -673,4 +673,88 @@ mod tests {
         assert_eq!(duration(125.0), "2m 5s");
         assert_eq!(duration(7260.0), "2h 1m");
     }
+
+    #[test]
+    fn a_report_lists_what_matters_then_names_folded_findings_by_id() {
+        use crate::api::{LintNote, SuggestionGroup, SuggestionOrigin, Suggestions};
+        let finding = |rule: &str, file: &str, id: &str, severity| Suggestion {
+            id: id.to_owned(),
+            rule: rule.to_owned(),
+            file: file.to_owned(),
+            line: 2,
+            severity,
+            message: format!("{rule} here"),
+            diff: None,
+            origin: SuggestionOrigin::Chiffon,
+        };
+        let group = |rule: &str, origin, items: Vec<Suggestion>, count| SuggestionGroup {
+            rule: rule.to_owned(),
+            count,
+            severity: Severity::Low,
+            message: format!("what {rule} means"),
+            examples: vec!["site.yml:1".to_owned()],
+            origin,
+            items,
+        };
+        let report = Suggestions {
+            items: vec![finding(
+                "plaintext-secret",
+                "vars.yml",
+                "aaa",
+                Severity::High,
+            )],
+            next: None,
+            groups: vec![
+                group(
+                    "no-healthcheck",
+                    SuggestionOrigin::Chiffon,
+                    vec![
+                        finding("no-healthcheck", "a/compose.yml", "h1", Severity::Low),
+                        finding("no-healthcheck", "b/compose.yml", "h2", Severity::Low),
+                    ],
+                    2,
+                ),
+                group(
+                    "ansible-lint/yaml[line-length]",
+                    SuggestionOrigin::AnsibleLint,
+                    Vec::new(),
+                    40,
+                ),
+            ],
+            lint: LintNote {
+                status: "done".to_owned(),
+                message: "ansible-lint found 41 things in 2.0 s.".to_owned(),
+                seconds: Some(2.0),
+                cached: true,
+            },
+            tree: "t".to_owned(),
+        };
+        let text = suggestion_report(&report);
+        assert!(
+            text.contains("vars.yml:2 [high] plaintext-secret (aaa)\n"),
+            "{text}"
+        );
+        assert!(text.contains("1 suggestion.\n"), "{text}");
+        assert!(
+            text.contains("Less urgent (2 low-severity findings"),
+            "{text}"
+        );
+        assert!(
+            text.contains("e.g. a/compose.yml:2 (h1), b/compose.yml:2 (h2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Style (40 findings of ansible-lint"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("ansible-lint: ansible-lint found 41 things in 2.0 s.\n"),
+            "{text}"
+        );
+        let quiet = Suggestions {
+            items: Vec::new(),
+            ..report
+        };
+        assert!(suggestion_report(&quiet).starts_with("Nothing urgent"));
+    }
 }
