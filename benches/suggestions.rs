@@ -227,6 +227,8 @@ fn main() {
         total.fine_hits + total.matched
     );
 
+    out.push_str(&folding(&labels, &found));
+
     out.push_str(
         "| repository | files | own findings | own rules (median of 5) |\n|---|--:|--:|--:|\n",
     );
@@ -249,6 +251,49 @@ fn main() {
     );
     print!("{out}");
     common::update_docs("suggestions", &out);
+}
+
+/// What folding does to the answer a person reads: how many findings stay on top (`items`)
+/// and how many are folded into groups, and where the labelled findings land. Folding never
+/// drops one (recall above is the same either way); it decides what is seen first.
+fn folding(labels: &Labels, found: &BTreeMap<String, Vec<chiffon::suggest::Suggestion>>) -> String {
+    use chiffon::suggest::Report;
+    use chiffon::suggest::report::{LintNote, LintStatus};
+    let (mut top, mut folded, mut groups) = (0, 0, 0);
+    let (mut labelled_top, mut labelled_folded, mut labelled) = (0, 0, 0);
+    for (repo, suggestions) in found {
+        let note = LintNote {
+            status: LintStatus::NotRun,
+            message: String::new(),
+            seconds: None,
+            cached: false,
+        };
+        let report = Report::build(suggestions.clone(), None, note, String::new());
+        top += report.items.len();
+        folded += report.groups.iter().map(|g| g.count).sum::<usize>();
+        groups += report.groups.len();
+        let grouped: Vec<chiffon::suggest::Suggestion> = report
+            .groups
+            .iter()
+            .flat_map(|g| g.items.iter().cloned())
+            .collect();
+        for label in labels.finding.iter().filter(|l| &l.repo == repo) {
+            labelled += 1;
+            if hits(&report.items, label) {
+                labelled_top += 1;
+            } else if hits(&grouped, label) {
+                labelled_folded += 1;
+            }
+        }
+    }
+    format!(
+        "Folding (what a person reads first, over the {} repositories): {} findings stay on top, {} are folded into {} groups of one rule each (every one still in the answer). Of the {labelled} labelled findings, {labelled_top} are on top and {labelled_folded} folded (the labelled low-severity ones); {} unmatched.\n\n",
+        found.len(),
+        top,
+        folded,
+        groups,
+        labelled - labelled_top - labelled_folded
+    )
 }
 
 /// The cached answer on the largest repository, and ansible-lint's cold run there.

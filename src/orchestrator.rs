@@ -8,7 +8,8 @@
 //! restart), `dispatch` (the one place a step is sent to an agent), `preview` (the check-mode
 //! dry run before approval), `agent_events` (agents' messages: store first, then acknowledge),
 //! `agent_watch` (agents going online, suspect and offline), `capacity` (placement and the
-//! paused dispatch queue), `catalogue_watch` (re-reading the playbook repository) and
+//! paused dispatch queue), `catalogue_watch` (re-reading the playbook repository),
+//! `findings` (suggestions on a run's summary, the ansible-lint cache warmed) and
 //! `audit_queue` (the audit trail's writer).
 //!
 //! Invariant: every `Dispatch` is built by `Core::build_dispatch` (`dispatch`). A real run
@@ -25,6 +26,7 @@ mod catalogue_watch;
 mod decisions;
 mod dispatch;
 mod execution;
+mod findings;
 pub mod http;
 pub mod live;
 mod planning;
@@ -175,7 +177,14 @@ impl Core {
         }
         let linter = crate::suggest::lint::Linter::new(
             config.data_dir.join("cache").join("ansible-lint"),
-            crate::tools::ansible::find_ansible_lint(config.ansible_playbook.as_deref()),
+            // ansible-lint from the venv of the ansible-playbook the agents use, else PATH.
+            crate::tools::ansible::find_ansible_lint(
+                crate::tools::ansible::locate_ansible_playbook(
+                    config.ansible_playbook.as_deref(),
+                    &config.data_dir,
+                )
+                .as_deref(),
+            ),
             crate::suggest::lint::DEFAULT_LIMIT,
         );
         let core = Arc::new(Core {

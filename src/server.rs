@@ -60,6 +60,7 @@ pub async fn serve_on(
     agents.stop().await;
     core.stop_executions();
     background.abort();
+    core.linter.stop();
     Ok(())
 }
 
@@ -110,6 +111,8 @@ struct Background {
     heartbeats: JoinHandle<()>,
     sweeper: JoinHandle<()>,
     catalogue_watch: JoinHandle<()>,
+    /// ansible-lint's cache warmed for the served repository, soon after start-up.
+    warm_suggestions: JoinHandle<()>,
     /// Absent when the bus cannot report dropped connections.
     departures: Option<JoinHandle<()>>,
 }
@@ -121,6 +124,7 @@ impl Background {
         let heartbeats = tokio::spawn(core.clone().consume_events(Queue::Heartbeats));
         let sweeper = tokio::spawn(core.clone().sweep_agents());
         let catalogue_watch = tokio::spawn(core.clone().watch_catalogue());
+        let warm_suggestions = tokio::spawn(core.clone().warm_suggestions());
         let departures = match core.bus.departures().await {
             Ok(departures) => Some(tokio::spawn(core.clone().watch_departures(departures))),
             Err(error) => {
@@ -137,6 +141,7 @@ impl Background {
             heartbeats,
             sweeper,
             catalogue_watch,
+            warm_suggestions,
             departures,
         }
     }
@@ -147,6 +152,7 @@ impl Background {
         self.audit_writer.abort();
         self.sweeper.abort();
         self.catalogue_watch.abort();
+        self.warm_suggestions.abort();
         if let Some(departures) = self.departures {
             departures.abort();
         }

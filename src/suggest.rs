@@ -10,6 +10,7 @@
 pub mod apply;
 pub(crate) mod findings;
 pub mod lint;
+pub mod related;
 pub mod report;
 pub(crate) mod rules;
 pub mod runs;

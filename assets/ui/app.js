@@ -3,7 +3,7 @@
 
 import { live } from "./api.js";
 import { renderChat } from "./chat.js";
-import { renderAgents, renderPlaybooks, renderAudit, renderAuditEntry } from "./views.js";
+import { renderAgents, renderPlaybooks, renderSuggestions, renderAudit, renderAuditEntry } from "./views.js";
 import { h, fill } from "./dom.js";
 
 const main = document.getElementById("main");
@@ -14,12 +14,13 @@ const ROUTES = [
   [/^#\/r\/([\w-]+)$/, "chat", (m) => renderChat(main, m[1])],
   [/^#\/agents$/, "agents", () => renderAgents(main)],
   [/^#\/playbooks$/, "playbooks", () => renderPlaybooks(main)],
+  [/^#\/suggestions$/, "suggestions", () => renderSuggestions(main)],
   [/^#\/audit$/, "audit", () => renderAudit(main, new URLSearchParams())],
   [/^#\/audit\?(.*)$/, "audit", (m) => renderAudit(main, new URLSearchParams(m[1]))],
   [/^#\/audit\/([\w-]+)$/, "audit", (m) => renderAuditEntry(main, m[1])],
 ];
 
-const TITLES = { chat: "Requests", agents: "Agents", playbooks: "Playbooks", audit: "History" };
+const TITLES = { chat: "Requests", agents: "Agents", playbooks: "Playbooks", suggestions: "Suggestions", audit: "History" };
 
 function route() {
   if (cleanup) cleanup();

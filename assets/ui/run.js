@@ -4,6 +4,7 @@
 
 import { api, ApiError } from "./api.js";
 import { h, fill, badge, STEP_STATUS, duration, executionOrder, notice, diffView, shownTaskStatus, plural } from "./dom.js";
+import { watchSuggestions, progressView, findingList, groupsView, lintNote, applyFinding, everyFinding, keepOpen } from "./suggest.js";
 
 /** Lines of a step's log kept in the page at once; more are shown a page at a time on request. */
 const PAGE = 200;
@@ -22,7 +23,8 @@ export class Run {
     this.confirming = false;
     this.aborting = false;
     this.abortMessage = null;
-    this.suggestions = null; // null: not loaded; {items} or {error}
+    this.suggestions = null; // null: not asked; {loading} | {report} | {error} (suggest.js)
+    this.stopSuggestions = null;
     this.applied = new Map(); // suggestion id → {commit} | {error} | "busy"
     this.root = h("section", { class: "run", "aria-labelledby": "run-title", hidden: true });
     this.head = h("div", { class: "run-head" });
@@ -35,6 +37,7 @@ export class Run {
 
   close() {
     for (const log of this.logs.values()) log.close();
+    if (this.stopSuggestions) this.stopSuggestions();
   }
 
   /** The request as the API shows it (after approval, on each change). */
@@ -203,11 +206,11 @@ export class Run {
     }
     if (this.suggestions === null) this.loadSuggestions();
     const tasks = this.currentTasks();
-    const key = JSON.stringify([view.status, view.reason, tasks.map((t) => [t.status, t.audit_commit, t.outcome]), this.suggestions, [...this.applied]]);
+    const key = JSON.stringify([view.status, view.reason, tasks.map((t) => [t.status, t.audit_commit, t.outcome, t.suggestions]), this.suggestions, [...this.applied]]);
     if (this.keys.summary === key) return;
     this.keys.summary = key;
     const hadFocus = this.summaryEl.contains(document.activeElement) ? document.activeElement.dataset.suggestion : null;
-    fill(this.summaryEl, this.summary(view, tasks));
+    keepOpen(this.summaryEl, () => fill(this.summaryEl, this.summary(view, tasks)));
     if (hadFocus) this.summaryEl.querySelector(`[data-suggestion="${CSS.escape(hadFocus)}"]`)?.focus();
   }
 
@@ -283,88 +286,61 @@ export class Run {
     );
   }
 
-  async loadSuggestions() {
-    this.suggestions = { loading: true };
-    // GET /suggestions reads the whole repository (and runs ansible-lint): once per page.
-    try {
-      const page = await api("/suggestions");
-      this.suggestions = { items: page.items };
-    } catch (error) {
-      this.suggestions = { error: error.message };
-    }
-    this.keys.summary = null;
-    this.renderSummary();
+  loadSuggestions() {
+    // The server answers at once with Chiffon's findings; while ansible-lint checks the
+    // repository in the background, suggest.js asks again and the note shows how far it is.
+    this.stopSuggestions = watchSuggestions((state) => {
+      this.suggestions = state;
+      this.keys.summary = null;
+      this.renderSummary();
+    });
   }
 
+  /**
+   * The summary's suggestions: first those about what this request ran (kept on each step by
+   * the server: advice from a failure, then findings in the files its playbook used), then the
+   * rest of the repository's report, folded, with what ansible-lint did.
+   */
   suggestionList(tasks) {
-    const fromRuns = tasks.flatMap((t) => (Array.isArray(t.suggestions) ? t.suggestions.map((s) => ({ ...s, task: t })) : []));
-    const playbooks = new Set(this.view.plan.steps.map((s) => s.playbook).filter(Boolean));
-    const services = new Set(this.view.plan.steps.map((s) => s.service).filter(Boolean));
-    const s = this.suggestions;
-    let related = [];
-    let others = [];
-    if (s && s.items) {
-      for (const item of s.items) {
-        const mine = playbooks.has(item.file) || [...services].some((svc) => item.file.toLowerCase().includes(svc.toLowerCase()));
-        (mine ? related : others).push(item);
-      }
-    }
     const taskId = tasks[0] && tasks[0].id;
+    const onApply = (item) => applyFinding(item, this.applied, () => this.redrawSummary(), item.task ? item.task.id : taskId);
+    const seen = new Set();
+    const fromRuns = tasks.flatMap((t) => (Array.isArray(t.suggestions) ? t.suggestions.map((s) => ({ ...s, task: t })) : [])).filter((s) => !seen.has(s.id) && seen.add(s.id));
+    const s = this.suggestions || { loading: true };
+    const report = s.report;
+    const others = report ? report.items.filter((x) => !seen.has(x.id)) : [];
+    const folded = report ? report.groups.reduce((sum, g) => sum + g.count, 0) : 0;
     return h(
       "section",
-      { class: "suggestions", "aria-labelledby": "suggestions-title", dataset: { state: s && s.loading ? "loading" : "loaded" } },
+      { class: "suggestions", "aria-labelledby": "suggestions-title", dataset: { state: report ? (report.lint.status === "running" ? "linting" : "loaded") : "loading" } },
       h("h3", { id: "suggestions-title" }, "Suggestions"),
-      fromRuns.length ? h("ul", { class: "suggestion-list" }, fromRuns.map((x) => this.suggestion(x, x.task.id))) : null,
-      s && s.loading ? h("p", { class: "muted", role: "status" }, "Looking for improvements to these playbooks…") : null,
-      s && s.error ? h("p", { class: "muted" }, `Could not read suggestions: ${s.error}`) : null,
-      s && s.items
-        ? related.length
-          ? h("ul", { class: "suggestion-list" }, related.map((x) => this.suggestion(x, taskId)))
-          : h("p", { class: "muted" }, "No improvements suggested for the playbooks this request ran.")
-        : null,
-      others.length
+      fromRuns.length
+        ? [h("h4", {}, "About what this request ran"), findingList(fromRuns, this.applied, onApply)]
+        : report
+          ? h("p", { class: "muted" }, "No improvements suggested for the playbooks this request ran.")
+          : null,
+      progressView(s),
+      s.error ? h("p", { class: "muted" }, `Could not read suggestions: ${s.error}`) : null,
+      report && (others.length || folded)
         ? h(
             "details",
-            {},
-            h("summary", {}, `${others.length} more suggestion${others.length === 1 ? "" : "s"} for the rest of the repository`),
-            h("ul", { class: "suggestion-list" }, others.slice(0, 50).map((x) => this.suggestion(x, taskId))),
+            { class: "repository-findings", dataset: { key: "repository" } },
+            h(
+              "summary",
+              {},
+              `The rest of the repository: ${plural(others.length, "finding")} that matter${others.length === 1 ? "s" : ""}`,
+              folded ? `, ${folded} more folded by rule` : "",
+            ),
+            others.length ? findingList(others, this.applied, onApply) : null,
+            groupsView(report.groups, this.applied, onApply),
           )
         : null,
+      report ? lintNote(report.lint) : null,
+      report ? h("p", { class: "small" }, h("a", { href: "#/suggestions" }, `All ${plural(everyFinding(report).length, "suggestion")} for the repository`)) : null,
     );
   }
 
-  suggestion(item, taskId) {
-    const state = this.applied.get(item.id);
-    return h(
-      "li",
-      { class: `suggestion severity-${item.severity}` },
-      h("p", {}, h("strong", {}, item.message)),
-      h("p", { class: "muted small" }, `${item.file}, line ${item.line} (${item.rule})`),
-      item.diff ? h("details", {}, h("summary", {}, "Show the change"), diffView(item.diff)) : null,
-      state && state.commit
-        ? h("p", { class: "notice ok", role: "status" }, `Applied and committed to the playbook repository as ${state.commit.slice(0, 12)}.`)
-        : state && state.error
-          ? notice(`Not applied: ${state.error}`)
-          : item.diff
-            ? h(
-                "button",
-                { type: "button", class: "apply", dataset: { suggestion: item.id }, disabled: state === "busy", onclick: () => this.apply(item.id, taskId) },
-                state === "busy" ? "Applying…" : "Accept and apply",
-              )
-            : h("p", { class: "muted small" }, "This one needs a person to fix it by hand."),
-    );
-  }
-
-  async apply(id, taskId) {
-    this.applied.set(id, "busy");
-    this.keys.summary = null;
-    this.renderSummary();
-    try {
-      const result = await api(`/suggestions/${encodeURIComponent(id)}/apply`, { method: "POST", body: taskId ? { task_id: taskId } : {} });
-      this.applied.set(id, { commit: result.commit });
-    } catch (error) {
-      this.applied.set(id, { error: error.message });
-    }
+  redrawSummary() {
     this.keys.summary = null;
     this.renderSummary();
   }

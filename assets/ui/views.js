@@ -1,9 +1,10 @@
 // The other screens: agents (status, free CPU, memory and each GPU's memory as bars), the
-// playbook catalogue, the history of tasks (recent activity, failures in the last week, changes to a service)
-// and one task's audit entry.
+// playbook catalogue, the repository's suggestions, the history of tasks (recent activity, failures in the
+// last week, changes to a service) and one task's audit entry.
 
 import { api, isUnknownRoute, live } from "./api.js";
-import { h, fill, badge, STEP_STATUS, ago, mb, duration, notice, shownTaskStatus } from "./dom.js";
+import { h, fill, badge, STEP_STATUS, ago, mb, duration, notice, shownTaskStatus, plural } from "./dom.js";
+import { watchSuggestions, progressView, reportView, applyFinding, keepOpen } from "./suggest.js";
 
 // ---- agents -----------------------------------------------------------------------------------
 
@@ -224,6 +225,49 @@ function matchResult(m) {
     h("p", {}, m.verdict === "ambiguous" ? "A few could; be more specific:" : "This one:"),
     h("ul", {}, top.map((c) => h("li", {}, h("code", {}, c.entrypoint ? c.entrypoint.playbook : c.path), ` (${c.service}): ${c.why}`))),
   );
+}
+
+// ---- suggestions ---------------------------------------------------------------------------------
+
+export function renderSuggestions(main) {
+  const status = h("div", { id: "suggestions-status" });
+  const body = h("div", { id: "suggestions", class: "suggestions" });
+  fill(
+    main,
+    h("h1", {}, "Suggestions"),
+    h(
+      "p",
+      { class: "lead" },
+      "What an experienced homelabber would fix in your playbook repository, most important first. Where the fix is mechanical, Chiffon can apply it for you: it checks the change and commits it.",
+    ),
+    status,
+    body,
+  );
+  const applied = new Map();
+  let state = null;
+  const draw = () => {
+    const report = state && state.report;
+    fill(status, state && state.loading ? progressView(state) : null, state && state.error ? notice(`Could not read the suggestions: ${state.error}`) : null);
+    body.dataset.state = report ? (report.lint.status === "running" ? "linting" : "done") : "loading";
+    if (!report) return;
+    const folded = report.groups.reduce((sum, g) => sum + g.count, 0);
+    keepOpen(body, () => fill(
+      body,
+      h(
+        "p",
+        { class: "small", id: "suggestions-count" },
+        `${plural(report.items.length, "finding")} that matter${report.items.length === 1 ? "s" : ""}`,
+        folded ? `, ${folded} more folded below` : "",
+        ".",
+      ),
+      reportView(report, applied, (item) => applyFinding(item, applied, draw), { emptyText: "Nothing that matters: no medium or high-severity finding." }),
+    ));
+  };
+  const stop = watchSuggestions((next) => {
+    state = next;
+    draw();
+  });
+  return stop;
 }
 
 // ---- history (audit) ---------------------------------------------------------------------------------

@@ -121,16 +121,12 @@ impl Ansible {
                 "ansible-playbook was configured as {} but that file does not exist; fix ansible.playbook_bin (CHIFFON_ANSIBLE_PLAYBOOK) or unset it",
                 path.display()
             ),
-            None => {
-                let in_venv = venv.join("bin/ansible-playbook");
-                if in_venv.is_file() {
-                    in_venv
-                } else if let Some(found) = crate::tools::find_on_path("ansible-playbook") {
-                    found
-                } else {
-                    crate::tools::ansible::install_ansible_core(&venv).await?
-                }
-            }
+            // The same search as every other user of ansible-playbook (an applied suggestion's
+            // check), so the server never finds one program for runs and another for checks.
+            None => match crate::tools::ansible::locate_ansible_playbook(None, data_dir) {
+                Some(found) => found,
+                None => crate::tools::ansible::install_ansible_core(&venv).await?,
+            },
         };
         // Runs start in the playbook repository, so relative paths (the default data dir is
         // `./.chiffon`) would point somewhere else there.

@@ -193,22 +193,30 @@ pub struct Suggestions {
     pub items: Vec<Suggestion>,
     /// Always null: one page.
     pub next: Option<String>,
-    /// ansible-lint's style findings, one group per rule with a count, largest first.
+    /// Folded findings, one group per rule with a count: Chiffon's own low-severity findings
+    /// first (every one kept in `items`), then ansible-lint's style findings.
     pub groups: Vec<SuggestionGroup>,
     pub lint: LintNote,
     /// The content hash of the repository tree the answer is for.
     pub tree: String,
 }
 
-/// Style findings of one ansible-lint rule.
+/// The folded findings of one rule: Chiffon's own low-severity ones, or ansible-lint's style
+/// findings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SuggestionGroup {
     pub rule: String,
     pub count: usize,
     pub severity: Severity,
+    /// What the rule finds and why it matters.
     pub message: String,
     /// The first few places, `file:line`.
     pub examples: Vec<String>,
+    /// Whose rule it is.
+    pub origin: SuggestionOrigin,
+    /// Every finding folded here for Chiffon's groups (each can be applied); empty for
+    /// ansible-lint's.
+    pub items: Vec<Suggestion>,
 }
 
 /// What ansible-lint did for this answer.

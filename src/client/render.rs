@@ -347,11 +347,35 @@ pub fn summary(view: &RequestView, audit_dir: Option<&str>) -> String {
                 for warning in &task.warnings {
                     let _ = writeln!(out, "     ⚠ {warning}");
                 }
-                // What the failure usually means, when Chiffon recognised it.
-                for hint in task.suggestions.as_array().into_iter().flatten() {
+                // What the failure usually means, when Chiffon recognised it; then the
+                // findings about the files the step used, a few by name.
+                let (found, hints): (Vec<_>, Vec<_>) = task
+                    .suggestions
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .partition(|s| s["about"] == "repository");
+                for hint in hints {
                     if let Some(message) = hint["message"].as_str() {
                         let _ = writeln!(out, "     hint: {message}");
                     }
+                }
+                for finding in found.iter().take(3) {
+                    let _ = writeln!(
+                        out,
+                        "     suggestion: {}:{} {} ({})",
+                        finding["file"].as_str().unwrap_or_default(),
+                        finding["line"],
+                        finding["rule"].as_str().unwrap_or_default(),
+                        finding["id"].as_str().unwrap_or_default()
+                    );
+                }
+                if found.len() > 3 {
+                    let _ = writeln!(
+                        out,
+                        "     … {} more about this step's files (chiffon playbooks lint)",
+                        found.len() - 3
+                    );
                 }
             }
             None => {
@@ -555,21 +579,54 @@ pub fn suggestions(found: &[Suggestion]) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "{} suggestion(s).", found.len());
+    let _ = match found.len() {
+        1 => writeln!(out, "1 suggestion."),
+        n => writeln!(out, "{n} suggestions."),
+    };
     out
 }
 
-/// A ranked answer: the findings that matter, then ansible-lint's style findings folded per
-/// rule, then what ansible-lint did.
+/// A ranked answer: the findings that matter, then the folded ones (Chiffon's low-severity
+/// findings and ansible-lint's style findings, one line per rule with a count), then what
+/// ansible-lint did.
 pub fn suggestion_report(report: &crate::api::Suggestions) -> String {
-    let mut out = suggestions(&report.items);
-    if !report.groups.is_empty() {
-        let total: usize = report.groups.iter().map(|g| g.count).sum();
+    let mut out = if report.items.is_empty() && !report.groups.is_empty() {
+        "Nothing urgent: no medium or high-severity finding.\n".to_owned()
+    } else {
+        suggestions(&report.items)
+    };
+    let (own, style): (Vec<_>, Vec<_>) = report
+        .groups
+        .iter()
+        .partition(|g| g.origin == crate::api::SuggestionOrigin::Chiffon);
+    if !own.is_empty() {
+        let total: usize = own.iter().map(|g| g.count).sum();
+        let _ = writeln!(
+            out,
+            "\nLess urgent ({total} low-severity findings, folded by rule; `--json` lists each):"
+        );
+        for group in own {
+            let _ = writeln!(
+                out,
+                "  {:>5} × {} — {}",
+                group.count, group.rule, group.message
+            );
+            let places: Vec<String> = group
+                .items
+                .iter()
+                .take(3)
+                .map(|s| format!("{}:{} ({})", s.file, s.line, s.id))
+                .collect();
+            let _ = writeln!(out, "          e.g. {}", places.join(", "));
+        }
+    }
+    if !style.is_empty() {
+        let total: usize = style.iter().map(|g| g.count).sum();
         let _ = writeln!(
             out,
             "\nStyle ({total} findings of ansible-lint, folded by rule):"
         );
-        for group in &report.groups {
+        for group in style {
             let _ = writeln!(
                 out,
                 "  {:>5} × {} — {} (e.g. {})",
@@ -720,5 +777,89 @@ mod tests {
         assert_eq!(duration(42.0), "42s");
         assert_eq!(duration(125.0), "2m 5s");
         assert_eq!(duration(7260.0), "2h 1m");
+    }
+
+    #[test]
+    fn a_report_lists_what_matters_then_names_folded_findings_by_id() {
+        use crate::api::{LintNote, SuggestionGroup, SuggestionOrigin, Suggestions};
+        let finding = |rule: &str, file: &str, id: &str, severity| Suggestion {
+            id: id.to_owned(),
+            rule: rule.to_owned(),
+            file: file.to_owned(),
+            line: 2,
+            severity,
+            message: format!("{rule} here"),
+            diff: None,
+            origin: SuggestionOrigin::Chiffon,
+        };
+        let group = |rule: &str, origin, items: Vec<Suggestion>, count| SuggestionGroup {
+            rule: rule.to_owned(),
+            count,
+            severity: Severity::Low,
+            message: format!("what {rule} means"),
+            examples: vec!["site.yml:1".to_owned()],
+            origin,
+            items,
+        };
+        let report = Suggestions {
+            items: vec![finding(
+                "plaintext-secret",
+                "vars.yml",
+                "aaa",
+                Severity::High,
+            )],
+            next: None,
+            groups: vec![
+                group(
+                    "no-healthcheck",
+                    SuggestionOrigin::Chiffon,
+                    vec![
+                        finding("no-healthcheck", "a/compose.yml", "h1", Severity::Low),
+                        finding("no-healthcheck", "b/compose.yml", "h2", Severity::Low),
+                    ],
+                    2,
+                ),
+                group(
+                    "ansible-lint/yaml[line-length]",
+                    SuggestionOrigin::AnsibleLint,
+                    Vec::new(),
+                    40,
+                ),
+            ],
+            lint: LintNote {
+                status: "done".to_owned(),
+                message: "ansible-lint found 41 things in 2.0 s.".to_owned(),
+                seconds: Some(2.0),
+                cached: true,
+            },
+            tree: "t".to_owned(),
+        };
+        let text = suggestion_report(&report);
+        assert!(
+            text.contains("vars.yml:2 [high] plaintext-secret (aaa)\n"),
+            "{text}"
+        );
+        assert!(text.contains("1 suggestion.\n"), "{text}");
+        assert!(
+            text.contains("Less urgent (2 low-severity findings"),
+            "{text}"
+        );
+        assert!(
+            text.contains("e.g. a/compose.yml:2 (h1), b/compose.yml:2 (h2)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Style (40 findings of ansible-lint"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("ansible-lint: ansible-lint found 41 things in 2.0 s.\n"),
+            "{text}"
+        );
+        let quiet = Suggestions {
+            items: Vec::new(),
+            ..report
+        };
+        assert!(suggestion_report(&quiet).starts_with("Nothing urgent"));
     }
 }

@@ -364,6 +364,7 @@ impl Core {
         if finish.status == TaskStatus::Failed {
             self.suggest_fixes(step, task, &result, &finish).await?;
         }
+        self.attach_findings(step, task).await;
         self.record_history(step, &result, finish.status);
         self.audit_task(request, step, task, Some(&result)).await?;
         Ok(task.status)

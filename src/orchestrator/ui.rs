@@ -24,6 +24,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("chat.js", JS, include_str!("../../assets/ui/chat.js")),
     ("run.js", JS, include_str!("../../assets/ui/run.js")),
     ("views.js", JS, include_str!("../../assets/ui/views.js")),
+    ("suggest.js", JS, include_str!("../../assets/ui/suggest.js")),
     (
         "icon.svg",
         "image/svg+xml",

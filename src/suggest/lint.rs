@@ -6,7 +6,9 @@
 //! The server and the CLI share one [`Linter`] per cache folder: [`Linter::report`] runs the
 //! own rules, looks the tree up in the cache, starts ansible-lint in the background when the
 //! tree is new (once per tree, however many ask), and waits for it as long as the caller
-//! allows. Failures and timeouts are cached too: the same tree fails the same way.
+//! allows. Failures and timeouts are cached too: the same tree fails the same way. One
+//! ansible-lint runs at a time per `Linter` (it takes minutes and every core it can get on a
+//! large repository): a second tree waits its turn, and [`Linter::stop`] ends them all.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -59,8 +61,18 @@ struct Inner {
     cache_dir: PathBuf,
     program: Option<PathBuf>,
     limit: Duration,
-    /// Trees being linted now: a receiver that turns true when the result is in the cache.
-    running: Mutex<HashMap<String, (Instant, watch::Receiver<bool>)>>,
+    /// Trees being linted (or waiting their turn) now: when it was asked for, a receiver that
+    /// turns true when the result is in the cache, and the handle that stops it.
+    running: Mutex<HashMap<String, Run>>,
+    /// One ansible-lint at a time.
+    turn: tokio::sync::Semaphore,
+}
+
+#[derive(Debug)]
+struct Run {
+    started: Instant,
+    done: watch::Receiver<bool>,
+    task: tokio::task::AbortHandle,
 }
 
 impl Linter {
@@ -73,8 +85,71 @@ impl Linter {
                 program,
                 limit,
                 running: Mutex::new(HashMap::new()),
+                turn: tokio::sync::Semaphore::new(1),
             }),
         }
+    }
+
+    /// Stops every ansible-lint run and queued run (the server's shutdown); nothing is cached
+    /// for them.
+    pub fn stop(&self) {
+        let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
+        for (_, run) in running.drain() {
+            run.task.abort();
+        }
+    }
+
+    /// Whether ansible-lint runs (or waits its turn) for some tree now.
+    pub fn busy(&self) -> bool {
+        !self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Chiffon's findings and the tree hash of `root`, off the async threads.
+    async fn own(&self, root: &Path) -> (Vec<crate::suggest::Suggestion>, String) {
+        let scan_root = root.to_owned();
+        let program = self.inner.program.clone();
+        tokio::task::spawn_blocking(move || {
+            (
+                crate::suggest::analyse(&scan_root),
+                tree_hash(&scan_root, program.as_deref()),
+            )
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// The report for `root` from what is known now, never starting ansible-lint: its cached
+    /// findings for this tree, else a note saying it runs or has not checked this tree yet.
+    pub async fn report_cached(&self, root: &Path) -> Report {
+        let (own, tree) = self.own(root).await;
+        if self.inner.program.is_none() {
+            return Report::build(own, None, not_installed(), tree);
+        }
+        if let Some(cached) = self.cached(&tree) {
+            return report_from(own, cached, tree, true);
+        }
+        let running = self
+            .inner
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tree)
+            .map(|run| run.started.elapsed());
+        let note = match running {
+            Some(elapsed) => running_note(elapsed),
+            None => LintNote {
+                status: LintStatus::NotRun,
+                message: "ansible-lint has not checked this version of the repository yet: Chiffon's own rules only.".to_owned(),
+                seconds: None,
+                cached: false,
+            },
+        };
+        Report::build(own, None, note, tree)
     }
 
     /// The report for `root`: own findings always; ansible-lint's from the cache, or after
@@ -86,24 +161,9 @@ impl Linter {
         wait: Duration,
         progress: &(dyn Fn(Duration) + Send + Sync),
     ) -> Report {
-        let scan_root = root.to_owned();
-        let program = self.inner.program.clone();
-        let (own, tree) = tokio::task::spawn_blocking(move || {
-            (
-                crate::suggest::analyse(&scan_root),
-                tree_hash(&scan_root, program.as_deref()),
-            )
-        })
-        .await
-        .unwrap_or_default();
+        let (own, tree) = self.own(root).await;
         if self.inner.program.is_none() {
-            let note = LintNote {
-                status: LintStatus::NotRun,
-                message: "ansible-lint is not installed: Chiffon's own rules only.".to_owned(),
-                seconds: None,
-                cached: false,
-            };
-            return Report::build(own, None, note, tree);
+            return Report::build(own, None, not_installed(), tree);
         }
         if let Some(cached) = self.cached(&tree) {
             return report_from(own, cached, tree, true);
@@ -114,25 +174,16 @@ impl Linter {
             let step = deadline
                 .saturating_duration_since(Instant::now())
                 .min(Duration::from_secs(1));
-            let _ = tokio::time::timeout(step, done.changed()).await;
+            if let Ok(Err(_)) = tokio::time::timeout(step, done.changed()).await {
+                break; // stopped (`Linter::stop`): nothing more will come
+            }
             if !*done.borrow() {
                 progress(started.elapsed());
             }
         }
         match self.cached(&tree) {
             Some(cached) => report_from(own, cached, tree, false),
-            None => {
-                let note = LintNote {
-                    status: LintStatus::Running,
-                    message: format!(
-                        "ansible-lint is running in the background (for {} s so far); its findings are added to the next answer for this repository once it is done.",
-                        started.elapsed().as_secs()
-                    ),
-                    seconds: None,
-                    cached: false,
-                };
-                Report::build(own, None, note, tree)
-            }
+            None => Report::build(own, None, running_note(started.elapsed()), tree),
         }
     }
 
@@ -145,20 +196,22 @@ impl Linter {
         serde_json::from_str(&text).ok()
     }
 
-    /// Starts ansible-lint over `root` for `tree` unless it already runs.
+    /// Starts ansible-lint over `root` for `tree` unless it already runs (or waits its turn).
     fn start(&self, root: &Path, tree: &str) -> (Instant, watch::Receiver<bool>) {
         let mut running = self.inner.running.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((started, done)) = running.get(tree) {
-            return (*started, done.clone());
+        if let Some(run) = running.get(tree) {
+            return (run.started, run.done.clone());
         }
         let (tx, rx) = watch::channel(false);
         let started = Instant::now();
-        running.insert(tree.to_owned(), (started, rx.clone()));
-        drop(running);
-        let (linter, root, tree) = (self.clone(), root.to_owned(), tree.to_owned());
-        tokio::spawn(async move {
-            let cached = linter.run(&root).await;
-            if let Err(error) = linter.store(&tree, &cached) {
+        let (linter, root, key) = (self.clone(), root.to_owned(), tree.to_owned());
+        let task = tokio::spawn(async move {
+            let cached = {
+                // Closed only never: the semaphore lives as long as the linter.
+                let _turn = linter.inner.turn.acquire().await;
+                linter.run(&root).await
+            };
+            if let Err(error) = linter.store(&key, &cached) {
                 tracing::warn!(%error, "cannot cache ansible-lint's result");
             }
             linter
@@ -166,9 +219,17 @@ impl Linter {
                 .running
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(&tree);
+                .remove(&key);
             let _ = tx.send(true);
         });
+        running.insert(
+            tree.to_owned(),
+            Run {
+                started,
+                done: rx.clone(),
+                task: task.abort_handle(),
+            },
+        );
         (started, rx)
     }
 
@@ -183,10 +244,11 @@ impl Linter {
         let (status, message, findings) = match result {
             Ok(findings) => (
                 LintStatus::Done,
-                format!(
-                    "ansible-lint found {} things in {seconds:.1} s.",
-                    findings.len()
-                ),
+                match findings.len() {
+                    0 => format!("ansible-lint found nothing in {seconds:.1} s."),
+                    1 => format!("ansible-lint found one thing in {seconds:.1} s."),
+                    n => format!("ansible-lint found {n} things in {seconds:.1} s."),
+                },
                 findings,
             ),
             Err(LintError::TimedOut(limit)) => (
@@ -229,6 +291,27 @@ impl Linter {
             let _ = std::fs::remove_file(old);
         }
         Ok(())
+    }
+}
+
+fn not_installed() -> LintNote {
+    LintNote {
+        status: LintStatus::NotRun,
+        message: "ansible-lint is not installed: Chiffon's own rules only.".to_owned(),
+        seconds: None,
+        cached: false,
+    }
+}
+
+fn running_note(elapsed: Duration) -> LintNote {
+    LintNote {
+        status: LintStatus::Running,
+        message: format!(
+            "ansible-lint is checking the repository in the background ({} s so far); its findings are added to the next answer once it is done.",
+            elapsed.as_secs()
+        ),
+        seconds: None,
+        cached: false,
     }
 }
 
@@ -294,4 +377,78 @@ fn metadata_stamp(path: &Path) -> String {
             format!("{}:{modified}", m.len())
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in for ansible-lint that notes when two of it run at once.
+    fn fake_lint(dir: &Path) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let program = dir.join("ansible-lint");
+        let (lock, log) = (dir.join("running"), dir.join("log"));
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\nif [ -e {lock} ]; then echo overlap >> {log}; fi\ntouch {lock}\nsleep 0.3\nrm -f {lock}\necho ran >> {log}\necho '[]'\n",
+                lock = lock.display(),
+                log = log.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        program
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn ansible_lint_runs_one_at_a_time_in_the_background_and_its_answer_is_cached() {
+        let tools = tempfile::tempdir().unwrap();
+        let program = fake_lint(tools.path());
+        let cache = tempfile::tempdir().unwrap();
+        let linter = Linter::new(cache.path().to_owned(), Some(program), DEFAULT_LIMIT);
+        let repos: Vec<tempfile::TempDir> = (0..3)
+            .map(|n| {
+                let dir = tempfile::tempdir().unwrap();
+                std::fs::write(dir.path().join("site.yml"), format!("# {n}\n")).unwrap();
+                dir
+            })
+            .collect();
+        // Asked at once for three trees: answered at once, each with a `running` note.
+        for repo in &repos {
+            let report = linter.report(repo.path(), Duration::ZERO, &|_| {}).await;
+            assert_eq!(report.lint.status, LintStatus::Running, "{:?}", report.lint);
+        }
+        assert!(linter.busy());
+        // Waited for, each is done; never two at the same time.
+        for repo in &repos {
+            let report = linter
+                .report(repo.path(), Duration::from_secs(30), &|_| {})
+                .await;
+            assert_eq!(report.lint.status, LintStatus::Done, "{:?}", report.lint);
+        }
+        let log = std::fs::read_to_string(tools.path().join("log")).unwrap();
+        assert_eq!(log, "ran\nran\nran\n");
+        // Asked again: from the cache, without a run, also when only what is known is asked.
+        let again = linter.report_cached(repos[0].path()).await;
+        assert!(again.lint.cached, "{:?}", again.lint);
+        assert!(!linter.busy());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_summary_never_starts_ansible_lint() {
+        let tools = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let linter = Linter::new(
+            cache.path().to_owned(),
+            Some(fake_lint(tools.path())),
+            DEFAULT_LIMIT,
+        );
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join("site.yml"), "---\n").unwrap();
+        let report = linter.report_cached(repo.path()).await;
+        assert_eq!(report.lint.status, LintStatus::NotRun, "{:?}", report.lint);
+        assert!(!linter.busy());
+        assert!(!tools.path().join("log").exists());
+    }
 }

@@ -104,6 +104,32 @@ mod tests {
     }
 
     #[test]
+    fn an_admin_ui_behind_the_reverse_proxy_is_called_a_second_door() {
+        let dir = repo(&[(
+            "stacks/jellyfin/compose.yml",
+            "services:\n  jellyfin:\n    image: jellyfin/jellyfin:10.10.7\n    ports:\n      - \"8096:8096\"\n    labels:\n      - traefik.enable=true\n      - traefik.http.routers.jellyfin.rule=Host(`jellyfin.home.arpa`)\n  grafana:\n    image: grafana/grafana:11.4.0\n    ports:\n      - \"3000:3000\"\n",
+        )]);
+        let found = analyse(dir.path());
+        let exposed: Vec<&Suggestion> = found
+            .iter()
+            .filter(|s| s.rule == "admin-ui-exposed")
+            .collect();
+        assert_eq!(exposed.len(), 2, "{found:?}");
+        assert!(
+            exposed[0]
+                .message
+                .contains("the reverse proxy already serves this UI"),
+            "{}",
+            exposed[0].message
+        );
+        assert!(
+            !exposed[1].message.contains("reverse proxy already"),
+            "no proxy routes to grafana: {}",
+            exposed[1].message
+        );
+    }
+
+    #[test]
     fn admin_uis_on_every_interface_are_reported_not_bound_or_client_ports() {
         let text = "services:\n  prometheus:\n    image: prom/prometheus:v2.53.0\n    ports:\n      - \"9090:9090\"\n      - \"127.0.0.1:9091:9091\"\n      - \"{{ lan_ip }}:9092:9092\"\n  pihole:\n    image: pihole/pihole:2024.07.0\n    ports:\n      - \"53:53/udp\"\n      - \"53:53/tcp\"\n      - \"8053:80/tcp\"\n";
         let found = fired(&[(COMPOSE, text)], "admin-ui-exposed");

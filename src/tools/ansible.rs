@@ -15,7 +15,24 @@ use tokio::process::Command;
 /// An Ansible tool run in `repo` with a clean environment (its own venv and the system on PATH,
 /// a scratch HOME), output captured, in its own process group, killed when dropped.
 fn tool_command(bin: &Path, repo: &Path, scratch: &Path) -> Command {
-    let mut command = Command::new(bin);
+    tool_command_via(None, bin, repo, scratch)
+}
+
+/// [`tool_command`], started through `launcher` (`nice -n 10`) when given.
+fn tool_command_via(
+    launcher: Option<(&Path, &[&str])>,
+    bin: &Path,
+    repo: &Path,
+    scratch: &Path,
+) -> Command {
+    let mut command = match launcher {
+        Some((launcher, args)) => {
+            let mut command = Command::new(launcher);
+            command.args(args).arg(bin);
+            command
+        }
+        None => Command::new(bin),
+    };
     command
         .current_dir(repo)
         .env_clear()
@@ -83,6 +100,21 @@ pub struct LintFinding {
     pub message: String,
 }
 
+/// The `ansible-playbook` Chiffon runs, found the same way wherever it is needed (the agents'
+/// runs, the syntax check of an applied suggestion): the configured path, else the venv in
+/// the data dir (where Chiffon installs ansible-core on first start), else on PATH. `None`
+/// when none of these has one (or the configured file is missing: the agent refuses that).
+pub fn locate_ansible_playbook(configured: Option<&Path>, data_dir: &Path) -> Option<PathBuf> {
+    if let Some(path) = configured {
+        return path.is_file().then(|| path.to_owned());
+    }
+    let in_venv = data_dir.join("ansible-venv/bin/ansible-playbook");
+    if in_venv.is_file() {
+        return Some(in_venv);
+    }
+    crate::tools::find_on_path("ansible-playbook")
+}
+
 /// `ansible-lint` next to `ansible_playbook` (the same venv), else on PATH.
 pub fn find_ansible_lint(ansible_playbook: Option<&Path>) -> Option<PathBuf> {
     ansible_playbook
@@ -122,7 +154,14 @@ pub async fn ansible_lint_within(
     limit: Duration,
 ) -> Result<Vec<LintFinding>, LintError> {
     let scratch = tempfile::tempdir().map_err(anyhow::Error::from)?;
-    let mut command = tool_command(lint, repo, scratch.path());
+    // Background help: at a low priority, so that it never slows a playbook run or the API
+    // (it takes every core it can for minutes on a large repository).
+    let nice = ["/usr/bin/nice", "/bin/nice"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file());
+    let launcher = nice.map(|nice| (nice, &["-n", "10"][..]));
+    let mut command = tool_command_via(launcher, lint, repo, scratch.path());
     command.args(["-f", "json", "--offline", "-q"]);
     let child = command
         .spawn()

@@ -192,8 +192,10 @@ test("approving runs the steps live, then the summary shows results and the audi
   assert.match(await summary.locator(".resources").innerText(), /Agents: infra-/);
   assert.match(await summary.locator(".resources").innerText(), /lola \(\d+ checks, \d+ changed\)/);
   await summary.locator("#suggestions-title").waitFor();
-  // GET /suggestions runs ansible-lint over the repository: tens of seconds on a busy 2-core machine.
+  // Chiffon's own findings come at once; ansible-lint's when its background run is done (the
+  // page asks again until then): tens of seconds on a busy 2-core machine.
   await summary.locator(".suggestions[data-state=loaded]").waitFor({ timeout: RUN_TIMEOUT });
+  await summary.locator(".lint-note").waitFor();
   assert.ok(label.startsWith("Approve plan v"));
   await shot("run");
   await summary.screenshot({ path: join(ARTEFACTS, "summary.png") });
@@ -371,6 +373,70 @@ test("the playbook catalogue and the history views answer", async () => {
   await page.getByRole("heading", { name: /Changes to kuma/ }).waitFor();
   assert.ok((await page.locator("table.tasks tbody tr").count()) >= 2);
   await shot("history");
+});
+
+test("the suggestions view shows progress, ranks what matters, folds the rest, and keeps Apply after an error", async () => {
+  // Hold the first answer until the page has shown that it is looking; then answer it as if
+  // ansible-lint were still running, so the page must show that and ask again by itself.
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  let asked = 0;
+  await page.route("**/api/v1/suggestions", async (route) => {
+    asked += 1;
+    if (asked > 1) return route.continue();
+    await held;
+    const response = await route.fetch();
+    const body = await response.json();
+    body.lint = { status: "running", message: "ansible-lint is checking the repository in the background (3 s so far); its findings are added to the next answer once it is done.", seconds: null, cached: false };
+    return route.fulfill({ response, json: body });
+  });
+  await page.getByRole("link", { name: "Suggestions" }).click();
+  await page.getByRole("heading", { name: "Suggestions", exact: true }).waitFor();
+  await page.locator(".suggest-progress", { hasText: "Looking for improvements" }).waitFor();
+  release();
+  const body = page.locator("#suggestions");
+  await body.locator(".lint-note[data-lint=running]", { hasText: "Looking for more with ansible-lint" }).waitFor();
+  // Chiffon's own findings are there while ansible-lint runs.
+  assert.ok((await body.locator("li.suggestion").count()) >= 1);
+  await shot("suggestions-linting");
+  // It asks again by itself until ansible-lint is done (or has said why not).
+  await page.waitForFunction(() => document.querySelector("#suggestions")?.dataset.state === "done", null, { timeout: RUN_TIMEOUT });
+  assert.ok(asked >= 2, "the page asked again");
+  assert.notEqual(await body.locator(".lint-note").getAttribute("data-lint"), "running");
+  await page.unroute("**/api/v1/suggestions");
+
+  // What matters first: the example's web UIs published beside the reverse proxy, saying why.
+  const first = body.locator("li.suggestion").first();
+  assert.match(await first.innerText(), /publishes .* on every interface/);
+  assert.match(await body.innerText(), /the reverse proxy already serves this UI/);
+  // The rest folded per rule, with a count, each finding a click away.
+  const health = body.locator('details.suggestion-group[data-rule="no-healthcheck"]');
+  assert.ok(Number(await health.getAttribute("data-count")) >= 1);
+  assert.match(await health.locator(":scope > summary").innerText(), /^\d+ × no-healthcheck — Containers without a healthcheck/);
+  await health.locator(":scope > summary").click();
+  await health.locator("li.suggestion").first().waitFor();
+  await shot("suggestions");
+
+  // A refused apply shows why and leaves the button to try again.
+  await page.route("**/api/v1/suggestions/*/apply", (route) =>
+    route.fulfill({ status: 409, json: { error: { code: "repository_not_ready", message: "the playbook repository has staged changes; commit or unstage them first" } } }),
+  );
+  await first.getByRole("button", { name: "Accept and apply" }).click();
+  await first.getByText("Not applied: the playbook repository has staged changes; commit or unstage them first").waitFor();
+  const again = first.getByRole("button", { name: "Try again" });
+  assert.equal(await again.isEnabled(), true);
+  await page.unroute("**/api/v1/suggestions/*/apply");
+  await again.click();
+  await first.getByText(/^Applied and committed to the playbook repository as [0-9a-f]{12}\.$/).waitFor({ timeout: 60_000 });
+
+  const phone = await context.newPage();
+  await phone.setViewportSize({ width: 390, height: 844 });
+  await phone.goto(`${URL}/#/suggestions`);
+  await phone.locator("#suggestions li.suggestion").first().waitFor();
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+  await shot("phone-suggestions", phone);
+  await phone.close();
 });
 
 test("on a phone-width screen the plan and the agents fit", async () => {

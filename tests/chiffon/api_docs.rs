@@ -338,6 +338,23 @@ fn the_described_answers_match_the_api_types() {
         answer("ResourceState"),
         written::<model::change::ResourceState>(),
     );
+    check(
+        "Suggestions",
+        answer("Suggestions"),
+        written::<api::Suggestions>(),
+    );
+    check(
+        "SuggestionGroup",
+        answer("SuggestionGroup"),
+        written::<api::SuggestionGroup>(),
+    );
+    check(
+        "Suggestion",
+        answer("Suggestion"),
+        written::<api::Suggestion>(),
+    );
+    check("LintNote", answer("LintNote"), written::<api::LintNote>());
+    check("Applied", answer("Applied"), written::<api::Applied>());
     let answered = |path: &str, method: &str| {
         Described::of(
             &spec,
@@ -407,6 +424,11 @@ fn the_described_bodies_match_the_api_types() {
             "revert body",
             "/api/v1/requests/{id}/revert",
             read::<api::RevertBody>(),
+        ),
+        (
+            "apply body",
+            "/api/v1/suggestions/{id}/apply",
+            read::<api::ApplySuggestion>(),
         ),
     ] {
         compare(&mut drift, what, &body(path), &code);

@@ -211,10 +211,17 @@ pub async fn kuma_story(
     // brings it out and the one after changes nothing.
     let (code, page) = app.get("/api/v1/suggestions").await;
     assert_eq!(code, 200, "{page}");
+    // A low-severity finding: folded into its rule's group, and kept there.
+    let folded = page["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["items"].as_array().unwrap());
     let suggestion = page["items"]
         .as_array()
         .unwrap()
         .iter()
+        .chain(folded)
         .find(|s| {
             s["rule"] == "no-healthcheck" && s["file"] == "templates/uptime-kuma/compose.yml.j2"
         })

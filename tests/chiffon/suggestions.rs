@@ -25,7 +25,15 @@ async fn lint_points_at_each_mistake_with_a_reason_and_a_change() {
     assert!(output.status.success(), "{output:?}");
     let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
     let found: Vec<Value> = answer["items"].as_array().unwrap().clone();
-    let mut ours: Vec<(String, String, u64)> = found
+    // Low-severity findings are folded into a group per rule, each kept there.
+    let folded = every_finding(&answer);
+    assert!(
+        found
+            .iter()
+            .all(|s| s["severity"] != "low" || s["origin"] == "ansible_lint"),
+        "{answer}"
+    );
+    let mut ours: Vec<(String, String, u64)> = folded
         .iter()
         .filter(|s| !s["rule"].as_str().unwrap().starts_with("ansible-lint/"))
         .map(|s| {
@@ -78,7 +86,29 @@ async fn lint_points_at_each_mistake_with_a_reason_and_a_change() {
             .map(|(r, f, l)| (r.to_string(), f.to_string(), *l))
             .collect::<Vec<_>>()
     );
-    for suggestion in &found {
+    for (rule, file) in [
+        ("no-healthcheck", "stacks/gitea/docker-compose.yml"),
+        ("unused-role", "roles/orphans/plex/tasks/main.yml"),
+        ("restart-in-tasks", "roles/media/jellyfin/tasks/main.yml"),
+    ] {
+        let group = answer["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["rule"] == rule)
+            .unwrap_or_else(|| panic!("no group for {rule}: {answer}"));
+        assert_eq!(group["origin"], "chiffon");
+        assert_eq!(group["count"], group["items"].as_array().unwrap().len());
+        assert!(
+            group["examples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e.as_str().unwrap().starts_with(file)),
+            "{group}"
+        );
+    }
+    for suggestion in &folded {
         for field in ["id", "rule", "file", "severity", "message"] {
             assert!(suggestion[field].is_string(), "{field} in {suggestion}");
         }
@@ -186,21 +216,32 @@ async fn the_api_lists_suggestions_for_the_served_repository() {
     let (code, page) = app.get("/api/v1/suggestions").await;
     assert_eq!(code, 200, "{page}");
     let items = page["items"].as_array().unwrap();
-    // The example homelab is tidy but for healthchecks.
+    // The example homelab is tidy but for healthchecks, folded as one low-severity group.
+    let groups = page["groups"].as_array().unwrap();
+    let health = groups
+        .iter()
+        .find(|g| g["rule"] == "no-healthcheck")
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(
+        health["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["file"] == "stacks/jellyfin/compose.yml"),
+        "{page}"
+    );
+    // On top only web UIs published on every interface, each saying why it matters.
+    assert!(!items.is_empty(), "{page}");
+    assert!(
+        items.iter().all(|s| s["rule"] == "admin-ui-exposed"),
+        "{page}"
+    );
     assert!(
         items
             .iter()
-            .any(|s| s["rule"] == "no-healthcheck" && s["file"] == "stacks/jellyfin/compose.yml"),
+            .all(|s| s["message"].as_str().unwrap().contains("127.0.0.1")),
         "{page}"
     );
-    // Otherwise only web UIs published on every interface, ranked first.
-    assert!(
-        items
-            .iter()
-            .all(|s| s["rule"] == "no-healthcheck" || s["rule"] == "admin-ui-exposed"),
-        "{page}"
-    );
-    assert_eq!(items[0]["rule"], "admin-ui-exposed", "{page}");
     assert!(page["lint"]["status"].is_string(), "{page}");
     app.stop().await;
 }
@@ -237,7 +278,23 @@ async fn suggestions(repo: &Path) -> Vec<Value> {
         .await
         .unwrap();
     let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
-    answer["items"].as_array().unwrap().clone()
+    every_finding(&answer)
+}
+
+/// The items of a report and every finding folded in its groups (Chiffon's groups keep them).
+fn every_finding(answer: &Value) -> Vec<Value> {
+    let folded = answer["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["items"].as_array().unwrap().iter());
+    answer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(folded)
+        .cloned()
+        .collect()
 }
 
 fn id_of(found: &[Value], rule: &str) -> String {
@@ -523,4 +580,176 @@ async fn vault_encrypted_variables_decrypt_with_the_configured_password_file() {
         missing.to_string().contains("vault_password_file"),
         "{missing}"
     );
+}
+
+/// "Accept and apply" on a server started the way a new owner starts it: no ansible-playbook
+/// configured, the embedded agents find it on PATH — and applying a suggestion checks the change
+/// with that same program instead of answering 503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suggestion_applies_on_a_default_server_that_finds_ansible_playbook_on_path() {
+    let ansible = crate::helpers::ansible_playbook().await;
+    let scratch = tempfile::tempdir().unwrap();
+    let repo = scratch.path().join("homelab");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(crate::helpers::example_repo())
+        .arg(&repo)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let _ = std::fs::remove_dir_all(repo.join(".rendered"));
+    // A playbook with a mechanical fix outside compose files, so the apply runs the syntax check.
+    std::fs::write(
+        repo.join("disk-check.yml"),
+        "---\n- name: Check the disks\n  hosts: homelab\n  gather_facts: false\n  tasks:\n    - name: Show free space\n      ansible.builtin.command: df -h\n",
+    )
+    .unwrap();
+    git(&repo, &["init", "-q"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "homelab"]);
+
+    let log = scratch.path().join("serve.log");
+    let path = format!("{}:/usr/bin:/bin", ansible.parent().unwrap().display());
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(scratch.path().join("data"))
+        .arg("--playbooks")
+        .arg(&repo)
+        .env("PATH", path)
+        .env_remove("CHIFFON_ANSIBLE_PLAYBOOK")
+        .env_remove("CHIFFON_CONFIG")
+        .env_remove("CHIFFON_API_TOKEN")
+        .env_remove("CHIFFON_DATABASE_URL")
+        .env_remove("CHIFFON_AMQP_URL")
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let serve_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let address = loop {
+        if let Some(rest) = serve_log().split("starting on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        assert!(
+            server.try_wait().unwrap().is_none(),
+            "serve stopped: {}",
+            serve_log()
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no address: {}",
+            serve_log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let client = chiffon::client::Client::new(&address).unwrap();
+    let online = || async {
+        client
+            .agents(&[("online", "true".into())])
+            .await
+            .map_or(0, |p| p.items.len())
+    };
+    while online().await != 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "agents: {}",
+            serve_log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let http = reqwest::Client::new();
+    let page: Value = http
+        .get(format!("{address}/api/v1/suggestions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let found = every_finding(&page);
+    let fix = found
+        .iter()
+        .find(|s| s["rule"] == "command-not-idempotent" && s["file"] == "disk-check.yml")
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(fix["diff"].is_string(), "{fix}");
+    let id = fix["id"].as_str().unwrap();
+
+    let apply = || async {
+        let response = http
+            .post(format!("{address}/api/v1/suggestions/{id}/apply"))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json::<Value>().await.unwrap(),
+        )
+    };
+    let (status, applied) = apply().await;
+    assert_eq!(status, 200, "{applied}\n{}", serve_log());
+    let commit = applied["commit"].as_str().unwrap();
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]).trim(), commit);
+    let playbook = std::fs::read_to_string(repo.join("disk-check.yml")).unwrap();
+    assert!(
+        playbook.contains("      changed_when: false\n"),
+        "{playbook}"
+    );
+    // Applied once: asked again, the answer says what to do, in the error body the UI shows.
+    let (status, again) = apply().await;
+    assert_eq!(status, 404, "{again}");
+    assert!(
+        again["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("list the suggestions again"),
+        "{again}"
+    );
+    // Stopped as systemd stops it, so it ends its background ansible-lint run too.
+    let pid = server.id().unwrap().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(20), server.wait()).await;
+    assert!(
+        stopped.is_ok(),
+        "serve did not stop on SIGTERM: {}",
+        serve_log()
+    );
+}
+
+/// A run's summary carries the findings about what it ran — the Kuma stack's published port —
+/// and not those of stacks it never touched, on both deployments, without waiting for
+/// ansible-lint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_summary_carries_the_findings_of_the_files_its_playbook_used() {
+    for app in TestApp::each().await {
+        eprintln!("scenario on {:?}", app.backend);
+        let id = app.request("Deploy Uptime Kuma to the homelab").await;
+        let (_, view) = app.approve_and_wait(&id).await;
+        let kuma = view
+            .tasks
+            .iter()
+            .find(|t| t.playbook.as_deref() == Some("kuma-deployment.yml"))
+            .unwrap_or_else(|| panic!("no Kuma step: {:?}", view.tasks));
+        let found = kuma.suggestions.as_array().expect("a list");
+        assert!(
+            found.iter().any(|s| s["rule"] == "admin-ui-exposed"
+                && s["file"] == "templates/uptime-kuma/compose.yml.j2"
+                && s["about"] == "repository"
+                && s["diff"].is_string()),
+            "{found:?}"
+        );
+        assert!(
+            found
+                .iter()
+                .all(|s| !s["file"].as_str().unwrap().starts_with("stacks/")),
+            "only what the Kuma run used: {found:?}"
+        );
+        app.stop().await;
+    }
 }

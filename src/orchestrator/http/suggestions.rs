@@ -1,6 +1,6 @@
 //! `/suggestions`: improvement suggestions for the served playbook repository, and applying
-//! one (patched, syntax-checked, committed, audited). `add_ansible_lint` is the one place
-//! ansible-lint's findings join Chiffon's own, for the server and `chiffon playbooks lint`.
+//! one (patched, syntax-checked, committed, audited) with the same ansible-playbook the
+//! agents run.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,11 +33,15 @@ impl From<crate::suggest::Suggestion> for Suggestion {
             },
             message: s.message,
             diff: s.diff,
-            origin: match s.origin {
-                crate::suggest::Origin::Chiffon => SuggestionOrigin::Chiffon,
-                crate::suggest::Origin::AnsibleLint => SuggestionOrigin::AnsibleLint,
-            },
+            origin: origin(s.origin),
         }
+    }
+}
+
+fn origin(origin: crate::suggest::Origin) -> SuggestionOrigin {
+    match origin {
+        crate::suggest::Origin::Chiffon => SuggestionOrigin::Chiffon,
+        crate::suggest::Origin::AnsibleLint => SuggestionOrigin::AnsibleLint,
     }
 }
 
@@ -60,6 +64,8 @@ impl From<crate::suggest::Report> for Suggestions {
                     severity: severity(g.severity),
                     message: g.message,
                     examples: g.examples,
+                    origin: origin(g.origin),
+                    items: g.items.into_iter().map(Suggestion::from).collect(),
                 })
                 .collect(),
             lint: LintNote {
@@ -142,18 +148,20 @@ pub(crate) async fn apply_suggestion(
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<ApplySuggestion>,
 ) -> ApiResult<Json<Applied>> {
-    let ansible = core.config.ansible_playbook.clone().or_else(|| {
-        let venv = core
-            .config
-            .data_dir
-            .join("ansible-venv/bin/ansible-playbook");
-        venv.is_file().then_some(venv)
-    });
+    // The same ansible-playbook the agents run (configured, else the data dir's venv, else
+    // PATH): a server whose agents just ran playbooks can always check a change.
+    let ansible = crate::tools::ansible::locate_ansible_playbook(
+        core.config.ansible_playbook.as_deref(),
+        &core.config.data_dir,
+    );
     let Some(ansible) = ansible else {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::AnsibleUnavailable,
-            "ansible-playbook is needed to check the change; configure ansible.playbook_bin",
+            format!(
+                "ansible-playbook is needed to check the change and none was found: not configured (ansible.playbook_bin, CHIFFON_ANSIBLE_PLAYBOOK), not in {}, not on PATH",
+                core.config.data_dir.join("ansible-venv/bin").display()
+            ),
         ));
     };
     // The commit names the task that prompted the change, when there was one.

@@ -364,6 +364,20 @@ fn host_network(found: &mut Findings<'_>, container: &Container<'_>, owner: &str
     );
 }
 
+/// Whether a reverse proxy routes to the container (Traefik or Caddy labels).
+fn behind_proxy(container: &Container<'_>) -> bool {
+    container.get("labels", &["labels"]).is_some_and(|labels| {
+        labels.children.iter().any(|label| {
+            let text = format!(
+                "{} {}",
+                label.key.as_deref().unwrap_or_default(),
+                label.scalar()
+            );
+            text.contains("traefik.http.routers.") || text.starts_with("caddy")
+        })
+    })
+}
+
 /// Ports meant for clients on the network, not admin UIs: DNS, DHCP, web on 80/443 (a reverse
 /// proxy), SSH, mail, MQTT, VPNs, torrents, media discovery, file sharing.
 const CLIENT_PORTS: &[u16] = &[
@@ -407,17 +421,21 @@ fn published_ports(found: &mut Findings<'_>, container: &Container<'_>, owner: &
         let docker_api = matches!(inner, Some(2375 | 2376));
         let original = found.line_text(port.line).to_owned();
         let fixed = original.replacen(host, &format!("127.0.0.1:{host}"), 1);
+        let why = if docker_api {
+            "this is the Docker API, which is root on the host for anyone who reaches it."
+        } else if behind_proxy(container) {
+            // The common homelab set-up (the example's too): a reverse proxy serves the UI
+            // with TLS, and the port published besides it is a second door nobody meant.
+            "the reverse proxy already serves this UI (its labels route to it), so this port is a second way in, without the proxy's TLS or login, that anyone who reaches the host can use."
+        } else {
+            "anyone who reaches the host reaches this UI, often with its default login."
+        };
         found.add(
             "admin-ui-exposed",
             port.line,
             if docker_api { Severity::High } else { Severity::Medium },
             format!(
-                "{owner} publishes {entry} on every interface, and Docker's rules bypass the host firewall (ufw): {} Bind it to 127.0.0.1 (or the LAN address) and reach it through the reverse proxy or a VPN.",
-                if docker_api {
-                    "this is the Docker API, which is root on the host for anyone who reaches it."
-                } else {
-                    "anyone who reaches the host reaches this UI, often with its default login."
-                }
+                "{owner} publishes {entry} on every interface, and Docker's rules bypass the host firewall (ufw): {why} Bind it to 127.0.0.1 (or the LAN address, if devices on the LAN must reach it directly) and reach it through the reverse proxy or a VPN."
             ),
             (fixed != original).then(|| found.replace_line(port.line, Some(fixed))),
         );
