@@ -1,4 +1,5 @@
-//! The `git` command, for what `gix` does not do for Chiffon: pushing the audit trail.
+//! The `git` command, for what `gix` does not do for Chiffon: pushing and bundling the audit
+//! trail, and reverting a commit of the playbook repository as a new commit (`git revert`).
 
 use std::path::Path;
 
