@@ -507,8 +507,24 @@ async fn an_applied_suggestion_is_undone_by_a_new_commit_after_approval_or_refus
         assert_eq!(code, 409, "{body}");
         assert!(body.to_string().contains("already reverted"), "{body}");
 
-        // A later commit changed the same lines: refused with a conflict that names the file.
+        // Applied again, and its undo planned from the command line.
         let again = apply(&app, &admin_ui_suggestion(&repo, FILE).await).await;
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+            .args(["--server", &app.address, "revert", "--suggestion", &again])
+            .arg("--no-preview")
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let undo = printed
+            .split("chiffon approve ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no request to approve in {printed}"))
+            .to_owned();
+        assert!(printed.contains(FILE), "{printed}");
+
         let text = std::fs::read_to_string(repo.join(FILE)).unwrap();
         let original = String::from_utf8(before.clone()).unwrap();
         let changed = text
@@ -520,6 +536,28 @@ async fn an_applied_suggestion_is_undone_by_a_new_commit_after_approval_or_refus
         std::fs::write(repo.join(FILE), &theirs).unwrap();
         git(&repo, &["commit", "-q", "-am", "my own change"]);
         let head = git(&repo, &["rev-parse", "HEAD"]);
+
+        // A later commit changed the same lines since the plan: the preview says it would
+        // fail, and the approved run fails with the conflict, the repository untouched.
+        let previewed = app.client.preview(&undo).await.unwrap();
+        let step = &previewed.preview.as_ref().unwrap().steps[0];
+        assert_eq!(step.outcome, "would_fail", "{step:?}");
+        assert!(
+            step.error.as_deref().unwrap().contains("conflict"),
+            "{step:?}"
+        );
+        let (_, failed) = app.approve_and_wait(&undo).await;
+        assert_eq!(failed.request.status, RequestStatus::Failed);
+        let error = failed.tasks[0].error.clone().unwrap_or_default();
+        assert!(
+            error.contains("conflict") && error.contains(FILE),
+            "{error}"
+        );
+        assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), theirs);
+        assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+
+        // Asked now: refused with a conflict that names the file, nothing created.
         let (code, body) = app
             .post(&format!("/suggestions/applied/{again}/revert"), "")
             .await;
