@@ -69,7 +69,8 @@ enum Command {
     Status(status::StatusArgs),
     /// Show what a task (or every task of a request) changed on each host, before → after.
     Changes(changes::ChangesArgs),
-    /// Plan the undo of a request (or one task): a new request to preview and approve.
+    /// Plan the undo of a request, one task or an applied suggestion (`--suggestion COMMIT`): a
+    /// new request to preview and approve.
     Revert(revert::RevertArgs),
     /// List the agents, their status and capacity, and whether the dispatch queue is paused.
     Agents(agents::AgentsArgs),

@@ -208,6 +208,16 @@ impl Client {
         .await
     }
 
+    /// Plans the undo of an applied suggestion's commit to the playbook repository.
+    pub async fn revert_commit(&self, commit: &str) -> anyhow::Result<RequestView> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/suggestions/applied/{commit}/revert")))
+                .json(&serde_json::json!({})),
+        )
+        .await
+    }
+
     pub async fn task(&self, id: &str) -> anyhow::Result<TaskView> {
         self.send(self.http.get(self.url(&format!("/tasks/{id}"))))
             .await

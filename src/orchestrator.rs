@@ -33,6 +33,7 @@ mod planning;
 mod preview;
 mod resume;
 pub mod revert;
+pub mod revert_commit;
 pub mod ui;
 
 use std::collections::{BTreeMap, HashMap};

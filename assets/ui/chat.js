@@ -246,6 +246,7 @@ const ACTION_WORDS = {
   restart: (s) => `Restarts ${s}`,
   remove: (s) => `Removes ${s}`,
   check: (s) => `Checks that ${s} is healthy, changing nothing`,
+  revert_commit: () => "Undoes an applied suggestion with a new commit in the playbook repository (no host is touched)",
 };
 
 function plainWords(step) {

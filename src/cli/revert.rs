@@ -1,7 +1,8 @@
 //! `chiffon revert ID`: plans the undo of a request (`req_…`) or one task (`task_…`) as a new
 //! request, runs its check-mode preview (which finds files changed since the run), and prints
 //! the plan to approve. Conflicts are settled with `--keep-theirs PATH` / `--restore-ours PATH`
-//! on a new `chiffon revert`.
+//! on a new `chiffon revert`. `chiffon revert --suggestion COMMIT` plans the undo of an
+//! applied suggestion: a new commit reverting it in the playbook repository.
 
 use std::process::ExitCode;
 
@@ -13,7 +14,12 @@ use crate::client::render;
 #[derive(Debug, Args)]
 pub struct RevertArgs {
     /// A request id (`req_…`: all its tasks) or a task id (`task_…`: that task only).
-    id: String,
+    #[arg(required_unless_present = "suggestion")]
+    id: Option<String>,
+    /// Undo an applied suggestion instead: its commit in the playbook repository is reverted
+    /// by a new commit, once the plan is approved.
+    #[arg(long, value_name = "COMMIT", conflicts_with_all = ["id", "keep_theirs", "restore_ours"])]
+    suggestion: Option<String>,
     /// A file changed since the run: leave it as it is now.
     #[arg(long = "keep-theirs", value_name = "PATH")]
     keep_theirs: Vec<String>,
@@ -28,12 +34,20 @@ pub struct RevertArgs {
 pub async fn run(server: &str, args: RevertArgs) -> anyhow::Result<ExitCode> {
     let client = crate::cli::connect(server)?;
     let mut body = RevertBody::default();
-    let request = if args.id.starts_with("task_") {
-        let task = client.task(&args.id).await?;
-        body.tasks.push(args.id.clone());
+    let id = match (&args.suggestion, args.id) {
+        (Some(commit), _) => {
+            let view = client.revert_commit(commit).await?;
+            return finish(&client, view, args.no_preview).await;
+        }
+        (None, Some(id)) => id,
+        (None, None) => anyhow::bail!("name a request, a task or --suggestion COMMIT"),
+    };
+    let request = if id.starts_with("task_") {
+        let task = client.task(&id).await?;
+        body.tasks.push(id.clone());
         task.task.request_id.to_string()
     } else {
-        args.id.clone()
+        id.clone()
     };
     for (paths, choice) in [
         (&args.keep_theirs, ConflictChoice::KeepTheirs),
@@ -45,10 +59,19 @@ pub async fn run(server: &str, args: RevertArgs) -> anyhow::Result<ExitCode> {
             choice,
         }));
     }
-    let mut view = client.revert(&request, &body).await?;
+    let view = client.revert(&request, &body).await?;
+    finish(&client, view, args.no_preview).await
+}
+
+/// Prints the undo's plan and, unless `no_preview`, its preview, then how to approve it.
+async fn finish(
+    client: &crate::client::Client,
+    mut view: crate::api::RequestView,
+    no_preview: bool,
+) -> anyhow::Result<ExitCode> {
     print!("{}", render::plan(&view));
-    if !args.no_preview {
-        eprintln!("Running the undo in check mode (nothing on the hosts changes)…");
+    if !no_preview {
+        eprintln!("Running the undo in check mode (nothing changes)…");
         view = client.preview(view.request.id.as_str()).await?;
         print!("{}", render::preview(&view));
     }

@@ -166,6 +166,10 @@ impl Core {
         step: &Step,
     ) -> anyhow::Result<TaskStatus> {
         let request = approved.request();
+        if step.action == crate::orchestrator::revert_commit::ACTION {
+            let task = Self::new_task(request, step, TaskStatus::Queued);
+            return self.run_commit_revert(request, step, task).await;
+        }
         let needs_room = step.resources.gpu_vram_gb > 0.0 || step.resources.cpu_cores > 0.0;
         // Agents that let a placed task down (no ack in time, or a refusal): the step is sent
         // to the next agent with room, at most twice.

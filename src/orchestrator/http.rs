@@ -72,6 +72,10 @@ pub fn router(core: Arc<Core>) -> Router {
             "/suggestions/{id}/apply",
             post(suggestions::apply_suggestion),
         )
+        .route(
+            "/suggestions/applied/{commit}/revert",
+            post(changes::revert_applied_suggestion),
+        )
         .route("/ws", get(live::websocket))
         .route("/openapi.json", get(docs::openapi))
         .fallback(unknown_route)

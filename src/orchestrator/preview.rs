@@ -51,6 +51,9 @@ impl Core {
             diffs: Vec::new(),
             error: None,
         };
+        if step.action == crate::orchestrator::revert_commit::ACTION {
+            return self.preview_commit_revert(step, preview).await;
+        }
         if step.playbook.is_none() {
             preview.error = Some("this step runs no playbook".to_owned());
             return preview;

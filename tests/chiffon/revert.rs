@@ -384,3 +384,198 @@ async fn only_a_finished_request_with_recorded_changes_can_be_undone() {
     assert_eq!(status, 404);
     app.stop().await;
 }
+
+/// `git -C dir args…` as a person would run it; its stdout.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The id of Chiffon's `admin-ui-exposed` suggestion for `file` in the repository `repo`.
+async fn admin_ui_suggestion(repo: &std::path::Path, file: &str) -> String {
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+        .args(["playbooks", "lint", "--no-ansible-lint", "--json"])
+        .arg(repo)
+        .output()
+        .await
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let items = answer["items"].as_array().unwrap();
+    let found = items
+        .iter()
+        .find(|s| s["rule"] == "admin-ui-exposed" && s["file"] == file)
+        .unwrap_or_else(|| panic!("no admin-ui-exposed suggestion for {file}: {answer}"));
+    found["id"].as_str().unwrap().to_owned()
+}
+
+/// Applies suggestion `id` through the API; the playbook commit it made.
+async fn apply(app: &TestApp, id: &str) -> String {
+    let (code, body) = app.post(&format!("/suggestions/{id}/apply"), "").await;
+    assert_eq!(code, 200, "{body}");
+    body["commit"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_applied_suggestion_is_undone_by_a_new_commit_after_approval_or_refused_on_conflict() {
+    const FILE: &str = "stacks/jellyfin/compose.yml";
+    for backend in backends() {
+        // A git repository of the example homelab, as a homelab keeps its playbooks.
+        let scratch = tempfile::tempdir().unwrap();
+        let repo = scratch.path().join("homelab-infra");
+        let copied = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab-infra"))
+            .arg(&repo)
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        git(&repo, &["init", "-q"]);
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "homelab"]);
+        let app = TestApp::spawn_with(
+            backend,
+            Options {
+                playbooks: Some(repo.clone()),
+                ..Options::default()
+            },
+        )
+        .await;
+        let before = std::fs::read(repo.join(FILE)).unwrap();
+        let suggestion = admin_ui_suggestion(&repo, FILE).await;
+        let applied = apply(&app, &suggestion).await;
+        assert_ne!(std::fs::read(repo.join(FILE)).unwrap(), before);
+
+        // The undo is a plan awaiting approval, with its risk; nothing changed yet.
+        let (code, body) = app
+            .post(&format!("/suggestions/applied/{applied}/revert"), "")
+            .await;
+        assert_eq!(code, 201, "{body}");
+        let view: RequestView = serde_json::from_value(body).unwrap();
+        assert_eq!(view.request.status, RequestStatus::AwaitingApproval);
+        let risk = view.request.plan.risk.reasons.join("\n");
+        assert!(risk.contains(&applied) && risk.contains(FILE), "{risk}");
+        assert_eq!(git(&repo, &["rev-parse", "HEAD"]).trim(), applied);
+        let id = view.request.id.to_string();
+        let previewed = app.client.preview(&id).await.unwrap();
+        let step = &previewed.preview.as_ref().unwrap().steps[0];
+        assert_eq!(step.outcome, "would_change", "{step:?}");
+        assert!(step.diffs[0].diff.contains(FILE), "{step:?}");
+
+        // Approved, it reverts the commit by a new one: the file is as before the apply.
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        assert_eq!(std::fs::read(repo.join(FILE)).unwrap(), before);
+        let log = git(&repo, &["log", "--format=%H %an %s"]);
+        let lines: Vec<&str> = log.lines().collect();
+        assert!(
+            lines[1].starts_with(&format!("{applied} Chiffon Apply suggestion")),
+            "{log}"
+        );
+        assert!(
+            lines[0].contains(" Chiffon Revert playbook commit "),
+            "{log}"
+        );
+        let message = git(&repo, &["log", "-1", "--format=%B"]);
+        assert!(
+            message.contains(&format!("This reverts commit {applied}.")),
+            "{message}"
+        );
+        assert!(message.contains(&id), "{message}");
+        assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+        let task = &done.tasks[0];
+        assert_eq!(task.status, TaskStatus::Succeeded);
+        let (code, audit) = app.get(&format!("/api/v1/audit/{}", task.id)).await;
+        assert_eq!(code, 200, "{audit}");
+        assert!(audit.to_string().contains(&applied), "{audit}");
+
+        // Asked again: already reverted, refused, nothing created.
+        let (code, body) = app
+            .post(&format!("/suggestions/applied/{applied}/revert"), "")
+            .await;
+        assert_eq!(code, 409, "{body}");
+        assert!(body.to_string().contains("already reverted"), "{body}");
+
+        // Applied again, and its undo planned from the command line.
+        let again = apply(&app, &admin_ui_suggestion(&repo, FILE).await).await;
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chiffon"))
+            .args(["--server", &app.address, "revert", "--suggestion", &again])
+            .arg("--no-preview")
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let undo = printed
+            .split("chiffon approve ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no request to approve in {printed}"))
+            .to_owned();
+        assert!(printed.contains(FILE), "{printed}");
+
+        let text = std::fs::read_to_string(repo.join(FILE)).unwrap();
+        let original = String::from_utf8(before.clone()).unwrap();
+        let changed = text
+            .lines()
+            .find(|l| !original.lines().any(|o| o == *l))
+            .unwrap()
+            .to_owned();
+        let theirs = text.replace(&changed, &format!("{changed} # mine"));
+        std::fs::write(repo.join(FILE), &theirs).unwrap();
+        git(&repo, &["commit", "-q", "-am", "my own change"]);
+        let head = git(&repo, &["rev-parse", "HEAD"]);
+
+        // A later commit changed the same lines since the plan: the preview says it would
+        // fail, and the approved run fails with the conflict, the repository untouched.
+        let previewed = app.client.preview(&undo).await.unwrap();
+        let step = &previewed.preview.as_ref().unwrap().steps[0];
+        assert_eq!(step.outcome, "would_fail", "{step:?}");
+        assert!(
+            step.error.as_deref().unwrap().contains("conflict"),
+            "{step:?}"
+        );
+        let (_, failed) = app.approve_and_wait(&undo).await;
+        assert_eq!(failed.request.status, RequestStatus::Failed);
+        let error = failed.tasks[0].error.clone().unwrap_or_default();
+        assert!(
+            error.contains("conflict") && error.contains(FILE),
+            "{error}"
+        );
+        assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), theirs);
+        assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+
+        // Asked now: refused with a conflict that names the file, nothing created.
+        let (code, body) = app
+            .post(&format!("/suggestions/applied/{again}/revert"), "")
+            .await;
+        assert_eq!(code, 409, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("conflict") && message.contains(FILE),
+            "{message}"
+        );
+        assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), theirs);
+
+        // Only Chiffon's applied suggestions: a person's own commit is theirs to revert.
+        let (code, body) = app
+            .post(&format!("/suggestions/applied/{}/revert", head.trim()), "")
+            .await;
+        assert_eq!(code, 409, "{body}");
+        assert!(body.to_string().contains("not one of Chiffon"), "{body}");
+        app.stop().await;
+    }
+}

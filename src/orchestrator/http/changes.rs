@@ -1,5 +1,6 @@
 //! What a task changed on each host (`GET /tasks/{id}/changes`), and undoing a request
-//! (`POST /requests/{id}/revert`: a new request whose plan puts its changes back).
+//! (`POST /requests/{id}/revert`: a new request whose plan puts its changes back), and undoing
+//! an applied suggestion's commit to the playbook repository (`POST /suggestions/applied/…`).
 
 use std::sync::Arc;
 
@@ -94,6 +95,40 @@ pub(crate) async fn revert(
     match core.revert(&original, &tasks, &body.resolve).await? {
         Ok(request) => Ok((StatusCode::CREATED, Json(view(&core, request).await?))),
         Err(refused @ RevertRefused::ForeignTask(..)) => Err(invalid(refused.to_string())),
+        Err(refused) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidState,
+            refused.to_string(),
+        )),
+    }
+}
+
+/// `POST /suggestions/applied/{commit}/revert`: plans the undo of an applied suggestion's
+/// commit to the playbook repository (a new commit; approved like any plan).
+pub(crate) async fn revert_applied_suggestion(
+    State(core): State<Arc<Core>>,
+    Path(commit): Path<String>,
+) -> ApiResult<(StatusCode, Json<RequestView>)> {
+    use crate::orchestrator::revert_commit::CommitRevertRefused;
+    if !(4..=64).contains(&commit.len()) || !commit.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidBody,
+            format!("{commit:?} is not a commit id (4 to 64 hex digits)"),
+        ));
+    }
+    match core.plan_commit_revert(&commit).await? {
+        Ok(request) => Ok((StatusCode::CREATED, Json(view(&core, request).await?))),
+        Err(refused @ CommitRevertRefused::NotFound(_)) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            refused.to_string(),
+        )),
+        Err(refused @ CommitRevertRefused::Conflict(..)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::FileChanged,
+            refused.to_string(),
+        )),
         Err(refused) => Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::InvalidState,
