@@ -39,6 +39,13 @@ pub struct Repository {
     /// Task files and the plays that reach them (with tags), keyed by relative path.
     pub reach: BTreeMap<String, Vec<Reach>>,
     pub apps: Vec<App>,
+    /// The text of every app's configuration file, as lowercase words separated by single
+    /// spaces: what a configure request is matched against (`jellyfin_port`, `upstream_dns`,
+    /// the Home Assistant tile of a dashboard's services file).
+    #[serde(skip)]
+    pub settings: BTreeMap<String, String>,
+    /// The tags of the task that renders each configuration file (`homepage_config`).
+    pub config_tags: BTreeMap<String, Vec<String>>,
     /// Files the walk saw.
     pub files: usize,
 }
@@ -146,6 +153,7 @@ impl Repository {
         };
         repository.reach = plays::reach(&repository, &by_path);
         repository.apps = apps::find(&repository, sources, &by_path);
+        (repository.settings, repository.config_tags) = apps::settings(&repository.apps, &by_path);
         repository
     }
 
