@@ -83,6 +83,10 @@ fn wanted(name: &str) -> bool {
         || lower == "hosts"
         || lower.starts_with("inventory")
         || lower.ends_with(".j2")
+        // Configuration a role ships as is (`nginx.jellyfin.conf`, a `Caddyfile`): candidates
+        // for a configure request.
+        || lower.ends_with(".conf")
+        || lower == "caddyfile"
 }
 
 impl Repository {

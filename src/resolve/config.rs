@@ -54,7 +54,15 @@ pub(super) fn best_config(repository: &Repository, app: &App, text: &str) -> Opt
             .iter()
             .filter(|phrase| padded.contains(&format!(" {phrase} ")))
             .count();
-        let score = name_hits * 10 + var_hits * 6 + mentioned * 20 + content_hits * 3;
+        // Named for the other service: `nginx.jellyfin.conf` for "the nginx config of jellyfin".
+        let file_name: Vec<String> = words(file.rsplit('/').next().unwrap_or("")).collect();
+        let file_name = format!(" {} ", file_name.join(" "));
+        let named_for = others
+            .iter()
+            .filter(|phrase| file_name.contains(&format!(" {phrase} ")))
+            .count();
+        let score =
+            name_hits * 10 + var_hits * 6 + named_for * 30 + mentioned * 20 + content_hits * 3;
         let real = !file.split('/').any(|segment| {
             matches!(
                 segment,

@@ -125,9 +125,26 @@ fn a_setting_is_configured_in_the_vars_file_that_names_it_not_in_a_proxy_templat
             "server {\n  listen 443 ssl;\n  set $upstream_port 8096;\n}\n",
         ),
         ("roles/jellyfin/vars/main.yml", "jellyfin_port: 8096\n"),
+        (
+            "roles/jellyfin/templates/nginx.jellyfin.conf",
+            "server {\n  listen 80;\n}\n",
+        ),
+        (
+            "group_vars/media.yml",
+            "jellyfin_proxy_files:\n  - nginx.jellyfin.conf\n",
+        ),
     ]);
     let (_, _, config) = entrypoint(&resolve(&repository, "change the port jellyfin listens on"));
     assert_eq!(config.as_deref(), Some("roles/jellyfin/vars/main.yml"));
+    // Another service named in the request: the file named for it.
+    let (_, _, config) = entrypoint(&resolve(
+        &repository,
+        "change the nginx config in front of jellyfin",
+    ));
+    assert_eq!(
+        config.as_deref(),
+        Some("roles/jellyfin/templates/nginx.jellyfin.conf")
+    );
 }
 
 #[test]
