@@ -9,6 +9,7 @@
 //! Everything is read through `repo` (the one walker) and the line-exact YAML `outline`, which
 //! reads Jinja templates of YAML as well as plain YAML.
 
+mod added;
 pub mod apps;
 pub mod inventory;
 pub mod plays;
@@ -158,6 +159,8 @@ impl Repository {
         repository.reach = plays::reach(&repository, &by_path);
         repository.apps = apps::find(&repository, sources, &by_path);
         (repository.settings, repository.config_tags) = apps::settings(&repository.apps, &by_path);
+        let added = added::added_hosts(&repository, sources, &by_path);
+        added::apply(&mut repository, &added);
         repository
     }
 

@@ -340,3 +340,41 @@ fn a_name_the_repository_lacks_finds_the_unwired_app_of_the_same_kind_named_so()
         resolution.answer
     );
 }
+
+#[test]
+fn a_group_filled_by_add_host_from_a_registry_runs_on_the_registry_host() {
+    let resolver = "- name: Resolve {{ app_name }}\n  add_host:\n    name: \"{{ (apps | selectattr('name', 'equalto', app_name) | first).host }}\"\n    groups: resolved_host\n";
+    let play = |app: &str| {
+        format!(
+            "- name: Resolve\n  hosts: localhost\n  vars:\n    app_name: {app}\n  roles:\n    - resolver\n\n- name: {app}\n  hosts: resolved_host\n  roles:\n    - {app}\n"
+        )
+    };
+    let container = |app: &str| {
+        format!(
+            "- name: {app}\n  community.docker.docker_container:\n    name: {app}\n    image: lscr.io/linuxserver/{app}:latest\n"
+        )
+    };
+    let (jellyfin, sonarr) = (play("jellyfin"), play("sonarr"));
+    let (jellyfin_tasks, sonarr_tasks) = (container("jellyfin"), container("sonarr"));
+    let (_dir, repository) = repository(&[
+        (
+            "inventory.yml",
+            "all:\n  hosts:\n    bigboi:\n    malfoy:\n  vars:\n    apps:\n      - name: jellyfin\n        port: 8096\n        host: bigboi\n      - name: radarr\n        host: malfoy\n",
+        ),
+        ("roles/resolver/tasks/main.yml", resolver),
+        ("jellyfin.yml", jellyfin.as_str()),
+        ("roles/jellyfin/tasks/main.yml", jellyfin_tasks.as_str()),
+        ("sonarr.yml", sonarr.as_str()),
+        ("roles/sonarr/tasks/main.yml", sonarr_tasks.as_str()),
+    ]);
+    let (_, name, hosts) = builtin(&resolve(&repository, "restart jellyfin"));
+    assert_eq!(name, "jellyfin");
+    assert_eq!(hosts, vec!["bigboi".to_owned()]);
+    // Not in the registry: the resolver's lookup finds no host, so no play runs it.
+    let resolution = resolve(&repository, "deploy sonarr");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{:?}",
+        resolution.answer
+    );
+}
