@@ -74,7 +74,16 @@ fn label_json(value: &Value) -> serde_json::Value {
 fn judge(label: &Value, repository: &Repository, got: &Resolution) -> (bool, bool) {
     let expect = label["expect"].as_str().unwrap();
     let service = label.get("service").and_then(Value::as_str).unwrap_or("");
-    let same_service = service.is_empty() || got.service.as_deref() == Some(service);
+    // The same service when the ids are equal or name one catalogue entry (a label may spell
+    // the id as the repository does: `baby-buddy` for the catalogue's `babybuddy`).
+    let same_service = service.is_empty()
+        || got.service.as_deref().is_some_and(|got| {
+            got == service
+                || chiffon::services::catalogue()
+                    .lookup(service)
+                    .zip(chiffon::services::catalogue().lookup(got))
+                    .is_some_and(|(a, b)| a.id == b.id)
+        });
     match (expect, &got.answer) {
         ("none", Answer::None { reason, .. }) => {
             let right_reason = label.get("reason").and_then(Value::as_str) == Some(reason.as_str());

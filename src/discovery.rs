@@ -9,6 +9,7 @@
 //! Everything is read through `repo` (the one walker) and the line-exact YAML `outline`, which
 //! reads Jinja templates of YAML as well as plain YAML.
 
+mod added;
 pub mod apps;
 pub mod inventory;
 pub mod plays;
@@ -39,6 +40,13 @@ pub struct Repository {
     /// Task files and the plays that reach them (with tags), keyed by relative path.
     pub reach: BTreeMap<String, Vec<Reach>>,
     pub apps: Vec<App>,
+    /// The text of every app's configuration file, as lowercase words separated by single
+    /// spaces: what a configure request is matched against (`jellyfin_port`, `upstream_dns`,
+    /// the Home Assistant tile of a dashboard's services file).
+    #[serde(skip)]
+    pub settings: BTreeMap<String, String>,
+    /// The tags of the task that renders each configuration file (`homepage_config`).
+    pub config_tags: BTreeMap<String, Vec<String>>,
     /// Files the walk saw.
     pub files: usize,
 }
@@ -76,6 +84,10 @@ fn wanted(name: &str) -> bool {
         || lower == "hosts"
         || lower.starts_with("inventory")
         || lower.ends_with(".j2")
+        // Configuration a role ships as is (`nginx.jellyfin.conf`, a `Caddyfile`): candidates
+        // for a configure request.
+        || lower.ends_with(".conf")
+        || lower == "caddyfile"
 }
 
 impl Repository {
@@ -146,6 +158,9 @@ impl Repository {
         };
         repository.reach = plays::reach(&repository, &by_path);
         repository.apps = apps::find(&repository, sources, &by_path);
+        (repository.settings, repository.config_tags) = apps::settings(&repository.apps, &by_path);
+        let added = added::added_hosts(&repository, sources, &by_path);
+        added::apply(&mut repository, &added);
         repository
     }
 

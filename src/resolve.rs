@@ -12,11 +12,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::discovery::{App, Pin, Reach, Repository, Switch, UnitKind};
-use crate::services::{catalogue, stem, typo_allowance, words};
+use crate::services::{catalogue, typo_allowance, words};
 use crate::text::{edit_distance, normalize};
 
 pub mod verb;
 pub use verb::{Verb, verb_of};
+
+mod config;
+use config::{best_config, config_tag};
+
+#[cfg(test)]
+mod tests;
 
 /// What to run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -238,7 +244,10 @@ pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Re
                 let is_app = repository.apps.iter().any(|a| {
                     a.names.contains(&normalize(&joined)) || as_service.as_ref() == Some(&a.service)
                 });
-                if placed || !is_app {
+                // An unplaced single word that names a kind of service ("change the upstream
+                // dns resolvers" with a group `dns`) says what, not where.
+                let kind_word = length == 1 && catalogue().is_category_word(&joined);
+                if placed || !is_app && !kind_word {
                     if target.is_none() {
                         target = Some(name);
                     }
@@ -337,7 +346,9 @@ fn mentions(
                     repository
                         .apps
                         .iter()
-                        .find(|a| a.names.contains(&joined))
+                        .find(|a| {
+                            a.names.contains(&joined) && !shared_role_name(repository, &joined)
+                        })
                         .map(|a| a.service.clone())
                 });
             if let Some(service) = found {
@@ -405,6 +416,16 @@ fn pick_service(
         return Ok(mention.service.clone());
     }
     if let Some(mention) = mentions.first() {
+        if let Some(app) = role_named_like(repository, &tokens[mention.position], &mention.service)
+        {
+            reasons.push(format!(
+                "{} is not in this repository, but {} ({}) is the same kind and named so",
+                mention.service,
+                app.service,
+                app.role.as_deref().unwrap_or(&app.file)
+            ));
+            return Ok(app.service.clone());
+        }
         reasons.push(format!("{} is not in this repository", mention.service));
         return Err((
             Answer::None {
@@ -643,6 +664,47 @@ fn stack(
         });
     }
     None
+}
+
+/// "the wireguard vpn" with no WireGuard app but a role `portainer_wireguard_easy` running
+/// wg-easy: the one app of the same kind whose role or file name has the word as a part.
+fn role_named_like<'a>(repository: &'a Repository, word: &str, named: &str) -> Option<&'a App> {
+    let kinds = |id: &str| {
+        catalogue()
+            .get(id)
+            .map(|s| s.categories.clone())
+            .unwrap_or_default()
+    };
+    let wanted = kinds(named);
+    let fits: Vec<&App> = repository
+        .apps
+        .iter()
+        .filter(|a| a.service != named && kinds(&a.service).iter().any(|k| wanted.contains(k)))
+        .filter(|a| {
+            let place = a.role.as_deref().unwrap_or(&a.file);
+            let last = place.rsplit('/').next().unwrap_or(place);
+            words(last).any(|part| part == word)
+        })
+        .collect();
+    let services: BTreeSet<&str> = fits.iter().map(|a| a.service.as_str()).collect();
+    (services.len() == 1).then(|| fits[0])
+}
+
+/// A name that is the role of two or more apps (`arr-stack`): it names the stack, not one app.
+fn shared_role_name(repository: &Repository, name: &str) -> bool {
+    repository
+        .apps
+        .iter()
+        .filter(|a| {
+            a.role
+                .as_deref()
+                .and_then(|r| r.rsplit('/').next())
+                .is_some_and(|r| normalize(r) == name)
+        })
+        .map(|a| &a.service)
+        .collect::<BTreeSet<_>>()
+        .len()
+        > 1
 }
 
 /// `jelly` against `jellyfin` is not a typo; a cut-off name is only one when long.
@@ -1055,6 +1117,13 @@ fn entrypoint(
     let config = (verb == Verb::Configure)
         .then(|| best_config(repository, app, text))
         .flatten();
+    let tags = match config
+        .as_ref()
+        .and_then(|c| config_tag(repository, c, &tags))
+    {
+        Some(tag) => vec![tag],
+        None => tags,
+    };
     reasons.push(format!(
         "{} reaches {} ({})",
         reach.playbook,
@@ -1075,26 +1144,4 @@ fn entrypoint(
         config,
         switch,
     }
-}
-
-/// The configuration file a configure request means: the candidate sharing most words with the
-/// request (file name first, then content), else the most specific.
-fn best_config(repository: &Repository, app: &App, text: &str) -> Option<String> {
-    let _ = repository;
-    let request: BTreeSet<String> = words(text)
-        .map(|w| stem(&w))
-        .filter(|w| w.len() > 2 && !NOT_NAMES.contains(&w.as_str()) && !app.names.contains(w))
-        .collect();
-    let mut best: Option<(usize, usize, &String)> = None;
-    for (rank, file) in app.config.iter().enumerate() {
-        let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
-            .map(|w| stem(&w))
-            .collect();
-        let name_hits = request.intersection(&name_words).count();
-        let score = name_hits * 10;
-        if best.is_none_or(|(s, r, _)| score > s || score == s && rank < r) {
-            best = Some((score, rank, file));
-        }
-    }
-    best.map(|(_, _, f)| f.clone())
 }

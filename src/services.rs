@@ -5,7 +5,7 @@
 //!
 //! Loaded once on first use; every lookup is a hash probe or a short scan (well under 1 ms).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -50,6 +50,8 @@ pub struct Catalogue {
     phrases: Vec<Vec<Vec<String>>>,
     /// Inverse document frequency of each stemmed word over those phrases.
     idf: HashMap<String, f64>,
+    /// Per service: the stemmed words of its purpose sentence.
+    purposes: Vec<BTreeSet<String>>,
 }
 
 /// The catalogue, parsed on first use.
@@ -119,7 +121,22 @@ impl Catalogue {
             .into_iter()
             .map(|(word, n)| (word, (total / n as f64).ln().max(0.1)))
             .collect();
+        let purposes = file
+            .service
+            .iter()
+            .map(|service| {
+                words(&service.purpose)
+                    .map(|w| stem(&w))
+                    .filter(|w| {
+                        w.len() > 2
+                            && !STOP.contains(&w.as_str())
+                            && !REQUEST_WORDS.contains(&w.as_str())
+                    })
+                    .collect()
+            })
+            .collect();
         Ok(Catalogue {
+            purposes,
             services: file.service,
             by_name,
             by_image,
@@ -201,43 +218,71 @@ impl Catalogue {
     /// best first, with a score: a keyword phrase all of whose words appear counts most, a
     /// category's words next, purpose words least.
     pub fn for_purpose(&self, text: &str) -> Vec<(&Service, f64)> {
-        let request: Vec<String> = words(text)
+        let request: BTreeSet<String> = words(text)
             .map(|w| stem(&w))
             .filter(|w| !STOP.contains(&w.as_str()) && !REQUEST_WORDS.contains(&w.as_str()))
             .collect();
         if request.is_empty() {
             return Vec::new();
         }
-        let has = |w: &str| request.iter().any(|x| x == w);
-        let idf = |w: &str| self.idf.get(w).copied().unwrap_or(1.0);
-        // A phrase all of whose words appear counts fully; one with at least half of them
-        // (and two words or more) counts half. Rare words weigh more.
-        let phrase_score = |phrase: &[String]| -> f64 {
-            if phrase.is_empty() {
-                return 0.0;
-            }
-            let matched: Vec<&String> = phrase.iter().filter(|w| has(w)).collect();
-            let sum: f64 = matched.iter().map(|w| idf(w)).sum();
-            if matched.len() == phrase.len() {
-                sum
-            } else if matched.len() * 2 >= phrase.len() && phrase.len() >= 2 {
-                0.5 * sum
-            } else {
-                0.0
-            }
-        };
         let mut scored = Vec::new();
         for (index, service) in self.services.iter().enumerate() {
-            let score = self.phrases[index]
-                .iter()
-                .map(|p| phrase_score(p))
-                .fold(0.0, f64::max);
+            let score = self.purpose_score(index, service, &request);
             if score > 0.0 {
                 scored.push((service, score));
             }
         }
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.id.cmp(&b.0.id)));
         scored
+    }
+
+    /// How well one service fits the request's words: each word counts once, by its rarity
+    /// times how it is met — in a phrase all of whose words appear (1), in a category of which
+    /// half the words appear (0.75: categories say what a service *is*), in a keyword phrase of
+    /// which half appear (0.5), only in the purpose sentence (0.4, and only for a service some
+    /// phrase already fits). So "photo backup" fits a photo-backup server over a snapshot tool,
+    /// and "the vpn the torrents go through" a VPN for containers over a mesh VPN.
+    fn purpose_score(&self, index: usize, service: &Service, request: &BTreeSet<String>) -> f64 {
+        let idf = |w: &str| self.idf.get(w).copied().unwrap_or(1.0);
+        let keywords = service.keywords.len();
+        let mut weight: BTreeMap<&str, f64> = BTreeMap::new();
+        for (i, phrase) in self.phrases[index].iter().enumerate() {
+            if phrase.is_empty() {
+                continue;
+            }
+            let matched: Vec<&String> = phrase.iter().filter(|w| request.contains(*w)).collect();
+            let how = if matched.len() == phrase.len() {
+                1.0
+            } else if matched.len() * 2 >= phrase.len() && phrase.len() >= 2 {
+                if i >= keywords { 0.75 } else { 0.5 }
+            } else {
+                continue;
+            };
+            for word in matched {
+                let slot = weight.entry(word.as_str()).or_default();
+                *slot = f64::max(*slot, how);
+            }
+        }
+        if weight.is_empty() {
+            return 0.0;
+        }
+        for word in &self.purposes[index] {
+            if request.contains(word) {
+                weight.entry(word.as_str()).or_insert(0.4);
+            }
+        }
+        weight.iter().map(|(w, how)| idf(w) * how).sum()
+    }
+
+    /// Whether a word names a kind of service (`dns`, `vpn`, `media`, `proxy`): a word of a
+    /// category. A host or group spelled so is a target only when the request places it
+    /// ("on dns"); "the upstream dns resolvers" says what is meant, not where.
+    pub fn is_category_word(&self, word: &str) -> bool {
+        let word = stem(word);
+        self.services
+            .iter()
+            .flat_map(|s| &s.categories)
+            .any(|c| c.split('-').any(|part| stem(part) == word))
     }
 
     /// The services that share a category with `id` (alternatives to offer).
@@ -274,6 +319,8 @@ impl Catalogue {
                     + std::mem::size_of::<Service>()
             })
             .sum();
+        let purposes: usize = self.purposes.iter().flatten().map(|w| w.len() + 24).sum();
+        let strings = strings + purposes;
         let indexes: usize = self.by_name.keys().map(|k| k.len() + 48).sum::<usize>()
             + self.by_image.keys().map(|k| k.len() + 48).sum::<usize>()
             + self.names.iter().map(|(k, _)| k.len() + 32).sum::<usize>();

@@ -197,6 +197,9 @@ pub(crate) fn find(
                 same.pin = app.pin;
                 same.image = same.image.take().or(app.image);
             }
+            if same.own_tags.is_empty() {
+                same.own_tags = app.own_tags;
+            }
             for reach in app.reach {
                 if !same.reach.contains(&reach) {
                     same.reach.push(reach);
@@ -317,11 +320,26 @@ fn settle(apps: &mut Vec<App>) {
             .or_default()
             .insert(app.service.clone());
     }
+    // Names every app of a file shares (the file's or role's name) tell none of them apart.
+    let mut shared: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for app in apps.iter() {
+        let names: BTreeSet<String> = app.names.iter().cloned().collect();
+        shared
+            .entry(app.file.clone())
+            .and_modify(|s| s.retain(|n| names.contains(n)))
+            .or_insert(names);
+    }
     for app in apps.iter_mut() {
         let project = normalize(&app.unit_name);
+        let common = shared.get(&app.file).cloned().unwrap_or_default();
+        // Named after the app (`immich` for `immich-server`), not merely inside its name
+        // (`arr` is in `sonarr`, but the `arr` project holds the whole stack).
         let own_project = project.len() >= 3
-            && (normalize(&app.service).contains(&project)
-                || app.names.iter().any(|n| n.contains(&project)));
+            && (normalize(&app.service).starts_with(&project)
+                || app
+                    .names
+                    .iter()
+                    .any(|n| n.starts_with(&project) && !common.contains(n)));
         if app.unit == UnitKind::Compose
             && !own_project
             && per_file.get(&app.file).is_some_and(|s| s.len() > 1)
@@ -409,7 +427,11 @@ fn build(
     definition: Definition,
     role: Option<String>,
 ) -> Option<App> {
-    let name = repository.expand(&definition.name);
+    let name = expand_registered(
+        by_path,
+        &definition.file,
+        &repository.expand(&definition.name),
+    );
     let image = definition.image.as_deref().map(|i| repository.expand(i));
     let stem = definition
         .file
@@ -494,6 +516,7 @@ fn build(
             role.as_deref(),
             &reach,
         ),
+        UnitKind::Systemd => full_unit_name(&name),
         _ => name.clone(),
     };
     let own_tags = own_tags(by_path, &definition.file, repository, role.as_deref());
@@ -958,5 +981,104 @@ impl Repository {
             .filter(|k| k.starts_with(&format!("{role}/tasks/")))
             .count()
             > 3
+    }
+}
+
+/// Each configuration file's text as lowercase words joined by single spaces (see
+/// `Repository::settings`), and the tags of the role task that renders it (`src:` naming it).
+#[allow(clippy::type_complexity)]
+pub(crate) fn settings(
+    apps: &[App],
+    by_path: &BTreeMap<&str, &Source>,
+) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
+    let mut text = BTreeMap::new();
+    let mut tags = BTreeMap::new();
+    for app in apps {
+        for path in &app.config {
+            if text.contains_key(path) {
+                continue;
+            }
+            if let Some(source) = by_path.get(path.as_str()) {
+                let said: Vec<String> = crate::services::words(&source.text).collect();
+                text.insert(path.clone(), said.join(" "));
+            }
+            if let Some(found) = app
+                .role
+                .as_deref()
+                .and_then(|r| rendering_tags(by_path, r, path))
+            {
+                tags.insert(path.clone(), found);
+            }
+        }
+    }
+    (text, tags)
+}
+
+/// The tags of the task in `role`'s tasks whose `src:` names the file `path`.
+fn rendering_tags(
+    by_path: &BTreeMap<&str, &Source>,
+    role: &str,
+    path: &str,
+) -> Option<Vec<String>> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let tasks = format!("{role}/tasks/");
+    by_path
+        .iter()
+        .filter(|(p, s)| p.starts_with(&tasks) && s.text.contains(name))
+        .flat_map(|(_, s)| s.nodes.iter().filter(|n| n.is_item()))
+        .find(|task| {
+            task.children.iter().any(|module| {
+                module.get("src").is_some_and(|src| {
+                    let src = src.scalar();
+                    src == name || src.ends_with(&format!("/{name}"))
+                })
+            })
+        })
+        .map(tags_of)
+        .filter(|t| !t.is_empty())
+}
+
+/// `{{ x.name }}` where `x` is registered by a task of the same file that sets `name:`
+/// (`user: {name: qbittorrent}` + `register: qbittorrent_user` makes the unit
+/// `qbittorrent-nox@{{ qbittorrent_user.name }}` the unit `qbittorrent-nox@qbittorrent`).
+fn expand_registered(by_path: &BTreeMap<&str, &Source>, file: &str, text: &str) -> String {
+    if !text.contains("{{") {
+        return text.to_owned();
+    }
+    let Some(source) = by_path.get(file) else {
+        return text.to_owned();
+    };
+    let mut out = text.to_owned();
+    for task in source.nodes.iter().filter(|n| n.is_item()) {
+        let Some(register) = task.get("register").map(|r| r.scalar().trim().to_owned()) else {
+            continue;
+        };
+        for module in &task.children {
+            let Some(value) = module.get("name").map(|n| n.scalar().trim().to_owned()) else {
+                continue;
+            };
+            if value.is_empty() || value.contains("{{") {
+                continue;
+            }
+            for spacing in [" ", ""] {
+                let pattern = format!("{{{{{spacing}{register}.name{spacing}}}}}");
+                out = out.replace(&pattern, &value);
+            }
+        }
+    }
+    out
+}
+
+/// A systemd unit as `systemctl` names it: `name: docker` in a `service` task is `docker.service`.
+fn full_unit_name(name: &str) -> String {
+    let typed = [
+        ".service", ".timer", ".socket", ".target", ".mount", ".path",
+    ]
+    .iter()
+    .any(|suffix| name.ends_with(suffix));
+    if typed || name.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{name}.service")
     }
 }

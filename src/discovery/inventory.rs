@@ -103,7 +103,9 @@ fn is_inventory(rel: &str, configured: &BTreeSet<String>) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     let lower = name.to_ascii_lowercase();
     // A role's test inventory or a molecule scenario is not the homelab.
-    let scratch = rel.starts_with("tests/")
+    let scratch = ["tests/", "test/", "molecule/"]
+        .iter()
+        .any(|d| rel.starts_with(d))
         || ["/tests/", "/molecule/", "/test/", "vagrant"]
             .iter()
             .any(|d| rel.contains(d));

@@ -1,0 +1,119 @@
+//! Which configuration file a configure request means, and the tag that runs only that file:
+//! scored on the request's words against each candidate's file name, the variables it sets, the
+//! other services its text mentions and its text.
+
+use std::collections::BTreeSet;
+
+use crate::discovery::{App, Repository};
+use crate::services::{catalogue, stem, words};
+
+use super::NOT_NAMES;
+
+/// The configuration file a configure request means: the candidate sharing most with the
+/// request — its file name's words, a variable it sets named with the request's words
+/// (`jellyfin_port` for "the port jellyfin listens on"), another service the request names that
+/// its text mentions (the Home Assistant tile of a dashboard), the request's words in its text —
+/// else the most specific. A staging or test copy ranks after the real one.
+pub(super) fn best_config(repository: &Repository, app: &App, text: &str) -> Option<String> {
+    const DOING: &[&str] = &[
+        "add", "set", "edit", "modify", "tweak", "adjust", "put", "make",
+    ];
+    let others = other_services(text, app);
+    // Another service's name counts once, as a mention, not again as a word.
+    let other_words: BTreeSet<&str> = others.iter().flat_map(|o| o.split(' ')).collect();
+    let request: BTreeSet<String> = words(text)
+        .filter(|w| !other_words.contains(w.as_str()))
+        .map(|w| stem(&w))
+        .filter(|w| {
+            w.len() > 2
+                && !NOT_NAMES.contains(&w.as_str())
+                && !DOING.contains(&w.as_str())
+                && !app.names.contains(w)
+        })
+        .collect();
+    let mut best: Option<((usize, bool), usize, &String)> = None;
+    for (rank, file) in app.config.iter().enumerate() {
+        let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
+            .map(|w| stem(&w))
+            .collect();
+        let name_hits = request.intersection(&name_words).count();
+        let var_hits = request
+            .iter()
+            .filter(|w| {
+                repository.vars.iter().any(|(var, defs)| {
+                    defs.iter().any(|d| d.file == *file)
+                        && var.split('_').any(|part| stem(part) == **w)
+                })
+            })
+            .count();
+        let settings = repository.settings.get(file).map_or("", String::as_str);
+        let padded = format!(" {settings} ");
+        let content: BTreeSet<String> = settings.split(' ').map(stem).collect();
+        let content_hits = request.intersection(&content).count();
+        let mentioned = others
+            .iter()
+            .filter(|phrase| padded.contains(&format!(" {phrase} ")))
+            .count();
+        // Named for the other service: `nginx.jellyfin.conf` for "the nginx config of jellyfin".
+        let file_name: Vec<String> = words(file.rsplit('/').next().unwrap_or("")).collect();
+        let file_name = format!(" {} ", file_name.join(" "));
+        let named_for = others
+            .iter()
+            .filter(|phrase| file_name.contains(&format!(" {phrase} ")))
+            .count();
+        let score =
+            name_hits * 10 + var_hits * 6 + named_for * 30 + mentioned * 20 + content_hits * 3;
+        let real = !file.split('/').any(|segment| {
+            matches!(
+                segment,
+                "staging" | "stage" | "test" | "tests" | "testing" | "dev" | "development"
+            )
+        });
+        let key = (score, real);
+        if best.is_none_or(|(k, r, _)| key > k || key == k && rank < r) {
+            best = Some((key, rank, file));
+        }
+    }
+    best.map(|(_, _, f)| f.clone())
+}
+
+/// The tag that runs only the configuration: the rendering task's tag that says so
+/// (`homepage_config` beside `homepage`), when it is not already the one chosen.
+pub(super) fn config_tag(
+    repository: &Repository,
+    config: &str,
+    chosen: &[String],
+) -> Option<String> {
+    let tags = repository.config_tags.get(config)?;
+    if tags.len() < 2 {
+        return None;
+    }
+    tags.iter()
+        .find(|t| {
+            !chosen.contains(t)
+                && words(t)
+                    .any(|w| matches!(w.as_str(), "config" | "configure" | "conf" | "settings"))
+        })
+        .cloned()
+}
+
+/// Other services a request names (as word phrases: `home assistant`, `sonarr`), not the app's.
+fn other_services(text: &str, app: &App) -> Vec<String> {
+    let tokens: Vec<String> = words(text).collect();
+    let mut out = Vec::new();
+    for length in 1..=3 {
+        for start in 0..tokens.len().saturating_sub(length - 1) {
+            let parts = &tokens[start..start + length];
+            if length == 1 && (NOT_NAMES.contains(&parts[0].as_str()) || parts[0].len() < 3) {
+                continue;
+            }
+            if let Some(service) = catalogue().lookup(&parts.concat())
+                && service.id != app.service
+                && !app.names.contains(&parts.concat())
+            {
+                out.push(parts.join(" "));
+            }
+        }
+    }
+    out
+}

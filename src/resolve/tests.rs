@@ -1,0 +1,380 @@
+//! Request → entrypoint on small repository shapes written here, one per pattern the corpus
+//! showed (the corpus itself is never read by tests).
+
+use super::*;
+
+/// A repository made of `(path, text)` files, discovered.
+fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository) {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
+        std::fs::write(path, text).expect("a file");
+    }
+    let repository = Repository::discover(dir.path());
+    (dir, repository)
+}
+
+fn builtin(resolution: &Resolution) -> (UnitKind, String, Vec<String>) {
+    match &resolution.answer {
+        Answer::Builtin {
+            unit, name, hosts, ..
+        } => (*unit, name.clone(), hosts.clone()),
+        other => panic!("expected a built-in action, got {other:?}"),
+    }
+}
+
+fn entrypoint(resolution: &Resolution) -> (Vec<String>, Option<String>, Option<String>) {
+    match &resolution.answer {
+        Answer::Entrypoint {
+            tags,
+            limit,
+            config,
+            ..
+        } => (tags.clone(), limit.clone(), config.clone()),
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
+
+const JELLYFIN_UNIT_ROLE: &[(&str, &str)] = &[
+    (
+        "roles/jellyfin/tasks/main.yml",
+        "- name: unit\n  ansible.builtin.template:\n    src: jellyfin.service.j2\n    dest: /etc/systemd/system/jellyfin.service\n  tags: [jellyfin]\n",
+    ),
+    (
+        "roles/jellyfin/templates/jellyfin.service.j2",
+        "[Service]\nExecStart=/usr/bin/podman run {{ jellyfin_image }}\n",
+    ),
+    (
+        "group_vars/all/versions.yml",
+        "jellyfin_image: docker.io/jellyfin/jellyfin:10.11.0\n",
+    ),
+];
+
+#[test]
+fn a_test_inventory_in_a_top_level_test_folder_does_not_make_the_real_hosts_test_machines() {
+    let mut files = JELLYFIN_UNIT_ROLE.to_vec();
+    files.extend([
+        ("hosts.ini", "lab\nbox\n\n[prod]\nlab\n\n[test]\nbox\n"),
+        ("test/inventory.ini", "[test]\nbox\nlab\n"),
+        (
+            "site.yml",
+            "- name: Lab\n  hosts: box,lab\n  roles:\n    - jellyfin\n",
+        ),
+    ]);
+    let (_dir, repository) = repository(&files);
+    let (unit, name, hosts) = builtin(&resolve(&repository, "restart jellyfin"));
+    assert_eq!(unit, UnitKind::Systemd);
+    assert_eq!(name, "jellyfin.service");
+    assert_eq!(hosts, vec!["lab".to_owned()], "box is the test machine");
+}
+
+#[test]
+fn an_unplaced_group_named_like_a_kind_of_service_is_not_a_target_and_the_setting_is_found() {
+    let (_dir, repository) = repository(&[
+        ("inventory/hosts.ini", "[dns]\nmercury\n"),
+        (
+            "networking.yml",
+            "- name: DNS\n  hosts: dns\n  roles:\n    - role: adguardhome\n      tags: [dns]\n",
+        ),
+        (
+            "roles/adguardhome/tasks/main.yml",
+            "- name: unit\n  ansible.builtin.template:\n    src: adguardhome.service.j2\n    dest: /etc/systemd/system/adguardhome.service\n",
+        ),
+        (
+            "roles/adguardhome/templates/adguardhome.service.j2",
+            "[Service]\nExecStart=/opt/AdGuardHome/AdGuardHome\n",
+        ),
+        (
+            "inventory/host_vars/mercury/adguard.yml",
+            "adguardhome_config:\n  dns:\n    upstream_dns:\n      - 1.1.1.1\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "change the upstream dns resolvers");
+    assert_eq!(resolution.service.as_deref(), Some("adguard-home"));
+    let (tags, limit, config) = entrypoint(&resolution);
+    assert_eq!(limit, None, "dns says what, not where");
+    assert_eq!(tags, vec!["dns".to_owned()]);
+    assert_eq!(
+        config.as_deref(),
+        Some("inventory/host_vars/mercury/adguard.yml")
+    );
+    // Said after "on", the group is the target.
+    let (_, limit, _) = entrypoint(&resolve(&repository, "redeploy adguard on dns"));
+    assert_eq!(limit.as_deref(), Some("dns"));
+}
+
+#[test]
+fn a_setting_is_configured_in_the_vars_file_that_names_it_not_in_a_proxy_template() {
+    let (_dir, repository) = repository(&[
+        (
+            "deploy_jellyfin.yml",
+            "- name: Jellyfin\n  hosts: media\n  roles:\n    - jellyfin\n",
+        ),
+        ("hosts", "[media]\nnas\n"),
+        (
+            "roles/jellyfin/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/jellyfin/docker-compose.yml\n- name: proxy\n  ansible.builtin.template:\n    src: jellyfin.subdomain.conf.j2\n    dest: /config/nginx/jellyfin.subdomain.conf\n",
+        ),
+        (
+            "roles/jellyfin/templates/docker-compose.yml.j2",
+            "services:\n  jellyfin:\n    image: jellyfin/jellyfin:10.11.0\n    container_name: jellyfin\n    ports:\n      - \"{{ jellyfin_port }}:8096\"\n",
+        ),
+        (
+            "roles/jellyfin/templates/jellyfin.subdomain.conf.j2",
+            "server {\n  listen 443 ssl;\n  set $upstream_port 8096;\n}\n",
+        ),
+        ("roles/jellyfin/vars/main.yml", "jellyfin_port: 8096\n"),
+        (
+            "roles/jellyfin/templates/nginx.jellyfin.conf",
+            "server {\n  listen 80;\n}\n",
+        ),
+        (
+            "group_vars/media.yml",
+            "jellyfin_proxy_files:\n  - nginx.jellyfin.conf\n",
+        ),
+    ]);
+    let (_, _, config) = entrypoint(&resolve(&repository, "change the port jellyfin listens on"));
+    assert_eq!(config.as_deref(), Some("roles/jellyfin/vars/main.yml"));
+    // Another service named in the request: the file named for it.
+    let (_, _, config) = entrypoint(&resolve(
+        &repository,
+        "change the nginx config in front of jellyfin",
+    ));
+    assert_eq!(
+        config.as_deref(),
+        Some("roles/jellyfin/templates/nginx.jellyfin.conf")
+    );
+}
+
+#[test]
+fn a_dashboard_tile_is_configured_in_the_file_that_mentions_the_service_with_its_config_tag() {
+    let render = |file: &str| {
+        format!(
+            "- name: {file}\n  ansible.builtin.template:\n    src: templates/{file}\n    dest: /opt/homepage/config/{file}\n  tags:\n    - homepage\n    - homepage_config\n"
+        )
+    };
+    let tasks = format!(
+        "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/homepage/docker-compose.yml\n  tags:\n    - homepage\n{}{}",
+        render("services.yaml.j2"),
+        render("widgets.yaml.j2")
+    );
+    let (_dir, repository) = repository(&[
+        (
+            "deploy_homepage.yml",
+            "- name: Homepage\n  hosts: web\n  roles:\n    - homepage\n",
+        ),
+        ("hosts", "[web]\nbox1\n"),
+        ("roles/homepage/tasks/main.yml", tasks.as_str()),
+        (
+            "roles/homepage/templates/docker-compose.yml.j2",
+            "services:\n  homepage:\n    image: ghcr.io/gethomepage/homepage:v1\n    container_name: homepage\n",
+        ),
+        (
+            "roles/homepage/templates/services.yaml.j2",
+            "- Smart Home:\n    - Home Assistant:\n        href: http://ha.lan\n- Media:\n    - Sonarr:\n        href: http://sonarr.lan\n",
+        ),
+        (
+            "roles/homepage/templates/widgets.yaml.j2",
+            "- resources:\n    cpu: true\n- search:\n    provider: duckduckgo\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "change the home assistant widget on the homepage dashboard",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("homepage"));
+    let (tags, _, config) = entrypoint(&resolution);
+    assert_eq!(
+        config.as_deref(),
+        Some("roles/homepage/templates/services.yaml.j2")
+    );
+    assert_eq!(tags, vec!["homepage_config".to_owned()]);
+}
+
+#[test]
+fn a_purpose_prefers_the_service_that_fits_every_word_of_the_request() {
+    let score = |text: &str, id: &str| {
+        catalogue()
+            .for_purpose(text)
+            .iter()
+            .find(|(s, _)| s.id == id)
+            .map_or(0.0, |(_, score)| *score)
+    };
+    // Both words against one: a photo backup server over a snapshot tool, a VPN for
+    // containers over a mesh VPN, clearly enough not to ask (within 0.8 the resolver asks).
+    let text = "our photo backup app";
+    assert!(score(text, "sanoid") < 0.8 * score(text, "immich"));
+    let text = "the vpn container the torrents go through";
+    assert!(score(text, "tailscale") < 0.8 * score(text, "gluetun"));
+    // "request" is what a media request app is; a git forge's pull requests are not enough.
+    let text = "the request app";
+    assert!(score(text, "gitea") < 0.8 * score(text, "jellyseerr"));
+}
+
+#[test]
+fn jellyseerr_renamed_seerr_is_one_service() {
+    let by_image = catalogue().by_image("ghcr.io/seerr-team/seerr:v3.3.0");
+    assert_eq!(by_image.map(|s| s.id.as_str()), Some("jellyseerr"));
+    assert_eq!(
+        catalogue().lookup("seerr").map(|s| s.id.as_str()),
+        Some("jellyseerr")
+    );
+}
+
+#[test]
+fn a_unit_named_after_a_registered_user_is_the_apps_unit() {
+    let (_dir, repository) = repository(&[
+        ("hosts", "[qbittorrent]\nqbt1\n"),
+        (
+            "main.yml",
+            "- name: Torrents\n  hosts: qbittorrent\n  roles:\n    - qbittorrent\n",
+        ),
+        (
+            "roles/qbittorrent/tasks/main.yml",
+            "- name: Install qbittorrent\n  package:\n    name: qbittorrent-nox\n\n- name: Create user\n  user:\n    name: qbittorrent\n    system: true\n  register: qbittorrent_user\n\n- name: Enable service\n  service:\n    name: qbittorrent-nox@{{ qbittorrent_user.name }}\n    enabled: true\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "show the torrent client logs");
+    assert_eq!(resolution.service.as_deref(), Some("qbittorrent"));
+    let (unit, name, hosts) = builtin(&resolution);
+    assert_eq!(unit, UnitKind::Systemd);
+    assert_eq!(name, "qbittorrent-nox@qbittorrent.service");
+    assert_eq!(hosts, vec!["qbittorrent".to_owned()]);
+}
+
+const ARR_COMPOSE: &str = "services:\n  radarr:\n    image: lscr.io/linuxserver/radarr:5\n    container_name: radarr\n  sonarr:\n    image: lscr.io/linuxserver/sonarr:4\n    container_name: sonarr\n";
+
+#[test]
+fn apps_sharing_a_stack_compose_file_are_addressed_as_containers() {
+    let (_dir, repository) = repository(&[
+        ("hosts", "[media]\nmalfoy\n"),
+        (
+            "arr.yml",
+            "- name: Arr\n  hosts: media\n  roles:\n    - arr\n",
+        ),
+        (
+            "roles/arr/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: arr.docker-compose.j2\n    dest: /app/arr/docker-compose.yml\n- name: up\n  community.docker.docker_compose_v2:\n    project_src: /app/arr\n",
+        ),
+        ("roles/arr/templates/arr.docker-compose.j2", ARR_COMPOSE),
+    ]);
+    let (unit, name, _) = builtin(&resolve(&repository, "restart sonarr"));
+    assert_eq!((unit, name.as_str()), (UnitKind::Container, "sonarr"));
+}
+
+#[test]
+fn a_stack_role_named_in_the_request_is_the_stack_not_one_of_its_apps() {
+    let (_dir, repository) = repository(&[
+        ("inventory/homelab.ini", "[media_servers]\nmedia-01\n"),
+        (
+            "site.yml",
+            "- name: Media\n  hosts: media_servers\n  roles:\n    - arr-stack\n",
+        ),
+        (
+            "roles/arr-stack/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/arr-stack/docker-compose.yml\n",
+        ),
+        (
+            "roles/arr-stack/templates/docker-compose.yml.j2",
+            ARR_COMPOSE,
+        ),
+    ]);
+    let resolution = resolve(&repository, "redeploy the arr stack on media-01");
+    assert_eq!(resolution.service.as_deref(), Some("arr-stack"));
+    let (_, limit, _) = entrypoint(&resolution);
+    assert_eq!(limit.as_deref(), Some("media-01"));
+}
+
+#[test]
+fn role_tags_reach_an_app_first_seen_in_a_verification_task_file() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[lab]\nlab\n"),
+        (
+            "site.yml",
+            "- name: Lab\n  hosts: lab\n  roles:\n    - sonarr\n",
+        ),
+        (
+            "roles/sonarr/tasks/_verify.yml",
+            "- name: is it running\n  ansible.builtin.systemd:\n    name: sonarr\n  check_mode: true\n",
+        ),
+        (
+            "roles/sonarr/tasks/main.yml",
+            "- name: unit\n  ansible.builtin.template:\n    src: sonarr.service.j2\n    dest: /etc/systemd/system/sonarr.service\n  tags:\n    - sonarr\n- name: verify\n  ansible.builtin.include_tasks: _verify.yml\n  tags:\n    - sonarr\n",
+        ),
+        (
+            "roles/sonarr/templates/sonarr.service.j2",
+            "[Service]\nExecStart=/usr/bin/podman run {{ sonarr_image }}\n",
+        ),
+        (
+            "group_vars/all/versions.yml",
+            "sonarr_image: docker.io/linuxserver/sonarr:4.0.15\n",
+        ),
+    ]);
+    let (tags, _, _) = entrypoint(&resolve(&repository, "upgrade sonarr"));
+    assert_eq!(tags, vec!["sonarr".to_owned()]);
+}
+
+#[test]
+fn a_name_the_repository_lacks_finds_the_unwired_app_of_the_same_kind_named_so() {
+    let (_dir, repository) = repository(&[
+        ("hosts", "[nas]\nqnap\n"),
+        (
+            "site.yml",
+            "- name: NAS\n  hosts: nas\n  roles:\n    - jellyfin\n",
+        ),
+        (
+            "roles/jellyfin/tasks/main.yml",
+            "- name: jellyfin\n  community.docker.docker_container:\n    name: jellyfin\n    image: jellyfin/jellyfin:10\n",
+        ),
+        (
+            "roles/portainer_wireguard_easy/tasks/main.yml",
+            "- name: wg-easy\n  community.docker.docker_container:\n    name: wg-easy\n    image: ghcr.io/wg-easy/wg-easy:14\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "set up the wireguard vpn");
+    assert_eq!(resolution.service.as_deref(), Some("wg-easy"));
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{:?}",
+        resolution.answer
+    );
+}
+
+#[test]
+fn a_group_filled_by_add_host_from_a_registry_runs_on_the_registry_host() {
+    let resolver = "- name: Resolve {{ app_name }}\n  add_host:\n    name: \"{{ (apps | selectattr('name', 'equalto', app_name) | first).host }}\"\n    groups: resolved_host\n";
+    let play = |app: &str| {
+        format!(
+            "- name: Resolve\n  hosts: localhost\n  vars:\n    app_name: {app}\n  roles:\n    - resolver\n\n- name: {app}\n  hosts: resolved_host\n  roles:\n    - {app}\n"
+        )
+    };
+    let container = |app: &str| {
+        format!(
+            "- name: {app}\n  community.docker.docker_container:\n    name: {app}\n    image: lscr.io/linuxserver/{app}:latest\n"
+        )
+    };
+    let (jellyfin, sonarr) = (play("jellyfin"), play("sonarr"));
+    let (jellyfin_tasks, sonarr_tasks) = (container("jellyfin"), container("sonarr"));
+    let (_dir, repository) = repository(&[
+        (
+            "inventory.yml",
+            "all:\n  hosts:\n    bigboi:\n    malfoy:\n  vars:\n    apps:\n      - name: jellyfin\n        port: 8096\n        host: bigboi\n      - name: radarr\n        host: malfoy\n",
+        ),
+        ("roles/resolver/tasks/main.yml", resolver),
+        ("jellyfin.yml", jellyfin.as_str()),
+        ("roles/jellyfin/tasks/main.yml", jellyfin_tasks.as_str()),
+        ("sonarr.yml", sonarr.as_str()),
+        ("roles/sonarr/tasks/main.yml", sonarr_tasks.as_str()),
+    ]);
+    let (_, name, hosts) = builtin(&resolve(&repository, "restart jellyfin"));
+    assert_eq!(name, "jellyfin");
+    assert_eq!(hosts, vec!["bigboi".to_owned()]);
+    // Not in the registry: the resolver's lookup finds no host, so no play runs it.
+    let resolution = resolve(&repository, "deploy sonarr");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{:?}",
+        resolution.answer
+    );
+}
