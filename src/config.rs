@@ -58,6 +58,8 @@ pub struct HttpFileConfig {
     pub max_websockets: Option<usize>,
     pub websocket_max_message_bytes: Option<usize>,
     pub websocket_idle_s: Option<u64>,
+    /// A file holding the token `/metrics` accepts besides the API token.
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +156,9 @@ pub struct HttpConfig {
     pub websocket_max_message_bytes: usize,
     /// A live stream whose client answers no ping for this long is closed.
     pub websocket_idle: Duration,
+    /// A token for `/metrics` alone, so Prometheus need not hold the API token. `/metrics`
+    /// takes it or the API token; with neither set it is open.
+    pub metrics_token: Option<ApiToken>,
 }
 
 impl Default for HttpConfig {
@@ -168,6 +173,7 @@ impl Default for HttpConfig {
             max_websockets: DEFAULT_MAX_WEBSOCKETS,
             websocket_max_message_bytes: DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
             websocket_idle: Duration::from_secs(DEFAULT_WEBSOCKET_IDLE_S),
+            metrics_token: None,
         }
     }
 }
@@ -234,6 +240,14 @@ impl HttpConfig {
             websocket_idle: file
                 .websocket_idle_s
                 .map_or(defaults.websocket_idle, |s| Duration::from_secs(s.max(1))),
+            metrics_token: ApiToken::from_layers(
+                overrides.metrics_token.clone(),
+                overrides
+                    .metrics_token_file
+                    .clone()
+                    .or(file.metrics_token_file),
+            )
+            .context("the metrics token")?,
         })
     }
 }
@@ -341,6 +355,9 @@ pub struct Overrides {
     pub insecure_no_token: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `--metrics-token` / `CHIFFON_METRICS_TOKEN`.
+    pub metrics_token: Option<String>,
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -612,6 +629,9 @@ max_websockets = 64
 websocket_max_message_bytes = 65536
 # A live event stream whose client answers no ping for this many seconds is closed.
 websocket_idle_s = 120
+# /metrics takes the API token, or this one (16+ characters), so Prometheus need not hold the
+# API token; with neither set it is open.  (--metrics-token-file; or CHIFFON_METRICS_TOKEN)
+# metrics_token_file = "/etc/chiffon/metrics-token"
 
 [amqp]
 # Exchange and queue names start with this.

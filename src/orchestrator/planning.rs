@@ -145,6 +145,7 @@ impl Core {
             !crate::portals::dropped(change, found).is_empty()
         });
         let rules_text = if drops_portals { ask.text } else { &text };
+        let began = std::time::Instant::now();
         let deterministic = planner::plan(rules_text, &catalogue, &history, version);
         let complexity = crate::llm::complexity(&text, &deterministic);
         let now = Utc::now();
@@ -184,6 +185,7 @@ impl Core {
             }
         }
         self.attach_portals(&mut plan, &text, &mut portals, &catalogue);
+        self.metrics.record_plan(&decision, began.elapsed());
         self.store.record_llm_decision(&decision).await?;
         tracing::info!(
             request = %id,

@@ -16,6 +16,7 @@ mod helpers;
 mod layouts;
 mod llm;
 mod matching;
+mod metrics;
 mod properties;
 mod restart;
 mod security;
