@@ -1,7 +1,7 @@
 //! `GET /metrics` scrape time with 10,000 tasks and 100 agents, end to end: a real orchestrator
 //! (`server::serve_on`, in-process bus, no local agents) on SQLite and on PostgreSQL, its store
-//! seeded with 2,500 requests, 10,000 tasks over 40 services and their 12,500 audit entries (a
-//! few still queued), and 100 simulated desktop agents that said hello and sent a heartbeat
+//! seeded with 2,500 requests, 10,000 tasks over 40 services and their 12,500 audit entries,
+//! and 100 simulated desktop agents that said hello and sent a heartbeat
 //! with one GPU each through the real bus. Each scrape is an HTTP request from this process,
 //! timed from send to the last byte: the store's counts, the registry's agents, encoding and
 //! the HTTP round trip. 200 scrapes after 20 warm-up ones.
@@ -52,12 +52,14 @@ async fn run() {
     let agents = env_or("CHIFFON_BENCH_AGENTS", 100);
     let mut section = format!(
         "## `/metrics` scrape time (`cargo bench --bench metrics`)\n\n\
-         A real orchestrator with {tasks} tasks ({} requests, 40 services, {} audit entries of \
-         which 5 still queued) and {agents} desktop agents with one GPU each, registered through \
+         A real orchestrator with {tasks} tasks ({} requests, 40 services, {} audit entries) and {agents} desktop agents with one GPU each, registered through \
          the bus. One scrape = `GET /metrics` over HTTP from the same process, send to last \
          byte (store counts, registry, encoding, the round trip); {RUNS} scrapes after \
-         {WARM_UP} warm-up ones, one at a time. Target: ≤ {TARGET_MS} ms. Run on {}.\n\n\
-         | back-end | p50 | p95 | max | body | series |\n|---|---|---|---|---|---|\n",
+         {WARM_UP} warm-up ones, one at a time. \"store counts\": `Store::metric_counts` alone \
+         (the five queries a scrape makes), through a second handle on the same database. \
+         Target: ≤ {TARGET_MS} ms. Run on {}.\n\n\
+         | back-end | p50 | p95 | max | store counts p50 | body | series |\n\
+         |---|---|---|---|---|---|---|\n",
         tasks.div_ceil(4),
         tasks + tasks.div_ceil(4),
         chrono::Utc::now().format("%Y-%m-%d")
@@ -94,7 +96,7 @@ async fn run() {
         }
         Err(error) => {
             eprintln!("PostgreSQL skipped: {error}");
-            section.push_str("| PostgreSQL | not run: no server reachable | | | | |\n");
+            section.push_str("| PostgreSQL | not run: no server reachable | | | | | |\n");
         }
     }
     section.push('\n');
@@ -116,7 +118,6 @@ async fn scenario(
         Database::Sqlite(path) => chiffon::store::Store::open_sqlite(path).await.unwrap(),
         Database::Postgres(url) => chiffon::store::Store::open_postgres(url).await.unwrap(),
     };
-    drop(store);
     let started = Instant::now();
     match &database {
         Database::Sqlite(path) => {
@@ -203,7 +204,6 @@ async fn scenario(
         assert!(Instant::now() < deadline, "{agents} agents not registered");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert!(body.contains("chiffon_audit_queue_length 5"), "{body}");
 
     let mut times = Vec::with_capacity(RUNS);
     for run in 0..WARM_UP + RUNS {
@@ -216,15 +216,26 @@ async fn scenario(
         }
     }
     times.sort_by(f64::total_cmp);
+    // The store's share: the same counts a scrape reads, through a second handle.
+    let mut counts = Vec::with_capacity(RUNS);
+    for run in 0..WARM_UP + RUNS {
+        let began = Instant::now();
+        store.metric_counts().await.unwrap();
+        if run >= WARM_UP {
+            counts.push(began.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    counts.sort_by(f64::total_cmp);
     let series = body
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .count();
     let row = format!(
-        "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.0} KiB | {series} |\n",
+        "| {name} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.0} KiB | {series} |\n",
         times[RUNS / 2],
         times[RUNS * 95 / 100],
         times[RUNS - 1],
+        counts[RUNS / 2],
         body.len() as f64 / 1024.0
     );
     eprint!("{row}");
@@ -240,8 +251,8 @@ enum Dialect {
     Postgres,
 }
 
-/// Requests, tasks (3 % failed, 40 services) and their audit entries, all committed but the
-/// last five, generated in SQL; the same rows on both back-ends.
+/// Requests, tasks (3 % failed, 40 services) and their audit entries, all committed, generated
+/// in SQL; the same rows on both back-ends.
 fn seed_statements(tasks: usize, dialect: Dialect) -> Vec<String> {
     let requests = tasks.div_ceil(4);
     let entries = tasks + requests;
@@ -285,8 +296,7 @@ fn seed_statements(tasks: usize, dialect: Dialect) -> Vec<String> {
             "INSERT INTO audit_entries (kind, subject_id, file, message, body, sha256, recorded_at,
                                         commit_id, written_at)
              SELECT 'task', {}, 'entries/' || i || '.json', 'task', '{{}}', 'sha', {ts},
-                    CASE WHEN i >= {entries} - 5 THEN NULL ELSE 'c' || i END,
-                    CASE WHEN i >= {entries} - 5 THEN NULL ELSE {ts} END
+                    'c' || i, {ts}
              FROM ({}) AS g",
             id("task", "i"),
             series(entries)

@@ -752,4 +752,43 @@ mod tests {
         assert_eq!(pg.kind(), "postgres");
         assert!(!format!("{pg:?}").contains("hunter2"));
     }
+
+    #[test]
+    fn the_metrics_token_comes_from_the_flag_or_the_file_and_never_prints() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("metrics-token");
+        std::fs::write(&token_file, "from-the-file-0123456789\n").unwrap();
+        let path = dir.path().join("chiffon.toml");
+        let file = format!(
+            "playbooks = \"/pb\"\n[http]\nmetrics_token_file = \"{}\"\n",
+            token_file.display()
+        );
+        std::fs::write(&path, file).unwrap();
+        let from_file = ServeConfig::load(Some(&path), Overrides::default()).unwrap();
+        let token = from_file
+            .http
+            .metrics_token
+            .as_ref()
+            .expect("a metrics token");
+        assert!(token.matches("from-the-file-0123456789"));
+        assert!(!format!("{:?}", from_file.http).contains("from-the-file"));
+        let flag = Overrides {
+            metrics_token: Some("from-the-flag-0123456789".into()),
+            ..Default::default()
+        };
+        let from_flag = ServeConfig::load(Some(&path), flag).unwrap();
+        assert!(
+            from_flag
+                .http
+                .metrics_token
+                .unwrap()
+                .matches("from-the-flag-0123456789")
+        );
+        let short = Overrides {
+            metrics_token: Some("short".into()),
+            ..Default::default()
+        };
+        let error = format!("{:#}", ServeConfig::load(Some(&path), short).unwrap_err());
+        assert!(error.contains("metrics token"), "{error}");
+    }
 }

@@ -129,6 +129,7 @@ impl Core {
         high_value: bool,
         version: u32,
     ) -> anyhow::Result<Plan> {
+        let began = std::time::Instant::now();
         // The rules read the request and the change together: "… and use staging first".
         let text = match ask.change {
             Some(change) => format!("{}. {change}", ask.text),
@@ -145,7 +146,6 @@ impl Core {
             !crate::portals::dropped(change, found).is_empty()
         });
         let rules_text = if drops_portals { ask.text } else { &text };
-        let began = std::time::Instant::now();
         let deterministic = planner::plan(rules_text, &catalogue, &history, version);
         let complexity = crate::llm::complexity(&text, &deterministic);
         let now = Utc::now();
