@@ -58,6 +58,8 @@ pub struct HttpFileConfig {
     pub max_websockets: Option<usize>,
     pub websocket_max_message_bytes: Option<usize>,
     pub websocket_idle_s: Option<u64>,
+    /// A file holding the token `/metrics` accepts besides the API token.
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +156,9 @@ pub struct HttpConfig {
     pub websocket_max_message_bytes: usize,
     /// A live stream whose client answers no ping for this long is closed.
     pub websocket_idle: Duration,
+    /// A token for `/metrics` alone, so Prometheus need not hold the API token. `/metrics`
+    /// takes it or the API token; with neither set it is open.
+    pub metrics_token: Option<ApiToken>,
 }
 
 impl Default for HttpConfig {
@@ -168,6 +173,7 @@ impl Default for HttpConfig {
             max_websockets: DEFAULT_MAX_WEBSOCKETS,
             websocket_max_message_bytes: DEFAULT_WEBSOCKET_MAX_MESSAGE_BYTES,
             websocket_idle: Duration::from_secs(DEFAULT_WEBSOCKET_IDLE_S),
+            metrics_token: None,
         }
     }
 }
@@ -234,6 +240,14 @@ impl HttpConfig {
             websocket_idle: file
                 .websocket_idle_s
                 .map_or(defaults.websocket_idle, |s| Duration::from_secs(s.max(1))),
+            metrics_token: ApiToken::from_layers(
+                overrides.metrics_token.clone(),
+                overrides
+                    .metrics_token_file
+                    .clone()
+                    .or(file.metrics_token_file),
+            )
+            .context("the metrics token")?,
         })
     }
 }
@@ -341,6 +355,9 @@ pub struct Overrides {
     pub insecure_no_token: bool,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// `--metrics-token` / `CHIFFON_METRICS_TOKEN`.
+    pub metrics_token: Option<String>,
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -612,6 +629,9 @@ max_websockets = 64
 websocket_max_message_bytes = 65536
 # A live event stream whose client answers no ping for this many seconds is closed.
 websocket_idle_s = 120
+# /metrics takes the API token, or this one (16+ characters), so Prometheus need not hold the
+# API token; with neither set it is open.  (--metrics-token-file; or CHIFFON_METRICS_TOKEN)
+# metrics_token_file = "/etc/chiffon/metrics-token"
 
 [amqp]
 # Exchange and queue names start with this.
@@ -731,5 +751,44 @@ mod tests {
         let pg = Database::parse("postgres://chiffon:hunter2@db/chiffon").unwrap();
         assert_eq!(pg.kind(), "postgres");
         assert!(!format!("{pg:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_metrics_token_comes_from_the_flag_or_the_file_and_never_prints() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("metrics-token");
+        std::fs::write(&token_file, "from-the-file-0123456789\n").unwrap();
+        let path = dir.path().join("chiffon.toml");
+        let file = format!(
+            "playbooks = \"/pb\"\n[http]\nmetrics_token_file = \"{}\"\n",
+            token_file.display()
+        );
+        std::fs::write(&path, file).unwrap();
+        let from_file = ServeConfig::load(Some(&path), Overrides::default()).unwrap();
+        let token = from_file
+            .http
+            .metrics_token
+            .as_ref()
+            .expect("a metrics token");
+        assert!(token.matches("from-the-file-0123456789"));
+        assert!(!format!("{:?}", from_file.http).contains("from-the-file"));
+        let flag = Overrides {
+            metrics_token: Some("from-the-flag-0123456789".into()),
+            ..Default::default()
+        };
+        let from_flag = ServeConfig::load(Some(&path), flag).unwrap();
+        assert!(
+            from_flag
+                .http
+                .metrics_token
+                .unwrap()
+                .matches("from-the-flag-0123456789")
+        );
+        let short = Overrides {
+            metrics_token: Some("short".into()),
+            ..Default::default()
+        };
+        let error = format!("{:#}", ServeConfig::load(Some(&path), short).unwrap_err());
+        assert!(error.contains("metrics token"), "{error}");
     }
 }

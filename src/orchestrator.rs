@@ -9,8 +9,8 @@
 //! dry run before approval), `agent_events` (agents' messages: store first, then acknowledge),
 //! `agent_watch` (agents going online, suspect and offline), `capacity` (placement and the
 //! paused dispatch queue), `catalogue_watch` (re-reading the playbook repository),
-//! `findings` (suggestions on a run's summary, the ansible-lint cache warmed) and
-//! `audit_queue` (the audit trail's writer).
+//! `findings` (suggestions on a run's summary, the ansible-lint cache warmed),
+//! `audit_queue` (the audit trail's writer) and `metrics` (what `/metrics` shows).
 //!
 //! Invariant: every `Dispatch` is built by `Core::build_dispatch` (`dispatch`). A real run
 //! (`check_mode: false`) can only be built for an `ApprovedRequest`, which only `approve` (after
@@ -29,6 +29,7 @@ mod execution;
 mod findings;
 pub mod http;
 pub mod live;
+mod metrics;
 mod planning;
 mod preview;
 mod resume;
@@ -82,6 +83,8 @@ pub struct Core {
     executions: Executions,
     /// Signs every dispatch and cancel (see `dispatch`).
     signer: crate::protocol::signing::SigningKey,
+    /// What `/metrics` shows (see `metrics`).
+    metrics: metrics::Metrics,
 }
 
 /// What planning reads besides the request itself (see `planning`).
@@ -218,6 +221,7 @@ impl Core {
                 tasks: Mutex::new(tokio::task::JoinSet::new()),
             },
             signer: dispatch::load_or_create_signing_key(&config.data_dir)?,
+            metrics: Default::default(),
             config,
         });
         core.load_history().await?;

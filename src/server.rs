@@ -91,7 +91,10 @@ async fn open_core(config: ServeConfig, bus: Bus) -> anyhow::Result<Arc<Core>> {
 /// Makes the secrets this server was given unprintable: its API token, secret-named extra
 /// variables and the vault password (see `redact`).
 fn remember_secrets(config: &ServeConfig) {
-    if let Some(token) = &config.api_token {
+    for token in [&config.api_token, &config.http.metrics_token]
+        .into_iter()
+        .flatten()
+    {
         crate::redact::remember(token.expose());
     }
     crate::redact::remember_secrets_in(&config.extra_vars);

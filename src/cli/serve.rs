@@ -19,6 +19,13 @@ pub struct ServeArgs {
     /// A file holding the API's bearer token.
     #[arg(long, env = "CHIFFON_API_TOKEN_FILE")]
     api_token_file: Option<PathBuf>,
+    /// A token `/metrics` accepts besides the API token, for Prometheus (prefer
+    /// CHIFFON_METRICS_TOKEN or --metrics-token-file).
+    #[arg(long, env = "CHIFFON_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// A file holding the metrics token.
+    #[arg(long, env = "CHIFFON_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
     /// Address for the API, live events and docs.
     #[arg(long, env = "CHIFFON_LISTEN")]
     listen: Option<SocketAddr>,
@@ -73,6 +80,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         insecure_no_token: args.insecure_no_token,
         tls_cert: args.tls_cert,
         tls_key: args.tls_key,
+        metrics_token: args.metrics_token,
+        metrics_token_file: args.metrics_token_file,
     };
     let config = ServeConfig::load(args.config.as_deref(), overrides)?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -36,15 +36,17 @@ impl Core {
                 Err(error) => {
                     tracing::warn!(code = ?error.code, "refused a message on the events queue: {}", error.message);
                     self.reply_error(&delivery.body, &error).await;
+                    self.metrics.dead_lettered(&queue);
                     if let Err(error) = delivery.reject().await {
                         tracing::warn!("could not dead-letter a message: {error:#}");
                     }
                     continue;
                 }
             };
-            match self.apply_once(envelope).await {
+            match self.apply_once(envelope, &queue).await {
                 Settle::Ack => {
                     if let Err(error) = delivery.ack().await {
+                        self.metrics.consume_failed(&queue);
                         tracing::warn!("could not acknowledge a message: {error:#}");
                     }
                 }
@@ -60,7 +62,7 @@ impl Core {
 
     /// Applies a decoded message unless it was applied before, and says what becomes of its
     /// delivery.
-    async fn apply_once(&self, envelope: Envelope) -> Settle {
+    async fn apply_once(&self, envelope: Envelope, queue: &Queue) -> Settle {
         let kind = envelope.message.type_name();
         // A redelivered message must not count twice. Acks, results and errors are idempotent
         // already (task status moves by compare-and-set, and a finished task never moves), so
@@ -72,6 +74,7 @@ impl Core {
                 Err(error) => {
                     // Not acknowledged: the broker will deliver it again once the store is back.
                     tracing::error!(kind, "could not record a message id: {error:#}");
+                    self.metrics.consume_failed(queue);
                     return Settle::Leave;
                 }
             }
@@ -84,6 +87,7 @@ impl Core {
         }
         let message_id = envelope.message_id.clone();
         if let Err(error) = self.handle_event(envelope).await {
+            self.metrics.consume_failed(queue);
             tracing::error!(
                 kind,
                 "could not apply an agent message, will retry it: {error:#}"
@@ -284,7 +288,7 @@ impl Core {
                     retryable: false,
                 }),
             );
-            if let Err(error) = self.bus.publish(&Queue::Agent(agent), reply.encode()).await {
+            if let Err(error) = self.publish(&Queue::Agent(agent), reply.encode()).await {
                 tracing::warn!("could not send an error reply: {error:#}");
             }
         }
@@ -310,11 +314,7 @@ impl Core {
                 retryable: false,
             }),
         );
-        if let Err(error) = self
-            .bus
-            .publish(&Queue::Agent(sender), reply.encode())
-            .await
-        {
+        if let Err(error) = self.publish(&Queue::Agent(sender), reply.encode()).await {
             tracing::warn!("could not send an error reply: {error:#}");
         }
     }

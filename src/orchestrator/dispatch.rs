@@ -185,11 +185,7 @@ impl Core {
             }),
         );
         self.signer.sign(&mut envelope);
-        if let Err(error) = self
-            .bus
-            .publish(&Queue::Agent(agent), envelope.encode())
-            .await
-        {
+        if let Err(error) = self.publish(&Queue::Agent(agent), envelope.encode()).await {
             tracing::error!(task = %task_id, "could not send the cancel: {error:#}");
         }
     }

@@ -64,9 +64,11 @@ impl Core {
             if outcome.contains_key(&step.id) {
                 continue;
             }
+            let began = std::time::Instant::now();
             let status = self
                 .settle_step(&approved, step, &outcome, &mut in_flight)
                 .await?;
+            self.metrics.record_step(status, began.elapsed());
             outcome.insert(step.id.clone(), status);
         }
         let aborted_by = lock(&self.executions.aborting).remove(request.id.as_str());
@@ -295,7 +297,7 @@ impl Core {
             Some(agent) => Queue::Agent(agent),
             None => Queue::Work(step.agent_type),
         };
-        let published = self.bus.publish(&queue, envelope.encode()).await;
+        let published = self.publish(&queue, envelope.encode()).await;
         let result = match published {
             Err(error) => failure(format!(
                 "could not send the task to the {} agents: {error:#}",
@@ -370,6 +372,8 @@ impl Core {
         }
         self.attach_findings(step, task).await;
         self.record_history(step, &result, finish.status);
+        self.metrics
+            .record_task(step.agent_type, finish.status, task.created_at);
         self.audit_task(request, step, task, Some(&result)).await?;
         Ok(task.status)
     }

@@ -1,5 +1,5 @@
-//! The REST API under `/api/v1`, plus `/openapi.json`, the `/docs` page and (from `ui`) the web
-//! UI at `/`. JSON in and out, every shape a type of `crate::api`; errors are
+//! The REST API under `/api/v1`, plus `/openapi.json`, the `/docs` page, `/metrics` and (from
+//! `ui`) the web UI at `/`. JSON in and out, every shape a type of `crate::api`; errors are
 //! `{"error": {"code", "message"}}` with a fitting status. The handlers live one file per
 //! resource under `http/`; the router is built here, in one place. The OpenAPI document in
 //! `assets/openapi.json` describes exactly these routes (tests hold the two together).
@@ -12,6 +12,7 @@ pub mod extract;
 pub mod guard;
 pub mod health;
 pub mod llm;
+pub mod metrics;
 pub mod playbooks;
 pub mod requests;
 pub mod suggestions;
@@ -82,14 +83,17 @@ pub fn router(core: Arc<Core>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             core.clone(),
             require_token,
-        ));
+        ))
+        .route_layer(axum::middleware::from_fn(metrics::mark_route));
     Router::new()
         .nest("/api/v1", api)
         .route("/openapi.json", get(docs::openapi))
         .route("/docs", get(docs::docs))
         .route("/docs/docs.js", get(docs::script))
         .route("/docs/docs.css", get(docs::style))
+        .route("/metrics", get(metrics::metrics))
         .merge(crate::orchestrator::ui::routes())
+        .route_layer(axum::middleware::from_fn(metrics::mark_route))
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -100,6 +104,10 @@ pub fn router(core: Arc<Core>) -> Router {
         .layer(axum::Extension(Arc::new(live::Streams::new(
             core.config.http.max_websockets,
         ))))
+        .layer(axum::middleware::from_fn_with_state(
+            core.clone(),
+            metrics::track,
+        ))
         .with_state(core)
 }
 

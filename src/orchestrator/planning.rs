@@ -129,6 +129,7 @@ impl Core {
         high_value: bool,
         version: u32,
     ) -> anyhow::Result<Plan> {
+        let began = std::time::Instant::now();
         // The rules read the request and the change together: "… and use staging first".
         let text = match ask.change {
             Some(change) => format!("{}. {change}", ask.text),
@@ -184,6 +185,7 @@ impl Core {
             }
         }
         self.attach_portals(&mut plan, &text, &mut portals, &catalogue);
+        self.metrics.record_plan(&decision, began.elapsed());
         self.store.record_llm_decision(&decision).await?;
         tracing::info!(
             request = %id,

@@ -129,7 +129,6 @@ impl Core {
         lock(&self.in_flight.previews).insert(task_id.to_owned(), Vec::new());
         let envelope = self.build_dispatch(step, Purpose::Preview { request, task_id });
         let sent = self
-            .bus
             .publish(&Queue::Work(step.agent_type), envelope.encode())
             .await;
         let result = match sent {

@@ -14,10 +14,10 @@ use serde_json::Value;
 
 use crate::helpers::{Backend, Options, TestAgent, TestApp, backends};
 
-const GIB: u64 = 1024 * 1024 * 1024;
+pub(crate) const GIB: u64 = 1024 * 1024 * 1024;
 
 /// Writes an `nvml.json` with one GPU of `total_gib`, `free_gib` free.
-fn record_gpu(dir: &Path, name: &str, total_gib: u64, free_gib: f64) {
+pub(crate) fn record_gpu(dir: &Path, name: &str, total_gib: u64, free_gib: f64) {
     let free = (free_gib * GIB as f64) as u64;
     let json = serde_json::json!([{
         "index": 0,

@@ -17,6 +17,7 @@ mod helpers;
 mod layouts;
 mod llm;
 mod matching;
+mod metrics;
 mod operations;
 mod properties;
 mod restart;
