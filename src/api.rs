@@ -8,6 +8,7 @@
 //! inside the server cannot change an answer without changing a type here.
 
 pub mod agents;
+pub mod answer;
 pub mod error;
 pub mod health;
 pub mod live;
@@ -16,6 +17,7 @@ pub mod requests;
 pub mod tasks;
 
 pub use agents::*;
+pub use answer::*;
 pub use error::*;
 pub use health::*;
 pub use live::*;

@@ -53,6 +53,9 @@ pub enum Answer {
     },
     /// Two or more fit; the person picks.
     Question {
+        /// What is asked: `service` (choices are service ids) or `instance` (choices are
+        /// places, `hosts:service`, or unit names); `Given` takes the answer back.
+        about: String,
         prompt: String,
         choices: Vec<String>,
     },
@@ -192,8 +195,26 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
     resolve_as(repository, text, None)
 }
 
+/// What the person already answered to an earlier question: the service, and which of its
+/// instances (a choice of `Answer::Question`).
+#[derive(Debug, Clone, Default)]
+pub struct Given {
+    pub service: Option<String>,
+    pub instance: Option<String>,
+}
+
 /// Like [`resolve`], with the verb already read (the planner reads verbs with typos).
 pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Resolution {
+    resolve_given(repository, text, verb, &Given::default())
+}
+
+/// Like [`resolve_as`], with the person's earlier answers taken as said.
+pub fn resolve_given(
+    repository: &Repository,
+    text: &str,
+    verb: Option<Verb>,
+    given: &Given,
+) -> Resolution {
     let verb = verb.unwrap_or_else(|| verb_of(text));
     let tokens: Vec<String> = words(text).collect();
     let mut reasons = Vec::new();
@@ -255,6 +276,23 @@ pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Re
 
     let repo_services: BTreeSet<&str> =
         repository.apps.iter().map(|a| a.service.as_str()).collect();
+    if let Some(service) = given
+        .service
+        .as_ref()
+        .filter(|s| repo_services.contains(s.as_str()))
+    {
+        reasons.push(format!("{service}: the answer given"));
+        let place = (target, given.instance.as_deref());
+        return finish(
+            repository,
+            verb,
+            service.clone(),
+            place,
+            everywhere,
+            text,
+            reasons,
+        );
+    }
     let mentions = mentions(repository, &tokens, &target_positions);
     // A themed role holding several apps, named as a stack ("the arr stack"), when no app of
     // the repository is named; the target's words are not the stack's.
@@ -299,7 +337,15 @@ pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Re
             };
         }
     };
-    finish(repository, verb, service, target, everywhere, text, reasons)
+    finish(
+        repository,
+        verb,
+        service,
+        (target, given.instance.as_deref()),
+        everywhere,
+        text,
+        reasons,
+    )
 }
 
 /// Names said in the request: the repository's own app names first, then the catalogue, then
@@ -487,6 +533,7 @@ fn pick_service(
             reasons.push("several apps of this repository fit".to_owned());
             Err((
                 Answer::Question {
+                    about: "service".to_owned(),
                     prompt: format!("Which service should I {}?", verb.as_str()),
                     choices: several.to_vec(),
                 },
@@ -497,11 +544,12 @@ fn pick_service(
 }
 
 /// The answer for a service: its app (or a question between instances), then what to run.
+/// `place` is the target named and the instance the person picked, if any.
 fn finish(
     repository: &Repository,
     verb: Verb,
     service: String,
-    target: Option<String>,
+    place: (Option<String>, Option<&str>),
     everywhere: bool,
     text: &str,
     mut reasons: Vec<String>,
@@ -511,7 +559,19 @@ fn finish(
         .iter()
         .filter(|a| a.service == service)
         .collect();
-    let wired: Vec<&App> = apps.iter().copied().filter(|a| a.wired()).collect();
+    let (target, instance) = place;
+    let mut wired: Vec<&App> = apps.iter().copied().filter(|a| a.wired()).collect();
+    if let Some(instance) = instance {
+        let picked: Vec<&App> = wired
+            .iter()
+            .copied()
+            .filter(|a| instance_id(repository, a) == instance || a.unit_name == instance)
+            .collect();
+        if !picked.is_empty() {
+            reasons.push(format!("{instance}: the instance picked"));
+            wired = picked;
+        }
+    }
     if wired.is_empty() {
         reasons.push(format!(
             "{service} is in the repository ({}) but no play runs it",
@@ -537,6 +597,7 @@ fn finish(
                 service: Some(service),
                 target,
                 answer: Answer::Question {
+                    about: "instance".to_owned(),
                     prompt: format!("{} runs in several places; which one?", choices.join(", ")),
                     choices,
                 },
@@ -683,10 +744,7 @@ fn pick_app<'a>(
         .collect();
     let roles: BTreeSet<Option<&String>> = wired.iter().map(|a| a.role.as_ref()).collect();
     if places.len() > 1 && roles.len() > 1 {
-        let mut choices: Vec<String> = wired
-            .iter()
-            .map(|a| format!("{}:{}", hosts_of(repository, a).join(","), a.service))
-            .collect();
+        let mut choices: Vec<String> = wired.iter().map(|a| instance_id(repository, a)).collect();
         choices.sort();
         choices.dedup();
         return Err(choices);
@@ -724,6 +782,11 @@ fn pick_app<'a>(
         })
         .copied();
     best.ok_or_else(Vec::new)
+}
+
+/// How a question between instances names one: `hosts:service`.
+fn instance_id(repository: &Repository, app: &App) -> String {
+    format!("{}:{}", hosts_of(repository, app).join(","), app.service)
 }
 
 /// Where an app runs: the hosts or groups whose list switched it on, else its plays' hosts.

@@ -5,6 +5,7 @@
 //! `assets/openapi.json` describes exactly these routes (tests hold the two together).
 
 pub mod agents;
+pub mod answer;
 pub mod audit;
 pub mod docs;
 pub mod extract;
@@ -50,6 +51,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/requests/{id}/abort", post(requests::abort))
         .route("/requests/{id}/preview", post(requests::preview))
         .route("/requests/{id}/modify", post(requests::modify))
+        .route("/requests/{id}/answer", post(answer::answer))
         .route("/requests/{id}/plans", get(requests::plan_versions))
         .route("/llm/decisions", get(llm::llm_decisions))
         .route("/tasks", get(tasks::list_tasks))

@@ -44,7 +44,7 @@ pub fn parse_request_id(id: &str) -> ApiResult<RequestId> {
 }
 
 /// The request with its steps' execution status, its tasks, preview, decisions and routing.
-async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
+pub(crate) async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
     let tasks = core
         .store
         .list_tasks(&TaskFilter {
@@ -75,6 +75,7 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
         .into_iter()
         .find(|d| d.plan_version == request.plan.version);
     Ok(RequestView {
+        needs_answer: request.plan.needs_answer(),
         request,
         tasks,
         preview,
@@ -83,7 +84,7 @@ async fn view(core: &Core, mut request: Request) -> ApiResult<RequestView> {
     })
 }
 
-async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
+pub(crate) async fn load_request(core: &Core, id: &str) -> ApiResult<Request> {
     let id = parse_request_id(id)?;
     core.store
         .get_request(&id)
@@ -137,7 +138,7 @@ pub(crate) async fn get_request(
 }
 
 /// The `by` of a decision: 1 to 64 printable characters, else `api client`.
-fn actor(by: Option<&str>) -> ApiResult<String> {
+pub(crate) fn actor(by: Option<&str>) -> ApiResult<String> {
     match by.map(str::trim) {
         None | Some("") => Ok("api client".to_owned()),
         Some(by) if by.chars().count() <= 64 && !by.chars().any(char::is_control) => {
@@ -186,7 +187,10 @@ pub(crate) async fn approve(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::PlanNotExecutable,
-            format!("{detail}; reject it and make a new request"),
+            format!(
+                "{detail}; answer it (`chiffon answer {} <choice>`) or change the request in words",
+                request.id
+            ),
         ));
     }
     if !core.approve(&request, &actor).await? {
@@ -306,7 +310,7 @@ pub(crate) async fn preview(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::PlanHasQuestions,
-            "the plan has open questions; answer them (modify the request) before previewing it",
+            "the plan has open questions; answer them (`chiffon answer`, or modify the request) before previewing it",
         ));
     }
     core.preview(&request).await?;
