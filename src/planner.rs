@@ -103,12 +103,24 @@ pub fn plan_answered(
         plan.add(intent);
     }
     // Only where the name-based reading found no playbook for the verb or no service: a
-    // question about a target, a staging pass or an unclear verb stays the answer.
+    // question about a target, a staging pass or an unclear verb stays the answer. A service
+    // the person picked from the repository's apps is resolve's to plan, whatever the
+    // name-based reading made of it.
     let only_missing = plan
         .questions
         .iter()
         .all(|q| q.text.starts_with("No playbook to") || q.text.starts_with("Which service"));
-    if plan.steps.is_empty() && only_missing && !catalogue.repository.apps.is_empty() {
+    let picked_app = ask::given(answers).service.is_some_and(|service| {
+        catalogue
+            .repository
+            .apps
+            .iter()
+            .any(|a| a.service == service)
+    });
+    if plan.steps.is_empty()
+        && (only_missing || picked_app)
+        && !catalogue.repository.apps.is_empty()
+    {
         let verb = intents
             .first()
             .and_then(|i| crate::resolve::Verb::from_action(&i.action));

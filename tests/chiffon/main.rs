@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod answer;
 mod api_docs;
 mod audit;
 mod bad_input;
