@@ -10,6 +10,7 @@
 //! reads Jinja templates of YAML as well as plain YAML.
 
 pub mod apps;
+mod index;
 pub mod inventory;
 pub mod plays;
 
@@ -178,7 +179,10 @@ impl Repository {
     pub fn role_of(&self, file: &str) -> Option<&str> {
         self.roles
             .iter()
-            .filter(|r| file.starts_with(&format!("{r}/")))
+            .filter(|r| {
+                file.strip_prefix(r.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
             .max_by_key(|r| r.len())
             .map(String::as_str)
     }
@@ -187,7 +191,12 @@ impl Repository {
     pub fn project_of(&self, file: &str) -> &str {
         self.projects
             .iter()
-            .filter(|p| p.is_empty() || file.starts_with(&format!("{p}/")))
+            .filter(|p| {
+                p.is_empty()
+                    || file
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
             .max_by_key(|p| p.len())
             .map_or("", String::as_str)
     }
@@ -352,17 +361,20 @@ fn roles(root: &Path, sources: &[Source]) -> Vec<String> {
     }
     roles.sort();
     roles.dedup();
-    // A folder that only holds other roles is not a role.
+    // A folder that only holds other roles is not a role. Paths sorted once, so "has a file
+    // under" is a binary search rather than a scan per role.
+    let mut paths: Vec<&str> = sources.iter().map(|s| s.rel.as_str()).collect();
+    paths.sort_unstable();
+    let has_under = |sorted: &[&str], prefix: &str| {
+        let at = sorted.partition_point(|p| *p < prefix);
+        sorted.get(at).is_some_and(|p| p.starts_with(prefix))
+    };
     let all = roles.clone();
+    let all_sorted: Vec<&str> = all.iter().map(String::as_str).collect();
     roles.retain(|r| {
-        let has_own = sources.iter().any(|s| {
-            s.rel.starts_with(&format!("{r}/tasks/"))
-                || s.rel.starts_with(&format!("{r}/defaults/"))
-        });
-        has_own
-            || !all
-                .iter()
-                .any(|o| o != r && o.starts_with(&format!("{r}/")))
+        let has_own = has_under(&paths, &format!("{r}/tasks/"))
+            || has_under(&paths, &format!("{r}/defaults/"));
+        has_own || !has_under(&all_sorted, &format!("{r}/"))
     });
     roles
 }
@@ -373,7 +385,9 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
     for source in sources {
         let rel = source.rel.as_str();
         let in_role_vars = roles.iter().any(|r| {
-            rel.starts_with(&format!("{r}/defaults/")) || rel.starts_with(&format!("{r}/vars/"))
+            rel.strip_prefix(r.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|rest| rest.starts_with("defaults/") || rest.starts_with("vars/"))
         });
         let is_vars = in_role_vars
             || rel.contains("group_vars/")
