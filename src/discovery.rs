@@ -10,6 +10,7 @@
 //! reads Jinja templates of YAML as well as plain YAML.
 
 pub mod apps;
+pub mod hints;
 mod index;
 pub mod inventory;
 pub mod plays;
@@ -22,6 +23,7 @@ use serde::Serialize;
 use crate::repo::outline::{self, Node};
 
 pub use apps::{App, Pin, Switch, UnitKind};
+pub use hints::{HINTS_FILE, Hints};
 pub use inventory::Inventory;
 pub use plays::{Playbook, Reach};
 
@@ -42,6 +44,10 @@ pub struct Repository {
     pub apps: Vec<App>,
     /// Files the walk saw.
     pub files: usize,
+    /// The owner's hints (`.chiffon/hints.toml`); empty without the file.
+    pub hints: Hints,
+    /// Why the hints file was not used (file, line, what is wrong).
+    pub hints_error: Option<String>,
 }
 
 /// Where a variable is set and to what.
@@ -104,7 +110,15 @@ impl Repository {
                 Some(Source { rel, text, nodes })
             })
             .collect();
-        Self::from_sources(root, &sources, files)
+        let mut repository = Self::from_sources(root, &sources, files);
+        match hints::read(root) {
+            Ok(hints) => repository.hints = hints,
+            Err(error) => {
+                tracing::warn!("{error}; the hints are not used until it is fixed");
+                repository.hints_error = Some(error);
+            }
+        }
+        repository
     }
 
     fn from_sources(root: &Path, sources: &[Source], files: usize) -> Repository {

@@ -86,7 +86,9 @@ pub fn plan_answered(
     version: u32,
     answers: &[Question],
 ) -> Plan {
-    let text = &ask::clarified(text, answers);
+    // The owner's names first (`.chiffon/hints.toml`), then what the person answered.
+    let rewritten = catalogue.repository.hints.rewrite(text);
+    let text = &ask::clarified(&rewritten, answers);
     let mut questions = Vec::new();
     let (intents, modifiers) = parse(text, catalogue, &mut questions, answers);
     let mut plan = Draft {
@@ -463,6 +465,10 @@ impl Draft<'_> {
             self.questions.push(ask::which_service(catalogue));
         }
         let mut risk = assess_risk(&self.steps, catalogue, self.history);
+        if let Some(error) = &catalogue.repository.hints_error {
+            risk.reasons
+                .push(format!("the owner's hints are not used: {error}"));
+        }
         if self.modifiers.dry_run && !self.steps.is_empty() {
             risk.reasons.push(
                 "a dry run was asked for: preview this plan in check mode (`chiffon preview`), which changes nothing; approving it changes the hosts"

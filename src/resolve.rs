@@ -15,6 +15,7 @@ use crate::discovery::{App, Pin, Reach, Repository, Switch, UnitKind};
 use crate::services::{catalogue, stem, typo_allowance, words};
 use crate::text::{edit_distance, normalize};
 
+mod hinted;
 pub mod verb;
 pub use verb::{Verb, verb_of};
 
@@ -208,13 +209,22 @@ pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Re
     resolve_given(repository, text, verb, &Given::default())
 }
 
-/// Like [`resolve_as`], with the person's earlier answers taken as said.
+/// Like [`resolve_as`], with the person's earlier answers taken as said. The owner's hints
+/// (`.chiffon/hints.toml`) come first: their names are replaced by what they mean, and a
+/// service's hinted playbook, tags, hosts or configuration file replace the guess.
 pub fn resolve_given(
     repository: &Repository,
     text: &str,
     verb: Option<Verb>,
     given: &Given,
 ) -> Resolution {
+    let text = repository.hints.rewrite(text);
+    let resolution = read(repository, &text, verb, given);
+    crate::resolve::hinted::apply(repository, resolution)
+}
+
+/// The reading itself, on text the hints already rewrote.
+fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) -> Resolution {
     let verb = verb.unwrap_or_else(|| verb_of(text));
     let tokens: Vec<String> = words(text).collect();
     let mut reasons = Vec::new();
@@ -254,9 +264,11 @@ pub fn resolve_given(
                             .get(1)
                             .is_some_and(|w| matches!(*w, "on" | "to" | "at"));
                 let as_service = catalogue().lookup(&joined).map(|s| s.id.clone());
-                let is_app = repository.apps.iter().any(|a| {
-                    a.names.contains(&normalize(&joined)) || as_service.as_ref() == Some(&a.service)
-                });
+                let is_app = !repository.hints.not_a_service(&joined)
+                    && repository.apps.iter().any(|a| {
+                        a.names.contains(&normalize(&joined))
+                            || as_service.as_ref() == Some(&a.service)
+                    });
                 if placed || !is_app {
                     if target.is_none() {
                         target = Some(name);

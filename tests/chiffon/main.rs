@@ -14,6 +14,7 @@ mod distributed;
 mod full_loop;
 mod golden;
 mod helpers;
+mod hints;
 mod layouts;
 mod llm;
 mod matching;
