@@ -212,3 +212,60 @@ pub(crate) fn template(intent: &Intent, catalogue: &Catalogue) -> Question {
     }
     question
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use crate::catalogue::Catalogue;
+    use crate::model::Question;
+
+    fn example() -> Catalogue {
+        Catalogue::discover(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab-infra"))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_template_request_offers_the_catalogues_image_and_port() {
+        let plan = crate::planner::plan(
+            "Generate a template for Navidrome",
+            &example(),
+            &BTreeMap::new(),
+            1,
+        );
+        let question = &plan.questions[0];
+        assert_eq!(question.id, "template:navidrome", "{plan:?}");
+        let offer = question.template.as_ref().unwrap();
+        assert_eq!(offer.image.as_deref(), Some("deluan/navidrome"));
+        assert_eq!(offer.port, Some(4533));
+        assert!(
+            question
+                .text
+                .contains("`chiffon playbooks template navidrome")
+        );
+    }
+
+    #[test]
+    fn an_answered_target_replaces_the_unknown_place() {
+        let catalogue = example();
+        let first = crate::planner::plan("deploy kuma on mars", &catalogue, &BTreeMap::new(), 1);
+        let question = &first.questions[0];
+        assert_eq!(question.id, "target:mars");
+        assert!(question.choices.iter().any(|c| c.id == "monitoring"));
+        let answered = Question {
+            answer: Some("monitoring".to_owned()),
+            ..question.clone()
+        };
+        let next = crate::planner::plan_answered(
+            "deploy kuma on mars",
+            &catalogue,
+            &BTreeMap::new(),
+            2,
+            std::slice::from_ref(&answered),
+        );
+        assert!(next.open_questions.is_empty(), "{:?}", next.open_questions);
+        assert_eq!(next.steps[0].limit.as_deref(), Some("monitoring"));
+        assert_eq!(next.questions, vec![answered]);
+    }
+}
