@@ -446,9 +446,9 @@ class RequestPage {
         h(
           "p",
           { class: "notice warn" },
-          plan.steps.length === 0
-            ? "This plan has no steps, so there is nothing to approve. Change the request or reject it."
-            : "Needs your answer: pick one of the choices in the plan, or use “Change the plan…” to say what you mean.",
+          plan.open_questions.length > 0
+            ? "Needs your answer: pick one of the choices in the plan, or use “Change the plan…” to say what you mean."
+            : "This plan has no steps, so there is nothing to approve. Change the request or reject it.",
         ),
       );
     }

@@ -50,10 +50,18 @@ async fn latest(server: &str) -> anyhow::Result<ExitCode> {
     }
     for request in page.items {
         let text: String = request.text.chars().take(60).collect();
+        // A plan that cannot run waits for an answer, not for an approval.
+        let status = if request.status == crate::model::RequestStatus::AwaitingApproval
+            && request.plan.needs_answer()
+        {
+            "needs_answer"
+        } else {
+            request.status.as_str()
+        };
         println!(
             "{}  {:<18} {}  {text}",
             request.id,
-            request.status.as_str(),
+            status,
             request.created_at.format("%Y-%m-%d %H:%M")
         );
     }

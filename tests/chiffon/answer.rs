@@ -276,6 +276,14 @@ async fn the_cli_exits_1_on_a_dead_end_and_prints_the_answer_command() {
     let command = format!("chiffon answer {id} deploy");
     assert!(printed.contains(&command), "{printed}");
     assert!(!printed.contains("Approval needed"), "{printed}");
+    let listed = app.chiffon(&["status"]).await;
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("needs_answer")),
+        "{listed}"
+    );
 
     // A choice that is not offered: exit 1, the choices named, nothing changed.
     let wrong = app
