@@ -270,6 +270,7 @@ async fn seed_task(store: &Store) -> TaskId {
             approval_required: true,
             estimated_duration_s: 0,
             open_questions: Vec::new(),
+            questions: Vec::new(),
         },
         reason: None,
         created_at: now,

@@ -8,6 +8,7 @@
 //! inside the server cannot change an answer without changing a type here.
 
 pub mod agents;
+pub mod answer;
 pub mod changes;
 pub mod error;
 pub mod health;
@@ -17,6 +18,7 @@ pub mod requests;
 pub mod tasks;
 
 pub use agents::*;
+pub use answer::*;
 pub use changes::*;
 pub use error::*;
 pub use health::*;

@@ -6,6 +6,7 @@
 pub mod abort;
 pub mod agent;
 pub mod agents;
+pub mod answer;
 pub mod approve;
 pub mod audit;
 pub mod backup;
@@ -57,6 +58,9 @@ enum Command {
     /// Change a plan awaiting approval ("use staging first"): prints the new plan version,
     /// which is the one to approve.
     Modify(modify::ModifyArgs),
+    /// Answer an open question of a plan with one of its choices (or a template's image and
+    /// port): prints the new plan version, which is the one to approve.
+    Answer(answer::AnswerArgs),
     /// Reject a request's plan; nothing runs.
     Reject(reject::RejectArgs),
     /// Run a request's plan in check mode before approving it: nothing changes on the hosts;
@@ -169,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Request(args) => request::run(server, args).await,
         Command::Approve(args) => approve::run(server, args).await,
         Command::Modify(args) => modify::run(server, args).await,
+        Command::Answer(args) => answer::run(server, args).await,
         Command::Reject(args) => reject::run(server, args).await,
         Command::Preview(args) => preview::run(server, args).await,
         Command::Abort(args) => abort::run(server, args).await,

@@ -2,6 +2,7 @@
 //! is a call to the API, so the CLI can do nothing the API does not allow. It speaks only the
 //! contract (`crate::api`) and `crate::model`, never the server's own types.
 
+pub mod questions;
 pub mod render;
 
 use std::time::Duration;
@@ -12,8 +13,8 @@ use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::api::{
-    Abort, AgentView, Approval, AuditView, LiveEvent, Modification, NewRequest, Page, QueueView,
-    Rejection, RequestView, ResourceTotals, TaskView,
+    Abort, AgentView, Answer, Approval, AuditView, LiveEvent, Modification, NewRequest, Page,
+    QueueView, Rejection, RequestView, ResourceTotals, TaskView,
 };
 use crate::model::{Request, Task};
 
@@ -149,6 +150,19 @@ impl Client {
                     text: text.to_owned(),
                     by: self.actor.clone(),
                 }),
+        )
+        .await
+    }
+
+    /// Answers an open question of the plan (a choice, or a template's fields); answers the
+    /// request with its new plan version.
+    pub async fn answer(&self, id: &str, answer: &Answer) -> anyhow::Result<RequestView> {
+        let mut answer = answer.clone();
+        answer.by.clone_from(&self.actor);
+        self.send(
+            self.http
+                .post(self.url(&format!("/requests/{id}/answer")))
+                .json(&answer),
         )
         .await
     }

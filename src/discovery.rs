@@ -11,6 +11,8 @@
 
 mod added;
 pub mod apps;
+pub mod hints;
+mod index;
 pub mod inventory;
 pub mod plays;
 
@@ -22,6 +24,7 @@ use serde::Serialize;
 use crate::repo::outline::{self, Node};
 
 pub use apps::{App, Pin, Switch, UnitKind};
+pub use hints::{HINTS_FILE, Hints};
 pub use inventory::Inventory;
 pub use plays::{Playbook, Reach};
 
@@ -49,6 +52,10 @@ pub struct Repository {
     pub config_tags: BTreeMap<String, Vec<String>>,
     /// Files the walk saw.
     pub files: usize,
+    /// The owner's hints (`.chiffon/hints.toml`); empty without the file.
+    pub hints: Hints,
+    /// Why the hints file was not used (file, line, what is wrong).
+    pub hints_error: Option<String>,
 }
 
 /// Where a variable is set and to what.
@@ -115,7 +122,15 @@ impl Repository {
                 Some(Source { rel, text, nodes })
             })
             .collect();
-        Self::from_sources(root, &sources, files)
+        let mut repository = Self::from_sources(root, &sources, files);
+        match hints::read(root) {
+            Ok(hints) => repository.hints = hints,
+            Err(error) => {
+                tracing::warn!("{error}; the hints are not used until it is fixed");
+                repository.hints_error = Some(error);
+            }
+        }
+        repository
     }
 
     fn from_sources(root: &Path, sources: &[Source], files: usize) -> Repository {
@@ -193,7 +208,10 @@ impl Repository {
     pub fn role_of(&self, file: &str) -> Option<&str> {
         self.roles
             .iter()
-            .filter(|r| file.starts_with(&format!("{r}/")))
+            .filter(|r| {
+                file.strip_prefix(r.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
             .max_by_key(|r| r.len())
             .map(String::as_str)
     }
@@ -202,7 +220,12 @@ impl Repository {
     pub fn project_of(&self, file: &str) -> &str {
         self.projects
             .iter()
-            .filter(|p| p.is_empty() || file.starts_with(&format!("{p}/")))
+            .filter(|p| {
+                p.is_empty()
+                    || file
+                        .strip_prefix(p.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
             .max_by_key(|p| p.len())
             .map_or("", String::as_str)
     }
@@ -367,17 +390,20 @@ fn roles(root: &Path, sources: &[Source]) -> Vec<String> {
     }
     roles.sort();
     roles.dedup();
-    // A folder that only holds other roles is not a role.
+    // A folder that only holds other roles is not a role. Paths sorted once, so "has a file
+    // under" is a binary search rather than a scan per role.
+    let mut paths: Vec<&str> = sources.iter().map(|s| s.rel.as_str()).collect();
+    paths.sort_unstable();
+    let has_under = |sorted: &[&str], prefix: &str| {
+        let at = sorted.partition_point(|p| *p < prefix);
+        sorted.get(at).is_some_and(|p| p.starts_with(prefix))
+    };
     let all = roles.clone();
+    let all_sorted: Vec<&str> = all.iter().map(String::as_str).collect();
     roles.retain(|r| {
-        let has_own = sources.iter().any(|s| {
-            s.rel.starts_with(&format!("{r}/tasks/"))
-                || s.rel.starts_with(&format!("{r}/defaults/"))
-        });
-        has_own
-            || !all
-                .iter()
-                .any(|o| o != r && o.starts_with(&format!("{r}/")))
+        let has_own = has_under(&paths, &format!("{r}/tasks/"))
+            || has_under(&paths, &format!("{r}/defaults/"));
+        has_own || !has_under(&all_sorted, &format!("{r}/"))
     });
     roles
 }
@@ -388,7 +414,9 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
     for source in sources {
         let rel = source.rel.as_str();
         let in_role_vars = roles.iter().any(|r| {
-            rel.starts_with(&format!("{r}/defaults/")) || rel.starts_with(&format!("{r}/vars/"))
+            rel.strip_prefix(r.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|rest| rest.starts_with("defaults/") || rest.starts_with("vars/"))
         });
         let is_vars = in_role_vars
             || rel.contains("group_vars/")

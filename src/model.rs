@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod change;
 pub mod decision;
+pub mod question;
+
+pub use question::{Choice, Question, TemplateOffer};
 
 /// Declares a string identifier newtype. Ids are opaque to callers; `parse` only checks
 /// that the text could be an id we issued (so path segments like `../x` never reach SQL or git).
@@ -261,6 +264,10 @@ pub struct Plan {
     pub estimated_duration_s: u64,
     /// Questions the planner could not answer itself; a plan with open questions cannot run.
     pub open_questions: Vec<String>,
+    /// The same questions with their choices (`POST /requests/{id}/answer` takes one), and
+    /// those already answered on the way to this version.
+    #[serde(default)]
+    pub questions: Vec<Question>,
 }
 
 impl Plan {
@@ -445,6 +452,7 @@ mod tests {
             approval_required: true,
             estimated_duration_s: 3,
             open_questions: vec![],
+            questions: vec![],
         };
         let ids: Vec<_> = plan
             .execution_order()

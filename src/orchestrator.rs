@@ -3,7 +3,8 @@
 //! REST API and live events. `server` wires it to a listener, the bus and in-process agents.
 //!
 //! `Core` (here) is the state all of that shares; each file under `orchestrator/` is one thing
-//! it does: `planning` (plans and plan versions), `decisions` (approve, reject, abort),
+//! it does: `planning` (plans and plan versions), `answering` (a plan's question answered: a
+//! new version), `decisions` (approve, reject, abort),
 //! `execution` (running an approved plan step by step), `resume` (carrying on after a
 //! restart), `dispatch` (the one place a step is sent to an agent), `preview` (the check-mode
 //! dry run before approval), `agent_events` (agents' messages: store first, then acknowledge),
@@ -20,6 +21,7 @@
 
 mod agent_events;
 mod agent_watch;
+mod answering;
 mod audit_queue;
 mod capacity;
 mod catalogue_watch;
@@ -48,6 +50,7 @@ use crate::bus::Bus;
 use crate::catalogue::Catalogue;
 use crate::config::ServeConfig;
 use crate::model::{Request, RequestStatus, Task, TaskStatus};
+pub use crate::orchestrator::answering::{AnswerError, Given, TemplateFields};
 use crate::orchestrator::live::LiveEvent;
 pub use crate::orchestrator::preview::{Preview, PreviewDiff, StepPreview};
 use crate::planner::PlaybookHistory;

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod ask;
 pub mod finder;
 mod parse;
 mod risk;
@@ -16,7 +17,7 @@ use parse::{ALIASES, Intent, Modifiers, parse};
 pub(crate) use risk::{assess_risk, critical_path_s, estimate};
 
 use crate::catalogue::{Catalogue, Playbook};
-use crate::model::{AgentType, Plan, Resources, Step};
+use crate::model::{AgentType, Plan, Question, Resources, Step};
 
 /// The planner's name in plans it makes.
 pub const NAME: &str = "deterministic";
@@ -76,11 +77,28 @@ pub fn plan(
     history: &BTreeMap<String, PlaybookHistory>,
     version: u32,
 ) -> Plan {
+    plan_answered(text, catalogue, history, version, &[])
+}
+
+/// Makes version `version` of the plan for `text`, with the answers the person gave to the
+/// questions of earlier versions (`Question::answer` set): where the planner would ask one of
+/// them again, it takes the choice instead. The answered questions stay on the plan.
+pub fn plan_answered(
+    text: &str,
+    catalogue: &Catalogue,
+    history: &BTreeMap<String, PlaybookHistory>,
+    version: u32,
+    answers: &[Question],
+) -> Plan {
+    // The owner's names first (`.chiffon/hints.toml`), then what the person answered.
+    let rewritten = catalogue.repository.hints.rewrite(text);
+    let text = &ask::clarified(&rewritten, answers);
     let mut questions = Vec::new();
-    let (intents, modifiers) = parse(text, catalogue, &mut questions);
+    let (intents, modifiers) = parse(text, catalogue, &mut questions, answers);
     let mut plan = Draft {
         catalogue,
         history,
+        answers,
         modifiers,
         steps: Vec::new(),
         questions,
@@ -91,12 +109,24 @@ pub fn plan(
         plan.add(intent);
     }
     // Only where the name-based reading found no playbook for the verb or no service: a
-    // question about a target, a staging pass or an unclear verb stays the answer.
+    // question about a target, a staging pass or an unclear verb stays the answer. A service
+    // the person picked from the repository's apps is resolve's to plan, whatever the
+    // name-based reading made of it.
     let only_missing = plan
         .questions
         .iter()
-        .all(|q| q.starts_with("No playbook to") || q.starts_with("Which service"));
-    if plan.steps.is_empty() && only_missing && !catalogue.repository.apps.is_empty() {
+        .all(|q| q.text.starts_with("No playbook to") || q.text.starts_with("Which service"));
+    let picked_app = ask::given(answers).service.is_some_and(|service| {
+        catalogue
+            .repository
+            .apps
+            .iter()
+            .any(|a| a.service == service)
+    });
+    if plan.steps.is_empty()
+        && (only_missing || picked_app)
+        && !catalogue.repository.apps.is_empty()
+    {
         let verb = intents
             .first()
             .and_then(|i| crate::resolve::Verb::from_action(&i.action));
@@ -109,9 +139,11 @@ pub fn plan(
 struct Draft<'a> {
     catalogue: &'a Catalogue,
     history: &'a BTreeMap<String, PlaybookHistory>,
+    /// The person's answers to earlier versions' questions.
+    answers: &'a [Question],
     modifiers: Modifiers,
     steps: Vec<Step>,
-    questions: Vec<String>,
+    questions: Vec<Question>,
     /// A service's later steps run after its earlier ones.
     last_step_of_service: BTreeMap<String, String>,
     /// "…, then Y": a clause's steps run after the previous clause's.
@@ -122,20 +154,27 @@ impl Draft<'_> {
     /// The steps (or the question) for one intent.
     fn add(&mut self, intent: &Intent) {
         let catalogue = self.catalogue;
+        let mut intent = intent.clone();
+        let template_id = format!("template:{}", intent.service);
         if intent.action == "template" {
-            self.questions.push(template_question(intent, catalogue));
-            return;
+            if ask::answer_to(self.answers, &template_id).is_none() {
+                self.questions.push(ask::template(&intent, catalogue));
+                return;
+            }
+            // The template was written: what is left is deploying it.
+            intent.action = "deploy".to_owned();
         }
-        if let Some(place) = &intent.unknown_target {
-            let mut known: Vec<&str> = catalogue.groups.keys().map(String::as_str).collect();
-            known.retain(|g| *g != "all");
-            self.questions.push(format!(
-                "{place} is not a host or group in the inventory (it has: {}) — where should {} go?",
-                known.join(", "),
-                display_name(&intent.service)
-            ));
-            return;
+        if let Some(place) = intent.unknown_target.clone() {
+            let id = format!("target:{}", place.to_lowercase());
+            let Some(group) = ask::answer_to(self.answers, &id) else {
+                self.questions
+                    .push(ask::unknown_target(&place, &intent, catalogue));
+                return;
+            };
+            intent.targets = vec![group.to_owned()];
+            intent.unknown_target = None;
         }
+        let intent = &intent;
         let depends_on = self.dependencies(intent);
         let limit = (!intent.targets.is_empty()).then(|| intent.targets.join(":"));
         if let Some(playbook) = catalogue.find(&intent.service, &intent.action) {
@@ -148,7 +187,7 @@ impl Draft<'_> {
             self.unit_step(intent, unit, entry, limit, depends_on);
         } else {
             self.questions
-                .push(missing_playbook_question(intent, catalogue));
+                .push(ask::missing_playbook(intent, catalogue));
         }
     }
 
@@ -186,33 +225,42 @@ impl Draft<'_> {
             .flat_map(|pattern| catalogue.resolve_hosts(pattern))
             .collect();
         let runs_on = format!("it runs on {}", runs_on(playbook, &reach));
+        let mut limit = limit;
         let reach: BTreeSet<String> = match &limit {
-            Some(limit) => {
-                let limited = catalogue.resolve_hosts(limit);
+            Some(named) => {
+                let limited = catalogue.resolve_hosts(named);
                 let reached: BTreeSet<String> = reach.intersection(&limited).cloned().collect();
                 if reached.is_empty() {
-                    self.questions.push(format!(
-                        "{} does not reach {} ({runs_on}) — run it on its own hosts, or name another?",
-                        playbook.path,
-                        intent.targets.join(", ")
-                    ));
-                    return;
+                    let id = format!("reach:{}", playbook.path);
+                    match ask::answer_to(self.answers, &id) {
+                        None => {
+                            self.questions.push(ask::reach(playbook, intent, &runs_on));
+                            return;
+                        }
+                        Some(ask::OWN_HOSTS) => limit = None,
+                        Some(pattern) => limit = Some(pattern.to_owned()),
+                    }
+                    let limited = limit.as_deref().map(|l| catalogue.resolve_hosts(l));
+                    reach
+                        .into_iter()
+                        .filter(|h| limited.as_ref().is_none_or(|l| l.contains(h)))
+                        .collect()
+                } else {
+                    reached
                 }
-                reached
             }
             None => reach,
         };
         // Staging first: the same playbook on the staging hosts it reaches, then on the rest.
         let mut passes: Vec<(Option<String>, &str)> = vec![(limit, "")];
-        if self.modifiers.staging_first {
+        let skip_staging = ask::answer_to(self.answers, &format!("staging:{}", playbook.path))
+            == Some(ask::SKIP_STAGING);
+        if self.modifiers.staging_first && !skip_staging {
             let staging = catalogue.groups.get("staging").cloned().unwrap_or_default();
             let (early, late): (Vec<String>, Vec<String>) =
                 reach.iter().cloned().partition(|h| staging.contains(h));
             if early.is_empty() {
-                self.questions.push(format!(
-                    "{} reaches no staging host ({runs_on}) — skip the staging pass, or add a staging host to its group?",
-                    playbook.path
-                ));
+                self.questions.push(ask::staging(playbook, &runs_on));
                 return;
             }
             passes = vec![(Some(early.join(":")), " (staging first)")];
@@ -297,7 +345,12 @@ impl Draft<'_> {
     /// replaces the questions the name-based reading asked; `resolve`'s own question or "none"
     /// is kept with them.
     fn resolved(&mut self, text: &str, verb: Option<crate::resolve::Verb>) {
-        let resolution = crate::resolve::resolve_as(&self.catalogue.repository, text, verb);
+        let resolution = crate::resolve::resolve_given(
+            &self.catalogue.repository,
+            text,
+            verb,
+            &ask::given(self.answers),
+        );
         let service = resolution.service.clone().unwrap_or_default();
         let action = resolution.verb.as_str().to_owned();
         let default_s = DEFAULT_DURATION_S
@@ -388,9 +441,17 @@ impl Draft<'_> {
                     None,
                 ));
             }
-            crate::resolve::Answer::Question { prompt, choices } => {
-                self.questions
-                    .push(format!("{prompt} ({})", choices.join(", ")));
+            crate::resolve::Answer::Question {
+                about,
+                prompt,
+                choices,
+            } => {
+                self.questions.push(ask::from_resolve(
+                    &about,
+                    &prompt,
+                    &choices,
+                    resolution.service.as_deref(),
+                ));
             }
             crate::resolve::Answer::None { .. } => {}
         }
@@ -411,17 +472,13 @@ impl Draft<'_> {
     fn finish(mut self, version: u32) -> Plan {
         let catalogue = self.catalogue;
         if self.steps.is_empty() && self.questions.is_empty() {
-            let services: Vec<String> = catalogue
-                .services()
-                .iter()
-                .map(|s| display_name(s))
-                .collect();
-            self.questions.push(format!(
-                "Which service do you mean? The playbook repository knows: {}.",
-                services.join(", ")
-            ));
+            self.questions.push(ask::which_service(catalogue));
         }
         let mut risk = assess_risk(&self.steps, catalogue, self.history);
+        if let Some(error) = &catalogue.repository.hints_error {
+            risk.reasons
+                .push(format!("the owner's hints are not used: {error}"));
+        }
         if self.modifiers.dry_run && !self.steps.is_empty() {
             risk.reasons.push(
                 "a dry run was asked for: preview this plan in check mode (`chiffon preview`), which changes nothing; approving it changes the hosts"
@@ -436,41 +493,22 @@ impl Draft<'_> {
             risk,
             approval_required: true,
             estimated_duration_s,
-            open_questions: self.questions,
+            open_questions: self.questions.iter().map(|q| q.text.clone()).collect(),
+            questions: self
+                .questions
+                .into_iter()
+                .chain(self.answers.iter().cloned())
+                .collect(),
         }
     }
 }
 
-fn capitalized(word: &str) -> String {
+pub(crate) fn capitalized(word: &str) -> String {
     let mut chars = word.chars();
     chars
         .next()
         .map(|f| f.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
-}
-
-/// "No playbook to <action> <service>", with what the repository has for the service.
-fn missing_playbook_question(intent: &Intent, catalogue: &Catalogue) -> String {
-    let have: Vec<String> = catalogue
-        .playbooks
-        .iter()
-        .filter(|p| p.service == intent.service)
-        .map(|p| p.path.clone())
-        .collect();
-    if have.is_empty() {
-        format!(
-            "No playbook to {} {} — generate a template?",
-            intent.action,
-            display_name(&intent.service)
-        )
-    } else {
-        format!(
-            "No playbook to {} {} (the repository has: {}) — generate a template?",
-            intent.action,
-            display_name(&intent.service),
-            have.join(", ")
-        )
-    }
 }
 
 fn title(intent: &Intent, playbook: &Playbook) -> String {
@@ -506,32 +544,6 @@ fn title(intent: &Intent, playbook: &Playbook) -> String {
 fn runs_on(playbook: &Playbook, hosts: &BTreeSet<String>) -> String {
     let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
     format!("{}: {}", playbook.hosts.join(", "), hosts.join(", "))
-}
-
-/// Template generation writes files for review rather than running anything, so a plan
-/// cannot do it: the answer is the command that does, or the playbook that already exists.
-fn template_question(intent: &Intent, catalogue: &Catalogue) -> String {
-    let name = display_name(&intent.service);
-    let command = format!(
-        "`chiffon playbooks template {} --image <image:tag> --port <port>`",
-        intent.service
-    );
-    let have: Vec<&str> = catalogue
-        .playbooks
-        .iter()
-        .filter(|p| p.service == intent.service)
-        .map(|p| p.path.as_str())
-        .collect();
-    if have.is_empty() {
-        format!(
-            "No playbook deploys {name} yet — generate a template? {command} writes one to review; a plan never runs it unseen."
-        )
-    } else {
-        format!(
-            "{name} already has a playbook ({}) — generate a template anyway? {command}",
-            have.join(", ")
-        )
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::discovery::{App, Pin, Reach, Repository, Switch, UnitKind};
 use crate::services::{catalogue, typo_allowance, words};
 use crate::text::{edit_distance, normalize};
 
+mod hinted;
 pub mod verb;
 pub use verb::{Verb, verb_of};
 
@@ -59,6 +60,9 @@ pub enum Answer {
     },
     /// Two or more fit; the person picks.
     Question {
+        /// What is asked: `service` (choices are service ids) or `instance` (choices are
+        /// places, `hosts:service`, or unit names); `Given` takes the answer back.
+        about: String,
         prompt: String,
         choices: Vec<String>,
     },
@@ -200,8 +204,35 @@ pub fn resolve(repository: &Repository, text: &str) -> Resolution {
     resolve_as(repository, text, None)
 }
 
+/// What the person already answered to an earlier question: the service, and which of its
+/// instances (a choice of `Answer::Question`).
+#[derive(Debug, Clone, Default)]
+pub struct Given {
+    pub service: Option<String>,
+    pub instance: Option<String>,
+}
+
 /// Like [`resolve`], with the verb already read (the planner reads verbs with typos).
 pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Resolution {
+    resolve_given(repository, text, verb, &Given::default())
+}
+
+/// Like [`resolve_as`], with the person's earlier answers taken as said. The owner's hints
+/// (`.chiffon/hints.toml`) come first: their names are replaced by what they mean, and a
+/// service's hinted playbook, tags, hosts or configuration file replace the guess.
+pub fn resolve_given(
+    repository: &Repository,
+    text: &str,
+    verb: Option<Verb>,
+    given: &Given,
+) -> Resolution {
+    let text = repository.hints.rewrite(text);
+    let resolution = read(repository, &text, verb, given);
+    crate::resolve::hinted::apply(repository, resolution)
+}
+
+/// The reading itself, on text the hints already rewrote.
+fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) -> Resolution {
     let verb = verb.unwrap_or_else(|| verb_of(text));
     let tokens: Vec<String> = words(text).collect();
     let mut reasons = Vec::new();
@@ -241,9 +272,11 @@ pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Re
                             .get(1)
                             .is_some_and(|w| matches!(*w, "on" | "to" | "at"));
                 let as_service = catalogue().lookup(&joined).map(|s| s.id.clone());
-                let is_app = repository.apps.iter().any(|a| {
-                    a.names.contains(&normalize(&joined)) || as_service.as_ref() == Some(&a.service)
-                });
+                let is_app = !repository.hints.not_a_service(&joined)
+                    && repository.apps.iter().any(|a| {
+                        a.names.contains(&normalize(&joined))
+                            || as_service.as_ref() == Some(&a.service)
+                    });
                 // An unplaced single word that names a kind of service ("change the upstream
                 // dns resolvers" with a group `dns`) says what, not where.
                 let kind_word = length == 1 && catalogue().is_category_word(&joined);
@@ -266,6 +299,23 @@ pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Re
 
     let repo_services: BTreeSet<&str> =
         repository.apps.iter().map(|a| a.service.as_str()).collect();
+    if let Some(service) = given
+        .service
+        .as_ref()
+        .filter(|s| repo_services.contains(s.as_str()))
+    {
+        reasons.push(format!("{service}: the answer given"));
+        let place = (target, given.instance.as_deref());
+        return finish(
+            repository,
+            verb,
+            service.clone(),
+            place,
+            everywhere,
+            text,
+            reasons,
+        );
+    }
     let mentions = mentions(repository, &tokens, &target_positions);
     // A themed role holding several apps, named as a stack ("the arr stack"), when no app of
     // the repository is named; the target's words are not the stack's.
@@ -310,7 +360,15 @@ pub fn resolve_as(repository: &Repository, text: &str, verb: Option<Verb>) -> Re
             };
         }
     };
-    finish(repository, verb, service, target, everywhere, text, reasons)
+    finish(
+        repository,
+        verb,
+        service,
+        (target, given.instance.as_deref()),
+        everywhere,
+        text,
+        reasons,
+    )
 }
 
 /// Names said in the request: the repository's own app names first, then the catalogue, then
@@ -510,6 +568,7 @@ fn pick_service(
             reasons.push("several apps of this repository fit".to_owned());
             Err((
                 Answer::Question {
+                    about: "service".to_owned(),
                     prompt: format!("Which service should I {}?", verb.as_str()),
                     choices: several.to_vec(),
                 },
@@ -520,11 +579,12 @@ fn pick_service(
 }
 
 /// The answer for a service: its app (or a question between instances), then what to run.
+/// `place` is the target named and the instance the person picked, if any.
 fn finish(
     repository: &Repository,
     verb: Verb,
     service: String,
-    target: Option<String>,
+    place: (Option<String>, Option<&str>),
     everywhere: bool,
     text: &str,
     mut reasons: Vec<String>,
@@ -534,7 +594,19 @@ fn finish(
         .iter()
         .filter(|a| a.service == service)
         .collect();
-    let wired: Vec<&App> = apps.iter().copied().filter(|a| a.wired()).collect();
+    let (target, instance) = place;
+    let mut wired: Vec<&App> = apps.iter().copied().filter(|a| a.wired()).collect();
+    if let Some(instance) = instance {
+        let picked: Vec<&App> = wired
+            .iter()
+            .copied()
+            .filter(|a| instance_id(repository, a) == instance || a.unit_name == instance)
+            .collect();
+        if !picked.is_empty() {
+            reasons.push(format!("{instance}: the instance picked"));
+            wired = picked;
+        }
+    }
     if wired.is_empty() {
         reasons.push(format!(
             "{service} is in the repository ({}) but no play runs it",
@@ -560,6 +632,7 @@ fn finish(
                 service: Some(service),
                 target,
                 answer: Answer::Question {
+                    about: "instance".to_owned(),
                     prompt: format!("{} runs in several places; which one?", choices.join(", ")),
                     choices,
                 },
@@ -747,10 +820,7 @@ fn pick_app<'a>(
         .collect();
     let roles: BTreeSet<Option<&String>> = wired.iter().map(|a| a.role.as_ref()).collect();
     if places.len() > 1 && roles.len() > 1 {
-        let mut choices: Vec<String> = wired
-            .iter()
-            .map(|a| format!("{}:{}", hosts_of(repository, a).join(","), a.service))
-            .collect();
+        let mut choices: Vec<String> = wired.iter().map(|a| instance_id(repository, a)).collect();
         choices.sort();
         choices.dedup();
         return Err(choices);
@@ -788,6 +858,11 @@ fn pick_app<'a>(
         })
         .copied();
     best.ok_or_else(Vec::new)
+}
+
+/// How a question between instances names one: `hosts:service`.
+fn instance_id(repository: &Repository, app: &App) -> String {
+    format!("{}:{}", hosts_of(repository, app).join(","), app.service)
 }
 
 /// Where an app runs: the hosts or groups whose list switched it on, else its plays' hosts.

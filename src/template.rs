@@ -58,7 +58,7 @@ pub fn validate(spec: &TemplateSpec) -> anyhow::Result<()> {
 
 /// `[a-z][a-z0-9-]{0,62}`: a DNS label that also makes a valid Ansible variable prefix once
 /// `-` becomes `_` (hence the leading letter).
-fn valid_service(name: &str) -> bool {
+pub fn valid_service(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && name.len() <= 63

@@ -5,6 +5,7 @@
 import { api, ApiError, isUnknownRoute, live } from "./api.js";
 import { h, fill, badge, REQUEST_STATUS, estimate, ago, executionOrder, notice, diffView, plural } from "./dom.js";
 import { Run } from "./run.js";
+import { questionBlock, richText, shownStatus } from "./answer.js";
 
 const EXAMPLES = [
   "Deploy Uptime Kuma to the homelab and add our existing portals to its config",
@@ -121,7 +122,7 @@ function renderHistory(list, items, selected) {
             dataset: { requestId: request.id },
           },
           h("span", { class: "history-text" }, request.text),
-          h("span", { class: "history-meta" }, badge(REQUEST_STATUS, request.status), " ", ago(request.created_at)),
+          h("span", { class: "history-meta" }, badge(REQUEST_STATUS, shownStatus(request)), " ", ago(request.created_at)),
         ),
       ),
     ),
@@ -205,7 +206,7 @@ function trackPosition(status) {
   }
 }
 
-function statusTracker(status, outcome) {
+function statusTracker(status, outcome, shown = status) {
   const position = trackPosition(status);
   const warned = status === "succeeded" && outcome === "succeeded_with_warnings";
   const finalWords = { succeeded: warned ? "Done with warnings" : "Completed", failed: "Failed", aborted: "Aborted", rejected: "Rejected" };
@@ -216,7 +217,7 @@ function statusTracker(status, outcome) {
       "p",
       { class: "request-status", role: "status", "aria-live": "polite" },
       "Status: ",
-      badge(REQUEST_STATUS, warned ? outcome : status),
+      badge(REQUEST_STATUS, warned ? outcome : shown),
     ),
     h(
       "ol",
@@ -225,6 +226,7 @@ function statusTracker(status, outcome) {
         let label = words;
         if (key === "done" && finalWords[status]) label = finalWords[status];
         if (key === "executing" && status === "paused") label = "Waiting for a machine";
+        if (key === "awaiting_approval" && shown === "needs_answer") label = "Needs your answer";
         const state = index < position ? "past" : index === position ? "current" : "future";
         const tone = index === 4 && position === 4 ? ` ${warned ? outcome : status}` : "";
         return h(
@@ -364,13 +366,13 @@ class RequestPage {
       h("div", { class: "bubble user" }, h("span", { class: "sr-only" }, "You asked: "), view.text),
       h("p", { class: "muted small" }, "Asked ", ago(view.created_at)),
     ]);
-    this.section("tracker", `${view.status} ${view.outcome}`, () => statusTracker(view.status, view.outcome));
+    this.section("tracker", `${view.status}|${view.outcome}|${shownStatus(view)}`, () => statusTracker(view.status, view.outcome, shownStatus(view)));
     const versions = [...(seenPlans.get(this.id) || new Map()).values()].sort((a, b) => a.version - b.version);
     const earlier = versions.filter((p) => p.version < view.plan.version);
     const previous = earlier.length ? earlier[earlier.length - 1] : null;
     this.section(
       "plans",
-      JSON.stringify([view.plan.version, view.status, previous && previous.version, this.preview, this.previewing, view.reason]),
+      JSON.stringify([view.plan.version, view.status, previous && previous.version, this.preview, this.previewing, view.reason, this.busy]),
       () => this.renderPlans(previous),
     );
     this.section(
@@ -388,6 +390,8 @@ class RequestPage {
       previewing: this.previewing,
       compared: previous,
       status: view.status,
+      onAnswer: view.status === "awaiting_approval" ? (body) => this.answer(body) : null,
+      busy: this.busy,
     });
     if (!previous) return h("div", { class: "plans" }, current);
     return h(
@@ -446,9 +450,9 @@ class RequestPage {
         h(
           "p",
           { class: "notice warn" },
-          plan.steps.length === 0
-            ? "This plan has no steps, so there is nothing to approve. Change the request or reject it."
-            : "Answer the open questions first: use “Change the plan…” to say what you mean.",
+          plan.open_questions.length > 0
+            ? "Needs your answer: pick one of the choices in the plan, or use “Change the plan…” to say what you mean."
+            : "This plan has no steps, so there is nothing to approve. Change the request or reject it.",
         ),
       );
     }
@@ -565,6 +569,23 @@ class RequestPage {
     });
   }
 
+  /** Answers an open question (a choice, or a template's fields): the new plan version comes back. */
+  answer(body) {
+    return this.act(async () => {
+      this.modifyMessage = null;
+      try {
+        const view = await api(`/requests/${this.id}/answer`, { method: "POST", body });
+        remember(view);
+        this.view = view;
+        this.preview = null;
+        this.mode = null;
+        this.modifyMessage = { text: `Plan v${view.plan.version} uses your answer. Read it, then approve it.`, tone: "ok" };
+      } catch (error) {
+        this.modifyMessage = { text: `The answer was not taken: ${error.message}`, tone: "err" };
+      }
+    });
+  }
+
   async runPreview() {
     this.previewing = true;
     this.render();
@@ -623,7 +644,7 @@ function approverField() {
 
 // ---- the plan card ------------------------------------------------------------------------------
 
-function planCard(plan, { current, preview, previewing, compared, status }) {
+function planCard(plan, { current, preview, previewing, compared, status, onAnswer, busy }) {
   const steps = executionOrder(plan.steps);
   const previewByStep = new Map(((preview && preview.steps) || []).map((s) => [s.step_id, s]));
   const oldTitles = compared ? new Set(compared.steps.map((s) => `${s.title}|${s.playbook}|${s.limit}`)) : null;
@@ -647,14 +668,7 @@ function planCard(plan, { current, preview, previewing, compared, status }) {
       { class: "plan-summary" },
       `${steps.length} step${steps.length === 1 ? "" : "s"}, ${estimate(plan.estimated_duration_s)} in all. Made by ${PLANNER_WORDS(plan.planner)}.`,
     ),
-    plan.open_questions.length
-      ? h(
-          "div",
-          { class: "questions", role: "note" },
-          h("h3", {}, "Chiffon needs to know"),
-          h("ul", {}, plan.open_questions.map((q) => h("li", {}, q))),
-        )
-      : null,
+    questionBlock(plan, { onAnswer: current ? onAnswer : null, busy }),
     h(
       "ol",
       { class: "steps" },
@@ -664,7 +678,7 @@ function planCard(plan, { current, preview, previewing, compared, status }) {
         return h(
           "li",
           { class: "step", dataset: { stepId: step.id } },
-          h("h3", { class: "step-title" }, step.title, isNew ? h("span", { class: "badge info" }, "new in this version") : null),
+          h("h3", { class: "step-title" }, richText(step.title), isNew ? h("span", { class: "badge info" }, "new in this version") : null),
           titleDetails(step),
           h("p", { class: "step-words" }, plainWords(step)),
           h(
@@ -688,7 +702,7 @@ function planCard(plan, { current, preview, previewing, compared, status }) {
       "div",
       { class: "risk" },
       h("h3", {}, "Why this risk level"),
-      plan.risk.reasons.length ? h("ul", {}, plan.risk.reasons.map((r) => h("li", {}, r))) : h("p", {}, "No particular risk found."),
+      plan.risk.reasons.length ? h("ul", {}, plan.risk.reasons.map((r) => h("li", {}, richText(r)))) : h("p", {}, "No particular risk found."),
     ),
     previewing ? h("p", { class: "muted", role: "status" }, "Doing a dry run (Ansible check mode): nothing on your machines changes…") : null,
     preview && current

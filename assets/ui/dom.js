@@ -82,6 +82,7 @@ export function mb(value) {
 export const REQUEST_STATUS = {
   pending: ["Making a plan", "info"],
   awaiting_approval: ["Waiting for your approval", "warn"],
+  needs_answer: ["Needs your answer", "warn"],
   approved: ["Approved, starting", "info"],
   running: ["Running", "info"],
   paused: ["Waiting for a free machine", "warn"],

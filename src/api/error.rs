@@ -42,6 +42,8 @@ pub enum ErrorCode {
     OriginNotAllowed,
     TooManyStreams,
     ServerBusy,
+    QuestionNotFound,
+    NotAChoice,
 }
 
 /// An error answer: `{"error": {"code": "...", "message": "..."}}`.

@@ -58,6 +58,10 @@ pub struct Abort {
 pub struct RequestView {
     #[serde(flatten)]
     pub request: Request,
+    /// True while the plan cannot run (no step, or an open question): the request waits for
+    /// an answer (`POST /requests/{id}/answer`) or a change, not for an approval.
+    #[serde(default)]
+    pub needs_answer: bool,
     pub tasks: Vec<Task>,
     /// The check-mode preview of the current plan version, when one was made
     /// (`POST /requests/{id}/preview`).

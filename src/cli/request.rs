@@ -29,6 +29,10 @@ pub async fn run(server: &str, args: RequestArgs) -> anyhow::Result<ExitCode> {
         .create_request(&args.text.join(" "), args.high_value)
         .await?;
     print!("{}", render::plan(&view));
+    // A plan that cannot run is not a success: the person has a question to answer first.
+    if view.needs_answer {
+        return Ok(ExitCode::FAILURE);
+    }
     if !args.yes {
         return Ok(ExitCode::SUCCESS);
     }

@@ -62,10 +62,18 @@ async fn latest(server: &str) -> anyhow::Result<ExitCode> {
     );
     for request in page.items {
         let text: String = request.text.chars().take(60).collect();
+        // A plan that cannot run waits for an answer, not for an approval.
+        let status = if request.status == crate::model::RequestStatus::AwaitingApproval
+            && request.plan.needs_answer()
+        {
+            "needs your answer"
+        } else {
+            render::status_word(request.status)
+        };
         println!(
             "{:<id_width$}  {:<18} {:<16}  {text}",
             request.id.as_str(),
-            render::status_word(request.status),
+            status,
             request.created_at.format("%Y-%m-%d %H:%M")
         );
     }

@@ -105,7 +105,16 @@ pub fn plan(view: &RequestView) -> String {
     let request = &view.request;
     let plan = &request.plan;
     let mut out = String::new();
-    let _ = writeln!(out, "Request {}  [{}]", request.id, ended_words(view));
+    let _ = writeln!(
+        out,
+        "Request {}  [{}]",
+        request.id,
+        if view.needs_answer && request.status == RequestStatus::AwaitingApproval {
+            "needs your answer"
+        } else {
+            ended_words(view)
+        }
+    );
     let _ = writeln!(out, "  \"{}\"", request.text);
     let _ = writeln!(out);
     let steps = plan.steps.len();
@@ -201,25 +210,20 @@ pub fn plan(view: &RequestView) -> String {
             }
         }
     }
-    if !plan.open_questions.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nOpen questions (the plan cannot run until they are answered):"
-        );
-        for question in &plan.open_questions {
-            let _ = writeln!(out, "  ? {question}");
-        }
-    }
     let _ = writeln!(out, "\nRisk: {}", plan.risk.level.as_str().to_uppercase());
     for reason in &plan.risk.reasons {
         let _ = writeln!(out, "  - {reason}");
     }
     if request.status == RequestStatus::AwaitingApproval {
-        if plan.steps.is_empty() || !plan.open_questions.is_empty() {
-            let _ = writeln!(
-                out,
-                "\nNothing to approve yet: reject this request and ask again with more detail."
-            );
+        if plan.needs_answer() {
+            out.push_str(&crate::client::questions::open(view));
+            if plan.open_questions.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\nNeeds your answer: the plan has no step. Say what you mean:\n  chiffon modify {} \"…\"",
+                    request.id
+                );
+            }
         } else {
             let _ = writeln!(
                 out,

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::discovery::index::{Candidate, Index, under};
 use crate::discovery::plays::tags_of;
 use crate::discovery::{Reach, Repository, Source, parent, unquote, var_rank};
 use crate::repo::outline::Node;
@@ -180,10 +181,11 @@ pub(crate) fn find(
             &mut definitions,
         );
     }
+    let index = Index::new(repository, by_path);
     let mut apps: Vec<App> = Vec::new();
     for definition in definitions {
         let role = repository.role_of(&definition.file).map(str::to_owned);
-        let Some(app) = build(repository, by_path, definition, role) else {
+        let Some(app) = build(repository, &index, definition, role) else {
             continue;
         };
         // The same unit seen twice in one role (a unit template and the task starting it):
@@ -423,12 +425,12 @@ fn identify(image: Option<&str>, names: &[String]) -> (String, bool) {
 
 fn build(
     repository: &Repository,
-    by_path: &BTreeMap<&str, &Source>,
+    index: &Index<'_>,
     definition: Definition,
     role: Option<String>,
 ) -> Option<App> {
     let name = expand_registered(
-        by_path,
+        index.by_path,
         &definition.file,
         &repository.expand(&definition.name),
     );
@@ -507,28 +509,18 @@ fn build(
     if service.is_empty() {
         return None;
     }
-    let reach = reach_of(repository, by_path, &definition.file, role.as_deref());
+    let reach = reach_of(repository, index, &definition.file, role.as_deref());
     let unit_name = match definition.unit {
-        UnitKind::Compose => compose_project(
-            repository,
-            by_path,
-            &definition.file,
-            role.as_deref(),
-            &reach,
-        ),
+        UnitKind::Compose => {
+            compose_project(repository, index, &definition.file, role.as_deref(), &reach)
+        }
         UnitKind::Systemd => full_unit_name(&name),
         _ => name.clone(),
     };
-    let own_tags = own_tags(by_path, &definition.file, repository, role.as_deref());
+    let own_tags = own_tags(index, &definition.file, role.as_deref());
     let pin = pin(repository, &definition, image.as_deref());
-    let switch = switch(repository, &names, &definition.file, by_path);
-    let config = config_files(
-        repository,
-        by_path,
-        &definition.file,
-        role.as_deref(),
-        &names,
-    );
+    let switch = switch(index, &names, &definition.file);
+    let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
     Some(App {
         service,
         known,
@@ -588,7 +580,7 @@ const GENERIC: &[&str] = &[
 /// role that render it, else the role.
 fn reach_of(
     repository: &Repository,
-    by_path: &BTreeMap<&str, &Source>,
+    index: &Index<'_>,
     file: &str,
     role: Option<&str>,
 ) -> Vec<Reach> {
@@ -602,11 +594,16 @@ fn reach_of(
     if in_tasks {
         return out; // a task file no include reaches: unwired
     }
-    for (path, reaches) in &repository.reach {
-        if !(scope.is_empty() || path.starts_with(&format!("{scope}/"))) || path == file {
+    let prefix = if scope.is_empty() {
+        String::new()
+    } else {
+        format!("{scope}/")
+    };
+    for (path, reaches) in under(&repository.reach, &prefix) {
+        if path == file {
             continue;
         }
-        let Some(source) = by_path.get(path.as_str()) else {
+        let Some(source) = index.get(path) else {
             continue;
         };
         if source.text.contains(name) {
@@ -634,12 +631,7 @@ fn local_scope(repository: &Repository, file: &str) -> String {
 
 /// Tags every task of the defining task file carries (adrienko-style `tags: [sonarr]` on each
 /// task), else the tags of the task that renders a template.
-fn own_tags(
-    by_path: &BTreeMap<&str, &Source>,
-    file: &str,
-    repository: &Repository,
-    role: Option<&str>,
-) -> Vec<String> {
+fn own_tags(index: &Index<'_>, file: &str, role: Option<&str>) -> Vec<String> {
     // Tags on more than half of the file's tasks (a stray untagged assert does not count).
     let common = |nodes: &[Node]| -> Vec<String> {
         let tasks: Vec<&Node> = nodes.iter().filter(|n| n.is_item()).collect();
@@ -655,15 +647,16 @@ fn own_tags(
             .map(|(tag, _)| tag)
             .collect()
     };
-    if let Some(source) = by_path.get(file)
-        && role.is_some_and(|r| file.starts_with(&format!("{r}/tasks/")))
+    let Some(role) = role else { return Vec::new() };
+    let tasks = format!("{role}/tasks/");
+    if let Some(source) = index.get(file)
+        && file.starts_with(&tasks)
     {
         return common(&source.nodes);
     }
-    let Some(role) = role else { return Vec::new() };
     let name = file.rsplit('/').next().unwrap_or(file);
-    for (path, source) in by_path {
-        if path.starts_with(&format!("{role}/tasks/")) && source.text.contains(name) {
+    for (_, source) in under(index.by_path, &tasks) {
+        if source.text.contains(name) {
             for task in source.nodes.iter().filter(|n| n.is_item()) {
                 if task.children.iter().any(|c| {
                     c.children
@@ -682,9 +675,8 @@ fn own_tags(
             }
         }
     }
-    let _ = repository;
     for ext in ["yml", "yaml"] {
-        if let Some(source) = by_path.get(format!("{role}/tasks/main.{ext}").as_str()) {
+        if let Some(source) = index.get(&format!("{role}/tasks/main.{ext}")) {
             return common(&source.nodes);
         }
     }
@@ -694,7 +686,7 @@ fn own_tags(
 /// A compose project is named after the folder its file is written to.
 fn compose_project(
     repository: &Repository,
-    by_path: &BTreeMap<&str, &Source>,
+    index: &Index<'_>,
     file: &str,
     role: Option<&str>,
     reach: &[Reach],
@@ -712,11 +704,13 @@ fn compose_project(
     };
     let local = local_scope(repository, file);
     let scope = role.unwrap_or(local.as_str());
-    for (path, source) in by_path {
-        if !(scope.is_empty() || path.starts_with(&format!("{scope}/")))
-            || !source.text.contains(name)
-            || *path == file
-        {
+    let prefix = if scope.is_empty() {
+        String::new()
+    } else {
+        format!("{scope}/")
+    };
+    for (path, source) in under(index.by_path, &prefix) {
+        if !source.text.contains(name) || *path == file {
             continue;
         }
         let mut found = None;
@@ -812,42 +806,24 @@ fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>)
 
 /// `<app>_enabled`, `enable_<app>`, `<app>_state` set in a vars file, or tested in the
 /// template defining the app (`{% if arr_stack_jellyfin_enabled %}`).
-fn switch(
-    repository: &Repository,
-    names: &[String],
-    file: &str,
-    by_path: &BTreeMap<&str, &Source>,
-) -> Option<Switch> {
+fn switch(index: &Index<'_>, names: &[String], file: &str) -> Option<Switch> {
     let mut best: Option<(Switch, (u8, u8, usize))> = None;
-    for (var, definitions) in &repository.vars {
-        let lower = var.to_lowercase();
-        let (kind, core) = if let Some(core) = lower
-            .strip_suffix("_enabled")
-            .or(lower.strip_suffix("_enable"))
-        {
-            ("bool", core.to_owned())
-        } else if let Some(core) = lower.strip_prefix("enable_") {
-            ("bool", core.to_owned())
-        } else if let Some(core) = lower.strip_suffix("_state") {
-            ("state", core.to_owned())
-        } else {
-            continue;
-        };
-        let core = normalize(&core);
+    for candidate in &index.switches {
+        let (var, kind, core) = (candidate.var, candidate.kind, &candidate.core);
         let matches = names
             .iter()
             .take(3)
-            .any(|n| n.len() >= 3 && (core == *n || core.ends_with(n.as_str())));
+            .any(|n| n.len() >= 3 && (core == n || core.ends_with(n.as_str())));
         if !matches {
             continue;
         }
-        for definition in definitions {
+        for definition in candidate.definitions {
             let rank = var_rank(&definition.file);
             if best.as_ref().is_none_or(|(_, r)| rank < *r) {
                 best = Some((
                     Switch {
                         file: definition.file.clone(),
-                        var: var.clone(),
+                        var: var.to_owned(),
                         kind: kind.to_owned(),
                     },
                     rank,
@@ -856,7 +832,7 @@ fn switch(
         }
     }
     if best.is_none()
-        && let Some(source) = by_path.get(file)
+        && let Some(source) = index.get(file)
     {
         for line in source.text.lines() {
             if let Some(condition) = line
@@ -892,77 +868,63 @@ fn switch(
 /// itself), vars files named after it, its role's defaults and vars, the defining file.
 fn config_files(
     repository: &Repository,
-    by_path: &BTreeMap<&str, &Source>,
+    index: &Index<'_>,
     file: &str,
     role: Option<&str>,
     names: &[String],
 ) -> Vec<String> {
-    let mut out = Vec::new();
-    let named = |path: &str| {
-        let base = normalize(
-            path.rsplit('/')
-                .next()
-                .unwrap_or(path)
-                .split('.')
-                .next()
-                .unwrap_or(""),
-        );
-        names.iter().take(3).any(|n| {
-            n.len() >= 3 && (base.contains(n.as_str()) || path.contains(&format!("/{n}/")))
+    let mut out: Vec<String> = Vec::new();
+    let slashed: Vec<(&str, String)> = names
+        .iter()
+        .take(3)
+        .filter(|n| n.len() >= 3)
+        .map(|n| (n.as_str(), format!("/{n}/")))
+        .collect();
+    let named = |candidate: &Candidate<'_>| {
+        slashed.iter().any(|(n, slashed)| {
+            candidate.base.contains(n) || candidate.path.contains(slashed.as_str())
         })
     };
+    let (templates, files) = role.map_or((String::new(), String::new()), |r| {
+        (format!("{r}/templates/"), format!("{r}/files/"))
+    });
     // Computed once: a theme role's templates belong to the app only when named after it.
     let shared_role = role.is_some_and(|r| repository.apps_share_role_hint(r));
-    for path in by_path.keys() {
-        let in_role = role.is_some_and(|r| {
-            path.starts_with(&format!("{r}/templates/")) || path.starts_with(&format!("{r}/files/"))
-        });
-        if *path != file
-            && (in_role && (!shared_role || named(path))
-                || (path.contains("templates/") || path.contains("files/")) && named(path))
+    for candidate in &index.candidates {
+        let path = candidate.path;
+        let in_role = role.is_some() && (path.starts_with(&templates) || path.starts_with(&files));
+        if path != file
+            && (in_role && (!shared_role || named(candidate))
+                || (path.contains("templates/") || path.contains("files/")) && named(candidate))
         {
-            out.push((*path).to_owned());
+            out.push(path.to_owned());
         }
     }
-    for (path, source) in by_path {
-        let vars_file = path.contains("host_vars/") || path.contains("group_vars/");
-        let mentions = || {
-            source
-                .nodes
+    let starts = |words: &[String], take: usize| {
+        words.iter().any(|word| {
+            names
                 .iter()
-                .filter_map(|n| n.key.as_deref())
-                .any(|key| {
-                    let key = normalize(key);
-                    names
-                        .iter()
-                        .take(2)
-                        .any(|n| n.len() >= 4 && key.starts_with(n.as_str()))
-                })
-        };
-        let segment_named = || {
-            path.split('/').any(|seg| {
-                let seg = normalize(seg);
-                names
-                    .iter()
-                    .take(3)
-                    .any(|n| n.len() >= 4 && seg.starts_with(n.as_str()))
-            })
-        };
-        if vars_file && (named(path) || mentions())
-            || !vars_file
+                .take(take)
+                .any(|n| n.len() >= 4 && word.starts_with(n.as_str()))
+        })
+    };
+    for candidate in &index.candidates {
+        let path = candidate.path;
+        if candidate.vars_file && (named(candidate) || starts(&candidate.keys, 2))
+            || !candidate.vars_file
                 && (path.ends_with(".j2") || path.contains("/files/"))
-                && segment_named()
+                && starts(&candidate.segments, 3)
                 && !out.iter().any(|o| o == path)
-                && *path != file
+                && path != file
         {
-            out.push((*path).to_owned());
+            out.push(path.to_owned());
         }
     }
     if let Some(role) = role {
         for sub in ["defaults", "vars"] {
             for ext in ["yml", "yaml"] {
                 let path = format!("{role}/{sub}/main.{ext}");
-                if by_path.contains_key(path.as_str()) {
+                if index.get(&path).is_some() {
                     out.push(path);
                 }
             }
@@ -976,11 +938,7 @@ fn config_files(
 impl Repository {
     /// A role whose tasks folder holds several per-app task files (a theme role).
     fn apps_share_role_hint(&self, role: &str) -> bool {
-        self.reach
-            .keys()
-            .filter(|k| k.starts_with(&format!("{role}/tasks/")))
-            .count()
-            > 3
+        under(&self.reach, &format!("{role}/tasks/")).count() > 3
     }
 }
 

@@ -191,6 +191,8 @@ pub fn validate(
             .map(|q| q.trim().to_owned())
             .filter(|q| !q.is_empty())
             .collect(),
+        // Said in words only; `Plan::index_questions` gives them ids.
+        questions: Vec::new(),
     })
 }
 

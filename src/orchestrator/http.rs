@@ -5,6 +5,7 @@
 //! `assets/openapi.json` describes exactly these routes (tests hold the two together).
 
 pub mod agents;
+pub mod answer;
 pub mod audit;
 pub mod changes;
 pub mod docs;
@@ -52,6 +53,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/requests/{id}/abort", post(requests::abort))
         .route("/requests/{id}/preview", post(requests::preview))
         .route("/requests/{id}/modify", post(requests::modify))
+        .route("/requests/{id}/answer", post(answer::answer))
         .route("/requests/{id}/plans", get(requests::plan_versions))
         .route("/requests/{id}/revert", post(changes::revert))
         .route("/llm/decisions", get(llm::llm_decisions))

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::catalogue::Catalogue;
 use crate::llm::{Ask, Decision, Quota};
-use crate::model::{Plan, Request, RequestId, RequestStatus, Step, TaskStatus};
+use crate::model::{Plan, Question, Request, RequestId, RequestStatus, Step, TaskStatus};
 use crate::orchestrator::live::LiveEvent;
 use crate::orchestrator::{Core, lock};
 use crate::planner::{self, PlaybookHistory};
@@ -41,7 +41,7 @@ impl Core {
             current: None,
             change: None,
         };
-        let plan = self.make_plan(&id, &ask, high_value, 1).await?;
+        let plan = self.make_plan(&id, &ask, high_value, 1, &[]).await?;
         let now = Utc::now();
         let request = Request {
             id,
@@ -77,14 +77,9 @@ impl Core {
         if request.status != RequestStatus::AwaitingApproval {
             return Ok(None);
         }
-        // Earlier changes are part of the context too.
-        let mut so_far = request.text.clone();
-        for version in self.store.plan_versions(&request.id).await? {
-            if let Some(earlier) = version.change {
-                so_far.push_str(". ");
-                so_far.push_str(&earlier);
-            }
-        }
+        // Earlier changes are part of the context too. Earlier answers are not: a change in
+        // words restates what is wanted, and the questions still open are asked afresh.
+        let so_far = self.context_text(request).await?;
         let ask = Ask {
             text: &so_far,
             current: Some(&request.plan),
@@ -92,7 +87,7 @@ impl Core {
         };
         let version = request.plan.version + 1;
         let plan = self
-            .make_plan(&request.id, &ask, request.high_value, version)
+            .make_plan(&request.id, &ask, request.high_value, version, &[])
             .await?;
         if !self
             .store
@@ -121,13 +116,15 @@ impl Core {
 
     /// Plans version `version` of request `id`: the rules, then the configured models in the
     /// routing policy's order (`llm::route`), falling back to the rules with the reason. The
-    /// routing decision is stored whoever planned.
-    async fn make_plan(
+    /// routing decision is stored whoever planned. `answers` are the person's answers to
+    /// earlier versions' questions.
+    pub(crate) async fn make_plan(
         &self,
         id: &RequestId,
         ask: &Ask<'_>,
         high_value: bool,
         version: u32,
+        answers: &[Question],
     ) -> anyhow::Result<Plan> {
         let began = std::time::Instant::now();
         // The rules read the request and the change together: "… and use staging first".
@@ -146,7 +143,8 @@ impl Core {
             !crate::portals::dropped(change, found).is_empty()
         });
         let rules_text = if drops_portals { ask.text } else { &text };
-        let deterministic = planner::plan(rules_text, &catalogue, &history, version);
+        let deterministic =
+            planner::plan_answered(rules_text, &catalogue, &history, version, answers);
         let complexity = crate::llm::complexity(&text, &deterministic);
         let now = Utc::now();
         let quotas = self.llm_quotas(now).await?;
@@ -186,6 +184,13 @@ impl Core {
         }
         self.attach_portals(&mut plan, &text, &mut portals, &catalogue);
         self.metrics.record_plan(&decision, began.elapsed());
+        // A model's plan says its questions in words only; the answers stay on record.
+        for answer in answers {
+            if !plan.questions.contains(answer) {
+                plan.questions.push(answer.clone());
+            }
+        }
+        plan.index_questions();
         self.store.record_llm_decision(&decision).await?;
         tracing::info!(
             request = %id,

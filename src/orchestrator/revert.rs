@@ -269,6 +269,7 @@ pub fn plan_revert(
             approval_required: true,
             estimated_duration_s,
             open_questions: Vec::new(),
+            questions: Vec::new(),
         },
         irreversible,
     }
@@ -417,6 +418,7 @@ mod tests {
                 approval_required: true,
                 estimated_duration_s: 0,
                 open_questions: Vec::new(),
+                questions: Vec::new(),
             },
             reason: None,
             created_at: Utc::now(),

@@ -256,5 +256,6 @@ fn plan(info: &CommitInfo) -> Plan {
         approval_required: true,
         estimated_duration_s: 1,
         open_questions: Vec::new(),
+        questions: Vec::new(),
     }
 }

@@ -19,6 +19,7 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../assets/ui/style.css"),
     ),
     ("app.js", JS, include_str!("../../assets/ui/app.js")),
+    ("answer.js", JS, include_str!("../../assets/ui/answer.js")),
     ("api.js", JS, include_str!("../../assets/ui/api.js")),
     ("dom.js", JS, include_str!("../../assets/ui/dom.js")),
     ("chat.js", JS, include_str!("../../assets/ui/chat.js")),

@@ -5,7 +5,18 @@
 use std::collections::BTreeSet;
 
 use crate::catalogue::Catalogue;
-use crate::planner::display_name;
+use crate::model::Question;
+use crate::planner::{capitalized, display_name};
+
+/// The verbs a person can pick when a request names a service but not what to do with it.
+const PICKABLE_VERBS: &[&str] = &[
+    "deploy",
+    "configure",
+    "upgrade",
+    "restart",
+    "remove",
+    "check",
+];
 
 /// Names people use for services, mapped to the service name the catalogue derives from
 /// playbook file names. Services not listed here still match by their own name.
@@ -420,7 +431,8 @@ pub(crate) fn is_typo_of(word: &str, name: &str) -> bool {
 pub(crate) fn parse(
     text: &str,
     catalogue: &Catalogue,
-    questions: &mut Vec<String>,
+    questions: &mut Vec<Question>,
+    answers: &[Question],
 ) -> (Vec<Intent>, Modifiers) {
     let (words, modifiers) = words_and_modifiers(text);
     let known = known_services(catalogue);
@@ -461,11 +473,24 @@ pub(crate) fn parse(
             // "deploy kuma on lola and add the portals to its config": the change is on lola too.
             targets.clone_from(&previous_targets);
         }
-        let Some(action) = own_action.or_else(|| previous_action.clone()) else {
-            if !services.is_empty() {
-                questions.push(format!(
-                    "What should happen to {}? (deploy, configure, upgrade, restart, remove, check)",
-                    services.iter().map(|s| display_name(s)).collect::<Vec<_>>().join(", ")
+        let about = services.first().map(|s| format!("verb:{s}"));
+        let answered = answers
+            .iter()
+            .find(|q| Some(&q.id) == about.as_ref())
+            .and_then(|q| q.answer.clone());
+        let Some(action) = own_action.or_else(|| previous_action.clone()).or(answered) else {
+            if let Some(about) = about {
+                let names: Vec<String> = services.iter().map(|s| display_name(s)).collect();
+                questions.push(Question::with_choices(
+                    about,
+                    format!(
+                        "What should happen to {}? ({})",
+                        names.join(", "),
+                        PICKABLE_VERBS.join(", ")
+                    ),
+                    PICKABLE_VERBS
+                        .iter()
+                        .map(|v| ((*v).to_owned(), capitalized(v))),
                 ));
             }
             continue;

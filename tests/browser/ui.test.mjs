@@ -473,6 +473,59 @@ test("a server that requires a token asks for it once and keeps it for the sessi
   await tab.close();
 });
 
+test("a question is answered with a click: its choices are buttons and the next plan can be approved", async () => {
+  await page.goto(URL + "/#/");
+  await page.getByLabel("New request").fill("uptime kuma");
+  await page.getByRole("button", { name: "Send request" }).click();
+  await page.waitForURL(/#\/r\/req_/);
+  const id = page.url().split("#/r/")[1];
+  await waitForStatus("awaiting_approval", 15_000);
+  // A plan that cannot run waits for an answer, not for an approval.
+  await page.locator(".request-status").getByText("Needs your answer").waitFor();
+  await page.locator(`#history-list a[data-request-id="${id}"]`).getByText("Needs your answer").waitFor();
+  const plan = page.locator("article.plan.current");
+  await plan.getByText("Chiffon needs your answer").waitFor();
+  assert.ok(await page.getByRole("button", { name: "Approve plan v1" }).isDisabled());
+  await shot("question");
+  const sent = page.waitForRequest((r) => r.url().endsWith(`/requests/${id}/answer`));
+  await plan.getByRole("button", { name: "Deploy", exact: true }).click();
+  assert.deepEqual((await sent).postDataJSON(), { question_id: "verb:kuma", choice: "deploy" });
+  const next = page.locator("article.plan.current");
+  await next.getByRole("heading", { name: "Plan v2", exact: true }).waitFor();
+  await next.getByText("You answered: Deploy").waitFor();
+  assert.match(await next.locator("li.step").first().innerText(), /kuma-deployment\.yml/);
+  assert.ok(await page.getByRole("button", { name: "Approve plan v2" }).isEnabled());
+  await page.locator(".request-status").getByText("Waiting for your approval").waitFor();
+  await page.getByRole("button", { name: "Reject…" }).click();
+  await page.getByLabel(/Why not/).fill("only trying the answer buttons");
+  await page.getByRole("button", { name: "Reject this plan" }).click();
+  assert.equal(await waitForStatus("rejected", 15_000), "rejected");
+});
+
+test("a template offer is a form with image and port, and backticks show as code", async () => {
+  await page.goto(URL + "/#/");
+  await page.getByLabel("New request").fill("Generate a template for Navidrome");
+  await page.getByRole("button", { name: "Send request" }).click();
+  await page.waitForURL(/#\/r\/req_/);
+  await waitForStatus("awaiting_approval", 15_000);
+  const plan = page.locator("article.plan.current");
+  const question = plan.locator("li.question").first();
+  await question.waitFor();
+  // The command in the question is code, not text between backticks.
+  assert.match(await question.locator(".question-text code").first().innerText(), /^chiffon playbooks template navidrome/);
+  assert.ok(!(await question.locator(".question-text").innerText()).includes("`"));
+  // The catalogue's usual image and port are filled in; the person pins a version.
+  assert.equal(await question.getByLabel("Port it listens on").inputValue(), "4533");
+  await question.getByLabel("Image, with a pinned version").fill("deluan/navidrome:0.53.3");
+  await shot("template-offer");
+  await question.getByRole("button", { name: "Generate the template" }).click();
+  const next = page.locator("article.plan.current");
+  await next.getByRole("heading", { name: "Plan v2", exact: true }).waitFor();
+  await next.getByText(/a template was written for navidrome/).waitFor();
+  assert.match(await next.locator("li.step").first().innerText(), /navidrome-deployment\.yml/);
+  assert.ok(await page.getByRole("button", { name: "Approve plan v2" }).isEnabled());
+});
+
 test("the page logged no errors", () => {
   // Chromium logs every 4xx fetch; the ones the page handles (the token prompt, a missing
   // route, a refused approval) are expected. Anything else here is a bug.

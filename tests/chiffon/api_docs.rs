@@ -249,6 +249,13 @@ fn the_described_answers_match_the_api_types() {
     };
     check("Request", answer("Request"), written::<model::Request>());
     check("Plan", answer("Plan"), written::<model::Plan>());
+    check("Question", answer("Question"), written::<model::Question>());
+    check("Choice", answer("Choice"), written::<model::Choice>());
+    check(
+        "TemplateOffer",
+        answer("TemplateOffer"),
+        written::<model::TemplateOffer>(),
+    );
     check("Step", answer("Step"), written::<model::Step>());
     check("Risk", answer("Risk"), written::<model::Risk>());
     check(
@@ -429,6 +436,11 @@ fn the_described_bodies_match_the_api_types() {
             "apply body",
             "/api/v1/suggestions/{id}/apply",
             read::<api::ApplySuggestion>(),
+        ),
+        (
+            "answer body",
+            "/api/v1/requests/{id}/answer",
+            read::<api::Answer>(),
         ),
     ] {
         compare(&mut drift, what, &body(path), &code);

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod answer;
 mod api_docs;
 mod audit;
 mod bad_input;
@@ -14,6 +15,7 @@ mod first_hour;
 mod full_loop;
 mod golden;
 mod helpers;
+mod hints;
 mod layouts;
 mod llm;
 mod matching;

@@ -45,6 +45,7 @@ pub(crate) fn request(text: &str) -> Request {
             approval_required: true,
             estimated_duration_s: 60,
             open_questions: vec![],
+            questions: vec![],
         },
         reason: None,
         created_at: now,

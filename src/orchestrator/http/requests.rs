@@ -78,6 +78,7 @@ pub(crate) async fn view(core: &Core, mut request: Request) -> ApiResult<Request
         .into_iter()
         .find(|d| d.plan_version == request.plan.version);
     Ok(RequestView {
+        needs_answer: request.plan.needs_answer(),
         request,
         tasks,
         preview,
@@ -141,7 +142,7 @@ pub(crate) async fn get_request(
 }
 
 /// The `by` of a decision: 1 to 64 printable characters, else `api client`.
-fn actor(by: Option<&str>) -> ApiResult<String> {
+pub(crate) fn actor(by: Option<&str>) -> ApiResult<String> {
     match by.map(str::trim) {
         None | Some("") => Ok("api client".to_owned()),
         Some(by) if by.chars().count() <= 64 && !by.chars().any(char::is_control) => {
@@ -190,7 +191,10 @@ pub(crate) async fn approve(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::PlanNotExecutable,
-            format!("{detail}; reject it and make a new request"),
+            format!(
+                "{detail}; answer it (`chiffon answer {} <choice>`) or change the request in words",
+                request.id
+            ),
         ));
     }
     if !core.approve(&request, &actor).await? {
@@ -318,7 +322,7 @@ pub(crate) async fn preview(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::PlanHasQuestions,
-            "the plan has open questions; answer them (modify the request) before previewing it",
+            "the plan has open questions; answer them (`chiffon answer`, or modify the request) before previewing it",
         ));
     }
     core.preview(&request).await?;

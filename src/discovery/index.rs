@@ -1,0 +1,148 @@
+//! What finding apps asks of every file, worked out once per discovery rather than once per
+//! app: the files under a folder (a range of the sorted path map, not a scan), the files that
+//! can hold an app's configuration with their names already in normal form, and the variables
+//! that can be an on/off switch. Without it each app rescanned the whole repository several
+//! times (about half a second for 1,000 files).
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::discovery::{Repository, Source, VarDef};
+use crate::text::normalize;
+
+/// The entries of a path-keyed map under `prefix` (`"roles/app/"`), in path order; every entry
+/// when `prefix` is empty.
+pub(crate) fn under<'m, K, V>(
+    map: &'m BTreeMap<K, V>,
+    prefix: &'m str,
+) -> impl Iterator<Item = (&'m K, &'m V)>
+where
+    K: std::borrow::Borrow<str> + Ord,
+{
+    map.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(move |(path, _)| path.borrow().starts_with(prefix))
+}
+
+/// A file that may hold an app's configuration: a template, a file a role copies, or a
+/// `host_vars` / `group_vars` file.
+pub(crate) struct Candidate<'a> {
+    pub path: &'a str,
+    /// The file name up to its first dot, in normal form.
+    pub base: String,
+    /// Each folder and the file name, in normal form.
+    pub segments: Vec<String>,
+    /// `host_vars/` or `group_vars/`.
+    pub vars_file: bool,
+    /// A vars file's top-level keys, in normal form.
+    pub keys: Vec<String>,
+}
+
+/// A variable that can switch an app on or off: `<app>_enabled`, `enable_<app>`,
+/// `<app>_state`.
+pub(crate) struct SwitchVar<'a> {
+    pub var: &'a str,
+    /// `bool` or `state`.
+    pub kind: &'static str,
+    /// The `<app>` part, in normal form.
+    pub core: String,
+    pub definitions: &'a [VarDef],
+}
+
+/// The index one discovery builds before finding apps.
+pub(crate) struct Index<'a> {
+    pub by_path: &'a BTreeMap<&'a str, &'a Source>,
+    pub candidates: Vec<Candidate<'a>>,
+    pub switches: Vec<SwitchVar<'a>>,
+}
+
+impl<'a> Index<'a> {
+    pub(crate) fn new(
+        repository: &'a Repository,
+        by_path: &'a BTreeMap<&'a str, &'a Source>,
+    ) -> Self {
+        let candidates = by_path
+            .iter()
+            .filter(|(path, _)| {
+                path.contains("templates/")
+                    || path.contains("files/")
+                    || path.ends_with(".j2")
+                    || path.contains("host_vars/")
+                    || path.contains("group_vars/")
+            })
+            .map(|(path, source)| {
+                let name = path.rsplit('/').next().unwrap_or(path);
+                let vars_file = path.contains("host_vars/") || path.contains("group_vars/");
+                Candidate {
+                    path,
+                    base: normalize(name.split('.').next().unwrap_or("")),
+                    segments: path.split('/').map(normalize).collect(),
+                    vars_file,
+                    keys: if vars_file {
+                        source
+                            .nodes
+                            .iter()
+                            .filter_map(|n| n.key.as_deref())
+                            .map(normalize)
+                            .collect()
+                    } else {
+                        Vec::new()
+                    },
+                }
+            })
+            .collect();
+        let switches = repository
+            .vars
+            .iter()
+            .filter_map(|(var, definitions)| {
+                let lower = var.to_lowercase();
+                let (kind, core) = if let Some(core) = lower
+                    .strip_suffix("_enabled")
+                    .or(lower.strip_suffix("_enable"))
+                {
+                    ("bool", core)
+                } else if let Some(core) = lower.strip_prefix("enable_") {
+                    ("bool", core)
+                } else if let Some(core) = lower.strip_suffix("_state") {
+                    ("state", core)
+                } else {
+                    return None;
+                };
+                Some(SwitchVar {
+                    var,
+                    kind,
+                    core: normalize(core),
+                    definitions,
+                })
+            })
+            .collect();
+        Self {
+            by_path,
+            candidates,
+            switches,
+        }
+    }
+
+    pub(crate) fn get(&self, path: &str) -> Option<&'a Source> {
+        self.by_path.get(path).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_a_folder_is_that_folder_only() {
+        let map: BTreeMap<&str, u8> = [
+            ("roles/app/tasks/main.yml", 1),
+            ("roles/app/templates/x.j2", 2),
+            ("roles/app2/tasks/main.yml", 3),
+            ("roles/ap/tasks/main.yml", 4),
+        ]
+        .into_iter()
+        .collect();
+        let found: Vec<u8> = under(&map, "roles/app/").map(|(_, v)| *v).collect();
+        assert_eq!(found, [1, 2]);
+        assert_eq!(under(&map, "").count(), 4);
+    }
+}
