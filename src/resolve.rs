@@ -22,6 +22,9 @@ pub use verb::{Verb, verb_of};
 mod config;
 use config::{best_config, config_tag};
 
+mod names;
+use names::{prefix_distance, role_named_like, shared_role_name};
+
 #[cfg(test)]
 mod tests;
 
@@ -272,14 +275,17 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
                             .get(1)
                             .is_some_and(|w| matches!(*w, "on" | "to" | "at"));
                 let as_service = catalogue().lookup(&joined).map(|s| s.id.clone());
-                let is_app = !repository.hints.not_a_service(&joined)
+                // The owner's hints say this group is never a service: a place, wherever it is.
+                let owners_place = repository.hints.not_a_service(&joined);
+                let is_app = !owners_place
                     && repository.apps.iter().any(|a| {
                         a.names.contains(&normalize(&joined))
                             || as_service.as_ref() == Some(&a.service)
                     });
                 // An unplaced single word that names a kind of service ("change the upstream
                 // dns resolvers" with a group `dns`) says what, not where.
-                let kind_word = length == 1 && catalogue().is_category_word(&joined);
+                let kind_word =
+                    !owners_place && length == 1 && catalogue().is_category_word(&joined);
                 if placed || !is_app && !kind_word {
                     if target.is_none() {
                         target = Some(name);
@@ -737,56 +743,6 @@ fn stack(
         });
     }
     None
-}
-
-/// "the wireguard vpn" with no WireGuard app but a role `portainer_wireguard_easy` running
-/// wg-easy: the one app of the same kind whose role or file name has the word as a part.
-fn role_named_like<'a>(repository: &'a Repository, word: &str, named: &str) -> Option<&'a App> {
-    let kinds = |id: &str| {
-        catalogue()
-            .get(id)
-            .map(|s| s.categories.clone())
-            .unwrap_or_default()
-    };
-    let wanted = kinds(named);
-    let fits: Vec<&App> = repository
-        .apps
-        .iter()
-        .filter(|a| a.service != named && kinds(&a.service).iter().any(|k| wanted.contains(k)))
-        .filter(|a| {
-            let place = a.role.as_deref().unwrap_or(&a.file);
-            let last = place.rsplit('/').next().unwrap_or(place);
-            words(last).any(|part| part == word)
-        })
-        .collect();
-    let services: BTreeSet<&str> = fits.iter().map(|a| a.service.as_str()).collect();
-    (services.len() == 1).then(|| fits[0])
-}
-
-/// A name that is the role of two or more apps (`arr-stack`): it names the stack, not one app.
-fn shared_role_name(repository: &Repository, name: &str) -> bool {
-    repository
-        .apps
-        .iter()
-        .filter(|a| {
-            a.role
-                .as_deref()
-                .and_then(|r| r.rsplit('/').next())
-                .is_some_and(|r| normalize(r) == name)
-        })
-        .map(|a| &a.service)
-        .collect::<BTreeSet<_>>()
-        .len()
-        > 1
-}
-
-/// `jelly` against `jellyfin` is not a typo; a cut-off name is only one when long.
-fn prefix_distance(token: &str, name: &str) -> usize {
-    if token.len() >= 4 && name.starts_with(token) && name.len() - token.len() <= 2 {
-        1
-    } else {
-        usize::MAX
-    }
 }
 
 /// The app instance meant: one wired app, or the one on the target; several hosts running

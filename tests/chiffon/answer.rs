@@ -281,7 +281,7 @@ async fn the_cli_exits_1_on_a_dead_end_and_prints_the_answer_command() {
     assert!(
         listed
             .lines()
-            .any(|l| l.starts_with(&id) && l.contains("needs_answer")),
+            .any(|l| l.starts_with(&id) && l.contains("needs your answer")),
         "{listed}"
     );
 
