@@ -14,9 +14,9 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 use crate::api::{
     Abort, AgentView, Answer, Approval, AuditView, LiveEvent, Modification, NewRequest, Page,
-    QueueView, Rejection, RequestView, ResourceTotals, TaskView,
+    QueueView, Rejection, RequestSummary, RequestView, ResourceTotals, TaskView,
 };
-use crate::model::{Request, Task};
+use crate::model::Task;
 
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
 
@@ -120,7 +120,7 @@ impl Client {
             .await
     }
 
-    pub async fn list_requests(&self, limit: u32) -> anyhow::Result<Page<Request>> {
+    pub async fn list_requests(&self, limit: u32) -> anyhow::Result<Page<RequestSummary>> {
         self.send(self.http.get(self.url(&format!("/requests?limit={limit}"))))
             .await
     }

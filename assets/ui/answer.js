@@ -20,7 +20,10 @@ export function needsAnswer(plan) {
 
 /** The status a person should see: "needs_answer" instead of waiting for an approval. */
 export function shownStatus(request) {
-  return request.status === "awaiting_approval" && needsAnswer(request.plan) ? "needs_answer" : request.status;
+  if (request.status === "awaiting_approval" && needsAnswer(request.plan)) return "needs_answer";
+  // A run that warned is not a plain success, in a listing as on its own page.
+  if (request.outcome === "succeeded_with_warnings") return request.outcome;
+  return request.status;
 }
 
 /** The open questions of `plan`, as structured questions (older plans say them in words only). */

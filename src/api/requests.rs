@@ -81,6 +81,17 @@ pub struct RequestView {
     pub outcome: Option<String>,
 }
 
+/// One request of a listing (`GET /requests`): the request and, once it is finished, how it
+/// ended in the words of `RequestView::outcome` (so a list never shows a run that warned as a
+/// plain success).
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RequestSummary {
+    #[serde(flatten)]
+    pub request: Request,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
 /// `RequestView::outcome` for a request in `status` whose current steps warned `warned`.
 pub fn request_outcome(status: RequestStatus, warned: bool) -> Option<String> {
     match status {

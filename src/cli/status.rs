@@ -53,20 +53,23 @@ async fn latest(server: &str) -> anyhow::Result<ExitCode> {
     let id_width = page
         .items
         .iter()
-        .map(|r| r.id.as_str().len())
+        .map(|r| r.request.id.as_str().len())
         .max()
         .unwrap_or(7);
     println!(
         "{:<id_width$}  {:<18} {:<16}  REQUEST",
         "ID", "STATUS", "CREATED (UTC)"
     );
-    for request in page.items {
+    for crate::api::RequestSummary { request, outcome } in page.items {
         let text: String = request.text.chars().take(60).collect();
-        // A plan that cannot run waits for an answer, not for an approval.
+        // A plan that cannot run waits for an answer, not for an approval; a run that warned
+        // is not a plain success.
         let status = if request.status == crate::model::RequestStatus::AwaitingApproval
             && request.plan.needs_answer()
         {
             "needs your answer"
+        } else if outcome.as_deref() == Some("succeeded_with_warnings") {
+            "done with warnings"
         } else {
             render::status_word(request.status)
         };

@@ -149,6 +149,31 @@ impl Store {
             .await
     }
 
+    /// Which of `ids` ran a task whose run warned (`tasks.warnings` not empty): how a listing
+    /// tells "done with warnings" from plain success without loading every task.
+    pub async fn requests_with_warnings(
+        &self,
+        ids: &[RequestId],
+    ) -> anyhow::Result<std::collections::BTreeSet<String>> {
+        if ids.is_empty() {
+            return Ok(std::collections::BTreeSet::new());
+        }
+        let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT DISTINCT request_id FROM tasks WHERE request_id IN ({}) \
+             AND warnings IS NOT NULL AND warnings <> '[]'",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get::<String, _>(0)?))
+            .collect()
+    }
+
     /// Every request in `status`, oldest first.
     pub async fn requests_in(&self, status: RequestStatus) -> anyhow::Result<Vec<Request>> {
         let sql = format!("SELECT {REQUEST_COLUMNS} WHERE r.status = $1 ORDER BY r.id");

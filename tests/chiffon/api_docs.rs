@@ -296,7 +296,7 @@ fn the_described_answers_match_the_api_types() {
     check(
         "RequestPage",
         answer("RequestPage"),
-        written::<api::Page<model::Request>>(),
+        written::<api::Page<api::RequestSummary>>(),
     );
     check(
         "TaskPage",

@@ -111,6 +111,13 @@ async fn request_approve_follow_and_status_from_the_command_line() {
             "{listed}"
         );
         assert!(!listed.contains("awaiting_approval"), "{listed}");
+        // The run that warned is listed as such, not as a plain success.
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(&id) && l.contains("done with warnings")),
+            "{listed}"
+        );
     }
 }
 

@@ -98,6 +98,15 @@ async fn kuma_request_runs_the_real_playbooks_and_is_stored_and_audited() {
             2
         );
         assert!(raw["plan"]["steps"][1].get("warnings").is_none(), "{raw}");
+        // A listing says so too: the sidebar and `chiffon status` read it from there.
+        let (_, listed) = app.get("/api/v1/requests").await;
+        let item = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{listed}"));
+        assert_eq!(item["outcome"], "succeeded_with_warnings", "{item}");
         let deploy_task = raw["tasks"][0]["id"].as_str().unwrap();
         let (_, task) = app.get(&format!("/api/v1/tasks/{deploy_task}")).await;
         assert_eq!(

@@ -209,7 +209,11 @@ async fn a_backup_taken_during_a_run_restores_into_a_new_data_dir_that_verifies_
     let server =
         ReadOnlyServer::start(&restored, Database::Sqlite(restored.join("chiffon.db"))).await;
     let listed = server.client.list_requests(50).await.unwrap();
-    let mut ids: Vec<String> = listed.items.iter().map(|r| r.id.to_string()).collect();
+    let mut ids: Vec<String> = listed
+        .items
+        .iter()
+        .map(|r| r.request.id.to_string())
+        .collect();
     ids.sort();
     let mut expected = vec![kuma.clone(), photoprism.clone()];
     expected.sort();

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 
 use crate::api::{
     Abort, Approval, ErrorCode, Modification, NewRequest, Page, PageQuery, PlanVersion, Preview,
-    Rejection, RequestDecision, RequestView,
+    Rejection, RequestDecision, RequestSummary, RequestView,
 };
 use crate::model::{Request, RequestId, RequestStatus};
 use crate::orchestrator::Core;
@@ -123,13 +123,29 @@ pub(crate) async fn create_request(
 pub(crate) async fn list_requests(
     State(core): State<Arc<Core>>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> ApiResult<Json<Page<Request>>> {
+) -> ApiResult<Json<Page<RequestSummary>>> {
     let limit = page_limit(query.limit);
     let cursor = query.cursor.as_deref().map(parse_request_id).transpose()?;
-    let items = core.store.list_requests(cursor.as_ref(), limit).await?;
-    let next = (items.len() as u32 == limit)
-        .then(|| items.last().map(|r| r.id.to_string()))
+    let requests = core.store.list_requests(cursor.as_ref(), limit).await?;
+    let next = (requests.len() as u32 == limit)
+        .then(|| requests.last().map(|r| r.id.to_string()))
         .flatten();
+    let succeeded: Vec<RequestId> = requests
+        .iter()
+        .filter(|r| r.status == RequestStatus::Succeeded)
+        .map(|r| r.id.clone())
+        .collect();
+    let warned = core.store.requests_with_warnings(&succeeded).await?;
+    let items = requests
+        .into_iter()
+        .map(|request| RequestSummary {
+            outcome: crate::api::request_outcome(
+                request.status,
+                warned.contains(request.id.as_str()),
+            ),
+            request,
+        })
+        .collect();
     Ok(Json(Page { items, next }))
 }
 
