@@ -8,19 +8,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
 use crate::api::{AuditView, ErrorCode};
-use crate::model::TaskId;
 use crate::orchestrator::Core;
+use crate::orchestrator::http::tasks::load_task;
 use crate::orchestrator::http::{ApiError, ApiResult};
 
 pub(crate) async fn audit_entry(
     State(core): State<Arc<Core>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AuditView>> {
-    let task_id = TaskId::parse(&id).ok_or_else(|| ApiError::not_found("task", &id))?;
-    core.store
-        .get_task(&task_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task", &id))?;
+    let task_id = load_task(&core, &id).await?.id;
     let stored = core
         .store
         .audit_entries_for(task_id.as_str())

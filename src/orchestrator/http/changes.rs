@@ -13,6 +13,7 @@ use crate::model::TaskId;
 use crate::orchestrator::Core;
 use crate::orchestrator::http::extract::OptionalJson;
 use crate::orchestrator::http::requests::{load_request, view};
+use crate::orchestrator::http::tasks::load_task;
 use crate::orchestrator::http::{ApiError, ApiResult};
 use crate::orchestrator::revert::RevertRefused;
 
@@ -23,12 +24,8 @@ pub(crate) async fn task_changes(
     State(core): State<Arc<Core>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TaskChanges>> {
-    let task_id = TaskId::parse(&id).ok_or_else(|| ApiError::not_found("task", &id))?;
-    let task = core
-        .store
-        .get_task(&task_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task", &id))?;
+    let task = load_task(&core, &id).await?;
+    let task_id = task.id.clone();
     let stored = core.store.task_changes(&task_id, false).await?;
     let kept = core.store.task_changes_kept(&task_id).await?;
     let mut hosts: Vec<HostChanges> = Vec::new();

@@ -133,16 +133,21 @@ pub(crate) async fn list_tasks(
     Ok(Json(Page { items, next }))
 }
 
+/// The task `id` names, or the 404 every task route answers for an unknown or malformed id.
+pub(crate) async fn load_task(core: &Core, id: &str) -> ApiResult<Task> {
+    let task_id = TaskId::parse(id).ok_or_else(|| ApiError::not_found("task", id))?;
+    core.store
+        .get_task(&task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("task", id))
+}
+
 pub(crate) async fn get_task(
     State(core): State<Arc<Core>>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TaskView>> {
-    let task_id = TaskId::parse(&id).ok_or_else(|| ApiError::not_found("task", &id))?;
-    let task = core
-        .store
-        .get_task(&task_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task", &id))?;
+    let task = load_task(&core, &id).await?;
+    let task_id = task.id.clone();
     let events = core.store.task_events(&task_id).await?;
     let annotations = core.store.annotations(&task_id).await?;
     Ok(Json(TaskView {
@@ -158,11 +163,7 @@ pub(crate) async fn annotate_task(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewAnnotation>,
 ) -> ApiResult<(StatusCode, Json<Annotation>)> {
-    let task_id = TaskId::parse(&id).ok_or_else(|| ApiError::not_found("task", &id))?;
-    core.store
-        .get_task(&task_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("task", &id))?;
+    let task_id = load_task(&core, &id).await?.id;
     let text = body.text.trim();
     if text.is_empty() || text.chars().count() > 10_000 {
         return Err(ApiError::new(
