@@ -53,6 +53,69 @@ TEMP_MARKS = ("/.ansible/tmp/", "/ansible-local-", "/ansible-tmp-")
 DEBUG_ACTIONS = ("debug", "ansible.builtin.debug", "ansible.legacy.debug")
 
 
+def _answer_absent_peeks():
+    """Spare Ansible's diff one module run per file a task creates.
+
+    With --diff (real runs capture the previous content; dry runs show it), Ansible's copy and
+    template actions look at the destination again before writing: a `file` module run with
+    `_diff_peek` (does it exist, is it binary), then `slurp` when it does. The same action ran
+    `stat` on that path just before, so when that stat said the file does not exist, the peek's
+    answer is known: "absent". This answers that one question from the stat; every other peek,
+    and every file that exists, goes through Ansible's own code unchanged. Installed only when
+    Ansible's internals have the names and parameters read here, so another Ansible version at
+    worst runs its own, slower path. Workers are forked from the process that loads this
+    plugin, so they inherit it.
+    """
+    try:
+        import inspect
+
+        from ansible.plugins.action import ActionBase
+    except Exception:  # not inside ansible-playbook
+        return False
+    if getattr(ActionBase, "_chiffon_absent_peeks", False):
+        return True
+    remote_stat = getattr(ActionBase, "_execute_remote_stat", None)
+    diff_data = getattr(ActionBase, "_get_diff_data", None)
+    try:
+        expected = (
+            list(inspect.signature(remote_stat).parameters)[:4] == ["self", "path", "all_vars", "follow"]
+            and list(inspect.signature(diff_data).parameters)[:4] == ["self", "destination", "source", "task_vars"]
+            and "module_args" in inspect.signature(ActionBase._execute_module).parameters
+        )
+    except (TypeError, ValueError, AttributeError):
+        expected = False
+    if not expected:
+        return False
+
+    def stat_and_remember(self, path, all_vars, follow, *args, **kwargs):
+        found = remote_stat(self, path, all_vars, follow, *args, **kwargs)
+        self._chiffon_stat = (path, bool(found.get("exists")))
+        return found
+
+    def diff_with_known_absence(self, destination, *args, **kwargs):
+        seen, self._chiffon_stat = getattr(self, "_chiffon_stat", None), None
+        if seen != (destination, False):
+            return diff_data(self, destination, *args, **kwargs)
+        run_module = self._execute_module
+
+        def answered(*margs, **mkwargs):
+            module_args = mkwargs.get("module_args", margs[1] if len(margs) > 1 else None) or {}
+            if module_args.get("_diff_peek") and module_args.get("path") == destination:
+                return {"changed": False, "state": "absent"}
+            return run_module(*margs, **mkwargs)
+
+        self._execute_module = answered
+        try:
+            return diff_data(self, destination, *args, **kwargs)
+        finally:
+            del self._execute_module
+
+    ActionBase._execute_remote_stat = stat_and_remember
+    ActionBase._get_diff_data = diff_with_known_absence
+    ActionBase._chiffon_absent_peeks = True
+    return True
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "notification"
@@ -65,6 +128,7 @@ class CallbackModule(CallbackBase):
         self._task_started = {}
         # Set by the agent on real runs: record what each task changed, with enough to undo it.
         self._capture = os.environ.get("CHIFFON_CAPTURE") == "1"
+        _answer_absent_peeks()
         path = os.environ.get("CHIFFON_EVENTS_SOCKET")
         if path:
             try:
