@@ -4,6 +4,7 @@
 Usage:
     python3 tests/corpus/check_labels.py            # validate, print summary, exit 1 on errors
     python3 tests/corpus/check_labels.py --table    # also print markdown count tables
+    python3 tests/corpus/check_labels.py --file tests/corpus/requests_b2.toml   # check another batch
 
 The corpus is read from $CHIFFON_CORPUS (default /tmp/corpus), one folder per repository named
 <owner>+<name>, extracted at the commit pinned in /work/shared/corpus/repos.json (or
@@ -92,8 +93,16 @@ def tag_in_repo(repo, tag):
 
 def main():
     want_table = "--table" in sys.argv
+    labels, other_batch = LABELS, False
+    if "--file" in sys.argv:
+        i = sys.argv.index("--file")
+        if i + 1 >= len(sys.argv):
+            print("ERROR --file needs a path")
+            return 1
+        labels = Path(sys.argv[i + 1]).resolve()
+        other_batch = labels != LABELS
     errors, warnings = [], []
-    data = tomllib.loads(LABELS.read_text())
+    data = tomllib.loads(labels.read_text())
     reqs = data.get("request", [])
     manifest = json.loads(MANIFEST.read_text())["repos"] if MANIFEST.exists() else {}
     project_dirs = {k: v.get("project_dir", "") for k, v in manifest.items()}
@@ -102,6 +111,16 @@ def main():
     for i, n in ids.items():
         if n > 1:
             errors.append(f"duplicate id {i}")
+    if other_batch:
+        # a later batch must not reuse ids or texts of the first one
+        first = tomllib.loads(LABELS.read_text()).get("request", [])
+        first_ids = {r.get("id") for r in first}
+        first_texts = {(r.get("repo"), r.get("text", "").strip().lower()) for r in first}
+        for r in reqs:
+            if r.get("id") in first_ids:
+                errors.append(f"{r.get('id')}: id already used in {LABELS.name}")
+            if (r.get("repo"), r.get("text", "").strip().lower()) in first_texts:
+                errors.append(f"{r.get('id')}: same text as a request in {LABELS.name}")
 
     for r in reqs:
         rid = r.get("id", "<no id>")
@@ -251,6 +270,8 @@ def main():
         print("ERROR", e)
     per_repo = collections.Counter(r.get("repo") for r in reqs)
     for repo in manifest:
+        if other_batch:
+            break  # a later batch is smaller; the minimum applies to the first batch
         if per_repo.get(repo, 0) < 10:
             print("ERROR", f"{repo} has {per_repo.get(repo, 0)} requests (< 10)")
             errors.append("few")
