@@ -18,6 +18,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot};
 
+use super::project::Project;
 use crate::model::HostCounts;
 use crate::model::change::Change;
 use crate::protocol::{ExecEvent, Failure};
@@ -257,16 +258,31 @@ impl Ansible {
         let socket_path = scratch.path().join("events.sock");
         let listener = UnixListener::bind(&socket_path)
             .with_context(|| format!("cannot listen on {}", socket_path.display()))?;
-        // A built-in action is written to the private folder and run from there.
-        let playbook: std::ffi::OsString = match crate::resolve::builtin_action_text(&spec.playbook)
-        {
-            Some(text) => {
-                let path = scratch.path().join("chiffon-action.yml");
-                std::fs::write(&path, text)?;
-                path.into_os_string()
-            }
-            None => spec.playbook.clone().into(),
-        };
+        // A built-in action is written to the private folder and runs in the project whose
+        // inventory names its hosts; a repository playbook runs in its own project, with the
+        // path its owner would type there.
+        let action_hosts = crate::resolve::builtin_action_text(&spec.playbook).map(|_| {
+            spec.extra_vars
+                .get("chiffon_hosts")
+                .and_then(|h| h.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        });
+        let (project, playbook): (Project, std::ffi::OsString) =
+            match crate::resolve::builtin_action_text(&spec.playbook) {
+                Some(text) => {
+                    let path = scratch.path().join("chiffon-action.yml");
+                    std::fs::write(&path, text)?;
+                    let hosts = action_hosts.as_deref().unwrap_or_default();
+                    (Project::of_hosts(repo, hosts)?, path.into_os_string())
+                }
+                None => {
+                    let project = Project::of_playbook(repo, &spec.playbook)?;
+                    let path = repo.join(&spec.playbook);
+                    let shown = path.strip_prefix(&project.dir).unwrap_or(&path).to_owned();
+                    (project, shown.into_os_string())
+                }
+            };
         let vars_path = scratch.path().join("extra-vars.json");
         std::fs::write(&vars_path, serde_json::to_vec(&spec.extra_vars)?)?;
         // Whatever the run prints, these values stay out of events and errors.
@@ -274,9 +290,9 @@ impl Ansible {
 
         let mut child = crate::tools::start(&crate::tools::Program {
             bin: self.playbook_bin.clone(),
-            args: self.arguments(spec, playbook, &vars_path),
-            cwd: repo.to_owned(),
-            env: self.environment(repo, &socket_path, scratch.path(), spec.check_mode),
+            args: self.arguments(spec, &project, playbook, &vars_path),
+            cwd: project.dir.clone(),
+            env: self.environment(&project, &socket_path, scratch.path(), spec.check_mode),
         })?;
         let pid = child
             .id()
@@ -336,6 +352,15 @@ impl Ansible {
         outcome.exit_code = status.code();
         outcome.aborted = cancelled;
         outcome.error = run_error(stop_reason, status, &outcome, &tail);
+        // A built-in action that reached no host did nothing the person asked for.
+        if let Some(hosts) = action_hosts
+            && outcome.error.is_none()
+            && outcome.hosts.is_empty()
+        {
+            outcome.error = Some(format!(
+                "no host in the repository's inventory matched {hosts:?}, so nothing ran; check that the inventory names this host or group"
+            ));
+        }
         Ok(outcome)
     }
 
@@ -343,10 +368,14 @@ impl Ansible {
     fn arguments(
         &self,
         spec: &RunSpec,
+        project: &Project,
         playbook: std::ffi::OsString,
         vars_path: &Path,
     ) -> Vec<std::ffi::OsString> {
         let mut args: Vec<std::ffi::OsString> = vec![playbook];
+        if let Some(inventory) = &project.inventory {
+            args.extend(["-i".into(), inventory.into()]);
+        }
         if let Some(limit) = &spec.limit {
             args.extend(["--limit".into(), limit.into()]);
         }
@@ -419,7 +448,7 @@ impl Ansible {
     /// Only what ansible-playbook needs: no inherited secrets, no stray ANSIBLE_* settings.
     fn environment(
         &self,
-        repo: &Path,
+        project: &Project,
         socket: &Path,
         scratch: &Path,
         check_mode: bool,
@@ -455,8 +484,7 @@ impl Ansible {
         if self.capture && !check_mode {
             env.push(("CHIFFON_CAPTURE".to_owned(), "1".to_owned()));
         }
-        let cfg = repo.join("ansible.cfg");
-        if cfg.is_file() {
+        if let Some(cfg) = &project.config {
             env.push((
                 "ANSIBLE_CONFIG".to_owned(),
                 cfg.to_string_lossy().into_owned(),

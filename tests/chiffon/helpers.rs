@@ -117,6 +117,9 @@ pub struct Options {
     pub extra_vars: Vec<(String, Value)>,
     /// The vault password file the agents use.
     pub vault_password_file: Option<PathBuf>,
+    /// Another `ansible-playbook` than the tests' own (its folder comes first on the runs'
+    /// PATH, so programs placed beside it are the ones the playbooks find).
+    pub ansible_playbook: Option<PathBuf>,
     /// LLM providers for planning (none by default).
     pub llm: chiffon::llm::LlmConfig,
     /// Allowed hosts and origins, TLS and the HTTP limits (the defaults by default).
@@ -139,6 +142,7 @@ impl Default for Options {
             api_token: None,
             extra_vars: Vec::new(),
             vault_password_file: None,
+            ansible_playbook: None,
             llm: chiffon::llm::LlmConfig::default(),
             http: chiffon::config::HttpConfig::default(),
         }
@@ -300,7 +304,10 @@ impl TestApp {
             database: database.clone(),
             data_dir: data_dir.clone(),
             playbooks: options.playbooks.clone().unwrap_or_else(example_repo),
-            ansible_playbook: Some(ansible_playbook().await),
+            ansible_playbook: Some(match &options.ansible_playbook {
+                Some(path) => path.clone(),
+                None => ansible_playbook().await,
+            }),
             extra_vars,
             vault_password_file: options.vault_password_file.clone(),
             api_token: options

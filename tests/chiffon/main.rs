@@ -17,6 +17,7 @@ mod golden;
 mod helpers;
 mod hints;
 mod layouts;
+mod layouts_served;
 mod llm;
 mod matching;
 mod metrics;
