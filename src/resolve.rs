@@ -436,10 +436,15 @@ fn mentions(
             .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
             .chain(repository.apps.iter().map(|a| (&a.service, a)))
             .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
-            .map(|(n, a)| (edit_distance(token, n).min(prefix_distance(token, n)), a))
-            .filter(|(d, _)| *d <= allowed.max(1) && *d > 0)
-            .min_by_key(|(d, _)| *d);
-        if let Some((_, app)) = in_repo {
+            .map(|(n, a)| {
+                let distance = edit_distance(token, n).min(prefix_distance(token, n));
+                (distance, a, normalize(&a.service) != **n)
+            })
+            .filter(|(d, _, _)| *d <= allowed.max(1) && *d > 0)
+            // At the same distance, the app that *is* the name ("gitea") beats one that only
+            // carries it (its database, "gitea-db").
+            .min_by_key(|(d, _, other)| (*d, *other));
+        if let Some((_, app, _)) = in_repo {
             mentions.push(Mention {
                 service: app.service.clone(),
                 position,
@@ -471,15 +476,43 @@ fn pick_service(
     repo_services: &BTreeSet<&str>,
     reasons: &mut Vec<String>,
 ) -> Result<String, (Answer, Option<String>)> {
+    // Names inside a description ("the thing that syncs watched status between plex and
+    // jellyfin") say what the service works with, not which it is.
+    let described = described_from(tokens);
+    let mentions: Vec<&Mention> = mentions
+        .iter()
+        .filter(|m| described.is_none_or(|from| m.position < from))
+        .collect();
     let in_repo: Vec<&Mention> = mentions
         .iter()
+        .copied()
         .filter(|m| repo_services.contains(m.service.as_str()))
         .collect();
-    if let Some(mention) = in_repo.iter().max_by_key(|m| (m.exact, m.position)) {
+    // The first clause that names one of the repository's apps is the order; a later one
+    // ("remove maintainerr, i'll clean up plex by hand") is an aside. Within it, the last.
+    let clause_ends = clause_ends(text);
+    let clause = |m: &&Mention| clause_ends.iter().filter(|end| **end <= m.position).count();
+    let first_clause = in_repo.iter().map(clause).min();
+    if let Some(mention) = in_repo
+        .iter()
+        .filter(|m| Some(clause(m)) == first_clause)
+        .max_by_key(|m| (m.exact, m.position))
+    {
         reasons.push(format!("the request names {}", mention.service));
         return Ok(mention.service.clone());
     }
     if let Some(mention) = mentions.first() {
+        // Working on what is there ("bitwarden logs"), a named service the repository lacks
+        // is the one app it runs in its stead (Vaultwarden); deploying it is a new service.
+        if verb != Verb::Deploy
+            && let Some(stand_in) = stand_in_for(repository, &mention.service)
+        {
+            reasons.push(format!(
+                "{} is not in this repository; {stand_in} stands in for it",
+                mention.service
+            ));
+            return Ok(stand_in);
+        }
         if let Some(app) = role_named_like(repository, &tokens[mention.position], &mention.service)
         {
             reasons.push(format!(
@@ -500,7 +533,6 @@ fn pick_service(
         ));
     }
     // What it is for, read without the target's words.
-    let _ = text;
     let without_target: String = tokens
         .iter()
         .enumerate()
@@ -582,6 +614,69 @@ fn pick_service(
             ))
         }
     }
+}
+
+/// The one wired app of the repository that is compatible with `service` (either names the
+/// other in `compatible_with`), if exactly one is.
+fn stand_in_for(repository: &Repository, service: &str) -> Option<String> {
+    let catalogue = catalogue();
+    let named = catalogue.get(service)?;
+    let mut found: Vec<String> = repository
+        .apps
+        .iter()
+        .filter(|a| a.wired())
+        .filter(|a| {
+            named.compatible_with.contains(&a.service)
+                || catalogue
+                    .get(&a.service)
+                    .is_some_and(|s| s.compatible_with.iter().any(|c| c == service))
+        })
+        .map(|a| a.service.clone())
+        .collect();
+    found.sort();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// Where a description of the service begins: the word after "the thing that", "the app
+/// which", "something that" …; `None` when the request names rather than describes.
+fn described_from(tokens: &[String]) -> Option<usize> {
+    tokens.windows(2).enumerate().find_map(|(i, pair)| {
+        let noun = matches!(
+            pair[0].as_str(),
+            "thing" | "app" | "one" | "tool" | "something" | "service" | "container"
+        );
+        (noun && matches!(pair[1].as_str(), "that" | "which" | "who")).then_some(i + 2)
+    })
+}
+
+/// The word positions (as `words` counts them) where a clause of `text` ends: at a comma,
+/// semicolon, full stop or dash between words.
+fn clause_ends(text: &str) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut count = 0;
+    let mut in_word = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() {
+            if !in_word {
+                count += 1;
+            }
+            in_word = true;
+            continue;
+        }
+        in_word = false;
+        // A full stop inside a name or version (`media.lan`, `1.2`) ends nothing.
+        let at_break = chars.peek().is_none_or(|next| next.is_whitespace());
+        let ends_clause = matches!(c, ',' | ';' | '—') || matches!(c, '.' | '!') && at_break;
+        if ends_clause && count > 0 && ends.last() != Some(&count) {
+            ends.push(count);
+        }
+    }
+    ends
 }
 
 /// The answer for a service: its app (or a question between instances), then what to run.
@@ -810,6 +905,9 @@ fn pick_app<'a>(
                 a.unit == UnitKind::Systemd,
                 a.unit == UnitKind::Compose,
                 std::cmp::Reverse(a.file.len()),
+                // Several containers of one app in one definition (`api`, `frontend`): the
+                // first written is its main one.
+                std::cmp::Reverse(a.line),
             )
         })
         .copied();

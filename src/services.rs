@@ -29,6 +29,10 @@ pub struct Service {
     pub images: Vec<String>,
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// Services this one stands in for: another server for the same clients, or a fork kept
+    /// compatible (Vaultwarden for Bitwarden, Forgejo for Gitea).
+    #[serde(default)]
+    pub compatible_with: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +86,9 @@ impl Catalogue {
             for image in &service.images {
                 let key = image_key(image);
                 by_image.entry(key.clone()).or_insert(index);
-                if let Some(last) = key.rsplit('/').next() {
+                if let Some(last) = key.rsplit('/').next()
+                    && !GENERIC_IMAGE_PARTS.contains(&last)
+                {
                     by_image.entry(last.to_owned()).or_insert(index);
                 }
             }
@@ -178,7 +184,9 @@ impl Catalogue {
             return Some((service, 0));
         }
         let allowed = typo_allowance(key.len());
-        if allowed == 0 {
+        // A word the catalogue uses to say what services are for ("reader" of "rss reader")
+        // is that word, not a misspelt name ("readarr").
+        if allowed == 0 || self.idf.contains_key(&stem(&key)) {
             return None;
         }
         let mut best: Option<(usize, usize)> = None;
@@ -208,9 +216,23 @@ impl Catalogue {
             return Some(&self.services[i]);
         }
         let last = key.rsplit('/').next().unwrap_or(&key);
-        self.by_image
-            .get(last)
-            .or_else(|| self.by_name.get(&normalize(last)))
+        let generic = GENERIC_IMAGE_PARTS.contains(&last);
+        (!generic)
+            .then(|| {
+                self.by_image
+                    .get(last)
+                    .or_else(|| self.by_name.get(&normalize(last)))
+            })
+            .flatten()
+            // The project's own namespace (`vikunja/api`, `vikunja/frontend`), never a
+            // registry host or a publisher of many images.
+            .or_else(|| {
+                key.split('/')
+                    .rev()
+                    .skip(1)
+                    .filter(|part| !part.contains('.') && !PUBLISHERS.contains(part))
+                    .find_map(|part| self.by_name.get(&normalize(part)))
+            })
             .map(|&i| &self.services[i])
     }
 
@@ -375,6 +397,39 @@ pub fn stem(word: &str) -> String {
 }
 
 /// Words of a request that say what to do or point at something, not what it is for.
+/// Last parts of image names that many projects use for one of their pieces
+/// (`funkwhale/api`, `vikunja/api`): they say nothing about which project.
+const GENERIC_IMAGE_PARTS: &[&str] = &[
+    "api",
+    "frontend",
+    "backend",
+    "server",
+    "web",
+    "app",
+    "worker",
+    "ui",
+    "core",
+    "db",
+    "proxy",
+    "client",
+    "agent",
+    "all-in-one",
+];
+
+/// Image namespaces that publish many projects' images: never a service by themselves.
+const PUBLISHERS: &[&str] = &[
+    "linuxserver",
+    "bitnami",
+    "hotio",
+    "binhex",
+    "jlesage",
+    "crazymax",
+    "library",
+    "selfhosted",
+    "kasmweb",
+    "mbentley",
+];
+
 const REQUEST_WORDS: &[&str] = &[
     "show",
     "me",

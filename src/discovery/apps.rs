@@ -173,6 +173,13 @@ pub(crate) fn find(
             .nodes
             .iter()
             .any(|n| n.key.as_deref() == Some("services"));
+        // A template that is not a compose file is an app's own configuration (a Jenkins
+        // configuration-as-code file names agent images): what it lists are not containers
+        // the repository runs.
+        let template = lower.ends_with(".j2") || lower.contains("/templates/");
+        if template && !top_services {
+            continue;
+        }
         walk(
             &source.nodes,
             &source.rel,
@@ -265,6 +272,29 @@ fn walk(
                     }
                 }
             }
+        }
+        // A compose service built from source (`build:` and no image) is an app too.
+        if top_services
+            && path.len() == 1
+            && path[0] == "services"
+            && node.get("image").is_none()
+            && node.get("build").is_some()
+            && let Some(key) = node.key.clone()
+        {
+            let name = node
+                .get("container_name")
+                .map(|c| unquote(c.scalar()).to_owned())
+                .unwrap_or_else(|| key.clone());
+            out.push(Definition {
+                file: file.to_owned(),
+                line: node.line,
+                name,
+                key: Some(key),
+                image: None,
+                compose: true,
+                fact: None,
+                unit: UnitKind::Compose,
+            });
         }
         if let Some(image) = node.get("image").filter(|i| !i.scalar().is_empty()) {
             let parent_key = node.key.clone();

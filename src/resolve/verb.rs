@@ -69,19 +69,19 @@ pub fn verb_of(text: &str) -> Verb {
     if has("log") || has("logs") {
         return Verb::Logs;
     }
-    if has("status")
-        || has("healthy")
-        || has("health")
-        || has("check")
-        || has("verify")
-        || lower.trim_end().ends_with('?')
-            && (lower.trim_start().starts_with("is ")
-                || has("running")
-                || has("up")
-                || has("alive")
-                || has("down"))
-    {
+    let state_word = has("running") || has("up") || has("alive") || has("down");
+    // "is it up?", and the same asked without the question mark ("is prometheus up on nas").
+    let asked = lower.trim_end().ends_with('?')
+        && (lower.trim_start().starts_with("is ") || state_word)
+        || matches!(tokens.first().map(String::as_str), Some("is" | "are")) && state_word;
+    if has("status") || has("healthy") || has("health") || has("check") || has("verify") || asked {
         return Verb::Status;
+    }
+    // Switching something on or off *in* a service is a setting of it ("turn on the ratio
+    // limit in transmission"), not starting or stopping the service.
+    let switches = phrase("turn on") || phrase("turn off") || has("enable") || has("disable");
+    if switches && has("in") {
+        return Verb::Configure;
     }
     if [
         "change",
