@@ -37,6 +37,7 @@ mod preview;
 mod resume;
 pub mod revert;
 pub mod revert_commit;
+mod revert_conflicts;
 pub mod ui;
 
 use std::collections::{BTreeMap, HashMap};
@@ -53,6 +54,7 @@ use crate::model::{Request, RequestStatus, Task, TaskStatus};
 pub use crate::orchestrator::answering::{AnswerError, Given, TemplateFields};
 use crate::orchestrator::live::LiveEvent;
 pub use crate::orchestrator::preview::{Preview, PreviewDiff, StepPreview};
+pub(crate) use crate::orchestrator::revert_conflicts::unanswered as unanswered_conflicts;
 use crate::planner::PlaybookHistory;
 use crate::protocol::{ExecEvent, ResultStatus, TaskResult};
 pub use crate::registry::AgentInfo;

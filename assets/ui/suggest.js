@@ -78,8 +78,8 @@ export function lintNote(lint) {
 
 /**
  * One finding: what and why, where, the change when there is one, and "Accept and apply".
- * `state` is this finding's apply state: undefined, "busy", {commit} or {error}. After an error
- * the button stays (to try again) under the error.
+ * `state` is this finding's apply state: undefined, "busy", {commit, undo} or {error}. After an
+ * error the button stays (to try again) under the error; once applied, "Undo this change".
  */
 export function findingView(item, state, onApply) {
   const button = () =>
@@ -90,7 +90,10 @@ export function findingView(item, state, onApply) {
     );
   let action;
   if (state && state.commit) {
-    action = h("p", { class: "notice ok", role: "status" }, `Applied and committed to the playbook repository as ${state.commit.slice(0, 12)}.`);
+    action = [
+      h("p", { class: "notice ok", role: "status" }, `Applied and committed to the playbook repository as ${state.commit.slice(0, 12)}.`),
+      undoView(item, state),
+    ];
   } else if (item.diff) {
     action = [state && state.error ? notice(`Not applied: ${state.error}`) : null, button()];
   } else {
@@ -184,11 +187,60 @@ export async function applyFinding(item, applied, redraw, taskId) {
   redraw();
   try {
     const result = await api(`/suggestions/${encodeURIComponent(item.id)}/apply`, { method: "POST", body: taskId ? { task_id: taskId } : {} });
-    applied.set(item.id, { commit: result.commit });
+    const state = { commit: result.commit };
+    state.undo = () => undoApplied(item, state, applied, redraw);
+    applied.set(item.id, state);
   } catch (error) {
     applied.set(item.id, { error: error.message });
   }
   redraw();
+}
+
+/** "Undo this change" under an applied finding, with its progress or why it cannot be undone. */
+function undoView(item, state) {
+  if (!state.undo) return null;
+  return h(
+    "div",
+    { class: "undo-applied" },
+    state.undoError ? notice(state.undoError) : null,
+    h(
+      "div",
+      { class: "actions" },
+      h(
+        "button",
+        { type: "button", class: "undo", dataset: { undo: item.id }, disabled: Boolean(state.undoing), onclick: () => state.undo() },
+        state.undoing ? "Planning the undo…" : "Undo this change",
+      ),
+    ),
+    h("p", { class: "muted small" }, "Plans a new commit that reverts this one, for you to preview and approve. Nothing changes until you approve it."),
+  );
+}
+
+/** The plain words for a refused undo of an applied suggestion (the server's reason after). */
+function undoRefusal(error) {
+  if (error.code === "file_changed") return `Cannot undo: later changes to the playbook repository touch the same lines. ${error.message}`;
+  if (error.status === 404) return `Cannot undo: the playbook repository no longer has this commit. ${error.message}`;
+  if (error.status === 409) return `Cannot undo: ${error.message}`;
+  return `The undo was not planned: ${error.message}`;
+}
+
+/**
+ * Plans the undo of an applied finding's commit (`POST /suggestions/applied/{commit}/revert`):
+ * on success the new request opens, to preview and approve; a refusal is said under the button.
+ */
+async function undoApplied(item, state, applied, redraw) {
+  state.undoing = true;
+  state.undoError = null;
+  redraw();
+  try {
+    const undo = await api(`/suggestions/applied/${encodeURIComponent(state.commit)}/revert`, { method: "POST" });
+    location.hash = `#/r/${undo.id}`;
+  } catch (error) {
+    state.undoError = undoRefusal(error);
+  } finally {
+    state.undoing = false;
+    if (applied.get(item.id) === state) redraw();
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 //! `chiffon revert ID`: plans the undo of a request (`req_…`) or one task (`task_…`) as a new
 //! request, runs its check-mode preview (which finds files changed since the run), and prints
-//! the plan to approve. Conflicts are settled with `--keep-theirs PATH` / `--restore-ours PATH`
-//! on a new `chiffon revert`. `chiffon revert --suggestion COMMIT` plans the undo of an
+//! the plan to approve. A file changed since the run is a question the preview asks
+//! (`chiffon answer`), or settled up front with `--keep-theirs PATH` / `--restore-ours PATH`. `chiffon revert --suggestion COMMIT` plans the undo of an
 //! applied suggestion: a new commit reverting it in the playbook repository.
 
 use std::process::ExitCode;
@@ -63,17 +63,26 @@ pub async fn run(server: &str, args: RevertArgs) -> anyhow::Result<ExitCode> {
     finish(&client, view, args.no_preview).await
 }
 
-/// Prints the undo's plan and, unless `no_preview`, its preview, then how to approve it.
+/// Prints the undo's plan after its preview (unless `no_preview`), then how to approve it,
+/// or the conflicts the preview found to answer first (exit 1 then, as `chiffon request`).
 async fn finish(
     client: &crate::client::Client,
     mut view: crate::api::RequestView,
     no_preview: bool,
 ) -> anyhow::Result<ExitCode> {
+    if !no_preview {
+        eprintln!(
+            "Planned {}; running it in check mode (nothing changes)…",
+            view.request.id
+        );
+        view = client.preview(view.request.id.as_str()).await?;
+    }
     print!("{}", render::plan(&view));
     if !no_preview {
-        eprintln!("Running the undo in check mode (nothing changes)…");
-        view = client.preview(view.request.id.as_str()).await?;
         print!("{}", render::preview(&view));
+    }
+    if view.needs_answer {
+        return Ok(ExitCode::FAILURE);
     }
     println!(
         "Approve it with `chiffon approve {} --follow`.",

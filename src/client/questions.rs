@@ -29,12 +29,24 @@ pub fn open(view: &RequestView) -> String {
     }
     let _ = writeln!(out, "\nNeeds your answer (the plan cannot run until then):");
     let id = request.id.as_str();
-    for question in open {
+    for question in &open {
         let _ = writeln!(out, "  ? {}", question.text);
         for choice in &question.choices {
+            // A choice two open questions share (keep_theirs for each conflict) needs the
+            // question named.
+            let shared = open
+                .iter()
+                .filter(|q| q.choices.iter().any(|c| c.id == choice.id))
+                .count()
+                > 1;
+            let which = if shared {
+                format!(" --question {}", shell_word(&question.id))
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "      chiffon answer {id} {}   # {}",
+                "      chiffon answer {id} {}{which}   # {}",
                 shell_word(&choice.id),
                 choice.label
             );

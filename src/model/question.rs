@@ -2,8 +2,9 @@
 //! what `POST /requests/{id}/answer`, `chiffon answer` and the UI's choice buttons work on.
 //!
 //! A question's id names what is asked about, not its position (`service`, `verb:kuma`,
-//! `instance:postgres`, `target:mars`, `reach:kuma-deployment.yml`, `template:navidrome`), so
-//! the planner asked again with the answers finds the one it would ask and uses the choice.
+//! `instance:postgres`, `target:mars`, `reach:kuma-deployment.yml`, `template:navidrome`, an
+//! undo's `conflict:lola:/srv/kuma/monitors.json`), so the planner asked again with the answers
+//! finds the one it would ask and uses the choice.
 
 use serde::{Deserialize, Serialize};
 

@@ -11,6 +11,7 @@ use crate::model::question::TEMPLATE_WRITTEN;
 use crate::model::{Question, Request, RequestStatus};
 use crate::orchestrator::Core;
 use crate::orchestrator::live::LiveEvent;
+use crate::orchestrator::revert_conflicts;
 
 /// The change text of a plan version made by an answer; `modify` leaves those out of the
 /// words it re-plans from (the answers travel on the plan instead).
@@ -79,21 +80,32 @@ impl Core {
             (None, choice) => return Err(not_a_choice(&question, choice.as_deref())),
         };
         let label = question.label_of(&choice);
-        let mut answers = plan.answered();
-        answers.push(Question {
-            answer: Some(choice.clone()),
-            ..question.clone()
-        });
-        let text = self.context_text(request).await?;
-        let ask = Ask {
-            text: &text,
-            current: Some(plan),
-            change: None,
-        };
         let version = plan.version + 1;
-        let next = self
-            .make_plan(&request.id, &ask, request.high_value, version, &answers)
-            .await?;
+        let next = if question.id.starts_with(revert_conflicts::QUESTION_PREFIX) {
+            // An undo is made from what the run recorded, not planned from words: the answer
+            // settles that one path in its step.
+            revert_conflicts::settle(plan, &question, &choice).ok_or_else(|| {
+                AnswerError::Other(anyhow::anyhow!(
+                    "plan v{} has no path for question {}",
+                    plan.version,
+                    question.id
+                ))
+            })?
+        } else {
+            let mut answers = plan.answered();
+            answers.push(Question {
+                answer: Some(choice.clone()),
+                ..question.clone()
+            });
+            let text = self.context_text(request).await?;
+            let ask = Ask {
+                text: &text,
+                current: Some(plan),
+                change: None,
+            };
+            self.make_plan(&request.id, &ask, request.high_value, version, &answers)
+                .await?
+        };
         let change = format!("{ANSWERED}{} → {label}", question.text);
         if !self
             .store

@@ -7,6 +7,7 @@ use chrono::Utc;
 use crate::bus::Queue;
 use crate::model::{Request, Step, TaskId};
 use crate::orchestrator::dispatch::Purpose;
+use crate::orchestrator::revert_conflicts::{self, Conflict};
 use crate::orchestrator::{Core, lock};
 use crate::protocol::{ResultStatus, TaskResult};
 
@@ -20,10 +21,12 @@ impl Core {
     /// the diffs, or why it would fail. Kept with the plan version and shown with the request.
     pub async fn preview(&self, request: &Request) -> anyhow::Result<Preview> {
         let mut steps: Vec<StepPreview> = Vec::new();
+        let mut conflicts = Vec::new();
         for step in request.plan.execution_order() {
-            let mut preview = self.preview_step(request, step).await;
+            let (mut preview, found) = self.preview_step(request, step).await;
             waits_for_earlier_changes(&mut preview, step, &steps);
             steps.push(preview);
+            conflicts.extend(found);
         }
         let preview = Preview {
             plan_version: request.plan.version,
@@ -37,10 +40,16 @@ impl Core {
                 &serde_json::to_value(&preview)?,
             )
             .await?;
+        // An undo that would stop on paths changed since the run asks about each first.
+        if !conflicts.is_empty() {
+            self.ask_about_conflicts(request, &preview, &conflicts)
+                .await?;
+        }
         Ok(preview)
     }
 
-    async fn preview_step(&self, request: &Request, step: &Step) -> StepPreview {
+    /// One step's dry run, with the conflicts an undo step stopped on.
+    async fn preview_step(&self, request: &Request, step: &Step) -> (StepPreview, Vec<Conflict>) {
         let mut preview = StepPreview {
             step_id: step.id.clone(),
             title: step.title.clone(),
@@ -52,17 +61,18 @@ impl Core {
             error: None,
         };
         if step.action == crate::orchestrator::revert_commit::ACTION {
-            return self.preview_commit_revert(step, preview).await;
+            return (self.preview_commit_revert(step, preview).await, Vec::new());
         }
         if step.playbook.is_none() {
             preview.error = Some("this step runs no playbook".to_owned());
-            return preview;
+            return (preview, Vec::new());
         }
         let task_id = TaskId::generate().to_string();
         let result = self.run_check_mode(request, step, &task_id).await;
         let events = lock(&self.in_flight.previews)
             .remove(&task_id)
             .unwrap_or_default();
+        let conflicts = revert_conflicts::found(step, &events);
         preview.diffs = events
             .into_iter()
             .filter(|e| e.kind == "diff")
@@ -90,7 +100,7 @@ impl Core {
                     .collect();
             }
         }
-        preview
+        (revert_conflicts::shown(preview), conflicts)
     }
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Invariant: a revert plan restores only content the store kept exactly (never a secret's,
 //! never a `no_log` task's), and a path changed since the run is a conflict the play stops on
-//! before it changes anything, unless the person chose `keep_theirs` or `restore_ours`.
+//! before it changes anything, unless the person chose `keep_theirs` or `restore_ours` (with
+//! the revert, or by answering the question its dry run asks: `revert_conflicts`).
 
 use std::collections::BTreeMap;
 
@@ -247,7 +248,7 @@ pub fn plan_revert(
         original.id
     )];
     reasons.push(
-        "a path changed since the run is a conflict: the run stops before changing anything until you choose keep_theirs or restore_ours (the preview shows them)".to_owned(),
+        "a path changed since the run is a conflict: the dry run (before approval) asks you, for each, to keep theirs or restore ours, and the run stops before changing anything on one left unanswered".to_owned(),
     );
     let level = if irreversible.is_empty() {
         RiskLevel::Medium

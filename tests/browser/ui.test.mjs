@@ -445,6 +445,21 @@ test("the suggestions view shows progress, ranks what matters, folds the rest, a
   await again.click();
   await first.getByText(/^Applied and committed to the playbook repository as [0-9a-f]{12}\.$/).waitFor({ timeout: 60_000 });
 
+  // Applied, it can be undone from the same place. A refusal is said in plain words under the
+  // button, and nothing opens.
+  await page.route("**/api/v1/suggestions/applied/*/revert", (route) =>
+    route.fulfill({ status: 409, json: { error: { code: "file_changed", message: "conflict: later commits changed the same lines of stacks/jellyfin/compose.yml since commit 3f2a9c1; resolve it with `git revert 3f2a9c1` in the playbook repository yourself" } } }),
+  );
+  await first.getByRole("button", { name: "Undo this change" }).click();
+  await first.getByText(/^Cannot undo: later changes to the playbook repository touch the same lines\./).waitFor();
+  assert.match(page.url(), /#\/suggestions$/);
+  await page.unroute("**/api/v1/suggestions/applied/*/revert");
+  // The undo is a new request reverting that commit, opened to preview and approve.
+  await first.getByRole("button", { name: "Undo this change" }).click();
+  await page.waitForURL(/#\/r\/req_/);
+  await page.getByText(/Revert playbook commit [0-9a-f]+ as a new commit/).first().waitFor();
+  await page.getByRole("button", { name: /^Approve plan v1/ }).waitFor();
+
   const phone = await context.newPage();
   await phone.setViewportSize({ width: 390, height: 844 });
   await phone.goto(`${URL}/#/suggestions`);

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chiffon::api::{ConflictChoice, LiveEvent, RequestView, Resolution, RevertBody, TaskChanges};
+use chiffon::api::{Answer, LiveEvent, RequestView, RevertBody, TaskChanges};
 use chiffon::model::{RequestStatus, TaskStatus};
 use serde_json::Value;
 
@@ -169,73 +169,217 @@ async fn a_changed_run_reverts_byte_for_byte_and_the_first_run_reverts_to_nothin
     }
 }
 
+/// Approving `id` through the API is refused with a 409 that names the conflict to answer.
+async fn approval_is_refused_until_answered(app: &TestApp, id: &str, path: &str) {
+    let (status, body) = app.post(&format!("/requests/{id}/approve"), "{}").await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "plan_not_executable", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(path)
+            && message.contains("keep_theirs")
+            && message.contains("chiffon answer"),
+        "{message}"
+    );
+}
+
+/// The undo request `chiffon revert ORIGINAL` printed.
+fn undo_in(shown: &str, original: &str) -> String {
+    shown
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| w.starts_with("req_") && *w != original)
+        .unwrap_or_else(|| panic!("no undo request in {shown}"))
+        .to_owned()
+}
+
+/// The undo's one open question: about `path` on lola, keep theirs or restore ours.
+fn conflict_question(view: &RequestView, path: &str) -> String {
+    assert!(view.needs_answer, "{:?}", view.request.plan);
+    let open: Vec<_> = view
+        .request
+        .plan
+        .questions
+        .iter()
+        .filter(|q| q.answer.is_none())
+        .collect();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let question = open[0];
+    assert_eq!(question.id, format!("conflict:lola:{path}"));
+    assert!(question.text.contains(path), "{}", question.text);
+    let choices: Vec<&str> = question.choices.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(choices, ["keep_theirs", "restore_ours"]);
+    question.id.clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_file_changed_since_the_run_stops_the_undo_until_the_person_chooses() {
-    let app = TestApp::spawn_on(crate::helpers::Backend::Embedded).await;
-    let first = run_kuma(&app, None).await;
-    let file = monitors_file(&app);
-    // Someone edits the monitors file after the run.
-    let theirs = b"{\"monitorList\": []}\n".to_vec();
-    std::fs::write(&file, &theirs).unwrap();
+async fn a_file_changed_since_the_run_is_asked_about_before_approval_and_keep_theirs_leaves_it() {
+    for backend in backends() {
+        eprintln!("scenario on {backend:?}");
+        let app = TestApp::spawn_on(backend).await;
+        let first = run_kuma(&app, None).await;
+        let file = monitors_file(&app);
+        let path = file.display().to_string();
+        // Someone edits the monitors file after the run, behind Chiffon's back.
+        let theirs = b"{\"monitorList\": []}\n".to_vec();
+        std::fs::write(&file, &theirs).unwrap();
 
-    // The preview shows the conflict before approval; run anyway, nothing changes.
-    let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
-    let reworded = app
-        .client
-        .modify(undo.request.id.as_str(), "deploy jellyfin too")
-        .await;
-    assert!(
-        reworded.is_err(),
-        "an undo plan is not re-planned from words"
-    );
-    let previewed = app.client.preview(undo.request.id.as_str()).await.unwrap();
-    let preview = serde_json::to_string(&previewed.preview).unwrap();
-    assert!(
-        preview.contains("conflict") && preview.contains("monitors.json"),
-        "{preview}"
-    );
-    let (_, done) = app.approve_and_wait(undo.request.id.as_str()).await;
-    assert_eq!(done.request.status, RequestStatus::Failed);
-    assert!(
-        done.tasks[0]
-            .error
-            .as_deref()
-            .unwrap_or("")
-            .contains("conflict"),
-        "{:?}",
-        done.tasks
-    );
-    assert_eq!(std::fs::read(&file).unwrap(), theirs);
-    assert!(
-        app.homelab_root
-            .join("lola/stacks/uptime-kuma/compose.yml")
-            .exists()
-    );
+        let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
+        let id = undo.request.id.to_string();
+        assert!(!undo.needs_answer, "nothing is known before the dry run");
+        let reworded = app.client.modify(&id, "deploy jellyfin too").await;
+        assert!(
+            reworded.is_err(),
+            "an undo plan is not re-planned from words"
+        );
+        // Approving runs the dry run first: the conflict becomes a question, nothing runs.
+        approval_is_refused_until_answered(&app, &id, &path).await;
+        let view = app.client.get_request(&id).await.unwrap();
+        assert_eq!(view.request.status, RequestStatus::AwaitingApproval);
+        assert_eq!(view.request.plan.version, 2);
+        assert!(view.tasks.is_empty(), "nothing ran: {:?}", view.tasks);
+        let question = conflict_question(&view, &path);
+        let preview = view.preview.as_ref().expect("the dry run is kept with v2");
+        let error = preview.steps[0].error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("conflict") && error.contains(&path) && !error.contains("[chiffon-"),
+            "{error}"
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), theirs);
+        // Asking again is still refused: the question is open.
+        approval_is_refused_until_answered(&app, &id, &path).await;
 
-    // Keep theirs: the rest of the first run is undone, their file and its folder stay.
-    let body = RevertBody {
-        tasks: Vec::new(),
-        resolve: vec![Resolution {
-            host: None,
-            path: file.display().to_string(),
-            choice: ConflictChoice::KeepTheirs,
-        }],
-    };
-    let undo = plan_undo(&app, first.request.id.as_str(), &body).await;
-    let (_, done) = app.approve_and_wait(undo.request.id.as_str()).await;
-    assert_eq!(
-        done.request.status,
-        RequestStatus::Succeeded,
-        "{:?}",
-        done.tasks
-    );
-    assert_eq!(std::fs::read(&file).unwrap(), theirs);
-    assert!(
-        !app.homelab_root
-            .join("lola/stacks/uptime-kuma/compose.yml")
-            .exists()
-    );
-    app.stop().await;
+        // Keep theirs: a new version, approvable, that leaves their file and undoes the rest.
+        let answered = app
+            .client
+            .answer(
+                &id,
+                &Answer {
+                    question_id: Some(question),
+                    choice: Some("keep_theirs".into()),
+                    ..Answer::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert!(!answered.needs_answer, "{:?}", answered.request.plan);
+        assert_eq!(answered.request.plan.version, 3);
+        let entries = answered.request.plan.steps[0].extra_vars["chiffon_revert_files"]
+            .as_array()
+            .unwrap();
+        let entry = entries.iter().find(|e| e["path"] == path.as_str()).unwrap();
+        assert_eq!(entry["on_conflict"], "keep_theirs");
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        assert_eq!(done.request.plan.version, 3);
+        assert_eq!(std::fs::read(&file).unwrap(), theirs);
+        assert!(
+            !app.homelab_root
+                .join("lola/stacks/uptime-kuma/compose.yml")
+                .exists()
+        );
+        assert_eq!(
+            app.rendered_files(),
+            vec!["lola/stacks/uptime-kuma/monitors.json".to_owned()]
+        );
+        // The answer is on record: a decision and an audit entry.
+        assert!(
+            done.decisions
+                .iter()
+                .any(|d| d.kind == "answered" && d.plan_version == 3),
+            "{:?}",
+            done.decisions
+        );
+        let log = app.git(&["log", "--format=%s"]);
+        assert!(log.contains(&format!("answer request {id}")), "{log}");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_ours_puts_a_file_changed_since_the_run_back_byte_for_byte() {
+    for backend in backends() {
+        eprintln!("scenario on {backend:?}");
+        let app = TestApp::spawn_on(backend).await;
+        run_kuma(&app, None).await;
+        let before = std::fs::read(monitors_file(&app)).unwrap();
+        let second = run_kuma(&app, Some("leave out the Ollama API")).await;
+        let file = monitors_file(&app);
+        let path = file.display().to_string();
+        std::fs::write(&file, b"edited by hand\n").unwrap();
+
+        // `chiffon revert` plans, dry-runs, and asks.
+        let out = app.chiffon(&["revert", second.request.id.as_str()]).await;
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{shown}");
+        assert!(shown.contains("needs your answer"), "{shown}");
+        assert!(
+            shown.contains(&path)
+                && shown.contains("restore_ours")
+                && shown.contains("chiffon answer"),
+            "{shown}"
+        );
+        let id = undo_in(&shown, second.request.id.as_str());
+        let view = app.client.get_request(&id).await.unwrap();
+        conflict_question(&view, &path);
+        approval_is_refused_until_answered(&app, &id, &path).await;
+        assert_eq!(std::fs::read(&file).unwrap(), b"edited by hand\n");
+
+        let out = app.chiffon(&["answer", &id, "restore_ours"]).await;
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shown}");
+        assert!(shown.contains("Approval needed"), "{shown}");
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), before);
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_chosen_with_the_revert_is_not_asked_again() {
+    for backend in backends() {
+        eprintln!("scenario on {backend:?}");
+        let app = TestApp::spawn_on(backend).await;
+        let first = run_kuma(&app, None).await;
+        let file = monitors_file(&app);
+        let theirs = b"{\"monitorList\": []}\n".to_vec();
+        std::fs::write(&file, &theirs).unwrap();
+
+        let path = file.display().to_string();
+        let out = app
+            .chiffon(&["revert", first.request.id.as_str(), "--keep-theirs", &path])
+            .await;
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shown}");
+        assert!(!shown.contains("needs your answer"), "{shown}");
+        assert!(shown.contains("chiffon approve"), "{shown}");
+        let id = undo_in(&shown, first.request.id.as_str());
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        assert_eq!(done.request.plan.version, 1, "no question was asked");
+        assert_eq!(std::fs::read(&file).unwrap(), theirs);
+        assert!(
+            !app.homelab_root
+                .join("lola/stacks/uptime-kuma/compose.yml")
+                .exists()
+        );
+        app.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,47 +395,50 @@ async fn a_command_that_ran_is_shown_as_irreversible_in_changes_and_in_the_undo_
     let mut permissions = std::fs::metadata(&docker).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
     std::fs::set_permissions(&docker, permissions).unwrap();
-    let app = TestApp::spawn_with(
-        crate::helpers::Backend::Embedded,
-        Options {
-            extra_vars: vec![(
-                "compose_stack_docker".into(),
-                Value::String(docker.display().to_string()),
-            )],
-            ..Options::default()
-        },
-    )
-    .await;
-    let first = run_kuma(&app, None).await;
-    let deploy = changes_of(&app, &first, "kuma-deployment.yml").await;
-    let command = deploy.hosts[0]
-        .changes
-        .iter()
-        .find(|c| c.change.kind == "command")
-        .unwrap_or_else(|| panic!("no command recorded: {deploy:?}"));
-    assert!(!command.change.reversible);
-    assert!(
-        command
-            .change
-            .note
-            .as_deref()
-            .unwrap()
-            .contains("cannot undo")
-    );
-    let out = app.chiffon(&["changes", first.request.id.as_str()]).await;
-    let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("CANNOT UNDO"), "{shown}");
-
-    let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
-    let risk = &undo.request.plan.risk;
-    assert!(
-        risk.reasons
+    for backend in backends() {
+        eprintln!("scenario on {backend:?}");
+        let app = TestApp::spawn_with(
+            backend,
+            Options {
+                extra_vars: vec![(
+                    "compose_stack_docker".into(),
+                    Value::String(docker.display().to_string()),
+                )],
+                ..Options::default()
+            },
+        )
+        .await;
+        let first = run_kuma(&app, None).await;
+        let deploy = changes_of(&app, &first, "kuma-deployment.yml").await;
+        let command = deploy.hosts[0]
+            .changes
             .iter()
-            .any(|r| r.starts_with("cannot undo") && r.contains("command")),
-        "{risk:?}"
-    );
-    assert_eq!(risk.level.to_string(), "high");
-    app.stop().await;
+            .find(|c| c.change.kind == "command")
+            .unwrap_or_else(|| panic!("no command recorded: {deploy:?}"));
+        assert!(!command.change.reversible);
+        assert!(
+            command
+                .change
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("cannot undo")
+        );
+        let out = app.chiffon(&["changes", first.request.id.as_str()]).await;
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(shown.contains("CANNOT UNDO"), "{shown}");
+
+        let undo = plan_undo(&app, first.request.id.as_str(), &RevertBody::default()).await;
+        let risk = &undo.request.plan.risk;
+        assert!(
+            risk.reasons
+                .iter()
+                .any(|r| r.starts_with("cannot undo") && r.contains("command")),
+            "{risk:?}"
+        );
+        assert_eq!(risk.level.to_string(), "high");
+        app.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -195,6 +195,15 @@ pub(crate) async fn approve(
             ),
         ));
     }
+    // An undo not yet dry-run is, first: a path changed since the run becomes a question.
+    let request = core.dry_run_undo_before_approval(request).await?;
+    if let Some(conflicts) = crate::orchestrator::unanswered_conflicts(&request) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::PlanNotExecutable,
+            conflicts,
+        ));
+    }
     if request.plan.steps.is_empty() || !request.plan.open_questions.is_empty() {
         let detail = if request.plan.open_questions.is_empty() {
             "the plan has no steps".to_owned()
@@ -290,7 +299,7 @@ pub(crate) async fn modify(
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorCode::InvalidState,
-            "an undo plan is made from what the run recorded, not from words: reject it and ask for the undo again (chiffon revert … --keep-theirs PATH / --restore-ours PATH)",
+            "an undo plan is made from what the run recorded, not from words: answer its conflict questions (chiffon answer), or reject it and ask for the undo again (chiffon revert … --keep-theirs PATH / --restore-ours PATH)",
         ));
     }
     let Some(modified) = core.modify(&request, change, &actor).await? else {
