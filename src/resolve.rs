@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::discovery::{App, Pin, Reach, Repository, Switch, UnitKind};
-use crate::services::{catalogue, typo_allowance, words};
-use crate::text::{edit_distance, normalize};
+use crate::services::{catalogue, words};
+use crate::text::normalize;
 
 mod hinted;
 pub mod verb;
@@ -23,7 +23,10 @@ mod config;
 use config::{best_config, config_tag};
 
 mod names;
-use names::{prefix_distance, role_named_like, shared_role_name};
+use names::role_named_like;
+
+mod mentions;
+use mentions::{Mention, clause_ends, described_from, mentions, stand_in_for};
 
 #[cfg(test)]
 mod tests;
@@ -193,14 +196,6 @@ const NOT_NAMES: &[&str] = &[
     "bridge",
     "photo",
 ];
-
-/// A name said in the request.
-#[derive(Debug, Clone)]
-struct Mention {
-    service: String,
-    position: usize,
-    exact: bool,
-}
 
 /// Resolves a request against a repository.
 pub fn resolve(repository: &Repository, text: &str) -> Resolution {
@@ -377,91 +372,6 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     )
 }
 
-/// Names said in the request: the repository's own app names first, then the catalogue, then
-/// typos (which keep their first letter).
-fn mentions(
-    repository: &Repository,
-    tokens: &[String],
-    target_positions: &BTreeSet<usize>,
-) -> Vec<Mention> {
-    let mut mentions: Vec<Mention> = Vec::new();
-    let mut covered = target_positions.clone();
-    for length in (1..=3).rev() {
-        for start in 0..tokens.len().saturating_sub(length - 1) {
-            if (start..start + length).any(|i| covered.contains(&i)) {
-                continue;
-            }
-            let parts = &tokens[start..start + length];
-            if length == 1 && (NOT_NAMES.contains(&parts[0].as_str()) || parts[0].len() < 3) {
-                continue;
-            }
-            let joined = parts.concat();
-            let found = repository
-                .apps
-                .iter()
-                .find(|a| {
-                    a.names.first() == Some(&joined)
-                        || a.service == joined
-                        || normalize(&a.service) == joined
-                })
-                .map(|a| a.service.clone())
-                .or_else(|| catalogue().lookup(&joined).map(|s| s.id.clone()))
-                .or_else(|| {
-                    repository
-                        .apps
-                        .iter()
-                        .find(|a| {
-                            a.names.contains(&joined) && !shared_role_name(repository, &joined)
-                        })
-                        .map(|a| a.service.clone())
-                });
-            if let Some(service) = found {
-                mentions.push(Mention {
-                    service,
-                    position: start,
-                    exact: true,
-                });
-                covered.extend(start..start + length);
-            }
-        }
-    }
-    for (position, token) in tokens.iter().enumerate() {
-        if covered.contains(&position) || NOT_NAMES.contains(&token.as_str()) || token.len() < 4 {
-            continue;
-        }
-        let allowed = typo_allowance(token.len());
-        let in_repo = repository
-            .apps
-            .iter()
-            .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
-            .chain(repository.apps.iter().map(|a| (&a.service, a)))
-            .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
-            .map(|(n, a)| {
-                let distance = edit_distance(token, n).min(prefix_distance(token, n));
-                (distance, a, normalize(&a.service) != **n)
-            })
-            .filter(|(d, _, _)| *d <= allowed.max(1) && *d > 0)
-            // At the same distance, the app that *is* the name ("gitea") beats one that only
-            // carries it (its database, "gitea-db").
-            .min_by_key(|(d, _, other)| (*d, *other));
-        if let Some((_, app, _)) = in_repo {
-            mentions.push(Mention {
-                service: app.service.clone(),
-                position,
-                exact: false,
-            });
-        } else if let Some((service, _)) = catalogue().lookup_typo(token) {
-            mentions.push(Mention {
-                service: service.id.clone(),
-                position,
-                exact: false,
-            });
-        }
-    }
-
-    mentions
-}
-
 /// The service meant: the last one named that the repository has; a named one it lacks is
 /// "none"; else what the request says it is for; else the apps on the named target.
 #[allow(clippy::too_many_arguments, clippy::result_large_err)]
@@ -614,69 +524,6 @@ fn pick_service(
             ))
         }
     }
-}
-
-/// The one wired app of the repository that is compatible with `service` (either names the
-/// other in `compatible_with`), if exactly one is.
-fn stand_in_for(repository: &Repository, service: &str) -> Option<String> {
-    let catalogue = catalogue();
-    let named = catalogue.get(service)?;
-    let mut found: Vec<String> = repository
-        .apps
-        .iter()
-        .filter(|a| a.wired())
-        .filter(|a| {
-            named.compatible_with.contains(&a.service)
-                || catalogue
-                    .get(&a.service)
-                    .is_some_and(|s| s.compatible_with.iter().any(|c| c == service))
-        })
-        .map(|a| a.service.clone())
-        .collect();
-    found.sort();
-    found.dedup();
-    match found.as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
-    }
-}
-
-/// Where a description of the service begins: the word after "the thing that", "the app
-/// which", "something that" …; `None` when the request names rather than describes.
-fn described_from(tokens: &[String]) -> Option<usize> {
-    tokens.windows(2).enumerate().find_map(|(i, pair)| {
-        let noun = matches!(
-            pair[0].as_str(),
-            "thing" | "app" | "one" | "tool" | "something" | "service" | "container"
-        );
-        (noun && matches!(pair[1].as_str(), "that" | "which" | "who")).then_some(i + 2)
-    })
-}
-
-/// The word positions (as `words` counts them) where a clause of `text` ends: at a comma,
-/// semicolon, full stop or dash between words.
-fn clause_ends(text: &str) -> Vec<usize> {
-    let mut ends = Vec::new();
-    let mut count = 0;
-    let mut in_word = false;
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c.is_ascii_alphanumeric() {
-            if !in_word {
-                count += 1;
-            }
-            in_word = true;
-            continue;
-        }
-        in_word = false;
-        // A full stop inside a name or version (`media.lan`, `1.2`) ends nothing.
-        let at_break = chars.peek().is_none_or(|next| next.is_whitespace());
-        let ends_clause = matches!(c, ',' | ';' | '—') || matches!(c, '.' | '!') && at_break;
-        if ends_clause && count > 0 && ends.last() != Some(&count) {
-            ends.push(count);
-        }
-    }
-    ends
 }
 
 /// The answer for a service: its app (or a question between instances), then what to run.

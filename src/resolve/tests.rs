@@ -378,3 +378,215 @@ fn a_group_filled_by_add_host_from_a_registry_runs_on_the_registry_host() {
         resolution.answer
     );
 }
+
+/// Two apps in one play: the shapes the batch-2 rules are about.
+fn two_apps(first: (&str, &str), second: (&str, &str)) -> Vec<(String, String)> {
+    let container = |name: &str, image: &str| {
+        format!(
+            "- name: {name}\n  community.docker.docker_container:\n    name: {name}\n    image: {image}\n"
+        )
+    };
+    vec![
+        ("hosts".into(), "[box]\nlab\n".into()),
+        (
+            "site.yml".into(),
+            format!(
+                "- name: Box\n  hosts: box\n  roles:\n    - role: {}\n      tags: [{}]\n    - role: {}\n      tags: [{}]\n",
+                first.0, first.0, second.0, second.0
+            ),
+        ),
+        (
+            format!("roles/{}/tasks/main.yml", first.0),
+            container(first.0, first.1),
+        ),
+        (
+            format!("roles/{}/tasks/main.yml", second.0),
+            container(second.0, second.1),
+        ),
+    ]
+}
+
+fn discovered(files: &[(String, String)]) -> (tempfile::TempDir, Repository) {
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    repository(&borrowed)
+}
+
+#[test]
+fn asking_whether_something_is_up_is_a_status_with_or_without_a_question_mark() {
+    assert_eq!(verb_of("is prometheus up on bastion-01"), Verb::Status);
+    assert_eq!(verb_of("are the arr apps running"), Verb::Status);
+    assert_eq!(verb_of("is jellyfin up?"), Verb::Status);
+    // A sentence that merely starts with "is" is not a question about a state.
+    assert_eq!(verb_of("is it possible to deploy immich"), Verb::Deploy);
+}
+
+#[test]
+fn switching_something_on_inside_a_service_is_a_setting_not_a_start() {
+    assert_eq!(
+        verb_of("turn on the seeding ratio limit in transmission"),
+        Verb::Configure
+    );
+    assert_eq!(verb_of("disable signups in gitea"), Verb::Configure);
+    assert_eq!(verb_of("turn off the ad blocker for a bit"), Verb::Stop);
+    assert_eq!(verb_of("turn on pihole"), Verb::Start);
+}
+
+#[test]
+fn names_in_an_aside_or_a_description_are_not_the_service_meant() {
+    let files = two_apps(
+        ("maintainerr", "ghcr.io/jorenn92/maintainerr:2"),
+        ("plex", "plexinc/pms-docker:1"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "remove maintainerr, i'll clean up plex by hand",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("maintainerr"));
+    // Within one clause the last name is still the one acted on.
+    let resolution = resolve(&repository, "restart plex then maintainerr");
+    assert_eq!(resolution.service.as_deref(), Some("maintainerr"));
+
+    let files = two_apps(
+        ("jellyfin", "jellyfin/jellyfin:10"),
+        ("jellyplex_watched", "luigi311/jellyplex-watched:6"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "logs for the thing that syncs watched status between plex and jellyfin",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("jellyplex-watched"));
+}
+
+#[test]
+fn a_word_the_catalogue_uses_for_what_services_do_is_not_a_misspelt_name() {
+    let files = two_apps(
+        ("miniflux", "miniflux/miniflux:2"),
+        ("sonarr", "lscr.io/linuxserver/sonarr:4"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "set up the rss reader again");
+    assert_eq!(resolution.service.as_deref(), Some("miniflux"));
+}
+
+#[test]
+fn a_service_the_repository_lacks_is_its_stand_in_for_everything_but_a_new_deploy() {
+    let files = two_apps(
+        ("vaultwarden", "vaultwarden/server:1.32"),
+        ("sonarr", "lscr.io/linuxserver/sonarr:4"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "bitwarden logs");
+    assert_eq!(resolution.service.as_deref(), Some("vaultwarden"));
+    assert!(
+        resolution.reasons.iter().any(|r| r.contains("stands in")),
+        "{:?}",
+        resolution.reasons
+    );
+    // Installing Bitwarden is asking for a service this repository does not have.
+    let resolution = resolve(&repository, "install bitwarden");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "absent"),
+        "{:?}",
+        resolution.answer
+    );
+}
+
+#[test]
+fn a_misspelt_name_goes_to_the_app_of_that_name_not_to_its_database() {
+    let (_dir, repository) = repository(&[
+        ("hosts", "[dev]\ndevbox\n"),
+        (
+            "site.yml",
+            "- name: Dev\n  hosts: dev\n  roles:\n    - role: apps\n",
+        ),
+        (
+            "roles/apps/tasks/main.yml",
+            "- name: gitea db\n  community.docker.docker_container:\n    name: gitea-db\n    image: postgres:16\n- name: gitea\n  community.docker.docker_container:\n    name: gitea\n    image: gitea/gitea:1.22\n",
+        ),
+    ]);
+    let (_, name, _) = builtin(&resolve(&repository, "gittea logs"));
+    assert_eq!(name, "gitea");
+}
+
+#[test]
+fn images_name_their_project_by_namespace_and_config_templates_are_not_containers() {
+    let (_dir, repository) = repository(&[
+        ("hosts", "[box]\nlab\n"),
+        (
+            "site.yml",
+            "- name: Box\n  hosts: box\n  roles:\n    - role: tasks_app\n    - role: ci\n    - role: site\n",
+        ),
+        // Two pieces of one project, each image named for its piece.
+        (
+            "roles/tasks_app/tasks/main.yml",
+            "- name: api\n  community.docker.docker_container:\n    name: todo_api\n    image: vikunja/api:0.21.0\n- name: frontend\n  community.docker.docker_container:\n    name: todo_frontend\n    image: vikunja/frontend:0.21.0\n",
+        ),
+        // A Jenkins configuration-as-code template naming an agent image.
+        (
+            "roles/ci/templates/jenkins.yaml.j2",
+            "jenkins:\n  clouds:\n    - docker:\n        templates:\n          - dockerTemplateBase:\n              image: jenkins/inbound-agent\n",
+        ),
+        (
+            "roles/ci/tasks/main.yml",
+            "- name: jenkins\n  community.docker.docker_container:\n    name: jenkins\n    image: jenkins/jenkins:lts\n",
+        ),
+        // A compose template whose service is built from source.
+        (
+            "roles/site/templates/compose.yml.j2",
+            "services:\n  portfolio:\n    build:\n      context: .\n    container_name: portfolio\n",
+        ),
+        (
+            "roles/site/tasks/main.yml",
+            "- name: render\n  ansible.builtin.template:\n    src: compose.yml.j2\n    dest: /opt/portfolio/compose.yml\n",
+        ),
+    ]);
+    let vikunja: Vec<&App> = repository
+        .apps
+        .iter()
+        .filter(|a| a.service == "vikunja")
+        .collect();
+    assert_eq!(vikunja.len(), 2, "{:?}", repository.apps);
+    let jenkins: Vec<&str> = repository
+        .apps
+        .iter()
+        .filter(|a| a.service == "jenkins")
+        .map(|a| a.unit_name.as_str())
+        .collect();
+    assert_eq!(jenkins, ["jenkins"]);
+    assert!(
+        repository.apps.iter().any(|a| a.unit_name == "portfolio"),
+        "{:?}",
+        repository.apps
+    );
+    // Upgrading the project pins the first piece written.
+    let resolution = resolve(&repository, "upgrade vikunja");
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { .. }),
+        "{:?}",
+        resolution.answer
+    );
+    let (_, name, _) = builtin(&resolve(&repository, "restart vikunja"));
+    assert_eq!(name, "todo_api");
+}
+
+#[test]
+fn clauses_end_at_commas_and_full_stops_but_not_inside_names() {
+    assert_eq!(clause_ends("remove a, then b"), [2]);
+    assert_eq!(clause_ends("restart media.lan now. thanks"), [4]);
+    assert_eq!(clause_ends("upgrade to 1.2"), Vec::<usize>::new());
+    assert_eq!(
+        described_from(&[
+            "logs".into(),
+            "the".into(),
+            "thing".into(),
+            "that".into(),
+            "syncs".into()
+        ]),
+        Some(4)
+    );
+}

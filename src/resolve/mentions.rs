@@ -1,0 +1,168 @@
+//! Which services a request names, and where: the repository's app names, the catalogue's
+//! names and close typos of either; the clauses of the sentence and a description ("the thing
+//! that …") whose names say what the service works with rather than which it is; and the app
+//! that stands in for a named service the repository lacks.
+
+use std::collections::BTreeSet;
+
+use super::NOT_NAMES;
+use super::names::{prefix_distance, shared_role_name};
+use crate::discovery::Repository;
+use crate::services::{catalogue, typo_allowance};
+use crate::text::{edit_distance, normalize};
+
+/// A name said in the request.
+#[derive(Debug, Clone)]
+pub(super) struct Mention {
+    pub service: String,
+    pub position: usize,
+    pub exact: bool,
+}
+
+/// Names said in the request: the repository's own app names first, then the catalogue, then
+/// typos (which keep their first letter).
+pub(super) fn mentions(
+    repository: &Repository,
+    tokens: &[String],
+    target_positions: &BTreeSet<usize>,
+) -> Vec<Mention> {
+    let mut mentions: Vec<Mention> = Vec::new();
+    let mut covered = target_positions.clone();
+    for length in (1..=3).rev() {
+        for start in 0..tokens.len().saturating_sub(length - 1) {
+            if (start..start + length).any(|i| covered.contains(&i)) {
+                continue;
+            }
+            let parts = &tokens[start..start + length];
+            if length == 1 && (NOT_NAMES.contains(&parts[0].as_str()) || parts[0].len() < 3) {
+                continue;
+            }
+            let joined = parts.concat();
+            let found = repository
+                .apps
+                .iter()
+                .find(|a| {
+                    a.names.first() == Some(&joined)
+                        || a.service == joined
+                        || normalize(&a.service) == joined
+                })
+                .map(|a| a.service.clone())
+                .or_else(|| catalogue().lookup(&joined).map(|s| s.id.clone()))
+                .or_else(|| {
+                    repository
+                        .apps
+                        .iter()
+                        .find(|a| {
+                            a.names.contains(&joined) && !shared_role_name(repository, &joined)
+                        })
+                        .map(|a| a.service.clone())
+                });
+            if let Some(service) = found {
+                mentions.push(Mention {
+                    service,
+                    position: start,
+                    exact: true,
+                });
+                covered.extend(start..start + length);
+            }
+        }
+    }
+    for (position, token) in tokens.iter().enumerate() {
+        if covered.contains(&position) || NOT_NAMES.contains(&token.as_str()) || token.len() < 4 {
+            continue;
+        }
+        let allowed = typo_allowance(token.len());
+        let in_repo = repository
+            .apps
+            .iter()
+            .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
+            .chain(repository.apps.iter().map(|a| (&a.service, a)))
+            .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
+            .map(|(n, a)| {
+                let distance = edit_distance(token, n).min(prefix_distance(token, n));
+                (distance, a, normalize(&a.service) != **n)
+            })
+            .filter(|(d, _, _)| *d <= allowed.max(1) && *d > 0)
+            // At the same distance, the app that *is* the name ("gitea") beats one that only
+            // carries it (its database, "gitea-db").
+            .min_by_key(|(d, _, other)| (*d, *other));
+        if let Some((_, app, _)) = in_repo {
+            mentions.push(Mention {
+                service: app.service.clone(),
+                position,
+                exact: false,
+            });
+        } else if let Some((service, _)) = catalogue().lookup_typo(token) {
+            mentions.push(Mention {
+                service: service.id.clone(),
+                position,
+                exact: false,
+            });
+        }
+    }
+
+    mentions
+}
+
+/// The one wired app of the repository that is compatible with `service` (either names the
+/// other in `compatible_with`), if exactly one is.
+pub(super) fn stand_in_for(repository: &Repository, service: &str) -> Option<String> {
+    let catalogue = catalogue();
+    let named = catalogue.get(service)?;
+    let mut found: Vec<String> = repository
+        .apps
+        .iter()
+        .filter(|a| a.wired())
+        .filter(|a| {
+            named.compatible_with.contains(&a.service)
+                || catalogue
+                    .get(&a.service)
+                    .is_some_and(|s| s.compatible_with.iter().any(|c| c == service))
+        })
+        .map(|a| a.service.clone())
+        .collect();
+    found.sort();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// Where a description of the service begins: the word after "the thing that", "the app
+/// which", "something that" …; `None` when the request names rather than describes.
+pub(super) fn described_from(tokens: &[String]) -> Option<usize> {
+    tokens.windows(2).enumerate().find_map(|(i, pair)| {
+        let noun = matches!(
+            pair[0].as_str(),
+            "thing" | "app" | "one" | "tool" | "something" | "service" | "container"
+        );
+        (noun && matches!(pair[1].as_str(), "that" | "which" | "who")).then_some(i + 2)
+    })
+}
+
+/// The word positions (as `words` counts them) where a clause of `text` ends: at a comma,
+/// semicolon, full stop or dash between words.
+pub(super) fn clause_ends(text: &str) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut count = 0;
+    let mut in_word = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_alphanumeric() {
+            if !in_word {
+                count += 1;
+            }
+            in_word = true;
+            continue;
+        }
+        in_word = false;
+        // A full stop inside a name or version (`media.lan`, `1.2`) ends nothing.
+        let at_break = chars.peek().is_none_or(|next| next.is_whitespace());
+        let ends_clause = matches!(c, ',' | ';' | '—') || matches!(c, '.' | '!') && at_break;
+        if ends_clause && count > 0 && ends.last() != Some(&count) {
+            ends.push(count);
+        }
+    }
+    ends
+}
