@@ -21,6 +21,7 @@ import difflib
 import hashlib
 import json
 import os
+import shlex
 import socket
 import time
 
@@ -375,6 +376,16 @@ def _describe(action, res, hidden):
     change = dict(module=action, kind="other", target="", reversible=False)
     if module in FILE_MODULES:
         _describe_file(change, module, res, hidden)
+    elif module in COMMAND_MODULES and _compose_up(res):
+        runtime, project, directory = _compose_up(res)
+        change.update(
+            kind="compose",
+            target=directory,
+            after={"state": "up", "project": project, "runtime": runtime},
+            reversible=True,
+            note="compose project %s brought up in %s: undo brings it back to the compose file "
+            "as it was before the run (or takes it down when the run made it)" % (project, directory),
+        )
     elif module in COMMAND_MODULES:
         argv = res.get("cmd")
         name = argv[0] if isinstance(argv, list) and argv else str(argv or module).split(" ")[0]
@@ -412,6 +423,56 @@ def _describe(action, res, hidden):
     if hidden and change["kind"] != "file":
         change["note"] = (change.get("note") or "") + " (no_log task: nothing of it kept)"
     return change
+
+
+def _compose_up(res):
+    """(runtime, project, directory) when the command was `docker compose … up` (or podman's,
+    or docker-compose) on a project whose folder is known; None for any other command."""
+    argv = res.get("cmd")
+    if isinstance(argv, str):
+        try:
+            argv = shlex.split(argv)
+        except ValueError:
+            return None
+    if not isinstance(argv, list) or not argv:
+        return None
+    argv = [str(a) for a in argv]
+    program = os.path.basename(argv[0])
+    if program in ("docker", "podman") and "compose" in argv[1:3]:
+        rest = argv[argv.index("compose", 1) + 1:]
+    elif program in ("docker-compose", "podman-compose"):
+        rest = argv[1:]
+    else:
+        return None
+    options = {}
+    words = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg in ("-p", "--project-name", "--project-directory", "-f", "--file") and i + 1 < len(rest):
+            options.setdefault(arg, rest[i + 1])
+            i += 2
+            continue
+        if "=" in arg and arg.split("=", 1)[0] in ("--project-name", "--project-directory", "--file"):
+            key, value = arg.split("=", 1)
+            options.setdefault(key, value)
+        elif not arg.startswith("-"):
+            words.append(arg)
+        i += 1
+    if not words or words[0] != "up":
+        return None
+    args = (res.get("invocation") or {}).get("module_args") or {}
+    directory = options.get("--project-directory")
+    compose_file = options.get("-f") or options.get("--file")
+    if not directory and compose_file and os.path.isabs(compose_file):
+        directory = os.path.dirname(compose_file)
+    directory = directory or args.get("chdir") or ""
+    if not directory or not os.path.isabs(directory):
+        return None
+    directory = os.path.normpath(directory)
+    project = options.get("-p") or options.get("--project-name") or os.path.basename(directory).lower()
+    runtime = "podman" if program.startswith("podman") else "docker"
+    return runtime, project, directory
 
 
 def _describe_file(change, module, res, hidden):

@@ -12,9 +12,11 @@ pub struct Change {
     pub task: String,
     /// The module that made it (`ansible.builtin.template`, `ansible.builtin.command`, …).
     pub module: String,
-    /// `file`, `directory`, `link`, `container`, `package`, `service`, `command` or `other`.
+    /// `file`, `directory`, `link`, `compose` (a project brought up), `container`, `package`,
+    /// `service`, `command` or `other`.
     pub kind: String,
-    /// The file's path, or the container, package, service or command's name.
+    /// The file's path, a compose project's folder, or the container, package, service or
+    /// command's name.
     pub target: String,
     /// Whether the file or resource existed before the task; `None` when Chiffon cannot tell.
     #[serde(default)]
@@ -60,6 +62,12 @@ pub struct ResourceState {
     /// A container's image, when known.
     #[serde(default)]
     pub image: Option<String>,
+    /// A compose project's name (`docker compose --project-name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The container runtime that ran it: `docker` or `podman`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
 }
 
 /// The most bytes of one file's content Chiffon keeps (Ansible's own diff cap is 100 KiB).

@@ -170,10 +170,19 @@ pub fn plan_revert(
     // Hosts in the order they were last changed, so the latest is undone first.
     let mut hosts: Vec<&str> = Vec::new();
     let mut paths: BTreeMap<&str, Vec<(&str, PathHistory<'_>)>> = BTreeMap::new();
+    // Per host, the compose projects the run brought up (first time each).
+    let mut projects: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for stored in changes {
         let change = &stored.change;
         hosts.retain(|h| *h != change.host);
         hosts.push(&change.host);
+        if change.kind == "compose" {
+            let list = projects.entry(&change.host).or_default();
+            if !list.iter().any(|c| c.target == change.target) {
+                list.push(change);
+            }
+            continue;
+        }
         if !matches!(change.kind.as_str(), "file" | "directory" | "link") {
             irreversible.push(cannot_undo(change));
             continue;
@@ -191,6 +200,7 @@ pub fn plan_revert(
         }
     }
     let mut steps = Vec::new();
+    let mut compose_lines = Vec::new();
     let (mut restored, mut removed) = (0usize, 0usize);
     for host in hosts.iter().rev() {
         let Some(list) = paths.get(host) else {
@@ -212,11 +222,37 @@ pub fn plan_revert(
             }
         }
         if entries.is_empty() {
+            irreversible.extend(projects.get(host).into_iter().flatten().map(|c| {
+                compose_stays(c, "the run changed none of its files Chiffon can put back")
+            }));
             continue;
+        }
+        let mut compose = Vec::new();
+        for project in projects.get(host).into_iter().flatten() {
+            match compose_entry(project, &entries) {
+                Ok(entry) => {
+                    compose_lines.push(if entry["action"] == "down" {
+                        format!(
+                            "on {host}: takes compose project {} down (the run started it) before removing its files",
+                            entry["project"].as_str().unwrap_or_default()
+                        )
+                    } else {
+                        format!(
+                            "on {host}: brings compose project {} back up on its compose file as it was before the run",
+                            entry["project"].as_str().unwrap_or_default()
+                        )
+                    });
+                    compose.push(entry);
+                }
+                Err(why) => irreversible.push(compose_stays(project, why)),
+            }
         }
         let mut extra_vars = serde_json::Map::new();
         extra_vars.insert("chiffon_hosts".into(), json!(host));
         extra_vars.insert("chiffon_revert_files".into(), Value::Array(entries.clone()));
+        if !compose.is_empty() {
+            extra_vars.insert("chiffon_revert_compose".into(), Value::Array(compose));
+        }
         steps.push(Step {
             id: format!("s{}", steps.len() + 1),
             title: format!(
@@ -247,6 +283,7 @@ pub fn plan_revert(
         "undoes request {}: {restored} path(s) put back, {removed} made by the run removed",
         original.id
     )];
+    reasons.extend(compose_lines);
     reasons.push(
         "a path changed since the run is a conflict: the dry run (before approval) asks you, for each, to keep theirs or restore ours, and the run stops before changing anything on one left unanswered".to_owned(),
     );
@@ -322,6 +359,59 @@ fn undo_entry(
         return Err(cannot_undo(first));
     }
     Ok(entry)
+}
+
+/// File names compose reads from a project's folder.
+const COMPOSE_FILES: [&str; 4] = [
+    "compose.yml",
+    "compose.yaml",
+    "docker-compose.yml",
+    "docker-compose.yaml",
+];
+
+/// The play's entry for a compose project the run brought up: taken down when the run made
+/// its compose file (before the file goes), brought up again on the restored file when it
+/// put back one that existed; or why neither is honest.
+fn compose_entry(project: &Change, files: &[Value]) -> Result<Value, &'static str> {
+    let after = project.after.clone().unwrap_or_default();
+    let (Some(name), Some(runtime)) = (after.project, after.runtime) else {
+        return Err("its project name was not recorded");
+    };
+    let file = files
+        .iter()
+        .find(|entry| {
+            entry["path"].as_str().is_some_and(|path| {
+                COMPOSE_FILES
+                    .iter()
+                    .any(|f| path == format!("{}/{f}", project.target))
+            })
+        })
+        .ok_or("its compose file is not among what the run changed and Chiffon can put back")?;
+    let action = match file["action"].as_str() {
+        Some("remove") => "down",
+        Some("restore") => "up",
+        _ => return Err("its compose file is not one Chiffon restores or removes"),
+    };
+    Ok(json!({
+        "dir": project.target,
+        "project": name,
+        "runtime": runtime,
+        "action": action,
+        "compose_file": file["path"],
+    }))
+}
+
+/// "on lola: compose project uptime-kuma in /srv/…: stays as it is (<why>)".
+fn compose_stays(project: &Change, why: &str) -> String {
+    let name = project
+        .after
+        .as_ref()
+        .and_then(|a| a.project.clone())
+        .unwrap_or_default();
+    format!(
+        "on {}: compose project {name} in {} stays as it is now ({why})",
+        project.host, project.target
+    )
 }
 
 /// "on lola: <what> (<task>): <why>".
@@ -425,6 +515,77 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
+    }
+
+    fn compose_up(dir: &str) -> Change {
+        let mut up = change("compose", dir, None, "");
+        up.module = "ansible.builtin.command".into();
+        up.after = Some(ResourceState {
+            state: Some("up".into()),
+            project: Some("uptime-kuma".into()),
+            runtime: Some("docker".into()),
+            ..ResourceState::default()
+        });
+        up
+    }
+
+    #[test]
+    fn a_compose_project_goes_down_with_the_files_that_made_it_or_back_up_on_the_old_ones() {
+        // The run made the compose file and started the project: undo takes it down.
+        let made = [
+            stored(change("directory", "/srv/kuma", Some(false), ""), 1),
+            stored(change("file", "/srv/kuma/compose.yml", Some(false), "a"), 2),
+            stored(compose_up("/srv/kuma"), 3),
+        ];
+        let undo = plan_revert(&original(), &made, &[]);
+        assert!(undo.irreversible.is_empty(), "{:?}", undo.irreversible);
+        let compose = &undo.plan.steps[0].extra_vars["chiffon_revert_compose"];
+        assert_eq!(compose[0]["action"], "down");
+        assert_eq!(compose[0]["project"], "uptime-kuma");
+        assert_eq!(compose[0]["compose_file"], "/srv/kuma/compose.yml");
+        assert!(
+            undo.plan
+                .risk
+                .reasons
+                .iter()
+                .any(|r| r.contains("takes compose project uptime-kuma down")),
+            "{:?}",
+            undo.plan.risk.reasons
+        );
+
+        // The run changed an existing compose file: undo puts it back, then brings it up.
+        let mut changed = change("file", "/srv/kuma/compose.yml", Some(true), "b");
+        changed.before_content = Some("services: {}\n".into());
+        let undo = plan_revert(
+            &original(),
+            &[stored(changed, 1), stored(compose_up("/srv/kuma"), 2)],
+            &[],
+        );
+        assert_eq!(
+            undo.plan.steps[0].extra_vars["chiffon_revert_compose"][0]["action"],
+            "up"
+        );
+
+        // Brought up with a compose file the run did not change: nothing honest to do.
+        let mut other = change("file", "/srv/kuma/monitors.json", Some(true), "b");
+        other.before_content = Some("[]".into());
+        let undo = plan_revert(
+            &original(),
+            &[stored(other, 1), stored(compose_up("/srv/kuma"), 2)],
+            &[],
+        );
+        assert!(
+            undo.plan.steps[0]
+                .extra_vars
+                .get("chiffon_revert_compose")
+                .is_none()
+        );
+        assert!(
+            undo.irreversible[0]
+                .contains("compose project uptime-kuma in /srv/kuma stays as it is now"),
+            "{:?}",
+            undo.irreversible
+        );
     }
 
     #[test]

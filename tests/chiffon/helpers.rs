@@ -770,3 +770,29 @@ impl TestAgent {
         }
     }
 }
+
+/// A folder with the tests' `ansible-playbook` and a `docker` that writes its arguments, one
+/// call per line, to `docker.log` there: returns (that `ansible-playbook`, the log). No
+/// container engine runs on these machines; the script answers as one would where a playbook
+/// looks: `docker info` prints a version, `docker network inspect` finds no network (so a
+/// playbook creates it: a command Chiffon cannot undo), `… up` reports its container started on
+/// stderr (what compose prints), everything else succeeds silently.
+pub async fn bin_with_recording_docker(dir: &Path) -> (PathBuf, PathBuf) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let playbook = bin.join("ansible-playbook");
+    std::os::unix::fs::symlink(ansible_playbook().await, &playbook).unwrap();
+    let log = bin.join("docker.log");
+    let docker = bin.join("docker");
+    std::fs::write(
+        &docker,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\ncase \"$1\" in info) echo 28.2.2 ;; esac\ncase \"$1 $2\" in 'network inspect') exit 1 ;; esac\ncase \" $* \" in *\" up \"*) echo ' Container started: Started' >&2 ;; esac\nexit 0\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (playbook, log)
+}

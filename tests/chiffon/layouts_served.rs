@@ -5,14 +5,15 @@
 //! inventory sits beside the playbooks.
 //!
 //! No container engine runs on these machines, so the `docker` the runs find is a script beside
-//! `ansible-playbook` that records its arguments. Everything else is real.
+//! `ansible-playbook` that records its arguments (`helpers::bin_with_recording_docker`).
+//! Everything else is real.
 
 use std::path::{Path, PathBuf};
 
 use chiffon::model::RequestStatus;
 use serde_json::Value;
 
-use crate::helpers::{Options, TestApp, backends};
+use crate::helpers::{Options, TestApp, backends, bin_with_recording_docker};
 
 /// A copy of a layout family (runs never write into the project's fixtures).
 fn copy_of(family: &str, into: &Path) -> PathBuf {
@@ -28,25 +29,6 @@ fn copy_of(family: &str, into: &Path) -> PathBuf {
         .expect("cp");
     assert!(status.success());
     to
-}
-
-/// A folder with the tests' `ansible-playbook` and a `docker` that writes its arguments, one
-/// call per line, to `docker.log` there.
-async fn bin_with_recording_docker(dir: &Path) -> (PathBuf, PathBuf) {
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let playbook = bin.join("ansible-playbook");
-    std::os::unix::fs::symlink(crate::helpers::ansible_playbook().await, &playbook).unwrap();
-    let log = bin.join("docker.log");
-    let docker = bin.join("docker");
-    std::fs::write(
-        &docker,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n", log.display()),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (playbook, log)
 }
 
 async fn serve(backend: crate::helpers::Backend, repo: PathBuf, playbook: PathBuf) -> TestApp {

@@ -382,28 +382,21 @@ async fn a_conflict_chosen_with_the_revert_is_not_asked_again() {
     }
 }
 
+/// With a container runtime that answers (`helpers::bin_with_recording_docker`), the Kuma
+/// request creates the proxy network (a command: irreversible, and said so) and brings the
+/// stack up (a compose project: its undo takes it down before removing the files that made it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_command_that_ran_is_shown_as_irreversible_in_changes_and_in_the_undo_plan() {
-    // A container runtime that answers and "starts" the stack, so `docker compose up` runs.
-    let scratch = tempfile::tempdir().unwrap();
-    let docker = scratch.path().join("docker");
-    std::fs::write(
-        &docker,
-        "#!/bin/sh\necho ' Container kuma  Started' >&2\nexit 0\n",
-    )
-    .unwrap();
-    let mut permissions = std::fs::metadata(&docker).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    std::fs::set_permissions(&docker, permissions).unwrap();
+async fn a_command_stays_irreversible_and_the_compose_project_it_started_goes_down_with_its_files()
+{
     for backend in backends() {
         eprintln!("scenario on {backend:?}");
+        let scratch = tempfile::tempdir().unwrap();
+        let (playbook, docker_log) =
+            crate::helpers::bin_with_recording_docker(scratch.path()).await;
         let app = TestApp::spawn_with(
             backend,
             Options {
-                extra_vars: vec![(
-                    "compose_stack_docker".into(),
-                    Value::String(docker.display().to_string()),
-                )],
+                ansible_playbook: Some(playbook),
                 ..Options::default()
             },
         )
@@ -424,6 +417,13 @@ async fn a_command_that_ran_is_shown_as_irreversible_in_changes_and_in_the_undo_
                 .unwrap()
                 .contains("cannot undo")
         );
+        let stack = deploy.hosts[0]
+            .changes
+            .iter()
+            .find(|c| c.change.kind == "compose")
+            .unwrap_or_else(|| panic!("no compose project recorded: {deploy:?}"));
+        assert!(stack.change.reversible);
+        assert!(stack.change.target.ends_with("lola/stacks/uptime-kuma"));
         let out = app.chiffon(&["changes", first.request.id.as_str()]).await;
         let shown = String::from_utf8_lossy(&out.stdout);
         assert!(shown.contains("CANNOT UNDO"), "{shown}");
@@ -436,7 +436,33 @@ async fn a_command_that_ran_is_shown_as_irreversible_in_changes_and_in_the_undo_
                 .any(|r| r.starts_with("cannot undo") && r.contains("command")),
             "{risk:?}"
         );
+        assert!(
+            risk.reasons
+                .iter()
+                .any(|r| r.contains("takes compose project uptime-kuma down")),
+            "{risk:?}"
+        );
         assert_eq!(risk.level.to_string(), "high");
+
+        // Approved, the undo takes the stack down, then removes the files the run made.
+        let (_, done) = app.approve_and_wait(undo.request.id.as_str()).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        let calls = std::fs::read_to_string(&docker_log).unwrap();
+        let up = calls
+            .lines()
+            .position(|l| l == "compose --project-name uptime-kuma up --detach --remove-orphans")
+            .unwrap_or_else(|| panic!("{calls}"));
+        let down = calls
+            .lines()
+            .position(|l| l == "compose --project-name uptime-kuma down --remove-orphans")
+            .unwrap_or_else(|| panic!("{calls}"));
+        assert!(up < down, "{calls}");
+        assert!(!app.homelab_root.join("lola/stacks/uptime-kuma").exists());
         app.stop().await;
     }
 }
