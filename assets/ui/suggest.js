@@ -6,6 +6,7 @@
 
 import { api } from "./api.js";
 import { h, diffView, notice, plural } from "./dom.js";
+import { richText } from "./answer.js";
 
 /** How often to ask again while ansible-lint runs in the background. */
 const POLL_MS = 2000;
@@ -102,7 +103,7 @@ export function findingView(item, state, onApply) {
   return h(
     "li",
     { class: `suggestion severity-${item.severity}`, dataset: { rule: item.rule, id: item.id } },
-    h("p", {}, h("span", { class: `severity ${item.severity}` }, SEVERITY[item.severity] || item.severity), " ", h("strong", {}, item.message)),
+    h("p", {}, h("span", { class: `severity ${item.severity}` }, SEVERITY[item.severity] || item.severity), " ", h("strong", {}, richText(item.message))),
     h("p", { class: "muted small" }, `${item.file}, line ${item.line} (${item.rule}${item.origin === "ansible_lint" ? "" : ", Chiffon"})`),
     item.diff ? h("details", { dataset: { key: `diff:${item.id}` } }, h("summary", {}, "Show the change"), diffView(item.diff)) : null,
     action,
@@ -139,7 +140,7 @@ function groupView(group, applied, onApply) {
       " ",
       h("code", {}, group.rule),
       " — ",
-      group.message,
+      richText(group.message),
     ),
     own
       ? findingList(group.items || [], applied, onApply)

@@ -425,6 +425,9 @@ test("the suggestions view shows progress, ranks what matters, folds the rest, a
   const first = body.locator("li.suggestion").first();
   assert.match(await first.innerText(), /publishes .* on every interface/);
   assert.match(await body.innerText(), /the reverse proxy already serves this UI/);
+  // Code in a finding's words (`condition: service_healthy`) shows as code, not as backticks.
+  assert.ok((await body.locator("li.suggestion strong code").count()) >= 1);
+  assert.doesNotMatch(await body.evaluate((el) => el.textContent), /`condition: service_healthy`/);
   // The rest folded per rule, with a count, each finding a click away.
   const health = body.locator('details.suggestion-group[data-rule="no-healthcheck"]');
   assert.ok(Number(await health.getAttribute("data-count")) >= 1);
