@@ -310,9 +310,22 @@ fn unparseable_yaml(root: &Path) -> Vec<String> {
 
 async fn ping_finding(ansible_playbook: &Path, repo: &Path) -> Finding {
     const CHECK: &str = "inventory";
+    // Where runs happen: the project (a subfolder with its own ansible.cfg, or the folder of
+    // the only inventory) whose inventory names hosts, as the agents find it.
+    let project = match crate::agent::project::Project::of_hosts(repo, "all") {
+        Ok(project) => project,
+        Err(error) => {
+            return Finding::problem(
+                CHECK,
+                format!("could not tell which inventory runs use: {error:#}"),
+                "name the inventory in ansible.cfg (`inventory =` under [defaults])",
+            );
+        }
+    };
     let answers = crate::tools::ansible::ping_all(
         ansible_playbook,
-        repo,
+        &project.dir,
+        project.inventory.as_deref(),
         Duration::from_secs(5),
         Duration::from_secs(90),
     )

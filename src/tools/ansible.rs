@@ -306,12 +306,13 @@ pub struct PingAnswer {
     pub message: String,
 }
 
-/// `ansible all -m ansible.builtin.ping` in `repo` (so its `ansible.cfg` and inventory apply),
-/// with `connect_timeout` per host and the whole run stopped after `limit`. The `ansible`
-/// program is the one next to `ansible_playbook`.
+/// `ansible all -m ansible.builtin.ping` in `project` (so its `ansible.cfg` applies), with
+/// `-i inventory` when given, `connect_timeout` per host and the whole run stopped after
+/// `limit`. The `ansible` program is the one next to `ansible_playbook`.
 pub async fn ping_all(
     ansible_playbook: &Path,
-    repo: &Path,
+    project: &Path,
+    inventory: Option<&Path>,
     connect_timeout: Duration,
     limit: Duration,
 ) -> anyhow::Result<Vec<PingAnswer>> {
@@ -322,7 +323,10 @@ pub async fn ping_all(
         ansible_playbook.display()
     );
     let scratch = tempfile::tempdir()?;
-    let mut command = tool_command(&ansible, repo, scratch.path());
+    let mut command = tool_command(&ansible, project, scratch.path());
+    if let Some(inventory) = inventory {
+        command.arg("-i").arg(inventory);
+    }
     command
         .args(["all", "-m", "ansible.builtin.ping", "-o", "-T"])
         .arg(connect_timeout.as_secs().max(1).to_string());

@@ -602,6 +602,35 @@ async fn doctor_on_a_broken_set_up_exits_1_and_names_each_fix() {
     assert!(said.contains("4 problem(s)"), "{said}");
 }
 
+/// A repository whose Ansible project sits in `ansible/` (its own ansible.cfg and inventory):
+/// doctor pings the hosts of that inventory, as the runs reach them, instead of finding none.
+#[tokio::test]
+async fn doctor_pings_the_inventory_of_a_project_in_a_subfolder() {
+    let scratch = tempfile::tempdir().unwrap();
+    let repo = scratch.path().join("playbooks");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/layouts/subfolder-project"),
+        &repo,
+    );
+    let doctor = chiffon(&[
+        "doctor",
+        "--data-dir",
+        &scratch.path().join("data").display().to_string(),
+        "--playbooks",
+        &repo.display().to_string(),
+        "--ansible-playbook",
+        &ansible_playbook().await.display().to_string(),
+    ])
+    .await;
+    let said = text(&doctor);
+    // The fixture's hosts are names, not machines: both are named as not answering.
+    assert!(
+        said.contains("media-01") && said.contains("dev-01"),
+        "{said}"
+    );
+    assert!(!said.contains("the inventory lists none"), "{said}");
+}
+
 #[tokio::test]
 async fn doctor_names_the_plugin_when_the_broker_has_no_event_exchange() {
     let (Some(_), Some(ctl)) = (
