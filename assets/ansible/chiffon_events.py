@@ -376,8 +376,8 @@ def _describe(action, res, hidden):
     change = dict(module=action, kind="other", target="", reversible=False)
     if module in FILE_MODULES:
         _describe_file(change, module, res, hidden)
-    elif module in COMMAND_MODULES and _compose_up(res):
-        runtime, project, directory = _compose_up(res)
+    elif _compose_up(module, res):
+        runtime, project, directory = _compose_up(module, res)
         change.update(
             kind="compose",
             target=directory,
@@ -425,9 +425,20 @@ def _describe(action, res, hidden):
     return change
 
 
-def _compose_up(res):
-    """(runtime, project, directory) when the command was `docker compose … up` (or podman's,
-    or docker-compose) on a project whose folder is known; None for any other command."""
+def _compose_up(module, res):
+    """(runtime, project, directory) when the task brought a compose project up on a folder
+    Chiffon knows: a `docker compose … up` command (or podman's, or docker-compose), or
+    community.docker's `docker_compose_v2` with `project_src`; None for anything else."""
+    args = (res.get("invocation") or {}).get("module_args") or {}
+    if module in ("docker_compose_v2", "docker_compose"):
+        directory = args.get("project_src")
+        if args.get("state", "present") != "present" or not directory or not os.path.isabs(str(directory)):
+            return None
+        directory = os.path.normpath(str(directory))
+        project = args.get("project_name") or os.path.basename(directory).lower()
+        return "docker", str(project), directory
+    if module not in COMMAND_MODULES:
+        return None
     argv = res.get("cmd")
     if isinstance(argv, str):
         try:
@@ -461,7 +472,6 @@ def _compose_up(res):
         i += 1
     if not words or words[0] != "up":
         return None
-    args = (res.get("invocation") or {}).get("module_args") or {}
     directory = options.get("--project-directory")
     compose_file = options.get("-f") or options.get("--file")
     if not directory and compose_file and os.path.isabs(compose_file):

@@ -9,6 +9,7 @@ mod api_docs;
 mod audit;
 mod bad_input;
 mod capacity;
+mod capture;
 mod cli;
 mod distributed;
 mod first_hour;
