@@ -78,15 +78,12 @@ pub(super) fn mentions(
             .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
             .chain(repository.apps.iter().map(|a| (&a.service, a)))
             .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
-            .map(|(n, a)| {
-                let distance = edit_distance(token, n).min(prefix_distance(token, n));
-                (distance, a, normalize(&a.service) != **n)
-            })
+            .map(|(n, a)| (edit_distance(token, n).min(prefix_distance(token, n)), n, a))
             .filter(|(d, _, _)| *d <= allowed.max(1) && *d > 0)
             // At the same distance, the app that *is* the name ("gitea") beats one that only
             // carries it (its database, "gitea-db").
-            .min_by_key(|(d, _, other)| (*d, *other));
-        if let Some((_, app, _)) = in_repo {
+            .min_by_key(|(d, n, a)| (*d, normalize(&a.service) != **n));
+        if let Some((_, _, app)) = in_repo {
             mentions.push(Mention {
                 service: app.service.clone(),
                 position,
