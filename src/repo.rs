@@ -154,6 +154,18 @@ fn is_link_to_file_inside(path: &Path, meta: &std::fs::Metadata, root: &Path) ->
             .is_ok_and(|real| real.starts_with(root) && is_regular_file(&real))
 }
 
+/// A scratch repository of `(path, text)` files, for tests of what reads repositories.
+#[cfg(test)]
+pub(crate) fn scratch(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent folder")).expect("folders");
+        std::fs::write(path, text).expect("a file");
+    }
+    dir
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

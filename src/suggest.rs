@@ -84,16 +84,7 @@ pub fn merge_lint(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        dir
-    }
+    use crate::repo::scratch as repo;
 
     fn rules(found: &[Suggestion]) -> Vec<(&str, &str, usize)> {
         found

@@ -5,12 +5,7 @@ use super::*;
 
 /// A repository made of `(path, text)` files, discovered.
 fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository) {
-    let dir = tempfile::tempdir().expect("temporary folder");
-    for (path, text) in files {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().expect("a parent")).expect("folders");
-        std::fs::write(path, text).expect("a file");
-    }
+    let dir = crate::repo::scratch(files);
     let repository = Repository::discover(dir.path());
     (dir, repository)
 }

@@ -93,16 +93,7 @@ pub fn findings_for<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        dir
-    }
+    use crate::repo::scratch as repo;
 
     #[test]
     fn in_the_example_a_kuma_run_uses_the_kuma_stack_and_not_the_other_stacks() {

@@ -37,17 +37,8 @@ mod tests {
     //! One fixture per rule: a small repository where it fires, and the look-alike where it
     //! must not.
 
+    use crate::repo::scratch as repo;
     use crate::suggest::{Severity, Suggestion, analyse};
-
-    fn repo(files: &[(&str, &str)]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (path, text) in files {
-            let path = dir.path().join(path);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        dir
-    }
 
     /// `(file, line)` of each finding of `rule`.
     fn fired(files: &[(&str, &str)], rule: &str) -> Vec<(String, usize)> {
