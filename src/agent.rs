@@ -13,7 +13,6 @@ pub mod ansible;
 pub mod heartbeat;
 pub mod nvidia;
 pub mod probe;
-pub mod project;
 pub mod ssh_advice;
 
 use std::collections::HashMap;

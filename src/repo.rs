@@ -12,6 +12,7 @@
 //! - a walk stops after [`MAX_FILES`] files, so a huge tree costs bounded time and memory.
 
 pub mod outline;
+pub mod project;
 
 use std::path::{Path, PathBuf};
 

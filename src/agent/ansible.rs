@@ -18,10 +18,10 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::sync::{mpsc, oneshot};
 
-use super::project::Project;
 use crate::model::HostCounts;
 use crate::model::change::Change;
 use crate::protocol::{ExecEvent, Failure};
+use crate::repo::project::Project;
 
 /// The callback plugin, shipped inside the binary.
 const CALLBACK_PLUGIN: &str = include_str!("../../assets/ansible/chiffon_events.py");

@@ -312,7 +312,7 @@ async fn ping_finding(ansible_playbook: &Path, repo: &Path) -> Finding {
     const CHECK: &str = "inventory";
     // Where runs happen: the project (a subfolder with its own ansible.cfg, or the folder of
     // the only inventory) whose inventory names hosts, as the agents find it.
-    let project = match crate::agent::project::Project::of_hosts(repo, "all") {
+    let project = match crate::repo::project::Project::of_hosts(repo, "all") {
         Ok(project) => project,
         Err(error) => {
             return Finding::problem(

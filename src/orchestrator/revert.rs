@@ -231,17 +231,7 @@ pub fn plan_revert(
         for project in projects.get(host).into_iter().flatten() {
             match compose_entry(project, &entries) {
                 Ok(entry) => {
-                    compose_lines.push(if entry["action"] == "down" {
-                        format!(
-                            "on {host}: takes compose project {} down (the run started it) before removing its files",
-                            entry["project"].as_str().unwrap_or_default()
-                        )
-                    } else {
-                        format!(
-                            "on {host}: brings compose project {} back up on its compose file as it was before the run",
-                            entry["project"].as_str().unwrap_or_default()
-                        )
-                    });
+                    compose_lines.push(compose_line(host, &entry));
                     compose.push(entry);
                 }
                 Err(why) => irreversible.push(compose_stays(project, why)),
@@ -399,6 +389,20 @@ fn compose_entry(project: &Change, files: &[Value]) -> Result<Value, &'static st
         "action": action,
         "compose_file": file["path"],
     }))
+}
+
+/// What the undo does to a compose project, for the plan's risk reasons.
+fn compose_line(host: &str, entry: &Value) -> String {
+    let project = entry["project"].as_str().unwrap_or_default();
+    if entry["action"] == "down" {
+        format!(
+            "on {host}: takes compose project {project} down (the run started it) before removing its files"
+        )
+    } else {
+        format!(
+            "on {host}: brings compose project {project} back up on its compose file as it was before the run"
+        )
+    }
 }
 
 /// "on lola: compose project uptime-kuma in /srv/…: stays as it is (<why>)".
