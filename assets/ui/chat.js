@@ -277,6 +277,10 @@ class RequestPage {
     this.root = root;
     this.id = id;
     this.view = null;
+    // Views arrive out of order (a re-read started before a reject may answer after it): each
+    // read or action takes a number, and a view older than the one shown is dropped.
+    this.seq = 0;
+    this.shownSeq = 0;
     this.preview = null;
     this.previewing = false;
     this.modifyMessage = null;
@@ -302,7 +306,10 @@ class RequestPage {
 
   async refresh(first = false) {
     try {
+      const seq = ++this.seq;
       const view = await api(`/requests/${this.id}`);
+      if (seq < this.shownSeq) return;
+      this.shownSeq = seq;
       remember(view);
       this.view = view;
       if (view.preview && view.preview.plan_version === view.plan.version) this.preview = view.preview;
@@ -531,6 +538,7 @@ class RequestPage {
   approve(version) {
     return this.act(async () => {
       const view = await api(`/requests/${this.id}/approve`, { method: "POST", body: { plan_version: version, by: approverName() } });
+      this.shownSeq = ++this.seq;
       this.view = view;
       this.mode = null;
       await this.run.update(view);
@@ -540,6 +548,7 @@ class RequestPage {
   reject(reason) {
     return this.act(async () => {
       const view = await api(`/requests/${this.id}/reject`, { method: "POST", body: { reason } });
+      this.shownSeq = ++this.seq;
       this.view = view;
       this.mode = null;
     });
@@ -551,6 +560,7 @@ class RequestPage {
       try {
         const view = await api(`/requests/${this.id}/modify`, { method: "POST", body: { text } });
         remember(view);
+        this.shownSeq = ++this.seq;
         this.view = view;
         this.preview = null;
         this.mode = null;
@@ -576,6 +586,7 @@ class RequestPage {
       try {
         const view = await api(`/requests/${this.id}/answer`, { method: "POST", body });
         remember(view);
+        this.shownSeq = ++this.seq;
         this.view = view;
         this.preview = null;
         this.mode = null;
@@ -591,6 +602,7 @@ class RequestPage {
     this.render();
     try {
       const view = await api(`/requests/${this.id}/preview`, { method: "POST" });
+      this.shownSeq = ++this.seq;
       this.view = view;
       this.preview = view.preview || null;
     } catch (error) {
