@@ -4,7 +4,8 @@
 Usage:
     python3 tests/corpus/check_labels.py            # validate, print summary, exit 1 on errors
     python3 tests/corpus/check_labels.py --table    # also print markdown count tables
-    python3 tests/corpus/check_labels.py --file tests/corpus/requests_b2.toml   # check another batch
+    python3 tests/corpus/check_labels.py --file tests/corpus/requests_b2.toml   # check a later batch
+                                                                   # (also against all earlier batches)
 
 The corpus is read from $CHIFFON_CORPUS (default /tmp/corpus), one folder per repository named
 <owner>+<name>, extracted at the commit pinned in /work/shared/corpus/repos.json (or
@@ -91,6 +92,27 @@ def tag_in_repo(repo, tag):
     return False
 
 
+def batch_number(path):
+    """1 for requests.toml, N for requests_bN.toml, None for any other file name."""
+    if path.name == LABELS.name:
+        return 1
+    m = re.fullmatch(r"requests_b(\d+)\.toml", path.name)
+    return int(m.group(1)) if m else None
+
+
+def earlier_batches(labels):
+    """The batch files a later batch is compared against: every requests.toml /
+    requests_bN.toml next to requests.toml with a smaller batch number (all of them when
+    the checked file is not named like a batch)."""
+    n = batch_number(labels)
+    found = [LABELS] + sorted(HERE.glob("requests_b*.toml"), key=lambda p: batch_number(p) or 0)
+    return [
+        p for p in found
+        if p.is_file() and batch_number(p) is not None and p.resolve() != labels
+        and (n is None or batch_number(p) < n)
+    ]
+
+
 def main():
     want_table = "--table" in sys.argv
     labels, other_batch = LABELS, False
@@ -112,15 +134,16 @@ def main():
         if n > 1:
             errors.append(f"duplicate id {i}")
     if other_batch:
-        # a later batch must not reuse ids or texts of the first one
-        first = tomllib.loads(LABELS.read_text()).get("request", [])
-        first_ids = {r.get("id") for r in first}
-        first_texts = {(r.get("repo"), r.get("text", "").strip().lower()) for r in first}
-        for r in reqs:
-            if r.get("id") in first_ids:
-                errors.append(f"{r.get('id')}: id already used in {LABELS.name}")
-            if (r.get("repo"), r.get("text", "").strip().lower()) in first_texts:
-                errors.append(f"{r.get('id')}: same text as a request in {LABELS.name}")
+        # a later batch must not reuse ids or texts of any earlier batch
+        for earlier in earlier_batches(labels):
+            prev = tomllib.loads(earlier.read_text()).get("request", [])
+            prev_ids = {r.get("id") for r in prev}
+            prev_texts = {(r.get("repo"), r.get("text", "").strip().lower()) for r in prev}
+            for r in reqs:
+                if r.get("id") in prev_ids:
+                    errors.append(f"{r.get('id')}: id already used in {earlier.name}")
+                if (r.get("repo"), r.get("text", "").strip().lower()) in prev_texts:
+                    errors.append(f"{r.get('id')}: same text as a request in {earlier.name}")
 
     for r in reqs:
         rid = r.get("id", "<no id>")
