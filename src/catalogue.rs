@@ -87,14 +87,6 @@ struct PlayHead {
     vars: Option<serde_json::Value>,
 }
 
-#[derive(Deserialize, Default)]
-struct InventoryGroup {
-    #[serde(default)]
-    hosts: Option<BTreeMap<String, serde_json::Value>>,
-    #[serde(default)]
-    children: Option<BTreeMap<String, Option<InventoryGroup>>>,
-}
-
 impl Catalogue {
     /// Reads the repository at `root`.
     pub fn discover(root: &Path) -> anyhow::Result<Self> {
@@ -115,16 +107,14 @@ impl Catalogue {
             anyhow::bail!("the playbook repository {} does not exist", root.display());
         }
         playbooks.sort_by(|a, b| a.path.cmp(&b.path));
-        let groups = read_inventory(root).unwrap_or_else(|error| {
-            tracing::warn!(root = %root.display(), "cannot read the inventory: {error:#}");
-            BTreeMap::new()
-        });
+        let repository = crate::discovery::Repository::discover(root);
+        let groups = groups_of(&repository.inventory);
         Ok(Self {
             root: root.to_owned(),
             playbooks,
             groups,
             units: crate::matcher::units(root),
-            repository: crate::discovery::Repository::discover(root),
+            repository,
         })
     }
 
@@ -271,53 +261,17 @@ fn split_name(stem: &str) -> (String, String) {
     (service, action.unwrap_or("run").to_owned())
 }
 
-/// Reads the YAML inventory named by `ansible.cfg` (or `inventory/hosts.yml`, `hosts.yml`).
-fn read_inventory(root: &Path) -> anyhow::Result<BTreeMap<String, BTreeSet<String>>> {
-    let configured = std::fs::read_to_string(root.join("ansible.cfg"))
-        .ok()
-        .and_then(|cfg| {
-            cfg.lines().find_map(|line| {
-                let (key, value) = line.split_once('=')?;
-                (key.trim() == "inventory").then(|| value.trim().to_owned())
-            })
-        });
-    let candidates = configured
-        .into_iter()
-        .chain(["inventory/hosts.yml".to_owned(), "hosts.yml".to_owned()]);
-    let Some(path) = candidates.map(|c| root.join(c)).find(|p| p.is_file()) else {
-        return Ok(BTreeMap::new());
-    };
-    let text = std::fs::read_to_string(&path)?;
-    let top: BTreeMap<String, Option<InventoryGroup>> = serde_saphyr::from_str(&text)
-        .with_context(|| format!("{} is not a YAML inventory", path.display()))?;
-    let mut groups = BTreeMap::new();
-    for (name, group) in &top {
-        collect_group(name, group.as_ref(), &mut groups);
-    }
-    let all: BTreeSet<String> = groups.values().flatten().cloned().collect();
-    groups.entry("all".to_owned()).or_default().extend(all);
-    Ok(groups)
-}
-
-fn collect_group(
-    name: &str,
-    group: Option<&InventoryGroup>,
-    out: &mut BTreeMap<String, BTreeSet<String>>,
-) -> BTreeSet<String> {
-    let mut hosts: BTreeSet<String> = group
-        .and_then(|g| g.hosts.as_ref())
-        .map(|h| h.keys().cloned().collect())
-        .unwrap_or_default();
-    if let Some(children) = group.and_then(|g| g.children.as_ref()) {
-        for (child, child_group) in children {
-            let child_hosts = collect_group(child, child_group.as_ref(), out);
-            hosts.extend(child_hosts);
-        }
-    }
-    out.entry(name.to_owned())
-        .or_default()
-        .extend(hosts.iter().cloned());
-    out[name].clone()
+/// Each inventory group with every host in it (its children's too), and `all`, as discovery
+/// read the inventories (INI or YAML, wherever `ansible.cfg` or the layout puts them).
+fn groups_of(inventory: &crate::discovery::Inventory) -> BTreeMap<String, BTreeSet<String>> {
+    let mut groups: BTreeMap<String, BTreeSet<String>> = inventory
+        .groups
+        .keys()
+        .chain(inventory.children.keys())
+        .map(|name| (name.clone(), inventory.resolve(name)))
+        .collect();
+    groups.insert("all".to_owned(), inventory.hosts.clone());
+    groups
 }
 
 #[cfg(test)]

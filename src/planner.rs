@@ -112,10 +112,14 @@ pub fn plan_answered(
     // question about a target, a staging pass or an unclear verb stays the answer. A service
     // the person picked from the repository's apps is resolve's to plan, whatever the
     // name-based reading made of it.
-    let only_missing = plan
-        .questions
-        .iter()
-        .all(|q| q.text.starts_with("No playbook to") || q.text.starts_with("Which service"));
+    // A verb the name-based reading does not know ("stop sonarr", "sonarr logs") is read by
+    // resolve, which knows every verb Chiffon can run.
+    let stated = crate::resolve::stated_verb(text);
+    let only_missing = plan.questions.iter().all(|q| {
+        q.text.starts_with("No playbook to")
+            || q.text.starts_with("Which service")
+            || (q.id.starts_with("verb:") && stated.is_some())
+    });
     let picked_app = ask::given(answers).service.is_some_and(|service| {
         catalogue
             .repository
@@ -129,7 +133,8 @@ pub fn plan_answered(
     {
         let verb = intents
             .first()
-            .and_then(|i| crate::resolve::Verb::from_action(&i.action));
+            .and_then(|i| crate::resolve::Verb::from_action(&i.action))
+            .or(stated);
         plan.resolved(text, verb);
     }
     plan.finish(version)

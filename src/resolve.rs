@@ -17,7 +17,7 @@ use crate::text::normalize;
 
 mod hinted;
 pub mod verb;
-pub use verb::{Verb, verb_of};
+pub use verb::{Verb, stated_verb, verb_of};
 
 mod config;
 use config::{best_config, config_tag};

@@ -13,7 +13,7 @@ use crate::discovery::index::{Candidate, Index, under};
 use crate::discovery::plays::tags_of;
 use crate::discovery::{Reach, Repository, Source, parent, unquote, var_rank};
 use crate::repo::outline::Node;
-use crate::services::{catalogue, image_key};
+use crate::services::catalogue;
 use crate::text::normalize;
 
 /// How an app runs on its host, which decides how Chiffon's built-in actions address it.
@@ -548,7 +548,7 @@ fn build(
         _ => name.clone(),
     };
     let own_tags = own_tags(index, &definition.file, role.as_deref());
-    let pin = pin(repository, &definition, image.as_deref());
+    let pin = pin(repository, &definition);
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
     Some(App {
@@ -779,9 +779,8 @@ fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
     }
 }
 
-fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>) -> Option<Pin> {
+fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
     let written = definition.image.as_deref()?;
-    let _ = expanded;
     let tag_of = |image: &str| {
         let image = image.trim().split('@').next().unwrap_or("");
         let last_slash = image.rfind('/').map_or(0, |i| i + 1);
@@ -789,7 +788,6 @@ fn pin(repository: &Repository, definition: &Definition, expanded: Option<&str>)
             .split_once(':')
             .map(|(_, tag)| tag.to_lowercase())
     };
-    let _ = image_key;
     let latest = |image: &str| {
         tag_of(image).is_none_or(|t| t.is_empty() || t == "latest" || t.starts_with("latest"))
     };

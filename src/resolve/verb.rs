@@ -62,12 +62,18 @@ impl Verb {
 
 /// Reads the verb of a request.
 pub fn verb_of(text: &str) -> Verb {
+    stated_verb(text).unwrap_or(Verb::Deploy)
+}
+
+/// The verb the words of `text` state, other than deploy (which is also what a request that
+/// states none means).
+pub fn stated_verb(text: &str) -> Option<Verb> {
     let lower = format!(" {} ", text.to_lowercase());
     let tokens: Vec<String> = words(&lower).collect();
     let has = |w: &str| tokens.iter().any(|t| t == w);
     let phrase = |p: &str| lower.contains(p);
     if has("log") || has("logs") {
-        return Verb::Logs;
+        return Some(Verb::Logs);
     }
     let state_word = has("running") || has("up") || has("alive") || has("down");
     // "is it up?", and the same asked without the question mark ("is prometheus up on nas").
@@ -75,13 +81,13 @@ pub fn verb_of(text: &str) -> Verb {
         && (lower.trim_start().starts_with("is ") || state_word)
         || matches!(tokens.first().map(String::as_str), Some("is" | "are")) && state_word;
     if has("status") || has("healthy") || has("health") || has("check") || has("verify") || asked {
-        return Verb::Status;
+        return Some(Verb::Status);
     }
     // Switching something on or off *in* a service is a setting of it ("turn on the ratio
     // limit in transmission"), not starting or stopping the service.
     let switches = phrase("turn on") || phrase("turn off") || has("enable") || has("disable");
     if switches && has("in") {
-        return Verb::Configure;
+        return Some(Verb::Configure);
     }
     if [
         "change",
@@ -102,7 +108,7 @@ pub fn verb_of(text: &str) -> Verb {
     .any(|w| has(w))
         || phrase(" add a ")
     {
-        return Verb::Configure;
+        return Some(Verb::Configure);
     }
     if [
         "remove",
@@ -119,7 +125,7 @@ pub fn verb_of(text: &str) -> Verb {
         || phrase("take down")
         || phrase("rip out")
     {
-        return Verb::Remove;
+        return Some(Verb::Remove);
     }
     if ["upgrade", "update", "bump", "newest", "newer", "upgrades"]
         .iter()
@@ -128,23 +134,23 @@ pub fn verb_of(text: &str) -> Verb {
         || phrase("new version")
         || phrase("latest version")
     {
-        return Verb::Upgrade;
+        return Some(Verb::Upgrade);
     }
     if ["restart", "bounce", "reboot", "reload", "kick", "cycle"]
         .iter()
         .any(|w| has(w))
     {
-        return Verb::Restart;
+        return Some(Verb::Restart);
     }
     if ["stop", "halt", "pause", "disable"].iter().any(|w| has(w))
         || phrase("turn off")
         || phrase("shut down")
         || phrase("shut off")
     {
-        return Verb::Stop;
+        return Some(Verb::Stop);
     }
     if has("start") || phrase("turn on") || phrase("back up") || phrase("power on") {
-        return Verb::Start;
+        return Some(Verb::Start);
     }
-    Verb::Deploy
+    None
 }

@@ -796,3 +796,48 @@ pub async fn bin_with_recording_docker(dir: &Path) -> (PathBuf, PathBuf) {
     std::fs::set_permissions(&docker, std::fs::Permissions::from_mode(0o755)).unwrap();
     (playbook, log)
 }
+
+/// Adds a `systemctl` and a `journalctl` to the `bin` folder of [`bin_with_recording_docker`]:
+/// this machine has no systemd, so they keep each unit's state in a file beside them (every
+/// unit starts active and enabled), answer `show` and `is-enabled` as systemd does, and write
+/// each call they get to `systemd.log`, returned.
+pub fn add_recording_systemd(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    let state = bin.join("units");
+    std::fs::create_dir_all(&state).unwrap();
+    let log = bin.join("systemd.log");
+    let systemctl = format!(
+        r#"#!/bin/sh
+log='{log}'; units='{units}'
+printf 'systemctl %s\n' "$*" >> "$log"
+unit=""; for arg in "$@"; do case "$arg" in -*) ;; *) unit="$arg" ;; esac; done
+active=$(cat "$units/$unit.active" 2>/dev/null || echo active)
+enabled=$(cat "$units/$unit.enabled" 2>/dev/null || echo enabled)
+case "$1" in
+  show)
+    sub=running; [ "$active" = active ] || sub=dead
+    printf 'Id=%s\nNames=%s\nLoadState=loaded\nActiveState=%s\nSubState=%s\nUnitFileState=%s\n'       "$unit" "$unit" "$active" "$sub" "$enabled" ;;
+  is-enabled) echo "$enabled"; [ "$enabled" = enabled ] ;;
+  is-active) echo "$active"; [ "$active" = active ] ;;
+  start|restart|reload) echo active > "$units/$unit.active" ;;
+  stop) echo inactive > "$units/$unit.active" ;;
+  enable) echo enabled > "$units/$unit.enabled" ;;
+  disable) echo disabled > "$units/$unit.enabled" ;;
+esac
+exit 0
+"#,
+        log = log.display(),
+        units = state.display()
+    );
+    let journalctl = format!(
+        "#!/bin/sh\nprintf 'journalctl %s\\n' \"$*\" >> '{}'\necho '-- No entries --'\n",
+        log.display()
+    );
+    for (name, text) in [("systemctl", systemctl), ("journalctl", journalctl)] {
+        let path = bin.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    log
+}

@@ -18,6 +18,7 @@ mod golden;
 mod helpers;
 mod hints;
 mod layouts;
+mod layouts_run;
 mod layouts_served;
 mod llm;
 mod matching;
