@@ -799,8 +799,8 @@ pub async fn bin_with_recording_docker(dir: &Path) -> (PathBuf, PathBuf) {
 
 /// Adds a `systemctl` and a `journalctl` to the `bin` folder of [`bin_with_recording_docker`]:
 /// this machine has no systemd, so they keep each unit's state in a file beside them (every
-/// unit starts active and enabled), answer `show` and `is-enabled` as systemd does, and write
-/// each call they get to `systemd.log`, returned.
+/// unit starts active and enabled), answer `show`, `is-enabled` and `is-active` as systemd does
+/// (their exit status too), and write each call they get to `systemd.log`, returned.
 pub fn add_recording_systemd(dir: &Path) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let bin = dir.join("bin");
@@ -825,7 +825,6 @@ case "$1" in
   enable) echo enabled > "$units/$unit.enabled" ;;
   disable) echo disabled > "$units/$unit.enabled" ;;
 esac
-exit 0
 "#,
         log = log.display(),
         units = state.display()
