@@ -3,7 +3,8 @@
 //! that writes a unit file and starts and enables its service records the service's state
 //! before (systemd's own answer, read by Ansible's systemd module before it acts) and after;
 //! its undo stops and disables the service while the unit file is still there, then removes
-//! the file, as a person would find it: stopped, disabled, gone.
+//! the file, as a person would find it: stopped, disabled, gone. A service of the owner's that
+//! the run stopped is started again once the files are back.
 
 use chiffon::api::RevertBody;
 use chiffon::model::RequestStatus;
@@ -43,14 +44,22 @@ const BACKUP_PLAY: &str = r#"
         name: kuma-backup.service
         state: started
         enabled: true
+
+    - name: Stop the old status page
+      ansible.builtin.systemd_service:
+        name: statuspage.service
+        state: stopped
 "#;
 
-/// `systemd.state`'s line for the unit: "NAME ACTIVE ENABLED".
-fn unit_state(bin: &std::path::Path) -> String {
+/// The owner's service, running and enabled before the run, which the run stops.
+const OWN: &str = "statuspage.service";
+
+/// `systemd.state`'s line for `unit`: "NAME ACTIVE ENABLED".
+fn unit_state(bin: &std::path::Path, unit: &str) -> String {
     std::fs::read_to_string(bin.join("systemd.state"))
         .unwrap_or_default()
         .lines()
-        .find(|l| l.starts_with(UNIT))
+        .find(|l| l.split(' ').next() == Some(unit))
         .unwrap_or_default()
         .to_owned()
 }
@@ -84,6 +93,13 @@ async fn a_service_the_run_started_and_enabled_is_stopped_and_disabled_before_it
         .await;
         let units = app.homelab_root.join("lola/systemd");
         std::fs::write(bin.join("unit-dir"), units.display().to_string()).unwrap();
+        std::fs::create_dir_all(&units).unwrap();
+        std::fs::write(
+            units.join(OWN),
+            "[Service]\nExecStart=/usr/bin/statuspage\n",
+        )
+        .unwrap();
+        std::fs::write(bin.join("systemd.state"), format!("{OWN} active enabled\n")).unwrap();
 
         let id = app.request(KUMA_REQUEST).await;
         let (_, run) = app.approve_and_wait(&id).await;
@@ -93,7 +109,8 @@ async fn a_service_the_run_started_and_enabled_is_stopped_and_disabled_before_it
             "{:?}",
             run.tasks
         );
-        assert_eq!(unit_state(&bin), format!("{UNIT} active enabled"));
+        assert_eq!(unit_state(&bin, UNIT), format!("{UNIT} active enabled"));
+        assert_eq!(unit_state(&bin, OWN), format!("{OWN} inactive enabled"));
 
         // What the run changed: the service, stopped and disabled before, started and enabled.
         let task = run
@@ -141,6 +158,12 @@ async fn a_service_the_run_started_and_enabled_is_stopped_and_disabled_before_it
             )),
             "{reasons}"
         );
+        assert!(
+            reasons.contains(&format!(
+                "on lola: starts service {OWN} (as it was before the run), after the files are put back"
+            )),
+            "{reasons}"
+        );
         let before_undo = std::fs::read_to_string(bin.join("systemctl.log")).unwrap();
         let (_, done) = app.approve_and_wait(undo.request.id.as_str()).await;
         assert_eq!(
@@ -150,16 +173,14 @@ async fn a_service_the_run_started_and_enabled_is_stopped_and_disabled_before_it
             done.tasks
         );
 
-        // As a person finds it: stopped, disabled, its unit file and folder gone.
-        assert_eq!(unit_state(&bin), format!("{UNIT} inactive disabled"));
-        assert!(!units.exists());
-        assert!(
-            app.rendered_files().is_empty(),
-            "{:?}",
-            app.rendered_files()
-        );
+        // As a person finds it: stopped, disabled, its unit file gone; the owner's service
+        // running again, its unit file untouched.
+        assert_eq!(unit_state(&bin, UNIT), format!("{UNIT} inactive disabled"));
+        assert_eq!(unit_state(&bin, OWN), format!("{OWN} active enabled"));
+        assert_eq!(app.rendered_files(), [format!("lola/systemd/{OWN}")]);
         // Stopped and disabled while its unit file was there (the stand-in, like systemd,
-        // refuses a unit it cannot find), then systemd told to read the files again.
+        // refuses a unit it cannot find), then systemd told to read the files again, then the
+        // owner's service started.
         let log = std::fs::read_to_string(bin.join("systemctl.log")).unwrap();
         let calls: Vec<&str> = log[before_undo.len()..].lines().collect();
         let at = |call: &str| {
@@ -170,13 +191,15 @@ async fn a_service_the_run_started_and_enabled_is_stopped_and_disabled_before_it
         };
         assert!(
             at(&format!("disable {UNIT}")) < at("daemon-reload")
-                && at(&format!("stop {UNIT}")) < at("daemon-reload"),
+                && at(&format!("stop {UNIT}")) < at("daemon-reload")
+                && at("daemon-reload") < at(&format!("start {OWN}")),
             "{calls:?}"
         );
         assert!(
             !calls
                 .iter()
-                .any(|c| c.starts_with("start ") || c.starts_with("enable "))
+                .any(|c| *c == format!("start {UNIT}") || c.starts_with("enable ")),
+            "{calls:?}"
         );
         app.stop().await;
     }
