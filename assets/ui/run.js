@@ -573,7 +573,7 @@ function changeList(changes) {
   const state = (s) =>
     s
       ? [
-          s.state || "?",
+          s.state || "",
           s.enabled === true ? "enabled" : s.enabled === false ? "disabled" : "",
           s.version ? `version ${s.version}` : "",
           s.image ? `image ${s.image}` : "",
@@ -581,7 +581,7 @@ function changeList(changes) {
           s.mode ? `mode ${s.mode}` : "",
         ]
           .filter(Boolean)
-          .join(", ")
+          .join(", ") || "?"
       : "unknown";
   return changes.hosts.map((host) =>
     h(
