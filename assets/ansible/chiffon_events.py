@@ -413,6 +413,8 @@ def _describe(action, res, hidden):
             note="packages changed (%s): Chiffon could not tell from its output which were newly "
             "installed (it reads apt's and dnf's), so undo leaves them; do it by hand" % action,
         )
+        if hidden:
+            change["note"] = "packages changed (%s): its output was not read, so undo leaves them" % action
     elif module in SERVICE_MODULES:
         _describe_service(change, action, res)
     elif module in CONTAINER_MODULES:
