@@ -38,6 +38,7 @@ mod resume;
 pub mod revert;
 pub mod revert_commit;
 mod revert_conflicts;
+mod revert_resources;
 pub mod ui;
 
 use std::collections::{BTreeMap, HashMap};

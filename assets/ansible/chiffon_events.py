@@ -286,7 +286,8 @@ class CallbackModule(CallbackBase):
         items = res["results"] if task.loop and isinstance(res.get("results"), list) else [res]
         for item in items:
             if isinstance(item, dict) and item.get("changed"):
-                self._emit_change(result, _describe(task.action, item, hidden))
+                for change in _changes(task.action, item, hidden):
+                    self._emit_change(result, change)
     @staticmethod
     def _with_real_paths(diff, res):
         """A template's diff names Ansible's temporary copy of the source; the person wants
@@ -371,6 +372,16 @@ def _file_state(res, state=None):
     return out
 
 
+def _changes(action, res, hidden):
+    """The change records of one changed result: one per package a package manager named
+    (`_package_changes`), else the one `_describe` reads."""
+    if _short(action) in PACKAGE_MODULES and not hidden:
+        found = _package_changes(action, res)
+        if found:
+            return found
+    return [_describe(action, res, hidden)]
+
+
 def _describe(action, res, hidden):
     module = _short(action)
     change = dict(module=action, kind="other", target="", reversible=False)
@@ -399,25 +410,15 @@ def _describe(action, res, hidden):
         change.update(
             kind="package",
             target=", ".join(map(str, names)) if isinstance(names, list) else str(names or ""),
-            note="packages changed (%s): undo does not install or remove packages; do it by hand" % action,
+            note="packages changed (%s): Chiffon could not tell from its output which were newly "
+            "installed (it reads apt's and dnf's), so undo leaves them; do it by hand" % action,
         )
+        if hidden:
+            change["note"] = "packages changed (%s): its output was not read, so undo leaves them" % action
     elif module in SERVICE_MODULES:
-        name = str(res.get("name") or "")
-        change.update(
-            kind="service",
-            target=name,
-            after={"state": str(res["state"])} if res.get("state") else None,
-            note="service %s changed (%s): undo does not start or stop services; do it by hand" % (name, action),
-        )
+        _describe_service(change, action, res)
     elif module in CONTAINER_MODULES:
-        container = res.get("container") if isinstance(res.get("container"), dict) else {}
-        image = (container.get("Config") or {}).get("Image")
-        change.update(
-            kind="container",
-            target=str(container.get("Name") or res.get("name") or ""),
-            after={"image": image} if image else None,
-            note="container changed (%s): its previous image and definition were not recorded" % action,
-        )
+        _describe_container(change, action, res)
     else:
         change["note"] = "%s changed something Chiffon cannot read back" % action
     if hidden and change["kind"] != "file":
@@ -541,3 +542,210 @@ def _describe_file_state(change, res):
         change.update(existed=True, reversible=True)
     else:
         change["note"] = "the previous state was not reported"
+
+
+# -- services: systemd's own answer, read before the module acts ---------------------------
+
+# systemd's ActiveState, as the state a playbook asks for (the systemd module counts
+# `activating` as running, and so does this).
+ACTIVE_STATES = {
+    "active": "started", "activating": "started", "reloading": "started",
+    "inactive": "stopped", "failed": "stopped",
+}
+# systemd's UnitFileState, as `enabled: yes/no`; others (static, masked, indirect, generated…)
+# are not something `enabled:` puts back.
+UNIT_FILE_STATES = {"enabled": True, "disabled": False}
+
+
+def _describe_service(change, action, res):
+    """A service's state before and after. Ansible's systemd module (what `service` runs on
+    systemd hosts) reads `systemctl show` into `status` BEFORE it starts, stops, enables or
+    disables anything, so `status` is the state before; `state` and `enabled` are what it left.
+    Other service managers report no previous state: the change then stays irreversible."""
+    name = str(res.get("name") or "")
+    args = (res.get("invocation") or {}).get("module_args") or {}
+    status = res.get("status") if isinstance(res.get("status"), dict) else {}
+    before = {}
+    if ACTIVE_STATES.get(status.get("ActiveState")):
+        before["state"] = ACTIVE_STATES[status["ActiveState"]]
+    if status.get("UnitFileState") in UNIT_FILE_STATES:
+        before["enabled"] = UNIT_FILE_STATES[status["UnitFileState"]]
+    after = {}
+    if res.get("state") in ("started", "stopped"):
+        after["state"] = res["state"]
+    if isinstance(res.get("enabled"), bool):
+        after["enabled"] = res["enabled"]
+    change.update(kind="service", target=name, before=before or None, after=after or None)
+    if args.get("masked") is not None:
+        change["note"] = "service %s masked or unmasked (%s): undo does not mask or unmask services" % (name, action)
+        return
+    if not status:
+        change["note"] = (
+            "service %s changed (%s): its previous state was not reported (only systemd reports "
+            "it), so undo leaves it; do it by hand" % (name, action))
+        return
+    lasting = [key for key in ("state", "enabled") if key in after and before.get(key) != after[key]]
+    unknown = [key for key in lasting if key not in before]
+    if unknown:
+        change["note"] = "service %s changed (%s): its previous %s was not reported, so undo leaves it" % (
+            name, action, " and ".join("start at boot" if k == "enabled" else k for k in unknown))
+        return
+    change["reversible"] = True
+    if not lasting:
+        wanted = args.get("state") or "changed"
+        change["note"] = "service %s %s: nothing lasting changed, so there is nothing to undo" % (name, wanted)
+        return
+    undo = []
+    if "state" in lasting:
+        undo.append("starts it again" if before["state"] == "started" else "stops it")
+    if "enabled" in lasting:
+        undo.append("enables it again" if before["enabled"] else "disables it")
+    change["note"] = "service %s: undo %s" % (name, " and ".join(undo))
+
+
+# -- packages: what the package manager's own output says it did -----------------------------
+
+def _package_changes(action, res):
+    """One record per package the output names: newly installed (undo removes it), upgraded
+    (irreversible, its previous version named) or removed (irreversible). apt: its `stdout`
+    (the "NEW packages" list, dpkg's "Unpacking NAME (NEW) over (OLD)" and "Removing NAME
+    (VERSION)" lines); dnf and dnf5: `results` ("Installed: NEVRA", "Removed: NEVRA"; an upgrade
+    is both). Empty when the output says nothing Chiffon can read."""
+    module = _short(action)
+    if isinstance(res.get("results"), list) and any(
+            isinstance(line, str) and line.startswith(("Installed: ", "Removed: ")) for line in res["results"]):
+        found = _dnf_packages(res["results"])
+    elif isinstance(res.get("stdout"), str) and module in ("apt", "package"):
+        found = _apt_packages(res["stdout"])
+    else:
+        return []
+    changes = []
+    for name, (before, after) in found.items():
+        change = dict(module=action, kind="package", target=name, reversible=False)
+        if after is not None:
+            change["after"] = {"state": "present"}
+            if after:
+                change["after"]["version"] = after
+        else:
+            change["after"] = {"state": "absent"}
+        if before is None:
+            change.update(existed=False, before={"state": "absent"}, reversible=True,
+                          note="package %s newly installed: undo removes it" % name)
+        else:
+            change["existed"] = True
+            change["before"] = {"state": "present"}
+            if before:
+                change["before"]["version"] = before
+            was = (" (it was %s)" % before) if before else ""
+            if after is None:
+                change["note"] = "package %s removed%s: undo does not install packages; reinstall it by hand" % (name, was)
+            else:
+                change["note"] = "package %s went from %s to %s: undo does not downgrade or reinstall packages; do it by hand" % (
+                    name, before or "an unreported version", after or "another version")
+        changes.append(change)
+    return changes
+
+
+def _apt_packages(stdout):
+    """{name: (previous version or "" or None, new version or "" or None)} from apt-get's and
+    dpkg's output; None on a side means absent, "" present in an unreported version."""
+    found = {}
+    section = None
+    for line in stdout.splitlines():
+        if line.startswith("The following "):
+            section = ("new" if "NEW packages" in line else "removed" if "REMOVED" in line
+                       else "upgraded" if "will be upgraded" in line else None)
+            continue
+        if section and line.startswith(" "):
+            for word in line.split():
+                name = word.split(":", 1)[0]
+                if section == "new":
+                    found[name] = (None, "")
+                elif section == "removed":
+                    found[name] = ("", None)
+                else:
+                    found[name] = ("", "")
+            continue
+        section = None
+        words = line.split()
+        if len(words) >= 3 and words[0] == "Unpacking" and words[2].startswith("("):
+            name = words[1].split(":", 1)[0]
+            new = words[2].strip("()")
+            old = words[4].strip("()") if len(words) >= 5 and words[3] == "over" else None
+            before = found.get(name, (old, ""))[0]
+            found[name] = (old if old is not None else before, new)
+        elif len(words) >= 3 and words[0] == "Removing" and words[2].startswith("("):
+            name = words[1].split(":", 1)[0]
+            found[name] = (words[2].strip("()"), None)
+    return found
+
+
+def _nevra(text):
+    """("htop", "3.3.0-1.fc40") from "htop-3.3.0-1.fc40.x86_64" (an epoch kept as dnf wrote it)."""
+    base = text.rsplit(".", 1)[0] if "." in text else text
+    parts = base.rsplit("-", 2)
+    if len(parts) < 3:
+        return text, ""
+    return parts[0], "%s-%s" % (parts[1], parts[2])
+
+
+def _dnf_packages(results):
+    installed, removed = {}, {}
+    for line in results:
+        if not isinstance(line, str):
+            continue
+        if line.startswith("Installed: "):
+            name, version = _nevra(line[len("Installed: "):].strip())
+            installed[name] = version
+        elif line.startswith("Removed: "):
+            name, version = _nevra(line[len("Removed: "):].strip())
+            removed[name] = version
+    found = {}
+    for name, version in installed.items():
+        found[name] = (removed.get(name), version)
+    for name, version in removed.items():
+        if name not in installed:
+            found[name] = (version, None)
+    return found
+
+
+# -- containers: the previous image, when the module's diff names it -------------------------
+
+def _describe_container(change, action, res):
+    container = res.get("container") if isinstance(res.get("container"), dict) else {}
+    image = (container.get("Config") or {}).get("Image")
+    name = str(container.get("Name") or res.get("name") or "").lstrip("/")
+    if not name:
+        name = str(((res.get("invocation") or {}).get("module_args") or {}).get("name") or "")
+    change.update(kind="container", target=name, after={"image": image} if image else None)
+    previous = _previous_image(res)
+    if previous:
+        change["before"] = {"image": previous}
+        change["note"] = (
+            "container changed (%s): it ran %s before; undo does not recreate containers (their "
+            "full previous definition is not recorded), so put it back by hand" % (action, previous))
+    elif previous is False:
+        change.update(existed=False, before={"state": "absent"})
+        change["note"] = "container created (%s): undo does not remove containers; do it by hand" % action
+    else:
+        change["note"] = "container changed (%s): its previous image and definition were not recorded" % action
+
+
+def _previous_image(res):
+    """The image the container ran before, from the module's --diff: community.docker's
+    `before` ({"image_name": …} or {"image": ID}, {"exists": false} for a new container),
+    containers.podman's `before` ({"image": …}, or its "image - …" text lines). False for a
+    container that did not exist; None when the diff does not say."""
+    for diff in _diffs(res):
+        before = diff.get("before")
+        if isinstance(before, dict):
+            if before.get("exists") is False:
+                return False
+            image = before.get("image_name") or before.get("image")
+            if isinstance(image, str) and image:
+                return image
+        elif isinstance(before, str):
+            for line in before.splitlines():
+                if line.startswith("image - ") and line[len("image - "):].strip():
+                    return line[len("image - "):].strip()
+    return None

@@ -570,7 +570,19 @@ function whatChanged(taskId) {
 /** Per host, one item per file or resource: before → after, the diff, and whether undo can. */
 function changeList(changes) {
   if (!changes.hosts.length) return h("p", { class: "muted small" }, "Nothing changed on any machine.");
-  const state = (s) => (s ? [s.state || "?", s.sha1 ? `sha1 ${s.sha1.slice(0, 12)}` : "", s.mode ? `mode ${s.mode}` : ""].filter(Boolean).join(", ") : "unknown");
+  const state = (s) =>
+    s
+      ? [
+          s.state || "",
+          s.enabled === true ? "enabled" : s.enabled === false ? "disabled" : "",
+          s.version ? `version ${s.version}` : "",
+          s.image ? `image ${s.image}` : "",
+          s.sha1 ? `sha1 ${s.sha1.slice(0, 12)}` : "",
+          s.mode ? `mode ${s.mode}` : "",
+        ]
+          .filter(Boolean)
+          .join(", ") || "?"
+      : "unknown";
   return changes.hosts.map((host) =>
     h(
       "section",

@@ -60,12 +60,29 @@ fn line(view: &ChangeView) -> String {
     let state = |s: &Option<crate::model::change::ResourceState>| {
         s.as_ref()
             .map(|s| {
-                let mut text = s.state.clone().unwrap_or_else(|| "?".to_owned());
-                if let Some(sha1) = &s.sha1 {
-                    let _ = write!(text, " sha1 {}", &sha1[..sha1.len().min(12)]);
+                let mut text = s.state.clone().unwrap_or_default();
+                if let Some(enabled) = s.enabled {
+                    if !text.is_empty() {
+                        text.push_str(", ");
+                    }
+                    text.push_str(if enabled { "enabled" } else { "disabled" });
                 }
-                if let Some(mode) = &s.mode {
-                    let _ = write!(text, " mode {mode}");
+                let sha1 = s.sha1.as_ref().map(|h| h[..h.len().min(12)].to_owned());
+                for (label, value) in [
+                    ("version", &s.version),
+                    ("image", &s.image),
+                    ("sha1", &sha1),
+                    ("mode", &s.mode),
+                ] {
+                    if let Some(value) = value {
+                        if !text.is_empty() {
+                            text.push(' ');
+                        }
+                        let _ = write!(text, "{label} {value}");
+                    }
+                }
+                if text.is_empty() {
+                    text.push('?');
                 }
                 text
             })

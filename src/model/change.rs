@@ -68,6 +68,13 @@ pub struct ResourceState {
     /// The container runtime that ran it: `docker` or `podman`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
+    /// A service's start at boot (systemd's `UnitFileState` before, the module's `enabled`
+    /// after), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// A package's version, when the package manager's output names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// The most bytes of one file's content Chiffon keeps (Ansible's own diff cap is 100 KiB).

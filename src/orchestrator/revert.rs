@@ -9,6 +9,7 @@
 //! the revert, or by answering the question its dry run asks: `revert_conflicts`).
 
 use std::collections::BTreeMap;
+use std::fmt::Write;
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -20,6 +21,7 @@ use crate::model::{
 };
 use crate::orchestrator::Core;
 use crate::orchestrator::live::LiveEvent;
+use crate::orchestrator::revert_resources::undo_resources;
 use crate::protocol::TaskResult;
 use crate::store::{RevertLink, StoredChange};
 
@@ -160,7 +162,9 @@ struct PathHistory<'a> {
 }
 
 /// The plan that undoes `changes` (in the order they happened) of `original`: per host, every
-/// path back to its state before its first change, checked against its state after its last.
+/// path back to its state before its first change, checked against its state after its last;
+/// services back to their state before the run, packages the run installed removed
+/// (`revert_resources`).
 pub fn plan_revert(
     original: &Request,
     changes: &[StoredChange],
@@ -172,6 +176,8 @@ pub fn plan_revert(
     let mut paths: BTreeMap<&str, Vec<(&str, PathHistory<'_>)>> = BTreeMap::new();
     // Per host, the compose projects the run brought up (first time each).
     let mut projects: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+    // Per host, its service and package changes.
+    let mut resources: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for stored in changes {
         let change = &stored.change;
         hosts.retain(|h| *h != change.host);
@@ -181,6 +187,10 @@ pub fn plan_revert(
             if !list.iter().any(|c| c.target == change.target) {
                 list.push(change);
             }
+            continue;
+        }
+        if matches!(change.kind.as_str(), "service" | "package") {
+            resources.entry(&change.host).or_default().push(change);
             continue;
         }
         if !matches!(change.kind.as_str(), "file" | "directory" | "link") {
@@ -199,67 +209,70 @@ pub fn plan_revert(
             )),
         }
     }
-    let mut steps = Vec::new();
-    let mut compose_lines = Vec::new();
-    let (mut restored, mut removed) = (0usize, 0usize);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut lines = Vec::new();
+    let mut nothing = Vec::new();
+    let mut counts = Counts::default();
     for host in hosts.iter().rev() {
-        let Some(list) = paths.get(host) else {
-            continue;
-        };
-        let mut entries = Vec::new();
-        // Latest first: files made inside a directory the run made go before it.
-        for (path, history) in list.iter().rev() {
-            match undo_entry(host, path, history, resolve) {
-                Ok(entry) => {
-                    if entry["action"] == "restore" || entry["action"] == "mode" {
-                        restored += 1;
-                    } else {
-                        removed += 1;
-                    }
-                    entries.push(entry);
-                }
-                Err(why) => irreversible.push(why),
-            }
-        }
-        if entries.is_empty() {
-            irreversible.extend(projects.get(host).into_iter().flatten().map(|c| {
-                compose_stays(c, "the run changed none of its files Chiffon can put back")
-            }));
-            continue;
-        }
+        let entries = file_entries(
+            host,
+            paths.get(host).map(Vec::as_slice).unwrap_or_default(),
+            resolve,
+            &mut counts,
+            &mut irreversible,
+        );
         let mut compose = Vec::new();
         for project in projects.get(host).into_iter().flatten() {
             match compose_entry(project, &entries) {
                 Ok(entry) => {
-                    compose_lines.push(compose_line(host, &entry));
+                    lines.push(compose_line(host, &entry));
                     compose.push(entry);
                 }
                 Err(why) => irreversible.push(compose_stays(project, why)),
             }
         }
+        let undo = undo_resources(
+            host,
+            resources.get(host).map(Vec::as_slice).unwrap_or_default(),
+        );
+        irreversible.extend(undo.irreversible);
+        nothing.extend(undo.nothing);
+        lines.extend(undo.lines);
+        if entries.is_empty() && undo.services.is_empty() && undo.packages.is_empty() {
+            continue;
+        }
+        counts.services += undo.services.len();
+        counts.packages += undo.packages.len();
         let mut extra_vars = serde_json::Map::new();
         extra_vars.insert("chiffon_hosts".into(), json!(host));
-        extra_vars.insert("chiffon_revert_files".into(), Value::Array(entries.clone()));
+        let title = format!(
+            "Put back {} on {host} as they were before request {}",
+            what_is_put_back(entries.len(), undo.services.len(), undo.packages.len()),
+            original.id.short()
+        );
+        extra_vars.insert("chiffon_revert_files".into(), Value::Array(entries));
         if !compose.is_empty() {
             extra_vars.insert("chiffon_revert_compose".into(), Value::Array(compose));
         }
+        if !undo.services.is_empty() {
+            extra_vars.insert(
+                "chiffon_revert_services".into(),
+                Value::Array(undo.services),
+            );
+        }
+        if !undo.packages.is_empty() {
+            extra_vars.insert("chiffon_revert_packages".into(), json!(undo.packages));
+        }
+        let depends_on = steps.last().map(|s| vec![s.id.clone()]).unwrap_or_default();
         steps.push(Step {
             id: format!("s{}", steps.len() + 1),
-            title: format!(
-                "Put back {} path{} on {host} as they were before request {}",
-                entries.len(),
-                if entries.len() == 1 { "" } else { "s" },
-                original.id.short()
-            ),
+            title,
             action: "revert".to_owned(),
             agent_type: AgentType::Infra,
             playbook: Some(REVERT_PLAYBOOK.to_owned()),
             service: original.plan.steps.iter().find_map(|s| s.service.clone()),
             limit: Some((*host).to_owned()),
-            depends_on: steps
-                .last()
-                .map(|s: &Step| vec![s.id.clone()])
-                .unwrap_or_default(),
+            depends_on,
             estimated_duration_s: 10,
             resources: Resources::default(),
             tags: Vec::new(),
@@ -269,24 +282,12 @@ pub fn plan_revert(
             warnings: Vec::new(),
         });
     }
-    let mut reasons = vec![format!(
-        "undoes request {}: {restored} path(s) put back, {removed} made by the run removed",
-        original.id
-    )];
-    reasons.extend(compose_lines);
-    reasons.push(
-        "a path changed since the run is a conflict: the dry run (before approval) asks you, for each, to keep theirs or restore ours, and the run stops before changing anything on one left unanswered".to_owned(),
-    );
+    let reasons = risk_reasons(original, &counts, lines, &nothing, &irreversible);
     let level = if irreversible.is_empty() {
         RiskLevel::Medium
     } else {
         RiskLevel::High
     };
-    reasons.extend(
-        irreversible
-            .iter()
-            .map(|line| format!("cannot undo: {line}")),
-    );
     let estimated_duration_s = steps.iter().map(|s| s.estimated_duration_s).sum();
     RevertPlan {
         plan: Plan {
@@ -301,6 +302,100 @@ pub fn plan_revert(
         },
         irreversible,
     }
+}
+
+/// One host's path entries, latest first (files made inside a directory the run made go
+/// before it); what cannot be put back goes to `irreversible`.
+fn file_entries(
+    host: &str,
+    paths: &[(&str, PathHistory<'_>)],
+    resolve: &[Resolution],
+    counts: &mut Counts,
+    irreversible: &mut Vec<String>,
+) -> Vec<Value> {
+    let mut entries = Vec::new();
+    for (path, history) in paths.iter().rev() {
+        match undo_entry(host, path, history, resolve) {
+            Ok(entry) => {
+                if entry["action"] == "restore" || entry["action"] == "mode" {
+                    counts.restored += 1;
+                } else {
+                    counts.removed += 1;
+                }
+                entries.push(entry);
+            }
+            Err(why) => irreversible.push(why),
+        }
+    }
+    entries
+}
+
+/// How much a revert plan puts back.
+#[derive(Debug, Default)]
+struct Counts {
+    restored: usize,
+    removed: usize,
+    services: usize,
+    packages: usize,
+}
+
+/// "3 paths, 1 service and 2 packages".
+fn what_is_put_back(paths: usize, services: usize, packages: usize) -> String {
+    let mut parts = Vec::new();
+    for (count, one, many) in [
+        (paths, "path", "paths"),
+        (services, "service", "services"),
+        (packages, "package", "packages"),
+    ] {
+        if count > 0 {
+            parts.push(format!("{count} {}", if count == 1 { one } else { many }));
+        }
+    }
+    match parts.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "nothing".to_owned(),
+    }
+}
+
+/// The plan's risk reasons: what it undoes, how, what needs nothing, what it cannot undo.
+fn risk_reasons(
+    original: &Request,
+    counts: &Counts,
+    lines: Vec<String>,
+    nothing: &[String],
+    irreversible: &[String],
+) -> Vec<String> {
+    let mut first = format!(
+        "undoes request {}: {} path(s) put back, {} made by the run removed",
+        original.id, counts.restored, counts.removed
+    );
+    if counts.services > 0 {
+        let _ = write!(first, ", {} service(s) put back", counts.services);
+    }
+    if counts.packages > 0 {
+        let _ = write!(
+            first,
+            ", {} package(s) the run installed removed",
+            counts.packages
+        );
+    }
+    let mut reasons = vec![first];
+    reasons.extend(lines);
+    reasons.push(
+        "a path changed since the run is a conflict: the dry run (before approval) asks you, for each, to keep theirs or restore ours, and the run stops before changing anything on one left unanswered".to_owned(),
+    );
+    reasons.extend(
+        nothing
+            .iter()
+            .map(|line| format!("nothing to undo: {line}")),
+    );
+    reasons.extend(
+        irreversible
+            .iter()
+            .map(|line| format!("cannot undo: {line}")),
+    );
+    reasons
 }
 
 /// The play's entry for one path, or why it cannot be put back.
@@ -419,7 +514,7 @@ fn compose_stays(project: &Change, why: &str) -> String {
 }
 
 /// "on lola: <what> (<task>): <why>".
-fn cannot_undo(change: &Change) -> String {
+pub(crate) fn cannot_undo(change: &Change) -> String {
     let why = change
         .note
         .clone()
@@ -662,6 +757,94 @@ mod tests {
             "{:?}",
             undo.irreversible
         );
+    }
+
+    #[test]
+    fn services_and_packages_are_put_back_in_the_same_step_as_the_files_or_in_their_own() {
+        let side = |state: &str, enabled: bool| ResourceState {
+            state: Some(state.into()),
+            enabled: Some(enabled),
+            ..ResourceState::default()
+        };
+        let mut unit = change(
+            "file",
+            "/etc/systemd/system/backup.service",
+            Some(false),
+            "a",
+        );
+        unit.task = "Write the unit".into();
+        let mut service = change("service", "backup.service", None, "");
+        service.module = "ansible.builtin.systemd_service".into();
+        service.before = Some(side("stopped", false));
+        service.after = Some(side("started", true));
+        let mut htop = change("package", "htop", Some(false), "");
+        htop.module = "ansible.builtin.apt".into();
+        let mut curl = change("package", "curl", Some(true), "");
+        curl.reversible = false;
+        curl.note = Some("package curl went from 7.88.1-10+deb12u5 to 7.88.1-10+deb12u8".into());
+        // Another host where only a service changed: a step of its own.
+        let mut nas = change("service", "smbd.service", None, "");
+        nas.host = "nas".into();
+        nas.before = Some(side("started", true));
+        nas.after = Some(side("stopped", true));
+        let undo = plan_revert(
+            &original(),
+            &[
+                stored(htop, 1),
+                stored(curl, 2),
+                stored(unit, 3),
+                stored(service, 4),
+                stored(nas, 5),
+            ],
+            &[],
+        );
+        assert_eq!(undo.plan.steps.len(), 2);
+        let nas_step = &undo.plan.steps[0];
+        assert_eq!(nas_step.limit.as_deref(), Some("nas"));
+        assert_eq!(nas_step.extra_vars["chiffon_revert_files"], json!([]));
+        assert_eq!(
+            nas_step.extra_vars["chiffon_revert_services"],
+            json!([{"name": "smbd.service", "state": "started", "when": "after_files"}])
+        );
+        assert!(
+            nas_step.title.starts_with("Put back 1 service on nas"),
+            "{}",
+            nas_step.title
+        );
+        let lola = &undo.plan.steps[1];
+        assert!(
+            lola.title
+                .starts_with("Put back 1 path, 1 service and 1 package on lola"),
+            "{}",
+            lola.title
+        );
+        assert_eq!(
+            lola.extra_vars["chiffon_revert_files"][0]["action"],
+            "remove"
+        );
+        assert_eq!(
+            lola.extra_vars["chiffon_revert_services"],
+            json!([{"name": "backup.service", "state": "stopped", "enabled": false, "when": "before_files"}])
+        );
+        assert_eq!(lola.extra_vars["chiffon_revert_packages"], json!(["htop"]));
+        let reasons = &undo.plan.risk.reasons;
+        assert!(
+            reasons[0].ends_with("2 service(s) put back, 1 package(s) the run installed removed"),
+            "{reasons:?}"
+        );
+        for expected in [
+            "on lola: stops service backup.service and disables it at boot (as it was before the run), before the files are put back",
+            "on nas: starts service smbd.service (as it was before the run), after the files are put back",
+            "on lola: removes the package the run newly installed (htop), last, after the services and files are put back",
+        ] {
+            assert!(
+                reasons.iter().any(|r| r == expected),
+                "{expected}: {reasons:?}"
+            );
+        }
+        assert_eq!(undo.irreversible.len(), 1, "{:?}", undo.irreversible);
+        assert!(undo.irreversible[0].contains("package curl"));
+        assert_eq!(undo.plan.risk.level, RiskLevel::High);
     }
 
     #[test]

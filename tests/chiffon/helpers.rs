@@ -840,3 +840,65 @@ esac
     }
     log
 }
+
+/// A folder with the tests' `ansible-playbook` and a `systemctl` that stands in for systemd,
+/// which these machines do not run: returns (that `ansible-playbook`, the folder). A unit is
+/// known to it while its file is in the folder named by `unit-dir` there (as systemd loads
+/// what is on disk); its state, `NAME ACTIVE ENABLED` lines, is kept in `systemd.state` (an
+/// unlisted unit is inactive and disabled); every call is appended to `systemctl.log`, its
+/// arguments on one line. It answers what Ansible's systemd module asks (`show`, `is-enabled`),
+/// and refuses to start, stop, enable or disable a unit it does not know, as systemd does.
+/// Unlike [`add_recording_systemd`] (every unit there exists, active and enabled), what it
+/// knows follows the unit files a playbook writes and removes, so an order is observable.
+pub async fn bin_with_recording_systemctl(dir: &Path) -> (PathBuf, PathBuf) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let playbook = bin.join("ansible-playbook");
+    std::os::unix::fs::symlink(ansible_playbook().await, &playbook).unwrap();
+    let script = r#"#!/bin/sh
+here='@BIN@'
+printf '%s\n' "$*" >> "$here/systemctl.log"
+state="$here/systemd.state"
+touch "$state"
+units=$(cat "$here/unit-dir" 2>/dev/null)
+cmd=$1
+unit=$2
+active=$(awk -v u="$unit" '$1 == u { print $2 }' "$state")
+enabled=$(awk -v u="$unit" '$1 == u { print $3 }' "$state")
+[ -n "$active" ] || active=inactive
+[ -n "$enabled" ] || enabled=disabled
+known() { [ -n "$units" ] && [ -n "$unit" ] && [ -f "$units/$unit" ]; }
+save() { grep -v "^$unit " "$state" > "$state.new"; echo "$unit $1 $2" >> "$state.new"; mv "$state.new" "$state"; }
+case "$cmd" in
+  show)
+    if known; then
+      sub=dead; [ "$active" = active ] && sub=running
+      printf 'Id=%s\nLoadState=loaded\nActiveState=%s\nSubState=%s\nUnitFileState=%s\nFragmentPath=%s\n' "$unit" "$active" "$sub" "$enabled" "$units/$unit"
+    else
+      printf 'Id=%s\nLoadState=not-found\nActiveState=inactive\nSubState=dead\nUnitFileState=\n' "$unit"
+    fi ;;
+  is-enabled)
+    known || { echo "Failed to get unit file state for $unit: No such file or directory" >&2; exit 1; }
+    echo "$enabled"
+    [ "$enabled" = enabled ] || exit 1 ;;
+  is-active)
+    echo "$active"
+    [ "$active" = active ] || exit 3 ;;
+  start|stop|enable|disable)
+    known || { echo "Unit $unit not found." >&2; exit 5; }
+    case "$cmd" in
+      start) save active "$enabled" ;;
+      stop) save inactive "$enabled" ;;
+      enable) save "$active" enabled ;;
+      disable) save "$active" disabled ;;
+    esac ;;
+esac
+exit 0
+"#
+    .replace("@BIN@", &bin.display().to_string());
+    let systemctl = bin.join("systemctl");
+    std::fs::write(&systemctl, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (playbook, bin)
+}

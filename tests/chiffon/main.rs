@@ -27,6 +27,7 @@ mod operations;
 mod properties;
 mod restart;
 mod revert;
+mod revert_services;
 mod security;
 mod security_outbound;
 mod ssh;
