@@ -104,22 +104,24 @@ pub fn plan_answered(
         questions,
         last_step_of_service: BTreeMap::new(),
         steps_of_clause: BTreeMap::new(),
+        used_units: false,
+        used_named: false,
     };
     for intent in &intents {
         plan.add(intent);
     }
-    // Only where the name-based reading found no playbook for the verb or no service: a
-    // question about a target, a staging pass or an unclear verb stays the answer. A service
-    // the person picked from the repository's apps is resolve's to plan, whatever the
-    // name-based reading made of it.
-    // A verb the name-based reading does not know ("stop sonarr", "sonarr logs") is read by
-    // resolve, which knows every verb Chiffon can run.
+    // The name-based reading plans the repositories that name playbooks `<service>-<action>.yml`
+    // (and compound requests over them). Everything else is resolve's, which reads the
+    // repository as its owner does: when that reading used no such playbook, or asked what it
+    // could not read (a verb it lacks, a word it took for a place, a service it does not know),
+    // resolve answers instead. An unclear verb that resolve cannot read either stays the
+    // question.
     let stated = crate::resolve::stated_verb(text);
-    let only_missing = plan.questions.iter().all(|q| {
-        q.text.starts_with("No playbook to")
-            || q.text.starts_with("Which service")
-            || (q.id.starts_with("verb:") && stated.is_some())
-    });
+    let conventional = plan.used_named && !plan.used_units;
+    let verb_unclear = plan
+        .questions
+        .iter()
+        .any(|q| q.id.starts_with("verb:") && stated.is_none());
     let picked_app = ask::given(answers).service.is_some_and(|service| {
         catalogue
             .repository
@@ -127,15 +129,28 @@ pub fn plan_answered(
             .iter()
             .any(|a| a.service == service)
     });
-    if plan.steps.is_empty()
-        && (only_missing || picked_app)
-        && !catalogue.repository.apps.is_empty()
+    // A template asked for by name is the template flow's.
+    let template = intents.iter().any(|i| i.action == "template");
+    if !catalogue.repository.apps.is_empty()
+        && (picked_app || (!conventional && !verb_unclear && !template))
     {
-        let verb = intents
-            .first()
-            .and_then(|i| crate::resolve::Verb::from_action(&i.action))
-            .or(stated);
+        let verb = stated.or_else(|| {
+            intents
+                .first()
+                .and_then(|i| crate::resolve::Verb::from_action(&i.action))
+        });
+        let asked = std::mem::take(&mut plan.questions);
+        plan.steps.clear();
+        plan.questions = asked
+            .iter()
+            .filter(|q| q.answer.is_some())
+            .cloned()
+            .collect();
         plan.resolved(text, verb);
+        // Nothing in the repository to run, and a template would give it one: the offer stays.
+        if plan.steps.is_empty() && asked.iter().any(|q| q.template.is_some()) {
+            plan.questions = asked;
+        }
     }
     plan.finish(version)
 }
@@ -153,6 +168,10 @@ struct Draft<'a> {
     last_step_of_service: BTreeMap<String, String>,
     /// "…, then Y": a clause's steps run after the previous clause's.
     steps_of_clause: BTreeMap<usize, Vec<String>>,
+    /// A step came from the older unit matcher, not a playbook named for its service and verb.
+    used_units: bool,
+    /// A service and verb of the request has a playbook named for them (`<service>-<verb>.yml`).
+    used_named: bool,
 }
 
 impl Draft<'_> {
@@ -160,6 +179,9 @@ impl Draft<'_> {
     fn add(&mut self, intent: &Intent) {
         let catalogue = self.catalogue;
         let mut intent = intent.clone();
+        if catalogue.find(&intent.service, &intent.action).is_some() {
+            self.used_named = true;
+        }
         let template_id = format!("template:{}", intent.service);
         if intent.action == "template" {
             if ask::answer_to(self.answers, &template_id).is_none() {
@@ -189,6 +211,7 @@ impl Draft<'_> {
             .flatten()
             .and_then(|u| Some((u, u.entrypoint.as_ref()?)))
         {
+            self.used_units = true;
             self.unit_step(intent, unit, entry, limit, depends_on);
         } else {
             self.questions
@@ -393,8 +416,16 @@ impl Draft<'_> {
                 config,
                 ..
             } => {
+                // Where the repository deploys it, when that is not the playbook itself.
+                let found_in = self
+                    .catalogue
+                    .repository
+                    .apps
+                    .iter()
+                    .find(|a| a.service == service && a.file != playbook)
+                    .map_or_else(String::new, |a| format!("{} via ", a.file));
                 let mut title = format!(
-                    "{} {} with {playbook}",
+                    "{} {} ({found_in}{playbook})",
                     capitalized(&action),
                     display_name(&service)
                 );
@@ -458,7 +489,26 @@ impl Draft<'_> {
                     resolution.service.as_deref(),
                 ));
             }
-            crate::resolve::Answer::None { .. } => {}
+            crate::resolve::Answer::None { reason, catalogue } => {
+                // Nothing to run: say why, for the service the request was about.
+                let Some(about) = resolution.service.clone().or(catalogue) else {
+                    return;
+                };
+                let name = display_name(&about);
+                let text = match reason.as_str() {
+                    "unwired" => format!(
+                        "{name} is in the repository, but no play runs it: add its role or task file to a playbook (or uncomment it), then ask again."
+                    ),
+                    "unmanaged" => format!(
+                        "{name} runs outside what the repository's playbooks manage: Chiffon has nothing to {action} it with."
+                    ),
+                    _ => format!(
+                        "The repository has no {name}: nothing to {action}. Add a playbook or role for it (`chiffon playbooks template {about} --image <image:tag> --port <port>` writes one), then ask again."
+                    ),
+                };
+                self.questions
+                    .push(Question::open(format!("none:{about}"), text));
+            }
         }
     }
 

@@ -1072,10 +1072,13 @@ fn entrypoint(
         "teardown",
         "uninstall",
     ];
-    let tags = match verbal_elsewhere {
+    let mut tags = match verbal_elsewhere {
         Some(tag) if tags.iter().all(|t| other_verbs.contains(&t.as_str())) => vec![tag],
         _ => tags,
     };
+    // A tag written on the block and again on its task is one tag.
+    let mut seen = std::collections::BTreeSet::new();
+    tags.retain(|t| seen.insert(t.clone()));
     let playbook = repository
         .playbooks
         .iter()

@@ -80,7 +80,12 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     let asked = lower.trim_end().ends_with('?')
         && (lower.trim_start().starts_with("is ") || state_word)
         || matches!(tokens.first().map(String::as_str), Some("is" | "are")) && state_word;
-    if has("status") || has("healthy") || has("health") || has("check") || has("verify") || asked {
+    // "the status page" names a kind of service, not a question about one.
+    let status_asked = tokens
+        .windows(2)
+        .any(|w| w[0] == "status" && !w[1].starts_with("page"))
+        || tokens.last().is_some_and(|t| t == "status");
+    if status_asked || has("healthy") || has("health") || has("check") || has("verify") || asked {
         return Some(Verb::Status);
     }
     // Switching something on or off *in* a service is a setting of it ("turn on the ratio

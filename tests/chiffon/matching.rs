@@ -309,7 +309,8 @@ async fn broken_and_encrypted_files_are_reported_not_fatal() {
 }
 
 /// The planner uses the same reading of the repository: a service that only a toggled task
-/// file deploys is planned as its playbook with the unit's tag and switch, and only it runs.
+/// file deploys is planned as its playbook with the unit's tag and switch (the title names the
+/// file that defines it and the playbook that reaches it), and only it runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_planner_deploys_a_service_through_its_toggled_task_file() {
     for backend in crate::helpers::backends() {
@@ -330,7 +331,8 @@ async fn the_planner_deploys_a_service_through_its_toggled_task_file() {
         assert_eq!(step.tags, ["grafana"]);
         assert_eq!(step.extra_vars["grafana_enabled"], true);
         assert!(
-            step.title.contains("tasks/grafana.yml via site.yml"),
+            step.title
+                .contains("templates/grafana-compose.yml.j2 via site.yml"),
             "{}",
             step.title
         );
