@@ -725,7 +725,12 @@ fn compose_project(
         .iter()
         .flat_map(|r| [r.hosts.clone(), r.playbook.clone()])
         .collect();
-    let name = file.rsplit('/').next().unwrap_or(file);
+    // The file as a task names it in `src:`: its path under the role's `files/` or
+    // `templates/` (`librespeed/docker-compose.yml` when each app has a folder there).
+    let name = ["/files/", "/templates/"]
+        .iter()
+        .find_map(|dir| file.split_once(dir).map(|(_, rel)| rel))
+        .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file));
     let fallback = || {
         role.and_then(|r| r.rsplit('/').next()).map_or_else(
             || parent(file).rsplit('/').next().unwrap_or("").to_owned(),
@@ -788,8 +793,10 @@ fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
             .split_once(':')
             .map(|(_, tag)| tag.to_lowercase())
     };
+    // No tag, or a channel rather than a version (`latest`, `stable`, `main`, `nightly`,
+    // `alpine`: no digit in it): a re-run pulls whatever the channel points at now.
     let latest = |image: &str| {
-        tag_of(image).is_none_or(|t| t.is_empty() || t == "latest" || t.starts_with("latest"))
+        tag_of(image).is_none_or(|t| t.starts_with("latest") || !t.chars().any(|c| c.is_ascii_digit()))
     };
     if written.contains("{{") {
         let vars: Vec<&str> = written

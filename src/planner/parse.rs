@@ -739,7 +739,8 @@ pub(crate) fn known_services(catalogue: &Catalogue) -> Vec<(String, String)> {
             );
         }
     }
-    for service in services {
+    // A playbook named for a verb (`deploy.yml`, `update.yml`) is an entrypoint, not a service.
+    for service in services.into_iter().filter(|s| !is_verb_word(s)) {
         names.push((service.to_owned(), service.to_owned()));
         names.push((service.replace('-', " "), service.to_owned()));
     }

@@ -72,13 +72,29 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     let tokens: Vec<String> = words(&lower).collect();
     let has = |w: &str| tokens.iter().any(|t| t == w);
     let phrase = |p: &str| lower.contains(p);
-    if has("log") || has("logs") {
+    // "log in" / "log into" / "log out" is signing in, not logs.
+    let signs_in = tokens
+        .windows(2)
+        .any(|w| w[0] == "log" && matches!(w[1].as_str(), "in" | "into" | "on" | "out"));
+    if (has("log") && !signs_in)
+        || has("logs")
+        || phrase("complaining")
+        || phrase("error messages")
+        || phrase("what went wrong")
+    {
         return Some(Verb::Logs);
     }
     let state_word = has("running") || has("up") || has("alive") || has("down");
     // "is it up?", and the same asked without the question mark ("is prometheus up on nas").
+    // A question anywhere in the request ("radarr alive? movies aren't being grabbed").
     let asked = lower.trim_end().ends_with('?')
         && (lower.trim_start().starts_with("is ") || state_word)
+        || lower.split('?').rev().skip(1).any(|before| {
+            before
+                .split_whitespace()
+                .last()
+                .is_some_and(|w| matches!(w, "alive" | "up" | "running" | "down" | "ok" | "okay"))
+        })
         || matches!(tokens.first().map(String::as_str), Some("is" | "are")) && state_word;
     // "the status page" names a kind of service, not a question about one.
     let status_asked = tokens
@@ -129,6 +145,7 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         || phrase("get rid of")
         || phrase("take down")
         || phrase("rip out")
+        || (has("offline") || has("down")) && (phrase("for good") || has("permanently"))
     {
         return Some(Verb::Remove);
     }
@@ -149,6 +166,7 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     }
     if ["stop", "halt", "pause", "disable"].iter().any(|w| has(w))
         || phrase("turn off")
+        || has("offline")
         || phrase("shut down")
         || phrase("shut off")
     {
