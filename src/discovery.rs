@@ -95,6 +95,11 @@ fn wanted(name: &str) -> bool {
         // for a configure request.
         || lower.ends_with(".conf")
         || lower == "caddyfile"
+        // An app's own configuration formats, read for configure requests' words.
+        || lower.ends_with(".php")
+        || lower.ends_with(".toml")
+        || lower.ends_with(".xml")
+        || lower.ends_with(".env")
 }
 
 impl Repository {

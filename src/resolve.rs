@@ -20,7 +20,7 @@ pub mod verb;
 pub use verb::{Verb, stated_verb, verb_of};
 
 mod config;
-use config::{best_config, config_tag};
+use config::{best_config, config_tag, setting_words};
 
 mod names;
 use names::role_named_like;
@@ -588,6 +588,19 @@ fn finish(
             };
         }
     };
+    // No verb said ("send gatus alerts to discord too", "z2m logging up to debug"), and the
+    // request's own words are a setting of the app: it is about that setting.
+    let verb = if verb == Verb::Deploy
+        && stated_verb(text).is_none()
+        && !says_deploy(text)
+        && setting_words(repository, app, text) > 0
+    {
+        reasons
+            .push("no verb said, and the request names a setting of the app: configure".to_owned());
+        Verb::Configure
+    } else {
+        verb
+    };
     let answer = answer_for(
         repository,
         app,
@@ -604,6 +617,39 @@ fn finish(
         answer,
         reasons,
     }
+}
+
+/// Whether the request says to deploy (or set up) rather than leaving the verb unsaid.
+fn says_deploy(text: &str) -> bool {
+    let lower = format!(" {} ", text.to_lowercase());
+    let tokens: Vec<String> = words(&lower).collect();
+    let has = |w: &str| tokens.iter().any(|t| t == w);
+    [
+        "deploy",
+        "redeploy",
+        "install",
+        "reinstall",
+        "setup",
+        "provision",
+        "launch",
+        "create",
+        "host",
+        "add",
+        "get",
+        "want",
+        "need",
+    ]
+    .iter()
+    .any(|w| has(w))
+        || [
+            " set up ",
+            " spin up ",
+            " bring up ",
+            " roll out ",
+            " stand up ",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
 }
 
 /// "Redeploy the arr stack": a role holding two or more apps, named by its name (or its name

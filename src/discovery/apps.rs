@@ -796,7 +796,8 @@ fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
     // No tag, or a channel rather than a version (`latest`, `stable`, `main`, `nightly`,
     // `alpine`: no digit in it): a re-run pulls whatever the channel points at now.
     let latest = |image: &str| {
-        tag_of(image).is_none_or(|t| t.starts_with("latest") || !t.chars().any(|c| c.is_ascii_digit()))
+        tag_of(image)
+            .is_none_or(|t| t.starts_with("latest") || !t.chars().any(|c| c.is_ascii_digit()))
     };
     if written.contains("{{") {
         let vars: Vec<&str> = written

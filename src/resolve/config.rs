@@ -15,6 +15,17 @@ use super::NOT_NAMES;
 /// its text mentions (the Home Assistant tile of a dashboard), the request's words in its text —
 /// else the most specific. A staging or test copy ranks after the real one.
 pub(super) fn best_config(repository: &Repository, app: &App, text: &str) -> Option<String> {
+    scored(repository, app, text).map(|(file, _)| file)
+}
+
+/// How many of the request's own words (not the app's names, not doing-words) a setting of the
+/// app has, in its best configuration file: in the file's name, a variable it sets, or its text.
+/// "send gatus alerts to discord" has one (`gatus_discord_webhook`): a setting is meant.
+pub(super) fn setting_words(repository: &Repository, app: &App, text: &str) -> usize {
+    scored(repository, app, text).map_or(0, |(_, hits)| hits)
+}
+
+fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usize)> {
     const DOING: &[&str] = &[
         "add", "set", "edit", "modify", "tweak", "adjust", "put", "make",
     ];
@@ -31,7 +42,7 @@ pub(super) fn best_config(repository: &Repository, app: &App, text: &str) -> Opt
                 && !app.names.contains(w)
         })
         .collect();
-    let mut best: Option<((usize, bool), usize, &String)> = None;
+    let mut best: Option<((usize, bool), usize, &String, usize)> = None;
     for (rank, file) in app.config.iter().enumerate() {
         let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
             .map(|w| stem(&w))
@@ -70,11 +81,11 @@ pub(super) fn best_config(repository: &Repository, app: &App, text: &str) -> Opt
             )
         });
         let key = (score, real);
-        if best.is_none_or(|(k, r, _)| key > k || key == k && rank < r) {
-            best = Some((key, rank, file));
+        if best.is_none_or(|(k, r, _, _)| key > k || key == k && rank < r) {
+            best = Some((key, rank, file, name_hits + var_hits + content_hits));
         }
     }
-    best.map(|(_, _, f)| f.clone())
+    best.map(|(_, _, f, hits)| (f.clone(), hits))
 }
 
 /// The tag that runs only the configuration: the rendering task's tag that says so

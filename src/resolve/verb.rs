@@ -87,15 +87,14 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     let state_word = has("running") || has("up") || has("alive") || has("down");
     // "is it up?", and the same asked without the question mark ("is prometheus up on nas").
     // A question anywhere in the request ("radarr alive? movies aren't being grabbed").
-    let asked = lower.trim_end().ends_with('?')
-        && (lower.trim_start().starts_with("is ") || state_word)
-        || lower.split('?').rev().skip(1).any(|before| {
-            before
-                .split_whitespace()
-                .last()
-                .is_some_and(|w| matches!(w, "alive" | "up" | "running" | "down" | "ok" | "okay"))
-        })
-        || matches!(tokens.first().map(String::as_str), Some("is" | "are")) && state_word;
+    let asked =
+        lower.trim_end().ends_with('?') && (lower.trim_start().starts_with("is ") || state_word)
+            || lower.split('?').rev().skip(1).any(|before| {
+                before.split_whitespace().last().is_some_and(|w| {
+                    matches!(w, "alive" | "up" | "running" | "down" | "ok" | "okay")
+                })
+            })
+            || matches!(tokens.first().map(String::as_str), Some("is" | "are")) && state_word;
     // "the status page" names a kind of service, not a question about one.
     let status_asked = tokens
         .windows(2)
@@ -118,7 +117,6 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         "configuration",
         "tweak",
         "modify",
-        "point",
         "settings",
         "signups",
         "rewrite",
@@ -128,6 +126,10 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     .iter()
     .any(|w| has(w))
         || phrase(" add a ")
+        // "point it at the new nas", not "the next point release".
+        || tokens.windows(2).any(|w| {
+            w[0] == "point" && !matches!(w[1].as_str(), "release" | "releases" | "version")
+        })
     {
         return Some(Verb::Configure);
     }
