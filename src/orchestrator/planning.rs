@@ -183,6 +183,8 @@ impl Core {
             }
         }
         self.attach_portals(&mut plan, &text, &mut portals, &catalogue);
+        self.attach_pin_changes(&mut plan);
+        self.offer_newest_versions(&mut plan, &catalogue).await;
         self.metrics.record_plan(&decision, began.elapsed());
         // A model's plan says its questions in words only; the answers stay on record.
         for answer in answers {

@@ -1,0 +1,298 @@
+//! Upgrades that change a pin (`docs/repositories.md`, "Upgrades"), through the real server on
+//! git copies of the layout families: the plan's first step shows the one-line change as a
+//! diff, the dry run and `chiffon preview` show it, approving commits exactly that change as
+//! Chiffon's commit naming the request and then runs the playbook (real `ansible-playbook`,
+//! `docker` a recording script as in `layouts_served`), and a pin file changed since the plan
+//! fails the step with nothing changed. Modify, reject and a version left unsaid change
+//! nothing.
+
+use std::path::{Path, PathBuf};
+
+use chiffon::api::{Answer, RequestView};
+use chiffon::model::{RequestStatus, TaskStatus};
+use serde_json::Value;
+
+use crate::helpers::{Backend, Options, TestApp, backends, bin_with_recording_docker};
+
+/// A git copy of a layout family, committed as its owner would keep it.
+fn git_copy(family: &str, into: &Path) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/layouts")
+        .join(family);
+    let to = into.join(family);
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&from)
+        .arg(&to)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    git(&to, &["init", "-q"]);
+    git(&to, &["add", "."]);
+    git(&to, &["commit", "-q", "-m", "homelab"]);
+    to
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Owner", "-c", "user.email=owner@example.com"])
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(output.status.success(), "git {args:?}: {output:?}");
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+async fn serve(backend: Backend, repo: PathBuf, playbook: Option<PathBuf>) -> TestApp {
+    TestApp::spawn_with(
+        backend,
+        Options {
+            playbooks: Some(repo),
+            ansible_playbook: playbook,
+            // The fixtures' hosts are names, not machines: runs stay on this one.
+            extra_vars: vec![
+                ("ansible_connection".into(), Value::from("local")),
+                (
+                    "ansible_python_interpreter".into(),
+                    Value::from("{{ ansible_playbook_python }}"),
+                ),
+                ("ansible_become".into(), Value::from(false)),
+            ],
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// Plans `text` and checks its first step changes the pin with `removed` → `added` shown as a
+/// diff of `file`, before the playbook step that depends on it; returns the view.
+async fn planned_change(
+    app: &TestApp,
+    text: &str,
+    file: &str,
+    removed: &str,
+    added: &str,
+) -> RequestView {
+    let id = app.request(text).await;
+    let view = app.client.get_request(&id).await.unwrap();
+    let plan = &view.request.plan;
+    assert!(!view.needs_answer, "{text}: {:?}", plan.open_questions);
+    assert_eq!(plan.steps.len(), 2, "{text}: {:?}", plan.steps);
+    let (pin, run) = (&plan.steps[0], &plan.steps[1]);
+    assert_eq!(pin.action, "change_pin", "{pin:?}");
+    assert!(pin.playbook.is_none());
+    let diff = pin.details.join("\n");
+    assert!(
+        diff.contains(&format!("--- a/{file}")) && diff.contains(&format!("+++ b/{file}")),
+        "{diff}"
+    );
+    let minus: Vec<&str> = diff.lines().filter(|l| l.starts_with("-") && !l.starts_with("---")).collect();
+    let plus: Vec<&str> = diff.lines().filter(|l| l.starts_with("+") && !l.starts_with("+++")).collect();
+    assert_eq!(minus, [format!("-{removed}")], "{diff}");
+    assert_eq!(plus, [format!("+{added}")], "{diff}");
+    assert_eq!(run.depends_on, [pin.id.clone()]);
+    assert!(run.playbook.is_some());
+    let risk = plan.risk.reasons.join("\n");
+    assert!(risk.contains(file) && risk.contains("commit"), "{risk}");
+    view
+}
+
+/// The files a commit changed, with lines added and removed (`git show --numstat`).
+fn numstat(repo: &Path, commit: &str) -> String {
+    git(repo, &["show", "--format=", "--numstat", commit])
+        .trim()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_to_a_named_version_commits_the_pin_then_runs_the_playbook() {
+    const FILE: &str = "ansible/roles/apps/jellyfin/defaults/main.yml";
+    const RENDERED: &str = "/opt/jellyfin/docker-compose.yml";
+    for (backend, version) in backends().into_iter().zip(["10.9.2", "10.10.3"]) {
+        eprintln!("scenario on {backend:?}");
+        let scratch = tempfile::tempdir().unwrap();
+        let repo = git_copy("subfolder-project", scratch.path());
+        let (playbook, _log) = bin_with_recording_docker(scratch.path()).await;
+        let app = serve(backend, repo.clone(), Some(playbook)).await;
+        let before_head = git(&repo, &["rev-parse", "HEAD"]);
+        let before = std::fs::read_to_string(repo.join(FILE)).unwrap();
+
+        let text = format!("upgrade jellyfin to {version}");
+        let view = planned_change(
+            &app,
+            &text,
+            FILE,
+            "jellyfin_version: \"10.9.11\"",
+            &format!("jellyfin_version: \"{version}\""),
+        )
+        .await;
+        let id = view.request.id.to_string();
+        assert_eq!(
+            view.request.plan.steps[1].playbook.as_deref(),
+            Some("ansible/playbooks/media.yml")
+        );
+
+        // The dry run and `chiffon preview` show the change; nothing is written.
+        let output = app.chiffon(&["preview", &id]).await;
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            printed.contains(&format!("+jellyfin_version: \"{version}\"")),
+            "{printed}"
+        );
+        let previewed = app.client.get_request(&id).await.unwrap();
+        let first = &previewed.preview.as_ref().expect("a preview").steps[0];
+        assert_eq!(first.outcome, "would_change", "{first:?}");
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), before);
+        assert_eq!(git(&repo, &["rev-parse", "HEAD"]), before_head);
+
+        // Approved: Chiffon's commit holds exactly the one-line change, then the playbook runs
+        // the new version.
+        let _ = std::fs::remove_dir_all("/opt/jellyfin");
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(
+            done.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            done.tasks
+        );
+        assert_eq!(git(&repo, &["rev-parse", "HEAD~1"]), before_head);
+        assert_eq!(numstat(&repo, "HEAD"), format!("1\t1\t{FILE}"));
+        let message = git(&repo, &["log", "-1", "--format=%an%n%B"]);
+        assert!(message.starts_with("Chiffon\n"), "{message}");
+        assert!(message.contains(&format!("request {id}")), "{message}");
+        assert_eq!(
+            std::fs::read_to_string(repo.join(FILE)).unwrap(),
+            before.replace("10.9.11", version)
+        );
+        assert_eq!(git(&repo, &["status", "--porcelain"]), "", "nothing left over");
+        let rendered = std::fs::read_to_string(RENDERED).unwrap();
+        assert!(
+            rendered.contains(&format!("image: \"jellyfin/jellyfin:{version}\"")),
+            "the playbook ran at the new version: {rendered}"
+        );
+        let _ = std::fs::remove_dir_all("/opt/jellyfin");
+        let audit = app.git(&["log", "--format=%s"]);
+        assert!(
+            audit.contains("change the pin jellyfin_version"),
+            "the change is audited: {audit}"
+        );
+
+        // A pin file changed after planning: the step fails saying so, nothing changes and
+        // the playbook does not run.
+        let view = planned_change(
+            &app,
+            "upgrade jellyfin to 10.11.0",
+            FILE,
+            &format!("jellyfin_version: \"{version}\""),
+            "jellyfin_version: \"10.11.0\"",
+        )
+        .await;
+        let id = view.request.id.to_string();
+        let theirs = before.replace("10.9.11", "10.10.9");
+        std::fs::write(repo.join(FILE), &theirs).unwrap();
+        git(&repo, &["commit", "-q", "-am", "owner pins 10.10.9"]);
+        let owners_head = git(&repo, &["rev-parse", "HEAD"]);
+        let (_, done) = app.approve_and_wait(&id).await;
+        assert_eq!(done.request.status, RequestStatus::Failed);
+        let pin_task = done.tasks.iter().find(|t| t.step_id == "s1").unwrap();
+        assert_eq!(pin_task.status, TaskStatus::Failed);
+        let error = pin_task.error.as_deref().unwrap_or_default();
+        assert!(error.contains(FILE) && error.contains("changed since the plan"), "{error}");
+        let run_task = done.tasks.iter().find(|t| t.step_id == "s2").unwrap();
+        assert_eq!(run_task.status, TaskStatus::Cancelled);
+        assert_eq!(git(&repo, &["rev-parse", "HEAD"]), owners_head);
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), theirs);
+        assert!(!Path::new(RENDERED).exists(), "the playbook did not run");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_pin_form_is_shown_as_a_diff_and_only_approval_changes_the_repository() {
+    let scratch = tempfile::tempdir().unwrap();
+    let backend = backends()[0];
+
+    // A full image reference in a central versions file: only its tag changes.
+    let repo = git_copy("central-versions", scratch.path());
+    let app = serve(backend, repo.clone(), None).await;
+    let view = planned_change(
+        &app,
+        "upgrade sonarr to 4.0.16",
+        "group_vars/all/versions.yml",
+        "sonarr_image: docker.io/linuxserver/sonarr:4.0.15",
+        "sonarr_image: docker.io/linuxserver/sonarr:4.0.16",
+    )
+    .await;
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    // The version keeps the pin's shape: adguard's tags start with `v`.
+    planned_change(
+        &app,
+        "bump adguard to 0.107.53",
+        "group_vars/all/versions.yml",
+        "adguard_image: docker.io/adguard/adguardhome:v0.107.52",
+        "adguard_image: docker.io/adguard/adguardhome:v0.107.53",
+    )
+    .await;
+    // Rejected: the repository is as it was.
+    app.client
+        .reject(&view.request.id.to_string(), "not now")
+        .await
+        .unwrap();
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    app.stop().await;
+
+    // An image tag written in a compose file.
+    let repo = git_copy("host-named", scratch.path());
+    let app = serve(backend, repo.clone(), None).await;
+    let view = planned_change(
+        &app,
+        "upgrade vaultwarden to 1.32.5",
+        "roles/vaultwarden/files/docker-compose.yml",
+        "    image: vaultwarden/server:1.32.0",
+        "    image: vaultwarden/server:1.32.5",
+    )
+    .await;
+    // Modified: the new version shows the new diff; still nothing written.
+    let id = view.request.id.to_string();
+    let modified = app
+        .client
+        .modify(&id, "upgrade vaultwarden to 1.32.6 instead")
+        .await
+        .unwrap();
+    let diff = modified.request.plan.steps[0].details.join("\n");
+    assert!(diff.contains("+    image: vaultwarden/server:1.32.6"), "{diff}");
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    app.stop().await;
+
+    // A role default, version not said: the plan asks, and re-running at the pin is a choice.
+    let repo = git_copy("subfolder-project", scratch.path());
+    let app = serve(backend, repo.clone(), None).await;
+    let id = app.request("upgrade jellyfin").await;
+    let view = app.client.get_request(&id).await.unwrap();
+    assert!(view.needs_answer);
+    assert!(view.request.plan.steps.is_empty(), "nothing runs on a guess");
+    let question = &view.request.plan.questions[0];
+    assert_eq!(question.id, "version:jellyfin");
+    assert!(question.text.contains("10.9.11"), "{}", question.text);
+    let answered = app
+        .client
+        .answer(
+            &id,
+            &Answer {
+                question_id: Some("version:jellyfin".into()),
+                choice: Some("keep".into()),
+                template: None,
+                by: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!answered.needs_answer, "{:?}", answered.request.plan);
+    let steps = &answered.request.plan.steps;
+    assert_eq!(steps.len(), 1);
+    assert!(steps[0].title.contains("pinned version 10.9.11"), "{}", steps[0].title);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    app.stop().await;
+}
