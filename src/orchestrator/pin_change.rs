@@ -72,8 +72,8 @@ impl Change {
     /// The file's text and the edited text, or why not.
     fn read_and_edit(&self, repo: &Path) -> anyhow::Result<(String, String)> {
         let path = inside(repo, &self.file)?;
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", self.file))?;
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", self.file))?;
         let edited = pin_edit::apply(&text, &self.edit())?;
         Ok((text, edited))
     }
@@ -184,16 +184,22 @@ impl Core {
             else {
                 continue;
             };
-            let words = match crate::orchestrator::pin_registry::newest(&self.planning.http, &image).await {
+            let words = match crate::orchestrator::pin_registry::newest(&self.planning.http, &image)
+                .await
+            {
                 Ok(Some(tag)) => {
                     question.choices.push(Choice {
                         id: tag.clone(),
-                        label: format!("Move to {tag}, the newest release of {image} in its registry"),
+                        label: format!(
+                            "Move to {tag}, the newest release of {image} in its registry"
+                        ),
                     });
                     format!(" Its registry's newest release of the same form is {tag}.")
                 }
                 Ok(None) => " Its registry has no newer release of the same form.".to_owned(),
-                Err(error) => format!(" Chiffon could not ask the registry for newer releases: {error:#}."),
+                Err(error) => {
+                    format!(" Chiffon could not ask the registry for newer releases: {error:#}.")
+                }
             };
             let old = question.text.clone();
             question.text.push_str(&words);
@@ -318,7 +324,8 @@ fn commit_change(
             repo.display()
         )
     })?;
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", change.file))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", change.file))?;
     let head = git.head_commit().ok();
     let committed = head
         .as_ref()
@@ -357,4 +364,90 @@ fn head_blob(git: &gix::Repository, file: &str) -> anyhow::Result<Option<String>
     };
     let object = entry.object()?;
     Ok(Some(String::from_utf8_lossy(&object.data).into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "group_vars/all/versions.yml";
+    const TEXT: &str = "# pinned here\nsonarr_image: docker.io/linuxserver/sonarr:4.0.15\nadguard_image: docker.io/adguard/adguardhome:v0.107.52\n";
+
+    fn change(planned: &str) -> Change {
+        Change {
+            file: FILE.to_owned(),
+            var: "sonarr_image".to_owned(),
+            from: "docker.io/linuxserver/sonarr:4.0.15".to_owned(),
+            to: "docker.io/linuxserver/sonarr:4.0.16".to_owned(),
+            sha256: Some(sha256(planned)),
+        }
+    }
+
+    fn head(repo: &Path) -> String {
+        gix::open(repo).unwrap().head_id().unwrap().to_string()
+    }
+
+    #[test]
+    fn a_rerun_after_a_restart_finds_its_commit_and_uncommitted_or_moved_files_are_refused() {
+        let dir = crate::repo::scratch(&[(FILE, TEXT)]);
+        let repo = dir.path();
+        let git = gix::init(repo).unwrap();
+        let first = crate::suggest::apply::commit(&git, FILE, TEXT.as_bytes(), "homelab").unwrap();
+        let marker = "Approved in request req_1.";
+        let message = format!("Change the pin\n\n{marker}\n");
+        let edited = TEXT.replace("sonarr:4.0.15", "sonarr:4.0.16");
+
+        // The owner's edit, not committed, was there when the plan was made: Chiffon's commit
+        // would carry it, so nothing is done.
+        let theirs = TEXT.replace("# pinned here", "# pinned here, by me");
+        std::fs::write(repo.join(FILE), &theirs).unwrap();
+        let refused = commit_change(repo, &change(&theirs), &message, marker).unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("not committed"),
+            "{refused:#}"
+        );
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), theirs);
+        assert_eq!(head(repo), first);
+
+        // Committed once, exactly the pin's line.
+        std::fs::write(repo.join(FILE), TEXT).unwrap();
+        let (commit, diff) = commit_change(repo, &change(TEXT), &message, marker).unwrap();
+        assert_ne!(commit, first);
+        assert_eq!(head(repo), commit);
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), edited);
+        assert!(diff.contains("-sonarr_image: docker.io/linuxserver/sonarr:4.0.15\n+sonarr_image: docker.io/linuxserver/sonarr:4.0.16\n"), "{diff}");
+
+        // Run again after a restart: the same commit, no second one.
+        let (again, _) = commit_change(repo, &change(TEXT), &message, marker).unwrap();
+        assert_eq!(again, commit);
+        assert_eq!(head(repo), commit);
+        // Stopped between the commit and writing the file: the file is written now.
+        std::fs::write(repo.join(FILE), TEXT).unwrap();
+        let (again, _) = commit_change(repo, &change(TEXT), &message, marker).unwrap();
+        assert_eq!(again, commit);
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), edited);
+
+        // Another request planned against the old text: the file moved since, nothing changes.
+        let other = "Approved in request req_2.";
+        let refused =
+            commit_change(repo, &change(TEXT), &format!("x\n\n{other}\n"), other).unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("changed since the plan was made"),
+            "{refused:#}"
+        );
+        assert_eq!(head(repo), commit);
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), edited);
+    }
+
+    #[test]
+    fn only_a_regular_file_inside_the_repository_is_edited() {
+        let dir = crate::repo::scratch(&[(FILE, TEXT)]);
+        let repo = dir.path();
+        for bad in ["../etc/passwd", "/etc/passwd", "", "group_vars/../../x"] {
+            assert!(inside(repo, bad).is_err(), "{bad}");
+        }
+        std::os::unix::fs::symlink("/etc/hostname", repo.join("link.yml")).unwrap();
+        assert!(inside(repo, "link.yml").is_err());
+        assert!(inside(repo, FILE).is_ok());
+    }
 }

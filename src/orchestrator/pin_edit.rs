@@ -21,7 +21,9 @@ pub enum EditRefused {
         var: String,
         value: String,
     },
-    #[error("{var} = {value:?} is written {count} times in {file}; change the one you mean by hand")]
+    #[error(
+        "{var} = {value:?} is written {count} times in {file}; change the one you mean by hand"
+    )]
     Ambiguous {
         file: String,
         var: String,
@@ -72,7 +74,8 @@ pub fn apply(text: &str, edit: &PinEdit<'_>) -> Result<String, EditRefused> {
     let from = edit.from;
     found.retain(|node| {
         if edit.is_image() {
-            tag_span(node.scalar()).is_some_and(|(at, _)| node.scalar()[at..].eq_ignore_ascii_case(from))
+            tag_span(node.scalar())
+                .is_some_and(|(at, _)| node.scalar()[at..].eq_ignore_ascii_case(from))
         } else {
             node.scalar() == from
         }
@@ -173,7 +176,12 @@ mod tests {
     use crate::planner::upgrade::{current_tag, moved_value};
 
     fn edit<'a>(file: &'a str, var: &'a str, from: &'a str, to: &'a str) -> PinEdit<'a> {
-        PinEdit { file, var, from, to }
+        PinEdit {
+            file,
+            var,
+            from,
+            to,
+        }
     }
 
     /// The lines that differ between two texts.
@@ -191,7 +199,12 @@ mod tests {
         let text = "---\n# versions of everything\njellyfin_version: \"10.9.11\"  # LTS\njellyfin_port: 8096\nother_version: 10.9.11\n";
         let after = apply(
             text,
-            &edit("roles/jellyfin/defaults/main.yml", "jellyfin_version", "10.9.11", "10.9.2"),
+            &edit(
+                "roles/jellyfin/defaults/main.yml",
+                "jellyfin_version",
+                "10.9.11",
+                "10.9.2",
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -207,7 +220,12 @@ mod tests {
         assert_eq!(to, "docker.io/linuxserver/sonarr:4.0.16");
         let after = apply(
             text,
-            &edit("group_vars/all/versions.yml", "sonarr_image", "docker.io/linuxserver/sonarr:4.0.15", &to),
+            &edit(
+                "group_vars/all/versions.yml",
+                "sonarr_image",
+                "docker.io/linuxserver/sonarr:4.0.15",
+                &to,
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -218,10 +236,16 @@ mod tests {
             )]
         );
         assert!(after.ends_with("adguard_image: docker.io/adguard/adguardhome:v0.107.52\n"));
-        assert_eq!(current_tag("docker.io/adguard/adguardhome:v0.107.52"), "v0.107.52");
+        assert_eq!(
+            current_tag("docker.io/adguard/adguardhome:v0.107.52"),
+            "v0.107.52"
+        );
         assert_eq!(current_tag("10.9.11"), "10.9.11");
         assert_eq!(moved_value("10.9.11", "10.9.2"), "10.9.2");
-        assert_eq!(moved_value("registry:5000/app:1.0", "1.1"), "registry:5000/app:1.1");
+        assert_eq!(
+            moved_value("registry:5000/app:1.0", "1.1"),
+            "registry:5000/app:1.1"
+        );
     }
 
     #[test]
@@ -229,7 +253,12 @@ mod tests {
         let text = "services:\n  vaultwarden:\n    image: 'vaultwarden/server:1.32.0'   # pinned\n    restart: unless-stopped\n  other:\n    image: vaultwarden/server:1.32.0\n";
         let after = apply(
             text,
-            &edit("files/docker-compose.yml", "services.vaultwarden.image", "1.32.0", "1.32.5"),
+            &edit(
+                "files/docker-compose.yml",
+                "services.vaultwarden.image",
+                "1.32.0",
+                "1.32.5",
+            ),
         )
         .unwrap();
         assert_eq!(
@@ -244,12 +273,23 @@ mod tests {
     #[test]
     fn a_facts_image_and_a_container_tasks_image_change_their_tag() {
         let fact = "- name: Describe jellyfin\n  ansible.builtin.set_fact:\n    jellyfin_app:\n      image: lscr.io/linuxserver/jellyfin:10.8.13\n      port: 8096\n";
-        let after = apply(fact, &edit("tasks/main.yml", "jellyfin_app.image", "10.8.13", "10.9.0")).unwrap();
-        assert!(after.contains("      image: lscr.io/linuxserver/jellyfin:10.9.0\n"), "{after}");
+        let after = apply(
+            fact,
+            &edit("tasks/main.yml", "jellyfin_app.image", "10.8.13", "10.9.0"),
+        )
+        .unwrap();
+        assert!(
+            after.contains("      image: lscr.io/linuxserver/jellyfin:10.9.0\n"),
+            "{after}"
+        );
         assert_eq!(changed_lines(fact, &after).len(), 1);
 
         let task = "- name: Run pihole\n  community.docker.docker_container:\n    name: pihole\n    image: \"pihole/pihole:2024.06.0\"\r\n    restart_policy: unless-stopped\r\n";
-        let after = apply(task, &edit("tasks/main.yml", "image", "2024.06.0", "2024.07.0")).unwrap();
+        let after = apply(
+            task,
+            &edit("tasks/main.yml", "image", "2024.06.0", "2024.07.0"),
+        )
+        .unwrap();
         assert_eq!(
             after,
             task.replace("pihole/pihole:2024.06.0", "pihole/pihole:2024.07.0"),
@@ -262,14 +302,29 @@ mod tests {
         // The variable is set through another one: the value discovery expanded is not in
         // the file, so there is nothing to change in place.
         let text = "jellyfin_version: \"{{ media_version }}\"\nmedia_version: 10.9.11\n";
-        let refused = apply(text, &edit("vars/main.yml", "jellyfin_version", "10.9.11", "10.9.2"));
-        assert!(matches!(refused, Err(EditRefused::NotFound { .. })), "{refused:?}");
+        let refused = apply(
+            text,
+            &edit("vars/main.yml", "jellyfin_version", "10.9.11", "10.9.2"),
+        );
+        assert!(
+            matches!(refused, Err(EditRefused::NotFound { .. })),
+            "{refused:?}"
+        );
         let message = refused.unwrap_err().to_string();
-        assert!(message.contains("jellyfin_version") && message.contains("vars/main.yml"), "{message}");
+        assert!(
+            message.contains("jellyfin_version") && message.contains("vars/main.yml"),
+            "{message}"
+        );
 
         // Changed since it was read.
         let moved = "jellyfin_version: 10.9.12\n";
-        assert!(apply(moved, &edit("f.yml", "jellyfin_version", "10.9.11", "10.9.2")).is_err());
+        assert!(
+            apply(
+                moved,
+                &edit("f.yml", "jellyfin_version", "10.9.11", "10.9.2")
+            )
+            .is_err()
+        );
 
         // Written twice: which one is meant is not guessed.
         let twice = "- hosts: a\n  vars:\n    app_version: 1.0\n- hosts: b\n  vars:\n    app_version: 1.0\n";

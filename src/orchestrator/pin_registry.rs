@@ -37,7 +37,9 @@ pub(crate) fn parse_image(image: &str) -> Option<ImageRef> {
     let (tag_at, _) = crate::planner::upgrade::tag_span(image)?;
     let (reference, tag) = (&image[..tag_at - 1], &image[tag_at..]);
     let (registry, name) = match reference.split_once('/') {
-        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
             (first, rest.to_owned())
         }
         _ => ("docker.io", reference.to_owned()),
@@ -141,7 +143,9 @@ async fn get(
     url: &str,
     token: Option<&str>,
 ) -> anyhow::Result<reqwest::Response> {
-    let mut request = http.get(url).header(reqwest::header::ACCEPT, "application/json");
+    let mut request = http
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json");
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -154,9 +158,7 @@ async fn get(
 /// `scheme://host[:port]` of a URL, for messages.
 fn origin(url: &str) -> &str {
     let after = url.find("://").map_or(0, |i| i + 3);
-    url[after..]
-        .find('/')
-        .map_or(url, |i| &url[..after + i])
+    url[after..].find('/').map_or(url, |i| &url[..after + i])
 }
 
 /// The anonymous pull token the `WWW-Authenticate: Bearer realm=…` challenge offers.
@@ -176,7 +178,9 @@ async fn anonymous_token(
     };
     let realm = param("realm").context("the registry's challenge names no realm")?;
     anyhow::ensure!(
-        realm.starts_with("https://") || realm.starts_with("http://127.") || realm.starts_with("http://localhost"),
+        realm.starts_with("https://")
+            || realm.starts_with("http://127.")
+            || realm.starts_with("http://localhost"),
         "the registry's token realm {realm} is not https"
     );
     let scope = param("scope").unwrap_or_else(|| format!("repository:{name}:pull"));
@@ -195,7 +199,10 @@ async fn anonymous_token(
         origin(&realm),
         answer.status()
     );
-    let body: serde_json::Value = answer.json().await.context("the token answer is not JSON")?;
+    let body: serde_json::Value = answer
+        .json()
+        .await
+        .context("the token answer is not JSON")?;
     body["token"]
         .as_str()
         .or(body["access_token"].as_str())
@@ -220,16 +227,21 @@ fn encoded(text: &str) -> String {
 fn next_page(link: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (target, params) = part.split_once(';')?;
-        params
-            .contains("rel=\"next\"")
-            .then(|| target.trim().trim_start_matches('<').trim_end_matches('>').to_owned())
+        params.contains("rel=\"next\"").then(|| {
+            target
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned()
+        })
     })
 }
 
 /// The newest tag shaped like `image`'s, or why it could not be found; `Ok(None)` when the
 /// pinned one is the newest.
 pub(crate) async fn newest(http: &reqwest::Client, image: &str) -> anyhow::Result<Option<String>> {
-    let reference = parse_image(image).with_context(|| format!("{image} names no tag to compare"))?;
+    let reference =
+        parse_image(image).with_context(|| format!("{image} names no tag to compare"))?;
     let listed = tokio::time::timeout(TIMEOUT, tags(http, &reference))
         .await
         .map_err(|_| {
@@ -256,7 +268,10 @@ mod tests {
         assert_eq!(hub.tag, "10.9.11");
         assert_eq!(parse_image("redis:7.2").unwrap().name, "library/redis");
         let lscr = parse_image("lscr.io/linuxserver/sonarr:4.0.15").unwrap();
-        assert_eq!((lscr.base.as_str(), lscr.name.as_str()), ("https://ghcr.io", "linuxserver/sonarr"));
+        assert_eq!(
+            (lscr.base.as_str(), lscr.name.as_str()),
+            ("https://ghcr.io", "linuxserver/sonarr")
+        );
         let local = parse_image("127.0.0.1:5000/apps/gitea:1.22.3").unwrap();
         assert_eq!(local.base, "http://127.0.0.1:5000");
         assert_eq!(parse_image("gitea/gitea:{{ gitea_version }}"), None);
@@ -266,8 +281,16 @@ mod tests {
     #[test]
     fn only_tags_shaped_like_the_pinned_one_count() {
         let tags: Vec<String> = [
-            "10.9.11", "10.9.2", "10.10.3", "10.10.3-rc1", "10.11.0-beta2", "10.10", "latest",
-            "2024091605", "v10.10.9", "10.10.4-amd64",
+            "10.9.11",
+            "10.9.2",
+            "10.10.3",
+            "10.10.3-rc1",
+            "10.11.0-beta2",
+            "10.10",
+            "latest",
+            "2024091605",
+            "v10.10.9",
+            "10.10.4-amd64",
         ]
         .iter()
         .map(|s| (*s).to_owned())
@@ -275,7 +298,10 @@ mod tests {
         assert_eq!(newest_like("10.9.11", &tags).as_deref(), Some("10.10.3"));
         assert_eq!(newest_like("10.10.3", &tags), None, "already the newest");
         assert_eq!(newest_like("v10.9.0", &tags).as_deref(), Some("v10.10.9"));
-        assert_eq!(newest_like("10.10.3-amd64", &tags).as_deref(), Some("10.10.4-amd64"));
+        assert_eq!(
+            newest_like("10.10.3-amd64", &tags).as_deref(),
+            Some("10.10.4-amd64")
+        );
         assert_eq!(newest_like("latest", &tags), None);
     }
 
@@ -289,17 +315,30 @@ mod tests {
         let (base, log) = (address.clone(), seen.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
                 let mut buffer = vec![0u8; 8192];
                 let n = socket.read(&mut buffer).await.unwrap_or(0);
                 let head = String::from_utf8_lossy(&buffer[..n]).to_string();
                 let line = head.lines().next().unwrap_or_default().to_owned();
                 let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-                let authorized = head.lines().any(|l| l.eq_ignore_ascii_case("authorization: Bearer anon-token"));
-                log.lock().unwrap().push(format!("{path} auth={authorized}"));
+                let authorized = head
+                    .lines()
+                    .any(|l| l.eq_ignore_ascii_case("authorization: Bearer anon-token"));
+                log.lock()
+                    .unwrap()
+                    .push(format!("{path} auth={authorized}"));
                 let (status, headers, body) = if path.starts_with("/token?") {
-                    assert!(path.contains("scope=repository%3Ajellyfin%2Fjellyfin%3Apull"), "{path}");
-                    ("200 OK", String::new(), r#"{"token":"anon-token","expires_in":300}"#.to_owned())
+                    assert!(
+                        path.contains("scope=repository%3Ajellyfin%2Fjellyfin%3Apull"),
+                        "{path}"
+                    );
+                    (
+                        "200 OK",
+                        String::new(),
+                        r#"{"token":"anon-token","expires_in":300}"#.to_owned(),
+                    )
                 } else if !authorized {
                     (
                         "401 Unauthorized",
@@ -333,7 +372,10 @@ mod tests {
             .build()
             .unwrap();
         let image = format!("{address}/jellyfin/jellyfin:10.9.11");
-        assert_eq!(newest(&http, &image).await.unwrap().as_deref(), Some("10.10.3"));
+        assert_eq!(
+            newest(&http, &image).await.unwrap().as_deref(),
+            Some("10.10.3")
+        );
         let seen = seen.lock().unwrap().clone();
         assert_eq!(
             seen,
@@ -360,6 +402,9 @@ mod tests {
             .await
             .unwrap_err();
         assert!(started.elapsed() <= TIMEOUT + Duration::from_secs(1));
-        assert!(format!("{error:#}").contains(&format!("cannot reach http://{address}")), "{error:#}");
+        assert!(
+            format!("{error:#}").contains(&format!("cannot reach http://{address}")),
+            "{error:#}"
+        );
     }
 }

@@ -125,7 +125,10 @@ pub(crate) fn version_question(service: &str, file: &str, var: &str, current: &s
             "Which version should {name} move to? It is pinned at {current} by {var} in {file}; say it (\"upgrade {} to <version>\") or re-run at {current}.",
             service.replace('-', " ")
         ),
-        [(KEEP.to_owned(), format!("Re-run at the pinned version {current}"))],
+        [(
+            KEEP.to_owned(),
+            format!("Re-run at the pinned version {current}"),
+        )],
     )
 }
 
@@ -170,7 +173,10 @@ pub fn version_asked(text: &str) -> Option<String> {
 pub fn shaped_like(current: &str, asked: &str) -> String {
     let bare = asked.strip_prefix(['v', 'V']).unwrap_or(asked);
     let current_v = current.starts_with('v')
-        && current[1..].chars().next().is_some_and(|c| c.is_ascii_digit());
+        && current[1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit());
     if current_v {
         format!("v{bare}")
     } else if current.chars().next().is_some_and(|c| c.is_ascii_digit()) {
@@ -239,7 +245,10 @@ mod tests {
             ("bump pihole to the newest release", None),
             ("move jellyfin to the media box", None),
             ("upgrade sonarr to latest", None),
-            ("upgrade gitea to 1.22. make it 1.23 instead: upgrade gitea to 1.23", Some("1.23")),
+            (
+                "upgrade gitea to 1.22. make it 1.23 instead: upgrade gitea to 1.23",
+                Some("1.23"),
+            ),
         ] {
             assert_eq!(version_asked(text).as_deref(), want, "{text}");
         }
@@ -260,7 +269,8 @@ mod tests {
             var: "jellyfin_version".to_owned(),
             value: "10.9.11".to_owned(),
         };
-        let Some(PinPlan::Ask(question)) = plan_pin("jellyfin", Some(&pin), "upgrade jellyfin", &[])
+        let Some(PinPlan::Ask(question)) =
+            plan_pin("jellyfin", Some(&pin), "upgrade jellyfin", &[])
         else {
             panic!("asks");
         };
@@ -291,8 +301,14 @@ mod tests {
         else {
             panic!("changes");
         };
-        assert_eq!(step.extra_vars[PIN_FROM], "docker.io/linuxserver/sonarr:4.0.15");
-        assert_eq!(step.extra_vars[PIN_TO], "docker.io/linuxserver/sonarr:4.0.16");
+        assert_eq!(
+            step.extra_vars[PIN_FROM],
+            "docker.io/linuxserver/sonarr:4.0.15"
+        );
+        assert_eq!(
+            step.extra_vars[PIN_TO],
+            "docker.io/linuxserver/sonarr:4.0.16"
+        );
         assert!(matches!(
             plan_pin("sonarr", Some(&Pin::Latest), "upgrade sonarr to 5", &[]),
             Some(PinPlan::Rerun(words)) if words.contains("pulls it again")

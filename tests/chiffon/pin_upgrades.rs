@@ -37,7 +37,12 @@ fn git(dir: &Path, args: &[&str]) -> String {
     let output = std::process::Command::new("git")
         .arg("-C")
         .arg(dir)
-        .args(["-c", "user.name=Owner", "-c", "user.email=owner@example.com"])
+        .args([
+            "-c",
+            "user.name=Owner",
+            "-c",
+            "user.email=owner@example.com",
+        ])
         .args(args)
         .output()
         .expect("git");
@@ -88,8 +93,14 @@ async fn planned_change(
         diff.contains(&format!("--- a/{file}")) && diff.contains(&format!("+++ b/{file}")),
         "{diff}"
     );
-    let minus: Vec<&str> = diff.lines().filter(|l| l.starts_with("-") && !l.starts_with("---")).collect();
-    let plus: Vec<&str> = diff.lines().filter(|l| l.starts_with("+") && !l.starts_with("+++")).collect();
+    let minus: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with("-") && !l.starts_with("---"))
+        .collect();
+    let plus: Vec<&str> = diff
+        .lines()
+        .filter(|l| l.starts_with("+") && !l.starts_with("+++"))
+        .collect();
     assert_eq!(minus, [format!("-{removed}")], "{diff}");
     assert_eq!(plus, [format!("+{added}")], "{diff}");
     assert_eq!(run.depends_on, [pin.id.clone()]);
@@ -166,7 +177,11 @@ async fn an_upgrade_to_a_named_version_commits_the_pin_then_runs_the_playbook() 
             std::fs::read_to_string(repo.join(FILE)).unwrap(),
             before.replace("10.9.11", version)
         );
-        assert_eq!(git(&repo, &["status", "--porcelain"]), "", "nothing left over");
+        assert_eq!(
+            git(&repo, &["status", "--porcelain"]),
+            "",
+            "nothing left over"
+        );
         let rendered = std::fs::read_to_string(RENDERED).unwrap();
         assert!(
             rendered.contains(&format!("image: \"jellyfin/jellyfin:{version}\"")),
@@ -199,7 +214,10 @@ async fn an_upgrade_to_a_named_version_commits_the_pin_then_runs_the_playbook() 
         let pin_task = done.tasks.iter().find(|t| t.step_id == "s1").unwrap();
         assert_eq!(pin_task.status, TaskStatus::Failed);
         let error = pin_task.error.as_deref().unwrap_or_default();
-        assert!(error.contains(FILE) && error.contains("changed since the plan"), "{error}");
+        assert!(
+            error.contains(FILE) && error.contains("changed since the plan"),
+            "{error}"
+        );
         let run_task = done.tasks.iter().find(|t| t.step_id == "s2").unwrap();
         assert_eq!(run_task.status, TaskStatus::Cancelled);
         assert_eq!(git(&repo, &["rev-parse", "HEAD"]), owners_head);
@@ -262,7 +280,10 @@ async fn every_pin_form_is_shown_as_a_diff_and_only_approval_changes_the_reposit
         .await
         .unwrap();
     let diff = modified.request.plan.steps[0].details.join("\n");
-    assert!(diff.contains("+    image: vaultwarden/server:1.32.6"), "{diff}");
+    assert!(
+        diff.contains("+    image: vaultwarden/server:1.32.6"),
+        "{diff}"
+    );
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     app.stop().await;
 
@@ -272,7 +293,10 @@ async fn every_pin_form_is_shown_as_a_diff_and_only_approval_changes_the_reposit
     let id = app.request("upgrade jellyfin").await;
     let view = app.client.get_request(&id).await.unwrap();
     assert!(view.needs_answer);
-    assert!(view.request.plan.steps.is_empty(), "nothing runs on a guess");
+    assert!(
+        view.request.plan.steps.is_empty(),
+        "nothing runs on a guess"
+    );
     let question = &view.request.plan.questions[0];
     assert_eq!(question.id, "version:jellyfin");
     assert!(question.text.contains("10.9.11"), "{}", question.text);
@@ -292,7 +316,11 @@ async fn every_pin_form_is_shown_as_a_diff_and_only_approval_changes_the_reposit
     assert!(!answered.needs_answer, "{:?}", answered.request.plan);
     let steps = &answered.request.plan.steps;
     assert_eq!(steps.len(), 1);
-    assert!(steps[0].title.contains("pinned version 10.9.11"), "{}", steps[0].title);
+    assert!(
+        steps[0].title.contains("pinned version 10.9.11"),
+        "{}",
+        steps[0].title
+    );
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     app.stop().await;
 }
