@@ -164,14 +164,24 @@ impl Core {
         }
     }
 
-    /// An upgrade that named no version asks which: the registry's newest tag shaped like the
-    /// pinned one becomes a choice, or the question says why Chiffon could not ask.
-    pub(crate) async fn offer_newest_versions(&self, plan: &mut Plan, catalogue: &Catalogue) {
-        for question in &mut plan.questions {
+    /// An upgrade that named no version: the registry's newest tag shaped like the pinned one
+    /// is the answer to the plan's "which version?" question (returned, for the plan to be made
+    /// again with it: the diff shows it and the approval covers it); a registry that has none
+    /// or does not answer is said in the plan's risk reasons, and the question stays.
+    pub(crate) async fn newest_versions(
+        &self,
+        plan: &mut Plan,
+        catalogue: &Catalogue,
+    ) -> Vec<Question> {
+        let mut found = Vec::new();
+        if !self.config.registry_lookup {
+            return found;
+        }
+        for question in &plan.questions {
             let Some(service) = question.id.strip_prefix("version:") else {
                 continue;
             };
-            if question.answer.is_some() || question.choices.iter().any(|c| c.id != upgrade::KEEP) {
+            if question.answer.is_some() {
                 continue;
             }
             let repository = &catalogue.repository;
@@ -184,31 +194,27 @@ impl Core {
             else {
                 continue;
             };
-            let words = match crate::orchestrator::pin_registry::newest(&self.planning.http, &image)
-                .await
-            {
+            match crate::orchestrator::pin_registry::newest(&self.planning.http, &image).await {
                 Ok(Some(tag)) => {
-                    question.choices.push(Choice {
+                    let mut answered = question.clone();
+                    answered.choices.push(Choice {
                         id: tag.clone(),
                         label: format!(
-                            "Move to {tag}, the newest release of {image} in its registry"
+                            "the newest release shaped like {image} in its registry, looked up when the plan was made"
                         ),
                     });
-                    format!(" Its registry's newest release of the same form is {tag}.")
+                    answered.answer = Some(tag);
+                    found.push(answered);
                 }
-                Ok(None) => " Its registry has no newer release of the same form.".to_owned(),
-                Err(error) => {
-                    format!(" Chiffon could not ask the registry for newer releases: {error:#}.")
-                }
-            };
-            let old = question.text.clone();
-            question.text.push_str(&words);
-            for open in &mut plan.open_questions {
-                if *open == old {
-                    open.clone_from(&question.text);
-                }
+                Ok(None) => plan.risk.reasons.push(format!(
+                    "the registry of {image} has no newer release of the same form"
+                )),
+                Err(error) => plan.risk.reasons.push(format!(
+                    "Chiffon could not ask the registry of {image} for newer releases: {error:#}"
+                )),
             }
         }
+        found
     }
 
     /// Runs an approved pin change here, in the orchestrator: the file checked against the

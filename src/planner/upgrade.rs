@@ -62,11 +62,17 @@ pub(crate) fn plan_pin(
     } else {
         current_tag(value)
     };
-    let asked = version_asked(text).or_else(|| {
-        ask::answer_to(answers, &question_id(service))
-            .filter(|a| *a != KEEP)
-            .map(str::to_owned)
-    });
+    let said = version_asked(text);
+    let picked = ask::answer_to(answers, &question_id(service)).filter(|a| *a != KEEP);
+    // Where a picked version came from (the registry's newest, looked up), for the title.
+    let source = picked
+        .and_then(|a| {
+            let question = answers.iter().find(|q| q.id == question_id(service))?;
+            let label = question.label_of(a);
+            (label != a).then_some(label)
+        })
+        .filter(|_| said.is_none());
+    let asked = said.or_else(|| picked.map(str::to_owned));
     let Some(asked) = asked else {
         if ask::answer_to(answers, &question_id(service)) == Some(KEEP) {
             return Some(PinPlan::Rerun(format!(
@@ -111,7 +117,11 @@ pub(crate) fn plan_pin(
         warnings: Vec::new(),
         details: Vec::new(),
     };
-    Some(PinPlan::Change(Box::new(step), format!(" at {to}")))
+    let words = match source {
+        Some(source) => format!(" at {to} ({source})"),
+        None => format!(" at {to}"),
+    };
+    Some(PinPlan::Change(Box::new(step), words))
 }
 
 /// "Which version should Jellyfin move to?", with re-running at the pinned version as the one

@@ -51,10 +51,20 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 async fn serve(backend: Backend, repo: PathBuf, playbook: Option<PathBuf>) -> TestApp {
+    serve_with(backend, repo, playbook, false).await
+}
+
+async fn serve_with(
+    backend: Backend,
+    repo: PathBuf,
+    playbook: Option<PathBuf>,
+    registry_lookup: bool,
+) -> TestApp {
     TestApp::spawn_with(
         backend,
         Options {
             playbooks: Some(repo),
+            registry_lookup,
             ansible_playbook: playbook,
             // The fixtures' hosts are names, not machines: runs stay on this one.
             extra_vars: vec![
@@ -286,16 +296,139 @@ async fn every_pin_form_is_shown_as_a_diff_and_only_approval_changes_the_reposit
     );
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     app.stop().await;
+}
 
-    // A role default, version not said: the plan asks, and re-running at the pin is a choice.
+/// A container registry on this machine speaking the Docker Registry HTTP API v2 as Docker Hub
+/// does: the tags list answers `401` with a Bearer challenge, the realm hands out an anonymous
+/// token, and the list comes back with the token. Returns its `host:port`.
+async fn registry(tags: &'static [&'static str]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let base = address.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buffer = vec![0u8; 8192];
+            let n = socket.read(&mut buffer).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buffer[..n]).to_string();
+            let path = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            let authorized = head
+                .lines()
+                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer anon"));
+            let (status, extra, body) = if path.starts_with("/token?") {
+                ("200 OK", String::new(), r#"{"token":"anon"}"#.to_owned())
+            } else if !authorized {
+                (
+                    "401 Unauthorized",
+                    format!(
+                        "WWW-Authenticate: Bearer realm=\"http://{base}/token\",service=\"local\",scope=\"repository:jellyfin/jellyfin:pull\"\r\n"
+                    ),
+                    r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#.to_owned(),
+                )
+            } else if path.starts_with("/v2/jellyfin/jellyfin/tags/list") {
+                let listed: Vec<String> = tags.iter().map(|t| format!("\"{t}\"")).collect();
+                (
+                    "200 OK",
+                    String::new(),
+                    format!(
+                        r#"{{"name":"jellyfin/jellyfin","tags":[{}]}}"#,
+                        listed.join(",")
+                    ),
+                )
+            } else {
+                ("404 Not Found", String::new(), "{}".to_owned())
+            };
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    address
+}
+
+/// Points the subfolder project's jellyfin image at `registry` and commits it.
+fn image_from(repo: &Path, registry: &str) {
+    let template = repo.join("ansible/roles/apps/jellyfin/templates/docker-compose.yml.j2");
+    let text = std::fs::read_to_string(&template).unwrap();
+    let text = text.replace(
+        "image: \"jellyfin/jellyfin:",
+        &format!("image: \"{registry}/jellyfin/jellyfin:"),
+    );
+    std::fs::write(&template, text).unwrap();
+    git(repo, &["commit", "-q", "-am", "our own registry"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_version_moves_to_the_registrys_newest_or_asks_when_the_registry_cannot_answer() {
+    const FILE: &str = "ansible/roles/apps/jellyfin/defaults/main.yml";
+    let scratch = tempfile::tempdir().unwrap();
     let repo = git_copy("subfolder-project", scratch.path());
-    let app = serve(backend, repo.clone(), None).await;
+    let address = registry(&[
+        "10.9.2",
+        "10.9.11",
+        "10.10.3",
+        "10.11.0-rc1",
+        "10.10",
+        "latest",
+    ])
+    .await;
+    image_from(&repo, &address);
+    let app = serve_with(backends()[0], repo.clone(), None, true).await;
+
+    // The registry's newest release of the same form (not the release candidate, not `10.10`)
+    // is the version, shown as the diff and said in the title.
+    let view = planned_change(
+        &app,
+        "upgrade jellyfin",
+        FILE,
+        "jellyfin_version: \"10.9.11\"",
+        "jellyfin_version: \"10.10.3\"",
+    )
+    .await;
+    let run = &view.request.plan.steps[1];
+    assert!(
+        run.title.contains("at 10.10.3 (the newest release"),
+        "{}",
+        run.title
+    );
+    let recorded = &view.request.plan.questions;
+    assert!(
+        recorded
+            .iter()
+            .any(|q| q.id == "version:jellyfin" && q.answer.as_deref() == Some("10.10.3")),
+        "{recorded:?}"
+    );
+
+    // A registry that does not answer: the plan says so and asks; nothing runs on a guess, and
+    // re-running at the pinned version is a choice.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    std::fs::write(
+        repo.join("ansible/roles/apps/jellyfin/templates/docker-compose.yml.j2"),
+        std::fs::read_to_string(
+            repo.join("ansible/roles/apps/jellyfin/templates/docker-compose.yml.j2"),
+        )
+        .unwrap()
+        .replace(&address, &gone),
+    )
+    .unwrap();
+    git(&repo, &["commit", "-q", "-am", "registry moved"]);
     let id = app.request("upgrade jellyfin").await;
     let view = app.client.get_request(&id).await.unwrap();
     assert!(view.needs_answer);
     assert!(
         view.request.plan.steps.is_empty(),
         "nothing runs on a guess"
+    );
+    let risk = view.request.plan.risk.reasons.join("\n");
+    assert!(
+        risk.contains(&format!(
+            "could not ask the registry of {gone}/jellyfin/jellyfin:10.9.11"
+        )),
+        "{risk}"
     );
     let question = &view.request.plan.questions[0];
     assert_eq!(question.id, "version:jellyfin");
@@ -322,5 +455,4 @@ async fn every_pin_form_is_shown_as_a_diff_and_only_approval_changes_the_reposit
         steps[0].title
     );
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
-    app.stop().await;
 }
