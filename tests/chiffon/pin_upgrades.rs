@@ -113,7 +113,7 @@ async fn planned_change(
         .collect();
     assert_eq!(minus, [format!("-{removed}")], "{diff}");
     assert_eq!(plus, [format!("+{added}")], "{diff}");
-    assert_eq!(run.depends_on, [pin.id.clone()]);
+    assert_eq!(run.depends_on, std::slice::from_ref(&pin.id));
     assert!(run.playbook.is_some());
     let risk = plan.risk.reasons.join("\n");
     assert!(risk.contains(file) && risk.contains("commit"), "{risk}");
