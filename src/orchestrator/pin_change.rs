@@ -117,10 +117,12 @@ fn sha256(text: &str) -> String {
         .collect()
 }
 
-/// The unified diff of the change, as the step's details and the preview show it.
+/// The unified diff of the change, as the step's details and the preview show it; a secret
+/// on a context line (`db_password: …` beside the pin) is hidden, since the plan is stored and
+/// audited.
 fn diff(file: &str, before: &str, after: &str) -> String {
     let new: Vec<String> = after.lines().map(str::to_owned).collect();
-    crate::suggest::unified(file, before, &new)
+    crate::redact::text(&crate::suggest::unified(file, before, &new)).into_owned()
 }
 
 impl Core {
@@ -443,6 +445,15 @@ mod tests {
         );
         assert_eq!(head(repo), commit);
         assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), edited);
+    }
+
+    #[test]
+    fn a_secret_beside_the_pin_never_reaches_the_diff() {
+        let before = "jellyfin_version: 10.9.11\njellyfin_db_password: hunter2-very-secret\n";
+        let after = before.replace("10.9.11", "10.9.2");
+        let shown = diff("vars/main.yml", before, &after);
+        assert!(shown.contains("+jellyfin_version: 10.9.2"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 
     #[test]
