@@ -62,8 +62,16 @@ pub(crate) fn plan_pin(
     } else {
         current_tag(value)
     };
+    let answer = ask::answer_to(answers, &question_id(service));
+    // "Re-run at the pinned version" stands, whatever version the words name (it also answers
+    // a pin Chiffon could not change as written).
+    if answer == Some(KEEP) {
+        return Some(PinPlan::Rerun(format!(
+            "; at the pinned version {current} ({var} in {file}), as asked"
+        )));
+    }
     let said = version_asked(text);
-    let picked = ask::answer_to(answers, &question_id(service)).filter(|a| *a != KEEP);
+    let picked = answer;
     // Where a picked version came from (the registry's newest, looked up), for the title.
     let source = picked
         .and_then(|a| {
@@ -74,11 +82,6 @@ pub(crate) fn plan_pin(
         .filter(|_| said.is_none());
     let asked = said.or_else(|| picked.map(str::to_owned));
     let Some(asked) = asked else {
-        if ask::answer_to(answers, &question_id(service)) == Some(KEEP) {
-            return Some(PinPlan::Rerun(format!(
-                "; at the pinned version {current} ({var} in {file}), as asked"
-            )));
-        }
         return Some(PinPlan::Ask(version_question(service, file, var, current)));
     };
     let to = shaped_like(current, &asked);
@@ -289,7 +292,22 @@ mod tests {
         let mut keep = question.clone();
         keep.answer = Some(KEEP.to_owned());
         assert!(matches!(
-            plan_pin("jellyfin", Some(&pin), "upgrade jellyfin", &[keep]),
+            plan_pin(
+                "jellyfin",
+                Some(&pin),
+                "upgrade jellyfin",
+                std::slice::from_ref(&keep)
+            ),
+            Some(PinPlan::Rerun(_))
+        ));
+        // Also when the words named a version Chiffon could not write: no question again.
+        assert!(matches!(
+            plan_pin(
+                "jellyfin",
+                Some(&pin),
+                "upgrade jellyfin to 10.9.2",
+                &[keep]
+            ),
             Some(PinPlan::Rerun(_))
         ));
         let mut picked = question;

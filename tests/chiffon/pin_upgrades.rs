@@ -296,6 +296,50 @@ async fn every_pin_form_is_shown_as_a_diff_and_only_approval_changes_the_reposit
     );
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
     app.stop().await;
+
+    // A pin set through another variable: Chiffon cannot change it as written, so the plan
+    // asks instead of guessing, and re-running at the pinned version answers it.
+    let repo = git_copy("subfolder-project", scratch.path());
+    let defaults = repo.join("ansible/roles/apps/jellyfin/defaults/main.yml");
+    std::fs::write(
+        &defaults,
+        "jellyfin_release: \"10.9.11\"\njellyfin_version: \"{{ jellyfin_release }}\"\njellyfin_port: 8096\n",
+    )
+    .unwrap();
+    git(&repo, &["commit", "-q", "-am", "a release variable"]);
+    let app = serve(backend, repo.clone(), None).await;
+    let id = app.request("upgrade jellyfin to 10.9.2").await;
+    let view = app.client.get_request(&id).await.unwrap();
+    assert!(view.needs_answer, "{:?}", view.request.plan);
+    assert!(
+        view.request.plan.steps.is_empty(),
+        "nothing runs on a guess"
+    );
+    let question = &view.request.plan.questions[0];
+    assert_eq!(question.id, "version:jellyfin");
+    assert!(
+        question.text.contains("cannot change the pin")
+            && question.text.contains("jellyfin_version"),
+        "{}",
+        question.text
+    );
+    let answered = app
+        .client
+        .answer(
+            &id,
+            &Answer {
+                question_id: Some("version:jellyfin".into()),
+                choice: Some("keep".into()),
+                template: None,
+                by: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!answered.needs_answer, "{:?}", answered.request.plan);
+    assert_eq!(answered.request.plan.steps.len(), 1);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    app.stop().await;
 }
 
 /// A container registry on this machine speaking the Docker Registry HTTP API v2 as Docker Hub
