@@ -173,6 +173,7 @@ async fn main() {
         heartbeat_interval: Duration::from_secs(30),
         agent_thresholds: Default::default(),
         local_agents: false,
+        registry_lookup: false,
         http: Default::default(),
     };
     // Pass 1 registers every agent; pass 2, after a restart that reloads them, only updates

@@ -65,6 +65,7 @@ async fn chiffon_run(ansible_playbook: &Path, scratch: &Path) -> (Duration, Dura
         heartbeat_interval: Duration::from_secs(10),
         agent_thresholds: Default::default(),
         local_agents: true,
+        registry_lookup: false,
         http: Default::default(),
         bus: chiffon::config::BusConfig::InProcess,
     };

@@ -155,6 +155,7 @@ async fn scenario(
         heartbeat_interval: Duration::from_secs(30),
         agent_thresholds: Default::default(),
         local_agents: false,
+        registry_lookup: false,
         http: Default::default(),
     };
     let bus = Bus::in_process();

@@ -77,6 +77,7 @@ async fn main() {
         heartbeat_interval: Duration::from_secs(30),
         agent_thresholds: Default::default(),
         local_agents: false,
+        registry_lookup: false,
         http: Default::default(),
     };
     let bus = Bus::in_process();

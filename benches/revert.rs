@@ -87,6 +87,7 @@ async fn start_server(
         heartbeat_interval: Duration::from_secs(10),
         agent_thresholds: Default::default(),
         local_agents: true,
+        registry_lookup: false,
         http: Default::default(),
         bus: chiffon::config::BusConfig::InProcess,
     };

@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub amqp_url: Option<String>,
     pub local_agents: Option<bool>,
+    /// Ask an image's registry for its newest tag when an upgrade names no version.
+    pub registry_lookup: Option<bool>,
     /// A file holding the API's bearer token.
     pub api_token_file: Option<PathBuf>,
     #[serde(default)]
@@ -120,6 +122,9 @@ pub struct ServeConfig {
     pub agent_thresholds: crate::registry::Thresholds,
     /// Run the infra and desktop agents inside the server.
     pub local_agents: bool,
+    /// An upgrade that names no version asks the image's registry for its newest tag
+    /// (`orchestrator::pin_registry`); off, the plan asks the person.
+    pub registry_lookup: bool,
     pub bus: BusConfig,
     /// LLM providers for planning; none: the rules plan alone.
     pub llm: crate::llm::LlmConfig,
@@ -405,6 +410,7 @@ impl ServeConfig {
                 stale_after: Duration::from_secs(60),
             },
             local_agents: !overrides.no_local_agents && file.local_agents.unwrap_or(true),
+            registry_lookup: file.registry_lookup.unwrap_or(true),
             bus: BusConfig::from_layers(overrides.amqp_url.or(file.amqp_url), &file.amqp)?,
             llm: crate::llm::LlmConfig::from_file(file.llm)?,
             http,
@@ -601,6 +607,9 @@ playbooks = "examples/homelab-infra"
 # amqp_url = "amqp://chiffon:secret@mq.home.arpa:5672/%2f"
 # Run an infra and a desktop agent inside the server.    (--no-local-agents, CHIFFON_NO_LOCAL_AGENTS)
 local_agents = true
+# "upgrade <app>" without a version: ask the image's registry (anonymously, 4 s at most) for its
+# newest release of the same form and propose it; off, the plan asks which version.
+registry_lookup = true
 # Require `Authorization: Bearer <token>` on the API (not on /api/v1/health). The file holds the
 # token (16+ characters).             (--api-token-file; or the token itself in CHIFFON_API_TOKEN)
 # api_token_file = "/etc/chiffon/api-token"

@@ -11,6 +11,7 @@ mod ask;
 pub mod finder;
 mod parse;
 mod risk;
+pub mod upgrade;
 
 pub use parse::canonical_service;
 use parse::{ALIASES, Intent, Modifiers, parse};
@@ -432,20 +433,44 @@ impl Draft<'_> {
                 if !tags.is_empty() {
                     title.push_str(&format!(" (tags {})", tags.join(", ")));
                 }
-                if let Some(crate::discovery::Pin::Var { file, var, .. }) = &pin {
-                    title.push_str(&format!("; the version is pinned by {var} in {file}"));
+                let pinned = (action == "upgrade")
+                    .then(|| upgrade::plan_pin(&service, pin.as_ref(), text, self.answers))
+                    .flatten();
+                let mut first = None;
+                match pinned {
+                    Some(upgrade::PinPlan::Ask(question)) => {
+                        self.questions.clear();
+                        self.questions.push(question);
+                        return;
+                    }
+                    Some(upgrade::PinPlan::Change(change, words)) => {
+                        title.push_str(&words);
+                        first = Some(*change);
+                    }
+                    Some(upgrade::PinPlan::Rerun(words)) => title.push_str(&words),
+                    None => {
+                        if let Some(crate::discovery::Pin::Var { file, var, .. }) = &pin {
+                            title.push_str(&format!("; the version is pinned by {var} in {file}"));
+                        }
+                    }
                 }
                 if let Some(config) = &config {
                     title.push_str(&format!("; the setting lives in {config}"));
                 }
                 self.questions.clear();
-                self.steps.push(step(
+                let mut run = step(
                     title,
                     playbook,
                     tags,
                     extra_vars.into_iter().collect(),
                     limit,
-                ));
+                );
+                if let Some(first) = first {
+                    run.id = "s2".to_owned();
+                    run.depends_on = vec![first.id.clone()];
+                    self.steps.push(first);
+                }
+                self.steps.push(run);
             }
             crate::resolve::Answer::Builtin {
                 action: verb,
@@ -530,6 +555,7 @@ impl Draft<'_> {
             self.questions.push(ask::which_service(catalogue));
         }
         let mut risk = assess_risk(&self.steps, catalogue, self.history);
+        risk.reasons.extend(upgrade::risk_reasons(&self.steps));
         if let Some(error) = &catalogue.repository.hints_error {
             risk.reasons
                 .push(format!("the owner's hints are not used: {error}"));

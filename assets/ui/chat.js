@@ -249,6 +249,7 @@ const ACTION_WORDS = {
   remove: (s) => `Removes ${s}`,
   check: (s) => `Checks that ${s} is healthy, changing nothing`,
   revert_commit: () => "Undoes an applied suggestion with a new commit in the playbook repository (no host is touched)",
+  change_pin: (s) => `Changes the version ${s} is pinned to, as a commit in the playbook repository (no host is touched)`,
 };
 
 function plainWords(step) {
@@ -759,10 +760,11 @@ function versionChanges(previous, plan) {
   );
 }
 
-/** The particulars behind a step's short title (the portals it monitors), as a list. */
+/** The particulars behind a step's short title (the portals it monitors, a pin change's diff), as a list. */
 function titleDetails(step) {
   const items = step.details || [];
-  return items.length ? h("ul", { class: "step-details" }, items.map((i) => h("li", {}, i))) : null;
+  const item = (i) => h("li", {}, i.includes("\n") ? diffView(i) : i);
+  return items.length ? h("ul", { class: "step-details" }, items.map(item)) : null;
 }
 
 function stepName(plan, id) {

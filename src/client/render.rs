@@ -164,7 +164,12 @@ pub fn plan(view: &RequestView) -> String {
     for (index, step) in plan.steps.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", index + 1, step.title);
         for detail in &step.details {
-            let _ = writeln!(out, "     - {detail}");
+            // A multi-line detail (a pin change's diff) keeps its lines, indented under it.
+            let mut lines = detail.lines();
+            let _ = writeln!(out, "     - {}", lines.next().unwrap_or_default());
+            for line in lines {
+                let _ = writeln!(out, "       {line}");
+            }
         }
         let _ = writeln!(
             out,

@@ -3,7 +3,7 @@
 //!
 //! A question's id names what is asked about, not its position (`service`, `verb:kuma`,
 //! `instance:postgres`, `target:mars`, `reach:kuma-deployment.yml`, `template:navidrome`, an
-//! undo's `conflict:lola:/srv/kuma/monitors.json`), so the planner asked again with the answers
+//! upgrade's `version:jellyfin`, an undo's `conflict:lola:/srv/kuma/monitors.json`), so the planner asked again with the answers
 //! finds the one it would ask and uses the choice.
 
 use serde::{Deserialize, Serialize};

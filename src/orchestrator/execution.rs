@@ -172,6 +172,10 @@ impl Core {
             let task = Self::new_task(request, step, TaskStatus::Queued);
             return self.run_commit_revert(request, step, task).await;
         }
+        if step.action == crate::planner::upgrade::CHANGE_PIN {
+            let task = Self::new_task(request, step, TaskStatus::Queued);
+            return self.run_pin_change(request, step, task).await;
+        }
         let needs_room = step.resources.gpu_vram_gb > 0.0 || step.resources.cpu_cores > 0.0;
         // Agents that let a placed task down (no ack in time, or a refusal): the step is sent
         // to the next agent with room, at most twice.

@@ -143,8 +143,15 @@ impl Core {
             !crate::portals::dropped(change, found).is_empty()
         });
         let rules_text = if drops_portals { ask.text } else { &text };
-        let deterministic =
+        let mut deterministic =
             planner::plan_answered(rules_text, &catalogue, &history, version, answers);
+        // An upgrade that named no version moves to the registry's newest, shown as the diff.
+        let newest = self.newest_versions(&mut deterministic, &catalogue).await;
+        if !newest.is_empty() {
+            let with: Vec<Question> = answers.iter().cloned().chain(newest).collect();
+            deterministic =
+                planner::plan_answered(rules_text, &catalogue, &history, version, &with);
+        }
         let complexity = crate::llm::complexity(&text, &deterministic);
         let now = Utc::now();
         let quotas = self.llm_quotas(now).await?;
@@ -183,6 +190,7 @@ impl Core {
             }
         }
         self.attach_portals(&mut plan, &text, &mut portals, &catalogue);
+        self.attach_pin_changes(&mut plan);
         self.metrics.record_plan(&decision, began.elapsed());
         // A model's plan says its questions in words only; the answers stay on record.
         for answer in answers {

@@ -63,6 +63,9 @@ impl Core {
         if step.action == crate::orchestrator::revert_commit::ACTION {
             return (self.preview_commit_revert(step, preview).await, Vec::new());
         }
+        if step.action == crate::planner::upgrade::CHANGE_PIN {
+            return (self.preview_pin_change(step, preview), Vec::new());
+        }
         if step.playbook.is_none() {
             preview.error = Some("this step runs no playbook".to_owned());
             return (preview, Vec::new());

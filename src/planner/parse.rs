@@ -96,6 +96,7 @@ pub(crate) const VERBS: &[(&str, &[&str])] = &[
         "upgrade",
         &[
             "upgrade",
+            "bump",
             "latest version",
             "new version",
             "newer version",

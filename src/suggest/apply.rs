@@ -127,7 +127,7 @@ async fn check(
 
 /// Refuses when the index holds changes of the person's own: the commit below only adds this
 /// file and rewrites the index from the new tree.
-fn ensure_nothing_staged(repo: &gix::Repository) -> Result<(), ApplyError> {
+pub(crate) fn ensure_nothing_staged(repo: &gix::Repository) -> Result<(), ApplyError> {
     let Ok(head) = repo.head_commit() else {
         return Ok(()); // no commit yet: nothing can be staged against it
     };
@@ -150,7 +150,9 @@ fn ensure_nothing_staged(repo: &gix::Repository) -> Result<(), ApplyError> {
     Ok(())
 }
 
-fn commit(
+/// Commits `contents` as `file` on HEAD and keeps the index in step (also an upgrade's pin
+/// change, `orchestrator::pin_change`).
+pub(crate) fn commit(
     repo: &gix::Repository,
     file: &str,
     contents: &[u8],

@@ -101,6 +101,9 @@ impl Drop for PgSchema {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub local_agents: bool,
+    /// Whether upgrades without a version ask the image's registry (off: no test reaches the
+    /// network; `pin_upgrades` turns it on against a registry it serves itself).
+    pub registry_lookup: bool,
     pub heartbeat: Duration,
     /// Share the broker with other tests (a read hold on `BROKER`). Only the broker-restart
     /// test, which holds it exclusively, turns this off.
@@ -134,6 +137,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             local_agents: true,
+            registry_lookup: false,
             heartbeat: Duration::from_secs(10),
             share_broker: true,
             thresholds: None,
@@ -323,6 +327,7 @@ impl TestApp {
                 stale_after: Duration::from_secs(60),
             }),
             local_agents: options.local_agents,
+            registry_lookup: options.registry_lookup,
             http: options.http.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -6,7 +6,9 @@
 //!   the host's tools were asked to do;
 //! - an entrypoint of the repository's own (deploy, upgrade, configure, remove) is dry-run
 //!   (`chiffon preview`: `ansible-playbook --check --diff` in the repository's Ansible project,
-//!   with the plan's tags, switch values and limit), and must come out as a run that would work.
+//!   with the plan's tags, switch values and limit), and must come out as a run that would work;
+//!   an upgrade names its version, so its plan also changes the pin (`pin_upgrades.rs`), whose
+//!   dry run is the diff.
 //!
 //! No container engine or systemd runs on these machines: the `docker`, `systemctl` and
 //! `journalctl` the runs find are scripts beside `ansible-playbook` that record their arguments
@@ -145,7 +147,7 @@ async fn every_verb_runs_on_every_layout_family() {
             "subfolder-project",
             vec![
                 ("deploy jellyfin", DryRun),
-                ("upgrade jellyfin", DryRun),
+                ("upgrade jellyfin to 10.10.3", DryRun),
                 ("change the port jellyfin listens on", DryRun),
                 ("restart jellyfin", Calls(&["compose -p jellyfin restart"])),
                 ("stop our git server", Calls(&["compose -p gitea stop"])),
@@ -165,7 +167,7 @@ async fn every_verb_runs_on_every_layout_family() {
             "single-role",
             vec![
                 ("deploy mealie", DryRun),
-                ("bump pihole to the newest release", DryRun),
+                ("bump pihole to 2024.08.0", DryRun),
                 ("change the mealie settings", DryRun),
                 ("restart mealie", Calls(&["restart mealie"])),
                 ("turn off the ad blocker for a bit", Calls(&["stop pihole"])),
@@ -206,7 +208,7 @@ async fn every_verb_runs_on_every_layout_family() {
             vec![
                 ("deploy sonarr", DryRun),
                 ("redeploy adguard on lab", DryRun),
-                ("upgrade sonarr", DryRun),
+                ("upgrade sonarr to 4.0.16", DryRun),
                 ("change the sonarr unit", DryRun),
                 (
                     "restart adguard",
@@ -232,7 +234,7 @@ async fn every_verb_runs_on_every_layout_family() {
             "host-named",
             vec![
                 ("redeploy vaultwarden on docker-1", DryRun),
-                ("upgrade uptime kuma on docker-1", DryRun),
+                ("upgrade uptime kuma on docker-1 to 1.23.16", DryRun),
                 (
                     "restart jellyfin",
                     Calls(&["systemctl restart jellyfin.service"]),

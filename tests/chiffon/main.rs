@@ -24,6 +24,7 @@ mod llm;
 mod matching;
 mod metrics;
 mod operations;
+mod pin_upgrades;
 mod properties;
 mod restart;
 mod revert;

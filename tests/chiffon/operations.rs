@@ -43,6 +43,7 @@ impl ReadOnlyServer {
                 stale_after: Duration::from_secs(60),
             },
             local_agents: false,
+            registry_lookup: false,
             bus: BusConfig::InProcess,
             llm: Default::default(),
             http: Default::default(),
