@@ -135,10 +135,12 @@ pub fn plan_answered(
     if !catalogue.repository.apps.is_empty()
         && (picked_app || (!conventional && !verb_unclear && !template))
     {
+        // The name-based reading's verb only where the request starts with it (misspelt:
+        // "upgarde pihole"); its guesses further in ("remote" for remove) are not taken.
         let verb = stated.or_else(|| {
-            intents
-                .first()
-                .and_then(|i| crate::resolve::Verb::from_action(&i.action))
+            let first = text.split_whitespace().next()?.to_lowercase();
+            let action = parse::clause_action(&[first.as_str()])?;
+            crate::resolve::Verb::from_action(&action)
         });
         let asked = std::mem::take(&mut plan.questions);
         plan.steps.clear();
@@ -516,23 +518,10 @@ impl Draft<'_> {
             }
             crate::resolve::Answer::None { reason, catalogue } => {
                 // Nothing to run: say why, for the service the request was about.
-                let Some(about) = resolution.service.clone().or(catalogue) else {
-                    return;
-                };
-                let name = display_name(&about);
-                let text = match reason.as_str() {
-                    "unwired" => format!(
-                        "{name} is in the repository, but no play runs it: add its role or task file to a playbook (or uncomment it), then ask again."
-                    ),
-                    "unmanaged" => format!(
-                        "{name} runs outside what the repository's playbooks manage: Chiffon has nothing to {action} it with."
-                    ),
-                    _ => format!(
-                        "The repository has no {name}: nothing to {action}. Add a playbook or role for it (`chiffon playbooks template {about} --image <image:tag> --port <port>` writes one), then ask again."
-                    ),
-                };
-                self.questions
-                    .push(Question::open(format!("none:{about}"), text));
+                if let Some(about) = resolution.service.clone().or(catalogue) {
+                    self.questions
+                        .push(ask::nothing_to_run(&about, &reason, &action));
+                }
             }
         }
     }

@@ -3,8 +3,9 @@
 //!
 //! A question's id names what is asked about, not its position (`service`, `verb:kuma`,
 //! `instance:postgres`, `target:mars`, `reach:kuma-deployment.yml`, `template:navidrome`, an
-//! upgrade's `version:jellyfin`, an undo's `conflict:lola:/srv/kuma/monitors.json`), so the planner asked again with the answers
-//! finds the one it would ask and uses the choice.
+//! upgrade's `version:jellyfin`, an undo's `conflict:lola:/srv/kuma/monitors.json`, and
+//! `none:booklore` when the repository has nothing to run for it), so the planner asked again
+//! with the answers finds the one it would ask and uses the choice.
 
 use serde::{Deserialize, Serialize};
 

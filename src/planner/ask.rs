@@ -88,6 +88,24 @@ pub(crate) fn from_resolve(
     Question::with_choices(id, text, choices.iter().map(|c| (c.clone(), label(c))))
 }
 
+/// Resolve found nothing in the repository to run for `about`: why (`reason`, as
+/// `resolve::Answer::None` gives it), and what the owner can do.
+pub(crate) fn nothing_to_run(about: &str, reason: &str, action: &str) -> Question {
+    let name = display_name(about);
+    let text = match reason {
+        "unwired" => format!(
+            "{name} is in the repository, but no play runs it: add its role or task file to a playbook (or uncomment it), then ask again."
+        ),
+        "unmanaged" => format!(
+            "{name} runs outside what the repository's playbooks manage: Chiffon has nothing to {action} it with."
+        ),
+        _ => format!(
+            "The repository has no {name}: nothing to {action}. Add a playbook or role for it (`chiffon playbooks template {about} --image <image:tag> --port <port>` writes one), then ask again."
+        ),
+    };
+    Question::open(format!("none:{about}"), text)
+}
+
 /// "mars is not a host or group …": the inventory's groups are the choices.
 pub(crate) fn unknown_target(place: &str, intent: &Intent, catalogue: &Catalogue) -> Question {
     let mut known: Vec<&str> = catalogue.groups.keys().map(String::as_str).collect();
