@@ -132,8 +132,15 @@ pub fn plan_answered(
     });
     // A template asked for by name is the template flow's.
     let template = intents.iter().any(|i| i.action == "template");
+    // No verb said, yet resolve reads one from the repository ("send gatus alerts to discord":
+    // a setting of gatus): no need to ask.
+    let verb_read = verb_unclear
+        && !catalogue.repository.apps.is_empty()
+        && crate::resolve::resolve_given(&catalogue.repository, text, None, &ask::given(answers))
+            .verb
+            != crate::resolve::Verb::Deploy;
     if !catalogue.repository.apps.is_empty()
-        && (picked_app || (!conventional && !verb_unclear && !template))
+        && (picked_app || (!conventional && (!verb_unclear || verb_read) && !template))
     {
         // The name-based reading's verb only where the request starts with it (misspelt:
         // "upgarde pihole"); its guesses further in ("remote" for remove) are not taken.

@@ -385,6 +385,23 @@ pub fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 /// A crude English stem: plural and a few endings, so "passwords" meets "password".
 pub fn stem(word: &str) -> String {
     let w = word.to_lowercase();
+    // "logging" → "log", "streaming" → "stream": the thing, not the doing of it.
+    if w.len() > 6
+        && let Some(base) = w.strip_suffix("ing")
+    {
+        let bytes = base.as_bytes();
+        let doubled = bytes.len() > 3
+            && bytes[bytes.len() - 1] == bytes[bytes.len() - 2]
+            && matches!(
+                bytes[bytes.len() - 1],
+                b'g' | b'n' | b't' | b'p' | b'm' | b'd' | b'b'
+            );
+        return if doubled {
+            base[..base.len() - 1].to_owned()
+        } else {
+            base.to_owned()
+        };
+    }
     for (suffix, replace) in [("sses", "ss"), ("s", "")] {
         if w.len() > 4
             && let Some(base) = w.strip_suffix(suffix)
