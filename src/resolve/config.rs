@@ -40,6 +40,9 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
                 && !NOT_NAMES.contains(&w.as_str())
                 && !DOING.contains(&w.as_str())
                 && !app.names.contains(w)
+                // The app's own name, however it is said ("kuma" for uptime-kuma).
+                && !app.service.split('-').any(|part| part == w)
+                && catalogue().lookup(w).is_none_or(|s| s.id != app.service)
         })
         .collect();
     let mut best: Option<((usize, bool), usize, &String, usize)> = None;
