@@ -23,7 +23,7 @@ mod config;
 use config::{best_config, config_tag, setting_words};
 
 mod names;
-use names::role_named_like;
+use names::{role_named_like, sharing_a_name_part};
 
 mod mentions;
 use mentions::{Mention, clause_ends, described_from, mentions, stand_in_for};
@@ -411,6 +411,18 @@ fn pick_service(
         reasons.push(format!("the request names {}", mention.service));
         return Ok(mention.service.clone());
     }
+    let sharing = sharing_a_name_part(repository, tokens, target_positions, NOT_NAMES);
+    if sharing.len() >= 2 {
+        reasons.push("the request names a part the names of several apps share".to_owned());
+        return Err((
+            Answer::Question {
+                about: "service".to_owned(),
+                prompt: which_one(verb, "one"),
+                choices: sharing,
+            },
+            None,
+        ));
+    }
     if let Some(mention) = mentions.first() {
         // Working on what is there ("bitwarden logs"), a named service the repository lacks
         // is the one app it runs in its stead (Vaultwarden); deploying it is a new service.
@@ -517,7 +529,7 @@ fn pick_service(
             Err((
                 Answer::Question {
                     about: "service".to_owned(),
-                    prompt: format!("Which service should I {}?", verb.as_str()),
+                    prompt: which_one(verb, "service"),
                     choices: several.to_vec(),
                 },
                 None,
@@ -616,6 +628,15 @@ fn finish(
         target,
         answer,
         reasons,
+    }
+}
+
+/// "Which service should I restart?", in words that fit every verb.
+fn which_one(verb: Verb, what: &str) -> String {
+    match verb {
+        Verb::Status => format!("Which {what} should I check?"),
+        Verb::Logs => format!("Which {what}'s logs should I show?"),
+        other => format!("Which {what} should I {}?", other.as_str()),
     }
 }
 

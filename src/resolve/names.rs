@@ -60,3 +60,60 @@ pub(super) fn prefix_distance(token: &str, name: &str) -> usize {
         usize::MAX
     }
 }
+
+/// "restart the mcp server", "is the exporter running?": a word of the request that is one
+/// part of the names of two or more of the repository's apps (`mcp-radarr`, `mcp-sonarr`) and
+/// the whole name of none. Their services, when there are two or more; else none.
+pub(super) fn sharing_a_name_part(
+    repository: &Repository,
+    tokens: &[String],
+    skip: &BTreeSet<usize>,
+    not_names: &[&str],
+) -> Vec<String> {
+    let parts = |a: &App| -> BTreeSet<String> {
+        [a.service.as_str(), a.unit_name.as_str()]
+            .iter()
+            .flat_map(|name| name.split(['-', '_', '.']))
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let apps: Vec<(&App, BTreeSet<String>)> = repository
+        .apps
+        .iter()
+        .filter(|a| a.wired())
+        .map(|a| (a, parts(a)))
+        .collect();
+    for (i, token) in tokens.iter().enumerate() {
+        if skip.contains(&i) || token.len() < 3 || not_names.contains(&token.as_str()) {
+            continue;
+        }
+        let whole = apps
+            .iter()
+            .any(|(a, _)| a.service == *token || normalize(&a.unit_name) == normalize(token));
+        if whole {
+            continue;
+        }
+        let sharing: BTreeSet<String> = apps
+            .iter()
+            .filter(|(_, parts)| parts.len() > 1 && parts.contains(token))
+            .map(|(a, _)| a.service.clone())
+            .collect();
+        // A sidecar named after its app (`your-spotify-db` beside `your-spotify`) is that app's.
+        let own: Vec<String> = sharing
+            .iter()
+            .filter(|service| {
+                !apps.iter().any(|(a, _)| {
+                    a.service == **service
+                        && sharing
+                            .iter()
+                            .any(|other| other != *service && a.unit_name.contains(other.as_str()))
+                })
+            })
+            .cloned()
+            .collect();
+        if own.len() >= 2 {
+            return own;
+        }
+    }
+    Vec::new()
+}
