@@ -33,16 +33,19 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
     // Another service's name counts once, as a mention, not again as a word.
     let other_words: BTreeSet<&str> = others.iter().flat_map(|o| o.split(' ')).collect();
     let request: BTreeSet<String> = words(text)
-        .filter(|w| !other_words.contains(w.as_str()))
+        .filter(|w| {
+            !other_words.contains(w.as_str())
+                && !app.names.contains(w)
+                // The app's own name, however it is said ("kuma" for uptime-kuma).
+                && !app.service.split('-').any(|part| part == w)
+                && catalogue().lookup(w).is_none_or(|s| s.id != app.service)
+        })
         .map(|w| stem(&w))
         .filter(|w| {
             w.len() > 2
                 && !NOT_NAMES.contains(&w.as_str())
                 && !DOING.contains(&w.as_str())
                 && !app.names.contains(w)
-                // The app's own name, however it is said ("kuma" for uptime-kuma).
-                && !app.service.split('-').any(|part| part == w)
-                && catalogue().lookup(w).is_none_or(|s| s.id != app.service)
         })
         .collect();
     let mut best: Option<((usize, bool), usize, &String, usize)> = None;

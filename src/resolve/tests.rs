@@ -585,3 +585,154 @@ fn clauses_end_at_commas_and_full_stops_but_not_inside_names() {
         Some(4)
     );
 }
+
+#[test]
+fn verbs_said_in_passing_are_read_as_people_mean_them() {
+    // Signing in is no request for logs; a question after a state word is one anywhere.
+    assert_eq!(verb_of("restart pocket id, i can't log in"), Verb::Restart);
+    assert_eq!(verb_of("radarr alive? movies aren't grabbed"), Verb::Status);
+    assert_eq!(verb_of("can you set up navidrome?"), Verb::Deploy);
+    assert_eq!(
+        verb_of("show me what paperless is complaining about"),
+        Verb::Logs
+    );
+    assert_eq!(
+        verb_of("take my portfolio site offline for good"),
+        Verb::Remove
+    );
+    assert_eq!(verb_of("take the wiki offline tonight"), Verb::Stop);
+    // A release is no place to point at; "the status page" is a kind of service.
+    assert_eq!(
+        verb_of("upgrade nextcloud to the next point release"),
+        Verb::Upgrade
+    );
+    assert_eq!(
+        verb_of("point the dashboard at the new nas"),
+        Verb::Configure
+    );
+    assert_eq!(verb_of("tear down the status page"), Verb::Remove);
+    assert_eq!(stated_verb("deploy gatus"), None);
+}
+
+/// Three MCP servers, each its own role: "the mcp server" is any of them, so Chiffon asks;
+/// a database named after its app (`tracker-db`) is that app's, not a fourth choice.
+#[test]
+fn a_word_several_app_names_share_asks_which() {
+    let mut files = Vec::new();
+    let mut play = String::from("- name: Apps\n  hosts: all\n  roles:\n");
+    let composes: Vec<(String, String)> = ["mcp_radarr", "mcp_sonarr", "tracker"]
+        .iter()
+        .map(|role| {
+            let name = role.replace('_', "-");
+            let db = if *role == "tracker" {
+                format!("  {name}-db:\n    image: postgres:16\n    container_name: {name}-db\n")
+            } else {
+                String::new()
+            };
+            play.push_str(&format!("    - {role}\n"));
+            (
+                format!("roles/{role}/templates/docker-compose.yml.j2"),
+                format!(
+                    "services:\n  {name}:\n    image: ghcr.io/someone/{name}:1.0\n    container_name: {name}\n{db}"
+                ),
+            )
+        })
+        .collect();
+    let tasks = "- name: Compose file\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/app/docker-compose.yml\n";
+    let task_files: Vec<String> = ["mcp_radarr", "mcp_sonarr", "tracker"]
+        .iter()
+        .map(|role| format!("roles/{role}/tasks/main.yml"))
+        .collect();
+    for (path, text) in &composes {
+        files.push((path.as_str(), text.as_str()));
+    }
+    for path in &task_files {
+        files.push((path.as_str(), tasks));
+    }
+    files.push(("site.yml", play.as_str()));
+    files.push(("hosts.ini", "[all]\nbox\n"));
+    let (_dir, repository) = repository(&files);
+    match resolve(&repository, "restart the mcp server").answer {
+        Answer::Question {
+            choices, prompt, ..
+        } => {
+            assert_eq!(choices, ["mcp-radarr", "mcp-sonarr"]);
+            assert_eq!(prompt, "Which one should I restart?");
+        }
+        other => panic!("expected a question, got {other:?}"),
+    }
+    // The tracker's database shares the word with the tracker only: no question.
+    assert!(!matches!(
+        resolve(&repository, "restart the tracker").answer,
+        Answer::Question { .. }
+    ));
+}
+
+/// One role, a folder per app under `files/`, each task file writing its own compose project:
+/// each app's project is its own folder, and an image at a channel tag is re-pulled.
+#[test]
+fn a_folder_per_app_under_files_names_each_compose_project() {
+    let task = |app: &str| {
+        format!(
+            "- name: Install {app} compose file\n  ansible.builtin.template:\n    src: files/{app}/docker-compose.yml\n    dest: /opt/{app}/docker-compose.yml\n"
+        )
+    };
+    let (calibre, speed) = (task("calibre"), task("librespeed"));
+    let (_dir, repository) = repository(&[
+        ("roles/apps/tasks/calibre.yml", calibre.as_str()),
+        ("roles/apps/tasks/librespeed.yml", speed.as_str()),
+        (
+            "roles/apps/tasks/main.yml",
+            "- ansible.builtin.include_tasks: calibre.yml\n- ansible.builtin.include_tasks: librespeed.yml\n",
+        ),
+        (
+            "roles/apps/files/calibre/docker-compose.yml",
+            "services:\n  calibre:\n    image: lscr.io/linuxserver/calibre-web:0.6\n",
+        ),
+        (
+            "roles/apps/files/librespeed/docker-compose.yml",
+            "services:\n  librespeed:\n    image: lscr.io/linuxserver/librespeed:stable\n",
+        ),
+        (
+            "site.yml",
+            "- name: Apps\n  hosts: box\n  roles:\n    - apps\n",
+        ),
+        ("hosts.ini", "box\n"),
+    ]);
+    let (unit, name, _) = builtin(&resolve(&repository, "is the speed test up?"));
+    assert_eq!((unit, name.as_str()), (UnitKind::Compose, "librespeed"));
+    match resolve(&repository, "upgrade librespeed").answer {
+        Answer::Entrypoint { pin, .. } => assert_eq!(pin, Some(Pin::Latest)),
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
+
+/// No verb said, and the words are a setting the app's role sets: configure that file.
+#[test]
+fn a_setting_named_without_a_verb_configures_it() {
+    let (_dir, repository) = repository(&[
+        (
+            "roles/gatus/tasks/main.yml",
+            "- name: Config\n  ansible.builtin.template:\n    src: config.yml.j2\n    dest: /opt/gatus/config.yml\n  tags: [gatus]\n- name: Run\n  community.docker.docker_container:\n    name: gatus\n    image: twinproduction/gatus:v5.1\n  tags: [gatus]\n",
+        ),
+        (
+            "roles/gatus/defaults/main.yml",
+            "gatus_discord_webhook: ''\ngatus_port: 8080\n",
+        ),
+        (
+            "roles/gatus/templates/config.yml.j2",
+            "web:\n  port: {{ gatus_port }}\n",
+        ),
+        (
+            "site.yml",
+            "- name: Gatus\n  hosts: box\n  roles:\n    - gatus\n",
+        ),
+        ("hosts.ini", "box\n"),
+    ]);
+    let resolution = resolve(&repository, "send gatus alerts to discord too");
+    assert_eq!(resolution.verb, Verb::Configure);
+    let (_, _, config) = entrypoint(&resolution);
+    assert_eq!(config.as_deref(), Some("roles/gatus/defaults/main.yml"));
+    // The app's own name is no setting: a bare name leaves the verb unsaid.
+    assert_eq!(resolve(&repository, "gatus").verb, Verb::Deploy);
+}

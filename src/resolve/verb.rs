@@ -84,7 +84,20 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     {
         return Some(Verb::Logs);
     }
-    let state_word = has("running") || has("up") || has("alive") || has("down");
+    // "up" as a state, not "set up" / "spin up" / "back up".
+    let up = tokens.iter().enumerate().any(|(i, t)| {
+        t == "up"
+            && !i
+                .checked_sub(1)
+                .and_then(|p| tokens.get(p))
+                .is_some_and(|p| {
+                    matches!(
+                        p.as_str(),
+                        "set" | "spin" | "bring" | "stand" | "back" | "fire" | "start" | "turn"
+                    )
+                })
+    });
+    let state_word = has("running") || up || has("alive") || has("down");
     // "is it up?", and the same asked without the question mark ("is prometheus up on nas").
     // A question anywhere in the request ("radarr alive? movies aren't being grabbed").
     let asked =
