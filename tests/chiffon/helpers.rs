@@ -802,6 +802,45 @@ pub async fn bin_with_recording_docker(dir: &Path) -> (PathBuf, PathBuf) {
     (playbook, log)
 }
 
+/// Options serving `repo`, a fixture whose hosts are names of a homelab rather than machines:
+/// every run stays on this machine, as the owner's own user (`ansible_connection=local`, no
+/// become), with `ansible-playbook` from `playbook` when given (a folder of recording tools).
+pub fn local_runs(repo: PathBuf, playbook: Option<PathBuf>) -> Options {
+    Options {
+        playbooks: Some(repo),
+        ansible_playbook: playbook,
+        extra_vars: vec![
+            (
+                "ansible_connection".into(),
+                serde_json::Value::from("local"),
+            ),
+            (
+                "ansible_python_interpreter".into(),
+                serde_json::Value::from("{{ ansible_playbook_python }}"),
+            ),
+            ("ansible_become".into(), serde_json::Value::from(false)),
+        ],
+        ..Options::default()
+    }
+}
+
+/// A copy of the layout family `family` (tests/fixtures/layouts/) in `into`: runs never write
+/// into the project's fixtures.
+pub fn copy_of_layout(family: &str, into: &Path) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/layouts")
+        .join(family);
+    let to = into.join(family);
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&from)
+        .arg(&to)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    to
+}
+
 /// Adds a `systemctl` and a `journalctl` to the `bin` folder of [`bin_with_recording_docker`]:
 /// this machine has no systemd, so they keep each unit's state in a file beside them (every
 /// unit starts active and enabled), answer `show`, `is-enabled` and `is-active` as systemd does

@@ -21,12 +21,13 @@
 //!
 //! Runs on the embedded deployment; `layouts_served.rs` runs two families on both.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chiffon::model::RequestStatus;
-use serde_json::Value;
 
-use crate::helpers::{Backend, Options, TestApp, add_recording_systemd, bin_with_recording_docker};
+use crate::helpers::{
+    Backend, TestApp, add_recording_systemd, bin_with_recording_docker, copy_of_layout, local_runs,
+};
 
 /// What must happen after the plan.
 enum Then {
@@ -37,28 +38,6 @@ enum Then {
     Calls(&'static [&'static str]),
 }
 use Then::{Calls, DryRun};
-
-async fn serve(repo: PathBuf, playbook: PathBuf) -> TestApp {
-    TestApp::spawn_with(
-        Backend::Embedded,
-        Options {
-            playbooks: Some(repo),
-            ansible_playbook: Some(playbook),
-            // The fixtures' hosts are names of a homelab, not machines: every run stays on
-            // this one, as the owner's own user.
-            extra_vars: vec![
-                ("ansible_connection".into(), Value::from("local")),
-                (
-                    "ansible_python_interpreter".into(),
-                    Value::from("{{ ansible_playbook_python }}"),
-                ),
-                ("ansible_become".into(), Value::from(false)),
-            ],
-            ..Options::default()
-        },
-    )
-    .await
-}
 
 fn lines(log: &Path) -> Vec<String> {
     std::fs::read_to_string(log)
@@ -73,20 +52,10 @@ fn lines(log: &Path) -> Vec<String> {
 /// request that did not do what it should, in words.
 async fn run_family(family: &str, cases: &[(&str, Then)]) -> Vec<String> {
     let scratch = tempfile::tempdir().unwrap();
-    let repo = scratch.path().join(family);
-    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/layouts")
-        .join(family);
-    let copied = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&from)
-        .arg(&repo)
-        .status()
-        .expect("cp");
-    assert!(copied.success());
+    let repo = copy_of_layout(family, scratch.path());
     let (playbook, docker_log) = bin_with_recording_docker(scratch.path()).await;
     let systemd_log = add_recording_systemd(scratch.path());
-    let app = serve(repo, playbook).await;
+    let app = TestApp::spawn_with(Backend::Embedded, local_runs(repo, Some(playbook))).await;
 
     let mut wrong = Vec::new();
     for (text, then) in cases {

@@ -8,50 +8,11 @@
 //! `ansible-playbook` that records its arguments (`helpers::bin_with_recording_docker`).
 //! Everything else is real.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chiffon::model::RequestStatus;
-use serde_json::Value;
 
-use crate::helpers::{Options, TestApp, backends, bin_with_recording_docker};
-
-/// A copy of a layout family (runs never write into the project's fixtures).
-fn copy_of(family: &str, into: &Path) -> PathBuf {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/layouts")
-        .join(family);
-    let to = into.join(family);
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&from)
-        .arg(&to)
-        .status()
-        .expect("cp");
-    assert!(status.success());
-    to
-}
-
-async fn serve(backend: crate::helpers::Backend, repo: PathBuf, playbook: PathBuf) -> TestApp {
-    TestApp::spawn_with(
-        backend,
-        Options {
-            playbooks: Some(repo),
-            ansible_playbook: Some(playbook),
-            // The fixtures' hosts are names of a homelab, not machines: every run stays on
-            // this one, as the owner's own user.
-            extra_vars: vec![
-                ("ansible_connection".into(), Value::from("local")),
-                (
-                    "ansible_python_interpreter".into(),
-                    Value::from("{{ ansible_playbook_python }}"),
-                ),
-                ("ansible_become".into(), Value::from(false)),
-            ],
-            ..Options::default()
-        },
-    )
-    .await
-}
+use crate::helpers::{TestApp, backends, bin_with_recording_docker, copy_of_layout, local_runs};
 
 /// Plans `text`, checks the one step is what the owner would run, approves it, and waits for
 /// it to succeed.
@@ -83,9 +44,9 @@ async fn a_subfolder_project_runs_its_own_roles_and_a_built_in_restart_on_its_ho
     for backend in backends() {
         eprintln!("scenario on {backend:?}");
         let scratch = tempfile::tempdir().unwrap();
-        let repo = copy_of("subfolder-project", scratch.path());
+        let repo = copy_of_layout("subfolder-project", scratch.path());
         let (playbook, log) = bin_with_recording_docker(scratch.path()).await;
-        let app = serve(backend, repo, playbook).await;
+        let app = TestApp::spawn_with(backend, local_runs(repo, Some(playbook))).await;
 
         // "restart jellyfin": Chiffon's restart action, on the media group of the inventory
         // that ansible/ansible.cfg names (one host): docker restarts the compose project once.
@@ -118,9 +79,9 @@ async fn a_repository_without_ansible_cfg_runs_with_the_inventory_beside_its_pla
     for backend in backends() {
         eprintln!("scenario on {backend:?}");
         let scratch = tempfile::tempdir().unwrap();
-        let repo = copy_of("single-role", scratch.path());
+        let repo = copy_of_layout("single-role", scratch.path());
         let (playbook, log) = bin_with_recording_docker(scratch.path()).await;
-        let app = serve(backend, repo, playbook).await;
+        let app = TestApp::spawn_with(backend, local_runs(repo, Some(playbook))).await;
 
         // The container is named in the role's task file; its host comes from hosts.ini.
         run_one_step(

@@ -10,23 +10,14 @@ use std::path::{Path, PathBuf};
 
 use chiffon::api::{Answer, RequestView};
 use chiffon::model::{RequestStatus, TaskStatus};
-use serde_json::Value;
 
-use crate::helpers::{Backend, Options, TestApp, backends, bin_with_recording_docker};
+use crate::helpers::{
+    Backend, Options, TestApp, backends, bin_with_recording_docker, copy_of_layout, local_runs,
+};
 
 /// A git copy of a layout family, committed as its owner would keep it.
 fn git_copy(family: &str, into: &Path) -> PathBuf {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/layouts")
-        .join(family);
-    let to = into.join(family);
-    let copied = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&from)
-        .arg(&to)
-        .status()
-        .expect("cp");
-    assert!(copied.success());
+    let to = copy_of_layout(family, into);
     git(&to, &["init", "-q"]);
     git(&to, &["add", "."]);
     git(&to, &["commit", "-q", "-m", "homelab"]);
@@ -63,19 +54,8 @@ async fn serve_with(
     TestApp::spawn_with(
         backend,
         Options {
-            playbooks: Some(repo),
             registry_lookup,
-            ansible_playbook: playbook,
-            // The fixtures' hosts are names, not machines: runs stay on this one.
-            extra_vars: vec![
-                ("ansible_connection".into(), Value::from("local")),
-                (
-                    "ansible_python_interpreter".into(),
-                    Value::from("{{ ansible_playbook_python }}"),
-                ),
-                ("ansible_become".into(), Value::from(false)),
-            ],
-            ..Options::default()
+            ..local_runs(repo, playbook)
         },
     )
     .await
