@@ -13,7 +13,8 @@ pub struct Change {
     /// The module that made it (`ansible.builtin.template`, `ansible.builtin.command`, …).
     pub module: String,
     /// `file`, `directory`, `link`, `compose` (a project brought up), `container`, `package`,
-    /// `service`, `command` or `other`.
+    /// `service`, `command`, `commit` (Chiffon's own commit to the playbook repository, on the
+    /// host `playbook repository`) or `other`.
     pub kind: String,
     /// The file's path, a compose project's folder, or the container, package, service or
     /// command's name.
@@ -48,7 +49,8 @@ pub struct ResourceState {
     /// `file`, `directory`, `link`, `absent`, `present`, `started`, `stopped`, …
     #[serde(default)]
     pub state: Option<String>,
-    /// SHA-1 of a file's content (what Ansible's `stat` and `copy` report).
+    /// SHA-1 of a file's content (what Ansible's `stat` and `copy` report); for a `commit`,
+    /// the commit's id.
     #[serde(default)]
     pub sha1: Option<String>,
     #[serde(default)]

@@ -21,8 +21,8 @@ use crate::api::{PreviewDiff, StepPreview};
 use crate::audit::AuditEntry;
 use crate::catalogue::Catalogue;
 use crate::model::{Choice, Plan, Question, Request, Step, Task, TaskStatus};
-use crate::orchestrator::Core;
 use crate::orchestrator::pin_edit::{self, PinEdit};
+use crate::orchestrator::{Core, revert_commit};
 use crate::planner::upgrade::{self, CHANGE_PIN, PIN_FILE, PIN_FROM, PIN_TO, PIN_VAR};
 use crate::protocol::{ResultStatus, TaskResult};
 
@@ -249,6 +249,15 @@ impl Core {
             Ok((commit, diff)) => {
                 result.outcome = ResultStatus::Succeeded;
                 result.error = None;
+                // What changed, like a run's changes: undoing the request reverts this commit.
+                result.changes.push(revert_commit::commit_change(
+                    &step.title,
+                    &change.file,
+                    (&change.from, &change.to),
+                    &commit,
+                    &diff,
+                ));
+                self.keep_changes(&task.id, &mut result).await?;
                 self.reload_catalogue();
                 self.record_audit(AuditEntry {
                     kind: "playbook_change",

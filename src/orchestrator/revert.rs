@@ -176,10 +176,15 @@ pub fn plan_revert(
     let mut paths: BTreeMap<&str, Vec<(&str, PathHistory<'_>)>> = BTreeMap::new();
     // Per host, the compose projects the run brought up (first time each).
     let mut projects: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
-    // Per host, its service and package changes.
+    // Per host, its service and package changes; Chiffon's own commits to the repository.
     let mut resources: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+    let mut commits: Vec<&Change> = Vec::new();
     for stored in changes {
         let change = &stored.change;
+        if change.kind == "commit" {
+            commits.push(change);
+            continue;
+        }
         hosts.retain(|h| *h != change.host);
         hosts.push(&change.host);
         if change.kind == "compose" {
@@ -282,6 +287,10 @@ pub fn plan_revert(
             warnings: Vec::new(),
         });
     }
+    let after = steps.last().map(|s| s.id.clone());
+    let (reverts, commit_lines) = super::revert_commit::undo_steps(&commits, after, steps.len());
+    steps.extend(reverts);
+    lines.extend(commit_lines);
     let reasons = risk_reasons(original, &counts, lines, &nothing, &irreversible);
     let level = if irreversible.is_empty() {
         RiskLevel::Medium
@@ -626,6 +635,59 @@ mod tests {
             ..ResourceState::default()
         });
         up
+    }
+
+    #[test]
+    fn chiffons_pin_commit_is_reverted_after_the_files_latest_first() {
+        let first = crate::orchestrator::revert_commit::commit_change(
+            "Change the pin",
+            "group_vars/all.yml",
+            ("1.0", "1.1"),
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "-v: 1.0\n+v: 1.1\n",
+        );
+        let second = crate::orchestrator::revert_commit::commit_change(
+            "Change the pin",
+            "group_vars/all.yml",
+            ("1.1", "1.2"),
+            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+            "-v: 1.1\n+v: 1.2\n",
+        );
+        let made = [
+            stored(first, 1),
+            stored(change("file", "/srv/kuma/compose.yml", Some(false), "a"), 2),
+            stored(second, 3),
+        ];
+        let undo = plan_revert(&original(), &made, &[]);
+        assert!(undo.irreversible.is_empty(), "{:?}", undo.irreversible);
+        let steps = &undo.plan.steps;
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert_eq!(steps[0].action, "revert");
+        let reverts: Vec<(&str, &serde_json::Value, &[String])> = steps[1..]
+            .iter()
+            .map(|s| {
+                (
+                    s.action.as_str(),
+                    &s.extra_vars["chiffon_revert_commit"],
+                    s.depends_on.as_slice(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            reverts,
+            [
+                (
+                    "revert_commit",
+                    &json!("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+                    &["s1".to_owned()][..]
+                ),
+                (
+                    "revert_commit",
+                    &json!("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+                    &["s2".to_owned()][..]
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::api::{PreviewDiff, StepPreview};
 use crate::audit::AuditEntry;
+use crate::model::change::{Change, ResourceState};
 use crate::model::{
     AgentType, Plan, Request, RequestId, RequestStatus, Resources, Risk, RiskLevel, Step, Task,
     TaskStatus,
@@ -26,6 +27,10 @@ pub const ACTION: &str = "revert_commit";
 const COMMIT_VAR: &str = "chiffon_revert_commit";
 /// How Chiffon's commits applying a suggestion begin (`suggest::apply`).
 const APPLIED_PREFIX: &str = "Apply suggestion ";
+/// How Chiffon's commits changing a version pin begin (`pin_change`).
+const PIN_PREFIX: &str = "Change the pin ";
+/// The host a change to the playbook repository is recorded on.
+pub const REPOSITORY_HOST: &str = "playbook repository";
 
 /// Why a commit cannot be reverted; nothing was created.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +38,7 @@ pub enum CommitRevertRefused {
     #[error("no commit {0} in the playbook repository")]
     NotFound(String),
     #[error(
-        "commit {0} is not one of Chiffon's applied suggestions (\"{1}\"); revert it with git yourself"
+        "commit {0} is not one of Chiffon's applied suggestions or pin changes (\"{1}\"); revert it with git yourself"
     )]
     NotApplied(String, String),
     #[error("commit {0} is not on the playbook repository's current branch")]
@@ -196,7 +201,7 @@ fn check(
     let Some(info) = git::commit_info(repo, commit)? else {
         return Ok(Err(CommitRevertRefused::NotFound(commit.to_owned())));
     };
-    if !info.subject.starts_with(APPLIED_PREFIX) {
+    if !info.subject.starts_with(APPLIED_PREFIX) && !info.subject.starts_with(PIN_PREFIX) {
         return Ok(Err(CommitRevertRefused::NotApplied(info.id, info.subject)));
     }
     if !info.on_head {
@@ -210,6 +215,89 @@ fn check(
         return Ok(Err(CommitRevertRefused::Conflict(info.id, conflicts)));
     }
     Ok(Ok(info))
+}
+
+/// The record of Chiffon's own commit to the playbook repository (a pin change), kept with the
+/// task's changes so that `chiffon changes` shows it and undoing the request reverts it.
+pub(crate) fn commit_change(
+    task: &str,
+    file: &str,
+    (from, to): (&str, &str),
+    commit: &str,
+    diff: &str,
+) -> Change {
+    Change {
+        host: REPOSITORY_HOST.to_owned(),
+        task: task.to_owned(),
+        module: "chiffon change_pin".to_owned(),
+        kind: "commit".to_owned(),
+        target: file.to_owned(),
+        existed: Some(true),
+        before: Some(ResourceState {
+            version: Some(from.to_owned()),
+            ..ResourceState::default()
+        }),
+        after: Some(ResourceState {
+            version: Some(to.to_owned()),
+            sha1: Some(commit.to_owned()),
+            ..ResourceState::default()
+        }),
+        before_content: None,
+        after_content: None,
+        diff: Some(diff.to_owned()),
+        reversible: true,
+        note: Some(format!(
+            "Chiffon's commit {} to the playbook repository; undone by reverting it as a new commit",
+            short(commit)
+        )),
+    }
+}
+
+/// The steps that revert Chiffon's commits among `commits` (kind `commit`), latest first, each
+/// after the step before it (`after`, then each other); one line each for the plan's reasons.
+pub(crate) fn undo_steps(
+    commits: &[&Change],
+    mut after: Option<String>,
+    first: usize,
+) -> (Vec<Step>, Vec<String>) {
+    let mut steps = Vec::new();
+    let mut lines = Vec::new();
+    for change in commits.iter().rev() {
+        let Some(commit) = change.after.as_ref().and_then(|a| a.sha1.clone()) else {
+            continue;
+        };
+        let mut extra_vars = serde_json::Map::new();
+        extra_vars.insert(COMMIT_VAR.into(), json!(commit));
+        let id = format!("s{}", first + steps.len() + 1);
+        lines.push(format!(
+            "reverts Chiffon's commit {} to the playbook repository ({}) as a new commit",
+            short(&commit),
+            change.target
+        ));
+        steps.push(Step {
+            id: id.clone(),
+            title: format!(
+                "Revert playbook commit {} ({}) as a new commit",
+                short(&commit),
+                change.target
+            ),
+            action: ACTION.to_owned(),
+            agent_type: AgentType::Infra,
+            playbook: None,
+            service: None,
+            limit: None,
+            depends_on: after.take().into_iter().collect(),
+            estimated_duration_s: 1,
+            resources: Resources::default(),
+            tags: Vec::new(),
+            extra_vars,
+            status: "pending".to_owned(),
+            details: vec![change.task.clone()],
+            warnings: Vec::new(),
+        });
+        after = Some(id);
+    }
+    (steps, lines)
 }
 
 fn short(id: &str) -> &str {

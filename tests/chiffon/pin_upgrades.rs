@@ -177,12 +177,53 @@ async fn an_upgrade_to_a_named_version_commits_the_pin_then_runs_the_playbook() 
             rendered.contains(&format!("image: \"jellyfin/jellyfin:{version}\"")),
             "the playbook ran at the new version: {rendered}"
         );
-        let _ = std::fs::remove_dir_all("/opt/jellyfin");
         let audit = app.git(&["log", "--format=%s"]);
         assert!(
             audit.contains("change the pin jellyfin_version"),
             "the change is audited: {audit}"
         );
+
+        // What changed names Chiffon's commit; undoing the upgrade removes the file the run
+        // wrote and reverts the pin commit as a new commit.
+        let upgrade_head = git(&repo, &["rev-parse", "HEAD"]);
+        let changes = app.chiffon(&["changes", &id]).await;
+        let printed = String::from_utf8_lossy(&changes.stdout);
+        assert!(
+            printed.contains(&upgrade_head.trim()[..12]),
+            "the pin commit is listed: {printed}"
+        );
+        let undo = app
+            .client
+            .revert(&id, &chiffon::api::RevertBody::default())
+            .await
+            .unwrap();
+        let undo_id = undo.request.id.to_string();
+        let steps = &undo.request.plan.steps;
+        let revert_commit = steps
+            .iter()
+            .find(|s| s.action == "revert_commit")
+            .expect("a step reverting the pin commit");
+        assert_eq!(
+            revert_commit.extra_vars["chiffon_revert_commit"],
+            upgrade_head.trim()
+        );
+        assert!(steps.iter().any(|s| s.action == "revert"), "{steps:?}");
+        let (_, undone) = app.approve_and_wait(&undo_id).await;
+        assert_eq!(
+            undone.request.status,
+            RequestStatus::Succeeded,
+            "{:?}",
+            undone.tasks
+        );
+        assert_eq!(std::fs::read_to_string(repo.join(FILE)).unwrap(), before);
+        assert_eq!(git(&repo, &["rev-parse", "HEAD~1"]), upgrade_head);
+        let subject = git(&repo, &["log", "-1", "--format=%s"]);
+        assert!(subject.starts_with("Revert playbook commit"), "{subject}");
+        assert!(
+            !Path::new(RENDERED).exists(),
+            "the file the run wrote is gone"
+        );
+        let _ = std::fs::remove_dir_all("/opt/jellyfin");
 
         // A pin file changed after planning: the step fails saying so, nothing changes and
         // the playbook does not run.
@@ -190,7 +231,7 @@ async fn an_upgrade_to_a_named_version_commits_the_pin_then_runs_the_playbook() 
             &app,
             "upgrade jellyfin to 10.11.0",
             FILE,
-            &format!("jellyfin_version: \"{version}\""),
+            "jellyfin_version: \"10.9.11\"",
             "jellyfin_version: \"10.11.0\"",
         )
         .await;
