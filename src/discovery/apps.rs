@@ -218,8 +218,47 @@ pub(crate) fn find(
         }
         apps.push(app);
     }
+    role_only_apps(repository, &index, &mut apps);
     settle(&mut apps);
     apps
+}
+
+/// A role named for a service (`roles/filebrowser`, `roles/nginx`) that runs no container and
+/// templates no unit Chiffon recognises is still that service, installed by its role: an app
+/// whose entrypoint is the role's plays; built-in actions assume a systemd unit of its name.
+fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App>) {
+    for role in &repository.roles {
+        let name = role.rsplit('/').next().unwrap_or(role);
+        let Some(service) = catalogue().lookup(name) else {
+            continue;
+        };
+        if apps
+            .iter()
+            .any(|a| a.role.as_deref() == Some(role.as_str()) || a.service == service.id)
+        {
+            continue;
+        }
+        let Some(file) = ["yml", "yaml"]
+            .iter()
+            .map(|ext| format!("{role}/tasks/main.{ext}"))
+            .find(|path| index.get(path).is_some())
+        else {
+            continue;
+        };
+        let definition = Definition {
+            file,
+            line: 1,
+            name: name.to_owned(),
+            key: None,
+            image: None,
+            compose: false,
+            fact: None,
+            unit: UnitKind::Systemd,
+        };
+        if let Some(app) = build(repository, index, definition, Some(role.clone())) {
+            apps.push(app);
+        }
+    }
 }
 
 fn walk(

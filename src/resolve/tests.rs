@@ -736,3 +736,25 @@ fn a_setting_named_without_a_verb_configures_it() {
     // The app's own name is no setting: a bare name leaves the verb unsaid.
     assert_eq!(resolve(&repository, "gatus").verb, Verb::Deploy);
 }
+
+/// A role named for a service that runs no container Chiffon sees (it installs a package or
+/// serves files through nginx) is still that service: "deploy the web file manager" runs its
+/// role's play with its tag.
+#[test]
+fn a_role_named_for_a_service_is_that_service_without_a_container() {
+    let (_dir, repository) = repository(&[
+        (
+            "roles/filebrowser/tasks/main.yml",
+            "- name: Autoindex root\n  ansible.builtin.file:\n    path: /srv/files\n    state: directory\n  tags: [filebrowser]\n",
+        ),
+        (
+            "site.yml",
+            "- name: Lab\n  hosts: lab\n  roles:\n    - role: filebrowser\n      tags: [filebrowser]\n",
+        ),
+        ("hosts.ini", "lab\n"),
+    ]);
+    let resolution = resolve(&repository, "deploy the web file manager");
+    assert_eq!(resolution.service.as_deref(), Some("filebrowser"));
+    let (tags, _, _) = entrypoint(&resolution);
+    assert_eq!(tags, ["filebrowser"]);
+}
