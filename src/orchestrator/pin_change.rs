@@ -17,7 +17,7 @@ use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use crate::api::{PreviewDiff, StepPreview};
+use crate::api::StepPreview;
 use crate::audit::AuditEntry;
 use crate::catalogue::Catalogue;
 use crate::model::{Choice, Plan, Question, Request, Step, Task, TaskStatus};
@@ -287,7 +287,7 @@ impl Core {
     }
 
     /// The dry run of a pin change: the diff it would commit, or why it would fail.
-    pub(crate) fn preview_pin_change(&self, step: &Step, mut preview: StepPreview) -> StepPreview {
+    pub(crate) fn preview_pin_change(&self, step: &Step, preview: StepPreview) -> StepPreview {
         let change = Change::of(step);
         let checked = change
             .read_and_edit(&self.config.playbooks)
@@ -295,22 +295,7 @@ impl Core {
                 unchanged_since_plan(&change, &text)?;
                 Ok(diff(&change.file, &text, &edited))
             });
-        match checked {
-            Ok(diff) => {
-                preview.outcome = "would_change".to_owned();
-                preview.changed = 1;
-                preview.diffs.push(PreviewDiff {
-                    host: "playbook repository".to_owned(),
-                    task: step.title.clone(),
-                    diff,
-                });
-            }
-            Err(error) => {
-                preview.outcome = "would_fail".to_owned();
-                preview.error = Some(format!("{error:#}"));
-            }
-        }
-        preview
+        revert_commit::repository_preview(preview, step, checked)
     }
 }
 

@@ -160,7 +160,7 @@ impl Core {
     pub(crate) async fn preview_commit_revert(
         &self,
         step: &Step,
-        mut preview: StepPreview,
+        preview: StepPreview,
     ) -> StepPreview {
         let commit = step.extra_vars[COMMIT_VAR]
             .as_str()
@@ -174,22 +174,7 @@ impl Core {
         .await
         .map_err(anyhow::Error::from)
         .and_then(|r| r);
-        match found {
-            Ok(diff) => {
-                preview.outcome = "would_change".to_owned();
-                preview.changed = 1;
-                preview.diffs.push(PreviewDiff {
-                    host: "playbook repository".to_owned(),
-                    task: step.title.clone(),
-                    diff,
-                });
-            }
-            Err(error) => {
-                preview.outcome = "would_fail".to_owned();
-                preview.error = Some(format!("{error:#}"));
-            }
-        }
-        preview
+        repository_preview(preview, step, found)
     }
 }
 
@@ -215,6 +200,60 @@ fn check(
         return Ok(Err(CommitRevertRefused::Conflict(info.id, conflicts)));
     }
     Ok(Ok(info))
+}
+
+/// The dry run of a step that commits to the playbook repository (a commit revert, a pin
+/// change): the diff it would commit, or why it would fail.
+pub(crate) fn repository_preview(
+    mut preview: StepPreview,
+    step: &Step,
+    found: anyhow::Result<String>,
+) -> StepPreview {
+    match found {
+        Ok(diff) => {
+            preview.outcome = "would_change".to_owned();
+            preview.changed = 1;
+            preview.diffs.push(PreviewDiff {
+                host: REPOSITORY_HOST.to_owned(),
+                task: step.title.clone(),
+                diff,
+            });
+        }
+        Err(error) => {
+            preview.outcome = "would_fail".to_owned();
+            preview.error = Some(format!("{error:#}"));
+        }
+    }
+    preview
+}
+
+/// A step the orchestrator runs itself: revert `commit` as a new commit.
+fn revert_step(
+    id: String,
+    commit: &str,
+    title: String,
+    details: Vec<String>,
+    depends_on: Vec<String>,
+) -> Step {
+    let mut extra_vars = serde_json::Map::new();
+    extra_vars.insert(COMMIT_VAR.into(), json!(commit));
+    Step {
+        id,
+        title,
+        action: ACTION.to_owned(),
+        agent_type: AgentType::Infra,
+        playbook: None,
+        service: None,
+        limit: None,
+        depends_on,
+        estimated_duration_s: 1,
+        resources: Resources::default(),
+        tags: Vec::new(),
+        extra_vars,
+        status: "pending".to_owned(),
+        details,
+        warnings: Vec::new(),
+    }
 }
 
 /// The record of Chiffon's own commit to the playbook repository (a pin change), kept with the
@@ -266,35 +305,23 @@ pub(crate) fn undo_steps(
         let Some(commit) = change.after.as_ref().and_then(|a| a.sha1.clone()) else {
             continue;
         };
-        let mut extra_vars = serde_json::Map::new();
-        extra_vars.insert(COMMIT_VAR.into(), json!(commit));
         let id = format!("s{}", first + steps.len() + 1);
         lines.push(format!(
             "reverts Chiffon's commit {} to the playbook repository ({}) as a new commit",
             short(&commit),
             change.target
         ));
-        steps.push(Step {
-            id: id.clone(),
-            title: format!(
+        steps.push(revert_step(
+            id.clone(),
+            &commit,
+            format!(
                 "Revert playbook commit {} ({}) as a new commit",
                 short(&commit),
                 change.target
             ),
-            action: ACTION.to_owned(),
-            agent_type: AgentType::Infra,
-            playbook: None,
-            service: None,
-            limit: None,
-            depends_on: after.take().into_iter().collect(),
-            estimated_duration_s: 1,
-            resources: Resources::default(),
-            tags: Vec::new(),
-            extra_vars,
-            status: "pending".to_owned(),
-            details: vec![change.task.clone()],
-            warnings: Vec::new(),
-        });
+            vec![change.task.clone()],
+            after.take().into_iter().collect(),
+        ));
         after = Some(id);
     }
     (steps, lines)
@@ -306,25 +333,13 @@ fn short(id: &str) -> &str {
 
 /// One step, run by the orchestrator: the revert commit.
 fn plan(info: &CommitInfo) -> Plan {
-    let mut extra_vars = serde_json::Map::new();
-    extra_vars.insert(COMMIT_VAR.into(), json!(info.id));
-    let step = Step {
-        id: "s1".to_owned(),
-        title: format!("Revert playbook commit {} as a new commit", short(&info.id)),
-        action: ACTION.to_owned(),
-        agent_type: AgentType::Infra,
-        playbook: None,
-        service: None,
-        limit: None,
-        depends_on: Vec::new(),
-        estimated_duration_s: 1,
-        resources: Resources::default(),
-        tags: Vec::new(),
-        extra_vars,
-        status: "pending".to_owned(),
-        details: vec![info.subject.clone()],
-        warnings: Vec::new(),
-    };
+    let step = revert_step(
+        "s1".to_owned(),
+        &info.id,
+        format!("Revert playbook commit {} as a new commit", short(&info.id)),
+        vec![info.subject.clone()],
+        Vec::new(),
+    );
     let reasons = vec![
         format!(
             "reverts commit {} (\"{}\") of the playbook repository as a new commit; history is not rewritten",
