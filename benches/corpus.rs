@@ -30,10 +30,11 @@ use chiffon::resolve::{Answer, Resolution, resolve};
 use toml::Value;
 
 /// The label files, in the order they were written.
-const BATCHES: [&str; 3] = [
+const BATCHES: [&str; 4] = [
     "tests/corpus/requests.toml",
     "tests/corpus/requests_b2.toml",
     "tests/corpus/requests_b3.toml",
+    "tests/corpus/requests_b4.toml",
 ];
 
 #[derive(Default, Clone, Copy)]
@@ -478,7 +479,8 @@ fn main() {
          batch 1, labelled before any matching code; `tests/corpus/requests_b2.toml`, batch 2, \
          labelled after tuning on batch 1 and before the matcher saw it; \
          `tests/corpus/requests_b3.toml`, batch 3, labelled after tuning on batch 2 and before \
-         the matcher saw it; develop on `tune`, report `holdout` apart). \"served\" counts an \
+         the matcher saw it; `tests/corpus/requests_b4.toml`, batch 4, labelled after tuning on \
+         batch 3 and before the matcher saw it; develop on `tune`, report `holdout` apart). \"served\" counts an \
          approvable answer only when the plan the server makes for the request \
          (`planner::plan`, as `POST /api/v1/requests` does) runs it with nothing left to ask \
          (an upgrade naming no version may ask only which version its pin moves to: a \
@@ -496,6 +498,8 @@ fn main() {
         "batch 2 holdout",
         "batch 3 tune",
         "batch 3 holdout",
+        "batch 4 tune",
+        "batch 4 holdout",
         "tune",
         "holdout",
         "all",
