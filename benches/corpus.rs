@@ -457,12 +457,13 @@ fn main() {
                 format!("served: {:?} {steps:?}", plan.open_questions)
             };
             println!(
-                "MISS {} [{why}] {:?}\n  want {}\n  got  {} {}",
+                "MISS {} [{why}] {:?}\n  want {}\n  got  {} {}\n  because {}",
                 label["id"].as_str().unwrap(),
                 text,
                 serde_json::to_string(&label_json(label)).unwrap(),
                 got.service.as_deref().unwrap_or("-"),
-                serde_json::to_string(&got.answer).unwrap()
+                serde_json::to_string(&got.answer).unwrap(),
+                got.reasons.join("; ")
             );
         }
     }

@@ -627,7 +627,8 @@ fn runs_on(playbook: &Playbook, hosts: &BTreeSet<String>) -> String {
 mod tests {
     use super::*;
     use crate::model::RiskLevel;
-    use crate::planner::parse::{is_typo_of, typo_distance};
+    use crate::planner::parse::is_typo_of;
+    use crate::text::edit_distance as typo_distance;
     use std::collections::BTreeSet;
 
     fn catalogue() -> Catalogue {

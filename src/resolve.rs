@@ -23,7 +23,7 @@ mod config;
 use config::{best_config, config_tag, setting_words};
 
 mod names;
-use names::{role_named_like, sharing_a_name_part};
+use names::{owning_a_name_part, role_named_like, sharing_a_name_part};
 
 mod mentions;
 use mentions::{Mention, clause_ends, described_from, mentions, stand_in_for};
@@ -231,6 +231,7 @@ pub fn resolve_given(
 
 /// The reading itself, on text the hints already rewrote.
 fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) -> Resolution {
+    let verb_said = verb.is_some();
     let verb = verb.unwrap_or_else(|| verb_of(text));
     let tokens: Vec<String> = words(text).collect();
     let mut reasons = Vec::new();
@@ -318,6 +319,17 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
         );
     }
     let mentions = mentions(repository, &tokens, &target_positions);
+    // "add the new garage camera to frigate": something added *to* one of the apps is a
+    // setting of that app, not a new service.
+    let verb = if !verb_said
+        && verb == Verb::Deploy
+        && adds_to_an_app(repository, &tokens, &mentions, &repo_services)
+    {
+        reasons.push("something is added to an app of the repository: configure it".to_owned());
+        Verb::Configure
+    } else {
+        verb
+    };
     // A themed role holding several apps, named as a stack ("the arr stack"), when no app of
     // the repository is named; the target's words are not the stack's.
     let names_an_app = mentions
@@ -370,6 +382,34 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
         text,
         reasons,
     )
+}
+
+/// "add X to <app>" / "add X into our <app>", with the app one of the repository's.
+fn adds_to_an_app(
+    repository: &Repository,
+    tokens: &[String],
+    mentions: &[Mention],
+    repo_services: &BTreeSet<&str>,
+) -> bool {
+    let Some(add) = tokens.iter().position(|t| t == "add") else {
+        return false;
+    };
+    tokens.iter().enumerate().skip(add + 1).any(|(i, t)| {
+        let determiners = |k: &usize| {
+            tokens
+                .get(*k)
+                .is_some_and(|w| matches!(w.as_str(), "the" | "our" | "my"))
+        };
+        let mut next = i + 1;
+        while determiners(&next) {
+            next += 1;
+        }
+        matches!(t.as_str(), "to" | "into")
+            && mentions.iter().filter(|m| m.position == next).any(|m| {
+                repo_services.contains(m.service.as_str())
+                    || stand_in_for(repository, &m.service).is_some()
+            })
+    })
 }
 
 /// The service meant: the last one named that the repository has; a named one it lacks is
@@ -508,6 +548,15 @@ fn pick_service(
             None => Vec::new(),
         },
     };
+    // A word that is a part of one app's name ("the discord bot", `karutuogg-bot`) settles it
+    // when what the request describes fits none or several of the repository's apps.
+    let owner = || owning_a_name_part(repository, tokens, target_positions, NOT_NAMES);
+    if close.len() != 1
+        && let Some(owner) = owner().filter(|o| close.is_empty() || close.contains(o))
+    {
+        reasons.push(format!("{owner} has a word of the request in its name"));
+        return Ok(owner);
+    }
     match close.as_slice() {
         [] => {
             let idea = scored.first().map(|(id, _)| id.clone());

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use crate::catalogue::Catalogue;
 use crate::model::Question;
 use crate::planner::{capitalized, display_name};
+use crate::text::edit_distance;
 
 /// The verbs a person can pick when a request names a service but not what to do with it.
 const PICKABLE_VERBS: &[&str] = &[
@@ -388,31 +389,6 @@ pub(crate) fn target_named(phrase: &str, catalogue: &Catalogue) -> Option<String
         .find(|c| !c.is_empty() && catalogue.knows_target(c))
 }
 
-/// Levenshtein distance with adjacent transpositions counted once ("restrat", "upgarde").
-pub(crate) fn typo_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 /// A typo of `name`: the same first letter (people rarely get that wrong, and it keeps
 /// "container" from reading as "portainer"), and one slip, or two in a long name.
 pub(crate) fn is_typo_of(word: &str, name: &str) -> bool {
@@ -420,7 +396,7 @@ pub(crate) fn is_typo_of(word: &str, name: &str) -> bool {
     word.len() >= 4
         && name.len() >= 4
         && word.chars().next() == name.chars().next()
-        && typo_distance(word, name) <= allowed
+        && edit_distance(word, name) <= allowed
 }
 
 /// Splits the request into clauses and reads an intent out of each. Services are found

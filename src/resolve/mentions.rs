@@ -56,6 +56,18 @@ pub(super) fn mentions(
                             a.names.contains(&joined) && !shared_role_name(repository, &joined)
                         })
                         .map(|a| a.service.clone())
+                })
+                // Two words in the other order of an app's name: "the radarr mcp server" for
+                // `mcp-radarr`.
+                .or_else(|| {
+                    let swapped = (length == 2).then(|| format!("{}{}", parts[1], parts[0]))?;
+                    repository
+                        .apps
+                        .iter()
+                        .find(|a| {
+                            a.names.first() == Some(&swapped) || normalize(&a.service) == swapped
+                        })
+                        .map(|a| a.service.clone())
                 });
             if let Some(service) = found {
                 mentions.push(Mention {

@@ -61,6 +61,36 @@ pub(super) fn prefix_distance(token: &str, name: &str) -> usize {
     }
 }
 
+/// "the discord bot went offline" with one app named `karutuogg-bot`: the one wired app whose
+/// name has a word of the request as one of its parts (and is not that word alone).
+pub(super) fn owning_a_name_part(
+    repository: &Repository,
+    tokens: &[String],
+    skip: &BTreeSet<usize>,
+    not_names: &[&str],
+) -> Option<String> {
+    let mut owners = BTreeSet::new();
+    for (i, token) in tokens.iter().enumerate() {
+        if skip.contains(&i) || token.len() < 3 || not_names.contains(&token.as_str()) {
+            continue;
+        }
+        for app in repository.apps.iter().filter(|a| a.wired()) {
+            let parts: Vec<&str> = [app.service.as_str(), app.unit_name.as_str()]
+                .iter()
+                .flat_map(|name| name.split(['-', '_', '.']))
+                .collect();
+            if parts.len() > 1 && parts.iter().any(|p| p.eq_ignore_ascii_case(token)) {
+                owners.insert(app.service.clone());
+            }
+        }
+    }
+    let mut owners = owners.into_iter();
+    match (owners.next(), owners.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
+}
+
 /// "restart the mcp server", "is the exporter running?": a word of the request that is one
 /// part of the names of two or more of the repository's apps (`mcp-radarr`, `mcp-sonarr`) and
 /// the whole name of none. Their services, when there are two or more; else none.

@@ -84,6 +84,14 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     {
         return Some(Verb::Logs);
     }
+    // A setting said as a change from one value to another ("check every 30 seconds instead of
+    // every minute"), or turned up or down to a level ("turn z2m logging up to debug").
+    let turned = tokens.windows(3).any(|w| {
+        matches!(w[0].as_str(), "up" | "down") && w[1] == "to" && w[2].parse::<f64>().is_err()
+    }) && has("turn");
+    if phrase(" instead of ") || turned {
+        return Some(Verb::Configure);
+    }
     // "up" as a state, not "set up" / "spin up" / "back up".
     let up = tokens.iter().enumerate().any(|(i, t)| {
         t == "up"
@@ -160,6 +168,8 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         || phrase("get rid of")
         || phrase("take down")
         || phrase("rip out")
+        // "take jellyfin off the lxc", not "take it offline" (a stop).
+        || has("take") && has("off")
         || (has("offline") || has("down")) && (phrase("for good") || has("permanently"))
     {
         return Some(Verb::Remove);
