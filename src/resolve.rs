@@ -250,8 +250,13 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     };
     let mut target = None;
     let mut target_positions = BTreeSet::new();
+    let in_paths = path_positions(text);
     for length in (1..=3).rev() {
         for start in 0..tokens.len().saturating_sub(length - 1) {
+            // "/dev/video2" is a path on a machine, not the group `dev`.
+            if (start..start + length).any(|i| in_paths.contains(&i)) {
+                continue;
+            }
             let parts = &tokens[start..start + length];
             for joined in [parts.join("-"), parts.join("_"), parts.join("")] {
                 let Some(name) = known_target(&joined) else {
@@ -384,6 +389,49 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     )
 }
 
+/// "update the search engine karakeep uses": the app named is followed by "uses" (or "needs",
+/// "runs on"), so the request is about the part of it the words before describe — another app
+/// defined in the same file (its `meilisearch` beside `karakeep`), the one those words fit.
+fn part_it_uses(repository: &Repository, tokens: &[String], named: &Mention) -> Option<String> {
+    let next = tokens.get(named.position + 1)?;
+    if !matches!(next.as_str(), "uses" | "needs" | "relies" | "depends") {
+        return None;
+    }
+    let files: BTreeSet<&str> = repository
+        .apps
+        .iter()
+        .filter(|a| a.service == named.service)
+        .map(|a| a.file.as_str())
+        .collect();
+    let parts: BTreeSet<&str> = repository
+        .apps
+        .iter()
+        .filter(|a| a.service != named.service && files.contains(a.file.as_str()))
+        .map(|a| a.service.as_str())
+        .collect();
+    let described = tokens[..named.position].join(" ");
+    catalogue()
+        .for_purpose(&described)
+        .into_iter()
+        .find(|(s, _)| parts.contains(s.id.as_str()))
+        .map(|(s, _)| s.id.clone())
+}
+
+/// The positions (as `words` counts them) of the words inside a path (`/dev/video2`,
+/// `config/app.yml`).
+fn path_positions(text: &str) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut count = 0;
+    for chunk in text.split_whitespace() {
+        let n = words(chunk).count();
+        if chunk.contains('/') {
+            out.extend(count..count + n);
+        }
+        count += n;
+    }
+    out
+}
+
 /// "add X to <app>" / "add X into our <app>", with the app one of the repository's.
 fn adds_to_an_app(
     repository: &Repository,
@@ -448,6 +496,13 @@ fn pick_service(
         .filter(|m| Some(clause(m)) == first_clause)
         .max_by_key(|m| (m.exact, m.position))
     {
+        if let Some(part) = part_it_uses(repository, tokens, mention) {
+            reasons.push(format!(
+                "the request describes a part {} uses: {part}",
+                mention.service
+            ));
+            return Ok(part);
+        }
         reasons.push(format!("the request names {}", mention.service));
         return Ok(mention.service.clone());
     }
@@ -525,20 +580,11 @@ fn pick_service(
         None => match target {
             // "restart the app on docker-1": the apps that run there.
             Some(target) => {
-                let hosts = repository.inventory.resolve(target);
                 let mut on_target: Vec<String> = repository
                     .apps
                     .iter()
                     .filter(|a| a.wired() && a.known)
-                    .filter(|a| {
-                        hosts_of(repository, a).iter().any(|h| {
-                            repository
-                                .inventory
-                                .resolve(h)
-                                .iter()
-                                .any(|x| hosts.contains(x))
-                        })
-                    })
+                    .filter(|a| runs_on(repository, a, target))
                     .map(|a| a.service.clone())
                     .collect();
                 on_target.sort();
@@ -548,12 +594,42 @@ fn pick_service(
             None => Vec::new(),
         },
     };
+    // Several fit, and one of them runs on the target named ("bump the runner on gitea-runner"):
+    // that one.
+    let close = match target {
+        Some(target) if close.len() > 1 => {
+            let on_target: Vec<String> = close
+                .iter()
+                .filter(|id| {
+                    repository
+                        .apps
+                        .iter()
+                        .filter(|a| &a.service == *id)
+                        .any(|a| runs_on(repository, a, target))
+                })
+                .cloned()
+                .collect();
+            if on_target.len() == 1 {
+                on_target
+            } else {
+                close
+            }
+        }
+        _ => close,
+    };
     // A word that is a part of one app's name ("the discord bot", `karutuogg-bot`) settles it
     // when what the request describes fits none or several of the repository's apps.
-    let owner = || owning_a_name_part(repository, tokens, target_positions, NOT_NAMES);
-    if close.len() != 1
-        && let Some(owner) = owner().filter(|o| close.is_empty() || close.contains(o))
-    {
+    // Among several that fit, a host's name counts too ("the gitea runner", host
+    // `gitea-runner` running `forgejo-runner`).
+    let owner = if close.len() > 1 {
+        owning_a_name_part(repository, tokens, &BTreeSet::new(), NOT_NAMES)
+            .filter(|o| close.contains(o))
+    } else if close.is_empty() {
+        owning_a_name_part(repository, tokens, target_positions, NOT_NAMES)
+    } else {
+        None
+    };
+    if let Some(owner) = owner {
         reasons.push(format!("{owner} has a word of the request in its name"));
         return Ok(owner);
     }
@@ -813,19 +889,10 @@ fn pick_app<'a>(
     if wired.len() == 1 {
         return Ok(wired[0]);
     }
-    if let Some(target) = target {
-        let hosts = repository.inventory.resolve(target);
-        if let Some(app) = wired.iter().find(|a| {
-            hosts_of(repository, a).iter().any(|h| {
-                repository
-                    .inventory
-                    .resolve(h)
-                    .iter()
-                    .any(|x| hosts.contains(x))
-            })
-        }) {
-            return Ok(app);
-        }
+    if let Some(target) = target
+        && let Some(app) = wired.iter().find(|a| runs_on(repository, a, target))
+    {
+        return Ok(app);
     }
     // Different roles on different hosts: separate instances.
     let places: BTreeSet<String> = wired
@@ -875,6 +942,18 @@ fn pick_app<'a>(
         })
         .copied();
     best.ok_or_else(Vec::new)
+}
+
+/// Whether `app` runs on a host of `target` (a host or group).
+fn runs_on(repository: &Repository, app: &App, target: &str) -> bool {
+    let hosts = repository.inventory.resolve(target);
+    hosts_of(repository, app).iter().any(|h| {
+        repository
+            .inventory
+            .resolve(h)
+            .iter()
+            .any(|x| hosts.contains(x))
+    })
 }
 
 /// How a question between instances names one: `hosts:service`.

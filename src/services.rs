@@ -178,6 +178,11 @@ impl Catalogue {
 
     /// By a close typo of an id, name or alias: one edit for names of 5–7 letters, two from 8
     /// on (shorter names are too easily another word). Returns the distance too.
+    /// Whether the catalogue uses `word` to say what services are for ("reader", "camera").
+    pub fn is_purpose_word(&self, word: &str) -> bool {
+        self.idf.contains_key(&stem(word))
+    }
+
     pub fn lookup_typo(&self, name: &str) -> Option<(&Service, usize)> {
         let key = normalize(name);
         if let Some(service) = self.lookup(&key) {

@@ -846,7 +846,7 @@ fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
             .map(|v| v.split('|').next().unwrap_or("").trim())
             .collect();
         for var in vars.iter().rev() {
-            if let Some(definition) = repository.var_def(var) {
+            if let Some((var, definition)) = tag_variable(repository, var) {
                 let value = repository.expand(&definition.value);
                 // A full image reference at `latest` is a re-pull; a tag variable (even one
                 // set to `latest`) is the pin to change.
@@ -856,7 +856,7 @@ fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
                 }
                 return Some(Pin::Var {
                     file: definition.file.clone(),
-                    var: (*var).to_owned(),
+                    var,
                     value,
                 });
             }
@@ -877,6 +877,36 @@ fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
         var,
         value: tag_of(written).unwrap_or_default(),
     })
+}
+
+/// The variable that holds the version: `var` itself, or, when its value writes the tag with
+/// another variable (`prowlarr_image: "…/prowlarr:{{ prowlarr_version }}"`), that one.
+fn tag_variable<'a>(
+    repository: &'a Repository,
+    var: &str,
+) -> Option<(String, &'a crate::discovery::VarDef)> {
+    let mut var = var.to_owned();
+    let mut definition = repository.var_def(&var)?;
+    for _ in 0..4 {
+        let raw = definition.value.trim().trim_matches(['"', '\'']);
+        let name_end = raw.rfind('/').map_or(0, |i| i + 1);
+        let Some((_, tag)) = raw[name_end..].split_once(':') else {
+            break;
+        };
+        let inner = tag
+            .trim()
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+            .map(|t| t.split('|').next().unwrap_or("").trim());
+        match inner.and_then(|v| Some((v, repository.var_def(v)?))) {
+            Some((next, found)) if !next.is_empty() => {
+                var = next.to_owned();
+                definition = found;
+            }
+            _ => break,
+        }
+    }
+    Some((var, definition))
 }
 
 /// `<app>_enabled`, `enable_<app>`, `<app>_state` set in a vars file, or tested in the

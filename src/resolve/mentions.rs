@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use super::NOT_NAMES;
-use super::names::{prefix_distance, shared_role_name};
+use super::names::{begins_like, prefix_distance, shared_role_name};
 use crate::discovery::Repository;
 use crate::services::{catalogue, typo_allowance};
 use crate::text::{edit_distance, normalize};
@@ -90,7 +90,11 @@ pub(super) fn mentions(
             .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
             .chain(repository.apps.iter().map(|a| (&a.service, a)))
             .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
-            .map(|(n, a)| (edit_distance(token, n).min(prefix_distance(token, n)), n, a))
+            .map(|(n, a)| {
+                let begins = if begins_like(token, n) { 1 } else { usize::MAX };
+                let distance = edit_distance(token, n).min(prefix_distance(token, n));
+                (distance.min(begins), n, a)
+            })
             .filter(|(d, _, _)| *d <= allowed.max(1) && *d > 0)
             // At the same distance, the app that *is* the name ("gitea") beats one that only
             // carries it (its database, "gitea-db").

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::discovery::{App, Repository};
 use crate::services::{catalogue, words};
-use crate::text::normalize;
+use crate::text::{edit_distance, normalize};
 
 /// "the wireguard vpn" with no WireGuard app but a role `portainer_wireguard_easy` running
 /// wg-easy: the one app of the same kind whose role or file name has the word as a part.
@@ -89,6 +89,17 @@ pub(super) fn owning_a_name_part(
         (Some(one), None) => Some(one),
         _ => None,
     }
+}
+
+/// "the karuta card game" for `karutuogg`: a long word that is, give or take one slip, how a
+/// longer app name begins, and no word the catalogue uses for what services do.
+pub(super) fn begins_like(token: &str, name: &str) -> bool {
+    token.len() >= 6
+        && name.len() > token.len() + 1
+        && name.is_char_boundary(token.len())
+        && name.as_bytes()[0] == token.as_bytes()[0]
+        && !catalogue().is_purpose_word(token)
+        && edit_distance(token, &name[..token.len()]) <= 1
 }
 
 /// "restart the mcp server", "is the exporter running?": a word of the request that is one
