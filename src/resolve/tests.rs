@@ -758,3 +758,172 @@ fn a_role_named_for_a_service_is_that_service_without_a_container() {
     let (tags, _, _) = entrypoint(&resolution);
     assert_eq!(tags, ["filebrowser"]);
 }
+
+#[test]
+fn changes_of_a_setting_and_taking_something_off_a_host_are_read_as_meant() {
+    assert_eq!(
+        verb_of("make gatus check everything every 30 seconds instead of every minute"),
+        Verb::Configure
+    );
+    assert_eq!(
+        verb_of("turn z2m logging up to debug for a while"),
+        Verb::Configure
+    );
+    assert_eq!(
+        verb_of("take jellyfin off the jellyfin lxc, we're all in on plex now"),
+        Verb::Remove
+    );
+    // Taking something offline is still a stop; turning the volume up by 2 no setting change.
+    assert_eq!(verb_of("take the wiki offline tonight"), Verb::Stop);
+}
+
+/// Apps whose names carry several words: said in the other order, one word of one name only,
+/// misspelt by a swap, or begun and given a slip.
+#[test]
+fn names_said_in_parts_swapped_or_begun_find_their_app() {
+    let files = two_apps(
+        ("mcp-radarr", "ghcr.io/someone/mcp-radarr:1.0"),
+        ("karutuogg-bot", "ghcr.io/someone/karutuogg-bot:2.0"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let service = |text: &str| resolve(&repository, text).service;
+    assert_eq!(
+        service("stop the radarr mcp server for now").as_deref(),
+        Some("mcp-radarr")
+    );
+    assert_eq!(
+        service("the discord bot went offline, kick it").as_deref(),
+        Some("karutuogg-bot")
+    );
+    assert_eq!(
+        service("restart the karutu thing").as_deref(),
+        Some("karutuogg-bot")
+    );
+    let typo = two_apps(
+        ("vikunja", "vikunja/vikunja:0.24"),
+        ("gitea", "gitea/gitea:1.22"),
+    );
+    let (_typo_dir, typo) = discovered(&typo);
+    assert_eq!(
+        resolve(&typo, "is vikunaj alive?").service.as_deref(),
+        Some("vikunja")
+    );
+    // A word of the request that is no part of any name finds nothing by name.
+    assert!(matches!(
+        resolve(&typo, "restart the discord bot").answer,
+        Answer::None { .. }
+    ));
+}
+
+/// "/dev/video2" in a request is a path, even with a group `dev` in the inventory.
+#[test]
+fn words_inside_a_path_are_no_target() {
+    let mut files = two_apps(
+        ("jellyfin", "jellyfin/jellyfin:10.9.0"),
+        ("frigate", "ghcr.io/blakeblackshear/frigate:0.14.0"),
+    );
+    files[0].1 = "[box]\nlab\n\n[dev]\nlab\n".into();
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "frigate: the camera is on /dev/video2 now, point it there",
+    );
+    assert_eq!(resolution.target, None);
+    assert_eq!(resolution.service.as_deref(), Some("frigate"));
+    assert_eq!(
+        resolve(&repository, "restart frigate on dev")
+            .target
+            .as_deref(),
+        Some("dev")
+    );
+}
+
+/// "the search engine karakeep uses": karakeep's own Meilisearch, defined beside it.
+#[test]
+fn the_part_an_app_uses_is_that_part() {
+    let files = [
+        ("hosts.ini", "[box]\nlab\n"),
+        (
+            "site.yml",
+            "- name: Box\n  hosts: box\n  roles:\n    - karakeep\n",
+        ),
+        (
+            "roles/karakeep/tasks/main.yml",
+            "- name: Compose file\n  ansible.builtin.copy:\n    src: docker-compose.yml\n    dest: /opt/karakeep/docker-compose.yml\n",
+        ),
+        (
+            "roles/karakeep/files/docker-compose.yml",
+            "services:\n  karakeep:\n    image: ghcr.io/karakeep-app/karakeep:0.24.1\n  meilisearch:\n    image: getmeili/meilisearch:v1.13.3\n",
+        ),
+    ];
+    let (_dir, repository) = repository(&files);
+    assert_eq!(
+        resolve(&repository, "update the search engine karakeep uses")
+            .service
+            .as_deref(),
+        Some("meilisearch")
+    );
+    assert_eq!(
+        resolve(&repository, "update karakeep").service.as_deref(),
+        Some("karakeep")
+    );
+}
+
+/// `prowlarr_image: "…:{{ prowlarr_version }}"` with the version in defaults: the pin to
+/// change is `prowlarr_version`, where the version is written.
+#[test]
+fn an_image_whose_tag_is_another_variable_is_pinned_by_that_variable() {
+    let files = [
+        ("hosts.ini", "[box]\nlab\n"),
+        (
+            "site.yml",
+            "- name: Box\n  hosts: box\n  roles:\n    - role: prowlarr\n      tags: [prowlarr]\n",
+        ),
+        (
+            "roles/prowlarr/tasks/main.yml",
+            "- name: Compose file\n  ansible.builtin.template:\n    src: compose.yml\n    dest: /opt/prowlarr/compose.yml\n",
+        ),
+        (
+            "roles/prowlarr/templates/compose.yml",
+            "services:\n  prowlarr:\n    image: \"{{ prowlarr_image }}\"\n    container_name: prowlarr\n",
+        ),
+        (
+            "roles/prowlarr/vars/main.yml",
+            "prowlarr_image: \"ghcr.io/linuxserver/prowlarr:{{ prowlarr_version }}\"\n",
+        ),
+        (
+            "roles/prowlarr/defaults/main.yml",
+            "prowlarr_version: \"1.37.0\"\n",
+        ),
+    ];
+    let (_dir, repository) = repository(&files);
+    match resolve(&repository, "prowlarr 1.37 is behind, upgrade it").answer {
+        Answer::Entrypoint {
+            pin: Some(Pin::Var { file, var, value }),
+            ..
+        } => {
+            assert_eq!(file, "roles/prowlarr/defaults/main.yml");
+            assert_eq!(var, "prowlarr_version");
+            assert_eq!(value, "1.37.0");
+        }
+        other => panic!("expected the version variable as the pin, got {other:?}"),
+    }
+}
+
+/// "add the new garage camera to frigate" sets something in Frigate; it deploys nothing new.
+#[test]
+fn adding_something_to_an_app_configures_it() {
+    let files = two_apps(
+        ("frigate", "ghcr.io/blakeblackshear/frigate:0.14.0"),
+        ("jellyfin", "jellyfin/jellyfin:10.9.0"),
+    );
+    let (_dir, repository) = discovered(&files);
+    assert_eq!(
+        resolve(&repository, "add the new garage camera to frigate").verb,
+        Verb::Configure
+    );
+    assert_eq!(
+        resolve(&repository, "add jellyfin to the box").verb,
+        Verb::Deploy
+    );
+}
