@@ -188,7 +188,8 @@ mod tests {
     #[test]
     fn a_container_definition_holding_a_secret_is_dropped_and_it_is_irreversible() {
         let hide = |t: &str| crate::redact::text(t).into_owned();
-        let mut changed = file("{\n  \"env\": {\n    \"DB_PASSWORD\": \"hunter2hunter2\"\n  }\n}\n");
+        let mut changed =
+            file("{\n  \"env\": {\n    \"DB_PASSWORD\": \"hunter2hunter2\"\n  }\n}\n");
         changed.kind = "container".into();
         changed.withhold_secrets(hide);
         assert_eq!(changed.before_content, None);
@@ -196,7 +197,9 @@ mod tests {
         assert!(!changed.reversible);
         assert_eq!(
             changed.note.as_deref(),
-            Some("its definition holds a secret, so Chiffon kept none of it and cannot put it back")
+            Some(
+                "its definition holds a secret, so Chiffon kept none of it and cannot put it back"
+            )
         );
         // One the run created is still removed by name.
         let mut created = file("{\"env\": {\"DB_PASSWORD\": \"hunter2hunter2\"}}\n");

@@ -234,16 +234,13 @@ pub fn plan_revert(
             &mut counts,
             &mut irreversible,
         );
-        let mut compose = Vec::new();
-        for project in projects.get(host).into_iter().flatten() {
-            match compose_entry(project, &entries) {
-                Ok(entry) => {
-                    lines.push(compose_line(host, &entry));
-                    compose.push(entry);
-                }
-                Err(why) => irreversible.push(compose_stays(project, why)),
-            }
-        }
+        let compose = compose_entries(
+            host,
+            projects.get(host).map(Vec::as_slice).unwrap_or_default(),
+            &entries,
+            &mut lines,
+            &mut irreversible,
+        );
         let undo = undo_resources(
             host,
             resources.get(host).map(Vec::as_slice).unwrap_or_default(),
@@ -277,8 +274,15 @@ pub fn plan_revert(
                 what_is_put_back(entries.len(), undo.services.len(), undo.packages.len()),
                 original.id.short()
             );
-            let extra_vars = files_vars(host, entries, compose, undo.services, undo.packages);
-            push_step(&mut steps, original, host, title, REVERT_PLAYBOOK, extra_vars);
+            let extra_vars = files_vars(host, entries, compose, undo.services, &undo.packages);
+            push_step(
+                &mut steps,
+                original,
+                host,
+                title,
+                REVERT_PLAYBOOK,
+                extra_vars,
+            );
         }
         push_containers_step(&mut steps, original, host, after);
     }
@@ -308,13 +312,35 @@ pub fn plan_revert(
     }
 }
 
+/// The entries of the compose projects the run brought up on `host`, given its file entries;
+/// what each does goes to `lines`, what cannot be done to `irreversible`.
+fn compose_entries(
+    host: &str,
+    projects: &[&Change],
+    files: &[Value],
+    lines: &mut Vec<String>,
+    irreversible: &mut Vec<String>,
+) -> Vec<Value> {
+    let mut compose = Vec::new();
+    for project in projects {
+        match compose_entry(project, files) {
+            Ok(entry) => {
+                lines.push(compose_line(host, &entry));
+                compose.push(entry);
+            }
+            Err(why) => irreversible.push(compose_stays(project, why)),
+        }
+    }
+    compose
+}
+
 /// The variables of one host's step of `revert_files.yml`.
 fn files_vars(
     host: &str,
     entries: Vec<Value>,
     compose: Vec<Value>,
     services: Vec<Value>,
-    packages: Vec<String>,
+    packages: &[String],
 ) -> serde_json::Map<String, Value> {
     let mut extra_vars = serde_json::Map::new();
     extra_vars.insert("chiffon_hosts".into(), json!(host));
@@ -1041,7 +1067,10 @@ mod tests {
             .collect();
         assert_eq!(steps.len(), 3, "{steps:?}");
         assert_eq!(steps[0].1, Some(REVERT_CONTAINERS_PLAYBOOK));
-        assert_eq!(steps[0].2, &json!([{"name": "kuma-db", "action": "remove"}]));
+        assert_eq!(
+            steps[0].2,
+            &json!([{"name": "kuma-db", "action": "remove"}])
+        );
         assert_eq!(steps[1].1, Some(REVERT_PLAYBOOK));
         assert_eq!(steps[1].2[0]["path"], "/srv/kuma/checker.env");
         assert_eq!(steps[2].1, Some(REVERT_CONTAINERS_PLAYBOOK));
@@ -1056,9 +1085,8 @@ mod tests {
             undo.plan.steps[0].title
         );
         assert!(
-            undo.plan.risk.reasons[0].ends_with(
-                "1 container(s) put back, 1 container(s) the run created removed"
-            ),
+            undo.plan.risk.reasons[0]
+                .ends_with("1 container(s) put back, 1 container(s) the run created removed"),
             "{:?}",
             undo.plan.risk.reasons
         );

@@ -87,12 +87,7 @@ fn container_entry(host: &str, name: &str, history: &[&Change]) -> Result<Option
     if !first.reversible {
         return Err(cannot_undo(first));
     }
-    if !first
-        .module
-        .rsplit('.')
-        .next()
-        .is_some_and(|m| m == "docker_container")
-    {
+    if first.module.rsplit('.').next() != Some("docker_container") {
         return Err(format!(
             "on {host}: container {name} ({}): undo puts back only community.docker's docker_container containers",
             first.module
@@ -146,7 +141,7 @@ mod tests {
     use super::*;
     use crate::model::change::ResourceState;
 
-    fn container(name: &str, existed: bool, before: Option<Value>, after: Value) -> Change {
+    fn container(name: &str, existed: bool, before: Option<Value>, after: &Value) -> Change {
         Change {
             host: "lola".into(),
             task: "Run the checker".into(),
@@ -186,13 +181,13 @@ mod tests {
             "kuma-checker",
             true,
             Some(kuma("sha256:aaaa", "60")),
-            kuma("louislam/uptime-kuma:1.23.16", "30"),
+            &kuma("louislam/uptime-kuma:1.23.16", "30"),
         );
         let second = container(
             "kuma-checker",
             true,
             Some(kuma("sha256:bbbb", "30")),
-            kuma("louislam/uptime-kuma:2.0.0", "15"),
+            &kuma("louislam/uptime-kuma:2.0.0", "15"),
         );
         let undo = undo_containers("lola", &[&first, &second]);
         assert!(undo.irreversible.is_empty(), "{:?}", undo.irreversible);
@@ -204,28 +199,33 @@ mod tests {
         assert_eq!(entry["definition_b64"], carried(&kuma("sha256:aaaa", "60")));
         assert_eq!(
             undo.lines,
-            ["on lola: puts container kuma-checker back on image sha256:aaaa with its previous definition, after the files are put back"]
+            [
+                "on lola: puts container kuma-checker back on image sha256:aaaa with its previous definition, after the files are put back"
+            ]
         );
     }
 
     #[test]
     fn a_created_container_is_removed_and_what_cannot_be_put_back_is_said() {
-        let created = container("kuma-db", false, None, kuma("mariadb:11.4", "1"));
+        let created = container("kuma-db", false, None, &kuma("mariadb:11.4", "1"));
         // Its definition held a secret: the agent dropped it.
-        let mut secret = container("vault", true, None, kuma("vault:1.17", "1"));
+        let mut secret = container("vault", true, None, &kuma("vault:1.17", "1"));
         secret.after_content = None;
         secret.reversible = false;
         secret.note = Some(
             "its definition holds a secret, so Chiffon kept none of it and cannot put it back"
                 .into(),
         );
-        let mut podman = container("pihole", true, None, kuma("pihole:2025.03.0", "1"));
+        let mut podman = container("pihole", true, None, &kuma("pihole:2025.03.0", "1"));
         podman.module = "containers.podman.podman_container".into();
         // Restarted only: the definition did not change.
         let same = kuma("louislam/uptime-kuma:1.23.16", "60");
-        let restarted = container("kuma-checker", true, Some(same.clone()), same);
+        let restarted = container("kuma-checker", true, Some(same.clone()), &same);
         let undo = undo_containers("lola", &[&created, &secret, &podman, &restarted]);
-        assert_eq!(undo.remove, [json!({"name": "kuma-db", "action": "remove"})]);
+        assert_eq!(
+            undo.remove,
+            [json!({"name": "kuma-db", "action": "remove"})]
+        );
         assert!(undo.recreate.is_empty());
         assert_eq!(
             undo.nothing,
@@ -246,7 +246,9 @@ mod tests {
         );
         assert_eq!(
             undo.lines,
-            ["on lola: removes container kuma-db, which the run created, before the files are put back"]
+            [
+                "on lola: removes container kuma-db, which the run created, before the files are put back"
+            ]
         );
     }
 
@@ -258,9 +260,9 @@ mod tests {
             "kuma-checker",
             true,
             Some(elsewhere),
-            kuma("louislam/uptime-kuma:2.0.0", "15"),
+            &kuma("louislam/uptime-kuma:2.0.0", "15"),
         );
-        let odd = container("--rm", false, None, kuma("x", "1"));
+        let odd = container("--rm", false, None, &kuma("x", "1"));
         let undo = undo_containers("lola", &[&other, &odd]);
         assert!(undo.recreate.is_empty() && undo.remove.is_empty());
         assert_eq!(undo.irreversible.len(), 2, "{:?}", undo.irreversible);

@@ -490,14 +490,20 @@ async fn a_container_names_its_previous_image_and_keeps_its_definitions_when_the
     assert_eq!(after["env_file"], "/srv/kuma.env");
     assert!(after.get("labels").is_none(), "{after}");
     assert!(
-        change["diff"].as_str().unwrap().contains("-  \"image\": \"sha256:1111\""),
+        change["diff"]
+            .as_str()
+            .unwrap()
+            .contains("-  \"image\": \"sha256:1111\""),
         "{change}"
     );
 
     // A changed option whose previous value is not the parameter's form (ports), or is not
     // reported: irreversible, said so.
     for (before, why) in [
-        (json!({"expected_ports": {"3001/tcp": [{"HostPort": "3001"}]}}), "expected_ports is reported in a form"),
+        (
+            json!({"expected_ports": {"3001/tcp": [{"HostPort": "3001"}]}}),
+            "expected_ports is reported in a form",
+        ),
         (json!({}), "its previous expected_ports was not reported"),
     ] {
         let change = describe(
@@ -524,7 +530,10 @@ async fn a_container_names_its_previous_image_and_keeps_its_definitions_when_the
     assert_eq!(change["reversible"], false);
     assert!(change.get("after_content").is_none(), "{change}");
     assert!(
-        change["note"].as_str().unwrap().contains("its definition holds a secret"),
+        change["note"]
+            .as_str()
+            .unwrap()
+            .contains("its definition holds a secret"),
         "{change}"
     );
 
@@ -545,7 +554,10 @@ async fn a_container_names_its_previous_image_and_keeps_its_definitions_when_the
     );
     assert_eq!(change["reversible"], false);
     assert!(
-        change["note"].as_str().unwrap().contains("containers.podman"),
+        change["note"]
+            .as_str()
+            .unwrap()
+            .contains("containers.podman"),
         "{change}"
     );
     // A container the run created is removed by name; with no diff at all, nothing is known.

@@ -62,8 +62,7 @@ async fn bin_with_fake_docker(dir: &Path) -> (PathBuf, PathBuf) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let daemon = bin.join("docker.json");
-    let collections =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/collections");
+    let collections = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/collections");
     let script = format!(
         "#!/bin/sh\nexport ANSIBLE_COLLECTIONS_PATH='{}'\nexport CHIFFON_FAKE_DOCKER='{}'\nexec '{}' \"$@\"\n",
         collections.display(),
@@ -110,8 +109,7 @@ async fn run_kuma(app: &TestApp) -> chiffon::api::RequestView {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_container_goes_back_on_its_previous_image_and_definition_and_one_the_run_created_goes()
-{
+async fn a_container_goes_back_on_its_previous_image_and_definition_and_one_the_run_created_goes() {
     for backend in backends() {
         eprintln!("scenario on {backend:?}");
         let scratch = tempfile::tempdir().unwrap();
