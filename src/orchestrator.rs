@@ -41,6 +41,7 @@ mod resume;
 pub mod revert;
 pub mod revert_commit;
 mod revert_conflicts;
+mod revert_containers;
 mod revert_resources;
 pub mod ui;
 

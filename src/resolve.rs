@@ -99,6 +99,9 @@ pub fn builtin_action_text(playbook: &str) -> Option<&'static str> {
         "remove.yml" => include_str!("../assets/ansible/actions/remove.yml"),
         // Undo (docs/revert.md): planned by the orchestrator's revert, never by a verb.
         "revert_files.yml" => include_str!("../assets/ansible/actions/revert_files.yml"),
+        "revert_containers.yml" => {
+            include_str!("../assets/ansible/actions/revert_containers.yml")
+        }
         _ => return None,
     })
 }

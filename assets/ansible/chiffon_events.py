@@ -418,7 +418,7 @@ def _describe(action, res, hidden):
     elif module in SERVICE_MODULES:
         _describe_service(change, action, res)
     elif module in CONTAINER_MODULES:
-        _describe_container(change, action, res)
+        _describe_container(change, action, res, hidden)
     else:
         change["note"] = "%s changed something Chiffon cannot read back" % action
     if hidden and change["kind"] != "file":
@@ -709,31 +709,166 @@ def _dnf_packages(results):
     return found
 
 
-# -- containers: the previous image, when the module's diff names it -------------------------
+# -- containers: the definition after the run, and the one before as the module's diff says ---
 
-def _describe_container(change, action, res):
+# community.docker's docker_container, run with --diff, reports each option it found different
+# as `before` / `after` dicts keyed by the option's name (its DifferenceTracker), in its own
+# comparison form. These options' `before` value is the module parameter's value (env's
+# "NAME=value" list turns into the dict the parameter takes); any other changed option leaves
+# the container irreversible.
+DOCKER_DIFF_PARAMS = {
+    "image": "image", "image_name": "image", "env": "env", "labels": "labels",
+    "command": "command", "entrypoint": "entrypoint", "hostname": "hostname", "user": "user",
+    "working_dir": "working_dir", "restart_policy": "restart_policy", "privileged": "privileged",
+    "read_only": "read_only", "tty": "tty", "paused": "paused",
+}
+# What Ansible writes in place of a no_log parameter's value (or of that value inside another).
+NO_LOG_MARKS = ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER", "********")
+
+
+def _describe_container(change, action, res, hidden):
     container = res.get("container") if isinstance(res.get("container"), dict) else {}
-    image = (container.get("Config") or {}).get("Image")
-    name = str(container.get("Name") or res.get("name") or "").lstrip("/")
-    if not name:
-        name = str(((res.get("invocation") or {}).get("module_args") or {}).get("name") or "")
+    args = (res.get("invocation") or {}).get("module_args") or {}
+    image = (container.get("Config") or {}).get("Image") or args.get("image")
+    name = str(container.get("Name") or res.get("name") or args.get("name") or "").lstrip("/")
     change.update(kind="container", target=name, after={"image": image} if image else None)
+    if _short(action) == "docker_container" and not hidden:
+        _describe_docker_container(change, action, res, args)
+        return
     previous = _previous_image(res)
     if previous:
         change["before"] = {"image": previous}
-        change["note"] = (
-            "container changed (%s): it ran %s before; undo does not recreate containers (their "
-            "full previous definition is not recorded), so put it back by hand" % (action, previous))
-    elif previous is False:
+    if previous is False:
         change.update(existed=False, before={"state": "absent"})
-        change["note"] = "container created (%s): undo does not remove containers; do it by hand" % action
+        change["note"] = "container created (%s): undo removes only docker_container's containers; do it by hand" % action
+    elif _short(action) == "podman_container":
+        change["note"] = (
+            "container changed (%s)%s: containers.podman reports its differences in its own "
+            "shortened form (an image without its registry or `:latest`, a command as one line), "
+            "which Chiffon cannot pass back to the module as it was, so put it back by hand" % (
+                action, " from %s" % previous if previous else ""))
+    elif previous:
+        change["note"] = (
+            "container changed (%s): it ran %s before; its previous definition was not recorded, "
+            "so put it back by hand" % (action, previous))
     else:
         change["note"] = "container changed (%s): its previous image and definition were not recorded" % action
 
 
+def _describe_docker_container(change, action, res, args):
+    """community.docker's docker_container: the definition after the run is the task's own
+    parameters (`invocation.module_args`, unset ones left out); the one before is those with
+    each option its --diff reports as changed set back to the value it reports before. Both are
+    kept as JSON text in the record's content, which the agent drops (and the change becomes
+    irreversible) if it holds a secret; a container the run created is undone by removing it."""
+    name = change["target"]
+    after = _defined(args)
+    change["after"] = dict(change.get("after") or {}, state=str(after.get("state") or "started"))
+    if any(_has_mark(value) for value in after.values()):
+        change["note"] = (
+            "container %s changed (%s): its definition holds a secret (a no_log value), so "
+            "Chiffon kept none of it and cannot put it back" % (name, action))
+        return
+    after_text = json.dumps(after, indent=2, sort_keys=True) + "\n"
+    diff = next((d for d in _diffs(res) if isinstance(d.get("before"), dict)), None)
+    if diff is None:
+        change["note"] = (
+            "container %s changed (%s): its previous definition was not reported (docker_container "
+            "reports it only with --diff)" % (name, action))
+        return
+    before_diff = diff["before"]
+    after_diff = diff.get("after") if isinstance(diff.get("after"), dict) else {}
+    if before_diff.get("exists") is False:
+        change.update(existed=False, before={"state": "absent"}, reversible=True, after_content=after_text,
+                      note="container %s created (%s): undo removes it" % (name, action))
+        return
+    if after_diff.get("exists") is False or after.get("state") == "absent":
+        change.update(existed=True, before={"state": "present"}, after={"state": "absent"},
+                      note="container %s removed (%s): its definition before was not recorded, so "
+                      "undo cannot re-create it" % (name, action))
+        return
+    change["existed"] = True
+    previous, why = _previous_definition(after, before_diff, after_diff)
+    if not after.get("name"):
+        previous, why = None, "its parameters were not reported (no invocation in the result)"
+    if previous is None:
+        previous_image = _previous_image(res)
+        change["before"] = {"image": previous_image} if previous_image else None
+        ran = "it ran %s before; " % previous_image if previous_image else ""
+        change["note"] = "container %s changed (%s): %s%s, so undo cannot put it back" % (
+            name, action, ran, why)
+        return
+    before_text = json.dumps(previous, indent=2, sort_keys=True) + "\n"
+    change.update(
+        before={"image": previous.get("image"), "state": str(previous.get("state") or "started")},
+        before_content=before_text, after_content=after_text, reversible=True,
+        diff="".join(difflib.unified_diff(
+            before_text.splitlines(True), after_text.splitlines(True), name, name))[:MAX_DIFF])
+    if before_text == after_text:
+        change["note"] = "container %s: its definition did not change (%s), nothing to undo" % (name, action)
+    else:
+        change["note"] = "container %s: undo puts it back on its previous definition" % name
+
+
+def _defined(value):
+    """`value` without the unset (None) entries of its dicts, at any depth."""
+    if isinstance(value, dict):
+        return {k: _defined(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_defined(v) for v in value]
+    return value
+
+
+def _has_mark(value):
+    if isinstance(value, dict):
+        return any(_has_mark(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_mark(v) for v in value)
+    return isinstance(value, str) and any(mark in value for mark in NO_LOG_MARKS)
+
+
+def _previous_definition(after, before_diff, after_diff):
+    """(the definition before the run, None) from the one after and the diff's two sides, or
+    (None, why) when an option the diff reports changed cannot be put back as the module's
+    parameter."""
+    previous = dict(after)
+    unknown = []
+    for key in sorted(set(before_diff) | set(after_diff)):
+        if key == "restarted":  # a restart leaves nothing lasting
+            continue
+        if key not in before_diff:
+            return None, "its previous %s was not reported" % key
+        value = before_diff[key]
+        if key == "running":
+            if not isinstance(value, bool):
+                return None, "its previous running state was not reported"
+            if str(after.get("state") or "started") in ("started", "stopped", "healthy"):
+                previous["state"] = "started" if value else "stopped"
+            continue
+        if key not in DOCKER_DIFF_PARAMS:
+            unknown.append(key)
+            continue
+        if key == "image_name" and "image" in before_diff:
+            continue  # the image ID is exact; a name's tag may have moved since
+        if key == "env":
+            if not isinstance(value, list) or not all(isinstance(v, str) and "=" in v for v in value):
+                return None, "its previous environment was not reported as NAME=value lines"
+            value = dict(v.split("=", 1) for v in value)
+            previous.pop("env_file", None)  # the list is the whole environment
+        param = DOCKER_DIFF_PARAMS[key]
+        if value is None:
+            previous.pop(param, None)
+        else:
+            previous[param] = value
+    if unknown:
+        return None, "its previous %s %s reported in a form Chiffon cannot pass back to the module" % (
+            ", ".join(unknown), "is" if len(unknown) == 1 else "are")
+    return previous, None
+
+
 def _previous_image(res):
     """The image the container ran before, from the module's --diff: community.docker's
-    `before` ({"image_name": …} or {"image": ID}, {"exists": false} for a new container),
+    `before` ({"image": ID} or {"image_name": …}, {"exists": false} for a new container),
     containers.podman's `before` ({"image": …}, or its "image - …" text lines). False for a
     container that did not exist; None when the diff does not say."""
     for diff in _diffs(res):
@@ -741,7 +876,7 @@ def _previous_image(res):
         if isinstance(before, dict):
             if before.get("exists") is False:
                 return False
-            image = before.get("image_name") or before.get("image")
+            image = before.get("image") or before.get("image_name")
             if isinstance(image, str) and image:
                 return image
         elif isinstance(before, str):

@@ -27,10 +27,11 @@ pub struct Change {
     #[serde(default)]
     pub after: Option<ResourceState>,
     /// The previous content of a text file, exactly, when kept (up to the size cap, never for
-    /// a `no_log` task or a file that holds a secret).
+    /// a `no_log` task or a file that holds a secret). For a `container`: its definition
+    /// before the change, the module's parameters as JSON, under the same rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_content: Option<String>,
-    /// The content the task left, under the same rules.
+    /// The content the task left (a container's definition after it), under the same rules.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_content: Option<String>,
     /// A unified diff of the text, before → after, when both sides are known.
@@ -110,12 +111,19 @@ impl Change {
                 self.reversible = false;
             }
             // Worded so that redacting it again (the orchestrator does) leaves it as it is.
-            self.note = Some(if self.reversible {
-                "the file holds a secret, so Chiffon kept none of its content".to_owned()
-            } else {
-                "the file holds a secret, so Chiffon kept none of its content and cannot put it back"
-                    .to_owned()
-            });
+            self.note = Some(match (self.kind.as_str(), self.reversible) {
+                ("container", true) => {
+                    "its definition holds a secret, so Chiffon kept none of it (undo removes the container by name)"
+                }
+                ("container", false) => {
+                    "its definition holds a secret, so Chiffon kept none of it and cannot put it back"
+                }
+                (_, true) => "the file holds a secret, so Chiffon kept none of its content",
+                (_, false) => {
+                    "the file holds a secret, so Chiffon kept none of its content and cannot put it back"
+                }
+            }
+            .to_owned());
         }
     }
 
@@ -133,7 +141,7 @@ impl Change {
         self.before_content = None;
         self.after_content = None;
         self.diff = None;
-        if self.existed != Some(false) && self.kind == "file" {
+        if self.existed != Some(false) && matches!(self.kind.as_str(), "file" | "container") {
             self.reversible = false;
         }
         self.note = Some(why.to_owned());
@@ -175,6 +183,33 @@ mod tests {
         plain.withhold_secrets(hide);
         assert_eq!(plain.before_content.as_deref(), Some("port=80\n"));
         assert!(plain.reversible);
+    }
+
+    #[test]
+    fn a_container_definition_holding_a_secret_is_dropped_and_it_is_irreversible() {
+        let hide = |t: &str| crate::redact::text(t).into_owned();
+        let mut changed =
+            file("{\n  \"env\": {\n    \"DB_PASSWORD\": \"hunter2hunter2\"\n  }\n}\n");
+        changed.kind = "container".into();
+        changed.withhold_secrets(hide);
+        assert_eq!(changed.before_content, None);
+        assert_eq!(changed.after_content, None);
+        assert!(!changed.reversible);
+        assert_eq!(
+            changed.note.as_deref(),
+            Some(
+                "its definition holds a secret, so Chiffon kept none of it and cannot put it back"
+            )
+        );
+        // One the run created is still removed by name.
+        let mut created = file("{\"env\": {\"DB_PASSWORD\": \"hunter2hunter2\"}}\n");
+        created.kind = "container".into();
+        created.existed = Some(false);
+        created.withhold_secrets(hide);
+        assert!(created.reversible && created.before_content.is_none());
+        let note = created.note.clone();
+        created.withhold_secrets(hide);
+        assert_eq!(created.note, note);
     }
 
     #[test]

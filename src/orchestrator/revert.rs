@@ -1,7 +1,7 @@
 //! Reversible by design (`docs/revert.md`): what a run changed is kept when its result
 //! arrives, and `revert` turns a finished request's changes into a NEW request whose plan puts
-//! them back (one step per host, Chiffon's built-in `revert_files.yml`, in reverse order),
-//! awaiting approval like any plan. What cannot be undone is named in the plan's risk reasons.
+//! them back (per host, in reverse order: a step of Chiffon's built-in `revert_files.yml`, and
+//! around it the containers' steps of `revert_containers.yml`), awaiting approval like any plan. What cannot be undone is named in the plan's risk reasons.
 //!
 //! Invariant: a revert plan restores only content the store kept exactly (never a secret's,
 //! never a `no_log` task's), and a path changed since the run is a conflict the play stops on
@@ -21,6 +21,7 @@ use crate::model::{
 };
 use crate::orchestrator::Core;
 use crate::orchestrator::live::LiveEvent;
+use crate::orchestrator::revert_containers::{REVERT_CONTAINERS_PLAYBOOK, undo_containers};
 use crate::orchestrator::revert_resources::undo_resources;
 use crate::protocol::TaskResult;
 use crate::store::{RevertLink, StoredChange};
@@ -164,7 +165,8 @@ struct PathHistory<'a> {
 /// The plan that undoes `changes` (in the order they happened) of `original`: per host, every
 /// path back to its state before its first change, checked against its state after its last;
 /// services back to their state before the run, packages the run installed removed
-/// (`revert_resources`).
+/// (`revert_resources`); containers back on their previous definition, or removed when the
+/// run created them (`revert_containers`, a step before and one after the files').
 pub fn plan_revert(
     original: &Request,
     changes: &[StoredChange],
@@ -179,6 +181,8 @@ pub fn plan_revert(
     // Per host, its service and package changes; Chiffon's own commits to the repository.
     let mut resources: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     let mut commits: Vec<&Change> = Vec::new();
+    // Per host, its container changes.
+    let mut containers: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for stored in changes {
         let change = &stored.change;
         if change.kind == "commit" {
@@ -196,6 +200,10 @@ pub fn plan_revert(
         }
         if matches!(change.kind.as_str(), "service" | "package") {
             resources.entry(&change.host).or_default().push(change);
+            continue;
+        }
+        if change.kind == "container" {
+            containers.entry(&change.host).or_default().push(change);
             continue;
         }
         if !matches!(change.kind.as_str(), "file" | "directory" | "link") {
@@ -226,16 +234,13 @@ pub fn plan_revert(
             &mut counts,
             &mut irreversible,
         );
-        let mut compose = Vec::new();
-        for project in projects.get(host).into_iter().flatten() {
-            match compose_entry(project, &entries) {
-                Ok(entry) => {
-                    lines.push(compose_line(host, &entry));
-                    compose.push(entry);
-                }
-                Err(why) => irreversible.push(compose_stays(project, why)),
-            }
-        }
+        let compose = compose_entries(
+            host,
+            projects.get(host).map(Vec::as_slice).unwrap_or_default(),
+            &entries,
+            &mut lines,
+            &mut irreversible,
+        );
         let undo = undo_resources(
             host,
             resources.get(host).map(Vec::as_slice).unwrap_or_default(),
@@ -243,49 +248,43 @@ pub fn plan_revert(
         irreversible.extend(undo.irreversible);
         nothing.extend(undo.nothing);
         lines.extend(undo.lines);
-        if entries.is_empty() && undo.services.is_empty() && undo.packages.is_empty() {
-            continue;
-        }
-        counts.services += undo.services.len();
-        counts.packages += undo.packages.len();
-        let mut extra_vars = serde_json::Map::new();
-        extra_vars.insert("chiffon_hosts".into(), json!(host));
-        let title = format!(
-            "Put back {} on {host} as they were before request {}",
-            what_is_put_back(entries.len(), undo.services.len(), undo.packages.len()),
-            original.id.short()
+        let boxes = undo_containers(
+            host,
+            containers.get(host).map(Vec::as_slice).unwrap_or_default(),
         );
-        extra_vars.insert("chiffon_revert_files".into(), Value::Array(entries));
-        if !compose.is_empty() {
-            extra_vars.insert("chiffon_revert_compose".into(), Value::Array(compose));
-        }
-        if !undo.services.is_empty() {
-            extra_vars.insert(
-                "chiffon_revert_services".into(),
-                Value::Array(undo.services),
+        irreversible.extend(boxes.irreversible);
+        nothing.extend(boxes.nothing);
+        lines.extend(boxes.lines);
+        counts.containers_removed += boxes.remove.len();
+        counts.containers_restored += boxes.recreate.len();
+        let files = !(entries.is_empty() && undo.services.is_empty() && undo.packages.is_empty());
+        // Containers the run created go before the files it made; the others come back on
+        // their previous files, after them. Without a files step, one step does both.
+        let (before, after) = if files {
+            (boxes.remove, boxes.recreate)
+        } else {
+            ([boxes.remove, boxes.recreate].concat(), Vec::new())
+        };
+        push_containers_step(&mut steps, original, host, before);
+        if files {
+            counts.services += undo.services.len();
+            counts.packages += undo.packages.len();
+            let title = format!(
+                "Put back {} on {host} as they were before request {}",
+                what_is_put_back(entries.len(), undo.services.len(), undo.packages.len()),
+                original.id.short()
+            );
+            let extra_vars = files_vars(host, entries, compose, undo.services, &undo.packages);
+            push_step(
+                &mut steps,
+                original,
+                host,
+                title,
+                REVERT_PLAYBOOK,
+                extra_vars,
             );
         }
-        if !undo.packages.is_empty() {
-            extra_vars.insert("chiffon_revert_packages".into(), json!(undo.packages));
-        }
-        let depends_on = steps.last().map(|s| vec![s.id.clone()]).unwrap_or_default();
-        steps.push(Step {
-            id: format!("s{}", steps.len() + 1),
-            title,
-            action: "revert".to_owned(),
-            agent_type: AgentType::Infra,
-            playbook: Some(REVERT_PLAYBOOK.to_owned()),
-            service: original.plan.steps.iter().find_map(|s| s.service.clone()),
-            limit: Some((*host).to_owned()),
-            depends_on,
-            estimated_duration_s: 10,
-            resources: Resources::default(),
-            tags: Vec::new(),
-            extra_vars,
-            status: "pending".to_owned(),
-            details: Vec::new(),
-            warnings: Vec::new(),
-        });
+        push_containers_step(&mut steps, original, host, after);
     }
     let after = steps.last().map(|s| s.id.clone());
     let (reverts, commit_lines) = super::revert_commit::undo_steps(&commits, after, steps.len());
@@ -311,6 +310,111 @@ pub fn plan_revert(
         },
         irreversible,
     }
+}
+
+/// The entries of the compose projects the run brought up on `host`, given its file entries;
+/// what each does goes to `lines`, what cannot be done to `irreversible`.
+fn compose_entries(
+    host: &str,
+    projects: &[&Change],
+    files: &[Value],
+    lines: &mut Vec<String>,
+    irreversible: &mut Vec<String>,
+) -> Vec<Value> {
+    let mut compose = Vec::new();
+    for project in projects {
+        match compose_entry(project, files) {
+            Ok(entry) => {
+                lines.push(compose_line(host, &entry));
+                compose.push(entry);
+            }
+            Err(why) => irreversible.push(compose_stays(project, why)),
+        }
+    }
+    compose
+}
+
+/// The variables of one host's step of `revert_files.yml`.
+fn files_vars(
+    host: &str,
+    entries: Vec<Value>,
+    compose: Vec<Value>,
+    services: Vec<Value>,
+    packages: &[String],
+) -> serde_json::Map<String, Value> {
+    let mut extra_vars = serde_json::Map::new();
+    extra_vars.insert("chiffon_hosts".into(), json!(host));
+    extra_vars.insert("chiffon_revert_files".into(), Value::Array(entries));
+    if !compose.is_empty() {
+        extra_vars.insert("chiffon_revert_compose".into(), Value::Array(compose));
+    }
+    if !services.is_empty() {
+        extra_vars.insert("chiffon_revert_services".into(), Value::Array(services));
+    }
+    if !packages.is_empty() {
+        extra_vars.insert("chiffon_revert_packages".into(), json!(packages));
+    }
+    extra_vars
+}
+
+/// A step of `revert_containers.yml` for `entries` on `host`, unless there are none.
+fn push_containers_step(
+    steps: &mut Vec<Step>,
+    original: &Request,
+    host: &str,
+    entries: Vec<Value>,
+) {
+    if entries.is_empty() {
+        return;
+    }
+    let title = format!(
+        "Put back {} on {host} as they were before request {}",
+        match entries.len() {
+            1 => "1 container".to_owned(),
+            n => format!("{n} containers"),
+        },
+        original.id.short()
+    );
+    let mut extra_vars = serde_json::Map::new();
+    extra_vars.insert("chiffon_hosts".into(), json!(host));
+    extra_vars.insert("chiffon_revert_containers".into(), Value::Array(entries));
+    push_step(
+        steps,
+        original,
+        host,
+        title,
+        REVERT_CONTAINERS_PLAYBOOK,
+        extra_vars,
+    );
+}
+
+/// Adds an undo step on `host`, after the last one.
+fn push_step(
+    steps: &mut Vec<Step>,
+    original: &Request,
+    host: &str,
+    title: String,
+    playbook: &str,
+    extra_vars: serde_json::Map<String, Value>,
+) {
+    let depends_on = steps.last().map(|s| vec![s.id.clone()]).unwrap_or_default();
+    steps.push(Step {
+        id: format!("s{}", steps.len() + 1),
+        title,
+        action: "revert".to_owned(),
+        agent_type: AgentType::Infra,
+        playbook: Some(playbook.to_owned()),
+        service: original.plan.steps.iter().find_map(|s| s.service.clone()),
+        limit: Some(host.to_owned()),
+        depends_on,
+        estimated_duration_s: 10,
+        resources: Resources::default(),
+        tags: Vec::new(),
+        extra_vars,
+        status: "pending".to_owned(),
+        details: Vec::new(),
+        warnings: Vec::new(),
+    });
 }
 
 /// One host's path entries, latest first (files made inside a directory the run made go
@@ -346,6 +450,8 @@ struct Counts {
     removed: usize,
     services: usize,
     packages: usize,
+    containers_restored: usize,
+    containers_removed: usize,
 }
 
 /// "3 paths, 1 service and 2 packages".
@@ -387,6 +493,20 @@ fn risk_reasons(
             first,
             ", {} package(s) the run installed removed",
             counts.packages
+        );
+    }
+    if counts.containers_restored > 0 {
+        let _ = write!(
+            first,
+            ", {} container(s) put back",
+            counts.containers_restored
+        );
+    }
+    if counts.containers_removed > 0 {
+        let _ = write!(
+            first,
+            ", {} container(s) the run created removed",
+            counts.containers_removed
         );
     }
     let mut reasons = vec![first];
@@ -907,6 +1027,76 @@ mod tests {
         assert_eq!(undo.irreversible.len(), 1, "{:?}", undo.irreversible);
         assert!(undo.irreversible[0].contains("package curl"));
         assert_eq!(undo.plan.risk.level, RiskLevel::High);
+    }
+
+    #[test]
+    fn containers_the_run_created_go_before_the_files_and_changed_ones_come_back_after() {
+        let container = |name: &str, existed: bool, before: Option<&str>| {
+            let mut c = change("container", name, Some(existed), "");
+            c.module = "community.docker.docker_container".into();
+            c.before_content = before.map(str::to_owned);
+            c.after_content = Some(format!("{{\"name\": \"{name}\", \"image\": \"new\"}}\n"));
+            c
+        };
+        let made = [
+            stored(change("file", "/srv/kuma/checker.env", Some(false), "a"), 1),
+            stored(container("kuma-db", false, None), 2),
+            stored(
+                container(
+                    "kuma-checker",
+                    true,
+                    Some("{\"name\": \"kuma-checker\", \"image\": \"sha256:aaaa\"}\n"),
+                ),
+                3,
+            ),
+        ];
+        let undo = plan_revert(&original(), &made, &[]);
+        assert!(undo.irreversible.is_empty(), "{:?}", undo.irreversible);
+        let steps: Vec<(&str, Option<&str>, &Value)> = undo
+            .plan
+            .steps
+            .iter()
+            .map(|s| {
+                let vars = s
+                    .extra_vars
+                    .get("chiffon_revert_containers")
+                    .or_else(|| s.extra_vars.get("chiffon_revert_files"))
+                    .unwrap();
+                (s.id.as_str(), s.playbook.as_deref(), vars)
+            })
+            .collect();
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert_eq!(steps[0].1, Some(REVERT_CONTAINERS_PLAYBOOK));
+        assert_eq!(
+            steps[0].2,
+            &json!([{"name": "kuma-db", "action": "remove"}])
+        );
+        assert_eq!(steps[1].1, Some(REVERT_PLAYBOOK));
+        assert_eq!(steps[1].2[0]["path"], "/srv/kuma/checker.env");
+        assert_eq!(steps[2].1, Some(REVERT_CONTAINERS_PLAYBOOK));
+        assert_eq!(steps[2].2[0]["name"], "kuma-checker");
+        assert_eq!(steps[2].2[0]["image"], "sha256:aaaa");
+        assert_eq!(undo.plan.steps[2].depends_on, ["s2"]);
+        assert!(
+            undo.plan.steps[0]
+                .title
+                .starts_with("Put back 1 container on lola"),
+            "{}",
+            undo.plan.steps[0].title
+        );
+        assert!(
+            undo.plan.risk.reasons[0]
+                .ends_with("1 container(s) put back, 1 container(s) the run created removed"),
+            "{:?}",
+            undo.plan.risk.reasons
+        );
+
+        // Only containers on the host: one step does both, removals first.
+        let undo = plan_revert(&original(), &made[1..], &[]);
+        assert_eq!(undo.plan.steps.len(), 1);
+        let entries = &undo.plan.steps[0].extra_vars["chiffon_revert_containers"];
+        assert_eq!(entries[0]["action"], "remove");
+        assert_eq!(entries[1]["action"], "recreate");
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::orchestrator::Core;
 use crate::orchestrator::live::LiveEvent;
 use crate::orchestrator::preview::{Preview, StepPreview};
 use crate::orchestrator::revert::REVERT_PLAYBOOK;
+use crate::orchestrator::revert_containers::REVERT_CONTAINERS_PLAYBOOK;
 
 /// How a conflict question's id begins: `conflict:<host>:<path>`.
 pub(crate) const QUESTION_PREFIX: &str = "conflict:";
@@ -44,9 +45,15 @@ pub(crate) fn is_undo_step(step: &Step) -> bool {
     step.action == "revert" && step.playbook.as_deref() == Some(REVERT_PLAYBOOK)
 }
 
-/// A plan made by `revert` for a request's files (not an applied suggestion's commit).
+/// A plan made by `revert` for a request's files and containers (not an applied
+/// suggestion's commit).
 pub(crate) fn is_undo_plan(plan: &Plan) -> bool {
-    !plan.steps.is_empty() && plan.steps.iter().all(is_undo_step)
+    !plan.steps.is_empty()
+        && plan.steps.iter().all(|step| {
+            is_undo_step(step)
+                || (step.action == "revert"
+                    && step.playbook.as_deref() == Some(REVERT_CONTAINERS_PLAYBOOK))
+        })
 }
 
 /// The `(index, now)` pairs of the marker in a failure message.

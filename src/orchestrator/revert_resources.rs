@@ -86,7 +86,7 @@ pub fn undo_resources(host: &str, changes: &[&Change]) -> ResourceUndo {
 
 /// A name made of ASCII letters and digits and `extra`, not starting with one of `extra`
 /// (never an option, a path or a pattern).
-fn plain_name(name: &str, extra: &str) -> bool {
+pub(crate) fn plain_name(name: &str, extra: &str) -> bool {
     name.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphanumeric())

@@ -4,7 +4,8 @@
 //! community.docker collection): a compose project brought up is a reversible `compose` change
 //! with its folder, name and runtime; any other command stays irreversible; a service's state
 //! before comes from systemd's own answer; each package apt or dnf names is its own record
-//! (only a new one can be undone); a container's previous image is named when its diff says it.
+//! (only a new one can be undone); a docker_container container keeps its definition before and
+//! after when its diff maps back to the module's parameters, else its previous image is named.
 
 use serde_json::{Value, json};
 
@@ -425,8 +426,9 @@ async fn each_package_the_manager_names_is_a_record_and_only_new_ones_can_be_und
 }
 
 #[tokio::test]
-async fn a_container_names_its_previous_image_when_the_diff_says_it_and_stays_irreversible() {
-    // community.docker's docker_container with --diff, the image changed.
+async fn a_container_names_its_previous_image_and_keeps_its_definitions_when_the_diff_maps_back() {
+    // community.docker's docker_container with --diff but without its parameters: the
+    // previous image is named, the definition is unknown.
     let change = describe(
         "community.docker.docker_container",
         json!({
@@ -453,7 +455,90 @@ async fn a_container_names_its_previous_image_when_the_diff_says_it_and_stays_ir
             .contains("it ran louislam/uptime-kuma:1.23.15 before"),
         "{change}"
     );
-    // containers.podman's podman_container: its diff is text, one "name - value" a line.
+
+    // With its parameters: the definition after is them (unset ones left out), the one
+    // before is them with each option the diff reports set back (the image ID, the whole
+    // environment as NAME=value lines turned into the parameter's dict).
+    let args = json!({"name": "uptime-kuma", "image": "louislam/uptime-kuma:2.0.0", "state": "started",
+                      "env": {"TZ": "UTC"}, "env_file": "/srv/kuma.env", "published_ports": ["3001:3001"],
+                      "labels": null, "recreate": false});
+    let change = describe(
+        "community.docker.docker_container",
+        json!({
+            "changed": true,
+            "invocation": {"module_args": args},
+            "container": {"Name": "/uptime-kuma", "Config": {"Image": "louislam/uptime-kuma:2.0.0"}},
+            "diff": {
+                "before": {"image": "sha256:1111", "env": ["PATH=/bin", "TZ=Europe/Paris"], "running": true},
+                "after": {"image": "sha256:2222", "env": ["PATH=/bin", "TZ=UTC"], "running": true},
+            },
+        }),
+    )
+    .await;
+    assert_eq!(change["reversible"], true, "{change}");
+    assert_eq!(change["existed"], true);
+    assert_eq!(change["before"]["image"], "sha256:1111");
+    let before: Value = serde_json::from_str(change["before_content"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        before,
+        json!({"name": "uptime-kuma", "image": "sha256:1111", "state": "started",
+               "env": {"PATH": "/bin", "TZ": "Europe/Paris"}, "published_ports": ["3001:3001"],
+               "recreate": false})
+    );
+    let after: Value = serde_json::from_str(change["after_content"].as_str().unwrap()).unwrap();
+    assert_eq!(after["env"], json!({"TZ": "UTC"}));
+    assert_eq!(after["env_file"], "/srv/kuma.env");
+    assert!(after.get("labels").is_none(), "{after}");
+    assert!(
+        change["diff"]
+            .as_str()
+            .unwrap()
+            .contains("-  \"image\": \"sha256:1111\""),
+        "{change}"
+    );
+
+    // A changed option whose previous value is not the parameter's form (ports), or is not
+    // reported: irreversible, said so.
+    for (before, why) in [
+        (
+            json!({"expected_ports": {"3001/tcp": [{"HostPort": "3001"}]}}),
+            "expected_ports is reported in a form",
+        ),
+        (json!({}), "its previous expected_ports was not reported"),
+    ] {
+        let change = describe(
+            "community.docker.docker_container",
+            json!({"changed": true, "invocation": {"module_args": args},
+                   "diff": {"before": before,
+                            "after": {"expected_ports": {"3001/tcp": [{"HostPort": "3002"}]}}}}),
+        )
+        .await;
+        assert_eq!(change["reversible"], false);
+        assert!(change.get("before_content").is_none(), "{change}");
+        assert!(change["note"].as_str().unwrap().contains(why), "{change}");
+    }
+
+    // A parameter Ansible hid (no_log): the definition is not kept.
+    let mut hidden = args.clone();
+    hidden["env"]["TOKEN"] = json!("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER");
+    let change = describe(
+        "community.docker.docker_container",
+        json!({"changed": true, "invocation": {"module_args": hidden},
+               "diff": {"before": {"image": "sha256:1111"}, "after": {"image": "sha256:2222"}}}),
+    )
+    .await;
+    assert_eq!(change["reversible"], false);
+    assert!(change.get("after_content").is_none(), "{change}");
+    assert!(
+        change["note"]
+            .as_str()
+            .unwrap()
+            .contains("its definition holds a secret"),
+        "{change}"
+    );
+
+    // containers.podman's podman_container: its diff is text, one "name - value" a line, in
+    // its own shortened form: the previous image named, never re-created.
     let change = describe(
         "containers.podman.podman_container",
         json!({
@@ -467,7 +552,15 @@ async fn a_container_names_its_previous_image_when_the_diff_says_it_and_stays_ir
         change["before"]["image"],
         "docker.io/pihole/pihole:2024.07.0"
     );
-    // A container the run created; and no diff at all.
+    assert_eq!(change["reversible"], false);
+    assert!(
+        change["note"]
+            .as_str()
+            .unwrap()
+            .contains("containers.podman"),
+        "{change}"
+    );
+    // A container the run created is removed by name; with no diff at all, nothing is known.
     let change = describe(
         "community.docker.docker_container",
         json!({"changed": true, "container": {"Name": "/whoami", "Config": {"Image": "traefik/whoami"}},
@@ -475,15 +568,16 @@ async fn a_container_names_its_previous_image_when_the_diff_says_it_and_stays_ir
     )
     .await;
     assert_eq!(change["existed"], false);
-    assert_eq!(change["reversible"], false);
+    assert_eq!(change["reversible"], true);
     let change = describe(
         "community.docker.docker_container",
         json!({"changed": true, "container": {"Name": "/whoami", "Config": {"Image": "traefik/whoami"}}}),
     )
     .await;
     assert_eq!(change["before"], Value::Null);
+    assert_eq!(change["reversible"], false);
     assert!(
-        change["note"].as_str().unwrap().contains("not recorded"),
+        change["note"].as_str().unwrap().contains("not reported"),
         "{change}"
     );
 }

@@ -28,6 +28,7 @@ mod pin_upgrades;
 mod properties;
 mod restart;
 mod revert;
+mod revert_containers;
 mod revert_services;
 mod security;
 mod security_outbound;
