@@ -625,10 +625,12 @@ fn pick_service(
     // Among several that fit, a host's name counts too ("the gitea runner", host
     // `gitea-runner` running `forgejo-runner`).
     let owner = if close.len() > 1 {
-        owning_a_name_part(repository, tokens, &BTreeSet::new(), NOT_NAMES)
-            .filter(|o| close.contains(o))
+        let owners = owning_a_name_part(repository, tokens, &BTreeSet::new(), NOT_NAMES);
+        let fitting: Vec<String> = owners.into_iter().filter(|o| close.contains(o)).collect();
+        (fitting.len() == 1).then(|| fitting[0].clone())
     } else if close.is_empty() {
-        owning_a_name_part(repository, tokens, target_positions, NOT_NAMES)
+        let owners = owning_a_name_part(repository, tokens, target_positions, NOT_NAMES);
+        (owners.len() == 1).then(|| owners[0].clone())
     } else {
         None
     };

@@ -48,14 +48,17 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
                 && !app.names.contains(w)
         })
         .collect();
-    let mut best: Option<((usize, bool), usize, &String, usize)> = None;
+    let request = with_schedule_words(request);
+    let mut best: Option<((usize, bool, bool), usize, &String, usize)> = None;
     for (rank, file) in app.config.iter().enumerate() {
         let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
             .map(|w| stem(&w))
             .collect();
         let name_hits = request.intersection(&name_words).count();
+        // How the app is deployed (its image, tag, state, switch) is no setting of it.
         let var_hits = request
             .iter()
+            .filter(|w| !matches!(w.as_str(), "image" | "tag" | "state" | "enabled"))
             .filter(|w| {
                 repository.vars.iter().any(|(var, defs)| {
                     defs.iter().any(|d| d.file == *file)
@@ -80,18 +83,47 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
             .count();
         let score =
             name_hits * 10 + var_hits * 6 + named_for * 30 + mentioned * 20 + content_hits * 3;
+        // A file named for another service (`files/fluentbit.yaml` beside z2m's own
+        // configuration) configures that service, unless the request names it.
+        let foreign = file_name_words(file).iter().any(|w| {
+            catalogue()
+                .lookup(w)
+                .is_some_and(|s| s.id != app.service && !app.names.contains(w))
+        }) && named_for == 0;
         let real = !file.split('/').any(|segment| {
             matches!(
                 segment,
                 "staging" | "stage" | "test" | "tests" | "testing" | "dev" | "development"
             )
         });
-        let key = (score, real);
+        let key = (score, real, !foreign);
         if best.is_none_or(|(k, r, _, _)| key > k || key == k && rank < r) {
             best = Some((key, rank, file, name_hits + var_hits + content_hits));
         }
     }
     best.map(|(_, _, f, hits)| (f.clone(), hits))
+}
+
+/// The words of a file's name without its extensions (`fluentbit`, `config`).
+fn file_name_words(file: &str) -> Vec<String> {
+    let name = file.rsplit('/').next().unwrap_or("");
+    let stem = name.split('.').next().unwrap_or(name);
+    words(stem).filter(|w| w.len() > 2).collect()
+}
+
+/// Said how often ("every 30 seconds", "once a day instead of every 6 hours"), a request is
+/// about a schedule, whatever the file calls it.
+fn with_schedule_words(mut request: BTreeSet<String>) -> BTreeSet<String> {
+    const HOW_OFTEN: &[&str] = &[
+        "every", "daily", "hourly", "weekly", "nightly", "once", "twice", "second", "minute",
+        "hour", "day", "night",
+    ];
+    if request.iter().any(|w| HOW_OFTEN.contains(&w.as_str())) {
+        for word in ["schedule", "cron", "interval", "frequency"] {
+            request.insert(word.to_owned());
+        }
+    }
+    request
 }
 
 /// The tag that runs only the configuration: the rendering task's tag that says so

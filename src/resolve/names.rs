@@ -61,34 +61,40 @@ pub(super) fn prefix_distance(token: &str, name: &str) -> usize {
     }
 }
 
-/// "the discord bot went offline" with one app named `karutuogg-bot`: the one wired app whose
-/// name has a word of the request as one of its parts (and is not that word alone).
+/// "the discord bot went offline" with one app named `karutuogg-bot`: for each word of the
+/// request that is one of the parts of exactly one wired app's name (and not that name alone),
+/// that app, in the order the words come.
 pub(super) fn owning_a_name_part(
     repository: &Repository,
     tokens: &[String],
     skip: &BTreeSet<usize>,
     not_names: &[&str],
-) -> Option<String> {
-    let mut owners = BTreeSet::new();
+) -> Vec<String> {
+    let mut found = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
         if skip.contains(&i) || token.len() < 3 || not_names.contains(&token.as_str()) {
             continue;
         }
-        for app in repository.apps.iter().filter(|a| a.wired()) {
-            let parts: Vec<&str> = [app.service.as_str(), app.unit_name.as_str()]
-                .iter()
-                .flat_map(|name| name.split(['-', '_', '.']))
-                .collect();
-            if parts.len() > 1 && parts.iter().any(|p| p.eq_ignore_ascii_case(token)) {
-                owners.insert(app.service.clone());
-            }
+        let owners: BTreeSet<&str> = repository
+            .apps
+            .iter()
+            .filter(|a| a.wired())
+            .filter(|app| {
+                let parts: Vec<&str> = [app.service.as_str(), app.unit_name.as_str()]
+                    .iter()
+                    .flat_map(|name| name.split(['-', '_', '.']))
+                    .collect();
+                parts.len() > 1 && parts.iter().any(|p| p.eq_ignore_ascii_case(token))
+            })
+            .map(|a| a.service.as_str())
+            .collect();
+        if let [one] = owners.into_iter().collect::<Vec<_>>().as_slice()
+            && !found.iter().any(|f| f == one)
+        {
+            found.push((*one).to_owned());
         }
     }
-    let mut owners = owners.into_iter();
-    match (owners.next(), owners.next()) {
-        (Some(one), None) => Some(one),
-        _ => None,
-    }
+    found
 }
 
 /// "the karuta card game" for `karutuogg`: a long word that is, give or take one slip, how a
