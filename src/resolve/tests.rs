@@ -927,3 +927,55 @@ fn adding_something_to_an_app_configures_it() {
         Verb::Deploy
     );
 }
+
+/// A role with its own configuration template, a log shipper's file beside it and its image
+/// in defaults: "logging" is the app's own setting, and how often it checks images is its
+/// schedule, not the image variable.
+#[test]
+fn a_setting_is_in_the_apps_own_file_not_another_services_or_its_image_variable() {
+    let files = [
+        ("hosts.ini", "[box]\nlab\n"),
+        (
+            "site.yml",
+            "- name: Box\n  hosts: box\n  roles:\n    - role: z2m\n      tags: [z2m]\n    - role: diun\n      tags: [diun]\n",
+        ),
+        (
+            "roles/z2m/tasks/main.yml",
+            "- name: Config\n  ansible.builtin.template:\n    src: configuration.yaml.j2\n    dest: /srv/z2m/configuration.yaml\n- name: Log shipping\n  ansible.builtin.copy:\n    src: fluentbit.yaml\n    dest: /etc/fluent-bit/z2m.yaml\n- name: Container\n  community.docker.docker_container:\n    name: zigbee2mqtt\n    image: koenkk/zigbee2mqtt:1.40.0\n",
+        ),
+        (
+            "roles/z2m/templates/configuration.yaml.j2",
+            "advanced:\n  log_level: warning\nserial:\n  port: /dev/ttyUSB0\n",
+        ),
+        (
+            "roles/z2m/files/fluentbit.yaml",
+            "pipeline:\n  inputs:\n    - name: tail\n      path: /srv/z2m/log/*.log\n      tag: z2m.log\n",
+        ),
+        (
+            "roles/diun/tasks/main.yml",
+            "- name: Config\n  ansible.builtin.template:\n    src: diun.yml.j2\n    dest: /etc/diun/diun.yml\n- name: Container\n  community.docker.docker_container:\n    name: diun\n    image: \"{{ diun_image }}\"\n",
+        ),
+        (
+            "roles/diun/templates/diun.yml.j2",
+            "watch:\n  workers: 10\n  schedule: \"0 */6 * * *\"\n",
+        ),
+        (
+            "roles/diun/defaults/main.yml",
+            "diun_image: crazymax/diun:4.28\n",
+        ),
+    ];
+    let (_dir, repository) = repository(&files);
+    let (_, _, config) = entrypoint(&resolve(
+        &repository,
+        "turn z2m logging up to debug for a while",
+    ));
+    assert_eq!(
+        config.as_deref(),
+        Some("roles/z2m/templates/configuration.yaml.j2")
+    );
+    let (_, _, config) = entrypoint(&resolve(
+        &repository,
+        "make diun look for new images once a day instead of every 6 hours",
+    ));
+    assert_eq!(config.as_deref(), Some("roles/diun/templates/diun.yml.j2"));
+}
