@@ -411,10 +411,16 @@ fn main() {
         let text = label["text"].as_str().unwrap();
         let repository = &repositories[repo];
         let got = resolve(repository, text);
+        let mut slowest = Duration::ZERO;
         for _ in 0..20 {
             let started = Instant::now();
             std::hint::black_box(resolve(repository, text));
-            samples.push(started.elapsed());
+            let took = started.elapsed();
+            slowest = slowest.max(took);
+            samples.push(took);
+        }
+        if std::env::var("CHIFFON_CORPUS_SLOW").is_ok() && slowest > Duration::from_micros(500) {
+            println!("SLOW {slowest:?} {repo} {text:?}");
         }
         let (top1, approvable) = judge(label, repository, &got);
         let plan = chiffon::planner::plan(text, &catalogues[repo], &Default::default(), 1);

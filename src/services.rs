@@ -56,6 +56,9 @@ pub struct Catalogue {
     idf: HashMap<String, f64>,
     /// Per service: the stemmed words of its purpose sentence.
     purposes: Vec<BTreeSet<String>>,
+    /// Stemmed phrase word → the services with a phrase holding it (ascending): only those
+    /// can fit a request, so only those are scored.
+    by_phrase_word: HashMap<String, Vec<usize>>,
 }
 
 /// The catalogue, parsed on first use.
@@ -116,10 +119,12 @@ impl Catalogue {
             })
             .collect();
         let mut frequency: HashMap<String, usize> = HashMap::new();
-        for service in &phrases {
+        let mut by_phrase_word: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, service) in phrases.iter().enumerate() {
             let distinct: std::collections::BTreeSet<&String> = service.iter().flatten().collect();
             for word in distinct {
                 *frequency.entry(word.clone()).or_default() += 1;
+                by_phrase_word.entry(word.clone()).or_default().push(index);
             }
         }
         let total = file.service.len() as f64;
@@ -143,6 +148,7 @@ impl Catalogue {
             .collect();
         Ok(Catalogue {
             purposes,
+            by_phrase_word,
             services: file.service,
             by_name,
             by_image,
@@ -252,8 +258,15 @@ impl Catalogue {
         if request.is_empty() {
             return Vec::new();
         }
+        let candidates: BTreeSet<usize> = request
+            .iter()
+            .filter_map(|w| self.by_phrase_word.get(w))
+            .flatten()
+            .copied()
+            .collect();
         let mut scored = Vec::new();
-        for (index, service) in self.services.iter().enumerate() {
+        for index in candidates {
+            let service = &self.services[index];
             let score = self.purpose_score(index, service, &request);
             if score > 0.0 {
                 scored.push((service, score));
@@ -350,7 +363,12 @@ impl Catalogue {
         let strings = strings + purposes;
         let indexes: usize = self.by_name.keys().map(|k| k.len() + 48).sum::<usize>()
             + self.by_image.keys().map(|k| k.len() + 48).sum::<usize>()
-            + self.names.iter().map(|(k, _)| k.len() + 32).sum::<usize>();
+            + self.names.iter().map(|(k, _)| k.len() + 32).sum::<usize>()
+            + self
+                .by_phrase_word
+                .iter()
+                .map(|(k, v)| k.len() + 48 + v.len() * 8)
+                .sum::<usize>();
         strings + indexes
     }
 }

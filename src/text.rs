@@ -4,11 +4,26 @@
 /// Edit distance between two strings, by characters, with a swap of two neighbouring letters
 /// counted as one slip ("vikunaj", "upgarde"): the optimal string alignment distance.
 pub fn edit_distance(a: &str, b: &str) -> usize {
+    // Names and request words are short ASCII: compare bytes in rows on the stack.
+    const SHORT: usize = 48;
+    if a.is_ascii() && b.is_ascii() && b.len() < SHORT {
+        let mut rows = [[0usize; SHORT]; 3];
+        return alignment(a.as_bytes(), b.as_bytes(), &mut rows);
+    }
     let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    // Three rows: the one two letters back (for swaps), the last one and the current one.
-    let mut before: Vec<usize> = vec![0; b.len() + 1];
-    let mut last: Vec<usize> = (0..=b.len()).collect();
-    let mut row: Vec<usize> = vec![0; b.len() + 1];
+    let row = vec![0usize; b.len() + 1];
+    let mut rows = [row.clone(), row.clone(), row];
+    alignment(&a, &b, &mut rows)
+}
+
+/// The distance of [`edit_distance`] over any letters, in three rows of at least `b.len() + 1`
+/// cells: the one two letters back (for swaps), the last one and the current one.
+fn alignment<T: PartialEq, R: AsMut<[usize]>>(a: &[T], b: &[T], rows: &mut [R; 3]) -> usize {
+    let [before, last, row] = rows;
+    let (mut before, mut last, mut row) = (before.as_mut(), last.as_mut(), row.as_mut());
+    for (j, cell) in last.iter_mut().enumerate().take(b.len() + 1) {
+        *cell = j;
+    }
     for i in 1..=a.len() {
         row[0] = i;
         for j in 1..=b.len() {
@@ -31,4 +46,20 @@ pub fn normalize(text: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_swap_is_one_slip_and_long_or_unicode_words_are_measured_too() {
+        assert_eq!(edit_distance("vikunaj", "vikunja"), 1);
+        assert_eq!(edit_distance("jellyfn", "jellyfin"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("café", "cafe"), 1);
+        let long = "a".repeat(60);
+        assert_eq!(edit_distance(&long, &format!("{long}b")), 1);
+    }
 }

@@ -2,7 +2,7 @@
 //! scored on the request's words against each candidate's file name, the variables it sets, the
 //! other services its text mentions and its text.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::discovery::{App, Repository};
 use crate::services::{catalogue, stem, words};
@@ -49,6 +49,20 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
         })
         .collect();
     let request = with_schedule_words(request);
+    // The parts of the names of the variables each candidate file sets, stemmed: read from the
+    // repository's variables once, not once per word and file.
+    let mut var_parts: BTreeMap<&str, BTreeSet<String>> = app
+        .config
+        .iter()
+        .map(|f| (f.as_str(), BTreeSet::new()))
+        .collect();
+    for (var, defs) in &repository.vars {
+        for def in defs {
+            if let Some(parts) = var_parts.get_mut(def.file.as_str()) {
+                parts.extend(var.split('_').map(stem));
+            }
+        }
+    }
     let mut best: Option<((usize, bool, bool), usize, &String, usize)> = None;
     for (rank, file) in app.config.iter().enumerate() {
         let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
@@ -59,17 +73,26 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
         let var_hits = request
             .iter()
             .filter(|w| !matches!(w.as_str(), "image" | "tag" | "state" | "enabled"))
-            .filter(|w| {
-                repository.vars.iter().any(|(var, defs)| {
-                    defs.iter().any(|d| d.file == *file)
-                        && var.split('_').any(|part| stem(part) == **w)
-                })
-            })
+            .filter(|w| var_parts.get(file.as_str()).is_some_and(|p| p.contains(*w)))
             .count();
         let settings = repository.settings.get(file).map_or("", String::as_str);
-        let padded = format!(" {settings} ");
-        let content: BTreeSet<String> = settings.split(' ').map(stem).collect();
-        let content_hits = request.intersection(&content).count();
+        let padded = if others.is_empty() {
+            String::new()
+        } else {
+            format!(" {settings} ")
+        };
+        // A stem is how its word begins: only the words beginning with a request's word are
+        // stemmed, once each.
+        let content: BTreeSet<&str> = settings.split(' ').collect();
+        let content_hits = request
+            .iter()
+            .filter(|r| {
+                content
+                    .range(r.as_str()..)
+                    .take_while(|w| w.starts_with(r.as_str()))
+                    .any(|w| stem(w) == **r)
+            })
+            .count();
         let mentioned = others
             .iter()
             .filter(|phrase| padded.contains(&format!(" {phrase} ")))

@@ -104,8 +104,8 @@ pub(super) fn begins_like(token: &str, name: &str) -> bool {
         && name.len() > token.len() + 1
         && name.is_char_boundary(token.len())
         && name.as_bytes()[0] == token.as_bytes()[0]
-        && !catalogue().is_purpose_word(token)
         && edit_distance(token, &name[..token.len()]) <= 1
+        && !catalogue().is_purpose_word(token)
 }
 
 /// "restart the mcp server", "is the exporter running?": a word of the request that is one

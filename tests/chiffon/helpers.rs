@@ -201,6 +201,24 @@ pub fn example_repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/homelab-infra")
 }
 
+/// A copy of the example homelab at `into/homelab-infra` whose Kuma deployment playbook ends
+/// with `play` (plays of the test's own, run by the Kuma request).
+pub fn example_with_play(into: &Path, play: &str) -> PathBuf {
+    let repo = into.join("homelab-infra");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(example_repo())
+        .arg(&repo)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    let deployment = repo.join("kuma-deployment.yml");
+    let mut playbook = std::fs::read_to_string(&deployment).expect("kuma-deployment.yml");
+    playbook.push_str(play);
+    std::fs::write(&deployment, playbook).expect("kuma-deployment.yml written");
+    repo
+}
+
 impl TestApp {
     /// The orchestrator's public key file, which it writes on start: agents obey only it.
     pub fn orchestrator_key_file(&self) -> PathBuf {

@@ -113,18 +113,7 @@ async fn a_container_goes_back_on_its_previous_image_and_definition_and_one_the_
     for backend in backends() {
         eprintln!("scenario on {backend:?}");
         let scratch = tempfile::tempdir().unwrap();
-        let repo = scratch.path().join("homelab-infra");
-        let copied = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(crate::helpers::example_repo())
-            .arg(&repo)
-            .status()
-            .unwrap();
-        assert!(copied.success());
-        let deployment = repo.join("kuma-deployment.yml");
-        let mut playbook = std::fs::read_to_string(&deployment).unwrap();
-        playbook.push_str(CONTAINER_PLAY);
-        std::fs::write(&deployment, playbook).unwrap();
+        let repo = crate::helpers::example_with_play(scratch.path(), CONTAINER_PLAY);
         let vars = repo.join("containers.yml");
         std::fs::write(
             &vars,

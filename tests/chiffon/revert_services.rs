@@ -69,18 +69,7 @@ async fn a_service_the_run_started_and_enabled_is_stopped_and_disabled_before_it
     for backend in backends() {
         eprintln!("scenario on {backend:?}");
         let scratch = tempfile::tempdir().unwrap();
-        let repo = scratch.path().join("homelab-infra");
-        let copied = std::process::Command::new("cp")
-            .arg("-r")
-            .arg(crate::helpers::example_repo())
-            .arg(&repo)
-            .status()
-            .unwrap();
-        assert!(copied.success());
-        let deployment = repo.join("kuma-deployment.yml");
-        let mut playbook = std::fs::read_to_string(&deployment).unwrap();
-        playbook.push_str(BACKUP_PLAY);
-        std::fs::write(&deployment, playbook).unwrap();
+        let repo = crate::helpers::example_with_play(scratch.path(), BACKUP_PLAY);
         let (ansible, bin) = crate::helpers::bin_with_recording_systemctl(scratch.path()).await;
         let app = TestApp::spawn_with(
             backend,
