@@ -63,7 +63,9 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
             }
         }
     }
-    let mut best: Option<((usize, bool, bool), usize, &String, usize)> = None;
+    // (score, a real file, not another service's), its rank, the file, the request's words hit.
+    type Best<'a> = ((usize, bool, bool), usize, &'a String, usize);
+    let mut best: Option<Best> = None;
     for (rank, file) in app.config.iter().enumerate() {
         let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
             .map(|w| stem(&w))
