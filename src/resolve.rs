@@ -26,7 +26,14 @@ mod names;
 use names::{owning_a_name_part, role_named_like, sharing_a_name_part};
 
 mod mentions;
-use mentions::{Mention, clause_ends, described_from, mentions, stand_in_for};
+use mentions::{
+    Mention, adds_to_an_app, clause_ends, described_from, mentions, part_it_uses, path_positions,
+    stand_in_for,
+};
+
+mod instances;
+pub use instances::hosts_of;
+use instances::{instance_id, pick_app, runs_on};
 
 #[cfg(test)]
 mod tests;
@@ -390,77 +397,6 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
         text,
         reasons,
     )
-}
-
-/// "update the search engine karakeep uses": the app named is followed by "uses" (or "needs",
-/// "runs on"), so the request is about the part of it the words before describe — another app
-/// defined in the same file (its `meilisearch` beside `karakeep`), the one those words fit.
-fn part_it_uses(repository: &Repository, tokens: &[String], named: &Mention) -> Option<String> {
-    let next = tokens.get(named.position + 1)?;
-    if !matches!(next.as_str(), "uses" | "needs" | "relies" | "depends") {
-        return None;
-    }
-    let files: BTreeSet<&str> = repository
-        .apps
-        .iter()
-        .filter(|a| a.service == named.service)
-        .map(|a| a.file.as_str())
-        .collect();
-    let parts: BTreeSet<&str> = repository
-        .apps
-        .iter()
-        .filter(|a| a.service != named.service && files.contains(a.file.as_str()))
-        .map(|a| a.service.as_str())
-        .collect();
-    let described = tokens[..named.position].join(" ");
-    catalogue()
-        .for_purpose(&described)
-        .into_iter()
-        .find(|(s, _)| parts.contains(s.id.as_str()))
-        .map(|(s, _)| s.id.clone())
-}
-
-/// The positions (as `words` counts them) of the words inside a path (`/dev/video2`,
-/// `config/app.yml`).
-fn path_positions(text: &str) -> BTreeSet<usize> {
-    let mut out = BTreeSet::new();
-    let mut count = 0;
-    for chunk in text.split_whitespace() {
-        let n = words(chunk).count();
-        if chunk.contains('/') {
-            out.extend(count..count + n);
-        }
-        count += n;
-    }
-    out
-}
-
-/// "add X to <app>" / "add X into our <app>", with the app one of the repository's.
-fn adds_to_an_app(
-    repository: &Repository,
-    tokens: &[String],
-    mentions: &[Mention],
-    repo_services: &BTreeSet<&str>,
-) -> bool {
-    let Some(add) = tokens.iter().position(|t| t == "add") else {
-        return false;
-    };
-    tokens.iter().enumerate().skip(add + 1).any(|(i, t)| {
-        let determiners = |k: &usize| {
-            tokens
-                .get(*k)
-                .is_some_and(|w| matches!(w.as_str(), "the" | "our" | "my"))
-        };
-        let mut next = i + 1;
-        while determiners(&next) {
-            next += 1;
-        }
-        matches!(t.as_str(), "to" | "into")
-            && mentions.iter().filter(|m| m.position == next).any(|m| {
-                repo_services.contains(m.service.as_str())
-                    || stand_in_for(repository, &m.service).is_some()
-            })
-    })
 }
 
 /// The service meant: the last one named that the repository has; a named one it lacks is
@@ -882,151 +818,6 @@ fn stack(
         });
     }
     None
-}
-
-/// The app instance meant: one wired app, or the one on the target; several hosts running
-/// separate instances is a question.
-fn pick_app<'a>(
-    wired: &[&'a App],
-    target: Option<&str>,
-    repository: &Repository,
-) -> Result<&'a App, Vec<String>> {
-    if wired.len() == 1 {
-        return Ok(wired[0]);
-    }
-    if let Some(target) = target
-        && let Some(app) = wired.iter().find(|a| runs_on(repository, a, target))
-    {
-        return Ok(app);
-    }
-    // Different roles on different hosts: separate instances.
-    let places: BTreeSet<String> = wired
-        .iter()
-        .map(|a| hosts_of(repository, a).join(","))
-        .collect();
-    let roles: BTreeSet<Option<&String>> = wired.iter().map(|a| a.role.as_ref()).collect();
-    if places.len() > 1 && roles.len() > 1 {
-        let mut choices: Vec<String> = wired.iter().map(|a| instance_id(repository, a)).collect();
-        choices.sort();
-        choices.dedup();
-        return Err(choices);
-    }
-    // The same service in different files under different names (three postgres containers):
-    // the person picks.
-    let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
-    let files: BTreeSet<&str> = wired.iter().map(|a| a.file.as_str()).collect();
-    let roles_or_files = wired
-        .iter()
-        .map(|a| a.role.clone().unwrap_or_else(|| a.file.clone()))
-        .collect::<BTreeSet<_>>();
-    if units.len() > 1
-        && files.len() > 1
-        && wired.iter().all(|a| a.unit == UnitKind::Container)
-        && roles_or_files.len() <= 1
-    {
-        return Err(units.into_iter().map(str::to_owned).collect());
-    }
-    // Prefer the app whose unit is named like the service (not a sidecar), defined in a compose
-    // file or a unit of its own.
-    let best = wired
-        .iter()
-        .max_by_key(|a| {
-            let named = a.names.first().is_some_and(|n| {
-                *n == normalize(&a.service)
-                    || catalogue().lookup(n).is_some_and(|s| s.id == a.service)
-            });
-            (
-                named,
-                a.unit == UnitKind::Systemd,
-                a.unit == UnitKind::Compose,
-                std::cmp::Reverse(a.file.len()),
-                // Several containers of one app in one definition (`api`, `frontend`): the
-                // first written is its main one.
-                std::cmp::Reverse(a.line),
-            )
-        })
-        .copied();
-    best.ok_or_else(Vec::new)
-}
-
-/// Whether `app` runs on a host of `target` (a host or group).
-fn runs_on(repository: &Repository, app: &App, target: &str) -> bool {
-    let hosts = repository.inventory.resolve(target);
-    hosts_of(repository, app).iter().any(|h| {
-        repository
-            .inventory
-            .resolve(h)
-            .iter()
-            .any(|x| hosts.contains(x))
-    })
-}
-
-/// How a question between instances names one: `hosts:service`.
-fn instance_id(repository: &Repository, app: &App) -> String {
-    format!("{}:{}", hosts_of(repository, app).join(","), app.service)
-}
-
-/// Where an app runs: the hosts or groups whose list switched it on, else its plays' hosts.
-pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
-    let _ = repository;
-    let mut out = BTreeSet::new();
-    for reach in &app.reach {
-        match &reach.list {
-            Some((_, file, _)) if file.contains("host_vars/") || file.contains("group_vars/") => {
-                let marker = if file.contains("host_vars/") {
-                    "host_vars/"
-                } else {
-                    "group_vars/"
-                };
-                let rest = &file[file.find(marker).unwrap_or(0) + marker.len()..];
-                let name = rest
-                    .split('/')
-                    .next()
-                    .unwrap_or("")
-                    .trim_end_matches(".yml")
-                    .trim_end_matches(".yaml");
-                if name == "all" {
-                    out.insert(reach.hosts.clone());
-                } else {
-                    out.insert(name.to_owned());
-                }
-            }
-            _ => {
-                out.insert(reach.hosts.clone());
-            }
-        }
-    }
-    // A pattern of several hosts (`box,lab`): the hosts, without test machines when others remain.
-    let mut resolved = BTreeSet::new();
-    for pattern in out {
-        if pattern.contains(',') || pattern.contains(':') {
-            let hosts = repository.inventory.resolve(&pattern);
-            let test: BTreeSet<String> = ["test", "tests", "testing", "staging", "dev"]
-                .iter()
-                .flat_map(|g| {
-                    repository
-                        .inventory
-                        .groups
-                        .get(*g)
-                        .cloned()
-                        .unwrap_or_default()
-                })
-                .collect();
-            let production: Vec<String> = hosts
-                .iter()
-                .filter(|h| !test.contains(*h))
-                .cloned()
-                .collect();
-            if production.is_empty() {
-                resolved.insert(pattern);
-            } else {
-                resolved.extend(production);
-            }
-        } else {
-            resolved.insert(pattern);
-        }
-    }
-    resolved.into_iter().collect()
 }
 
 fn answer_for(

@@ -1,14 +1,15 @@
 //! Which services a request names, and where: the repository's app names, the catalogue's
 //! names and close typos of either; the clauses of the sentence and a description ("the thing
 //! that …") whose names say what the service works with rather than which it is; and the app
-//! that stands in for a named service the repository lacks.
+//! that stands in for a named service the repository lacks; and what the words around a name
+//! say (a path is no place, "add … to <app>", "the part <app> uses").
 
 use std::collections::BTreeSet;
 
 use super::NOT_NAMES;
 use super::names::{begins_like, prefix_distance, shared_role_name};
 use crate::discovery::Repository;
-use crate::services::{catalogue, typo_allowance};
+use crate::services::{catalogue, typo_allowance, words};
 use crate::text::{edit_distance, normalize};
 
 /// A name said in the request.
@@ -178,4 +179,79 @@ pub(super) fn clause_ends(text: &str) -> Vec<usize> {
         }
     }
     ends
+}
+
+/// "update the search engine karakeep uses": the app named is followed by "uses" (or "needs",
+/// "runs on"), so the request is about the part of it the words before describe — another app
+/// defined in the same file (its `meilisearch` beside `karakeep`), the one those words fit.
+pub(super) fn part_it_uses(
+    repository: &Repository,
+    tokens: &[String],
+    named: &Mention,
+) -> Option<String> {
+    let next = tokens.get(named.position + 1)?;
+    if !matches!(next.as_str(), "uses" | "needs" | "relies" | "depends") {
+        return None;
+    }
+    let files: BTreeSet<&str> = repository
+        .apps
+        .iter()
+        .filter(|a| a.service == named.service)
+        .map(|a| a.file.as_str())
+        .collect();
+    let parts: BTreeSet<&str> = repository
+        .apps
+        .iter()
+        .filter(|a| a.service != named.service && files.contains(a.file.as_str()))
+        .map(|a| a.service.as_str())
+        .collect();
+    let described = tokens[..named.position].join(" ");
+    catalogue()
+        .for_purpose(&described)
+        .into_iter()
+        .find(|(s, _)| parts.contains(s.id.as_str()))
+        .map(|(s, _)| s.id.clone())
+}
+
+/// The positions (as `words` counts them) of the words inside a path (`/dev/video2`,
+/// `config/app.yml`).
+pub(super) fn path_positions(text: &str) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut count = 0;
+    for chunk in text.split_whitespace() {
+        let n = words(chunk).count();
+        if chunk.contains('/') {
+            out.extend(count..count + n);
+        }
+        count += n;
+    }
+    out
+}
+
+/// "add X to <app>" / "add X into our <app>", with the app one of the repository's.
+pub(super) fn adds_to_an_app(
+    repository: &Repository,
+    tokens: &[String],
+    mentions: &[Mention],
+    repo_services: &BTreeSet<&str>,
+) -> bool {
+    let Some(add) = tokens.iter().position(|t| t == "add") else {
+        return false;
+    };
+    tokens.iter().enumerate().skip(add + 1).any(|(i, t)| {
+        let determiners = |k: &usize| {
+            tokens
+                .get(*k)
+                .is_some_and(|w| matches!(w.as_str(), "the" | "our" | "my"))
+        };
+        let mut next = i + 1;
+        while determiners(&next) {
+            next += 1;
+        }
+        matches!(t.as_str(), "to" | "into")
+            && mentions.iter().filter(|m| m.position == next).any(|m| {
+                repo_services.contains(m.service.as_str())
+                    || stand_in_for(repository, &m.service).is_some()
+            })
+    })
 }

@@ -1,0 +1,153 @@
+//! Which instance of a service a request means: the one wired app, the one on the target
+//! named, or a question between hosts running separate instances; and where an app runs.
+
+use std::collections::BTreeSet;
+
+use crate::discovery::{App, Repository, UnitKind};
+use crate::services::catalogue;
+use crate::text::normalize;
+
+/// The app instance meant: one wired app, or the one on the target; several hosts running
+/// separate instances is a question.
+pub(super) fn pick_app<'a>(
+    wired: &[&'a App],
+    target: Option<&str>,
+    repository: &Repository,
+) -> Result<&'a App, Vec<String>> {
+    if wired.len() == 1 {
+        return Ok(wired[0]);
+    }
+    if let Some(target) = target
+        && let Some(app) = wired.iter().find(|a| runs_on(repository, a, target))
+    {
+        return Ok(app);
+    }
+    // Different roles on different hosts: separate instances.
+    let places: BTreeSet<String> = wired
+        .iter()
+        .map(|a| hosts_of(repository, a).join(","))
+        .collect();
+    let roles: BTreeSet<Option<&String>> = wired.iter().map(|a| a.role.as_ref()).collect();
+    if places.len() > 1 && roles.len() > 1 {
+        let mut choices: Vec<String> = wired.iter().map(|a| instance_id(repository, a)).collect();
+        choices.sort();
+        choices.dedup();
+        return Err(choices);
+    }
+    // The same service in different files under different names (three postgres containers):
+    // the person picks.
+    let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
+    let files: BTreeSet<&str> = wired.iter().map(|a| a.file.as_str()).collect();
+    let roles_or_files = wired
+        .iter()
+        .map(|a| a.role.clone().unwrap_or_else(|| a.file.clone()))
+        .collect::<BTreeSet<_>>();
+    if units.len() > 1
+        && files.len() > 1
+        && wired.iter().all(|a| a.unit == UnitKind::Container)
+        && roles_or_files.len() <= 1
+    {
+        return Err(units.into_iter().map(str::to_owned).collect());
+    }
+    // Prefer the app whose unit is named like the service (not a sidecar), defined in a compose
+    // file or a unit of its own.
+    let best = wired
+        .iter()
+        .max_by_key(|a| {
+            let named = a.names.first().is_some_and(|n| {
+                *n == normalize(&a.service)
+                    || catalogue().lookup(n).is_some_and(|s| s.id == a.service)
+            });
+            (
+                named,
+                a.unit == UnitKind::Systemd,
+                a.unit == UnitKind::Compose,
+                std::cmp::Reverse(a.file.len()),
+                // Several containers of one app in one definition (`api`, `frontend`): the
+                // first written is its main one.
+                std::cmp::Reverse(a.line),
+            )
+        })
+        .copied();
+    best.ok_or_else(Vec::new)
+}
+
+/// Whether `app` runs on a host of `target` (a host or group).
+pub(super) fn runs_on(repository: &Repository, app: &App, target: &str) -> bool {
+    let hosts = repository.inventory.resolve(target);
+    hosts_of(repository, app).iter().any(|h| {
+        repository
+            .inventory
+            .resolve(h)
+            .iter()
+            .any(|x| hosts.contains(x))
+    })
+}
+
+/// How a question between instances names one: `hosts:service`.
+pub(super) fn instance_id(repository: &Repository, app: &App) -> String {
+    format!("{}:{}", hosts_of(repository, app).join(","), app.service)
+}
+
+/// Where an app runs: the hosts or groups whose list switched it on, else its plays' hosts.
+pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
+    let _ = repository;
+    let mut out = BTreeSet::new();
+    for reach in &app.reach {
+        match &reach.list {
+            Some((_, file, _)) if file.contains("host_vars/") || file.contains("group_vars/") => {
+                let marker = if file.contains("host_vars/") {
+                    "host_vars/"
+                } else {
+                    "group_vars/"
+                };
+                let rest = &file[file.find(marker).unwrap_or(0) + marker.len()..];
+                let name = rest
+                    .split('/')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(".yml")
+                    .trim_end_matches(".yaml");
+                if name == "all" {
+                    out.insert(reach.hosts.clone());
+                } else {
+                    out.insert(name.to_owned());
+                }
+            }
+            _ => {
+                out.insert(reach.hosts.clone());
+            }
+        }
+    }
+    // A pattern of several hosts (`box,lab`): the hosts, without test machines when others remain.
+    let mut resolved = BTreeSet::new();
+    for pattern in out {
+        if pattern.contains(',') || pattern.contains(':') {
+            let hosts = repository.inventory.resolve(&pattern);
+            let test: BTreeSet<String> = ["test", "tests", "testing", "staging", "dev"]
+                .iter()
+                .flat_map(|g| {
+                    repository
+                        .inventory
+                        .groups
+                        .get(*g)
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect();
+            let production: Vec<String> = hosts
+                .iter()
+                .filter(|h| !test.contains(*h))
+                .cloned()
+                .collect();
+            if production.is_empty() {
+                resolved.insert(pattern);
+            } else {
+                resolved.extend(production);
+            }
+        } else {
+            resolved.insert(pattern);
+        }
+    }
+    resolved.into_iter().collect()
+}
