@@ -21,7 +21,7 @@ fn monitors_file(app: &TestApp) -> PathBuf {
 }
 
 /// Runs the Kuma request (with `change` as a Modify first, when given) to success.
-async fn run_kuma(app: &TestApp, change: Option<&str>) -> RequestView {
+pub(crate) async fn run_kuma(app: &TestApp, change: Option<&str>) -> RequestView {
     let id = app.request(KUMA_REQUEST).await;
     if let Some(change) = change {
         app.client.modify(&id, change).await.unwrap();

@@ -13,7 +13,8 @@ use chiffon::api::RevertBody;
 use chiffon::model::RequestStatus;
 use serde_json::Value;
 
-use crate::helpers::{KUMA_REQUEST, Options, TestApp, backends};
+use crate::helpers::{Options, TestApp, backends};
+use crate::revert::run_kuma;
 
 const CONTAINERS_PLAYBOOK: &str = "chiffon:ansible/actions/revert_containers.yml";
 
@@ -96,18 +97,6 @@ fn definition(container: &Value) -> Value {
     })
 }
 
-async fn run_kuma(app: &TestApp) -> chiffon::api::RequestView {
-    let id = app.request(KUMA_REQUEST).await;
-    let (_, view) = app.approve_and_wait(&id).await;
-    assert_eq!(
-        view.request.status,
-        RequestStatus::Succeeded,
-        "{:?}",
-        view.tasks
-    );
-    view
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_container_goes_back_on_its_previous_image_and_definition_and_one_the_run_created_goes() {
     for backend in backends() {
@@ -132,7 +121,7 @@ async fn a_container_goes_back_on_its_previous_image_and_definition_and_one_the_
         .await;
 
         // The first run creates both containers.
-        let first = run_kuma(&app).await;
+        let first = run_kuma(&app, None).await;
         let created = containers(&daemon);
         assert_eq!(
             created.keys().collect::<Vec<_>>(),
@@ -154,7 +143,7 @@ async fn a_container_goes_back_on_its_previous_image_and_definition_and_one_the_
             settings("louislam/uptime-kuma:1.23.16", "30", "mariadb:11.8"),
         )
         .unwrap();
-        let second = run_kuma(&app).await;
+        let second = run_kuma(&app, None).await;
         let changed = containers(&daemon);
         assert_ne!(definition(&changed["kuma-checker"]), checker_first);
         let db_second = definition(&changed["kuma-db"]);
