@@ -197,7 +197,7 @@ impl Catalogue {
         let allowed = typo_allowance(key.len());
         // A word the catalogue uses to say what services are for ("reader" of "rss reader")
         // is that word, not a misspelt name ("readarr").
-        if allowed == 0 || self.idf.contains_key(&stem(&key)) {
+        if allowed == 0 || self.is_purpose_word(&key) {
             return None;
         }
         let mut best: Option<(usize, usize)> = None;
