@@ -30,11 +30,12 @@ use chiffon::resolve::{Answer, Resolution, resolve};
 use toml::Value;
 
 /// The label files, in the order they were written.
-const BATCHES: [&str; 4] = [
+const BATCHES: [&str; 5] = [
     "tests/corpus/requests.toml",
     "tests/corpus/requests_b2.toml",
     "tests/corpus/requests_b3.toml",
     "tests/corpus/requests_b4.toml",
+    "tests/corpus/requests_b5.toml",
 ];
 
 #[derive(Default, Clone, Copy)]
@@ -487,7 +488,8 @@ fn main() {
          labelled after tuning on batch 1 and before the matcher saw it; \
          `tests/corpus/requests_b3.toml`, batch 3, labelled after tuning on batch 2 and before \
          the matcher saw it; `tests/corpus/requests_b4.toml`, batch 4, labelled after tuning on \
-         batch 3 and before the matcher saw it; develop on `tune`, report `holdout` apart). \"served\" counts an \
+         batch 3 and before the matcher saw it; `tests/corpus/requests_b5.toml`, batch 5, \
+         labelled after tuning on batch 4 and before the matcher saw it; develop on `tune`, report `holdout` apart). \"served\" counts an \
          approvable answer only when the plan the server makes for the request \
          (`planner::plan`, as `POST /api/v1/requests` does) runs it with nothing left to ask \
          (an upgrade naming no version may ask only which version its pin moves to: a \
@@ -507,6 +509,8 @@ fn main() {
         "batch 3 holdout",
         "batch 4 tune",
         "batch 4 holdout",
+        "batch 5 tune",
+        "batch 5 holdout",
         "tune",
         "holdout",
         "all",

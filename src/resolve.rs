@@ -361,7 +361,13 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
             }
         })
         .collect();
+    // "add bazarr to the arr stack": a new service for the stack, not the stack itself.
+    let names_a_new_one = verb == Verb::Deploy
+        && mentions
+            .iter()
+            .any(|m| !repo_services.contains(m.service.as_str()));
     if !names_an_app
+        && !names_a_new_one
         && let Some(answer) = stack(repository, &free, verb, target.as_deref(), &mut reasons)
     {
         return answer;
@@ -399,6 +405,13 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     )
 }
 
+/// Words after an app's name that say how it behaves, not what to do with it.
+const STATE_VERBS: &[&str] = &[
+    "keeps", "is", "isn", "isnt", "has", "hasn", "hasnt", "was", "won", "wont", "can", "cant",
+    "doesn", "doesnt", "stopped", "went", "seems", "looks", "throws", "crashed", "died", "broke",
+    "fails", "failed", "will", "never",
+];
+
 /// The service meant: the last one named that the repository has; a named one it lacks is
 /// "none"; else what the request says it is for; else the apps on the named target.
 #[allow(clippy::too_many_arguments, clippy::result_large_err)]
@@ -429,6 +442,35 @@ fn pick_service(
     // ("remove maintainerr, i'll clean up plex by hand") is an aside. Within it, the last.
     let clause_ends = clause_ends(text);
     let clause = |m: &&Mention| clause_ends.iter().filter(|end| **end <= m.position).count();
+    // Adding or removing: a service the repository lacks, named in an earlier clause than any
+    // app it has, is the order ("get rid of diun, wud does the update pings now").
+    let lacking_first = matches!(verb, Verb::Deploy | Verb::Remove)
+        && mentions.first().is_some_and(|first| {
+            !repo_services.contains(first.service.as_str())
+                && in_repo.iter().all(|m| clause(m) > clause(first))
+        });
+    let in_repo = if lacking_first { Vec::new() } else { in_repo };
+    // A clause that opens with an app and says how it misbehaves ("authelia keeps logging
+    // everyone out, show me the redis logs") tells why; the order is in another clause that
+    // names an app, when there is one.
+    let complaint = |m: &&Mention| {
+        let start = clause_ends
+            .iter()
+            .filter(|end| **end <= m.position)
+            .max()
+            .copied()
+            .unwrap_or(0);
+        m.position == start
+            && tokens
+                .get(m.position + 1)
+                .is_some_and(|next| STATE_VERBS.contains(&next.as_str()))
+    };
+    let ordering: Vec<&Mention> = in_repo.iter().copied().filter(|m| !complaint(m)).collect();
+    let in_repo = if ordering.is_empty() {
+        in_repo
+    } else {
+        ordering
+    };
     let first_clause = in_repo.iter().map(clause).min();
     if let Some(mention) = in_repo
         .iter()
@@ -997,14 +1039,18 @@ fn entrypoint(
             ["upgrade", "update", "install", "remove", "teardown"].contains(&t.as_str())
                 && !verb_tags.contains(&t.as_str())
         }) as i32;
-        let utility = ["update", "upgrade", "backup", "restore", "test", "verify"]
+        let utility = ["update", "upgrade", "backup", "restore"]
             .iter()
             .any(|w| playbook.contains(w))
             && verb != Verb::Upgrade;
+        // A playbook for trying things out is never the place, whatever the verb.
+        let scratch = ["test", "verify", "debug", "sandbox"]
+            .iter()
+            .any(|w| playbook.contains(w));
         (
             tag_fit - other_verb,
             named,
-            -(utility as i32),
+            -(scratch as i32) - (utility as i32),
             -(reach.playbook.len() as i32),
         )
     };

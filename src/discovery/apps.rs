@@ -587,7 +587,7 @@ fn build(
         _ => name.clone(),
     };
     let own_tags = own_tags(index, &definition.file, role.as_deref());
-    let pin = pin(repository, &definition);
+    let pin = pin(repository, &definition).or_else(|| version_var(repository, &names));
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
     Some(App {
@@ -876,6 +876,34 @@ fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
         file: definition.file.clone(),
         var,
         value: tag_of(written).unwrap_or_default(),
+    })
+}
+
+/// An app not run from an image (a binary, a package built with plugins) pinned by a
+/// `<name>_version` variable (`caddy_version: 2.8.4` in its role's defaults).
+fn version_var(repository: &Repository, names: &[String]) -> Option<Pin> {
+    let wanted: Vec<String> = names
+        .iter()
+        .take(3)
+        .filter(|n| n.len() >= 3)
+        .map(|n| format!("{n}version"))
+        .collect();
+    let (var, definition) = repository
+        .vars
+        .iter()
+        .filter(|(var, _)| wanted.contains(&normalize(var)))
+        .flat_map(|(var, definitions)| definitions.iter().map(move |d| (var, d)))
+        // A version, `latest`, or empty (the role's "newest" when unset).
+        .filter(|(_, d)| {
+            d.items.is_empty()
+                && (d.value.chars().any(|c| c.is_ascii_digit())
+                    || matches!(unquote(&d.value), "" | "latest"))
+        })
+        .min_by_key(|(_, d)| var_rank(&d.file))?;
+    Some(Pin::Var {
+        file: definition.file.clone(),
+        var: var.clone(),
+        value: repository.expand(&definition.value),
     })
 }
 

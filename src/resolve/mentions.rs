@@ -96,7 +96,19 @@ pub(super) fn mentions(
                 let distance = edit_distance(token, n).min(prefix_distance(token, n));
                 (distance.min(begins), n, a)
             })
-            .filter(|(d, _, _)| *d <= allowed.max(1) && *d > 0)
+            // Against the few names the repository has, a six-letter name may carry two
+            // slips when its first two letters hold ("raddar" for `radarr`).
+            .filter(|(d, n, _)| {
+                let slips = if token.len() >= 6
+                    && n.len().abs_diff(token.len()) <= 1
+                    && n.get(..2) == token.get(..2)
+                {
+                    2
+                } else {
+                    allowed.max(1)
+                };
+                *d <= slips && *d > 0
+            })
             // At the same distance, the app that *is* the name ("gitea") beats one that only
             // carries it (its database, "gitea-db").
             .min_by_key(|(d, n, a)| (*d, normalize(&a.service) != **n));
@@ -156,21 +168,29 @@ pub(super) fn described_from(tokens: &[String]) -> Option<usize> {
 }
 
 /// The word positions (as `words` counts them) where a clause of `text` ends: at a comma,
-/// semicolon, full stop or dash between words.
+/// semicolon, full stop or dash between words, and before a word that opens a reason
+/// ("set up drone so gitea pushes trigger builds").
 pub(super) fn clause_ends(text: &str) -> Vec<usize> {
     let mut ends = Vec::new();
     let mut count = 0;
-    let mut in_word = false;
+    let mut word = String::new();
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         if c.is_ascii_alphanumeric() {
-            if !in_word {
+            if word.is_empty() {
                 count += 1;
             }
-            in_word = true;
+            word.push(c.to_ascii_lowercase());
+            if chars.peek().is_none_or(|n| !n.is_ascii_alphanumeric())
+                && matches!(word.as_str(), "so" | "because" | "cause")
+                && count > 1
+                && ends.last() != Some(&(count - 1))
+            {
+                ends.push(count - 1);
+            }
             continue;
         }
-        in_word = false;
+        word.clear();
         // A full stop inside a name or version (`media.lan`, `1.2`) ends nothing.
         let at_break = chars.peek().is_none_or(|next| next.is_whitespace());
         let ends_clause = matches!(c, ',' | ';' | '—') || matches!(c, '.' | '!') && at_break;

@@ -979,3 +979,137 @@ fn a_setting_is_in_the_apps_own_file_not_another_services_or_its_image_variable(
     ));
     assert_eq!(config.as_deref(), Some("roles/diun/templates/diun.yml.j2"));
 }
+
+#[test]
+fn a_clause_that_opens_with_a_lifecycle_verb_is_the_order() {
+    assert_eq!(
+        verb_of("sonarr has been down since the reboot, start it"),
+        Verb::Start
+    );
+    assert_eq!(verb_of("drop linkding, we use bookmarks now"), Verb::Remove);
+    assert_eq!(verb_of("boot the windows vm"), Verb::Start);
+    // "stop shipping …" changes what an app does; it stops nothing.
+    assert_ne!(verb_of("stop shipping the nas logs to loki"), Verb::Stop);
+    // A reason opens a clause of its own.
+    assert_eq!(clause_ends("set up drone so gitea builds"), [3]);
+}
+
+#[test]
+fn a_complaint_about_one_app_leaves_the_order_to_the_clause_that_names_another() {
+    let files = two_apps(("authelia", "authelia/authelia:4"), ("redis", "redis:7"));
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "authelia keeps dropping sessions, show me the redis logs",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("redis"));
+    assert_eq!(resolution.verb, Verb::Logs);
+    // A complaint alone still names the app.
+    let resolution = resolve(&repository, "authelia keeps dropping sessions, restart it");
+    assert_eq!(resolution.service.as_deref(), Some("authelia"));
+}
+
+#[test]
+fn adding_or_removing_a_service_the_repository_lacks_is_none_whatever_else_is_named() {
+    let files = two_apps(("wud", "getwud/wud:8"), ("plex", "plexinc/pms-docker:1"));
+    let (_dir, lacking) = discovered(&files);
+    let resolution = resolve(&lacking, "get rid of diun, wud handles the pings now");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "absent"),
+        "{:?}",
+        resolution.answer
+    );
+
+    let (_dir, repository) = repository(&[
+        ("inventory/homelab.ini", "[media_servers]\nmedia-01\n"),
+        (
+            "site.yml",
+            "- name: Media\n  hosts: media_servers\n  roles:\n    - arr-stack\n",
+        ),
+        (
+            "roles/arr-stack/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/arr-stack/docker-compose.yml\n",
+        ),
+        (
+            "roles/arr-stack/templates/docker-compose.yml.j2",
+            ARR_COMPOSE,
+        ),
+    ]);
+    let resolution = resolve(&repository, "add lidarr to the arr stack");
+    assert!(
+        matches!(&resolution.answer, Answer::None { catalogue, .. } if catalogue.as_deref() == Some("lidarr")),
+        "{:?}",
+        resolution.answer
+    );
+}
+
+#[test]
+fn a_name_of_the_repository_may_carry_two_slips_when_it_begins_right() {
+    let files = two_apps(
+        ("radarr", "lscr.io/linuxserver/radarr:5"),
+        ("syncthing", "syncthing/syncthing:1"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "stop raddar for a bit");
+    assert_eq!(resolution.service.as_deref(), Some("radarr"));
+    // A word of another length is not a slip of the name.
+    let resolution = resolve(&repository, "restart radarr, files aren't syncing");
+    assert_eq!(resolution.service.as_deref(), Some("radarr"));
+}
+
+#[test]
+fn a_playbook_for_trying_things_out_is_never_the_entrypoint() {
+    let role = "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/homepage/docker-compose.yml\n";
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[lab]\nbox\n"),
+        ("test.yml", "- hosts: lab\n  roles:\n    - homepage\n"),
+        (
+            "homelab.yml",
+            "- hosts: lab\n  roles:\n    - homepage\n    - other\n",
+        ),
+        ("roles/homepage/tasks/main.yml", role),
+        (
+            "roles/homepage/templates/docker-compose.yml.j2",
+            "services:\n  homepage:\n    image: ghcr.io/gethomepage/homepage:{{ homepage_version }}\n",
+        ),
+        (
+            "roles/homepage/defaults/main.yml",
+            "homepage_version: v1.2.0\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "update the homepage container");
+    match &resolution.answer {
+        Answer::Entrypoint { playbook, pin, .. } => {
+            assert_eq!(playbook, "homelab.yml");
+            assert!(pin.is_some());
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_app_built_from_a_version_variable_is_pinned_by_it() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[proxy]\nedge\n"),
+        (
+            "site.yml",
+            "- hosts: proxy\n  roles:\n    - role: caddy\n      tags: [caddy]\n",
+        ),
+        (
+            "roles/caddy/tasks/main.yml",
+            "- name: Build\n  ansible.builtin.command:\n    argv: [xcaddy, build, \"{{ caddy_version }}\"]\n",
+        ),
+        (
+            "roles/caddy/defaults/main.yml",
+            "caddy_version: \"2.8.4\"\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "upgrade caddy");
+    match &resolution.answer {
+        Answer::Entrypoint { pin, .. } => assert!(
+            matches!(pin, Some(Pin::Var { var, file, .. }) if var == "caddy_version" && file == "roles/caddy/defaults/main.yml"),
+            "{pin:?}"
+        ),
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}

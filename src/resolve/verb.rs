@@ -60,6 +60,40 @@ impl Verb {
     }
 }
 
+/// A clause that opens with a lifecycle verb is the order, whatever the rest tells
+/// ("owui has been down since the reboot, start it"; "drop linkding, i use bookmarks now").
+/// Only verbs with one meaning at the head of a clause count: "update the config" is a
+/// setting, "check the logs" asks for logs, so neither is read here.
+fn imperative(text: &str) -> Option<Verb> {
+    const FILLERS: &[&str] = &[
+        "please", "pls", "just", "now", "then", "so", "can", "could", "would", "you", "go",
+        "ahead", "and", "ok", "okay",
+    ];
+    let lower = text.to_lowercase();
+    lower
+        .split([',', ';', '—', '!', '?'])
+        .flat_map(|clause| clause.split(". "))
+        .find_map(|clause| {
+            let mut tokens = words(clause).skip_while(|t| FILLERS.contains(&t.as_str()));
+            let head = tokens.next()?;
+            let next = tokens.next();
+            Some(match head.as_str() {
+                "restart" | "bounce" | "reboot" | "kick" | "cycle" => Verb::Restart,
+                // "stop shipping the logs to loki" is a setting, "stop sonarr" an order.
+                "stop" | "halt" if !next.as_deref().is_some_and(|n| n.ends_with("ing")) => {
+                    Verb::Stop
+                }
+                "start" | "boot" if !next.as_deref().is_some_and(|n| n.ends_with("ing")) => {
+                    Verb::Start
+                }
+                "remove" | "uninstall" | "delete" | "drop" | "purge" | "decommission" => {
+                    Verb::Remove
+                }
+                _ => return None,
+            })
+        })
+}
+
 /// Reads the verb of a request.
 pub fn verb_of(text: &str) -> Verb {
     stated_verb(text).unwrap_or(Verb::Deploy)
@@ -68,6 +102,9 @@ pub fn verb_of(text: &str) -> Verb {
 /// The verb the words of `text` state, other than deploy (which is also what a request that
 /// states none means).
 pub fn stated_verb(text: &str) -> Option<Verb> {
+    if let Some(verb) = imperative(text) {
+        return Some(verb);
+    }
     let lower = format!(" {} ", text.to_lowercase());
     let tokens: Vec<String> = words(&lower).collect();
     let has = |w: &str| tokens.iter().any(|t| t == w);
