@@ -16,7 +16,7 @@ mod index;
 pub mod inventory;
 pub mod plays;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -42,6 +42,9 @@ pub struct Repository {
     pub vars: BTreeMap<String, Vec<VarDef>>,
     /// Task files and the plays that reach them (with tags), keyed by relative path.
     pub reach: BTreeMap<String, Vec<Reach>>,
+    /// Template folders whose files a list entry picks by name: one no entry names is
+    /// deployed nowhere.
+    pub picked: BTreeSet<String>,
     pub apps: Vec<App>,
     /// The text of every app's configuration file, as lowercase words separated by single
     /// spaces: what a configure request is matched against (`jellyfin_port`, `upstream_dns`,
@@ -176,7 +179,8 @@ impl Repository {
             files,
             ..Repository::default()
         };
-        repository.reach = plays::reach(&repository, &by_path);
+        let reached = plays::reach(&repository, &by_path);
+        (repository.reach, repository.picked) = (reached.reach, reached.picked);
         repository.apps = apps::find(&repository, sources, &by_path);
         (repository.settings, repository.config_tags) = apps::settings(&repository.apps, &by_path);
         let added = added::added_hosts(&repository, sources, &by_path);

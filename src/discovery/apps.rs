@@ -557,7 +557,7 @@ fn build(
     );
     // Unknown to the catalogue: the name as the repository spells it (`baby_buddy` → `baby-buddy`).
     let service = if service.is_empty() {
-        let spelled = [Some(unit_stem), definition.key.clone(), role_name]
+        let spelled = [Some(unit_stem), definition.key.clone(), role_name.clone()]
             .into_iter()
             .flatten()
             .find(|n| {
@@ -579,12 +579,26 @@ fn build(
         return None;
     }
     let reach = reach_of(repository, index, &definition.file, role.as_deref());
+    let mut unit = definition.unit;
     let unit_name = match definition.unit {
         UnitKind::Compose => {
             compose_project(repository, index, &definition.file, role.as_deref(), &reach)
         }
         UnitKind::Systemd => full_unit_name(&name),
         _ => name.clone(),
+    };
+    // A compose file picked by name from a list, in a role named for none of its apps
+    // (`setup_hosted_services/templates/paperless.j2`): its project folder is not known, its
+    // container name is.
+    let unit_name = if unit == UnitKind::Compose
+        && repository.picked.contains(parent(&definition.file))
+        && role_name.as_deref().is_some_and(|r| {
+            normalize(r) == normalize(&unit_name) && names.first() != Some(&normalize(r))
+        }) {
+        unit = UnitKind::Container;
+        name.clone()
+    } else {
+        unit_name
     };
     let own_tags = own_tags(index, &definition.file, role.as_deref());
     let pin = pin(repository, &definition).or_else(|| version_var(repository, &names));
@@ -594,7 +608,7 @@ fn build(
         service,
         known,
         names,
-        unit: definition.unit,
+        unit,
         unit_name,
         container: name,
         image,
@@ -655,6 +669,9 @@ fn reach_of(
 ) -> Vec<Reach> {
     if let Some(reach) = repository.reach.get(file) {
         return reach.clone();
+    }
+    if repository.picked.contains(parent(file)) {
+        return Vec::new(); // picked by name from a list that does not name it
     }
     let name = file.rsplit('/').next().unwrap_or(file);
     let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);

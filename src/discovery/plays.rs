@@ -163,18 +163,30 @@ struct Walker<'a> {
     by_path: &'a BTreeMap<&'a str, &'a Source>,
     reach: BTreeMap<String, Vec<Reach>>,
     seen: BTreeSet<(String, String)>,
+    /// Variables an include sets from its loop item, innermost last: `(variable, value, the
+    /// including role)`.
+    bindings: Vec<(String, String, Option<String>)>,
+    /// Folders whose templates a list entry picks by name.
+    picked: BTreeSet<String>,
+}
+
+/// What the plays reach, and the template folders whose files a list entry picks by name
+/// (`src: "{{ stack_name }}.j2"` in a role included once per entry of a list): a template
+/// there that no entry names is deployed nowhere.
+pub(crate) struct Reached {
+    pub reach: BTreeMap<String, Vec<Reach>>,
+    pub picked: BTreeSet<String>,
 }
 
 /// What every play of every playbook reaches.
-pub(crate) fn reach(
-    repository: &Repository,
-    by_path: &BTreeMap<&str, &Source>,
-) -> BTreeMap<String, Vec<Reach>> {
+pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) -> Reached {
     let mut walker = Walker {
         repository,
         by_path,
         reach: BTreeMap::new(),
         seen: BTreeSet::new(),
+        bindings: Vec::new(),
+        picked: BTreeSet::new(),
     };
     for playbook in &repository.playbooks {
         let Some(source) = by_path.get(playbook.path.as_str()) else {
@@ -245,7 +257,10 @@ pub(crate) fn reach(
             }
         }
     }
-    walker.reach
+    Reached {
+        reach: walker.reach,
+        picked: walker.picked,
+    }
 }
 
 fn flow_field(flow: &str, field: &str) -> Option<String> {
@@ -358,16 +373,119 @@ impl Walker<'_> {
                     .map(|n| unquote(n.scalar()).to_owned());
                 let apply = include.get("apply").map(tags_of).unwrap_or_default();
                 inner.tags.push(tags.into_iter().chain(apply).collect());
+                let from = context
+                    .role
+                    .clone()
+                    .unwrap_or_else(|| context.playbook.clone());
+                if !name.contains("{{")
+                    && let Some(bound) = self.bound_per_item(item)
+                {
+                    // One role, included once per list entry with variables set from it.
+                    for (binds, list) in bound {
+                        let mut looped = inner.clone();
+                        looped.list = list;
+                        let depth = self.bindings.len();
+                        self.bindings.extend(
+                            binds
+                                .into_iter()
+                                .map(|(var, value)| (var, value, context.role.clone())),
+                        );
+                        self.role(&name, tasks_from.as_deref(), &looped, &from);
+                        self.bindings.truncate(depth);
+                    }
+                    continue;
+                }
                 for (target, list) in self.expand_loop(item, &name) {
                     let mut looped = inner.clone();
                     if list.is_some() {
                         looped.list = list;
                     }
-                    let from = context
-                        .role
-                        .clone()
-                        .unwrap_or_else(|| context.playbook.clone());
                     self.role(&target, tasks_from.as_deref(), &looped, &from);
+                }
+            } else if !self.bindings.is_empty() {
+                self.picked_template(item, context);
+            }
+        }
+    }
+
+    /// An include looped over a list variable that sets its own variables from the loop item
+    /// (`vars: { stack_name: "{{ stack.name }}" }`): per entry, those variables' values.
+    #[allow(clippy::type_complexity)]
+    fn bound_per_item(
+        &self,
+        item: &Node,
+    ) -> Option<Vec<(Vec<(String, String)>, Option<ListEntry>)>> {
+        let loop_var = item
+            .get("loop_control")
+            .and_then(|c| c.get("loop_var"))
+            .map_or("item".to_owned(), |v| unquote(v.scalar()).to_owned());
+        let vars = item.get("vars")?;
+        let uses_item: Vec<(String, String)> = vars
+            .children
+            .iter()
+            .filter_map(|v| Some((v.key.clone()?, unquote(v.scalar()).to_owned())))
+            .filter(|(_, value)| {
+                value.contains(&format!("{{{{ {loop_var} "))
+                    || value.contains(&format!("{{{{ {loop_var}."))
+            })
+            .collect();
+        if uses_item.is_empty() {
+            return None;
+        }
+        let entries = self.expand_loop(item, &format!("{{{{ {loop_var} }}}}"));
+        if entries.is_empty() {
+            return None;
+        }
+        Some(
+            entries
+                .into_iter()
+                .map(|(value, list)| {
+                    let binds = uses_item
+                        .iter()
+                        .map(|(var, expression)| {
+                            (var.clone(), substitute(expression, &loop_var, &value))
+                        })
+                        .collect();
+                    (binds, list)
+                })
+                .collect(),
+        )
+    }
+
+    /// A task rendering `src: "{{ stack_name }}.j2"` with `stack_name` bound by the include:
+    /// the template that entry picks is reached, with the entry that picked it.
+    fn picked_template(&mut self, item: &Node, context: &Reach) {
+        for module in &item.children {
+            let Some(src) = module.get("src").map(|s| unquote(s.scalar()).to_owned()) else {
+                continue;
+            };
+            if !src.contains("{{") {
+                continue;
+            }
+            let mut resolved = src.clone();
+            for (var, value, _) in self.bindings.iter().rev() {
+                resolved = substitute(&resolved, var, value);
+            }
+            if resolved.contains("{{") {
+                continue;
+            }
+            let roles = context.role.iter().chain(
+                self.bindings
+                    .iter()
+                    .filter_map(|(_, _, role)| role.as_ref()),
+            );
+            let mut dirs: Vec<String> = Vec::new();
+            for role in roles {
+                for kind in ["templates", "files"] {
+                    dirs.push(format!("{role}/{kind}"));
+                }
+            }
+            for dir in dirs {
+                let path = join(&dir, &resolved);
+                if self.by_path.contains_key(path.as_str()) {
+                    self.picked.insert(parent(&path).to_owned());
+                    self.reach.entry(path).or_default().push(context.clone());
+                    break;
                 }
             }
         }

@@ -1113,3 +1113,44 @@ fn an_app_built_from_a_version_variable_is_pinned_by_it() {
         other => panic!("expected an entrypoint, got {other:?}"),
     }
 }
+
+/// Per-host lists of stacks (`stacks: [{name: paperless}]` in host_vars), each entry picking
+/// the role's template of that name through a variable the looped include sets.
+#[test]
+fn a_template_picked_by_a_hosts_list_runs_there_and_one_no_list_names_runs_nowhere() {
+    let compose = |service: &str, image: &str| {
+        format!("services:\n  {service}:\n    image: {image}\n    container_name: {service}\n")
+    };
+    let paperless = compose("paperless-ng", "lscr.io/linuxserver/paperless-ng:latest");
+    let nextcloud = compose("nextcloud", "nextcloud:29");
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[servers]\nnas\nbox\n"),
+        ("host_vars/nas.yml", "stacks:\n  - name: paperless\n"),
+        ("host_vars/box.yml", "stacks: []\n"),
+        (
+            "site.yml",
+            "- hosts: servers\n  roles:\n    - role: hosted_stacks\n      tags: [stacks]\n",
+        ),
+        (
+            "roles/hosted_stacks/tasks/main.yml",
+            "- name: Deploy stacks\n  ansible.builtin.include_role:\n    name: deploy_stack\n  vars:\n    stack_name: \"{{ stack.name }}\"\n  with_items: \"{{ stacks }}\"\n  loop_control:\n    loop_var: stack\n",
+        ),
+        (
+            "roles/deploy_stack/tasks/main.yml",
+            "- name: Template the stack\n  ansible.builtin.template:\n    src: '{{ stack_name }}.j2'\n    dest: '/srv/{{ stack_name }}/docker-compose.yml'\n",
+        ),
+        ("roles/hosted_stacks/templates/paperless.j2", &paperless),
+        ("roles/hosted_stacks/templates/nextcloud.j2", &nextcloud),
+    ]);
+    let (unit, name, hosts) = builtin(&resolve(&repository, "restart paperless"));
+    assert_eq!(
+        (unit, name.as_str(), hosts),
+        (UnitKind::Container, "paperless-ng", vec!["nas".to_owned()])
+    );
+    let resolution = resolve(&repository, "restart nextcloud");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{:?}",
+        resolution.answer
+    );
+}
