@@ -33,7 +33,7 @@ use mentions::{
 
 mod instances;
 pub use instances::hosts_of;
-use instances::{instance_id, pick_app, runs_on};
+use instances::{instance_id, pick_app, runs_on, separate_places};
 
 #[cfg(test)]
 mod tests;
@@ -312,7 +312,26 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
             target.clone().unwrap_or_default()
         ));
     }
-    let everywhere = tokens.iter().any(|t| t == "everywhere");
+    // "everywhere", "on every box", "on all the hosts".
+    let everywhere = tokens.iter().any(|t| t == "everywhere")
+        || tokens.windows(2).chain(tokens.windows(3)).any(|w| {
+            matches!(w[0].as_str(), "every" | "all" | "each")
+                && w[1..].last().is_some_and(|last| {
+                    matches!(
+                        last.as_str(),
+                        "box"
+                            | "boxes"
+                            | "host"
+                            | "hosts"
+                            | "machine"
+                            | "machines"
+                            | "server"
+                            | "servers"
+                            | "node"
+                            | "nodes"
+                    )
+                })
+        });
 
     let repo_services: BTreeSet<&str> =
         repository.apps.iter().map(|a| a.service.as_str()).collect();
@@ -708,6 +727,34 @@ fn finish(
             };
         }
     };
+    // A built-in action on one app that runs as separate instances (the same role in separate
+    // plays, or switched on by separate hosts' lists), with no place said: which one. The
+    // answer (`host:service`) is the place.
+    let places = separate_places(app);
+    let target = match instance.and_then(|i| i.strip_suffix(&format!(":{service}"))) {
+        Some(place) if target.is_none() && places.iter().any(|p| p == place) => {
+            Some(place.to_owned())
+        }
+        _ => target,
+    };
+    if verb.is_builtin() && target.is_none() && !everywhere && places.len() > 1 {
+        reasons.push(format!(
+            "{service} runs as separate instances on {}",
+            places.join(", ")
+        ));
+        let choices: Vec<String> = places.iter().map(|p| format!("{p}:{service}")).collect();
+        return Resolution {
+            verb,
+            service: Some(service),
+            target,
+            answer: Answer::Question {
+                about: "instance".to_owned(),
+                prompt: format!("{} runs in several places; which one?", choices.join(", ")),
+                choices,
+            },
+            reasons,
+        };
+    }
     // No verb said ("send gatus alerts to discord too", "z2m logging up to debug"), and the
     // request's own words are a setting of the app: it is about that setting.
     let verb = if verb == Verb::Deploy

@@ -72,6 +72,36 @@ pub(super) fn pick_app<'a>(
     best.ok_or_else(Vec::new)
 }
 
+/// The places one app runs as separate instances: the hosts or groups of separate plays, or
+/// of separate per-host lists that switch it on (`portainer_roles` in two host_vars files).
+/// One play on a group of hosts is one place.
+pub(super) fn separate_places(app: &App) -> Vec<String> {
+    let mut places = BTreeSet::new();
+    for reach in &app.reach {
+        let place = match &reach.list {
+            Some((_, file, _)) => vars_file_place(file).unwrap_or_else(|| reach.hosts.clone()),
+            None => reach.hosts.clone(),
+        };
+        places.insert(place);
+    }
+    places.into_iter().collect()
+}
+
+/// The host or group a host_vars or group_vars file is for (`None` for `all` or elsewhere).
+fn vars_file_place(file: &str) -> Option<String> {
+    let marker = ["host_vars/", "group_vars/"]
+        .into_iter()
+        .find(|m| file.contains(m))?;
+    let rest = &file[file.find(marker)? + marker.len()..];
+    let name = rest
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .trim_end_matches(".yml")
+        .trim_end_matches(".yaml");
+    (name != "all" && !name.is_empty()).then(|| name.to_owned())
+}
+
 /// Whether `app` runs on a host of `target` (a host or group).
 pub(super) fn runs_on(repository: &Repository, app: &App, target: &str) -> bool {
     let hosts = repository.inventory.resolve(target);
@@ -94,30 +124,11 @@ pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
     let _ = repository;
     let mut out = BTreeSet::new();
     for reach in &app.reach {
-        match &reach.list {
-            Some((_, file, _)) if file.contains("host_vars/") || file.contains("group_vars/") => {
-                let marker = if file.contains("host_vars/") {
-                    "host_vars/"
-                } else {
-                    "group_vars/"
-                };
-                let rest = &file[file.find(marker).unwrap_or(0) + marker.len()..];
-                let name = rest
-                    .split('/')
-                    .next()
-                    .unwrap_or("")
-                    .trim_end_matches(".yml")
-                    .trim_end_matches(".yaml");
-                if name == "all" {
-                    out.insert(reach.hosts.clone());
-                } else {
-                    out.insert(name.to_owned());
-                }
-            }
-            _ => {
-                out.insert(reach.hosts.clone());
-            }
-        }
+        let place = reach
+            .list
+            .as_ref()
+            .and_then(|(_, file, _)| vars_file_place(file));
+        out.insert(place.unwrap_or_else(|| reach.hosts.clone()));
     }
     // A pattern of several hosts (`box,lab`): the hosts, without test machines when others remain.
     let mut resolved = BTreeSet::new();

@@ -1154,3 +1154,43 @@ fn a_template_picked_by_a_hosts_list_runs_there_and_one_no_list_names_runs_nowhe
         resolution.answer
     );
 }
+
+/// One role applied by two plays to two hosts: two separate instances. A built-in action asks
+/// which, unless the request says where or says every one.
+#[test]
+fn one_app_in_separate_plays_is_asked_about_unless_the_place_or_every_place_is_said() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[dns]\nns1\nns2\n"),
+        (
+            "site.yml",
+            "- hosts: ns1\n  roles:\n    - pihole\n- hosts: ns2\n  roles:\n    - pihole\n",
+        ),
+        (
+            "roles/pihole/tasks/main.yml",
+            "- name: Pi-hole\n  community.docker.docker_container:\n    name: pihole\n    image: pihole/pihole:2024.07.0\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "is pihole resolving ok?");
+    match &resolution.answer {
+        Answer::Question { about, choices, .. } => {
+            assert_eq!(about, "instance");
+            assert_eq!(choices, &["ns1:pihole", "ns2:pihole"]);
+        }
+        other => panic!("expected a question, got {other:?}"),
+    }
+    let given = Given {
+        service: Some("pihole".to_owned()),
+        instance: Some("ns2:pihole".to_owned()),
+    };
+    let (_, _, hosts) = builtin(&resolve_given(
+        &repository,
+        "is pihole resolving ok?",
+        None,
+        &given,
+    ));
+    assert_eq!(hosts, ["ns2"]);
+    let (_, _, hosts) = builtin(&resolve(&repository, "restart pihole on ns1"));
+    assert_eq!(hosts, ["ns1"]);
+    let (_, _, hosts) = builtin(&resolve(&repository, "restart pihole on every box"));
+    assert_eq!(hosts, ["ns1", "ns2"]);
+}
