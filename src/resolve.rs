@@ -27,8 +27,8 @@ use names::{owning_a_name_part, role_named_like, sharing_a_name_part};
 
 mod mentions;
 use mentions::{
-    Mention, adds_to_an_app, clause_ends, described_from, mentions, part_it_uses, path_positions,
-    stand_in_for,
+    Mention, adds_to_an_app, behind_a_proxy, clause_ends, described_from, mentions, part_it_uses,
+    path_positions, qualified_part, stand_in_for,
 };
 
 mod instances;
@@ -391,6 +391,32 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     {
         return answer;
     }
+    // "put immich behind the reverse proxy": a change of the proxy.
+    if let Some(proxy) = behind_a_proxy(repository, &tokens, &mentions, &repo_services) {
+        reasons.push(format!(
+            "the request puts an app behind {proxy}: configure {proxy}"
+        ));
+        let verb = if verb_said { verb } else { Verb::Configure };
+        let place = (target, given.instance.as_deref());
+        return finish(repository, verb, proxy, place, everywhere, text, reasons);
+    }
+    // "the backup transmission instance": the app whose name carries both words.
+    let named: Vec<&Mention> = mentions
+        .iter()
+        .filter(|m| repo_services.contains(m.service.as_str()))
+        .collect();
+    if let Some((service, unit)) = qualified_part(repository, &tokens, &named) {
+        reasons.push(format!("the request names a part of an app: {unit}"));
+        return finish(
+            repository,
+            verb,
+            service,
+            (target, Some(unit.as_str())),
+            everywhere,
+            text,
+            reasons,
+        );
+    }
     let service = match pick_service(
         repository,
         verb,
@@ -683,15 +709,33 @@ fn finish(
         .collect();
     let (target, instance) = place;
     let mut wired: Vec<&App> = apps.iter().copied().filter(|a| a.wired()).collect();
+    // One container of a compose project shared with others is addressed as that container.
+    let as_container: Vec<App>;
     if let Some(instance) = instance {
         let picked: Vec<&App> = wired
             .iter()
             .copied()
             .filter(|a| instance_id(repository, a) == instance || a.unit_name == instance)
             .collect();
+        let by_container: Vec<&App> = wired
+            .iter()
+            .copied()
+            .filter(|a| a.container == instance && a.unit_name != instance)
+            .collect();
         if !picked.is_empty() {
             reasons.push(format!("{instance}: the instance picked"));
             wired = picked;
+        } else if !by_container.is_empty() {
+            reasons.push(format!("{instance}: the container picked"));
+            as_container = by_container
+                .iter()
+                .map(|a| App {
+                    unit: UnitKind::Container,
+                    unit_name: a.container.clone(),
+                    ..(*a).clone()
+                })
+                .collect();
+            wired = as_container.iter().collect();
         }
     }
     if wired.is_empty() {

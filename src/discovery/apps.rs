@@ -197,10 +197,13 @@ pub(crate) fn find(
         };
         // The same unit seen twice in one role (a unit template and the task starting it):
         // one app, keeping what either knows.
+        // Two services of one compose file are two containers, even of one image
+        // (`transmission` and its second instance `transmission-bkup`).
         if let Some(same) = apps.iter_mut().find(|a| {
             a.service == app.service
                 && a.unit_name == app.unit_name
                 && (a.file == app.file || a.role.is_some() && a.role == app.role)
+                && (a.unit != UnitKind::Compose || a.container == app.container)
         }) {
             if same.pin.is_none() {
                 same.pin = app.pin;
@@ -657,6 +660,7 @@ const GENERIC: &[&str] = &[
     "worker",
     "db",
     "database",
+    "backup",
 ];
 
 /// The plays that reach the file defining an app: the file itself, else the task files of its

@@ -64,7 +64,7 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
         }
     }
     // (score, a real file, not another service's), its rank, the file, the request's words hit.
-    type Best<'a> = ((usize, bool, bool), usize, &'a String, usize);
+    type Best<'a> = ((bool, usize, bool, bool), usize, &'a String, usize);
     let mut best: Option<Best> = None;
     for (rank, file) in app.config.iter().enumerate() {
         let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
@@ -121,7 +121,8 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
                 "staging" | "stage" | "test" | "tests" | "testing" | "dev" | "development"
             )
         });
-        let key = (score, real, !foreign);
+        // A staging or test copy holds the same settings: the real one wins whenever it has any.
+        let key = (score > 0 && real, score, real, !foreign);
         if best.is_none_or(|(k, r, _, _)| key > k || key == k && rank < r) {
             best = Some((key, rank, file, name_hits + var_hits + content_hits));
         }

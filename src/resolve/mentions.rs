@@ -275,3 +275,100 @@ pub(super) fn adds_to_an_app(
             })
     })
 }
+
+/// "put immich behind the reverse proxy on its own subdomain": the change is the proxy's. The
+/// app named after "behind", or the repository's one reverse proxy when the words say proxy.
+pub(super) fn behind_a_proxy(
+    repository: &Repository,
+    tokens: &[String],
+    mentions: &[Mention],
+    repo_services: &BTreeSet<&str>,
+) -> Option<String> {
+    let behind = tokens.iter().position(|t| t == "behind")?;
+    let window = behind + 1..(behind + 5).min(tokens.len());
+    if let Some(named) = mentions
+        .iter()
+        .find(|m| window.contains(&m.position) && repo_services.contains(m.service.as_str()))
+    {
+        return Some(named.service.clone());
+    }
+    if !tokens[window].iter().any(|t| t == "proxy") {
+        return None;
+    }
+    let mut proxies: Vec<&str> = repository
+        .apps
+        .iter()
+        .filter(|a| a.wired())
+        .filter(|a| {
+            catalogue()
+                .get(&a.service)
+                .is_some_and(|s| s.categories.iter().any(|c| c == "reverse-proxy"))
+        })
+        .map(|a| a.service.as_str())
+        .collect();
+    proxies.sort_unstable();
+    proxies.dedup();
+    match proxies.as_slice() {
+        [one] => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
+/// "the backup transmission instance", "the vaultwarden backup container", "gitea's postgres":
+/// an app named together with a word for one of its parts is the app whose own name carries
+/// both (`transmission-bkup`, `vaultwarden-backup`, `gitea-db`). Returns its service and
+/// container.
+pub(super) fn qualified_part(
+    repository: &Repository,
+    tokens: &[String],
+    named: &[&Mention],
+) -> Option<(String, String)> {
+    for mention in named {
+        let key = normalize(&mention.service);
+        let near = mention.position.saturating_sub(3)..(mention.position + 4).min(tokens.len());
+        let words: Vec<&str> = near
+            .filter(|i| *i != mention.position)
+            .map(|i| tokens[i].as_str())
+            .filter(|w| w.len() >= 2)
+            .collect();
+        let mut found: Vec<(String, String)> = repository
+            .apps
+            .iter()
+            .filter(|a| a.wired())
+            .filter_map(|a| {
+                let own = a.names.first()?;
+                let rest = own
+                    .strip_prefix(key.as_str())
+                    .or_else(|| own.strip_suffix(key.as_str()))?;
+                (!rest.is_empty() && words.iter().any(|w| is_part_word(rest, w)))
+                    .then(|| (a.service.clone(), a.container.clone()))
+            })
+            .collect();
+        found.sort();
+        found.dedup();
+        if let [one] = found.as_slice() {
+            return Some(one.clone());
+        }
+    }
+    None
+}
+
+/// Whether the part of a name (`bkup`, `db`, `backup`) is what a word of the request says:
+/// the word itself, its shortening (its letters in order, from its first), or a database.
+fn is_part_word(part: &str, word: &str) -> bool {
+    if part == word {
+        return true;
+    }
+    if part == "db"
+        && matches!(
+            word,
+            "database" | "postgres" | "postgresql" | "mysql" | "mariadb" | "pg"
+        )
+    {
+        return true;
+    }
+    let mut letters = word.chars();
+    part.len() >= 3
+        && part.chars().next() == word.chars().next()
+        && part.chars().all(|c| letters.any(|w| w == c))
+}

@@ -1194,3 +1194,115 @@ fn one_app_in_separate_plays_is_asked_about_unless_the_place_or_every_place_is_s
     let (_, _, hosts) = builtin(&resolve(&repository, "restart pihole on every box"));
     assert_eq!(hosts, ["ns1", "ns2"]);
 }
+
+#[test]
+fn moving_to_a_version_is_an_upgrade_and_moving_to_a_port_is_not() {
+    assert_eq!(
+        verb_of("gitea's database is still on 16, move it to 17"),
+        Verb::Upgrade
+    );
+    assert_eq!(
+        verb_of("traefik is on v3.1, move it to the next minor"),
+        Verb::Upgrade
+    );
+    assert_ne!(verb_of("move grafana to port 3300"), Verb::Upgrade);
+}
+
+/// A compose file with two containers of one image, and an app with its database beside it:
+/// the words said with the name pick the part.
+#[test]
+fn an_app_named_with_a_word_for_one_of_its_parts_is_that_part() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[media]\nbox\n"),
+        (
+            "site.yml",
+            "- hosts: media\n  roles:\n    - transmission\n    - gitea\n",
+        ),
+        (
+            "roles/transmission/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/transmission/docker-compose.yml\n",
+        ),
+        (
+            "roles/transmission/templates/docker-compose.yml.j2",
+            "services:\n  transmission:\n    image: lscr.io/linuxserver/transmission:4.0.6\n    container_name: transmission\n  transmission-bkup:\n    image: lscr.io/linuxserver/transmission:4.0.6\n    container_name: transmission-bkup\n",
+        ),
+        (
+            "roles/gitea/tasks/main.yml",
+            "- name: Gitea\n  community.docker.docker_container:\n    name: gitea\n    image: gitea/gitea:1.22.3\n- name: Gitea database\n  community.docker.docker_container:\n    name: gitea-db\n    image: \"{{ gitea_db_image }}\"\n",
+        ),
+        (
+            "roles/gitea/defaults/main.yml",
+            "gitea_db_image: postgres:16-alpine\n",
+        ),
+    ]);
+    let (unit, name, _) = builtin(&resolve(
+        &repository,
+        "is the backup transmission instance running?",
+    ));
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Container, "transmission-bkup")
+    );
+    // The plain name is still the main one, as its compose project.
+    let (unit, name, _) = builtin(&resolve(&repository, "restart transmission"));
+    assert_eq!((unit, name.as_str()), (UnitKind::Compose, "transmission"));
+    let resolution = resolve(
+        &repository,
+        "gitea's postgres is still on 16, move it to 17",
+    );
+    match &resolution.answer {
+        Answer::Entrypoint { pin, .. } => assert!(
+            matches!(pin, Some(Pin::Var { var, .. }) if var == "gitea_db_image"),
+            "{pin:?}"
+        ),
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
+
+#[test]
+fn putting_an_app_behind_the_proxy_configures_the_proxy_in_its_real_inventory() {
+    let (_dir, repository) = repository(&[
+        ("inventory/production/hosts.ini", "[edge]\nproxy-1\n"),
+        ("inventory/staging/hosts.ini", "[edge]\nproxy-test\n"),
+        (
+            "networking.yml",
+            "- hosts: edge\n  roles:\n    - role: caddy\n      tags: [caddy]\n",
+        ),
+        (
+            "services.yml",
+            "- hosts: edge\n  roles:\n    - role: immich\n      tags: [immich]\n",
+        ),
+        (
+            "roles/caddy/tasks/main.yml",
+            "- name: Caddyfile\n  ansible.builtin.template:\n    src: Caddyfile.j2\n    dest: /etc/caddy/Caddyfile\n- name: Caddy\n  ansible.builtin.systemd_service:\n    name: caddy\n    state: started\n",
+        ),
+        (
+            "roles/caddy/templates/Caddyfile.j2",
+            "{% for site in caddy_sites %}\n{{ site.domain }} {\n  reverse_proxy {{ site.upstream }}\n}\n{% endfor %}\n",
+        ),
+        (
+            "inventory/staging/host_vars/proxy-test/caddy.yml",
+            "caddy_sites:\n  - domain: photos.test.lan\n    upstream: immich:2283\n",
+        ),
+        (
+            "inventory/production/host_vars/proxy-1/caddy.yml",
+            "caddy_sites:\n  - domain: photos.example.org\n    upstream: immich:2283\n",
+        ),
+        (
+            "roles/immich/tasks/main.yml",
+            "- name: Immich\n  community.docker.docker_container:\n    name: immich\n    image: ghcr.io/immich-app/immich-server:v1.120.0\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "put immich behind the reverse proxy on its own subdomain",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("caddy"));
+    assert_eq!(resolution.verb, Verb::Configure);
+    let (tags, _, config) = entrypoint(&resolution);
+    assert_eq!(tags, ["caddy"]);
+    assert_eq!(
+        config.as_deref(),
+        Some("inventory/production/host_vars/proxy-1/caddy.yml")
+    );
+}
