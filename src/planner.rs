@@ -134,11 +134,32 @@ pub fn plan_answered(
     let template = intents.iter().any(|i| i.action == "template");
     // No verb said, yet resolve reads one from the repository ("send gatus alerts to discord":
     // a setting of gatus): no need to ask.
-    let verb_read = verb_unclear
-        && !catalogue.repository.apps.is_empty()
-        && crate::resolve::resolve_given(&catalogue.repository, text, None, &ask::given(answers))
-            .verb
-            != crate::resolve::Verb::Deploy;
+    // A verb asked about something the repository does not run ("push the new login banner to
+    // every linux box": "linux" is no app), while resolve finds the app meant: no need to ask.
+    let about_phantoms = plan
+        .questions
+        .iter()
+        .filter_map(|q| q.id.strip_prefix("verb:"))
+        .all(|named| {
+            let id = crate::services::catalogue()
+                .lookup(named)
+                .map(|s| s.id.clone());
+            let key = crate::text::normalize(named);
+            !catalogue.repository.apps.iter().any(|a| {
+                a.service == named || Some(&a.service) == id.as_ref() || a.names.contains(&key)
+            })
+        });
+    let verb_read = verb_unclear && !catalogue.repository.apps.is_empty() && {
+        let resolution =
+            crate::resolve::resolve_given(&catalogue.repository, text, None, &ask::given(answers));
+        resolution.verb != crate::resolve::Verb::Deploy
+            || about_phantoms
+                && matches!(
+                    resolution.answer,
+                    crate::resolve::Answer::Entrypoint { .. }
+                        | crate::resolve::Answer::Builtin { .. }
+                )
+    };
     if !catalogue.repository.apps.is_empty()
         && (picked_app || (!conventional && (!verb_unclear || verb_read) && !template))
     {
@@ -779,5 +800,41 @@ mod tests {
         let missing = plan("remove jellyfin", &catalogue(), &BTreeMap::new(), 1);
         assert!(missing.steps.is_empty());
         assert!(missing.open_questions[0].contains("generate a template"));
+    }
+
+    /// A request with no verb the name-based reading knows ("push … to every linux box"),
+    /// over a repository whose own role does what is asked: the plan runs that role and asks
+    /// nothing.
+    #[test]
+    fn a_verb_question_about_a_phantom_gives_way_to_the_app_the_repository_has() {
+        let dir = crate::repo::scratch(&[
+            ("hosts.ini", "[servers]\nbox1\nbox2\n"),
+            (
+                "playbooks/linux.yml",
+                "- name: Configure Linux systems.\n  hosts: all\n  tags: linux\n  roles:\n    - role: motd\n      tags: motd\n",
+            ),
+            (
+                "playbooks/roles/motd/tasks/main.yml",
+                "- name: Banner\n  ansible.builtin.template:\n    src: motd.j2\n    dest: /etc/motd\n",
+            ),
+            (
+                "roles/motd/templates/motd.j2",
+                "Welcome to {{ inventory_hostname }}\n",
+            ),
+        ]);
+        let catalogue = Catalogue::discover(dir.path()).unwrap();
+        let plan = plan(
+            "push the new login banner to every linux box",
+            &catalogue,
+            &BTreeMap::new(),
+            1,
+        );
+        assert!(plan.open_questions.is_empty(), "{:?}", plan.open_questions);
+        assert_eq!(plan.steps.len(), 1);
+        assert_eq!(
+            plan.steps[0].playbook.as_deref(),
+            Some("playbooks/linux.yml")
+        );
+        assert_eq!(plan.steps[0].tags, ["motd"]);
     }
 }

@@ -260,11 +260,17 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     };
     let mut target = None;
     let mut target_positions = BTreeSet::new();
+    let mut app_places = Vec::new();
     let in_paths = path_positions(text);
     for length in (1..=3).rev() {
         for start in 0..tokens.len().saturating_sub(length - 1) {
             // "/dev/video2" is a path on a machine, not the group `dev`.
-            if (start..start + length).any(|i| in_paths.contains(&i)) {
+            if (start..start + length).any(|i| {
+                in_paths.contains(&i)
+                    || app_places
+                        .iter()
+                        .any(|(_, at): &(String, std::ops::Range<usize>)| at.contains(&i))
+            }) {
                 continue;
             }
             let parts = &tokens[start..start + length];
@@ -297,7 +303,11 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
                 // dns resolvers" with a group `dns`) says what, not where.
                 let kind_word =
                     !owners_place && length == 1 && catalogue().is_category_word(&joined);
-                if placed || !is_app && !kind_word {
+                // A place that is also an app ("add a disk to the mergerfs pool on the qnap",
+                // group and role `mergerfs`) is the place only when no other place is said.
+                if placed && is_app {
+                    app_places.push((name, start..start + length));
+                } else if placed || !is_app && !kind_word {
                     if target.is_none() {
                         target = Some(name);
                     }
@@ -305,6 +315,12 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
                 }
             }
         }
+    }
+    if target.is_none()
+        && let Some((name, positions)) = app_places.into_iter().next()
+    {
+        target = Some(name);
+        target_positions.extend(positions);
     }
     if target.is_some() {
         reasons.push(format!(
@@ -774,7 +790,7 @@ fn finish(
     // A built-in action on one app that runs as separate instances (the same role in separate
     // plays, or switched on by separate hosts' lists), with no place said: which one. The
     // answer (`host:service`) is the place.
-    let places = separate_places(app);
+    let places = separate_places(repository, app);
     let target = match instance.and_then(|i| i.strip_suffix(&format!(":{service}"))) {
         Some(place) if target.is_none() && places.iter().any(|p| p == place) => {
             Some(place.to_owned())

@@ -232,7 +232,26 @@ pub(crate) fn find(
 fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App>) {
     for role in &repository.roles {
         let name = role.rsplit('/').next().unwrap_or(role);
-        let Some(service) = catalogue().lookup(name) else {
+        // `setup_mergerfs`, `install-docker`, `ansible-role-motd`: the service is the rest.
+        let bare = [
+            "setup",
+            "install",
+            "deploy",
+            "configure",
+            "config",
+            "ansible-role",
+            "role",
+        ]
+        .iter()
+        .find_map(|prefix| {
+            name.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_prefix(['_', '-']))
+        })
+        .unwrap_or(name);
+        let Some(service) = catalogue()
+            .lookup(name)
+            .or_else(|| catalogue().lookup(bare))
+        else {
             continue;
         };
         if apps
@@ -251,7 +270,7 @@ fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App
         let definition = Definition {
             file,
             line: 1,
-            name: name.to_owned(),
+            name: bare.to_owned(),
             key: None,
             image: None,
             compose: false,

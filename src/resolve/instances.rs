@@ -74,8 +74,13 @@ pub(super) fn pick_app<'a>(
 
 /// The places one app runs as separate instances: the hosts or groups of separate plays, or
 /// of separate per-host lists that switch it on (`portainer_roles` in two host_vars files).
-/// One play on a group of hosts is one place.
-pub(super) fn separate_places(app: &App) -> Vec<String> {
+/// One play on a group of hosts is one place. Only where the plays reach the app itself (its
+/// role, or its own file): an app found through a generic role's text (a `compose_stack` role
+/// applied once per stack) is not known to run on each of that role's hosts.
+pub(super) fn separate_places(repository: &Repository, app: &App) -> Vec<String> {
+    if app.role.is_none() && !repository.reach.contains_key(&app.file) {
+        return Vec::new();
+    }
     let mut places = BTreeSet::new();
     for reach in &app.reach {
         let place = match &reach.list {

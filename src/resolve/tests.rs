@@ -1306,3 +1306,30 @@ fn putting_an_app_behind_the_proxy_configures_the_proxy_in_its_real_inventory() 
         Some("inventory/production/host_vars/proxy-1/caddy.yml")
     );
 }
+
+/// A role named `setup_<service>` is that service; the group of the same name said as the
+/// thing added to is the service, and the host said with "on" is the place.
+#[test]
+fn a_role_named_setup_service_is_the_service_and_its_group_is_no_place_when_another_is_said() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[mergerfs]\nqnap\n\n[nas]\nqnap\n"),
+        (
+            "site.yml",
+            "- hosts: mergerfs\n  roles:\n    - role: setup_mergerfs\n      tags: [mergerfs]\n",
+        ),
+        (
+            "roles/setup_mergerfs/tasks/main.yml",
+            "- name: Pool\n  ansible.posix.mount:\n    path: /mnt/pool\n    src: \"{{ mergerfs_branches | join(':') }}\"\n    fstype: fuse.mergerfs\n    state: mounted\n",
+        ),
+        ("host_vars/qnap.yml", "mergerfs_branches:\n  - /mnt/disk1\n"),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "add the new 8tb disk to the mergerfs pool on the qnap",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("mergerfs"));
+    assert_eq!(resolution.verb, Verb::Configure);
+    let (tags, limit, _) = entrypoint(&resolution);
+    assert_eq!(tags, ["mergerfs"]);
+    assert_eq!(limit.as_deref(), Some("qnap"));
+}
