@@ -14,6 +14,7 @@ pub mod apps;
 pub mod hints;
 mod index;
 pub mod inventory;
+mod pins;
 pub mod plays;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::discovery::index::{Candidate, Index, under};
+use crate::discovery::pins::{pin, version_var};
 use crate::discovery::plays::tags_of;
 use crate::discovery::{Reach, Repository, Source, parent, unquote, var_rank};
 use crate::repo::outline::Node;
@@ -100,16 +101,16 @@ const SYSTEMD_MODULES: &[&str] = &[
     "systemd_service",
 ];
 
-struct Definition {
-    file: String,
-    line: usize,
-    name: String,
-    key: Option<String>,
-    image: Option<String>,
+pub(super) struct Definition {
+    pub(super) file: String,
+    pub(super) line: usize,
+    pub(super) name: String,
+    pub(super) key: Option<String>,
+    pub(super) image: Option<String>,
     /// Under the top-level `services:` of a compose file.
-    compose: bool,
-    fact: Option<String>,
-    unit: UnitKind,
+    pub(super) compose: bool,
+    pub(super) fact: Option<String>,
+    pub(super) unit: UnitKind,
 }
 
 /// Finds the apps.
@@ -861,120 +862,6 @@ fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
         }
         find_dest(&node.children, name, found);
     }
-}
-
-fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
-    let written = definition.image.as_deref()?;
-    let tag_of = |image: &str| {
-        let image = image.trim().split('@').next().unwrap_or("");
-        let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-        image[last_slash..]
-            .split_once(':')
-            .map(|(_, tag)| tag.to_lowercase())
-    };
-    // No tag, or a channel rather than a version (`latest`, `stable`, `main`, `nightly`,
-    // `alpine`: no digit in it): a re-run pulls whatever the channel points at now.
-    let latest = |image: &str| {
-        tag_of(image)
-            .is_none_or(|t| t.starts_with("latest") || !t.chars().any(|c| c.is_ascii_digit()))
-    };
-    if written.contains("{{") {
-        let vars: Vec<&str> = written
-            .split("{{")
-            .skip(1)
-            .filter_map(|part| part.split("}}").next())
-            .map(|v| v.split('|').next().unwrap_or("").trim())
-            .collect();
-        for var in vars.iter().rev() {
-            if let Some((var, definition)) = tag_variable(repository, var) {
-                let value = repository.expand(&definition.value);
-                // A full image reference at `latest` is a re-pull; a tag variable (even one
-                // set to `latest`) is the pin to change.
-                let holds_image = value.contains('/') || value.contains(':');
-                if holds_image && latest(&value) {
-                    return Some(Pin::Latest);
-                }
-                return Some(Pin::Var {
-                    file: definition.file.clone(),
-                    var,
-                    value,
-                });
-            }
-        }
-        return None;
-    }
-    if latest(written) {
-        return Some(Pin::Latest);
-    }
-    let var = match (&definition.key, &definition.fact) {
-        (Some(key), _) if definition.compose => format!("services.{key}.image"),
-        (_, Some(fact)) => format!("{fact}.image"),
-        (Some(key), None) => format!("services.{key}.image"),
-        _ => "image".to_owned(),
-    };
-    Some(Pin::Var {
-        file: definition.file.clone(),
-        var,
-        value: tag_of(written).unwrap_or_default(),
-    })
-}
-
-/// An app not run from an image (a binary, a package built with plugins) pinned by a
-/// `<name>_version` variable (`caddy_version: 2.8.4` in its role's defaults).
-fn version_var(repository: &Repository, names: &[String]) -> Option<Pin> {
-    let wanted: Vec<String> = names
-        .iter()
-        .take(3)
-        .filter(|n| n.len() >= 3)
-        .map(|n| format!("{n}version"))
-        .collect();
-    let (var, definition) = repository
-        .vars
-        .iter()
-        .filter(|(var, _)| wanted.contains(&normalize(var)))
-        .flat_map(|(var, definitions)| definitions.iter().map(move |d| (var, d)))
-        // A version, `latest`, or empty (the role's "newest" when unset).
-        .filter(|(_, d)| {
-            d.items.is_empty()
-                && (d.value.chars().any(|c| c.is_ascii_digit())
-                    || matches!(unquote(&d.value), "" | "latest"))
-        })
-        .min_by_key(|(_, d)| var_rank(&d.file))?;
-    Some(Pin::Var {
-        file: definition.file.clone(),
-        var: var.clone(),
-        value: repository.expand(&definition.value),
-    })
-}
-
-/// The variable that holds the version: `var` itself, or, when its value writes the tag with
-/// another variable (`prowlarr_image: "…/prowlarr:{{ prowlarr_version }}"`), that one.
-fn tag_variable<'a>(
-    repository: &'a Repository,
-    var: &str,
-) -> Option<(String, &'a crate::discovery::VarDef)> {
-    let mut var = var.to_owned();
-    let mut definition = repository.var_def(&var)?;
-    for _ in 0..4 {
-        let raw = definition.value.trim().trim_matches(['"', '\'']);
-        let name_end = raw.rfind('/').map_or(0, |i| i + 1);
-        let Some((_, tag)) = raw[name_end..].split_once(':') else {
-            break;
-        };
-        let inner = tag
-            .trim()
-            .strip_prefix("{{")
-            .and_then(|t| t.strip_suffix("}}"))
-            .map(|t| t.split('|').next().unwrap_or("").trim());
-        match inner.and_then(|v| Some((v, repository.var_def(v)?))) {
-            Some((next, found)) if !next.is_empty() => {
-                var = next.to_owned();
-                definition = found;
-            }
-            _ => break,
-        }
-    }
-    Some((var, definition))
 }
 
 /// `<app>_enabled`, `enable_<app>`, `<app>_state` set in a vars file, or tested in the

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::discovery::{App, Repository};
 use crate::services::{catalogue, stem, words};
+use crate::text::normalize;
 
 use super::NOT_NAMES;
 
@@ -56,10 +57,32 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
         .iter()
         .map(|f| (f.as_str(), BTreeSet::new()))
         .collect();
+    // The same, for the variables named for the app (`monitoring_grafana_host_port`): a word
+    // of the request there is the app's own setting, not another's in a shared file.
+    let mut own_var_parts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    // Its own name, not its role's (`monitoring` holds Grafana and cAdvisor alike).
+    let service_key = normalize(&app.service);
+    let app_keys: Vec<&String> = app
+        .names
+        .first()
+        .into_iter()
+        .chain([&service_key])
+        .filter(|n| n.len() >= 3)
+        .collect();
     for (var, defs) in &repository.vars {
+        let own = {
+            let key = normalize(var);
+            app_keys.iter().any(|n| key.contains(n.as_str()))
+        };
         for def in defs {
             if let Some(parts) = var_parts.get_mut(def.file.as_str()) {
                 parts.extend(var.split('_').map(stem));
+                if own {
+                    own_var_parts
+                        .entry(def.file.as_str())
+                        .or_default()
+                        .extend(var.split('_').map(stem));
+                }
             }
         }
     }
@@ -76,6 +99,15 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
             .iter()
             .filter(|w| !matches!(w.as_str(), "image" | "tag" | "state" | "enabled"))
             .filter(|w| var_parts.get(file.as_str()).is_some_and(|p| p.contains(*w)))
+            .count();
+        let own_var_hits = request
+            .iter()
+            .filter(|w| !matches!(w.as_str(), "image" | "tag" | "state" | "enabled"))
+            .filter(|w| {
+                own_var_parts
+                    .get(file.as_str())
+                    .is_some_and(|p| p.contains(*w))
+            })
             .count();
         let settings = repository.settings.get(file).map_or("", String::as_str);
         let padded = if others.is_empty() {
@@ -106,8 +138,12 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
             .iter()
             .filter(|phrase| file_name.contains(&format!(" {phrase} ")))
             .count();
-        let score =
-            name_hits * 10 + var_hits * 6 + named_for * 30 + mentioned * 20 + content_hits * 3;
+        let score = name_hits * 10
+            + var_hits * 6
+            + own_var_hits * 4
+            + named_for * 30
+            + mentioned * 20
+            + content_hits * 3;
         // A file named for another service (`files/fluentbit.yaml` beside z2m's own
         // configuration) configures that service, unless the request names it.
         let foreign = file_name_words(file).iter().any(|w| {

@@ -211,23 +211,7 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     {
         return Some(Verb::Remove);
     }
-    // "move it to 17", "move it to the next minor", "still on 16": a version change.
-    let versionish = |w: &str| {
-        let w = w.strip_prefix('v').unwrap_or(w);
-        w.chars().next().is_some_and(|c| c.is_ascii_digit())
-    };
-    let moves_version = has("move")
-        && tokens.iter().enumerate().any(|(i, t)| {
-            let after = |k: usize| tokens.get(i + k).map_or("", String::as_str);
-            t == "to"
-                && (versionish(after(1)) && (i == 0 || tokens[i - 1] != "port")
-                    || matches!(after(2), "minor" | "major" | "release" | "version")
-                    || matches!(after(3), "minor" | "major" | "release" | "version"))
-        });
-    let still_on = tokens
-        .windows(3)
-        .any(|w| w[0] == "still" && w[1] == "on" && versionish(&w[2]));
-    if moves_version || still_on {
+    if changes_version(&tokens) {
         return Some(Verb::Upgrade);
     }
     if ["upgrade", "update", "bump", "newest", "newer", "upgrades"]
@@ -257,4 +241,26 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         return Some(Verb::Start);
     }
     None
+}
+
+/// "move it to 17", "move it to the next minor", "still on 16": a version change, not a port
+/// ("move grafana to port 3300").
+fn changes_version(tokens: &[String]) -> bool {
+    let has = |w: &str| tokens.iter().any(|t| t == w);
+    let versionish = |w: &str| {
+        let w = w.strip_prefix('v').unwrap_or(w);
+        w.chars().next().is_some_and(|c| c.is_ascii_digit())
+    };
+    let moves_version = has("move")
+        && tokens.iter().enumerate().any(|(i, t)| {
+            let after = |k: usize| tokens.get(i + k).map_or("", String::as_str);
+            t == "to"
+                && (versionish(after(1)) && (i == 0 || tokens[i - 1] != "port")
+                    || matches!(after(2), "minor" | "major" | "release" | "version")
+                    || matches!(after(3), "minor" | "major" | "release" | "version"))
+        });
+    let still_on = tokens
+        .windows(3)
+        .any(|w| w[0] == "still" && w[1] == "on" && versionish(&w[2]));
+    moves_version || still_on
 }

@@ -1,0 +1,119 @@
+//! Where an app's version is pinned: the image tag written inline (in a compose file, a
+//! task, a fact), the variable that holds the image or its tag (followed through a variable
+//! that writes the tag with another), or, for an app built without an image, a
+//! `<name>_version` variable. A tag without a digit is a channel: an upgrade re-pulls.
+
+use crate::discovery::apps::{Definition, Pin};
+use crate::discovery::{Repository, VarDef, unquote, var_rank};
+use crate::text::normalize;
+
+pub(super) fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
+    let written = definition.image.as_deref()?;
+    let tag_of = |image: &str| {
+        let image = image.trim().split('@').next().unwrap_or("");
+        let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+        image[last_slash..]
+            .split_once(':')
+            .map(|(_, tag)| tag.to_lowercase())
+    };
+    // No tag, or a channel rather than a version (`latest`, `stable`, `main`, `nightly`,
+    // `alpine`: no digit in it): a re-run pulls whatever the channel points at now.
+    let latest = |image: &str| {
+        tag_of(image)
+            .is_none_or(|t| t.starts_with("latest") || !t.chars().any(|c| c.is_ascii_digit()))
+    };
+    if written.contains("{{") {
+        let vars: Vec<&str> = written
+            .split("{{")
+            .skip(1)
+            .filter_map(|part| part.split("}}").next())
+            .map(|v| v.split('|').next().unwrap_or("").trim())
+            .collect();
+        for var in vars.iter().rev() {
+            if let Some((var, definition)) = tag_variable(repository, var) {
+                let value = repository.expand(&definition.value);
+                // A full image reference at `latest` is a re-pull; a tag variable (even one
+                // set to `latest`) is the pin to change.
+                let holds_image = value.contains('/') || value.contains(':');
+                if holds_image && latest(&value) {
+                    return Some(Pin::Latest);
+                }
+                return Some(Pin::Var {
+                    file: definition.file.clone(),
+                    var,
+                    value,
+                });
+            }
+        }
+        return None;
+    }
+    if latest(written) {
+        return Some(Pin::Latest);
+    }
+    let var = match (&definition.key, &definition.fact) {
+        (Some(key), _) if definition.compose => format!("services.{key}.image"),
+        (_, Some(fact)) => format!("{fact}.image"),
+        (Some(key), None) => format!("services.{key}.image"),
+        _ => "image".to_owned(),
+    };
+    Some(Pin::Var {
+        file: definition.file.clone(),
+        var,
+        value: tag_of(written).unwrap_or_default(),
+    })
+}
+
+/// An app not run from an image (a binary, a package built with plugins) pinned by a
+/// `<name>_version` variable (`caddy_version: 2.8.4` in its role's defaults).
+pub(super) fn version_var(repository: &Repository, names: &[String]) -> Option<Pin> {
+    let wanted: Vec<String> = names
+        .iter()
+        .take(3)
+        .filter(|n| n.len() >= 3)
+        .map(|n| format!("{n}version"))
+        .collect();
+    let (var, definition) = repository
+        .vars
+        .iter()
+        .filter(|(var, _)| wanted.contains(&normalize(var)))
+        .flat_map(|(var, definitions)| definitions.iter().map(move |d| (var, d)))
+        // A version, `latest`, or empty (the role's "newest" when unset).
+        .filter(|(_, d)| {
+            d.items.is_empty()
+                && (d.value.chars().any(|c| c.is_ascii_digit())
+                    || matches!(unquote(&d.value), "" | "latest"))
+        })
+        .min_by_key(|(_, d)| var_rank(&d.file))?;
+    Some(Pin::Var {
+        file: definition.file.clone(),
+        var: var.clone(),
+        value: repository.expand(&definition.value),
+    })
+}
+
+/// The variable that holds the version: `var` itself, or, when its value writes the tag with
+/// another variable (`prowlarr_image: "…/prowlarr:{{ prowlarr_version }}"`), that one.
+fn tag_variable<'a>(repository: &'a Repository, var: &str) -> Option<(String, &'a VarDef)> {
+    let mut var = var.to_owned();
+    let mut definition = repository.var_def(&var)?;
+    for _ in 0..4 {
+        let raw = definition.value.trim().trim_matches(['"', '\'']);
+        let name_end = raw.rfind('/').map_or(0, |i| i + 1);
+        let Some((_, tag)) = raw[name_end..].split_once(':') else {
+            break;
+        };
+        let inner = tag
+            .trim()
+            .strip_prefix("{{")
+            .and_then(|t| t.strip_suffix("}}"))
+            .map(|t| t.split('|').next().unwrap_or("").trim());
+        match inner.and_then(|v| Some((v, repository.var_def(v)?))) {
+            Some((next, found)) if !next.is_empty() => {
+                var = next.to_owned();
+                definition = found;
+            }
+            _ => break,
+        }
+    }
+    Some((var, definition))
+}

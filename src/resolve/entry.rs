@@ -1,0 +1,248 @@
+//! The repository's own entrypoint for an app: the playbook whose play reaches it, the tags
+//! that select it, the switch values and limit, the pin or configuration file the plan
+//! proposes to change; a teardown playbook for removal; a playbook named for a service the
+//! repository has no app of.
+
+use std::collections::BTreeMap;
+
+use super::config::{best_config, config_tag};
+use super::{Answer, Verb};
+use crate::discovery::{App, Reach, Repository, Switch};
+use crate::services::catalogue;
+use crate::text::normalize;
+
+/// A playbook whose file is named for `service` (`docker.yml`, `install-tailscale.yml`), when
+/// exactly one is.
+pub(super) fn playbook_named_for(repository: &Repository, service: &str) -> Option<String> {
+    let key = normalize(service);
+    let named: Vec<&str> = repository
+        .playbooks
+        .iter()
+        .map(|p| p.path.as_str())
+        .filter(|path| {
+            let stem = path
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(".yml")
+                .trim_end_matches(".yaml");
+            let bare = ["install", "setup", "deploy"]
+                .iter()
+                .find_map(|p| {
+                    stem.strip_prefix(p)
+                        .map(|r| r.trim_start_matches(['-', '_']))
+                })
+                .unwrap_or(stem);
+            normalize(bare) == key
+                || catalogue()
+                    .lookup(bare)
+                    .is_some_and(|s| normalize(&s.id) == key)
+        })
+        .collect();
+    match named.as_slice() {
+        [one] => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
+/// A playbook whose file name says it takes things away (`teardown.yml`, `remove-immich.yml`).
+pub(super) fn is_teardown(playbook: &str) -> bool {
+    let name = playbook
+        .rsplit('/')
+        .next()
+        .unwrap_or(playbook)
+        .to_lowercase();
+    [
+        "teardown",
+        "remove",
+        "uninstall",
+        "destroy",
+        "cleanup",
+        "purge",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
+}
+
+/// A teardown playbook that runs the app's role (`tasks_from: teardown`).
+pub(super) fn teardown_for_role(repository: &Repository, app: &App) -> Option<Reach> {
+    let role = app.role.as_ref()?;
+    repository
+        .reach
+        .get(role)?
+        .iter()
+        .find(|r| is_teardown(&r.playbook))
+        .cloned()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn entrypoint(
+    repository: &Repository,
+    app: &App,
+    reaches: &[Reach],
+    verb: Verb,
+    target: Option<&str>,
+    extra_vars: BTreeMap<String, serde_json::Value>,
+    switch: Option<Switch>,
+    text: &str,
+    reasons: &mut Vec<String>,
+) -> Answer {
+    let names: Vec<String> = app
+        .names
+        .iter()
+        .cloned()
+        .chain([normalize(&app.service)])
+        .collect();
+    let verb_tags: &[&str] = match verb {
+        Verb::Upgrade => &["upgrade", "update"],
+        Verb::Remove => &["remove", "teardown", "uninstall"],
+        _ => &["install", "deploy", "setup"],
+    };
+    let Some(reach) = reaches
+        .iter()
+        .max_by_key(|r| reach_score(r, &names, verb_tags, verb))
+    else {
+        return Answer::None {
+            reason: "unwired".to_owned(),
+            catalogue: Some(app.service.clone()),
+        };
+    };
+    let mut levels: Vec<Vec<String>> = reach.tags.clone();
+    levels.push(app.own_tags.clone());
+    let tags = levels
+        .iter()
+        .rev()
+        .find(|level| level.iter().any(|t| t != "always"))
+        .map(|level| {
+            let level: Vec<String> = level.iter().filter(|t| *t != "always").cloned().collect();
+            let named: Vec<String> = level
+                .iter()
+                .filter(|t| names.contains(&normalize(t)))
+                .cloned()
+                .collect();
+            let verbal: Vec<String> = level
+                .iter()
+                .filter(|t| verb_tags.contains(&t.as_str()))
+                .cloned()
+                .collect();
+            if !named.is_empty() {
+                named
+            } else if !verbal.is_empty() {
+                verbal
+            } else if level.len() > 1 {
+                level.into_iter().take(1).collect()
+            } else {
+                level
+            }
+        })
+        .unwrap_or_default();
+    // A playbook that selects by verb tags (`install`, `upgrade`): the tag for this verb, even
+    // when the file that tag includes does not mention the app's files.
+    let verbal_elsewhere = repository
+        .reach
+        .values()
+        .flatten()
+        .filter(|r| r.playbook == reach.playbook)
+        .flat_map(|r| r.tags.iter().flatten())
+        .find(|t| verb_tags.contains(&t.as_str()))
+        .cloned();
+    let other_verbs = [
+        "install",
+        "deploy",
+        "setup",
+        "upgrade",
+        "update",
+        "remove",
+        "teardown",
+        "uninstall",
+    ];
+    let mut tags = match verbal_elsewhere {
+        Some(tag) if tags.iter().all(|t| other_verbs.contains(&t.as_str())) => vec![tag],
+        _ => tags,
+    };
+    // A tag written on the block and again on its task is one tag.
+    let mut seen = std::collections::BTreeSet::new();
+    tags.retain(|t| seen.insert(t.clone()));
+    let playbook = repository
+        .playbooks
+        .iter()
+        .find(|p| p.path == reach.playbook);
+    let limit = target
+        .filter(|_| playbook.is_none_or(|p| p.limit_safe))
+        .map(str::to_owned);
+    let alt_playbooks: Vec<String> = repository
+        .playbooks
+        .iter()
+        .filter(|p| p.imports.contains(&reach.playbook))
+        .map(|p| p.path.clone())
+        .collect();
+    let pin = (verb == Verb::Upgrade).then(|| app.pin.clone()).flatten();
+    let config = (verb == Verb::Configure)
+        .then(|| best_config(repository, app, text))
+        .flatten();
+    let tags = match config
+        .as_ref()
+        .and_then(|c| config_tag(repository, c, &tags))
+    {
+        Some(tag) => vec![tag],
+        None => tags,
+    };
+    reasons.push(format!(
+        "{} reaches {} ({})",
+        reach.playbook,
+        app.file,
+        if tags.is_empty() {
+            "no tags".to_owned()
+        } else {
+            format!("tags {}", tags.join(","))
+        }
+    ));
+    Answer::Entrypoint {
+        playbook: reach.playbook.clone(),
+        alt_playbooks,
+        tags,
+        extra_vars,
+        limit,
+        pin,
+        config,
+        switch,
+    }
+}
+
+/// How well a play fits: its tags name the verb (and no other), the playbook is named for the
+/// app, it is no utility (update, backup) for another verb and no scratch playbook (test,
+/// debug), and among equals the shortest path.
+fn reach_score(
+    reach: &Reach,
+    names: &[String],
+    verb_tags: &[&str],
+    verb: Verb,
+) -> (i32, i32, i32, i32) {
+    let playbook = normalize(reach.playbook.rsplit('/').next().unwrap_or(""));
+    let named = names
+        .iter()
+        .any(|n| n.len() >= 3 && playbook.contains(n.as_str())) as i32;
+    let tag_fit = reach
+        .tags
+        .iter()
+        .flatten()
+        .any(|t| verb_tags.contains(&t.as_str())) as i32;
+    let other_verb = reach.tags.iter().flatten().any(|t| {
+        ["upgrade", "update", "install", "remove", "teardown"].contains(&t.as_str())
+            && !verb_tags.contains(&t.as_str())
+    }) as i32;
+    let utility = ["update", "upgrade", "backup", "restore"]
+        .iter()
+        .any(|w| playbook.contains(w))
+        && verb != Verb::Upgrade;
+    // A playbook for trying things out is never the place, whatever the verb.
+    let scratch = ["test", "verify", "debug", "sandbox"]
+        .iter()
+        .any(|w| playbook.contains(w));
+    (
+        tag_fit - other_verb,
+        named,
+        -(scratch as i32) - (utility as i32),
+        -(reach.playbook.len() as i32),
+    )
+}

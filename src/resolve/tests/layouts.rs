@@ -1,0 +1,276 @@
+//! Layouts met in real repositories: scratch playbooks, apps built from a version variable,
+//! stacks picked by per-host lists, one role in separate plays, parts of an app, roles named
+//! `setup_<service>`, playbooks named for a service, settings in variables named for the app.
+
+use super::*;
+
+#[test]
+fn a_playbook_for_trying_things_out_is_never_the_entrypoint() {
+    let role = "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/homepage/docker-compose.yml\n";
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[lab]\nbox\n"),
+        ("test.yml", "- hosts: lab\n  roles:\n    - homepage\n"),
+        (
+            "homelab.yml",
+            "- hosts: lab\n  roles:\n    - homepage\n    - other\n",
+        ),
+        ("roles/homepage/tasks/main.yml", role),
+        (
+            "roles/homepage/templates/docker-compose.yml.j2",
+            "services:\n  homepage:\n    image: ghcr.io/gethomepage/homepage:{{ homepage_version }}\n",
+        ),
+        (
+            "roles/homepage/defaults/main.yml",
+            "homepage_version: v1.2.0\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "update the homepage container");
+    match &resolution.answer {
+        Answer::Entrypoint { playbook, pin, .. } => {
+            assert_eq!(playbook, "homelab.yml");
+            assert!(pin.is_some());
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_app_built_from_a_version_variable_is_pinned_by_it() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[proxy]\nedge\n"),
+        (
+            "site.yml",
+            "- hosts: proxy\n  roles:\n    - role: caddy\n      tags: [caddy]\n",
+        ),
+        (
+            "roles/caddy/tasks/main.yml",
+            "- name: Build\n  ansible.builtin.command:\n    argv: [xcaddy, build, \"{{ caddy_version }}\"]\n",
+        ),
+        (
+            "roles/caddy/defaults/main.yml",
+            "caddy_version: \"2.8.4\"\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "upgrade caddy");
+    match &resolution.answer {
+        Answer::Entrypoint { pin, .. } => assert!(
+            matches!(pin, Some(Pin::Var { var, file, .. }) if var == "caddy_version" && file == "roles/caddy/defaults/main.yml"),
+            "{pin:?}"
+        ),
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
+
+/// Per-host lists of stacks (`stacks: [{name: paperless}]` in host_vars), each entry picking
+/// the role's template of that name through a variable the looped include sets.
+#[test]
+fn a_template_picked_by_a_hosts_list_runs_there_and_one_no_list_names_runs_nowhere() {
+    let compose = |service: &str, image: &str| {
+        format!("services:\n  {service}:\n    image: {image}\n    container_name: {service}\n")
+    };
+    let paperless = compose("paperless-ng", "lscr.io/linuxserver/paperless-ng:latest");
+    let nextcloud = compose("nextcloud", "nextcloud:29");
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[servers]\nnas\nbox\n"),
+        ("host_vars/nas.yml", "stacks:\n  - name: paperless\n"),
+        ("host_vars/box.yml", "stacks: []\n"),
+        (
+            "site.yml",
+            "- hosts: servers\n  roles:\n    - role: hosted_stacks\n      tags: [stacks]\n",
+        ),
+        (
+            "roles/hosted_stacks/tasks/main.yml",
+            "- name: Deploy stacks\n  ansible.builtin.include_role:\n    name: deploy_stack\n  vars:\n    stack_name: \"{{ stack.name }}\"\n  with_items: \"{{ stacks }}\"\n  loop_control:\n    loop_var: stack\n",
+        ),
+        (
+            "roles/deploy_stack/tasks/main.yml",
+            "- name: Template the stack\n  ansible.builtin.template:\n    src: '{{ stack_name }}.j2'\n    dest: '/srv/{{ stack_name }}/docker-compose.yml'\n",
+        ),
+        ("roles/hosted_stacks/templates/paperless.j2", &paperless),
+        ("roles/hosted_stacks/templates/nextcloud.j2", &nextcloud),
+    ]);
+    let (unit, name, hosts) = builtin(&resolve(&repository, "restart paperless"));
+    assert_eq!(
+        (unit, name.as_str(), hosts),
+        (UnitKind::Container, "paperless-ng", vec!["nas".to_owned()])
+    );
+    let resolution = resolve(&repository, "restart nextcloud");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{:?}",
+        resolution.answer
+    );
+}
+
+/// One role applied by two plays to two hosts: two separate instances. A built-in action asks
+/// which, unless the request says where or says every one.
+#[test]
+fn one_app_in_separate_plays_is_asked_about_unless_the_place_or_every_place_is_said() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[dns]\nns1\nns2\n"),
+        (
+            "site.yml",
+            "- hosts: ns1\n  roles:\n    - pihole\n- hosts: ns2\n  roles:\n    - pihole\n",
+        ),
+        (
+            "roles/pihole/tasks/main.yml",
+            "- name: Pi-hole\n  community.docker.docker_container:\n    name: pihole\n    image: pihole/pihole:2024.07.0\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "is pihole resolving ok?");
+    match &resolution.answer {
+        Answer::Question { about, choices, .. } => {
+            assert_eq!(about, "instance");
+            assert_eq!(choices, &["ns1:pihole", "ns2:pihole"]);
+        }
+        other => panic!("expected a question, got {other:?}"),
+    }
+    let given = Given {
+        service: Some("pihole".to_owned()),
+        instance: Some("ns2:pihole".to_owned()),
+    };
+    let (_, _, hosts) = builtin(&resolve_given(
+        &repository,
+        "is pihole resolving ok?",
+        None,
+        &given,
+    ));
+    assert_eq!(hosts, ["ns2"]);
+    let (_, _, hosts) = builtin(&resolve(&repository, "restart pihole on ns1"));
+    assert_eq!(hosts, ["ns1"]);
+    let (_, _, hosts) = builtin(&resolve(&repository, "restart pihole on every box"));
+    assert_eq!(hosts, ["ns1", "ns2"]);
+}
+
+/// A compose file with two containers of one image, and an app with its database beside it:
+/// the words said with the name pick the part.
+#[test]
+fn an_app_named_with_a_word_for_one_of_its_parts_is_that_part() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[media]\nbox\n"),
+        (
+            "site.yml",
+            "- hosts: media\n  roles:\n    - transmission\n    - gitea\n",
+        ),
+        (
+            "roles/transmission/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/transmission/docker-compose.yml\n",
+        ),
+        (
+            "roles/transmission/templates/docker-compose.yml.j2",
+            "services:\n  transmission:\n    image: lscr.io/linuxserver/transmission:4.0.6\n    container_name: transmission\n  transmission-bkup:\n    image: lscr.io/linuxserver/transmission:4.0.6\n    container_name: transmission-bkup\n",
+        ),
+        (
+            "roles/gitea/tasks/main.yml",
+            "- name: Gitea\n  community.docker.docker_container:\n    name: gitea\n    image: gitea/gitea:1.22.3\n- name: Gitea database\n  community.docker.docker_container:\n    name: gitea-db\n    image: \"{{ gitea_db_image }}\"\n",
+        ),
+        (
+            "roles/gitea/defaults/main.yml",
+            "gitea_db_image: postgres:16-alpine\n",
+        ),
+    ]);
+    let (unit, name, _) = builtin(&resolve(
+        &repository,
+        "is the backup transmission instance running?",
+    ));
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Container, "transmission-bkup")
+    );
+    // The plain name is still the main one, as its compose project.
+    let (unit, name, _) = builtin(&resolve(&repository, "restart transmission"));
+    assert_eq!((unit, name.as_str()), (UnitKind::Compose, "transmission"));
+    let resolution = resolve(
+        &repository,
+        "gitea's postgres is still on 16, move it to 17",
+    );
+    match &resolution.answer {
+        Answer::Entrypoint { pin, .. } => assert!(
+            matches!(pin, Some(Pin::Var { var, .. }) if var == "gitea_db_image"),
+            "{pin:?}"
+        ),
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
+
+/// A role named `setup_<service>` is that service; the group of the same name said as the
+/// thing added to is the service, and the host said with "on" is the place.
+#[test]
+fn a_role_named_setup_service_is_the_service_and_its_group_is_no_place_when_another_is_said() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[mergerfs]\nqnap\n\n[nas]\nqnap\n"),
+        (
+            "site.yml",
+            "- hosts: mergerfs\n  roles:\n    - role: setup_mergerfs\n      tags: [mergerfs]\n",
+        ),
+        (
+            "roles/setup_mergerfs/tasks/main.yml",
+            "- name: Pool\n  ansible.posix.mount:\n    path: /mnt/pool\n    src: \"{{ mergerfs_branches | join(':') }}\"\n    fstype: fuse.mergerfs\n    state: mounted\n",
+        ),
+        ("host_vars/qnap.yml", "mergerfs_branches:\n  - /mnt/disk1\n"),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "add the new 8tb disk to the mergerfs pool on the qnap",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("mergerfs"));
+    assert_eq!(resolution.verb, Verb::Configure);
+    let (tags, limit, _) = entrypoint(&resolution);
+    assert_eq!(tags, ["mergerfs"]);
+    assert_eq!(limit.as_deref(), Some("qnap"));
+}
+
+/// No app of it, but a playbook named for it: that playbook runs, on every host said.
+#[test]
+fn a_playbook_named_for_a_service_without_an_app_is_its_entrypoint() {
+    let (_dir, repository) = repository(&[
+        ("inventory/hosts.ini", "[servers]\nbox1\nbox2\n"),
+        (
+            "playbooks/docker.yml",
+            "- hosts: all\n  tasks:\n    - name: Engine\n      ansible.builtin.apt:\n        name: docker-ce\n",
+        ),
+    ]);
+    match resolve(&repository, "install docker on all the boxes").answer {
+        Answer::Entrypoint {
+            playbook, limit, ..
+        } => {
+            assert_eq!(playbook, "playbooks/docker.yml");
+            assert_eq!(limit, None);
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+    // Removing is not what an install playbook does.
+    assert!(matches!(
+        resolve(&repository, "remove docker from box1").answer,
+        Answer::None { .. }
+    ));
+}
+
+/// Two vars files with a port: the one whose variable is named for the app holds its setting.
+#[test]
+fn a_setting_is_in_the_variable_named_for_the_app_not_its_roles_other_app() {
+    let (_dir, repository) = repository(&[
+        ("inventory/hosts.ini", "[bastion]\nb1\n"),
+        ("site.yml", "- hosts: bastion\n  roles:\n    - monitoring\n"),
+        (
+            "roles/monitoring/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/monitoring/docker-compose.yml\n",
+        ),
+        (
+            "roles/monitoring/templates/docker-compose.yml.j2",
+            "services:\n  grafana:\n    image: grafana/grafana:11.2.0\n    ports:\n      - \"{{ monitoring_grafana_host_port }}:3000\"\n  cadvisor:\n    image: gcr.io/cadvisor/cadvisor:v0.49.1\n    ports:\n      - \"{{ monitoring_cadvisor_host_port }}:8080\"\n",
+        ),
+        (
+            "inventory/group_vars/all.yml",
+            "monitoring_cadvisor_host_port: 8098\n",
+        ),
+        (
+            "inventory/group_vars/bastion.yml",
+            "monitoring_grafana_host_port: 3001\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "move grafana to port 3300");
+    assert_eq!(resolution.verb, Verb::Configure);
+    let (_, _, config) = entrypoint(&resolution);
+    assert_eq!(config.as_deref(), Some("inventory/group_vars/bastion.yml"));
+}

@@ -1,0 +1,143 @@
+//! How requests are worded: the clause that gives the order, a complaint beside it, a
+//! service the repository lacks named first, slips in a name, a version said as a move, an app
+//! put behind the proxy.
+
+use super::*;
+
+#[test]
+fn a_clause_that_opens_with_a_lifecycle_verb_is_the_order() {
+    assert_eq!(
+        verb_of("sonarr has been down since the reboot, start it"),
+        Verb::Start
+    );
+    assert_eq!(verb_of("drop linkding, we use bookmarks now"), Verb::Remove);
+    assert_eq!(verb_of("boot the windows vm"), Verb::Start);
+    // "stop shipping …" changes what an app does; it stops nothing.
+    assert_ne!(verb_of("stop shipping the nas logs to loki"), Verb::Stop);
+    // A reason opens a clause of its own.
+    assert_eq!(clause_ends("set up drone so gitea builds"), [3]);
+}
+
+#[test]
+fn a_complaint_about_one_app_leaves_the_order_to_the_clause_that_names_another() {
+    let files = two_apps(("authelia", "authelia/authelia:4"), ("redis", "redis:7"));
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "authelia keeps dropping sessions, show me the redis logs",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("redis"));
+    assert_eq!(resolution.verb, Verb::Logs);
+    // A complaint alone still names the app.
+    let resolution = resolve(&repository, "authelia keeps dropping sessions, restart it");
+    assert_eq!(resolution.service.as_deref(), Some("authelia"));
+}
+
+#[test]
+fn adding_or_removing_a_service_the_repository_lacks_is_none_whatever_else_is_named() {
+    let files = two_apps(("wud", "getwud/wud:8"), ("plex", "plexinc/pms-docker:1"));
+    let (_dir, lacking) = discovered(&files);
+    let resolution = resolve(&lacking, "get rid of diun, wud handles the pings now");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "absent"),
+        "{:?}",
+        resolution.answer
+    );
+
+    let (_dir, repository) = repository(&[
+        ("inventory/homelab.ini", "[media_servers]\nmedia-01\n"),
+        (
+            "site.yml",
+            "- name: Media\n  hosts: media_servers\n  roles:\n    - arr-stack\n",
+        ),
+        (
+            "roles/arr-stack/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/arr-stack/docker-compose.yml\n",
+        ),
+        (
+            "roles/arr-stack/templates/docker-compose.yml.j2",
+            ARR_COMPOSE,
+        ),
+    ]);
+    let resolution = resolve(&repository, "add lidarr to the arr stack");
+    assert!(
+        matches!(&resolution.answer, Answer::None { catalogue, .. } if catalogue.as_deref() == Some("lidarr")),
+        "{:?}",
+        resolution.answer
+    );
+}
+
+#[test]
+fn a_name_of_the_repository_may_carry_two_slips_when_it_begins_right() {
+    let files = two_apps(
+        ("radarr", "lscr.io/linuxserver/radarr:5"),
+        ("syncthing", "syncthing/syncthing:1"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "stop raddar for a bit");
+    assert_eq!(resolution.service.as_deref(), Some("radarr"));
+    // A word of another length is not a slip of the name.
+    let resolution = resolve(&repository, "restart radarr, files aren't syncing");
+    assert_eq!(resolution.service.as_deref(), Some("radarr"));
+}
+
+#[test]
+fn moving_to_a_version_is_an_upgrade_and_moving_to_a_port_is_not() {
+    assert_eq!(
+        verb_of("gitea's database is still on 16, move it to 17"),
+        Verb::Upgrade
+    );
+    assert_eq!(
+        verb_of("traefik is on v3.1, move it to the next minor"),
+        Verb::Upgrade
+    );
+    assert_ne!(verb_of("move grafana to port 3300"), Verb::Upgrade);
+}
+
+#[test]
+fn putting_an_app_behind_the_proxy_configures_the_proxy_in_its_real_inventory() {
+    let (_dir, repository) = repository(&[
+        ("inventory/production/hosts.ini", "[edge]\nproxy-1\n"),
+        ("inventory/staging/hosts.ini", "[edge]\nproxy-test\n"),
+        (
+            "networking.yml",
+            "- hosts: edge\n  roles:\n    - role: caddy\n      tags: [caddy]\n",
+        ),
+        (
+            "services.yml",
+            "- hosts: edge\n  roles:\n    - role: immich\n      tags: [immich]\n",
+        ),
+        (
+            "roles/caddy/tasks/main.yml",
+            "- name: Caddyfile\n  ansible.builtin.template:\n    src: Caddyfile.j2\n    dest: /etc/caddy/Caddyfile\n- name: Caddy\n  ansible.builtin.systemd_service:\n    name: caddy\n    state: started\n",
+        ),
+        (
+            "roles/caddy/templates/Caddyfile.j2",
+            "{% for site in caddy_sites %}\n{{ site.domain }} {\n  reverse_proxy {{ site.upstream }}\n}\n{% endfor %}\n",
+        ),
+        (
+            "inventory/staging/host_vars/proxy-test/caddy.yml",
+            "caddy_sites:\n  - domain: photos.test.lan\n    upstream: immich:2283\n",
+        ),
+        (
+            "inventory/production/host_vars/proxy-1/caddy.yml",
+            "caddy_sites:\n  - domain: photos.example.org\n    upstream: immich:2283\n",
+        ),
+        (
+            "roles/immich/tasks/main.yml",
+            "- name: Immich\n  community.docker.docker_container:\n    name: immich\n    image: ghcr.io/immich-app/immich-server:v1.120.0\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "put immich behind the reverse proxy on its own subdomain",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("caddy"));
+    assert_eq!(resolution.verb, Verb::Configure);
+    let (tags, _, config) = entrypoint(&resolution);
+    assert_eq!(tags, ["caddy"]);
+    assert_eq!(
+        config.as_deref(),
+        Some("inventory/production/host_vars/proxy-1/caddy.yml")
+    );
+}
