@@ -111,7 +111,7 @@ async fn run_family(family: &str, cases: &[(&str, Then)]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verb_runs_on_every_layout_family() {
-    let families: [(&str, Vec<(&str, Then)>); 7] = [
+    let families: [(&str, Vec<(&str, Then)>); 8] = [
         (
             "subfolder-project",
             vec![
@@ -235,6 +235,22 @@ async fn every_verb_runs_on_every_layout_family() {
                     Calls(&["ps --all --filter name=^vaultwarden$"]),
                 ),
                 ("sonarr logs", Calls(&["logs --tail 200 sonarr"])),
+            ],
+        ),
+        (
+            "stacks-per-host",
+            vec![
+                ("deploy paperless", DryRun),
+                ("upgrade paperless to 2.13.0", DryRun),
+                ("restart paperless", Calls(&["restart paperless-ng"])),
+                ("stop linkding on box", Calls(&["stop linkding"])),
+                ("start paperless", Calls(&["start paperless-ng"])),
+                (
+                    "is the bookmark manager up?",
+                    Calls(&["ps --all --filter name=^linkding$"]),
+                ),
+                ("paperless logs", Calls(&["logs --tail 200 paperless-ng"])),
+                ("remove linkding", DryRun),
             ],
         ),
         (
