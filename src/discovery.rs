@@ -16,6 +16,7 @@ mod index;
 pub mod inventory;
 mod pins;
 pub mod plays;
+mod words;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -54,6 +55,10 @@ pub struct Repository {
     pub settings: BTreeMap<String, String>,
     /// The tags of the task that renders each configuration file (`homepage_config`).
     pub config_tags: BTreeMap<String, Vec<String>>,
+    /// Per app (same order as `apps`), the words the repository writes about it (task and play
+    /// names, comments, paths, its files' text), stemmed.
+    #[serde(skip)]
+    pub app_words: Vec<BTreeSet<String>>,
     /// Files the walk saw.
     pub files: usize,
     /// The owner's hints (`.chiffon/hints.toml`); empty without the file.
@@ -186,6 +191,7 @@ impl Repository {
         (repository.settings, repository.config_tags) = apps::settings(&repository.apps, &by_path);
         let added = added::added_hosts(&repository, sources, &by_path);
         added::apply(&mut repository, &added);
+        repository.app_words = words::app_words(&repository, &by_path);
         repository
     }
 

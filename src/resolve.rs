@@ -26,7 +26,7 @@ mod entry;
 use entry::{entrypoint, is_teardown, playbook_named_for, teardown_for_role};
 
 mod names;
-use names::{owning_a_name_part, role_named_like, sharing_a_name_part};
+use names::{by_own_words, owning_a_name_part, role_named_like, sharing_a_name_part};
 
 mod mentions;
 use mentions::{
@@ -700,6 +700,28 @@ fn pick_service(
     if let Some(owner) = owner {
         reasons.push(format!("{owner} has a word of the request in its name"));
         return Ok(owner);
+    }
+    // What the repository itself writes about an app (its task and play names, paths, files):
+    // "the receipts app" is `receep`, which mounts `/receipts`. Taken when nothing the
+    // catalogue knows fits, or when it settles what one catalogue guess does not touch.
+    if close.len() <= 1 {
+        let own = by_own_words(repository, tokens, target_positions, NOT_NAMES);
+        if let Some(best) = own.first() {
+            let clear = own
+                .get(1)
+                .is_none_or(|second| best.score >= second.score * 1.5);
+            let guess_untouched = close
+                .first()
+                .is_none_or(|c| !own.iter().any(|o| &o.app.service == c));
+            let strong = best.distinctive >= 2 || close.is_empty() && best.distinctive >= 1;
+            if clear && strong && guess_untouched && !close.contains(&best.app.service) {
+                reasons.push(format!(
+                    "the repository's own words for {} match the request",
+                    best.app.service
+                ));
+                return Ok(best.app.service.clone());
+            }
+        }
     }
     match close.as_slice() {
         [] => {

@@ -164,3 +164,75 @@ pub(super) fn sharing_a_name_part(
     }
     Vec::new()
 }
+
+/// How strongly the words the repository writes about an app (`Repository::app_words`) match
+/// a request: the app, the summed rarity of the words they share, and how many of those words
+/// belong to at most two apps. Only wired apps count; a word most apps share says nothing.
+pub(super) struct OwnWords<'a> {
+    pub app: &'a App,
+    pub score: f64,
+    pub distinctive: usize,
+}
+
+/// The apps whose own words the request uses, best first.
+pub(super) fn by_own_words<'a>(
+    repository: &'a Repository,
+    tokens: &[String],
+    skip: &BTreeSet<usize>,
+    not_words: &[&str],
+) -> Vec<OwnWords<'a>> {
+    const DOING: &[&str] = &[
+        "restart", "start", "stop", "logs", "deploy", "install", "update", "upgrade", "remove",
+        "status", "running", "check", "again", "please", "reboot", "bounce", "setup", "show",
+    ];
+    let request: BTreeSet<String> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            !skip.contains(i)
+                && t.len() >= 4
+                && !not_words.contains(&t.as_str())
+                && !DOING.contains(&t.as_str())
+        })
+        .map(|(_, t)| crate::services::stem(t))
+        .collect();
+    let wired: Vec<(usize, &App)> = repository
+        .apps
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.wired())
+        .collect();
+    let total = wired.len().max(1) as f64;
+    let words_of = |i: usize| repository.app_words.get(i);
+    let mut found: Vec<OwnWords<'a>> = Vec::new();
+    for &(i, app) in &wired {
+        let Some(own) = words_of(i) else { continue };
+        let (mut score, mut distinctive) = (0.0, 0);
+        for word in request.iter().filter(|w| own.contains(*w)) {
+            let apps = wired
+                .iter()
+                .filter(|(j, _)| words_of(*j).is_some_and(|w| w.contains(word)))
+                .count()
+                .max(1);
+            if apps as f64 > (total / 5.0).max(1.0) {
+                continue;
+            }
+            score += (total / apps as f64).ln();
+            if apps <= 2 && word.len() >= 5 {
+                distinctive += 1;
+            }
+        }
+        if score > 0.0 {
+            found.push(OwnWords {
+                app,
+                score,
+                distinctive,
+            });
+        }
+    }
+    found.sort_by(|a, b| b.score.total_cmp(&a.score));
+    // Apps of one service (a compose file's containers) are one answer.
+    let mut seen = BTreeSet::new();
+    found.retain(|f| seen.insert(f.app.service.clone()));
+    found
+}

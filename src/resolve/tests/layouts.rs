@@ -274,3 +274,47 @@ fn a_setting_is_in_the_variable_named_for_the_app_not_its_roles_other_app() {
     let (_, _, config) = entrypoint(&resolution);
     assert_eq!(config.as_deref(), Some("inventory/group_vars/bastion.yml"));
 }
+
+/// An app the catalogue does not know, found by what its owner wrote about it (its play's
+/// name), even where one catalogue guess ("stream" → the media server) also fits.
+#[test]
+fn an_app_the_catalogue_lacks_is_found_by_the_repositorys_own_words_for_it() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[media]\nmalfoy\n"),
+        (
+            "stream-durin.yml",
+            "- name: Deploy Durin Tapo camera YouTube stream service\n  hosts: media\n  roles:\n    - stream-durin\n",
+        ),
+        (
+            "roles/stream-durin/tasks/main.yml",
+            "- name: Unit\n  ansible.builtin.template:\n    src: stream-durin.service.j2\n    dest: /etc/systemd/system/stream-durin.service\n- name: Run\n  ansible.builtin.systemd_service:\n    name: stream-durin\n    state: started\n",
+        ),
+        (
+            "roles/stream-durin/templates/stream-durin.service.j2",
+            "[Service]\nExecStart=/usr/bin/ffmpeg -i rtsp://camera -f flv rtmp://youtube\n",
+        ),
+        (
+            "jellyfin.yml",
+            "- name: Media server\n  hosts: media\n  roles:\n    - jellyfin\n",
+        ),
+        (
+            "roles/jellyfin/tasks/main.yml",
+            "- name: Jellyfin\n  community.docker.docker_container:\n    name: jellyfin\n    image: jellyfin/jellyfin:10.10.3\n",
+        ),
+    ]);
+    let (unit, name, hosts) = builtin(&resolve(
+        &repository,
+        "the tapo camera youtube stream froze, restart it",
+    ));
+    assert_eq!(
+        (unit, name.as_str(), hosts),
+        (
+            UnitKind::Systemd,
+            "stream-durin.service",
+            vec!["media".to_owned()]
+        )
+    );
+    // A description the repository's words do not carry stays the catalogue's.
+    let resolution = resolve(&repository, "restart the media server");
+    assert_eq!(resolution.service.as_deref(), Some("jellyfin"));
+}
