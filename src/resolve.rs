@@ -31,7 +31,7 @@ use names::{by_own_words, owning_a_name_part, role_named_like, sharing_a_name_pa
 mod mentions;
 use mentions::{
     Mention, adds_to_an_app, behind_a_proxy, clause_ends, described_from, mentions, part_it_uses,
-    path_positions, qualified_part, stand_in_for,
+    path_positions, qualified_instance, qualified_part, stand_in_for,
 };
 
 mod instances;
@@ -458,11 +458,16 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
             };
         }
     };
+    // One of several instances of it, said by a word of its name ("the lan-only proxy").
+    let qualified = given
+        .instance
+        .clone()
+        .or_else(|| qualified_instance(repository, &tokens, &service));
     finish(
         repository,
         verb,
         service,
-        (target, given.instance.as_deref()),
+        (target, qualified.as_deref()),
         everywhere,
         text,
         reasons,

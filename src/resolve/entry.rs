@@ -218,10 +218,19 @@ fn reach_score(
     verb_tags: &[&str],
     verb: Verb,
 ) -> (i32, i32, i32, i32) {
-    let playbook = normalize(reach.playbook.rsplit('/').next().unwrap_or(""));
+    let mut segments = reach.playbook.rsplit('/');
+    let playbook = normalize(segments.next().unwrap_or(""));
+    // `playbooks/recyclarr/main.yaml` is named by its folder.
+    let folder = matches!(
+        playbook.trim_end_matches("yaml").trim_end_matches("yml"),
+        "main" | "site" | "playbook" | "deploy" | "install" | "setup"
+    )
+    .then(|| normalize(segments.next().unwrap_or("")))
+    .unwrap_or_default();
     let named = names
         .iter()
-        .any(|n| n.len() >= 3 && playbook.contains(n.as_str())) as i32;
+        .any(|n| n.len() >= 3 && (playbook.contains(n.as_str()) || folder.contains(n.as_str())))
+        as i32;
     let tag_fit = reach
         .tags
         .iter()

@@ -359,6 +359,17 @@ fn is_part_word(part: &str, word: &str) -> bool {
     if part == word {
         return true;
     }
+    // The two sides of a split setup: "the lan-only proxy" is `swag_internal`.
+    let inside = [
+        "lan", "local", "internal", "private", "intranet", "inside", "home",
+    ];
+    let outside = [
+        "public", "external", "wan", "internet", "outside", "exposed",
+    ];
+    if part == "internal" && inside.contains(&word) || part == "external" && outside.contains(&word)
+    {
+        return true;
+    }
     if part == "db"
         && matches!(
             word,
@@ -371,4 +382,45 @@ fn is_part_word(part: &str, word: &str) -> bool {
     part.len() >= 3
         && part.chars().next() == word.chars().next()
         && part.chars().all(|c| letters.any(|w| w == c))
+}
+
+/// Parts of one app, not instances of it.
+const COMPONENTS: &[&str] = &[
+    "frontend", "backend", "api", "web", "ui", "worker", "server", "app", "proxy", "redis", "db",
+    "cache", "client",
+];
+
+/// Among the wired apps of one service, the one whose own name's other part a word of the
+/// request says ("the lan-only reverse proxy": `swag_internal` beside `swag`): its container.
+pub(super) fn qualified_instance(
+    repository: &Repository,
+    tokens: &[String],
+    service: &str,
+) -> Option<String> {
+    let key = normalize(service);
+    let mut found: Vec<&str> = repository
+        .apps
+        .iter()
+        .filter(|a| a.wired() && a.service == service)
+        .filter(|a| {
+            a.names.first().is_some_and(|own| {
+                own.strip_prefix(key.as_str())
+                    .or_else(|| own.strip_suffix(key.as_str()))
+                    .is_some_and(|rest| {
+                        // A component (`piped-frontend`) is part of what the app is, not a
+                        // second instance of it.
+                        !rest.is_empty()
+                            && !COMPONENTS.contains(&rest)
+                            && tokens.iter().any(|w| is_part_word(rest, w))
+                    })
+            })
+        })
+        .map(|a| a.container.as_str())
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some((*one).to_owned()),
+        _ => None,
+    }
 }

@@ -167,7 +167,8 @@ pub(super) fn sharing_a_name_part(
 
 /// How strongly the words the repository writes about an app (`Repository::app_words`) match
 /// a request: the app, the summed rarity of the words they share, and how many of those words
-/// belong to at most two apps. Only wired apps count; a word most apps share says nothing.
+/// belong to at most two apps. Only wired apps the catalogue does not know are scored (rarity
+/// is counted over every wired app); a word most apps share says nothing.
 pub(super) struct OwnWords<'a> {
     pub app: &'a App,
     pub score: f64,
@@ -205,7 +206,8 @@ pub(super) fn by_own_words<'a>(
     let total = wired.len().max(1) as f64;
     let words_of = |i: usize| repository.app_words.get(i);
     let mut found: Vec<OwnWords<'a>> = Vec::new();
-    for &(i, app) in &wired {
+    // Only apps the catalogue does not know: one it knows is found by what it is for.
+    for &(i, app) in wired.iter().filter(|(_, a)| !a.known) {
         let Some(own) = words_of(i) else { continue };
         let (mut score, mut distinctive) = (0.0, 0);
         for word in request.iter().filter(|w| own.contains(*w)) {

@@ -318,3 +318,33 @@ fn an_app_the_catalogue_lacks_is_found_by_the_repositorys_own_words_for_it() {
     let resolution = resolve(&repository, "restart the media server");
     assert_eq!(resolution.service.as_deref(), Some("jellyfin"));
 }
+
+/// Two instances of one proxy, the second named `_internal`: "lan-only" says which.
+#[test]
+fn a_word_for_one_side_of_a_split_setup_picks_that_instance() {
+    let container = |name: &str| {
+        format!(
+            "- name: {name}\n  community.docker.docker_container:\n    name: {name}\n    image: lscr.io/linuxserver/swag:3.0.1\n"
+        )
+    };
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[proxy_host]\nedge\n"),
+        (
+            "site.yml",
+            "- hosts: proxy_host\n  roles:\n    - swag\n    - swag_internal\n",
+        ),
+        ("roles/swag/tasks/main.yml", &container("swag")),
+        (
+            "roles/swag_internal/tasks/main.yml",
+            &container("swag_internal"),
+        ),
+    ]);
+    let (unit, name, _) = builtin(&resolve(
+        &repository,
+        "the lan-only reverse proxy keeps throwing 502s, show me its logs",
+    ));
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Container, "swag_internal")
+    );
+}
