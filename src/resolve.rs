@@ -824,19 +824,7 @@ fn finish(
     let app = pick_app(&wired, target.as_deref(), repository);
     let app = match app {
         Ok(app) => app,
-        Err(choices) => {
-            return Resolution {
-                verb,
-                service: Some(service),
-                target,
-                answer: Answer::Question {
-                    about: "instance".to_owned(),
-                    prompt: format!("{} runs in several places; which one?", choices.join(", ")),
-                    choices,
-                },
-                reasons,
-            };
-        }
+        Err(choices) => return instance_question(verb, service, target, choices, reasons),
     };
     // A built-in action on one app that runs as separate instances (the same role in separate
     // plays, or switched on by separate hosts' lists), with no place said: which one. The
@@ -854,17 +842,7 @@ fn finish(
             places.join(", ")
         ));
         let choices: Vec<String> = places.iter().map(|p| format!("{p}:{service}")).collect();
-        return Resolution {
-            verb,
-            service: Some(service),
-            target,
-            answer: Answer::Question {
-                about: "instance".to_owned(),
-                prompt: format!("{} runs in several places; which one?", choices.join(", ")),
-                choices,
-            },
-            reasons,
-        };
+        return instance_question(verb, service, target, choices, reasons);
     }
     // No verb said ("send gatus alerts to discord too", "z2m logging up to debug"), and the
     // request's own words are a setting of the app: it is about that setting.
@@ -893,6 +871,27 @@ fn finish(
         service: Some(service),
         target,
         answer,
+        reasons,
+    }
+}
+
+/// "kuma runs in several places; which one?", with the places (or units) to pick from.
+fn instance_question(
+    verb: Verb,
+    service: String,
+    target: Option<String>,
+    choices: Vec<String>,
+    reasons: Vec<String>,
+) -> Resolution {
+    Resolution {
+        verb,
+        service: Some(service),
+        target,
+        answer: Answer::Question {
+            about: "instance".to_owned(),
+            prompt: format!("{} runs in several places; which one?", choices.join(", ")),
+            choices,
+        },
         reasons,
     }
 }

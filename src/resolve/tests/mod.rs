@@ -261,9 +261,9 @@ fn apps_sharing_a_stack_compose_file_are_addressed_as_containers() {
     assert_eq!((unit, name.as_str()), (UnitKind::Container, "sonarr"));
 }
 
-#[test]
-fn a_stack_role_named_in_the_request_is_the_stack_not_one_of_its_apps() {
-    let (_dir, repository) = repository(&[
+/// A themed role `arr-stack` holding the arr apps in one compose template, on `media-01`.
+fn arr_stack_repository() -> (tempfile::TempDir, Repository) {
+    repository(&[
         ("inventory/homelab.ini", "[media_servers]\nmedia-01\n"),
         (
             "site.yml",
@@ -277,7 +277,12 @@ fn a_stack_role_named_in_the_request_is_the_stack_not_one_of_its_apps() {
             "roles/arr-stack/templates/docker-compose.yml.j2",
             ARR_COMPOSE,
         ),
-    ]);
+    ])
+}
+
+#[test]
+fn a_stack_role_named_in_the_request_is_the_stack_not_one_of_its_apps() {
+    let (_dir, repository) = arr_stack_repository();
     let resolution = resolve(&repository, "redeploy the arr stack on media-01");
     assert_eq!(resolution.service.as_deref(), Some("arr-stack"));
     let (_, limit, _) = entrypoint(&resolution);

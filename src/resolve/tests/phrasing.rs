@@ -44,21 +44,7 @@ fn adding_or_removing_a_service_the_repository_lacks_is_none_whatever_else_is_na
         resolution.answer
     );
 
-    let (_dir, repository) = repository(&[
-        ("inventory/homelab.ini", "[media_servers]\nmedia-01\n"),
-        (
-            "site.yml",
-            "- name: Media\n  hosts: media_servers\n  roles:\n    - arr-stack\n",
-        ),
-        (
-            "roles/arr-stack/tasks/main.yml",
-            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/arr-stack/docker-compose.yml\n",
-        ),
-        (
-            "roles/arr-stack/templates/docker-compose.yml.j2",
-            ARR_COMPOSE,
-        ),
-    ]);
+    let (_dir, repository) = arr_stack_repository();
     let resolution = resolve(&repository, "add lidarr to the arr stack");
     assert!(
         matches!(&resolution.answer, Answer::None { catalogue, .. } if catalogue.as_deref() == Some("lidarr")),
