@@ -48,6 +48,26 @@ pub fn normalize(text: &str) -> String {
         .collect()
 }
 
+/// A role or playbook name without the doing-word it starts with (`setup_mergerfs`,
+/// `install-docker`, `ansible-role-motd`): the thing it is for.
+pub fn without_doing_prefix(name: &str) -> &str {
+    [
+        "setup",
+        "install",
+        "deploy",
+        "configure",
+        "config",
+        "ansible-role",
+        "role",
+    ]
+    .iter()
+    .find_map(|prefix| {
+        name.strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix(['_', '-']))
+    })
+    .unwrap_or(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

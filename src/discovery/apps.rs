@@ -15,7 +15,7 @@ use crate::discovery::plays::tags_of;
 use crate::discovery::{Reach, Repository, Source, parent, unquote, var_rank};
 use crate::repo::outline::Node;
 use crate::services::catalogue;
-use crate::text::normalize;
+use crate::text::{normalize, without_doing_prefix};
 
 /// How an app runs on its host, which decides how Chiffon's built-in actions address it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -234,21 +234,7 @@ fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App
     for role in &repository.roles {
         let name = role.rsplit('/').next().unwrap_or(role);
         // `setup_mergerfs`, `install-docker`, `ansible-role-motd`: the service is the rest.
-        let bare = [
-            "setup",
-            "install",
-            "deploy",
-            "configure",
-            "config",
-            "ansible-role",
-            "role",
-        ]
-        .iter()
-        .find_map(|prefix| {
-            name.strip_prefix(prefix)
-                .and_then(|rest| rest.strip_prefix(['_', '-']))
-        })
-        .unwrap_or(name);
+        let bare = without_doing_prefix(name);
         let Some(service) = catalogue()
             .lookup(name)
             .or_else(|| catalogue().lookup(bare))

@@ -12,11 +12,12 @@ use crate::text::normalize;
 
 /// The entries of a path-keyed map under `prefix` (`"roles/app/"`), in path order; every entry
 /// when `prefix` is empty.
-pub(crate) fn under<'m, K, V>(
+pub(crate) fn under<'m, 'p, K, V>(
     map: &'m BTreeMap<K, V>,
-    prefix: &'m str,
-) -> impl Iterator<Item = (&'m K, &'m V)>
+    prefix: &'p str,
+) -> impl Iterator<Item = (&'m K, &'m V)> + 'p
 where
+    'm: 'p,
     K: std::borrow::Borrow<str> + Ord,
 {
     map.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))

@@ -4,8 +4,8 @@
 //! does not know by what the owner wrote about it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Bound;
 
+use crate::discovery::index::under;
 use crate::discovery::{App, Repository, Source};
 use crate::services::{stem, words};
 use crate::text::normalize;
@@ -36,12 +36,7 @@ pub(crate) fn app_words(
             }
             if let Some(role) = &app.role {
                 paths.push(role);
-                let tasks = format!("{role}/tasks/");
-                let from = (Bound::Included(tasks.as_str()), Bound::Unbounded);
-                for (path, source) in by_path
-                    .range::<str, _>(from)
-                    .take_while(|(path, _)| path.starts_with(&tasks))
-                {
+                for (path, source) in under(by_path, &format!("{role}/tasks/")) {
                     paths.push(path);
                     texts.push(&source.text);
                 }

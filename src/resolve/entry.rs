@@ -9,7 +9,7 @@ use super::config::{best_config, config_tag};
 use super::{Answer, Verb};
 use crate::discovery::{App, Reach, Repository, Switch};
 use crate::services::catalogue;
-use crate::text::normalize;
+use crate::text::{normalize, without_doing_prefix};
 
 /// A playbook whose file is named for `service` (`docker.yml`, `install-tailscale.yml`), when
 /// exactly one is.
@@ -26,13 +26,7 @@ pub(super) fn playbook_named_for(repository: &Repository, service: &str) -> Opti
                 .unwrap_or("")
                 .trim_end_matches(".yml")
                 .trim_end_matches(".yaml");
-            let bare = ["install", "setup", "deploy"]
-                .iter()
-                .find_map(|p| {
-                    stem.strip_prefix(p)
-                        .map(|r| r.trim_start_matches(['-', '_']))
-                })
-                .unwrap_or(stem);
+            let bare = without_doing_prefix(stem);
             normalize(bare) == key
                 || catalogue()
                     .lookup(bare)

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use super::NOT_NAMES;
 use super::names::{begins_like, prefix_distance, shared_role_name};
-use crate::discovery::Repository;
+use crate::discovery::{App, Repository};
 use crate::services::{catalogue, typo_allowance, words};
 use crate::text::{edit_distance, normalize};
 
@@ -336,11 +336,10 @@ pub(super) fn qualified_part(
             .iter()
             .filter(|a| a.wired())
             .filter_map(|a| {
-                let own = a.names.first()?;
-                let rest = own
-                    .strip_prefix(key.as_str())
-                    .or_else(|| own.strip_suffix(key.as_str()))?;
-                (!rest.is_empty() && words.iter().any(|w| is_part_word(rest, w)))
+                let rest = other_part(a, &key)?;
+                words
+                    .iter()
+                    .any(|w| is_part_word(rest, w))
                     .then(|| (a.service.clone(), a.container.clone()))
             })
             .collect();
@@ -351,6 +350,15 @@ pub(super) fn qualified_part(
         }
     }
     None
+}
+
+/// The rest of an app's own name around `key` (`bkup` of `transmissionbkup` for
+/// `transmission`), when there is a rest.
+fn other_part<'a>(app: &'a App, key: &str) -> Option<&'a str> {
+    let own = app.names.first()?;
+    own.strip_prefix(key)
+        .or_else(|| own.strip_suffix(key))
+        .filter(|rest| !rest.is_empty())
 }
 
 /// Whether the part of a name (`bkup`, `db`, `backup`) is what a word of the request says:
@@ -403,16 +411,10 @@ pub(super) fn qualified_instance(
         .iter()
         .filter(|a| a.wired() && a.service == service)
         .filter(|a| {
-            a.names.first().is_some_and(|own| {
-                own.strip_prefix(key.as_str())
-                    .or_else(|| own.strip_suffix(key.as_str()))
-                    .is_some_and(|rest| {
-                        // A component (`piped-frontend`) is part of what the app is, not a
-                        // second instance of it.
-                        !rest.is_empty()
-                            && !COMPONENTS.contains(&rest)
-                            && tokens.iter().any(|w| is_part_word(rest, w))
-                    })
+            // A component (`piped-frontend`) is part of what the app is, not a second
+            // instance of it.
+            other_part(a, &key).is_some_and(|rest| {
+                !COMPONENTS.contains(&rest) && tokens.iter().any(|w| is_part_word(rest, w))
             })
         })
         .map(|a| a.container.as_str())

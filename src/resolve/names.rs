@@ -205,22 +205,26 @@ pub(super) fn by_own_words<'a>(
         .collect();
     let total = wired.len().max(1) as f64;
     let words_of = |i: usize| repository.app_words.get(i);
+    // How many wired apps write each of the request's words, counted once per word.
+    let rarity: Vec<(&String, usize)> = request
+        .iter()
+        .map(|word| {
+            let apps = wired
+                .iter()
+                .filter(|(j, _)| words_of(*j).is_some_and(|w| w.contains(word)))
+                .count();
+            (word, apps.max(1))
+        })
+        .filter(|(_, apps)| *apps as f64 <= (total / 5.0).max(1.0))
+        .collect();
     let mut found: Vec<OwnWords<'a>> = Vec::new();
     // Only apps the catalogue does not know: one it knows is found by what it is for.
     for &(i, app) in wired.iter().filter(|(_, a)| !a.known) {
         let Some(own) = words_of(i) else { continue };
         let (mut score, mut distinctive) = (0.0, 0);
-        for word in request.iter().filter(|w| own.contains(*w)) {
-            let apps = wired
-                .iter()
-                .filter(|(j, _)| words_of(*j).is_some_and(|w| w.contains(word)))
-                .count()
-                .max(1);
-            if apps as f64 > (total / 5.0).max(1.0) {
-                continue;
-            }
-            score += (total / apps as f64).ln();
-            if apps <= 2 && word.len() >= 5 {
+        for (word, apps) in rarity.iter().filter(|(w, _)| own.contains(*w)) {
+            score += (total / *apps as f64).ln();
+            if *apps <= 2 && word.len() >= 5 {
                 distinctive += 1;
             }
         }
