@@ -30,12 +30,13 @@ use chiffon::resolve::{Answer, Resolution, resolve};
 use toml::Value;
 
 /// The label files, in the order they were written.
-const BATCHES: [&str; 5] = [
+const BATCHES: [&str; 6] = [
     "tests/corpus/requests.toml",
     "tests/corpus/requests_b2.toml",
     "tests/corpus/requests_b3.toml",
     "tests/corpus/requests_b4.toml",
     "tests/corpus/requests_b5.toml",
+    "tests/corpus/requests_b6.toml",
 ];
 
 #[derive(Default, Clone, Copy)]
@@ -489,7 +490,9 @@ fn main() {
          `tests/corpus/requests_b3.toml`, batch 3, labelled after tuning on batch 2 and before \
          the matcher saw it; `tests/corpus/requests_b4.toml`, batch 4, labelled after tuning on \
          batch 3 and before the matcher saw it; `tests/corpus/requests_b5.toml`, batch 5, \
-         labelled after tuning on batch 4 and before the matcher saw it; develop on `tune`, report `holdout` apart). \"served\" counts an \
+         labelled after tuning on batch 4 and before the matcher saw it; \
+         `tests/corpus/requests_b6.toml`, batch 6, labelled after tuning on batch 5 and before \
+         the matcher saw it; develop on `tune`, report `holdout` apart). \"served\" counts an \
          approvable answer only when the plan the server makes for the request \
          (`planner::plan`, as `POST /api/v1/requests` does) runs it with nothing left to ask \
          (an upgrade naming no version may ask only which version its pin moves to: a \
@@ -511,6 +514,8 @@ fn main() {
         "batch 4 holdout",
         "batch 5 tune",
         "batch 5 holdout",
+        "batch 6 tune",
+        "batch 6 holdout",
         "tune",
         "holdout",
         "all",
