@@ -30,8 +30,8 @@ use names::{by_own_words, owning_a_name_part, role_named_like, sharing_a_name_pa
 
 mod mentions;
 use mentions::{
-    Mention, adds_to_an_app, behind_a_proxy, clause_ends, described_from, mentions, part_it_uses,
-    path_positions, qualified_instance, qualified_part, stand_in_for,
+    Mention, adds_to_an_app, behind_a_proxy, clause_ends, described_from, mentions, order_clauses,
+    part_it_uses, path_positions, qualified_instance, qualified_part, stand_in_for,
 };
 
 mod instances;
@@ -262,6 +262,7 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
             .map(|p| p.hosts.clone())
     };
     let mut target = None;
+    let mut target_placed = false;
     let mut target_positions = BTreeSet::new();
     let mut app_places = Vec::new();
     let in_paths = path_positions(text);
@@ -278,8 +279,15 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
             }
             let parts = &tokens[start..start + length];
             for joined in [parts.join("-"), parts.join("_"), parts.join("")] {
-                let Some(name) = known_target(&joined) else {
-                    continue;
+                let (name, loose) = match known_target(&joined) {
+                    Some(name) => (name, false),
+                    None if length == 1 => {
+                        match repository.inventory.spelling_without_suffix(&joined) {
+                            Some(name) => (name.to_owned(), true),
+                            None => continue,
+                        }
+                    }
+                    None => continue,
                 };
                 let before: Vec<&str> = tokens[..start]
                     .iter()
@@ -294,6 +302,15 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
                         && before
                             .get(1)
                             .is_some_and(|w| matches!(*w, "on" | "to" | "at"));
+                // A group said without its suffix ("the vps" for `vps_hosts`) is a place
+                // only where the words around it say so: "on the vps", "the bastion rebooted".
+                if loose && !placed && !names_a_machine(tokens.get(start + 1)) {
+                    continue;
+                }
+                // "tails all the container logs": a quantity; "on all" is a place.
+                if joined == "all" && !placed {
+                    continue;
+                }
                 let as_service = catalogue().lookup(&joined).map(|s| s.id.clone());
                 // The owner's hints say this group is never a service: a place, wherever it is.
                 let owners_place = repository.hints.not_a_service(&joined);
@@ -302,6 +319,11 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
                         a.names.contains(&normalize(&joined))
                             || as_service.as_ref() == Some(&a.service)
                     });
+                // A group named for an app (`homepage_host`) said without its suffix is the
+                // app: "the widget on the homepage dashboard".
+                if loose && is_app {
+                    continue;
+                }
                 // An unplaced single word that names a kind of service ("change the upstream
                 // dns resolvers" with a group `dns`) says what, not where.
                 let kind_word =
@@ -311,8 +333,11 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
                 if placed && is_app {
                     app_places.push((name, start..start + length));
                 } else if placed || !is_app && !kind_word {
-                    if target.is_none() {
+                    // A place said with "on"/"to" is where the order goes, before one named
+                    // only as context ("bigboi can't reach the vps, … logs on the vps").
+                    if target.is_none() || placed && !target_placed {
                         target = Some(name);
+                        target_placed = placed;
                     }
                     target_positions.extend(start..start + length);
                 }
@@ -474,6 +499,31 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     )
 }
 
+/// A word after a name that says the name is a machine: "the bastion box", "the vps rebooted".
+fn names_a_machine(next: Option<&String>) -> bool {
+    next.is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "box"
+                | "boxes"
+                | "server"
+                | "servers"
+                | "host"
+                | "hosts"
+                | "vm"
+                | "vms"
+                | "machine"
+                | "machines"
+                | "node"
+                | "nodes"
+                | "rebooted"
+                | "restarted"
+                | "died"
+                | "crashed"
+        )
+    })
+}
+
 /// Words after an app's name that say how it behaves, not what to do with it.
 const STATE_VERBS: &[&str] = &[
     "keeps", "is", "isn", "isnt", "has", "hasn", "hasnt", "was", "won", "wont", "can", "cant",
@@ -539,6 +589,18 @@ fn pick_service(
         in_repo
     } else {
         ordering
+    };
+    // Apps named in a clause that gives the order, before those named only to say why.
+    let orders = order_clauses(tokens, &clause_ends);
+    let ordered: Vec<&Mention> = in_repo
+        .iter()
+        .copied()
+        .filter(|m| orders.contains(&clause(m)))
+        .collect();
+    let in_repo = if ordered.is_empty() || orders.len() == clause_ends.len() + 1 {
+        in_repo
+    } else {
+        ordered
     };
     let first_clause = in_repo.iter().map(clause).min();
     if let Some(mention) = in_repo
@@ -628,8 +690,14 @@ fn pick_service(
         .map(|(_, t)| t.as_str())
         .collect::<Vec<_>>()
         .join(" ");
+    // Logs asked for are the order; logs mentioned otherwise say what the service is.
+    let keep: &[&str] = if verb == Verb::Logs {
+        &[]
+    } else {
+        &["log", "logs"]
+    };
     let scored: Vec<(String, f64)> = catalogue()
-        .for_purpose(&without_target)
+        .for_purpose_keeping(&without_target, keep)
         .into_iter()
         .map(|(s, score)| (s.id.clone(), score))
         .collect();

@@ -251,9 +251,18 @@ impl Catalogue {
     /// best first, with a score: a keyword phrase all of whose words appear counts most, a
     /// category's words next, purpose words least.
     pub fn for_purpose(&self, text: &str) -> Vec<(&Service, f64)> {
+        self.for_purpose_keeping(text, &[])
+    }
+
+    /// `for_purpose`, keeping some words that usually say what to do as words that say what a
+    /// service is: "stop the web ui that tails the container logs" describes a log viewer.
+    pub fn for_purpose_keeping(&self, text: &str, keep: &[&str]) -> Vec<(&Service, f64)> {
         let request: BTreeSet<String> = words(text)
             .map(|w| stem(&w))
-            .filter(|w| !STOP.contains(&w.as_str()) && !REQUEST_WORDS.contains(&w.as_str()))
+            .filter(|w| {
+                !STOP.contains(&w.as_str())
+                    && (!REQUEST_WORDS.contains(&w.as_str()) || keep.contains(&w.as_str()))
+            })
             .collect();
         if request.is_empty() {
             return Vec::new();

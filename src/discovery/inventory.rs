@@ -43,6 +43,29 @@ impl Inventory {
             .map(String::as_str)
     }
 
+    /// The one group (or host) a word names without the suffix that says it is a set of
+    /// machines: "the vps" for `vps_hosts`, "the bastion" for `bastion-servers`. None when no
+    /// name, or more than one, reads so.
+    pub fn spelling_without_suffix(&self, word: &str) -> Option<&str> {
+        const SUFFIXES: &[&str] = &[
+            "hosts", "host", "servers", "server", "nodes", "node", "machines", "boxes", "vms",
+            "group",
+        ];
+        let lower = word.to_lowercase();
+        if lower.len() < 3 {
+            return None;
+        }
+        let mut found = self.groups.keys().chain(self.hosts.iter()).filter(|n| {
+            let n = n.to_lowercase();
+            n.strip_prefix(lower.as_str()).is_some_and(|rest| {
+                rest.strip_prefix(['_', '-'])
+                    .is_some_and(|suffix| SUFFIXES.contains(&suffix))
+            })
+        });
+        let first = found.next()?;
+        found.next().is_none().then_some(first.as_str())
+    }
+
     /// The hosts a pattern reaches (`a,b`, `a:b`, `g:!x`, `all`); a name the inventory does
     /// not know stands for itself, so two answers naming it compare equal.
     pub fn resolve(&self, pattern: &str) -> BTreeSet<String> {

@@ -193,12 +193,72 @@ pub(super) fn clause_ends(text: &str) -> Vec<usize> {
         word.clear();
         // A full stop inside a name or version (`media.lan`, `1.2`) ends nothing.
         let at_break = chars.peek().is_none_or(|next| next.is_whitespace());
-        let ends_clause = matches!(c, ',' | ';' | '—') || matches!(c, '.' | '!') && at_break;
+        let ends_clause = matches!(c, ',' | ';' | '—') || matches!(c, '.' | '!' | '?') && at_break;
         if ends_clause && count > 0 && ends.last() != Some(&count) {
             ends.push(count);
         }
     }
     ends
+}
+
+/// The clauses (counted as `clause_ends` splits them) that give the order: they open with an
+/// order ("show me the squid logs", "restart it") or ask after a state ("is db-auto-backup
+/// running on grimes?"), where another clause only tells why ("proxy logins with my freeipa
+/// account keep failing").
+pub(super) fn order_clauses(tokens: &[String], ends: &[usize]) -> BTreeSet<usize> {
+    const FILLERS: &[&str] = &[
+        "please", "pls", "just", "now", "then", "so", "and", "ok", "okay",
+    ];
+    const HEADS: &[&str] = &[
+        "show",
+        "restart",
+        "stop",
+        "start",
+        "bounce",
+        "reboot",
+        "kick",
+        "cycle",
+        "tail",
+        "check",
+        "upgrade",
+        "update",
+        "bump",
+        "deploy",
+        "install",
+        "remove",
+        "uninstall",
+        "delete",
+        "drop",
+        "purge",
+        "give",
+        "fetch",
+        "pull",
+        "grab",
+        "print",
+        "dump",
+        "tell",
+        "is",
+        "are",
+    ];
+    let mut out = BTreeSet::new();
+    let mut start = 0;
+    for (index, end) in ends
+        .iter()
+        .copied()
+        .chain(std::iter::once(tokens.len()))
+        .enumerate()
+    {
+        let head = tokens
+            .get(start..end.min(tokens.len()))
+            .unwrap_or_default()
+            .iter()
+            .find(|t| !FILLERS.contains(&t.as_str()));
+        if head.is_some_and(|h| HEADS.contains(&h.as_str())) {
+            out.insert(index);
+        }
+        start = end;
+    }
+    out
 }
 
 /// "update the search engine karakeep uses": the app named is followed by "uses" (or "needs",

@@ -89,6 +89,10 @@ fn imperative(text: &str) -> Option<Verb> {
                 "remove" | "uninstall" | "delete" | "drop" | "purge" | "decommission" => {
                     Verb::Remove
                 }
+                // "tear down loki, the logs go elsewhere now"; "take qbittorrent out of the
+                // stack".
+                "tear" if next.as_deref() == Some("down") => Verb::Remove,
+                "take" if clause.contains(" out of ") => Verb::Remove,
                 _ => return None,
             })
         })
@@ -237,7 +241,12 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     {
         return Some(Verb::Stop);
     }
-    if has("start") || phrase("turn on") || phrase("back up") || phrase("power on") {
+    // "the start page says …" names a page, not an order.
+    let start = tokens
+        .windows(2)
+        .any(|w| w[0] == "start" && !matches!(w[1].as_str(), "page" | "menu"))
+        || tokens.last().is_some_and(|t| t == "start");
+    if start || phrase("turn on") || phrase("back up") || phrase("power on") {
         return Some(Verb::Start);
     }
     None

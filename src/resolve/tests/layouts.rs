@@ -348,3 +348,74 @@ fn a_word_for_one_side_of_a_split_setup_picks_that_instance() {
         (UnitKind::Container, "swag_internal")
     );
 }
+
+/// Groups named `<name>_hosts` / `<name>-servers`: "the vps" and "the bastion" are those
+/// places where the words around them say a place; a group named for an app is that app.
+#[test]
+fn a_group_said_without_its_suffix_is_the_place_where_the_words_say_a_place() {
+    let (_dir, repository) = repository(&[
+        (
+            "hosts.ini",
+            "[vps_hosts]\nionos\n[bastion-servers]\nbastion-1\n[homepage_host]\nhome-1\n[lan]\nbigboi\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: vps_hosts\n  roles:\n    - nginx\n- hosts: lan\n  roles:\n    - nginx\n- hosts: bastion-servers:lan\n  roles:\n    - grafana\n- hosts: homepage_host\n  roles:\n    - homepage\n",
+        ),
+        (
+            "roles/nginx/tasks/main.yml",
+            "- name: Nginx\n  ansible.builtin.systemd_service:\n    name: nginx\n    state: started\n",
+        ),
+        (
+            "roles/grafana/tasks/main.yml",
+            "- name: Grafana\n  community.docker.docker_container:\n    name: grafana\n    image: grafana/grafana:11.2.0\n",
+        ),
+        (
+            "roles/homepage/tasks/main.yml",
+            "- name: Homepage\n  ansible.builtin.template:\n    src: services.yaml.j2\n    dest: /opt/homepage/services.yaml\n- name: Homepage\n  community.docker.docker_container:\n    name: homepage\n    image: ghcr.io/gethomepage/homepage:v0.9.10\n",
+        ),
+        (
+            "roles/homepage/templates/services.yaml.j2",
+            "- Smart Home:\n    - Home Assistant:\n        widget: {}\n",
+        ),
+    ]);
+    // Said after "on": the place, before a host named only to say why.
+    let (_, _, hosts) = builtin(&resolve(
+        &repository,
+        "bigboi can't reach the vps anymore, restart nginx on the vps",
+    ));
+    assert_eq!(hosts, ["vps_hosts"]);
+    // Followed by a word that says a machine.
+    let resolution = resolve(
+        &repository,
+        "grafana didn't come up after the bastion rebooted",
+    );
+    assert_eq!(resolution.target.as_deref(), Some("bastion-servers"));
+    // Neither: a word, not a place.
+    let resolution = resolve(&repository, "restart the bastion grafana");
+    assert_eq!(resolution.target, None);
+    // A group named for an app, said without its suffix, is the app.
+    let resolution = resolve(
+        &repository,
+        "change the home assistant widget on the homepage dashboard",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("homepage"));
+    assert_eq!(resolution.target, None);
+}
+
+/// "all" is a place plays name; "all the container logs" says how many.
+#[test]
+fn all_is_a_place_only_when_said_as_one() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "box\n"),
+        ("site.yml", "- hosts: all\n  roles:\n    - dozzle\n"),
+        (
+            "roles/dozzle/tasks/main.yml",
+            "- name: Dozzle\n  community.docker.docker_container:\n    name: dozzle\n    image: amir20/dozzle:v8.4.0\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "stop dozzle, it tails all the container logs");
+    assert_eq!(resolution.target, None);
+    let resolution = resolve(&repository, "restart dozzle on all");
+    assert_eq!(resolution.target.as_deref(), Some("all"));
+}

@@ -127,3 +127,43 @@ fn putting_an_app_behind_the_proxy_configures_the_proxy_in_its_real_inventory() 
         Some("inventory/production/host_vars/proxy-1/caddy.yml")
     );
 }
+
+#[test]
+fn tearing_down_or_taking_out_is_a_removal_and_the_start_page_is_no_start() {
+    assert_eq!(
+        verb_of("tear down loki and promtail, the logs go to grafana cloud now"),
+        Verb::Remove
+    );
+    assert_eq!(
+        verb_of("take qbittorrent out of the arr stack, we stopped torrenting"),
+        Verb::Remove
+    );
+    assert_ne!(
+        verb_of("the start page says 'Home' at the top, fix the title"),
+        Verb::Start
+    );
+    assert_eq!(verb_of("start jellyfin"), Verb::Start);
+}
+
+#[test]
+fn the_app_named_in_the_clause_that_gives_the_order_beats_one_named_to_say_why() {
+    let files = two_apps(
+        ("freeipa", "freeipa/freeipa-server:4"),
+        ("squid", "ubuntu/squid:6"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "proxy logins with my freeipa account keep failing, show me the squid logs",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("squid"));
+    let resolution = resolve(
+        &repository,
+        "is squid running? the logins for the freeipa accounts went red",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("squid"));
+    assert_eq!(resolution.verb, Verb::Status);
+    // With no clause giving an order, the app named first is still the one meant.
+    let resolution = resolve(&repository, "freeipa logins fail, squid is fine");
+    assert_eq!(resolution.service.as_deref(), Some("freeipa"));
+}
