@@ -112,6 +112,14 @@ fn wanted(name: &str) -> bool {
 }
 
 impl Repository {
+    /// The plays that run any task file of a role (`tasks_from` included).
+    pub fn role_reaches<'a>(&'a self, role: &str) -> impl Iterator<Item = &'a Reach> + 'a {
+        let tasks = format!("{role}/tasks/");
+        let files: Vec<&'a Vec<Reach>> =
+            index::under(&self.reach, &tasks).map(|(_, r)| r).collect();
+        files.into_iter().flatten()
+    }
+
     /// Reads the repository at `root`.
     pub fn discover(root: &Path) -> Repository {
         let paths = crate::repo::files(root, root, wanted);

@@ -1004,6 +1004,8 @@ fn says_deploy(text: &str) -> bool {
         ]
         .iter()
         .any(|p| lower.contains(p))
+        // "put tailscale on bunk": placed on a machine.
+        || has("put") && (has("on") || has("onto"))
 }
 
 /// "Redeploy the arr stack": a role holding two or more apps, named by its name (or its name
@@ -1193,6 +1195,36 @@ fn answer_for(
     } else {
         reaches
     };
+    // A place said: the plays that run there ("put tailscale on bunk": `bunk.yml`, not the
+    // site playbook whose plays never target bunk).
+    let wanted = target.map(|t| repository.inventory.resolve(t));
+    let there: Vec<Reach> = reaches
+        .iter()
+        .filter(|r| {
+            wanted.as_ref().is_some_and(|want| {
+                !want.is_empty() && want.is_subset(&repository.inventory.resolve(&r.hosts))
+            })
+        })
+        .cloned()
+        .collect();
+    // None does: another task file of its role that a play runs there ("Configure Tailscale"
+    // in `bunk.yml` imports the role with `tasks_from: dsm`).
+    let there = if there.is_empty() && verb == Verb::Deploy {
+        app.role
+            .iter()
+            .flat_map(|role| repository.role_reaches(role))
+            .filter(|r| {
+                !is_teardown(&r.playbook)
+                    && wanted.as_ref().is_some_and(|want| {
+                        !want.is_empty() && want.is_subset(&repository.inventory.resolve(&r.hosts))
+                    })
+            })
+            .cloned()
+            .collect()
+    } else {
+        there
+    };
+    let reaches = if there.is_empty() { reaches } else { there };
     entrypoint(
         repository, app, &reaches, verb, target, extra_vars, switch, text, reasons,
     )

@@ -265,6 +265,8 @@ fn changes_version(tokens: &[String]) -> bool {
             let after = |k: usize| tokens.get(i + k).map_or("", String::as_str);
             t == "to"
                 && (versionish(after(1)) && (i == 0 || tokens[i - 1] != "port")
+                    // "move it to a 25.x release"
+                    || matches!(after(1), "a" | "the") && versionish(after(2))
                     || matches!(after(2), "minor" | "major" | "release" | "version")
                     || matches!(after(3), "minor" | "major" | "release" | "version"))
         });

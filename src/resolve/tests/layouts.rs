@@ -419,3 +419,46 @@ fn all_is_a_place_only_when_said_as_one() {
     let resolution = resolve(&repository, "restart dozzle on all");
     assert_eq!(resolution.target.as_deref(), Some("all"));
 }
+
+/// A machine the site playbook never targets, set up by its own playbook that imports one task
+/// file of the role (`tasks_from`): "put tailscale on bunk" runs that playbook there, as a
+/// deploy, whatever settings its words touch.
+#[test]
+fn a_place_said_picks_the_playbook_whose_plays_run_there() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[servers]\nlab\npug\n[nas]\nbunk\n"),
+        (
+            "site.yml",
+            "- hosts: servers\n  roles:\n    - role: tailscale\n      tags: [tailscale]\n",
+        ),
+        (
+            "bunk.yml",
+            "- hosts: bunk\n  tasks:\n    - name: Configure Tailscale\n      import_role:\n        name: tailscale\n        tasks_from: dsm\n      tags: [tailscale]\n",
+        ),
+        (
+            "roles/tailscale/tasks/main.yml",
+            "- name: Tailscale\n  ansible.builtin.systemd_service:\n    name: tailscaled\n    state: started\n",
+        ),
+        (
+            "roles/tailscale/tasks/dsm.yml",
+            "- name: Tailscale package\n  ansible.builtin.command: synopkg install tailscale\n",
+        ),
+        ("host_vars/bunk.yml", "tailscale_mesh_routes: []\n"),
+    ]);
+    let resolution = resolve(&repository, "put tailscale on bunk so it joins the mesh");
+    assert_eq!(resolution.verb, Verb::Deploy);
+    match &resolution.answer {
+        Answer::Entrypoint {
+            playbook, limit, ..
+        } => {
+            assert_eq!(playbook, "bunk.yml");
+            assert_eq!(limit.as_deref(), Some("bunk"));
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+    // Said for a machine the site playbook does target, the site playbook.
+    match &resolve(&repository, "put tailscale on pug").answer {
+        Answer::Entrypoint { playbook, .. } => assert_eq!(playbook, "site.yml"),
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}

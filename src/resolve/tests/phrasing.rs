@@ -78,6 +78,10 @@ fn moving_to_a_version_is_an_upgrade_and_moving_to_a_port_is_not() {
         Verb::Upgrade
     );
     assert_ne!(verb_of("move grafana to port 3300"), Verb::Upgrade);
+    assert_eq!(
+        verb_of("plausible's clickhouse is still 24.12, move it to a 25.x release"),
+        Verb::Upgrade
+    );
 }
 
 #[test]
