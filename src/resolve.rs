@@ -208,6 +208,20 @@ const NOT_NAMES: &[&str] = &[
     "manager",
     "bridge",
     "photo",
+    // The first halves of contractions ("didn't", "isn't"): never a slip of a name.
+    "didn",
+    "doesn",
+    "isn",
+    "wasn",
+    "won",
+    "couldn",
+    "wouldn",
+    "shouldn",
+    "hasn",
+    "haven",
+    "aren",
+    "weren",
+    "don",
 ];
 
 /// Resolves a request against a repository.

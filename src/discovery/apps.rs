@@ -546,8 +546,24 @@ fn build(
         return None;
     }
     if definition.unit == UnitKind::Systemd && image.is_none() {
-        // Only units of services the catalogue knows, or named like their role.
+        // Only units of services the catalogue knows, named like their role, or whose unit
+        // file the role ships (`webcam` renders `v4l2rtspserver.service.j2`: its own daemon).
+        // Not in a role named for a service the catalogue knows: there, it is a helper.
+        let role_known = role_name
+            .as_deref()
+            .is_some_and(|r| catalogue().lookup(r).is_some());
+        let ships_unit = !role_known
+            && role.as_deref().is_some_and(|r| {
+                ["templates", "files"].iter().any(|folder| {
+                    ["", ".j2"].iter().any(|ext| {
+                        index
+                            .get(&format!("{r}/{folder}/{unit_stem}.service{ext}"))
+                            .is_some()
+                    })
+                })
+            });
         let known = catalogue().lookup(&unit_stem).is_some()
+            || ships_unit
             || role_name
                 .as_deref()
                 .is_some_and(|r| normalize(r) == normalize(&unit_stem));

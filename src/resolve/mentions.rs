@@ -35,7 +35,17 @@ pub(super) fn mentions(
                 continue;
             }
             let parts = &tokens[start..start + length];
-            if length == 1 && (NOT_NAMES.contains(&parts[0].as_str()) || parts[0].len() < 3) {
+            // A two-letter word is a name only as the nickname of an app the repository has
+            // ("jf didn't come back" for Jellyfin).
+            let short_nickname = |word: &str| {
+                catalogue()
+                    .lookup(word)
+                    .is_some_and(|s| repository.apps.iter().any(|a| a.service == s.id))
+            };
+            if length == 1
+                && (NOT_NAMES.contains(&parts[0].as_str())
+                    || parts[0].len() < 3 && !short_nickname(&parts[0]))
+            {
                 continue;
             }
             let joined = parts.concat();
@@ -391,22 +401,29 @@ pub(super) fn qualified_part(
             .map(|i| tokens[i].as_str())
             .filter(|w| w.len() >= 2)
             .collect();
-        let mut found: Vec<(String, String)> = repository
-            .apps
-            .iter()
-            .filter(|a| a.wired())
-            .filter_map(|a| {
-                let rest = other_part(a, &key)?;
-                words
-                    .iter()
-                    .any(|w| is_part_word(rest, w))
-                    .then(|| (a.service.clone(), a.container.clone()))
-            })
-            .collect();
-        found.sort();
-        found.dedup();
-        if let [one] = found.as_slice() {
-            return Some(one.clone());
+        // A word for the part beside the name; else the part said in full anywhere ("restart
+        // the machine learning container" for `immich-machine-learning`).
+        let near = |rest: &str| words.iter().any(|w| is_part_word(rest, w));
+        let in_full = |rest: &str| {
+            rest.len() >= 5 && (1..=3).any(|n| tokens.windows(n).any(|w| w.concat() == rest))
+        };
+        for said in [&near as &dyn Fn(&str) -> bool, &in_full] {
+            let mut found: Vec<(String, String)> = repository
+                .apps
+                .iter()
+                .filter(|a| a.wired())
+                .filter_map(|a| {
+                    let rest = other_part(a, &key)?;
+                    said(rest).then(|| (a.service.clone(), a.container.clone()))
+                })
+                .collect();
+            found.sort();
+            found.dedup();
+            match found.as_slice() {
+                [one] => return Some(one.clone()),
+                [] => continue,
+                _ => break,
+            }
         }
     }
     None

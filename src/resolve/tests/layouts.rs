@@ -462,3 +462,89 @@ fn a_place_said_picks_the_playbook_whose_plays_run_there() {
         other => panic!("expected an entrypoint, got {other:?}"),
     }
 }
+
+/// One compose file, several containers: a container's own words, said anywhere, pick it;
+/// a word beside the app's name wins over one said elsewhere.
+#[test]
+fn a_container_of_an_apps_compose_is_picked_by_the_words_of_its_name() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[docker]\nearth\n"),
+        (
+            "services.yml",
+            "- hosts: docker\n  roles:\n    - role: immich\n      tags: [immich]\n",
+        ),
+        (
+            "roles/immich/tasks/main.yml",
+            "- name: Compose\n  ansible.builtin.template:\n    src: compose.yml.j2\n    dest: /opt/immich/compose.yml\n",
+        ),
+        (
+            "roles/immich/templates/compose.yml.j2",
+            "services:\n  immich-server:\n    container_name: immich-server\n    image: ghcr.io/immich-app/immich-server:v1.120.0\n  immich-machine-learning:\n    container_name: immich-machine-learning\n    image: ghcr.io/immich-app/immich-machine-learning:v1.120.0\n  database:\n    container_name: immich-database\n    image: tensorchord/pgvecto-rs:pg14-v0.2.0\n",
+        ),
+    ]);
+    let (unit, name, _) = builtin(&resolve(
+        &repository,
+        "immich hasn't tagged a face since the upgrade, restart the machine learning container",
+    ));
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Container, "immich-machine-learning")
+    );
+    let (unit, name, _) = builtin(&resolve(
+        &repository,
+        "stop the immich server container but leave its database running",
+    ));
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Container, "immich-server")
+    );
+}
+
+/// A role that ships its own unit file runs a daemon of its own, whatever the unit is called;
+/// in a role named for a known service, another unit it ships is that service's helper.
+#[test]
+fn a_unit_the_role_ships_is_the_roles_app() {
+    let systemd = |unit: &str| {
+        format!(
+            "- name: Unit\n  ansible.builtin.template:\n    src: {unit}.service.j2\n    dest: /etc/systemd/system/{unit}.service\n- name: Enable\n  ansible.builtin.systemd:\n    name: {unit}\n    state: started\n"
+        )
+    };
+    let webcam = systemd("v4l2rtspserver");
+    let guard = systemd("adguard_reboot_guard");
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[cams]\ncam1\n[dns]\npug\n"),
+        (
+            "site.yml",
+            "- hosts: cams\n  roles:\n    - webcam\n- hosts: dns\n  roles:\n    - adguard\n",
+        ),
+        ("roles/webcam/tasks/main.yml", &webcam),
+        (
+            "roles/webcam/templates/v4l2rtspserver.service.j2",
+            "[Service]\nExecStart=/usr/local/bin/v4l2rtspserver\n",
+        ),
+        ("roles/adguard/tasks/main.yml", &guard),
+        (
+            "roles/adguard/templates/adguard_reboot_guard.service.j2",
+            "[Service]\nExecStart=/bin/true\n",
+        ),
+    ]);
+    let (unit, name, hosts) = builtin(&resolve(
+        &repository,
+        "is the rtsp server for the webcam pi still running?",
+    ));
+    assert_eq!(
+        (unit, name.as_str(), hosts),
+        (
+            UnitKind::Systemd,
+            "v4l2rtspserver.service",
+            vec!["cams".to_owned()]
+        )
+    );
+    assert!(
+        !repository
+            .apps
+            .iter()
+            .any(|a| a.unit_name == "adguard_reboot_guard.service"),
+        "a helper unit of a known service is no app"
+    );
+}

@@ -171,3 +171,28 @@ fn the_app_named_in_the_clause_that_gives_the_order_beats_one_named_to_say_why()
     let resolution = resolve(&repository, "freeipa logins fail, squid is fine");
     assert_eq!(resolution.service.as_deref(), Some("freeipa"));
 }
+
+#[test]
+fn a_two_letter_nickname_names_an_app_the_repository_has_and_contractions_name_none() {
+    let files = two_apps(
+        ("jellyfin", "jellyfin/jellyfin:10.10.3"),
+        ("diun", "crazymax/diun:4"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "jf didn't come back after the power cut, start it",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("jellyfin"));
+    assert_eq!(resolution.verb, Verb::Start);
+    // "didn't" is no slip of `diun`: the app asked about is one the repository lacks.
+    let resolution = resolve(
+        &repository,
+        "is home assistant up? the lights automation didn't run",
+    );
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "absent"),
+        "{:?}",
+        resolution.answer
+    );
+}
