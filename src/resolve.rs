@@ -23,7 +23,7 @@ mod config;
 use config::setting_words;
 
 mod entry;
-use entry::{entrypoint, is_teardown, playbook_named_for, teardown_for_role};
+use entry::{entrypoint, is_teardown, playbook_named_for, playbook_run_by_name, teardown_for_role};
 
 mod names;
 use names::{by_own_words, owning_a_name_part, role_named_like, sharing_a_name_part};
@@ -318,7 +318,8 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
                             .is_some_and(|w| matches!(*w, "on" | "to" | "at"));
                 // A group said without its suffix ("the vps" for `vps_hosts`) is a place
                 // only where the words around it say so: "on the vps", "the bastion rebooted".
-                if loose && !placed && !names_a_machine(tokens.get(start + 1)) {
+                let said_a_machine = names_a_machine(tokens.get(start + length));
+                if loose && !placed && !said_a_machine {
                     continue;
                 }
                 // "tails all the container logs": a quantity; "on all" is a place.
@@ -342,6 +343,9 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
                 // dns resolvers" with a group `dns`) says what, not where.
                 let kind_word =
                     !owners_place && length == 1 && catalogue().is_category_word(&joined);
+                // "the ai vm", "the media box": a machine, unless it is an app's name ("the
+                // plex server" is Plex).
+                let placed = placed || said_a_machine && !is_app;
                 // A place that is also an app ("add a disk to the mergerfs pool on the qnap",
                 // group and role `mergerfs`) is the place only when no other place is said.
                 if placed && is_app {
@@ -393,6 +397,36 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
 
     let repo_services: BTreeSet<&str> =
         repository.apps.iter().map(|a| a.service.as_str()).collect();
+    // "run the base setup on it": the playbook of that name, as it is.
+    if verb == Verb::Deploy
+        && given.service.is_none()
+        && let Some(playbook) = playbook_run_by_name(repository, &tokens)
+    {
+        reasons.push(format!("the request runs {playbook} by its name"));
+        let limit = target.clone().filter(|t| t != "all");
+        // What it sets up goes by the playbook's name.
+        let name = playbook
+            .rsplit('/')
+            .next()
+            .and_then(|f| f.split('.').next())
+            .map(str::to_owned);
+        return Resolution {
+            verb,
+            service: name,
+            target,
+            answer: Answer::Entrypoint {
+                playbook,
+                alt_playbooks: Vec::new(),
+                tags: Vec::new(),
+                extra_vars: BTreeMap::new(),
+                limit,
+                pin: None,
+                config: None,
+                switch: None,
+            },
+            reasons,
+        };
+    }
     if let Some(service) = given
         .service
         .as_ref()
@@ -776,8 +810,18 @@ fn pick_service(
     // `gitea-runner` running `forgejo-runner`).
     let owner = if close.len() > 1 {
         let owners = owning_a_name_part(repository, tokens, &BTreeSet::new(), NOT_NAMES);
-        let fitting: Vec<String> = owners.into_iter().filter(|o| close.contains(o)).collect();
-        (fitting.len() == 1).then(|| fitting[0].clone())
+        // Or, when none of them has one, an app the catalogue does not know whose own name
+        // has a word of the request: "the family dashboard" is `family-hub`, not one of the
+        // dashboards the catalogue knows.
+        let unknown: Vec<&String> = owners
+            .iter()
+            .filter(|o| repository.apps.iter().any(|a| &a.service == *o && !a.known))
+            .collect();
+        let fitting: Vec<&String> = owners.iter().filter(|o| close.contains(o)).collect();
+        match (fitting.as_slice(), unknown.as_slice()) {
+            ([one], _) | ([], [one]) => Some((*one).clone()),
+            _ => None,
+        }
     } else if close.is_empty() {
         let owners = owning_a_name_part(repository, tokens, target_positions, NOT_NAMES);
         (owners.len() == 1).then(|| owners[0].clone())

@@ -39,6 +39,40 @@ pub(super) fn playbook_named_for(repository: &Repository, service: &str) -> Opti
     }
 }
 
+/// "run the base setup on it", "rerun the cleanup playbook": a playbook named by a word said
+/// just after "run" (its file's name, `plays/setup.yml`), when exactly one is and no app of
+/// the repository is called so.
+pub(super) fn playbook_run_by_name(repository: &Repository, tokens: &[String]) -> Option<String> {
+    let runs = tokens
+        .iter()
+        .position(|t| matches!(t.as_str(), "run" | "rerun"))?;
+    let said: Vec<&String> = tokens.iter().skip(runs + 1).take(4).collect();
+    let named: Vec<&str> = repository
+        .playbooks
+        .iter()
+        .map(|p| p.path.as_str())
+        .filter(|path| {
+            let stem = path
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .trim_end_matches(".yml")
+                .trim_end_matches(".yaml");
+            let key = normalize(stem);
+            key.len() >= 4
+                && said.iter().any(|w| normalize(w) == key)
+                && !repository
+                    .apps
+                    .iter()
+                    .any(|a| a.names.contains(&key) || normalize(&a.service) == key)
+        })
+        .collect();
+    match named.as_slice() {
+        [one] => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
 /// A playbook whose file name says it takes things away (`teardown.yml`, `remove-immich.yml`).
 pub(super) fn is_teardown(playbook: &str) -> bool {
     let name = playbook

@@ -548,3 +548,55 @@ fn a_unit_the_role_ships_is_the_roles_app() {
         "a helper unit of a known service is no app"
     );
 }
+
+/// Per-app task files with containers, a setup playbook for the machines: "the ai vm" is the
+/// place, "run the base setup" runs `plays/setup.yml` there as it is; a word of an app's name
+/// the catalogue does not know ("the family dashboard") beats the dashboards it does know.
+#[test]
+fn a_playbook_run_by_its_name_and_an_unknown_app_by_a_word_of_its_name() {
+    let container = |name: &str, image: &str| {
+        format!(
+            "- name: {name}\n  community.docker.docker_container:\n    name: {name}\n    image: {image}\n"
+        )
+    };
+    let family = container("family-hub", "ghcr.io/someone/family-hub:1.0");
+    let grafana = container("grafana", "grafana/grafana:11.2.0");
+    let homepage = container("homepage", "ghcr.io/gethomepage/homepage:v0.9.10");
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[ai]\n10.0.0.6\n[docker]\n10.0.0.2\n"),
+        (
+            "plays/setup.yml",
+            "- name: SETUP\n  hosts: all\n  tasks:\n    - name: Packages\n      ansible.builtin.apt:\n        name: [git, zsh]\n      tags: [packages]\n",
+        ),
+        (
+            "plays/containers.yml",
+            "- hosts: docker\n  tasks:\n    - ansible.builtin.include_tasks: ../tasks/docker/family-hub.yml\n    - ansible.builtin.include_tasks: ../tasks/docker/grafana.yml\n    - ansible.builtin.include_tasks: ../tasks/docker/homepage.yml\n",
+        ),
+        ("tasks/docker/family-hub.yml", &family),
+        ("tasks/docker/grafana.yml", &grafana),
+        ("tasks/docker/homepage.yml", &homepage),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "i rebuilt the ai vm from scratch, run the base setup on it: packages, docker and the shell",
+    );
+    assert_eq!(resolution.target.as_deref(), Some("ai"));
+    match &resolution.answer {
+        Answer::Entrypoint {
+            playbook,
+            tags,
+            limit,
+            ..
+        } => {
+            assert_eq!(playbook, "plays/setup.yml");
+            assert!(tags.is_empty());
+            assert_eq!(limit.as_deref(), Some("ai"));
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+    let resolution = resolve(
+        &repository,
+        "the family dashboard on the kitchen tablet is stuck loading, restart it",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("family-hub"));
+}
