@@ -1,0 +1,187 @@
+//! Where a request points: the inventory's hosts and groups (and play targets) it names, and
+//! whether it says every machine.
+
+use std::collections::BTreeSet;
+
+use super::mentions::path_positions;
+use crate::discovery::Repository;
+use crate::services::catalogue;
+use crate::text::normalize;
+
+/// The place a request names, the positions of its words, and whether it says "everywhere".
+pub(super) struct Place {
+    pub target: Option<String>,
+    pub positions: BTreeSet<usize>,
+    pub everywhere: bool,
+}
+
+/// Targets said after "on", "to", "at" (or named as machines); a name that is also an app is
+/// the place only when no other is said.
+pub(super) fn place(
+    repository: &Repository,
+    text: &str,
+    tokens: &[String],
+    reasons: &mut Vec<String>,
+) -> Place {
+    // Targets: inventory hosts and groups (and play targets), said after "on", "to", "at".
+    let known_target = |name: &str| -> Option<String> {
+        if let Some(spelling) = repository.inventory.spelling(name) {
+            return Some(spelling.to_owned());
+        }
+        repository
+            .playbooks
+            .iter()
+            .flat_map(|p| &p.plays)
+            .find(|p| p.hosts.eq_ignore_ascii_case(name))
+            .map(|p| p.hosts.clone())
+    };
+    let mut target = None;
+    let mut target_placed = false;
+    let mut target_positions = BTreeSet::new();
+    let mut app_places = Vec::new();
+    let in_paths = path_positions(text);
+    for length in (1..=3).rev() {
+        for start in 0..tokens.len().saturating_sub(length - 1) {
+            // "/dev/video2" is a path on a machine, not the group `dev`.
+            if (start..start + length).any(|i| {
+                in_paths.contains(&i)
+                    || app_places
+                        .iter()
+                        .any(|(_, at): &(String, std::ops::Range<usize>)| at.contains(&i))
+            }) {
+                continue;
+            }
+            let parts = &tokens[start..start + length];
+            for joined in [parts.join("-"), parts.join("_"), parts.join("")] {
+                let (name, loose) = match known_target(&joined) {
+                    Some(name) => (name, false),
+                    None if length == 1 => {
+                        match repository.inventory.spelling_without_suffix(&joined) {
+                            Some(name) => (name.to_owned(), true),
+                            None => continue,
+                        }
+                    }
+                    None => continue,
+                };
+                let before: Vec<&str> = tokens[..start]
+                    .iter()
+                    .rev()
+                    .take(2)
+                    .map(String::as_str)
+                    .collect();
+                let placed = before
+                    .first()
+                    .is_some_and(|w| matches!(*w, "on" | "to" | "at" | "from"))
+                    || before.first() == Some(&"the")
+                        && before
+                            .get(1)
+                            .is_some_and(|w| matches!(*w, "on" | "to" | "at"));
+                // A group said without its suffix ("the vps" for `vps_hosts`) is a place
+                // only where the words around it say so: "on the vps", "the bastion rebooted".
+                let said_a_machine = names_a_machine(tokens.get(start + length));
+                if loose && !placed && !said_a_machine {
+                    continue;
+                }
+                // "tails all the container logs": a quantity; "on all" is a place.
+                if joined == "all" && !placed {
+                    continue;
+                }
+                let as_service = catalogue().lookup(&joined).map(|s| s.id.clone());
+                // The owner's hints say this group is never a service: a place, wherever it is.
+                let owners_place = repository.hints.not_a_service(&joined);
+                let is_app = !owners_place
+                    && repository.apps.iter().any(|a| {
+                        a.names.contains(&normalize(&joined))
+                            || as_service.as_ref() == Some(&a.service)
+                    });
+                // A group named for an app (`homepage_host`) said without its suffix is the
+                // app: "the widget on the homepage dashboard".
+                if loose && is_app {
+                    continue;
+                }
+                // An unplaced single word that names a kind of service ("change the upstream
+                // dns resolvers" with a group `dns`) says what, not where.
+                let kind_word =
+                    !owners_place && length == 1 && catalogue().is_category_word(&joined);
+                // "the ai vm", "the media box": a machine, unless it is an app's name ("the
+                // plex server" is Plex).
+                let placed = placed || said_a_machine && !is_app;
+                // A place that is also an app ("add a disk to the mergerfs pool on the qnap",
+                // group and role `mergerfs`) is the place only when no other place is said.
+                if placed && is_app {
+                    app_places.push((name, start..start + length));
+                } else if placed || !is_app && !kind_word {
+                    // A place said with "on"/"to" is where the order goes, before one named
+                    // only as context ("bigboi can't reach the vps, … logs on the vps").
+                    if target.is_none() || placed && !target_placed {
+                        target = Some(name);
+                        target_placed = placed;
+                    }
+                    target_positions.extend(start..start + length);
+                }
+            }
+        }
+    }
+    if target.is_none()
+        && let Some((name, positions)) = app_places.into_iter().next()
+    {
+        target = Some(name);
+        target_positions.extend(positions);
+    }
+    if target.is_some() {
+        reasons.push(format!(
+            "\"{}\" is a host or group of the inventory: the target",
+            target.clone().unwrap_or_default()
+        ));
+    }
+    // "everywhere", "on every box", "on all the hosts".
+    let everywhere = tokens.iter().any(|t| t == "everywhere")
+        || tokens.windows(2).chain(tokens.windows(3)).any(|w| {
+            matches!(w[0].as_str(), "every" | "all" | "each")
+                && w[1..].last().is_some_and(|last| {
+                    matches!(
+                        last.as_str(),
+                        "box"
+                            | "boxes"
+                            | "host"
+                            | "hosts"
+                            | "machine"
+                            | "machines"
+                            | "server"
+                            | "servers"
+                            | "node"
+                            | "nodes"
+                    )
+                })
+        });
+    Place {
+        target,
+        positions: target_positions,
+        everywhere,
+    }
+}
+
+/// A word after a name that says the name is a machine: "the bastion box", "the vps rebooted".
+fn names_a_machine(next: Option<&String>) -> bool {
+    next.is_some_and(|w| {
+        matches!(
+            w.as_str(),
+            "box"
+                | "boxes"
+                | "server"
+                | "servers"
+                | "host"
+                | "hosts"
+                | "vm"
+                | "vms"
+                | "machine"
+                | "machines"
+                | "node"
+                | "nodes"
+                | "rebooted"
+                | "restarted"
+                | "died"
+                | "crashed"
+        )
+    })
+}
