@@ -23,7 +23,10 @@ mod config;
 use config::setting_words;
 
 mod entry;
-use entry::{entrypoint, is_teardown, playbook_named_for, playbook_run_by_name, teardown_for_role};
+use entry::{
+    entrypoint, is_teardown, pinned_tool, playbook_named_for, playbook_run_by_name,
+    teardown_for_role,
+};
 
 mod names;
 use names::{by_own_words, owning_a_name_part, role_named_like, sharing_a_name_part};
@@ -338,6 +341,20 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     let names_an_app = mentions
         .iter()
         .any(|m| repo_services.contains(m.service.as_str()));
+    // Upgrading a tool no app stands for, whose version a role pins.
+    if verb == Verb::Upgrade
+        && !names_an_app
+        && let Some((tool, answer)) = pinned_tool(repository, &tokens, target.as_deref())
+    {
+        reasons.push(format!("no app is {tool}, but a role pins its version"));
+        return Resolution {
+            verb,
+            service: Some(tool),
+            target,
+            answer,
+            reasons,
+        };
+    }
     let free: Vec<String> = tokens
         .iter()
         .enumerate()

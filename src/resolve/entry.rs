@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::config::{best_config, config_tag};
 use super::{Answer, Verb};
-use crate::discovery::{App, Reach, Repository, Switch};
+use crate::discovery::{App, Pin, Reach, Repository, Switch};
 use crate::services::catalogue;
 use crate::text::{normalize, without_doing_prefix};
 
@@ -69,6 +69,77 @@ pub(super) fn playbook_run_by_name(repository: &Repository, tokens: &[String]) -
         .collect();
     match named.as_slice() {
         [one] => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
+/// "docker compose on the dev boxes is still 2.16.0, get them onto a current release": no app
+/// of that name, but a role pins the tool's version (`docker_compose_version` in its vars or
+/// defaults). The playbook that runs the role, with that pin; none when several fit.
+pub(super) fn pinned_tool(
+    repository: &Repository,
+    tokens: &[String],
+    target: Option<&str>,
+) -> Option<(String, Answer)> {
+    let mut found: Vec<(String, Answer)> = Vec::new();
+    for (var, defs) in &repository.vars {
+        let Some(prefix) = var.strip_suffix("_version") else {
+            continue;
+        };
+        let parts: Vec<&str> = prefix.split(['_', '-']).collect();
+        if prefix.len() < 3 || parts.iter().any(|p| p.is_empty()) {
+            continue;
+        }
+        let said = tokens
+            .windows(parts.len())
+            .any(|w| w.iter().zip(&parts).all(|(t, p)| t == p))
+            || tokens.iter().any(|t| *t == parts.concat());
+        if !said {
+            continue;
+        }
+        for def in defs {
+            let Some(role) = ["/vars/", "/defaults/"]
+                .iter()
+                .find_map(|folder| def.file.split_once(folder).map(|(role, _)| role))
+            else {
+                continue;
+            };
+            let Some(reach) = repository
+                .role_reaches(role)
+                .find(|r| !is_teardown(&r.playbook))
+            else {
+                continue;
+            };
+            let role_name = normalize(role.rsplit('/').next().unwrap_or(role));
+            let tags: Vec<String> = reach
+                .tags
+                .iter()
+                .flatten()
+                .filter(|t| normalize(t) == role_name)
+                .take(1)
+                .cloned()
+                .collect();
+            found.push((
+                prefix.replace('_', "-"),
+                Answer::Entrypoint {
+                    playbook: reach.playbook.clone(),
+                    alt_playbooks: Vec::new(),
+                    tags,
+                    extra_vars: BTreeMap::new(),
+                    limit: target.map(str::to_owned).filter(|t| t != "all"),
+                    pin: Some(Pin::Var {
+                        file: def.file.clone(),
+                        var: var.clone(),
+                        value: def.value.clone(),
+                    }),
+                    config: None,
+                    switch: None,
+                },
+            ));
+        }
+    }
+    match found.as_slice() {
+        [_] => found.pop(),
         _ => None,
     }
 }

@@ -224,6 +224,9 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         || phrase("new release")
         || phrase("new version")
         || phrase("latest version")
+        || phrase("latest release")
+        || phrase("current release")
+        || phrase("current version")
     {
         return Some(Verb::Upgrade);
     }
@@ -272,6 +275,9 @@ fn changes_version(tokens: &[String]) -> bool {
         });
     let still_on = tokens
         .windows(3)
-        .any(|w| w[0] == "still" && w[1] == "on" && versionish(&w[2]));
+        .any(|w| w[0] == "still" && w[1] == "on" && versionish(&w[2]))
+        || tokens.windows(2).any(|w| {
+            w[0] == "still" && versionish(&w[1]) && w[1].contains(|c: char| c.is_ascii_digit())
+        });
     moves_version || still_on
 }

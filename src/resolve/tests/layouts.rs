@@ -600,3 +600,39 @@ fn a_playbook_run_by_its_name_and_an_unknown_app_by_a_word_of_its_name() {
     );
     assert_eq!(resolution.service.as_deref(), Some("family-hub"));
 }
+
+/// A role that downloads a tool at a pinned version (`docker_compose_version` in its vars):
+/// upgrading the tool moves that pin and runs the role's playbook, though no app stands for it.
+#[test]
+fn a_tool_whose_version_a_role_pins_is_upgraded_through_that_pin() {
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[dev]\nmalfoy\nbigboi\n"),
+        (
+            "dev-tooling.yml",
+            "- hosts: dev\n  roles:\n    - dev-tooling\n",
+        ),
+        (
+            "roles/dev-tooling/tasks/main.yml",
+            "- name: Compose plugin\n  ansible.builtin.get_url:\n    url: \"https://github.com/docker/compose/releases/download/v{{ docker_compose_version }}/docker-compose-linux-x86_64\"\n    dest: /usr/local/lib/docker/cli-plugins/docker-compose\n",
+        ),
+        (
+            "roles/dev-tooling/vars/main.yml",
+            "docker_compose_version: \"2.16.0\"\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "docker compose on the dev boxes is still 2.16.0, get them onto a current release",
+    );
+    assert_eq!(resolution.verb, Verb::Upgrade);
+    match &resolution.answer {
+        Answer::Entrypoint { playbook, pin, .. } => {
+            assert_eq!(playbook, "dev-tooling.yml");
+            assert!(
+                matches!(pin, Some(Pin::Var { file, var, .. }) if file == "roles/dev-tooling/vars/main.yml" && var == "docker_compose_version"),
+                "{pin:?}"
+            );
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
