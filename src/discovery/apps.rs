@@ -74,6 +74,9 @@ pub struct App {
     pub switch: Option<Switch>,
     /// Files that hold its configuration (templates, vars), most specific first.
     pub config: Vec<String>,
+    /// The inventory's files that set a variable its role reads (`host_vars/qnap.yml` setting
+    /// the `mounts` a mergerfs role loops over): a place's own settings of it.
+    pub place_config: Vec<String>,
     /// The plays that reach it; empty when no play runs it.
     pub reach: Vec<Reach>,
     /// Tags on its own tasks (inside the reached file), if every task carries them.
@@ -629,6 +632,7 @@ fn build(
     let pin = pin(repository, &definition).or_else(|| version_var(repository, &names));
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
+    let place_config = place_config_files(repository, index, role.as_deref());
     Some(App {
         service,
         known,
@@ -643,6 +647,7 @@ fn build(
         pin,
         switch,
         config,
+        place_config,
         reach,
         own_tags,
     })
@@ -994,6 +999,55 @@ fn config_files(
     }
     out.push(file.to_owned());
     out.dedup();
+    out
+}
+
+/// The inventory's files that set what a role reads (`mounts` in `host_vars/qnap.yml` for a
+/// mergerfs role looping over `{{ mounts }}`): where one place's setting of the app lives.
+fn place_config_files(
+    repository: &Repository,
+    index: &Index<'_>,
+    role: Option<&str>,
+) -> Vec<String> {
+    let Some(role) = role else {
+        return Vec::new();
+    };
+    let reads = role_reads(index, role);
+    let mut out: Vec<String> = Vec::new();
+    for (var, defs) in &repository.vars {
+        if !reads.contains(var.as_str()) {
+            continue;
+        }
+        for def in defs {
+            if (def.file.contains("host_vars/") || def.file.contains("group_vars/"))
+                && !out.contains(&def.file)
+            {
+                out.push(def.file.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The variables a role's tasks and templates read: `{{ name`, and `{% for x in name %}`.
+fn role_reads<'a>(index: &Index<'a>, role: &str) -> BTreeSet<&'a str> {
+    let mut out = BTreeSet::new();
+    for (path, source) in under(index.by_path, &format!("{role}/")) {
+        if !(path.contains("/tasks/") || path.contains("/templates/")) {
+            continue;
+        }
+        let text = source.text.as_str();
+        for (at, said) in text.match_indices("{{").chain(text.match_indices(" in ")) {
+            let rest = text[at + said.len()..].trim_start();
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..end];
+            if name.len() >= 3 && name.contains(|c: char| c.is_ascii_alphabetic()) {
+                out.insert(name);
+            }
+        }
+    }
     out
 }
 

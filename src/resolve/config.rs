@@ -15,18 +15,28 @@ use super::NOT_NAMES;
 /// (`jellyfin_port` for "the port jellyfin listens on"), another service the request names that
 /// its text mentions (the Home Assistant tile of a dashboard), the request's words in its text —
 /// else the most specific. A staging or test copy ranks after the real one.
-pub(super) fn best_config(repository: &Repository, app: &App, text: &str) -> Option<String> {
-    scored(repository, app, text).map(|(file, _)| file)
+pub(super) fn best_config(
+    repository: &Repository,
+    app: &App,
+    text: &str,
+    target: Option<&str>,
+) -> Option<String> {
+    scored(repository, app, text, target).map(|(file, _)| file)
 }
 
 /// How many of the request's own words (not the app's names, not doing-words) a setting of the
 /// app has, in its best configuration file: in the file's name, a variable it sets, or its text.
 /// "send gatus alerts to discord" has one (`gatus_discord_webhook`): a setting is meant.
 pub(super) fn setting_words(repository: &Repository, app: &App, text: &str) -> usize {
-    scored(repository, app, text).map_or(0, |(_, hits)| hits)
+    scored(repository, app, text, None).map_or(0, |(_, hits)| hits)
 }
 
-fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usize)> {
+fn scored(
+    repository: &Repository,
+    app: &App,
+    text: &str,
+    target: Option<&str>,
+) -> Option<(String, usize)> {
     const DOING: &[&str] = &[
         "add", "set", "edit", "modify", "tweak", "adjust", "put", "make",
     ];
@@ -52,8 +62,18 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
     let request = with_schedule_words(request);
     // The parts of the names of the variables each candidate file sets, stemmed: read from the
     // repository's variables once, not once per word and file.
-    let mut var_parts: BTreeMap<&str, BTreeSet<String>> = app
+    // The app's files, and where a place is said, that place's own inventory file setting
+    // what the app's role reads (`host_vars/qnap.yml` for "… on the qnap").
+    let candidates: Vec<&String> = app
         .config
+        .iter()
+        .chain(
+            app.place_config
+                .iter()
+                .filter(|f| target.is_some_and(|t| is_place_file(repository, f, t))),
+        )
+        .collect();
+    let mut var_parts: BTreeMap<&str, BTreeSet<String>> = candidates
         .iter()
         .map(|f| (f.as_str(), BTreeSet::new()))
         .collect();
@@ -89,7 +109,7 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
     // (score, a real file, not another service's), its rank, the file, the request's words hit.
     type Best<'a> = ((bool, usize, bool, bool), usize, &'a String, usize);
     let mut best: Option<Best> = None;
-    for (rank, file) in app.config.iter().enumerate() {
+    for (rank, file) in candidates.iter().copied().enumerate() {
         let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
             .map(|w| stem(&w))
             .collect();
@@ -166,6 +186,28 @@ fn scored(repository: &Repository, app: &App, text: &str) -> Option<(String, usi
     best.map(|(_, _, f, hits)| (f.clone(), hits))
 }
 
+/// Whether an inventory file (`host_vars/qnap.yml`, `group_vars/nas/vars.yml`) is the said
+/// place's: named for it, or for a group holding all of its hosts (not `all`).
+fn is_place_file(repository: &Repository, file: &str, target: &str) -> bool {
+    let Some((_, rest)) = file
+        .split_once("host_vars/")
+        .or_else(|| file.split_once("group_vars/"))
+    else {
+        return false;
+    };
+    let place = rest
+        .split('/')
+        .next()
+        .unwrap_or(rest)
+        .trim_end_matches(".yml")
+        .trim_end_matches(".yaml");
+    if place.eq_ignore_ascii_case(target) {
+        return true;
+    }
+    let wanted = repository.inventory.resolve(target);
+    place != "all" && !wanted.is_empty() && wanted.is_subset(&repository.inventory.resolve(place))
+}
+
 /// The words of a file's name without its extensions (`fluentbit`, `config`).
 fn file_name_words(file: &str) -> Vec<String> {
     let name = file.rsplit('/').next().unwrap_or("");
@@ -215,7 +257,11 @@ fn other_services(text: &str, app: &App) -> Vec<String> {
     for length in 1..=3 {
         for start in 0..tokens.len().saturating_sub(length - 1) {
             let parts = &tokens[start..start + length];
-            if length == 1 && (NOT_NAMES.contains(&parts[0].as_str()) || parts[0].len() < 3) {
+            // The first word gives the order ("send gatus alerts to discord"), whatever
+            // service shares its name.
+            if length == 1
+                && (NOT_NAMES.contains(&parts[0].as_str()) || parts[0].len() < 3 || start == 0)
+            {
                 continue;
             }
             if let Some(service) = catalogue().lookup(&parts.concat())

@@ -277,7 +277,7 @@ pub(super) fn entrypoint(
         .collect();
     let pin = (verb == Verb::Upgrade).then(|| app.pin.clone()).flatten();
     let config = (verb == Verb::Configure)
-        .then(|| best_config(repository, app, text))
+        .then(|| best_config(repository, app, text, target))
         .flatten();
     let tags = match config
         .as_ref()

@@ -636,3 +636,35 @@ fn a_tool_whose_version_a_role_pins_is_upgraded_through_that_pin() {
         other => panic!("expected an entrypoint, got {other:?}"),
     }
 }
+
+/// A role looping over a list each host sets in its own `host_vars` file: "… on the qnap"
+/// changes the qnap's file; with no place said, the role's own files.
+#[test]
+fn a_setting_said_for_a_place_is_in_that_places_inventory_file() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[servers]\nqnap\ndell\n"),
+        (
+            "setup.yml",
+            "- hosts: servers\n  roles:\n    - role: setup_mergerfs\n      tags: [mergerfs]\n",
+        ),
+        (
+            "roles/setup_mergerfs/tasks/main.yml",
+            "- name: Mergerfs\n  ansible.builtin.apt:\n    name: mergerfs\n- name: Mount the pools\n  ansible.posix.mount:\n    path: \"{{ item.path }}\"\n    src: \"{{ item.branches }}\"\n    fstype: fuse.mergerfs\n    state: mounted\n  loop: \"{{ mounts }}\"\n",
+        ),
+        (
+            "host_vars/qnap.yml",
+            "mounts:\n  - path: /mnt/pool\n    branches: /mnt/disk1:/mnt/disk2\n",
+        ),
+        ("host_vars/dell.yml", "mounts: []\n"),
+    ]);
+    let (_, _, config) = entrypoint(&resolve(
+        &repository,
+        "add the new 8tb disk to the mergerfs pool on the qnap",
+    ));
+    assert_eq!(config.as_deref(), Some("host_vars/qnap.yml"));
+    let (_, _, config) = entrypoint(&resolve(&repository, "add a disk to the mergerfs pool"));
+    assert_eq!(
+        config.as_deref(),
+        Some("roles/setup_mergerfs/tasks/main.yml")
+    );
+}

@@ -728,8 +728,10 @@ fn a_setting_named_without_a_verb_configures_it() {
             "gatus_discord_webhook: ''\ngatus_port: 8080\n",
         ),
         (
+            // It says "send" (a service of that name exists) and how alerts reach discord; the
+            // webhook is the variable the defaults set.
             "roles/gatus/templates/config.yml.j2",
-            "web:\n  port: {{ gatus_port }}\n",
+            "web:\n  port: {{ gatus_port }}\nalerting:\n  discord:\n    webhook-url: \"{{ gatus_discord_webhook }}\"\n    send-on-resolved: true\n",
         ),
         (
             "site.yml",
