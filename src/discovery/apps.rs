@@ -244,10 +244,18 @@ fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App
         else {
             continue;
         };
-        if apps
-            .iter()
-            .any(|a| a.role.as_deref() == Some(role.as_str()) || a.service == service.id)
-        {
+        // Known already from its own role, or from a role named for it; one found only in
+        // another role's file (a gateway's nginx config) does not stand for this role's plays.
+        if apps.iter().any(|a| {
+            a.role.as_deref() == Some(role.as_str())
+                || a.service == service.id
+                    && a.role.as_deref().is_none_or(|r| {
+                        let other = r.rsplit('/').next().unwrap_or(r);
+                        catalogue()
+                            .lookup(without_doing_prefix(other))
+                            .is_some_and(|s| s.id == service.id)
+                    })
+        }) {
             continue;
         }
         let Some(file) = ["yml", "yaml"]

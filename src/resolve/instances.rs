@@ -22,6 +22,29 @@ pub(super) fn pick_app<'a>(
     {
         return Ok(app);
     }
+    // One systemd unit installed by different roles (a gateway role's nginx beside the nginx
+    // role applied to three hosts): the same unit on each machine; the places are the choice.
+    if wired
+        .iter()
+        .all(|a| a.unit == UnitKind::Systemd && a.unit_name == wired[0].unit_name)
+    {
+        let mut places: BTreeSet<String> = BTreeSet::new();
+        for app in wired {
+            let separate = separate_places(repository, app);
+            if separate.is_empty() {
+                places.insert(hosts_of(repository, app).join(","));
+            } else {
+                places.extend(separate);
+            }
+        }
+        if places.len() > 1 {
+            return Err(places
+                .into_iter()
+                .map(|p| format!("{p}:{}", wired[0].service))
+                .collect());
+        }
+        return Ok(wired[0]);
+    }
     // Different roles on different hosts: separate instances.
     let places: BTreeSet<String> = wired
         .iter()

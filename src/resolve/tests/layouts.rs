@@ -668,3 +668,34 @@ fn a_setting_said_for_a_place_is_in_that_places_inventory_file() {
         Some("roles/setup_mergerfs/tasks/main.yml")
     );
 }
+
+/// The nginx role applied by three plays, and a gateway role on one of those hosts that also
+/// reloads nginx: one unit on three machines, asked about by machine.
+#[test]
+fn a_unit_a_role_installs_and_another_role_touches_is_one_unit_asked_about_by_place() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "casey\ningress\nqbit\n"),
+        (
+            "main.yml",
+            "- hosts: casey\n  roles:\n    - nginx\n    - gateway\n- hosts: ingress\n  roles:\n    - nginx\n- hosts: qbit\n  roles:\n    - nginx\n",
+        ),
+        (
+            "roles/nginx/tasks/main.yml",
+            "- name: Install nginx\n  ansible.builtin.package:\n    name: nginx\n",
+        ),
+        (
+            "roles/gateway/tasks/main.yml",
+            "- name: Gateway site\n  ansible.builtin.template:\n    src: gateway.conf\n    dest: /etc/nginx/sites-enabled/gateway.conf\n- name: Reload nginx\n  ansible.builtin.service:\n    name: nginx\n    state: reloaded\n",
+        ),
+    ]);
+    match &resolve(&repository, "restart nginx").answer {
+        Answer::Question { about, choices, .. } => {
+            assert_eq!(about, "instance");
+            assert_eq!(choices, &["casey:nginx", "ingress:nginx", "qbit:nginx"]);
+        }
+        other => panic!("expected a question, got {other:?}"),
+    }
+    let (unit, name, hosts) = builtin(&resolve(&repository, "restart nginx on ingress"));
+    assert_eq!((unit, name.as_str()), (UnitKind::Systemd, "nginx.service"));
+    assert_eq!(hosts, ["ingress"]);
+}
