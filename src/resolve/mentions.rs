@@ -49,15 +49,26 @@ pub(super) fn mentions(
                 continue;
             }
             let joined = parts.concat();
+            // The app of that service first, then one named so — unless the catalogue knows
+            // the word as a service the repository runs: "paperless" is Paperless-ngx, not the
+            // database whose only name is its project's.
+            let known = catalogue()
+                .lookup(&joined)
+                .map(|s| s.id.clone())
+                .filter(|id| repository.apps.iter().any(|a| &a.service == id));
             let found = repository
                 .apps
                 .iter()
-                .find(|a| {
-                    a.names.first() == Some(&joined)
-                        || a.service == joined
-                        || normalize(&a.service) == joined
-                })
+                .find(|a| a.service == joined || normalize(&a.service) == joined)
                 .map(|a| a.service.clone())
+                .or(known)
+                .or_else(|| {
+                    repository
+                        .apps
+                        .iter()
+                        .find(|a| a.names.first() == Some(&joined))
+                        .map(|a| a.service.clone())
+                })
                 .or_else(|| catalogue().lookup(&joined).map(|s| s.id.clone()))
                 .or_else(|| {
                     repository
@@ -423,6 +434,38 @@ pub(super) fn qualified_part(
                 [one] => return Some(one.clone()),
                 [] => continue,
                 _ => break,
+            }
+        }
+    }
+    // "paperless is still on postgres 13", "gitea's postgres": a service the repository runs in
+    // several places, named beside an app whose own file runs one of them: that one.
+    for owner in named {
+        let files: BTreeSet<&str> = repository
+            .apps
+            .iter()
+            .filter(|a| a.service == owner.service)
+            .map(|a| a.file.as_str())
+            .collect();
+        for part in named.iter().filter(|m| m.service != owner.service) {
+            let all: Vec<&App> = repository
+                .apps
+                .iter()
+                .filter(|a| a.service == part.service && a.wired())
+                .collect();
+            // Addressed by its container, unless another of them has a container of that name
+            // (two compose files' `db`): then by its compose project.
+            let inside: BTreeSet<(String, String)> = all
+                .iter()
+                .filter(|a| files.contains(a.file.as_str()))
+                .map(|a| {
+                    let shared = all.iter().filter(|b| b.container == a.container).count() > 1;
+                    let unit = if shared { &a.unit_name } else { &a.container };
+                    (a.service.clone(), unit.clone())
+                })
+                .collect();
+            let elsewhere = all.iter().any(|a| !files.contains(a.file.as_str()));
+            if elsewhere && inside.len() == 1 {
+                return inside.into_iter().next();
             }
         }
     }

@@ -699,3 +699,64 @@ fn a_unit_a_role_installs_and_another_role_touches_is_one_unit_asked_about_by_pl
     assert_eq!((unit, name.as_str()), (UnitKind::Systemd, "nginx.service"));
     assert_eq!(hosts, ["ingress"]);
 }
+
+/// Two compose projects, each with a database service `db`: "paperless … its database" is the
+/// one in paperless's file, and "paperless" alone is Paperless-ngx, not the database whose
+/// only name is its project's.
+#[test]
+fn a_service_named_beside_an_app_is_the_instance_in_that_apps_file() {
+    let compose = |role: &str, main: &str, image: &str, postgres: &str| {
+        (
+            format!("roles/{role}/templates/docker-compose.j2"),
+            format!(
+                "services:\n  db:\n    image: docker.io/library/postgres:{postgres}\n  {main}:\n    image: {image}\n"
+            ),
+        )
+    };
+    let paperless = compose(
+        "paperless",
+        "webserver",
+        "ghcr.io/paperless-ngx/paperless-ngx:1.16.5",
+        "13",
+    );
+    let receep = compose("receep", "api", "ghcr.io/someone/receep-api:2.0", "16");
+    let task = |role: &str| {
+        (
+            format!("roles/{role}/tasks/main.yml"),
+            format!(
+                "- name: Compose\n  ansible.builtin.template:\n    src: docker-compose.j2\n    dest: /app/{role}/docker-compose.yml\n"
+            ),
+        )
+    };
+    let (pt, rt) = (task("paperless"), task("receep"));
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[apps]\nmalfoy\n"),
+        (
+            "paperless.yml",
+            "- hosts: apps\n  roles:\n    - paperless\n",
+        ),
+        ("receep.yml", "- hosts: apps\n  roles:\n    - receep\n"),
+        (&pt.0, &pt.1),
+        (&rt.0, &rt.1),
+        (&paperless.0, &paperless.1),
+        (&receep.0, &receep.1),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "paperless is still on postgres 13, bump its database",
+    );
+    match &resolution.answer {
+        Answer::Entrypoint { playbook, pin, .. } => {
+            assert_eq!(playbook, "paperless.yml");
+            assert!(
+                matches!(pin, Some(Pin::Var { file, var, .. }) if file == "roles/paperless/templates/docker-compose.j2" && var == "services.db.image"),
+                "{pin:?}"
+            );
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+    assert_eq!(
+        resolve(&repository, "restart paperless").service.as_deref(),
+        Some("paperless-ngx")
+    );
+}
