@@ -405,6 +405,7 @@ fn main() {
     let mut by_split: BTreeMap<String, Tally> = BTreeMap::new();
     let mut by_repo: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut by_verb: BTreeMap<(String, String), Tally> = BTreeMap::new();
+    let mut by_kind: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut none: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new(); // (predicted∧expected, predicted, expected)
     let mut samples = Vec::new();
     for (batch, label) in &requests {
@@ -442,6 +443,10 @@ fn main() {
                 .add(top1, approvable, planned);
             by_verb
                 .entry((key.clone(), label["verb"].as_str().unwrap().to_owned()))
+                .or_default()
+                .add(top1, approvable, planned);
+            by_kind
+                .entry((key.clone(), label["kind"].as_str().unwrap().to_owned()))
                 .or_default()
                 .add(top1, approvable, planned);
             let predicted = matches!(got.answer, Answer::None { .. });
@@ -533,7 +538,11 @@ fn main() {
         ));
     }
     section.push_str("\nTargets: top-1 ≥ 0.95, none correct ≥ 0.95, approvable ≥ 0.90 (served).\n");
-    for (title, table) in [("verb", &by_verb), ("repository", &by_repo)] {
+    for (title, table) in [
+        ("verb", &by_verb),
+        ("kind of request", &by_kind),
+        ("repository", &by_repo),
+    ] {
         for split in ["tune", "holdout"] {
             section.push_str(&format!("\nPer {title}, {split}:\n\n| {title} | requests | top-1 | approvable | served |\n|---|---:|---:|---:|---:|\n"));
             for ((s, name), tally) in table.iter() {
