@@ -236,12 +236,14 @@ impl Catalogue {
             })
             .flatten()
             // The project's own namespace (`vikunja/api`, `vikunja/frontend`), never a
-            // registry host or a publisher of many images.
+            // registry host or a publisher of many images; only for an image whose own name
+            // says nothing else (`prom/graphite-exporter` is no Prometheus).
             .or_else(|| {
                 key.split('/')
                     .rev()
                     .skip(1)
                     .filter(|part| !part.contains('.') && !PUBLISHERS.contains(part))
+                    .filter(|part| generic || last.contains(*part))
                     .find_map(|part| self.by_name.get(&normalize(part)))
             })
             .map(|&i| &self.services[i])
@@ -564,6 +566,16 @@ mod tests {
             Some(("jellyfin", 1))
         );
         assert!(c.lookup_typo("plx").is_none());
+    }
+
+    #[test]
+    fn an_images_namespace_names_it_only_when_its_own_name_says_nothing_else() {
+        let c = catalogue();
+        let id = |image: &str| c.by_image(image).map(|s| s.id.as_str());
+        assert_eq!(id("prom/prometheus:v2.53.0"), Some("prometheus"));
+        assert_eq!(id("vikunja/api:0.22"), Some("vikunja"));
+        // An exporter the publisher `prom` ships is not Prometheus itself.
+        assert_ne!(id("prom/graphite-exporter:v0.15.0"), Some("prometheus"));
     }
 
     #[test]

@@ -159,6 +159,20 @@ pub(super) fn sharing_a_name_part(
             .cloned()
             .collect();
         if own.len() >= 2 {
+            // A one-word name that begins with the shared part is one of them too
+            // (`mcpjungle` beside `media-server-mcp` and `workboard-mcp`).
+            let mut own = own;
+            for (app, parts) in &apps {
+                let begun = parts.len() == 1
+                    && app
+                        .service
+                        .strip_prefix(token.as_str())
+                        .is_some_and(|rest| rest.len() >= 4);
+                if begun && !own.contains(&app.service) {
+                    own.push(app.service.clone());
+                }
+            }
+            own.sort();
             return own;
         }
     }

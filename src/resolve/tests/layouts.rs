@@ -760,3 +760,35 @@ fn a_service_named_beside_an_app_is_the_instance_in_that_apps_file() {
         Some("paperless-ngx")
     );
 }
+
+/// Three MCP servers: two named `<what>-mcp`, one `mcpjungle`. "the mcp server" asks among
+/// all three.
+#[test]
+fn a_shared_name_part_asks_among_every_app_named_with_it_first_or_last() {
+    let container = |name: &str| {
+        format!(
+            "- name: {name}\n  community.docker.docker_container:\n    name: {name}\n    image: ghcr.io/someone/{name}:1.0\n"
+        )
+    };
+    let (a, b, c) = (
+        container("media-server-mcp"),
+        container("workboard-mcp"),
+        container("mcpjungle"),
+    );
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[ai]\n10.0.0.6\n"),
+        (
+            "plays/ai.yml",
+            "- hosts: ai\n  tasks:\n    - ansible.builtin.include_tasks: ../tasks/media-server-mcp.yml\n    - ansible.builtin.include_tasks: ../tasks/workboard-mcp.yml\n    - ansible.builtin.include_tasks: ../tasks/mcpjungle.yml\n",
+        ),
+        ("tasks/media-server-mcp.yml", &a),
+        ("tasks/workboard-mcp.yml", &b),
+        ("tasks/mcpjungle.yml", &c),
+    ]);
+    match &resolve(&repository, "the mcp server on the ai box hung, restart it").answer {
+        Answer::Question { choices, .. } => {
+            assert_eq!(choices, &["mcpjungle", "media-server-mcp", "workboard-mcp"]);
+        }
+        other => panic!("expected a question, got {other:?}"),
+    }
+}
