@@ -705,7 +705,14 @@ fn pick_service(
     // "the receipts app" is `receep`, which mounts `/receipts`. Taken when nothing the
     // catalogue knows fits, or when it settles what one catalogue guess does not touch.
     if close.len() <= 1 {
-        let own = by_own_words(repository, tokens, target_positions, NOT_NAMES);
+        // Apps the catalogue knows too, when nothing it knows fits the words.
+        let own = by_own_words(
+            repository,
+            tokens,
+            target_positions,
+            NOT_NAMES,
+            close.is_empty(),
+        );
         if let Some(best) = own.first() {
             let clear = own
                 .get(1)

@@ -195,6 +195,7 @@ pub(super) fn by_own_words<'a>(
     tokens: &[String],
     skip: &BTreeSet<usize>,
     not_words: &[&str],
+    include_known: bool,
 ) -> Vec<OwnWords<'a>> {
     const DOING: &[&str] = &[
         "restart", "start", "stop", "logs", "deploy", "install", "update", "upgrade", "remove",
@@ -233,7 +234,7 @@ pub(super) fn by_own_words<'a>(
         .collect();
     let mut found: Vec<OwnWords<'a>> = Vec::new();
     // Only apps the catalogue does not know: one it knows is found by what it is for.
-    for &(i, app) in wired.iter().filter(|(_, a)| !a.known) {
+    for &(i, app) in wired.iter().filter(|(_, a)| !a.known || include_known) {
         let Some(own) = words_of(i) else { continue };
         let (mut score, mut distinctive) = (0.0, 0);
         for (word, apps) in rarity.iter().filter(|(w, _)| own.contains(*w)) {

@@ -792,3 +792,26 @@ fn a_shared_name_part_asks_among_every_app_named_with_it_first_or_last() {
         other => panic!("expected a question, got {other:?}"),
     }
 }
+
+/// The repository's own words name an app the catalogue knows when nothing the catalogue says
+/// fits the request: "the kitchen tablet screen" is the Homepage its tasks call so.
+#[test]
+fn the_repositorys_own_words_find_a_known_app_when_the_catalogue_finds_nothing() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[docker]\nbox\n"),
+        (
+            "site.yml",
+            "- hosts: docker\n  roles:\n    - homepage\n    - vaultwarden\n",
+        ),
+        (
+            "roles/homepage/tasks/main.yml",
+            "- name: Homepage for the kitchen tablet screen\n  community.docker.docker_container:\n    name: homepage\n    image: ghcr.io/gethomepage/homepage:v0.9.10\n",
+        ),
+        (
+            "roles/vaultwarden/tasks/main.yml",
+            "- name: Vaultwarden\n  community.docker.docker_container:\n    name: vaultwarden\n    image: vaultwarden/server:1.32.0\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "the kitchen tablet screen froze, restart it");
+    assert_eq!(resolution.service.as_deref(), Some("homepage"));
+}
