@@ -60,6 +60,14 @@ fn scored(
         })
         .collect();
     let request = with_schedule_words(request);
+    // Not a piece of the app's own name ("433" of "rtl_433").
+    let literals: Vec<String> = literals(text)
+        .into_iter()
+        .filter(|l| {
+            let key = normalize(l);
+            !app.names.iter().any(|n| n.contains(&key)) && !normalize(&app.service).contains(&key)
+        })
+        .collect();
     // The parts of the names of the variables each candidate file sets, stemmed: read from the
     // repository's variables once, not once per word and file.
     // The app's files, and where a place is said, that place's own inventory file setting
@@ -158,11 +166,23 @@ fn scored(
             .iter()
             .filter(|phrase| file_name.contains(&format!(" {phrase} ")))
             .count();
+        // A value the request quotes or gives in figures ("says 'Feycce Homelab' at the top",
+        // "from deny-all", "48C") written in the file: the setting is there.
+        let written = if literals.is_empty() {
+            0
+        } else {
+            let spaced = format!(" {settings} ");
+            literals
+                .iter()
+                .filter(|l| spaced.contains(&format!(" {l} ")))
+                .count()
+        };
         let score = name_hits * 10
             + var_hits * 6
             + own_var_hits * 4
             + named_for * 30
             + mentioned * 20
+            + written * 15
             + content_hits * 3;
         // A file named for another service (`files/fluentbit.yaml` beside z2m's own
         // configuration) configures that service, unless the request names it.
@@ -206,6 +226,31 @@ fn is_place_file(repository: &Repository, file: &str, target: &str) -> bool {
     }
     let wanted = repository.inventory.resolve(target);
     place != "all" && !wanted.is_empty() && wanted.is_subset(&repository.inventory.resolve(place))
+}
+
+/// The values a request writes out: quoted text ("'Feycce Homelab'") as its words, and words
+/// with two or more figures ("3128", "2.16.0" as `2 16 0` is not one; "48c", "30d").
+fn literals(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for quote in ['\'', '"', '`'] {
+        let parts: Vec<&str> = text.split(quote).collect();
+        // Inside a pair of quotes: every other part (an apostrophe in "didn't" pairs with
+        // nothing when the count is odd, so quotes are read only when they pair up).
+        if parts.len() >= 3 && parts.len() % 2 == 1 {
+            for inside in parts.iter().skip(1).step_by(2) {
+                let said: Vec<String> = words(inside).collect();
+                if !said.is_empty() && said.len() <= 6 {
+                    out.push(said.join(" "));
+                }
+            }
+        }
+    }
+    for word in words(text) {
+        if word.chars().filter(char::is_ascii_digit).count() >= 2 && !out.contains(&word) {
+            out.push(word);
+        }
+    }
+    out
 }
 
 /// The words of a file's name without its extensions (`fluentbit`, `config`).

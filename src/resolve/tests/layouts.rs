@@ -815,3 +815,36 @@ fn the_repositorys_own_words_find_a_known_app_when_the_catalogue_finds_nothing()
     let resolution = resolve(&repository, "the kitchen tablet screen froze, restart it");
     assert_eq!(resolution.service.as_deref(), Some("homepage"));
 }
+
+/// A value the request quotes, or gives in figures, picks the file that holds it, though
+/// another file says more of the request's words.
+#[test]
+fn a_value_the_request_writes_out_picks_the_file_that_holds_it() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[bastion]\nbox\n"),
+        (
+            "site.yml",
+            "- hosts: bastion\n  roles:\n    - role: homepage\n      tags: [homepage]\n",
+        ),
+        (
+            "roles/homepage/tasks/main.yml",
+            "- name: Settings\n  ansible.builtin.template:\n    src: settings.yaml.j2\n    dest: /opt/homepage/settings.yaml\n- name: Board\n  ansible.builtin.template:\n    src: board.yaml.j2\n    dest: /opt/homepage/board.yaml\n- name: Homepage\n  community.docker.docker_container:\n    name: homepage\n    image: ghcr.io/gethomepage/homepage:v0.9.10\n",
+        ),
+        (
+            "roles/homepage/templates/settings.yaml.j2",
+            "name: Feycce Homelab\ntheme: dark\n",
+        ),
+        (
+            "roles/homepage/templates/board.yaml.j2",
+            "- title: Resources at the top\n  label: Homelab page\n",
+        ),
+    ]);
+    let (_, _, config) = entrypoint(&resolve(
+        &repository,
+        "homepage says 'Feycce Homelab' at the top, fix the title",
+    ));
+    assert_eq!(
+        config.as_deref(),
+        Some("roles/homepage/templates/settings.yaml.j2")
+    );
+}
