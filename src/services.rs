@@ -465,6 +465,9 @@ const GENERIC_IMAGE_PARTS: &[&str] = &[
     "client",
     "agent",
     "all-in-one",
+    "controller",
+    "operator",
+    "exporter",
 ];
 
 /// Image namespaces that publish many projects' images: never a service by themselves.

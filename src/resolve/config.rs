@@ -37,29 +37,8 @@ fn scored(
     text: &str,
     target: Option<&str>,
 ) -> Option<(String, usize)> {
-    const DOING: &[&str] = &[
-        "add", "set", "edit", "modify", "tweak", "adjust", "put", "make",
-    ];
     let others = other_services(text, app);
-    // Another service's name counts once, as a mention, not again as a word.
-    let other_words: BTreeSet<&str> = others.iter().flat_map(|o| o.split(' ')).collect();
-    let request: BTreeSet<String> = words(text)
-        .filter(|w| {
-            !other_words.contains(w.as_str())
-                && !app.names.contains(w)
-                // The app's own name, however it is said ("kuma" for uptime-kuma).
-                && !app.service.split('-').any(|part| part == w)
-                && catalogue().lookup(w).is_none_or(|s| s.id != app.service)
-        })
-        .map(|w| stem(&w))
-        .filter(|w| {
-            w.len() > 2
-                && !NOT_NAMES.contains(&w.as_str())
-                && !DOING.contains(&w.as_str())
-                && !app.names.contains(w)
-        })
-        .collect();
-    let request = with_schedule_words(request);
+    let request = request_words(app, text, &others);
     // Not a piece of the app's own name ("433" of "rtl_433").
     let literals: Vec<String> = literals(text)
         .into_iter()
@@ -68,8 +47,6 @@ fn scored(
             !app.names.iter().any(|n| n.contains(&key)) && !normalize(&app.service).contains(&key)
         })
         .collect();
-    // The parts of the names of the variables each candidate file sets, stemmed: read from the
-    // repository's variables once, not once per word and file.
     // The app's files, and where a place is said, that place's own inventory file setting
     // what the app's role reads (`host_vars/qnap.yml` for "… on the qnap").
     let candidates: Vec<&String> = app
@@ -81,39 +58,7 @@ fn scored(
                 .filter(|f| target.is_some_and(|t| is_place_file(repository, f, t))),
         )
         .collect();
-    let mut var_parts: BTreeMap<&str, BTreeSet<String>> = candidates
-        .iter()
-        .map(|f| (f.as_str(), BTreeSet::new()))
-        .collect();
-    // The same, for the variables named for the app (`monitoring_grafana_host_port`): a word
-    // of the request there is the app's own setting, not another's in a shared file.
-    let mut own_var_parts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    // Its own name, not its role's (`monitoring` holds Grafana and cAdvisor alike).
-    let service_key = normalize(&app.service);
-    let app_keys: Vec<&String> = app
-        .names
-        .first()
-        .into_iter()
-        .chain([&service_key])
-        .filter(|n| n.len() >= 3)
-        .collect();
-    for (var, defs) in &repository.vars {
-        let own = {
-            let key = normalize(var);
-            app_keys.iter().any(|n| key.contains(n.as_str()))
-        };
-        for def in defs {
-            if let Some(parts) = var_parts.get_mut(def.file.as_str()) {
-                parts.extend(var.split('_').map(stem));
-                if own {
-                    own_var_parts
-                        .entry(def.file.as_str())
-                        .or_default()
-                        .extend(var.split('_').map(stem));
-                }
-            }
-        }
-    }
+    let (var_parts, own_var_parts) = variable_parts(repository, app, &candidates);
     // (score, a real file, not another service's), its rank, the file, the request's words hit.
     type Best<'a> = ((bool, usize, bool, bool), usize, &'a String, usize);
     let mut best: Option<Best> = None;
@@ -226,6 +171,80 @@ fn is_place_file(repository: &Repository, file: &str, target: &str) -> bool {
     }
     let wanted = repository.inventory.resolve(target);
     place != "all" && !wanted.is_empty() && wanted.is_subset(&repository.inventory.resolve(place))
+}
+
+/// The request's own words, stemmed: not the app's names, not another service it names, not
+/// doing-words; said how often, the words of a schedule too.
+fn request_words(app: &App, text: &str, others: &[String]) -> BTreeSet<String> {
+    const DOING: &[&str] = &[
+        "add", "set", "edit", "modify", "tweak", "adjust", "put", "make",
+    ];
+    // Another service's name counts once, as a mention, not again as a word.
+    let other_words: BTreeSet<&str> = others.iter().flat_map(|o| o.split(' ')).collect();
+    let request: BTreeSet<String> = words(text)
+        .filter(|w| {
+            !other_words.contains(w.as_str())
+                && !app.names.contains(w)
+                // The app's own name, however it is said ("kuma" for uptime-kuma).
+                && !app.service.split('-').any(|part| part == w)
+                && catalogue().lookup(w).is_none_or(|s| s.id != app.service)
+        })
+        .map(|w| stem(&w))
+        .filter(|w| {
+            w.len() > 2
+                && !NOT_NAMES.contains(&w.as_str())
+                && !DOING.contains(&w.as_str())
+                && !app.names.contains(w)
+        })
+        .collect();
+    with_schedule_words(request)
+}
+
+/// The parts of the names of the variables each candidate file sets, stemmed (read from the
+/// repository's variables once, not once per word and file), and the same for the variables
+/// named for the app (`monitoring_grafana_host_port`): a word of the request there is the app's
+/// own setting, not another's in a shared file.
+#[allow(clippy::type_complexity)]
+fn variable_parts<'a>(
+    repository: &'a Repository,
+    app: &App,
+    candidates: &[&'a String],
+) -> (
+    BTreeMap<&'a str, BTreeSet<String>>,
+    BTreeMap<&'a str, BTreeSet<String>>,
+) {
+    let mut var_parts: BTreeMap<&str, BTreeSet<String>> = candidates
+        .iter()
+        .map(|f| (f.as_str(), BTreeSet::new()))
+        .collect();
+    let mut own_var_parts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    // Its own name, not its role's (`monitoring` holds Grafana and cAdvisor alike).
+    let service_key = normalize(&app.service);
+    let app_keys: Vec<&String> = app
+        .names
+        .first()
+        .into_iter()
+        .chain([&service_key])
+        .filter(|n| n.len() >= 3)
+        .collect();
+    for (var, defs) in &repository.vars {
+        let own = {
+            let key = normalize(var);
+            app_keys.iter().any(|n| key.contains(n.as_str()))
+        };
+        for def in defs {
+            if let Some(parts) = var_parts.get_mut(def.file.as_str()) {
+                parts.extend(var.split('_').map(stem));
+                if own {
+                    own_var_parts
+                        .entry(def.file.as_str())
+                        .or_default()
+                        .extend(var.split('_').map(stem));
+                }
+            }
+        }
+    }
+    (var_parts, own_var_parts)
 }
 
 /// The values a request writes out: quoted text ("'Feycce Homelab'") as its words, and words
