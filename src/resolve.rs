@@ -20,7 +20,7 @@ pub mod verb;
 pub use verb::{Verb, stated_verb, verb_of};
 
 mod config;
-use config::setting_words;
+use config::{app_writing_a_value, setting_words};
 
 mod entry;
 use entry::{
@@ -598,6 +598,16 @@ fn pick_service(
             },
             Some(mention.service.clone()),
         ));
+    }
+    // A value only one app's configuration writes ("change the default access from deny-all
+    // to read-only"): that app's setting.
+    if verb == Verb::Configure
+        && let Some(app) = app_writing_a_value(repository, text)
+    {
+        reasons.push(format!(
+            "{app}'s configuration writes a value the request gives"
+        ));
+        return Ok(app);
     }
     // What it is for, read without the target's words.
     let without_target: String = tokens

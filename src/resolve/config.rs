@@ -247,6 +247,50 @@ fn variable_parts<'a>(
     (var_parts, own_var_parts)
 }
 
+/// The one wired app whose configuration writes a value the request gives in a form no plain
+/// word takes ("from deny-all to read-only", "'Feycce Homelab'", "port 3129"): quoted text,
+/// words joined by hyphens, or numbers of three figures or more.
+pub(super) fn app_writing_a_value(repository: &Repository, text: &str) -> Option<String> {
+    let mut values: Vec<String> = literals(text)
+        .into_iter()
+        .filter(|l| l.contains(' ') || l.chars().filter(char::is_ascii_digit).count() >= 3)
+        .collect();
+    for token in text.split_whitespace() {
+        let token = token.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        let parts: Vec<String> = words(token).collect();
+        if token.contains('-') && parts.len() >= 2 && parts.iter().all(|p| p.len() >= 2) {
+            values.push(parts.join(" "));
+        }
+    }
+    values.retain(|v| {
+        // Not a name: "uptime-kuma" names an app, it is no value.
+        catalogue().lookup(&v.replace(' ', "")).is_none()
+            && !repository
+                .apps
+                .iter()
+                .any(|a| normalize(&a.service) == v.replace(' ', ""))
+    });
+    if values.is_empty() {
+        return None;
+    }
+    let mut found: BTreeSet<&str> = BTreeSet::new();
+    for app in repository.apps.iter().filter(|a| a.wired()) {
+        let writes = app.config.iter().any(|file| {
+            repository.settings.get(file).is_some_and(|settings| {
+                let spaced = format!(" {settings} ");
+                values.iter().any(|v| spaced.contains(&format!(" {v} ")))
+            })
+        });
+        if writes {
+            found.insert(app.service.as_str());
+        }
+    }
+    match found.into_iter().collect::<Vec<_>>().as_slice() {
+        [one] => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
 /// The values a request writes out: quoted text ("'Feycce Homelab'") as its words, and words
 /// with two or more figures ("3128", "2.16.0" as `2 16 0` is not one; "48c", "30d").
 fn literals(text: &str) -> Vec<String> {

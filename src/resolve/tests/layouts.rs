@@ -848,3 +848,38 @@ fn a_value_the_request_writes_out_picks_the_file_that_holds_it() {
         Some("roles/homepage/templates/settings.yaml.j2")
     );
 }
+
+/// A value written in one app's configuration, given in a form no plain word takes, names the
+/// app a configure request means, where what the request is for fits another.
+#[test]
+fn a_value_only_one_apps_configuration_writes_names_that_app() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[docker]\nbox\n"),
+        (
+            "site.yml",
+            "- hosts: docker\n  roles:\n    - role: ntfy\n      tags: [ntfy]\n    - role: immich\n      tags: [immich]\n",
+        ),
+        (
+            "roles/ntfy/tasks/main.yml",
+            "- name: Server config\n  ansible.builtin.template:\n    src: server.yml.j2\n    dest: /etc/ntfy/server.yml\n- name: Ntfy\n  community.docker.docker_container:\n    name: ntfy\n    image: binwiederhier/ntfy:v2.11.0\n",
+        ),
+        (
+            "roles/ntfy/templates/server.yml.j2",
+            "auth-default-access: deny-all\nbase-url: https://ntfy.example.org\n",
+        ),
+        (
+            "roles/immich/tasks/main.yml",
+            "- name: Immich\n  community.docker.docker_container:\n    name: immich\n    image: ghcr.io/immich-app/immich-server:v1.120.0\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "let the phones subscribe without logging in, change the default access from deny-all to read-only",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("ntfy"));
+    let (_, _, config) = entrypoint(&resolution);
+    assert_eq!(
+        config.as_deref(),
+        Some("roles/ntfy/templates/server.yml.j2")
+    );
+}
