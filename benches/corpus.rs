@@ -30,13 +30,14 @@ use chiffon::resolve::{Answer, Resolution, resolve};
 use toml::Value;
 
 /// The label files, in the order they were written.
-const BATCHES: [&str; 6] = [
+const BATCHES: [&str; 7] = [
     "tests/corpus/requests.toml",
     "tests/corpus/requests_b2.toml",
     "tests/corpus/requests_b3.toml",
     "tests/corpus/requests_b4.toml",
     "tests/corpus/requests_b5.toml",
     "tests/corpus/requests_b6.toml",
+    "tests/corpus/requests_b7.toml",
 ];
 
 #[derive(Default, Clone, Copy)]
@@ -497,7 +498,8 @@ fn main() {
          batch 3 and before the matcher saw it; `tests/corpus/requests_b5.toml`, batch 5, \
          labelled after tuning on batch 4 and before the matcher saw it; \
          `tests/corpus/requests_b6.toml`, batch 6, labelled after tuning on batch 5 and before \
-         the matcher saw it; develop on `tune`, report `holdout` apart). \"served\" counts an \
+         the matcher saw it; `tests/corpus/requests_b7.toml`, batch 7, labelled while tuning on \
+         batch 6 and measured only at the end, never tuned on; develop on `tune`, report `holdout` apart). \"served\" counts an \
          approvable answer only when the plan the server makes for the request \
          (`planner::plan`, as `POST /api/v1/requests` does) runs it with nothing left to ask \
          (an upgrade naming no version may ask only which version its pin moves to: a \
@@ -521,6 +523,8 @@ fn main() {
         "batch 5 holdout",
         "batch 6 tune",
         "batch 6 holdout",
+        "batch 7 tune",
+        "batch 7 holdout",
         "tune",
         "holdout",
         "all",
