@@ -55,6 +55,10 @@ pub struct Repository {
     pub settings: BTreeMap<String, String>,
     /// The tags of the task that renders each configuration file (`homepage_config`).
     pub config_tags: BTreeMap<String, Vec<String>>,
+    /// Per configuration file, the list variables it renders one entry at a time (a devices
+    /// template looping over `wolweb_devices`): adding an entry edits the list, not the file.
+    #[serde(skip)]
+    pub loops: BTreeMap<String, Vec<String>>,
     /// Per app (same order as `apps`), the words the repository writes about it (task and play
     /// names, comments, paths, its files' text), stemmed.
     #[serde(skip)]
@@ -196,7 +200,11 @@ impl Repository {
         let reached = plays::reach(&repository, &by_path);
         (repository.reach, repository.picked) = (reached.reach, reached.picked);
         repository.apps = apps::find(&repository, sources, &by_path);
-        (repository.settings, repository.config_tags) = apps::settings(&repository.apps, &by_path);
+        (
+            repository.settings,
+            repository.config_tags,
+            repository.loops,
+        ) = apps::settings(&repository.apps, &by_path);
         let added = added::added_hosts(&repository, sources, &by_path);
         added::apply(&mut repository, &added);
         repository.app_words = words::app_words(&repository, &by_path);

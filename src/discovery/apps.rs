@@ -1072,9 +1072,14 @@ impl Repository {
 pub(crate) fn settings(
     apps: &[App],
     by_path: &BTreeMap<&str, &Source>,
-) -> (BTreeMap<String, String>, BTreeMap<String, Vec<String>>) {
+) -> (
+    BTreeMap<String, String>,
+    BTreeMap<String, Vec<String>>,
+    BTreeMap<String, Vec<String>>,
+) {
     let mut text = BTreeMap::new();
     let mut tags = BTreeMap::new();
+    let mut loops = BTreeMap::new();
     for app in apps {
         for path in &app.config {
             if text.contains_key(path) {
@@ -1083,6 +1088,10 @@ pub(crate) fn settings(
             if let Some(source) = by_path.get(path.as_str()) {
                 let said: Vec<String> = crate::services::words(&source.text).collect();
                 text.insert(path.clone(), said.join(" "));
+                let looped = looped_lists(&source.text);
+                if !looped.is_empty() {
+                    loops.insert(path.clone(), looped);
+                }
             }
             if let Some(found) = app
                 .role
@@ -1093,7 +1102,45 @@ pub(crate) fn settings(
             }
         }
     }
-    (text, tags)
+    (text, tags, loops)
+}
+
+/// The list variables a file renders one entry at a time: `{% for d in wolweb_devices %}`,
+/// `loop: "{{ mounts }}"`, `with_items: "{{ users }}"`.
+fn looped_lists(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let ident = |rest: &str| -> String {
+        rest.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    for (at, _) in text.match_indices("{%") {
+        let rest = text[at + 2..].trim_start_matches(['-', ' ']);
+        if let Some(after_for) = rest.strip_prefix("for ")
+            && let Some(in_at) = after_for.find(" in ")
+            && !after_for[..in_at].contains("%}")
+        {
+            let name = ident(&after_for[in_at + 4..]);
+            if name.len() >= 3 && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    for key in ["loop:", "with_items:", "with_list:"] {
+        for (at, _) in text.match_indices(key) {
+            let rest = text[at + key.len()..]
+                .trim_start()
+                .trim_start_matches(['"', '\'']);
+            if let Some(inner) = rest.strip_prefix("{{") {
+                let name = ident(inner);
+                if name.len() >= 3 && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The tags of the task in `role`'s tasks whose `src:` names the file `path`.

@@ -148,7 +148,32 @@ fn scored(
             best = Some((key, rank, file, name_hits + var_hits + content_hits));
         }
     }
-    best.map(|(_, _, f, hits)| (f.clone(), hits))
+    // Adding an entry ("add another machine to the wake-on-lan page") to a file that renders a
+    // list one entry at a time is editing the list, where the list is set.
+    let adds = words(text).any(|w| matches!(w.as_str(), "add" | "another" | "more" | "extra"));
+    best.map(|(_, _, file, hits)| {
+        let list = adds
+            .then(|| list_holding(repository, file, &candidates))
+            .flatten();
+        (list.unwrap_or_else(|| file.clone()), hits)
+    })
+}
+
+/// The candidate file that sets a list `file` renders one entry at a time.
+fn list_holding(repository: &Repository, file: &str, candidates: &[&String]) -> Option<String> {
+    let looped = repository.loops.get(file)?;
+    candidates
+        .iter()
+        .find(|c| {
+            c.as_str() != file
+                && looped.iter().any(|var| {
+                    repository
+                        .vars
+                        .get(var)
+                        .is_some_and(|defs| defs.iter().any(|d| d.file == c.as_str()))
+                })
+        })
+        .map(|c| (*c).clone())
 }
 
 /// Whether an inventory file (`host_vars/qnap.yml`, `group_vars/nas/vars.yml`) is the said

@@ -15,28 +15,13 @@ use crate::text::{normalize, without_doing_prefix};
 /// exactly one is.
 pub(super) fn playbook_named_for(repository: &Repository, service: &str) -> Option<String> {
     let key = normalize(service);
-    let named: Vec<&str> = repository
-        .playbooks
-        .iter()
-        .map(|p| p.path.as_str())
-        .filter(|path| {
-            let stem = path
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .trim_end_matches(".yml")
-                .trim_end_matches(".yaml");
-            let bare = without_doing_prefix(stem);
-            normalize(bare) == key
-                || catalogue()
-                    .lookup(bare)
-                    .is_some_and(|s| normalize(&s.id) == key)
-        })
-        .collect();
-    match named.as_slice() {
-        [one] => Some((*one).to_owned()),
-        _ => None,
-    }
+    the_playbook_named(repository, |stem| {
+        let bare = without_doing_prefix(stem);
+        normalize(bare) == key
+            || catalogue()
+                .lookup(bare)
+                .is_some_and(|s| normalize(&s.id) == key)
+    })
 }
 
 /// "run the base setup on it", "rerun the cleanup playbook": a playbook named by a word said
@@ -47,6 +32,19 @@ pub(super) fn playbook_run_by_name(repository: &Repository, tokens: &[String]) -
         .iter()
         .position(|t| matches!(t.as_str(), "run" | "rerun"))?;
     let said: Vec<&String> = tokens.iter().skip(runs + 1).take(4).collect();
+    the_playbook_named(repository, |stem| {
+        let key = normalize(stem);
+        key.len() >= 4
+            && said.iter().any(|w| normalize(w) == key)
+            && !repository
+                .apps
+                .iter()
+                .any(|a| a.names.contains(&key) || normalize(&a.service) == key)
+    })
+}
+
+/// The one playbook whose file name (without folder and extension) `fits`.
+fn the_playbook_named(repository: &Repository, fits: impl Fn(&str) -> bool) -> Option<String> {
     let named: Vec<&str> = repository
         .playbooks
         .iter()
@@ -58,13 +56,7 @@ pub(super) fn playbook_run_by_name(repository: &Repository, tokens: &[String]) -
                 .unwrap_or("")
                 .trim_end_matches(".yml")
                 .trim_end_matches(".yaml");
-            let key = normalize(stem);
-            key.len() >= 4
-                && said.iter().any(|w| normalize(w) == key)
-                && !repository
-                    .apps
-                    .iter()
-                    .any(|a| a.names.contains(&key) || normalize(&a.service) == key)
+            fits(stem)
         })
         .collect();
     match named.as_slice() {

@@ -883,3 +883,38 @@ fn a_value_only_one_apps_configuration_writes_names_that_app() {
         Some("roles/ntfy/templates/server.yml.j2")
     );
 }
+
+/// A template that renders a list one entry at a time (`{% for d in wolweb_devices %}`):
+/// adding an entry edits the list where the role sets it; other settings stay in the file.
+#[test]
+fn adding_an_entry_to_a_rendered_list_edits_the_list_where_it_is_set() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[lab]\nlab1\n"),
+        (
+            "site.yml",
+            "- hosts: lab\n  roles:\n    - role: wolweb\n      tags: [wolweb]\n",
+        ),
+        (
+            "roles/wolweb/tasks/main.yml",
+            "- name: Devices\n  ansible.builtin.template:\n    src: devices.json.j2\n    dest: /etc/wolweb/devices.json\n- name: Wolweb\n  ansible.builtin.systemd_service:\n    name: wolweb\n    state: started\n",
+        ),
+        (
+            "roles/wolweb/templates/devices.json.j2",
+            "{\"devices\": [\n{% for d in wolweb_devices %}\n  {\"name\": \"{{ d.name }}\", \"mac\": \"{{ d.mac }}\", \"port\": 9}\n{% endfor %}\n]}\n",
+        ),
+        (
+            "roles/wolweb/vars/main.yml",
+            "wolweb_devices:\n  - name: Lab\n    mac: aa:bb:cc:dd:ee:ff\n",
+        ),
+    ]);
+    let (_, _, config) = entrypoint(&resolve(
+        &repository,
+        "add another machine to the wolweb devices page",
+    ));
+    assert_eq!(config.as_deref(), Some("roles/wolweb/vars/main.yml"));
+    let (_, _, config) = entrypoint(&resolve(&repository, "change the wolweb devices port"));
+    assert_eq!(
+        config.as_deref(),
+        Some("roles/wolweb/templates/devices.json.j2")
+    );
+}
