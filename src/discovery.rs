@@ -16,6 +16,7 @@ mod index;
 pub mod inventory;
 mod pins;
 pub mod plays;
+mod reads;
 mod words;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -1020,7 +1020,7 @@ fn place_config_files(
     let Some(role) = role else {
         return Vec::new();
     };
-    let reads = role_reads(index, role);
+    let reads = super::reads::role_reads(index, role);
     let mut out: Vec<String> = Vec::new();
     for (var, defs) in &repository.vars {
         if !reads.contains(var.as_str()) {
@@ -1031,28 +1031,6 @@ fn place_config_files(
                 && !out.contains(&def.file)
             {
                 out.push(def.file.clone());
-            }
-        }
-    }
-    out
-}
-
-/// The variables a role's tasks and templates read: `{{ name`, and `{% for x in name %}`.
-fn role_reads<'a>(index: &Index<'a>, role: &str) -> BTreeSet<&'a str> {
-    let mut out = BTreeSet::new();
-    for (path, source) in under(index.by_path, &format!("{role}/")) {
-        if !(path.contains("/tasks/") || path.contains("/templates/")) {
-            continue;
-        }
-        let text = source.text.as_str();
-        for (at, said) in text.match_indices("{{").chain(text.match_indices(" in ")) {
-            let rest = text[at + said.len()..].trim_start();
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            let name = &rest[..end];
-            if name.len() >= 3 && name.contains(|c: char| c.is_ascii_alphabetic()) {
-                out.insert(name);
             }
         }
     }
@@ -1088,7 +1066,7 @@ pub(crate) fn settings(
             if let Some(source) = by_path.get(path.as_str()) {
                 let said: Vec<String> = crate::services::words(&source.text).collect();
                 text.insert(path.clone(), said.join(" "));
-                let looped = looped_lists(&source.text);
+                let looped = super::reads::looped_lists(&source.text);
                 if !looped.is_empty() {
                     loops.insert(path.clone(), looped);
                 }
@@ -1103,44 +1081,6 @@ pub(crate) fn settings(
         }
     }
     (text, tags, loops)
-}
-
-/// The list variables a file renders one entry at a time: `{% for d in wolweb_devices %}`,
-/// `loop: "{{ mounts }}"`, `with_items: "{{ users }}"`.
-fn looped_lists(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let ident = |rest: &str| -> String {
-        rest.trim_start()
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect()
-    };
-    for (at, _) in text.match_indices("{%") {
-        let rest = text[at + 2..].trim_start_matches(['-', ' ']);
-        if let Some(after_for) = rest.strip_prefix("for ")
-            && let Some(in_at) = after_for.find(" in ")
-            && !after_for[..in_at].contains("%}")
-        {
-            let name = ident(&after_for[in_at + 4..]);
-            if name.len() >= 3 && !out.contains(&name) {
-                out.push(name);
-            }
-        }
-    }
-    for key in ["loop:", "with_items:", "with_list:"] {
-        for (at, _) in text.match_indices(key) {
-            let rest = text[at + key.len()..]
-                .trim_start()
-                .trim_start_matches(['"', '\'']);
-            if let Some(inner) = rest.strip_prefix("{{") {
-                let name = ident(inner);
-                if name.len() >= 3 && !out.contains(&name) {
-                    out.push(name);
-                }
-            }
-        }
-    }
-    out
 }
 
 /// The tags of the task in `role`'s tasks whose `src:` names the file `path`.

@@ -1,0 +1,66 @@
+//! What a role's files read: the variables its tasks and templates use, and the lists a file
+//! renders one entry at a time. Plain text scans of Jinja, no evaluation.
+
+use std::collections::BTreeSet;
+
+use super::index::{Index, under};
+
+/// The variables a role's tasks and templates read: `{{ name`, and `{% for x in name %}`.
+pub(super) fn role_reads<'a>(index: &Index<'a>, role: &str) -> BTreeSet<&'a str> {
+    let mut out = BTreeSet::new();
+    for (path, source) in under(index.by_path, &format!("{role}/")) {
+        if !(path.contains("/tasks/") || path.contains("/templates/")) {
+            continue;
+        }
+        let text = source.text.as_str();
+        for (at, said) in text.match_indices("{{").chain(text.match_indices(" in ")) {
+            let rest = text[at + said.len()..].trim_start();
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..end];
+            if name.len() >= 3 && name.contains(|c: char| c.is_ascii_alphabetic()) {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+/// The list variables a file renders one entry at a time: `{% for d in wolweb_devices %}`,
+/// `loop: "{{ mounts }}"`, `with_items: "{{ users }}"`.
+pub(super) fn looped_lists(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let ident = |rest: &str| -> String {
+        rest.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    for (at, _) in text.match_indices("{%") {
+        let rest = text[at + 2..].trim_start_matches(['-', ' ']);
+        if let Some(after_for) = rest.strip_prefix("for ")
+            && let Some(in_at) = after_for.find(" in ")
+            && !after_for[..in_at].contains("%}")
+        {
+            let name = ident(&after_for[in_at + 4..]);
+            if name.len() >= 3 && !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    for key in ["loop:", "with_items:", "with_list:"] {
+        for (at, _) in text.match_indices(key) {
+            let rest = text[at + key.len()..]
+                .trim_start()
+                .trim_start_matches(['"', '\'']);
+            if let Some(inner) = rest.strip_prefix("{{") {
+                let name = ident(inner);
+                if name.len() >= 3 && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+    }
+    out
+}
