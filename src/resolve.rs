@@ -230,6 +230,22 @@ const NOT_NAMES: &[&str] = &[
     "don",
 ];
 
+impl Answer {
+    /// A playbook run as it is: no tags, no switch, limited to the place said (not `all`).
+    fn whole_playbook(playbook: String, target: Option<&str>) -> Answer {
+        Answer::Entrypoint {
+            playbook,
+            alt_playbooks: Vec::new(),
+            tags: Vec::new(),
+            extra_vars: BTreeMap::new(),
+            limit: target.map(str::to_owned).filter(|t| t != "all"),
+            pin: None,
+            config: None,
+            switch: None,
+        }
+    }
+}
+
 /// Resolves a request against a repository.
 pub fn resolve(repository: &Repository, text: &str) -> Resolution {
     resolve_as(repository, text, None)
@@ -283,7 +299,6 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
         && let Some(playbook) = playbook_run_by_name(repository, &tokens)
     {
         reasons.push(format!("the request runs {playbook} by its name"));
-        let limit = target.clone().filter(|t| t != "all");
         // What it sets up goes by the playbook's name.
         let name = playbook
             .rsplit('/')
@@ -293,17 +308,8 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
         return Resolution {
             verb,
             service: name,
+            answer: Answer::whole_playbook(playbook, target.as_deref()),
             target,
-            answer: Answer::Entrypoint {
-                playbook,
-                alt_playbooks: Vec::new(),
-                tags: Vec::new(),
-                extra_vars: BTreeMap::new(),
-                limit,
-                pin: None,
-                config: None,
-                switch: None,
-            },
             reasons,
         };
     }
@@ -577,16 +583,7 @@ fn pick_service(
         {
             reasons.push(format!("{playbook} is named for {}", mention.service));
             return Err((
-                Answer::Entrypoint {
-                    playbook,
-                    alt_playbooks: Vec::new(),
-                    tags: Vec::new(),
-                    extra_vars: BTreeMap::new(),
-                    limit: target.map(str::to_owned).filter(|t| t != "all"),
-                    pin: None,
-                    config: None,
-                    switch: None,
-                },
+                Answer::whole_playbook(playbook, target),
                 Some(mention.service.clone()),
             ));
         }
@@ -1142,32 +1139,24 @@ fn answer_for(
     // A place said: the plays that run there ("put tailscale on bunk": `bunk.yml`, not the
     // site playbook whose plays never target bunk).
     let wanted = target.map(|t| repository.inventory.resolve(t));
-    let there: Vec<Reach> = reaches
-        .iter()
-        .filter(|r| {
-            wanted.as_ref().is_some_and(|want| {
-                !want.is_empty() && want.is_subset(&repository.inventory.resolve(&r.hosts))
-            })
+    let runs_there = |r: &&Reach| {
+        wanted.as_ref().is_some_and(|want| {
+            !want.is_empty() && want.is_subset(&repository.inventory.resolve(&r.hosts))
         })
-        .cloned()
-        .collect();
+    };
+    let mut there: Vec<Reach> = reaches.iter().filter(runs_there).cloned().collect();
     // None does: another task file of its role that a play runs there ("Configure Tailscale"
     // in `bunk.yml` imports the role with `tasks_from: dsm`).
-    let there = if there.is_empty() && verb == Verb::Deploy {
-        app.role
+    if there.is_empty() && verb == Verb::Deploy {
+        there = app
+            .role
             .iter()
             .flat_map(|role| repository.role_reaches(role))
-            .filter(|r| {
-                !is_teardown(&r.playbook)
-                    && wanted.as_ref().is_some_and(|want| {
-                        !want.is_empty() && want.is_subset(&repository.inventory.resolve(&r.hosts))
-                    })
-            })
+            .filter(|r| !is_teardown(&r.playbook))
+            .filter(runs_there)
             .cloned()
-            .collect()
-    } else {
-        there
-    };
+            .collect();
+    }
     let reaches = if there.is_empty() { reaches } else { there };
     entrypoint(
         repository, app, &reaches, verb, target, extra_vars, switch, text, reasons,

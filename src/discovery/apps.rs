@@ -227,6 +227,16 @@ pub(crate) fn find(
     }
     role_only_apps(repository, &index, &mut apps);
     settle(&mut apps);
+    // Read once per role, however many apps it holds.
+    let mut by_role: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for app in &mut apps {
+        if let Some(role) = &app.role {
+            app.place_config = by_role
+                .entry(role.clone())
+                .or_insert_with(|| place_config_files(repository, &index, role))
+                .clone();
+        }
+    }
     apps
 }
 
@@ -640,7 +650,6 @@ fn build(
     let pin = pin(repository, &definition).or_else(|| version_var(repository, &names));
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
-    let place_config = place_config_files(repository, index, role.as_deref());
     Some(App {
         service,
         known,
@@ -655,7 +664,7 @@ fn build(
         pin,
         switch,
         config,
-        place_config,
+        place_config: Vec::new(),
         reach,
         own_tags,
     })
@@ -1012,21 +1021,10 @@ fn config_files(
 
 /// The inventory's files that set what a role reads (`mounts` in `host_vars/qnap.yml` for a
 /// mergerfs role looping over `{{ mounts }}`): where one place's setting of the app lives.
-fn place_config_files(
-    repository: &Repository,
-    index: &Index<'_>,
-    role: Option<&str>,
-) -> Vec<String> {
-    let Some(role) = role else {
-        return Vec::new();
-    };
-    let reads = super::reads::role_reads(index, role);
+fn place_config_files(repository: &Repository, index: &Index<'_>, role: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for (var, defs) in &repository.vars {
-        if !reads.contains(var.as_str()) {
-            continue;
-        }
-        for def in defs {
+    for var in super::reads::role_reads(index, role) {
+        for def in repository.vars.get(var).into_iter().flatten() {
             if (def.file.contains("host_vars/") || def.file.contains("group_vars/"))
                 && !out.contains(&def.file)
             {

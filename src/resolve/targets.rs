@@ -138,21 +138,9 @@ pub(super) fn place(
     let everywhere = tokens.iter().any(|t| t == "everywhere")
         || tokens.windows(2).chain(tokens.windows(3)).any(|w| {
             matches!(w[0].as_str(), "every" | "all" | "each")
-                && w[1..].last().is_some_and(|last| {
-                    matches!(
-                        last.as_str(),
-                        "box"
-                            | "boxes"
-                            | "host"
-                            | "hosts"
-                            | "machine"
-                            | "machines"
-                            | "server"
-                            | "servers"
-                            | "node"
-                            | "nodes"
-                    )
-                })
+                && w[1..]
+                    .last()
+                    .is_some_and(|last| MACHINES.contains(&last.as_str()))
         });
     Place {
         target,
@@ -164,24 +152,15 @@ pub(super) fn place(
 /// A word after a name that says the name is a machine: "the bastion box", "the vps rebooted".
 fn names_a_machine(next: Option<&String>) -> bool {
     next.is_some_and(|w| {
-        matches!(
-            w.as_str(),
-            "box"
-                | "boxes"
-                | "server"
-                | "servers"
-                | "host"
-                | "hosts"
-                | "vm"
-                | "vms"
-                | "machine"
-                | "machines"
-                | "node"
-                | "nodes"
-                | "rebooted"
-                | "restarted"
-                | "died"
-                | "crashed"
-        )
+        MACHINES.contains(&w.as_str())
+            || matches!(
+                w.as_str(),
+                "vm" | "vms" | "rebooted" | "restarted" | "died" | "crashed"
+            )
     })
 }
+
+/// Words for machines: "every box", "the bastion server".
+const MACHINES: &[&str] = &[
+    "box", "boxes", "host", "hosts", "machine", "machines", "server", "servers", "node", "nodes",
+];
