@@ -30,7 +30,7 @@ use chiffon::resolve::{Answer, Resolution, resolve};
 use toml::Value;
 
 /// The label files, in the order they were written.
-const BATCHES: [&str; 7] = [
+const BATCHES: [&str; 8] = [
     "tests/corpus/requests.toml",
     "tests/corpus/requests_b2.toml",
     "tests/corpus/requests_b3.toml",
@@ -38,7 +38,11 @@ const BATCHES: [&str; 7] = [
     "tests/corpus/requests_b5.toml",
     "tests/corpus/requests_b6.toml",
     "tests/corpus/requests_b7.toml",
+    "tests/corpus/requests_b8.toml",
 ];
+
+/// The batch kept as a fresh measure: its misses are never printed, so no rule is tuned to it.
+const UNTUNED_BATCH: usize = 8;
 
 #[derive(Default, Clone, Copy)]
 struct Tally {
@@ -457,7 +461,8 @@ fn main() {
             entry.1 += usize::from(predicted);
             entry.2 += usize::from(expected);
         }
-        if misses && !(top1 && approvable && planned) && split == "tune" {
+        if misses && !(top1 && approvable && planned) && split == "tune" && *batch != UNTUNED_BATCH
+        {
             let why = if !top1 {
                 "top1".to_owned()
             } else if !approvable {
@@ -499,7 +504,8 @@ fn main() {
          labelled after tuning on batch 4 and before the matcher saw it; \
          `tests/corpus/requests_b6.toml`, batch 6, labelled after tuning on batch 5 and before \
          the matcher saw it; `tests/corpus/requests_b7.toml`, batch 7, labelled while tuning on \
-         batch 6 and measured only at the end, never tuned on; develop on `tune`, report `holdout` apart). \"served\" counts an \
+         batch 6 and measured only at the end of that session; `tests/corpus/requests_b8.toml`, batch 8, \
+         labelled after tuning on batch 6 and never tuned on; develop on `tune`, report `holdout` apart). \"served\" counts an \
          approvable answer only when the plan the server makes for the request \
          (`planner::plan`, as `POST /api/v1/requests` does) runs it with nothing left to ask \
          (an upgrade naming no version may ask only which version its pin moves to: a \
@@ -525,6 +531,8 @@ fn main() {
         "batch 6 holdout",
         "batch 7 tune",
         "batch 7 holdout",
+        "batch 8 tune",
+        "batch 8 holdout",
         "tune",
         "holdout",
         "all",

@@ -520,6 +520,27 @@ fn pick_service(
         .copied()
         .filter(|m| orders.contains(&clause(m)))
         .collect();
+    // No app is named where the order is given ("start the indexer manager again, sonarr
+    // can't search anything"): what the order's own words describe, when that is one app of
+    // the repository and not one named only to say why.
+    if ordered.is_empty()
+        && !in_repo.is_empty()
+        && !orders.is_empty()
+        && orders.len() <= clause_ends.len()
+        && let Some(described) = described_in_order(
+            repository,
+            tokens,
+            target_positions,
+            &clause_ends,
+            &orders,
+            &in_repo,
+        )
+    {
+        reasons.push(format!(
+            "the order describes {described}; the apps named elsewhere only say why"
+        ));
+        return Ok(described);
+    }
     let in_repo = if ordered.is_empty() || orders.len() == clause_ends.len() + 1 {
         in_repo
     } else {
@@ -620,27 +641,10 @@ fn pick_service(
     } else {
         &["log", "logs"]
     };
-    let scored: Vec<(String, f64)> = catalogue()
-        .for_purpose_keeping(&without_target, keep)
-        .into_iter()
-        .map(|(s, score)| (s.id.clone(), score))
-        .collect();
-    let present: Vec<&(String, f64)> = scored
-        .iter()
-        .filter(|(id, _)| {
-            repository
-                .apps
-                .iter()
-                .any(|a| &a.service == id && a.wired())
-        })
-        .collect();
-    let close: Vec<String> = match present.first() {
-        Some(best) => present
-            .iter()
-            .filter(|(_, s)| *s >= best.1 * 0.8)
-            .map(|(id, _)| id.clone())
-            .collect(),
-        None => match target {
+    let (scored, close) = fitting_apps(repository, &without_target, keep);
+    let close: Vec<String> = match close.is_empty() {
+        false => close,
+        true => match target {
             // "restart the app on docker-1": the apps that run there.
             Some(target) => {
                 let mut on_target: Vec<String> = repository
@@ -765,6 +769,70 @@ fn pick_service(
             ))
         }
     }
+}
+
+/// The one app the words of the order clauses describe (as the catalogue reads them, without
+/// the target's words), when it is none of the apps `named` elsewhere.
+fn described_in_order(
+    repository: &Repository,
+    tokens: &[String],
+    target_positions: &BTreeSet<usize>,
+    clause_ends: &[usize],
+    orders: &BTreeSet<usize>,
+    named: &[&Mention],
+) -> Option<String> {
+    let clause = |i: usize| clause_ends.iter().filter(|end| **end <= i).count();
+    let order_words: String = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| orders.contains(&clause(*i)) && !target_positions.contains(i))
+        .map(|(_, t)| t.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    // "pull up its logs": the order points back at the app named.
+    if order_words
+        .split(' ')
+        .any(|w| matches!(w, "it" | "its" | "them" | "their" | "that" | "this"))
+    {
+        return None;
+    }
+    let (_, close) = fitting_apps(repository, &order_words, &[]);
+    match close.as_slice() {
+        [one] if named.iter().all(|m| &m.service != one) => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// The services the catalogue reads in `words` (best first, with their scores), and the wired
+/// apps of the repository among them that fit nearly as well as the best of those present.
+fn fitting_apps(
+    repository: &Repository,
+    words: &str,
+    keep: &[&str],
+) -> (Vec<(String, f64)>, Vec<String>) {
+    let scored: Vec<(String, f64)> = catalogue()
+        .for_purpose_keeping(words, keep)
+        .into_iter()
+        .map(|(s, score)| (s.id.clone(), score))
+        .collect();
+    let present: Vec<&(String, f64)> = scored
+        .iter()
+        .filter(|(id, _)| {
+            repository
+                .apps
+                .iter()
+                .any(|a| &a.service == id && a.wired())
+        })
+        .collect();
+    let close = match present.first() {
+        Some(best) => present
+            .iter()
+            .filter(|(_, s)| *s >= best.1 * 0.8)
+            .map(|(id, _)| id.clone())
+            .collect(),
+        None => Vec::new(),
+    };
+    (scored, close)
 }
 
 /// The answer for a service: its app (or a question between instances), then what to run.

@@ -260,6 +260,21 @@ pub(super) fn order_clauses(tokens: &[String], ends: &[usize]) -> BTreeSet<usize
         "tell",
         "is",
         "are",
+        "make",
+        "set",
+        "change",
+        "point",
+        "move",
+        "raise",
+        "lower",
+        "turn",
+        "enable",
+        "disable",
+        "switch",
+        "boot",
+        "kill",
+        "shut",
+        "bring",
     ];
     let mut out = BTreeSet::new();
     let mut start = 0;

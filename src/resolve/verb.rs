@@ -93,6 +93,15 @@ fn imperative(text: &str) -> Option<Verb> {
                 // stack".
                 "tear" if next.as_deref() == Some("down") => Verb::Remove,
                 "take" if clause.contains(" out of ") => Verb::Remove,
+                // "make the update checker run once a day", "have the monitoring ping
+                // 1.1.1.1 as well", "let the phones subscribe": how a service behaves.
+                "make" | "have" | "let"
+                    if !next
+                        .as_deref()
+                        .is_some_and(|n| matches!(n, "sure" | "s" | "us" | "me")) =>
+                {
+                    Verb::Configure
+                }
                 _ => return None,
             })
         })

@@ -196,3 +196,41 @@ fn a_two_letter_nickname_names_an_app_the_repository_has_and_contractions_name_n
         resolution.answer
     );
 }
+
+#[test]
+fn what_the_order_describes_beats_an_app_named_only_to_say_why() {
+    let files = two_apps(
+        ("prowlarr", "lscr.io/linuxserver/prowlarr:1"),
+        ("sonarr", "lscr.io/linuxserver/sonarr:4"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "start the indexer manager again, sonarr can't search anything",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("prowlarr"));
+    assert_eq!(resolution.verb, Verb::Start);
+    // An order that points back at the app named is about that app.
+    let resolution = resolve(
+        &repository,
+        "sonarr stopped finding episodes, pull up its logs",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("sonarr"));
+}
+
+#[test]
+fn making_a_service_do_something_is_configuring_it() {
+    assert_eq!(
+        verb_of("make the image update checker run once a day"),
+        Verb::Configure
+    );
+    assert_eq!(
+        verb_of("have the monitoring ping 1.1.1.1 as well"),
+        Verb::Configure
+    );
+    assert_eq!(
+        verb_of("let the phones subscribe without logging in"),
+        Verb::Configure
+    );
+    assert_ne!(verb_of("make sure sonarr is running"), Verb::Configure);
+}
