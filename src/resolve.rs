@@ -42,7 +42,7 @@ use targets::{Place, place};
 
 mod instances;
 pub use instances::hosts_of;
-use instances::{instance_id, pick_app, runs_on, separate_places};
+use instances::{instance_ids, pick_app, runs_on, separate_places};
 
 #[cfg(test)]
 mod tests;
@@ -856,10 +856,12 @@ fn finish(
     // One container of a compose project shared with others is addressed as that container.
     let as_container: Vec<App>;
     if let Some(instance) = instance {
+        let ids = instance_ids(repository, &wired);
         let picked: Vec<&App> = wired
             .iter()
-            .copied()
-            .filter(|a| instance_id(repository, a) == instance || a.unit_name == instance)
+            .zip(&ids)
+            .filter(|(a, id)| *id == instance || a.unit_name == instance)
+            .map(|(a, _)| *a)
             .collect();
         let by_container: Vec<&App> = wired
             .iter()
@@ -952,7 +954,7 @@ fn finish(
     }
 }
 
-/// "kuma runs in several places; which one?", with the places (or units) to pick from.
+/// "kuma runs in several places (a, b); which one?", with the places (or units) to pick from.
 fn instance_question(
     verb: Verb,
     service: String,
@@ -962,13 +964,16 @@ fn instance_question(
 ) -> Resolution {
     Resolution {
         verb,
-        service: Some(service),
-        target,
         answer: Answer::Question {
             about: "instance".to_owned(),
-            prompt: format!("{} runs in several places; which one?", choices.join(", ")),
+            prompt: format!(
+                "{service} runs in several places ({}); which one?",
+                choices.join(", ")
+            ),
             choices,
         },
+        service: Some(service),
+        target,
         reasons,
     }
 }

@@ -51,15 +51,17 @@ pub(super) fn pick_app<'a>(
         .map(|a| hosts_of(repository, a).join(","))
         .collect();
     let roles: BTreeSet<Option<&String>> = wired.iter().map(|a| a.role.as_ref()).collect();
-    if places.len() > 1 && roles.len() > 1 {
-        let mut choices: Vec<String> = wired.iter().map(|a| instance_id(repository, a)).collect();
+    // Or each role's own on the same machine (a redis beside each of two apps).
+    let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
+    let own_units = roles.len() == wired.len() && units.len() == wired.len();
+    if roles.len() > 1 && (places.len() > 1 || own_units) {
+        let mut choices: Vec<String> = instance_ids(repository, wired);
         choices.sort();
         choices.dedup();
         return Err(choices);
     }
     // The same service in different files under different names (three postgres containers):
     // the person picks.
-    let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
     let files: BTreeSet<&str> = wired.iter().map(|a| a.file.as_str()).collect();
     let roles_or_files = wired
         .iter()
@@ -143,8 +145,45 @@ pub(super) fn runs_on(repository: &Repository, app: &App, target: &str) -> bool 
 }
 
 /// How a question between instances names one: `hosts:service`.
-pub(super) fn instance_id(repository: &Repository, app: &App) -> String {
+fn instance_id(repository: &Repository, app: &App) -> String {
     format!("{}:{}", hosts_of(repository, app).join(","), app.service)
+}
+
+/// How a question between the instances `apps` of one service names each, in their order:
+/// `hosts:service`, or, where two run on the same hosts (seven redis containers on three
+/// machines), `<project>-<service>` as Compose names a project's containers.
+pub(super) fn instance_ids(repository: &Repository, apps: &[&App]) -> Vec<String> {
+    let by_hosts: Vec<String> = apps.iter().map(|a| instance_id(repository, a)).collect();
+    let by_project: Vec<String> = apps
+        .iter()
+        .map(|a| format!("{}-{}", project_of(a), a.service))
+        .collect();
+    let distinct = |ids: &[String]| ids.iter().collect::<BTreeSet<_>>().len() == ids.len();
+    if distinct(&by_hosts) || !distinct(&by_project) {
+        by_hosts
+    } else {
+        by_project
+    }
+}
+
+/// The project an app belongs to: the folder of its file below a role's `files`/`templates`
+/// (`pve_docker/files/nextcloud/docker-compose.yml` is `nextcloud`), else its role's name.
+fn project_of(app: &App) -> String {
+    let folders: Vec<&str> = app.file.split('/').collect();
+    let parent = folders.len().checked_sub(2).map(|i| folders[i]);
+    let generic = |f: &str| {
+        matches!(
+            f,
+            "files" | "templates" | "tasks" | "vars" | "defaults" | "handlers" | "meta"
+        )
+    };
+    let name = match (parent, &app.role) {
+        (Some(parent), Some(role)) if !generic(parent) && !role.ends_with(parent) => parent,
+        (_, Some(role)) => role.rsplit('/').next().unwrap_or(role),
+        (Some(parent), None) => parent,
+        (None, None) => app.file.as_str(),
+    };
+    name.replace('_', "-")
 }
 
 /// Where an app runs: the hosts or groups whose list switched it on, else its plays' hosts.

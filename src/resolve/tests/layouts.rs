@@ -918,3 +918,59 @@ fn adding_an_entry_to_a_rendered_list_edits_the_list_where_it_is_set() {
         Some("roles/wolweb/templates/devices.json.j2")
     );
 }
+
+/// Two apps on one machine, each with its own redis: the question names each by its project
+/// (as Compose names its containers), and the answer picks that one.
+#[test]
+fn instances_on_the_same_machine_are_asked_about_by_project() {
+    let compose = |app: &str, image: &str| {
+        format!("services:\n  {app}:\n    image: {image}\n  redis:\n    image: redis:7\n")
+    };
+    let task = |app: &str| {
+        format!(
+            "- name: compose\n  ansible.builtin.copy:\n    src: docker-compose.yml\n    dest: /opt/{app}/docker-compose.yml\n"
+        )
+    };
+    let (vikunja, immich) = (
+        compose("vikunja", "vikunja/vikunja:0.24"),
+        compose("immich", "ghcr.io/immich-app/immich-server:v1"),
+    );
+    let (vikunja_task, immich_task) = (task("vikunja"), task("immich"));
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[docker]\nbox\n"),
+        (
+            "site.yml",
+            "- hosts: docker\n  roles:\n    - vikunja\n    - immich\n",
+        ),
+        ("roles/vikunja/tasks/main.yml", vikunja_task.as_str()),
+        ("roles/vikunja/files/docker-compose.yml", vikunja.as_str()),
+        ("roles/immich/tasks/main.yml", immich_task.as_str()),
+        ("roles/immich/files/docker-compose.yml", immich.as_str()),
+    ]);
+    let resolution = resolve(&repository, "restart redis");
+    match &resolution.answer {
+        Answer::Question {
+            about,
+            choices,
+            prompt,
+        } => {
+            assert_eq!(about, "instance");
+            assert_eq!(choices, &["immich-redis", "vikunja-redis"]);
+            assert!(
+                prompt.starts_with("redis runs in several places"),
+                "{prompt}"
+            );
+        }
+        other => panic!("expected a question, got {other:?}"),
+    }
+    let given = Given {
+        service: Some("redis".to_owned()),
+        instance: Some("vikunja-redis".to_owned()),
+    };
+    let answered = resolve_given(&repository, "restart redis", None, &given);
+    let (_, name, hosts) = builtin(&answered);
+    assert_eq!(
+        (name.as_str(), hosts.as_slice()),
+        ("vikunja", &["docker".to_owned()][..])
+    );
+}
