@@ -87,6 +87,12 @@ impl App {
     pub fn wired(&self) -> bool {
         !self.reach.is_empty()
     }
+
+    /// Found only as a unit a role's handler restarts (`restart zfs-zed`): a side unit of the
+    /// role, below the apps its tasks define.
+    pub fn from_handler(&self) -> bool {
+        self.file.contains("/handlers/")
+    }
 }
 
 const CONTAINER_MODULES: &[&str] = &[
@@ -123,13 +129,25 @@ pub(crate) fn find(
     by_path: &BTreeMap<&str, &Source>,
 ) -> Vec<App> {
     let mut definitions = Vec::new();
+    let mut handled = Vec::new();
     for source in sources {
         let lower = source.rel.to_ascii_lowercase();
+        // A role's handler restarting a service its tasks configure (`notify: restart
+        // coredns`): the role manages that unit, kept below when nothing else defines it.
+        if lower.contains("/handlers/") {
+            walk(
+                &source.nodes,
+                &source.rel,
+                &mut Vec::new(),
+                false,
+                &mut handled,
+            );
+            continue;
+        }
         if lower.contains("group_vars/")
             || lower.contains("host_vars/")
             || lower.contains("/defaults/")
             || lower.contains("/vars/")
-            || lower.contains("/handlers/")
             || lower.contains("/tests/")
             || lower.contains("/molecule/")
         {
@@ -192,6 +210,7 @@ pub(crate) fn find(
             &mut definitions,
         );
     }
+    definitions.extend(handled_units(repository, &definitions, handled));
     let index = Index::new(repository, by_path);
     let mut apps: Vec<App> = Vec::new();
     for definition in definitions {
@@ -256,8 +275,10 @@ fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App
         };
         // Known already from its own role, or from a role named for it; one found only in
         // another role's file (a gateway's nginx config) does not stand for this role's plays.
+        // A unit only a handler restarts (its coredns beside the adguardhome role's own
+        // service) does not stand for the role's app.
         if apps.iter().any(|a| {
-            a.role.as_deref() == Some(role.as_str())
+            a.role.as_deref() == Some(role.as_str()) && !a.from_handler()
                 || a.service == service.id
                     && a.role.as_deref().is_none_or(|r| {
                         let other = r.rsplit('/').next().unwrap_or(r);
@@ -289,6 +310,34 @@ fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App
             apps.push(app);
         }
     }
+}
+
+/// The systemd units only handlers restart, each in the handlers of one role alone (a
+/// `restart nginx` handler in five roles says nothing about which manages nginx).
+fn handled_units(
+    repository: &Repository,
+    defined: &[Definition],
+    handled: Vec<Definition>,
+) -> Vec<Definition> {
+    let known: BTreeSet<&str> = defined.iter().map(|d| d.name.as_str()).collect();
+    let mut roles: BTreeMap<String, BTreeSet<Option<&str>>> = BTreeMap::new();
+    for definition in &handled {
+        roles
+            .entry(definition.name.clone())
+            .or_default()
+            .insert(repository.role_of(&definition.file));
+    }
+    let single: BTreeSet<String> = roles
+        .into_iter()
+        .filter(|(_, roles)| roles.len() == 1 && roles.iter().all(Option::is_some))
+        .map(|(name, _)| name)
+        .collect();
+    let mut seen = BTreeSet::new();
+    handled
+        .into_iter()
+        .filter(|d| d.unit == UnitKind::Systemd && !known.contains(d.name.as_str()))
+        .filter(|d| single.contains(&d.name) && seen.insert(d.name.clone()))
+        .collect()
 }
 
 fn walk(

@@ -31,6 +31,11 @@ pub(super) fn role_named_like<'a>(
             words(last).any(|part| part == word)
         })
         .collect();
+    // A unit only a handler restarts gives way to the apps the roles' tasks define.
+    let fits: Vec<&App> = match fits.iter().any(|a| !a.from_handler()) {
+        true => fits.into_iter().filter(|a| !a.from_handler()).collect(),
+        false => fits,
+    };
     let services: BTreeSet<&str> = fits.iter().map(|a| a.service.as_str()).collect();
     (services.len() == 1).then(|| fits[0])
 }

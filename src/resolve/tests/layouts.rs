@@ -974,3 +974,34 @@ fn instances_on_the_same_machine_are_asked_about_by_project() {
         ("vikunja", &["docker".to_owned()][..])
     );
 }
+
+/// A service the role only restarts from a handler (`notify: restart coredns`) is managed
+/// there; the role's own app (named for the role) stays.
+#[test]
+fn a_unit_a_roles_handler_restarts_is_an_app_of_that_role() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[dns]\ntang\n"),
+        ("site.yml", "- hosts: dns\n  roles:\n    - adguardhome\n"),
+        (
+            "roles/adguardhome/tasks/main.yml",
+            "- name: Install adguardhome\n  ansible.builtin.package:\n    name: adguardhome\n- name: Corefile\n  ansible.builtin.template:\n    src: Corefile\n    dest: /etc/coredns/Corefile\n  notify: restart coredns\n",
+        ),
+        (
+            "roles/adguardhome/handlers/main.yml",
+            "- name: restart coredns\n  ansible.builtin.service:\n    name: coredns\n    state: restarted\n",
+        ),
+    ]);
+    let restart = resolve(&repository, "restart coredns on tang");
+    assert_eq!(restart.service.as_deref(), Some("coredns"));
+    let (unit, name, hosts) = builtin(&restart);
+    assert_eq!(
+        (unit, name.as_str(), hosts.as_slice()),
+        (
+            UnitKind::Systemd,
+            "coredns.service",
+            &["tang".to_owned()][..]
+        )
+    );
+    let own = resolve(&repository, "restart adguard home");
+    assert_eq!(own.service.as_deref(), Some("adguard-home"));
+}
