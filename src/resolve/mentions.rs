@@ -561,3 +561,55 @@ pub(super) fn qualified_instance(
         _ => None,
     }
 }
+
+/// "the jellyfin watch stats dashboard": an app named, followed in its clause by words that
+/// describe another app of the repository made for it (Jellystat, whose catalogue entry says
+/// Jellyfin): that one, when exactly one such companion fits those words.
+pub(super) fn companion_described(
+    repository: &Repository,
+    tokens: &[String],
+    named: &Mention,
+    clause_end: usize,
+) -> Option<String> {
+    // The words right after the name, to the first that joins a phrase or says a state
+    // ("take jellyfin off the jellyfin lxc" describes nothing).
+    const JOINS: &[&str] = &[
+        "on", "off", "to", "from", "in", "at", "for", "with", "of", "is", "are", "was", "isn",
+        "keeps", "still", "and", "but", "again", "up", "down", "so", "it", "has", "by", "via",
+    ];
+    let after: Vec<&str> = tokens
+        .get(named.position + 1..clause_end.min(tokens.len()))?
+        .iter()
+        .map(String::as_str)
+        .take_while(|w| !JOINS.contains(w))
+        .collect();
+    if after.is_empty() {
+        return None;
+    }
+    let catalogue = catalogue();
+    let name = normalize(&catalogue.get(&named.service)?.name);
+    let made_for = |id: &str| {
+        catalogue.get(id).is_some_and(|s| {
+            s.keywords
+                .iter()
+                .chain(std::iter::once(&s.purpose))
+                .any(|k| words(k).any(|w| normalize(&w) == name))
+        })
+    };
+    let wired: BTreeSet<&str> = repository
+        .apps
+        .iter()
+        .filter(|a| a.wired() && a.service != named.service)
+        .map(|a| a.service.as_str())
+        .collect();
+    let fitting: Vec<String> = catalogue
+        .for_purpose(&after.join(" "))
+        .into_iter()
+        .filter(|(s, _)| wired.contains(s.id.as_str()) && made_for(&s.id))
+        .map(|(s, _)| s.id.clone())
+        .collect();
+    match fitting.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}

@@ -2,6 +2,7 @@
 //! showed (the corpus itself is never read by tests).
 
 use super::*;
+use crate::services::catalogue;
 
 mod layouts;
 mod phrasing;

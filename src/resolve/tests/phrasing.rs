@@ -234,3 +234,30 @@ fn making_a_service_do_something_is_configuring_it() {
     );
     assert_ne!(verb_of("make sure sonarr is running"), Verb::Configure);
 }
+
+#[test]
+fn words_after_an_app_that_describe_its_companion_mean_the_companion() {
+    let files = two_apps(
+        ("jellyfin", "jellyfin/jellyfin:10"),
+        ("jellystat", "cyfershepard/jellystat:1"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "is the jellyfin watch stats dashboard still up?",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("jellystat"));
+    // Words that only say where or how leave the app named.
+    let resolution = resolve(&repository, "take jellyfin off the lab box");
+    assert_eq!(resolution.service.as_deref(), Some("jellyfin"));
+    let resolution = resolve(&repository, "restart jellyfin");
+    assert_eq!(resolution.service.as_deref(), Some("jellyfin"));
+}
+
+#[test]
+fn a_time_daemon_the_repository_runs_stands_in_for_ntp() {
+    let files = two_apps(("chrony", "x/chrony:4"), ("plex", "plexinc/pms-docker:1"));
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "restart ntp, the clocks drift");
+    assert_eq!(resolution.service.as_deref(), Some("chrony"));
+}
