@@ -587,13 +587,17 @@ pub(super) fn companion_described(
         return None;
     }
     let catalogue = catalogue();
-    let name = normalize(&catalogue.get(&named.service)?.name);
+    // The app as the catalogue names it, or as the request says it ("postgres").
+    let names = [
+        normalize(&catalogue.get(&named.service)?.name),
+        normalize(tokens.get(named.position)?),
+    ];
     let made_for = |id: &str| {
         catalogue.get(id).is_some_and(|s| {
             s.keywords
                 .iter()
                 .chain(std::iter::once(&s.purpose))
-                .any(|k| words(k).any(|w| normalize(&w) == name))
+                .any(|k| words(k).any(|w| names.contains(&normalize(&w))))
         })
     };
     let wired: BTreeSet<&str> = repository

@@ -261,3 +261,16 @@ fn a_time_daemon_the_repository_runs_stands_in_for_ntp() {
     let resolution = resolve(&repository, "restart ntp, the clocks drift");
     assert_eq!(resolution.service.as_deref(), Some("chrony"));
 }
+
+#[test]
+fn a_companion_is_found_by_the_name_as_the_request_says_it() {
+    let files = two_apps(
+        ("postgres", "postgres:16"),
+        ("pgbackup", "prodrigestivill/postgres-backup-local:16"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "restart the postgres backup sidecar");
+    assert_eq!(resolution.service.as_deref(), Some("postgres-backup-local"));
+    let resolution = resolve(&repository, "restart postgres");
+    assert_eq!(resolution.service.as_deref(), Some("postgresql"));
+}
