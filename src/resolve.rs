@@ -718,7 +718,19 @@ fn finish(
     // A built-in action on one app that runs as separate instances (the same role in separate
     // plays, or switched on by separate hosts' lists), with no place said: which one. The
     // answer (`host:service`) is the place.
-    let places = separate_places(repository, app);
+    let mut places = separate_places(repository, app);
+    // Changing the state of a service the repository runs on machines it names one by one
+    // (`hosts: lab,pug`), none said: which one ("restart the fan controller"). A group is one
+    // place: its hosts are run together.
+    if places.len() <= 1 && matches!(verb, Verb::Restart | Verb::Stop | Verb::Start) {
+        let hosts = hosts_of(repository, app);
+        let one_by_one = hosts
+            .iter()
+            .all(|h| !repository.inventory.groups.contains_key(h));
+        if hosts.len() > 1 && one_by_one {
+            places = hosts;
+        }
+    }
     let target = match instance.and_then(|i| i.strip_suffix(&format!(":{service}"))) {
         Some(place) if target.is_none() && places.iter().any(|p| p == place) => {
             Some(place.to_owned())

@@ -1005,3 +1005,44 @@ fn a_unit_a_roles_handler_restarts_is_an_app_of_that_role() {
     let own = resolve(&repository, "restart adguard home");
     assert_eq!(own.service.as_deref(), Some("adguard-home"));
 }
+
+/// One play on two machines named one by one: a restart with no machine said asks which; a
+/// status looks at both. A play on a group restarts the group.
+#[test]
+fn changing_a_service_on_several_machines_asks_which_unless_every_one_is_said() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[servers]\nlab\npug\n[docker]\nd1\nd2\n"),
+        (
+            "site.yml",
+            "- hosts: lab,pug\n  roles:\n    - fan2go\n- hosts: docker\n  roles:\n    - alloy\n",
+        ),
+        (
+            "roles/alloy/tasks/main.yml",
+            "- name: alloy\n  community.docker.docker_container:\n    name: alloy\n    image: grafana/alloy:v1\n",
+        ),
+        (
+            "roles/fan2go/tasks/main.yml",
+            "- name: unit\n  ansible.builtin.copy:\n    src: fan2go.service\n    dest: /etc/systemd/system/fan2go.service\n",
+        ),
+        (
+            "roles/fan2go/files/fan2go.service",
+            "[Service]\nExecStart=/usr/bin/fan2go\n",
+        ),
+    ]);
+    match resolve(&repository, "restart fan2go").answer {
+        Answer::Question { choices, .. } => assert_eq!(choices, ["lab:fan2go", "pug:fan2go"]),
+        other => panic!("expected a question, got {other:?}"),
+    }
+    let given = Given {
+        service: Some("fan2go".to_owned()),
+        instance: Some("pug:fan2go".to_owned()),
+    };
+    let (_, _, hosts) = builtin(&resolve_given(&repository, "restart fan2go", None, &given));
+    assert_eq!(hosts, ["pug"]);
+    let (_, _, hosts) = builtin(&resolve(&repository, "restart fan2go on every box"));
+    assert_eq!(hosts, ["lab", "pug"]);
+    let (_, _, hosts) = builtin(&resolve(&repository, "is fan2go running?"));
+    assert_eq!(hosts, ["lab", "pug"]);
+    let (_, _, hosts) = builtin(&resolve(&repository, "restart alloy"));
+    assert_eq!(hosts, ["docker"]);
+}
