@@ -35,48 +35,7 @@ pub(super) fn by_purpose(
         &["log", "logs"]
     };
     let (scored, close) = fitting_apps(repository, &without_target, keep);
-    let close: Vec<String> = match close.is_empty() {
-        false => close,
-        true => match target {
-            // "restart the app on docker-1": the apps that run there.
-            Some(target) => {
-                let mut on_target: Vec<String> = repository
-                    .apps
-                    .iter()
-                    .filter(|a| a.wired() && a.known)
-                    .filter(|a| runs_on(repository, a, target))
-                    .map(|a| a.service.clone())
-                    .collect();
-                on_target.sort();
-                on_target.dedup();
-                on_target
-            }
-            None => Vec::new(),
-        },
-    };
-    // Several fit, and one of them runs on the target named ("bump the runner on gitea-runner"):
-    // that one.
-    let close = match target {
-        Some(target) if close.len() > 1 => {
-            let on_target: Vec<String> = close
-                .iter()
-                .filter(|id| {
-                    repository
-                        .apps
-                        .iter()
-                        .filter(|a| &a.service == *id)
-                        .any(|a| runs_on(repository, a, target))
-                })
-                .cloned()
-                .collect();
-            if on_target.len() == 1 {
-                on_target
-            } else {
-                close
-            }
-        }
-        _ => close,
-    };
+    let close = on_the_target(repository, close, target);
     // A word that is a part of one app's name ("the discord bot", `karutuogg-bot`) settles it
     // when what the request describes fits none or several of the repository's apps.
     // Among several that fit, a host's name counts too ("the gitea runner", host
@@ -226,4 +185,52 @@ fn fitting_apps(
         None => Vec::new(),
     };
     (scored, close)
+}
+
+/// The apps that fit narrowed by the target named: several that fit, one of them running there
+/// ("bump the runner on gitea-runner"), is that one; none that fit, the known apps running there
+/// ("restart the app on docker-1").
+fn on_the_target(repository: &Repository, close: Vec<String>, target: Option<&str>) -> Vec<String> {
+    let close: Vec<String> = match close.is_empty() {
+        false => close,
+        true => match target {
+            // "restart the app on docker-1": the apps that run there.
+            Some(target) => {
+                let mut on_target: Vec<String> = repository
+                    .apps
+                    .iter()
+                    .filter(|a| a.wired() && a.known)
+                    .filter(|a| runs_on(repository, a, target))
+                    .map(|a| a.service.clone())
+                    .collect();
+                on_target.sort();
+                on_target.dedup();
+                on_target
+            }
+            None => Vec::new(),
+        },
+    };
+    // Several fit, and one of them runs on the target named ("bump the runner on gitea-runner"):
+    // that one.
+    match target {
+        Some(target) if close.len() > 1 => {
+            let on_target: Vec<String> = close
+                .iter()
+                .filter(|id| {
+                    repository
+                        .apps
+                        .iter()
+                        .filter(|a| &a.service == *id)
+                        .any(|a| runs_on(repository, a, target))
+                })
+                .cloned()
+                .collect();
+            if on_target.len() == 1 {
+                on_target
+            } else {
+                close
+            }
+        }
+        _ => close,
+    }
 }
