@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::mentions::path_positions;
+use super::mentions::{clause_ends, path_positions};
 use crate::discovery::Repository;
 use crate::services::catalogue;
 use crate::text::normalize;
@@ -40,6 +40,7 @@ pub(super) fn place(
     let mut target_positions = BTreeSet::new();
     let mut app_places = Vec::new();
     let in_paths = path_positions(text);
+    let ends = clause_ends(text);
     for length in (1..=3).rev() {
         for start in 0..tokens.len().saturating_sub(length - 1) {
             // "/dev/video2" is a path on a machine, not the group `dev`.
@@ -106,6 +107,19 @@ pub(super) fn place(
                 // "the ai vm", "the media box": a machine, unless it is an app's name ("the
                 // plex server" is Plex).
                 let placed = placed || said_a_machine && !is_app;
+                // An app's name after "to" that a noun of the same clause follows ("let the
+                // phones subscribe to ntfy topics") says which app's things, not where.
+                let next = start + length;
+                let names_its_things = is_app
+                    && before.first() == Some(&"to")
+                    && !said_a_machine
+                    && !ends.contains(&next)
+                    && tokens
+                        .get(next)
+                        .is_some_and(|w| w.len() >= 3 && !FUNCTION_WORDS.contains(&w.as_str()));
+                if names_its_things {
+                    continue;
+                }
                 // A place that is also an app ("add a disk to the mergerfs pool on the qnap",
                 // group and role `mergerfs`) is the place only when no other place is said.
                 if placed && is_app {
@@ -159,6 +173,15 @@ fn names_a_machine(next: Option<&String>) -> bool {
             )
     })
 }
+
+/// Words that go on after a place without naming a thing of it ("on jellyfin and sonarr",
+/// "to lola too").
+const FUNCTION_WORDS: &[&str] = &[
+    "and", "too", "again", "now", "please", "then", "for", "with", "because", "since", "instead",
+    "tonight", "today", "asap", "when", "while", "but", "also", "all", "only", "first", "after",
+    "before", "until", "from", "into", "onto", "over", "via", "the", "its", "their", "this",
+    "that", "once", "twice", "every", "each", "without", "not", "yet", "though", "please",
+];
 
 /// Words for machines: "every box", "the bastion server".
 const MACHINES: &[&str] = &[

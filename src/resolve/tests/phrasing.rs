@@ -274,3 +274,31 @@ fn a_companion_is_found_by_the_name_as_the_request_says_it() {
     let resolution = resolve(&repository, "restart postgres");
     assert_eq!(resolution.service.as_deref(), Some("postgresql"));
 }
+
+#[test]
+fn an_app_said_after_to_before_a_noun_of_its_own_is_no_place() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[ntfy]\nntfy\n[other]\nlab\n"),
+        (
+            "site.yml",
+            "- hosts: ntfy\n  roles:\n    - ntfy\n- hosts: other\n  roles:\n    - gotify\n",
+        ),
+        (
+            "roles/ntfy/tasks/main.yml",
+            "- name: ntfy\n  community.docker.docker_container:\n    name: ntfy\n    image: binwiederhier/ntfy:v2\n",
+        ),
+        (
+            "roles/gotify/tasks/main.yml",
+            "- name: gotify\n  community.docker.docker_container:\n    name: gotify\n    image: gotify/server:2\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "let the phones subscribe to ntfy topics without logging in",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("ntfy"));
+    assert_eq!(resolution.target, None);
+    // Said as the place, it is the place.
+    let resolution = resolve(&repository, "deploy gotify to ntfy");
+    assert_eq!(resolution.target.as_deref(), Some("ntfy"));
+}
