@@ -151,7 +151,8 @@ fn instance_id(repository: &Repository, app: &App) -> String {
 
 /// How a question between the instances `apps` of one service names each, in their order:
 /// `hosts:service`, or, where two run on the same hosts (seven redis containers on three
-/// machines), `<project>-<service>` as Compose names a project's containers.
+/// machines), `<project>-<service>`, the project being the folder or role holding each (the
+/// way a Compose project prefixes its containers' names).
 pub(super) fn instance_ids(repository: &Repository, apps: &[&App]) -> Vec<String> {
     let by_hosts: Vec<String> = apps.iter().map(|a| instance_id(repository, a)).collect();
     let by_project: Vec<String> = apps

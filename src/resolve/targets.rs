@@ -180,7 +180,7 @@ const FUNCTION_WORDS: &[&str] = &[
     "and", "too", "again", "now", "please", "then", "for", "with", "because", "since", "instead",
     "tonight", "today", "asap", "when", "while", "but", "also", "all", "only", "first", "after",
     "before", "until", "from", "into", "onto", "over", "via", "the", "its", "their", "this",
-    "that", "once", "twice", "every", "each", "without", "not", "yet", "though", "please",
+    "that", "once", "twice", "every", "each", "without", "not", "yet", "though",
 ];
 
 /// Words for machines: "every box", "the bastion server".

@@ -920,7 +920,7 @@ fn adding_an_entry_to_a_rendered_list_edits_the_list_where_it_is_set() {
 }
 
 /// Two apps on one machine, each with its own redis: the question names each by its project
-/// (as Compose names its containers), and the answer picks that one.
+/// (the folder or role holding each), and the answer picks that one.
 #[test]
 fn instances_on_the_same_machine_are_asked_about_by_project() {
     let compose = |app: &str, image: &str| {
