@@ -31,6 +31,10 @@ use crate::model::AgentId;
 
 /// How long a publish keeps retrying through a broker outage before it reports failure.
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(60);
+/// How long one publish attempt (connect, declare, publish, the broker's confirm) may take. A
+/// broker that blocks publishers (a memory or disk alarm) or a connection that died without
+/// closing would otherwise hold the publish past its patience, unnoticed.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Where the `rabbitmq_event_exchange` plugin publishes broker events.
 const EVENT_EXCHANGE: &str = "amq.rabbitmq.event";
@@ -251,8 +255,15 @@ impl AmqpBus {
         arguments
     }
 
+    /// Drops the connection so the next use opens a new one, and with it what was declared on
+    /// it: a queue deleted meanwhile (expired, or removed by an operator) is declared again.
     async fn forget_link(&self) {
         *self.inner.link.lock().await = None;
+        self.inner
+            .declared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Declares `name` (durable, dead-lettering) and binds it to the exchange by its name.
@@ -307,7 +318,14 @@ impl AmqpBus {
         let started = tokio::time::Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
-            match self.try_publish(queue, body, ttl).await {
+            let attempt = tokio::time::timeout(ATTEMPT_TIMEOUT, self.try_publish(queue, body, ttl))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(anyhow::anyhow!(
+                        "no confirm from RabbitMQ within {ATTEMPT_TIMEOUT:?}"
+                    ))
+                });
+            match attempt {
                 Ok(()) => return Ok(()),
                 Err(error) if started.elapsed() < PUBLISH_PATIENCE => {
                     tracing::warn!(queue = %self.queue_name(queue), "publish failed, retrying: {error:#}");
