@@ -79,13 +79,13 @@ fn imperative(text: &str) -> Option<Verb> {
             let next = tokens.next();
             Some(match head.as_str() {
                 "restart" | "bounce" | "reboot" | "kick" | "cycle" => Verb::Restart,
-                // "stop shipping the logs to loki" is a setting, "stop sonarr" an order.
-                "stop" | "halt" if !next.as_deref().is_some_and(|n| n.ends_with("ing")) => {
-                    Verb::Stop
-                }
-                "start" | "boot" if !next.as_deref().is_some_and(|n| n.ends_with("ing")) => {
-                    Verb::Start
-                }
+                // "stop shipping the logs to loki", "start sending alerts to ntfy": what a
+                // service does, a setting; "stop sonarr" is an order.
+                "stop" | "halt" | "start" if gerund(next.as_deref()) => Verb::Configure,
+                "stop" | "halt" => Verb::Stop,
+                "start" | "boot" if !gerund(next.as_deref()) => Verb::Start,
+                // "drop the stream to 360p", "drop retention to 7 days": a level lowered.
+                "drop" if to_a_value(clause) => Verb::Configure,
                 "remove" | "uninstall" | "delete" | "drop" | "purge" | "decommission" => {
                     Verb::Remove
                 }
@@ -107,6 +107,25 @@ fn imperative(text: &str) -> Option<Verb> {
         })
 }
 
+/// "shipping", "sending": a verb going on, not a name ("stop sonarr", "start syncthing").
+fn gerund(word: Option<&str>) -> bool {
+    word.is_some_and(|w| {
+        w.len() > 4
+            && w.ends_with("ing")
+            && !matches!(w, "nothing" | "everything" | "something")
+            && crate::services::catalogue().lookup(w).is_none()
+    })
+}
+
+/// Whether a clause sets something "to" a value: a number, or a number with its unit
+/// ("to 360p", "to 7 days", "to 200m").
+fn to_a_value(clause: &str) -> bool {
+    let tokens: Vec<String> = words(clause).collect();
+    tokens
+        .windows(2)
+        .any(|w| w[0] == "to" && w[1].chars().next().is_some_and(|c| c.is_ascii_digit()))
+}
+
 /// Reads the verb of a request.
 pub fn verb_of(text: &str) -> Verb {
     stated_verb(text).unwrap_or(Verb::Deploy)
@@ -122,10 +141,30 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     let tokens: Vec<String> = words(&lower).collect();
     let has = |w: &str| tokens.iter().any(|t| t == w);
     let phrase = |p: &str| lower.contains(p);
-    // "log in" / "log into" / "log out" is signing in, not logs.
-    let signs_in = tokens
-        .windows(2)
-        .any(|w| w[0] == "log" && matches!(w[1].as_str(), "in" | "into" | "on" | "out"));
+    // "log in" / "log into" / "log out" / "log people out" is signing in, not logs.
+    let signs_in = tokens.iter().enumerate().any(|(i, t)| {
+        let after = |k: usize| tokens.get(i + k).map_or("", String::as_str);
+        let signing = |w: &str| matches!(w, "in" | "into" | "on" | "out" | "off");
+        t == "log"
+            && (signing(after(1))
+                || matches!(
+                    after(1),
+                    "people"
+                        | "everyone"
+                        | "everybody"
+                        | "users"
+                        | "me"
+                        | "us"
+                        | "them"
+                        | "him"
+                        | "her"
+                ) && signing(after(2)))
+    });
+    // "keep two weeks of journal logs": how long something is kept, a setting; so is when
+    // people are logged out ("after a day idle").
+    if keeps_for_a_while(&tokens) || signs_in && tokens.iter().any(|t| period(t) || t == "idle") {
+        return Some(Verb::Configure);
+    }
     if (has("log") && !signs_in)
         || has("logs")
         || phrase("complaining")
@@ -262,6 +301,35 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         return Some(Verb::Start);
     }
     None
+}
+
+/// A length of time: "day", "weeks", "hours".
+fn period(word: &str) -> bool {
+    matches!(
+        word,
+        "minute"
+            | "minutes"
+            | "hour"
+            | "hours"
+            | "day"
+            | "days"
+            | "week"
+            | "weeks"
+            | "month"
+            | "months"
+            | "year"
+            | "years"
+    )
+}
+
+/// "keep two weeks of logs", "keep the dumps for 30 days", "retain 90 days": a retention.
+fn keeps_for_a_while(tokens: &[String]) -> bool {
+    // Not "keeps": "it keeps crashing for days" is a complaint.
+    let keeps = |w: &str| matches!(w, "keep" | "retain");
+    tokens
+        .iter()
+        .enumerate()
+        .any(|(i, t)| keeps(t) && tokens.iter().skip(i + 1).take(6).any(|w| period(w)))
 }
 
 /// "move it to 17", "move it to the next minor", "still on 16": a version change, not a port

@@ -14,8 +14,38 @@ fn a_clause_that_opens_with_a_lifecycle_verb_is_the_order() {
     assert_eq!(verb_of("boot the windows vm"), Verb::Start);
     // "stop shipping …" changes what an app does; it stops nothing.
     assert_ne!(verb_of("stop shipping the nas logs to loki"), Verb::Stop);
+    // A name that ends like a verb going on is still a name.
+    assert_eq!(verb_of("start syncthing"), Verb::Start);
+    assert_eq!(verb_of("stop syncthing for now"), Verb::Stop);
+    // So does "start sending …", and a level dropped to a value.
+    assert_eq!(
+        verb_of("start sending the backup alerts to ntfy"),
+        Verb::Configure
+    );
+    assert_eq!(
+        verb_of("the stream keeps buffering, drop the feed to 360p"),
+        Verb::Configure
+    );
     // A reason opens a clause of its own.
     assert_eq!(clause_ends("set up drone so gitea builds"), [3]);
+}
+
+#[test]
+fn logging_people_out_and_keeping_logs_a_while_are_settings_not_logs() {
+    assert_eq!(
+        verb_of("log people out of authelia after a day idle, not a week"),
+        Verb::Configure
+    );
+    assert_eq!(
+        verb_of("the cleanup run should only keep two weeks of journal logs"),
+        Verb::Configure
+    );
+    // A complaint that lasted a while still asks for the logs.
+    assert_eq!(
+        verb_of("jellyfin keeps crashing for days, show me the logs"),
+        Verb::Logs
+    );
+    assert_eq!(verb_of("authelia logs, nobody can log in"), Verb::Logs);
 }
 
 #[test]
