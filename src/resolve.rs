@@ -376,7 +376,7 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
         })
         .collect();
     // "add bazarr to the arr stack": a new service for the stack, not the stack itself.
-    let names_a_new_one = verb == Verb::Deploy
+    let names_a_new_one = matches!(verb, Verb::Deploy | Verb::Configure)
         && mentions
             .iter()
             .any(|m| !repo_services.contains(m.service.as_str()));
@@ -840,8 +840,12 @@ fn says_deploy(text: &str) -> bool {
         ]
         .iter()
         .any(|p| lower.contains(p))
-        // "put tailscale on bunk": placed on a machine.
-        || has("put") && (has("on") || has("onto"))
+        // "put tailscale on bunk": placed on a machine; not "put it back on its default port".
+        || has("put")
+            && tokens.windows(2).any(|w| {
+                matches!(w[0].as_str(), "on" | "onto")
+                    && !matches!(w[1].as_str(), "its" | "their" | "port")
+            })
 }
 
 /// "Redeploy the arr stack": a role holding two or more apps, named by its name (or its name
@@ -853,7 +857,7 @@ fn stack(
     target: Option<&str>,
     reasons: &mut Vec<String>,
 ) -> Option<Resolution> {
-    if !matches!(verb, Verb::Deploy | Verb::Upgrade) {
+    if !matches!(verb, Verb::Deploy | Verb::Upgrade | Verb::Configure) {
         return None;
     }
     let mut per_role: BTreeMap<&str, usize> = BTreeMap::new();
@@ -898,6 +902,17 @@ fn stack(
         };
         reasons.push(format!("{role} holds {count} apps; its play runs them all"));
         let service = last.to_lowercase().replace('_', "-");
+        // A setting of the stack: the file of its apps that holds it.
+        let config = (verb == Verb::Configure)
+            .then(|| {
+                let apps: Vec<&App> = repository
+                    .apps
+                    .iter()
+                    .filter(|a| a.wired() && a.role.as_deref() == Some(role))
+                    .collect();
+                config::best_config_among(repository, &apps, &tokens.join(" "), target)
+            })
+            .flatten();
         return Some(Resolution {
             verb,
             service: Some(service),
@@ -916,7 +931,7 @@ fn stack(
                     .filter(|_| playbook.is_none_or(|p| p.limit_safe))
                     .map(str::to_owned),
                 pin: None,
-                config: None,
+                config,
                 switch: None,
             },
             reasons: reasons.clone(),

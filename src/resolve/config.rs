@@ -24,6 +24,20 @@ pub(super) fn best_config(
     scored(repository, app, text, target).map(|(file, _)| file)
 }
 
+/// The configuration file a configure request means among several apps deployed together (a
+/// stack's role): the one whose best file shares most with the request.
+pub(super) fn best_config_among(
+    repository: &Repository,
+    apps: &[&App],
+    text: &str,
+    target: Option<&str>,
+) -> Option<String> {
+    apps.iter()
+        .filter_map(|app| scored(repository, app, text, target))
+        .max_by_key(|(_, hits)| *hits)
+        .map(|(file, _)| file)
+}
+
 /// How many of the request's own words (not the app's names, not doing-words) a setting of the
 /// app has, in its best configuration file: in the file's name, a variable it sets, or its text.
 /// "send gatus alerts to discord" has one (`gatus_discord_webhook`): a setting is meant.

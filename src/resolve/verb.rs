@@ -84,6 +84,8 @@ fn imperative(text: &str) -> Option<Verb> {
                 "stop" | "halt" | "start" if gerund(next.as_deref()) => Verb::Configure,
                 "stop" | "halt" => Verb::Stop,
                 "start" | "boot" if !gerund(next.as_deref()) => Verb::Start,
+                // "set them to europe/paris", not "set up immich" or "set it up".
+                "set" if !words(clause).any(|w| w == "up") => Verb::Configure,
                 // "drop the stream to 360p", "drop retention to 7 days": a level lowered.
                 "drop" if to_a_value(clause) => Verb::Configure,
                 "remove" | "uninstall" | "delete" | "drop" | "purge" | "decommission" => {

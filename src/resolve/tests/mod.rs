@@ -291,6 +291,37 @@ fn a_stack_role_named_in_the_request_is_the_stack_not_one_of_its_apps() {
 }
 
 #[test]
+fn a_setting_of_a_stack_is_read_from_the_file_of_its_role_that_holds_it() {
+    let (_dir, repository) = repository(&[
+        ("inventory/homelab.ini", "[media_servers]\nmedia-01\n"),
+        (
+            "site.yml",
+            "- name: Media\n  hosts: media_servers\n  roles:\n    - arr-stack\n",
+        ),
+        (
+            "roles/arr-stack/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/arr-stack/docker-compose.yml\n",
+        ),
+        (
+            "roles/arr-stack/templates/docker-compose.yml.j2",
+            ARR_COMPOSE,
+        ),
+        (
+            "roles/arr-stack/defaults/main.yml",
+            "arr_stack_timezone: \"Etc/UTC\"\narr_stack_puid: 1000\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "the arr apps all show utc times, set them to europe/paris",
+    );
+    assert_eq!(resolution.verb, Verb::Configure);
+    assert_eq!(resolution.service.as_deref(), Some("arr-stack"));
+    let (_, _, config) = entrypoint(&resolution);
+    assert_eq!(config.as_deref(), Some("roles/arr-stack/defaults/main.yml"));
+}
+
+#[test]
 fn role_tags_reach_an_app_first_seen_in_a_verification_task_file() {
     let (_dir, repository) = repository(&[
         ("hosts.ini", "[lab]\nlab\n"),
@@ -744,6 +775,13 @@ fn a_setting_named_without_a_verb_configures_it() {
     assert_eq!(resolution.verb, Verb::Configure);
     let (_, _, config) = entrypoint(&resolution);
     assert_eq!(config.as_deref(), Some("roles/gatus/defaults/main.yml"));
+    // Put back on a port of its own: the port is a setting, not a machine to deploy onto.
+    let resolution = resolve(&repository, "put gatus back on its default port 8081");
+    assert_eq!(resolution.verb, Verb::Configure);
+    assert_eq!(
+        entrypoint(&resolution).2.as_deref(),
+        Some("roles/gatus/defaults/main.yml")
+    );
     // The app's own name is no setting: a bare name leaves the verb unsaid.
     assert_eq!(resolve(&repository, "gatus").verb, Verb::Deploy);
 }

@@ -14,6 +14,11 @@ fn a_clause_that_opens_with_a_lifecycle_verb_is_the_order() {
     assert_eq!(verb_of("boot the windows vm"), Verb::Start);
     // "stop shipping …" changes what an app does; it stops nothing.
     assert_ne!(verb_of("stop shipping the nas logs to loki"), Verb::Stop);
+    assert_eq!(
+        verb_of("the arr apps all show utc, set them to europe/paris"),
+        Verb::Configure
+    );
+    assert_eq!(verb_of("set up immich, then tell me"), Verb::Deploy);
     // A name that ends like a verb going on is still a name.
     assert_eq!(verb_of("start syncthing"), Verb::Start);
     assert_eq!(verb_of("stop syncthing for now"), Verb::Stop);
