@@ -521,10 +521,20 @@ fn is_part_word(part: &str, word: &str) -> bool {
     {
         return true;
     }
+    // "immich's cache": the part is a service (`redis`) whose catalogue entry is that kind
+    // of thing.
+    let catalogued = word.len() >= 4
+        && catalogue().lookup(part).is_some_and(|s| {
+            s.categories
+                .iter()
+                .chain(&s.keywords)
+                .any(|k| words(k).any(|w| w == word))
+        });
     let mut letters = word.chars();
-    part.len() >= 3
-        && part.chars().next() == word.chars().next()
-        && part.chars().all(|c| letters.any(|w| w == c))
+    catalogued
+        || part.len() >= 3
+            && part.chars().next() == word.chars().next()
+            && part.chars().all(|c| letters.any(|w| w == c))
 }
 
 /// Parts of one app, not instances of it.

@@ -479,9 +479,15 @@ fn a_container_of_an_apps_compose_is_picked_by_the_words_of_its_name() {
         ),
         (
             "roles/immich/templates/compose.yml.j2",
-            "services:\n  immich-server:\n    container_name: immich-server\n    image: ghcr.io/immich-app/immich-server:v1.120.0\n  immich-machine-learning:\n    container_name: immich-machine-learning\n    image: ghcr.io/immich-app/immich-machine-learning:v1.120.0\n  database:\n    container_name: immich-database\n    image: tensorchord/pgvecto-rs:pg14-v0.2.0\n",
+            "services:\n  immich-server:\n    container_name: immich-server\n    image: ghcr.io/immich-app/immich-server:v1.120.0\n  immich-machine-learning:\n    container_name: immich-machine-learning\n    image: ghcr.io/immich-app/immich-machine-learning:v1.120.0\n  database:\n    container_name: immich-database\n    image: tensorchord/pgvecto-rs:pg14-v0.2.0\n  redis:\n    container_name: immich-redis\n    image: valkey/valkey:8\n",
         ),
     ]);
+    // A part said as what it is: the cache is the valkey named `immich-redis`.
+    let (unit, name, _) = builtin(&resolve(
+        &repository,
+        "immich's cache container is wedged, restart just that",
+    ));
+    assert_eq!((unit, name.as_str()), (UnitKind::Container, "immich-redis"));
     let (unit, name, _) = builtin(&resolve(
         &repository,
         "immich hasn't tagged a face since the upgrade, restart the machine learning container",
