@@ -54,12 +54,15 @@ pub(super) fn place(
             }
             let parts = &tokens[start..start + length];
             for joined in [parts.join("-"), parts.join("_"), parts.join("")] {
-                let (name, loose) = match known_target(&joined) {
-                    Some(name) => (name, false),
+                let (name, loose, by_role) = match known_target(&joined) {
+                    Some(name) => (name, false, false),
                     None if length == 1 => {
                         match repository.inventory.spelling_without_suffix(&joined) {
-                            Some(name) => (name.to_owned(), true),
-                            None => continue,
+                            Some(name) => (name.to_owned(), true, false),
+                            None => match role_place(repository, &joined) {
+                                Some(name) => (name, true, true),
+                                None => continue,
+                            },
                         }
                     }
                     None => continue,
@@ -97,8 +100,15 @@ pub(super) fn place(
                     });
                 // A group named for an app (`homepage_host`) said without its suffix is the
                 // app: "the widget on the homepage dashboard".
-                if loose && is_app {
+                // A role's name said as a place ("on the gateway") is where its play runs,
+                // though the role is an app of its own too.
+                if loose && is_app && !(by_role && placed) {
                     continue;
+                }
+                let is_app = is_app && !by_role;
+                let why = format!("{joined} is a role; the play applying it runs on {name}");
+                if by_role && placed && !reasons.contains(&why) {
+                    reasons.push(why);
                 }
                 // An unplaced single word that names a kind of service ("change the upstream
                 // dns resolvers" with a group `dns`) says what, not where.
@@ -164,6 +174,27 @@ pub(super) fn place(
 }
 
 /// A word after a name that says the name is a machine: "the bastion box", "the vps rebooted".
+/// "on the gateway": the one host or group the plays applying a role of that name target, when
+/// the role is no service ("on the nginx" names an app) and not applied everywhere.
+fn role_place(repository: &Repository, name: &str) -> Option<String> {
+    if name.len() < 3 || catalogue().lookup(name).is_some() {
+        return None;
+    }
+    let hosts: BTreeSet<&str> = repository
+        .reach
+        .iter()
+        .filter(|(key, _)| {
+            (key.starts_with("roles/") || key.contains("/roles/"))
+                && key.rsplit('/').next() == Some(name)
+        })
+        .flat_map(|(_, reaches)| reaches.iter().map(|r| r.hosts.as_str()))
+        .collect();
+    match hosts.into_iter().collect::<Vec<_>>().as_slice() {
+        [one] if *one != "all" && !one.contains(['{', ':', ',', '!']) => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
 fn names_a_machine(next: Option<&String>) -> bool {
     next.is_some_and(|w| {
         MACHINES.contains(&w.as_str())

@@ -337,3 +337,30 @@ fn an_app_said_after_to_before_a_noun_of_its_own_is_no_place() {
     let resolution = resolve(&repository, "deploy gotify to ntfy");
     assert_eq!(resolution.target.as_deref(), Some("ntfy"));
 }
+
+/// "on the gateway": no host or group is called that, but one play applies the role
+/// `gateway`, on casey: that is the place.
+#[test]
+fn a_role_said_as_a_place_is_the_machine_its_play_runs_on() {
+    let nginx = "- name: Nginx\n  ansible.builtin.systemd:\n    name: nginx\n    state: started\n";
+    let (_dir, repository) = repository(&[
+        ("hosts", "casey\nwalker\n"),
+        (
+            "main.yml",
+            "- hosts: walker\n  roles:\n    - nginx\n- hosts: casey\n  roles:\n    - nginx\n    - gateway\n",
+        ),
+        ("roles/nginx/tasks/main.yml", nginx),
+        (
+            "roles/gateway/tasks/main.yml",
+            "- name: Sites\n  ansible.builtin.template:\n    src: sites.conf.j2\n    dest: /etc/nginx/conf.d/sites.conf\n",
+        ),
+    ]);
+    let (_, name, hosts) = builtin(&resolve(&repository, "restart nginx on the gateway"));
+    assert_eq!(
+        (name.as_str(), hosts),
+        ("nginx.service", vec!["casey".to_owned()])
+    );
+    // Said as what to act on, the role is no place.
+    let resolution = resolve(&repository, "restart nginx, the gateway is slow");
+    assert!(resolution.target.is_none(), "{:?}", resolution.target);
+}
