@@ -130,26 +130,10 @@ pub(super) fn mentions(
                 };
                 *d <= slips && *d > 0
             })
-            .collect::<Vec<_>>();
-        // At the same distance, the app that *is* the name ("gitea") beats one that only
-        // carries it (its database, "gitea-db").
-        let best = in_repo
-            .iter()
+            // At the same distance, the app that *is* the name ("gitea") beats one that only
+            // carries it (its database, "gitea-db").
             .min_by_key(|(d, n, a)| (*d, normalize(&a.service) != **n));
-        // The start of several apps' names and none's whole name ("pubgolf" for
-        // `pubgolf-frontend` and `pubgolf-backend`): no one of them is meant.
-        let several_begin = best.is_some_and(|(d, n, a)| {
-            // A slip in a whole name ("paperles") is that name, whatever else begins so.
-            edit_distance(token, n) > allowed.max(1)
-                && in_repo
-                    .iter()
-                    .filter(|(other, _, b)| other == d && b.service != a.service)
-                    .any(|(_, m, _)| m.starts_with(token.as_str()))
-                && n.starts_with(token.as_str())
-        });
-        let in_repo = best.filter(|_| !several_begin);
-        if several_begin {
-        } else if let Some((_, _, app)) = in_repo {
+        if let Some((_, _, app)) = in_repo {
             mentions.push(Mention {
                 service: app.service.clone(),
                 position,

@@ -364,22 +364,3 @@ fn a_role_said_as_a_place_is_the_machine_its_play_runs_on() {
     let resolution = resolve(&repository, "restart nginx, the gateway is slow");
     assert!(resolution.target.is_none(), "{:?}", resolution.target);
 }
-
-/// "pubgolf is down": the start of two apps' names (`pubgolf-frontend`, `pubgolf-backend`)
-/// and neither's whole name asks which; one whole name said is that app.
-#[test]
-fn the_start_of_several_apps_names_asks_which() {
-    let files = two_apps(
-        ("pubgolf-frontend", "ghcr.io/example/pubgolf-frontend:1"),
-        ("pubgolf-backend", "ghcr.io/example/pubgolf-backend:1"),
-    );
-    let (_dir, repository) = discovered(&files);
-    match resolve(&repository, "pubgolf is down, restart it").answer {
-        Answer::Question { choices, .. } => {
-            assert_eq!(choices, ["pubgolf-backend", "pubgolf-frontend"]);
-        }
-        other => panic!("expected a question, got {other:?}"),
-    }
-    let resolution = resolve(&repository, "restart the pubgolf frontend");
-    assert_eq!(resolution.service.as_deref(), Some("pubgolf-frontend"));
-}
