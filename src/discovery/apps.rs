@@ -598,6 +598,15 @@ fn build(
         .map(str::to_owned);
     let mut names: Vec<String> = Vec::new();
     let unit_stem = name.split(['@', '.']).next().unwrap_or(&name).to_owned();
+    // A unit as common as `ssh` is an app only in a role named for it (`roles/ssh`), not where
+    // some other role restarts it.
+    let own_role = definition.unit == UnitKind::Systemd
+        && role_name
+            .as_deref()
+            .is_some_and(|r| normalize(r) == normalize(&unit_stem))
+        && catalogue().lookup(&unit_stem).is_some();
+    let own_stem = normalize(&unit_stem);
+    let generic = |n: &str| GENERIC.contains(&n) && !(own_role && n == own_stem);
     for n in [
         Some(unit_stem.clone()),
         definition.key.clone(),
@@ -608,7 +617,7 @@ fn build(
     .flatten()
     {
         let n = normalize(&n.replace("{{", "").replace("}}", ""));
-        if n.len() >= 2 && !names.contains(&n) && !GENERIC.contains(&n.as_str()) {
+        if n.len() >= 2 && !names.contains(&n) && !generic(&n) {
             names.push(n);
         }
     }
@@ -637,7 +646,7 @@ fn build(
             || role_name
                 .as_deref()
                 .is_some_and(|r| normalize(r) == normalize(&unit_stem));
-        if !known || GENERIC.contains(&normalize(&unit_stem).as_str()) {
+        if !known || generic(&normalize(&unit_stem)) {
             return None;
         }
     }
@@ -655,11 +664,7 @@ fn build(
         let spelled = [Some(unit_stem), definition.key.clone(), role_name.clone()]
             .into_iter()
             .flatten()
-            .find(|n| {
-                !n.contains("{{")
-                    && !GENERIC.contains(&normalize(n).as_str())
-                    && normalize(n).len() >= 2
-            })
+            .find(|n| !n.contains("{{") && !generic(&normalize(n)) && normalize(n).len() >= 2)
             .unwrap_or_default();
         spelled
             .to_lowercase()

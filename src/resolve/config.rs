@@ -73,9 +73,10 @@ fn scored(
         )
         .collect();
     let (var_parts, own_var_parts) = variable_parts(repository, app, &candidates);
-    // (score, a real file, not another service's), its rank, the file, the request's words hit.
-    type Best<'a> = ((bool, usize, bool, bool), usize, &'a String, usize);
+    // (score, a real file, not another service's), its rank, the file.
+    type Best<'a> = ((bool, usize, bool, bool), usize, &'a String);
     let mut best: Option<Best> = None;
+    let mut most_hits = 0;
     for (rank, file) in candidates.iter().copied().enumerate() {
         let name_words: BTreeSet<String> = words(file.rsplit('/').next().unwrap_or(""))
             .map(|w| stem(&w))
@@ -158,18 +159,21 @@ fn scored(
         });
         // A staging or test copy holds the same settings: the real one wins whenever it has any.
         let key = (score > 0 && real, score, real, !foreign);
-        if best.is_none_or(|(k, r, _, _)| key > k || key == k && rank < r) {
-            best = Some((key, rank, file, name_hits + var_hits + content_hits));
+        if best.is_none_or(|(k, r, _)| key > k || key == k && rank < r) {
+            best = Some((key, rank, file));
         }
+        // The request's words a setting has, in whichever file: "move ssh to port 2222" names
+        // the port its defaults set, though a file mentioning proxmox ranks first.
+        most_hits = most_hits.max(name_hits + var_hits + content_hits);
     }
     // Adding an entry ("add another machine to the wake-on-lan page") to a file that renders a
     // list one entry at a time is editing the list, where the list is set.
     let adds = words(text).any(|w| matches!(w.as_str(), "add" | "another" | "more" | "extra"));
-    best.map(|(_, _, file, hits)| {
+    best.map(|(_, _, file)| {
         let list = adds
             .then(|| list_holding(repository, file, &candidates))
             .flatten();
-        (list.unwrap_or_else(|| file.clone()), hits)
+        (list.unwrap_or_else(|| file.clone()), most_hits)
     })
 }
 

@@ -184,6 +184,12 @@ pub(super) fn entrypoint(
         .cloned()
         .chain([normalize(&app.service)])
         .collect();
+    // The request's own words, but the app's names: a playbook they name is the one meant
+    // ("on the proxmox hosts": `proxmox.yml` over `linux.yml`).
+    let said: Vec<String> = crate::services::words(text)
+        .map(|w| normalize(&w))
+        .filter(|w| w.len() >= 4 && !names.contains(w))
+        .collect();
     let verb_tags: &[&str] = match verb {
         Verb::Upgrade => &["upgrade", "update"],
         Verb::Remove => &["remove", "teardown", "uninstall"],
@@ -191,7 +197,7 @@ pub(super) fn entrypoint(
     };
     let Some(reach) = reaches
         .iter()
-        .max_by_key(|r| reach_score(r, &names, verb_tags, verb))
+        .max_by_key(|r| reach_score(r, &names, verb_tags, verb, &said))
     else {
         return Answer::None {
             reason: "unwired".to_owned(),
@@ -300,15 +306,16 @@ pub(super) fn entrypoint(
     }
 }
 
-/// How well a play fits: its tags name the verb (and no other), the playbook is named for the
-/// app, it is no utility (update, backup) for another verb and no scratch playbook (test,
-/// debug), and among equals the shortest path.
+/// How well a play fits: its tags name the verb (and no other), the request names the
+/// playbook, the playbook is named for the app, it is no utility (update, backup) for another
+/// verb and no scratch playbook (test, debug), and among equals the shortest path.
 fn reach_score(
     reach: &Reach,
     names: &[String],
     verb_tags: &[&str],
     verb: Verb,
-) -> (i32, i32, i32, i32) {
+    said: &[String],
+) -> (i32, i32, i32, i32, i32) {
     let mut segments = reach.playbook.rsplit('/');
     let playbook = normalize(segments.next().unwrap_or(""));
     // `playbooks/recyclarr/main.yaml` is named by its folder.
@@ -322,6 +329,11 @@ fn reach_score(
         .iter()
         .any(|n| n.len() >= 3 && (playbook.contains(n.as_str()) || folder.contains(n.as_str())))
         as i32;
+    let stem = playbook
+        .trim_end_matches("yaml")
+        .trim_end_matches("yml")
+        .to_owned();
+    let by_request = said.iter().any(|w| *w == stem || *w == folder) as i32;
     let tag_fit = reach
         .tags
         .iter()
@@ -341,6 +353,7 @@ fn reach_score(
         .any(|w| playbook.contains(w));
     (
         tag_fit - other_verb,
+        by_request,
         named,
         -(scratch as i32) - (utility as i32),
         -(reach.playbook.len() as i32),

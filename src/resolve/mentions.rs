@@ -261,6 +261,8 @@ pub(super) fn order_clauses(tokens: &[String], ends: &[usize]) -> BTreeSet<usize
         "is",
         "are",
         "make",
+        "have",
+        "let",
         "set",
         "change",
         "point",

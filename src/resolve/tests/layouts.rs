@@ -1052,3 +1052,42 @@ fn changing_a_service_on_several_machines_asks_which_unless_every_one_is_said() 
     let (_, _, hosts) = builtin(&resolve(&repository, "restart alloy"));
     assert_eq!(hosts, ["docker"]);
 }
+
+/// A role named for a service as common as ssh (`roles/ssh`, its unit name templated) is that
+/// service; a port is its setting, and the playbook the request names (`proxmox.yml`, "on the
+/// proxmox hosts") is the one run, not another that applies the role too.
+#[test]
+fn a_role_named_for_a_system_service_is_that_service() {
+    let (_dir, repository) = repository(&[
+        ("inventory/hosts.ini", "[hypervisor]\nvega\n[guests]\nweb\n"),
+        (
+            "playbooks/linux.yml",
+            "- hosts: guests\n  roles:\n    - role: ssh\n      tags: ssh\n",
+        ),
+        (
+            "playbooks/proxmox.yml",
+            "- hosts: hypervisor\n  roles:\n    - role: ssh\n      tags: ssh\n",
+        ),
+        (
+            "roles/ssh/tasks/main.yml",
+            "- name: Running\n  ansible.builtin.service:\n    name: \"{{ ssh_sshd_name }}\"\n    state: started\n- name: Port\n  ansible.builtin.lineinfile:\n    dest: /etc/ssh/sshd_config\n    regexp: ^Port\n    line: \"Port {{ ssh_port }}\"\n",
+        ),
+        ("roles/ssh/defaults/main.yml", "ssh_port: 22\nssh_sshd_name: sshd\n"),
+    ]);
+    let resolution = resolve(&repository, "move ssh to port 2222 on the proxmox hosts");
+    assert_eq!(resolution.service.as_deref(), Some("openssh-server"));
+    assert_eq!(resolution.verb, Verb::Configure);
+    match &resolution.answer {
+        Answer::Entrypoint {
+            playbook,
+            tags,
+            config,
+            ..
+        } => {
+            assert_eq!(playbook, "playbooks/proxmox.yml");
+            assert_eq!(tags, &["ssh"]);
+            assert_eq!(config.as_deref(), Some("roles/ssh/defaults/main.yml"));
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+}
