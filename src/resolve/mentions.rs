@@ -74,8 +74,12 @@ pub(super) fn mentions(
                     repository
                         .apps
                         .iter()
+                        // Not a kind of service the catalogue names ("the s3
+                        // storage" beside a role `storage` running NFS): a description.
                         .find(|a| {
-                            a.names.contains(&joined) && !shared_role_name(repository, &joined)
+                            a.names.contains(&joined)
+                                && !shared_role_name(repository, &joined)
+                                && !catalogue().is_category_word(&joined)
                         })
                         .map(|a| a.service.clone())
                 })

@@ -1072,7 +1072,10 @@ fn a_role_named_for_a_system_service_is_that_service() {
             "roles/ssh/tasks/main.yml",
             "- name: Running\n  ansible.builtin.service:\n    name: \"{{ ssh_sshd_name }}\"\n    state: started\n- name: Port\n  ansible.builtin.lineinfile:\n    dest: /etc/ssh/sshd_config\n    regexp: ^Port\n    line: \"Port {{ ssh_port }}\"\n",
         ),
-        ("roles/ssh/defaults/main.yml", "ssh_port: 22\nssh_sshd_name: sshd\n"),
+        (
+            "roles/ssh/defaults/main.yml",
+            "ssh_port: 22\nssh_sshd_name: sshd\n",
+        ),
     ]);
     let resolution = resolve(&repository, "move ssh to port 2222 on the proxmox hosts");
     assert_eq!(resolution.service.as_deref(), Some("openssh-server"));

@@ -364,3 +364,29 @@ fn a_role_said_as_a_place_is_the_machine_its_play_runs_on() {
     let resolution = resolve(&repository, "restart nginx, the gateway is slow");
     assert!(resolution.target.is_none(), "{:?}", resolution.target);
 }
+
+/// A role named for a kind of service (`roles/storage`, running the NFS server) does not make
+/// that word a name: "the s3 storage" describes the object store.
+#[test]
+fn a_role_named_for_a_kind_of_service_does_not_name_its_app() {
+    let (_dir, repository) = repository(&[
+        ("hosts", "[nas]\nspnas\n[hv]\npve\n"),
+        (
+            "site.yml",
+            "- hosts: hv\n  roles:\n    - storage\n- hosts: nas\n  roles:\n    - minio\n",
+        ),
+        (
+            "roles/storage/tasks/main.yml",
+            "- name: NFS\n  ansible.builtin.systemd:\n    name: nfs-kernel-server\n    state: started\n",
+        ),
+        (
+            "roles/minio/tasks/main.yml",
+            "- name: Minio\n  community.docker.docker_container:\n    name: minio\n    image: minio/minio:RELEASE.2024-01-01T00-00-00Z\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "is the s3 storage up?");
+    assert_eq!(resolution.service.as_deref(), Some("minio"));
+    // Its own name still names it.
+    let resolution = resolve(&repository, "is nfs up?");
+    assert_eq!(resolution.service.as_deref(), Some("nfs-server"));
+}
