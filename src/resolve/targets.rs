@@ -53,13 +53,32 @@ pub(super) fn place(
                 continue;
             }
             let parts = &tokens[start..start + length];
-            for joined in [parts.join("-"), parts.join("_"), parts.join("")] {
+            // "on the gateway": a role's name is a place only where the words say one.
+            let after_a_preposition = |i: usize| {
+                matches!(
+                    tokens.get(i).map(String::as_str),
+                    Some("on" | "to" | "at" | "from")
+                )
+            };
+            let placed_here = start > 0
+                && (after_a_preposition(start - 1)
+                    || start > 1 && tokens[start - 1] == "the" && after_a_preposition(start - 2));
+            // One word is joined the same three ways: once is enough.
+            let joins = if length == 1 {
+                vec![parts[0].clone()]
+            } else {
+                vec![parts.join("-"), parts.join("_"), parts.join("")]
+            };
+            for joined in joins {
                 let (name, loose, by_role) = match known_target(&joined) {
                     Some(name) => (name, false, false),
                     None if length == 1 => {
                         match repository.inventory.spelling_without_suffix(&joined) {
                             Some(name) => (name.to_owned(), true, false),
-                            None => match role_place(repository, &joined) {
+                            None => match placed_here
+                                .then(|| role_place(repository, &joined))
+                                .flatten()
+                            {
                                 Some(name) => (name, true, true),
                                 None => continue,
                             },
