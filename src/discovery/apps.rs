@@ -15,7 +15,10 @@ use crate::discovery::plays::tags_of;
 use crate::discovery::{Reach, Repository, Source, parent, unquote, var_rank};
 use crate::repo::outline::Node;
 use crate::services::catalogue;
-use crate::text::{normalize, without_doing_prefix};
+use crate::text::normalize;
+
+mod roles;
+use roles::{handled_units, role_only_apps};
 
 /// How an app runs on its host, which decides how Chiffon's built-in actions address it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -257,87 +260,6 @@ pub(crate) fn find(
         }
     }
     apps
-}
-
-/// A role named for a service (`roles/filebrowser`, `roles/nginx`) that runs no container and
-/// templates no unit Chiffon recognises is still that service, installed by its role: an app
-/// whose entrypoint is the role's plays; built-in actions assume a systemd unit of its name.
-fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App>) {
-    for role in &repository.roles {
-        let name = role.rsplit('/').next().unwrap_or(role);
-        // `setup_mergerfs`, `install-docker`, `ansible-role-motd`: the service is the rest.
-        let bare = without_doing_prefix(name);
-        let Some(service) = catalogue()
-            .lookup(name)
-            .or_else(|| catalogue().lookup(bare))
-        else {
-            continue;
-        };
-        // Known already from its own role, or from a role named for it; one found only in
-        // another role's file (a gateway's nginx config) does not stand for this role's plays.
-        // A unit only a handler restarts (its coredns beside the adguardhome role's own
-        // service) does not stand for the role's app.
-        if apps.iter().any(|a| {
-            a.role.as_deref() == Some(role.as_str()) && !a.from_handler()
-                || a.service == service.id
-                    && a.role.as_deref().is_none_or(|r| {
-                        let other = r.rsplit('/').next().unwrap_or(r);
-                        catalogue()
-                            .lookup(without_doing_prefix(other))
-                            .is_some_and(|s| s.id == service.id)
-                    })
-        }) {
-            continue;
-        }
-        let Some(file) = ["yml", "yaml"]
-            .iter()
-            .map(|ext| format!("{role}/tasks/main.{ext}"))
-            .find(|path| index.get(path).is_some())
-        else {
-            continue;
-        };
-        let definition = Definition {
-            file,
-            line: 1,
-            name: bare.to_owned(),
-            key: None,
-            image: None,
-            compose: false,
-            fact: None,
-            unit: UnitKind::Systemd,
-        };
-        if let Some(app) = build(repository, index, definition, Some(role.clone())) {
-            apps.push(app);
-        }
-    }
-}
-
-/// The systemd units only handlers restart, each in the handlers of one role alone (a
-/// `restart nginx` handler in five roles says nothing about which manages nginx).
-fn handled_units(
-    repository: &Repository,
-    defined: &[Definition],
-    handled: Vec<Definition>,
-) -> Vec<Definition> {
-    let known: BTreeSet<&str> = defined.iter().map(|d| d.name.as_str()).collect();
-    let mut roles: BTreeMap<String, BTreeSet<Option<&str>>> = BTreeMap::new();
-    for definition in &handled {
-        roles
-            .entry(definition.name.clone())
-            .or_default()
-            .insert(repository.role_of(&definition.file));
-    }
-    let single: BTreeSet<String> = roles
-        .into_iter()
-        .filter(|(_, roles)| roles.len() == 1 && roles.iter().all(Option::is_some))
-        .map(|(name, _)| name)
-        .collect();
-    let mut seen = BTreeSet::new();
-    handled
-        .into_iter()
-        .filter(|d| d.unit == UnitKind::Systemd && !known.contains(d.name.as_str()))
-        .filter(|d| single.contains(&d.name) && seen.insert(d.name.clone()))
-        .collect()
 }
 
 fn walk(
@@ -598,13 +520,7 @@ fn build(
         .map(str::to_owned);
     let mut names: Vec<String> = Vec::new();
     let unit_stem = name.split(['@', '.']).next().unwrap_or(&name).to_owned();
-    // A unit as common as `ssh` is an app only in a role named for it (`roles/ssh`), not where
-    // some other role restarts it.
-    let own_role = definition.unit == UnitKind::Systemd
-        && role_name
-            .as_deref()
-            .is_some_and(|r| normalize(r) == normalize(&unit_stem))
-        && catalogue().lookup(&unit_stem).is_some();
+    let own_role = in_own_role(&definition, role_name.as_deref(), &unit_stem);
     let own_stem = normalize(&unit_stem);
     let generic = |n: &str| GENERIC.contains(&n) && !(own_role && n == own_stem);
     for n in [
@@ -763,6 +679,14 @@ const GENERIC: &[&str] = &[
 
 /// The plays that reach the file defining an app: the file itself, else the task files of its
 /// role that render it, else the role.
+/// A unit as common as `ssh` is an app only in a role named for it (`roles/ssh`), not where
+/// some other role restarts it.
+fn in_own_role(definition: &Definition, role_name: Option<&str>, unit_stem: &str) -> bool {
+    definition.unit == UnitKind::Systemd
+        && role_name.is_some_and(|r| normalize(r) == normalize(unit_stem))
+        && catalogue().lookup(unit_stem).is_some()
+}
+
 fn reach_of(
     repository: &Repository,
     index: &Index<'_>,

@@ -23,18 +23,6 @@ pub(super) fn place(
     tokens: &[String],
     reasons: &mut Vec<String>,
 ) -> Place {
-    // Targets: inventory hosts and groups (and play targets), said after "on", "to", "at".
-    let known_target = |name: &str| -> Option<String> {
-        if let Some(spelling) = repository.inventory.spelling(name) {
-            return Some(spelling.to_owned());
-        }
-        repository
-            .playbooks
-            .iter()
-            .flat_map(|p| &p.plays)
-            .find(|p| p.hosts.eq_ignore_ascii_case(name))
-            .map(|p| p.hosts.clone())
-    };
     let mut target = None;
     let mut target_placed = false;
     let mut target_positions = BTreeSet::new();
@@ -54,23 +42,9 @@ pub(super) fn place(
             }
             let parts = &tokens[start..start + length];
             // "on the gateway": a role's name is a place only where the words say one.
-            let after_a_preposition = |i: usize| {
-                matches!(
-                    tokens.get(i).map(String::as_str),
-                    Some("on" | "to" | "at" | "from")
-                )
-            };
-            let placed_here = start > 0
-                && (after_a_preposition(start - 1)
-                    || start > 1 && tokens[start - 1] == "the" && after_a_preposition(start - 2));
-            // One word is joined the same three ways: once is enough.
-            let joins = if length == 1 {
-                vec![parts[0].clone()]
-            } else {
-                vec![parts.join("-"), parts.join("_"), parts.join("")]
-            };
-            for joined in joins {
-                let (name, loose, by_role) = match known_target(&joined) {
+            let placed_here = said_as_a_place(tokens, start);
+            for joined in joins(parts) {
+                let (name, loose, by_role) = match known_target(repository, &joined) {
                     Some(name) => (name, false, false),
                     None if length == 1 => {
                         match repository.inventory.spelling_without_suffix(&joined) {
@@ -177,14 +151,7 @@ pub(super) fn place(
             target.clone().unwrap_or_default()
         ));
     }
-    // "everywhere", "on every box", "on all the hosts".
-    let everywhere = tokens.iter().any(|t| t == "everywhere")
-        || tokens.windows(2).chain(tokens.windows(3)).any(|w| {
-            matches!(w[0].as_str(), "every" | "all" | "each")
-                && w[1..]
-                    .last()
-                    .is_some_and(|last| MACHINES.contains(&last.as_str()))
-        });
+    let everywhere = says_everywhere(tokens);
     Place {
         target,
         positions: target_positions,
@@ -193,6 +160,53 @@ pub(super) fn place(
 }
 
 /// A word after a name that says the name is a machine: "the bastion box", "the vps rebooted".
+/// Inventory hosts and groups (and play targets) of that name, as the repository spells them.
+fn known_target(repository: &Repository, name: &str) -> Option<String> {
+    if let Some(spelling) = repository.inventory.spelling(name) {
+        return Some(spelling.to_owned());
+    }
+    repository
+        .playbooks
+        .iter()
+        .flat_map(|p| &p.plays)
+        .find(|p| p.hosts.eq_ignore_ascii_case(name))
+        .map(|p| p.hosts.clone())
+}
+
+/// Whether the word at `start` follows "on", "to", "at", "from" (or "the" after one of them).
+fn said_as_a_place(tokens: &[String], start: usize) -> bool {
+    let after_a_preposition = |i: usize| {
+        matches!(
+            tokens.get(i).map(String::as_str),
+            Some("on" | "to" | "at" | "from")
+        )
+    };
+    start > 0
+        && (after_a_preposition(start - 1)
+            || start > 1 && tokens[start - 1] == "the" && after_a_preposition(start - 2))
+}
+
+/// The ways a name of several words may be written (`home-assistant`, `home_assistant`,
+/// `homeassistant`); one word is written once.
+fn joins(parts: &[String]) -> Vec<String> {
+    if let [one] = parts {
+        vec![one.clone()]
+    } else {
+        vec![parts.join("-"), parts.join("_"), parts.join("")]
+    }
+}
+
+/// "everywhere", "on every box", "on all the hosts".
+fn says_everywhere(tokens: &[String]) -> bool {
+    tokens.iter().any(|t| t == "everywhere")
+        || tokens.windows(2).chain(tokens.windows(3)).any(|w| {
+            matches!(w[0].as_str(), "every" | "all" | "each")
+                && w[1..]
+                    .last()
+                    .is_some_and(|last| MACHINES.contains(&last.as_str()))
+        })
+}
+
 /// "on the gateway": the one host or group the plays applying a role of that name target, when
 /// the role is no service ("on the nginx" names an app) and not applied everywhere.
 fn role_place(repository: &Repository, name: &str) -> Option<String> {

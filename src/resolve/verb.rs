@@ -143,25 +143,7 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     let tokens: Vec<String> = words(&lower).collect();
     let has = |w: &str| tokens.iter().any(|t| t == w);
     let phrase = |p: &str| lower.contains(p);
-    // "log in" / "log into" / "log out" / "log people out" is signing in, not logs.
-    let signs_in = tokens.iter().enumerate().any(|(i, t)| {
-        let after = |k: usize| tokens.get(i + k).map_or("", String::as_str);
-        let signing = |w: &str| matches!(w, "in" | "into" | "on" | "out" | "off");
-        t == "log"
-            && (signing(after(1))
-                || matches!(
-                    after(1),
-                    "people"
-                        | "everyone"
-                        | "everybody"
-                        | "users"
-                        | "me"
-                        | "us"
-                        | "them"
-                        | "him"
-                        | "her"
-                ) && signing(after(2)))
-    });
+    let signs_in = signs_in(&tokens);
     // "keep two weeks of journal logs": how long something is kept, a setting; so is when
     // people are logged out ("after a day idle").
     if keeps_for_a_while(&tokens) || signs_in && tokens.iter().any(|t| period(t) || t == "idle") {
@@ -183,30 +165,7 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     if phrase(" instead of ") || turned {
         return Some(Verb::Configure);
     }
-    // "up" as a state, not "set up" / "spin up" / "back up".
-    let up = tokens.iter().enumerate().any(|(i, t)| {
-        t == "up"
-            && !i
-                .checked_sub(1)
-                .and_then(|p| tokens.get(p))
-                .is_some_and(|p| {
-                    matches!(
-                        p.as_str(),
-                        "set" | "spin" | "bring" | "stand" | "back" | "fire" | "start" | "turn"
-                    )
-                })
-    });
-    let state_word = has("running") || up || has("alive") || has("down");
-    // "is it up?", and the same asked without the question mark ("is prometheus up on nas").
-    // A question anywhere in the request ("radarr alive? movies aren't being grabbed").
-    let asked =
-        lower.trim_end().ends_with('?') && (lower.trim_start().starts_with("is ") || state_word)
-            || lower.split('?').rev().skip(1).any(|before| {
-                before.split_whitespace().last().is_some_and(|w| {
-                    matches!(w, "alive" | "up" | "running" | "down" | "ok" | "okay")
-                })
-            })
-            || matches!(tokens.first().map(String::as_str), Some("is" | "are")) && state_word;
+    let asked = asks_after_a_state(&lower, &tokens);
     // "the status page" names a kind of service, not a question about one.
     let status_asked = tokens
         .windows(2)
@@ -303,6 +262,56 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         return Some(Verb::Start);
     }
     None
+}
+
+/// "is it up?", "is prometheus up on nas", "radarr alive? movies aren't being grabbed": a
+/// question after a service's state.
+fn asks_after_a_state(lower: &str, tokens: &[String]) -> bool {
+    let has = |w: &str| tokens.iter().any(|t| t == w);
+    // "up" as a state, not "set up" / "spin up" / "back up".
+    let up = tokens.iter().enumerate().any(|(i, t)| {
+        t == "up"
+            && !i
+                .checked_sub(1)
+                .and_then(|p| tokens.get(p))
+                .is_some_and(|p| {
+                    matches!(
+                        p.as_str(),
+                        "set" | "spin" | "bring" | "stand" | "back" | "fire" | "start" | "turn"
+                    )
+                })
+    });
+    let state_word = has("running") || up || has("alive") || has("down");
+    lower.trim_end().ends_with('?') && (lower.trim_start().starts_with("is ") || state_word)
+        || lower.split('?').rev().skip(1).any(|before| {
+            before
+                .split_whitespace()
+                .last()
+                .is_some_and(|w| matches!(w, "alive" | "up" | "running" | "down" | "ok" | "okay"))
+        })
+        || matches!(tokens.first().map(String::as_str), Some("is" | "are")) && state_word
+}
+
+/// "log in" / "log into" / "log out" / "log people out" is signing in, not logs.
+fn signs_in(tokens: &[String]) -> bool {
+    let signing = |w: &str| matches!(w, "in" | "into" | "on" | "out" | "off");
+    tokens.iter().enumerate().any(|(i, t)| {
+        let after = |k: usize| tokens.get(i + k).map_or("", String::as_str);
+        t == "log"
+            && (signing(after(1))
+                || matches!(
+                    after(1),
+                    "people"
+                        | "everyone"
+                        | "everybody"
+                        | "users"
+                        | "me"
+                        | "us"
+                        | "them"
+                        | "him"
+                        | "her"
+                ) && signing(after(2)))
+    })
 }
 
 /// A length of time: "day", "weeks", "hours".

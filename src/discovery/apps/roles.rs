@@ -1,0 +1,91 @@
+//! Apps a role stands for without a container or unit file of their own: a role named for a
+//! service the catalogue knows, and the systemd units only one role's handlers restart.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{App, Definition, UnitKind, build};
+use crate::discovery::Repository;
+use crate::discovery::index::Index;
+use crate::services::catalogue;
+use crate::text::without_doing_prefix;
+
+/// A role named for a service (`roles/filebrowser`, `roles/nginx`) that runs no container and
+/// templates no unit Chiffon recognises is still that service, installed by its role: an app
+/// whose entrypoint is the role's plays; built-in actions assume a systemd unit of its name.
+pub(super) fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App>) {
+    for role in &repository.roles {
+        let name = role.rsplit('/').next().unwrap_or(role);
+        // `setup_mergerfs`, `install-docker`, `ansible-role-motd`: the service is the rest.
+        let bare = without_doing_prefix(name);
+        let Some(service) = catalogue()
+            .lookup(name)
+            .or_else(|| catalogue().lookup(bare))
+        else {
+            continue;
+        };
+        // Known already from its own role, or from a role named for it; one found only in
+        // another role's file (a gateway's nginx config) does not stand for this role's plays.
+        // A unit only a handler restarts (its coredns beside the adguardhome role's own
+        // service) does not stand for the role's app.
+        if apps.iter().any(|a| {
+            a.role.as_deref() == Some(role.as_str()) && !a.from_handler()
+                || a.service == service.id
+                    && a.role.as_deref().is_none_or(|r| {
+                        let other = r.rsplit('/').next().unwrap_or(r);
+                        catalogue()
+                            .lookup(without_doing_prefix(other))
+                            .is_some_and(|s| s.id == service.id)
+                    })
+        }) {
+            continue;
+        }
+        let Some(file) = ["yml", "yaml"]
+            .iter()
+            .map(|ext| format!("{role}/tasks/main.{ext}"))
+            .find(|path| index.get(path).is_some())
+        else {
+            continue;
+        };
+        let definition = Definition {
+            file,
+            line: 1,
+            name: bare.to_owned(),
+            key: None,
+            image: None,
+            compose: false,
+            fact: None,
+            unit: UnitKind::Systemd,
+        };
+        if let Some(app) = build(repository, index, definition, Some(role.clone())) {
+            apps.push(app);
+        }
+    }
+}
+
+/// The systemd units only handlers restart, each in the handlers of one role alone (a
+/// `restart nginx` handler in five roles says nothing about which manages nginx).
+pub(super) fn handled_units(
+    repository: &Repository,
+    defined: &[Definition],
+    handled: Vec<Definition>,
+) -> Vec<Definition> {
+    let known: BTreeSet<&str> = defined.iter().map(|d| d.name.as_str()).collect();
+    let mut roles: BTreeMap<String, BTreeSet<Option<&str>>> = BTreeMap::new();
+    for definition in &handled {
+        roles
+            .entry(definition.name.clone())
+            .or_default()
+            .insert(repository.role_of(&definition.file));
+    }
+    let single: BTreeSet<String> = roles
+        .into_iter()
+        .filter(|(_, roles)| roles.len() == 1 && roles.iter().all(Option::is_some))
+        .map(|(name, _)| name)
+        .collect();
+    let mut seen = BTreeSet::new();
+    handled
+        .into_iter()
+        .filter(|d| d.unit == UnitKind::Systemd && !known.contains(d.name.as_str()))
+        .filter(|d| single.contains(&d.name) && seen.insert(d.name.clone()))
+        .collect()
+}
