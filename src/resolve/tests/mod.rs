@@ -262,37 +262,10 @@ fn apps_sharing_a_stack_compose_file_are_addressed_as_containers() {
     assert_eq!((unit, name.as_str()), (UnitKind::Container, "sonarr"));
 }
 
-/// A themed role `arr-stack` holding the arr apps in one compose template, on `media-01`.
+/// A themed role `arr-stack` holding the arr apps in one compose template, on `media-01`,
+/// with the time zone its defaults set for all of them.
 fn arr_stack_repository() -> (tempfile::TempDir, Repository) {
     repository(&[
-        ("inventory/homelab.ini", "[media_servers]\nmedia-01\n"),
-        (
-            "site.yml",
-            "- name: Media\n  hosts: media_servers\n  roles:\n    - arr-stack\n",
-        ),
-        (
-            "roles/arr-stack/tasks/main.yml",
-            "- name: compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/arr-stack/docker-compose.yml\n",
-        ),
-        (
-            "roles/arr-stack/templates/docker-compose.yml.j2",
-            ARR_COMPOSE,
-        ),
-    ])
-}
-
-#[test]
-fn a_stack_role_named_in_the_request_is_the_stack_not_one_of_its_apps() {
-    let (_dir, repository) = arr_stack_repository();
-    let resolution = resolve(&repository, "redeploy the arr stack on media-01");
-    assert_eq!(resolution.service.as_deref(), Some("arr-stack"));
-    let (_, limit, _) = entrypoint(&resolution);
-    assert_eq!(limit.as_deref(), Some("media-01"));
-}
-
-#[test]
-fn a_setting_of_a_stack_is_read_from_the_file_of_its_role_that_holds_it() {
-    let (_dir, repository) = repository(&[
         ("inventory/homelab.ini", "[media_servers]\nmedia-01\n"),
         (
             "site.yml",
@@ -310,7 +283,21 @@ fn a_setting_of_a_stack_is_read_from_the_file_of_its_role_that_holds_it() {
             "roles/arr-stack/defaults/main.yml",
             "arr_stack_timezone: \"Etc/UTC\"\narr_stack_puid: 1000\n",
         ),
-    ]);
+    ])
+}
+
+#[test]
+fn a_stack_role_named_in_the_request_is_the_stack_not_one_of_its_apps() {
+    let (_dir, repository) = arr_stack_repository();
+    let resolution = resolve(&repository, "redeploy the arr stack on media-01");
+    assert_eq!(resolution.service.as_deref(), Some("arr-stack"));
+    let (_, limit, _) = entrypoint(&resolution);
+    assert_eq!(limit.as_deref(), Some("media-01"));
+}
+
+#[test]
+fn a_setting_of_a_stack_is_read_from_the_file_of_its_role_that_holds_it() {
+    let (_dir, repository) = arr_stack_repository();
     let resolution = resolve(
         &repository,
         "the arr apps all show utc times, set them to europe/paris",
