@@ -42,16 +42,14 @@ pub(super) fn place(
             }
             let parts = &tokens[start..start + length];
             // "on the gateway": a role's name is a place only where the words say one.
-            let placed_here = said_as_a_place(tokens, start);
+            let placed = said_as_a_place(tokens, start);
             for joined in joins(parts) {
                 let (name, loose, by_role) = match known_target(repository, &joined) {
                     Some(name) => (name, false, false),
                     None if length == 1 => {
                         match repository.inventory.spelling_without_suffix(&joined) {
                             Some(name) => (name.to_owned(), true, false),
-                            None => match placed_here
-                                .then(|| role_place(repository, &joined))
-                                .flatten()
+                            None => match placed.then(|| role_place(repository, &joined)).flatten()
                             {
                                 Some(name) => (name, true, true),
                                 None => continue,
@@ -60,19 +58,6 @@ pub(super) fn place(
                     }
                     None => continue,
                 };
-                let before: Vec<&str> = tokens[..start]
-                    .iter()
-                    .rev()
-                    .take(2)
-                    .map(String::as_str)
-                    .collect();
-                let placed = before
-                    .first()
-                    .is_some_and(|w| matches!(*w, "on" | "to" | "at" | "from"))
-                    || before.first() == Some(&"the")
-                        && before
-                            .get(1)
-                            .is_some_and(|w| matches!(*w, "on" | "to" | "at"));
                 // A group said without its suffix ("the vps" for `vps_hosts`) is a place
                 // only where the words around it say so: "on the vps", "the bastion rebooted".
                 let said_a_machine = names_a_machine(tokens.get(start + length));
@@ -114,7 +99,8 @@ pub(super) fn place(
                 // phones subscribe to ntfy topics") says which app's things, not where.
                 let next = start + length;
                 let names_its_things = is_app
-                    && before.first() == Some(&"to")
+                    && start > 0
+                    && tokens[start - 1] == "to"
                     && !said_a_machine
                     && !ends.contains(&next)
                     && tokens
@@ -173,17 +159,12 @@ fn known_target(repository: &Repository, name: &str) -> Option<String> {
         .map(|p| p.hosts.clone())
 }
 
-/// Whether the word at `start` follows "on", "to", "at", "from" (or "the" after one of them).
+/// Whether the word at `start` follows "on", "to", "at", "from" (or "the" after "on", "to",
+/// "at").
 fn said_as_a_place(tokens: &[String], start: usize) -> bool {
-    let after_a_preposition = |i: usize| {
-        matches!(
-            tokens.get(i).map(String::as_str),
-            Some("on" | "to" | "at" | "from")
-        )
-    };
-    start > 0
-        && (after_a_preposition(start - 1)
-            || start > 1 && tokens[start - 1] == "the" && after_a_preposition(start - 2))
+    let word = |i: usize| tokens.get(i).map_or("", String::as_str);
+    start > 0 && matches!(word(start - 1), "on" | "to" | "at" | "from")
+        || start > 1 && word(start - 1) == "the" && matches!(word(start - 2), "on" | "to" | "at")
 }
 
 /// The ways a name of several words may be written (`home-assistant`, `home_assistant`,
