@@ -60,6 +60,10 @@ pub struct Repository {
     /// template looping over `wolweb_devices`): adding an entry edits the list, not the file.
     #[serde(skip)]
     pub loops: BTreeMap<String, Vec<String>>,
+    /// Per configuration file, the variables its Jinja reads (`{{ ntp_server }}` in a chrony
+    /// template): a setting read there is changed where the variable is set.
+    #[serde(skip)]
+    pub reads: BTreeMap<String, Vec<String>>,
     /// Per app (same order as `apps`), the words the repository writes about it (task and play
     /// names, comments, paths, its files' text), stemmed.
     #[serde(skip)]
@@ -201,11 +205,11 @@ impl Repository {
         let reached = plays::reach(&repository, &by_path);
         (repository.reach, repository.picked) = (reached.reach, reached.picked);
         repository.apps = apps::find(&repository, sources, &by_path);
-        (
-            repository.settings,
-            repository.config_tags,
-            repository.loops,
-        ) = apps::settings(&repository.apps, &by_path);
+        let settings = apps::settings(&repository.apps, &by_path);
+        repository.settings = settings.text;
+        repository.config_tags = settings.tags;
+        repository.loops = settings.loops;
+        repository.reads = settings.reads;
         let added = added::added_hosts(&repository, sources, &by_path);
         added::apply(&mut repository, &added);
         repository.app_words = words::app_words(&repository, &by_path);

@@ -1020,20 +1020,27 @@ impl Repository {
     }
 }
 
-/// Each configuration file's text as lowercase words joined by single spaces (see
-/// `Repository::settings`), and the tags of the role task that renders it (`src:` naming it).
-#[allow(clippy::type_complexity)]
-pub(crate) fn settings(
-    apps: &[App],
-    by_path: &BTreeMap<&str, &Source>,
-) -> (
-    BTreeMap<String, String>,
-    BTreeMap<String, Vec<String>>,
-    BTreeMap<String, Vec<String>>,
-) {
-    let mut text = BTreeMap::new();
-    let mut tags = BTreeMap::new();
-    let mut loops = BTreeMap::new();
+/// What discovery reads in each app's configuration files.
+#[derive(Default)]
+pub(crate) struct Settings {
+    /// The text as lowercase words joined by single spaces (see `Repository::settings`).
+    pub text: BTreeMap<String, String>,
+    /// The tags of the role task that renders the file (`src:` naming it).
+    pub tags: BTreeMap<String, Vec<String>>,
+    /// The list variables it renders one entry at a time.
+    pub loops: BTreeMap<String, Vec<String>>,
+    /// The variables its Jinja reads.
+    pub reads: BTreeMap<String, Vec<String>>,
+}
+
+/// What each configuration file of the apps says, renders and reads.
+pub(crate) fn settings(apps: &[App], by_path: &BTreeMap<&str, &Source>) -> Settings {
+    let Settings {
+        mut text,
+        mut tags,
+        mut loops,
+        mut reads,
+    } = Settings::default();
     for app in apps {
         for path in &app.config {
             if text.contains_key(path) {
@@ -1046,6 +1053,10 @@ pub(crate) fn settings(
                 if !looped.is_empty() {
                     loops.insert(path.clone(), looped);
                 }
+                let read = super::reads::file_reads(&source.text);
+                if !read.is_empty() {
+                    reads.insert(path.clone(), read.into_iter().map(str::to_owned).collect());
+                }
             }
             if let Some(found) = app
                 .role
@@ -1056,7 +1067,12 @@ pub(crate) fn settings(
             }
         }
     }
-    (text, tags, loops)
+    Settings {
+        text,
+        tags,
+        loops,
+        reads,
+    }
 }
 
 /// The tags of the task in `role`'s tasks whose `src:` names the file `path`.

@@ -9,19 +9,24 @@ use super::index::{Index, under};
 pub(super) fn role_reads<'a>(index: &Index<'a>, role: &str) -> BTreeSet<&'a str> {
     let mut out = BTreeSet::new();
     for (path, source) in under(index.by_path, &format!("{role}/")) {
-        if !(path.contains("/tasks/") || path.contains("/templates/")) {
-            continue;
+        if path.contains("/tasks/") || path.contains("/templates/") {
+            out.extend(file_reads(&source.text));
         }
-        let text = source.text.as_str();
-        for (at, said) in text.match_indices("{{").chain(text.match_indices(" in ")) {
-            let rest = text[at + said.len()..].trim_start();
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            let name = &rest[..end];
-            if name.len() >= 3 && name.contains(|c: char| c.is_ascii_alphabetic()) {
-                out.insert(name);
-            }
+    }
+    out
+}
+
+/// The variables one file's Jinja reads: `{{ name`, and `{% for x in name %}`.
+pub(super) fn file_reads(text: &str) -> BTreeSet<&str> {
+    let mut out = BTreeSet::new();
+    for (at, said) in text.match_indices("{{").chain(text.match_indices(" in ")) {
+        let rest = text[at + said.len()..].trim_start();
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let name = &rest[..end];
+        if name.len() >= 3 && name.contains(|c: char| c.is_ascii_alphabetic()) {
+            out.insert(name);
         }
     }
     out

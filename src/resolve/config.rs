@@ -10,6 +10,8 @@ use crate::text::normalize;
 
 use super::NOT_NAMES;
 
+mod home;
+
 /// The configuration file a configure request means: the candidate sharing most with the
 /// request — its file name's words, a variable it sets named with the request's words
 /// (`jellyfin_port` for "the port jellyfin listens on"), another service the request names that
@@ -173,7 +175,11 @@ fn scored(
         let list = adds
             .then(|| list_holding(repository, file, &candidates))
             .flatten();
-        (list.unwrap_or_else(|| file.clone()), most_hits)
+        // The value itself, where the file only reads it or another definition wins.
+        let chosen = list
+            .or_else(|| home::value_home(repository, app, file, text, target))
+            .unwrap_or_else(|| file.clone());
+        (chosen, most_hits)
     })
 }
 

@@ -261,7 +261,26 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     if start || phrase("turn on") || phrase("back up") || phrase("power on") {
         return Some(Verb::Start);
     }
+    // "the render group is gid 992 now": a fact that changed, for a setting to follow.
+    if states_a_new_value(&tokens) {
+        return Some(Verb::Configure);
+    }
     None
+}
+
+/// Whether the request states that something now has a new value: "now", and "is" or "are"
+/// followed within three words by one with a figure ("is gid 992 now", "is on /dev/video2
+/// now").
+fn states_a_new_value(tokens: &[String]) -> bool {
+    tokens.iter().any(|t| t == "now")
+        && tokens.iter().enumerate().any(|(i, t)| {
+            matches!(t.as_str(), "is" | "are")
+                && tokens
+                    .iter()
+                    .skip(i + 1)
+                    .take(3)
+                    .any(|w| w.chars().any(|c| c.is_ascii_digit()))
+        })
 }
 
 /// "is it up?", "is prometheus up on nas", "radarr alive? movies aren't being grabbed": a

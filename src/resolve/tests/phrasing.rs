@@ -390,3 +390,45 @@ fn a_role_named_for_a_kind_of_service_does_not_name_its_app() {
     let resolution = resolve(&repository, "is nfs up?");
     assert_eq!(resolution.service.as_deref(), Some("nfs-server"));
 }
+
+#[test]
+fn a_setting_is_changed_where_ansible_takes_its_value_from() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[media]\nnas\n"),
+        (
+            "site.yml",
+            "- name: Media\n  hosts: media\n  roles:\n    - role: jellyfin\n      tags: [jellyfin]\n",
+        ),
+        (
+            "roles/jellyfin/tasks/main.yml",
+            "- name: Jellyfin\n  community.docker.docker_container:\n    name: jellyfin\n    image: jellyfin/jellyfin:10.11.0\n    groups: [\"{{ render_gid }}\"]\n    ports: [\"{{ jellyfin_port }}:8096\"]\n    env:\n      CACHE_SIZE: \"{{ jellyfin_cache_size }}\"\n",
+        ),
+        (
+            "roles/jellyfin/defaults/main.yml",
+            "jellyfin_port: 8096\njellyfin_cache_size: 2g\n",
+        ),
+        ("group_vars/all/hardware.yml", "render_gid: 993\n"),
+        ("host_vars/nas.yml", "jellyfin_cache_size: 8g\n"),
+    ]);
+    let config = |text: &str| {
+        let resolution = resolve(&repository, text);
+        assert_eq!(resolution.verb, Verb::Configure, "{text}");
+        entrypoint(&resolution).2
+    };
+    // The task only reads the group id: it is set for every host in group_vars.
+    assert_eq!(
+        config("transcoding broke, the render group is gid 992 now. fix it for jellyfin")
+            .as_deref(),
+        Some("group_vars/all/hardware.yml")
+    );
+    // The host's own value wins over the role default: changing the default would do nothing.
+    assert_eq!(
+        config("change jellyfin's cache size to 16g").as_deref(),
+        Some("host_vars/nas.yml")
+    );
+    // Set only in the role's defaults: there.
+    assert_eq!(
+        config("change the port jellyfin listens on to 8920").as_deref(),
+        Some("roles/jellyfin/defaults/main.yml")
+    );
+}
