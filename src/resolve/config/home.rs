@@ -9,14 +9,44 @@ use crate::services::{stem, words};
 
 use super::super::instances::hosts_of;
 
+/// The precedence of a host's own vars (`host_vars/<host>`).
+const HOST: u8 = 5;
+
 /// Parts of a variable's name that say how an app is deployed, not how it behaves.
 const NOT_SETTINGS: &[&str] = &["image", "tag", "state", "enabled", "version"];
 
 /// Words of a request that name no setting.
 const PLAIN: &[&str] = &[
-    "the", "and", "for", "our", "its", "their", "them", "this", "that", "with", "from", "into",
-    "instead", "not", "now", "all", "every", "add", "set", "edit", "change", "make", "put",
-    "move", "point", "use", "new", "different", "again", "please",
+    "the",
+    "and",
+    "for",
+    "our",
+    "its",
+    "their",
+    "them",
+    "this",
+    "that",
+    "with",
+    "from",
+    "into",
+    "instead",
+    "not",
+    "now",
+    "all",
+    "every",
+    "add",
+    "set",
+    "edit",
+    "change",
+    "make",
+    "put",
+    "move",
+    "point",
+    "use",
+    "new",
+    "different",
+    "again",
+    "please",
 ];
 
 /// The request's words that may name a setting (`ntp` and `server` of "point the time sync
@@ -90,9 +120,17 @@ pub(super) fn value_home(
             .flat_map(|h| repository.inventory.resolve(h))
             .collect(),
     };
+    let one_host = match target.map(|_| hosts.iter().collect::<Vec<_>>()).as_deref() {
+        Some([host]) => Some(host.as_str()),
+        _ => None,
+    };
     let homes: BTreeSet<String> = named
         .iter()
-        .map(|var| home_of(repository, app, var, &hosts))
+        .map(|var| {
+            one_host
+                .and_then(|host| own_host_vars(repository, var, host))
+                .or_else(|| home_of(repository, app, var, &hosts))
+        })
         .collect::<Option<_>>()?;
     match homes.into_iter().collect::<Vec<_>>().as_slice() {
         [one] => Some(one.clone()),
@@ -125,7 +163,7 @@ fn home_of(
         }
         if let Some((_, rest)) = file.split_once("host_vars/") {
             let host = place_name(rest);
-            return hosts.contains(host).then_some(5);
+            return hosts.contains(host).then_some(HOST);
         }
         if let Some((_, rest)) = file.split_once("group_vars/") {
             let group = place_name(rest);
@@ -141,19 +179,16 @@ fn home_of(
         }
         Some(6)
     };
-    let staged = |file: &str| {
-        file.split('/').any(|s| {
-            matches!(
-                s,
-                "staging" | "stage" | "test" | "tests" | "testing" | "dev" | "development"
-            )
-        })
-    };
     let ranked: Vec<(u8, bool, &str)> = defs
         .iter()
         .filter_map(|d| rank(&d.file).map(|r| (r, !staged(&d.file), d.file.as_str())))
         .collect();
     let best = ranked.iter().map(|(r, real, _)| (*r, *real)).max()?;
+    // One host's own value, for an app on several hosts none of which was said: which one is
+    // meant is not known.
+    if best.0 == HOST && hosts.len() > 1 {
+        return None;
+    }
     let files: BTreeSet<&str> = ranked
         .iter()
         .filter(|(r, real, _)| (*r, *real) == best)
@@ -161,6 +196,31 @@ fn home_of(
         .collect();
     match files.into_iter().collect::<Vec<_>>().as_slice() {
         [one] => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
+/// Where one host's own value of `var` goes when the repository already sets it per host
+/// (`host_vars/pug.yml` overrides the UPS threshold): that host's file of the same shape
+/// (`host_vars/lab.yml`), whether it sets the variable yet or not. `None` when no other host
+/// sets it in its own vars: a default shared by every host is then where it is changed.
+fn own_host_vars(repository: &Repository, var: &str, host: &str) -> Option<String> {
+    let defs = repository.vars.get(var)?;
+    let mut shaped: BTreeSet<String> = BTreeSet::new();
+    // A staging copy of the inventory follows the real one's shape.
+    for def in defs.iter().filter(|d| !staged(&d.file)) {
+        let Some((before, rest)) = def.file.split_once("host_vars/") else {
+            continue;
+        };
+        let place = place_name(rest);
+        if place == host {
+            return Some(def.file.clone());
+        }
+        let tail = &rest[place.len()..];
+        shaped.insert(format!("{before}host_vars/{host}{tail}"));
+    }
+    match shaped.into_iter().collect::<Vec<_>>().as_slice() {
+        [one] => Some(one.clone()),
         _ => None,
     }
 }
@@ -173,4 +233,14 @@ fn place_name(rest: &str) -> &str {
         .strip_suffix(".yml")
         .or_else(|| first.strip_suffix(".yaml"))
         .unwrap_or(first)
+}
+
+/// A file of a staging or test copy (of the inventory, of a role).
+fn staged(file: &str) -> bool {
+    file.split('/').any(|s| {
+        matches!(
+            s,
+            "staging" | "stage" | "test" | "tests" | "testing" | "dev" | "development"
+        )
+    })
 }

@@ -393,7 +393,7 @@ fn a_role_named_for_a_kind_of_service_does_not_name_its_app() {
 
 #[test]
 fn a_setting_is_changed_where_ansible_takes_its_value_from() {
-    let (_dir, repository) = repository(&[
+    let files = [
         ("hosts.ini", "[media]\nnas\n"),
         (
             "site.yml",
@@ -409,7 +409,8 @@ fn a_setting_is_changed_where_ansible_takes_its_value_from() {
         ),
         ("group_vars/all/hardware.yml", "render_gid: 993\n"),
         ("host_vars/nas.yml", "jellyfin_cache_size: 8g\n"),
-    ]);
+    ];
+    let (_dir, repository) = repository(&files);
     let config = |text: &str| {
         let resolution = resolve(&repository, text);
         assert_eq!(resolution.verb, Verb::Configure, "{text}");
@@ -430,5 +431,20 @@ fn a_setting_is_changed_where_ansible_takes_its_value_from() {
     assert_eq!(
         config("change the port jellyfin listens on to 8920").as_deref(),
         Some("roles/jellyfin/defaults/main.yml")
+    );
+
+    // With a second host, one host's override is no setting of the other: the other's own
+    // value goes in its own host vars, shaped like the first's.
+    let mut files = files.to_vec();
+    files[0] = ("hosts.ini", "[media]\nnas\nden\n");
+    let (_dir, two_hosts) = super::repository(&files);
+    let config = |text: &str| entrypoint(&resolve(&two_hosts, text)).2;
+    assert_eq!(
+        config("change jellyfin's cache size on den to 16g").as_deref(),
+        Some("host_vars/den.yml")
+    );
+    assert_eq!(
+        config("change jellyfin's cache size on nas to 16g").as_deref(),
+        Some("host_vars/nas.yml")
     );
 }
