@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::discovery::index::{Candidate, Index, under};
-use crate::discovery::pins::{pin, version_var};
+use crate::discovery::pins::{pin, repulls, version_var};
 use crate::discovery::plays::tags_of;
 use crate::discovery::{Reach, Repository, Source, parent, unquote, var_rank};
 use crate::repo::outline::Node;
@@ -617,7 +617,8 @@ fn build(
         unit_name
     };
     let own_tags = own_tags(index, &definition.file, role.as_deref());
-    let pin = pin(repository, &definition).or_else(|| version_var(repository, &names));
+    let repulled = repulls(index, &definition.file, role.as_deref(), &reach);
+    let pin = pin(repository, &definition, repulled).or_else(|| version_var(repository, &names));
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
     Some(App {

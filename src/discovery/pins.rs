@@ -1,13 +1,77 @@
 //! Where an app's version is pinned: the image tag written inline (in a compose file, a
 //! task, a fact), the variable that holds the image or its tag (followed through a variable
 //! that writes the tag with another), or, for an app built without an image, a
-//! `<name>_version` variable. A tag without a digit is a channel: an upgrade re-pulls.
+//! `<name>_version` variable. A tag without a digit is a channel: an upgrade re-pulls, when
+//! the deployment pulls again; when nothing pulls, the image line itself is the pin to write.
 
 use crate::discovery::apps::{Definition, Pin};
+use crate::discovery::index::{Index, under};
+use crate::discovery::plays::Reach;
 use crate::discovery::{Repository, VarDef, unquote, var_rank};
 use crate::text::normalize;
 
-pub(super) fn pin(repository: &Repository, definition: &Definition) -> Option<Pin> {
+/// Whether re-running what deploys an app pulls its image again: `pull: always` (or `true`,
+/// `yes`, `newer`) on a container or compose task, a `docker compose pull` or `podman pull`
+/// command, `pull_policy: always` in the compose file, `Pull=always` or `AutoUpdate=registry`
+/// in a unit. Read in the file writing the image, its role's tasks (or, outside a role, its
+/// folder), and the playbooks reaching it.
+pub(super) fn repulls(index: &Index<'_>, file: &str, role: Option<&str>, reach: &[Reach]) -> bool {
+    let folder = match role {
+        Some(role) => format!("{role}/tasks/"),
+        None => {
+            let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+            // `playbooks/sonarr/templates/x` is deployed by `playbooks/sonarr/*.yaml`.
+            let dir = match dir.rsplit_once('/') {
+                Some((up, "templates" | "files")) => up,
+                _ => dir,
+            };
+            format!("{dir}/")
+        }
+    };
+    let texts = index
+        .by_path
+        .get(file)
+        .into_iter()
+        .chain(under(index.by_path, &folder).map(|(_, s)| s))
+        .chain(
+            reach
+                .iter()
+                .filter_map(|r| index.by_path.get(r.playbook.as_str())),
+        )
+        .map(|s| s.text.as_str());
+    texts.into_iter().any(says_pull)
+}
+
+/// Whether a file's text pulls images on every run.
+fn says_pull(text: &str) -> bool {
+    text.lines().any(|line| {
+        let line: String = line
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| !matches!(c, '"' | '\''))
+            .collect();
+        let line = line.trim().trim_start_matches("- ");
+        let setting = |key: &str| {
+            line.strip_prefix(key)
+                .and_then(|rest| rest.trim_start().strip_prefix(':'))
+                .is_some_and(|v| matches!(v.trim(), "true" | "yes" | "always" | "newer"))
+        };
+        setting("pull")
+            || setting("pull_policy")
+            || setting("force_source")
+            || line.contains("compose pull")
+            || line.contains("docker pull")
+            || line.contains("podman pull")
+            || line.contains("--pull always")
+            || line.contains("--pull=always")
+            || line.contains("--pull newer")
+            || line.starts_with("pull=always")
+            || line.starts_with("pull=newer")
+            || line.starts_with("autoupdate=registry")
+    })
+}
+
+pub(super) fn pin(repository: &Repository, definition: &Definition, repulled: bool) -> Option<Pin> {
     let written = definition.image.as_deref()?;
     let tag_of = |image: &str| {
         let image = image.trim().split('@').next().unwrap_or("");
@@ -35,7 +99,7 @@ pub(super) fn pin(repository: &Repository, definition: &Definition) -> Option<Pi
                 // A full image reference at `latest` is a re-pull; a tag variable (even one
                 // set to `latest`) is the pin to change.
                 let holds_image = value.contains('/') || value.contains(':');
-                if holds_image && latest(&value) {
+                if holds_image && latest(&value) && repulled {
                     return Some(Pin::Latest);
                 }
                 return Some(Pin::Var {
@@ -47,7 +111,7 @@ pub(super) fn pin(repository: &Repository, definition: &Definition) -> Option<Pi
         }
         return None;
     }
-    if latest(written) {
+    if latest(written) && repulled {
         return Some(Pin::Latest);
     }
     let var = match (&definition.key, &definition.fact) {

@@ -118,7 +118,15 @@ pub fn parse(text: &str) -> Vec<Node> {
         let trimmed = line.trim_start();
         let indent = line.len() - trimmed.len();
         i += 1;
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed == "---" || trimmed == "..." {
+        // A Jinja statement or comment line (`{% if … %}`, `{# … #}`) in a YAML template
+        // shapes nothing of the YAML around it.
+        let jinja = trimmed.starts_with("{%") || trimmed.starts_with("{#");
+        if trimmed.is_empty()
+            || trimmed.starts_with('#')
+            || trimmed == "---"
+            || trimmed == "..."
+            || jinja
+        {
             continue;
         }
         let mut push = |indent: usize, key: Option<String>, value: String| {

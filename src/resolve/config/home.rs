@@ -85,12 +85,15 @@ pub(super) fn value_home(
         .filter(|(_, defs)| defs.iter().any(|d| d.file == file))
         .map(|(var, _)| var.as_str())
         .collect();
+    // A list it renders one entry at a time is its entries, no setting of it.
+    let looped = repository.loops.get(file);
     let candidates: BTreeSet<&str> = if defined.is_empty() {
         repository
             .reads
             .get(file)
             .into_iter()
             .flatten()
+            .filter(|var| looped.is_none_or(|l| !l.contains(var)))
             .map(String::as_str)
             .collect()
     } else {

@@ -705,6 +705,10 @@ fn a_folder_per_app_under_files_names_each_compose_project() {
         )
     };
     let (calibre, speed) = (task("calibre"), task("librespeed"));
+    // The role brings each project up pulling its images again: a channel tag is re-pulled.
+    let speed = format!(
+        "{speed}- name: Up\n  community.docker.docker_compose_v2:\n    project_src: /opt/librespeed\n    pull: always\n"
+    );
     let (_dir, repository) = repository(&[
         ("roles/apps/tasks/calibre.yml", calibre.as_str()),
         ("roles/apps/tasks/librespeed.yml", speed.as_str()),

@@ -448,3 +448,48 @@ fn a_setting_is_changed_where_ansible_takes_its_value_from() {
         Some("host_vars/nas.yml")
     );
 }
+
+#[test]
+fn an_unpinned_image_nothing_pulls_again_is_pinned_where_it_is_written() {
+    let compose = "services:\n{% if monitoring_role == 'master' %}\n  grafana:\n    image: grafana/grafana\n{% endif %}\n";
+    let up = |pull: &str| {
+        format!(
+            "- name: Compose file\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/monitoring/docker-compose.yml\n- name: Up\n  community.docker.docker_compose_v2:\n    project_src: /opt/monitoring\n{pull}"
+        )
+    };
+    let files = |tasks: &str| {
+        vec![
+            ("hosts.ini".to_owned(), "[monitor]\nmon1\n".to_owned()),
+            (
+                "site.yml".to_owned(),
+                "- hosts: monitor\n  roles:\n    - monitoring\n".to_owned(),
+            ),
+            (
+                "roles/monitoring/templates/docker-compose.yml.j2".to_owned(),
+                compose.to_owned(),
+            ),
+            (
+                "roles/monitoring/tasks/main.yml".to_owned(),
+                tasks.to_owned(),
+            ),
+        ]
+    };
+    let pin = |files: &[(String, String)]| {
+        let (_dir, repository) = discovered(files);
+        match resolve(&repository, "bump grafana to a newer version").answer {
+            Answer::Entrypoint { pin, .. } => pin,
+            other => panic!("expected an entrypoint, got {other:?}"),
+        }
+    };
+    // Compose brings the project up again without pulling: the tag has to be written, in the
+    // compose service (the Jinja around it shapes no YAML).
+    match pin(&files(&up(""))) {
+        Some(Pin::Var { file, var, .. }) => {
+            assert_eq!(file, "roles/monitoring/templates/docker-compose.yml.j2");
+            assert_eq!(var, "services.grafana.image");
+        }
+        other => panic!("expected the image line as the pin, got {other:?}"),
+    }
+    // Pulled on every run: a re-run is the upgrade.
+    assert_eq!(pin(&files(&up("    pull: always\n"))), Some(Pin::Latest));
+}
