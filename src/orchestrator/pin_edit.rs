@@ -72,10 +72,20 @@ pub fn apply(text: &str, edit: &PinEdit<'_>) -> Result<String, EditRefused> {
         by_key(&nodes, key, &mut found);
     }
     let from = edit.from;
+    // An image written without a tag (`grafana/grafana`, read as the tag ""): the tag is added.
+    let untagged = |scalar: &str| {
+        from.is_empty()
+            && tag_span(scalar).is_none()
+            && !scalar.is_empty()
+            && !scalar.contains("{{")
+            && !scalar.contains('@')
+            && !scalar.rsplit('/').next().unwrap_or(scalar).contains(':')
+    };
     found.retain(|node| {
         if edit.is_image() {
             tag_span(node.scalar())
                 .is_some_and(|(at, _)| node.scalar()[at..].eq_ignore_ascii_case(from))
+                || untagged(node.scalar())
         } else {
             node.scalar() == from
         }
@@ -109,6 +119,10 @@ pub fn apply(text: &str, edit: &PinEdit<'_>) -> Result<String, EditRefused> {
         .find(scalar)
         .map(|i| after_key + i)
         .ok_or_else(not_found)?;
+    if edit.is_image() && untagged(scalar) {
+        let end = line_start + value_at + scalar.len();
+        return Ok(format!("{}:{}{}", &text[..end], edit.to, &text[end..]));
+    }
     let (from_at, to_end) = if edit.is_image() {
         let (tag_at, _) = tag_span(scalar).ok_or_else(not_found)?;
         (value_at + tag_at, value_at + scalar.len())
@@ -241,6 +255,11 @@ mod tests {
             "v0.107.52"
         );
         assert_eq!(current_tag("10.9.11"), "10.9.11");
+        // A whole reference written without a tag gets one.
+        assert_eq!(
+            moved_value("grafana/grafana", "11.3.0"),
+            "grafana/grafana:11.3.0"
+        );
         assert_eq!(moved_value("10.9.11", "10.9.2"), "10.9.2");
         assert_eq!(
             moved_value("registry:5000/app:1.0", "1.1"),
@@ -266,6 +285,28 @@ mod tests {
             [(
                 "    image: 'vaultwarden/server:1.32.0'   # pinned".to_owned(),
                 "    image: 'vaultwarden/server:1.32.5'   # pinned".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn an_image_written_without_a_tag_gets_one() {
+        let text = "services:\n{% if monitoring_role == 'master' %}\n  grafana:\n    image: grafana/grafana # no tag\n{% endif %}\n";
+        let after = apply(
+            text,
+            &edit(
+                "roles/monitoring/templates/docker-compose.yml.j2",
+                "services.grafana.image",
+                "",
+                "11.3.0",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            changed_lines(text, &after),
+            [(
+                "    image: grafana/grafana # no tag".to_owned(),
+                "    image: grafana/grafana:11.3.0 # no tag".to_owned()
             )]
         );
     }

@@ -62,6 +62,12 @@ pub(crate) fn plan_pin(
     } else {
         current_tag(value)
     };
+    // An image written without a tag: said so, not as an empty version.
+    let current = if current.is_empty() || current.contains('/') && current == value {
+        "no tag"
+    } else {
+        current
+    };
     let answer = ask::answer_to(answers, &question_id(service));
     // "Re-run at the pinned version" stands, whatever version the words name (it also answers
     // a pin Chiffon could not change as written).
@@ -215,6 +221,14 @@ pub fn tag_span(image: &str) -> Option<(usize, usize)> {
 pub fn moved_value(value: &str, to: &str) -> String {
     match tag_span(value) {
         Some((at, _)) => format!("{}{to}", &value[..at]),
+        // An image reference written without a tag (`grafana/grafana`): the tag is added.
+        None if value.contains('/')
+            && !value.contains("{{")
+            && !value.contains('@')
+            && !value.rsplit('/').next().unwrap_or(value).contains(':') =>
+        {
+            format!("{value}:{to}")
+        }
         None => to.to_owned(),
     }
 }
