@@ -33,6 +33,10 @@ pub struct Service {
     /// compatible (Vaultwarden for Bitwarden, Forgejo for Gitea).
     #[serde(default)]
     pub compatible_with: Vec<String>,
+    /// Runs beside another app as its helper (an admin page, a bot shield, an exporter, a
+    /// backup sidecar), so it does not make that app's compose project a shared one.
+    #[serde(default)]
+    pub companion: bool,
 }
 
 #[derive(Deserialize)]

@@ -463,12 +463,13 @@ fn settle(apps: &mut Vec<App>) {
 /// An app of its own, not a database, cache, queue or search engine beside one.
 fn is_main_app(service: &str) -> bool {
     catalogue().get(service).is_some_and(|s| {
-        !s.categories.iter().any(|c| {
-            matches!(
-                c.as_str(),
-                "database" | "message-queue" | "search" | "object-storage"
-            )
-        })
+        !s.companion
+            && !s.categories.iter().any(|c| {
+                matches!(
+                    c.as_str(),
+                    "database" | "message-queue" | "search" | "object-storage"
+                )
+            })
     })
 }
 

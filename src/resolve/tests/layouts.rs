@@ -1094,3 +1094,28 @@ fn a_role_named_for_a_system_service_is_that_service() {
         other => panic!("expected an entrypoint, got {other:?}"),
     }
 }
+
+/// A helper beside an app in its compose file (a bot shield in front of the git forge) leaves
+/// the project the app's own: restarting the app restarts the project.
+#[test]
+fn a_companion_in_an_apps_compose_file_leaves_the_project_the_apps() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[git]\nforge\n"),
+        (
+            "site.yml",
+            "- hosts: git\n  roles:\n    - role: forgejo\n      tags: [forgejo]\n",
+        ),
+        (
+            "roles/forgejo/tasks/main.yml",
+            "- name: Compose file\n  ansible.builtin.template:\n    src: docker-compose.yml\n    dest: /opt/git/docker-compose.yml\n- name: Up\n  community.docker.docker_compose_v2:\n    project_src: /opt/git\n",
+        ),
+        (
+            "roles/forgejo/templates/docker-compose.yml",
+            "services:\n  forgejo:\n    image: codeberg.org/forgejo/forgejo:11\n    container_name: forgejo\n  anubis:\n    image: ghcr.io/techarohq/anubis:latest\n    container_name: anubis\n",
+        ),
+    ]);
+    let (unit, name, _) = builtin(&resolve(&repository, "restart forgejo"));
+    assert_eq!((unit, name.as_str()), (UnitKind::Compose, "git"));
+    let anubis = repository.apps.iter().find(|a| a.service == "anubis");
+    assert!(anubis.is_some(), "the companion is known");
+}
