@@ -166,6 +166,20 @@ fn judge(label: &Value, repository: &Repository, got: &Resolution) -> (bool, boo
                     a.service == got && a.names.contains(&chiffon::text::normalize(service))
                 })
         });
+    // A part of one project named by the project (`vikunja-redis`, `paperless-redis`) where
+    // Chiffon names the service it is (`redis`): the same one when the answer addresses that
+    // project's files or container (the pin in `roles/vikunja/…`, the unit `vikunja-redis`).
+    let part_of = |answer_text: &str| {
+        got.service.as_deref().is_some_and(|got| {
+            let project = service
+                .strip_suffix(&format!("-{got}"))
+                .or_else(|| service.strip_prefix(&format!("{got}-")));
+            project.is_some_and(|p| {
+                p.len() >= 3
+                    && chiffon::text::normalize(answer_text).contains(&chiffon::text::normalize(p))
+            })
+        })
+    };
     match (expect, &got.answer) {
         ("none", Answer::None { reason, .. }) => {
             let right_reason = label.get("reason").and_then(Value::as_str) == Some(reason.as_str());
@@ -201,7 +215,7 @@ fn judge(label: &Value, repository: &Repository, got: &Resolution) -> (bool, boo
                     .collect()
             };
             let hosts_right = resolve(&strings(label.get("hosts"))) == resolve(hosts);
-            let top1 = same_service && unit_right && action_right;
+            let top1 = (same_service || part_of(name)) && unit_right && action_right;
             (top1, top1 && hosts_right)
         }
         (
@@ -222,7 +236,11 @@ fn judge(label: &Value, repository: &Repository, got: &Resolution) -> (bool, boo
             let playbook_right = playbook == want_playbook
                 || alts.contains(playbook)
                 || alt_playbooks.iter().any(|a| a == want_playbook) && alts.contains(playbook);
-            let top1 = same_service && playbook_right;
+            let addressed = match pin {
+                Some(Pin::Var { file, .. }) => file.clone(),
+                _ => config.clone().unwrap_or_default(),
+            };
+            let top1 = (same_service || part_of(&addressed)) && playbook_right;
             let want_tags: BTreeSet<String> = strings(label.get("tags")).into_iter().collect();
             let have_tags: BTreeSet<String> = tags.iter().cloned().collect();
             let want_vars = label
