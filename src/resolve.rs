@@ -38,7 +38,7 @@ use mentions::{
 };
 
 mod targets;
-use targets::{Place, place};
+use targets::{Place, names_a_machine, place, said_as_a_place};
 
 mod purpose;
 use purpose::{by_purpose, described_in_order};
@@ -334,6 +334,16 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
         );
     }
     let mentions = mentions(repository, &tokens, &target_positions);
+    // "move ssh to port 2222 on the proxmox hosts": an app named as the machines something
+    // runs on says where, when another app is named for what.
+    let as_machines = |m: &Mention| {
+        said_as_a_place(&tokens, m.position) && names_a_machine(tokens.get(m.position + 1))
+    };
+    let mentions = if mentions.iter().any(|m| !as_machines(m)) {
+        mentions.into_iter().filter(|m| !as_machines(m)).collect()
+    } else {
+        mentions
+    };
     // "add the new garage camera to frigate": something added *to* one of the apps is a
     // setting of that app, not a new service.
     let verb = if !verb_said

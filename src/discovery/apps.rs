@@ -18,7 +18,7 @@ use crate::services::catalogue;
 use crate::text::normalize;
 
 mod roles;
-use roles::{handled_units, role_only_apps};
+use roles::{galaxy_apps, handled_units, role_only_apps};
 
 /// How an app runs on its host, which decides how Chiffon's built-in actions address it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -248,6 +248,7 @@ pub(crate) fn find(
         apps.push(app);
     }
     role_only_apps(repository, &index, &mut apps);
+    galaxy_apps(repository, &index, &mut apps);
     settle(&mut apps);
     // Read once per role, however many apps it holds.
     let mut by_role: BTreeMap<String, Vec<String>> = BTreeMap::new();

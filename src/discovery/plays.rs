@@ -263,6 +263,23 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
     }
 }
 
+/// The key under which the plays applying a role from outside the repository are kept:
+/// `galaxy:<name>` for a dotted name (`<namespace>.<role>` or `<namespace>.<collection>.<role>`).
+pub(crate) fn galaxy_key(name: &str) -> Option<String> {
+    let name = name.trim();
+    let parts: Vec<&str> = name.split('.').collect();
+    let plain = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    (matches!(parts.len(), 2 | 3) && parts.iter().all(|p| plain(p)))
+        .then(|| format!("{GALAXY}{name}"))
+}
+
+/// The prefix of `galaxy_key`.
+pub(crate) const GALAXY: &str = "galaxy:";
+
 fn flow_field(flow: &str, field: &str) -> Option<String> {
     let flow = flow.trim_end_matches('}');
     flow.split(',').find_map(|part| {
@@ -291,6 +308,11 @@ fn flow_tags(flow: &str) -> Vec<String> {
 impl Walker<'_> {
     fn role(&mut self, name: &str, tasks_from: Option<&str>, context: &Reach, from: &str) {
         let Some(role) = self.repository.find_role(name, from) else {
+            // A role installed from Galaxy or a collection (`geerlingguy.docker`,
+            // `prometheus.prometheus.node_exporter`): not in the repository, but applied here.
+            if let Some(key) = galaxy_key(name) {
+                self.reach.entry(key).or_default().push(context.clone());
+            }
             return;
         };
         let role = role.to_owned();

@@ -161,7 +161,7 @@ fn known_target(repository: &Repository, name: &str) -> Option<String> {
 
 /// Whether the word at `start` follows "on", "to", "at", "from" (or "the" after "on", "to",
 /// "at").
-fn said_as_a_place(tokens: &[String], start: usize) -> bool {
+pub(super) fn said_as_a_place(tokens: &[String], start: usize) -> bool {
     let word = |i: usize| tokens.get(i).map_or("", String::as_str);
     start > 0 && matches!(word(start - 1), "on" | "to" | "at" | "from")
         || start > 1 && word(start - 1) == "the" && matches!(word(start - 2), "on" | "to" | "at")
@@ -209,7 +209,7 @@ fn role_place(repository: &Repository, name: &str) -> Option<String> {
     }
 }
 
-fn names_a_machine(next: Option<&String>) -> bool {
+pub(super) fn names_a_machine(next: Option<&String>) -> bool {
     next.is_some_and(|w| {
         MACHINES.contains(&w.as_str())
             || matches!(

@@ -1,5 +1,6 @@
 //! Apps a role stands for without a container or unit file of their own: a role named for a
-//! service the catalogue knows, and the systemd units only one role's handlers restart.
+//! service the catalogue knows, a role from Galaxy or a collection that plays apply, and the
+//! systemd units only one role's handlers restart.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -57,6 +58,48 @@ pub(super) fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &
             unit: UnitKind::Systemd,
         };
         if let Some(app) = build(repository, index, definition, Some(role.clone())) {
+            apps.push(app);
+        }
+    }
+}
+
+/// A role from outside the repository (`prometheus.prometheus.node_exporter`,
+/// `geerlingguy.docker`) that a play applies, named for a service the catalogue knows: that
+/// service, deployed by those plays; built-in actions assume a systemd unit of the role's name.
+pub(super) fn galaxy_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App>) {
+    let keys: Vec<&String> = repository
+        .reach
+        .keys()
+        .filter(|k| k.starts_with(crate::discovery::plays::GALAXY))
+        .collect();
+    for key in keys {
+        let name = key.rsplit('.').next().unwrap_or(key);
+        let bare = without_doing_prefix(name);
+        let Some(service) = catalogue()
+            .lookup(name)
+            .or_else(|| catalogue().lookup(bare))
+        else {
+            continue;
+        };
+        // The repository's own definition of it says more.
+        if apps.iter().any(|a| a.service == service.id && a.wired()) {
+            continue;
+        }
+        let definition = Definition {
+            file: key.clone(),
+            line: 1,
+            name: bare.to_owned(),
+            key: None,
+            image: None,
+            compose: false,
+            fact: None,
+            unit: UnitKind::Systemd,
+        };
+        if let Some(mut app) = build(repository, index, definition, None) {
+            // The key is no file: neither a name of the app nor its configuration.
+            app.names.retain(|n| !n.starts_with("galaxy"));
+            app.config
+                .retain(|c| !c.starts_with(crate::discovery::plays::GALAXY));
             apps.push(app);
         }
     }

@@ -1119,3 +1119,40 @@ fn a_companion_in_an_apps_compose_file_leaves_the_project_the_apps() {
     let anubis = repository.apps.iter().find(|a| a.service == "anubis");
     assert!(anubis.is_some(), "the companion is known");
 }
+
+/// A role from a collection or Galaxy, applied by a play but not in the repository, is the
+/// service it is named for, deployed by that play.
+#[test]
+fn a_role_from_a_collection_is_the_service_it_is_named_for() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[debian]\nwiki\nnas\n"),
+        (
+            "requirements.yml",
+            "collections:\n  - name: prometheus.prometheus\n",
+        ),
+        (
+            "exporters.yml",
+            "- hosts: debian\n  tasks:\n    - name: Node exporter\n      tags: exporter\n      ansible.builtin.import_role:\n        name: prometheus.prometheus.node_exporter\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "put the node exporter on wiki");
+    assert_eq!(resolution.service.as_deref(), Some("node-exporter"));
+    match &resolution.answer {
+        Answer::Entrypoint {
+            playbook,
+            tags,
+            limit,
+            ..
+        } => {
+            assert_eq!(playbook, "exporters.yml");
+            assert_eq!(tags, &["exporter".to_owned()]);
+            assert_eq!(limit.as_deref(), Some("wiki"));
+        }
+        other => panic!("expected an entrypoint, got {other:?}"),
+    }
+    let (unit, name, _) = builtin(&resolve(&repository, "restart the node exporter"));
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Systemd, "node_exporter.service")
+    );
+}

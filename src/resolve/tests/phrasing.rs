@@ -493,3 +493,17 @@ fn an_unpinned_image_nothing_pulls_again_is_pinned_where_it_is_written() {
     // Pulled on every run: a re-run is the upgrade.
     assert_eq!(pin(&files(&up("    pull: always\n"))), Some(Pin::Latest));
 }
+
+#[test]
+fn an_app_named_as_the_machines_something_runs_on_is_a_place() {
+    let files = two_apps(
+        ("jellyfin", "jellyfin/jellyfin:10.11"),
+        ("gitea", "gitea/gitea:1.22"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "restart gitea on the jellyfin hosts");
+    assert_eq!(resolution.service.as_deref(), Some("gitea"));
+    // Said alone, the app is still the one meant.
+    let resolution = resolve(&repository, "restart jellyfin");
+    assert_eq!(resolution.service.as_deref(), Some("jellyfin"));
+}
