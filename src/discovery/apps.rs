@@ -559,8 +559,17 @@ fn build(
                     })
                 })
             });
+        // Outside a role, a unit file the same tasks write (`dest:
+        // /etc/systemd/system/natpmpc-updater.service`) is the repository's own daemon.
+        let writes_unit = role.is_none()
+            && index.get(&definition.file).is_some_and(|source| {
+                source
+                    .text
+                    .contains(&format!("/etc/systemd/system/{unit_stem}."))
+            });
         let known = catalogue().lookup(&unit_stem).is_some()
             || ships_unit
+            || writes_unit
             || role_name
                 .as_deref()
                 .is_some_and(|r| normalize(r) == normalize(&unit_stem));

@@ -1156,3 +1156,26 @@ fn a_role_from_a_collection_is_the_service_it_is_named_for() {
         (UnitKind::Systemd, "node_exporter.service")
     );
 }
+
+/// A playbook's own tasks (no role) writing a unit file and starting it: the repository's own
+/// daemon, addressed as that unit.
+#[test]
+fn a_unit_a_playbook_writes_outside_any_role_is_an_app() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[torrent]\nseedbox\n"),
+        (
+            "playbooks/torrent/install.yml",
+            "- hosts: torrent\n  tasks:\n    - name: Unit\n      ansible.builtin.template:\n        src: templates/port-refresher.service\n        dest: /etc/systemd/system/port-refresher.service\n    - name: Start it\n      ansible.builtin.systemd_service:\n        name: port-refresher.service\n        enabled: true\n        state: started\n",
+        ),
+        (
+            "playbooks/torrent/templates/port-refresher.service",
+            "[Service]\nExecStart=/usr/local/bin/refresh-port\n",
+        ),
+    ]);
+    let (unit, name, hosts) = builtin(&resolve(&repository, "restart port-refresher"));
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Systemd, "port-refresher.service")
+    );
+    assert_eq!(hosts, vec!["torrent".to_owned()]);
+}
