@@ -66,31 +66,34 @@ pub(super) fn by_purpose(
     }
     // What the repository itself writes about an app (its task and play names, paths, files):
     // "the receipts app" is `receep`, which mounts `/receipts`. Taken when nothing the
-    // catalogue knows fits, or when it settles what one catalogue guess does not touch.
-    if close.len() <= 1 {
-        // Apps the catalogue knows too, when nothing it knows fits the words.
-        let own = by_own_words(
-            repository,
-            tokens,
-            target_positions,
-            NOT_NAMES,
-            close.is_empty(),
-        );
-        if let Some(best) = own.first() {
-            let clear = own
-                .get(1)
-                .is_none_or(|second| best.score >= second.score * 1.5);
-            let guess_untouched = close
-                .first()
-                .is_none_or(|c| !own.iter().any(|o| &o.app.service == c));
-            let strong = best.distinctive >= 2 || close.is_empty() && best.distinctive >= 1;
-            if clear && strong && guess_untouched && !close.contains(&best.app.service) {
-                reasons.push(format!(
-                    "the repository's own words for {} match the request",
-                    best.app.service
-                ));
-                return Ok(best.app.service.clone());
-            }
+    // catalogue knows fits (apps it knows count too then), when it settles what one catalogue
+    // guess does not touch, or, among several guesses, when two or more of the repository's
+    // distinctive words match ("the thing that keeps refreshing the protonvpn port forward").
+    let own = by_own_words(
+        repository,
+        tokens,
+        target_positions,
+        NOT_NAMES,
+        close.is_empty(),
+    );
+    if let Some(best) = own.first() {
+        let clear = own
+            .get(1)
+            .is_none_or(|second| best.score >= second.score * 1.5);
+        let guess_untouched = close
+            .first()
+            .is_none_or(|c| !own.iter().any(|o| &o.app.service == c));
+        let strong = if close.len() > 1 {
+            best.distinctive >= 2
+        } else {
+            best.distinctive >= 2 || close.is_empty() && best.distinctive >= 1
+        };
+        if clear && strong && guess_untouched && !close.contains(&best.app.service) {
+            reasons.push(format!(
+                "the repository's own words for {} match the request",
+                best.app.service
+            ));
+            return Ok(best.app.service.clone());
         }
     }
     match close.as_slice() {

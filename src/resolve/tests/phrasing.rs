@@ -507,3 +507,27 @@ fn an_app_named_as_the_machines_something_runs_on_is_a_place() {
     let resolution = resolve(&repository, "restart jellyfin");
     assert_eq!(resolution.service.as_deref(), Some("jellyfin"));
 }
+
+#[test]
+fn the_repositorys_own_words_settle_between_several_catalogue_guesses() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[torrent]\nseedbox\n"),
+        (
+            "vpn.yml",
+            "- hosts: torrent\n  tasks:\n    - name: Gluetun\n      community.docker.docker_container:\n        name: gluetun\n        image: qmcgaw/gluetun:v3\n    - name: ProtonWire\n      community.docker.docker_container:\n        name: protonwire\n        image: ghcr.io/tprasadtp/protonwire:7\n",
+        ),
+        (
+            "refresher.yml",
+            "- hosts: torrent\n  tasks:\n    - name: Script that renews the protonvpn port forwarding lease\n      ansible.builtin.template:\n        src: templates/natpmp-helper.service\n        dest: /etc/systemd/system/natpmp-helper.service\n    - name: Keep the protonvpn forwarded port renewed\n      ansible.builtin.systemd_service:\n        name: natpmp-helper.service\n        state: started\n",
+        ),
+        (
+            "templates/natpmp-helper.service",
+            "[Service]\nExecStart=/usr/local/bin/renew\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "is the vpn thing that keeps renewing the protonvpn port forwarding lease still running?",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("natpmp-helper"));
+}
