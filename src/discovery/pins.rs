@@ -62,9 +62,11 @@ fn says_pull(text: &str) -> bool {
             || line.contains("compose pull")
             || line.contains("docker pull")
             || line.contains("podman pull")
-            || line.contains("--pull always")
-            || line.contains("--pull=always")
-            || line.contains("--pull newer")
+            || line.match_indices("--pull").any(|(at, said)| {
+                // `--pull always`, `--pull=always`, or an argv list's `--pull, always`.
+                let rest = line[at + said.len()..].trim_start_matches([' ', ',', '=']);
+                rest.starts_with("always") || rest.starts_with("newer")
+            })
             || line.starts_with("pull=always")
             || line.starts_with("pull=newer")
             || line.starts_with("autoupdate=registry")
