@@ -542,40 +542,18 @@ fn build(
     if definition.unit == UnitKind::Systemd && name.contains("{{") {
         return None;
     }
-    if definition.unit == UnitKind::Systemd && image.is_none() {
-        // Only units of services the catalogue knows, named like their role, or whose unit
-        // file the role ships (`webcam` renders `v4l2rtspserver.service.j2`: its own daemon).
-        // Not in a role named for a service the catalogue knows: there, it is a helper.
-        let role_known = role_name
-            .as_deref()
-            .is_some_and(|r| catalogue().lookup(r).is_some());
-        let ships_unit = !role_known
-            && role.as_deref().is_some_and(|r| {
-                ["templates", "files"].iter().any(|folder| {
-                    ["", ".j2"].iter().any(|ext| {
-                        index
-                            .get(&format!("{r}/{folder}/{unit_stem}.service{ext}"))
-                            .is_some()
-                    })
-                })
-            });
-        // Outside a role, a unit file the same tasks write (`dest:
-        // /etc/systemd/system/natpmpc-updater.service`) is the repository's own daemon.
-        let writes_unit = role.is_none()
-            && index.get(&definition.file).is_some_and(|source| {
-                source
-                    .text
-                    .contains(&format!("/etc/systemd/system/{unit_stem}."))
-            });
-        let known = catalogue().lookup(&unit_stem).is_some()
-            || ships_unit
-            || writes_unit
-            || role_name
-                .as_deref()
-                .is_some_and(|r| normalize(r) == normalize(&unit_stem));
-        if !known || generic(&normalize(&unit_stem)) {
-            return None;
-        }
+    if definition.unit == UnitKind::Systemd
+        && image.is_none()
+        && (generic(&normalize(&unit_stem))
+            || !is_own_unit(
+                index,
+                &definition.file,
+                role.as_deref(),
+                role_name.as_deref(),
+                &unit_stem,
+            ))
+    {
+        return None;
     }
     if name.contains("{{") && definition.unit != UnitKind::Systemd && names.is_empty() {
         return None;
@@ -697,6 +675,41 @@ fn in_own_role(definition: &Definition, role_name: Option<&str>, unit_stem: &str
     definition.unit == UnitKind::Systemd
         && role_name.is_some_and(|r| normalize(r) == normalize(unit_stem))
         && catalogue().lookup(unit_stem).is_some()
+}
+
+/// Whether a systemd unit with no image is an app: a service the catalogue knows, named like
+/// its role, or whose unit file its role ships (`webcam` renders `v4l2rtspserver.service.j2`:
+/// its own daemon) — not in a role named for a service the catalogue knows, where it is a
+/// helper — or, outside a role, whose unit file the same tasks write (`dest:
+/// /etc/systemd/system/natpmpc-updater.service`).
+fn is_own_unit(
+    index: &Index<'_>,
+    file: &str,
+    role: Option<&str>,
+    role_name: Option<&str>,
+    unit_stem: &str,
+) -> bool {
+    let role_known = role_name.is_some_and(|r| catalogue().lookup(r).is_some());
+    let ships_unit = !role_known
+        && role.is_some_and(|r| {
+            ["templates", "files"].iter().any(|folder| {
+                ["", ".j2"].iter().any(|ext| {
+                    index
+                        .get(&format!("{r}/{folder}/{unit_stem}.service{ext}"))
+                        .is_some()
+                })
+            })
+        });
+    let writes_unit = role.is_none()
+        && index.get(file).is_some_and(|source| {
+            source
+                .text
+                .contains(&format!("/etc/systemd/system/{unit_stem}."))
+        });
+    catalogue().lookup(unit_stem).is_some()
+        || ships_unit
+        || writes_unit
+        || role_name.is_some_and(|r| normalize(r) == normalize(unit_stem))
 }
 
 fn reach_of(
