@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{App, Definition, UnitKind, build};
 use crate::discovery::Repository;
 use crate::discovery::index::Index;
-use crate::services::catalogue;
+use crate::services::{Service, catalogue};
 use crate::text::without_doing_prefix;
 
 /// A role named for a service (`roles/filebrowser`, `roles/nginx`) that runs no container and
@@ -16,12 +16,7 @@ use crate::text::without_doing_prefix;
 pub(super) fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &mut Vec<App>) {
     for role in &repository.roles {
         let name = role.rsplit('/').next().unwrap_or(role);
-        // `setup_mergerfs`, `install-docker`, `ansible-role-motd`: the service is the rest.
-        let bare = without_doing_prefix(name);
-        let Some(service) = catalogue()
-            .lookup(name)
-            .or_else(|| catalogue().lookup(bare))
-        else {
+        let Some((service, bare)) = named_service(name) else {
             continue;
         };
         // Known already from its own role, or from a role named for it; one found only in
@@ -47,16 +42,7 @@ pub(super) fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &
         else {
             continue;
         };
-        let definition = Definition {
-            file,
-            line: 1,
-            name: bare.to_owned(),
-            key: None,
-            image: None,
-            compose: false,
-            fact: None,
-            unit: UnitKind::Systemd,
-        };
+        let definition = unit_named(file, bare);
         if let Some(app) = build(repository, index, definition, Some(role.clone())) {
             apps.push(app);
         }
@@ -74,27 +60,14 @@ pub(super) fn galaxy_apps(repository: &Repository, index: &Index<'_>, apps: &mut
         .collect();
     for key in keys {
         let name = key.rsplit('.').next().unwrap_or(key);
-        let bare = without_doing_prefix(name);
-        let Some(service) = catalogue()
-            .lookup(name)
-            .or_else(|| catalogue().lookup(bare))
-        else {
+        let Some((service, bare)) = named_service(name) else {
             continue;
         };
         // The repository's own definition of it says more.
         if apps.iter().any(|a| a.service == service.id && a.wired()) {
             continue;
         }
-        let definition = Definition {
-            file: key.clone(),
-            line: 1,
-            name: bare.to_owned(),
-            key: None,
-            image: None,
-            compose: false,
-            fact: None,
-            unit: UnitKind::Systemd,
-        };
+        let definition = unit_named(key.clone(), bare);
         if let Some(mut app) = build(repository, index, definition, None) {
             // The key is no file: neither a name of the app nor its configuration.
             app.names.retain(|n| !n.starts_with("galaxy"));
@@ -102,6 +75,30 @@ pub(super) fn galaxy_apps(repository: &Repository, index: &Index<'_>, apps: &mut
                 .retain(|c| !c.starts_with(crate::discovery::plays::GALAXY));
             apps.push(app);
         }
+    }
+}
+
+/// The catalogue service a role's name stands for, and the name without a doing-prefix
+/// (`setup_mergerfs`, `install-docker`, `ansible-role-motd`: the service is the rest).
+fn named_service(name: &str) -> Option<(&'static Service, &str)> {
+    let bare = without_doing_prefix(name);
+    let service = catalogue()
+        .lookup(name)
+        .or_else(|| catalogue().lookup(bare))?;
+    Some((service, bare))
+}
+
+/// A role's app defined at `file`, run as a systemd unit named `name`.
+fn unit_named(file: String, name: &str) -> Definition {
+    Definition {
+        file,
+        line: 1,
+        name: name.to_owned(),
+        key: None,
+        image: None,
+        compose: false,
+        fact: None,
+        unit: UnitKind::Systemd,
     }
 }
 
