@@ -9,7 +9,7 @@
 //! it — the variable set to something else, written twice, or through a template — is refused,
 //! never guessed at.
 
-use crate::planner::upgrade::tag_span;
+use crate::planner::upgrade::{is_untagged, tag_span};
 use crate::repo::outline::{self, Node};
 
 /// Why the pin could not be changed; nothing was.
@@ -73,14 +73,7 @@ pub fn apply(text: &str, edit: &PinEdit<'_>) -> Result<String, EditRefused> {
     }
     let from = edit.from;
     // An image written without a tag (`grafana/grafana`, read as the tag ""): the tag is added.
-    let untagged = |scalar: &str| {
-        from.is_empty()
-            && tag_span(scalar).is_none()
-            && !scalar.is_empty()
-            && !scalar.contains("{{")
-            && !scalar.contains('@')
-            && !scalar.rsplit('/').next().unwrap_or(scalar).contains(':')
-    };
+    let untagged = |scalar: &str| from.is_empty() && is_untagged(scalar);
     found.retain(|node| {
         if edit.is_image() {
             tag_span(node.scalar())

@@ -216,19 +216,22 @@ pub fn tag_span(image: &str) -> Option<(usize, usize)> {
     (colon + 1 < image.len()).then_some((colon + 1, image.len()))
 }
 
+/// Whether an image written in place has no tag to change (`grafana/grafana`): not empty, no
+/// Jinja, no digest, no `:` after its last `/`.
+pub fn is_untagged(image: &str) -> bool {
+    !image.is_empty()
+        && !image.contains("{{")
+        && !image.contains('@')
+        && !image.rsplit('/').next().unwrap_or(image).contains(':')
+}
+
 /// `value` (a variable's whole value: a bare version or a full image reference) moved to
 /// version `to`: the tag replaced in an image reference, else the whole value.
 pub fn moved_value(value: &str, to: &str) -> String {
     match tag_span(value) {
         Some((at, _)) => format!("{}{to}", &value[..at]),
         // An image reference written without a tag (`grafana/grafana`): the tag is added.
-        None if value.contains('/')
-            && !value.contains("{{")
-            && !value.contains('@')
-            && !value.rsplit('/').next().unwrap_or(value).contains(':') =>
-        {
-            format!("{value}:{to}")
-        }
+        None if value.contains('/') && is_untagged(value) => format!("{value}:{to}"),
         None => to.to_owned(),
     }
 }

@@ -153,12 +153,7 @@ fn scored(
                 .lookup(w)
                 .is_some_and(|s| s.id != app.service && !app.names.contains(w))
         }) && named_for == 0;
-        let real = !file.split('/').any(|segment| {
-            matches!(
-                segment,
-                "staging" | "stage" | "test" | "tests" | "testing" | "dev" | "development"
-            )
-        });
+        let real = !staged(file);
         // A staging or test copy holds the same settings: the real one wins whenever it has any.
         let key = (score > 0 && real, score, real, !foreign);
         if best.is_none_or(|(k, r, _)| key > k || key == k && rank < r) {
@@ -363,6 +358,16 @@ fn literals(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// A file of a staging or test copy (of the inventory, of a role).
+fn staged(file: &str) -> bool {
+    file.split('/').any(|segment| {
+        matches!(
+            segment,
+            "staging" | "stage" | "test" | "tests" | "testing" | "dev" | "development"
+        )
+    })
 }
 
 /// The words of a file's name without its extensions (`fluentbit`, `config`).

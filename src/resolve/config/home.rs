@@ -8,6 +8,7 @@ use crate::discovery::{App, Repository};
 use crate::services::{stem, words};
 
 use super::super::instances::hosts_of;
+use super::staged;
 
 /// The precedence of a host's own vars (`host_vars/<host>`).
 const HOST: u8 = 5;
@@ -236,14 +237,4 @@ fn place_name(rest: &str) -> &str {
         .strip_suffix(".yml")
         .or_else(|| first.strip_suffix(".yaml"))
         .unwrap_or(first)
-}
-
-/// A file of a staging or test copy (of the inventory, of a role).
-fn staged(file: &str) -> bool {
-    file.split('/').any(|s| {
-        matches!(
-            s,
-            "staging" | "stage" | "test" | "tests" | "testing" | "dev" | "development"
-        )
-    })
 }
