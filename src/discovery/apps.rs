@@ -5,7 +5,7 @@
 //! container, systemd unit), its image pin, its on/off switch, its configuration files, the
 //! plays that reach it (none: unwired) and its own tags.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
@@ -18,7 +18,9 @@ use crate::services::catalogue;
 use crate::text::normalize;
 
 mod roles;
+mod settle;
 use roles::{galaxy_apps, handled_units, role_only_apps};
+use settle::settle;
 
 /// How an app runs on its host, which decides how Chiffon's built-in actions address it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -376,102 +378,6 @@ fn walk(
         walk(&node.children, file, path, top_services, out);
         path.pop();
     }
-}
-
-/// What only shows once every app is known: a compose file shared by several apps is
-/// addressed container by container, sidecars named after their file are told apart, and a
-/// systemd unit outranks the container its role defines.
-fn settle(apps: &mut Vec<App>) {
-    // A compose file holding several apps is addressed container by container.
-    let mut per_file: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for app in apps
-        .iter()
-        .filter(|a| a.unit == UnitKind::Compose && is_main_app(&a.service))
-    {
-        per_file
-            .entry(app.file.clone())
-            .or_default()
-            .insert(app.service.clone());
-    }
-    // Names every app of a file shares (the file's or role's name) tell none of them apart.
-    let mut shared: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for app in apps.iter() {
-        let names: BTreeSet<String> = app.names.iter().cloned().collect();
-        shared
-            .entry(app.file.clone())
-            .and_modify(|s| s.retain(|n| names.contains(n)))
-            .or_insert(names);
-    }
-    for app in apps.iter_mut() {
-        let project = normalize(&app.unit_name);
-        let common = shared.get(&app.file).cloned().unwrap_or_default();
-        // Named after the app (`immich` for `immich-server`), not merely inside its name
-        // (`arr` is in `sonarr`, but the `arr` project holds the whole stack).
-        let own_project = project.len() >= 3
-            && (normalize(&app.service).starts_with(&project)
-                || app
-                    .names
-                    .iter()
-                    .any(|n| n.starts_with(&project) && !common.contains(n)));
-        if app.unit == UnitKind::Compose
-            && !own_project
-            && per_file.get(&app.file).is_some_and(|s| s.len() > 1)
-        {
-            app.unit = UnitKind::Container;
-            app.unit_name = app.container.clone();
-        }
-    }
-    // In one file, a container the file is named after is the app; another one identified only
-    // by the file's name is a sidecar (`barcodebuddy` in `grocy.yml`).
-    let named: BTreeSet<(String, String)> = apps
-        .iter()
-        .filter(|a| {
-            a.names
-                .first()
-                .is_some_and(|n| catalogue().lookup(n).is_some_and(|s| s.id == a.service))
-        })
-        .map(|a| (a.file.clone(), a.service.clone()))
-        .collect();
-    for app in apps.iter_mut() {
-        let own = app.names.first().cloned().unwrap_or_default();
-        let identified_by_own = catalogue()
-            .lookup(&own)
-            .is_some_and(|s| s.id == app.service)
-            || app
-                .image
-                .as_deref()
-                .and_then(|i| catalogue().by_image(i))
-                .is_some_and(|s| s.id == app.service);
-        if !identified_by_own && named.contains(&(app.file.clone(), app.service.clone())) {
-            app.service = app.container.to_lowercase().replace('_', "-");
-            app.known = false;
-        }
-    }
-    // A systemd unit template outranks a container its role defines (the unit runs it).
-    let systemd_roles: BTreeSet<(String, String)> = apps
-        .iter()
-        .filter(|a| a.unit == UnitKind::Systemd)
-        .filter_map(|a| a.role.clone().map(|r| (r, a.service.clone())))
-        .collect();
-    apps.retain(|a| {
-        a.unit == UnitKind::Systemd
-            || a.role
-                .as_ref()
-                .is_none_or(|r| !systemd_roles.contains(&(r.clone(), a.service.clone())))
-    });
-}
-
-/// An app of its own, not a database, cache, queue or search engine beside one.
-fn is_main_app(service: &str) -> bool {
-    catalogue().get(service).is_some_and(|s| {
-        !s.companion
-            && !s.categories.iter().any(|c| {
-                matches!(
-                    c.as_str(),
-                    "database" | "message-queue" | "search" | "object-storage"
-                )
-            })
-    })
 }
 
 /// Which catalogue service a set of names and an image stand for.

@@ -262,6 +262,34 @@ fn apps_sharing_a_stack_compose_file_are_addressed_as_containers() {
     assert_eq!((unit, name.as_str()), (UnitKind::Container, "sonarr"));
 }
 
+#[test]
+fn a_part_of_a_project_named_for_its_app_is_addressed_by_its_container() {
+    let (_dir, repository) = repository(&[
+        ("hosts", "[docker]\nearth\n"),
+        (
+            "vault.yml",
+            "- name: Vault\n  hosts: docker\n  roles:\n    - vaultwarden\n",
+        ),
+        (
+            "roles/vaultwarden/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: compose.yml.j2\n    dest: /opt/vaultwarden/compose.yml\n- name: up\n  community.docker.docker_compose_v2:\n    project_src: /opt/vaultwarden\n",
+        ),
+        (
+            "roles/vaultwarden/templates/compose.yml.j2",
+            "services:\n  vaultwarden:\n    image: vaultwarden/server:1.32.0\n    container_name: vaultwarden\n  vaultwarden-backup:\n    image: bruceforce/vaultwarden-backup:latest\n    container_name: vaultwarden-backup\n",
+        ),
+    ]);
+    // The sidecar alone: restarting the backup must not restart the vault.
+    let (unit, name, _) = builtin(&resolve(&repository, "restart vaultwarden-backup"));
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Container, "vaultwarden-backup")
+    );
+    // The app the project is named for is still the whole project.
+    let (unit, name, _) = builtin(&resolve(&repository, "restart vaultwarden"));
+    assert_eq!((unit, name.as_str()), (UnitKind::Compose, "vaultwarden"));
+}
+
 /// A themed role `arr-stack` holding the arr apps in one compose template, on `media-01`,
 /// with the time zone its defaults set for all of them.
 fn arr_stack_repository() -> (tempfile::TempDir, Repository) {
