@@ -41,7 +41,7 @@ mod targets;
 use targets::{Place, names_a_machine, place, said_as_a_place};
 
 mod purpose;
-use purpose::{by_purpose, described_in_order};
+use purpose::{by_purpose, described_in_order, order_words};
 
 mod instances;
 pub use instances::hosts_of;
@@ -652,7 +652,18 @@ fn pick_service(
         ));
         return Ok(app);
     }
-    by_purpose(repository, verb, tokens, target_positions, target, reasons)
+    // Only some clauses give the order: their words say what it is about.
+    let order = (!orders.is_empty() && orders.len() <= clause_ends.len())
+        .then(|| order_words(tokens, target_positions, &clause_ends, &orders));
+    by_purpose(
+        repository,
+        verb,
+        tokens,
+        target_positions,
+        target,
+        order.as_deref(),
+        reasons,
+    )
 }
 
 /// The answer for a service: its app (or a question between instances), then what to run.

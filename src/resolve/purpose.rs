@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use super::names::{by_own_words, owning_a_name_part};
 use super::{Answer, Mention, NOT_NAMES, Verb, runs_on, which_one};
-use crate::discovery::Repository;
+use crate::discovery::{App, Repository};
 use crate::services::catalogue;
+use crate::text::normalize;
 
 /// The service a request describes rather than names, read without the target's words: the
 /// one wired app that fits, else a question between those that fit, else none (with the
@@ -18,6 +19,7 @@ pub(super) fn by_purpose(
     tokens: &[String],
     target_positions: &BTreeSet<usize>,
     target: Option<&str>,
+    order_words: Option<&str>,
     reasons: &mut Vec<String>,
 ) -> Result<String, (Answer, Option<String>)> {
     // What it is for, read without the target's words.
@@ -113,6 +115,18 @@ pub(super) fn by_purpose(
             Ok(one.clone())
         }
         several => {
+            // The clause that gives the order says what it is about; the others say why
+            // ("subtitles stopped showing up for new episodes, show me the subtitle fetcher's
+            // logs"): among those that fit, the one the order's own words fit.
+            if let Some(words) = order_words {
+                let (_, in_order) = fitting_apps(repository, words, keep);
+                if let [one] = in_order.as_slice()
+                    && several.contains(one)
+                {
+                    reasons.push(format!("the order's own words describe {one}"));
+                    return Ok(one.clone());
+                }
+            }
             reasons.push("several apps of this repository fit".to_owned());
             Err((
                 Answer::Question {
@@ -136,14 +150,7 @@ pub(super) fn described_in_order(
     orders: &BTreeSet<usize>,
     named: &[&Mention],
 ) -> Option<String> {
-    let clause = |i: usize| clause_ends.iter().filter(|end| **end <= i).count();
-    let order_words: String = tokens
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| orders.contains(&clause(*i)) && !target_positions.contains(i))
-        .map(|(_, t)| t.as_str())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let order_words = order_words(tokens, target_positions, clause_ends, orders);
     // "pull up its logs": the order points back at the app named.
     if order_words
         .split(' ')
@@ -158,6 +165,23 @@ pub(super) fn described_in_order(
     }
 }
 
+/// The words of the clauses that give the order, without the target's words.
+pub(super) fn order_words(
+    tokens: &[String],
+    target_positions: &BTreeSet<usize>,
+    clause_ends: &[usize],
+    orders: &BTreeSet<usize>,
+) -> String {
+    let clause = |i: usize| clause_ends.iter().filter(|end| **end <= i).count();
+    tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| orders.contains(&clause(*i)) && !target_positions.contains(i))
+        .map(|(_, t)| t.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The services the catalogue reads in `words` (best first, with their scores), and the wired
 /// apps of the repository among them that fit nearly as well as the best of those present.
 fn fitting_apps(
@@ -170,15 +194,26 @@ fn fitting_apps(
         .into_iter()
         .map(|(s, score)| (s.id.clone(), score))
         .collect();
-    let present: Vec<&(String, f64)> = scored
-        .iter()
-        .filter(|(id, _)| {
-            repository
-                .apps
-                .iter()
-                .any(|a| &a.service == id && a.wired())
-        })
-        .collect();
+    // An app of its own outranks one that is only a part of another app's project (the
+    // `nextcloud-nginx` beside the repository's own reverse proxy), unless the words describe
+    // that app too ("the photo server's database").
+    let described = |owner: &str| scored.iter().any(|(id, _)| id == owner);
+    let present_as = |own: bool| -> Vec<&(String, f64)> {
+        scored
+            .iter()
+            .filter(|(id, _)| {
+                repository.apps.iter().any(|a| {
+                    &a.service == id
+                        && a.wired()
+                        && (!own || part_of(repository, a).is_none_or(described))
+                })
+            })
+            .collect()
+    };
+    let present = match present_as(true) {
+        own if own.is_empty() => present_as(false),
+        own => own,
+    };
     let close = match present.first() {
         Some(best) => present
             .iter()
@@ -236,4 +271,22 @@ fn on_the_target(repository: &Repository, close: Vec<String>, target: Option<&st
         }
         _ => close,
     }
+}
+
+/// The app whose project holds `app` as a part named after it: `nextcloud` for the
+/// `nextcloud-nginx` beside it in one compose file.
+fn part_of<'a>(repository: &'a Repository, app: &App) -> Option<&'a str> {
+    let container = normalize(&app.container);
+    repository
+        .apps
+        .iter()
+        .find(|owner| {
+            let name = normalize(&owner.service);
+            owner.file == app.file
+                && owner.service != app.service
+                && name.len() >= 3
+                && container.len() > name.len()
+                && container.starts_with(&name)
+        })
+        .map(|owner| owner.service.as_str())
 }

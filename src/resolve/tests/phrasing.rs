@@ -531,3 +531,67 @@ fn the_repositorys_own_words_settle_between_several_catalogue_guesses() {
     );
     assert_eq!(resolution.service.as_deref(), Some("natpmp-helper"));
 }
+
+#[test]
+fn among_apps_the_whole_request_fits_the_orders_own_words_pick_one() {
+    let files = two_apps(
+        ("bazarr", "lscr.io/linuxserver/bazarr:1.4"),
+        ("sonarr", "lscr.io/linuxserver/sonarr:4"),
+    );
+    let (_dir, repository) = discovered(&files);
+    // The complaint fits both (subtitles, new episodes); the order names the subtitle fetcher.
+    let text = "subtitles stopped showing up for new episodes, show me the subtitle fetcher's logs";
+    let resolution = resolve(&repository, text);
+    assert_eq!(resolution.service.as_deref(), Some("bazarr"));
+    assert_eq!(builtin(&resolution).1, "bazarr");
+    // Said in one clause, both still fit: the person is asked.
+    let resolution = resolve(
+        &repository,
+        "show me the logs of the subtitle fetcher for new episodes",
+    );
+    assert!(
+        matches!(&resolution.answer, Answer::Question { choices, .. } if choices.len() == 2),
+        "{resolution:?}"
+    );
+}
+
+#[test]
+fn a_part_of_another_apps_project_is_not_the_homelabs_own_service_of_its_kind() {
+    let files = [
+        ("hosts", "[base]\nedge\n[cloud]\ncloud\n"),
+        (
+            "site.yml",
+            "- name: Edge\n  hosts: base\n  roles:\n    - traefik\n- name: Cloud\n  hosts: cloud\n  roles:\n    - nextcloud\n",
+        ),
+        (
+            "roles/traefik/tasks/main.yml",
+            "- name: traefik\n  community.docker.docker_container:\n    name: traefik\n    image: traefik:v3.1\n",
+        ),
+        (
+            "roles/nextcloud/templates/compose.yml.j2",
+            "services:\n  nextcloud:\n    image: nextcloud:29-fpm\n    container_name: nextcloud\n  nextcloud-nginx:\n    image: nginx:1.27\n    container_name: nextcloud-nginx\n",
+        ),
+        (
+            "roles/nextcloud/tasks/main.yml",
+            "- name: compose\n  ansible.builtin.template:\n    src: compose.yml.j2\n    dest: /opt/nextcloud/compose.yml\n",
+        ),
+    ];
+    let (_dir, repository) = repository(&files);
+    // nextcloud's own nginx is a reverse proxy too, but it fronts nextcloud alone.
+    let resolution = resolve(
+        &repository,
+        "every site answers 404, show me the reverse proxy's logs",
+    );
+    assert_eq!(
+        resolution.service.as_deref(),
+        Some("traefik"),
+        "{resolution:?}"
+    );
+    // Asked about nextcloud's web server, the part is meant.
+    let resolution = resolve(&repository, "restart the nextcloud web server");
+    assert_eq!(
+        resolution.service.as_deref(),
+        Some("nginx"),
+        "{resolution:?}"
+    );
+}
