@@ -336,13 +336,13 @@ pub(super) fn part_it_uses(
 }
 
 /// The positions (as `words` counts them) of the words inside a path (`/dev/video2`,
-/// `config/app.yml`).
+/// `config/app.yml`) or an address (`root@localhost`).
 pub(super) fn path_positions(text: &str) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
     let mut count = 0;
     for chunk in text.split_whitespace() {
         let n = words(chunk).count();
-        if chunk.contains('/') {
+        if chunk.contains('/') || chunk.contains('@') {
             out.extend(count..count + n);
         }
         count += n;

@@ -8,6 +8,23 @@ use crate::discovery::Repository;
 use crate::services::catalogue;
 use crate::text::normalize;
 
+/// The positions of the words after "instead of" up to the end of their clause: what is
+/// being replaced ("hand out quad9 as the dns instead of tang"), not where the order goes.
+fn replaced_positions(tokens: &[String], ends: &[usize]) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    for (i, pair) in tokens.windows(2).enumerate() {
+        if pair[0] == "instead" && pair[1] == "of" {
+            let end = ends
+                .iter()
+                .copied()
+                .find(|end| *end > i + 1)
+                .unwrap_or(tokens.len());
+            out.extend(i + 2..end);
+        }
+    }
+    out
+}
+
 /// The place a request names, the positions of its words, and whether it says "everywhere".
 pub(super) struct Place {
     pub target: Option<String>,
@@ -27,8 +44,9 @@ pub(super) fn place(
     let mut target_placed = false;
     let mut target_positions = BTreeSet::new();
     let mut app_places = Vec::new();
-    let in_paths = path_positions(text);
     let ends = clause_ends(text);
+    let mut in_paths = path_positions(text);
+    in_paths.extend(replaced_positions(tokens, &ends));
     for length in (1..=3).rev() {
         for start in 0..tokens.len().saturating_sub(length - 1) {
             // "/dev/video2" is a path on a machine, not the group `dev`.

@@ -595,3 +595,29 @@ fn a_part_of_another_apps_project_is_not_the_homelabs_own_service_of_its_kind() 
         "{resolution:?}"
     );
 }
+
+#[test]
+fn a_host_inside_an_address_or_after_instead_of_is_a_value_not_the_target() {
+    let files = two_apps(
+        ("grafana", "grafana/grafana:11.3.0"),
+        ("headscale", "headscale/headscale:0.23"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let limit = |text: &str| {
+        let resolution = resolve(&repository, text);
+        entrypoint(&resolution).1
+    };
+    assert_eq!(
+        limit("grafana alert emails go to root@lab, send them to my real address"),
+        None
+    );
+    assert_eq!(
+        limit("headscale should hand out quad9 as the dns instead of lab while i rebuild it"),
+        None
+    );
+    // Said as the place, the same host is the target.
+    assert_eq!(
+        limit("set grafana's alert emails to my real address on lab"),
+        Some("lab".to_owned())
+    );
+}
