@@ -588,6 +588,12 @@ fn pick_service(
         return Ok(mention.service.clone());
     }
     let sharing = sharing_a_name_part(repository, tokens, target_positions, NOT_NAMES);
+    if let [one] = sharing.as_slice() {
+        reasons.push(format!(
+            "the request names a part the names of several apps share, and one part only {one} has"
+        ));
+        return Ok(one.clone());
+    }
     if sharing.len() >= 2 {
         reasons.push("the request names a part the names of several apps share".to_owned());
         return Err((

@@ -136,8 +136,34 @@ pub(super) fn mentions(
             })
             // At the same distance, the app that *is* the name ("gitea") beats one that only
             // carries it (its database, "gitea-db").
-            .min_by_key(|(d, n, a)| (*d, normalize(&a.service) != **n));
-        if let Some((_, _, app)) = in_repo {
+            // A slip in the whole name ("vaultwardn") beats a name it only begins
+            // (`vaultwarden-backup`).
+            // An app's own first name beats the project name its parts carry too (`paperless`
+            // for the `paperless-db` beside it).
+            .map(|(d, n, a)| {
+                let whole = edit_distance(token, n);
+                let slip = if whole <= 2 { whole } else { usize::MAX };
+                let borrowed = a.names.first() != Some(n) && &a.service != n;
+                ((d, normalize(&a.service) != *n, slip, borrowed), a)
+            })
+            .collect::<Vec<_>>();
+        let best = in_repo.iter().map(|(key, _)| *key).min();
+        let closest: BTreeSet<&str> = in_repo
+            .iter()
+            .filter(|(key, _)| Some(*key) == best)
+            .map(|(_, a)| a.service.as_str())
+            .collect();
+        // A part several apps' names share ("pubgolf" for `pubgolf-frontend` and
+        // `pubgolf-backend`) names none of them: which one is asked (`sharing_a_name_part`).
+        let shared_part = closest.len() > 1
+            && closest
+                .iter()
+                .all(|service| service.split(['-', '_', '.']).any(|part| part == token));
+        if shared_part {
+            continue;
+        }
+        let in_repo = in_repo.iter().find(|(key, _)| Some(*key) == best);
+        if let Some((_, app)) = in_repo {
             mentions.push(Mention {
                 service: app.service.clone(),
                 position,

@@ -178,6 +178,23 @@ pub(super) fn sharing_a_name_part(
                 }
             }
             own.sort();
+            // Another word of the request names a part only one of them has ("start the
+            // frontend"): that one.
+            let among = &own;
+            let telling: BTreeSet<&String> = tokens
+                .iter()
+                .enumerate()
+                .filter(|(j, t)| *j != i && !skip.contains(j) && t.len() >= 3)
+                .filter(|(_, t)| !not_names.contains(&t.as_str()))
+                .flat_map(|(_, t)| {
+                    apps.iter()
+                        .filter(move |(a, parts)| among.contains(&a.service) && parts.contains(t))
+                        .map(|(a, _)| &a.service)
+                })
+                .collect();
+            if telling.len() == 1 {
+                return telling.into_iter().cloned().collect();
+            }
             return own;
         }
     }

@@ -621,3 +621,36 @@ fn a_host_inside_an_address_or_after_instead_of_is_a_value_not_the_target() {
         Some("lab".to_owned())
     );
 }
+
+#[test]
+fn a_part_two_apps_names_share_asks_unless_another_word_names_one() {
+    let files = two_apps(
+        (
+            "pubgolf-frontend",
+            "ghcr.io/someone/pubgolf-frontend:latest",
+        ),
+        ("pubgolf-backend", "ghcr.io/someone/pubgolf-backend:latest"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "pubgolf is down, restart it");
+    match &resolution.answer {
+        Answer::Question { choices, .. } => assert_eq!(
+            choices,
+            &["pubgolf-backend".to_owned(), "pubgolf-frontend".to_owned()]
+        ),
+        other => panic!("expected a question, got {other:?}"),
+    }
+    let resolution = resolve(
+        &repository,
+        "the pubgolf website is down but the api answers, start the frontend",
+    );
+    assert_eq!(builtin(&resolution).1, "pubgolf-frontend");
+    // A slip in a whole name is that app, not the longer one it begins.
+    let files = two_apps(
+        ("vaultwarden-backup", "bruceforce/vaultwarden-backup:latest"),
+        ("vaultwarden", "vaultwarden/server:1.32.0"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "restart vaultwardn, the extension can't sync");
+    assert_eq!(builtin(&resolution).1, "vaultwarden");
+}
