@@ -267,9 +267,15 @@ impl Repository {
             .map_or("", String::as_str)
     }
 
-    /// A variable's value with `{{ other }}` references replaced once (enough for
-    /// `{{ image }}:{{ tag }}` and `{{ root }}/app`).
+    /// A variable's value with `{{ other }}` references replaced (enough for
+    /// `{{ image }}:{{ tag }}` and `{{ root }}/app`), following a value that refers on
+    /// (`immich_redis_image: "docker.io/valkey/valkey:{{ immich_redis_version }}"`) two levels
+    /// deep; what stays unknown is kept as written.
     pub fn expand(&self, text: &str) -> String {
+        self.expand_deep(text, 2)
+    }
+
+    fn expand_deep(&self, text: &str, depth: usize) -> String {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("{{") {
@@ -282,6 +288,9 @@ impl Repository {
             let name = inner.split(['|', ' ']).next().unwrap_or("");
             match self.var_value(name) {
                 Some(value) if !value.contains("{{") => out.push_str(&value),
+                Some(value) if depth > 0 && !value.trim_start().starts_with("{{") => {
+                    out.push_str(&self.expand_deep(&value, depth - 1));
+                }
                 _ => out.push_str(&rest[start..start + end + 2]),
             }
             rest = &rest[start + end + 2..];

@@ -705,7 +705,7 @@ fn finish(
             .copied()
             .filter(|a| a.container == instance && a.unit_name != instance)
             .collect();
-        if !picked.is_empty() {
+        if !picked.is_empty() && by_container.is_empty() {
             reasons.push(format!("{instance}: the instance picked"));
             wired = picked;
         } else if !by_container.is_empty() {

@@ -74,6 +74,18 @@ pub(super) fn pick_app<'a>(
     {
         return Err(units.into_iter().map(str::to_owned).collect());
     }
+    // Each a part of a different app's project (a cache beside each of five apps): which
+    // app's is the person's to say.
+    let owners: BTreeSet<&str> = wired
+        .iter()
+        .filter_map(|a| part_of(repository, a))
+        .collect();
+    if owners.len() == wired.len() {
+        let mut choices = instance_ids(repository, wired);
+        choices.sort();
+        choices.dedup();
+        return Err(choices);
+    }
     // Prefer the app whose unit is named like the service (not a sidecar), defined in a compose
     // file or a unit of its own.
     let best = wired
@@ -150,16 +162,26 @@ fn instance_id(repository: &Repository, app: &App) -> String {
 }
 
 /// How a question between the instances `apps` of one service names each, in their order:
+/// their containers' own names where those differ (`paperless-redis`, `tracearr-redis`), else
 /// `hosts:service`, or, where two run on the same hosts (seven redis containers on three
 /// machines), `<project>-<service>`, the project being the folder or role holding each (the
 /// way a Compose project prefixes its containers' names).
 pub(super) fn instance_ids(repository: &Repository, apps: &[&App]) -> Vec<String> {
+    let containers: Vec<String> = apps.iter().map(|a| a.container.clone()).collect();
+    let distinct = |ids: &[String]| ids.iter().collect::<BTreeSet<_>>().len() == ids.len();
+    if apps.iter().all(|a| a.unit != UnitKind::Systemd)
+        && distinct(&containers)
+        && containers
+            .iter()
+            .all(|c| !c.is_empty() && !c.contains("{{"))
+    {
+        return containers;
+    }
     let by_hosts: Vec<String> = apps.iter().map(|a| instance_id(repository, a)).collect();
     let by_project: Vec<String> = apps
         .iter()
         .map(|a| format!("{}-{}", project_of(a), a.service))
         .collect();
-    let distinct = |ids: &[String]| ids.iter().collect::<BTreeSet<_>>().len() == ids.len();
     if distinct(&by_hosts) || !distinct(&by_project) {
         by_hosts
     } else {
@@ -229,4 +251,22 @@ pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
         }
     }
     resolved.into_iter().collect()
+}
+
+/// The app whose project holds `app` as a part named after it: `nextcloud` for the
+/// `nextcloud-nginx` beside it in one compose file.
+pub(super) fn part_of<'a>(repository: &'a Repository, app: &App) -> Option<&'a str> {
+    let container = normalize(&app.container);
+    repository
+        .apps
+        .iter()
+        .find(|owner| {
+            let name = normalize(&owner.service);
+            owner.file == app.file
+                && owner.service != app.service
+                && name.len() >= 3
+                && container.len() > name.len()
+                && container.starts_with(&name)
+        })
+        .map(|owner| owner.service.as_str())
 }

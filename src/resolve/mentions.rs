@@ -79,6 +79,7 @@ pub(super) fn mentions(
                         .find(|a| {
                             a.names.contains(&joined)
                                 && !shared_role_name(repository, &joined)
+                                && !shared_name(repository, &joined)
                                 && !catalogue().is_category_word(&joined)
                         })
                         .map(|a| a.service.clone())
@@ -658,4 +659,17 @@ pub(super) fn companion_described(
         [one] => Some(one.clone()),
         _ => None,
     }
+}
+
+/// Whether a name the repository gives apps (`cache`, the compose key beside five apps) is
+/// given to apps of more than two services: a word for what they are, not which one.
+fn shared_name(repository: &Repository, name: &str) -> bool {
+    repository
+        .apps
+        .iter()
+        .filter(|a| a.names.iter().any(|n| n == name))
+        .map(|a| &a.service)
+        .collect::<BTreeSet<_>>()
+        .len()
+        > 2
 }

@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use super::instances::part_of;
 use super::names::{by_own_words, owning_a_name_part};
 use super::{Answer, Mention, NOT_NAMES, Verb, runs_on, which_one};
-use crate::discovery::{App, Repository};
+use crate::discovery::Repository;
 use crate::services::catalogue;
-use crate::text::normalize;
 
 /// The service a request describes rather than names, read without the target's words: the
 /// one wired app that fits, else a question between those that fit, else none (with the
@@ -271,22 +271,4 @@ fn on_the_target(repository: &Repository, close: Vec<String>, target: Option<&st
         }
         _ => close,
     }
-}
-
-/// The app whose project holds `app` as a part named after it: `nextcloud` for the
-/// `nextcloud-nginx` beside it in one compose file.
-fn part_of<'a>(repository: &'a Repository, app: &App) -> Option<&'a str> {
-    let container = normalize(&app.container);
-    repository
-        .apps
-        .iter()
-        .find(|owner| {
-            let name = normalize(&owner.service);
-            owner.file == app.file
-                && owner.service != app.service
-                && name.len() >= 3
-                && container.len() > name.len()
-                && container.starts_with(&name)
-        })
-        .map(|owner| owner.service.as_str())
 }

@@ -1047,3 +1047,57 @@ fn a_setting_is_in_the_apps_own_file_not_another_services_or_its_image_variable(
     ));
     assert_eq!(config.as_deref(), Some("roles/diun/templates/diun.yml.j2"));
 }
+
+#[test]
+fn a_cache_beside_each_of_two_apps_is_asked_about_by_container_name() {
+    let app = |name: &str, image: &str| {
+        (
+            format!("roles/{name}/templates/compose.yml.j2"),
+            format!(
+                "services:\n  {name}:\n    image: {image}\n    container_name: {name}\n  cache:\n    image: \"{{{{ {name}_cache_image }}}}\"\n    container_name: {name}-cache\n"
+            ),
+        )
+    };
+    let vars = |name: &str| {
+        (
+            format!("roles/{name}/vars/main.yml"),
+            format!(
+                "{name}_cache_version: \"8\"\n{name}_cache_image: \"docker.io/valkey/valkey:{{{{ {name}_cache_version }}}}\"\n"
+            ),
+        )
+    };
+    let tasks = |name: &str| {
+        (
+            format!("roles/{name}/tasks/main.yml"),
+            format!(
+                "- name: compose\n  ansible.builtin.template:\n    src: compose.yml.j2\n    dest: /opt/{name}/compose.yml\n"
+            ),
+        )
+    };
+    let files = vec![
+        ("hosts".to_owned(), "[apps]\nbox\n".to_owned()),
+        (
+            "site.yml".to_owned(),
+            "- hosts: apps\n  roles:\n    - authelia\n    - paperless\n".to_owned(),
+        ),
+        app("authelia", "authelia/authelia:4.38"),
+        vars("authelia"),
+        tasks("authelia"),
+        app("paperless", "ghcr.io/paperless-ngx/paperless-ngx:2.17"),
+        vars("paperless"),
+        tasks("paperless"),
+    ];
+    let (_dir, repository) = discovered(&files);
+    // The image is known through a variable that refers on to another: both caches are valkey.
+    let resolution = resolve(
+        &repository,
+        "the valkey cache is eating all the ram, stop it",
+    );
+    match &resolution.answer {
+        Answer::Question { choices, .. } => assert_eq!(
+            choices,
+            &["authelia-cache".to_owned(), "paperless-cache".to_owned()]
+        ),
+        other => panic!("expected a question between the caches, got {other:?}"),
+    }
+}
