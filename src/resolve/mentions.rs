@@ -110,61 +110,12 @@ pub(super) fn mentions(
         if covered.contains(&position) || NOT_NAMES.contains(&token.as_str()) || token.len() < 4 {
             continue;
         }
-        let allowed = typo_allowance(token.len());
-        let in_repo = repository
-            .apps
-            .iter()
-            .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
-            .chain(repository.apps.iter().map(|a| (&a.service, a)))
-            .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
-            .map(|(n, a)| {
-                let begins = if begins_like(token, n) { 1 } else { usize::MAX };
-                let distance = edit_distance(token, n).min(prefix_distance(token, n));
-                (distance.min(begins), n, a)
-            })
-            // Against the few names the repository has, a six-letter name may carry two
-            // slips when its first two letters hold ("raddar" for `radarr`).
-            .filter(|(d, n, _)| {
-                let slips = if token.len() >= 6
-                    && n.len().abs_diff(token.len()) <= 1
-                    && n.get(..2) == token.get(..2)
-                {
-                    2
-                } else {
-                    allowed.max(1)
-                };
-                *d <= slips && *d > 0
-            })
-            // At the same distance, the app that *is* the name ("gitea") beats one that only
-            // carries it (its database, "gitea-db").
-            // A slip in the whole name ("vaultwardn") beats a name it only begins
-            // (`vaultwarden-backup`).
-            // An app's own first name beats the project name its parts carry too (`paperless`
-            // for the `paperless-db` beside it).
-            .map(|(d, n, a)| {
-                let whole = edit_distance(token, n);
-                let slip = if whole <= 2 { whole } else { usize::MAX };
-                let borrowed = a.names.first() != Some(n) && &a.service != n;
-                ((d, normalize(&a.service) != *n, slip, borrowed), a)
-            })
-            .collect::<Vec<_>>();
-        let best = in_repo.iter().map(|(key, _)| *key).min();
-        let closest: BTreeSet<&str> = in_repo
-            .iter()
-            .filter(|(key, _)| Some(*key) == best)
-            .map(|(_, a)| a.service.as_str())
-            .collect();
         // A part several apps' names share ("pubgolf" for `pubgolf-frontend` and
         // `pubgolf-backend`) names none of them: which one is asked (`sharing_a_name_part`).
-        let shared_part = closest.len() > 1
-            && closest
-                .iter()
-                .all(|service| service.split(['-', '_', '.']).any(|part| part == token));
-        if shared_part {
+        let Some(slipped) = slipped_name(repository, token) else {
             continue;
-        }
-        let in_repo = in_repo.iter().find(|(key, _)| Some(*key) == best);
-        if let Some((_, app)) = in_repo {
+        };
+        if let Some(app) = slipped {
             mentions.push(Mention {
                 service: app.service.clone(),
                 position,
@@ -180,6 +131,69 @@ pub(super) fn mentions(
     }
 
     mentions
+}
+
+/// The app a word of the request names with a slip or only begins ("raddar", "vaultwardn",
+/// "karuta" for `karutuogg`): `Some(Some(app))`, `Some(None)` when no app's name is near, and
+/// `None` when the word is a part several apps' names share (no app is meant by it alone).
+fn slipped_name<'a>(repository: &'a Repository, token: &str) -> Option<Option<&'a App>> {
+    let allowed = typo_allowance(token.len());
+    let in_repo = repository
+        .apps
+        .iter()
+        .flat_map(|a| a.names.iter().take(2).map(move |n| (n, a)))
+        .chain(repository.apps.iter().map(|a| (&a.service, a)))
+        .filter(|(n, _)| n.len() >= 4 && n.as_bytes()[0] == token.as_bytes()[0])
+        .map(|(n, a)| {
+            let begins = if begins_like(token, n) { 1 } else { usize::MAX };
+            let distance = edit_distance(token, n).min(prefix_distance(token, n));
+            (distance.min(begins), n, a)
+        })
+        // Against the few names the repository has, a six-letter name may carry two
+        // slips when its first two letters hold ("raddar" for `radarr`).
+        .filter(|(d, n, _)| {
+            let slips = if token.len() >= 6
+                && n.len().abs_diff(token.len()) <= 1
+                && n.get(..2) == token.get(..2)
+            {
+                2
+            } else {
+                allowed.max(1)
+            };
+            *d <= slips && *d > 0
+        })
+        // At the same distance, the app that *is* the name ("gitea") beats one that only
+        // carries it (its database, "gitea-db").
+        // A slip in the whole name ("vaultwardn") beats a name it only begins
+        // (`vaultwarden-backup`).
+        // An app's own first name beats the project name its parts carry too (`paperless`
+        // for the `paperless-db` beside it).
+        .map(|(d, n, a)| {
+            let whole = edit_distance(token, n);
+            let slip = if whole <= 2 { whole } else { usize::MAX };
+            let borrowed = a.names.first() != Some(n) && &a.service != n;
+            ((d, normalize(&a.service) != *n, slip, borrowed), a)
+        })
+        .collect::<Vec<_>>();
+    let best = in_repo.iter().map(|(key, _)| *key).min();
+    let closest: BTreeSet<&str> = in_repo
+        .iter()
+        .filter(|(key, _)| Some(*key) == best)
+        .map(|(_, a)| a.service.as_str())
+        .collect();
+    let shared_part = closest.len() > 1
+        && closest
+            .iter()
+            .all(|service| service.split(['-', '_', '.']).any(|part| part == token));
+    if shared_part {
+        return None;
+    }
+    Some(
+        in_repo
+            .iter()
+            .find(|(key, _)| Some(*key) == best)
+            .map(|(_, a)| *a),
+    )
 }
 
 /// The one wired app of the repository that is compatible with `service` (either names the
