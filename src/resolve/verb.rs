@@ -109,6 +109,25 @@ fn imperative(text: &str) -> Option<Verb> {
         })
 }
 
+/// Whether the request opens with a question about a state ("is loki up?", "are the arr apps
+/// running?"), a question mark closing it.
+fn asks_whether_up(lower: &str) -> bool {
+    let Some((question, _)) = lower.split_once('?') else {
+        return false;
+    };
+    if question.contains([',', ';', '.']) {
+        return false;
+    }
+    let tokens: Vec<String> = words(question).collect();
+    matches!(tokens.first().map(String::as_str), Some("is" | "are"))
+        && tokens.iter().skip(1).any(|t| {
+            matches!(
+                t.as_str(),
+                "up" | "running" | "alive" | "online" | "down" | "working" | "healthy"
+            )
+        })
+}
+
 /// "shipping", "sending": a verb going on, not a name ("stop sonarr", "start syncthing").
 fn gerund(word: Option<&str>) -> bool {
     word.is_some_and(|w| {
@@ -148,6 +167,11 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     // people are logged out ("after a day idle").
     if keeps_for_a_while(&tokens) || signs_in && tokens.iter().any(|t| period(t) || t == "idle") {
         return Some(Verb::Configure);
+    }
+    // "is loki up? grafana shows no logs since noon": the question asked is the order; the
+    // logs are what the person saw.
+    if asks_whether_up(&lower) {
+        return Some(Verb::Status);
     }
     if (has("log") && !signs_in)
         || has("logs")

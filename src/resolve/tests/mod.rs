@@ -469,6 +469,12 @@ fn asking_whether_something_is_up_is_a_status_with_or_without_a_question_mark() 
     assert_eq!(verb_of("is prometheus up on bastion-01"), Verb::Status);
     assert_eq!(verb_of("are the arr apps running"), Verb::Status);
     assert_eq!(verb_of("is jellyfin up?"), Verb::Status);
+    // The question asked is the order; logs said after it are what the person saw.
+    assert_eq!(
+        verb_of("is loki up? grafana's explore tab shows no logs since noon"),
+        Verb::Status
+    );
+    assert_eq!(verb_of("is jellyfin down? restart it"), Verb::Restart);
     // A sentence that merely starts with "is" is not a question about a state.
     assert_eq!(verb_of("is it possible to deploy immich"), Verb::Deploy);
 }
