@@ -329,6 +329,12 @@ impl Catalogue {
         weight.iter().map(|(w, how)| idf(w) * how).sum()
     }
 
+    /// Whether the catalogue uses `word` to say what services are or do (`backup`, `request`):
+    /// an ordinary word, not a name.
+    pub fn knows_word(&self, word: &str) -> bool {
+        self.idf.contains_key(&stem(word))
+    }
+
     /// Whether a word names a kind of service (`dns`, `vpn`, `media`, `proxy`): a word of a
     /// category. A host or group spelled so is a target only when the request places it
     /// ("on dns"); "the upstream dns resolvers" says what is meant, not where.

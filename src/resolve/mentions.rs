@@ -84,6 +84,34 @@ pub(super) fn mentions(
                         })
                         .map(|a| a.service.clone())
                 })
+                // Words said apart that one app's name runs together: "the sms bot" for
+                // `grizzlysmsbot`.
+                .or_else(|| {
+                    // Each word a name's part of three letters or more, and together no
+                    // ordinary word ("back up" is not `docker-db-backup`).
+                    let name_like = |t: &String| {
+                        t.len() >= 3
+                            && !NOT_NAMES.contains(&t.as_str())
+                            && !STOP_WORDS.contains(&t.as_str())
+                    };
+                    if length < 2
+                        || joined.len() < 5
+                        || !parts.iter().all(name_like)
+                        || catalogue().knows_word(&joined)
+                    {
+                        return None;
+                    }
+                    let holding: BTreeSet<&str> = repository
+                        .apps
+                        .iter()
+                        .filter(|a| a.wired() && normalize(&a.service).contains(&joined))
+                        .map(|a| a.service.as_str())
+                        .collect();
+                    match holding.into_iter().collect::<Vec<_>>().as_slice() {
+                        [one] => Some((*one).to_owned()),
+                        _ => None,
+                    }
+                })
                 // Two words in the other order of an app's name: "the radarr mcp server" for
                 // `mcp-radarr`.
                 .or_else(|| {
@@ -132,6 +160,12 @@ pub(super) fn mentions(
 
     mentions
 }
+
+/// Words too common to be a part of a name said apart.
+const STOP_WORDS: &[&str] = &[
+    "the", "and", "for", "our", "you", "its", "that", "this", "with", "from", "into", "onto",
+    "back", "out", "off", "all", "any", "one", "new", "old", "was", "are", "has", "had", "not",
+];
 
 /// The app a word of the request names with a slip or only begins ("raddar", "vaultwardn",
 /// "karuta" for `karutuogg`): `Some(Some(app))`, `Some(None)` when no app's name is near, and

@@ -654,3 +654,22 @@ fn a_part_two_apps_names_share_asks_unless_another_word_names_one() {
     let resolution = resolve(&repository, "restart vaultwardn, the extension can't sync");
     assert_eq!(builtin(&resolution).1, "vaultwarden");
 }
+
+#[test]
+fn words_said_apart_that_one_apps_name_runs_together_name_it() {
+    let files = two_apps(
+        ("grizzlysmsbot", "ghcr.io/someone/grizzlysmsbot:latest"),
+        ("dashdot", "mauricenino/dashdot:5"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "redeploy the sms bot, upstream pushed a fix");
+    assert_eq!(resolution.service.as_deref(), Some("grizzlysmsbot"));
+    // Ordinary words run together are no name: "back up" is not a backup container.
+    let files = two_apps(
+        ("docker-db-backup", "tiredofit/db-backup:4"),
+        ("dashdot", "mauricenino/dashdot:5"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "start dashdot back up");
+    assert_eq!(resolution.service.as_deref(), Some("dashdot"));
+}
