@@ -212,6 +212,18 @@ impl Repository {
         repository.reads = settings.reads;
         let added = added::added_hosts(&repository, sources, &by_path);
         added::apply(&mut repository, &added);
+        // A play on a group with no hosts, or on a host no inventory has, runs nothing — unless
+        // a play fills that group at run time (`add_host`).
+        let inventory = &repository.inventory;
+        let filled_at_run_time = |pattern: &str| {
+            sources
+                .iter()
+                .any(|s| s.text.contains("add_host") && s.text.contains(pattern.trim()))
+        };
+        for app in &mut repository.apps {
+            app.reach
+                .retain(|r| !inventory.targets_nothing(&r.hosts) || filled_at_run_time(&r.hosts));
+        }
         repository.app_words = words::app_words(&repository, &by_path);
         repository
     }

@@ -66,6 +66,47 @@ impl Inventory {
         found.next().is_none().then_some(first.as_str())
     }
 
+    /// Whether a play's `hosts:` pattern reaches no machine of this inventory: a group with no
+    /// hosts, or only names the inventory does not know (`mat2_web` with no such host). Never
+    /// for an empty inventory, a templated pattern, `all` or the control machine.
+    pub fn targets_nothing(&self, pattern: &str) -> bool {
+        let pattern = pattern.trim();
+        if self.hosts.is_empty()
+            || pattern.is_empty()
+            || pattern.contains("{{")
+            || pattern.contains('*')
+            || ["all", "localhost", "127.0.0.1"].contains(&pattern)
+        {
+            return false;
+        }
+        if pattern.contains(['!', '&']) {
+            return false;
+        }
+        !pattern
+            .split([',', ':'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .any(|name| self.reaches_a_machine(name, &mut BTreeSet::new()))
+    }
+
+    /// Whether a host or group name stands for at least one machine: a host, a group with
+    /// hosts or with a child that does, or a name listed under a group's children and defined
+    /// nowhere else (`webcam_hosts: children: webcampi.local:` — written as a machine).
+    fn reaches_a_machine(&self, name: &str, seen: &mut BTreeSet<String>) -> bool {
+        if !seen.insert(name.to_owned()) {
+            return false;
+        }
+        if self.hosts.contains(name) || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+            return true;
+        }
+        let hosts = self.groups.get(name).is_some_and(|h| !h.is_empty());
+        let children = self.children.get(name).cloned().unwrap_or_default();
+        if hosts || children.iter().any(|c| self.reaches_a_machine(c, seen)) {
+            return true;
+        }
+        children.is_empty() && self.children.values().any(|c| c.contains(name))
+    }
+
     /// The hosts a pattern reaches (`a,b`, `a:b`, `g:!x`, `all`); a name the inventory does
     /// not know stands for itself, so two answers naming it compare equal.
     pub fn resolve(&self, pattern: &str) -> BTreeSet<String> {

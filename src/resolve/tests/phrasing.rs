@@ -673,3 +673,39 @@ fn words_said_apart_that_one_apps_name_runs_together_name_it() {
     let resolution = resolve(&repository, "start dashdot back up");
     assert_eq!(resolution.service.as_deref(), Some("dashdot"));
 }
+
+#[test]
+fn a_play_on_a_group_with_no_hosts_runs_nothing() {
+    let files = [
+        (
+            "inventory.yml",
+            "all:\n  children:\n    servers:\n      hosts:\n        box:\n    linux_desktop:\n      hosts:\n    webcam_hosts:\n      children:\n        webcampi.local:\n",
+        ),
+        (
+            "desktop.yml",
+            "- hosts: linux_desktop\n  roles:\n    - xrdp\n",
+        ),
+        (
+            "webcam.yml",
+            "- hosts: webcam_hosts\n  roles:\n    - motioneye\n",
+        ),
+        (
+            "roles/xrdp/tasks/main.yml",
+            "- name: xrdp\n  ansible.builtin.systemd:\n    name: xrdp\n    state: started\n",
+        ),
+        (
+            "roles/motioneye/tasks/main.yml",
+            "- name: motioneye\n  ansible.builtin.systemd:\n    name: motioneye\n    state: started\n",
+        ),
+    ];
+    let (_dir, repository) = repository(&files);
+    // The group is declared but empty: the role is there, no play runs it.
+    let resolution = resolve(&repository, "put xrdp on my desktop so i can remote in");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{resolution:?}"
+    );
+    // A machine written under a group's children is still a machine the play runs on.
+    let resolution = resolve(&repository, "restart motioneye");
+    assert_eq!(builtin(&resolution).2, vec!["webcam_hosts".to_owned()]);
+}
