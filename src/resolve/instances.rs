@@ -209,11 +209,15 @@ fn project_of(app: &App) -> String {
     name.replace('_', "-")
 }
 
-/// Where an app runs: the hosts or groups whose list switched it on, else its plays' hosts.
+/// Where an app runs: the hosts or groups whose list switched it on, or whose own vars switch
+/// on what a default leaves off, else its plays' hosts.
 pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
-    let _ = repository;
     let mut out = BTreeSet::new();
-    for reach in &app.reach {
+    if let Some(places) = switched_on_places(repository, app) {
+        out.insert(places.join(","));
+    }
+    let switched = !out.is_empty();
+    for reach in app.reach.iter().filter(|_| !switched) {
         let place = reach
             .list
             .as_ref()
@@ -269,4 +273,23 @@ pub(super) fn part_of<'a>(repository: &'a Repository, app: &App) -> Option<&'a s
                 && container.starts_with(&name)
         })
         .map(|owner| owner.service.as_str())
+}
+
+/// The hosts or groups whose own vars files turn on an app's on/off switch that a default
+/// (role defaults, `group_vars/all`) leaves off (`zfs_zrepl_enabled: true` in
+/// `host_vars/altair/`): where it runs, of all the hosts its play targets.
+fn switched_on_places(repository: &Repository, app: &App) -> Option<Vec<String>> {
+    let switch = app.switch.as_ref().filter(|s| s.kind == "bool")?;
+    let definitions = repository.vars.get(&switch.var)?;
+    let truthy = |v: &str| matches!(v.to_lowercase().as_str(), "true" | "yes" | "on");
+    let falsy = |v: &str| matches!(v.to_lowercase().as_str(), "false" | "no" | "off");
+    let off_by_default = definitions
+        .iter()
+        .any(|d| falsy(&d.value) && vars_file_place(&d.file).is_none());
+    let on: BTreeSet<String> = definitions
+        .iter()
+        .filter(|d| truthy(&d.value))
+        .filter_map(|d| vars_file_place(&d.file))
+        .collect();
+    (off_by_default && !on.is_empty()).then(|| on.into_iter().collect())
 }

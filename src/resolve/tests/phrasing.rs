@@ -709,3 +709,26 @@ fn a_play_on_a_group_with_no_hosts_runs_nothing() {
     let resolution = resolve(&repository, "restart motioneye");
     assert_eq!(builtin(&resolution).2, vec!["webcam_hosts".to_owned()]);
 }
+
+#[test]
+fn a_switch_a_default_leaves_off_runs_the_app_only_where_a_host_turns_it_on() {
+    let files = [
+        ("hosts", "[hypervisor]\naltair\nvega\n"),
+        (
+            "proxmox.yml",
+            "- hosts: hypervisor\n  roles:\n    - zrepl\n",
+        ),
+        ("roles/zrepl/defaults/main.yml", "zrepl_enabled: false\n"),
+        (
+            "roles/zrepl/tasks/main.yml",
+            "- name: zrepl\n  ansible.builtin.systemd:\n    name: zrepl\n    state: started\n  when: zrepl_enabled\n",
+        ),
+        ("host_vars/altair.yml", "zrepl_enabled: true\n"),
+    ];
+    let (_dir, repository) = repository(&files);
+    let resolution = resolve(
+        &repository,
+        "start zrepl again, no snapshots since the scrub",
+    );
+    assert_eq!(builtin(&resolution).2, vec!["altair".to_owned()]);
+}
