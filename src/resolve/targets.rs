@@ -112,6 +112,14 @@ pub(super) fn place(
                     !owners_place && length == 1 && catalogue().is_category_word(&joined);
                 // "the ai vm", "the media box": a machine, unless it is an app's name ("the
                 // plex server" is Plex).
+                // "the dev vm" with `dev` in the group `vm`: the host, though an app is named so.
+                let held_by_next = tokens
+                    .get(start + length)
+                    .and_then(|w| repository.inventory.spelling(w))
+                    .is_some_and(|group| {
+                        group != name && repository.inventory.resolve(group).contains(&name)
+                    });
+                let is_app = is_app && !held_by_next;
                 let placed = placed || said_a_machine && !is_app;
                 // An app's name after "to" that a noun of the same clause follows ("let the
                 // phones subscribe to ntfy topics") says which app's things, not where.

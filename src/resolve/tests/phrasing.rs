@@ -732,3 +732,29 @@ fn a_switch_a_default_leaves_off_runs_the_app_only_where_a_host_turns_it_on() {
     );
     assert_eq!(builtin(&resolution).2, vec!["altair".to_owned()]);
 }
+
+#[test]
+fn a_host_said_before_the_group_holding_it_is_that_host() {
+    let files = [
+        ("hosts", "[vm]\nmgmt\ndev\n"),
+        (
+            "site.yml",
+            "- hosts: vm\n  roles:\n    - nexus\n    - dev\n",
+        ),
+        (
+            "roles/nexus/tasks/main.yml",
+            "- name: nexus\n  community.docker.docker_container:\n    name: nexus\n    image: sonatype/nexus3:3.70.1\n",
+        ),
+        (
+            "roles/dev/tasks/main.yml",
+            "- name: dev\n  community.docker.docker_container:\n    name: dev\n    image: lscr.io/linuxserver/code-server:4.91\n",
+        ),
+    ];
+    let (_dir, repository) = repository(&files);
+    // `dev` is also an app's name, but "the dev vm" is the machine `dev` of the group `vm`.
+    let resolution = resolve(
+        &repository,
+        "nexus didn't come back after the dev vm rebooted, start it",
+    );
+    assert_eq!(builtin(&resolution).2, vec!["dev".to_owned()]);
+}
