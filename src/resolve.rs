@@ -484,9 +484,14 @@ fn pick_service(
     // Names inside a description ("the thing that syncs watched status between plex and
     // jellyfin") say what the service works with, not which it is.
     let described = described_from(tokens);
+    // "open it over tailscale": what the person reaches it through, not what to act on.
+    let medium = |m: &&Mention| {
+        m.position > 0 && matches!(tokens[m.position - 1].as_str(), "over" | "via" | "through")
+    };
     let mentions: Vec<&Mention> = mentions
         .iter()
         .filter(|m| described.is_none_or(|from| m.position < from))
+        .filter(|m| !medium(m))
         .collect();
     let in_repo: Vec<&Mention> = mentions
         .iter()

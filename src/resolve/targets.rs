@@ -25,6 +25,26 @@ fn replaced_positions(tokens: &[String], ends: &[usize]) -> BTreeSet<usize> {
     out
 }
 
+/// The positions of the words of a domain name said as a value ("open it as
+/// quoggioserver.tail", "accept home.lan too"), unless the inventory names a host so.
+fn domain_positions(repository: &Repository, text: &str) -> BTreeSet<usize> {
+    let mut out = BTreeSet::new();
+    let mut count = 0;
+    for chunk in text.split_whitespace() {
+        let n = crate::services::words(chunk).count();
+        let name = chunk.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        let dotted = name.split('.').count() > 1
+            && name
+                .split('.')
+                .all(|part| part.chars().next().is_some_and(|c| c.is_ascii_alphabetic()));
+        if dotted && repository.inventory.spelling(name).is_none() {
+            out.extend(count..count + n);
+        }
+        count += n;
+    }
+    out
+}
+
 /// The place a request names, the positions of its words, and whether it says "everywhere".
 pub(super) struct Place {
     pub target: Option<String>,
@@ -47,6 +67,7 @@ pub(super) fn place(
     let ends = clause_ends(text);
     let mut in_paths = path_positions(text);
     in_paths.extend(replaced_positions(tokens, &ends));
+    in_paths.extend(domain_positions(repository, text));
     for length in (1..=3).rev() {
         for start in 0..tokens.len().saturating_sub(length - 1) {
             // "/dev/video2" is a path on a machine, not the group `dev`.

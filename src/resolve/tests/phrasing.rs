@@ -758,3 +758,25 @@ fn a_host_said_before_the_group_holding_it_is_that_host() {
     );
     assert_eq!(builtin(&resolution).2, vec!["dev".to_owned()]);
 }
+
+#[test]
+fn what_an_app_is_reached_through_and_a_domain_name_said_are_not_the_app_or_the_target() {
+    let files = two_apps(
+        ("homepage", "ghcr.io/gethomepage/homepage:v0.9.10"),
+        ("tailscale", "tailscale/tailscale:v1.70.0"),
+    );
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(
+        &repository,
+        "the dashboard refuses to load when i open it over tailscale as lab.tail, add that to the hosts it accepts",
+    );
+    assert_eq!(
+        resolution.service.as_deref(),
+        Some("homepage"),
+        "{resolution:?}"
+    );
+    assert_eq!(entrypoint(&resolution).1, None);
+    // Said as the place, the host is the target.
+    let resolution = resolve(&repository, "redeploy homepage on lab");
+    assert_eq!(entrypoint(&resolution).1.as_deref(), Some("lab"));
+}
