@@ -212,18 +212,20 @@ fn project_of(app: &App) -> String {
 /// Where an app runs: the hosts or groups whose list switched it on, or whose own vars switch
 /// on what a default leaves off, else its plays' hosts.
 pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
-    let mut out = BTreeSet::new();
-    if let Some(places) = switched_on_places(repository, app) {
-        out.insert(places.join(","));
-    }
-    let switched = !out.is_empty();
-    for reach in app.reach.iter().filter(|_| !switched) {
-        let place = reach
-            .list
-            .as_ref()
-            .and_then(|(_, file, _)| vars_file_place(file));
-        out.insert(place.unwrap_or_else(|| reach.hosts.clone()));
-    }
+    let out: BTreeSet<String> = match switched_on_places(repository, app) {
+        Some(places) => BTreeSet::from([places.join(",")]),
+        None => app
+            .reach
+            .iter()
+            .map(|reach| {
+                let place = reach
+                    .list
+                    .as_ref()
+                    .and_then(|(_, file, _)| vars_file_place(file));
+                place.unwrap_or_else(|| reach.hosts.clone())
+            })
+            .collect(),
+    };
     // A pattern of several hosts (`box,lab`): the hosts, without test machines when others remain.
     let mut resolved = BTreeSet::new();
     for pattern in out {

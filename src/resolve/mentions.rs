@@ -413,11 +413,17 @@ pub(super) fn part_it_uses(
 /// The positions (as `words` counts them) of the words inside a path (`/dev/video2`,
 /// `config/app.yml`) or an address (`root@localhost`).
 pub(super) fn path_positions(text: &str) -> BTreeSet<usize> {
+    chunk_positions(text, |chunk| chunk.contains('/') || chunk.contains('@'))
+}
+
+/// The positions (as `words` counts them) of the words of each whitespace-separated chunk of
+/// `text` that `keep` accepts.
+pub(super) fn chunk_positions(text: &str, keep: impl Fn(&str) -> bool) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
     let mut count = 0;
     for chunk in text.split_whitespace() {
         let n = words(chunk).count();
-        if chunk.contains('/') || chunk.contains('@') {
+        if keep(chunk) {
             out.extend(count..count + n);
         }
         count += n;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::mentions::{clause_ends, path_positions};
+use super::mentions::{chunk_positions, clause_ends, path_positions};
 use crate::discovery::Repository;
 use crate::services::catalogue;
 use crate::text::normalize;
@@ -28,21 +28,14 @@ fn replaced_positions(tokens: &[String], ends: &[usize]) -> BTreeSet<usize> {
 /// The positions of the words of a domain name said as a value ("open it as
 /// quoggioserver.tail", "accept home.lan too"), unless the inventory names a host so.
 fn domain_positions(repository: &Repository, text: &str) -> BTreeSet<usize> {
-    let mut out = BTreeSet::new();
-    let mut count = 0;
-    for chunk in text.split_whitespace() {
-        let n = crate::services::words(chunk).count();
+    chunk_positions(text, |chunk| {
         let name = chunk.trim_matches(|c: char| !c.is_ascii_alphanumeric());
         let dotted = name.split('.').count() > 1
             && name
                 .split('.')
                 .all(|part| part.chars().next().is_some_and(|c| c.is_ascii_alphabetic()));
-        if dotted && repository.inventory.spelling(name).is_none() {
-            out.extend(count..count + n);
-        }
-        count += n;
-    }
-    out
+        dotted && repository.inventory.spelling(name).is_none()
+    })
 }
 
 /// The place a request names, the positions of its words, and whether it says "everywhere".
