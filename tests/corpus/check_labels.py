@@ -163,7 +163,8 @@ def main():
         repo = r.get("repo", "")
         if manifest and repo not in manifest:
             err(f"repo {repo} not in manifest")
-        m = re.fullmatch(re.escape(slug(repo)) + r"-(\d\d)", rid)
+        # two digits up to 99, then three (batch 12 passed 99)
+        m = re.fullmatch(re.escape(slug(repo)) + r"-(\d{2,})", rid)
         if not m:
             err("id is not <repo slug>-NN")
         else:
