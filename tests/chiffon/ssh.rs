@@ -99,8 +99,8 @@ async fn an_unreachable_host_a_refused_key_and_an_unknown_host_key_fail_their_st
         keys.trust(&pi);
         // lola's sshd would accept the agent, but nobody recorded its host key.
         let lola = SshHost::start(&keys.public_key);
-        // nas: nothing listens on its port.
-        let closed = crate::ssh_hosts::free_port();
+        // nas: its port refuses connections (held bound, never listening, for the whole case).
+        let (_refusing, closed) = crate::ssh_hosts::refusing_port();
         let inventory = crate::ssh_hosts::inventory(
             &[
                 SshTarget {

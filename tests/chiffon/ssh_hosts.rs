@@ -142,6 +142,23 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
+/// A loopback port that refuses every connection for as long as the returned socket lives: it
+/// is bound but never listens, so no other test (an sshd started meanwhile) can take the port
+/// and answer in its place, as a port merely found free could be.
+pub fn refusing_port() -> (socket2::Socket, u16) {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&loopback.into()).expect("bind");
+    let port = socket
+        .local_addr()
+        .expect("address")
+        .as_socket()
+        .expect("an inet address")
+        .port();
+    (socket, port)
+}
+
 /// One `sshd -D -e -f <config> -p <port>` with a host key of its own, accepting the keys in
 /// `authorized_keys` for [`LOGIN_USER`]; its log (LogLevel VERBOSE) goes to a file.
 pub struct SshHost {
