@@ -410,7 +410,7 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
         .iter()
         .filter(|m| repo_services.contains(m.service.as_str()))
         .collect();
-    if let Some((service, unit)) = qualified_part(repository, &tokens, &named) {
+    if let Some((service, unit)) = qualified_part(repository, &tokens, &clause_ends(text), &named) {
         reasons.push(format!("the request names a part of an app: {unit}"));
         return finish(
             repository,

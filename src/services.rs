@@ -201,7 +201,8 @@ impl Catalogue {
         let allowed = typo_allowance(key.len());
         // A word the catalogue uses to say what services are for ("reader" of "rss reader")
         // is that word, not a misspelt name ("readarr").
-        if allowed == 0 || self.is_purpose_word(&key) {
+        // Nor is an ordinary word ("allow" for Alloy).
+        if allowed == 0 || self.is_purpose_word(&key) || crate::text::is_ordinary_word(&key) {
             return None;
         }
         let mut best: Option<(usize, usize)> = None;
@@ -579,6 +580,13 @@ mod tests {
             Some(("jellyfin", 1))
         );
         assert!(c.lookup_typo("plx").is_none());
+        // An ordinary word near a name is that word: "allow" is no slip of Alloy, which a
+        // real slip still finds.
+        assert!(c.lookup_typo("allow").is_none());
+        assert_eq!(
+            c.lookup_typo("allloy").map(|(s, _)| s.id.as_str()),
+            Some("alloy")
+        );
     }
 
     #[test]

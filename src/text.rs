@@ -83,3 +83,19 @@ mod tests {
         assert_eq!(edit_distance(&long, &format!("{long}b")), 1);
     }
 }
+
+/// Whether `word` is an ordinary English word people type around service names
+/// (`assets/ordinary_words.txt`): never read as a slip or a shortening of a name.
+pub fn is_ordinary_word(word: &str) -> bool {
+    static WORDS: std::sync::OnceLock<std::collections::HashSet<&'static str>> =
+        std::sync::OnceLock::new();
+    WORDS
+        .get_or_init(|| {
+            include_str!("../assets/ordinary_words.txt")
+                .lines()
+                .filter(|line| !line.starts_with('#'))
+                .flat_map(str::split_whitespace)
+                .collect()
+        })
+        .contains(word)
+}

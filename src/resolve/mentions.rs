@@ -10,7 +10,7 @@ use super::NOT_NAMES;
 use super::names::{begins_like, prefix_distance, shared_role_name};
 use crate::discovery::{App, Repository};
 use crate::services::{catalogue, typo_allowance, words};
-use crate::text::{edit_distance, normalize};
+use crate::text::{edit_distance, is_ordinary_word, normalize};
 
 /// A name said in the request.
 #[derive(Debug, Clone)]
@@ -135,7 +135,12 @@ pub(super) fn mentions(
         }
     }
     for (position, token) in tokens.iter().enumerate() {
-        if covered.contains(&position) || NOT_NAMES.contains(&token.as_str()) || token.len() < 4 {
+        // "allow the iot vlan too" says allow, not Alloy.
+        if covered.contains(&position)
+            || NOT_NAMES.contains(&token.as_str())
+            || token.len() < 4
+            || is_ordinary_word(token)
+        {
             continue;
         }
         // A part several apps' names share ("pubgolf" for `pubgolf-frontend` and
@@ -501,14 +506,29 @@ pub(super) fn behind_a_proxy(
 /// an app named together with a word for one of its parts is the app whose own name carries
 /// both (`transmission-bkup`, `vaultwarden-backup`, `gitea-db`). Returns its service and
 /// container.
+/// Only words of the name's own clause count as beside it ("tracearr logs, the session page
+/// is empty" says nothing of its session cache).
 pub(super) fn qualified_part(
     repository: &Repository,
     tokens: &[String],
+    clause_ends: &[usize],
     named: &[&Mention],
 ) -> Option<(String, String)> {
     for mention in named {
         let key = normalize(&mention.service);
-        let near = mention.position.saturating_sub(3)..(mention.position + 4).min(tokens.len());
+        let clause_start = clause_ends
+            .iter()
+            .copied()
+            .filter(|end| *end <= mention.position)
+            .max()
+            .unwrap_or(0);
+        let clause_end = clause_ends
+            .iter()
+            .copied()
+            .find(|end| *end > mention.position)
+            .unwrap_or(tokens.len());
+        let near = mention.position.saturating_sub(3).max(clause_start)
+            ..(mention.position + 4).min(clause_end);
         let words: Vec<&str> = near
             .filter(|i| *i != mention.position)
             .map(|i| tokens[i].as_str())

@@ -112,7 +112,9 @@ pub(super) fn place(
                 // app: "the widget on the homepage dashboard".
                 // A role's name said as a place ("on the gateway") is where its play runs,
                 // though the role is an app of its own too.
-                if loose && is_app && !(by_role && placed) {
+                // Said as machines where the words place them ("on the proxmox nodes" for
+                // `proxmox_hosts`), it is the group, though an app is named so too.
+                if loose && is_app && !(by_role && placed) && !(placed && said_a_machine) {
                     continue;
                 }
                 let is_app = is_app && !by_role;

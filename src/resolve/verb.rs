@@ -77,7 +77,14 @@ fn imperative(text: &str) -> Option<Verb> {
             let mut tokens = words(clause).skip_while(|t| FILLERS.contains(&t.as_str()));
             let head = tokens.next()?;
             let next = tokens.next();
+            // "drop has a new release out": the head is a name the clause says something
+            // about, not an order.
+            if next.as_deref().is_some_and(says_how_it_is) {
+                return None;
+            }
             Some(match head.as_str() {
+                // "reinstall the docker engine on earth-docker, the daemon won't start".
+                "reinstall" | "redeploy" => Verb::Deploy,
                 "restart" | "bounce" | "reboot" | "kick" | "cycle" => Verb::Restart,
                 // "stop shipping the logs to loki", "start sending alerts to ntfy": what a
                 // service does, a setting; "stop sonarr" is an order.
@@ -107,6 +114,30 @@ fn imperative(text: &str) -> Option<Verb> {
                 _ => return None,
             })
         })
+}
+
+/// A word after a clause's first word that makes that first word its subject ("drop has …",
+/// "start is …"): a state said about something, not an order.
+fn says_how_it_is(word: &str) -> bool {
+    matches!(
+        word,
+        "has"
+            | "is"
+            | "was"
+            | "keeps"
+            | "isn"
+            | "isnt"
+            | "won"
+            | "wont"
+            | "doesn"
+            | "doesnt"
+            | "seems"
+            | "looks"
+            | "stopped"
+            | "went"
+            | "will"
+            | "got"
+    )
 }
 
 /// Whether the request opens with a question about a state ("is loki up?", "are the arr apps

@@ -33,6 +33,17 @@ fn a_clause_that_opens_with_a_lifecycle_verb_is_the_order() {
     );
     // A reason opens a clause of its own.
     assert_eq!(clause_ends("set up drone so gitea builds"), [3]);
+    // A clause's first word with a state after it is what the clause is about ("drop" the
+    // games server here), not an order; the order is the clause that gives one.
+    assert_eq!(
+        verb_of("drop has a new release out, upgrade the games server"),
+        Verb::Upgrade
+    );
+    // Installing again is deploying, whatever the complaint beside it says.
+    assert_eq!(
+        verb_of("reinstall the docker engine, the daemon won't start after the apt mess"),
+        Verb::Deploy
+    );
 }
 
 #[test]
@@ -779,4 +790,36 @@ fn what_an_app_is_reached_through_and_a_domain_name_said_are_not_the_app_or_the_
     // Said as the place, the host is the target.
     let resolution = resolve(&repository, "redeploy homepage on lab");
     assert_eq!(entrypoint(&resolution).1.as_deref(), Some("lab"));
+}
+
+#[test]
+fn a_part_is_named_beside_its_app_only_in_the_apps_own_clause() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[media]\nlab\n"),
+        (
+            "site.yml",
+            "- hosts: media\n  roles:\n    - role: tracearr\n      tags: [tracearr]\n",
+        ),
+        (
+            "roles/tracearr/tasks/main.yml",
+            "- name: Compose\n  ansible.builtin.template:\n    src: compose.yml.j2\n    dest: /opt/tracearr/compose.yml\n",
+        ),
+        (
+            "roles/tracearr/templates/compose.yml.j2",
+            "services:\n  tracearr:\n    container_name: tracearr\n    image: ghcr.io/connorgallopo/tracearr:latest\n  redis:\n    container_name: tracearr-redis\n    image: redis:8-alpine\n",
+        ),
+    ]);
+    // "session" fits the redis beside it (a session store), but it is said in another
+    // clause, of a page: the app itself is meant.
+    let resolution = resolve(
+        &repository,
+        "tracearr logs, the session history page has been empty since the update",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("tracearr"));
+    // Said in the app's own clause, the part is meant.
+    let (_, name, _) = builtin(&resolve(
+        &repository,
+        "show me the tracearr session store logs",
+    ));
+    assert_eq!(name, "tracearr-redis");
 }
