@@ -823,3 +823,30 @@ fn a_part_is_named_beside_its_app_only_in_the_apps_own_clause() {
     ));
     assert_eq!(name, "tracearr-redis");
 }
+
+#[test]
+fn a_group_said_as_machines_is_the_place_though_an_app_is_named_so() {
+    let chrony = "- name: Chrony\n  ansible.builtin.apt:\n    name: chrony\n- name: Enable chrony\n  ansible.builtin.systemd:\n    name: chrony\n    state: started\n    enabled: true\n";
+    let (_dir, repository) = repository(&[
+        (
+            "hosts.ini",
+            "[proxmox_hosts]\npve1\npve2\n[ubuntu]\ndocker1\n",
+        ),
+        (
+            "proxmox.yml",
+            "- hosts: proxmox_hosts\n  roles:\n    - proxmox\n",
+        ),
+        ("os.yml", "- hosts: ubuntu\n  roles:\n    - os_configure\n"),
+        ("roles/proxmox/tasks/main.yml", chrony),
+        ("roles/os_configure/tasks/main.yml", chrony),
+    ]);
+    // `proxmox` is a role (an app's name) and `proxmox_hosts` without its suffix; said as the
+    // machines something runs on, it is the group.
+    let resolution = resolve(
+        &repository,
+        "restart chrony on the proxmox nodes, corosync keeps complaining about clock skew",
+    );
+    let (_, name, hosts) = builtin(&resolution);
+    assert_eq!(name, "chrony.service");
+    assert_eq!(hosts, ["proxmox_hosts"]);
+}
