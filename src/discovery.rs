@@ -17,6 +17,7 @@ pub mod inventory;
 mod pins;
 pub mod plays;
 mod reads;
+pub mod upgrades;
 mod words;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,6 +31,7 @@ pub use apps::{App, Pin, Switch, UnitKind};
 pub use hints::{HINTS_FILE, Hints};
 pub use inventory::Inventory;
 pub use plays::{Playbook, Reach};
+pub use upgrades::PackageUpgrade;
 
 /// A repository as Chiffon understands it.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -68,6 +70,8 @@ pub struct Repository {
     /// names, comments, paths, its files' text), stemmed.
     #[serde(skip)]
     pub app_words: Vec<BTreeSet<String>>,
+    /// The tasks that upgrade every package of a machine (`apt: upgrade: dist`).
+    pub package_upgrades: Vec<PackageUpgrade>,
     /// Files the walk saw.
     pub files: usize,
     /// The owner's hints (`.chiffon/hints.toml`); empty without the file.
@@ -225,6 +229,7 @@ impl Repository {
                 .retain(|r| !inventory.targets_nothing(&r.hosts) || filled_at_run_time(&r.hosts));
         }
         repository.app_words = words::app_words(&repository, &by_path);
+        repository.package_upgrades = upgrades::find(sources);
         repository
     }
 

@@ -38,7 +38,9 @@ use mentions::{
 };
 
 mod targets;
+mod updates;
 use targets::{Place, names_a_machine, place, said_as_a_place};
+use updates::{asks_for_package_updates, package_updates};
 
 mod purpose;
 use purpose::{by_purpose, described_in_order, order_words};
@@ -360,6 +362,22 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     let names_an_app = mentions
         .iter()
         .any(|m| repo_services.contains(m.service.as_str()));
+    // "run the os package updates on mercury-dns": the repository's own upgrade of every
+    // package, found by what its task does.
+    if !names_an_app
+        && !matches!(verb, Verb::Status | Verb::Logs | Verb::Remove)
+        && asks_for_package_updates(&tokens)
+        && let Some((service, answer)) = package_updates(repository, target.as_deref())
+    {
+        reasons.push("the request asks for the machines' package updates: the repository's own task that upgrades every package".to_owned());
+        return Resolution {
+            verb: Verb::Upgrade,
+            service: (!service.is_empty()).then_some(service),
+            target,
+            answer,
+            reasons,
+        };
+    }
     // Upgrading a tool no app stands for, whose version a role pins.
     if verb == Verb::Upgrade
         && !names_an_app

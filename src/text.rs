@@ -68,22 +68,6 @@ pub fn without_doing_prefix(name: &str) -> &str {
     .unwrap_or(name)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_swap_is_one_slip_and_long_or_unicode_words_are_measured_too() {
-        assert_eq!(edit_distance("vikunaj", "vikunja"), 1);
-        assert_eq!(edit_distance("jellyfn", "jellyfin"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("café", "cafe"), 1);
-        let long = "a".repeat(60);
-        assert_eq!(edit_distance(&long, &format!("{long}b")), 1);
-    }
-}
-
 /// Whether `word` is an ordinary English word people type around service names
 /// (`assets/ordinary_words.txt`): never read as a slip or a shortening of a name.
 pub fn is_ordinary_word(word: &str) -> bool {
@@ -98,4 +82,20 @@ pub fn is_ordinary_word(word: &str) -> bool {
                 .collect()
         })
         .contains(word)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_swap_is_one_slip_and_long_or_unicode_words_are_measured_too() {
+        assert_eq!(edit_distance("vikunaj", "vikunja"), 1);
+        assert_eq!(edit_distance("jellyfn", "jellyfin"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("café", "cafe"), 1);
+        let long = "a".repeat(60);
+        assert_eq!(edit_distance(&long, &format!("{long}b")), 1);
+    }
 }

@@ -850,3 +850,103 @@ fn a_group_said_as_machines_is_the_place_though_an_app_is_named_so() {
     assert_eq!(name, "chrony.service");
     assert_eq!(hosts, ["proxmox_hosts"]);
 }
+
+#[test]
+fn the_os_package_updates_are_the_task_that_upgrades_every_package() {
+    // A role of its own, tagged, on a group; an umbrella importing its playbook.
+    let (_dir, repo) = repository(&[
+        ("hosts.ini", "[linux]\nweb\ndns\n[hypervisor]\npve\n"),
+        ("main.yml", "- ansible.builtin.import_playbook: linux.yml\n"),
+        (
+            "linux.yml",
+            "- hosts: linux\n  roles:\n    - role: base\n      tags: [base]\n    - role: system_update\n      tags: [update]\n",
+        ),
+        (
+            "roles/base/tasks/main.yml",
+            "- name: Tools\n  ansible.builtin.apt:\n    name: [vim, htop]\n    state: latest\n",
+        ),
+        (
+            "roles/system_update/tasks/main.yml",
+            "- name: Upgrade packages\n  ansible.builtin.apt:\n    update_cache: true\n    upgrade: dist\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repo,
+        "run the os package updates on dns only, leave the other guests for the weekend",
+    );
+    assert_eq!(resolution.verb, Verb::Upgrade);
+    assert_eq!(resolution.service.as_deref(), Some("system-update"));
+    let Answer::Entrypoint {
+        playbook,
+        alt_playbooks,
+        tags,
+        limit,
+        pin,
+        ..
+    } = &resolution.answer
+    else {
+        panic!("expected an entrypoint, got {:?}", resolution.answer);
+    };
+    assert_eq!(playbook, "linux.yml");
+    assert_eq!(alt_playbooks, &["main.yml".to_owned()]);
+    assert_eq!(tags, &["update".to_owned()]);
+    assert_eq!(limit.as_deref(), Some("dns"));
+    assert_eq!(pin, &Some(Pin::Latest));
+    // No play reaches the hypervisor: nothing of the repository's runs there.
+    let resolution = resolve(&repo, "apply the pending package updates on pve");
+    assert!(
+        !matches!(&resolution.answer, Answer::Entrypoint { playbook, .. } if playbook == "linux.yml"),
+        "{resolution:?}"
+    );
+
+    // A task of a base role behind a switch left off by default: the switch turned on.
+    let (_dir, repo) = repository(&[
+        ("hosts.ini", "[servers]\nweb\n"),
+        (
+            "site.yml",
+            "- hosts: servers\n  roles:\n    - role: system\n      tags: [system]\n",
+        ),
+        ("roles/system/defaults/main.yml", "system_update: false\n"),
+        (
+            "roles/system/tasks/main.yml",
+            "- name: Update system\n  when: system_update and ansible_os_family == 'Debian'\n  ansible.builtin.apt:\n    upgrade: full\n",
+        ),
+    ]);
+    let resolution = resolve(&repo, "apply all the pending os package updates");
+    let Answer::Entrypoint {
+        tags, extra_vars, ..
+    } = &resolution.answer
+    else {
+        panic!("expected an entrypoint, got {:?}", resolution.answer);
+    };
+    assert_eq!(tags, &["system".to_owned()]);
+    assert_eq!(
+        extra_vars.get("system_update"),
+        Some(&serde_json::json!(true))
+    );
+    assert_eq!(resolution.service.as_deref(), Some("system-update"));
+
+    // A playbook of its own (inline), beside a template build that also upgrades: the one
+    // named for upgrading, called so.
+    let (_dir, repo) = repository(&[
+        ("hosts.ini", "[proxmox]\npve1\n"),
+        (
+            "deploy_homelab_upgrade_packages.yml",
+            "- hosts: all\n  tasks:\n    - name: Upgrade\n      ansible.builtin.package:\n        name: \"*\"\n        state: latest\n",
+        ),
+        (
+            "template_build.yml",
+            "- hosts: localhost\n  tasks:\n    - name: Upgrade the image\n      ansible.builtin.package:\n        name: \"*\"\n        state: latest\n",
+        ),
+    ]);
+    let resolution = resolve(&repo, "run the package upgrades on the proxmox nodes only");
+    assert_eq!(resolution.service.as_deref(), Some("upgrade-packages"));
+    let Answer::Entrypoint {
+        playbook, limit, ..
+    } = &resolution.answer
+    else {
+        panic!("expected an entrypoint, got {:?}", resolution.answer);
+    };
+    assert_eq!(playbook, "deploy_homelab_upgrade_packages.yml");
+    assert_eq!(limit.as_deref(), Some("proxmox"));
+}
