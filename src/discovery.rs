@@ -17,6 +17,7 @@ pub mod inventory;
 mod pins;
 pub mod plays;
 mod reads;
+mod tagged;
 pub mod upgrades;
 mod words;
 
@@ -70,6 +71,8 @@ pub struct Repository {
     /// names, comments, paths, its files' text), stemmed.
     #[serde(skip)]
     pub app_words: Vec<BTreeSet<String>>,
+    /// Tags written on single tasks (not plays, roles or includes) → the files holding them.
+    pub task_tags: BTreeMap<String, BTreeSet<String>>,
     /// The tasks that upgrade every package of a machine (`apt: upgrade: dist`).
     pub package_upgrades: Vec<PackageUpgrade>,
     /// Files the walk saw.
@@ -230,6 +233,7 @@ impl Repository {
         }
         repository.app_words = words::app_words(&repository, &by_path);
         repository.package_upgrades = upgrades::find(sources);
+        repository.task_tags = tagged::task_tags(sources);
         repository
     }
 

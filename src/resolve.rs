@@ -37,6 +37,7 @@ use mentions::{
     mentions, order_clauses, part_it_uses, qualified_instance, qualified_part, stand_in_for,
 };
 
+mod by_tag;
 mod targets;
 mod updates;
 use targets::{Place, names_a_machine, place, said_as_a_place};
@@ -310,6 +311,18 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
             .next()
             .and_then(|f| f.split('.').next())
             .map(str::to_owned);
+        // A word of the playbook's name ("dev" of `dev-tooling.yml`) is no place.
+        let stem = name.as_deref().map(normalize).unwrap_or_default();
+        let in_the_name = !target_positions.is_empty()
+            && target_positions
+                .iter()
+                .all(|p| stem.contains(&normalize(&tokens[*p])));
+        let target = if in_the_name {
+            reasons.retain(|r| !r.ends_with(": the target"));
+            None
+        } else {
+            target
+        };
         return Resolution {
             verb,
             service: name,
@@ -680,6 +693,15 @@ fn pick_service(
             "{app}'s configuration writes a value the request gives"
         ));
         return Ok(app);
+    }
+    // "re-apply the nvme power-saving fix": a part of a play the repository tags so.
+    if let Some((service, answer)) =
+        by_tag::tagged_part(repository, verb, tokens, target_positions, target)
+    {
+        reasons.push(format!(
+            "no app is named, but the request names the tag {service}: that part alone"
+        ));
+        return Err((answer, Some(service)));
     }
     // Only some clauses give the order: their words say what it is about.
     let order = (!orders.is_empty() && orders.len() <= clause_ends.len())

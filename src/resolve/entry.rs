@@ -31,11 +31,18 @@ pub(super) fn playbook_run_by_name(repository: &Repository, tokens: &[String]) -
     let runs = tokens
         .iter()
         .position(|t| matches!(t.as_str(), "run" | "rerun"))?;
-    let said: Vec<&String> = tokens.iter().skip(runs + 1).take(4).collect();
+    // A name of several words is said as they are written ("run dev-tooling again").
+    let next: Vec<&String> = tokens.iter().skip(runs + 1).take(4).collect();
+    let said: Vec<String> = (1..=3)
+        .flat_map(|n| {
+            next.windows(n)
+                .map(|w| normalize(&w.iter().map(|t| t.as_str()).collect::<String>()))
+        })
+        .collect();
     the_playbook_named(repository, |stem| {
         let key = normalize(stem);
         key.len() >= 4
-            && said.iter().any(|w| normalize(w) == key)
+            && said.contains(&key)
             && !repository
                 .apps
                 .iter()

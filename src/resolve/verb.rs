@@ -252,6 +252,11 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     .iter()
     .any(|w| has(w))
         || phrase(" add a ")
+        // "open port 9090 from the lan in the firewall": a rule changed.
+        || tokens.windows(2).any(|w| {
+            matches!(w[0].as_str(), "open" | "close" | "forward" | "unblock")
+                && matches!(w[1].as_str(), "port" | "ports")
+        })
         // "point it at the new nas", not "the next point release".
         || tokens.windows(2).any(|w| {
             w[0] == "point" && !matches!(w[1].as_str(), "release" | "releases" | "version")

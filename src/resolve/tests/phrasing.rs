@@ -39,6 +39,11 @@ fn a_clause_that_opens_with_a_lifecycle_verb_is_the_order() {
         verb_of("drop has a new release out, upgrade the games server"),
         Verb::Upgrade
     );
+    // Opening a port is a rule changed.
+    assert_eq!(
+        verb_of("open port 9090 from the lan in the firewall on the development box"),
+        Verb::Configure
+    );
     // Installing again is deploying, whatever the complaint beside it says.
     assert_eq!(
         verb_of("reinstall the docker engine, the daemon won't start after the apt mess"),
@@ -949,4 +954,85 @@ fn the_os_package_updates_are_the_task_that_upgrades_every_package() {
     };
     assert_eq!(playbook, "deploy_homelab_upgrade_packages.yml");
     assert_eq!(limit.as_deref(), Some("proxmox"));
+}
+
+#[test]
+fn a_playbook_run_by_a_name_of_several_words_runs_as_it_is() {
+    let (_dir, repo) = repository(&[
+        ("inventory.ini", "[dev]\nmalfoy\nbigboi\n"),
+        (
+            "dev-tooling.yml",
+            "- hosts: dev\n  roles:\n    - dev-tooling\n",
+        ),
+        (
+            "roles/dev-tooling/tasks/main.yml",
+            "- name: Dev user\n  ansible.builtin.user:\n    name: dev\n",
+        ),
+        ("docker.yml", "- hosts: dev\n  roles:\n    - docker\n"),
+    ]);
+    let resolution = resolve(
+        &repo,
+        "run dev-tooling again, the dev user and docker went missing after the os reinstall",
+    );
+    let Answer::Entrypoint {
+        playbook, limit, ..
+    } = &resolution.answer
+    else {
+        panic!("expected an entrypoint, got {:?}", resolution.answer);
+    };
+    assert_eq!(playbook, "dev-tooling.yml");
+    // "dev" is a word of the playbook's name here, not the group to limit it to.
+    assert_eq!(limit, &None);
+    assert_eq!(resolution.target, None);
+}
+
+#[test]
+fn a_part_the_repository_tags_is_run_alone_when_the_request_names_the_tag() {
+    let (_dir, repo) = repository(&[
+        (
+            "hosts.ini",
+            "[proxmox_hosts]\npve1\npve2\n[development]\ndev1\n",
+        ),
+        (
+            "deploy_proxmox.yml",
+            "- hosts: proxmox_hosts\n  roles:\n    - proxmox\n",
+        ),
+        (
+            "roles/proxmox/tasks/main.yml",
+            "- name: Disable nvme power saving\n  ansible.builtin.lineinfile:\n    path: /etc/kernel/cmdline\n    line: nvme_core.default_ps_max_latency_us=0\n  tags: [nvme_apst]\n\
+             - name: Chrony\n  ansible.builtin.apt:\n    name: chrony\n",
+        ),
+        (
+            "update.yml",
+            "- hosts: development\n  tasks:\n    - name: Firewall\n      ansible.builtin.include_tasks: tasks/firewall.yml\n      tags: firewall\n",
+        ),
+        (
+            "tasks/firewall.yml",
+            "- name: Lan ports\n  community.general.ufw:\n    rule: allow\n    port: '{{ item }}'\n  loop: [22, 8082]\n",
+        ),
+    ]);
+    // A tag on a single task: that task alone, on the play's machines.
+    let resolution = resolve(
+        &repo,
+        "rpool suspended again overnight, re-apply the nvme power-saving kernel fix",
+    );
+    assert_eq!(resolution.service.as_deref(), Some("nvme-apst"));
+    let (tags, limit, _) = entrypoint(&resolution);
+    assert_eq!(tags, ["nvme_apst"]);
+    assert_eq!(limit, None);
+    // A tag on an include: the file it includes holds the setting.
+    let resolution = resolve(
+        &repo,
+        "open port 9090 from the lan in the firewall on the development box",
+    );
+    let (tags, limit, config) = entrypoint(&resolution);
+    assert_eq!(tags, ["firewall"]);
+    assert_eq!(limit.as_deref(), Some("development"));
+    assert_eq!(config.as_deref(), Some("tasks/firewall.yml"));
+    // A word no tag has finds no tagged part.
+    let resolution = resolve(&repo, "set up the kernel fix for the gpu");
+    assert!(
+        !matches!(&resolution.answer, Answer::Entrypoint { tags, .. } if tags == &["nvme_apst".to_owned()]),
+        "{resolution:?}"
+    );
 }

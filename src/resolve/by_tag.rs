@@ -1,0 +1,197 @@
+//! "Re-apply the nvme power-saving fix on the proxmox nodes": no app is named, but a word of
+//! the request is a word of a tag the repository writes on a task or an include (`nvme_apst`,
+//! `firewall`). Running the play that reaches it with that tag does that part alone.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Answer;
+use super::entry::is_teardown;
+use super::verb::Verb;
+use crate::discovery::{Reach, Repository};
+use crate::text::{is_ordinary_word, normalize};
+
+/// Tag words too general to say which part is meant.
+const GENERAL: &[&str] = &[
+    "docker",
+    "common",
+    "base",
+    "setup",
+    "config",
+    "configure",
+    "install",
+    "update",
+    "upgrade",
+    "deploy",
+    "system",
+    "packages",
+    "package",
+    "users",
+    "user",
+    "services",
+    "service",
+    "tasks",
+    "main",
+    "role",
+    "roles",
+    "containers",
+    "container",
+    "server",
+    "servers",
+    "hosts",
+    "network",
+    "networking",
+    "security",
+    "monitoring",
+    "media",
+    "backup",
+    "backups",
+    "apps",
+    "app",
+    "tools",
+    "files",
+    "prepare",
+    "init",
+    "check",
+    "test",
+    "debug",
+    "always",
+    "never",
+];
+
+/// A tag one of `words` names, and the ways a play reaches it: `(tag, reach, file)`.
+fn named_tags<'a>(
+    repository: &'a Repository,
+    words: &[&str],
+) -> BTreeMap<String, Vec<(&'a Reach, &'a str)>> {
+    let is_app_name = |tag: &str| {
+        let key = normalize(tag);
+        repository
+            .apps
+            .iter()
+            .any(|a| a.names.contains(&key) || normalize(&a.service) == key)
+            || repository
+                .roles
+                .iter()
+                .any(|r| normalize(r.rsplit('/').next().unwrap_or(r)) == key)
+    };
+    let said = |tag: &str| {
+        !is_app_name(tag)
+            && tag.split(['_', '-', '.']).any(|part| {
+                part.len() >= 4
+                    && !GENERAL.contains(&part)
+                    && words
+                        .iter()
+                        .any(|w| *w == part || w.strip_suffix('s') == Some(part))
+            })
+    };
+    let mut out: BTreeMap<String, Vec<(&Reach, &str)>> = BTreeMap::new();
+    for (tag, files) in &repository.task_tags {
+        if !said(tag) {
+            continue;
+        }
+        for file in files {
+            for reach in repository.reach.get(file).into_iter().flatten() {
+                out.entry(tag.clone()).or_default().push((reach, file));
+            }
+        }
+    }
+    for (file, reaches) in &repository.reach {
+        for reach in reaches {
+            for tag in reach.tags.iter().flatten() {
+                if said(tag) {
+                    out.entry(tag.clone()).or_default().push((reach, file));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The repository's tagged part the request names, run alone: the playbook that reaches it
+/// (not an umbrella importing it), that tag, the limit when a target is said, and for a
+/// setting the file the tag covers. `None` unless exactly one tag and one playbook fit.
+pub(super) fn tagged_part(
+    repository: &Repository,
+    verb: Verb,
+    tokens: &[String],
+    target_positions: &BTreeSet<usize>,
+    target: Option<&str>,
+) -> Option<(String, Answer)> {
+    if !matches!(verb, Verb::Deploy | Verb::Configure) {
+        return None;
+    }
+    let words: Vec<&str> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| {
+            !target_positions.contains(i)
+                && t.len() >= 4
+                && !is_ordinary_word(t)
+                && !super::NOT_NAMES.contains(&t.as_str())
+        })
+        .map(|(_, t)| t.as_str())
+        .collect();
+    let tags = named_tags(repository, &words);
+    let [(tag, ways)] = tags.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let inventory = &repository.inventory;
+    let wanted = target.map(|t| inventory.resolve(t));
+    let ways: Vec<&(&Reach, &str)> = ways
+        .iter()
+        .filter(|(reach, _)| !is_teardown(&reach.playbook))
+        .filter(|(reach, _)| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| !w.is_empty() && w.is_subset(&inventory.resolve(&reach.hosts)))
+        })
+        .collect();
+    let playbooks: BTreeSet<&str> = ways.iter().map(|(r, _)| r.playbook.as_str()).collect();
+    let imports = |umbrella: &str, other: &str| {
+        repository
+            .playbooks
+            .iter()
+            .find(|p| p.path == umbrella)
+            .is_some_and(|p| p.imports.iter().any(|i| i == other))
+    };
+    let own: Vec<&str> = playbooks
+        .iter()
+        .copied()
+        .filter(|p| !playbooks.iter().any(|o| imports(p, o)))
+        .collect();
+    let [playbook] = own[..] else {
+        return None;
+    };
+    let files: BTreeSet<&str> = ways
+        .iter()
+        .filter(|(r, _)| r.playbook == playbook)
+        .map(|(_, f)| *f)
+        .collect();
+    let limit_safe = repository
+        .playbooks
+        .iter()
+        .find(|p| p.path == playbook)
+        .is_none_or(|p| p.limit_safe);
+    let config = (verb == Verb::Configure && files.len() == 1)
+        .then(|| files.iter().next().map(|f| (*f).to_owned()))
+        .flatten();
+    Some((
+        tag.replace('_', "-"),
+        Answer::Entrypoint {
+            playbook: playbook.to_owned(),
+            alt_playbooks: playbooks
+                .iter()
+                .filter(|p| imports(p, playbook))
+                .map(|p| (*p).to_owned())
+                .collect(),
+            tags: vec![tag.clone()],
+            extra_vars: BTreeMap::new(),
+            limit: target
+                .filter(|t| *t != "all" && limit_safe)
+                .map(str::to_owned),
+            pin: None,
+            config,
+            switch: None,
+        },
+    ))
+}
