@@ -111,6 +111,8 @@ fn wanted(name: &str) -> bool {
         || lower.ends_with(".ini")
         || lower.ends_with(".service")
         || lower.ends_with(".service.j2")
+        // A unit's timer holds its schedule: a candidate for "run them at 3am".
+        || lower.ends_with(".timer")
         || lower.ends_with(".container")
         || lower.ends_with(".container.j2")
         || lower == "hosts"

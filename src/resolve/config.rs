@@ -385,7 +385,15 @@ fn with_schedule_words(mut request: BTreeSet<String>) -> BTreeSet<String> {
         "hour", "day", "night",
     ];
     if request.iter().any(|w| HOW_OFTEN.contains(&w.as_str())) {
-        for word in ["schedule", "cron", "interval", "frequency"] {
+        // A systemd timer (`syncoid.timer`, `OnCalendar=hourly`) is a schedule too.
+        for word in [
+            "schedule",
+            "cron",
+            "interval",
+            "frequency",
+            "timer",
+            "oncalendar",
+        ] {
             request.insert(word.to_owned());
         }
     }

@@ -1036,3 +1036,29 @@ fn a_part_the_repository_tags_is_run_alone_when_the_request_names_the_tag() {
         "{resolution:?}"
     );
 }
+
+#[test]
+fn a_schedule_is_changed_in_the_units_timer() {
+    let (_dir, repo) = repository(&[
+        ("hosts.ini", "[proxmox]\npve\n"),
+        (
+            "proxmox.yml",
+            "- hosts: proxmox\n  tasks:\n    - name: Units\n      ansible.builtin.copy:\n        src: 'files/{{ item }}'\n        dest: /etc/systemd/system/\n      loop: [syncoid.service, syncoid.timer]\n    - name: Enable\n      ansible.builtin.systemd:\n        name: syncoid.timer\n        enabled: true\n",
+        ),
+        (
+            "files/syncoid.service",
+            "[Service]\nType=oneshot\nExecStart=/usr/sbin/syncoid --recursive tank backup/tank\n",
+        ),
+        ("files/syncoid.env", "SYNCOID_ARGS=--no-sync-snap\n"),
+        (
+            "files/syncoid.timer",
+            "[Timer]\nOnCalendar=hourly\nPersistent=true\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repo,
+        "syncoid runs every hour, make it every 6 hours instead",
+    );
+    let (_, _, config) = entrypoint(&resolution);
+    assert_eq!(config.as_deref(), Some("files/syncoid.timer"));
+}
