@@ -66,6 +66,25 @@ impl Inventory {
         found.next().is_none().then_some(first.as_str())
     }
 
+    /// The one host whose own name (before any domain) has `word` as a part, the digits after
+    /// it aside: "the sber vps" for `vps-sber1.devmem.ru`. None when no host, or several, do.
+    pub fn host_by_part(&self, word: &str) -> Option<&str> {
+        let lower = word.to_lowercase();
+        if lower.len() < 4 || lower.chars().any(|c| !c.is_ascii_alphabetic()) {
+            return None;
+        }
+        let mut found = self.hosts.iter().filter(|host| {
+            let host = host.to_lowercase();
+            let own = host.split('.').next().unwrap_or(&host);
+            own.split(['-', '_']).count() > 1
+                && own
+                    .split(['-', '_'])
+                    .any(|part| part.trim_end_matches(|c: char| c.is_ascii_digit()) == lower)
+        });
+        let first = found.next()?;
+        found.next().is_none().then_some(first.as_str())
+    }
+
     /// Whether a play's `hosts:` pattern reaches no machine of this inventory: a group with no
     /// hosts, or only names the inventory does not know (`mat2_web` with no such host). Never
     /// for an empty inventory, a templated pattern, `all` or the control machine.

@@ -79,7 +79,14 @@ pub(super) fn place(
                 let (name, loose, by_role) = match known_target(repository, &joined) {
                     Some(name) => (name, false, false),
                     None if length == 1 => {
-                        match repository.inventory.spelling_without_suffix(&joined) {
+                        let inventory = &repository.inventory;
+                        // "the sber vps": a part of one host's name, where the words place it.
+                        let by_part = || {
+                            (!crate::text::is_ordinary_word(&joined))
+                                .then(|| inventory.host_by_part(&joined))
+                                .flatten()
+                        };
+                        match inventory.spelling_without_suffix(&joined).or_else(by_part) {
                             Some(name) => (name.to_owned(), true, false),
                             None => match placed.then(|| role_place(repository, &joined)).flatten()
                             {
@@ -256,7 +263,7 @@ pub(super) fn names_a_machine(next: Option<&String>) -> bool {
         MACHINES.contains(&w.as_str())
             || matches!(
                 w.as_str(),
-                "vm" | "vms" | "rebooted" | "restarted" | "died" | "crashed"
+                "vm" | "vms" | "vps" | "lxc" | "rebooted" | "restarted" | "died" | "crashed"
             )
     })
 }

@@ -217,7 +217,15 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     let turned = tokens.windows(3).any(|w| {
         matches!(w[0].as_str(), "up" | "down") && w[1] == "to" && w[2].parse::<f64>().is_err()
     }) && has("turn");
-    if phrase(" instead of ") || turned {
+    // "the nightly backups start at 6am, run them at 3am": when something runs, a schedule.
+    let at_a_time = tokens.windows(3).any(|w| {
+        matches!(
+            w[0].as_str(),
+            "start" | "starts" | "run" | "runs" | "fire" | "fires"
+        ) && w[1] == "at"
+            && w[2].chars().next().is_some_and(|c| c.is_ascii_digit())
+    });
+    if phrase(" instead of ") || turned || at_a_time {
         return Some(Verb::Configure);
     }
     let asked = asks_after_a_state(&lower, &tokens);

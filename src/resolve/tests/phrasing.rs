@@ -39,6 +39,13 @@ fn a_clause_that_opens_with_a_lifecycle_verb_is_the_order() {
         verb_of("drop has a new release out, upgrade the games server"),
         Verb::Upgrade
     );
+    // When something starts is its schedule, not an order to start it.
+    assert_eq!(
+        verb_of(
+            "the nightly backups start at 6am while people are already using the apps, run them at 3am"
+        ),
+        Verb::Configure
+    );
     // Opening a port is a rule changed.
     assert_eq!(
         verb_of("open port 9090 from the lan in the firewall on the development box"),
@@ -1061,4 +1068,35 @@ fn a_schedule_is_changed_in_the_units_timer() {
     );
     let (_, _, config) = entrypoint(&resolution);
     assert_eq!(config.as_deref(), Some("files/syncoid.timer"));
+}
+
+#[test]
+fn a_host_is_named_by_a_part_of_its_name_where_the_words_place_it() {
+    let (_dir, repo) = repository(&[
+        (
+            "hosts.ini",
+            "[vps]\nvps-sber1.devmem.ru\nvps-ionos2.devmem.ru\n[lan]\nnas\n",
+        ),
+        (
+            "vps.yml",
+            "- hosts: vps\n  roles:\n    - role: xray\n      tags: [xray]\n",
+        ),
+        (
+            "roles/xray/tasks/main.yml",
+            "- name: Xray\n  community.docker.docker_container:\n    name: xray\n    image: ghcr.io/xtls/xray-core:25.1.1\n",
+        ),
+    ]);
+    let resolution = resolve(&repo, "set up xray on the sber vps too");
+    let (_, limit, _) = entrypoint(&resolution);
+    assert_eq!(limit.as_deref(), Some("vps-sber1.devmem.ru"));
+    // A part several hosts share names none of them: the group said is the place.
+    let resolution = resolve(&repo, "set up xray on the devmem vps");
+    let (_, limit, _) = entrypoint(&resolution);
+    assert_eq!(limit.as_deref(), Some("vps"));
+    // Nor does a short word that happens to be a part ("new" of `homeassistant-new`).
+    assert_eq!(repo.inventory.host_by_part("new"), None);
+    assert_eq!(
+        repo.inventory.host_by_part("ionos"),
+        Some("vps-ionos2.devmem.ru")
+    );
 }
