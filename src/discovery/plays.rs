@@ -45,6 +45,8 @@ pub struct Reach {
     pub role: Option<String>,
     /// `(variable, file setting it, item)` when a loop over a list variable reached it.
     pub list: Option<ListEntry>,
+    /// The `when:` of the role entry that applies it (`xray_enabled | default(false)`).
+    pub when: Option<String>,
 }
 
 const INCLUDE_TASKS: &[&str] = &[
@@ -204,6 +206,7 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
                 tags: vec![tags_of(item)],
                 role: None,
                 list: None,
+                when: None,
             };
             index += 1;
             walker
@@ -247,6 +250,7 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
                     };
                     let mut inner = context.clone();
                     inner.tags.push(tags);
+                    inner.when = entry.get("when").map(|w| w.scalar().to_owned());
                     walker.role(&name, None, &inner, &playbook.path);
                 }
             }

@@ -301,6 +301,20 @@ pub(super) fn entrypoint(
             format!("tags {}", tags.join(","))
         }
     ));
+    // The play applies the role only when a switch no file sets is on
+    // (`when: xray_enabled | default(false)`): deploying turns it on.
+    let mut extra_vars = extra_vars;
+    if verb == Verb::Deploy
+        && switch.is_none()
+        && extra_vars.is_empty()
+        && let Some(var) = reach
+            .when
+            .as_deref()
+            .and_then(|w| off_switch(repository, w, &names))
+    {
+        reasons.push(format!("the play applies it only when {var} is on"));
+        extra_vars.insert(var, serde_json::Value::Bool(true));
+    }
     Answer::Entrypoint {
         playbook: reach.playbook.clone(),
         alt_playbooks,
@@ -365,4 +379,19 @@ fn reach_score(
         -(scratch as i32) - (utility as i32),
         -(reach.playbook.len() as i32),
     )
+}
+
+/// The variable a role entry's `when:` tests that is off unless someone sets it: one named for
+/// the app (`xray_enabled`), defaulting to false in the condition and set in no vars file.
+fn off_switch(repository: &Repository, when: &str, names: &[String]) -> Option<String> {
+    let compact: String = when.chars().filter(|c| !c.is_whitespace()).collect();
+    let var = when
+        .trim()
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()?;
+    let named = names
+        .iter()
+        .any(|n| n.len() >= 3 && normalize(var).contains(n.as_str()));
+    let off = compact.contains("default(false)") || compact.contains("default(False)");
+    (named && off && !repository.vars.contains_key(var)).then(|| var.to_owned())
 }

@@ -1071,7 +1071,7 @@ fn a_schedule_is_changed_in_the_units_timer() {
 }
 
 #[test]
-fn a_host_is_named_by_a_part_of_its_name_where_the_words_place_it() {
+fn a_host_is_named_by_a_part_of_its_name_and_a_role_entrys_switch_is_turned_on() {
     let (_dir, repo) = repository(&[
         (
             "hosts.ini",
@@ -1079,7 +1079,7 @@ fn a_host_is_named_by_a_part_of_its_name_where_the_words_place_it() {
         ),
         (
             "vps.yml",
-            "- hosts: vps\n  roles:\n    - role: xray\n      tags: [xray]\n",
+            "- hosts: vps\n  roles:\n    - role: xray\n      when: xray_enabled | default(false) | bool\n      tags: [xray]\n",
         ),
         (
             "roles/xray/tasks/main.yml",
@@ -1089,6 +1089,14 @@ fn a_host_is_named_by_a_part_of_its_name_where_the_words_place_it() {
     let resolution = resolve(&repo, "set up xray on the sber vps too");
     let (_, limit, _) = entrypoint(&resolution);
     assert_eq!(limit.as_deref(), Some("vps-sber1.devmem.ru"));
+    // The play applies the role only when a switch nobody sets is on: deploying turns it on.
+    let Answer::Entrypoint { extra_vars, .. } = &resolution.answer else {
+        unreachable!("an entrypoint, checked above");
+    };
+    assert_eq!(
+        extra_vars.get("xray_enabled"),
+        Some(&serde_json::json!(true))
+    );
     // A part several hosts share names none of them: the group said is the place.
     let resolution = resolve(&repo, "set up xray on the devmem vps");
     let (_, limit, _) = entrypoint(&resolution);
