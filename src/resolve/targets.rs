@@ -143,7 +143,13 @@ pub(super) fn place(
                         group != name && repository.inventory.resolve(group).contains(&name)
                     });
                 let is_app = is_app && !held_by_next;
-                let placed = placed || said_a_machine && !is_app;
+                // "the media server is moving to its own box": a kind of service and "server"
+                // name the service; "the media box" is a machine.
+                let kind_of_server = kind_word
+                    && tokens
+                        .get(start + length)
+                        .is_some_and(|w| matches!(w.as_str(), "server" | "servers"));
+                let placed = placed || said_a_machine && !is_app && !kind_of_server;
                 // An app's name after "to" that a noun of the same clause follows ("let the
                 // phones subscribe to ntfy topics") says which app's things, not where.
                 let next = start + length;

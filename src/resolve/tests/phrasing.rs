@@ -1108,3 +1108,36 @@ fn a_host_is_named_by_a_part_of_its_name_and_a_role_entrys_switch_is_turned_on()
         Some("vps-ionos2.devmem.ru")
     );
 }
+
+#[test]
+fn a_kind_of_service_said_with_server_names_the_service_not_the_group() {
+    let (_dir, repo) = repository(&[
+        (
+            "hosts.ini",
+            "[media-servers]\nmedia1\n[bastion-servers]\nbastion1\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: media-servers:bastion-servers\n  roles:\n    - role: jellyfin\n      tags: [jellyfin]\n",
+        ),
+        (
+            "roles/jellyfin/defaults/main.yml",
+            "jellyfin_enabled: true\n",
+        ),
+        (
+            "roles/jellyfin/tasks/main.yml",
+            "- name: Jellyfin\n  community.docker.docker_container:\n    name: jellyfin\n    image: jellyfin/jellyfin:10.9.0\n    state: \"{{ 'started' if jellyfin_enabled else 'absent' }}\"\n",
+        ),
+    ]);
+    // "the media server" is the app moving, not the group `media-servers` to limit to.
+    let resolution = resolve(
+        &repo,
+        "take jellyfin out of the stack, the media server is moving to its own box",
+    );
+    let (_, limit, _) = entrypoint(&resolution);
+    assert_eq!(limit, None);
+    // Said as a machine, the group is the place.
+    let resolution = resolve(&repo, "restart jellyfin on the media box");
+    let (_, _, hosts) = builtin(&resolution);
+    assert_eq!(hosts, ["media-servers"]);
+}
