@@ -130,6 +130,31 @@ fn wanted(name: &str) -> bool {
 }
 
 impl Repository {
+    /// Whether `umbrella` imports `playbook` (`import_playbook`).
+    pub fn imports(&self, umbrella: &str, playbook: &str) -> bool {
+        self.playbooks
+            .iter()
+            .find(|p| p.path == umbrella)
+            .is_some_and(|p| p.imports.iter().any(|i| i == playbook))
+    }
+
+    /// The playbooks that import `playbook`: umbrellas that give the same result.
+    pub fn importers(&self, playbook: &str) -> Vec<String> {
+        self.playbooks
+            .iter()
+            .filter(|p| p.imports.iter().any(|i| i == playbook))
+            .map(|p| p.path.clone())
+            .collect()
+    }
+
+    /// Whether `--limit` leaves `playbook` whole (no first play on localhost that it would skip).
+    pub fn limit_safe(&self, playbook: &str) -> bool {
+        self.playbooks
+            .iter()
+            .find(|p| p.path == playbook)
+            .is_none_or(|p| p.limit_safe)
+    }
+
     /// The plays that run any task file of a role (`tasks_from` included).
     pub fn role_reaches<'a>(&'a self, role: &str) -> impl Iterator<Item = &'a Reach> + 'a {
         let tasks = format!("{role}/tasks/");

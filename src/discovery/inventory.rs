@@ -126,6 +126,12 @@ impl Inventory {
         children.is_empty() && self.children.values().any(|c| c.contains(name))
     }
 
+    /// Whether a play on `pattern` runs on every machine `target` names (and it names one).
+    pub fn covers(&self, pattern: &str, target: &str) -> bool {
+        let wanted = self.resolve(target);
+        !wanted.is_empty() && wanted.is_subset(&self.resolve(pattern))
+    }
+
     /// The hosts a pattern reaches (`a,b`, `a:b`, `g:!x`, `all`); a name the inventory does
     /// not know stands for itself, so two answers naming it compare equal.
     pub fn resolve(&self, pattern: &str) -> BTreeSet<String> {

@@ -74,16 +74,19 @@ fn named_tags<'a>(
                 .iter()
                 .any(|r| normalize(r.rsplit('/').next().unwrap_or(r)) == key)
     };
+    // The cheap test first: most tags share no word with the request.
     let said = |tag: &str| {
-        !is_app_name(tag)
-            && tag.split(['_', '-', '.']).any(|part| {
-                part.len() >= 4
-                    && !GENERAL.contains(&part)
-                    && words
-                        .iter()
-                        .any(|w| *w == part || w.strip_suffix('s') == Some(part))
-            })
+        tag.split(['_', '-', '.']).any(|part| {
+            part.len() >= 4
+                && !GENERAL.contains(&part)
+                && words
+                    .iter()
+                    .any(|w| *w == part || w.strip_suffix('s') == Some(part))
+        }) && !is_app_name(tag)
     };
+    // Each tag is judged once, however many plays carry it.
+    let mut judged: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut said = |tag: &'a str| *judged.entry(tag).or_insert_with(|| said(tag));
     let mut out: BTreeMap<String, Vec<(&Reach, &str)>> = BTreeMap::new();
     for (tag, files) in &repository.task_tags {
         if !said(tag) {
@@ -136,28 +139,16 @@ pub(super) fn tagged_part(
         return None;
     };
     let inventory = &repository.inventory;
-    let wanted = target.map(|t| inventory.resolve(t));
     let ways: Vec<&(&Reach, &str)> = ways
         .iter()
         .filter(|(reach, _)| !is_teardown(&reach.playbook))
-        .filter(|(reach, _)| {
-            wanted
-                .as_ref()
-                .is_none_or(|w| !w.is_empty() && w.is_subset(&inventory.resolve(&reach.hosts)))
-        })
+        .filter(|(reach, _)| target.is_none_or(|t| inventory.covers(&reach.hosts, t)))
         .collect();
     let playbooks: BTreeSet<&str> = ways.iter().map(|(r, _)| r.playbook.as_str()).collect();
-    let imports = |umbrella: &str, other: &str| {
-        repository
-            .playbooks
-            .iter()
-            .find(|p| p.path == umbrella)
-            .is_some_and(|p| p.imports.iter().any(|i| i == other))
-    };
     let own: Vec<&str> = playbooks
         .iter()
         .copied()
-        .filter(|p| !playbooks.iter().any(|o| imports(p, o)))
+        .filter(|p| !playbooks.iter().any(|o| repository.imports(p, o)))
         .collect();
     let [playbook] = own[..] else {
         return None;
@@ -167,11 +158,7 @@ pub(super) fn tagged_part(
         .filter(|(r, _)| r.playbook == playbook)
         .map(|(_, f)| *f)
         .collect();
-    let limit_safe = repository
-        .playbooks
-        .iter()
-        .find(|p| p.path == playbook)
-        .is_none_or(|p| p.limit_safe);
+    let limit_safe = repository.limit_safe(playbook);
     let config = (verb == Verb::Configure && files.len() == 1)
         .then(|| files.iter().next().map(|f| (*f).to_owned()))
         .flatten();
@@ -179,11 +166,7 @@ pub(super) fn tagged_part(
         tag.replace('_', "-"),
         Answer::Entrypoint {
             playbook: playbook.to_owned(),
-            alt_playbooks: playbooks
-                .iter()
-                .filter(|p| imports(p, playbook))
-                .map(|p| (*p).to_owned())
-                .collect(),
+            alt_playbooks: repository.importers(playbook),
             tags: vec![tag.clone()],
             extra_vars: BTreeMap::new(),
             limit: target

@@ -274,12 +274,7 @@ pub(super) fn entrypoint(
     let limit = target
         .filter(|_| playbook.is_none_or(|p| p.limit_safe))
         .map(str::to_owned);
-    let alt_playbooks: Vec<String> = repository
-        .playbooks
-        .iter()
-        .filter(|p| p.imports.contains(&reach.playbook))
-        .map(|p| p.path.clone())
-        .collect();
+    let alt_playbooks = repository.importers(&reach.playbook);
     let pin = (verb == Verb::Upgrade).then(|| app.pin.clone()).flatten();
     let config = (verb == Verb::Configure)
         .then(|| best_config(repository, app, text, target))

@@ -172,26 +172,18 @@ pub(super) fn package_updates(
     let inventory = &repository.inventory;
     let mut ways = ways(repository);
     if let Some(target) = target.filter(|t| *t != "all") {
-        let wanted = inventory.resolve(target);
-        ways.retain(|w| {
-            let reached = inventory.resolve(&w.hosts);
-            !wanted.is_empty() && wanted.is_subset(&reached)
-        });
+        ways.retain(|w| inventory.covers(&w.hosts, target));
     }
     if ways.iter().any(|w| w.dedicated) {
         ways.retain(|w| w.dedicated);
     }
     // An umbrella that imports the playbook of another way runs the same thing.
-    let imports = |umbrella: &str, playbook: &str| {
-        repository
-            .playbooks
-            .iter()
-            .find(|p| p.path == umbrella)
-            .is_some_and(|p| p.imports.iter().any(|i| i == playbook))
-    };
     let umbrellas: Vec<String> = ways
         .iter()
-        .filter(|w| ways.iter().any(|o| imports(&w.playbook, &o.playbook)))
+        .filter(|w| {
+            ways.iter()
+                .any(|o| repository.imports(&w.playbook, &o.playbook))
+        })
         .map(|w| w.playbook.clone())
         .collect();
     ways.retain(|w| !umbrellas.contains(&w.playbook));
@@ -212,18 +204,8 @@ pub(super) fn package_updates(
                 .iter()
                 .map(|s| (s.var.clone(), serde_json::Value::Bool(true)))
                 .collect();
-            let alt_playbooks = repository
-                .playbooks
-                .iter()
-                .filter(|p| p.imports.contains(&way.playbook))
-                .map(|p| p.path.clone())
-                .collect();
-            // `--limit` would skip a play on localhost that runs first.
-            let limit_safe = repository
-                .playbooks
-                .iter()
-                .find(|p| p.path == way.playbook)
-                .is_none_or(|p| p.limit_safe);
+            let alt_playbooks = repository.importers(&way.playbook);
+            let limit_safe = repository.limit_safe(&way.playbook);
             Some((
                 way.service.clone(),
                 Answer::Entrypoint {
