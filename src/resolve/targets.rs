@@ -38,6 +38,17 @@ fn domain_positions(repository: &Repository, text: &str) -> BTreeSet<usize> {
     })
 }
 
+/// A group said without its suffix ("the vps" for `vps_hosts`), or one host by a part of its
+/// own name ("the sber vps" for `vps-sber1.devmem.ru`): a place only where the words place it.
+fn loose_spelling<'a>(repository: &'a Repository, word: &str) -> Option<&'a str> {
+    let inventory = &repository.inventory;
+    inventory.spelling_without_suffix(word).or_else(|| {
+        (!crate::text::is_ordinary_word(word))
+            .then(|| inventory.host_by_part(word))
+            .flatten()
+    })
+}
+
 /// The place a request names, the positions of its words, and whether it says "everywhere".
 pub(super) struct Place {
     pub target: Option<String>,
@@ -78,23 +89,13 @@ pub(super) fn place(
             for joined in joins(parts) {
                 let (name, loose, by_role) = match known_target(repository, &joined) {
                     Some(name) => (name, false, false),
-                    None if length == 1 => {
-                        let inventory = &repository.inventory;
-                        // "the sber vps": a part of one host's name, where the words place it.
-                        let by_part = || {
-                            (!crate::text::is_ordinary_word(&joined))
-                                .then(|| inventory.host_by_part(&joined))
-                                .flatten()
-                        };
-                        match inventory.spelling_without_suffix(&joined).or_else(by_part) {
-                            Some(name) => (name.to_owned(), true, false),
-                            None => match placed.then(|| role_place(repository, &joined)).flatten()
-                            {
-                                Some(name) => (name, true, true),
-                                None => continue,
-                            },
-                        }
-                    }
+                    None if length == 1 => match loose_spelling(repository, &joined) {
+                        Some(name) => (name.to_owned(), true, false),
+                        None => match placed.then(|| role_place(repository, &joined)).flatten() {
+                            Some(name) => (name, true, true),
+                            None => continue,
+                        },
+                    },
                     None => continue,
                 };
                 // A group said without its suffix ("the vps" for `vps_hosts`) is a place
