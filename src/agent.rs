@@ -139,6 +139,22 @@ struct Agent {
     boot_id: String,
 }
 
+/// Why `Agent::check_signed` turned a message down.
+struct Refusal {
+    reason: String,
+    /// A genuine dispatch already taken here, received again.
+    replay: bool,
+}
+
+impl Refusal {
+    fn untrusted(reason: String) -> Self {
+        Self {
+            reason,
+            replay: false,
+        }
+    }
+}
+
 impl Agent {
     async fn send(&self, correlation: Option<&str>, message: Message) -> anyhow::Result<()> {
         let envelope = Envelope::new(
@@ -177,9 +193,9 @@ impl Agent {
             }
         };
         let correlation = envelope.correlation_id.clone();
-        if let Err(refusal) = self.check_signed(&envelope) {
-            return self.refuse_unsigned(&envelope, refusal, delivery).await;
-        }
+        let Some(delivery) = self.admit(&envelope, delivery).await else {
+            return;
+        };
         match envelope.message {
             Message::Dispatch(dispatch) => {
                 if let Err(error) = self.execute(dispatch, delivery).await {
@@ -207,17 +223,18 @@ impl Agent {
 
     /// Whether a `dispatch` or `cancel` comes from the orchestrator: signed with its key, and
     /// (a dispatch) not a replay of one already taken. Other message types pass.
-    fn check_signed(&self, envelope: &Envelope) -> Result<(), String> {
+    fn check_signed(&self, envelope: &Envelope) -> Result<(), Refusal> {
         let (Message::Dispatch(_) | Message::Cancel(_)) = &envelope.message else {
             return Ok(());
         };
         let Some(key) = &self.config.orchestrator_key else {
-            return Err(
+            return Err(Refusal::untrusted(
                 "this agent has no orchestrator key configured (--orchestrator-key-file), so it obeys no one"
                     .to_owned(),
-            );
+            ));
         };
-        key.verify(envelope).map_err(|error| error.to_string())?;
+        key.verify(envelope)
+            .map_err(|error| Refusal::untrusted(error.to_string()))?;
         if let Message::Dispatch(dispatch) = &envelope.message {
             let now = chrono::Utc::now();
             let mut seen = self
@@ -229,13 +246,40 @@ impl Agent {
                 .insert(envelope.message_id.clone(), dispatch.expires_at)
                 .is_some()
             {
-                return Err(format!(
-                    "message {} was already received: a replayed dispatch is not run again",
-                    envelope.message_id
-                ));
+                return Err(Refusal {
+                    reason: format!(
+                        "message {} was already received: a replayed dispatch is not run again",
+                        envelope.message_id
+                    ),
+                    replay: true,
+                });
             }
         }
         Ok(())
+    }
+
+    /// The delivery back when `check_signed` passes the message. Otherwise it is refused
+    /// (`refuse_unsigned`) — unless it is the broker's own second copy of a dispatch taken here
+    /// whose ack was lost in a broker restart (the flag is the broker's, no sender can set it):
+    /// that one is already running, so it is dropped quietly.
+    async fn admit(&self, envelope: &Envelope, delivery: Delivery) -> Option<Delivery> {
+        match self.check_signed(envelope) {
+            Ok(()) => Some(delivery),
+            Err(refusal) if refusal.replay && delivery.redelivered => {
+                tracing::info!(
+                    agent = %self.config.id,
+                    "dropped the broker's redelivery of message {}: this agent already took it",
+                    envelope.message_id
+                );
+                let _ = delivery.ack().await;
+                None
+            }
+            Err(refusal) => {
+                self.refuse_unsigned(envelope, refusal.reason, delivery)
+                    .await;
+                None
+            }
+        }
     }
 
     /// Refuses a dispatch or cancel that `check_signed` turned down: logged, answered with an
@@ -308,7 +352,12 @@ impl Agent {
             }),
         )
         .await?;
-        delivery.ack().await?;
+        // The orchestrator now knows this agent took the task, so it runs even when the bus
+        // ack is lost (the broker bounced in between): the broker then redelivers the message,
+        // and `handle_work` drops that copy as one already taken.
+        if let Err(error) = delivery.ack().await {
+            tracing::warn!(task = %task, "the work message's ack was lost, running the task anyway: {error:#}");
+        }
         let Some(playbook) = dispatch.playbook.clone() else {
             return self
                 .fail(
@@ -358,21 +407,12 @@ impl Agent {
         tokio::pin!(run);
         let outcome = loop {
             tokio::select! {
-                Some(event) = events_rx.recv() => {
-                    self.send(Some(&task), Message::Progress(Progress { task_id: task.clone(), event })).await?;
-                }
+                Some(event) = events_rx.recv() => self.progress(&task, event).await,
                 outcome = &mut run => break outcome,
             }
         };
         while let Ok(event) = events_rx.try_recv() {
-            self.send(
-                Some(&task),
-                Message::Progress(Progress {
-                    task_id: task.clone(),
-                    event,
-                }),
-            )
-            .await?;
+            self.progress(&task, event).await;
         }
         self.running
             .lock()
@@ -404,6 +444,18 @@ impl Agent {
             Err(error) => return self.fail(&task, format!("{error:#}")).await,
         };
         self.send(Some(&task), Message::Result(result)).await
+    }
+
+    /// One progress event. One the bus would not take within its patience is dropped with a
+    /// warning rather than ending the run: the result still has to be sent.
+    async fn progress(&self, task: &str, event: crate::protocol::ExecEvent) {
+        let message = Message::Progress(Progress {
+            task_id: task.to_owned(),
+            event,
+        });
+        if let Err(error) = self.send(Some(task), message).await {
+            tracing::warn!(task = %task, "a progress event was dropped: {error:#}");
+        }
     }
 
     async fn fail(&self, task: &str, error: String) -> anyhow::Result<()> {
@@ -482,12 +534,13 @@ async fn control_loop(agent: Arc<Agent>) {
     let mut control = agent.bus.consume(&Queue::Agent(agent.config.id.clone()));
     while let Some(delivery) = control.next().await {
         let envelope = Envelope::decode(&delivery.body);
-        if let Ok(envelope) = &envelope
-            && let Err(refusal) = agent.check_signed(envelope)
-        {
-            agent.refuse_unsigned(envelope, refusal, delivery).await;
-            continue;
-        }
+        let delivery = match &envelope {
+            Ok(envelope) => match agent.admit(envelope, delivery).await {
+                Some(delivery) => delivery,
+                None => continue,
+            },
+            Err(_) => delivery,
+        };
         match envelope {
             Ok(Envelope {
                 message: Message::Dispatch(dispatch),
