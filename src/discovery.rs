@@ -147,6 +147,13 @@ impl Repository {
             .collect()
     }
 
+    /// Whether `key` (a normalized name, see `text::normalize`) is one of the apps' names.
+    pub fn names_an_app(&self, key: &str) -> bool {
+        self.apps
+            .iter()
+            .any(|a| a.names.iter().any(|n| n == key) || crate::text::normalize(&a.service) == key)
+    }
+
     /// Whether `--limit` leaves `playbook` whole (no first play on localhost that it would skip).
     pub fn limit_safe(&self, playbook: &str) -> bool {
         self.playbooks

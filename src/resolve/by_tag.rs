@@ -65,10 +65,7 @@ fn named_tags<'a>(
 ) -> BTreeMap<String, Vec<(&'a Reach, &'a str)>> {
     let is_app_name = |tag: &str| {
         let key = normalize(tag);
-        repository
-            .apps
-            .iter()
-            .any(|a| a.names.contains(&key) || normalize(&a.service) == key)
+        repository.names_an_app(&key)
             || repository
                 .roles
                 .iter()
@@ -88,6 +85,9 @@ fn named_tags<'a>(
     let mut judged: BTreeMap<&str, bool> = BTreeMap::new();
     let mut said = |tag: &'a str| *judged.entry(tag).or_insert_with(|| said(tag));
     let mut out: BTreeMap<String, Vec<(&Reach, &str)>> = BTreeMap::new();
+    if words.is_empty() {
+        return out;
+    }
     for (tag, files) in &repository.task_tags {
         if !said(tag) {
             continue;

@@ -41,12 +41,7 @@ pub(super) fn playbook_run_by_name(repository: &Repository, tokens: &[String]) -
         .collect();
     the_playbook_named(repository, |stem| {
         let key = normalize(stem);
-        key.len() >= 4
-            && said.contains(&key)
-            && !repository
-                .apps
-                .iter()
-                .any(|a| a.names.contains(&key) || normalize(&a.service) == key)
+        key.len() >= 4 && said.contains(&key) && !repository.names_an_app(&key)
     })
 }
 
