@@ -30,7 +30,7 @@ use chiffon::resolve::{Answer, Resolution, resolve};
 use toml::Value;
 
 /// The label files, in the order they were written.
-const BATCHES: [&str; 12] = [
+const BATCHES: [&str; 13] = [
     "tests/corpus/requests.toml",
     "tests/corpus/requests_b2.toml",
     "tests/corpus/requests_b3.toml",
@@ -43,11 +43,12 @@ const BATCHES: [&str; 12] = [
     "tests/corpus/requests_b10.toml",
     "tests/corpus/requests_b11.toml",
     "tests/corpus/requests_b12.toml",
+    "tests/corpus/requests_b13.toml",
 ];
 
 /// The batches kept as a fresh measure: their misses are never printed, so no rule is tuned to
 /// them.
-const UNTUNED_BATCHES: &[usize] = &[12];
+const UNTUNED_BATCHES: &[usize] = &[13];
 
 #[derive(Default, Clone, Copy)]
 struct Tally {
