@@ -351,9 +351,8 @@ fn read(repository: &Repository, text: &str, verb: Option<Verb>, given: &Given) 
     let mentions = mentions(repository, &tokens, &target_positions);
     // "move ssh to port 2222 on the proxmox hosts": an app named as the machines something
     // runs on says where, when another app is named for what.
-    let as_machines = |m: &Mention| {
-        said_as_a_place(&tokens, m.position) && names_a_machine(tokens.get(m.position + 1))
-    };
+    let as_machines =
+        |m: &Mention| said_as_a_place(&tokens, m.position) && names_a_machine(tokens.get(m.end));
     let mentions = if mentions.iter().any(|m| !as_machines(m)) {
         mentions.into_iter().filter(|m| !as_machines(m)).collect()
     } else {
@@ -553,7 +552,7 @@ fn pick_service(
             .unwrap_or(0);
         m.position == start
             && tokens
-                .get(m.position + 1)
+                .get(m.end)
                 .is_some_and(|next| STATE_VERBS.contains(&next.as_str()))
     };
     let ordering: Vec<&Mention> = in_repo.iter().copied().filter(|m| !complaint(m)).collect();

@@ -16,7 +16,10 @@ use crate::text::{edit_distance, is_ordinary_word, normalize};
 #[derive(Debug, Clone)]
 pub(super) struct Mention {
     pub service: String,
+    /// Where the name starts, and where the words after it start (a name said as several
+    /// words, "docker socket proxy", ends after its last).
     pub position: usize,
+    pub end: usize,
     pub exact: bool,
 }
 
@@ -128,6 +131,7 @@ pub(super) fn mentions(
                 mentions.push(Mention {
                     service,
                     position: start,
+                    end: start + length,
                     exact: true,
                 });
                 covered.extend(start..start + length);
@@ -152,12 +156,14 @@ pub(super) fn mentions(
             mentions.push(Mention {
                 service: app.service.clone(),
                 position,
+                end: position + 1,
                 exact: false,
             });
         } else if let Some((service, _)) = catalogue().lookup_typo(token) {
             mentions.push(Mention {
                 service: service.id.clone(),
                 position,
+                end: position + 1,
                 exact: false,
             });
         }
@@ -391,7 +397,7 @@ pub(super) fn part_it_uses(
     tokens: &[String],
     named: &Mention,
 ) -> Option<String> {
-    let next = tokens.get(named.position + 1)?;
+    let next = tokens.get(named.end)?;
     if !matches!(next.as_str(), "uses" | "needs" | "relies" | "depends") {
         return None;
     }
@@ -474,10 +480,23 @@ pub(super) fn behind_a_proxy(
 ) -> Option<String> {
     let behind = tokens.iter().position(|t| t == "behind")?;
     let window = behind + 1..(behind + 5).min(tokens.len());
-    if let Some(named) = mentions
-        .iter()
-        .find(|m| window.contains(&m.position) && repo_services.contains(m.service.as_str()))
-    {
+    // Only what people put apps behind: a proxy, a login, a tunnel ("the log database behind
+    // grafana's explore tab" puts nothing behind grafana).
+    let fronts = |service: &str| {
+        catalogue().get(service).is_some_and(|s| {
+            s.categories.iter().any(|c| {
+                matches!(
+                    c.as_str(),
+                    "reverse-proxy" | "identity" | "vpn" | "remote-access"
+                )
+            })
+        })
+    };
+    if let Some(named) = mentions.iter().find(|m| {
+        window.contains(&m.position)
+            && repo_services.contains(m.service.as_str())
+            && fronts(&m.service)
+    }) {
         return Some(named.service.clone());
     }
     if !tokens[window].iter().any(|t| t == "proxy") {
@@ -695,7 +714,7 @@ pub(super) fn companion_described(
         "keeps", "still", "and", "but", "again", "up", "down", "so", "it", "has", "by", "via",
     ];
     let after: Vec<&str> = tokens
-        .get(named.position + 1..clause_end.min(tokens.len()))?
+        .get(named.end..clause_end.min(tokens.len()))?
         .iter()
         .map(String::as_str)
         .take_while(|w| !JOINS.contains(w))

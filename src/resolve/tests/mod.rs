@@ -4,6 +4,7 @@
 use super::*;
 use crate::services::catalogue;
 
+mod clauses;
 mod layouts;
 mod phrasing;
 

@@ -1,0 +1,99 @@
+//! Where the names of a request sit in its clauses: a name said as several words, what is
+//! put behind what, a name followed by a complaint about another app.
+
+use super::*;
+
+/// Grafana, Loki and Traefik in containers of one play, and a socket proxy Traefik reads.
+fn monitoring_repository() -> (tempfile::TempDir, Repository) {
+    let container = |name: &str, image: &str| {
+        format!(
+            "- name: {name}\n  community.docker.docker_container:\n    name: {name}\n    image: {image}\n"
+        )
+    };
+    let tasks = [
+        container("grafana", "grafana/grafana:11.2.0"),
+        container("loki", "grafana/loki:3.1.0"),
+        container("traefik", "traefik:v3.1"),
+        container("docker-socket-proxy", "tecnativa/docker-socket-proxy:0.2"),
+    ]
+    .concat();
+    repository(&[
+        ("hosts.ini", "[monitor]\nmon-1\n"),
+        (
+            "site.yml",
+            "- hosts: monitor\n  roles:\n    - role: stack\n      tags: [stack]\n",
+        ),
+        ("roles/stack/tasks/main.yml", &tasks),
+    ])
+}
+
+#[test]
+fn what_sits_behind_an_app_that_fronts_nothing_is_no_change_of_that_app() {
+    let (_dir, repository) = monitoring_repository();
+    // Grafana fronts nothing: the request stops something, it puts nothing behind Grafana.
+    let resolution = resolve(
+        &repository,
+        "stop the log database behind grafana's explore tab for a bit",
+    );
+    assert_eq!(resolution.verb, Verb::Stop, "{resolution:#?}");
+    // Traefik does: an app put behind it is a change of Traefik.
+    let resolution = resolve(&repository, "put loki behind traefik");
+    assert_eq!(resolution.service.as_deref(), Some("traefik"));
+    assert_eq!(resolution.verb, Verb::Configure);
+}
+
+#[test]
+fn the_words_after_a_name_said_as_several_words_start_after_its_last_word() {
+    let (_dir, repository) = monitoring_repository();
+    // "socket proxy" is the name itself, not words describing another app made for it.
+    let resolution = resolve(
+        &repository,
+        "restart docker-socket-proxy, traefik lost all its container routes",
+    );
+    assert_eq!(
+        resolution.service.as_deref(),
+        Some("docker-socket-proxy"),
+        "{resolution:#?}"
+    );
+    let (_, name, hosts) = builtin(&resolution);
+    assert_eq!(name, "docker-socket-proxy");
+    assert_eq!(hosts, ["monitor"]);
+}
+
+#[test]
+fn a_registry_mirror_is_the_artifact_repository_named_beside_it() {
+    let container = |name: &str, image: &str| {
+        format!(
+            "- name: {name}\n  community.docker.docker_container:\n    name: {name}\n    image: \"{image}:{{{{ {name}_version }}}}\"\n"
+        )
+    };
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[dev]\nforge\n"),
+        (
+            "site.yml",
+            "- hosts: dev\n  roles:\n    - role: gitea\n      tags: [gitea]\n    - role: nexus\n      tags: [nexus]\n",
+        ),
+        (
+            "roles/gitea/tasks/main.yml",
+            &container("gitea", "gitea/gitea"),
+        ),
+        (
+            "roles/nexus/tasks/main.yml",
+            &container("nexus", "sonatype/nexus3"),
+        ),
+        (
+            "group_vars/all/versions.yml",
+            "gitea_version: 1.22.1\nnexus_version: 3.91.1\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "nexus is still on 3.91.1, bump the registry mirror to the current release",
+    );
+    assert_eq!(
+        resolution.service.as_deref(),
+        Some("nexus"),
+        "{resolution:#?}"
+    );
+    assert_eq!(resolution.verb, Verb::Upgrade);
+}
