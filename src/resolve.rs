@@ -532,13 +532,13 @@ fn pick_service(
     // ("remove maintainerr, i'll clean up plex by hand") is an aside. Within it, the last.
     let clause_ends = clause_ends(text);
     let clause = |m: &&Mention| clause_ends.iter().filter(|end| **end <= m.position).count();
-    // Adding or removing: a service the repository lacks, named in an earlier clause than any
-    // app it has, is the order ("get rid of diun, wud does the update pings now").
-    let lacking_first = matches!(verb, Verb::Deploy | Verb::Remove)
-        && mentions.first().is_some_and(|first| {
-            !repo_services.contains(first.service.as_str())
-                && in_repo.iter().all(|m| clause(m) > clause(first))
-        });
+    // A service the repository lacks, named in an earlier clause than any app it has, is the
+    // order ("get rid of diun, wud does the update pings now"; "stop grafana for a bit, the
+    // dashboards hammer influx").
+    let lacking_first = mentions.first().is_some_and(|first| {
+        !repo_services.contains(first.service.as_str())
+            && in_repo.iter().all(|m| clause(m) > clause(first))
+    });
     let in_repo = if lacking_first { Vec::new() } else { in_repo };
     // A clause that opens with an app and says how it misbehaves ("authelia keeps logging
     // everyone out, show me the redis logs") tells why; the order is in another clause that

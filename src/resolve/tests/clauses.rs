@@ -97,3 +97,30 @@ fn a_registry_mirror_is_the_artifact_repository_named_beside_it() {
     );
     assert_eq!(resolution.verb, Verb::Upgrade);
 }
+
+#[test]
+fn a_service_the_repository_lacks_named_in_the_order_is_absent_though_a_later_clause_names_one_it_has()
+ {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[lab]\nbox\n"),
+        (
+            "site.yml",
+            "- hosts: lab\n  roles:\n    - role: influxdb\n      tags: [influxdb]\n",
+        ),
+        (
+            "roles/influxdb/tasks/main.yml",
+            "- name: influxdb\n  community.docker.docker_container:\n    name: influxdb\n    image: influxdb:2.7\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "stop grafana for a bit, the dashboards hammer influx",
+    );
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "absent"),
+        "{resolution:#?}"
+    );
+    // Said the other way round, the app it has is the order.
+    let resolution = resolve(&repository, "stop influxdb for a bit, grafana hammers it");
+    assert_eq!(resolution.service.as_deref(), Some("influxdb"));
+}
