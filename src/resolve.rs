@@ -1021,9 +1021,26 @@ fn answer_for(
     reasons: &mut Vec<String>,
 ) -> Answer {
     let builtin = |action: Verb, reasons: &mut Vec<String>| {
+        let own = hosts_of(repository, app);
+        // A machine named where the app does not run ("portainer logs, the ui says the dell
+        // environment is unreachable") is part of the story, not the place to act.
+        let inventory = &repository.inventory;
+        let runs_there = |t: &str| {
+            let there = inventory.resolve(t);
+            let known: Vec<BTreeSet<String>> = own
+                .iter()
+                .map(|h| inventory.resolve(h))
+                .filter(|hosts| !hosts.is_empty())
+                .collect();
+            known.is_empty() || known.iter().any(|hosts| !hosts.is_disjoint(&there))
+        };
         let hosts = match target {
-            Some(t) if !everywhere => vec![t.to_owned()],
-            _ => hosts_of(repository, app),
+            Some(t) if !everywhere && runs_there(t) => vec![t.to_owned()],
+            Some(t) if !everywhere => {
+                reasons.push(format!("{} does not run on {t}", app.service));
+                own
+            }
+            _ => own,
         };
         reasons.push(format!(
             "{} runs as {:?} {} on {}",

@@ -124,3 +124,28 @@ fn a_service_the_repository_lacks_named_in_the_order_is_absent_though_a_later_cl
     let resolution = resolve(&repository, "stop influxdb for a bit, grafana hammers it");
     assert_eq!(resolution.service.as_deref(), Some("influxdb"));
 }
+
+#[test]
+fn a_machine_named_where_the_app_does_not_run_is_not_where_the_action_goes() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[qnap]\nnas-1\n\n[dell]\ndell-1\n"),
+        (
+            "site.yml",
+            "- hosts: qnap\n  roles:\n    - role: portainer\n      tags: [portainer]\n",
+        ),
+        (
+            "roles/portainer/tasks/main.yml",
+            "- name: portainer\n  community.docker.docker_container:\n    name: portainer\n    image: portainer/portainer-ce:2.21.0\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "portainer logs, the ui keeps saying the dell environment is unreachable",
+    );
+    let (_, name, hosts) = builtin(&resolution);
+    assert_eq!(name, "portainer");
+    assert_eq!(hosts, ["qnap"], "{resolution:#?}");
+    // Named where it runs, the machine is the place.
+    let (_, _, hosts) = builtin(&resolve(&repository, "restart portainer on nas-1"));
+    assert_eq!(hosts, ["nas-1"]);
+}
