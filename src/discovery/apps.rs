@@ -571,6 +571,15 @@ const GENERIC: &[&str] = &[
     "db",
     "database",
     "backup",
+    // What a task file does, not what it runs (`tasks/apply.yml`, `tasks/upgrade.yml`).
+    "apply",
+    "configure",
+    "update",
+    "upgrade",
+    "uninstall",
+    "remove",
+    "restart",
+    "prepare",
 ];
 
 /// The plays that reach the file defining an app: the file itself, else the task files of its

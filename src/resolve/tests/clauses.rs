@@ -149,3 +149,48 @@ fn a_machine_named_where_the_app_does_not_run_is_not_where_the_action_goes() {
     let (_, _, hosts) = builtin(&resolve(&repository, "restart portainer on nas-1"));
     assert_eq!(hosts, ["nas-1"]);
 }
+
+#[test]
+fn a_task_file_named_for_what_it_does_gives_its_app_no_name() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[lab]\nbox\n"),
+        (
+            "site.yml",
+            "- hosts: lab\n  roles:\n    - role: ntp\n      tags: [ntp]\n    - role: netplan\n      tags: [netplan]\n",
+        ),
+        (
+            "roles/ntp/tasks/main.yml",
+            "- name: chrony config\n  ansible.builtin.template:\n    src: chrony.conf.j2\n    dest: /etc/chrony/chrony.conf\n- name: chrony\n  ansible.builtin.systemd_service:\n    name: chrony.service\n    state: started\n",
+        ),
+        (
+            "roles/ntp/templates/chrony.conf.j2",
+            "server time.cloudflare.com nts iburst\n",
+        ),
+        (
+            "roles/netplan/tasks/main.yml",
+            "- ansible.builtin.include_tasks: apply.yml\n",
+        ),
+        (
+            "roles/netplan/tasks/apply.yml",
+            "- name: rollback units\n  ansible.builtin.copy:\n    src: \"{{ item }}\"\n    dest: /etc/systemd/system/\n  loop: [netplan_rollback.service, netplan_rollback.timer]\n- name: rollback timer\n  ansible.builtin.systemd_service:\n    name: netplan_rollback.timer\n    state: started\n",
+        ),
+        (
+            "roles/netplan/files/netplan_rollback.service",
+            "[Service]\nExecStart=/usr/sbin/netplan apply\n",
+        ),
+        (
+            "roles/netplan/files/netplan_rollback.timer",
+            "[Timer]\nOnActiveSec=5min\n",
+        ),
+    ]);
+    // "re-apply" says what to do: `tasks/apply.yml` does not make the rollback unit "apply".
+    let resolution = resolve(
+        &repository,
+        "the clocks are drifting again, re-apply the time sync setup everywhere",
+    );
+    assert_eq!(
+        resolution.service.as_deref(),
+        Some("chrony"),
+        "{resolution:#?}"
+    );
+}
