@@ -11,6 +11,7 @@
 
 mod added;
 pub mod apps;
+mod conditioned;
 pub mod hints;
 mod index;
 pub mod inventory;

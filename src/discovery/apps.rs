@@ -86,6 +86,9 @@ pub struct App {
     pub reach: Vec<Reach>,
     /// Tags on its own tasks (inside the reached file), if every task carries them.
     pub own_tags: Vec<String>,
+    /// The `{% if <var> == "<value>" %}` block its template renders it in: it runs only where
+    /// the inventory sets that value.
+    pub only_when: Option<(String, String)>,
 }
 
 impl App {
@@ -516,6 +519,10 @@ fn build(
     let pin = pin(repository, &definition, repulled).or_else(|| version_var(repository, &names));
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
+    let only_when = index
+        .by_path
+        .get(definition.file.as_str())
+        .and_then(|source| super::conditioned::only_when(&source.text, definition.line));
     Some(App {
         service,
         known,
@@ -533,6 +540,7 @@ fn build(
         place_config: Vec::new(),
         reach,
         own_tags,
+        only_when,
     })
 }
 

@@ -118,6 +118,9 @@ pub(super) fn separate_places(repository: &Repository, app: &App) -> Vec<String>
     if app.role.is_none() && !repository.reach.contains_key(&app.file) {
         return Vec::new();
     }
+    if let Some(places) = conditioned_places(repository, app) {
+        return places;
+    }
     let mut places = BTreeSet::new();
     for reach in &app.reach {
         let place = match &reach.list {
@@ -281,6 +284,24 @@ pub(super) fn part_of<'a>(repository: &'a Repository, app: &App) -> Option<&'a s
 /// (role defaults, `group_vars/all`) leaves off (`zfs_zrepl_enabled: true` in
 /// `host_vars/altair/`): where it runs, of all the hosts its play targets.
 fn switched_on_places(repository: &Repository, app: &App) -> Option<Vec<String>> {
+    conditioned_places(repository, app).or_else(|| bool_switched_places(repository, app))
+}
+
+/// The hosts or groups whose own vars files set the value an app's template block asks for
+/// (`monitoring_role: "master"` in `group_vars/bastion-servers.yml`).
+fn conditioned_places(repository: &Repository, app: &App) -> Option<Vec<String>> {
+    let (var, value) = app.only_when.as_ref()?;
+    let places: BTreeSet<String> = repository
+        .vars
+        .get(var)?
+        .iter()
+        .filter(|d| d.value == *value)
+        .filter_map(|d| vars_file_place(&d.file))
+        .collect();
+    (!places.is_empty()).then(|| places.into_iter().collect())
+}
+
+fn bool_switched_places(repository: &Repository, app: &App) -> Option<Vec<String>> {
     let switch = app.switch.as_ref().filter(|s| s.kind == "bool")?;
     let definitions = repository.vars.get(&switch.var)?;
     let truthy = |v: &str| matches!(v.to_lowercase().as_str(), "true" | "yes" | "on");

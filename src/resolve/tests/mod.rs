@@ -7,6 +7,7 @@ use crate::services::catalogue;
 mod clauses;
 mod layouts;
 mod phrasing;
+mod places;
 
 /// A repository made of `(path, text)` files, discovered.
 fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository) {

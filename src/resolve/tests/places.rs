@@ -1,0 +1,39 @@
+//! Where an app runs, when the plays alone do not say it.
+
+use super::*;
+
+#[test]
+fn a_service_its_template_renders_for_one_value_runs_where_the_inventory_sets_that_value() {
+    let compose = "services:\n{% if monitoring_role == \"master\" %}\n  grafana:\n    image: grafana/grafana\n    container_name: grafana\n{% endif %}\n  cadvisor:\n    image: gcr.io/cadvisor/cadvisor:v0.49.1\n    container_name: cadvisor\n";
+    let (_dir, repository) = repository(&[
+        ("inventory/hosts.ini", "[bastion]\nb-1\n\n[media]\nm-1\n"),
+        (
+            "inventory/group_vars/bastion.yml",
+            "monitoring_role: \"master\"\n",
+        ),
+        (
+            "inventory/group_vars/media.yml",
+            "monitoring_role: \"node\"\n",
+        ),
+        (
+            "site.yml",
+            "- hosts: bastion\n  roles:\n    - monitoring\n- hosts: media\n  roles:\n    - monitoring\n",
+        ),
+        (
+            "roles/monitoring/tasks/main.yml",
+            "- name: compose file\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /opt/monitoring/docker-compose.yml\n- name: up\n  community.docker.docker_compose_v2:\n    project_src: /opt/monitoring\n",
+        ),
+        ("roles/monitoring/templates/docker-compose.yml.j2", compose),
+    ]);
+    // Grafana only where monitoring_role is master: no question between the two plays.
+    let resolution = resolve(&repository, "is grafana still up?");
+    let (_, name, hosts) = builtin(&resolution);
+    assert_eq!(name, "grafana", "{resolution:#?}");
+    assert_eq!(hosts, ["bastion"]);
+    // cAdvisor runs on both: which one is asked.
+    let resolution = resolve(&repository, "restart cadvisor");
+    assert!(
+        matches!(&resolution.answer, Answer::Question { choices, .. } if choices.len() == 2),
+        "{resolution:#?}"
+    );
+}
