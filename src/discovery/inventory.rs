@@ -19,6 +19,10 @@ pub struct Inventory {
     pub children: BTreeMap<String, BTreeSet<String>>,
     /// The inventory files read.
     pub files: Vec<String>,
+    /// Hosts named only by a `host_vars/<h>` folder or file beside inventory files that do not
+    /// list them: Ansible applies those vars to no machine, so a play on one runs nowhere.
+    #[serde(skip)]
+    pub vars_only: BTreeSet<String>,
 }
 
 impl Inventory {
@@ -115,7 +119,8 @@ impl Inventory {
         if !seen.insert(name.to_owned()) {
             return false;
         }
-        if self.hosts.contains(name) || self.hosts.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+        let listed = |h: &String| h.eq_ignore_ascii_case(name) && !self.vars_only.contains(h);
+        if self.hosts.iter().any(listed) {
             return true;
         }
         let hosts = self.groups.get(name).is_some_and(|h| !h.is_empty());
@@ -268,6 +273,9 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
                 continue;
             }
             if is_host {
+                if !inventory.files.is_empty() && !inventory.hosts.contains(name) {
+                    inventory.vars_only.insert(name.to_owned());
+                }
                 inventory.hosts.insert(name.to_owned());
             } else {
                 inventory.groups.entry(name.to_owned()).or_default();

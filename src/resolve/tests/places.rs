@@ -37,3 +37,27 @@ fn a_service_its_template_renders_for_one_value_runs_where_the_inventory_sets_th
         "{resolution:#?}"
     );
 }
+
+#[test]
+fn a_play_on_a_host_only_its_host_vars_name_runs_nowhere() {
+    let play = |host: &str| {
+        format!(
+            "- hosts: {host}\n  tasks:\n    - name: {host}\n      community.docker.docker_container:\n        name: {host}\n        image: ghcr.io/example/{host}:1.0\n"
+        )
+    };
+    let (_dir, repository) = repository(&[
+        ("inventory.yml", "all:\n  hosts:\n    paperless:\n"),
+        ("host_vars/paperless/config.yml", "paperless_port: 8000\n"),
+        // Vars for a machine the inventory no longer lists.
+        ("host_vars/mat2-web/config.yml", "mat2_port: 8080\n"),
+        ("paperless.yml", &play("paperless")),
+        ("mat2.yml", &play("mat2-web")),
+    ]);
+    let resolution = resolve(&repository, "stop mat2-web, nobody uses it anymore");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{resolution:#?}"
+    );
+    let (_, _, hosts) = builtin(&resolve(&repository, "stop paperless"));
+    assert_eq!(hosts, ["paperless"]);
+}
