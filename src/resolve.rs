@@ -1024,16 +1024,11 @@ fn answer_for(
         let own = hosts_of(repository, app);
         // A machine named where the app does not run ("portainer logs, the ui says the dell
         // environment is unreachable") is part of the story, not the place to act.
-        let inventory = &repository.inventory;
-        let runs_there = |t: &str| {
-            let there = inventory.resolve(t);
-            let known: Vec<BTreeSet<String>> = own
-                .iter()
-                .map(|h| inventory.resolve(h))
-                .filter(|hosts| !hosts.is_empty())
-                .collect();
-            known.is_empty() || known.iter().any(|hosts| !hosts.is_disjoint(&there))
-        };
+        // Where its hosts are not known, the machine named is taken as said.
+        let unknown = own
+            .iter()
+            .all(|h| repository.inventory.resolve(h).is_empty());
+        let runs_there = |t: &str| unknown || runs_on(repository, app, t);
         let hosts = match target {
             Some(t) if !everywhere && runs_there(t) => vec![t.to_owned()],
             Some(t) if !everywhere => {
