@@ -168,8 +168,8 @@ def main():
         if not m:
             err("id is not <repo slug>-NN")
         else:
-            # the outside set (repositories never tuned on) is all holdout
-            all_holdout = labels.name == "requests_outside.toml"
+            # the outside sets (repositories never tuned on, requests_outside*.toml) are all holdout
+            all_holdout = re.fullmatch(r"requests_outside.*\.toml", labels.name) is not None
             want = "holdout" if all_holdout or int(m.group(1)) % 3 == 0 else "tune"
             if r.get("split") != want:
                 err(f"split should be {want}")
