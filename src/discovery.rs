@@ -281,6 +281,20 @@ impl Repository {
             return None;
         }
         let reference = reference.trim_start_matches("./");
+        // `acme.homelab.jellyfin`: a role of a collection kept in the repository
+        // (`collections/ansible_collections/acme/homelab/roles/jellyfin`); a collection from
+        // Galaxy has no folder here, so nothing matches it.
+        if let [namespace, collection, name] = reference.split('.').collect::<Vec<_>>()[..]
+            && !reference.contains('/')
+        {
+            let tail = format!("{namespace}/{collection}/roles/{name}");
+            return self
+                .roles
+                .iter()
+                .filter(|role| role.as_str() == tail || role.ends_with(&format!("/{tail}")))
+                .min_by_key(|role| role.len())
+                .map(String::as_str);
+        }
         let matches = |role: &&String| {
             role.as_str() == reference
                 || role.ends_with(&format!("/{reference}"))

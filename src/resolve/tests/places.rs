@@ -61,3 +61,37 @@ fn a_play_on_a_host_only_its_host_vars_name_runs_nowhere() {
     let (_, _, hosts) = builtin(&resolve(&repository, "stop paperless"));
     assert_eq!(hosts, ["paperless"]);
 }
+
+#[test]
+fn a_role_of_a_collection_kept_in_the_repository_is_found_by_its_full_name() {
+    let role = "collections/ansible_collections/acme/homelab/roles/jellyfin";
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[media]\nmedia-1\n"),
+        (
+            "media.yml",
+            "- hosts: media\n  roles:\n    - role: acme.homelab.jellyfin\n      tags: [jellyfin]\n",
+        ),
+        (
+            &format!("{role}/tasks/main.yml"),
+            "- name: jellyfin\n  containers.podman.podman_container:\n    name: jellyfin\n    image: docker.io/jellyfin/jellyfin:10.10.7\n",
+        ),
+        // A role of the same short name outside the collection that no play runs.
+        (
+            "roles/jellyfin/tasks/main.yml",
+            "- name: old jellyfin\n  community.docker.docker_container:\n    name: jellyfin-old\n    image: jellyfin/jellyfin:10.8.0\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "redeploy jellyfin");
+    let Answer::Entrypoint { playbook, tags, .. } = &resolution.answer else {
+        panic!("{resolution:#?}");
+    };
+    assert_eq!(playbook, "media.yml");
+    assert_eq!(tags, &["jellyfin"]);
+    let resolution = resolve(&repository, "restart jellyfin");
+    let (_, name, hosts) = builtin(&resolution);
+    assert_eq!(
+        (name.as_str(), hosts.as_slice()),
+        ("jellyfin", &["media".to_owned()][..]),
+        "{resolution:#?}"
+    );
+}
