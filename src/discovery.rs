@@ -74,6 +74,10 @@ pub struct Repository {
     pub app_words: Vec<BTreeSet<String>>,
     /// Tags written on single tasks (not plays, roles or includes) → the files holding them.
     pub task_tags: BTreeMap<String, BTreeSet<String>>,
+    /// Per variable, the files a play reaches that read it (a role's templates count for its
+    /// task files): where a setting named by its variable takes effect.
+    #[serde(skip)]
+    pub readers: BTreeMap<String, BTreeSet<String>>,
     /// The tasks that upgrade every package of a machine (`apt: upgrade: dist`).
     pub package_upgrades: Vec<PackageUpgrade>,
     /// Files the walk saw.
@@ -210,7 +214,7 @@ impl Repository {
         let by_path: BTreeMap<&str, &Source> =
             sources.iter().map(|s| (s.rel.as_str(), s)).collect();
         let projects = projects(sources);
-        let roles = roles(root, sources);
+        let roles = roles(root, sources, &projects);
         let inventory = inventory::read(sources, &projects);
         let vars = variables(sources, &roles);
         let playbooks = plays::playbooks(sources);
@@ -269,6 +273,7 @@ impl Repository {
         repository.app_words = words::app_words(&repository, &by_path);
         repository.package_upgrades = upgrades::find(sources);
         repository.task_tags = tagged::task_tags(sources);
+        repository.readers = reads::readers(&repository.reach, &repository.roles, &by_path);
         repository
     }
 
@@ -484,11 +489,24 @@ fn projects(sources: &[Source]) -> Vec<String> {
 }
 
 /// Role folders: a folder with `tasks/`, `defaults/`, `handlers/` or `meta/main.yml` below a
-/// folder named `roles` (at any depth, also nested: `roles/homelab_svc/ha`).
-fn roles(root: &Path, sources: &[Source]) -> Vec<String> {
+/// folder named `roles` (at any depth, also nested: `roles/homelab_svc/ha`), and a folder with
+/// `tasks/main.yml` beside a project's playbooks (Ansible looks for roles there too:
+/// `common/tasks/main.yml` next to `site.yml`).
+fn roles(root: &Path, sources: &[Source], projects: &[String]) -> Vec<String> {
     let _ = root;
     let mut roles: Vec<String> = Vec::new();
     for source in sources {
+        let beside_playbooks = ["/tasks/main.yml", "/tasks/main.yaml"]
+            .iter()
+            .find_map(|entry| source.rel.strip_suffix(entry))
+            .filter(|folder| {
+                let parent = folder.rsplit_once('/').map_or("", |(parent, _)| parent);
+                projects.iter().any(|p| p == parent) && !folder.contains("roles/")
+            });
+        if let Some(folder) = beside_playbooks {
+            roles.push(folder.to_owned());
+            continue;
+        }
         let parts: Vec<&str> = source.rel.split('/').collect();
         let Some(roles_at) = parts.iter().position(|p| *p == "roles") else {
             continue;

@@ -37,6 +37,7 @@ use mentions::{
     mentions, order_clauses, part_it_uses, qualified_instance, qualified_part, stand_in_for,
 };
 
+mod by_setting;
 mod by_tag;
 mod targets;
 mod updates;
@@ -692,6 +693,15 @@ fn pick_service(
             "{app}'s configuration writes a value the request gives"
         ));
         return Ok(app);
+    }
+    // "add htop to the extra packages": a variable of the repository said by its words.
+    if let Some((setting, answer)) =
+        by_setting::named_setting(repository, verb, tokens, target_positions, target)
+    {
+        reasons.push(format!(
+            "no app is named, but the request names the setting {setting}: the play that reads it"
+        ));
+        return Err((answer, Some(setting)));
     }
     // "re-apply the nvme power-saving fix": a part of a play the repository tags so.
     if let Some((service, answer)) =

@@ -1,9 +1,11 @@
 //! What a role's files read: the variables its tasks and templates use, and the lists a file
 //! renders one entry at a time. Plain text scans of Jinja, no evaluation.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use super::Source;
 use super::index::{Index, under};
+use super::plays::Reach;
 
 /// The variables a role's tasks and templates read: `{{ name`, and `{% for x in name %}`.
 pub(super) fn role_reads<'a>(index: &Index<'a>, role: &str) -> BTreeSet<&'a str> {
@@ -64,6 +66,39 @@ pub(super) fn looped_lists(text: &str) -> Vec<String> {
                 if name.len() >= 3 && !out.contains(&name) {
                     out.push(name);
                 }
+            }
+        }
+    }
+    out
+}
+
+/// Per variable, the files a play reaches that read it: task files, and a role's reached task
+/// files for what its templates read (`extra_packages` in `roles/common/tasks/essential.yml`).
+pub(super) fn readers(
+    reach: &BTreeMap<String, Vec<Reach>>,
+    roles: &[String],
+    by_path: &BTreeMap<&str, &Source>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in reach.keys() {
+        if let Some(source) = by_path.get(file.as_str()) {
+            for var in file_reads(&source.text) {
+                out.entry(var.to_owned()).or_default().insert(file.clone());
+            }
+        }
+    }
+    for role in roles {
+        let tasks: Vec<&String> = under(reach, &format!("{role}/tasks/"))
+            .map(|(file, _)| file)
+            .collect();
+        if tasks.is_empty() {
+            continue;
+        }
+        for (_, source) in under(by_path, &format!("{role}/templates/")) {
+            for var in file_reads(&source.text) {
+                out.entry(var.to_owned())
+                    .or_default()
+                    .extend(tasks.iter().map(|f| (*f).clone()));
             }
         }
     }

@@ -9,6 +9,9 @@ use super::{Answer, Mention, NOT_NAMES, Verb, runs_on, which_one};
 use crate::discovery::Repository;
 use crate::services::catalogue;
 
+/// Words for the kind of machine something runs on.
+const MACHINE_KINDS: &[&str] = &["lxc", "lxcs", "ct", "cts", "vm", "vms", "box", "boxes"];
+
 /// The service a request describes rather than names, read without the target's words: the
 /// one wired app that fits, else a question between those that fit, else none (with the
 /// catalogue's best idea).
@@ -23,10 +26,12 @@ pub(super) fn by_purpose(
     reasons: &mut Vec<String>,
 ) -> Result<String, (Answer, Option<String>)> {
     // What it is for, read without the target's words.
+    // Nor the kind of machine it runs on ("the subtitle fetcher's lxc"): that is where, not
+    // what; a request about the hypervisor itself names it.
     let without_target: String = tokens
         .iter()
         .enumerate()
-        .filter(|(i, _)| !target_positions.contains(i))
+        .filter(|(i, t)| !target_positions.contains(i) && !MACHINE_KINDS.contains(&t.as_str()))
         .map(|(_, t)| t.as_str())
         .collect::<Vec<_>>()
         .join(" ");

@@ -31,9 +31,12 @@ fn domain_positions(repository: &Repository, text: &str) -> BTreeSet<usize> {
     chunk_positions(text, |chunk| {
         let name = chunk.trim_matches(|c: char| !c.is_ascii_alphanumeric());
         let dotted = name.split('.').count() > 1
-            && name
-                .split('.')
-                .all(|part| part.chars().next().is_some_and(|c| c.is_ascii_alphabetic()));
+            && name.split('.').all(|part| {
+                // `jellyfin.<domain>`: a placeholder for the owner's domain is a part too.
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '<')
+            });
         dotted && repository.inventory.spelling(name).is_none()
     })
 }

@@ -8,6 +8,7 @@ mod clauses;
 mod layouts;
 mod phrasing;
 mod places;
+mod settings;
 
 /// A repository made of `(path, text)` files, discovered.
 fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository) {

@@ -95,3 +95,45 @@ fn a_role_of_a_collection_kept_in_the_repository_is_found_by_its_full_name() {
         "{resolution:#?}"
     );
 }
+
+#[test]
+fn a_role_folder_beside_the_playbook_is_a_role() {
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[home]\nserver\n"),
+        (
+            "site.yml",
+            "- hosts: home\n  roles:\n    - { role: common, tags: ['common'] }\n",
+        ),
+        (
+            "common/tasks/main.yml",
+            "- name: Essentials\n  ansible.builtin.import_tasks: essential.yml\n",
+        ),
+        (
+            "common/tasks/essential.yml",
+            "- name: Extra packages\n  ansible.builtin.apt:\n    name: \"{{ extra_packages }}\"\n",
+        ),
+        ("group_vars/all/system.yml", "extra_packages:\n  - git\n"),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "add htop and ncdu to the extra packages that get installed on the server",
+    );
+    let Answer::Entrypoint {
+        playbook,
+        tags,
+        config,
+        ..
+    } = &resolution.answer
+    else {
+        panic!("{resolution:#?}");
+    };
+    assert_eq!(
+        (playbook.as_str(), tags.as_slice(), config.as_deref()),
+        (
+            "site.yml",
+            &["common".to_owned()][..],
+            Some("group_vars/all/system.yml")
+        ),
+        "{resolution:#?}"
+    );
+}
