@@ -158,7 +158,8 @@ pub(super) fn version_var(repository: &Repository, names: &[String]) -> Option<P
 }
 
 /// The variable that holds the version: `var` itself, or, when its value writes the tag with
-/// another variable (`prowlarr_image: "…/prowlarr:{{ prowlarr_version }}"`), that one.
+/// another variable (`prowlarr_image: "…/prowlarr:{{ prowlarr_version }}"`, also inside a
+/// longer tag: `…/nextcloud:{{ nextcloud_version }}-fpm-alpine`), that one.
 fn tag_variable<'a>(repository: &'a Repository, var: &str) -> Option<(String, &'a VarDef)> {
     let mut var = var.to_owned();
     let mut definition = repository.var_def(&var)?;
@@ -168,11 +169,12 @@ fn tag_variable<'a>(repository: &'a Repository, var: &str) -> Option<(String, &'
         let Some((_, tag)) = raw[name_end..].split_once(':') else {
             break;
         };
+        // The variable written in the tag, with or without a suffix or prefix around it
+        // (`{{ nextcloud_version }}-fpm-alpine`, `v{{ gitea_version }}`).
         let inner = tag
-            .trim()
-            .strip_prefix("{{")
-            .and_then(|t| t.strip_suffix("}}"))
-            .map(|t| t.split('|').next().unwrap_or("").trim());
+            .split_once("{{")
+            .and_then(|(_, rest)| rest.split_once("}}"))
+            .map(|(t, _)| t.split('|').next().unwrap_or("").trim());
         match inner.and_then(|v| Some((v, repository.var_def(v)?))) {
             Some((next, found)) if !next.is_empty() => {
                 var = next.to_owned();

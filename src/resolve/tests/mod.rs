@@ -987,6 +987,47 @@ fn an_image_whose_tag_is_another_variable_is_pinned_by_that_variable() {
     }
 }
 
+/// `nextcloud_image: "…:{{ nextcloud_version }}-fpm-alpine"`: the version variable inside a
+/// longer tag is still the pin.
+#[test]
+fn a_version_variable_inside_a_longer_tag_is_the_pin() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "[cloud]\nnc\n"),
+        (
+            "site.yml",
+            "- hosts: cloud\n  roles:\n    - role: nextcloud\n      tags: [nextcloud]\n",
+        ),
+        (
+            "roles/nextcloud/tasks/main.yml",
+            "- name: Compose file\n  ansible.builtin.template:\n    src: compose.yml\n    dest: /opt/nextcloud/compose.yml\n",
+        ),
+        (
+            "roles/nextcloud/templates/compose.yml",
+            "services:\n  nextcloud:\n    image: \"{{ nextcloud_image }}\"\n    container_name: nextcloud\n",
+        ),
+        (
+            "roles/nextcloud/vars/main.yml",
+            "nextcloud_image: \"docker.io/library/nextcloud:{{ nextcloud_version }}-fpm-alpine\"\n",
+        ),
+        (
+            "roles/nextcloud/defaults/main.yml",
+            "nextcloud_version: \"31.0.7\"\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "upgrade nextcloud to the newest 31 release");
+    let Answer::Entrypoint {
+        pin: Some(Pin::Var { file, var, .. }),
+        ..
+    } = &resolution.answer
+    else {
+        panic!("{resolution:#?}");
+    };
+    assert_eq!(
+        (file.as_str(), var.as_str()),
+        ("roles/nextcloud/defaults/main.yml", "nextcloud_version")
+    );
+}
+
 /// "add the new garage camera to frigate" sets something in Frigate; it deploys nothing new.
 #[test]
 fn adding_something_to_an_app_configures_it() {
