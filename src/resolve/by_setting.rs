@@ -86,13 +86,14 @@ pub(super) fn named_setting(
             [one] => one.len() >= 5 && !TOO_GENERAL.contains(one),
             several => several.len() <= 3 && several.iter().all(|p| p.len() >= 3),
         };
-        if !fits || repository.names_an_app(&normalize(var)) {
+        if !fits {
             continue;
         }
         let Some(at) = said_at(&parts) else {
             continue;
         };
-        if !placed(at) {
+        // The dearer test last: a variable named like an app is that app's, not a setting.
+        if !placed(at) || repository.names_an_app(&normalize(var)) {
             continue;
         }
         match best.first() {
