@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Answer;
-use super::entry::is_teardown;
+use super::entry::{is_teardown, the_own_playbook};
 use super::verb::Verb;
 use crate::discovery::{Reach, Repository};
 use crate::text::normalize;
@@ -113,14 +113,7 @@ pub(super) fn named_setting(
         .filter(|reach| target.is_none_or(|t| inventory.covers(&reach.hosts, t)))
         .collect();
     let playbooks: BTreeSet<&str> = ways.iter().map(|r| r.playbook.as_str()).collect();
-    let own: Vec<&str> = playbooks
-        .iter()
-        .copied()
-        .filter(|p| !playbooks.iter().any(|o| repository.imports(p, o)))
-        .collect();
-    let [playbook] = own[..] else {
-        return None;
-    };
+    let playbook = the_own_playbook(repository, &playbooks)?;
     let tags = tags_of(ways.iter().filter(|r| r.playbook == playbook).copied(), var);
     let limit_safe = repository.limit_safe(playbook);
     Some((

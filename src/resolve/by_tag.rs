@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Answer;
-use super::entry::is_teardown;
+use super::entry::{is_teardown, the_own_playbook};
 use super::verb::Verb;
 use crate::discovery::{Reach, Repository};
 use crate::text::{is_ordinary_word, normalize};
@@ -145,14 +145,7 @@ pub(super) fn tagged_part(
         .filter(|(reach, _)| target.is_none_or(|t| inventory.covers(&reach.hosts, t)))
         .collect();
     let playbooks: BTreeSet<&str> = ways.iter().map(|(r, _)| r.playbook.as_str()).collect();
-    let own: Vec<&str> = playbooks
-        .iter()
-        .copied()
-        .filter(|p| !playbooks.iter().any(|o| repository.imports(p, o)))
-        .collect();
-    let [playbook] = own[..] else {
-        return None;
-    };
+    let playbook = the_own_playbook(repository, &playbooks)?;
     let files: BTreeSet<&str> = ways
         .iter()
         .filter(|(r, _)| r.playbook == playbook)

@@ -138,6 +138,23 @@ pub(super) fn pinned_tool(
     }
 }
 
+/// The one playbook among `playbooks` that reaches a part on its own: umbrellas importing
+/// another of them are left out; `None` when more than one remains.
+pub(super) fn the_own_playbook<'a>(
+    repository: &Repository,
+    playbooks: &std::collections::BTreeSet<&'a str>,
+) -> Option<&'a str> {
+    let own: Vec<&str> = playbooks
+        .iter()
+        .copied()
+        .filter(|p| !playbooks.iter().any(|o| repository.imports(p, o)))
+        .collect();
+    match own[..] {
+        [playbook] => Some(playbook),
+        _ => None,
+    }
+}
+
 /// A playbook whose file name says it takes things away (`teardown.yml`, `remove-immich.yml`).
 pub(super) fn is_teardown(playbook: &str) -> bool {
     let name = playbook
