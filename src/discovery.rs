@@ -78,6 +78,9 @@ pub struct Repository {
     /// task files): where a setting named by its variable takes effect.
     #[serde(skip)]
     pub readers: BTreeMap<String, BTreeSet<String>>,
+    /// List variables whose readers also remove (`state: absent`) what the list no longer
+    /// names: taking an entry out of one removes its app. Elsewhere it only stops managing it.
+    pub pruned_lists: BTreeSet<String>,
     /// The tasks that upgrade every package of a machine (`apt: upgrade: dist`).
     pub package_upgrades: Vec<PackageUpgrade>,
     /// Files the walk saw.
@@ -127,6 +130,8 @@ fn wanted(name: &str) -> bool {
         // for a configure request.
         || lower.ends_with(".conf")
         || lower == "caddyfile"
+        // What a compose service built from source runs (`FROM caddy:2`).
+        || lower == "dockerfile"
         // An app's own configuration formats, read for configure requests' words.
         || lower.ends_with(".php")
         || lower.ends_with(".toml")
@@ -274,6 +279,7 @@ impl Repository {
         repository.package_upgrades = upgrades::find(sources);
         repository.task_tags = tagged::task_tags(sources);
         repository.readers = reads::readers(&repository.reach, &repository.roles, &by_path);
+        repository.pruned_lists = reads::pruned_lists(&repository, &by_path);
         repository
     }
 

@@ -45,11 +45,11 @@ use targets::{Place, names_a_machine, place, said_as_a_place};
 use updates::{asks_for_package_updates, package_updates};
 
 mod purpose;
-use purpose::{by_purpose, described_in_order, order_words};
+use purpose::{by_purpose, described_in_order, front_end, order_words};
 
 mod instances;
 pub use instances::hosts_of;
-use instances::{instance_ids, pick_app, runs_on, separate_places};
+use instances::{instance_ids, listed_app, pick_app, placed_at, runs_on, separate_places};
 
 #[cfg(test)]
 mod tests;
@@ -675,6 +675,14 @@ fn pick_service(
                 Some(mention.service.clone()),
             ));
         }
+        if let Some(front) = front_end(repository, verb, tokens, mention, target_positions, target)
+        {
+            reasons.push(format!(
+                "{} is not in this repository; {front} is the front end the request describes",
+                mention.service
+            ));
+            return Ok(front);
+        }
         reasons.push(format!("{} is not in this repository", mention.service));
         return Err((
             Answer::None {
@@ -751,7 +759,9 @@ fn finish(
         let picked: Vec<&App> = wired
             .iter()
             .zip(&ids)
-            .filter(|(a, id)| *id == instance || a.unit_name == instance)
+            .filter(|(a, id)| {
+                *id == instance || a.unit_name == instance || placed_at(repository, a, instance)
+            })
             .map(|(a, _)| *a)
             .collect();
         let by_container: Vec<&App> = wired
@@ -774,6 +784,14 @@ fn finish(
                 .collect();
             wired = as_container.iter().collect();
         }
+    }
+    // Deploying an app beside those a list picks, that no list names: add it to the list.
+    let listed = (wired.is_empty() && verb == Verb::Deploy)
+        .then(|| apps.first())
+        .flatten()
+        .and_then(|app| listed_app(repository, app, target.as_deref(), &mut reasons));
+    if let Some(app) = &listed {
+        wired = vec![app];
     }
     if wired.is_empty() {
         reasons.push(format!(
@@ -1078,6 +1096,16 @@ fn answer_for(
     });
     let mut reach_filter: Box<dyn Fn(&Reach) -> bool> =
         Box::new(|r: &Reach| !is_teardown(&r.playbook));
+    let kept = switch.as_ref().filter(|s| s.kind == "list").map(|s| &s.var);
+    if verb == Verb::Remove
+        && let Some(var) = kept.filter(|v| !repository.pruned_lists.contains(*v))
+    {
+        reasons.push(format!(
+            "taking it out of {var} would leave it running (nothing removes what the list no \
+             longer names); Chiffon's own action removes the unit"
+        ));
+        return builtin(Verb::Remove, reasons);
+    }
     if verb == Verb::Remove {
         match switch.as_ref().map(|s| s.kind.as_str()) {
             Some("state") => {

@@ -281,15 +281,29 @@ fn walk(
             if let Some(module) = CONTAINER_MODULES.iter().find_map(|m| node.get(m)) {
                 if let Some(name) = module.get("name") {
                     let image = module.get("image").map(|i| unquote(i.scalar()).to_owned());
+                    let name = unquote(name.scalar()).to_owned();
+                    // `state: quadlet` writes a Quadlet file: systemd runs the container as
+                    // `<name>.service`, which is what starts, stops and restarts it.
+                    let quadlet = module
+                        .get("state")
+                        .is_some_and(|s| unquote(s.scalar()) == "quadlet");
                     out.push(Definition {
                         file: file.to_owned(),
                         line: module.line,
-                        name: unquote(name.scalar()).to_owned(),
+                        name: if quadlet {
+                            format!("{name}.service")
+                        } else {
+                            name
+                        },
                         key: None,
                         image,
                         compose: false,
                         fact: None,
-                        unit: UnitKind::Container,
+                        unit: if quadlet {
+                            UnitKind::Systemd
+                        } else {
+                            UnitKind::Container
+                        },
                     });
                 }
                 continue;
@@ -467,10 +481,19 @@ fn build(
     if name.contains("{{") && definition.unit != UnitKind::Systemd && names.is_empty() {
         return None;
     }
+    // A unit file's image says little of what the unit is; a Quadlet container task's image
+    // does (`pangolin-traefik` runs traefik).
+    let quadlet = definition.file.ends_with(".yml") || definition.file.ends_with(".yaml");
+    // A compose service built from source is what its Dockerfile's last stage starts from
+    // (a `proxy` built `FROM caddy` is Caddy).
+    let built_from = (definition.compose && image.is_none())
+        .then(|| built_from(index, &definition.file))
+        .flatten();
     let (service, known) = identify(
         image
             .as_deref()
-            .filter(|_| definition.unit != UnitKind::Systemd),
+            .or(built_from.as_deref())
+            .filter(|_| definition.unit != UnitKind::Systemd || quadlet),
         &names,
     );
     // Unknown to the catalogue: the name as the repository spells it (`baby_buddy` → `baby-buddy`).
@@ -542,6 +565,19 @@ fn build(
         own_tags,
         only_when,
     })
+}
+
+/// The image the Dockerfile beside a compose file builds from (its last `FROM`).
+fn built_from(index: &Index<'_>, compose_file: &str) -> Option<String> {
+    let dockerfile = format!("{}/Dockerfile", parent(compose_file));
+    let source = index.get(&dockerfile)?;
+    source
+        .text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("FROM "))
+        .next_back()
+        .and_then(|rest| rest.split_whitespace().next())
+        .map(str::to_owned)
 }
 
 /// Names too generic to identify an app by.
@@ -644,8 +680,11 @@ fn reach_of(
     if let Some(reach) = repository.reach.get(file) {
         return reach.clone();
     }
-    if repository.picked.contains(parent(file)) {
-        return Vec::new(); // picked by name from a list that does not name it
+    // Picked by name from a list that does not name it: the file, or its folder
+    // (`services/plex/` beside the folders a host's `projects` list names).
+    if repository.picked.contains(parent(file)) || repository.picked.contains(parent(parent(file)))
+    {
+        return Vec::new();
     }
     let name = file.rsplit('/').next().unwrap_or(file);
     let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);
@@ -774,6 +813,22 @@ fn compose_project(
     } else {
         format!("{scope}/")
     };
+    // Copied per list entry (`dest: /opt/services/{{ item }}`): the entry names the folder.
+    if let Some(entry) = reach
+        .iter()
+        .find_map(|r| r.list.as_ref().map(|(_, _, e)| e))
+    {
+        for (_, source) in under(index.by_path, &prefix) {
+            let mut found = None;
+            find_looped_dest(&source.nodes, &mut found);
+            let Some(dest) = found else { continue };
+            let dest = super::plays::substitute(&dest, "item", entry);
+            let last = dest.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            if !last.is_empty() && !last.contains("{{") {
+                return last.to_owned();
+            }
+        }
+    }
     for (path, source) in under(index.by_path, &prefix) {
         if !source.text.contains(name) || *path == file {
             continue;
@@ -795,6 +850,27 @@ fn compose_project(
         }
     }
     fallback()
+}
+
+/// The `dest:` of a task copying a folder named by its loop item (`src: services/{{ item }}/`).
+fn find_looped_dest(nodes: &[Node], found: &mut Option<String>) {
+    for node in nodes {
+        if found.is_some() {
+            return;
+        }
+        let looped = |key: &str| {
+            node.get(key)
+                .is_some_and(|s| s.scalar().contains("{{") && s.scalar().contains("item"))
+        };
+        if looped("src")
+            && looped("dest")
+            && let Some(dest) = node.get("dest")
+        {
+            *found = Some(unquote(dest.scalar()).to_owned());
+            return;
+        }
+        find_looped_dest(&node.children, found);
+    }
 }
 
 fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
@@ -884,6 +960,17 @@ fn config_files(
     names: &[String],
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    // A folder a list picks whole (`services/reverse-proxy/`): the files beside the compose
+    // file are the project's own configuration (its `Caddyfile`).
+    if repository.picked.contains(parent(parent(file))) {
+        let folder = format!("{}/", parent(file));
+        out.extend(
+            under(index.by_path, &folder)
+                .map(|(path, _)| *path)
+                .filter(|path| *path != file && !path.ends_with("/Dockerfile"))
+                .map(str::to_owned),
+        );
+    }
     let slashed: Vec<(&str, String)> = names
         .iter()
         .take(3)

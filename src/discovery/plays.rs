@@ -87,6 +87,9 @@ pub(crate) fn playbooks(sources: &[Source]) -> Vec<Playbook> {
                         | "handlers"
                         | "templates"
                         | "files"
+                        // Molecule scenarios (`converge.yml` on `hosts: all`) test a role;
+                        // they deploy nothing on the homelab.
+                        | "molecule"
                 )
             })
         {
@@ -430,6 +433,62 @@ impl Walker<'_> {
                 }
             } else if !self.bindings.is_empty() {
                 self.picked_template(item, context);
+            } else {
+                self.picked_by_loop(item, context);
+            }
+        }
+    }
+
+    /// A task copying or templating a path named by its loop item (`src: "services/{{ item
+    /// }}/"` over `{{ projects }}`, set per host): the file or folder each entry names is
+    /// reached, with that entry; a sibling folder that no entry names is deployed nowhere.
+    fn picked_by_loop(&mut self, item: &Node, context: &Reach) {
+        let Some(role) = context.role.clone() else {
+            return;
+        };
+        for module in &item.children {
+            let Some(src) = module.get("src").map(|s| unquote(s.scalar()).to_owned()) else {
+                continue;
+            };
+            if !src.contains("{{") {
+                continue;
+            }
+            for (resolved, list) in self.expand_loop(item, &src) {
+                if list.is_none() || resolved.contains("{{") {
+                    continue;
+                }
+                let mut looped = context.clone();
+                looped.list = list;
+                let resolved = resolved.trim_end_matches('/');
+                for dir in [
+                    format!("{role}/files"),
+                    format!("{role}/templates"),
+                    role.clone(),
+                ] {
+                    let path = join(&dir, resolved);
+                    let folder = format!("{path}/");
+                    let files: Vec<String> = if self.by_path.contains_key(path.as_str()) {
+                        vec![path.clone()]
+                    } else {
+                        self.by_path
+                            .range(folder.as_str()..)
+                            .take_while(|(k, _)| k.starts_with(&folder))
+                            .map(|(k, _)| (*k).to_owned())
+                            .collect()
+                    };
+                    if files.is_empty() {
+                        continue;
+                    }
+                    // The folder holding what the entries pick, unless that is the role itself.
+                    let holder = parent(&path).to_owned();
+                    if holder != role {
+                        self.picked.insert(holder);
+                    }
+                    for file in files {
+                        self.reach.entry(file).or_default().push(looped.clone());
+                    }
+                    break;
+                }
             }
         }
     }
@@ -572,7 +631,7 @@ impl Walker<'_> {
 }
 
 /// `{{ item }}` (any spacing, also `{{ item.name }}`) replaced by a value.
-fn substitute(expression: &str, var: &str, value: &str) -> String {
+pub(crate) fn substitute(expression: &str, var: &str, value: &str) -> String {
     let mut out = String::new();
     let mut rest = expression;
     while let Some(start) = rest.find("{{") {

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Source;
 use super::index::{Index, under};
 use super::plays::Reach;
+use super::{Repository, Source};
 
 /// The variables a role's tasks and templates read: `{{ name`, and `{% for x in name %}`.
 pub(super) fn role_reads<'a>(index: &Index<'a>, role: &str) -> BTreeSet<&'a str> {
@@ -103,4 +103,31 @@ pub(super) fn readers(
         }
     }
     out
+}
+
+/// The list variables (set somewhere with items) read by a reached file that also removes
+/// something (`state: absent`): BenSuskins-style `containers` lists whose update play removes
+/// every container the list no longer names.
+pub(super) fn pruned_lists(
+    repository: &Repository,
+    by_path: &BTreeMap<&str, &Source>,
+) -> BTreeSet<String> {
+    repository
+        .readers
+        .iter()
+        .filter(|(var, _)| {
+            repository
+                .vars
+                .get(*var)
+                .is_some_and(|defs| defs.iter().any(|d| !d.items.is_empty()))
+        })
+        .filter(|(_, files)| {
+            files.iter().any(|f| {
+                by_path
+                    .get(f.as_str())
+                    .is_some_and(|s| s.text.contains("absent"))
+            })
+        })
+        .map(|(var, _)| var.clone())
+        .collect()
 }

@@ -53,8 +53,15 @@ fn scored(
     text: &str,
     target: Option<&str>,
 ) -> Option<(String, usize)> {
-    let others = other_services(text, app);
-    let request = request_words(app, text, &others);
+    // The machine named says where, not what ("on docker-host, add …" names neither Docker
+    // nor a setting of `host_vars/docker-host.yml`).
+    let place_words: BTreeSet<String> = target.into_iter().flat_map(words).collect();
+    let mut others = other_services(text, app);
+    others.retain(|o| !o.split(' ').all(|w| place_words.contains(w)));
+    let mut request = request_words(app, text, &others);
+    for word in &place_words {
+        request.remove(&stem(word));
+    }
     // Not a piece of the app's own name ("433" of "rtl_433").
     let literals: Vec<String> = literals(text)
         .into_iter()

@@ -1,9 +1,9 @@
 //! Which instance of a service a request means: the one wired app, the one on the target
 //! named, or a question between hosts running separate instances; and where an app runs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::discovery::{App, Repository, UnitKind};
+use crate::discovery::{App, Reach, Repository, UnitKind, parent};
 use crate::services::catalogue;
 use crate::text::normalize;
 
@@ -54,8 +54,32 @@ pub(super) fn pick_app<'a>(
     // Or each role's own on the same machine (a redis beside each of two apps).
     let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
     let own_units = roles.len() == wired.len() && units.len() == wired.len();
-    if roles.len() > 1 && (places.len() > 1 || own_units) {
+    // Or folders that separate hosts' lists pick (a caddy in the `reverse-proxy` project on
+    // one machine, another in `pterodactyl` on the other).
+    let listed_apart = places.len() == wired.len()
+        && wired
+            .iter()
+            .all(|a| a.reach.iter().all(|r| r.list.is_some()));
+    if (roles.len() > 1 || listed_apart) && (places.len() > 1 || own_units) {
         let mut choices: Vec<String> = instance_ids(repository, wired);
+        // A role applied by separate plays to separate machines (traefik on `apps` and on
+        // `media`) is one instance per machine (`apps:traefik`, which `placed_at` reads back).
+        choices = wired
+            .iter()
+            .zip(choices)
+            .flat_map(|(app, id)| {
+                let separate = separate_places(repository, app);
+                if separate.len() > 1 {
+                    separate
+                        .into_iter()
+                        .map(|p| format!("{p}:{}", app.service))
+                        .collect()
+                } else {
+                    vec![id]
+                }
+            })
+            .collect();
+        choices.sort();
         choices.sort();
         choices.dedup();
         return Err(choices);
@@ -107,6 +131,13 @@ pub(super) fn pick_app<'a>(
         })
         .copied();
     best.ok_or_else(Vec::new)
+}
+
+/// Whether the instance a person picked (`apps:traefik`) is `app` run at that place.
+pub(super) fn placed_at(repository: &Repository, app: &App, instance: &str) -> bool {
+    instance
+        .strip_suffix(&format!(":{}", app.service))
+        .is_some_and(|place| separate_places(repository, app).iter().any(|p| p == place))
 }
 
 /// The places one app runs as separate instances: the hosts or groups of separate plays, or
@@ -315,4 +346,89 @@ fn bool_switched_places(repository: &Repository, app: &App) -> Option<Vec<String
         .filter_map(|d| vars_file_place(&d.file))
         .collect();
     (off_by_default && !on.is_empty()).then(|| on.into_iter().collect())
+}
+
+/// An app whose file or folder sits among those a list picks (`services/uptime-kuma/` beside
+/// the folders in a host's `projects` list) but that no list names: deploying it is adding it
+/// to a list. The plays of its listed siblings, each with the entry this app would be, in the
+/// list of the target named, else in the longest list (the machine that runs most of them).
+/// `app` as it runs once added to a list ([`unlisted_reaches`]), with the reason.
+pub(super) fn listed_app(
+    repository: &Repository,
+    app: &App,
+    target: Option<&str>,
+    reasons: &mut Vec<String>,
+) -> Option<App> {
+    let reach = unlisted_reaches(repository, app, target)?;
+    let (var, file, _) = reach[0].list.clone().unwrap_or_default();
+    reasons.push(format!(
+        "{} is not in {var} ({file}): adding it deploys it",
+        app.service
+    ));
+    Some(App {
+        reach,
+        ..app.clone()
+    })
+}
+
+fn unlisted_reaches(
+    repository: &Repository,
+    app: &App,
+    target: Option<&str>,
+) -> Option<Vec<Reach>> {
+    let file_parent = parent(&app.file);
+    let (holder, entry) = if repository.picked.contains(file_parent) {
+        let name = app.file.rsplit('/').next().unwrap_or("");
+        (file_parent, name.split('.').next().unwrap_or(name))
+    } else {
+        let holder = parent(file_parent);
+        if !repository.picked.contains(holder) {
+            return None;
+        }
+        (holder, file_parent.rsplit('/').next().unwrap_or(""))
+    };
+    let siblings: Vec<&Reach> = repository
+        .apps
+        .iter()
+        .filter(|a| a.file.starts_with(&format!("{holder}/")))
+        .flat_map(|a| &a.reach)
+        .filter(|r| r.list.is_some())
+        .collect();
+    // Each list file with how many entries it has.
+    let mut lists: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for reach in &siblings {
+        if let Some((_, file, item)) = &reach.list {
+            lists
+                .entry(file.as_str())
+                .or_default()
+                .insert(item.as_str());
+        }
+    }
+    let wanted = target.map(|t| repository.inventory.resolve(t));
+    let said = |file: &str| {
+        vars_file_place(file).is_some_and(|place| {
+            wanted
+                .as_ref()
+                .is_some_and(|w| !w.is_empty() && repository.inventory.resolve(&place).is_subset(w))
+        })
+    };
+    let file = lists
+        .iter()
+        .max_by_key(|(file, items)| (said(file), items.len(), std::cmp::Reverse(*file)))
+        .map(|(file, _)| (*file).to_owned())?;
+    let mut out: Vec<Reach> = Vec::new();
+    for reach in siblings {
+        let Some((var, from, _)) = &reach.list else {
+            continue;
+        };
+        if *from != file {
+            continue;
+        }
+        let mut reach = reach.clone();
+        reach.list = Some((var.clone(), from.clone(), entry.to_owned()));
+        if !out.contains(&reach) {
+            out.push(reach);
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }

@@ -277,3 +277,34 @@ fn on_the_target(repository: &Repository, close: Vec<String>, target: Option<&st
         _ => close,
     }
 }
+
+/// "stop the docker web ui": a front end for the thing named (absent here), which this
+/// repository may run under its own name (Portainer): what the request describes, when that is
+/// another app.
+pub(super) fn front_end(
+    repository: &Repository,
+    verb: Verb,
+    tokens: &[String],
+    mention: &super::mentions::Mention,
+    target_positions: &BTreeSet<usize>,
+    target: Option<&str>,
+) -> Option<String> {
+    let said_after = tokens.get(mention.end).map(String::as_str);
+    if !matches!(
+        said_after,
+        Some("ui" | "gui" | "web" | "webui" | "dashboard" | "frontend" | "interface")
+    ) {
+        return None;
+    }
+    by_purpose(
+        repository,
+        verb,
+        tokens,
+        target_positions,
+        target,
+        None,
+        &mut Vec::new(),
+    )
+    .ok()
+    .filter(|front| *front != mention.service)
+}

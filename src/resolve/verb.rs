@@ -101,6 +101,14 @@ fn imperative(text: &str) -> Option<Verb> {
                 // "tear down loki, the logs go elsewhere now"; "take qbittorrent out of the
                 // stack".
                 "tear" if next.as_deref() == Some("down") => Verb::Remove,
+                // "shut the game server down for now", "shut it off".
+                "shut"
+                    if words(clause).any(|w| w == "down" || w == "off")
+                        && !lower.contains("for good")
+                        && !lower.contains("permanently") =>
+                {
+                    Verb::Stop
+                }
                 "take" if clause.contains(" out of ") => Verb::Remove,
                 // "make the update checker run once a day", "have the monitoring ping
                 // 1.1.1.1 as well", "let the phones subscribe": how a service behaves.
@@ -204,19 +212,31 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     if asks_whether_up(&lower) {
         return Some(Verb::Status);
     }
+    // A setting said as a change from one value to another ("check every 30 seconds instead of
+    // every minute"), or turned up or down to a level ("turn z2m logging up to debug", "turn
+    // pangolin's log level up to debug"): how much a service logs is a setting.
+    let turned = tokens.windows(3).any(|w| {
+        matches!(w[0].as_str(), "up" | "down") && w[1] == "to" && w[2].parse::<f64>().is_err()
+    }) && has("turn");
+    let log_level = tokens
+        .windows(2)
+        .any(|w| matches!(w[0].as_str(), "log" | "logging") && w[1] == "level")
+        || has("loglevel")
+        || has("verbosity");
+    if turned || log_level {
+        return Some(Verb::Configure);
+    }
+    // "show me what the ups daemon has been logging, the nas shut down last night": what it
+    // wrote is asked for; the shutdown is what happened.
     if (has("log") && !signs_in)
         || has("logs")
+        || phrase("been logging")
         || phrase("complaining")
         || phrase("error messages")
         || phrase("what went wrong")
     {
         return Some(Verb::Logs);
     }
-    // A setting said as a change from one value to another ("check every 30 seconds instead of
-    // every minute"), or turned up or down to a level ("turn z2m logging up to debug").
-    let turned = tokens.windows(3).any(|w| {
-        matches!(w[0].as_str(), "up" | "down") && w[1] == "to" && w[2].parse::<f64>().is_err()
-    }) && has("turn");
     // "the nightly backups start at 6am, run them at 3am": when something runs, a schedule.
     let at_a_time = tokens.windows(3).any(|w| {
         matches!(
@@ -225,7 +245,7 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         ) && w[1] == "at"
             && w[2].chars().next().is_some_and(|c| c.is_ascii_digit())
     });
-    if phrase(" instead of ") || turned || at_a_time {
+    if phrase(" instead of ") || at_a_time {
         return Some(Verb::Configure);
     }
     let asked = asks_after_a_state(&lower, &tokens);
@@ -326,7 +346,27 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         .windows(2)
         .any(|w| w[0] == "start" && !matches!(w[1].as_str(), "page" | "menu"))
         || tokens.last().is_some_and(|t| t == "start");
-    if start || phrase("turn on") || phrase("back up") || phrase("power on") {
+    // "bring it back up", not "so the phones can back up their photos" (a backup).
+    let back_up = tokens.windows(2).enumerate().any(|(i, w)| {
+        w[0] == "back"
+            && w[1] == "up"
+            && !tokens.get(i + 2).is_some_and(|next| {
+                matches!(
+                    next.as_str(),
+                    "their"
+                        | "my"
+                        | "our"
+                        | "your"
+                        | "the"
+                        | "all"
+                        | "everything"
+                        | "photos"
+                        | "files"
+                        | "data"
+                )
+            })
+    });
+    if start || phrase("turn on") || back_up || phrase("power on") {
         return Some(Verb::Start);
     }
     // "the render group is gid 992 now": a fact that changed, for a setting to follow.
@@ -445,6 +485,8 @@ fn changes_version(tokens: &[String]) -> bool {
                 && (versionish(after(1)) && (i == 0 || tokens[i - 1] != "port")
                     // "move it to a 25.x release"
                     || matches!(after(1), "a" | "the") && versionish(after(2))
+                    // "move uptime kuma to version 2"
+                    || matches!(after(1), "version" | "release") && versionish(after(2))
                     || matches!(after(2), "minor" | "major" | "release" | "version")
                     || matches!(after(3), "minor" | "major" | "release" | "version"))
         });

@@ -136,10 +136,24 @@ pub(super) fn value_home(
                 .or_else(|| home_of(repository, app, var, &hosts))
         })
         .collect::<Option<_>>()?;
-    match homes.into_iter().collect::<Vec<_>>().as_slice() {
-        [one] => Some(one.clone()),
-        _ => None,
+    let [home] = homes.into_iter().collect::<Vec<_>>().try_into().ok()?;
+    // Set only by the role's defaults, with a place said whose own inventory file already
+    // sets the role's variables: the owner overrides it there, for that place, not for every
+    // host the role runs on.
+    let in_defaults = app
+        .role
+        .as_deref()
+        .is_some_and(|role| home.starts_with(&format!("{role}/defaults/")));
+    if in_defaults
+        && let Some(target) = target
+        && let Some(place) = app
+            .place_config
+            .iter()
+            .find(|f| super::is_place_file(repository, f, target))
+    {
+        return Some(place.clone());
     }
+    Some(home)
 }
 
 /// The definition of `var` Ansible uses for `hosts`, by its precedence: the app's role vars,

@@ -7,6 +7,7 @@ use crate::services::catalogue;
 mod clauses;
 mod layouts;
 mod phrasing;
+mod picked;
 mod places;
 mod settings;
 
