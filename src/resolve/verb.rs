@@ -215,26 +215,12 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     // A setting said as a change from one value to another ("check every 30 seconds instead of
     // every minute"), or turned up or down to a level ("turn z2m logging up to debug", "turn
     // pangolin's log level up to debug"): how much a service logs is a setting.
-    let turned = tokens.windows(3).any(|w| {
-        matches!(w[0].as_str(), "up" | "down") && w[1] == "to" && w[2].parse::<f64>().is_err()
-    }) && has("turn");
-    let log_level = tokens
-        .windows(2)
-        .any(|w| matches!(w[0].as_str(), "log" | "logging") && w[1] == "level")
-        || has("loglevel")
-        || has("verbosity");
-    if turned || log_level {
+    if turns_a_level(&tokens) {
         return Some(Verb::Configure);
     }
     // "show me what the ups daemon has been logging, the nas shut down last night": what it
     // wrote is asked for; the shutdown is what happened.
-    if (has("log") && !signs_in)
-        || has("logs")
-        || phrase("been logging")
-        || phrase("complaining")
-        || phrase("error messages")
-        || phrase("what went wrong")
-    {
+    if asks_for_logs(&lower, &tokens, signs_in) {
         return Some(Verb::Logs);
     }
     // "the nightly backups start at 6am, run them at 3am": when something runs, a schedule.
@@ -346,27 +332,7 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         .windows(2)
         .any(|w| w[0] == "start" && !matches!(w[1].as_str(), "page" | "menu"))
         || tokens.last().is_some_and(|t| t == "start");
-    // "bring it back up", not "so the phones can back up their photos" (a backup).
-    let back_up = tokens.windows(2).enumerate().any(|(i, w)| {
-        w[0] == "back"
-            && w[1] == "up"
-            && !tokens.get(i + 2).is_some_and(|next| {
-                matches!(
-                    next.as_str(),
-                    "their"
-                        | "my"
-                        | "our"
-                        | "your"
-                        | "the"
-                        | "all"
-                        | "everything"
-                        | "photos"
-                        | "files"
-                        | "data"
-                )
-            })
-    });
-    if start || phrase("turn on") || back_up || phrase("power on") {
+    if start || phrase("turn on") || brought_back_up(&tokens) || phrase("power on") {
         return Some(Verb::Start);
     }
     // "the render group is gid 992 now": a fact that changed, for a setting to follow.
@@ -374,6 +340,59 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
         return Some(Verb::Configure);
     }
     None
+}
+
+/// Logs asked for: the word (not "log in"), what a service has been logging or complains of.
+fn asks_for_logs(lower: &str, tokens: &[String], signs_in: bool) -> bool {
+    let has = |w: &str| tokens.iter().any(|t| t == w);
+    (has("log") && !signs_in)
+        || has("logs")
+        || [
+            "been logging",
+            "complaining",
+            "error messages",
+            "what went wrong",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+}
+
+/// A setting turned up or down to a level ("turn z2m logging up to debug"), or a log level
+/// named: how much a service logs is a setting, not its logs.
+fn turns_a_level(tokens: &[String]) -> bool {
+    let has = |w: &str| tokens.iter().any(|t| t == w);
+    let turned = tokens.windows(3).any(|w| {
+        matches!(w[0].as_str(), "up" | "down") && w[1] == "to" && w[2].parse::<f64>().is_err()
+    }) && has("turn");
+    turned
+        || tokens
+            .windows(2)
+            .any(|w| matches!(w[0].as_str(), "log" | "logging") && w[1] == "level")
+        || has("loglevel")
+        || has("verbosity")
+}
+
+/// "bring it back up", not "so the phones can back up their photos" (a backup).
+fn brought_back_up(tokens: &[String]) -> bool {
+    const OBJECTS: &[&str] = &[
+        "their",
+        "my",
+        "our",
+        "your",
+        "the",
+        "all",
+        "everything",
+        "photos",
+        "files",
+        "data",
+    ];
+    tokens.windows(2).enumerate().any(|(i, w)| {
+        w[0] == "back"
+            && w[1] == "up"
+            && !tokens
+                .get(i + 2)
+                .is_some_and(|next| OBJECTS.contains(&next.as_str()))
+    })
 }
 
 /// Whether the request states that something now has a new value: "now", and "is" or "are"
