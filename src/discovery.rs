@@ -182,7 +182,27 @@ impl Repository {
 
     /// Reads the repository at `root`.
     pub fn discover(root: &Path) -> Repository {
-        let paths = crate::repo::files(root, root, wanted);
+        let mut paths = crate::repo::files(root, root, wanted);
+        // Inventory files without an extension in a project's `inventory/` folder, one per
+        // machine chosen with `-i` (`inventory/supermicro`).
+        let projects: std::collections::BTreeSet<&Path> = paths
+            .iter()
+            .filter(|p| p.file_name().is_some_and(|n| n == "ansible.cfg"))
+            .filter_map(|p| p.parent())
+            .chain([root])
+            .collect();
+        let mut extensionless = Vec::new();
+        for project in projects {
+            for folder in ["inventory", "inventories"] {
+                let dir = project.join(folder);
+                if dir.is_dir() {
+                    extensionless.extend(crate::repo::files(root, &dir, |name| {
+                        !name.contains('.') && !wanted(name)
+                    }));
+                }
+            }
+        }
+        paths.extend(extensionless);
         let files = paths.len();
         let sources: Vec<Source> = paths
             .iter()

@@ -481,21 +481,7 @@ fn build(
     if name.contains("{{") && definition.unit != UnitKind::Systemd && names.is_empty() {
         return None;
     }
-    // A unit file's image says little of what the unit is; a Quadlet container task's image
-    // does (`pangolin-traefik` runs traefik).
-    let quadlet = definition.file.ends_with(".yml") || definition.file.ends_with(".yaml");
-    // A compose service built from source is what its Dockerfile's last stage starts from
-    // (a `proxy` built `FROM caddy` is Caddy).
-    let built_from = (definition.compose && image.is_none())
-        .then(|| built_from(index, &definition.file))
-        .flatten();
-    let (service, known) = identify(
-        image
-            .as_deref()
-            .or(built_from.as_deref())
-            .filter(|_| definition.unit != UnitKind::Systemd || quadlet),
-        &names,
-    );
+    let (service, known) = identified(index, &definition, image.as_deref(), &names);
     // Unknown to the catalogue: the name as the repository spells it (`baby_buddy` → `baby-buddy`).
     let service = if service.is_empty() {
         let spelled = [Some(unit_stem), definition.key.clone(), role_name.clone()]
@@ -523,6 +509,13 @@ fn build(
         }
         UnitKind::Systemd => full_unit_name(&name),
         _ => name.clone(),
+    };
+    // A project written across several compose files: addressed container by container.
+    let unit_name = if unit == UnitKind::Compose && index.one_project_of_many(&definition.file) {
+        unit = UnitKind::Container;
+        name.clone()
+    } else {
+        unit_name
     };
     // A compose file picked by name from a list, in a role named for none of its apps
     // (`setup_hosted_services/templates/paperless.j2`): its project folder is not known, its
@@ -567,17 +560,26 @@ fn build(
     })
 }
 
-/// The image the Dockerfile beside a compose file builds from (its last `FROM`).
-fn built_from(index: &Index<'_>, compose_file: &str) -> Option<String> {
-    let dockerfile = format!("{}/Dockerfile", parent(compose_file));
-    let source = index.get(&dockerfile)?;
-    source
-        .text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("FROM "))
-        .next_back()
-        .and_then(|rest| rest.split_whitespace().next())
-        .map(str::to_owned)
+/// Which catalogue service a definition is. A unit file's image says little of what the unit
+/// is; a Quadlet container task's image does (`pangolin-traefik` runs traefik). A compose
+/// service built from source is what its Dockerfile's last stage starts from (a `proxy` built
+/// `FROM caddy` is Caddy).
+fn identified(
+    index: &Index<'_>,
+    definition: &Definition,
+    image: Option<&str>,
+    names: &[String],
+) -> (String, bool) {
+    let quadlet = definition.file.ends_with(".yml") || definition.file.ends_with(".yaml");
+    let built_from = (definition.compose && image.is_none())
+        .then(|| index.built_from(&definition.file))
+        .flatten();
+    identify(
+        image
+            .or(built_from.as_deref())
+            .filter(|_| definition.unit != UnitKind::Systemd || quadlet),
+        names,
+    )
 }
 
 /// Names too generic to identify an app by.
@@ -823,7 +825,15 @@ fn compose_project(
             find_looped_dest(&source.nodes, &mut found);
             let Some(dest) = found else { continue };
             let dest = super::plays::substitute(&dest, "item", entry);
-            let last = dest.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+            let dest = dest.trim_end_matches('/');
+            // A file written into the entry's folder (`…/{{ item }}/compose-{{ item }}.yml`):
+            // the folder.
+            let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") {
+                parent(dest)
+            } else {
+                dest
+            };
+            let last = dir.rsplit('/').next().unwrap_or("");
             if !last.is_empty() && !last.contains("{{") {
                 return last.to_owned();
             }

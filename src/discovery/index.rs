@@ -4,7 +4,7 @@
 //! that can be an on/off switch. Without it each app rescanned the whole repository several
 //! times (about half a second for 1,000 files).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 
 use crate::discovery::{Repository, Source, VarDef};
@@ -54,6 +54,56 @@ pub(crate) struct Index<'a> {
     pub by_path: &'a BTreeMap<&'a str, &'a Source>,
     pub candidates: Vec<Candidate<'a>>,
     pub switches: Vec<SwitchVar<'a>>,
+    /// Compose project names set with a top-level `name:`, and how many compose files set
+    /// each: one project written across several files.
+    pub compose_names: BTreeMap<String, usize>,
+    /// Folders (a role's, or a compose file's own) holding a compose file that sets a fixed
+    /// project name and includes a file named per entry (`include: - path:
+    /// compose-{{ item }}.yml` under `name: my_stack`): every entry is in that one project.
+    pub wrapped: BTreeSet<String>,
+}
+
+/// The project name a compose file sets itself (`name: my_stack` at the top), and whether it
+/// includes files named per entry rather than defining services.
+fn compose_name(source: &Source) -> Option<(String, bool)> {
+    let get = |key: &str| source.nodes.iter().find(|n| n.key.as_deref() == Some(key));
+    let templated_include = get("include").is_some_and(|i| {
+        i.children.iter().any(|c| {
+            c.scalar().contains("{{") || c.get("path").is_some_and(|p| p.scalar().contains("{{"))
+        })
+    });
+    if get("services").is_none() && !templated_include {
+        return None;
+    }
+    get("name")
+        .map(|n| crate::discovery::unquote(n.scalar()).to_owned())
+        .filter(|name| !name.is_empty() && !name.contains("{{"))
+        .map(|name| (name, templated_include))
+}
+
+impl Index<'_> {
+    /// Whether the compose file at `file` is one part of a project written across several
+    /// files: its own `name:` set in other compose files too, or a wrapper beside it naming
+    /// one project for every entry.
+    pub(crate) fn one_project_of_many(&self, file: &str) -> bool {
+        let own = self
+            .get(file)
+            .and_then(compose_name)
+            .is_some_and(|(name, _)| self.compose_names.get(&name).is_some_and(|n| *n > 1));
+        own || self.wrapped.iter().any(|folder| file.starts_with(folder))
+    }
+
+    /// The image the Dockerfile beside a compose file builds from (its last `FROM`).
+    pub(crate) fn built_from(&self, compose_file: &str) -> Option<String> {
+        let dockerfile = format!("{}/Dockerfile", crate::discovery::parent(compose_file));
+        self.get(&dockerfile)?
+            .text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("FROM "))
+            .next_back()
+            .and_then(|rest| rest.split_whitespace().next())
+            .map(str::to_owned)
+    }
 }
 
 impl<'a> Index<'a> {
@@ -116,10 +166,27 @@ impl<'a> Index<'a> {
                 })
             })
             .collect();
+        let mut compose_names: BTreeMap<String, usize> = BTreeMap::new();
+        let mut wrapped = BTreeSet::new();
+        for (path, source) in by_path {
+            let Some((name, wrapper)) = compose_name(source) else {
+                continue;
+            };
+            *compose_names.entry(name).or_default() += 1;
+            if wrapper {
+                let folder = path
+                    .split_once("/templates/")
+                    .or_else(|| path.split_once("/files/"))
+                    .map_or_else(|| crate::discovery::parent(path), |(role, _)| role);
+                wrapped.insert(format!("{folder}/"));
+            }
+        }
         Self {
             by_path,
             candidates,
             switches,
+            compose_names,
+            wrapped,
         }
     }
 

@@ -89,11 +89,14 @@ pub(super) fn pin(repository: &Repository, definition: &Definition, repulled: bo
             .is_none_or(|t| t.starts_with("latest") || !t.chars().any(|c| c.is_ascii_digit()))
     };
     if written.contains("{{") {
+        // A variable followed by a `/` names the registry or namespace
+        // (`{{ username }}/nextcloud-custom`), not the version.
         let vars: Vec<&str> = written
             .split("{{")
             .skip(1)
-            .filter_map(|part| part.split("}}").next())
-            .map(|v| v.split('|').next().unwrap_or("").trim())
+            .filter_map(|part| part.split_once("}}"))
+            .filter(|(_, after)| !after.starts_with('/'))
+            .map(|(v, _)| v.split('|').next().unwrap_or("").trim())
             .collect();
         for var in vars.iter().rev() {
             if let Some((var, definition)) = tag_variable(repository, var) {

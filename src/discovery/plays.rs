@@ -424,7 +424,11 @@ impl Walker<'_> {
                     }
                     continue;
                 }
-                for (target, list) in self.expand_loop(item, &name) {
+                let expanded = self.expand_loop(item, &name);
+                if expanded.is_empty() && name.contains("{{") {
+                    self.sibling_roles(&inner, &from);
+                }
+                for (target, list) in expanded {
                     let mut looped = inner.clone();
                     if list.is_some() {
                         looped.list = list;
@@ -436,6 +440,46 @@ impl Walker<'_> {
             } else {
                 self.picked_by_loop(item, context);
             }
+        }
+    }
+
+    /// A role including a role by a name it found at run time with `find` in `{{ role_path
+    /// }}/..` (a `containers/apps/all` role): every role beside it is reached, except those a
+    /// list whose name says it excludes (`exclude_dockers`) names — those run nowhere.
+    fn sibling_roles(&mut self, context: &Reach, from: &str) {
+        let Some(role) = context.role.clone() else {
+            return;
+        };
+        let (by_path, repository) = (self.by_path, self.repository);
+        let tasks = format!("{role}/tasks/");
+        let texts: Vec<&str> = by_path
+            .range(tasks.as_str()..)
+            .take_while(|(path, _)| path.starts_with(&tasks))
+            .map(|(_, source)| source.text.as_str())
+            .collect();
+        if !texts
+            .iter()
+            .any(|t| t.contains("role_path") && t.contains("find"))
+        {
+            return;
+        }
+        let excluded: BTreeSet<&str> = texts
+            .iter()
+            .flat_map(|t| super::reads::file_reads(t))
+            .filter(|var| var.contains("exclude"))
+            .flat_map(|var| repository.vars.get(var).into_iter().flatten())
+            .flat_map(|definition| definition.items.iter().map(String::as_str))
+            .collect();
+        let holder = parent(&role);
+        let siblings: Vec<String> = repository
+            .roles
+            .iter()
+            .filter(|r| parent(r) == holder && **r != role)
+            .filter(|r| !excluded.contains(r.rsplit('/').next().unwrap_or("")))
+            .cloned()
+            .collect();
+        for sibling in siblings {
+            self.role(&sibling, None, context, from);
         }
     }
 

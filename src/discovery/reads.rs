@@ -105,6 +105,13 @@ pub(super) fn readers(
     out
 }
 
+/// Whether a file removes what a list no longer names: a `state: absent` task picking its
+/// items by what the list lacks (`not in`, `difference`), not any removal (a `lineinfile` line
+/// taken out).
+fn prunes(text: &str) -> bool {
+    text.contains("absent") && (text.contains(" not in ") || text.contains("difference("))
+}
+
 /// The list variables (set somewhere with items) read by a reached file that also removes
 /// something (`state: absent`): BenSuskins-style `containers` lists whose update play removes
 /// every container the list no longer names.
@@ -122,11 +129,9 @@ pub(super) fn pruned_lists(
                 .is_some_and(|defs| defs.iter().any(|d| !d.items.is_empty()))
         })
         .filter(|(_, files)| {
-            files.iter().any(|f| {
-                by_path
-                    .get(f.as_str())
-                    .is_some_and(|s| s.text.contains("absent"))
-            })
+            files
+                .iter()
+                .any(|f| by_path.get(f.as_str()).is_some_and(|s| prunes(&s.text)))
         })
         .map(|(var, _)| var.clone())
         .collect()

@@ -323,3 +323,120 @@ fn one_role_applied_by_separate_plays_to_separate_machines_is_one_choice_per_mac
         )
     );
 }
+
+#[test]
+fn a_role_including_every_role_beside_it_reaches_them_all_but_those_it_excludes() {
+    let app = |name: &str, image: &str| {
+        (
+            format!("roles/containers/apps/{name}/tasks/main.yml"),
+            format!("- community.docker.docker_container:\n    name: {name}\n    image: {image}\n"),
+        )
+    };
+    let mut files: Vec<(String, String)> = vec![
+        // One inventory file per machine, without an extension, chosen with `-i`.
+        (
+            "inventory/supermicro".to_owned(),
+            "[archlinux]\nsupermicro-01 ansible_host=10.0.1.10\n".to_owned(),
+        ),
+        (
+            "inventory/nuc".to_owned(),
+            "[archlinux]\nnuc-01 ansible_host=10.0.1.200\n".to_owned(),
+        ),
+        (
+            "playbooks/docker.yml".to_owned(),
+            "- hosts: archlinux\n  roles:\n    - role: containers/apps/all\n".to_owned(),
+        ),
+        (
+            "roles/containers/apps/all/tasks/main.yml".to_owned(),
+            "- name: the container roles\n  find:\n    paths:\n      - \"{{ role_path }}/..\"\n    file_type: directory\n  register: found\n- set_fact:\n    container_list: \"{{ found.files | map(attribute='path') | list }}\"\n- set_fact:\n    container_list: \"{{ container_list | reject('match', item) | list }}\"\n  with_items: \"{{ exclude_dockers }}\"\n- include_role:\n    name: \"{{ container_item }}\"\n  with_items: \"{{ container_list }}\"\n  loop_control:\n    loop_var: container_item\n".to_owned(),
+        ),
+        (
+            "roles/containers/apps/all/defaults/main.yml".to_owned(),
+            "exclude_dockers:\n  - adguardhome\n".to_owned(),
+        ),
+    ];
+    files.extend([
+        app("deluge", "lscr.io/linuxserver/deluge:2.1.1"),
+        app("adguardhome", "adguard/adguardhome:v0.107.52"),
+    ]);
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    let (_dir, repository) = repository(&borrowed);
+    let resolution = resolve(&repository, "stop deluge on supermicro-01");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "deluge".to_owned(),
+            vec!["supermicro-01".to_owned()]
+        )
+    );
+    let resolution = resolve(&repository, "start adguard home");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{resolution:#?}"
+    );
+}
+
+#[test]
+fn compose_files_a_wrapper_names_one_project_are_addressed_by_container() {
+    let (_dir, repository) = repository(&[
+        ("hosts.ini", "mpserver\n"),
+        (
+            "group_vars/all.yml",
+            "docker_services:\n  - gitea\n  - nextcloud\nnextcloud_version: 31.0.2\nusername: mp\n",
+        ),
+        (
+            "run.yml",
+            "- hosts: mpserver\n  roles:\n    - role: containers\n      tags: compose\n",
+        ),
+        (
+            "roles/containers/tasks/main.yml",
+            "- name: the service's own compose file\n  ansible.builtin.template:\n    src: \"{{ item }}.yml.j2\"\n    dest: \"/srv/docker/{{ item }}/compose-{{ item }}.yml\"\n  with_items: \"{{ docker_services }}\"\n- name: the wrapper\n  ansible.builtin.template:\n    src: service-compose.yml.j2\n    dest: \"/srv/docker/{{ item }}/docker-compose.yml\"\n  with_items: \"{{ docker_services }}\"\n- name: a line taken out, not a service\n  ansible.builtin.lineinfile:\n    path: /srv/docker/commons.yml\n    regexp: 'legacy'\n    state: absent\n",
+        ),
+        (
+            "roles/containers/templates/service-compose.yml.j2",
+            "name: \"my_stack\"\ninclude:\n  - path: compose-{{ item }}.yml\n",
+        ),
+        (
+            "roles/containers/templates/gitea.yml.j2",
+            "services:\n  gitea:\n    image: gitea/gitea:1.22.3\n    container_name: gitea\n",
+        ),
+        (
+            "roles/containers/templates/nextcloud.yml.j2",
+            "services:\n  nextcloud:\n    image: \"{{ username }}/nextcloud-custom\"\n    container_name: nextcloud\n  nextcloud-cron:\n    image: nextcloud:{{ nextcloud_version }}\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "gitea logs please");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "gitea".to_owned(),
+            vec!["mpserver".to_owned()]
+        )
+    );
+    // Removing a line is no removal of what the list no longer names.
+    let resolution = resolve(&repository, "remove gitea");
+    assert!(
+        matches!(
+            &resolution.answer,
+            Answer::Builtin {
+                action: Verb::Remove,
+                ..
+            }
+        ),
+        "{resolution:#?}"
+    );
+    // A variable naming the image's namespace is no version pin.
+    let resolution = resolve(&repository, "upgrade nextcloud to 32");
+    let Answer::Entrypoint { pin, .. } = &resolution.answer else {
+        panic!("{resolution:#?}");
+    };
+    assert!(
+        matches!(pin, Some(Pin::Var { var, .. }) if var == "nextcloud_version"),
+        "{resolution:#?}"
+    );
+}
