@@ -263,6 +263,20 @@ pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
     // A pattern of several hosts (`box,lab`): the hosts, without test machines when others remain.
     let mut resolved = BTreeSet::new();
     for pattern in out {
+        // A pattern of groups (`archlinux, ubuntu, nixos`) is those groups: each is run as one.
+        let parts: Vec<&str> = pattern.split([',', ':']).map(str::trim).collect();
+        if parts.len() > 1
+            && parts.iter().all(|p| {
+                repository
+                    .inventory
+                    .groups
+                    .get(*p)
+                    .is_some_and(|g| !g.is_empty())
+            })
+        {
+            resolved.extend(parts.into_iter().map(str::to_owned));
+            continue;
+        }
         if pattern.contains(',') || pattern.contains(':') {
             let hosts = repository.inventory.resolve(&pattern);
             let test: BTreeSet<String> = ["test", "tests", "testing", "staging", "dev"]

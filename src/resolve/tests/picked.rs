@@ -344,7 +344,11 @@ fn a_role_including_every_role_beside_it_reaches_them_all_but_those_it_excludes(
         ),
         (
             "playbooks/docker.yml".to_owned(),
-            "- hosts: archlinux\n  roles:\n    - role: containers/apps/all\n".to_owned(),
+            "- hosts: archlinux, ubuntu\n  roles:\n    - role: containers/apps/all\n".to_owned(),
+        ),
+        (
+            "inventory/ubuntu".to_owned(),
+            "[ubuntu]\nubuntu-01 ansible_host=192.168.122.92\n".to_owned(),
         ),
         (
             "roles/containers/apps/all/tasks/main.yml".to_owned(),
@@ -372,6 +376,13 @@ fn a_role_including_every_role_beside_it_reaches_them_all_but_those_it_excludes(
             "deluge".to_owned(),
             vec!["supermicro-01".to_owned()]
         )
+    );
+    // A play on a pattern of groups runs on each group as one: no machine to pick.
+    let resolution = resolve(&repository, "restart deluge");
+    assert_eq!(
+        builtin(&resolution).2,
+        ["archlinux", "ubuntu"],
+        "{resolution:#?}"
     );
     let resolution = resolve(&repository, "start adguard home");
     assert!(
