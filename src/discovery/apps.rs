@@ -824,18 +824,8 @@ fn compose_project(
             let mut found = None;
             find_looped_dest(&source.nodes, &mut found);
             let Some(dest) = found else { continue };
-            let dest = super::plays::substitute(&dest, "item", entry);
-            let dest = dest.trim_end_matches('/');
-            // A file written into the entry's folder (`…/{{ item }}/compose-{{ item }}.yml`):
-            // the folder.
-            let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") {
-                parent(dest)
-            } else {
-                dest
-            };
-            let last = dir.rsplit('/').next().unwrap_or("");
-            if !last.is_empty() && !last.contains("{{") {
-                return last.to_owned();
+            if let Some(folder) = project_folder(&super::plays::substitute(&dest, "item", entry)) {
+                return folder;
             }
         }
     }
@@ -845,21 +835,26 @@ fn compose_project(
         }
         let mut found = None;
         find_dest(&source.nodes, name, &mut found);
-        if let Some(dest) = found {
-            let dest = repository.expand_for(&dest, &hosts);
-            let dest = dest.trim_end_matches('/');
-            let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") {
-                parent(dest)
-            } else {
-                dest
-            };
-            let last = dir.rsplit('/').next().unwrap_or("");
-            if !last.is_empty() && !last.contains("{{") && !last.contains('}') {
-                return last.to_owned();
-            }
+        if let Some(dest) = found
+            && let Some(folder) = project_folder(&repository.expand_for(&dest, &hosts))
+        {
+            return folder;
         }
     }
     fallback()
+}
+
+/// The folder a compose file is written to, by the `dest:` that writes it (a file's `dest`
+/// names its folder: `…/unifi/compose-unifi.yml` is `unifi`); `None` while still templated.
+fn project_folder(dest: &str) -> Option<String> {
+    let dest = dest.trim_end_matches('/');
+    let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") {
+        parent(dest)
+    } else {
+        dest
+    };
+    let last = dir.rsplit('/').next().unwrap_or("");
+    (!last.is_empty() && !last.contains("{{") && !last.contains('}')).then(|| last.to_owned())
 }
 
 /// The `dest:` of a task copying a folder named by its loop item (`src: services/{{ item }}/`).
