@@ -342,6 +342,22 @@ impl Repository {
         found.first().map(|r| r.as_str())
     }
 
+    /// Where `file` sits among what list entries pick: the picked folder holding it, and the
+    /// entry that would pick it — the file's own name in a folder of picked files
+    /// (`templates/paperless.j2`), or its folder's name in a folder of picked folders
+    /// (`services/plex/docker-compose.yml`). `None` when no list picks beside it.
+    pub fn picked_place<'f>(&self, file: &'f str) -> Option<(&'f str, &'f str)> {
+        let folder = parent(file);
+        if self.picked.contains(folder) {
+            let name = file.rsplit('/').next().unwrap_or(file);
+            return Some((folder, name.split('.').next().unwrap_or(name)));
+        }
+        let holder = parent(folder);
+        self.picked
+            .contains(holder)
+            .then(|| (holder, folder.rsplit('/').next().unwrap_or(folder)))
+    }
+
     /// The role folder holding `file`, if any.
     pub fn role_of(&self, file: &str) -> Option<&str> {
         self.roles

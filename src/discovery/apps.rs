@@ -684,8 +684,7 @@ fn reach_of(
     }
     // Picked by name from a list that does not name it: the file, or its folder
     // (`services/plex/` beside the folders a host's `projects` list names).
-    if repository.picked.contains(parent(file)) || repository.picked.contains(parent(parent(file)))
-    {
+    if repository.picked_place(file).is_some() {
         return Vec::new();
     }
     let name = file.rsplit('/').next().unwrap_or(file);
@@ -967,7 +966,10 @@ fn config_files(
     let mut out: Vec<String> = Vec::new();
     // A folder a list picks whole (`services/reverse-proxy/`): the files beside the compose
     // file are the project's own configuration (its `Caddyfile`).
-    if repository.picked.contains(parent(parent(file))) {
+    if repository
+        .picked_place(file)
+        .is_some_and(|(holder, _)| holder != parent(file))
+    {
         let folder = format!("{}/", parent(file));
         out.extend(
             under(index.by_path, &folder)

@@ -112,9 +112,8 @@ fn prunes(text: &str) -> bool {
     text.contains("absent") && (text.contains(" not in ") || text.contains("difference("))
 }
 
-/// The list variables (set somewhere with items) read by a reached file that also removes
-/// something (`state: absent`): BenSuskins-style `containers` lists whose update play removes
-/// every container the list no longer names.
+/// The list variables (set somewhere with items) read by a reached file that [`prunes`]:
+/// `containers` lists whose update play removes every container the list no longer names.
 pub(super) fn pruned_lists(
     repository: &Repository,
     by_path: &BTreeMap<&str, &Source>,

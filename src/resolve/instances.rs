@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::discovery::{App, Reach, Repository, UnitKind, parent};
+use crate::discovery::{App, Reach, Repository, UnitKind};
 use crate::services::catalogue;
 use crate::text::normalize;
 
@@ -390,17 +390,7 @@ fn unlisted_reaches(
     app: &App,
     target: Option<&str>,
 ) -> Option<Vec<Reach>> {
-    let file_parent = parent(&app.file);
-    let (holder, entry) = if repository.picked.contains(file_parent) {
-        let name = app.file.rsplit('/').next().unwrap_or("");
-        (file_parent, name.split('.').next().unwrap_or(name))
-    } else {
-        let holder = parent(file_parent);
-        if !repository.picked.contains(holder) {
-            return None;
-        }
-        (holder, file_parent.rsplit('/').next().unwrap_or(""))
-    };
+    let (holder, entry) = repository.picked_place(&app.file)?;
     let siblings: Vec<&Reach> = repository
         .apps
         .iter()
