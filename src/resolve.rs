@@ -516,8 +516,13 @@ fn pick_service(
     // jellyfin") say what the service works with, not which it is.
     let described = described_from(tokens);
     // "open it over tailscale": what the person reaches it through, not what to act on.
+    // "deploy nextcloud next to filestash": where it goes, said by what is there already.
     let medium = |m: &&Mention| {
-        m.position > 0 && matches!(tokens[m.position - 1].as_str(), "over" | "via" | "through")
+        let before = |k: usize| m.position.checked_sub(k).map_or("", |i| tokens[i].as_str());
+        matches!(
+            before(1),
+            "over" | "via" | "through" | "alongside" | "beside"
+        ) || before(2) == "next" && before(1) == "to"
     };
     let mentions: Vec<&Mention> = mentions
         .iter()

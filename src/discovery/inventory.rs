@@ -253,6 +253,13 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
                     yaml_group(&mut inventory, group, node);
                 }
             }
+        } else if !source.rel.contains('.') && written_in_yaml(&source.text) {
+            // `inventory` or `hosts` without an extension is YAML when it reads as YAML.
+            for node in &crate::repo::outline::parse(&source.text) {
+                if let Some(group) = &node.key {
+                    yaml_group(&mut inventory, group, node);
+                }
+            }
         } else {
             ini(&mut inventory, &source.text);
         }
@@ -283,6 +290,21 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
         }
     }
     inventory
+}
+
+/// Does an inventory file without an extension read as YAML (a document start or a top-level
+/// `group:` key before any `[section]` or host line)?
+fn written_in_yaml(text: &str) -> bool {
+    let first = text
+        .lines()
+        .map(str::trim_end)
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with(['#', ';']));
+    first.is_some_and(|line| {
+        line == "---"
+            || line.strip_suffix(':').is_some_and(|key| {
+                !key.is_empty() && !key.starts_with(' ') && !key.contains([' ', '[', '='])
+            })
+    })
 }
 
 fn yaml_group(inventory: &mut Inventory, group: &str, node: &Node) {

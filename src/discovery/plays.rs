@@ -254,6 +254,9 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
                     let mut inner = context.clone();
                     inner.tags.push(tags);
                     inner.when = entry.get("when").map(|w| w.scalar().to_owned());
+                    if let Some(hosts) = host_gate(entry) {
+                        inner.hosts = hosts;
+                    }
                     walker.role(&name, None, &inner, &playbook.path);
                 }
             }
@@ -268,6 +271,48 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
         reach: walker.reach,
         picked: walker.picked,
     }
+}
+
+/// The machines a task or role entry is kept to by its `when:` naming them
+/// (`inventory_hostname == "vm-docker"`, `inventory_hostname in ["a", "b"]`, `'media' in
+/// group_names`), as a host pattern; `None` when its conditions name no machine.
+fn host_gate(node: &Node) -> Option<String> {
+    let when = node.get("when")?;
+    let conditions: Vec<&str> = if when.children.is_empty() {
+        vec![when.scalar()]
+    } else {
+        when.children.iter().map(Node::scalar).collect()
+    };
+    let quoted = |text: &str| -> Vec<String> {
+        text.split(['"', '\''])
+            .skip(1)
+            .step_by(2)
+            .filter(|name| !name.is_empty() && !name.contains(char::is_whitespace))
+            .map(str::to_owned)
+            .collect()
+    };
+    conditions.into_iter().find_map(|condition| {
+        let condition = unquote(condition).trim();
+        if condition.contains(" or ") || condition.contains("not ") || condition.contains("!=") {
+            return None;
+        }
+        let names = if let Some(rest) = condition.strip_prefix("inventory_hostname") {
+            let rest = rest.trim_start();
+            if rest.contains("groups") || rest.contains("hostvars") {
+                return None;
+            }
+            if rest.starts_with("==") || rest.starts_with("in ") {
+                quoted(rest)
+            } else {
+                return None;
+            }
+        } else if let Some(names) = condition.strip_suffix("in group_names") {
+            quoted(names)
+        } else {
+            return None;
+        };
+        (!names.is_empty()).then(|| names.join(":"))
+    })
 }
 
 /// The key under which the plays applying a role from outside the repository are kept:
@@ -366,6 +411,9 @@ impl Walker<'_> {
     fn tasks(&mut self, items: &[Node], context: &Reach, dir: &str, depth: usize) {
         for item in items {
             let mut inner = context.clone();
+            if let Some(hosts) = host_gate(item) {
+                inner.hosts = hosts;
+            }
             let tags = tags_of(item);
             for block in ["block", "rescue", "always"] {
                 if let Some(children) = item.get(block) {

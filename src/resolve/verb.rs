@@ -481,12 +481,14 @@ fn period(word: &str) -> bool {
 
 /// "keep two weeks of logs", "keep the dumps for 30 days", "retain 90 days": a retention.
 fn keeps_for_a_while(tokens: &[String]) -> bool {
-    // Not "keeps": "it keeps crashing for days" is a complaint.
+    // Not "keeps": "it keeps crashing for days" is a complaint; so is "sessions keep dropping
+    // after a minute".
     let keeps = |w: &str| matches!(w, "keep" | "retain");
-    tokens
-        .iter()
-        .enumerate()
-        .any(|(i, t)| keeps(t) && tokens.iter().skip(i + 1).take(6).any(|w| period(w)))
+    tokens.iter().enumerate().any(|(i, t)| {
+        keeps(t)
+            && !tokens.get(i + 1).is_some_and(|w| w.ends_with("ing"))
+            && tokens.iter().skip(i + 1).take(6).any(|w| period(w))
+    })
 }
 
 /// "move it to 17", "move it to the next minor", "still on 16": a version change, not a port

@@ -10,6 +10,7 @@ mod phrasing;
 mod picked;
 mod places;
 mod settings;
+mod shapes;
 
 /// A repository made of `(path, text)` files, discovered.
 fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository) {
