@@ -487,6 +487,7 @@ impl Walker<'_> {
                 self.picked_template(item, context);
             } else {
                 self.picked_by_loop(item, context);
+                self.composed_by_loop(item, &inner);
             }
         }
     }
@@ -581,6 +582,81 @@ impl Walker<'_> {
                     }
                     break;
                 }
+            }
+        }
+    }
+
+    /// A task bringing a compose project up in a folder named by its loop item (`chdir: "{{
+    /// base }}/{{ item.name }}"` running `docker-compose up`, `project_src:` of a compose
+    /// module) over a list variable: the compose files of each entry's folder — a folder of
+    /// that name holding a compose file, in the role first, else anywhere in the repository —
+    /// are reached with that entry, and a sibling folder no entry names is deployed nowhere.
+    fn composed_by_loop(&mut self, item: &Node, context: &Reach) {
+        let composes = |n: &Node| {
+            n.key.as_deref().is_some_and(|k| k.contains("compose"))
+                || n.scalar().contains("compose")
+        };
+        if !item
+            .children
+            .iter()
+            .any(|n| composes(n) || n.children.iter().any(composes))
+        {
+            return;
+        }
+        let folder = item
+            .children
+            .iter()
+            .flat_map(|n| std::iter::once(n).chain(&n.children))
+            .find(|n| {
+                matches!(
+                    n.key.as_deref(),
+                    Some("chdir" | "project_src" | "project_directory")
+                )
+            })
+            .map(|n| unquote(n.scalar()).to_owned());
+        let Some(folder) = folder.filter(|f| f.contains("{{")) else {
+            return;
+        };
+        for (resolved, list) in self.expand_loop(item, &folder) {
+            let Some(entry) = resolved
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .filter(|e| list.is_some() && !e.is_empty() && !e.contains("{{"))
+            else {
+                continue;
+            };
+            let in_folder = |path: &str| {
+                let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
+                dir.rsplit('/').next() == Some(entry)
+                    && matches!(
+                        name.trim_end_matches(".j2"),
+                        "docker-compose.yml"
+                            | "docker-compose.yaml"
+                            | "compose.yml"
+                            | "compose.yaml"
+                    )
+            };
+            let mut files: Vec<&str> = self
+                .by_path
+                .keys()
+                .copied()
+                .filter(|p| in_folder(p))
+                .collect();
+            if let Some(role) = &context.role
+                && files.iter().any(|f| f.starts_with(&format!("{role}/")))
+            {
+                files.retain(|f| f.starts_with(&format!("{role}/")));
+            }
+            let mut looped = context.clone();
+            looped.list = list;
+            for file in files {
+                let holder = parent(parent(file));
+                self.picked.insert(holder.to_owned());
+                self.reach
+                    .entry(file.to_owned())
+                    .or_default()
+                    .push(looped.clone());
             }
         }
     }

@@ -106,10 +106,14 @@ pub(super) fn readers(
 }
 
 /// Whether a file removes what a list no longer names: a `state: absent` task picking its
-/// items by what the list lacks (`not in`, `difference`), not any removal (a `lineinfile` line
-/// taken out).
+/// items by what the list lacks (`not in`, `difference`) or by the entry's own state
+/// (`when: item.state == "absent"`), not any removal (a `lineinfile` line taken out).
 fn prunes(text: &str) -> bool {
-    text.contains("absent") && (text.contains(" not in ") || text.contains("difference("))
+    let by_entry_state = [".state == \"absent\"", ".state == 'absent'"]
+        .iter()
+        .any(|p| text.contains(p));
+    text.contains("absent")
+        && (text.contains(" not in ") || text.contains("difference(") || by_entry_state)
 }
 
 /// The list variables (set somewhere with items) read by a reached file that [`prunes`]:

@@ -103,3 +103,75 @@ fn a_name_said_to_place_something_is_not_what_to_act_on_and_a_complaint_is_no_se
     assert_eq!(resolution.verb, Verb::Logs);
     assert_eq!(builtin(&resolution).1, "guacamole");
 }
+
+/// Compose folders at the top of the repository, each brought up (or taken down) by one role
+/// for every entry of a docker host's `compose_files` list, by the entry's own `state`.
+fn compose_list_repository() -> (tempfile::TempDir, Repository) {
+    let compose = |image: &str| format!("services:\n  app:\n    image: {image}\n");
+    repository(&[
+        (
+            "inventory",
+            "all:\n  children:\n    docker:\n      hosts:\n        docker10.example.net:\n",
+        ),
+        (
+            "host_vars/docker10.example.net.yml",
+            "compose_files:\n  - name: miniflux\n    state: present\n  - name: woodpecker\n    state: present\n  - name: watchtower\n    state: absent\n",
+        ),
+        (
+            "playbooks/docker.yml",
+            "- hosts: docker\n  roles:\n    - { role: compose_inline, tags: \"compose\", become: true }\n",
+        ),
+        (
+            "roles/compose_inline/tasks/main.yml",
+            "- name: copy the compose folders\n  ansible.builtin.template:\n    src: \"{{ item }}\"\n    dest: \"/docker/{{ item | replace(compose_src + '/', '') }}\"\n  with_items: \"{{ lookup('pipe', 'find ' + compose_src + ' -name *.j2').split('\\n') }}\"\n\n- name: (re)start\n  ansible.builtin.command: docker-compose up -d\n  args:\n    chdir: \"/docker/{{ item.name }}\"\n  loop: \"{{ compose_files }}\"\n  when: item.state == \"present\"\n\n- name: stop old ones\n  ansible.builtin.command: docker-compose down\n  args:\n    chdir: \"/docker/{{ item.name }}\"\n  loop: \"{{ compose_files }}\"\n  when: item.state == \"absent\"\n",
+        ),
+        (
+            "roles/compose_inline/defaults/main.yml",
+            "compose_src: \"{{ inventory_dir }}/docker-compose\"\n",
+        ),
+        (
+            "docker-compose/miniflux/docker-compose.yml.j2",
+            &compose("miniflux/miniflux:2.1.3"),
+        ),
+        (
+            "docker-compose/woodpecker/docker-compose.yml.j2",
+            &compose("woodpeckerci/woodpecker-server:v2.4.1"),
+        ),
+        (
+            "docker-compose/navidrome/docker-compose.yml.j2",
+            &compose("deluan/navidrome:0.52.5"),
+        ),
+    ])
+}
+
+#[test]
+fn compose_folders_a_list_entry_names_run_on_its_host_and_its_state_takes_them_down() {
+    let (_dir, repository) = compose_list_repository();
+    let resolution = resolve(&repository, "restart miniflux");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Compose,
+            "miniflux".to_owned(),
+            vec!["docker10.example.net".to_owned()]
+        )
+    );
+    // The entry's own `state: absent` takes it down: removal is the play, the entry switched.
+    let resolution = resolve(&repository, "take woodpecker down for good");
+    assert_eq!(entrypoint(&resolution).0, ["compose"], "{resolution:#?}");
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { switch: Some(s), .. } if s.var == "compose_files"),
+        "{resolution:#?}"
+    );
+    let resolution = resolve(&repository, "upgrade miniflux to 2.1.4");
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { pin: Some(_), .. }),
+        "{resolution:#?}"
+    );
+    // A folder no entry names is deployed nowhere.
+    let resolution = resolve(&repository, "restart navidrome");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{resolution:#?}"
+    );
+}
