@@ -587,6 +587,22 @@ fn roles(root: &Path, sources: &[Source], projects: &[String]) -> Vec<String> {
 /// Variables set at the top of vars files.
 fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDef>> {
     let mut vars: BTreeMap<String, Vec<VarDef>> = BTreeMap::new();
+    // Files a play loads with `vars_files:` (`vars.yml` beside `main.yml`).
+    let loaded: BTreeSet<String> = sources
+        .iter()
+        .flat_map(|s| s.nodes.iter().map(move |play| (s, play)))
+        .filter(|(_, play)| play.is_item())
+        .filter_map(|(s, play)| Some((s, play.get("vars_files")?)))
+        .flat_map(|(s, files)| {
+            files
+                .children
+                .iter()
+                .map(|f| unquote(f.scalar()))
+                .filter(|f| !f.contains("{{"))
+                .map(|f| join(parent(&s.rel), f))
+                .collect::<Vec<_>>()
+        })
+        .collect();
     for source in sources {
         let rel = source.rel.as_str();
         let in_role_vars = roles.iter().any(|r| {
@@ -599,7 +615,8 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
             || rel.contains("host_vars/")
             || (rel.contains("vars/") && !rel.ends_with(".j2"))
             || rel.ends_with("versions.yml")
-            || rel.ends_with("versions.yaml");
+            || rel.ends_with("versions.yaml")
+            || loaded.contains(rel);
         if !is_vars || rel.ends_with(".j2") {
             continue;
         }

@@ -46,13 +46,18 @@ fn walk(root: &Path, start: &Path, keep: &dyn Fn(&str) -> bool, recursive: bool)
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if skipped(&name) {
+            // Hidden files are skipped too, but an env file a compose project reads (`.env`,
+            // `.env.j2`): it may say which version an image runs.
+            if skipped(&name) && !name.starts_with(".env") {
                 continue;
             }
             let path = entry.path();
             let Ok(meta) = std::fs::symlink_metadata(&path) else {
                 continue;
             };
+            if meta.is_dir() && skipped(&name) {
+                continue;
+            }
             if meta.is_dir() {
                 if recursive {
                     stack.push(path);

@@ -10,15 +10,17 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::discovery::index::{Candidate, Index, under};
-use crate::discovery::pins::{pin, repulls, version_var};
+use crate::discovery::pins::{env_pin, pin, repulls, version_var};
 use crate::discovery::plays::tags_of;
 use crate::discovery::{Reach, Repository, Source, parent, unquote, var_rank};
 use crate::repo::outline::Node;
 use crate::services::catalogue;
 use crate::text::normalize;
 
+mod project;
 mod roles;
 mod settle;
+use project::compose_project;
 use roles::{galaxy_apps, handled_units, role_only_apps};
 use settle::settle;
 
@@ -532,7 +534,9 @@ fn build(
     };
     let own_tags = own_tags(index, &definition.file, role.as_deref());
     let repulled = repulls(index, &definition.file, role.as_deref(), &reach);
-    let pin = pin(repository, &definition, repulled).or_else(|| version_var(repository, &names));
+    let pin = env_pin(repository, index, &definition, role.as_deref())
+        .or_else(|| pin(repository, &definition, repulled))
+        .or_else(|| version_var(repository, &names));
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
     let only_when = index
@@ -720,7 +724,7 @@ fn reach_of(
 
 /// Where the tasks rendering a file outside any role live: the folder above its `templates/`
 /// or `files/` folder (`playbooks/<app>/templates/x` → `playbooks/<app>`), else the project.
-fn local_scope(repository: &Repository, file: &str) -> String {
+pub(super) fn local_scope(repository: &Repository, file: &str) -> String {
     for marker in ["/templates/", "/files/"] {
         if let Some(at) = file.find(marker) {
             return file[..at].to_owned();
@@ -781,117 +785,6 @@ fn own_tags(index: &Index<'_>, file: &str, role: Option<&str>) -> Vec<String> {
         }
     }
     Vec::new()
-}
-
-/// A compose project is named after the folder its file is written to.
-fn compose_project(
-    repository: &Repository,
-    index: &Index<'_>,
-    file: &str,
-    role: Option<&str>,
-    reach: &[Reach],
-) -> String {
-    let hosts: Vec<String> = reach
-        .iter()
-        .flat_map(|r| [r.hosts.clone(), r.playbook.clone()])
-        .collect();
-    // The file as a task names it in `src:`: its path under the role's `files/` or
-    // `templates/` (`librespeed/docker-compose.yml` when each app has a folder there).
-    let name = ["/files/", "/templates/"]
-        .iter()
-        .find_map(|dir| file.split_once(dir).map(|(_, rel)| rel))
-        .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file));
-    let fallback = || {
-        role.and_then(|r| r.rsplit('/').next()).map_or_else(
-            || parent(file).rsplit('/').next().unwrap_or("").to_owned(),
-            str::to_owned,
-        )
-    };
-    let local = local_scope(repository, file);
-    let scope = role.unwrap_or(local.as_str());
-    let prefix = if scope.is_empty() {
-        String::new()
-    } else {
-        format!("{scope}/")
-    };
-    // Copied per list entry (`dest: /opt/services/{{ item }}`): the entry names the folder.
-    if let Some(entry) = reach
-        .iter()
-        .find_map(|r| r.list.as_ref().map(|(_, _, e)| e))
-    {
-        for (_, source) in under(index.by_path, &prefix) {
-            let mut found = None;
-            find_looped_dest(&source.nodes, &mut found);
-            let Some(dest) = found else { continue };
-            if let Some(folder) = project_folder(&super::plays::substitute(&dest, "item", entry)) {
-                return folder;
-            }
-        }
-    }
-    for (path, source) in under(index.by_path, &prefix) {
-        if !source.text.contains(name) || *path == file {
-            continue;
-        }
-        let mut found = None;
-        find_dest(&source.nodes, name, &mut found);
-        if let Some(dest) = found
-            && let Some(folder) = project_folder(&repository.expand_for(&dest, &hosts))
-        {
-            return folder;
-        }
-    }
-    fallback()
-}
-
-/// The folder a compose file is written to, by the `dest:` that writes it (a file's `dest`
-/// names its folder: `…/unifi/compose-unifi.yml` is `unifi`); `None` while still templated.
-fn project_folder(dest: &str) -> Option<String> {
-    let dest = dest.trim_end_matches('/');
-    let dir = if dest.ends_with(".yml") || dest.ends_with(".yaml") {
-        parent(dest)
-    } else {
-        dest
-    };
-    let last = dir.rsplit('/').next().unwrap_or("");
-    (!last.is_empty() && !last.contains("{{") && !last.contains('}')).then(|| last.to_owned())
-}
-
-/// The `dest:` of a task copying a folder named by its loop item (`src: services/{{ item }}/`).
-fn find_looped_dest(nodes: &[Node], found: &mut Option<String>) {
-    for node in nodes {
-        if found.is_some() {
-            return;
-        }
-        let looped = |key: &str| {
-            node.get(key)
-                .is_some_and(|s| s.scalar().contains("{{") && s.scalar().contains("item"))
-        };
-        if looped("src")
-            && looped("dest")
-            && let Some(dest) = node.get("dest")
-        {
-            *found = Some(unquote(dest.scalar()).to_owned());
-            return;
-        }
-        find_looped_dest(&node.children, found);
-    }
-}
-
-fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
-    for node in nodes {
-        if found.is_some() {
-            return;
-        }
-        if node
-            .get("src")
-            .is_some_and(|s| s.scalar().ends_with(name) || s.scalar().contains(&format!("/{name}")))
-            && let Some(dest) = node.get("dest")
-        {
-            *found = Some(unquote(dest.scalar()).to_owned());
-            return;
-        }
-        find_dest(&node.children, name, found);
-    }
 }
 
 /// `<app>_enabled`, `enable_<app>`, `<app>_state` set in a vars file, or tested in the

@@ -94,7 +94,11 @@ impl Inventory {
     /// for an empty inventory, a templated pattern, `all` or the control machine.
     pub fn targets_nothing(&self, pattern: &str) -> bool {
         let pattern = pattern.trim();
+        // A sample committed in place of the ignored real file shows the shape, not every
+        // machine.
+        let sampled = !self.files.is_empty() && self.files.iter().all(|f| is_sample(f).is_some());
         if self.hosts.is_empty()
+            || sampled
             || pattern.is_empty()
             || pattern.contains("{{")
             || pattern.contains('*')
@@ -245,15 +249,18 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
         if !is_inventory(&source.rel, &configured) {
             continue;
         }
-        let is_yaml = source.rel.ends_with(".yml") || source.rel.ends_with(".yaml");
+        // A sample committed in place of the real, ignored file (`inventory.yml.example`)
+        // stands for it.
+        let rel = is_sample(&source.rel).unwrap_or(&source.rel);
+        let is_yaml = rel.ends_with(".yml") || rel.ends_with(".yaml");
         let before = inventory.hosts.len() + inventory.groups.len();
-        if is_yaml {
+        if is_yaml && rel == source.rel {
             for node in &source.nodes {
                 if let Some(group) = &node.key {
                     yaml_group(&mut inventory, group, node);
                 }
             }
-        } else if !source.rel.contains('.') && written_in_yaml(&source.text) {
+        } else if is_yaml || !rel.contains('.') && written_in_yaml(&source.text) {
             // `inventory` or `hosts` without an extension is YAML when it reads as YAML.
             for node in &crate::repo::outline::parse(&source.text) {
                 if let Some(group) = &node.key {
@@ -290,6 +297,13 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
         }
     }
     inventory
+}
+
+/// The real file's name when `rel` is a sample of it (`inventory.yml.example`).
+fn is_sample(rel: &str) -> Option<&str> {
+    ["example", "sample", "dist", "template"]
+        .iter()
+        .find_map(|suffix| rel.strip_suffix(&format!(".{suffix}")))
 }
 
 /// Does an inventory file without an extension read as YAML (a document start or a top-level

@@ -132,6 +132,56 @@ pub(super) fn pin(repository: &Repository, definition: &Definition, repulled: bo
     })
 }
 
+/// An image whose tag the compose file takes from its environment (`image:
+/// ghcr.io/paperless-ngx/paperless-ngx:${APP_VERSION}`), written by an env file the role
+/// templates beside it (`APP_VERSION={{ ppls_app_version }}` in `.env.j2`): that variable.
+pub(super) fn env_pin(
+    repository: &Repository,
+    index: &Index<'_>,
+    definition: &Definition,
+    role: Option<&str>,
+) -> Option<Pin> {
+    let written = definition.image.as_deref()?;
+    let (_, tag) = written.rsplit_once(':')?;
+    let name = tag.split("${").nth(1)?;
+    let name = name.split([':', '-', '}']).next()?.trim();
+    if name.is_empty() {
+        return None;
+    }
+    let scope = role.map_or_else(
+        || crate::discovery::parent(&definition.file).to_owned(),
+        str::to_owned,
+    );
+    let is_env = |path: &str| {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        file.starts_with(".env") || file.ends_with(".env") || file.ends_with(".env.j2")
+    };
+    under(index.by_path, &format!("{scope}/"))
+        .filter(|(path, _)| is_env(path))
+        .flat_map(|(_, source)| source.text.lines())
+        .filter_map(|line| line.trim().split_once('='))
+        .filter(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+        .find_map(|(_, value)| {
+            let var = value.split_once("{{")?.1.split_once("}}")?.0;
+            let var = var.split('|').next()?.trim();
+            // A key of a mapping of versions (`obs_apps_version.grafana`): the mapping's file.
+            if let Some((head, _)) = var.split_once('.') {
+                let found = repository.var_def(head)?;
+                return Some(Pin::Var {
+                    file: found.file.clone(),
+                    var: var.to_owned(),
+                    value: String::new(),
+                });
+            }
+            let (var, found) = tag_variable(repository, var)?;
+            Some(Pin::Var {
+                file: found.file.clone(),
+                var,
+                value: repository.expand(&found.value),
+            })
+        })
+}
+
 /// An app not run from an image (a binary, a package built with plugins) pinned by a
 /// `<name>_version` variable (`caddy_version: 2.8.4` in its role's defaults).
 pub(super) fn version_var(repository: &Repository, names: &[String]) -> Option<Pin> {

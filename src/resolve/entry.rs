@@ -223,35 +223,7 @@ pub(super) fn entrypoint(
             catalogue: Some(app.service.clone()),
         };
     };
-    let mut levels: Vec<Vec<String>> = reach.tags.clone();
-    levels.push(app.own_tags.clone());
-    let tags = levels
-        .iter()
-        .rev()
-        .find(|level| level.iter().any(|t| t != "always"))
-        .map(|level| {
-            let level: Vec<String> = level.iter().filter(|t| *t != "always").cloned().collect();
-            let named: Vec<String> = level
-                .iter()
-                .filter(|t| names.contains(&normalize(t)))
-                .cloned()
-                .collect();
-            let verbal: Vec<String> = level
-                .iter()
-                .filter(|t| verb_tags.contains(&t.as_str()))
-                .cloned()
-                .collect();
-            if !named.is_empty() {
-                named
-            } else if !verbal.is_empty() {
-                verbal
-            } else if level.len() > 1 {
-                level.into_iter().take(1).collect()
-            } else {
-                level
-            }
-        })
-        .unwrap_or_default();
+    let tags = chosen_tags(repository, reach, &app.own_tags, &names, verb_tags);
     // A playbook that selects by verb tags (`install`, `upgrade`): the tag for this verb, even
     // when the file that tag includes does not mention the app's files.
     let verbal_elsewhere = repository
@@ -332,6 +304,66 @@ pub(super) fn entrypoint(
         config,
         switch,
     }
+}
+
+/// The tags that select the app on its way through the playbook: the innermost level that has
+/// any, and of that level the ones naming the app, else those naming the verb, else the one
+/// selecting the least.
+fn chosen_tags(
+    repository: &Repository,
+    reach: &Reach,
+    own_tags: &[String],
+    names: &[String],
+    verb_tags: &[&str],
+) -> Vec<String> {
+    let mut levels: Vec<Vec<String>> = reach.tags.clone();
+    levels.push(own_tags.to_vec());
+    levels
+        .iter()
+        .rev()
+        .find(|level| level.iter().any(|t| t != "always"))
+        .map(|level| {
+            let level: Vec<String> = level.iter().filter(|t| *t != "always").cloned().collect();
+            let named: Vec<String> = level
+                .iter()
+                .filter(|t| names.contains(&normalize(t)))
+                .cloned()
+                .collect();
+            let verbal: Vec<String> = level
+                .iter()
+                .filter(|t| verb_tags.contains(&t.as_str()))
+                .cloned()
+                .collect();
+            if !named.is_empty() {
+                named
+            } else if !verbal.is_empty() {
+                verbal
+            } else if level.len() > 1 {
+                // `tags: [applications, paperless]`: the tag that selects the least, not the
+                // one every app shares.
+                let selects = |tag: &String| {
+                    repository
+                        .reach
+                        .iter()
+                        .filter(|(_, ways)| {
+                            ways.iter().any(|r| {
+                                r.playbook == reach.playbook
+                                    && r.tags.iter().flatten().any(|t| t == tag)
+                            })
+                        })
+                        .count()
+                };
+                level
+                    .iter()
+                    .min_by_key(|t| selects(t))
+                    .cloned()
+                    .into_iter()
+                    .collect()
+            } else {
+                level
+            }
+        })
+        .unwrap_or_default()
 }
 
 /// How well a play fits: its tags name the verb (and no other), the request names the

@@ -175,3 +175,125 @@ fn compose_folders_a_list_entry_names_run_on_its_host_and_its_state_takes_them_d
         "{resolution:#?}"
     );
 }
+
+/// One role per app importing a shared `tasks/compose_up.yml` with the app's name bound; image
+/// tags from the role's templated `.env`; the only inventory a committed sample.
+fn shared_compose_repository() -> (tempfile::TempDir, Repository) {
+    let app_role = |app: &str| {
+        format!(
+            "- name: Start {app}\n  ansible.builtin.import_tasks: tasks/compose_up.yml\n  vars:\n    t_app_name: '{app}'\n"
+        )
+    };
+    let deploy = |role: &str, app: &str| {
+        format!(
+            "    - name: Deploy {app}\n      ansible.builtin.import_role:\n        name: {role}\n      tags:\n        - applications\n        - {app}\n"
+        )
+    };
+    let main = format!(
+        "- name: Configure the home server\n  hosts: homeserver\n  tasks:\n{}{}",
+        deploy("deploy_paperless", "paperless"),
+        deploy("setup_observability", "observability")
+    );
+    let files: Vec<(String, String)> = vec![
+        (
+            "inventory.yml.example".to_owned(),
+            "---\nhomeserver:\n  hosts:\n    127.0.0.1:\n      ansible_connection: ssh\n".to_owned(),
+        ),
+        ("main.yml".to_owned(), main),
+        (
+            "pi_main.yml".to_owned(),
+            "- name: Configure Pi\n  hosts: pi4b\n  tasks:\n    - name: Deploy Pi-hole\n      ansible.builtin.import_role:\n        name: deploy_pihole\n".to_owned(),
+        ),
+        (
+            "roles/deploy_pihole/tasks/main.yml".to_owned(),
+            "- name: Install\n  ansible.builtin.command: bash /tmp/basic-install.sh --unattended\n- name: Ensure Pi-hole services are running\n  ansible.builtin.systemd:\n    name: pihole-FTL\n    state: started\n".to_owned(),
+        ),
+        (
+            "tasks/compose_up.yml".to_owned(),
+            "- name: Copy compose file\n  ansible.builtin.copy:\n    src: compose.yml\n    dest: '{{ compose_root }}/{{ t_app_name }}/compose.yml'\n- name: Copy env\n  ansible.builtin.template:\n    src: .env.j2\n    dest: '{{ compose_root }}/{{ t_app_name }}/.env'\n- name: Create and start services\n  community.docker.docker_compose_v2:\n    project_src: '{{ compose_root }}/{{ t_app_name }}'\n".to_owned(),
+        ),
+        (
+            "roles/deploy_paperless/tasks/main.yml".to_owned(),
+            app_role("paperless"),
+        ),
+        (
+            "roles/deploy_paperless/files/compose.yml".to_owned(),
+            "services:\n  webserver:\n    image: ghcr.io/paperless-ngx/paperless-ngx:${APP_VERSION}\n".to_owned(),
+        ),
+        (
+            "roles/deploy_paperless/templates/.env.j2".to_owned(),
+            "APP_VERSION={{ ppls_app_version }}\n".to_owned(),
+        ),
+        (
+            "roles/deploy_paperless/defaults/main.yml".to_owned(),
+            "ppls_app_version: 2.18.4\n".to_owned(),
+        ),
+        (
+            "roles/setup_observability/tasks/main.yml".to_owned(),
+            app_role("observability"),
+        ),
+        (
+            "roles/setup_observability/files/compose.yml".to_owned(),
+            "services:\n  grafana:\n    image: grafana/grafana:${GRAFANA_VERSION}\n  loki:\n    image: grafana/loki:${LOKI_VERSION}\n".to_owned(),
+        ),
+        (
+            "roles/setup_observability/templates/.env.j2".to_owned(),
+            "GRAFANA_VERSION={{ obs_versions.grafana }}\nLOKI_VERSION={{ obs_versions.loki }}\n".to_owned(),
+        ),
+        (
+            "roles/setup_observability/defaults/main.yml".to_owned(),
+            "obs_versions:\n  grafana: 12.1.0\n  loki: 3.5.0\n".to_owned(),
+        ),
+    ];
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    repository(&borrowed)
+}
+
+#[test]
+fn a_shared_compose_task_names_the_project_for_the_app_and_the_env_file_holds_the_pin() {
+    let (_dir, repository) = shared_compose_repository();
+    // The sample is read as the YAML it is.
+    assert_eq!(
+        repository.inventory.groups.get("homeserver"),
+        Some(&["127.0.0.1".to_owned()].into())
+    );
+    // The folder `tasks/compose_up.yml` writes for the role's bound `t_app_name`.
+    let resolution = resolve(&repository, "restart paperless");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Compose,
+            "paperless".to_owned(),
+            vec!["homeserver".to_owned()]
+        )
+    );
+    // `tags: [applications, paperless]`: the tag selecting this app alone; the version is the
+    // variable the role's `.env` writes into the image tag.
+    let resolution = resolve(&repository, "bump paperless to 2.19.1");
+    assert_eq!(entrypoint(&resolution).0, ["paperless"], "{resolution:#?}");
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { pin: Some(Pin::Var { file, var, .. }), .. }
+            if file == "roles/deploy_paperless/defaults/main.yml" && var == "ppls_app_version"),
+        "{resolution:#?}"
+    );
+    let resolution = resolve(&repository, "upgrade grafana to 12.5.0");
+    assert_eq!(entrypoint(&resolution).0, ["observability"]);
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { pin: Some(Pin::Var { var, .. }), .. }
+            if var == "obs_versions.grafana"),
+        "{resolution:#?}"
+    );
+    // The sample inventory lacks the pi's group; the play on it still runs somewhere.
+    let resolution = resolve(&repository, "is pihole still running on the pi?");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Systemd,
+            "pihole-FTL.service".to_owned(),
+            vec!["pi4b".to_owned()]
+        )
+    );
+}
