@@ -297,3 +297,28 @@ fn a_shared_compose_task_names_the_project_for_the_app_and_the_env_file_holds_th
         )
     );
 }
+
+#[test]
+fn a_file_the_play_loads_with_vars_files_holds_the_pin() {
+    let (_dir, repository) = repository(&[
+        ("inventory.yml", "monolith:\n  hosts:\n    monolith:\n"),
+        (
+            "main.yml",
+            "- name: Deploy\n  hosts: monolith\n  vars_files:\n    - vars.yml\n  tasks:\n    - name: Portainer\n      ansible.builtin.include_tasks: tasks/portainer.yml\n      tags: [\"deploy\", \"portainer\"]\n",
+        ),
+        (
+            "vars.yml",
+            "portainer_image: portainer/portainer-ce:2.21.4\n",
+        ),
+        (
+            "tasks/portainer.yml",
+            "- name: Run portainer\n  community.docker.docker_container:\n    name: portainer\n    image: \"{{ portainer_image }}\"\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "upgrade portainer to 2.21.5");
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { pin: Some(Pin::Var { file, var, .. }), .. }
+            if file == "vars.yml" && var == "portainer_image"),
+        "{resolution:#?}"
+    );
+}
