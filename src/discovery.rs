@@ -536,6 +536,27 @@ fn projects(sources: &[Source]) -> Vec<String> {
 /// `common/tasks/main.yml` next to `site.yml`).
 fn roles(root: &Path, sources: &[Source], projects: &[String]) -> Vec<String> {
     let _ = root;
+    // Folders holding roles by their name: `roles`, `linux-roles`, `ansible_roles`, and the
+    // folder names an `ansible.cfg`'s `roles_path` gives (also a sample's, which may point
+    // from where the real file would be).
+    let configured: BTreeSet<&str> = sources
+        .iter()
+        .filter(|s| s.rel.ends_with("ansible.cfg"))
+        .flat_map(|s| s.text.lines())
+        .filter_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            (key.trim() == "roles_path").then_some(value)
+        })
+        .flat_map(|value| value.split(':'))
+        .filter_map(|entry| entry.trim().trim_end_matches('/').rsplit('/').next())
+        .filter(|name| !name.is_empty() && !matches!(*name, "." | ".." | "~"))
+        .collect();
+    let holds_roles = |part: &str| {
+        part == "roles"
+            || part.ends_with("-roles")
+            || part.ends_with("_roles")
+            || configured.contains(part)
+    };
     let mut roles: Vec<String> = Vec::new();
     for source in sources {
         let beside_playbooks = ["/tasks/main.yml", "/tasks/main.yaml"]
@@ -550,7 +571,7 @@ fn roles(root: &Path, sources: &[Source], projects: &[String]) -> Vec<String> {
             continue;
         }
         let parts: Vec<&str> = source.rel.split('/').collect();
-        let Some(roles_at) = parts.iter().position(|p| *p == "roles") else {
+        let Some(roles_at) = parts.iter().position(|p| holds_roles(p)) else {
             continue;
         };
         for (i, part) in parts.iter().enumerate().skip(roles_at + 2) {

@@ -17,6 +17,7 @@ use crate::repo::outline::Node;
 use crate::services::catalogue;
 use crate::text::normalize;
 
+mod listed;
 mod project;
 mod roles;
 mod settle;
@@ -130,6 +131,8 @@ pub(super) struct Definition {
     pub(super) compose: bool,
     pub(super) fact: Option<String>,
     pub(super) unit: UnitKind,
+    /// An entry of a list says its image is pulled again (`pull: yes`).
+    pub(super) pulls: bool,
 }
 
 /// Finds the apps.
@@ -190,6 +193,7 @@ pub(crate) fn find(
                 })
                 .map(|var| format!("{{{{ {var} }}}}"));
             definitions.push(Definition {
+                pulls: false,
                 file: source.rel.clone(),
                 line: 1,
                 name,
@@ -221,6 +225,7 @@ pub(crate) fn find(
         );
     }
     definitions.extend(handled_units(repository, &definitions, handled));
+    let definitions = listed::expand_looped(repository, by_path, definitions);
     let index = Index::new(repository, by_path);
     let mut apps: Vec<App> = Vec::new();
     for definition in definitions {
@@ -290,6 +295,7 @@ fn walk(
                         .get("state")
                         .is_some_and(|s| unquote(s.scalar()) == "quadlet");
                     out.push(Definition {
+                        pulls: false,
                         file: file.to_owned(),
                         line: module.line,
                         name: if quadlet {
@@ -322,6 +328,7 @@ fn walk(
                             format!("{name}.service")
                         };
                         out.push(Definition {
+                            pulls: false,
                             file: file.to_owned(),
                             line: module.line,
                             name: unit,
@@ -348,6 +355,7 @@ fn walk(
                 .map(|c| unquote(c.scalar()).to_owned())
                 .unwrap_or_else(|| key.clone());
             out.push(Definition {
+                pulls: false,
                 file: file.to_owned(),
                 line: node.line,
                 name,
@@ -373,6 +381,7 @@ fn walk(
                 if let Some(name) = name {
                     let fact = (!in_services).then(|| parent_key.clone()).flatten();
                     out.push(Definition {
+                        pulls: false,
                         file: file.to_owned(),
                         line: image.line,
                         name,
@@ -533,7 +542,7 @@ fn build(
         unit_name
     };
     let own_tags = own_tags(index, &definition.file, role.as_deref());
-    let repulled = repulls(index, &definition.file, role.as_deref(), &reach);
+    let repulled = definition.pulls || repulls(index, &definition.file, role.as_deref(), &reach);
     let pin = env_pin(repository, index, &definition, role.as_deref())
         .or_else(|| pin(repository, &definition, repulled))
         .or_else(|| version_var(repository, &names));

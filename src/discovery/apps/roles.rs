@@ -91,6 +91,7 @@ fn named_service(name: &str) -> Option<(&'static Service, &str)> {
 /// A role's app defined at `file`, run as a systemd unit named `name`.
 fn unit_named(file: String, name: &str) -> Definition {
     Definition {
+        pulls: false,
         file,
         line: 1,
         name: name.to_owned(),

@@ -322,3 +322,49 @@ fn a_file_the_play_loads_with_vars_files_holds_the_pin() {
         "{resolution:#?}"
     );
 }
+
+#[test]
+fn containers_listed_in_a_role_s_vars_are_apps_and_roles_live_in_any_roles_folder() {
+    let (_dir, repository) = repository(&[
+        (
+            "playbooks/linux/deploy-homelab.yml",
+            "- name: Dockarr\n  hosts: dockarr\n  roles:\n  - dockarr\n  tags:\n  -  dockarr\n",
+        ),
+        (
+            "linux-roles/dockarr/tasks/main.yml",
+            "- name: Deploy the arr containers\n  community.docker.docker_container:\n    name: \"{{ item.name }}\"\n    image: \"{{ item.image }}\"\n    state: \"{{ item.state }}\"\n    pull: \"{{ item.pull }}\"\n  loop: \"{{ dockarr }}\"\n",
+        ),
+        (
+            "linux-roles/dockarr/vars/main.yml",
+            "dockarr:\n  - name: sonarr-ansible\n    image: lscr.io/linuxserver/sonarr:latest\n    state: started\n    pull: yes\n  - name: deluge-ansible\n    image: lscr.io/linuxserver/deluge:latest\n    state: started\n    pull: yes\n  - name: lidarr-ansible\n    image: lscr.io/linuxserver/lidarr:latest\n    state: absent\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "restart the torrent client");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "deluge-ansible".to_owned(),
+            vec!["dockarr".to_owned()]
+        )
+    );
+    // `:latest` and the entry pulls again: upgrading is re-running the play.
+    let resolution = resolve(&repository, "update sonarr");
+    assert_eq!(entrypoint(&resolution).0, ["dockarr"], "{resolution:#?}");
+    assert!(
+        matches!(
+            &resolution.answer,
+            Answer::Entrypoint {
+                pin: Some(Pin::Latest),
+                ..
+            }
+        ),
+        "{resolution:#?}"
+    );
+    // An entry the list keeps absent runs nowhere.
+    let resolution = resolve(&repository, "restart lidarr");
+    assert!(
+        matches!(&resolution.answer, Answer::None { .. }),
+        "{resolution:#?}"
+    );
+}
