@@ -605,6 +605,26 @@ fn roles(root: &Path, sources: &[Source], projects: &[String]) -> Vec<String> {
     roles
 }
 
+/// A `host_vars` or `group_vars` file, and the host or group it sets variables for
+/// (`host_vars/hypervisor.yaml`, `group_vars/docker/containers.yml`).
+pub(crate) fn inventory_vars_place(rel: &str) -> Option<&str> {
+    ["host_vars/", "group_vars/"].iter().find_map(|marker| {
+        let at = rel.find(marker)?;
+        let rest = &rel[at + marker.len()..];
+        let name = rest.split('/').next()?;
+        let name = name
+            .strip_suffix(".yml")
+            .or_else(|| name.strip_suffix(".yaml"))
+            .unwrap_or(name);
+        (!name.is_empty()).then_some(name)
+    })
+}
+
+/// Whether `rel` is a `host_vars` or `group_vars` file.
+pub(crate) fn is_inventory_vars(rel: &str) -> bool {
+    inventory_vars_place(rel).is_some()
+}
+
 /// Variables set at the top of vars files.
 fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDef>> {
     let mut vars: BTreeMap<String, Vec<VarDef>> = BTreeMap::new();

@@ -17,7 +17,7 @@ use crate::repo::outline::Node;
 use crate::services::catalogue;
 use crate::text::normalize;
 
-mod listed;
+pub(crate) mod listed;
 mod project;
 mod roles;
 mod settle;
@@ -225,7 +225,8 @@ pub(crate) fn find(
         );
     }
     definitions.extend(handled_units(repository, &definitions, handled));
-    let definitions = listed::expand_looped(repository, by_path, definitions);
+    let mut definitions = listed::expand_looped(repository, by_path, definitions);
+    definitions.extend(listed::rendered_from_vars(repository, sources));
     let index = Index::new(repository, by_path);
     let mut apps: Vec<App> = Vec::new();
     for definition in definitions {

@@ -365,6 +365,7 @@ impl Walker<'_> {
             if let Some(key) = galaxy_key(name) {
                 self.reach.entry(key).or_default().push(context.clone());
             }
+            self.rendered_lists(context);
             return;
         };
         let role = role.to_owned();
@@ -383,6 +384,32 @@ impl Walker<'_> {
             if self.by_path.contains_key(file.as_str()) {
                 self.file(&file, &inner, 0);
             }
+        }
+    }
+
+    /// A role from outside the repository applied to machines whose inventory vars list
+    /// containers as data (`containers:` entries with an image, for a compose generator): each
+    /// such file is reached, on the machine or group it is for.
+    fn rendered_lists(&mut self, context: &Reach) {
+        let inventory = &self.repository.inventory;
+        let files: Vec<(String, String)> = self
+            .by_path
+            .iter()
+            .filter_map(|(rel, source)| {
+                let place = crate::discovery::inventory_vars_place(rel)?;
+                let runs_there = place == "all"
+                    || context.hosts.split([',', ':']).any(|p| p.trim() == place)
+                    || inventory.covers(&context.hosts, place);
+                (runs_there && !super::apps::listed::data_containers(source).is_empty())
+                    .then(|| ((*rel).to_owned(), place.to_owned()))
+            })
+            .collect();
+        for (rel, place) in files {
+            let mut there = context.clone();
+            if place != "all" {
+                there.hosts = place;
+            }
+            self.reach.entry(rel).or_default().push(there);
         }
     }
 

@@ -119,3 +119,70 @@ fn entries(
     }
     Some(out)
 }
+
+/// A container written as data in an inventory vars file: an entry of a top-level list whose
+/// entries each name an image and a container (`containers: - service_name: gitea, image:
+/// gitea/gitea:1.21`), for a role from outside the repository to render (a compose
+/// generator). `(line, container name, entry name, image)`; entries switched off (`active:
+/// false`, `state: absent`) are left out.
+pub(crate) fn data_containers(source: &Source) -> Vec<(usize, String, String, Option<String>)> {
+    let mut out = Vec::new();
+    for list in &source.nodes {
+        let entries: Vec<&Node> = list.children.iter().filter(|c| c.is_item()).collect();
+        let field =
+            |entry: &Node, key: &str| entry.get(key).map(|v| unquote(v.scalar()).to_owned());
+        let named = |entry: &&Node| {
+            field(entry, "image").is_some()
+                && ["service_name", "container_name", "name"]
+                    .iter()
+                    .any(|k| field(entry, k).is_some())
+        };
+        // Most entries, not all: one may take its image from a YAML anchor (`<<: *netbox`).
+        let with_image = entries.iter().filter(|e| named(e)).count();
+        if with_image < 2 || with_image * 4 < entries.len() * 3 {
+            continue;
+        }
+        for entry in entries {
+            let off = field(entry, "active").is_some_and(|a| a.eq_ignore_ascii_case("false"))
+                || field(entry, "state").as_deref() == Some("absent");
+            let Some(name) = ["service_name", "name", "container_name"]
+                .iter()
+                .find_map(|k| field(entry, k))
+            else {
+                continue;
+            };
+            if off || name.contains("{{") {
+                continue;
+            }
+            let container = field(entry, "container_name").unwrap_or_else(|| name.clone());
+            out.push((entry.line, container, name, field(entry, "image")));
+        }
+    }
+    out
+}
+
+/// The definitions of the containers inventory vars files list as data, for the files a
+/// play's external role renders (those the walk reached).
+pub(super) fn rendered_from_vars(repository: &Repository, sources: &[Source]) -> Vec<Definition> {
+    sources
+        .iter()
+        .filter(|s| {
+            repository.reach.contains_key(&s.rel) && super::super::is_inventory_vars(&s.rel)
+        })
+        .flat_map(|source| {
+            data_containers(source)
+                .into_iter()
+                .map(|(line, container, name, image)| Definition {
+                    file: source.rel.clone(),
+                    line,
+                    name: container,
+                    key: Some(name),
+                    image,
+                    compose: false,
+                    fact: None,
+                    unit: UnitKind::Container,
+                    pulls: false,
+                })
+        })
+        .collect()
+}

@@ -368,3 +368,48 @@ fn containers_listed_in_a_role_s_vars_are_apps_and_roles_live_in_any_roles_folde
         "{resolution:#?}"
     );
 }
+
+#[test]
+fn containers_an_external_role_renders_from_a_host_s_vars_run_on_that_host() {
+    let (_dir, repository) = repository(&[
+        (
+            "inventory.yaml",
+            "all:\n  hosts:\n    hypervisor:\n    pihole:\n  children:\n    docker_hosts:\n      hosts:\n        hypervisor:\n",
+        ),
+        (
+            "run.yaml",
+            "- name: Play for Docker hosts\n  hosts: docker_hosts\n  roles:\n    - role: docker_compose_generator\n",
+        ),
+        (
+            "host_vars/hypervisor.yaml",
+            "containers:\n  - service_name: gitea\n    active: true\n    image: gitea/gitea:1.20.5\n  - service_name: transmission\n    active: true\n    image: haugene/transmission-openvpn\n  - service_name: grafana\n    active: false\n    image: grafana/grafana-oss\n",
+        ),
+        (
+            "host_vars/pihole.yaml",
+            "containers:\n  - service_name: jellyfin\n    image: jellyfin/jellyfin\n  - service_name: sonarr\n    image: linuxserver/sonarr\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "stop transmission for tonight");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "transmission".to_owned(),
+            vec!["hypervisor".to_owned()]
+        )
+    );
+    let resolution = resolve(&repository, "upgrade gitea to 1.21.4");
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { pin: Some(Pin::Var { file, var, .. }), .. }
+            if file == "host_vars/hypervisor.yaml" && var == "services.gitea.image"),
+        "{resolution:#?}"
+    );
+    // Switched off in its entry, or listed for a machine no play renders for: not running.
+    for text in ["restart grafana", "restart jellyfin"] {
+        let resolution = resolve(&repository, text);
+        assert!(
+            !matches!(&resolution.answer, Answer::Builtin { .. }),
+            "{text}: {resolution:#?}"
+        );
+    }
+}
