@@ -701,7 +701,12 @@ fn reach_of(
     if repository.picked_place(file).is_some() {
         return Vec::new();
     }
-    let name = file.rsplit('/').next().unwrap_or(file);
+    // As a task names it in `src:`: its path under `templates/` or `files/`
+    // (`mosquitto/docker-compose.yml.j2` when every app's file is `docker-compose.yml.j2`).
+    let name = ["/templates/", "/files/"]
+        .iter()
+        .find_map(|dir| file.split_once(dir).map(|(_, rel)| rel))
+        .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file));
     let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);
     let mut out = Vec::new();
     let in_tasks = role.is_some_and(|r| file.starts_with(&format!("{r}/tasks/")));

@@ -270,6 +270,19 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
         } else {
             ini(&mut inventory, &source.text);
         }
+        // INI written in a file named `.yml` (`[homeserver]` lines): what Ansible's INI
+        // plugin reads when the YAML one finds nothing.
+        let ini_written = |text: &str| {
+            text.lines()
+                .map(str::trim)
+                .any(|l| l.starts_with('[') && l.ends_with(']') && !l.contains(','))
+        };
+        if is_yaml
+            && inventory.hosts.len() + inventory.groups.len() == before
+            && ini_written(&source.text)
+        {
+            ini(&mut inventory, &source.text);
+        }
         if inventory.hosts.len() + inventory.groups.len() > before {
             inventory.files.push(source.rel.clone());
         }

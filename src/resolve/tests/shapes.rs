@@ -413,3 +413,53 @@ fn containers_an_external_role_renders_from_a_host_s_vars_run_on_that_host() {
         );
     }
 }
+
+#[test]
+fn each_app_s_compose_template_is_reached_by_its_own_task_file_and_ini_in_a_yml_file_is_read() {
+    let task = |app: &str| {
+        format!(
+            "- name: Create {app} docker compose file\n  ansible.builtin.template:\n    src: {app}/docker-compose.yml.j2\n    dest: \"/opt/apps/{app}/docker-compose.yml\"\n"
+        )
+    };
+    let compose = |image: &str| format!("services:\n  app:\n    image: {image}\n");
+    let files: Vec<(String, String)> = vec![
+        // INI in a file named `.yml`.
+        (
+            "inventory/homeserver.yml".to_owned(),
+            "# This is a example\n[homeserver]\nhomeserver ansible_host=192.168.178.3\n".to_owned(),
+        ),
+        (
+            "playbooks/main.yml".to_owned(),
+            "- hosts: homeserver\n  roles:\n    - home.apps\n".to_owned(),
+        ),
+        (
+            "roles/home.apps/tasks/main.yaml".to_owned(),
+            "- import_tasks: mosquitto.yaml\n  tags:\n    - mosquitto\n- import_tasks: zigbee2mqtt.yaml\n  tags:\n    - zigbee2mqtt\n".to_owned(),
+        ),
+        ("roles/home.apps/tasks/mosquitto.yaml".to_owned(), task("mosquitto")),
+        ("roles/home.apps/tasks/zigbee2mqtt.yaml".to_owned(), task("zigbee2mqtt")),
+        (
+            "roles/home.apps/templates/mosquitto/docker-compose.yml.j2".to_owned(),
+            compose("eclipse-mosquitto:2"),
+        ),
+        (
+            "roles/home.apps/templates/zigbee2mqtt/docker-compose.yml.j2".to_owned(),
+            compose("koenkk/zigbee2mqtt:1.40"),
+        ),
+    ];
+    let (_dir, repository) = owned(&files);
+    assert!(repository.inventory.hosts.contains("homeserver"));
+    let resolution = resolve(
+        &repository,
+        "deploy mosquitto, the new sensors need a broker",
+    );
+    assert_eq!(entrypoint(&resolution).0, ["mosquitto"], "{resolution:#?}");
+}
+
+fn owned(files: &[(String, String)]) -> (tempfile::TempDir, Repository) {
+    let borrowed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    repository(&borrowed)
+}
