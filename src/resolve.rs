@@ -49,7 +49,9 @@ use purpose::{by_purpose, described_in_order, front_end, order_words};
 
 mod instances;
 pub use instances::hosts_of;
-use instances::{instance_ids, listed_app, pick_app, placed_at, runs_on, separate_places};
+use instances::{
+    instance_ids, instance_question, listed_app, pick_app, placed_at, runs_on, separate_places,
+};
 
 #[cfg(test)]
 mod tests;
@@ -880,30 +882,6 @@ fn finish(
     }
 }
 
-/// "kuma runs in several places (a, b); which one?", with the places (or units) to pick from.
-fn instance_question(
-    verb: Verb,
-    service: String,
-    target: Option<String>,
-    choices: Vec<String>,
-    reasons: Vec<String>,
-) -> Resolution {
-    Resolution {
-        verb,
-        answer: Answer::Question {
-            about: "instance".to_owned(),
-            prompt: format!(
-                "{service} runs in several places ({}); which one?",
-                choices.join(", ")
-            ),
-            choices,
-        },
-        service: Some(service),
-        target,
-        reasons,
-    }
-}
-
 /// "Which service should I restart?", in words that fit every verb.
 fn which_one(verb: Verb, what: &str) -> String {
     match verb {
@@ -1077,10 +1055,16 @@ fn answer_for(
             app.unit_name,
             hosts.join(", ")
         ));
+        // A timer's own journal says when it fired; what the job wrote is its service's.
+        let name = match app.unit_name.strip_suffix(".timer") {
+            Some(stem) if action == Verb::Logs => format!("{stem}.service"),
+            _ => app.unit_name.clone(),
+        };
+        let unit = app.unit;
         Answer::Builtin {
             action,
-            unit: app.unit,
-            name: app.unit_name.clone(),
+            unit,
+            name,
             hosts,
         }
     };

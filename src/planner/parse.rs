@@ -733,7 +733,15 @@ pub(crate) fn known_services(catalogue: &Catalogue) -> Vec<(String, String)> {
         {
             let service = unit.service.to_ascii_lowercase();
             names.push((service.clone(), unit.service.clone()));
-            names.push((service.replace(['-', '_'], " "), unit.service.clone()));
+            let spaced = service.replace(['-', '_'], " ");
+            // A role named for what it does to an app (`deploy_readeck`): "deploy readeck" is
+            // the verb and the app, so the app's own word names the role.
+            match spaced.split_once(' ') {
+                Some((verb, app)) if is_verb_word(verb) && !app.is_empty() => {
+                    names.push((app.to_owned(), unit.service.clone()));
+                }
+                _ => names.push((spaced, unit.service.clone())),
+            }
         }
     }
     // longest names first, so "uptime kuma" wins over "kuma"

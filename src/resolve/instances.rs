@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::{Answer, Resolution, Verb};
 use crate::discovery::{App, Reach, Repository, UnitKind};
 use crate::services::catalogue;
 use crate::text::normalize;
@@ -60,7 +61,12 @@ pub(super) fn pick_app<'a>(
         && wired
             .iter()
             .all(|a| a.reach.iter().all(|r| r.list.is_some()));
-    if (roles.len() > 1 || listed_apart) && (places.len() > 1 || own_units) {
+    // Or written in each machine's own vars (`host_vars/<host>.yaml` listing containers).
+    let vars_apart = places.len() == wired.len()
+        && wired
+            .iter()
+            .all(|a| crate::discovery::is_inventory_vars(&a.file));
+    if (roles.len() > 1 || listed_apart || vars_apart) && (places.len() > 1 || own_units) {
         let mut choices: Vec<String> = instance_ids(repository, wired);
         // A role applied by separate plays to separate machines (traefik on `apps` and on
         // `media`) is one instance per machine (`apps:traefik`, which `placed_at` reads back).
@@ -435,4 +441,28 @@ fn unlisted_reaches(
         }
     }
     (!out.is_empty()).then_some(out)
+}
+
+/// "kuma runs in several places (a, b); which one?", with the places (or units) to pick from.
+pub(super) fn instance_question(
+    verb: Verb,
+    service: String,
+    target: Option<String>,
+    choices: Vec<String>,
+    reasons: Vec<String>,
+) -> Resolution {
+    Resolution {
+        verb,
+        answer: Answer::Question {
+            about: "instance".to_owned(),
+            prompt: format!(
+                "{service} runs in several places ({}); which one?",
+                choices.join(", ")
+            ),
+            choices,
+        },
+        service: Some(service),
+        target,
+        reasons,
+    }
 }

@@ -420,3 +420,35 @@ async fn the_built_in_actions_run_in_check_mode_and_refuse_odd_names() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stdout).contains("plain name"));
 }
+
+/// A role named for what it does to its app (`deploy_readeck`): in the plan, "deploy readeck"
+/// is the verb and the app, not a service named `deploy readeck` with no verb.
+#[test]
+fn a_role_named_deploy_app_is_the_app_and_deploy_stays_the_verb_in_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        ("inventory.yml", "homeserver:\n  hosts:\n    127.0.0.1:\n"),
+        (
+            "main.yml",
+            "- hosts: homeserver\n  tasks:\n    - name: Deploy readeck\n      ansible.builtin.import_role:\n        name: deploy_readeck\n      tags:\n        - applications\n        - readeck\n",
+        ),
+        (
+            "roles/deploy_readeck/tasks/main.yml",
+            "- name: Run readeck\n  community.docker.docker_container:\n    name: readeck\n    image: codeberg.org/readeck/readeck:0.20\n",
+        ),
+    ] {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let catalogue = chiffon::catalogue::Catalogue::discover(dir.path()).expect("a catalogue");
+    let plan = chiffon::planner::plan(
+        "deploy readeck, i want somewhere to stash articles for later",
+        &catalogue,
+        &Default::default(),
+        1,
+    );
+    assert!(plan.open_questions.is_empty(), "{:?}", plan.open_questions);
+    assert_eq!(plan.steps[0].playbook.as_deref(), Some("main.yml"));
+    assert_eq!(plan.steps[0].tags, ["readeck"]);
+}

@@ -463,3 +463,42 @@ fn owned(files: &[(String, String)]) -> (tempfile::TempDir, Repository) {
         .collect();
     repository(&borrowed)
 }
+
+#[test]
+fn one_container_in_two_machines_vars_is_a_choice_and_a_timer_s_job_logs_in_its_service() {
+    let (_dir, repository) = repository(&[
+        (
+            "inventory.yaml",
+            "all:\n  children:\n    docker_hosts:\n      hosts:\n        hypervisor:\n        edge:\n    files:\n      hosts:\n        files:\n",
+        ),
+        (
+            "run.yaml",
+            "- name: Docker hosts\n  hosts: docker_hosts\n  roles:\n    - role: docker_compose_generator\n- name: Files\n  hosts: files\n  roles:\n    - youtubedl\n",
+        ),
+        (
+            "host_vars/hypervisor.yaml",
+            "containers:\n  - service_name: traefik\n    image: traefik:v3.1\n  - service_name: gitea\n    image: gitea/gitea:1.20.5\n",
+        ),
+        (
+            "host_vars/edge.yaml",
+            "containers:\n  - service_name: traefik\n    image: traefik:v3.1\n  - service_name: wordpress\n    image: wordpress:6\n",
+        ),
+        (
+            "roles/youtubedl/tasks/main.yml",
+            "- name: Timer\n  ansible.builtin.template:\n    src: youtubedl.timer\n    dest: /etc/systemd/system/youtubedl.timer\n- name: Start the timer\n  ansible.builtin.systemd:\n    name: youtubedl.timer\n    state: started\n",
+        ),
+    ]);
+    let resolution = resolve(&repository, "restart traefik, certs didn't renew");
+    assert!(
+        matches!(&resolution.answer, Answer::Question { choices, .. }
+            if choices.iter().collect::<BTreeSet<_>>() == ["edge:traefik", "hypervisor:traefik"].iter().map(|s| s.to_string()).collect::<BTreeSet<_>>().iter().collect()),
+        "{resolution:#?}"
+    );
+    // What the job wrote is in its service's journal, not the timer's.
+    let resolution = resolve(&repository, "show me the youtube downloader's logs");
+    assert_eq!(
+        builtin(&resolution).1,
+        "youtubedl.service",
+        "{resolution:#?}"
+    );
+}
