@@ -362,7 +362,11 @@ impl Walker<'_> {
         let Some(role) = self.repository.find_role(name, from) else {
             // A role installed from Galaxy or a collection (`geerlingguy.docker`,
             // `prometheus.prometheus.node_exporter`): not in the repository, but applied here.
-            if let Some(key) = galaxy_key(name) {
+            // Or a role from a `requirements.yml` named `<author>-ansible-role-<app>`.
+            let required = name
+                .contains("ansible-role-")
+                .then(|| format!("{GALAXY}{name}"));
+            if let Some(key) = galaxy_key(name).or(required) {
                 self.reach.entry(key).or_default().push(context.clone());
             }
             self.rendered_lists(context);

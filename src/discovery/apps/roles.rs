@@ -60,6 +60,10 @@ pub(super) fn galaxy_apps(repository: &Repository, index: &Index<'_>, apps: &mut
         .collect();
     for key in keys {
         let name = key.rsplit('.').next().unwrap_or(key);
+        // `pyratlabs-ansible-role-gitea`: the app after the author's prefix.
+        let name = name
+            .rsplit_once("ansible-role-")
+            .map_or(name, |(_, app)| app);
         let Some((service, bare)) = named_service(name) else {
             continue;
         };

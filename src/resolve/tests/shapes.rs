@@ -502,3 +502,30 @@ fn one_container_in_two_machines_vars_is_a_choice_and_a_timer_s_job_logs_in_its_
         "{resolution:#?}"
     );
 }
+
+#[test]
+fn a_required_role_named_author_ansible_role_app_is_that_app_even_where_a_group_shares_its_name() {
+    let (_dir, repository) = repository(&[
+        (
+            "inventory",
+            "all:\n  children:\n    gitea:\n      hosts:\n        gitea.example.net:\n",
+        ),
+        (
+            "requirements.yml",
+            "roles:\n  - src: https://git.example.net/mirrors/pyratlabs-ansible-role-gitea\n    scm: git\n",
+        ),
+        (
+            "playbooks/3_service/gitea.yml",
+            "- hosts: gitea\n  roles:\n    - { role: pyratlabs-ansible-role-gitea, tags: \"gitea\", become: true }\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "redeploy gitea, i want to be sure the config on the git vm matches the repo",
+    );
+    assert_eq!(entrypoint(&resolution).0, ["gitea"], "{resolution:#?}");
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { playbook, .. } if playbook == "playbooks/3_service/gitea.yml"),
+        "{resolution:#?}"
+    );
+}
