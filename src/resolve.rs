@@ -1060,7 +1060,14 @@ fn answer_for(
             Some(stem) if action == Verb::Logs => format!("{stem}.service"),
             _ => app.unit_name.clone(),
         };
-        let unit = app.unit;
+        // Up and down through the unit the repository wrote for its project, as its handlers do.
+        let (unit, name) = match &app.lifecycle_unit {
+            Some(own) if matches!(action, Verb::Restart | Verb::Stop | Verb::Start) => {
+                reasons.push(format!("the repository brings it up and down with {own}"));
+                (UnitKind::Systemd, own.clone())
+            }
+            _ => (app.unit, name),
+        };
         Answer::Builtin {
             action,
             unit,

@@ -21,7 +21,7 @@ pub(crate) mod listed;
 mod project;
 mod roles;
 mod settle;
-use project::compose_project;
+use project::{compose_project, lifecycle_unit};
 use roles::{galaxy_apps, handled_units, role_only_apps};
 use settle::settle;
 
@@ -92,6 +92,9 @@ pub struct App {
     /// The `{% if <var> == "<value>" %}` block its template renders it in: it runs only where
     /// the inventory sets that value.
     pub only_when: Option<(String, String)>,
+    /// A systemd unit the repository writes to bring its compose project up and down
+    /// (`docker-compose@mosquitto.service`): what starts, stops and restarts it.
+    pub lifecycle_unit: Option<String>,
 }
 
 impl App {
@@ -549,6 +552,17 @@ fn build(
         .or_else(|| version_var(repository, &names));
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
+    let lifecycle_unit = (unit == UnitKind::Compose)
+        .then(|| {
+            lifecycle_unit(
+                repository,
+                index,
+                role.as_deref(),
+                &definition.file,
+                &unit_name,
+            )
+        })
+        .flatten();
     let only_when = index
         .by_path
         .get(definition.file.as_str())
@@ -571,6 +585,7 @@ fn build(
         reach,
         own_tags,
         only_when,
+        lifecycle_unit,
     })
 }
 
@@ -729,8 +744,15 @@ fn reach_of(
             out.extend(reaches.iter().cloned());
         }
     }
+    // Named only by a task file no play reaches (its import commented out): unwired.
+    let named_unreached = || {
+        under(index.by_path, &prefix).any(|(path, source)| {
+            *path != file && path.contains("/tasks/") && source.text.contains(name)
+        })
+    };
     if out.is_empty()
         && let Some(role) = role
+        && !named_unreached()
     {
         out.extend(repository.reach.get(role).into_iter().flatten().cloned());
     }

@@ -152,3 +152,31 @@ fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
         find_dest(&node.children, name, found);
     }
 }
+
+/// The systemd unit written for compose project `project` beside the tasks that deploy it: a
+/// unit file's destination or a `systemd` task naming `<template>@<project>.service`.
+pub(super) fn lifecycle_unit(
+    repository: &Repository,
+    index: &Index<'_>,
+    role: Option<&str>,
+    file: &str,
+    project: &str,
+) -> Option<String> {
+    let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);
+    let wanted = format!("@{project}.service");
+    let prefix = if scope.is_empty() {
+        String::new()
+    } else {
+        format!("{scope}/")
+    };
+    under(index.by_path, &prefix)
+        .filter(|(path, _)| path.contains("/tasks/") || path.contains("/handlers/"))
+        .find_map(|(_, source)| {
+            let at = source.text.find(&wanted)?;
+            let start = source.text[..at]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                .map_or(0, |i| i + 1);
+            let unit = &source.text[start..at + wanted.len()];
+            (start < at).then(|| unit.to_owned())
+        })
+}

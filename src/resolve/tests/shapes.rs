@@ -415,7 +415,7 @@ fn containers_an_external_role_renders_from_a_host_s_vars_run_on_that_host() {
 }
 
 #[test]
-fn each_app_s_compose_template_is_reached_by_its_own_task_file_and_ini_in_a_yml_file_is_read() {
+fn each_app_s_compose_template_is_reached_by_its_own_task_file_and_runs_by_its_own_unit() {
     let task = |app: &str| {
         format!(
             "- name: Create {app} docker compose file\n  ansible.builtin.template:\n    src: {app}/docker-compose.yml.j2\n    dest: \"/opt/apps/{app}/docker-compose.yml\"\n"
@@ -434,9 +434,21 @@ fn each_app_s_compose_template_is_reached_by_its_own_task_file_and_ini_in_a_yml_
         ),
         (
             "roles/home.apps/tasks/main.yaml".to_owned(),
-            "- import_tasks: mosquitto.yaml\n  tags:\n    - mosquitto\n- import_tasks: zigbee2mqtt.yaml\n  tags:\n    - zigbee2mqtt\n".to_owned(),
+            "- import_tasks: mosquitto.yaml\n  tags:\n    - mosquitto\n#- import_tasks: pihole.yaml\n#  tags:\n#    - pihole\n- import_tasks: zigbee2mqtt.yaml\n  tags:\n    - zigbee2mqtt\n".to_owned(),
         ),
-        ("roles/home.apps/tasks/mosquitto.yaml".to_owned(), task("mosquitto")),
+        (
+            "roles/home.apps/tasks/mosquitto.yaml".to_owned(),
+            format!(
+                "{}- name: Create mosquitto systemd service file\n  ansible.builtin.template:\n    src: \"docker-compose@.service.j2\"\n    dest: \"/etc/systemd/system/docker-compose@mosquitto.service\"\n",
+                task("mosquitto")
+            ),
+        ),
+        // Its import is commented out: the template it names runs nowhere.
+        ("roles/home.apps/tasks/pihole.yaml".to_owned(), task("pihole")),
+        (
+            "roles/home.apps/templates/pihole/docker-compose.yml.j2".to_owned(),
+            compose("pihole/pihole:2024.07.0"),
+        ),
         ("roles/home.apps/tasks/zigbee2mqtt.yaml".to_owned(), task("zigbee2mqtt")),
         (
             "roles/home.apps/templates/mosquitto/docker-compose.yml.j2".to_owned(),
@@ -454,6 +466,24 @@ fn each_app_s_compose_template_is_reached_by_its_own_task_file_and_ini_in_a_yml_
         "deploy mosquitto, the new sensors need a broker",
     );
     assert_eq!(entrypoint(&resolution).0, ["mosquitto"], "{resolution:#?}");
+    // Up and down through the unit the repository wrote for the project; its logs are the
+    // project's.
+    let resolution = resolve(&repository, "restart mosquitto");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Systemd,
+            "docker-compose@mosquitto.service".to_owned(),
+            vec!["homeserver".to_owned()]
+        )
+    );
+    let resolution = resolve(&repository, "mosquitto logs");
+    assert_eq!(builtin(&resolution).0, UnitKind::Compose);
+    let resolution = resolve(&repository, "restart pihole");
+    assert!(
+        matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
+        "{resolution:#?}"
+    );
 }
 
 fn owned(files: &[(String, String)]) -> (tempfile::TempDir, Repository) {
