@@ -234,9 +234,10 @@ pub(crate) fn find(
     let mut apps: Vec<App> = Vec::new();
     for definition in definitions {
         let role = repository.role_of(&definition.file).map(str::to_owned);
-        let Some(app) = build(repository, &index, definition, role) else {
+        let Some(mut app) = build(repository, &index, definition, role) else {
             continue;
         };
+        app.lifecycle_unit = lifecycle_unit(repository, &index, &app);
         // The same unit seen twice in one role (a unit template and the task starting it):
         // one app, keeping what either knows.
         // Two services of one compose file are two containers, even of one image
@@ -552,17 +553,6 @@ fn build(
         .or_else(|| version_var(repository, &names));
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
-    let lifecycle_unit = (unit == UnitKind::Compose)
-        .then(|| {
-            lifecycle_unit(
-                repository,
-                index,
-                role.as_deref(),
-                &definition.file,
-                &unit_name,
-            )
-        })
-        .flatten();
     let only_when = index
         .by_path
         .get(definition.file.as_str())
@@ -585,7 +575,7 @@ fn build(
         reach,
         own_tags,
         only_when,
-        lifecycle_unit,
+        lifecycle_unit: None,
     })
 }
 

@@ -1,8 +1,9 @@
 //! The compose project an app's file belongs to: named after the folder a task writes it
 //! to (the `dest:` of the copy or template, per list entry when a loop picks it, or the name a
-//! shared task file is given by the role importing it), else after its role or folder.
+//! shared task file is given by the role importing it), else after its role or folder; and the
+//! systemd unit the repository writes to bring the project up and down.
 
-use super::{Index, Node, Reach, Repository, local_scope, parent, under, unquote};
+use super::{App, Index, Node, Reach, Repository, UnitKind, local_scope, parent, under, unquote};
 
 /// A compose project is named after the folder its file is written to.
 pub(super) fn compose_project(
@@ -153,16 +154,21 @@ fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
     }
 }
 
-/// The systemd unit written for compose project `project` beside the tasks that deploy it: a
+/// The systemd unit written for an app's compose project beside the tasks that deploy it: a
 /// unit file's destination or a `systemd` task naming `<template>@<project>.service`.
 pub(super) fn lifecycle_unit(
     repository: &Repository,
     index: &Index<'_>,
-    role: Option<&str>,
-    file: &str,
-    project: &str,
+    app: &App,
 ) -> Option<String> {
-    let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);
+    if app.unit != UnitKind::Compose {
+        return None;
+    }
+    let project = &app.unit_name;
+    let scope = app
+        .role
+        .clone()
+        .unwrap_or_else(|| local_scope(repository, &app.file));
     let wanted = format!("@{project}.service");
     let prefix = if scope.is_empty() {
         String::new()
