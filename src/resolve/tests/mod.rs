@@ -461,6 +461,7 @@ fn two_apps(first: (&str, &str), second: (&str, &str)) -> Vec<(String, String)> 
     ]
 }
 
+/// A repository of files whose paths and texts were built here.
 fn discovered(files: &[(String, String)]) -> (tempfile::TempDir, Repository) {
     let borrowed: Vec<(&str, &str)> = files
         .iter()

@@ -196,16 +196,7 @@ fn quadlet_repository() -> (tempfile::TempDir, Repository) {
         defaults("radarr"),
         defaults("immich"),
     ]);
-    owned_repository(&files)
-}
-
-/// A repository of files whose paths and texts were built here.
-fn owned_repository(files: &[(String, String)]) -> (tempfile::TempDir, Repository) {
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    repository(&borrowed)
+    discovered(&files)
 }
 
 #[test]
@@ -368,7 +359,7 @@ fn a_role_including_every_role_beside_it_reaches_them_all_but_those_it_excludes(
         app("deluge", "lscr.io/linuxserver/deluge:2.1.1"),
         app("adguardhome", "adguard/adguardhome:v0.107.52"),
     ]);
-    let (_dir, repository) = owned_repository(&files);
+    let (_dir, repository) = discovered(&files);
     let resolution = resolve(&repository, "stop deluge on supermicro-01");
     assert_eq!(
         builtin(&resolution),

@@ -53,11 +53,7 @@ fn gated_repository() -> (tempfile::TempDir, Repository) {
             container("beszel-agent", "henrygd/beszel-agent:latest"),
         ),
     ];
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    repository(&borrowed)
+    discovered(&files)
 }
 
 #[test]
@@ -245,11 +241,7 @@ fn shared_compose_repository() -> (tempfile::TempDir, Repository) {
             "obs_versions:\n  grafana: 12.1.0\n  loki: 3.5.0\n".to_owned(),
         ),
     ];
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    repository(&borrowed)
+    discovered(&files)
 }
 
 #[test]
@@ -459,7 +451,7 @@ fn each_app_s_compose_template_is_reached_by_its_own_task_file_and_runs_by_its_o
             compose("koenkk/zigbee2mqtt:1.40"),
         ),
     ];
-    let (_dir, repository) = owned(&files);
+    let (_dir, repository) = discovered(&files);
     assert!(repository.inventory.hosts.contains("homeserver"));
     let resolution = resolve(
         &repository,
@@ -484,14 +476,6 @@ fn each_app_s_compose_template_is_reached_by_its_own_task_file_and_runs_by_its_o
         matches!(&resolution.answer, Answer::None { reason, .. } if reason == "unwired"),
         "{resolution:#?}"
     );
-}
-
-fn owned(files: &[(String, String)]) -> (tempfile::TempDir, Repository) {
-    let borrowed: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(p, t)| (p.as_str(), t.as_str()))
-        .collect();
-    repository(&borrowed)
 }
 
 #[test]
