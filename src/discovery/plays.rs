@@ -173,6 +173,8 @@ struct Walker<'a> {
     bindings: Vec<(String, String, Option<String>)>,
     /// Folders whose templates a list entry picks by name.
     picked: BTreeSet<String>,
+    /// Inventory vars files that list containers as data, and the host or group each is for.
+    data_lists: Vec<(String, String)>,
 }
 
 /// What the plays reach, and the template folders whose files a list entry picks by name
@@ -192,6 +194,14 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
         seen: BTreeSet::new(),
         bindings: Vec::new(),
         picked: BTreeSet::new(),
+        data_lists: by_path
+            .iter()
+            .filter(|(_, source)| !super::apps::listed::data_containers(source).is_empty())
+            .filter_map(|(rel, _)| {
+                let place = crate::discovery::inventory_vars_place(rel)?;
+                Some(((*rel).to_owned(), place.to_owned()))
+            })
+            .collect(),
     };
     for playbook in &repository.playbooks {
         let Some(source) = by_path.get(playbook.path.as_str()) else {
@@ -396,24 +406,18 @@ impl Walker<'_> {
     /// such file is reached, on the machine or group it is for.
     fn rendered_lists(&mut self, context: &Reach) {
         let inventory = &self.repository.inventory;
-        let files: Vec<(String, String)> = self
-            .by_path
-            .iter()
-            .filter_map(|(rel, source)| {
-                let place = crate::discovery::inventory_vars_place(rel)?;
-                let runs_there = place == "all"
-                    || context.hosts.split([',', ':']).any(|p| p.trim() == place)
-                    || inventory.covers(&context.hosts, place);
-                (runs_there && !super::apps::listed::data_containers(source).is_empty())
-                    .then(|| ((*rel).to_owned(), place.to_owned()))
-            })
-            .collect();
-        for (rel, place) in files {
+        for (rel, place) in &self.data_lists {
+            let runs_there = place == "all"
+                || context.hosts.split([',', ':']).any(|p| p.trim() == place)
+                || inventory.covers(&context.hosts, place);
+            if !runs_there {
+                continue;
+            }
             let mut there = context.clone();
             if place != "all" {
-                there.hosts = place;
+                there.hosts.clone_from(place);
             }
-            self.reach.entry(rel).or_default().push(there);
+            self.reach.entry(rel.clone()).or_default().push(there);
         }
     }
 

@@ -171,17 +171,9 @@ pub(super) fn separate_places(repository: &Repository, app: &App) -> Vec<String>
 
 /// The host or group a host_vars or group_vars file is for (`None` for `all` or elsewhere).
 fn vars_file_place(file: &str) -> Option<String> {
-    let marker = ["host_vars/", "group_vars/"]
-        .into_iter()
-        .find(|m| file.contains(m))?;
-    let rest = &file[file.find(marker)? + marker.len()..];
-    let name = rest
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .trim_end_matches(".yml")
-        .trim_end_matches(".yaml");
-    (name != "all" && !name.is_empty()).then(|| name.to_owned())
+    crate::discovery::inventory_vars_place(file)
+        .filter(|name| *name != "all")
+        .map(str::to_owned)
 }
 
 /// Whether `app` runs on a host of `target` (a host or group).
