@@ -570,6 +570,10 @@ fn roles(root: &Path, sources: &[Source], projects: &[String]) -> Vec<String> {
             roles.push(folder.to_owned());
             continue;
         }
+        if let Some(folder) = named_by_path(source, sources, projects) {
+            roles.push(folder.to_owned());
+            continue;
+        }
         let parts: Vec<&str> = source.rel.split('/').collect();
         let Some(roles_at) = parts.iter().position(|p| holds_roles(p)) else {
             continue;
@@ -603,6 +607,43 @@ fn roles(root: &Path, sources: &[Source], projects: &[String]) -> Vec<String> {
         has_own || !has_under(&all_sorted, &format!("{r}/"))
     });
     roles
+}
+
+/// The role folder of a `tasks/main.yml` that a play or task names by its path from the project
+/// (`role: roles_intserver/docker_pihole`): Ansible takes a role name holding a `/` as a path
+/// from the playbook's folder, so the folder is a role wherever it lies.
+fn named_by_path<'s>(
+    source: &'s Source,
+    sources: &[Source],
+    projects: &[String],
+) -> Option<&'s str> {
+    let folder = ["/tasks/main.yml", "/tasks/main.yaml"]
+        .iter()
+        .find_map(|entry| source.rel.strip_suffix(entry))?;
+    let from_project = projects.iter().find_map(|project| {
+        if project.is_empty() {
+            Some(folder)
+        } else {
+            folder.strip_prefix(project.as_str())?.strip_prefix('/')
+        }
+    })?;
+    if !from_project.contains('/') {
+        return None;
+    }
+    let named = |text: &str| {
+        text.match_indices(from_project).any(|(at, _)| {
+            let before = text[..at].chars().next_back();
+            let after = text[at + from_project.len()..].chars().next();
+            let ends = after
+                .is_none_or(|c| c.is_whitespace() || matches!(c, ',' | '}' | ']' | '"' | '\''));
+            ends && matches!(before, Some(' ' | '"' | '\'' | '[' | ',' | '{'))
+        })
+    };
+    sources
+        .iter()
+        .filter(|s| crate::repo::is_yaml_name(&s.rel) && s.rel != source.rel)
+        .any(|s| named(&s.text))
+        .then_some(folder)
 }
 
 /// A `host_vars` or `group_vars` file, and the host or group it sets variables for

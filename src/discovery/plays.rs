@@ -342,7 +342,7 @@ pub(crate) fn galaxy_key(name: &str) -> Option<String> {
 /// The prefix of `galaxy_key`.
 pub(crate) const GALAXY: &str = "galaxy:";
 
-fn flow_field(flow: &str, field: &str) -> Option<String> {
+pub(crate) fn flow_field(flow: &str, field: &str) -> Option<String> {
     let flow = flow.trim_end_matches('}');
     flow.split(',').find_map(|part| {
         let (key, value) = part.split_once(':')?;

@@ -108,6 +108,46 @@ fn strip_comment(value: &str) -> &str {
     value
 }
 
+/// How many of the `following` lines a flow collection that `value` opens and leaves open
+/// needs to close; `None` when it is closed already or never closes (then it stays as it is).
+fn flow_continuation(value: &str, following: &[&str]) -> Option<usize> {
+    const LONGEST: usize = 200;
+    if !value.starts_with(['{', '[']) || value.starts_with("{{") {
+        return None;
+    }
+    let mut depth = open_brackets(value, 0);
+    if depth <= 0 {
+        return None;
+    }
+    for (n, line) in following.iter().take(LONGEST).enumerate() {
+        depth = open_brackets(strip_comment(line.trim()), depth);
+        if depth <= 0 {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// `depth` after the brackets of `text`, outside quotes.
+fn open_brackets(text: &str, mut depth: i32) -> i32 {
+    // A quote opens a string only where a value starts (`don't` is a word).
+    let mut quote = None;
+    let mut previous = ' ';
+    for c in text.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') if matches!(previous, ' ' | '{' | '[' | ',' | ':') => {
+                quote = Some(c);
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, '{' | '[') => depth += 1,
+            (None, '}' | ']') => depth -= 1,
+            _ => {}
+        }
+        previous = c;
+    }
+    depth
+}
+
 /// Parses `text` into its top-level nodes (for a document that is a list: its items).
 pub fn parse(text: &str) -> Vec<Node> {
     let lines: Vec<&str> = text.lines().collect();
@@ -156,6 +196,18 @@ pub fn parse(text: &str) -> Vec<Node> {
             push(indent, Some(key), value);
         } else {
             push(indent, None, strip_comment(trimmed).to_owned());
+        }
+        // A flow collection left open (`- { role: x,` … `}` over several lines) takes the
+        // lines up to where it closes, joined into its one inline value.
+        if let Some(last) = raws.last_mut()
+            && let Some(taken) = flow_continuation(&last.value, &lines[i..])
+        {
+            for next in &lines[i..i + taken] {
+                last.value.push(' ');
+                last.value.push_str(strip_comment(next.trim()));
+            }
+            i += taken;
+            last.end = i;
         }
         // A block scalar owns the more-indented lines after it.
         let value = raws.last().map(|r| r.value.clone()).unwrap_or_default();
@@ -277,5 +329,32 @@ mod tests {
         assert_eq!(tasks[2].get("name").unwrap().scalar(), "quoted: name");
         assert_eq!(tasks[2].get("debug").unwrap().value, "{ msg: x }");
         assert_eq!(tasks[0].last_line(), 13);
+    }
+
+    #[test]
+    fn a_flow_mapping_over_several_lines_is_one_inline_value() {
+        let text = "- hosts: web
+  roles:
+    - {
+        role: roles_web/docker_pihole, tags: pihole,
+        basedir: /srv/pihole, # port 82
+        ports: [53,
+          80]
+      }
+    - { role: roles_web/gatus, tags: gatus }
+  tasks:
+    - debug: { msg: \"don't {\" }
+";
+        let nodes = parse(text);
+        let roles = &nodes[0].get("roles").unwrap().children;
+        assert_eq!(roles.len(), 2);
+        assert_eq!(
+            roles[0].value,
+            "{ role: roles_web/docker_pihole, tags: pihole, basedir: /srv/pihole, ports: [53, 80] }"
+        );
+        assert_eq!((roles[0].line, roles[0].last_line()), (3, 8));
+        assert_eq!(roles[1].value, "{ role: roles_web/gatus, tags: gatus }");
+        let tasks = &nodes[0].get("tasks").unwrap().children;
+        assert_eq!(tasks[0].get("debug").unwrap().value, "{ msg: \"don't {\" }");
     }
 }

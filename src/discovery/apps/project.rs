@@ -58,6 +58,10 @@ pub(super) fn compose_project(
         }
         let mut found = None;
         find_dest(&source.nodes, name, &mut found);
+        let found = found.map(|dest| match role {
+            Some(role) => with_role_params(repository, index, role, &dest),
+            None => dest,
+        });
         if let Some(dest) = found
             && let Some(folder) = project_folder(&repository.expand_for(&dest, &hosts))
         {
@@ -66,6 +70,63 @@ pub(super) fn compose_project(
     }
     role.and_then(|role| bound_folder(index, role))
         .unwrap_or_else(fallback)
+}
+
+/// `text` with the variables that every play applying `role` passes it as a parameter, with
+/// one value, written in (`- { role: docker_pihole, basedir: /srv/pihole }` makes `{{ basedir
+/// }}` `/srv/pihole`). A role applied with different values keeps the variable.
+fn with_role_params(repository: &Repository, index: &Index<'_>, role: &str, text: &str) -> String {
+    let mut out = text.to_owned();
+    let names: Vec<&str> = text
+        .split("{{")
+        .skip(1)
+        .filter_map(|rest| Some(rest.split_once("}}")?.0.trim()))
+        .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        .collect();
+    for name in names {
+        if let Some(value) = role_param(repository, index, role, name) {
+            out = crate::discovery::plays::substitute(&out, name, &value);
+        }
+    }
+    out
+}
+
+/// The value every play applying `role` gives its parameter `var`; `None` when one gives none
+/// or they differ.
+fn role_param(repository: &Repository, index: &Index<'_>, role: &str, var: &str) -> Option<String> {
+    use crate::discovery::plays::flow_field;
+    let mut values: Vec<Option<String>> = Vec::new();
+    for playbook in &repository.playbooks {
+        let Some(source) = index.by_path.get(playbook.path.as_str()) else {
+            continue;
+        };
+        let entries = source
+            .nodes
+            .iter()
+            .filter_map(|play| play.get("roles"))
+            .flat_map(|roles| &roles.children);
+        for entry in entries {
+            let (name, value) = if let Some(flow) = entry.scalar().strip_prefix('{') {
+                let name = flow_field(flow, "role").or_else(|| flow_field(flow, "name"));
+                (name, flow_field(flow, var))
+            } else {
+                let field = |key: &str| entry.get(key).map(|n| unquote(n.scalar()).to_owned());
+                let value = field(var).or_else(|| {
+                    let node = entry.get("vars")?.get(var)?;
+                    Some(unquote(node.scalar()).to_owned())
+                });
+                (field("role").or_else(|| field("name")), value)
+            };
+            if name.is_some_and(|n| repository.find_role(&n, &playbook.path) == Some(role)) {
+                values.push(value.filter(|v| !v.is_empty() && !v.contains("{{")));
+            }
+        }
+    }
+    values.dedup();
+    match values.as_slice() {
+        [Some(value)] => Some(value.clone()),
+        _ => None,
+    }
 }
 
 /// The folder a role's app is written to when the role imports a shared task file with the
@@ -150,8 +211,30 @@ fn find_dest(nodes: &[Node], name: &str, found: &mut Option<String>) {
             *found = Some(unquote(dest.scalar()).to_owned());
             return;
         }
+        // `src: "{{ item }}"`, `dest: "{{ basedir }}/{{ item }}"` over `with_items: [docker-compose.yml, …]`.
+        if let Some(dest) = looped_dest(node, name) {
+            *found = Some(dest);
+            return;
+        }
         find_dest(&node.children, name, found);
     }
+}
+
+/// The destination of `name` when `task` copies or templates each file its loop lists.
+fn looped_dest(task: &Node, name: &str) -> Option<String> {
+    let items = task.get("with_items").or_else(|| task.get("loop"))?;
+    let item = items
+        .children
+        .iter()
+        .map(|i| unquote(i.scalar()))
+        .find(|i| *i == name || i.ends_with(&format!("/{name}")))?;
+    task.children.iter().find_map(|module| {
+        let src = unquote(module.get("src")?.scalar());
+        let dest = unquote(module.get("dest")?.scalar());
+        let looped = |t: &str| t.contains("{{ item }}") || t.contains("{{item}}");
+        (looped(src) && looped(dest))
+            .then(|| crate::discovery::plays::substitute(dest, "item", item))
+    })
 }
 
 /// The systemd unit written for an app's compose project beside the tasks that deploy it: a

@@ -4,6 +4,7 @@
 use super::*;
 use crate::services::catalogue;
 
+mod applied;
 mod clauses;
 mod layouts;
 mod phrasing;
