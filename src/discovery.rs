@@ -736,9 +736,51 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
                 value: inline.to_owned(),
                 items,
             });
+            // A list one mapping down (`docker: { composes: [...] }`) is `docker.composes`.
+            for child in node.children.iter().filter(|c| !c.is_item()) {
+                let Some(child_key) = &child.key else {
+                    continue;
+                };
+                let entries = list_entries(child);
+                if !entries.is_empty() {
+                    vars.entry(format!("{key}.{child_key}"))
+                        .or_default()
+                        .push(VarDef {
+                            file: source.rel.clone(),
+                            line: child.line,
+                            value: String::new(),
+                            items: entries.into_iter().map(|(value, _)| value).collect(),
+                        });
+                }
+            }
         }
     }
     vars
+}
+
+/// The entries of a block list: each one's value (a mapping stands for its first value, `-
+/// name: x`) and its fields.
+pub(crate) fn list_entries(node: &Node) -> Vec<(String, BTreeMap<String, String>)> {
+    node.children
+        .iter()
+        .filter(|c| c.is_item())
+        .filter_map(|c| {
+            let fields: BTreeMap<String, String> = c
+                .children
+                .iter()
+                .filter_map(|f| Some((f.key.clone()?, unquote(f.scalar()).to_owned())))
+                .collect();
+            let value = if c.scalar().is_empty() {
+                c.children
+                    .first()
+                    .map(|f| unquote(f.scalar()).to_owned())
+                    .unwrap_or_default()
+            } else {
+                unquote(c.scalar()).to_owned()
+            };
+            (!value.is_empty()).then_some((value, fields))
+        })
+        .collect()
 }
 
 pub(crate) fn unquote(v: &str) -> &str {

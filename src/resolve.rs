@@ -785,7 +785,7 @@ fn finish(
                 .iter()
                 .map(|a| App {
                     unit: UnitKind::Container,
-                    unit_name: a.container.clone(),
+                    unit_name: a.own_container(),
                     ..(*a).clone()
                 })
                 .collect();

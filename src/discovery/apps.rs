@@ -95,9 +95,19 @@ pub struct App {
     /// A systemd unit the repository writes to bring its compose project up and down
     /// (`docker-compose@mosquitto.service`): what starts, stops and restarts it.
     pub lifecycle_unit: Option<String>,
+    /// The name compose gives its container when the compose file names none
+    /// (`<project>-<service>-1`): how it is addressed container by container.
+    pub compose_container: Option<String>,
 }
 
 impl App {
+    /// The name of its own container: compose's name for it when the compose file gives none.
+    pub fn own_container(&self) -> String {
+        self.compose_container
+            .clone()
+            .unwrap_or_else(|| self.container.clone())
+    }
+
     pub fn wired(&self) -> bool {
         !self.reach.is_empty()
     }
@@ -526,10 +536,16 @@ fn build(
         UnitKind::Systemd => full_unit_name(&name),
         _ => name.clone(),
     };
+    let compose_container = definition
+        .key
+        .as_deref()
+        .filter(|key| unit == UnitKind::Compose && names_no_container(index, &definition.file, key))
+        .map(|key| format!("{unit_name}-{key}-1"));
+    let own_container = compose_container.clone().unwrap_or_else(|| name.clone());
     // A project written across several compose files: addressed container by container.
     let unit_name = if unit == UnitKind::Compose && index.one_project_of_many(&definition.file) {
         unit = UnitKind::Container;
-        name.clone()
+        own_container.clone()
     } else {
         unit_name
     };
@@ -576,7 +592,23 @@ fn build(
         own_tags,
         only_when,
         lifecycle_unit: None,
+        compose_container,
     })
+}
+
+/// Whether the compose file `file` leaves its service `key` without a `container_name`.
+fn names_no_container(index: &Index<'_>, file: &str, key: &str) -> bool {
+    index
+        .by_path
+        .get(file)
+        .and_then(|source| {
+            source
+                .nodes
+                .iter()
+                .find(|n| n.key.as_deref() == Some("services"))
+        })
+        .and_then(|services| services.get(key))
+        .is_some_and(|service| service.get("container_name").is_none())
 }
 
 /// Which catalogue service a definition is. A unit file's image says little of what the unit

@@ -141,6 +141,30 @@ impl Inventory {
         !wanted.is_empty() && wanted.is_subset(&self.resolve(pattern))
     }
 
+    /// `name` as the inventory spells its host or group: a `group_vars/master.yaml` is for group
+    /// `Master` when no `master` exists (the owner wrote it on a file system that ignores case).
+    pub fn spelled(&self, name: &str) -> String {
+        // A group that only its vars file names has no machines of its own.
+        let holds = |n: &str| {
+            self.hosts.contains(n)
+                || self.groups.get(n).is_some_and(|g| !g.is_empty())
+                || self.children.get(n).is_some_and(|c| !c.is_empty())
+        };
+        if holds(name) {
+            return name.to_owned();
+        }
+        let mut alike = self
+            .hosts
+            .iter()
+            .chain(self.groups.keys())
+            .chain(self.children.keys())
+            .filter(|n| n.eq_ignore_ascii_case(name) && holds(n));
+        match (alike.next(), alike.next()) {
+            (Some(one), None) => one.clone(),
+            _ => name.to_owned(),
+        }
+    }
+
     /// The hosts a pattern reaches (`a,b`, `a:b`, `g:!x`, `all`); a name the inventory does
     /// not know stands for itself, so two answers naming it compare equal.
     pub fn resolve(&self, pattern: &str) -> BTreeSet<String> {

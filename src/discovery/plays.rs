@@ -130,7 +130,29 @@ pub(crate) fn playbooks(sources: &[Source]) -> Vec<Playbook> {
             limit_safe: !localhost_first,
         });
     }
+    // Playbooks kept in an `archive/` (`old/`, `legacy/`, …) folder are retired: while the
+    // repository has live ones, what only they run runs nowhere.
+    if out.iter().any(|p| !retired(&p.path)) {
+        out.retain(|p| !retired(&p.path));
+    }
     out
+}
+
+/// Whether `path` lies in a folder its owner keeps retired work in.
+fn retired(path: &str) -> bool {
+    path.split('/').rev().skip(1).any(|folder| {
+        matches!(
+            folder.to_ascii_lowercase().as_str(),
+            "archive"
+                | "archived"
+                | "old"
+                | "legacy"
+                | "deprecated"
+                | "attic"
+                | "unused"
+                | "retired"
+        )
+    })
 }
 
 fn adds_hosts(nodes: &[Node]) -> bool {
@@ -790,6 +812,24 @@ impl Walker<'_> {
         out
     }
 
+    /// The entries of the list that `file` sets at `line`, with their fields.
+    fn entries_at(&self, file: &str, line: usize) -> Vec<(String, BTreeMap<String, String>)> {
+        fn at(nodes: &[Node], line: usize) -> Option<&Node> {
+            nodes.iter().find_map(|n| {
+                if n.line == line && n.key.is_some() {
+                    Some(n)
+                } else {
+                    at(&n.children, line)
+                }
+            })
+        }
+        self.by_path
+            .get(file)
+            .and_then(|source| at(&source.nodes, line))
+            .map(crate::discovery::list_entries)
+            .unwrap_or_default()
+    }
+
     /// The names an include stands for: itself, or one per loop item when it is templated.
     fn expand_loop(&self, item: &Node, expression: &str) -> Vec<(String, Option<ListEntry>)> {
         if !expression.contains("{{") {
@@ -810,14 +850,21 @@ impl Walker<'_> {
         let inline = unquote(source.scalar());
         if let Some(var) = inline.strip_prefix("{{").and_then(|v| v.strip_suffix("}}")) {
             let var = var.split('|').next().unwrap_or("").trim();
+            let mut rendered = Vec::new();
             for definition in self.repository.vars.get(var).into_iter().flatten() {
+                let entries = self.entries_at(&definition.file, definition.line);
                 for value in &definition.items {
-                    values.push((
-                        value.clone(),
+                    let fields = entries
+                        .iter()
+                        .find(|(v, _)| v == value)
+                        .map(|(_, fields)| fields);
+                    rendered.push((
+                        render_entry(expression, &loop_var, value, fields),
                         Some((var.to_owned(), definition.file.clone(), value.clone())),
                     ));
                 }
             }
+            return rendered;
         } else {
             for child in source.children.iter().filter(|c| c.is_item()) {
                 let value = child
@@ -831,6 +878,65 @@ impl Walker<'_> {
             .map(|(value, list)| (substitute(expression, &loop_var, &value), list))
             .collect()
     }
+}
+
+/// `expression` for one list entry: `{{ item }}` and `{{ item.name }}` are its value, `{{
+/// item.<field> }}` the entry's field, and a missing field takes its `| default(…)`, a quoted
+/// text or fields joined with `+` (`item.name + '.yaml'`); else the entry's value.
+fn render_entry(
+    expression: &str,
+    var: &str,
+    value: &str,
+    fields: Option<&BTreeMap<String, String>>,
+) -> String {
+    let Some(fields) = fields else {
+        return substitute(expression, var, value);
+    };
+    let field = |name: &str| -> Option<String> {
+        if name == var {
+            return Some(value.to_owned());
+        }
+        fields
+            .get(name.strip_prefix(var)?.strip_prefix('.')?)
+            .cloned()
+    };
+    let term = |term: &str| -> Option<String> {
+        let term = term.trim();
+        if let Some(text) = term
+            .strip_prefix('\'')
+            .and_then(|t| t.strip_suffix('\''))
+            .or_else(|| term.strip_prefix('"').and_then(|t| t.strip_suffix('"')))
+        {
+            return Some(text.to_owned());
+        }
+        field(term)
+    };
+    let mut out = String::new();
+    let mut rest = expression;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else {
+            break;
+        };
+        let inner = rest[start + 2..start + end].trim();
+        let (head, filter) = inner.split_once('|').unwrap_or((inner, ""));
+        let fallback = filter
+            .trim()
+            .strip_prefix("default(")
+            .and_then(|f| f.strip_suffix(')'))
+            .and_then(|f| f.split('+').map(term).collect::<Option<String>>());
+        let own = head.trim();
+        let mine = own == var || own.starts_with(&format!("{var}."));
+        match field(own).or(fallback).filter(|_| mine) {
+            Some(text) => out.push_str(&text),
+            // As before fields were read: the entry's value.
+            None if mine => out.push_str(value),
+            None => out.push_str(&rest[start..start + end + 2]),
+        }
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `{{ item }}` (any spacing, also `{{ item.name }}`) replaced by a value.

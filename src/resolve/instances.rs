@@ -161,7 +161,9 @@ pub(super) fn separate_places(repository: &Repository, app: &App) -> Vec<String>
     let mut places = BTreeSet::new();
     for reach in &app.reach {
         let place = match &reach.list {
-            Some((_, file, _)) => vars_file_place(file).unwrap_or_else(|| reach.hosts.clone()),
+            Some((_, file, _)) => {
+                vars_file_place(repository, file).unwrap_or_else(|| reach.hosts.clone())
+            }
             None => reach.hosts.clone(),
         };
         places.insert(place);
@@ -169,11 +171,12 @@ pub(super) fn separate_places(repository: &Repository, app: &App) -> Vec<String>
     places.into_iter().collect()
 }
 
-/// The host or group a host_vars or group_vars file is for (`None` for `all` or elsewhere).
-fn vars_file_place(file: &str) -> Option<String> {
+/// The host or group a host_vars or group_vars file is for (`None` for `all` or elsewhere), as
+/// the inventory spells it.
+fn vars_file_place(repository: &Repository, file: &str) -> Option<String> {
     crate::discovery::inventory_vars_place(file)
         .filter(|name| *name != "all")
-        .map(str::to_owned)
+        .map(|name| repository.inventory.spelled(name))
 }
 
 /// Whether `app` runs on a host of `target` (a host or group).
@@ -253,7 +256,7 @@ pub fn hosts_of(repository: &Repository, app: &App) -> Vec<String> {
                 let place = reach
                     .list
                     .as_ref()
-                    .and_then(|(_, file, _)| vars_file_place(file));
+                    .and_then(|(_, file, _)| vars_file_place(repository, file));
                 place.unwrap_or_else(|| reach.hosts.clone())
             })
             .collect(),
@@ -339,7 +342,7 @@ fn conditioned_places(repository: &Repository, app: &App) -> Option<Vec<String>>
         .get(var)?
         .iter()
         .filter(|d| d.value == *value)
-        .filter_map(|d| vars_file_place(&d.file))
+        .filter_map(|d| vars_file_place(repository, &d.file))
         .collect();
     (!places.is_empty()).then(|| places.into_iter().collect())
 }
@@ -351,11 +354,11 @@ fn bool_switched_places(repository: &Repository, app: &App) -> Option<Vec<String
     let falsy = |v: &str| matches!(v.to_lowercase().as_str(), "false" | "no" | "off");
     let off_by_default = definitions
         .iter()
-        .any(|d| falsy(&d.value) && vars_file_place(&d.file).is_none());
+        .any(|d| falsy(&d.value) && vars_file_place(repository, &d.file).is_none());
     let on: BTreeSet<String> = definitions
         .iter()
         .filter(|d| truthy(&d.value))
-        .filter_map(|d| vars_file_place(&d.file))
+        .filter_map(|d| vars_file_place(repository, &d.file))
         .collect();
     (off_by_default && !on.is_empty()).then(|| on.into_iter().collect())
 }
@@ -408,7 +411,7 @@ fn unlisted_reaches(
     }
     let wanted = target.map(|t| repository.inventory.resolve(t));
     let said = |file: &str| {
-        vars_file_place(file).is_some_and(|place| {
+        vars_file_place(repository, file).is_some_and(|place| {
             wanted
                 .as_ref()
                 .is_some_and(|w| !w.is_empty() && repository.inventory.resolve(&place).is_subset(w))

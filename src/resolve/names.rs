@@ -85,7 +85,14 @@ pub(super) fn owning_a_name_part(
             .iter()
             .filter(|a| a.wired())
             .filter(|app| {
-                let parts: Vec<&str> = [app.service.as_str(), app.unit_name.as_str()]
+                // Compose's name for a container (`forgejo-runner-dind-1`) carries its
+                // project's words, not its own.
+                let unit = if app.compose_container.as_ref() == Some(&app.unit_name) {
+                    app.container.as_str()
+                } else {
+                    app.unit_name.as_str()
+                };
+                let parts: Vec<&str> = [app.service.as_str(), unit]
                     .iter()
                     .flat_map(|name| name.split(['-', '_', '.']))
                     .collect();

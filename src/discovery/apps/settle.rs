@@ -47,7 +47,7 @@ pub(super) fn settle(apps: &mut Vec<App>) {
             && per_file.get(&app.file).is_some_and(|s| s.len() > 1)
         {
             app.unit = UnitKind::Container;
-            app.unit_name = app.container.clone();
+            app.unit_name = app.own_container();
         }
     }
     // In one file, a container the file is named after is the app; another one identified only
@@ -123,7 +123,7 @@ fn address_parts(apps: &mut [App]) {
         };
         if part && !own && project.len() >= 3 {
             app.unit = UnitKind::Container;
-            app.unit_name = app.container.clone();
+            app.unit_name = app.own_container();
         }
     }
 }

@@ -116,3 +116,99 @@ fn a_role_named_by_its_path_runs_and_its_parameters_name_the_project_folder() {
         "{resolution:#?}"
     );
 }
+
+/// One play on all hosts applies a role that renders, per entry of the `docker.composes` list
+/// each group's vars set, the template the entry names (else `<name>.yaml`) into the entry's
+/// own project folder; the templates name no container. An archived playbook still applies the
+/// retired role that once ran the same apps.
+fn bundles_repository() -> (tempfile::TempDir, Repository) {
+    let tasks = "- name: Copy the compose files
+  ansible.builtin.template:
+    src: \"{{ item.compose | default(item.name + '.yaml') }}\"
+    dest: \"{{ docker.dir }}/compose/{{ item.name }}/compose.yaml\"
+  loop: \"{{ docker.composes }}\"
+
+- name: Deploy compose stacks
+  community.docker.docker_compose_v2:
+    project_name: \"{{ item.name }}\"
+    project_src: \"{{ docker.dir }}/compose/{{ item.name }}\"
+  loop: \"{{ docker.composes }}\"
+";
+    repository(&[
+        (
+            "configure/inventory",
+            "[Master]\n10.0.0.1\n\n[Tools]\n10.0.0.2\n\n[Media]\n10.0.0.3\n",
+        ),
+        (
+            "configure/configure.yaml",
+            "- name: Configure nodes\n  hosts: all\n  roles:\n    - role: deploy-composes\n      tags: [deploy-composes]\n",
+        ),
+        // Written for group `Media` on a file system that ignores case.
+        (
+            "configure/group_vars/media.yaml",
+            "docker:\n  dir: /docker\n  composes:\n    - name: other\n    - name: traefik\n      compose: network.yaml\n",
+        ),
+        (
+            "configure/group_vars/Tools.yaml",
+            "docker:\n  dir: /docker\n  composes:\n    - name: media-management\n    - name: traefik\n      compose: network.yaml\n",
+        ),
+        ("roles/deploy-composes/tasks/main.yaml", tasks),
+        (
+            "roles/deploy-composes/templates/other.yaml",
+            "services:\n  mealie:\n    image: ghcr.io/mealie-recipes/mealie:v3.2.0\n  mealie-db:\n    image: postgres:17\n  it-tools:\n    image: corentinth/it-tools:latest\n",
+        ),
+        (
+            "roles/deploy-composes/templates/media-management.yaml",
+            "services:\n  qbittorrent:\n    image: lscr.io/linuxserver/qbittorrent:latest\n  sonarr:\n    image: lscr.io/linuxserver/sonarr:latest\n",
+        ),
+        (
+            "roles/deploy-composes/templates/network.yaml",
+            "services:\n  traefik:\n    image: traefik:v3.1\n    container_name: traefik\n",
+        ),
+        (
+            "archive/swarm/run.yaml",
+            "- hosts: all\n  roles:\n    - stacks\n",
+        ),
+        (
+            "roles/stacks/tasks/main.yml",
+            "- name: Deploy stacks\n  community.docker.docker_stack:\n    name: meal\n    compose:\n      - meal.yaml\n",
+        ),
+        (
+            "roles/stacks/templates/meal.yaml",
+            "services:\n  mealie:\n    image: ghcr.io/mealie-recipes/mealie:latest\n",
+        ),
+    ])
+}
+
+#[test]
+fn a_list_in_group_vars_runs_each_entry_on_its_group_and_names_the_containers_compose_does() {
+    let (_dir, repository) = bundles_repository();
+    // The archived playbook's mealie is no second instance; the group's spelling is the
+    // inventory's.
+    let resolution = resolve(&repository, "the recipe site is throwing 502s, restart it");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "other-mealie-1".to_owned(),
+            vec!["Media".to_owned()]
+        ),
+        "{resolution:#?}"
+    );
+    let resolution = resolve(&repository, "stop qbittorrent while I move the downloads");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "media-management-qbittorrent-1".to_owned(),
+            vec!["Tools".to_owned()]
+        ),
+        "{resolution:#?}"
+    );
+    // Both groups list the traefik bundle: one instance on each.
+    let resolution = resolve(&repository, "restart traefik");
+    assert!(
+        matches!(&resolution.answer, Answer::Question { choices, .. } if choices.len() == 2),
+        "{resolution:#?}"
+    );
+}
