@@ -536,11 +536,9 @@ fn build(
         UnitKind::Systemd => full_unit_name(&name),
         _ => name.clone(),
     };
-    let compose_container = definition
-        .key
-        .as_deref()
-        .filter(|key| unit == UnitKind::Compose && names_no_container(index, &definition.file, key))
-        .map(|key| format!("{unit_name}-{key}-1"));
+    let compose_container = (unit == UnitKind::Compose)
+        .then(|| compose_named(index, &definition, &unit_name))
+        .flatten();
     let own_container = compose_container.clone().unwrap_or_else(|| name.clone());
     // A project written across several compose files: addressed container by container.
     let unit_name = if unit == UnitKind::Compose && index.one_project_of_many(&definition.file) {
@@ -596,11 +594,13 @@ fn build(
     })
 }
 
-/// Whether the compose file `file` leaves its service `key` without a `container_name`.
-fn names_no_container(index: &Index<'_>, file: &str, key: &str) -> bool {
+/// The name compose gives the container of a compose service its file names none for
+/// (`<project>-<service>-1`).
+fn compose_named(index: &Index<'_>, definition: &Definition, project: &str) -> Option<String> {
+    let key = definition.key.as_deref()?;
     index
         .by_path
-        .get(file)
+        .get(definition.file.as_str())
         .and_then(|source| {
             source
                 .nodes
@@ -608,7 +608,8 @@ fn names_no_container(index: &Index<'_>, file: &str, key: &str) -> bool {
                 .find(|n| n.key.as_deref() == Some("services"))
         })
         .and_then(|services| services.get(key))
-        .is_some_and(|service| service.get("container_name").is_none())
+        .filter(|service| service.get("container_name").is_none())
+        .map(|_| format!("{project}-{key}-1"))
 }
 
 /// Which catalogue service a definition is. A unit file's image says little of what the unit
