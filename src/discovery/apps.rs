@@ -741,10 +741,7 @@ fn reach_of(
     }
     // As a task names it in `src:`: its path under `templates/` or `files/`
     // (`mosquitto/docker-compose.yml.j2` when every app's file is `docker-compose.yml.j2`).
-    let name = ["/templates/", "/files/"]
-        .iter()
-        .find_map(|dir| file.split_once(dir).map(|(_, rel)| rel))
-        .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file));
+    let name = as_src(file);
     let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);
     let mut out = Vec::new();
     let in_tasks = role.is_some_and(|r| file.starts_with(&format!("{r}/tasks/")));
@@ -780,6 +777,20 @@ fn reach_of(
         out.extend(repository.reach.get(role).into_iter().flatten().cloned());
     }
     out
+}
+
+/// A file as a task names it in `src:`: its path under `templates/` or `files/`, also at the
+/// top of the repository (`templates/gotify/docker-compose.yml.j2` is `gotify/…`), else its
+/// name.
+pub(super) fn as_src(file: &str) -> &str {
+    ["/templates/", "/files/"]
+        .iter()
+        .find_map(|dir| {
+            file.split_once(dir)
+                .map(|(_, rel)| rel)
+                .or_else(|| file.strip_prefix(&dir[1..]))
+        })
+        .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file))
 }
 
 /// Where the tasks rendering a file outside any role live: the folder above its `templates/`

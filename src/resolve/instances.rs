@@ -66,7 +66,23 @@ pub(super) fn pick_app<'a>(
         && wired
             .iter()
             .all(|a| crate::discovery::is_inventory_vars(&a.file));
-    if (roles.len() > 1 || listed_apart || vars_apart) && (places.len() > 1 || own_units) {
+    // Or each its own file, deployed by its own playbook (one `server_<app>.yml` per site).
+    let playbooks: Vec<BTreeSet<&str>> = wired
+        .iter()
+        .map(|a| a.reach.iter().map(|r| r.playbook.as_str()).collect())
+        .collect();
+    let playbooks_apart = places.len() == wired.len()
+        && wired.iter().map(|a| &a.file).collect::<BTreeSet<_>>().len() == wired.len()
+        && playbooks.iter().enumerate().all(|(i, mine)| {
+            !mine.is_empty()
+                && playbooks
+                    .iter()
+                    .skip(i + 1)
+                    .all(|theirs| mine.is_disjoint(theirs))
+        });
+    if (roles.len() > 1 || listed_apart || vars_apart || playbooks_apart)
+        && (places.len() > 1 || own_units)
+    {
         let mut choices: Vec<String> = instance_ids(repository, wired);
         // A role applied by separate plays to separate machines (traefik on `apps` and on
         // `media`) is one instance per machine (`apps:traefik`, which `placed_at` reads back).

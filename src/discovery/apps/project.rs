@@ -19,10 +19,7 @@ pub(super) fn compose_project(
         .collect();
     // The file as a task names it in `src:`: its path under the role's `files/` or
     // `templates/` (`librespeed/docker-compose.yml` when each app has a folder there).
-    let name = ["/files/", "/templates/"]
-        .iter()
-        .find_map(|dir| file.split_once(dir).map(|(_, rel)| rel))
-        .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file));
+    let name = super::as_src(file);
     let fallback = || {
         role.and_then(|r| r.rsplit('/').next()).map_or_else(
             || parent(file).rsplit('/').next().unwrap_or("").to_owned(),

@@ -212,3 +212,102 @@ fn a_list_in_group_vars_runs_each_entry_on_its_group_and_names_the_containers_co
         "{resolution:#?}"
     );
 }
+
+/// No roles: one playbook per app at the top, each rendering `templates/<app>/…` into its
+/// project folder on one machine; two playbooks deploy a homepage each, on two machines.
+fn playbook_per_app_repository() -> (tempfile::TempDir, Repository) {
+    let playbook = |app: &str, host: &str, template: &str| {
+        format!(
+            "- name: Deploy {app}
+  hosts: {host}
+  vars:
+    project_path: /srv/{app}
+  tasks:
+    - name: Copy compose
+      ansible.builtin.template:
+        src: {template}
+        dest: \"{{{{ project_path }}}}/docker-compose.yml\"
+    - name: Start
+      community.docker.docker_compose_v2:
+        project_src: \"{{{{ project_path }}}}\"
+"
+        )
+    };
+    let compose = |app: &str, image: &str| {
+        format!("services:\n  {app}:\n    image: {image}\n    container_name: {app}\n")
+    };
+    repository(&[
+        (
+            "inventory.yml",
+            "all:\n  hosts:\n    kuzelovlab:\n    thinkcentre:\n",
+        ),
+        (
+            "server_adguard_home.yml",
+            &playbook(
+                "adguard-home",
+                "kuzelovlab",
+                "templates/adguard-home/docker-compose.yml.j2",
+            ),
+        ),
+        (
+            "server_gotify.yml",
+            &playbook(
+                "gotify",
+                "kuzelovlab",
+                "templates/gotify/docker-compose.yml.j2",
+            ),
+        ),
+        (
+            "server_homepage_zen.yml",
+            &playbook(
+                "homepage",
+                "kuzelovlab",
+                "templates/homepage/docker-compose.yml.j2",
+            ),
+        ),
+        (
+            "server_homepage_home.yml",
+            &playbook(
+                "homepage",
+                "thinkcentre",
+                "templates/gethomepage/homepage.docker-compose.yml.j2",
+            ),
+        ),
+        (
+            "templates/adguard-home/docker-compose.yml.j2",
+            &compose("adguard-home", "adguard/adguardhome:latest"),
+        ),
+        (
+            "templates/gotify/docker-compose.yml.j2",
+            &compose("gotify", "gotify/server:2.6"),
+        ),
+        (
+            "templates/homepage/docker-compose.yml.j2",
+            &compose("homepage", "ghcr.io/gethomepage/homepage:latest"),
+        ),
+        (
+            "templates/gethomepage/homepage.docker-compose.yml.j2",
+            &compose("homepage", "ghcr.io/gethomepage/homepage:latest"),
+        ),
+    ])
+}
+
+#[test]
+fn a_template_at_the_top_runs_where_its_own_playbook_does_and_two_playbooks_are_two_instances() {
+    let (_dir, repository) = playbook_per_app_repository();
+    let resolution = resolve(&repository, "logs for gotfy please, no push notifications");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Compose,
+            "gotify".to_owned(),
+            vec!["kuzelovlab".to_owned()]
+        ),
+        "{resolution:#?}"
+    );
+    let resolution = resolve(&repository, "restart homepage, the widgets are all blank");
+    assert!(
+        matches!(&resolution.answer, Answer::Question { choices, .. } if choices.len() == 2),
+        "{resolution:#?}"
+    );
+}
