@@ -450,12 +450,39 @@ fn build(
     definition: Definition,
     role: Option<String>,
 ) -> Option<App> {
-    let name = expand_registered(
-        index.by_path,
-        &definition.file,
-        &repository.expand(&definition.name),
-    );
-    let image = definition.image.as_deref().map(|i| repository.expand(i));
+    // A role's variables are its own defaults and vars first (every role may name a
+    // `container_name`).
+    let own_vars: Vec<String> = role
+        .iter()
+        .flat_map(|r| {
+            [
+                "defaults/main.yml",
+                "defaults/main.yaml",
+                "vars/main.yml",
+                "vars/main.yaml",
+            ]
+            .map(|f| format!("{r}/{f}"))
+        })
+        .collect();
+    let expand = |text: &str| {
+        let own = text.split("{{").skip(1).any(|rest| {
+            let var = rest
+                .split(['}', '|', ' '])
+                .find(|w| !w.is_empty())
+                .unwrap_or("");
+            repository
+                .vars
+                .get(var)
+                .is_some_and(|defs| defs.iter().any(|d| own_vars.contains(&d.file)))
+        });
+        if own {
+            repository.expand_for(text, &own_vars)
+        } else {
+            repository.expand(text)
+        }
+    };
+    let name = expand_registered(index.by_path, &definition.file, &expand(&definition.name));
+    let image = definition.image.as_deref().map(expand);
     let stem = definition
         .file
         .rsplit('/')

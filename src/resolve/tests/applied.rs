@@ -311,3 +311,41 @@ fn a_template_at_the_top_runs_where_its_own_playbook_does_and_two_playbooks_are_
         "{resolution:#?}"
     );
 }
+
+#[test]
+fn each_role_names_its_container_with_its_own_defaults() {
+    let role = |app: &str, image: &str| {
+        [
+            (
+                format!("roles/containers/{app}/defaults/main.yml"),
+                format!("container_name: {app}\n"),
+            ),
+            (
+                format!("roles/containers/{app}/tasks/main.yml"),
+                format!(
+                    "- name: Deploy {app}\n  community.docker.docker_container:\n    name: \"{{{{ container_name }}}}\"\n    image: {image}\n"
+                ),
+            ),
+        ]
+    };
+    let mut files: Vec<(String, String)> = vec![
+        ("inventory".to_owned(), "[pi]\nraspberry\n".to_owned()),
+        (
+            "run.yml".to_owned(),
+            "- hosts: pi\n  roles:\n    - role: containers/homer\n      tags: homer\n    - role: containers/vaultwarden\n      tags: vaultwarden\n".to_owned(),
+        ),
+    ];
+    files.extend(role("homer", "b4bz/homer:latest"));
+    files.extend(role("vaultwarden", "vaultwarden/server:latest"));
+    let (_dir, repository) = discovered(&files);
+    let resolution = resolve(&repository, "the password manager won't sync, restart it");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "vaultwarden".to_owned(),
+            vec!["pi".to_owned()]
+        ),
+        "{resolution:#?}"
+    );
+}
