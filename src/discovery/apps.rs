@@ -450,37 +450,7 @@ fn build(
     definition: Definition,
     role: Option<String>,
 ) -> Option<App> {
-    // A role's variables are its own defaults and vars first (every role may name a
-    // `container_name`).
-    let own_vars: Vec<String> = role
-        .iter()
-        .flat_map(|r| {
-            [
-                "defaults/main.yml",
-                "defaults/main.yaml",
-                "vars/main.yml",
-                "vars/main.yaml",
-            ]
-            .map(|f| format!("{r}/{f}"))
-        })
-        .collect();
-    let expand = |text: &str| {
-        let own = text.split("{{").skip(1).any(|rest| {
-            let var = rest
-                .split(['}', '|', ' '])
-                .find(|w| !w.is_empty())
-                .unwrap_or("");
-            repository
-                .vars
-                .get(var)
-                .is_some_and(|defs| defs.iter().any(|d| own_vars.contains(&d.file)))
-        });
-        if own {
-            repository.expand_for(text, &own_vars)
-        } else {
-            repository.expand(text)
-        }
-    };
+    let expand = |text: &str| expand_own(repository, role.as_deref(), text);
     let name = expand_registered(index.by_path, &definition.file, &expand(&definition.name));
     let image = definition.image.as_deref().map(expand);
     let stem = definition
@@ -619,6 +589,38 @@ fn build(
         lifecycle_unit: None,
         compose_container,
     })
+}
+
+/// `text` with its variables written in, a role's own defaults and vars first (every role may
+/// name a `container_name`).
+fn expand_own(repository: &Repository, role: Option<&str>, text: &str) -> String {
+    let own_vars: Vec<String> = role
+        .iter()
+        .flat_map(|r| {
+            [
+                "defaults/main.yml",
+                "defaults/main.yaml",
+                "vars/main.yml",
+                "vars/main.yaml",
+            ]
+            .map(|f| format!("{r}/{f}"))
+        })
+        .collect();
+    let own = text.split("{{").skip(1).any(|rest| {
+        let var = rest
+            .split(['}', '|', ' '])
+            .find(|w| !w.is_empty())
+            .unwrap_or("");
+        repository
+            .vars
+            .get(var)
+            .is_some_and(|defs| defs.iter().any(|d| own_vars.contains(&d.file)))
+    });
+    if own {
+        repository.expand_for(text, &own_vars)
+    } else {
+        repository.expand(text)
+    }
 }
 
 /// The name compose gives the container of a compose service its file names none for
