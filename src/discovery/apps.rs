@@ -540,7 +540,7 @@ fn build(
     // A project written across several compose files: addressed container by container.
     let unit_name = if unit == UnitKind::Compose && index.one_project_of_many(&definition.file) {
         unit = UnitKind::Container;
-        own_container.clone()
+        own_container
     } else {
         unit_name
     };
