@@ -137,6 +137,9 @@ fn wanted(name: &str) -> bool {
         || lower.ends_with(".toml")
         || lower.ends_with(".xml")
         || lower.ends_with(".env")
+        // A YAML file committed as a sample of one the owner keeps out of git
+        // (`vars/homelab.yml.example`): read as that file when the repository lacks it.
+        || inventory::is_sample(&lower).is_some_and(crate::repo::is_yaml_name)
 }
 
 impl Repository {
@@ -203,6 +206,13 @@ impl Repository {
             }
         }
         paths.extend(extensionless);
+        // A sample stands for its file only where the file itself is not in the repository.
+        let present: BTreeSet<std::path::PathBuf> = paths.iter().cloned().collect();
+        paths.retain(|path| {
+            let name = path.to_string_lossy();
+            inventory::is_sample(&name)
+                .is_none_or(|real| !present.contains(std::path::Path::new(real)))
+        });
         let files = paths.len();
         let sources: Vec<Source> = paths
             .iter()
@@ -216,7 +226,9 @@ impl Repository {
                 let yaml_template = lower.ends_with(".j2")
                     && !lower.ends_with(".service.j2")
                     && !lower.ends_with(".container.j2");
-                let nodes = if crate::repo::is_yaml_name(&lower) || yaml_template {
+                let yaml =
+                    crate::repo::is_yaml_name(inventory::is_sample(&lower).unwrap_or(&lower));
+                let nodes = if yaml || yaml_template {
                     outline::parse(&text)
                 } else {
                     Vec::new()
@@ -653,6 +665,7 @@ pub(crate) fn inventory_vars_place(rel: &str) -> Option<&str> {
         let at = rel.find(marker)?;
         let rest = &rel[at + marker.len()..];
         let name = rest.split('/').next()?;
+        let name = inventory::is_sample(name).unwrap_or(name);
         let name = name
             .strip_suffix(".yml")
             .or_else(|| name.strip_suffix(".yaml"))
@@ -698,30 +711,17 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
             || (rel.contains("vars/") && !rel.ends_with(".j2"))
             || rel.ends_with("versions.yml")
             || rel.ends_with("versions.yaml")
-            || loaded.contains(rel);
+            || loaded.contains(rel)
+            || inventory::is_sample(rel).is_some_and(|real| loaded.contains(real));
         if !is_vars || rel.ends_with(".j2") {
             continue;
         }
         for node in &source.nodes {
             let Some(key) = &node.key else { continue };
-            let items = node
-                .children
-                .iter()
-                .filter(|c| c.is_item())
-                .map(|c| {
-                    // `- name: x` / `- role: x` items stand for their first value.
-                    if c.scalar().is_empty() {
-                        c.children
-                            .first()
-                            .map(|f| unquote(f.scalar()).to_owned())
-                            .unwrap_or_default()
-                    } else {
-                        unquote(c.scalar()).to_owned()
-                    }
-                })
-                .filter(|v| !v.is_empty())
-                .collect::<Vec<_>>();
-            let mut items = items;
+            let mut items: Vec<String> = list_entries(node)
+                .into_iter()
+                .map(|(value, _)| value)
+                .collect();
             let inline = node.scalar();
             if let Some(flow) = inline.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
                 items.extend(

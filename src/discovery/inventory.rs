@@ -311,8 +311,9 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
             inventory.files.push(source.rel.clone());
         }
     }
-    // group_vars/<g> and host_vars/<h> name groups and hosts.
-    for source in sources {
+    // group_vars/<g> and host_vars/<h> name groups and hosts; a sample (`host.yml.example`)
+    // shows how to write one and names no machine.
+    for source in sources.iter().filter(|s| is_sample(&s.rel).is_none()) {
         for (marker, is_host) in [("group_vars/", false), ("host_vars/", true)] {
             let Some(at) = source.rel.find(marker) else {
                 continue;
@@ -337,7 +338,7 @@ pub(crate) fn read(sources: &[Source], projects: &[String]) -> Inventory {
 }
 
 /// The real file's name when `rel` is a sample of it (`inventory.yml.example`).
-fn is_sample(rel: &str) -> Option<&str> {
+pub(crate) fn is_sample(rel: &str) -> Option<&str> {
     ["example", "sample", "dist", "template"]
         .iter()
         .find_map(|suffix| rel.strip_suffix(&format!(".{suffix}")))

@@ -911,6 +911,31 @@ fn render_entry(
         }
         field(term)
     };
+    each_expression(expression, |inner| {
+        let (head, filter) = inner.split_once('|').unwrap_or((inner, ""));
+        let own = head.trim();
+        if own != var && !own.starts_with(&format!("{var}.")) {
+            return None;
+        }
+        let fallback = || {
+            filter
+                .trim()
+                .strip_prefix("default(")
+                .and_then(|f| f.strip_suffix(')'))
+                .and_then(|f| f.split('+').map(term).collect::<Option<String>>())
+        };
+        // As before fields were read: else the entry's value.
+        Some(
+            field(own)
+                .or_else(fallback)
+                .unwrap_or_else(|| value.to_owned()),
+        )
+    })
+}
+
+/// `expression` with each `{{ … }}` that `replace` gives a text for (given what is inside,
+/// trimmed) replaced by it; the others stay as written.
+fn each_expression(expression: &str, replace: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::new();
     let mut rest = expression;
     while let Some(start) = rest.find("{{") {
@@ -918,19 +943,8 @@ fn render_entry(
         let Some(end) = rest[start..].find("}}") else {
             break;
         };
-        let inner = rest[start + 2..start + end].trim();
-        let (head, filter) = inner.split_once('|').unwrap_or((inner, ""));
-        let fallback = filter
-            .trim()
-            .strip_prefix("default(")
-            .and_then(|f| f.strip_suffix(')'))
-            .and_then(|f| f.split('+').map(term).collect::<Option<String>>());
-        let own = head.trim();
-        let mine = own == var || own.starts_with(&format!("{var}."));
-        match field(own).or(fallback).filter(|_| mine) {
+        match replace(rest[start + 2..start + end].trim()) {
             Some(text) => out.push_str(&text),
-            // As before fields were read: the entry's value.
-            None if mine => out.push_str(value),
             None => out.push_str(&rest[start..start + end + 2]),
         }
         rest = &rest[start + end + 2..];
@@ -941,24 +955,10 @@ fn render_entry(
 
 /// `{{ item }}` (any spacing, also `{{ item.name }}`) replaced by a value.
 pub(crate) fn substitute(expression: &str, var: &str, value: &str) -> String {
-    let mut out = String::new();
-    let mut rest = expression;
-    while let Some(start) = rest.find("{{") {
-        out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else {
-            break;
-        };
-        let inner = rest[start + 2..start + end].trim();
-        if inner == var
+    each_expression(expression, |inner| {
+        let mine = inner == var
             || inner.starts_with(&format!("{var}."))
-            || inner.starts_with(&format!("{var} "))
-        {
-            out.push_str(value);
-        } else {
-            out.push_str(&rest[start..start + end + 2]);
-        }
-        rest = &rest[start + end + 2..];
-    }
-    out.push_str(rest);
-    out
+            || inner.starts_with(&format!("{var} "));
+        mine.then(|| value.to_owned())
+    })
 }

@@ -349,3 +349,42 @@ fn each_role_names_its_container_with_its_own_defaults() {
         "{resolution:#?}"
     );
 }
+
+#[test]
+fn a_vars_file_kept_out_of_git_is_read_from_its_committed_sample() {
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[proxy]\npimaster\n"),
+        (
+            "playbooks/site.yml",
+            "- hosts: proxy\n  vars_files:\n    - ../vars/homelab.yml\n  roles:\n    - vaultwarden\n",
+        ),
+        // The owner's copy is gitignored; this is the one committed.
+        (
+            "vars/homelab.yml.example",
+            "vaultwarden_image: vaultwarden/server:1.34.3\n",
+        ),
+        // A sample of a host's vars shows how to write one: it names no machine.
+        ("host_vars/host.yml.example", "ansible_host: 10.0.0.9\n"),
+        (
+            "roles/vaultwarden/tasks/main.yml",
+            "- name: Compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: /srv/docker/vaultwarden/docker-compose.yml\n",
+        ),
+        (
+            "roles/vaultwarden/templates/docker-compose.yml.j2",
+            "services:\n  vaultwarden:\n    image: \"{{ vaultwarden_image }}\"\n",
+        ),
+    ]);
+    assert!(
+        !repository
+            .inventory
+            .hosts
+            .iter()
+            .any(|h| h.contains("host"))
+    );
+    let resolution = resolve(&repository, "bump vaultwarden to 1.35.0");
+    assert!(
+        matches!(&resolution.answer, Answer::Entrypoint { pin: Some(Pin::Var { file, var, .. }), .. }
+            if file == "vars/homelab.yml.example" && var == "vaultwarden_image"),
+        "{resolution:#?}"
+    );
+}
