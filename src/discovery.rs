@@ -582,12 +582,12 @@ fn roles(root: &Path, sources: &[Source], projects: &[String]) -> Vec<String> {
             roles.push(folder.to_owned());
             continue;
         }
-        if let Some(folder) = named_by_path(source, sources, projects) {
-            roles.push(folder.to_owned());
-            continue;
-        }
         let parts: Vec<&str> = source.rel.split('/').collect();
         let Some(roles_at) = parts.iter().position(|p| holds_roles(p)) else {
+            // Outside a roles folder: a role only where a play names it by its path.
+            if let Some(folder) = named_by_path(source, sources, projects) {
+                roles.push(folder.to_owned());
+            }
             continue;
         };
         for (i, part) in parts.iter().enumerate().skip(roles_at + 2) {
