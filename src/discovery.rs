@@ -712,7 +712,7 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
             || rel.ends_with("versions.yml")
             || rel.ends_with("versions.yaml")
             || loaded.contains(rel)
-            || inventory::is_sample(rel).is_some_and(|real| loaded.contains(real));
+            || inventory::sample_of(rel).is_some_and(|real| loaded.contains(&real));
         if !is_vars || rel.ends_with(".j2") {
             continue;
         }

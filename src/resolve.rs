@@ -50,7 +50,8 @@ use purpose::{by_purpose, described_in_order, front_end, order_words};
 mod instances;
 pub use instances::hosts_of;
 use instances::{
-    instance_ids, instance_question, listed_app, pick_app, placed_at, runs_on, separate_places,
+    instance_ids, instance_question, listed_app, pick_app, placed_at, run_together, runs_on,
+    separate_places,
 };
 
 #[cfg(test)]
@@ -819,6 +820,9 @@ fn finish(
     let app = pick_app(&wired, target.as_deref(), repository);
     let app = match app {
         Ok(app) => app,
+        // Deploying or upgrading instances that one run of one playbook sets up together from
+        // one pin (a server and its worker node on two machines): no need to pick.
+        Err(_) if matches!(verb, Verb::Deploy | Verb::Upgrade) && run_together(&wired) => wired[0],
         Err(choices) => return instance_question(verb, service, target, choices, reasons),
     };
     // A built-in action on one app that runs as separate instances (the same role in separate

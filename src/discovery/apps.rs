@@ -5,7 +5,7 @@
 //! container, systemd unit), its image pin, its on/off switch, its configuration files, the
 //! plays that reach it (none: unwired) and its own tags.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -19,9 +19,12 @@ use crate::text::normalize;
 
 pub(crate) mod listed;
 mod project;
+mod reached;
 mod roles;
 mod settle;
 use project::{compose_project, lifecycle_unit};
+use reached::{as_src, local_scope};
+use reached::{in_its_play, reach_of};
 use roles::{galaxy_apps, handled_units, role_only_apps};
 use settle::settle;
 
@@ -238,6 +241,7 @@ pub(crate) fn find(
         );
     }
     definitions.extend(handled_units(repository, &definitions, handled));
+    let definitions = acted_on_elsewhere(definitions);
     let mut definitions = listed::expand_looped(repository, by_path, definitions);
     definitions.extend(listed::rendered_from_vars(repository, sources));
     let index = Index::new(repository, by_path);
@@ -290,6 +294,27 @@ pub(crate) fn find(
     apps
 }
 
+/// A container task without an image (a handler's `state: started, restart: yes`) acts on a
+/// container that another task of the file creates with its image: not a second app.
+fn acted_on_elsewhere(definitions: Vec<Definition>) -> Vec<Definition> {
+    let created: BTreeSet<(String, String)> = definitions
+        .iter()
+        .filter(|d| d.image.is_some() && !d.compose)
+        .map(|d| (d.file.clone(), d.name.clone()))
+        .collect();
+    definitions
+        .into_iter()
+        .filter(|d| {
+            let action = d.unit == UnitKind::Container && d.image.is_none() && !d.compose;
+            !action
+                || !created.iter().any(|(file, name)| {
+                    *file == d.file
+                        && (*name == d.name || name.ends_with(&format!("-{}.service", d.name)))
+                })
+        })
+        .collect()
+}
+
 fn walk(
     nodes: &[Node],
     file: &str,
@@ -309,11 +334,30 @@ fn walk(
                     let quadlet = module
                         .get("state")
                         .is_some_and(|s| unquote(s.scalar()) == "quadlet");
+                    // `generate_systemd:` writes a unit that systemd runs the container as,
+                    // `container-<name>.service` unless its prefix or separator say otherwise.
+                    let generated = module
+                        .get("generate_systemd")
+                        .filter(|g| !g.children.is_empty())
+                        .map(|g| {
+                            let option = |key: &str, default: &str| {
+                                g.get(key)
+                                    .map_or(default.to_owned(), |v| unquote(v.scalar()).to_owned())
+                            };
+                            format!(
+                                "{}{}{name}.service",
+                                option("container_prefix", "container"),
+                                option("separator", "-")
+                            )
+                        });
+                    let systemd = quadlet || generated.is_some();
                     out.push(Definition {
                         pulls: false,
                         file: file.to_owned(),
                         line: module.line,
-                        name: if quadlet {
+                        name: if let Some(unit) = generated {
+                            unit
+                        } else if quadlet {
                             format!("{name}.service")
                         } else {
                             name
@@ -322,7 +366,7 @@ fn walk(
                         image,
                         compose: false,
                         fact: None,
-                        unit: if quadlet {
+                        unit: if systemd {
                             UnitKind::Systemd
                         } else {
                             UnitKind::Container
@@ -471,8 +515,14 @@ fn build(
     let own_role = in_own_role(&definition, role_name.as_deref(), &unit_stem);
     let own_stem = normalize(&unit_stem);
     let generic = |n: &str| GENERIC.contains(&n) && !(own_role && n == own_stem);
+    // A unit podman generated for a container (`container-authelia`) is named for it.
+    let container_stem = unit_stem
+        .strip_prefix("container-")
+        .filter(|_| definition.unit == UnitKind::Systemd && image.is_some())
+        .unwrap_or(&unit_stem)
+        .to_owned();
     for n in [
-        Some(unit_stem.clone()),
+        Some(container_stem),
         definition.key.clone(),
         Some(stem),
         role_name.clone(),
@@ -524,7 +574,12 @@ fn build(
     if service.is_empty() {
         return None;
     }
-    let reach = reach_of(repository, index, &definition.file, role.as_deref());
+    let reach = in_its_play(
+        repository,
+        &definition.file,
+        definition.line,
+        reach_of(repository, index, &definition.file, role.as_deref()),
+    );
     let mut unit = definition.unit;
     let unit_name = match definition.unit {
         UnitKind::Compose => {
@@ -752,85 +807,6 @@ fn is_own_unit(
         || ships_unit
         || writes_unit
         || role_name.is_some_and(|r| normalize(r) == normalize(unit_stem))
-}
-
-fn reach_of(
-    repository: &Repository,
-    index: &Index<'_>,
-    file: &str,
-    role: Option<&str>,
-) -> Vec<Reach> {
-    if let Some(reach) = repository.reach.get(file) {
-        return reach.clone();
-    }
-    // Picked by name from a list that does not name it: the file, or its folder
-    // (`services/plex/` beside the folders a host's `projects` list names).
-    if repository.picked_place(file).is_some() {
-        return Vec::new();
-    }
-    // As a task names it in `src:`: its path under `templates/` or `files/`
-    // (`mosquitto/docker-compose.yml.j2` when every app's file is `docker-compose.yml.j2`).
-    let name = as_src(file);
-    let scope = role.map_or_else(|| local_scope(repository, file), str::to_owned);
-    let mut out = Vec::new();
-    let in_tasks = role.is_some_and(|r| file.starts_with(&format!("{r}/tasks/")));
-    if in_tasks {
-        return out; // a task file no include reaches: unwired
-    }
-    let prefix = if scope.is_empty() {
-        String::new()
-    } else {
-        format!("{scope}/")
-    };
-    for (path, reaches) in under(&repository.reach, &prefix) {
-        if path == file {
-            continue;
-        }
-        let Some(source) = index.get(path) else {
-            continue;
-        };
-        if source.text.contains(name) {
-            out.extend(reaches.iter().cloned());
-        }
-    }
-    // Named only by a task file no play reaches (its import commented out): unwired.
-    let named_unreached = || {
-        under(index.by_path, &prefix).any(|(path, source)| {
-            *path != file && path.contains("/tasks/") && source.text.contains(name)
-        })
-    };
-    if out.is_empty()
-        && let Some(role) = role
-        && !named_unreached()
-    {
-        out.extend(repository.reach.get(role).into_iter().flatten().cloned());
-    }
-    out
-}
-
-/// A file as a task names it in `src:`: its path under `templates/` or `files/`, also at the
-/// top of the repository (`templates/gotify/docker-compose.yml.j2` is `gotify/…`), else its
-/// name.
-pub(super) fn as_src(file: &str) -> &str {
-    ["/templates/", "/files/"]
-        .iter()
-        .find_map(|dir| {
-            file.split_once(dir)
-                .map(|(_, rel)| rel)
-                .or_else(|| file.strip_prefix(&dir[1..]))
-        })
-        .unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file))
-}
-
-/// Where the tasks rendering a file outside any role live: the folder above its `templates/`
-/// or `files/` folder (`playbooks/<app>/templates/x` → `playbooks/<app>`), else the project.
-pub(super) fn local_scope(repository: &Repository, file: &str) -> String {
-    for marker in ["/templates/", "/files/"] {
-        if let Some(at) = file.find(marker) {
-            return file[..at].to_owned();
-        }
-    }
-    repository.project_of(file).to_owned()
 }
 
 /// Tags every task of the defining task file carries (adrienko-style `tags: [sonarr]` on each

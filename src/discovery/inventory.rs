@@ -96,7 +96,7 @@ impl Inventory {
         let pattern = pattern.trim();
         // A sample committed in place of the ignored real file shows the shape, not every
         // machine.
-        let sampled = !self.files.is_empty() && self.files.iter().all(|f| is_sample(f).is_some());
+        let sampled = !self.files.is_empty() && self.files.iter().all(|f| sample_of(f).is_some());
         if self.hosts.is_empty()
             || sampled
             || pattern.is_empty()
@@ -231,15 +231,24 @@ fn is_inventory(rel: &str, configured: &BTreeSet<String>) -> bool {
         || ["/tests/", "/molecule/", "/test/", "vagrant"]
             .iter()
             .any(|d| rel.contains(d));
+    // What a role templates or copies is a file for the machines (an Icinga `hosts.conf`),
+    // never the homelab's own inventory.
+    let shipped = ["templates/", "files/"]
+        .iter()
+        .any(|d| rel.starts_with(d) || rel.contains(&format!("/{d}")));
     if scratch
+        || shipped
         || rel.contains("group_vars/")
         || rel.contains("host_vars/")
         || lower.ends_with(".j2")
     {
         return false;
     }
-    let stem = lower.split('.').next().unwrap_or("");
-    matches!(stem, "hosts" | "inventory")
+    let real = sample_of(&lower).unwrap_or(lower.clone());
+    let real = real.rsplit('/').next().unwrap_or(&real);
+    let (stem, extension) = real.split_once('.').unwrap_or((real, ""));
+    let inventory_format = matches!(extension, "" | "yml" | "yaml" | "ini" | "cfg" | "txt");
+    matches!(stem, "hosts" | "inventory") && inventory_format
         || (rel.starts_with("inventory/")
             || rel.contains("/inventory/")
             || rel.starts_with("inventories/")
@@ -342,6 +351,25 @@ pub(crate) fn is_sample(rel: &str) -> Option<&str> {
     ["example", "sample", "dist", "template"]
         .iter()
         .find_map(|suffix| rel.strip_suffix(&format!(".{suffix}")))
+}
+
+/// The real file's path when `rel` is a sample of it, with the sample word after the
+/// extension (`vars.yml.example`) or before it (`vars_template.yml`, `vars.example.yml`,
+/// `vars-sample.yml`).
+pub(crate) fn sample_of(rel: &str) -> Option<String> {
+    if let Some(real) = is_sample(rel) {
+        return Some(real.to_owned());
+    }
+    let (stem, extension) = rel.rsplit_once('.')?;
+    ["example", "sample", "dist", "template"]
+        .iter()
+        .find_map(|word| {
+            [".", "_", "-"]
+                .iter()
+                .find_map(|sep| stem.strip_suffix(&format!("{sep}{word}")))
+        })
+        .filter(|real| !real.is_empty() && !real.ends_with('/'))
+        .map(|real| format!("{real}.{extension}"))
 }
 
 /// Does an inventory file without an extension read as YAML (a document start or a top-level

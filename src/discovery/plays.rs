@@ -330,6 +330,11 @@ fn host_gate(node: &Node) -> Option<String> {
         }
         let names = if let Some(rest) = condition.strip_prefix("inventory_hostname") {
             let rest = rest.trim_start();
+            // `inventory_hostname in groups['media']` (or `groups.get('media', [])`,
+            // `groups.media`): the members of that group.
+            if let Some(group) = rest.strip_prefix("in ").and_then(member_of_group) {
+                return Some(group);
+            }
             if rest.contains("groups") || rest.contains("hostvars") {
                 return None;
             }
@@ -345,6 +350,25 @@ fn host_gate(node: &Node) -> Option<String> {
         };
         (!names.is_empty()).then(|| names.join(":"))
     })
+}
+
+/// The group of `groups['media']`, `groups["media"]`, `groups.get('media', [])` or
+/// `groups.media`.
+fn member_of_group(expression: &str) -> Option<String> {
+    let rest = expression.trim().strip_prefix("groups")?;
+    let name = if let Some(inner) = rest.strip_prefix('[') {
+        inner.split(']').next()?
+    } else if let Some(inner) = rest.strip_prefix(".get(") {
+        inner.split(',').next()?.trim_end_matches(')')
+    } else {
+        rest.strip_prefix('.')?.split_whitespace().next()?
+    };
+    let name = name.trim().trim_matches(['"', '\'']);
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    plain.then(|| name.to_owned())
 }
 
 /// The key under which the plays applying a role from outside the repository are kept:

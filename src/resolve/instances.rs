@@ -80,7 +80,23 @@ pub(super) fn pick_app<'a>(
                     .skip(i + 1)
                     .all(|theirs| mine.is_disjoint(theirs))
         });
-    if (roles.len() > 1 || listed_apart || vars_apart || playbooks_apart)
+    // Or each written in its own play of one playbook (`hosts: podman02`, `hosts: podman03`).
+    let plays: BTreeSet<Vec<(&str, usize)>> = wired
+        .iter()
+        .map(|a| {
+            a.reach
+                .iter()
+                .map(|r| (r.playbook.as_str(), r.play))
+                .collect()
+        })
+        .collect();
+    let plays_apart = places.len() == wired.len()
+        && plays.len() == wired.len()
+        && plays.iter().all(|p| p.len() == 1)
+        && wired
+            .iter()
+            .all(|a| a.reach.iter().all(|r| r.playbook == a.file));
+    if (roles.len() > 1 || listed_apart || vars_apart || playbooks_apart || plays_apart)
         && (places.len() > 1 || own_units)
     {
         let mut choices: Vec<String> = instance_ids(repository, wired);
@@ -476,4 +492,21 @@ pub(super) fn instance_question(
         target,
         reasons,
     }
+}
+
+/// Whether the apps are set up by the same playbooks with the same tags and pinned by the same
+/// variable: one run deploys or upgrades them all.
+pub(super) fn run_together(apps: &[&App]) -> bool {
+    let run = |app: &App| -> BTreeSet<(String, Vec<String>)> {
+        app.reach
+            .iter()
+            .map(|r| (r.playbook.clone(), r.tags.concat()))
+            .collect()
+    };
+    apps.split_first().is_some_and(|(first, rest)| {
+        !first.reach.is_empty()
+            && rest
+                .iter()
+                .all(|app| run(app) == run(first) && app.pin == first.pin)
+    })
 }

@@ -6,6 +6,7 @@ use crate::services::catalogue;
 
 mod applied;
 mod clauses;
+mod hosted;
 mod layouts;
 mod phrasing;
 mod picked;
