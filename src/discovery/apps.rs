@@ -315,6 +315,56 @@ fn acted_on_elsewhere(definitions: Vec<Definition>) -> Vec<Definition> {
         .collect()
 }
 
+/// The container a `docker_container` / `podman_container` task creates, by its name.
+fn container_definition(module: &Node, file: &str) -> Option<Definition> {
+    let name = module.get("name")?;
+    let image = module.get("image").map(|i| unquote(i.scalar()).to_owned());
+    let name = unquote(name.scalar()).to_owned();
+    // `state: quadlet` writes a Quadlet file: systemd runs the container as
+    // `<name>.service`, which is what starts, stops and restarts it.
+    let quadlet = module
+        .get("state")
+        .is_some_and(|s| unquote(s.scalar()) == "quadlet");
+    // `generate_systemd:` writes a unit that systemd runs the container as,
+    // `container-<name>.service` unless its prefix or separator say otherwise.
+    let generated = module
+        .get("generate_systemd")
+        .filter(|g| !g.children.is_empty())
+        .map(|g| {
+            let option = |key: &str, default: &str| {
+                g.get(key)
+                    .map_or(default.to_owned(), |v| unquote(v.scalar()).to_owned())
+            };
+            format!(
+                "{}{}{name}.service",
+                option("container_prefix", "container"),
+                option("separator", "-")
+            )
+        });
+    let systemd = quadlet || generated.is_some();
+    Some(Definition {
+        pulls: false,
+        file: file.to_owned(),
+        line: module.line,
+        name: if let Some(unit) = generated {
+            unit
+        } else if quadlet {
+            format!("{name}.service")
+        } else {
+            name
+        },
+        key: None,
+        image,
+        compose: false,
+        fact: None,
+        unit: if systemd {
+            UnitKind::Systemd
+        } else {
+            UnitKind::Container
+        },
+    })
+}
+
 fn walk(
     nodes: &[Node],
     file: &str,
@@ -326,53 +376,7 @@ fn walk(
         // A task using a container or systemd module.
         if node.is_item() {
             if let Some(module) = CONTAINER_MODULES.iter().find_map(|m| node.get(m)) {
-                if let Some(name) = module.get("name") {
-                    let image = module.get("image").map(|i| unquote(i.scalar()).to_owned());
-                    let name = unquote(name.scalar()).to_owned();
-                    // `state: quadlet` writes a Quadlet file: systemd runs the container as
-                    // `<name>.service`, which is what starts, stops and restarts it.
-                    let quadlet = module
-                        .get("state")
-                        .is_some_and(|s| unquote(s.scalar()) == "quadlet");
-                    // `generate_systemd:` writes a unit that systemd runs the container as,
-                    // `container-<name>.service` unless its prefix or separator say otherwise.
-                    let generated = module
-                        .get("generate_systemd")
-                        .filter(|g| !g.children.is_empty())
-                        .map(|g| {
-                            let option = |key: &str, default: &str| {
-                                g.get(key)
-                                    .map_or(default.to_owned(), |v| unquote(v.scalar()).to_owned())
-                            };
-                            format!(
-                                "{}{}{name}.service",
-                                option("container_prefix", "container"),
-                                option("separator", "-")
-                            )
-                        });
-                    let systemd = quadlet || generated.is_some();
-                    out.push(Definition {
-                        pulls: false,
-                        file: file.to_owned(),
-                        line: module.line,
-                        name: if let Some(unit) = generated {
-                            unit
-                        } else if quadlet {
-                            format!("{name}.service")
-                        } else {
-                            name
-                        },
-                        key: None,
-                        image,
-                        compose: false,
-                        fact: None,
-                        unit: if systemd {
-                            UnitKind::Systemd
-                        } else {
-                            UnitKind::Container
-                        },
-                    });
-                }
+                out.extend(container_definition(module, file));
                 continue;
             }
             if let Some(module) = SYSTEMD_MODULES.iter().find_map(|m| node.get(m))
@@ -497,15 +501,7 @@ fn build(
     let expand = |text: &str| expand_own(repository, role.as_deref(), text);
     let name = expand_registered(index.by_path, &definition.file, &expand(&definition.name));
     let image = definition.image.as_deref().map(expand);
-    let stem = definition
-        .file
-        .rsplit('/')
-        .next()
-        .unwrap_or("")
-        .split('.')
-        .next()
-        .unwrap_or("")
-        .to_owned();
+    let stem = file_stem(&definition.file);
     let role_name = role
         .as_deref()
         .and_then(|r| r.rsplit('/').next())
@@ -694,6 +690,12 @@ fn compose_named(index: &Index<'_>, definition: &Definition, project: &str) -> O
         .and_then(|services| services.get(key))
         .filter(|service| service.get("container_name").is_none())
         .map(|_| format!("{project}-{key}-1"))
+}
+
+/// A file's name up to its first dot (`docker-compose` of `docker-compose.yml.j2`).
+fn file_stem(file: &str) -> String {
+    let name = file.rsplit('/').next().unwrap_or("");
+    name.split('.').next().unwrap_or("").to_owned()
 }
 
 /// Which catalogue service a definition is. A unit file's image says little of what the unit

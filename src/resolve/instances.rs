@@ -51,54 +51,8 @@ pub(super) fn pick_app<'a>(
         .iter()
         .map(|a| hosts_of(repository, a).join(","))
         .collect();
-    let roles: BTreeSet<Option<&String>> = wired.iter().map(|a| a.role.as_ref()).collect();
-    // Or each role's own on the same machine (a redis beside each of two apps).
     let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
-    let own_units = roles.len() == wired.len() && units.len() == wired.len();
-    // Or folders that separate hosts' lists pick (a caddy in the `reverse-proxy` project on
-    // one machine, another in `pterodactyl` on the other).
-    let listed_apart = places.len() == wired.len()
-        && wired
-            .iter()
-            .all(|a| a.reach.iter().all(|r| r.list.is_some()));
-    // Or written in each machine's own vars (`host_vars/<host>.yaml` listing containers).
-    let vars_apart = places.len() == wired.len()
-        && wired
-            .iter()
-            .all(|a| crate::discovery::is_inventory_vars(&a.file));
-    // Or each its own file, deployed by its own playbook (one `server_<app>.yml` per site).
-    let playbooks: Vec<BTreeSet<&str>> = wired
-        .iter()
-        .map(|a| a.reach.iter().map(|r| r.playbook.as_str()).collect())
-        .collect();
-    let playbooks_apart = places.len() == wired.len()
-        && wired.iter().map(|a| &a.file).collect::<BTreeSet<_>>().len() == wired.len()
-        && playbooks.iter().enumerate().all(|(i, mine)| {
-            !mine.is_empty()
-                && playbooks
-                    .iter()
-                    .skip(i + 1)
-                    .all(|theirs| mine.is_disjoint(theirs))
-        });
-    // Or each written in its own play of one playbook (`hosts: podman02`, `hosts: podman03`).
-    let plays: BTreeSet<Vec<(&str, usize)>> = wired
-        .iter()
-        .map(|a| {
-            a.reach
-                .iter()
-                .map(|r| (r.playbook.as_str(), r.play))
-                .collect()
-        })
-        .collect();
-    let plays_apart = places.len() == wired.len()
-        && plays.len() == wired.len()
-        && plays.iter().all(|p| p.len() == 1)
-        && wired
-            .iter()
-            .all(|a| a.reach.iter().all(|r| r.playbook == a.file));
-    if (roles.len() > 1 || listed_apart || vars_apart || playbooks_apart || plays_apart)
-        && (places.len() > 1 || own_units)
-    {
+    if kept_apart(wired, &places) {
         let mut choices: Vec<String> = instance_ids(repository, wired);
         // A role applied by separate plays to separate machines (traefik on `apps` and on
         // `media`) is one instance per machine (`apps:traefik`, which `placed_at` reads back).
@@ -169,6 +123,59 @@ pub(super) fn pick_app<'a>(
         })
         .copied();
     best.ok_or_else(Vec::new)
+}
+
+/// Whether apps of one service are separate instances: different roles, or each its own
+/// role's on one machine, or set apart by hosts' lists, machines' vars files, playbooks or
+/// plays.
+fn kept_apart(wired: &[&App], places: &BTreeSet<String>) -> bool {
+    let roles: BTreeSet<Option<&String>> = wired.iter().map(|a| a.role.as_ref()).collect();
+    // Or each role's own on the same machine (a redis beside each of two apps).
+    let units: BTreeSet<&str> = wired.iter().map(|a| a.unit_name.as_str()).collect();
+    let own_units = roles.len() == wired.len() && units.len() == wired.len();
+    // Or folders that separate hosts' lists pick (a caddy in the `reverse-proxy` project on
+    // one machine, another in `pterodactyl` on the other).
+    let listed_apart = places.len() == wired.len()
+        && wired
+            .iter()
+            .all(|a| a.reach.iter().all(|r| r.list.is_some()));
+    // Or written in each machine's own vars (`host_vars/<host>.yaml` listing containers).
+    let vars_apart = places.len() == wired.len()
+        && wired
+            .iter()
+            .all(|a| crate::discovery::is_inventory_vars(&a.file));
+    // Or each its own file, deployed by its own playbook (one `server_<app>.yml` per site).
+    let playbooks: Vec<BTreeSet<&str>> = wired
+        .iter()
+        .map(|a| a.reach.iter().map(|r| r.playbook.as_str()).collect())
+        .collect();
+    let playbooks_apart = places.len() == wired.len()
+        && wired.iter().map(|a| &a.file).collect::<BTreeSet<_>>().len() == wired.len()
+        && playbooks.iter().enumerate().all(|(i, mine)| {
+            !mine.is_empty()
+                && playbooks
+                    .iter()
+                    .skip(i + 1)
+                    .all(|theirs| mine.is_disjoint(theirs))
+        });
+    // Or each written in its own play of one playbook (`hosts: podman02`, `hosts: podman03`).
+    let plays: BTreeSet<Vec<(&str, usize)>> = wired
+        .iter()
+        .map(|a| {
+            a.reach
+                .iter()
+                .map(|r| (r.playbook.as_str(), r.play))
+                .collect()
+        })
+        .collect();
+    let plays_apart = places.len() == wired.len()
+        && plays.len() == wired.len()
+        && plays.iter().all(|p| p.len() == 1)
+        && wired
+            .iter()
+            .all(|a| a.reach.iter().all(|r| r.playbook == a.file));
+    (roles.len() > 1 || listed_apart || vars_apart || playbooks_apart || plays_apart)
+        && (places.len() > 1 || own_units)
 }
 
 /// Whether the instance a person picked (`apps:traefik`) is `app` run at that place.
