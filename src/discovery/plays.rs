@@ -197,6 +197,8 @@ struct Walker<'a> {
     picked: BTreeSet<String>,
     /// Inventory vars files that list containers as data, and the host or group each is for.
     data_lists: Vec<(String, String)>,
+    /// The roles whose dependencies are being applied, outermost first (a cycle stops there).
+    depending: Vec<String>,
 }
 
 /// What the plays reach, and the template folders whose files a list entry picks by name
@@ -216,6 +218,7 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
         seen: BTreeSet::new(),
         bindings: Vec::new(),
         picked: BTreeSet::new(),
+        depending: Vec::new(),
         data_lists: by_path
             .iter()
             .filter(|(_, source)| !super::apps::listed::data_containers(source).is_empty())
@@ -267,22 +270,7 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
                     }
                 }
                 for entry in &roles.children {
-                    let (name, tags) = if let Some(flow) = entry.scalar().strip_prefix('{') {
-                        // `- { role: x, tags: [a] }`
-                        let name = flow_field(flow, "role")
-                            .or_else(|| flow_field(flow, "name"))
-                            .unwrap_or_default();
-                        (name, flow_tags(flow))
-                    } else if entry.children.is_empty() {
-                        (unquote(entry.scalar()).to_owned(), Vec::new())
-                    } else {
-                        let name = entry
-                            .get("role")
-                            .or_else(|| entry.get("name"))
-                            .map(|n| unquote(n.scalar()).to_owned())
-                            .unwrap_or_default();
-                        (name, tags_of(entry))
-                    };
+                    let (name, tags) = role_entry(entry);
                     let mut inner = context.clone();
                     inner.tags.push(tags);
                     inner.when = entry.get("when").map(|w| w.scalar().to_owned());
@@ -302,6 +290,26 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
     Reached {
         reach: walker.reach,
         picked: walker.picked,
+    }
+}
+
+/// The role a `roles:` (or `dependencies:`) entry applies, and the entry's tags: `- x`, `- {
+/// role: x, tags: [a] }` or `- role: x` with `tags:`.
+fn role_entry(entry: &Node) -> (String, Vec<String>) {
+    if let Some(flow) = entry.scalar().strip_prefix('{') {
+        let name = flow_field(flow, "role")
+            .or_else(|| flow_field(flow, "name"))
+            .unwrap_or_default();
+        (name, flow_tags(flow))
+    } else if entry.children.is_empty() {
+        (unquote(entry.scalar()).to_owned(), Vec::new())
+    } else {
+        let name = entry
+            .get("role")
+            .or_else(|| entry.get("name"))
+            .map(|n| unquote(n.scalar()).to_owned())
+            .unwrap_or_default();
+        (name, tags_of(entry))
     }
 }
 
@@ -429,6 +437,22 @@ impl Walker<'_> {
             return;
         };
         let role = role.to_owned();
+        // The roles its `meta/main.yml` depends on run first, in the same play, with its tags.
+        if tasks_from.is_none() && !self.depending.contains(&role) {
+            self.depending.push(role.clone());
+            for (name, tags) in self.dependencies(&role) {
+                let mut inner = context.clone();
+                inner.tags.push(tags);
+                let from = if self.repository.find_role(&name, from).is_some() {
+                    from.to_owned()
+                } else {
+                    // A sibling role, as Ansible finds it beside the depending one.
+                    format!("{role}/meta/main.yml")
+                };
+                self.role(&name, None, &inner, &from);
+            }
+            self.depending.pop();
+        }
         let mut inner = context.clone();
         inner.role = Some(role.clone());
         let stem = tasks_from
@@ -445,6 +469,19 @@ impl Walker<'_> {
                 self.file(&file, &inner, 0);
             }
         }
+    }
+
+    /// The roles `role`'s `meta/main.yml` lists under `dependencies:`, with each entry's tags.
+    fn dependencies(&self, role: &str) -> Vec<(String, Vec<String>)> {
+        ["yml", "yaml"]
+            .iter()
+            .filter_map(|ext| self.by_path.get(format!("{role}/meta/main.{ext}").as_str()))
+            .flat_map(|source| &source.nodes)
+            .filter(|node| node.key.as_deref() == Some("dependencies"))
+            .flat_map(|node| &node.children)
+            .map(role_entry)
+            .filter(|(name, _)| !name.is_empty() && !name.contains("{{"))
+            .collect()
     }
 
     /// A role from outside the repository applied to machines whose inventory vars list

@@ -388,3 +388,44 @@ fn a_vars_file_kept_out_of_git_is_read_from_its_committed_sample() {
         "{resolution:#?}"
     );
 }
+
+/// `site.yml` applies only the sonarr role; sonarr's `meta/main.yml` depends on sabnzbd, which
+/// depends back on sonarr (a cycle Ansible tolerates, run once).
+#[test]
+fn a_role_another_depends_on_runs_with_it() {
+    let container = |name: &str, image: &str| {
+        format!(
+            "- name: Run {name}\n  community.docker.docker_container:\n    name: {name}\n    image: {image}\n"
+        )
+    };
+    let (_dir, repository) = repository(&[
+        ("hosts", "[media]\nnas.lan\n"),
+        (
+            "site.yml",
+            "- hosts: media\n  roles:\n    - { role: sonarr, tags: sonarr }\n",
+        ),
+        (
+            "roles/sonarr/meta/main.yml",
+            "galaxy_info:\n  author: me\ndependencies:\n  - role: sabnzbd\n    tags: [sabnzbd]\n",
+        ),
+        (
+            "roles/sonarr/tasks/main.yml",
+            &container("sonarr", "lscr.io/linuxserver/sonarr:latest"),
+        ),
+        ("roles/sabnzbd/meta/main.yml", "dependencies:\n  - sonarr\n"),
+        (
+            "roles/sabnzbd/tasks/main.yml",
+            &container("sabnzbd", "lscr.io/linuxserver/sabnzbd:latest"),
+        ),
+    ]);
+    let resolution = resolve(&repository, "sab logs, downloads are stuck at 99%");
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "sabnzbd".to_owned(),
+            vec!["media".to_owned()]
+        ),
+        "{resolution:#?}"
+    );
+}
