@@ -766,8 +766,6 @@ const GENERIC: &[&str] = &[
     "prepare",
 ];
 
-/// The plays that reach the file defining an app: the file itself, else the task files of its
-/// role that render it, else the role.
 /// A unit as common as `ssh` is an app only in a role named for it (`roles/ssh`), not where
 /// some other role restarts it.
 fn in_own_role(definition: &Definition, role_name: Option<&str>, unit_stem: &str) -> bool {

@@ -27,6 +27,8 @@ pub(super) fn in_its_play(
         .collect()
 }
 
+/// The plays that reach the file defining an app: the file itself, else the task files of its
+/// role that render it, else the role.
 pub(super) fn reach_of(
     repository: &Repository,
     index: &Index<'_>,
