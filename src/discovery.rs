@@ -270,7 +270,9 @@ impl Repository {
                             file: playbook.path.clone(),
                             line: node.line,
                             value: node.scalar().to_owned(),
-                            items: Vec::new(),
+                            // A list set for the play (`roles_list: [actual, vdf]`) that a
+                            // loop of its own includes from.
+                            items: list_entries(node).into_iter().map(|(v, _)| v).collect(),
                         });
                     }
                 }

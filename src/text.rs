@@ -1,5 +1,5 @@
-//! Text helpers the planner and the matcher share: edit distance and the normal form names are
-//! compared in.
+//! Text helpers the planner and the matcher share: edit distance, the normal form names are
+//! compared in, and the version a request names.
 
 /// Edit distance between two strings, by characters, with a swap of two neighbouring letters
 /// counted as one slip ("vikunaj", "upgarde"): the optimal string alignment distance.
@@ -82,6 +82,42 @@ pub fn is_ordinary_word(word: &str) -> bool {
                 .collect()
         })
         .contains(word)
+}
+
+/// The version a request names: "… to 10.9.2", "… to version v2024.07.0", "… -> 2025.1".
+/// A word that starts with a digit (or `v` and a digit) after "to", "version" or an arrow.
+pub fn version_asked(text: &str) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let version = |word: &str| -> Option<String> {
+        let word = word.trim_end_matches(['.', ',', '!', '?', ';', ')', '"', '\'']);
+        let word = word.trim_start_matches(['"', '\'', '(']);
+        let digits = word
+            .strip_prefix(['v', 'V'])
+            .unwrap_or(word)
+            .chars()
+            .next()?;
+        let ok = digits.is_ascii_digit()
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c));
+        ok.then(|| word.to_owned())
+    };
+    // The last one said wins: a change in words restates the version ("… to 1.2. make it 1.3").
+    let mut found = None;
+    for (i, word) in words.iter().enumerate() {
+        let lower = word.to_lowercase();
+        if !matches!(lower.as_str(), "to" | "version" | "->" | "→" | "@") {
+            continue;
+        }
+        let mut next = words.get(i + 1).copied();
+        if next.is_some_and(|n| n.eq_ignore_ascii_case("version")) {
+            next = words.get(i + 2).copied();
+        }
+        if let Some(version) = next.and_then(version) {
+            found = Some(version);
+        }
+    }
+    found
 }
 
 #[cfg(test)]

@@ -17,12 +17,13 @@ use crate::repo::outline::Node;
 use crate::services::catalogue;
 use crate::text::normalize;
 
+mod inline;
 pub(crate) mod listed;
 mod project;
 mod reached;
 mod roles;
 mod settle;
-use project::{compose_project, lifecycle_unit};
+use project::{lifecycle_unit, unit_of};
 use reached::{as_src, local_scope};
 use reached::{in_its_play, reach_of};
 use roles::{galaxy_apps, handled_units, role_only_apps};
@@ -101,6 +102,9 @@ pub struct App {
     /// The name compose gives its container when the compose file names none
     /// (`<project>-<service>-1`): how it is addressed container by container.
     pub compose_container: Option<String>,
+    /// Where its image is written when its pin is `latest`: the place a version the request
+    /// names goes ("pin n8n to 1.107.0" on an untagged image pulled on every run).
+    pub image_at: Option<Pin>,
 }
 
 impl App {
@@ -149,6 +153,8 @@ pub(super) struct Definition {
     pub(super) unit: UnitKind,
     /// An entry of a list says its image is pulled again (`pull: yes`).
     pub(super) pulls: bool,
+    /// Written inline in a playbook or task file (`inline`): what is known beside it.
+    pub(super) inline: Option<inline::Inline>,
 }
 
 /// Finds the apps.
@@ -218,6 +224,7 @@ pub(crate) fn find(
                 compose: false,
                 fact: None,
                 unit: UnitKind::Systemd,
+                inline: None,
             });
             continue;
         }
@@ -232,6 +239,7 @@ pub(crate) fn find(
         if template && !top_services {
             continue;
         }
+        definitions.extend(inline::definitions(source));
         walk(
             &source.nodes,
             &source.rel,
@@ -362,6 +370,8 @@ fn container_definition(module: &Node, file: &str) -> Option<Definition> {
         } else {
             UnitKind::Container
         },
+
+        inline: None,
     })
 }
 
@@ -379,8 +389,12 @@ fn walk(
                 out.extend(container_definition(module, file));
                 continue;
             }
+            // `service:` and `unit:` are aliases of `name:` (`systemd_service: { service:
+            // n8n.service }`).
             if let Some(module) = SYSTEMD_MODULES.iter().find_map(|m| node.get(m))
-                && let Some(name) = module.get("name")
+                && let Some(name) = ["name", "service", "unit"]
+                    .iter()
+                    .find_map(|key| module.get(key))
             {
                 {
                     let name = unquote(name.scalar());
@@ -400,6 +414,7 @@ fn walk(
                             compose: false,
                             fact: None,
                             unit: UnitKind::Systemd,
+                            inline: None,
                         });
                     }
                 }
@@ -427,6 +442,7 @@ fn walk(
                 compose: true,
                 fact: None,
                 unit: UnitKind::Compose,
+                inline: None,
             });
         }
         if let Some(image) = node.get("image").filter(|i| !i.scalar().is_empty()) {
@@ -461,6 +477,7 @@ fn walk(
                         } else {
                             UnitKind::Container
                         },
+                        inline: None,
                     });
                 }
             }
@@ -553,7 +570,7 @@ fn build(
     let (service, known) = identified(index, &definition, image.as_deref(), &names);
     // Unknown to the catalogue: the name as the repository spells it (`baby_buddy` → `baby-buddy`).
     let service = if service.is_empty() {
-        let spelled = [Some(unit_stem), definition.key.clone(), role_name.clone()]
+        let spelled = [Some(unit_stem), definition.key.clone(), role_name]
             .into_iter()
             .flatten()
             .find(|n| !n.contains("{{") && !generic(&normalize(n)) && normalize(n).len() >= 2)
@@ -576,43 +593,24 @@ fn build(
         definition.line,
         reach_of(repository, index, &definition.file, role.as_deref()),
     );
-    let mut unit = definition.unit;
-    let unit_name = match definition.unit {
-        UnitKind::Compose => {
-            compose_project(repository, index, &definition.file, role.as_deref(), &reach)
-        }
-        UnitKind::Systemd => full_unit_name(&name),
-        _ => name.clone(),
-    };
-    let compose_container = (unit == UnitKind::Compose)
-        .then(|| compose_named(index, &definition, &unit_name))
-        .flatten();
-    let own_container = compose_container.clone().unwrap_or_else(|| name.clone());
-    // A project written across several compose files: addressed container by container.
-    let unit_name = if unit == UnitKind::Compose && index.one_project_of_many(&definition.file) {
-        unit = UnitKind::Container;
-        own_container
-    } else {
-        unit_name
-    };
-    // A compose file picked by name from a list, in a role named for none of its apps
-    // (`setup_hosted_services/templates/paperless.j2`): its project folder is not known, its
-    // container name is.
-    let unit_name = if unit == UnitKind::Compose
-        && repository.picked.contains(parent(&definition.file))
-        && role_name.as_deref().is_some_and(|r| {
-            normalize(r) == normalize(&unit_name) && names.first() != Some(&normalize(r))
-        }) {
-        unit = UnitKind::Container;
-        name.clone()
-    } else {
-        unit_name
-    };
+    let (unit, unit_name, compose_container) = unit_of(
+        repository,
+        index,
+        &definition,
+        role.as_deref(),
+        &names,
+        &name,
+        &reach,
+    );
     let own_tags = own_tags(index, &definition.file, role.as_deref());
-    let repulled = definition.pulls || repulls(index, &definition.file, role.as_deref(), &reach);
-    let pin = env_pin(repository, index, &definition, role.as_deref())
-        .or_else(|| pin(repository, &definition, repulled))
-        .or_else(|| version_var(repository, &names));
+    let (pin, image_at) = pin_of(
+        repository,
+        index,
+        &definition,
+        role.as_deref(),
+        &reach,
+        &names,
+    );
     let switch = switch(index, &names, &definition.file);
     let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
     let only_when = index
@@ -639,7 +637,28 @@ fn build(
         only_when,
         lifecycle_unit: None,
         compose_container,
+        image_at,
     })
+}
+
+/// Where an app's version is pinned, and, when that is `latest`, where its image is written
+/// (the place a version the request names goes).
+fn pin_of(
+    repository: &Repository,
+    index: &Index<'_>,
+    definition: &Definition,
+    role: Option<&str>,
+    reach: &[Reach],
+    names: &[String],
+) -> (Option<Pin>, Option<Pin>) {
+    let repulled = definition.pulls || repulls(index, &definition.file, role, reach);
+    let found = env_pin(repository, index, definition, role)
+        .or_else(|| pin(repository, definition, repulled))
+        .or_else(|| version_var(repository, names));
+    let image_at = matches!(found, Some(Pin::Latest))
+        .then(|| pin(repository, definition, false))
+        .flatten();
+    (found, image_at)
 }
 
 /// `text` with its variables written in, a role's own defaults and vars first (every role may
@@ -672,24 +691,6 @@ fn expand_own(repository: &Repository, role: Option<&str>, text: &str) -> String
     } else {
         repository.expand(text)
     }
-}
-
-/// The name compose gives the container of a compose service its file names none for
-/// (`<project>-<service>-1`).
-fn compose_named(index: &Index<'_>, definition: &Definition, project: &str) -> Option<String> {
-    let key = definition.key.as_deref()?;
-    index
-        .by_path
-        .get(definition.file.as_str())
-        .and_then(|source| {
-            source
-                .nodes
-                .iter()
-                .find(|n| n.key.as_deref() == Some("services"))
-        })
-        .and_then(|services| services.get(key))
-        .filter(|service| service.get("container_name").is_none())
-        .map(|_| format!("{project}-{key}-1"))
 }
 
 /// A file's name up to its first dot (`docker-compose` of `docker-compose.yml.j2`).

@@ -119,7 +119,10 @@ pub(super) fn pin(repository: &Repository, definition: &Definition, repulled: bo
     if latest(written) && repulled {
         return Some(Pin::Latest);
     }
+    // A Quadlet unit written inline names its image on its `Image=` line.
+    let quadlet = definition.inline.is_some() && !definition.compose;
     let var = match (&definition.key, &definition.fact) {
+        _ if quadlet => "Image".to_owned(),
         (Some(key), _) if definition.compose => format!("services.{key}.image"),
         (_, Some(fact)) => format!("{fact}.image"),
         (Some(key), None) => format!("services.{key}.image"),
@@ -134,7 +137,9 @@ pub(super) fn pin(repository: &Repository, definition: &Definition, repulled: bo
 
 /// An image whose tag the compose file takes from its environment (`image:
 /// ghcr.io/paperless-ngx/paperless-ngx:${APP_VERSION}`), written by an env file the role
-/// templates beside it (`APP_VERSION={{ ppls_app_version }}` in `.env.j2`): that variable.
+/// templates beside it (`APP_VERSION={{ ppls_app_version }}` in `.env.j2`): that variable;
+/// or, for a compose file written inline, the `APP_VERSION=` line of the environment written
+/// inline beside it.
 pub(super) fn env_pin(
     repository: &Repository,
     index: &Index<'_>,
@@ -142,11 +147,24 @@ pub(super) fn env_pin(
     role: Option<&str>,
 ) -> Option<Pin> {
     let written = definition.image.as_deref()?;
-    let (_, tag) = written.rsplit_once(':')?;
+    let tag = image_tag(written)?;
     let name = tag.split("${").nth(1)?;
     let name = name.split([':', '-', '}']).next()?.trim();
     if name.is_empty() {
         return None;
+    }
+    // Its environment file written inline beside it (`docker_compose_env: |`).
+    if let Some((key, value)) = definition
+        .inline
+        .iter()
+        .flat_map(|i| &i.env)
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+    {
+        return Some(Pin::Var {
+            file: definition.file.clone(),
+            var: key.clone(),
+            value: value.clone(),
+        });
     }
     let scope = role.map_or_else(
         || crate::discovery::parent(&definition.file).to_owned(),
@@ -180,6 +198,22 @@ pub(super) fn env_pin(
                 value: repository.expand(&found.value),
             })
         })
+}
+
+/// The tag of an image reference written with `${…}` variables: after its last `:` outside
+/// them (`${IMAGE:-ghcr.io/goauthentik/server}:${TAG:-2024.8.0}` → `${TAG:-2024.8.0}`).
+fn image_tag(image: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    let mut colon = None;
+    for (at, c) in image.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ':' if depth == 0 => colon = Some(at),
+            _ => {}
+        }
+    }
+    Some(&image[colon? + 1..])
 }
 
 /// An app not run from an image (a binary, a package built with plugins) pinned by a

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::discovery::{Repository, Source, join, parent, unquote};
+use crate::discovery::{Repository, Source, VarDef, join, parent, unquote};
 use crate::repo::outline::Node;
 
 /// A playbook file.
@@ -166,6 +166,13 @@ fn adds_hosts(nodes: &[Node]) -> bool {
 
 /// The tags of a play, role entry or task (`tags: x`, `tags: [a, b]`, or a block list).
 pub(crate) fn tags_of(node: &Node) -> Vec<String> {
+    let mut out = tags_written(node);
+    out.retain(|t| !t.contains("{{"));
+    out
+}
+
+/// A node's tags as written, also those a variable writes (`"{{ role_item }}"`).
+fn tags_written(node: &Node) -> Vec<String> {
     let Some(tags) = node.get("tags") else {
         return Vec::new();
     };
@@ -180,8 +187,8 @@ pub(crate) fn tags_of(node: &Node) -> Vec<String> {
         .strip_prefix('[')
         .and_then(|v| v.strip_suffix(']'))
         .unwrap_or(inline);
-    out.extend(inline.split(',').map(|t| unquote(t).to_owned()));
-    out.retain(|t| !t.is_empty() && !t.contains("{{"));
+    out.extend(inline.split(',').map(|t| unquote(t.trim()).to_owned()));
+    out.retain(|t| !t.is_empty());
     out
 }
 
@@ -199,6 +206,8 @@ struct Walker<'a> {
     data_lists: Vec<(String, String)>,
     /// The roles whose dependencies are being applied, outermost first (a cycle stops there).
     depending: Vec<String>,
+    /// The playbook being walked: a variable its plays set is its own.
+    playbook: String,
 }
 
 /// What the plays reach, and the template folders whose files a list entry picks by name
@@ -219,6 +228,7 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
         bindings: Vec::new(),
         picked: BTreeSet::new(),
         depending: Vec::new(),
+        playbook: String::new(),
         data_lists: by_path
             .iter()
             .filter(|(_, source)| !super::apps::listed::data_containers(source).is_empty())
@@ -232,6 +242,7 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
         let Some(source) = by_path.get(playbook.path.as_str()) else {
             continue;
         };
+        walker.playbook.clone_from(&playbook.path);
         let mut index = 0;
         for item in &source.nodes {
             let Some(hosts) = item.get("hosts") else {
@@ -566,8 +577,11 @@ impl Walker<'_> {
                 let tasks_from = include
                     .get("tasks_from")
                     .map(|n| unquote(n.scalar()).to_owned());
-                let apply = include.get("apply").map(tags_of).unwrap_or_default();
-                inner.tags.push(tags.into_iter().chain(apply).collect());
+                let apply = include.get("apply").map(tags_written).unwrap_or_default();
+                let (looped_tags, apply): (Vec<String>, Vec<String>) =
+                    apply.into_iter().partition(|t| t.contains("{{"));
+                let own: Vec<String> = tags.into_iter().chain(apply).collect();
+                inner.tags.push(own.clone());
                 let from = context
                     .role
                     .clone()
@@ -594,10 +608,24 @@ impl Walker<'_> {
                 if expanded.is_empty() && name.contains("{{") {
                     self.sibling_roles(&inner, &from);
                 }
-                for (target, list) in expanded {
+                // Tags written with the loop item (`apply: { tags: "{{ role_item }}" }`):
+                // each role included gets its own.
+                let var = loop_var(item);
+                let values = self.expand_loop(item, &format!("{{{{ {var} }}}}"));
+                for (index, (target, list)) in expanded.into_iter().enumerate() {
                     let mut looped = inner.clone();
                     if list.is_some() {
                         looped.list = list;
+                    }
+                    if let Some((value, _)) = values.get(index)
+                        && let Some(last) = looped.tags.last_mut()
+                    {
+                        last.extend(
+                            looped_tags
+                                .iter()
+                                .map(|t| substitute(t, &var, value))
+                                .filter(|t| !t.contains("{{")),
+                        );
                     }
                     self.role(&target, tasks_from.as_deref(), &looped, &from);
                 }
@@ -606,6 +634,7 @@ impl Walker<'_> {
             } else {
                 self.picked_by_loop(item, context);
                 self.composed_by_loop(item, &inner);
+                self.copied_folder(item, &inner, dir);
             }
         }
     }
@@ -647,6 +676,52 @@ impl Walker<'_> {
             .collect();
         for sibling in siblings {
             self.role(&sibling, None, context, from);
+        }
+    }
+
+    /// A task copying a folder of the repository to the host as it is (`synchronize: { src:
+    /// ../services/ }`, `copy: { src: stacks/ }`): every file under it is reached, as the
+    /// compose files that a later task brings up there are.
+    fn copied_folder(&mut self, item: &Node, context: &Reach, dir: &str) {
+        const COPY: &[&str] = &[
+            "synchronize",
+            "ansible.posix.synchronize",
+            "copy",
+            "ansible.builtin.copy",
+        ];
+        let Some(src) = COPY
+            .iter()
+            .find_map(|m| item.get(m))
+            .and_then(|module| module.get("src"))
+            .map(|s| unquote(s.scalar()).to_owned())
+            .filter(|s| !s.contains("{{") && !s.starts_with('/') && !s.is_empty())
+        else {
+            return;
+        };
+        let mut bases = Vec::new();
+        if let Some(role) = &context.role {
+            bases.extend([format!("{role}/files"), role.clone()]);
+        }
+        bases.extend([join(dir, "files"), dir.to_owned()]);
+        for base in bases {
+            let folder = join(&base, src.trim_end_matches('/'));
+            if folder.is_empty() {
+                continue;
+            }
+            let prefix = format!("{folder}/");
+            let files: Vec<String> = self
+                .by_path
+                .range(prefix.as_str()..)
+                .take_while(|(path, _)| path.starts_with(&prefix))
+                .map(|(path, _)| (*path).to_owned())
+                .collect();
+            if files.is_empty() {
+                continue;
+            }
+            for file in files {
+                self.reach.entry(file).or_default().push(context.clone());
+            }
+            return;
         }
     }
 
@@ -786,10 +861,7 @@ impl Walker<'_> {
         &self,
         item: &Node,
     ) -> Option<Vec<(Vec<(String, String)>, Option<ListEntry>)>> {
-        let loop_var = item
-            .get("loop_control")
-            .and_then(|c| c.get("loop_var"))
-            .map_or("item".to_owned(), |v| unquote(v.scalar()).to_owned());
+        let loop_var = loop_var(item);
         let vars = item.get("vars")?;
         let uses_item: Vec<(String, String)> = vars
             .children
@@ -896,10 +968,7 @@ impl Walker<'_> {
         if !expression.contains("{{") {
             return vec![(expression.to_owned(), None)];
         }
-        let loop_var = item
-            .get("loop_control")
-            .and_then(|c| c.get("loop_var"))
-            .map_or("item".to_owned(), |v| unquote(v.scalar()).to_owned());
+        let loop_var = loop_var(item);
         let Some(source) = item
             .get("loop")
             .or_else(|| item.get("with_items"))
@@ -912,7 +981,23 @@ impl Walker<'_> {
         if let Some(var) = inline.strip_prefix("{{").and_then(|v| v.strip_suffix("}}")) {
             let var = var.split('|').next().unwrap_or("").trim();
             let mut rendered = Vec::new();
-            for definition in self.repository.vars.get(var).into_iter().flatten() {
+            // A list the playbook's own plays set, else one set outside any playbook.
+            let definitions: Vec<&VarDef> = self
+                .repository
+                .vars
+                .get(var)
+                .into_iter()
+                .flatten()
+                .collect();
+            let own = definitions.iter().any(|d| d.file == self.playbook);
+            let is_playbook = |file: &str| self.repository.playbooks.iter().any(|p| p.path == file);
+            for definition in definitions.into_iter().filter(|d| {
+                if own {
+                    d.file == self.playbook
+                } else {
+                    !is_playbook(&d.file)
+                }
+            }) {
                 let entries = self.entries_at(&definition.file, definition.line);
                 for value in &definition.items {
                     let fields = entries
@@ -939,6 +1024,13 @@ impl Walker<'_> {
             .map(|(value, list)| (substitute(expression, &loop_var, &value), list))
             .collect()
     }
+}
+
+/// The name a loop gives its item (`loop_control: { loop_var: role_item }`), `item` by default.
+fn loop_var(item: &Node) -> String {
+    item.get("loop_control")
+        .and_then(|c| c.get("loop_var"))
+        .map_or("item".to_owned(), |v| unquote(v.scalar()).to_owned())
 }
 
 /// `expression` for one list entry: `{{ item }}` and `{{ item.name }}` are its value, `{{

@@ -9,7 +9,7 @@
 //! it — the variable set to something else, written twice, or through a template — is refused,
 //! never guessed at.
 
-use crate::planner::upgrade::{is_untagged, tag_span};
+use crate::planner::upgrade::{is_image_pin, is_untagged, tag_span};
 use crate::repo::outline::{self, Node};
 
 /// Why the pin could not be changed; nothing was.
@@ -47,7 +47,7 @@ pub struct PinEdit<'a> {
 impl PinEdit<'_> {
     /// Whether the pin is an image written in place (its tag changes), not a variable.
     fn is_image(&self) -> bool {
-        self.var == "image" || self.var.contains('.')
+        is_image_pin(self.var)
     }
 }
 
@@ -63,26 +63,20 @@ pub fn apply(text: &str, edit: &PinEdit<'_>) -> Result<String, EditRefused> {
         return Err(EditRefused::BadVersion(edit.to.to_owned()));
     }
     let nodes = outline::parse(text);
-    let mut found: Vec<&Node> = Vec::new();
-    if edit.is_image() && edit.var != "image" {
-        let path: Vec<&str> = edit.var.split('.').collect();
-        by_path(&nodes, &path, &mut found);
-    } else {
-        let key = edit.var;
-        by_key(&nodes, key, &mut found);
+    // A compose file written inline (`docker_compose_content: |`) holds its pins in the
+    // block scalar; read as YAML there, at the lines of the file.
+    let blocks = block_nodes(text, &nodes);
+    let mut found = search(&nodes, edit);
+    if found.is_empty() {
+        found = search(&blocks, edit);
     }
     let from = edit.from;
-    // An image written without a tag (`grafana/grafana`, read as the tag ""): the tag is added.
     let untagged = |scalar: &str| from.is_empty() && is_untagged(scalar);
-    found.retain(|node| {
-        if edit.is_image() {
-            tag_span(node.scalar())
-                .is_some_and(|(at, _)| node.scalar()[at..].eq_ignore_ascii_case(from))
-                || untagged(node.scalar())
-        } else {
-            node.scalar() == from
-        }
-    });
+    if found.is_empty()
+        && let Some(edited) = by_line(text, edit)?
+    {
+        return Ok(edited);
+    }
     let not_found = || EditRefused::NotFound {
         file: edit.file.to_owned(),
         var: edit.var.to_owned(),
@@ -125,6 +119,112 @@ pub fn apply(text: &str, edit: &PinEdit<'_>) -> Result<String, EditRefused> {
     let start = line_start + from_at;
     let end = line_start + to_end;
     Ok(format!("{}{}{}", &text[..start], edit.to, &text[end..]))
+}
+
+/// The nodes holding the pin as discovery read it.
+fn search<'a>(nodes: &'a [Node], edit: &PinEdit<'_>) -> Vec<&'a Node> {
+    let mut found: Vec<&Node> = Vec::new();
+    if edit.is_image() && edit.var != "image" {
+        let path: Vec<&str> = edit.var.split('.').collect();
+        by_path(nodes, &path, &mut found);
+    } else {
+        by_key(nodes, edit.var, &mut found);
+    }
+    let from = edit.from;
+    found.retain(|node| {
+        if edit.is_image() {
+            tag_span(node.scalar())
+                .is_some_and(|(at, _)| node.scalar()[at..].eq_ignore_ascii_case(from))
+                // An image written without a tag (`grafana/grafana`, read as the tag ""): the
+                // tag is added.
+                || from.is_empty() && is_untagged(node.scalar())
+        } else {
+            node.scalar() == from
+        }
+    });
+    found
+}
+
+/// The YAML written in the block scalars of a file (`content: |`), outlined at the file's own
+/// line numbers.
+fn block_nodes(text: &str, nodes: &[Node]) -> Vec<Node> {
+    fn shift(nodes: &mut [Node], by: usize) {
+        for node in nodes {
+            node.line += by;
+            shift(&mut node.children, by);
+        }
+    }
+    fn visit(text_lines: &[&str], nodes: &[Node], out: &mut Vec<Node>) {
+        for node in nodes {
+            if node.value.trim_start().starts_with(['|', '>']) {
+                let body = text_lines
+                    .get(node.line..node.last_line().min(text_lines.len()))
+                    .unwrap_or_default();
+                let indent = body
+                    .iter()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| l.len() - l.trim_start().len())
+                    .min()
+                    .unwrap_or(0);
+                let inner: Vec<&str> = body.iter().map(|l| l.get(indent..).unwrap_or("")).collect();
+                let mut parsed = outline::parse(&inner.join("\n"));
+                shift(&mut parsed, node.line);
+                out.extend(parsed);
+            }
+            visit(text_lines, &node.children, out);
+        }
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    visit(&lines, nodes, &mut out);
+    out
+}
+
+/// A pin written as a `KEY=value` line (an environment file, also one written inline; a
+/// Quadlet unit's `Image=`): the edited text, `None` when no such line holds it.
+fn by_line(text: &str, edit: &PinEdit<'_>) -> Result<Option<String>, EditRefused> {
+    let prefix = format!("{}=", edit.var);
+    let mut found = Vec::new();
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n').trim_end_matches('\r');
+        let lead = body.len() - body.trim_start().len();
+        if let Some(value) = body.trim_start().strip_prefix(&prefix) {
+            let value_at = start + lead + prefix.len();
+            let value = value.trim_end();
+            let holds = if edit.is_image() {
+                tag_span(value).is_some_and(|(at, _)| value[at..].eq_ignore_ascii_case(edit.from))
+                    || edit.from.is_empty() && is_untagged(value)
+            } else {
+                value == edit.from
+            };
+            if holds {
+                found.push((value_at, value));
+            }
+        }
+        start += line.len();
+    }
+    let (at, value) = match found.as_slice() {
+        [] => return Ok(None),
+        [one] => *one,
+        many => {
+            return Err(EditRefused::Ambiguous {
+                file: edit.file.to_owned(),
+                var: edit.var.to_owned(),
+                value: edit.from.to_owned(),
+                count: many.len(),
+            });
+        }
+    };
+    let end = at + value.len();
+    let (from, to) = if !edit.is_image() {
+        (at, edit.to.to_owned())
+    } else if let Some((tag_at, _)) = tag_span(value) {
+        (at + tag_at, edit.to.to_owned())
+    } else {
+        (end, format!(":{}", edit.to))
+    };
+    Ok(Some(format!("{}{to}{}", &text[..from], &text[end..])))
 }
 
 /// Every node with key `key`, at any depth.
@@ -374,5 +474,50 @@ mod tests {
                 Err(EditRefused::BadVersion(_))
             ));
         }
+    }
+
+    #[test]
+    fn pins_written_inline_change_where_they_are_written() {
+        // A compose file passed inline to a role, its environment beside it.
+        let playbook = "- hosts: authentik\n  roles:\n    - role: docker\n      vars:\n        docker_compose_content: |\n          services:\n            redis:\n              image: docker.io/library/redis:7.2\n            server:\n              image: ghcr.io/goauthentik/server:${AUTHENTIK_TAG:-2024.8.0}\n        docker_compose_env: |\n          PG_USER=authentik\n          AUTHENTIK_TAG=2024.8.3\n";
+        let after = apply(
+            playbook,
+            &edit("authentik.yml", "services.redis.image", "7.2", "7.4"),
+        )
+        .unwrap();
+        assert_eq!(
+            changed_lines(playbook, &after),
+            [(
+                "              image: docker.io/library/redis:7.2".to_owned(),
+                "              image: docker.io/library/redis:7.4".to_owned()
+            )]
+        );
+        let after = apply(
+            playbook,
+            &edit("authentik.yml", "AUTHENTIK_TAG", "2024.8.3", "2024.10.4"),
+        )
+        .unwrap();
+        assert_eq!(
+            changed_lines(playbook, &after),
+            [(
+                "          AUTHENTIK_TAG=2024.8.3".to_owned(),
+                "          AUTHENTIK_TAG=2024.10.4".to_owned()
+            )]
+        );
+        // A Quadlet unit copied inline, its image without a tag: the tag is added.
+        let unit = "- hosts: all\n  tasks:\n    - ansible.builtin.copy:\n        dest: /etc/containers/systemd/n8n.container\n        content: |\n          [Container]\n          Image=docker.n8n.io/n8nio/n8n\n          Pull=always\n";
+        let after = apply(unit, &edit("n8n.yml", "Image", "", "1.107.0")).unwrap();
+        assert_eq!(
+            changed_lines(unit, &after),
+            [(
+                "          Image=docker.n8n.io/n8nio/n8n".to_owned(),
+                "          Image=docker.n8n.io/n8nio/n8n:1.107.0".to_owned()
+            )]
+        );
+        // Not written as read: refused, nothing changed.
+        assert!(matches!(
+            apply(unit, &edit("n8n.yml", "Image", "1.0", "1.107.0")),
+            Err(EditRefused::NotFound { .. })
+        ));
     }
 }

@@ -56,7 +56,7 @@ pub(crate) fn plan_pin(
         }
         Pin::Var { file, var, value } => (file, var, value),
     };
-    let image_form = var == "image" || var.contains('.');
+    let image_form = is_image_pin(var);
     let current = if image_form {
         value.as_str()
     } else {
@@ -151,41 +151,7 @@ pub(crate) fn version_question(service: &str, file: &str, var: &str, current: &s
     )
 }
 
-/// The version a request names: "… to 10.9.2", "… to version v2024.07.0", "… -> 2025.1".
-/// A word that starts with a digit (or `v` and a digit) after "to", "version" or an arrow.
-pub fn version_asked(text: &str) -> Option<String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let version = |word: &str| -> Option<String> {
-        let word = word.trim_end_matches(['.', ',', '!', '?', ';', ')', '"', '\'']);
-        let word = word.trim_start_matches(['"', '\'', '(']);
-        let digits = word
-            .strip_prefix(['v', 'V'])
-            .unwrap_or(word)
-            .chars()
-            .next()?;
-        let ok = digits.is_ascii_digit()
-            && word
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c));
-        ok.then(|| word.to_owned())
-    };
-    // The last one said wins: a change in words restates the version ("… to 1.2. make it 1.3").
-    let mut found = None;
-    for (i, word) in words.iter().enumerate() {
-        let lower = word.to_lowercase();
-        if !matches!(lower.as_str(), "to" | "version" | "->" | "→" | "@") {
-            continue;
-        }
-        let mut next = words.get(i + 1).copied();
-        if next.is_some_and(|n| n.eq_ignore_ascii_case("version")) {
-            next = words.get(i + 2).copied();
-        }
-        if let Some(version) = next.and_then(version) {
-            found = Some(version);
-        }
-    }
-    found
-}
+pub use crate::text::version_asked;
 
 /// The version asked for, written the way the pin writes its versions: with or without the
 /// leading `v` as the current one has it.
@@ -214,6 +180,13 @@ pub fn tag_span(image: &str) -> Option<(usize, usize)> {
     let last_slash = image.rfind('/').map_or(0, |i| i + 1);
     let colon = image[last_slash..].find(':')? + last_slash;
     (colon + 1 < image.len()).then_some((colon + 1, image.len()))
+}
+
+/// Whether a pin names an image written in place, whose tag changes (`image` of a container
+/// task, `services.<svc>.image` of a compose file, `<fact>.image`, a Quadlet unit's `Image`),
+/// rather than a variable whose whole value does.
+pub fn is_image_pin(var: &str) -> bool {
+    var == "image" || var == "Image" || var.contains('.')
 }
 
 /// Whether an image written in place has no tag to change (`grafana/grafana`): not empty, no

@@ -260,6 +260,13 @@ pub(super) fn entrypoint(
         .map(str::to_owned);
     let alt_playbooks = repository.importers(&reach.playbook);
     let pin = (verb == Verb::Upgrade).then(|| app.pin.clone()).flatten();
+    // A version named for an image pulled at `latest`: it is written where the image is.
+    let pin = match pin {
+        Some(Pin::Latest) if crate::text::version_asked(text).is_some() => {
+            app.image_at.clone().or(pin)
+        }
+        pin => pin,
+    };
     let config = (verb == Verb::Configure)
         .then(|| best_config(repository, app, text, target))
         .flatten();

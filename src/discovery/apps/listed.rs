@@ -114,6 +114,7 @@ fn entries(
                 fact: None,
                 unit: UnitKind::Container,
                 pulls,
+                inline: None,
             });
         }
     }
@@ -182,6 +183,7 @@ pub(super) fn rendered_from_vars(repository: &Repository, sources: &[Source]) ->
                     fact: None,
                     unit: UnitKind::Container,
                     pulls: false,
+                    inline: None,
                 })
         })
         .collect()

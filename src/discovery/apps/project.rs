@@ -3,7 +3,10 @@
 //! shared task file is given by the role importing it), else after its role or folder; and the
 //! systemd unit the repository writes to bring the project up and down.
 
-use super::{App, Index, Node, Reach, Repository, UnitKind, local_scope, parent, under, unquote};
+use super::{
+    App, Definition, Index, Node, Reach, Repository, UnitKind, local_scope, normalize, parent,
+    under, unquote,
+};
 
 /// A compose project is named after the folder its file is written to.
 pub(super) fn compose_project(
@@ -265,4 +268,74 @@ pub(super) fn lifecycle_unit(
             let unit = &source.text[start..at + wanted.len()];
             (start < at).then(|| unit.to_owned())
         })
+}
+
+/// How an app runs and what addresses it: its unit kind, the unit's name (compose project,
+/// container or systemd unit) and, for a compose service its file names no container for, the
+/// name compose gives that container.
+pub(super) fn unit_of(
+    repository: &Repository,
+    index: &Index<'_>,
+    definition: &Definition,
+    role: Option<&str>,
+    names: &[String],
+    name: &str,
+    reach: &[Reach],
+) -> (UnitKind, String, Option<String>) {
+    let role_name = role.and_then(|r| r.rsplit('/').next());
+    let mut unit = definition.unit;
+    let unit_name = match definition.unit {
+        UnitKind::Compose => match definition.inline.as_ref().and_then(|i| i.project.clone()) {
+            Some(project) => project,
+            None => compose_project(repository, index, &definition.file, role, reach),
+        },
+        UnitKind::Systemd => super::full_unit_name(name),
+        _ => name.to_owned(),
+    };
+    let compose_container = (unit == UnitKind::Compose)
+        .then(|| compose_named(index, definition, &unit_name))
+        .flatten();
+    let own_container = compose_container.clone().unwrap_or_else(|| name.to_owned());
+    // A project written across several compose files: addressed container by container.
+    let unit_name = if unit == UnitKind::Compose && index.one_project_of_many(&definition.file) {
+        unit = UnitKind::Container;
+        own_container
+    } else {
+        unit_name
+    };
+    // A compose file picked by name from a list, in a role named for none of its apps
+    // (`setup_hosted_services/templates/paperless.j2`): its project folder is not known, its
+    // container name is.
+    let unit_name = if unit == UnitKind::Compose
+        && repository.picked.contains(parent(&definition.file))
+        && role_name.is_some_and(|r| {
+            normalize(r) == normalize(&unit_name) && names.first() != Some(&normalize(r))
+        }) {
+        unit = UnitKind::Container;
+        name.to_owned()
+    } else {
+        unit_name
+    };
+    (unit, unit_name, compose_container)
+}
+
+/// The name compose gives the container of a compose service its file names none for
+/// (`<project>-<service>-1`).
+fn compose_named(index: &Index<'_>, definition: &Definition, project: &str) -> Option<String> {
+    let key = definition.key.as_deref()?;
+    if let Some(inline) = &definition.inline {
+        return (!inline.named).then(|| format!("{project}-{key}-1"));
+    }
+    index
+        .by_path
+        .get(definition.file.as_str())
+        .and_then(|source| {
+            source
+                .nodes
+                .iter()
+                .find(|n| n.key.as_deref() == Some("services"))
+        })
+        .and_then(|services| services.get(key))
+        .filter(|service| service.get("container_name").is_none())
+        .map(|_| format!("{project}-{key}-1"))
 }

@@ -104,6 +104,7 @@ fn unit_named(file: String, name: &str) -> Definition {
         compose: false,
         fact: None,
         unit: UnitKind::Systemd,
+        inline: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod picked;
 mod places;
 mod settings;
 mod shapes;
+mod written;
 
 /// A repository made of `(path, text)` files, discovered.
 fn repository(files: &[(&str, &str)]) -> (tempfile::TempDir, Repository) {
