@@ -1,7 +1,8 @@
 //! The compose project an app's file belongs to: named after the folder a task writes it
 //! to (the `dest:` of the copy or template, per list entry when a loop picks it, or the name a
-//! shared task file is given by the role importing it), else after its role or folder; and the
-//! systemd unit the repository writes to bring the project up and down.
+//! shared task file is given by the role importing it), else after its role or folder; the
+//! systemd unit the repository writes to bring the project up and down; and, from these, the
+//! unit an app is addressed by (project, container or systemd unit).
 
 use super::{
     App, Definition, Index, Node, Reach, Repository, UnitKind, local_scope, normalize, parent,
