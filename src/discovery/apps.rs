@@ -303,22 +303,39 @@ pub(crate) fn find(
 }
 
 /// A container task without an image (a handler's `state: started, restart: yes`) acts on a
-/// container that another task of the file creates with its image: not a second app.
+/// container that another task of the file creates with its image: not a second app. Nor is a
+/// `systemd` task acting on a unit that a container's unit runs, wherever that is written (a
+/// per-app playbook's handler restarting the `caddy.service` that `caddy.yml` writes).
 fn acted_on_elsewhere(definitions: Vec<Definition>) -> Vec<Definition> {
     let created: BTreeSet<(String, String)> = definitions
         .iter()
         .filter(|d| d.image.is_some() && !d.compose)
         .map(|d| (d.file.clone(), d.name.clone()))
         .collect();
+    let units: BTreeSet<&str> = definitions
+        .iter()
+        .filter(|d| d.unit == UnitKind::Systemd && d.image.is_some())
+        .map(|d| d.name.as_str())
+        .collect();
+    let run_elsewhere: BTreeSet<(String, String)> = definitions
+        .iter()
+        .filter(|d| d.unit == UnitKind::Systemd && d.image.is_none())
+        .filter(|d| units.contains(d.name.as_str()))
+        .filter(|d| !created.contains(&(d.file.clone(), d.name.clone())))
+        .map(|d| (d.file.clone(), d.name.clone()))
+        .collect();
     definitions
         .into_iter()
         .filter(|d| {
             let action = d.unit == UnitKind::Container && d.image.is_none() && !d.compose;
-            !action
-                || !created.iter().any(|(file, name)| {
+            let acted = action
+                && created.iter().any(|(file, name)| {
                     *file == d.file
                         && (*name == d.name || name.ends_with(&format!("-{}.service", d.name)))
-                })
+                });
+            let unit_action =
+                d.image.is_none() && run_elsewhere.contains(&(d.file.clone(), d.name.clone()));
+            !acted && !unit_action
         })
         .collect()
 }

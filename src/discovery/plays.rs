@@ -105,7 +105,7 @@ pub(crate) fn playbooks(sources: &[Source]) -> Vec<Playbook> {
             if let Some(import) = IMPORT_PLAYBOOK.iter().find_map(|k| item.get(k)) {
                 imports.push(join(parent(rel), unquote(import.scalar())));
             } else if let Some(hosts) = item.get("hosts") {
-                let hosts = unquote(hosts.scalar()).to_owned();
+                let hosts = hosts_of(hosts);
                 // A first play on localhost that resolves or adds hosts: `--limit` would skip it.
                 if plays.is_empty()
                     && matches!(hosts.as_str(), "localhost" | "127.0.0.1")
@@ -153,6 +153,23 @@ fn retired(path: &str) -> bool {
                 | "retired"
         )
     })
+}
+
+/// A play's `hosts:` as a pattern: written inline, or as a block list (`hosts:` then `-
+/// servarr`), whose entries Ansible joins like `servarr,media`.
+fn hosts_of(hosts: &Node) -> String {
+    let items: Vec<&str> = hosts
+        .children
+        .iter()
+        .filter(|c| c.is_item())
+        .map(|c| unquote(c.scalar()))
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.scalar().is_empty() && !items.is_empty() {
+        items.join(",")
+    } else {
+        unquote(hosts.scalar()).to_owned()
+    }
 }
 
 fn adds_hosts(nodes: &[Node]) -> bool {
@@ -251,7 +268,7 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
             let context = Reach {
                 playbook: playbook.path.clone(),
                 play: index,
-                hosts: unquote(hosts.scalar()).to_owned(),
+                hosts: hosts_of(hosts),
                 tags: vec![tags_of(item)],
                 role: None,
                 list: None,

@@ -266,6 +266,8 @@ pub fn stated_verb(text: &str) -> Option<Verb> {
     .iter()
     .any(|w| has(w))
         || phrase(" add a ")
+        // "switch caddy from the self-signed certs to let's encrypt": a setting changed.
+        || has("switch") && has("from") && has("to")
         // "open port 9090 from the lan in the firewall": a rule changed.
         || tokens.windows(2).any(|w| {
             matches!(w[0].as_str(), "open" | "close" | "forward" | "unblock")
@@ -491,15 +493,15 @@ fn keeps_for_a_while(tokens: &[String]) -> bool {
     })
 }
 
-/// "move it to 17", "move it to the next minor", "still on 16": a version change, not a port
-/// ("move grafana to port 3300").
+/// "move it to 17", "move it to the next minor", "pin n8n to 1.107.0", "still on 16": a version
+/// change, not a port ("move grafana to port 3300").
 fn changes_version(tokens: &[String]) -> bool {
     let has = |w: &str| tokens.iter().any(|t| t == w);
     let versionish = |w: &str| {
         let w = w.strip_prefix('v').unwrap_or(w);
         w.chars().next().is_some_and(|c| c.is_ascii_digit())
     };
-    let moves_version = has("move")
+    let moves_version = (has("move") || has("pin") || has("downgrade"))
         && tokens.iter().enumerate().any(|(i, t)| {
             let after = |k: usize| tokens.get(i + k).map_or("", String::as_str);
             t == "to"

@@ -137,6 +137,11 @@ fn moving_to_a_version_is_an_upgrade_and_moving_to_a_port_is_not() {
     );
     assert_ne!(verb_of("move grafana to port 3300"), Verb::Upgrade);
     assert_eq!(
+        verb_of("pin n8n to 1.107.0, the latest build broke a node"),
+        Verb::Upgrade
+    );
+    assert_ne!(verb_of("pin the dashboard to port 8080"), Verb::Upgrade);
+    assert_eq!(
         verb_of("plausible's clickhouse is still 24.12, move it to a 25.x release"),
         Verb::Upgrade
     );
@@ -1140,4 +1145,16 @@ fn a_kind_of_service_said_with_server_names_the_service_not_the_group() {
     let resolution = resolve(&repo, "restart jellyfin on the media box");
     let (_, _, hosts) = builtin(&resolution);
     assert_eq!(hosts, ["media-servers"]);
+}
+
+#[test]
+fn switching_something_from_one_value_to_another_is_a_setting() {
+    assert_eq!(
+        verb_of("switch caddy from the self-signed certs to real let's encrypt ones"),
+        Verb::Configure
+    );
+    assert_eq!(
+        verb_of("switch plex meta manager's movies run from sunday to saturday"),
+        Verb::Configure
+    );
 }

@@ -2,7 +2,7 @@
 //! outside sets: a Quadlet unit copied inline by a playbook per app, a compose file passed
 //! inline to a shared role by per-service playbooks, compose folders synchronized from beside
 //! a nested Ansible project, and roles from category folders included in a loop over a list
-//! of their names, each tagged with its own name.
+//! of their names, each tagged with its own name; also a play's hosts written as a block list.
 
 use super::*;
 
@@ -48,12 +48,26 @@ fn quadlet_playbooks() -> (tempfile::TempDir, Repository) {
         daemon_reload: true
         service: {name}.service
         state: started
+    - name: Add its site
+      ansible.builtin.copy:
+        dest: /etc/caddy/sites/{name}
+        content: |
+          https://{name}.example.net {{
+            reverse_proxy http://{name}:5678
+          }}
+      notify: Restart caddy
+  handlers:
+    - name: Restart caddy
+      ansible.builtin.systemd_service:
+        name: caddy.service
+        state: stopped
 "
         )
     };
     repository(&[
         ("inventory.yml", "all:\n  hosts:\n    10.0.0.26:\n"),
         ("n8n.yml", &app("n8n", "docker.n8n.io/n8nio/n8n")),
+        ("caddy.yml", &app("caddy", "docker.io/caddy")),
         (
             "excalidraw.yml",
             &app("excalidraw", "docker.io/excalidraw/excalidraw:latest"),
@@ -79,6 +93,25 @@ fn a_quadlet_unit_copied_inline_is_the_service_its_playbook_runs() {
         "deploy the whiteboard app so we can sketch the network",
     );
     assert_eq!(playbook_and_pin(&resolution).0, "excalidraw.yml");
+    // The per-app playbooks' handler stops the unit `caddy.yml` writes: no second caddy.
+    assert_eq!(
+        repository
+            .apps
+            .iter()
+            .filter(|a| a.unit_name == "caddy.service")
+            .map(|a| a.file.as_str())
+            .collect::<Vec<_>>(),
+        ["caddy.yml"]
+    );
+    let resolution = resolve(
+        &repository,
+        "switch caddy from self-signed certs to real let's encrypt ones",
+    );
+    assert_eq!(
+        playbook_and_pin(&resolution).0,
+        "caddy.yml",
+        "{resolution:#?}"
+    );
     // Pulled on every run: upgrading re-pulls, and a version named is written on its line.
     let resolution = resolve(&repository, "upgrade n8n");
     assert!(matches!(playbook_and_pin(&resolution).1, Some(Pin::Latest)));
@@ -100,7 +133,8 @@ fn inline_compose_playbooks() -> (tempfile::TempDir, Repository) {
         (
             "media.yml",
             "- name: Media stack
-  hosts: media
+  hosts:
+    - media
   roles:
     - name: Torrents
       role: docker
