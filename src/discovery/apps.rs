@@ -17,6 +17,7 @@ use crate::repo::outline::Node;
 use crate::services::catalogue;
 use crate::text::normalize;
 
+mod anchored;
 mod inline;
 pub(crate) mod listed;
 mod project;
@@ -240,6 +241,9 @@ pub(crate) fn find(
             continue;
         }
         definitions.extend(inline::definitions(source));
+        if top_services {
+            definitions.extend(anchored::merged_services(source));
+        }
         walk(
             &source.nodes,
             &source.rel,
@@ -400,6 +404,10 @@ fn walk(
     out: &mut Vec<Definition>,
 ) {
     for node in nodes {
+        // An extension field of a compose file is a template the services merge, not one.
+        if top_services && path.is_empty() && anchored::is_extension(node.key.as_deref()) {
+            continue;
+        }
         // A task using a container or systemd module.
         if node.is_item() {
             if let Some(module) = CONTAINER_MODULES.iter().find_map(|m| node.get(m)) {

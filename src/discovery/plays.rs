@@ -155,6 +155,32 @@ fn retired(path: &str) -> bool {
     })
 }
 
+/// A playbook named for one machine of the group its play targets (`playbooks/r740xd.yml` on
+/// `veggie_nas`, which also holds `r720xd`) sets up that machine: its plays run there, as its
+/// owner runs it (`--limit r740xd`).
+fn own_machine(repository: &Repository, playbook: &str, pattern: String) -> String {
+    let stem = playbook
+        .rsplit('/')
+        .next()
+        .unwrap_or(playbook)
+        .split('.')
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let inventory = &repository.inventory;
+    let machines = inventory.resolve(&pattern);
+    if stem.is_empty() || machines.len() < 2 {
+        return pattern;
+    }
+    let mut named = machines
+        .iter()
+        .filter(|host| host.to_lowercase().split('.').next() == Some(stem.as_str()));
+    match (named.next(), named.next()) {
+        (Some(host), None) if *host != pattern => host.clone(),
+        _ => pattern,
+    }
+}
+
 /// A play's `hosts:` as a pattern: written inline, or as a block list (`hosts:` then `-
 /// servarr`), whose entries Ansible joins like `servarr,media`.
 fn hosts_of(hosts: &Node) -> String {
@@ -268,7 +294,7 @@ pub(crate) fn reach(repository: &Repository, by_path: &BTreeMap<&str, &Source>) 
             let context = Reach {
                 playbook: playbook.path.clone(),
                 play: index,
-                hosts: hosts_of(hosts),
+                hosts: own_machine(repository, &playbook.path, hosts_of(hosts)),
                 tags: vec![tags_of(item)],
                 role: None,
                 list: None,

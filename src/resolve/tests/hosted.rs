@@ -1,8 +1,8 @@
 //! Where an app runs and as what, seen in the seventh and eighth outside sets: a podman
 //! container that systemd runs from the unit `generate_systemd` writes, a playbook whose plays
 //! each set up their own machine, a role kept to a group's members by its `when:`, a role's
-//! `hosts.conf` that is no inventory, and committed samples of the vars and inventory files a
-//! play loads.
+//! `hosts.conf` that is no inventory, committed samples of the vars and inventory files a play
+//! loads, and (from the tenth set) a playbook named for one machine of the group it targets.
 
 use super::*;
 
@@ -331,4 +331,35 @@ fn committed_samples_of_the_loaded_vars_and_inventory_name_the_folders_and_machi
         }
         other => panic!("expected the services playbook, got {other:#?}"),
     }
+}
+
+#[test]
+fn a_playbook_named_for_one_machine_of_its_group_runs_there() {
+    let (_dir, repository) = repository(&[
+        (
+            "hosts.yml",
+            "veggie_nas:\n  hosts:\n    r720xd.example.net:\n    r740xd:\n      ansible_host: r740xd.example.net\n",
+        ),
+        (
+            "playbooks/r740xd.yml",
+            "- hosts: veggie_nas\n  roles:\n    - role: r740xd\n",
+        ),
+        (
+            "roles/r740xd/tasks/main.yml",
+            "- name: Tautulli\n  community.docker.docker_container:\n    name: tautulli\n    image: ghcr.io/tautulli/tautulli:v2.14.6\n  tags: [tautulli]\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "tautulli logs please, the stats stopped updating",
+    );
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Container,
+            "tautulli".to_owned(),
+            vec!["r740xd".to_owned()]
+        ),
+        "{resolution:#?}"
+    );
 }

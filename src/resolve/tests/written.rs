@@ -2,7 +2,8 @@
 //! outside sets: a Quadlet unit copied inline by a playbook per app, a compose file passed
 //! inline to a shared role by per-service playbooks, compose folders synchronized from beside
 //! a nested Ansible project, and roles from category folders included in a loop over a list
-//! of their names, each tagged with its own name; also a play's hosts written as a block list.
+//! of their names, each tagged with its own name; also a play's hosts written as a block list
+//! and compose services merging an extension field's template.
 
 use super::*;
 
@@ -228,7 +229,11 @@ fn synchronized_folders() -> (tempfile::TempDir, Repository) {
         ),
         (
             "ansible/deploy.yml",
-            "- hosts: metal\n  tasks:\n    - name: Boot core\n      community.docker.docker_compose_v2:\n        project_src: \"/opt/lab/services/core/{{ item }}\"\n      loop:\n        - pihole\n    - name: Boot databases\n      community.docker.docker_compose_v2:\n        project_src: /opt/lab/services/database/redis\n",
+            "- hosts: metal\n  tasks:\n    - name: Boot core\n      community.docker.docker_compose_v2:\n        project_src: \"/opt/lab/services/core/{{ item }}\"\n      loop:\n        - pihole\n        - gha-runners\n    - name: Boot databases\n      community.docker.docker_compose_v2:\n        project_src: /opt/lab/services/database/redis\n",
+        ),
+        (
+            "services/core/gha-runners/docker-compose.yml",
+            "x-runner-template: &runner\n  image: myoung34/github-runner:ubuntu-jammy\n  restart: unless-stopped\n\nservices:\n  runner-site:\n    <<: *runner\n    container_name: gha-runner-site\n  runner-api:\n    <<: *runner\n    container_name: gha-runner-api\n",
         ),
         (
             "services/core/pihole/docker-compose.yml",
@@ -250,6 +255,29 @@ fn compose_folders_synchronized_from_beside_the_project_run_where_the_play_syncs
         (
             UnitKind::Compose,
             "pihole".to_owned(),
+            vec!["metal".to_owned()]
+        ),
+        "{resolution:#?}"
+    );
+    // Runners merging the template an extension field holds: their project, no container
+    // named for the template.
+    assert!(
+        repository
+            .apps
+            .iter()
+            .all(|a| a.container != "x-runner-template"),
+        "{:#?}",
+        repository.apps
+    );
+    let resolution = resolve(
+        &repository,
+        "stop the github actions runners, the builds are hogging the pi",
+    );
+    assert_eq!(
+        builtin(&resolution),
+        (
+            UnitKind::Compose,
+            "gha-runners".to_owned(),
             vec!["metal".to_owned()]
         ),
         "{resolution:#?}"
