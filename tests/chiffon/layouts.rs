@@ -215,6 +215,63 @@ fn per_app_playbooks_with_install_and_upgrade_tags_resolve_every_verb() {
 }
 
 #[test]
+fn files_written_inline_resolve_every_verb() {
+    check(
+        "inline-files",
+        &[
+            ("deploy n8n", "n8n: run n8n.yml"),
+            ("upgrade n8n", "n8n: run n8n.yml [re-pull latest]"),
+            (
+                "pin n8n to 1.107.0",
+                "n8n: run n8n.yml [pin Image in n8n.yml]",
+            ),
+            (
+                "restart n8n",
+                "n8n: builtin restart systemd n8n.service on apps",
+            ),
+            (
+                "stop caddy",
+                "caddy: builtin stop systemd caddy.service on apps",
+            ),
+            (
+                "start n8n",
+                "n8n: builtin start systemd n8n.service on apps",
+            ),
+            (
+                "is n8n up?",
+                "n8n: builtin status systemd n8n.service on apps",
+            ),
+            ("n8n logs", "n8n: builtin logs systemd n8n.service on apps"),
+            (
+                "remove n8n",
+                "n8n: builtin remove systemd n8n.service on apps",
+            ),
+            (
+                "restart sonarr",
+                "sonarr: builtin restart compose sonarr on media",
+            ),
+            (
+                "upgrade transmission to 4.0.7",
+                "transmission: run media.yml [pin TRANSMISSION_TAG in media.yml]",
+            ),
+            (
+                "bump sonarr to 4.0.15",
+                "sonarr: run media.yml [pin services.sonarr.image in media.yml]",
+            ),
+            (
+                "change the timezone sonarr runs in",
+                "sonarr: run media.yml [config media.yml]",
+            ),
+            (
+                "show me the torrent client's logs",
+                "transmission: builtin logs compose transmission on media",
+            ),
+            ("install vaultwarden", "vaultwarden: none (absent)"),
+        ],
+    );
+}
+
+#[test]
 fn a_list_of_enabled_apps_is_the_switch_for_deploy_and_remove() {
     check(
         "enabled-list",

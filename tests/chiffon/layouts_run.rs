@@ -15,7 +15,8 @@
 //! (`helpers::bin_with_recording_docker`, `helpers::add_recording_systemd`); Ansible's own
 //! modules drive them as they would the real ones. Two dry runs are out of reach here and not
 //! attempted: the `enabled-list` family's entrypoints use `community.docker.docker_container`
-//! (a collection ansible-core lacks, which needs a Docker daemon even in check mode), and
+//! (a collection ansible-core lacks, which needs a Docker daemon even in check mode), as do
+//! `inline-files`' `media.yml` runs (`docker_compose_v2`; its Quadlet playbooks are dry-run), and
 //! `host-named`'s whole-playbook runs install `jellyfin` from Jellyfin's own apt repository, so
 //! its entrypoints are dry-run with the target named (`--limit docker-1`).
 //!
@@ -111,7 +112,7 @@ async fn run_family(family: &str, cases: &[(&str, Then)]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_verb_runs_on_every_layout_family() {
-    let families: [(&str, Vec<(&str, Then)>); 8] = [
+    let families: [(&str, Vec<(&str, Then)>); 9] = [
         (
             "subfolder-project",
             vec![
@@ -221,6 +222,30 @@ async fn every_verb_runs_on_every_layout_family() {
                 (
                     "take down uptime kuma",
                     Calls(&["compose -p kuma down --remove-orphans"]),
+                ),
+            ],
+        ),
+        (
+            "inline-files",
+            vec![
+                ("deploy n8n", DryRun),
+                ("pin n8n to 1.107.0", DryRun),
+                ("restart n8n", Calls(&["systemctl restart n8n.service"])),
+                ("stop caddy", Calls(&["systemctl stop caddy.service"])),
+                ("start caddy", Calls(&["systemctl start caddy.service"])),
+                ("is n8n up?", Calls(&[])),
+                (
+                    "n8n logs",
+                    Calls(&["journalctl --unit n8n.service --lines 200 --no-pager"]),
+                ),
+                ("restart sonarr", Calls(&["compose -p sonarr restart"])),
+                (
+                    "show me the torrent client's logs",
+                    Calls(&["compose -p transmission logs --no-color --tail 200"]),
+                ),
+                (
+                    "remove sonarr",
+                    Calls(&["compose -p sonarr down --remove-orphans"]),
                 ),
             ],
         ),
