@@ -28,22 +28,13 @@ pub(super) fn repulls(index: &Index<'_>, file: &str, role: Option<&str>, reach: 
             format!("{dir}/")
         }
     };
-    let texts = index
-        .by_path
-        .get(file)
-        .into_iter()
-        .chain(under(index.by_path, &folder).map(|(_, s)| s))
-        .chain(
-            reach
-                .iter()
-                .filter_map(|r| index.by_path.get(r.playbook.as_str())),
-        )
-        .map(|s| s.text.as_str());
-    texts.into_iter().any(says_pull)
+    index.pulls(file)
+        || under(index.by_path, &folder).any(|(path, _)| index.pulls(path))
+        || reach.iter().any(|r| index.pulls(&r.playbook))
 }
 
 /// Whether a file's text pulls images on every run.
-fn says_pull(text: &str) -> bool {
+pub(super) fn says_pull(text: &str) -> bool {
     text.lines().any(|line| {
         let line: String = line
             .to_ascii_lowercase()
