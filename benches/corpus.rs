@@ -508,8 +508,15 @@ fn main() {
                 outside_samples.push(took);
             }
         }
+        // An unseen set's requests are never printed, not even as slow ones.
+        let unseen = *batch >= FIRST_OUTSIDE
+            && !OPENED_OUTSIDE.contains(&(batch - FIRST_OUTSIDE + 1));
         if std::env::var("CHIFFON_CORPUS_SLOW").is_ok() && slowest > Duration::from_micros(500) {
-            println!("SLOW {slowest:?} {repo} {text:?}");
+            if unseen {
+                println!("SLOW {slowest:?} {repo} (an unseen set's request)");
+            } else {
+                println!("SLOW {slowest:?} {repo} {text:?}");
+            }
         }
         let (top1, approvable) = judge(label, repository, &got);
         let plan = chiffon::planner::plan(text, &catalogues[repo], &Default::default(), 1);
