@@ -509,8 +509,8 @@ fn main() {
             }
         }
         // An unseen set's requests are never printed, not even as slow ones.
-        let unseen = *batch >= FIRST_OUTSIDE
-            && !OPENED_OUTSIDE.contains(&(batch - FIRST_OUTSIDE + 1));
+        let unseen =
+            *batch >= FIRST_OUTSIDE && !OPENED_OUTSIDE.contains(&(batch - FIRST_OUTSIDE + 1));
         if std::env::var("CHIFFON_CORPUS_SLOW").is_ok() && slowest > Duration::from_micros(500) {
             if unseen {
                 println!("SLOW {slowest:?} {repo} (an unseen set's request)");

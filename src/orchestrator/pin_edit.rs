@@ -156,18 +156,8 @@ fn block_nodes(text: &str, nodes: &[Node]) -> Vec<Node> {
     }
     fn visit(text_lines: &[&str], nodes: &[Node], out: &mut Vec<Node>) {
         for node in nodes {
-            if node.value.trim_start().starts_with(['|', '>']) {
-                let body = text_lines
-                    .get(node.line..node.last_line().min(text_lines.len()))
-                    .unwrap_or_default();
-                let indent = body
-                    .iter()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| l.len() - l.trim_start().len())
-                    .min()
-                    .unwrap_or(0);
-                let inner: Vec<&str> = body.iter().map(|l| l.get(indent..).unwrap_or("")).collect();
-                let mut parsed = outline::parse(&inner.join("\n"));
+            if node.is_block_scalar() {
+                let mut parsed = outline::parse(&node.block_text(text_lines));
                 shift(&mut parsed, node.line);
                 out.extend(parsed);
             }

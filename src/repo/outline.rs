@@ -53,6 +53,29 @@ impl Node {
             .map_or(self.end, Node::last_line)
             .max(self.end)
     }
+
+    /// Whether its value is a block scalar (`key: |`, `key: >-`).
+    pub fn is_block_scalar(&self) -> bool {
+        self.value.trim_start().starts_with(['|', '>'])
+    }
+
+    /// The text of its block scalar, its indentation removed (`lines` are the document's); its
+    /// first line is the line after the node's own.
+    pub fn block_text(&self, lines: &[&str]) -> String {
+        let body = lines
+            .get(self.line..self.last_line().min(lines.len()))
+            .unwrap_or_default();
+        let indent = body
+            .iter()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start().len())
+            .min()
+            .unwrap_or(0);
+        body.iter()
+            .map(|l| l.get(indent..).unwrap_or("").trim_end())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 /// Internal: where a node's own text ends (block scalars span several lines).

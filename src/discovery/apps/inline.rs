@@ -46,8 +46,8 @@ fn written_in(holder: &Node, file: &str, lines: &[&str], out: &mut Vec<Definitio
     let blocks: Vec<(&Node, String)> = holder
         .children
         .iter()
-        .filter(|c| c.key.is_some() && c.value.trim_start().starts_with(['|', '>']))
-        .map(|c| (c, block_text(c, lines)))
+        .filter(|c| c.key.is_some() && c.is_block_scalar())
+        .map(|c| (c, c.block_text(lines)))
         .collect();
     if blocks.is_empty() {
         return;
@@ -93,23 +93,6 @@ fn written_in(holder: &Node, file: &str, lines: &[&str], out: &mut Vec<Definitio
             out.push(definition);
         }
     }
-}
-
-/// The text of a block scalar, its indentation removed.
-fn block_text(node: &Node, lines: &[&str]) -> String {
-    let body = lines
-        .get(node.line..node.last_line().min(lines.len()))
-        .unwrap_or_default();
-    let indent = body
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start().len())
-        .min()
-        .unwrap_or(0);
-    body.iter()
-        .map(|l| l.get(indent..).unwrap_or("").trim_end())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// `<name>` of a Quadlet container file a task writes (`/etc/containers/systemd/n8n.container`).
