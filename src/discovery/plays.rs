@@ -654,7 +654,11 @@ impl Walker<'_> {
                 // Tags written with the loop item (`apply: { tags: "{{ role_item }}" }`):
                 // each role included gets its own.
                 let var = loop_var(item);
-                let values = self.expand_loop(item, &format!("{{{{ {var} }}}}"));
+                let values = if looped_tags.is_empty() {
+                    Vec::new()
+                } else {
+                    self.expand_loop(item, &format!("{{{{ {var} }}}}"))
+                };
                 for (index, (target, list)) in expanded.into_iter().enumerate() {
                     let mut looped = inner.clone();
                     if list.is_some() {

@@ -130,19 +130,20 @@ fn search<'a>(nodes: &'a [Node], edit: &PinEdit<'_>) -> Vec<&'a Node> {
     } else {
         by_key(nodes, edit.var, &mut found);
     }
-    let from = edit.from;
-    found.retain(|node| {
-        if edit.is_image() {
-            tag_span(node.scalar())
-                .is_some_and(|(at, _)| node.scalar()[at..].eq_ignore_ascii_case(from))
-                // An image written without a tag (`grafana/grafana`, read as the tag ""): the
-                // tag is added.
-                || from.is_empty() && is_untagged(node.scalar())
-        } else {
-            node.scalar() == from
-        }
-    });
+    found.retain(|node| holds(edit, node.scalar()));
     found
+}
+
+/// Whether `value`, as written, holds the pin as discovery read it: an image whose tag is
+/// `from` (or, for `from` empty, an image written without a tag, which gets one), else the
+/// value itself.
+fn holds(edit: &PinEdit<'_>, value: &str) -> bool {
+    if edit.is_image() {
+        tag_span(value).is_some_and(|(at, _)| value[at..].eq_ignore_ascii_case(edit.from))
+            || edit.from.is_empty() && is_untagged(value)
+    } else {
+        value == edit.from
+    }
 }
 
 /// The YAML written in the block scalars of a file (`content: |`), outlined at the file's own
@@ -182,13 +183,7 @@ fn by_line(text: &str, edit: &PinEdit<'_>) -> Result<Option<String>, EditRefused
         if let Some(value) = body.trim_start().strip_prefix(&prefix) {
             let value_at = start + lead + prefix.len();
             let value = value.trim_end();
-            let holds = if edit.is_image() {
-                tag_span(value).is_some_and(|(at, _)| value[at..].eq_ignore_ascii_case(edit.from))
-                    || edit.from.is_empty() && is_untagged(value)
-            } else {
-                value == edit.from
-            };
-            if holds {
+            if holds(edit, value) {
                 found.push((value_at, value));
             }
         }
