@@ -47,6 +47,11 @@ pub struct Repository {
     /// Every variable set at the top of a vars file (group_vars, host_vars, role defaults and
     /// vars, vars files): name → definitions.
     pub vars: BTreeMap<String, Vec<VarDef>>,
+    /// The scalars inside a mapping of a vars file, by dotted path (`deploy_images.traefik.tag`
+    /// in a central image map), for `{{ deploy_images.traefik.tag }}` and pins; kept apart
+    /// from `vars` so that no nested key is taken for a switch or a list of its own.
+    #[serde(skip)]
+    pub nested_vars: BTreeMap<String, Vec<VarDef>>,
     /// Task files and the plays that reach them (with tags), keyed by relative path.
     pub reach: BTreeMap<String, Vec<Reach>>,
     /// Template folders whose files a list entry picks by name: one no entry names is
@@ -60,6 +65,10 @@ pub struct Repository {
     pub settings: BTreeMap<String, String>,
     /// The tags of the task that renders each configuration file (`homepage_config`).
     pub config_tags: BTreeMap<String, Vec<String>>,
+    /// The role task file that renders each configuration file (`tasks/prometheus.yml` for
+    /// `templates/prometheus.yml.j2`), whose import may carry tags of its own.
+    #[serde(skip)]
+    pub config_rendered_by: BTreeMap<String, String>,
     /// Per configuration file, the list variables it renders one entry at a time (a devices
     /// template looping over `wolweb_devices`): adding an entry edits the list, not the file.
     #[serde(skip)]
@@ -253,7 +262,7 @@ impl Repository {
         let projects = projects(sources);
         let roles = roles(root, sources, &projects);
         let inventory = inventory::read(sources, &projects);
-        let vars = variables(sources, &roles);
+        let (vars, nested_vars) = variables(sources, &roles);
         let playbooks = plays::playbooks(sources);
         let mut vars = vars;
         for playbook in &playbooks {
@@ -284,6 +293,7 @@ impl Repository {
             playbooks,
             roles,
             vars,
+            nested_vars,
             files,
             ..Repository::default()
         };
@@ -293,6 +303,7 @@ impl Repository {
         let settings = apps::settings(&repository.apps, &by_path);
         repository.settings = settings.text;
         repository.config_tags = settings.tags;
+        repository.config_rendered_by = settings.rendered_by;
         repository.loops = settings.loops;
         repository.reads = settings.reads;
         let added = added::added_hosts(&repository, sources, &by_path);
@@ -479,7 +490,8 @@ impl Repository {
     /// defaults (Ansible's precedence, roughly); production inventories before others.
     pub fn var_def(&self, name: &str) -> Option<&VarDef> {
         self.vars
-            .get(name)?
+            .get(name)
+            .or_else(|| self.nested_vars.get(name))?
             .iter()
             .min_by_key(|d| var_rank(&d.file))
     }
@@ -682,7 +694,12 @@ pub(crate) fn is_inventory_vars(rel: &str) -> bool {
 }
 
 /// Variables set at the top of vars files.
-fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDef>> {
+#[allow(clippy::type_complexity)]
+fn variables(
+    sources: &[Source],
+    roles: &[String],
+) -> (BTreeMap<String, Vec<VarDef>>, BTreeMap<String, Vec<VarDef>>) {
+    let mut nested: BTreeMap<String, Vec<VarDef>> = BTreeMap::new();
     let mut vars: BTreeMap<String, Vec<VarDef>> = BTreeMap::new();
     // Files a play loads with `vars_files:` (`vars.yml` beside `main.yml`).
     let loaded: BTreeSet<String> = sources
@@ -738,6 +755,7 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
                 value: inline.to_owned(),
                 items,
             });
+            nested_scalars(&source.rel, key, node, 2, &mut nested);
             // A list one mapping down (`docker: { composes: [...] }`) is `docker.composes`.
             for child in node.children.iter().filter(|c| !c.is_item()) {
                 let Some(child_key) = &child.key else {
@@ -757,7 +775,31 @@ fn variables(sources: &[Source], roles: &[String]) -> BTreeMap<String, Vec<VarDe
             }
         }
     }
-    vars
+    (vars, nested)
+}
+
+/// The scalars of a mapping value, `depth` levels down, by their dotted path.
+fn nested_scalars(
+    file: &str,
+    path: &str,
+    node: &Node,
+    depth: usize,
+    out: &mut BTreeMap<String, Vec<VarDef>>,
+) {
+    for child in node.children.iter().filter(|c| !c.is_item()) {
+        let Some(key) = &child.key else { continue };
+        let dotted = format!("{path}.{key}");
+        if !child.scalar().is_empty() {
+            out.entry(dotted).or_default().push(VarDef {
+                file: file.to_owned(),
+                line: child.line,
+                value: unquote(child.scalar()).to_owned(),
+                items: Vec::new(),
+            });
+        } else if depth > 0 {
+            nested_scalars(file, &dotted, child, depth - 1, out);
+        }
+    }
 }
 
 /// The entries of a block list: each one's value (a mapping stands for its first value, `-

@@ -29,7 +29,7 @@ use entry::{
 };
 
 mod names;
-use names::{role_named_like, sharing_a_name_part};
+use names::{one_role_deploys, role_named_like, sharing_a_name_part};
 
 mod mentions;
 use mentions::{
@@ -637,6 +637,9 @@ fn pick_service(
             "the request names a part the names of several apps share, and one part only {one} has"
         ));
         return Ok(one.clone());
+    }
+    if let Some(one) = one_role_deploys(repository, verb, &sharing, tokens, reasons) {
+        return Ok(one);
     }
     if sharing.len() >= 2 {
         reasons.push("the request names a part the names of several apps share".to_owned());

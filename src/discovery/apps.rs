@@ -18,12 +18,15 @@ use crate::services::catalogue;
 use crate::text::normalize;
 
 mod anchored;
+mod configs;
 mod inline;
 pub(crate) mod listed;
 mod project;
 mod reached;
 mod roles;
 mod settle;
+pub(crate) use configs::settings;
+use configs::{config_files, place_config_files};
 use project::{lifecycle_unit, unit_of};
 use reached::{as_src, local_scope};
 use reached::{in_its_play, reach_of};
@@ -202,7 +205,8 @@ pub(crate) fn find(
                 .trim_end_matches(".j2")
                 .to_owned();
             let name = name.replace(".container", ".service");
-            // A container run by the unit: its image reference, for the pin.
+            // A container run by the unit: its image reference, for the pin; a Quadlet
+            // unit's `Image=` line, even written out (`Image=ghcr.io/org/app:7.4.4`).
             let image = source
                 .text
                 .split("{{")
@@ -214,7 +218,8 @@ pub(crate) fn find(
                         || var.ends_with("_image_version")
                         || var.ends_with("_version")
                 })
-                .map(|var| format!("{{{{ {var} }}}}"));
+                .map(|var| format!("{{{{ {var} }}}}"))
+                .or_else(|| quadlet_image(&lower, &source.text));
             definitions.push(Definition {
                 pulls: false,
                 file: source.rel.clone(),
@@ -304,6 +309,17 @@ pub(crate) fn find(
         }
     }
     apps
+}
+
+/// The image a Quadlet container unit (`.container`, or its template) runs: its `Image=`.
+fn quadlet_image(lower: &str, text: &str) -> Option<String> {
+    if !lower.trim_end_matches(".j2").ends_with(".container") {
+        return None;
+    }
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Image="))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// A container task without an image (a handler's `state: started, restart: yes`) acts on a
@@ -416,7 +432,16 @@ fn walk(
             }
             // `service:` and `unit:` are aliases of `name:` (`systemd_service: { service:
             // n8n.service }`).
+            // A unit stopped and disabled (`state: stopped, enabled: false`) is being
+            // retired (a native install a container replaces), not run.
+            let said = |module: &Node, key: &str, values: &[&str]| {
+                module
+                    .get(key)
+                    .is_some_and(|v| values.contains(&unquote(v.scalar())))
+            };
             if let Some(module) = SYSTEMD_MODULES.iter().find_map(|m| node.get(m))
+                && !(said(module, "state", &["stopped"])
+                    && said(module, "enabled", &["false", "no", "False"]))
                 && let Some(name) = ["name", "service", "unit"]
                     .iter()
                     .find_map(|key| module.get(key))
@@ -829,10 +854,14 @@ fn is_own_unit(
                 .text
                 .contains(&format!("/etc/systemd/system/{unit_stem}."))
         });
-    catalogue().lookup(unit_stem).is_some()
-        || ships_unit
-        || writes_unit
-        || role_name.is_some_and(|r| normalize(r) == normalize(unit_stem))
+    // A unit named for its role, or, in a role the catalogue does not know, for a part of it
+    // (`mailrelay-worker` in `mailrelay`; in `adguard`, `adguard_reboot_guard` is a helper).
+    let role_named = role_name.is_some_and(|r| {
+        let (r, unit) = (normalize(r), normalize(unit_stem));
+        r == unit
+            || !role_known && r.len() >= 4 && unit.starts_with(&r) && unit_stem.contains(['-', '_'])
+    });
+    catalogue().lookup(unit_stem).is_some() || ships_unit || writes_unit || role_named
 }
 
 /// Tags every task of the defining task file carries (adrienko-style `tags: [sonarr]` on each
@@ -947,193 +976,6 @@ fn switch(index: &Index<'_>, names: &[String], file: &str) -> Option<Switch> {
         }
     }
     best.map(|(s, _)| s)
-}
-
-/// Files holding an app's configuration: its role's templates and files (not the compose file
-/// itself), vars files named after it, its role's defaults and vars, the defining file.
-fn config_files(
-    repository: &Repository,
-    index: &Index<'_>,
-    file: &str,
-    role: Option<&str>,
-    names: &[String],
-) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    // A folder a list picks whole (`services/reverse-proxy/`): the files beside the compose
-    // file are the project's own configuration (its `Caddyfile`).
-    if repository
-        .picked_place(file)
-        .is_some_and(|(holder, _)| holder != parent(file))
-    {
-        let folder = format!("{}/", parent(file));
-        out.extend(
-            under(index.by_path, &folder)
-                .map(|(path, _)| *path)
-                .filter(|path| *path != file && !path.ends_with("/Dockerfile"))
-                .map(str::to_owned),
-        );
-    }
-    let slashed: Vec<(&str, String)> = names
-        .iter()
-        .take(3)
-        .filter(|n| n.len() >= 3)
-        .map(|n| (n.as_str(), format!("/{n}/")))
-        .collect();
-    let named = |candidate: &Candidate<'_>| {
-        slashed.iter().any(|(n, slashed)| {
-            candidate.base.contains(n) || candidate.path.contains(slashed.as_str())
-        })
-    };
-    let (templates, files) = role.map_or((String::new(), String::new()), |r| {
-        (format!("{r}/templates/"), format!("{r}/files/"))
-    });
-    // Computed once: a theme role's templates belong to the app only when named after it.
-    let shared_role = role.is_some_and(|r| repository.apps_share_role_hint(r));
-    for candidate in &index.candidates {
-        let path = candidate.path;
-        let in_role = role.is_some() && (path.starts_with(&templates) || path.starts_with(&files));
-        if path != file
-            && (in_role && (!shared_role || named(candidate))
-                || (path.contains("templates/") || path.contains("files/")) && named(candidate))
-        {
-            out.push(path.to_owned());
-        }
-    }
-    let starts = |words: &[String], take: usize| {
-        words.iter().any(|word| {
-            names
-                .iter()
-                .take(take)
-                .any(|n| n.len() >= 4 && word.starts_with(n.as_str()))
-        })
-    };
-    for candidate in &index.candidates {
-        let path = candidate.path;
-        if candidate.vars_file && (named(candidate) || starts(&candidate.keys, 2))
-            || !candidate.vars_file
-                && (path.ends_with(".j2") || path.contains("/files/"))
-                && starts(&candidate.segments, 3)
-                && !out.iter().any(|o| o == path)
-                && path != file
-        {
-            out.push(path.to_owned());
-        }
-    }
-    if let Some(role) = role {
-        for sub in ["defaults", "vars"] {
-            for ext in ["yml", "yaml"] {
-                let path = format!("{role}/{sub}/main.{ext}");
-                if index.get(&path).is_some() {
-                    out.push(path);
-                }
-            }
-        }
-    }
-    out.push(file.to_owned());
-    out.dedup();
-    out
-}
-
-/// The inventory's files that set what a role reads (`mounts` in `host_vars/qnap.yml` for a
-/// mergerfs role looping over `{{ mounts }}`): where one place's setting of the app lives.
-fn place_config_files(repository: &Repository, index: &Index<'_>, role: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for var in super::reads::role_reads(index, role) {
-        for def in repository.vars.get(var).into_iter().flatten() {
-            if (def.file.contains("host_vars/") || def.file.contains("group_vars/"))
-                && !out.contains(&def.file)
-            {
-                out.push(def.file.clone());
-            }
-        }
-    }
-    out
-}
-
-impl Repository {
-    /// A role whose tasks folder holds several per-app task files (a theme role).
-    fn apps_share_role_hint(&self, role: &str) -> bool {
-        under(&self.reach, &format!("{role}/tasks/")).count() > 3
-    }
-}
-
-/// What discovery reads in each app's configuration files.
-#[derive(Default)]
-pub(crate) struct Settings {
-    /// The text as lowercase words joined by single spaces (see `Repository::settings`).
-    pub text: BTreeMap<String, String>,
-    /// The tags of the role task that renders the file (`src:` naming it).
-    pub tags: BTreeMap<String, Vec<String>>,
-    /// The list variables it renders one entry at a time.
-    pub loops: BTreeMap<String, Vec<String>>,
-    /// The variables its Jinja reads.
-    pub reads: BTreeMap<String, Vec<String>>,
-}
-
-/// What each configuration file of the apps says, renders and reads.
-pub(crate) fn settings(apps: &[App], by_path: &BTreeMap<&str, &Source>) -> Settings {
-    let Settings {
-        mut text,
-        mut tags,
-        mut loops,
-        mut reads,
-    } = Settings::default();
-    for app in apps {
-        for path in &app.config {
-            if text.contains_key(path) {
-                continue;
-            }
-            if let Some(source) = by_path.get(path.as_str()) {
-                let said: Vec<String> = crate::services::words(&source.text).collect();
-                text.insert(path.clone(), said.join(" "));
-                let looped = super::reads::looped_lists(&source.text);
-                if !looped.is_empty() {
-                    loops.insert(path.clone(), looped);
-                }
-                let read = super::reads::file_reads(&source.text);
-                if !read.is_empty() {
-                    reads.insert(path.clone(), read.into_iter().map(str::to_owned).collect());
-                }
-            }
-            if let Some(found) = app
-                .role
-                .as_deref()
-                .and_then(|r| rendering_tags(by_path, r, path))
-            {
-                tags.insert(path.clone(), found);
-            }
-        }
-    }
-    Settings {
-        text,
-        tags,
-        loops,
-        reads,
-    }
-}
-
-/// The tags of the task in `role`'s tasks whose `src:` names the file `path`.
-fn rendering_tags(
-    by_path: &BTreeMap<&str, &Source>,
-    role: &str,
-    path: &str,
-) -> Option<Vec<String>> {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let tasks = format!("{role}/tasks/");
-    by_path
-        .iter()
-        .filter(|(p, s)| p.starts_with(&tasks) && s.text.contains(name))
-        .flat_map(|(_, s)| s.nodes.iter().filter(|n| n.is_item()))
-        .find(|task| {
-            task.children.iter().any(|module| {
-                module.get("src").is_some_and(|src| {
-                    let src = src.scalar();
-                    src == name || src.ends_with(&format!("/{name}"))
-                })
-            })
-        })
-        .map(tags_of)
-        .filter(|t| !t.is_empty())
 }
 
 /// `{{ x.name }}` where `x` is registered by a task of the same file that sets `name:`

@@ -67,6 +67,21 @@ pub(crate) struct Index<'a> {
     pulling: RefCell<BTreeMap<&'a str, bool>>,
 }
 
+/// A sample kept beside the real file (`homeserver-sample.yaml`, `config-example.yml`) that no
+/// other file names (no task installs it): the app never reads it, so it holds none of its
+/// configuration.
+fn unshipped_sample(by_path: &BTreeMap<&str, &Source>, path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let sample = name
+        .to_ascii_lowercase()
+        .split(['.', '-', '_'])
+        .any(|part| matches!(part, "sample" | "example" | "dist"));
+    sample
+        && !by_path
+            .iter()
+            .any(|(p, source)| *p != path && source.text.contains(name))
+}
+
 /// The project name a compose file sets itself (`name: my_stack` at the top), and whether it
 /// includes files named per entry rather than defining services.
 fn compose_name(source: &Source) -> Option<(String, bool)> {
@@ -124,6 +139,7 @@ impl<'a> Index<'a> {
                     || path.contains("host_vars/")
                     || path.contains("group_vars/")
             })
+            .filter(|(path, _)| !unshipped_sample(by_path, path))
             .map(|(path, source)| {
                 let name = path.rsplit('/').next().unwrap_or(path);
                 let vars_file = path.contains("host_vars/") || path.contains("group_vars/");

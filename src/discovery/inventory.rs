@@ -97,7 +97,10 @@ impl Inventory {
         // A sample committed in place of the ignored real file shows the shape, not every
         // machine.
         let sampled = !self.files.is_empty() && self.files.iter().all(|f| sample_of(f).is_some());
+        // Machines named only by `host_vars/` and no inventory file: the inventory is made
+        // elsewhere (a Proxmox plugin's, not committed), and so are its groups.
         if self.hosts.is_empty()
+            || self.files.is_empty()
             || sampled
             || pattern.is_empty()
             || pattern.contains("{{")

@@ -110,8 +110,12 @@ pub(super) fn pin(repository: &Repository, definition: &Definition, repulled: bo
     if latest(written) && repulled {
         return Some(Pin::Latest);
     }
-    // A Quadlet unit written inline names its image on its `Image=` line.
-    let quadlet = definition.inline.is_some() && !definition.compose;
+    // A Quadlet unit, written inline or as a file, names its image on its `Image=` line.
+    let quadlet = definition.inline.is_some() && !definition.compose
+        || definition
+            .file
+            .trim_end_matches(".j2")
+            .ends_with(".container");
     let var = match (&definition.key, &definition.fact) {
         _ if quadlet => "Image".to_owned(),
         (Some(key), _) if definition.compose => format!("services.{key}.image"),
@@ -214,7 +218,8 @@ pub(super) fn version_var(repository: &Repository, names: &[String]) -> Option<P
         .iter()
         .take(3)
         .filter(|n| n.len() >= 3)
-        .map(|n| format!("{n}version"))
+        // `checkmk_server_version` for the Checkmk server a collection's role installs.
+        .flat_map(|n| [format!("{n}version"), format!("{n}serverversion")])
         .collect();
     let (var, definition) = repository
         .vars

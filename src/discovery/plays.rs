@@ -181,20 +181,24 @@ fn own_machine(repository: &Repository, playbook: &str, pattern: String) -> Stri
     }
 }
 
-/// A play's `hosts:` as a pattern: written inline, or as a block list (`hosts:` then `-
-/// servarr`), whose entries Ansible joins like `servarr,media`.
+/// A play's `hosts:` as a pattern: written inline, as a flow list (`hosts: [oddish]`) or as a
+/// block list (`hosts:` then `- servarr`); Ansible joins a list's entries like `servarr,media`.
 fn hosts_of(hosts: &Node) -> String {
-    let items: Vec<&str> = hosts
-        .children
-        .iter()
-        .filter(|c| c.is_item())
-        .map(|c| unquote(c.scalar()))
-        .filter(|h| !h.is_empty())
-        .collect();
-    if hosts.scalar().is_empty() && !items.is_empty() {
+    let written = hosts.scalar();
+    let items: Vec<&str> = match written.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        Some(flow) => flow.split(',').map(|h| unquote(h.trim())).collect(),
+        None => hosts
+            .children
+            .iter()
+            .filter(|c| c.is_item())
+            .map(|c| unquote(c.scalar()))
+            .collect(),
+    };
+    let items: Vec<&str> = items.into_iter().filter(|h| !h.is_empty()).collect();
+    if (written.is_empty() || written.starts_with('[')) && !items.is_empty() {
         items.join(",")
     } else {
-        unquote(hosts.scalar()).to_owned()
+        unquote(written).to_owned()
     }
 }
 
@@ -1046,10 +1050,12 @@ impl Walker<'_> {
                 }
             }) {
                 let entries = self.entries_at(&definition.file, definition.line);
-                for value in &definition.items {
+                // Entries in order: two may open with the same field (`user: simon`).
+                for (at, value) in definition.items.iter().enumerate() {
                     let fields = entries
-                        .iter()
-                        .find(|(v, _)| v == value)
+                        .get(at)
+                        .filter(|(v, _)| v == value)
+                        .or_else(|| entries.iter().find(|(v, _)| v == value))
                         .map(|(_, fields)| fields);
                     rendered.push((
                         render_entry(expression, &loop_var, value, fields),

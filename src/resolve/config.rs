@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::discovery::{App, Repository};
+use crate::discovery::{App, Reach, Repository};
 use crate::services::{catalogue, stem, words};
 use crate::text::normalize;
 
@@ -424,6 +424,44 @@ pub(super) fn config_tag(
                 && words(t)
                     .any(|w| matches!(w.as_str(), "config" | "configure" | "conf" | "settings"))
         })
+        .cloned()
+}
+
+/// The tags of the task file that renders the configuration (`import_tasks: prometheus.yml`
+/// tagged `prometheus` in a role holding one task file per app), when the tags chosen for the
+/// app (`podman`, which writes its container unit) leave that file out: a run with those would
+/// not write the change.
+pub(super) fn rendering_tags(
+    repository: &Repository,
+    config: &str,
+    playbook: &str,
+    chosen: &[String],
+) -> Option<Vec<String>> {
+    if chosen.is_empty() {
+        return None;
+    }
+    let task_file = repository.config_rendered_by.get(config)?;
+    let reaches: Vec<_> = repository
+        .reach
+        .get(task_file)?
+        .iter()
+        .filter(|r| r.playbook == playbook)
+        .collect();
+    let own = repository.config_tags.get(config);
+    let selected = |r: &&Reach| {
+        r.tags
+            .iter()
+            .flatten()
+            .chain(own.into_iter().flatten())
+            .any(|t| chosen.contains(t))
+    };
+    if reaches.is_empty() || reaches.iter().any(selected) {
+        return None;
+    }
+    // The tags written on the include of that task file itself.
+    reaches
+        .iter()
+        .find_map(|r| r.tags.last().filter(|t| !t.is_empty()))
         .cloned()
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::config::{best_config, config_tag};
+use super::config::{best_config, config_tag, rendering_tags};
 use super::{Answer, Verb};
 use crate::discovery::{App, Pin, Reach, Repository, Switch};
 use crate::services::catalogue;
@@ -277,6 +277,10 @@ pub(super) fn entrypoint(
         Some(tag) => vec![tag],
         None => tags,
     };
+    let tags = config
+        .as_ref()
+        .and_then(|c| rendering_tags(repository, c, &reach.playbook, &tags))
+        .unwrap_or(tags);
     reasons.push(format!(
         "{} reaches {} ({})",
         reach.playbook,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::Verb;
 use crate::discovery::{App, Repository};
 use crate::services::{catalogue, words};
 use crate::text::{edit_distance, normalize};
@@ -285,4 +286,37 @@ pub(super) fn by_own_words<'a>(
     let mut seen = BTreeSet::new();
     found.retain(|f| seen.insert(f.app.service.clone()));
     found
+}
+
+/// Deploying what one role sets up, said by the role's name, when the apps sharing that part
+/// of their names are all that role's ("set up kdump" for `kdump-tools` and its
+/// `kdump_nmi_watchdog` unit): the role's run deploys them all, so there is nothing to ask.
+pub(super) fn one_role_deploys(
+    repository: &Repository,
+    verb: Verb,
+    sharing: &[String],
+    tokens: &[String],
+    reasons: &mut Vec<String>,
+) -> Option<String> {
+    if verb != Verb::Deploy || sharing.len() < 2 {
+        return None;
+    }
+    let roles: BTreeSet<Option<&str>> = repository
+        .apps
+        .iter()
+        .filter(|a| sharing.contains(&a.service))
+        .map(|a| a.role.as_deref())
+        .collect();
+    let [Some(role)] = roles.into_iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let name = normalize(role.rsplit('/').next().unwrap_or(role));
+    if !tokens.iter().any(|t| normalize(t) == name) {
+        return None;
+    }
+    reasons.push(format!(
+        "the request names the role {name}, which sets up {}",
+        sharing.join(" and ")
+    ));
+    sharing.first().cloned()
 }

@@ -162,7 +162,15 @@ fn asks_whether_up(lower: &str) -> bool {
         && tokens.iter().skip(1).any(|t| {
             matches!(
                 t.as_str(),
-                "up" | "running" | "alive" | "online" | "down" | "working" | "healthy"
+                "up" | "running"
+                    | "alive"
+                    | "online"
+                    | "down"
+                    | "working"
+                    | "healthy"
+                    | "answering"
+                    | "responding"
+                    | "reachable"
             )
         })
 }

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{App, Definition, UnitKind, build};
 use crate::discovery::Repository;
-use crate::discovery::index::Index;
+use crate::discovery::index::{Index, under};
 use crate::services::{Service, catalogue};
-use crate::text::without_doing_prefix;
+use crate::text::{normalize, without_doing_prefix};
 
 /// A role named for a service (`roles/filebrowser`, `roles/nginx`) that runs no container and
 /// templates no unit Chiffon recognises is still that service, installed by its role: an app
@@ -42,11 +42,39 @@ pub(super) fn role_only_apps(repository: &Repository, index: &Index<'_>, apps: &
         else {
             continue;
         };
-        let definition = unit_named(file, bare);
+        let unit = installed_package(index, &file, bare).unwrap_or_else(|| bare.to_owned());
+        let definition = unit_named(file, &unit);
         if let Some(app) = build(repository, index, definition, Some(role.clone())) {
             apps.push(app);
         }
     }
+}
+
+/// The package a role's tasks install that is named for its service, with more after the
+/// name (`mssql-server` for the `mssql` role): the systemd unit it ships is named so.
+fn installed_package(index: &Index<'_>, file: &str, bare: &str) -> Option<String> {
+    let source = index.get(file)?;
+    let wanted = normalize(bare);
+    source
+        .nodes
+        .iter()
+        .filter(|task| task.is_item())
+        .flat_map(|task| &task.children)
+        .filter(|module| {
+            module.key.as_deref().is_some_and(|k| {
+                let k = k.rsplit('.').next().unwrap_or(k);
+                matches!(k, "apt" | "package" | "dnf" | "yum")
+            })
+        })
+        .filter_map(|module| module.get("name"))
+        .map(|name| crate::discovery::unquote(name.scalar()).to_owned())
+        .find(|package| {
+            let normal = normalize(package);
+            normal != wanted
+                && normal.starts_with(&wanted)
+                && package.contains('-')
+                && !package.contains("{{")
+        })
 }
 
 /// A role from outside the repository (`prometheus.prometheus.node_exporter`,
@@ -64,6 +92,15 @@ pub(super) fn galaxy_apps(repository: &Repository, index: &Index<'_>, apps: &mut
         let name = name
             .rsplit_once("ansible-role-")
             .map_or(name, |(_, app)| app);
+        // `checkmk.general.server`: the server of the product the collection is named for.
+        let name = match key
+            .trim_start_matches(crate::discovery::plays::GALAXY)
+            .split('.')
+            .collect::<Vec<_>>()[..]
+        {
+            [namespace, _, "server"] => namespace,
+            _ => name,
+        };
         let Some((service, bare)) = named_service(name) else {
             continue;
         };
@@ -133,5 +170,30 @@ pub(super) fn handled_units(
         .into_iter()
         .filter(|d| d.unit == UnitKind::Systemd && !known.contains(d.name.as_str()))
         .filter(|d| single.contains(&d.name) && seen.insert(d.name.clone()))
+        .map(|mut d| {
+            if let Some(file) = own_task_file(repository, &d) {
+                (d.file, d.line) = (file, 1);
+            }
+            d
+        })
         .collect()
+}
+
+/// The task file of the handler's role named for its unit (`tasks/tailscale.yml` installing
+/// what `tailscaled.service` runs), which a play reaches: the app is there, under that file's
+/// own tags, rather than in the handlers every task file shares.
+fn own_task_file(repository: &Repository, handler: &Definition) -> Option<String> {
+    let role = repository.role_of(&handler.file)?;
+    let stem = normalize(handler.name.split(['@', '.']).next()?);
+    let tasks = format!("{role}/tasks/");
+    under(&repository.reach, &tasks)
+        .map(|(path, _)| path)
+        .find(|path| {
+            let name = path[tasks.len()..]
+                .trim_end_matches(".yml")
+                .trim_end_matches(".yaml");
+            let name = normalize(name);
+            name.len() >= 4 && name != "main" && stem.starts_with(&name)
+        })
+        .cloned()
 }

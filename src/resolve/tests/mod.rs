@@ -8,6 +8,8 @@ mod applied;
 mod clauses;
 mod hosted;
 mod layouts;
+mod machine;
+mod per_service;
 mod phrasing;
 mod picked;
 mod places;
