@@ -48,8 +48,9 @@ pub struct Repository {
     /// vars, vars files): name → definitions.
     pub vars: BTreeMap<String, Vec<VarDef>>,
     /// The scalars inside a mapping of a vars file, by dotted path (`deploy_images.traefik.tag`
-    /// in a central image map), for `{{ deploy_images.traefik.tag }}` and pins; kept apart
-    /// from `vars` so that no nested key is taken for a switch or a list of its own.
+    /// in a central image map), for `{{ deploy_images.traefik.tag }}` and pins, and the facts
+    /// tasks set (`set_fact:`) for the paths later tasks write; kept apart from `vars` so that
+    /// none is taken for a switch or a list of its own.
     #[serde(skip)]
     pub nested_vars: BTreeMap<String, Vec<VarDef>>,
     /// Task files and the plays that reach them (with tags), keyed by relative path.
@@ -733,6 +734,9 @@ fn variables(
             || loaded.contains(rel)
             || inventory::sample_of(rel).is_some_and(|real| loaded.contains(&real));
         if !is_vars || rel.ends_with(".j2") {
+            if !rel.ends_with(".j2") {
+                set_facts(source, &source.nodes, &mut nested);
+            }
             continue;
         }
         for node in &source.nodes {
@@ -776,6 +780,35 @@ fn variables(
         }
     }
     (vars, nested)
+}
+
+/// The scalars a task sets with `set_fact:` (`nebula_sync_project_dir: "/home/{{ user
+/// }}/nebula-sync"`), also inside blocks: where a later task's path comes from.
+fn set_facts(source: &Source, nodes: &[Node], out: &mut BTreeMap<String, Vec<VarDef>>) {
+    for task in nodes.iter().filter(|n| n.is_item()) {
+        for module in &task.children {
+            let Some(key) = module.key.as_deref() else {
+                continue;
+            };
+            if matches!(key, "block" | "rescue" | "always") {
+                set_facts(source, &module.children, out);
+            } else if key.rsplit('.').next() == Some("set_fact") {
+                for fact in &module.children {
+                    let (Some(name), value) = (&fact.key, unquote(fact.scalar())) else {
+                        continue;
+                    };
+                    if !value.is_empty() && name != "cacheable" {
+                        out.entry(name.clone()).or_default().push(VarDef {
+                            file: source.rel.clone(),
+                            line: fact.line,
+                            value: value.to_owned(),
+                            items: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The scalars of a mapping value, `depth` levels down, by their dotted path.

@@ -662,7 +662,14 @@ fn build(
         &names,
     );
     let switch = switch(index, &names, &definition.file);
-    let config = config_files(repository, index, &definition.file, role.as_deref(), &names);
+    let config = config_files(
+        repository,
+        index,
+        &definition.file,
+        role.as_deref(),
+        &names,
+        &service,
+    );
     let only_when = index
         .by_path
         .get(definition.file.as_str())

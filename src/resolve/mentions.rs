@@ -168,8 +168,47 @@ pub(super) fn mentions(
             });
         }
     }
-
+    mentions.extend(initialisms(repository, tokens, &covered));
     mentions
+}
+
+/// "the too good to go bot" for `tgtg`: words in a row whose initials spell the whole name
+/// (four to six letters) of an app the catalogue does not know.
+fn initialisms(
+    repository: &Repository,
+    tokens: &[String],
+    covered: &BTreeSet<usize>,
+) -> Vec<Mention> {
+    let mut out = Vec::new();
+    for app in repository.apps.iter().filter(|a| a.wired()) {
+        let name = normalize(&app.service);
+        if !(4..=6).contains(&name.len())
+            || !name.chars().all(|c| c.is_ascii_lowercase())
+            || catalogue().lookup(&name).is_some()
+            || out.iter().any(|m: &Mention| m.service == app.service)
+        {
+            continue;
+        }
+        let at = (0..=tokens.len().saturating_sub(name.len())).find(|&start| {
+            let window = tokens.get(start..start + name.len()).unwrap_or_default();
+            window.len() == name.len()
+                && !(start..start + name.len()).any(|i| covered.contains(&i))
+                && window
+                    .iter()
+                    .filter_map(|t| t.chars().next())
+                    .collect::<String>()
+                    == name
+        });
+        if let Some(start) = at {
+            out.push(Mention {
+                service: app.service.clone(),
+                position: start,
+                end: start + name.len(),
+                exact: false,
+            });
+        }
+    }
+    out
 }
 
 /// Words too common to be a part of a name said apart.

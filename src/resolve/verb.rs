@@ -85,7 +85,11 @@ fn imperative(text: &str) -> Option<Verb> {
             Some(match head.as_str() {
                 // "reinstall the docker engine on earth-docker, the daemon won't start".
                 "reinstall" | "redeploy" => Verb::Deploy,
+                // "kick off the docker auto-update now": run it, not restart it.
+                "kick" if next.as_deref() == Some("off") => Verb::Start,
                 "restart" | "bounce" | "reboot" | "kick" | "cycle" => Verb::Restart,
+                // "get rid of onlyoffice, I don't edit documents anymore".
+                "get" if clause.contains("get rid of") => Verb::Remove,
                 // "stop shipping the logs to loki", "start sending alerts to ntfy": what a
                 // service does, a setting; "stop sonarr" is an order.
                 "stop" | "halt" | "start" if gerund(next.as_deref()) => Verb::Configure,

@@ -17,6 +17,7 @@ pub(super) fn config_files(
     file: &str,
     role: Option<&str>,
     names: &[String],
+    service: &str,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     // A folder a list picks whole (`services/reverse-proxy/`): the files beside the compose
@@ -35,20 +36,50 @@ pub(super) fn config_files(
     }
     // Computed once: a theme role's templates belong to the app only when named after it,
     // and then not by the role's own name (every file of `roles/oddish/` is under it) unless
-    // the app is named for the role (`adguardhome`'s configure and install task files).
+    // the app's name or service and the role's hold one another (`nextcloud-app` in
+    // `nextcloud`, `wg-quick` in `wireguard`); a
+    // vars file named for the role (`group_vars/all/monitoring.yml`) still holds its apps'.
     let shared_role = role.is_some_and(|r| repository.apps_share_role_hint(r));
     let role_name = role.and_then(|r| r.rsplit('/').next()).map(normalize);
-    let by_role_name = !shared_role || names.first() == role_name.as_ref();
+    let holds = |name: &str| {
+        role_name
+            .as_ref()
+            .is_some_and(|role| name.contains(role.as_str()) || role.contains(name))
+    };
+    let by_role_name = !shared_role
+        || names.first().is_some_and(|first| holds(first))
+        || holds(&normalize(service));
+    // What the app's own task file renders or copies (`src: app.ini.j2` in a `dev` role's
+    // `tasks/gitea.yml`) is its configuration, whatever its name.
+    // Its task file: the defining file, or the role's task file installing it (a unit file
+    // under `files/` that `tasks/gitea.yml` copies).
+    let file_name = file.rsplit('/').next().unwrap_or(file);
+    let own_text = if file.contains("/tasks/") {
+        index.get(file).map(|s| s.text.as_str())
+    } else {
+        role.and_then(|r| {
+            under(index.by_path, &format!("{r}/tasks/"))
+                .find(|(_, source)| source.text.contains(file_name))
+                .map(|(_, source)| source.text.as_str())
+        })
+    }
+    .unwrap_or_default();
+    let rendered_by_it = |path: &str| {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        !own_text.is_empty() && own_text.contains(name)
+    };
+    // Whether `n` may name a template or file of the app.
+    let for_files = |n: &str| by_role_name || role_name.as_deref() != Some(n);
     let slashed: Vec<(&str, String)> = names
         .iter()
         .take(3)
         .filter(|n| n.len() >= 3)
-        .filter(|n| by_role_name || role_name.as_deref() != Some(n.as_str()))
         .map(|n| (n.as_str(), format!("/{n}/")))
         .collect();
-    let named = |candidate: &Candidate<'_>| {
+    let named = |candidate: &Candidate<'_>, files: bool| {
         slashed.iter().any(|(n, slashed)| {
-            candidate.base.contains(n) || candidate.path.contains(slashed.as_str())
+            (!files || for_files(n))
+                && (candidate.base.contains(n) || candidate.path.contains(slashed.as_str()))
         })
     };
     let (templates, files) = role.map_or((String::new(), String::new()), |r| {
@@ -58,27 +89,28 @@ pub(super) fn config_files(
         let path = candidate.path;
         let in_role = role.is_some() && (path.starts_with(&templates) || path.starts_with(&files));
         if path != file
-            && (in_role && (!shared_role || named(candidate))
-                || (path.contains("templates/") || path.contains("files/")) && named(candidate))
+            && (in_role && (!shared_role || named(candidate, true) || rendered_by_it(path))
+                || (path.contains("templates/") || path.contains("files/"))
+                    && named(candidate, true))
         {
             out.push(path.to_owned());
         }
     }
-    let starts = |words: &[String], take: usize| {
+    let starts = |words: &[String], take: usize, files: bool| {
         words.iter().any(|word| {
             names
                 .iter()
                 .take(take)
-                .filter(|n| by_role_name || role_name.as_deref() != Some(n.as_str()))
+                .filter(|n| !files || for_files(n))
                 .any(|n| n.len() >= 4 && word.starts_with(n.as_str()))
         })
     };
     for candidate in &index.candidates {
         let path = candidate.path;
-        if candidate.vars_file && (named(candidate) || starts(&candidate.keys, 2))
+        if candidate.vars_file && (named(candidate, false) || starts(&candidate.keys, 2, false))
             || !candidate.vars_file
                 && (path.ends_with(".j2") || path.contains("/files/"))
-                && starts(&candidate.segments, 3)
+                && starts(&candidate.segments, 3, true)
                 && !out.iter().any(|o| o == path)
                 && path != file
         {

@@ -28,7 +28,19 @@ fn machine_role() -> (tempfile::TempDir, Repository) {
         ),
         (
             "roles/oddish/tasks/main.yml",
-            "- name: synapse\n  import_tasks: synapse.yml\n  tags: [synapse]\n\n- name: prometheus\n  import_tasks: prometheus.yml\n  tags: [prometheus]\n\n- name: podman\n  import_tasks: podman.yml\n  tags: [podman]\n\n- name: tailscale\n  import_tasks: tailscale.yml\n  tags: [tailscale]\n",
+            "- name: gitea\n  import_tasks: gitea.yml\n  tags: [gitea]\n\n- name: synapse\n  import_tasks: synapse.yml\n  tags: [synapse]\n\n- name: prometheus\n  import_tasks: prometheus.yml\n  tags: [prometheus]\n\n- name: podman\n  import_tasks: podman.yml\n  tags: [podman]\n\n- name: tailscale\n  import_tasks: tailscale.yml\n  tags: [tailscale]\n",
+        ),
+        (
+            "roles/oddish/tasks/gitea.yml",
+            "- name: gitea unit\n  copy:\n    src: gitea.service\n    dest: /etc/systemd/system/gitea.service\n- name: gitea config\n  template:\n    src: app.ini.j2\n    dest: /etc/gitea/app.ini\n",
+        ),
+        (
+            "roles/oddish/files/gitea.service",
+            "[Service]\nExecStart=/usr/local/bin/gitea web\n",
+        ),
+        (
+            "roles/oddish/templates/app.ini.j2",
+            "[server]\nROOT_URL = https://git.example.net/\n",
         ),
         (
             "roles/oddish/tasks/synapse.yml",
@@ -195,5 +207,23 @@ fn an_app_of_a_role_holding_many_keeps_only_the_templates_named_for_it() {
             .any(|c| c.contains("matrix-synapse") || c.contains("example")),
         "{:?}",
         prometheus.config
+    );
+}
+
+#[test]
+fn what_an_apps_own_task_file_renders_is_its_configuration_whatever_its_name() {
+    let (_dir, repository) = machine_role();
+    let resolution = resolve(
+        &repository,
+        "change the gitea root url to https://code.example.net/",
+    );
+    let (tags, _, config) = entrypoint(&resolution);
+    assert_eq!(
+        (tags, config.as_deref()),
+        (
+            vec!["gitea".to_owned()],
+            Some("roles/oddish/templates/app.ini.j2")
+        ),
+        "{resolution:#?}"
     );
 }

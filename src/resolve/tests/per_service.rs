@@ -287,3 +287,92 @@ fn a_unit_stopped_and_disabled_is_retired_and_the_container_is_the_app() {
         "{resolution:#?}"
     );
 }
+
+/// A compose project folder a task sets with `set_fact:` before rendering into it.
+#[test]
+fn a_compose_folder_set_as_a_fact_names_the_project() {
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[services]\nsvc1\n"),
+        ("group_vars/all.yml", "template:\n  user: ops\n"),
+        (
+            "site.yml",
+            "- hosts: services\n  roles:\n    - nebula_sync\n",
+        ),
+        (
+            "roles/nebula_sync/tasks/main.yml",
+            "- name: Set the project directory\n  ansible.builtin.set_fact:\n    nebula_sync_project_dir: \"/home/{{ template.user }}/nebula-sync\"\n- name: Compose\n  ansible.builtin.template:\n    src: docker-compose.yml.j2\n    dest: \"{{ nebula_sync_project_dir }}/docker-compose.yml\"\n- name: Up\n  community.docker.docker_compose_v2:\n    project_src: \"{{ nebula_sync_project_dir }}\"\n",
+        ),
+        (
+            "roles/nebula_sync/templates/docker-compose.yml.j2",
+            "services:\n  nebula-sync:\n    image: ghcr.io/lovelaze/nebula-sync:latest\n    container_name: nebula-sync\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "remove nebula sync, I'm retiring the second pihole",
+    );
+    let (unit, name, _) = builtin(&resolution);
+    assert_eq!(
+        (unit, name.as_str()),
+        (UnitKind::Compose, "nebula-sync"),
+        "{resolution:#?}"
+    );
+}
+
+/// A bot named by the initials of what it is called (`tgtg`, Too Good To Go), a timer-run
+/// update, and an app people stop using.
+fn native_units() -> (tempfile::TempDir, Repository) {
+    let unit = |name: &str| {
+        format!(
+            "- name: Unit\n  ansible.builtin.template:\n    src: {name}.service.j2\n    dest: /etc/systemd/system/{name}.service\n- name: Start\n  ansible.builtin.systemd:\n    name: {name}\n    state: started\n"
+        )
+    };
+    let (tgtg, update) = (unit("tgtg"), unit("docker-auto-update"));
+    repository(&[
+        ("inventory.yml", "vps:\n  hosts:\n    box1:\n"),
+        (
+            "site.yml",
+            "- hosts: vps\n  roles:\n    - tgtg\n    - docker_auto_update\n    - onlyoffice\n",
+        ),
+        ("roles/tgtg/tasks/main.yml", &tgtg),
+        (
+            "roles/tgtg/templates/tgtg.service.j2",
+            "[Service]\nExecStart=/opt/tgtg/bot\n",
+        ),
+        ("roles/docker_auto_update/tasks/main.yml", &update),
+        (
+            "roles/docker_auto_update/templates/docker-auto-update.service.j2",
+            "[Service]\nType=oneshot\nExecStart=/usr/local/bin/update-all\n",
+        ),
+        (
+            "roles/onlyoffice/tasks/main.yml",
+            "- name: onlyoffice\n  community.docker.docker_container:\n    name: onlyoffice\n    image: onlyoffice/documentserver:latest\n",
+        ),
+    ])
+}
+
+#[test]
+fn words_whose_initials_spell_an_apps_name_name_it() {
+    let (_dir, repository) = native_units();
+    let resolution = resolve(
+        &repository,
+        "is the too good to go bot still running? no alerts today",
+    );
+    let (_, name, _) = builtin(&resolution);
+    assert_eq!(name, "tgtg.service", "{resolution:#?}");
+}
+
+#[test]
+fn kicking_something_off_runs_it_and_getting_rid_of_it_removes_it() {
+    let (_dir, repository) = native_units();
+    let resolution = resolve(
+        &repository,
+        "kick off the docker auto-update now instead of waiting for wednesday",
+    );
+    assert_eq!(resolution.verb, Verb::Start, "{resolution:#?}");
+    let resolution = resolve(
+        &repository,
+        "get rid of onlyoffice, I don't edit documents in nextcloud anymore",
+    );
+    assert_eq!(resolution.verb, Verb::Remove, "{resolution:#?}");
+}
