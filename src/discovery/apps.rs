@@ -432,15 +432,17 @@ fn walk(
             }
             // `service:` and `unit:` are aliases of `name:` (`systemd_service: { service:
             // n8n.service }`).
-            // A unit stopped and disabled (`state: stopped, enabled: false`) is being
-            // retired (a native install a container replaces), not run.
+            // A unit a role's task file stops and disables (`state: stopped, enabled: false`)
+            // is being retired (a native install a container replaces), not run; in a
+            // playbook of its own, that is how the app is removed.
             let said = |module: &Node, key: &str, values: &[&str]| {
                 module
                     .get(key)
                     .is_some_and(|v| values.contains(&unquote(v.scalar())))
             };
             if let Some(module) = SYSTEMD_MODULES.iter().find_map(|m| node.get(m))
-                && !(said(module, "state", &["stopped"])
+                && !(file.contains("/tasks/")
+                    && said(module, "state", &["stopped"])
                     && said(module, "enabled", &["false", "no", "False"]))
                 && let Some(name) = ["name", "service", "unit"]
                     .iter()

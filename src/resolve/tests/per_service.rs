@@ -376,3 +376,33 @@ fn kicking_something_off_runs_it_and_getting_rid_of_it_removes_it() {
     );
     assert_eq!(resolution.verb, Verb::Remove, "{resolution:#?}");
 }
+
+/// A playbook of its own that stops, disables and uninstalls an app whose role no play runs
+/// any more: that playbook is how the app is removed.
+#[test]
+fn a_playbook_stopping_and_disabling_an_apps_units_is_its_removal() {
+    let (_dir, repository) = repository(&[
+        ("inventory.ini", "[all_hosts]\nbox1\n"),
+        (
+            "playbooks/on-off/remove_restic.yml",
+            "- hosts: all\n  tasks:\n    - name: remove the package\n      become: true\n      ansible.builtin.package:\n        name:\n          - restic\n        state: absent\n    - name: stop the timer\n      become: true\n      ansible.builtin.systemd:\n        name: restic.timer\n        state: stopped\n        enabled: false\n",
+        ),
+        (
+            "friedhof/restic/tasks/main.yml",
+            "- name: timer\n  ansible.builtin.template:\n    src: restic.timer.j2\n    dest: /etc/systemd/system/restic.timer\n- name: start\n  ansible.builtin.systemd:\n    name: restic.timer\n    state: started\n",
+        ),
+    ]);
+    let resolution = resolve(
+        &repository,
+        "get rid of restic on all the machines, the old backup timers are still lying around",
+    );
+    match &resolution.answer {
+        Answer::Entrypoint { playbook, .. } => {
+            assert_eq!(
+                playbook, "playbooks/on-off/remove_restic.yml",
+                "{resolution:#?}"
+            );
+        }
+        other => panic!("expected the removal playbook, got {other:#?}"),
+    }
+}
