@@ -192,10 +192,7 @@ pub(crate) fn find(
         {
             continue;
         }
-        if lower.ends_with(".service.j2")
-            || lower.ends_with(".service")
-            || lower.ends_with(".container")
-            || lower.ends_with(".container.j2")
+        if lower.ends_with(".service.j2") || lower.ends_with(".service") || is_quadlet_file(&lower)
         {
             let name = source
                 .rel
@@ -311,9 +308,14 @@ pub(crate) fn find(
     apps
 }
 
+/// A Quadlet container unit (`<name>.container`) or its template (`<name>.container.j2`).
+pub(crate) fn is_quadlet_file(path: &str) -> bool {
+    path.trim_end_matches(".j2").ends_with(".container")
+}
+
 /// The image a Quadlet container unit (`.container`, or its template) runs: its `Image=`.
 fn quadlet_image(lower: &str, text: &str) -> Option<String> {
-    if !lower.trim_end_matches(".j2").ends_with(".container") {
+    if !is_quadlet_file(lower) {
         return None;
     }
     text.lines()

@@ -112,10 +112,7 @@ pub(super) fn pin(repository: &Repository, definition: &Definition, repulled: bo
     }
     // A Quadlet unit, written inline or as a file, names its image on its `Image=` line.
     let quadlet = definition.inline.is_some() && !definition.compose
-        || definition
-            .file
-            .trim_end_matches(".j2")
-            .ends_with(".container");
+        || crate::discovery::apps::is_quadlet_file(&definition.file);
     let var = match (&definition.key, &definition.fact) {
         _ if quadlet => "Image".to_owned(),
         (Some(key), _) if definition.compose => format!("services.{key}.image"),
